@@ -1,0 +1,83 @@
+# axon: nginx module + worker daemon.  `make` builds both, `make run` starts the
+# local stack in the foreground, `make test` runs every test.
+
+BUILD      ?= build
+SANITIZE   ?=
+NGX_SRC    ?= /usr/share/nginx/src
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
+ifeq ($(SANITIZE),1)
+BUILD      := build/asan
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+AXON_CFLAGS := $(CFLAGS) $(WARN) $(SAN) -std=gnu11 -D_GNU_SOURCE -Ilibaxon -I$(BUILD)
+
+CORE_SRCS   := $(wildcard libaxon/*.c)
+CORE_HDRS   := $(wildcard libaxon/*.h)
+CORE_LIBS   := -lsecp256k1 -lnettle -lcrypto
+WORKER_SRCS := $(wildcard axon-worker/*.c)
+WORKER_HDRS := $(wildcard axon-worker/*.h)
+WORKER_LIBS := $(CORE_LIBS) -lpq -lhiredis -ljansson -lm
+MODULE_SRCS := $(wildcard ngx_axon_module/*.c ngx_axon_module/*.h)
+UNIT_SRCS   := $(wildcard t/unit/*.c)
+UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+
+DEPS_STAMP  := .deps.stamp
+
+.PHONY: all module worker deps test unit run up down migrate clean bench
+
+all: module worker
+
+# ---- dependencies (apt + npm), idempotent --------------------------------
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps package.json
+	scripts/deps
+	@touch $@
+
+# ---- the nginx module -------------------------------------------------------
+module: $(BUILD)/ngx_http_axon_module.so
+
+$(BUILD)/nginx/objs/Makefile: config | $(DEPS_STAMP)
+	scripts/ngx-configure $(BUILD)/nginx "$(SAN)"
+
+$(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS)
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_axon_module.so $@
+
+# ---- the worker -------------------------------------------------------------
+worker: $(BUILD)/axon-worker
+
+$(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed-migrations
+	@mkdir -p $(BUILD)
+	scripts/embed-migrations $(MIGRATIONS) > $@
+
+$(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(BUILD)/migrations.c | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $(WORKER_SRCS) $(CORE_SRCS) $(BUILD)/migrations.c $(WORKER_LIBS)
+
+# ---- tests ----------------------------------------------------------------
+$(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(AXON_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -ljansson
+
+unit: $(UNIT_BINS)
+	scripts/run-unit $(UNIT_BINS)
+
+test: all unit
+	AXON_BUILD=$(abspath $(BUILD)) node --test --test-concurrency=1 t/
+
+# ---- the local stack --------------------------------------------------------
+run: all
+	scripts/axon-stack run
+up: all
+	scripts/axon-stack up
+down:
+	scripts/axon-stack down
+migrate: worker
+	scripts/axon-stack migrate
+
+clean:
+	rm -rf build

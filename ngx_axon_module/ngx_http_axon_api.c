@@ -1,0 +1,192 @@
+/*
+ * ngx_http_axon_api: the JSON API.  `axon_api` in a prefix location routes
+ * the rest of the URI (after the location's name) through one table.
+ * Every answer is JSON, errors included: {"error": CODE, "message": TEXT}.
+ */
+
+
+#include "ngx_http_axon_module.h"
+
+
+typedef struct {
+    ngx_str_t                 path;
+    ngx_uint_t                methods;
+    ngx_http_handler_pt       handler;
+} ngx_http_axon_route_t;
+
+
+static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
+
+    { ngx_string("health"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_http_axon_health_handler },
+
+    { ngx_null_string, 0, NULL }
+};
+
+
+static ngx_str_t  ngx_http_axon_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_axon_cache_control = ngx_string("Cache-Control");
+static ngx_str_t  ngx_http_axon_no_store = ngx_string("no-store");
+
+
+ngx_int_t
+ngx_http_axon_api_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                  path;
+    ngx_http_axon_route_t     *rt;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    path = r->uri;
+
+    if (path.len >= alcf->api_prefix.len
+        && ngx_strncmp(path.data, alcf->api_prefix.data,
+                       alcf->api_prefix.len) == 0)
+    {
+        path.data += alcf->api_prefix.len;
+        path.len -= alcf->api_prefix.len;
+    }
+
+    while (path.len && path.data[0] == '/') {
+        path.data++;
+        path.len--;
+    }
+
+    for (rt = ngx_http_axon_routes; rt->handler; rt++) {
+
+        if (rt->path.len != path.len
+            || ngx_strncmp(rt->path.data, path.data, path.len) != 0)
+        {
+            continue;
+        }
+
+        if (!(r->method & rt->methods)) {
+            return ngx_http_axon_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                            "method_not_allowed",
+                                            "method not allowed here");
+        }
+
+        return rt->handler(r);
+    }
+
+    return ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                    "no such API endpoint");
+}
+
+
+ngx_int_t
+ngx_http_axon_add_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key = *name;
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+/* Sends body (and drops the reference to it). */
+
+ngx_int_t
+ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *body)
+{
+    char         *text;
+    size_t        len;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(text);
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+    if (b == NULL) {
+        free(text);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, text, len);
+    *b->last++ = LF;
+    free(text);
+
+    if (r->method == NGX_HTTP_HEAD) {
+        b->pos = b->last;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    ngx_http_discard_request_body(r);
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_axon_json_type;
+    r->headers_out.content_type_len = ngx_http_axon_json_type.len;
+    r->headers_out.content_length_n = len + 1;
+
+    if (ngx_http_axon_add_header(r, &ngx_http_axon_cache_control,
+                                 &ngx_http_axon_no_store)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    json_t  *body;
+
+    body = json_pack("{s:s, s:s}", "error", code, "message", message);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_send_json(r, status, body);
+}
+
+
+/*
+ * Finishes a request that was waiting for Redis: the reply arrives outside
+ * the request's own event handler, so posted subrequests are run here.
+ */
+
+void
+ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}

@@ -1,0 +1,268 @@
+/*
+ * ngx_http_axon_module: directives, configuration and process hooks.
+ */
+
+
+#include "ngx_http_axon_module.h"
+
+
+static void *ngx_http_axon_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_axon_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_axon_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_axon_init_process(ngx_cycle_t *cycle);
+static void ngx_http_axon_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_axon_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_axon_commands[] = {
+
+    { ngx_string("axon_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_axon_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("axon_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_axon_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("axon_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_axon_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_axon_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_axon_create_main_conf,        /* create main configuration */
+    ngx_http_axon_init_main_conf,          /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_axon_create_loc_conf,         /* create location configuration */
+    ngx_http_axon_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_axon_module = {
+    NGX_MODULE_V1,
+    &ngx_http_axon_module_ctx,             /* module context */
+    ngx_http_axon_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_axon_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_axon_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_axon_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_axon_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_axon_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     amcf->redis = { 0 };
+     *     amcf->enabled = 0;
+     */
+
+    amcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+
+    return amcf;
+}
+
+
+static char *
+ngx_http_axon_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_axon_main_conf_t  *amcf = conf;
+
+    ngx_conf_init_msec_value(amcf->redis_timeout, 1000);
+
+    if (amcf->redis_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"axon_redis_timeout\" must be greater than 0");
+        return NGX_CONF_ERROR;
+    }
+
+    if (amcf->redis.url.len == 0) {
+        ngx_str_set(&amcf->redis.url, "127.0.0.1:6379");
+        amcf->redis.default_port = 6379;
+
+        if (ngx_parse_url(cf->pool, &amcf->redis) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_axon_loc_conf_t));
+    if (alcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     alcf->api_prefix = { 0, NULL };
+     */
+
+    alcf->api = NGX_CONF_UNSET;
+
+    return alcf;
+}
+
+
+static char *
+ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_axon_loc_conf_t  *prev = parent;
+    ngx_http_axon_loc_conf_t  *conf = child;
+
+    /* axon_api is a content handler: it is not inherited */
+
+    if (conf->api == NGX_CONF_UNSET) {
+        conf->api = 0;
+    }
+
+    (void) prev;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_axon_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_axon_main_conf_t  *amcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_axon_module);
+
+    if (amcf == NULL || !amcf->enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_http_axon_redis_init_process(cycle, amcf);
+}
+
+
+static void
+ngx_http_axon_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_axon_redis_exit_process(cycle);
+}
+
+
+static char *
+ngx_http_axon_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_axon_main_conf_t  *amcf = conf;
+
+    ngx_str_t  *value;
+
+    if (amcf->redis.url.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    amcf->redis.url = value[1];
+    amcf->redis.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &amcf->redis) != NGX_OK) {
+        if (amcf->redis.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"%V\" of the \"axon_redis\" directive",
+                               amcf->redis.err, &value[1]);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (amcf->redis.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for \"%V\" in the \"axon_redis\" "
+                           "directive", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_axon_loc_conf_t  *alcf = conf;
+
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_axon_main_conf_t  *amcf;
+
+    if (alcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+#if (NGX_PCRE)
+    if (clcf->regex) {
+        return "cannot be used in a regex location: the API routes by "
+               "the part of the URI after a prefix location's name";
+    }
+#endif
+
+    if (clcf->named) {
+        return "cannot be used in a named location";
+    }
+
+    alcf->api = 1;
+    alcf->api_prefix = clcf->name;
+    clcf->handler = ngx_http_axon_api_handler;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
+    amcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,74 @@
+/*
+ * ngx_http_axon_module: the axon gate inside nginx.
+ *
+ * Shared declarations of the module's files:
+ *   ngx_http_axon_module.c   directives, configuration, process hooks
+ *   ngx_http_axon_redis.c    hiredis async client on nginx events
+ *   ngx_http_axon_api.c      the JSON API router and its responses
+ *   ngx_http_axon_health.c   GET /api/health
+ */
+
+#ifndef _NGX_HTTP_AXON_MODULE_H_INCLUDED_
+#define _NGX_HTTP_AXON_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+
+#define NGX_HTTP_AXON_VERSION  "0.1.0"
+
+
+typedef struct {
+    ngx_url_t                 redis;          /* axon_redis */
+    ngx_msec_t                redis_timeout;  /* axon_redis_timeout */
+    ngx_flag_t                enabled;        /* some location uses axon */
+} ngx_http_axon_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                api;            /* axon_api */
+    ngx_str_t                 api_prefix;     /* the location's name */
+} ngx_http_axon_loc_conf_t;
+
+
+/*
+ * A Redis reply handler.  Called exactly once per command sent: with the
+ * reply, or with reply == NULL when Redis failed (disconnect, timeout).  The
+ * reply is freed by hiredis when the handler returns.
+ */
+typedef void (*ngx_http_axon_redis_handler_pt)(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+
+
+extern ngx_module_t  ngx_http_axon_module;
+
+
+/* ngx_http_axon_redis.c */
+ngx_int_t ngx_http_axon_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_axon_main_conf_t *amcf);
+void ngx_http_axon_redis_exit_process(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_axon_redis_up(void);
+ngx_int_t ngx_http_axon_redis_command(ngx_http_request_t *r,
+    ngx_http_axon_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+
+/* ngx_http_axon_api.c */
+ngx_int_t ngx_http_axon_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *body);
+ngx_int_t ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message);
+ngx_int_t ngx_http_axon_add_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value);
+void ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc);
+
+/* ngx_http_axon_health.c */
+ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_AXON_MODULE_H_INCLUDED_ */

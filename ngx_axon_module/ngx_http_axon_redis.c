@@ -1,0 +1,570 @@
+/*
+ * ngx_http_axon_redis: one hiredis async connection per worker process,
+ * driven by nginx's own event loop.
+ *
+ * The socket hiredis opens is wrapped in an ngx_connection_t; hiredis'
+ * addRead/delRead/addWrite/delWrite hooks become level-triggered nginx
+ * events (hiredis reads at most one buffer per call, so edge-triggered
+ * events could strand data).  hiredis 0.14 has no timeouts: every wait is
+ * an nginx timer.  A connect that takes too long, or a command whose reply
+ * does not come in time, drops the connection; hiredis then calls every
+ * pending command's callback with a NULL reply, so every waiting request
+ * gets its answer (503) at once and nothing leaks.  Reconnects back off
+ * from 50ms to 1s.
+ *
+ * A command's state lives in a small heap block, not in the request pool:
+ * the request may finish (client gone) before Redis answers, and hiredis
+ * still owns the callback until then.
+ */
+
+
+#include "ngx_http_axon_module.h"
+
+#include <hiredis/async.h>
+
+
+#define NGX_HTTP_AXON_REDIS_BACKOFF_MIN  50
+#define NGX_HTTP_AXON_REDIS_BACKOFF_MAX  1000
+
+
+typedef enum {
+    NGX_HTTP_AXON_REDIS_DOWN = 0,
+    NGX_HTTP_AXON_REDIS_CONNECTING,
+    NGX_HTTP_AXON_REDIS_UP
+} ngx_http_axon_redis_state_e;
+
+
+typedef struct {
+    redisAsyncContext            *ac;
+    ngx_connection_t             *conn;
+    ngx_http_axon_redis_state_e   state;
+    ngx_event_t                   timer;     /* connect timeout, backoff */
+    ngx_msec_t                    backoff;
+    ngx_msec_t                    timeout;
+    ngx_url_t                    *url;
+    ngx_log_t                    *log;
+    unsigned                      quiet:1;    /* "down" already logged */
+    unsigned                      exiting:1;
+} ngx_http_axon_redis_t;
+
+
+typedef struct {
+    ngx_http_request_t              *request;  /* NULL: request gone */
+    ngx_http_axon_redis_handler_pt   handler;
+    void                            *data;
+    ngx_event_t                      timer;
+    ngx_pool_cleanup_t              *cleanup;
+} ngx_http_axon_redis_op_t;
+
+
+static void ngx_http_axon_redis_connect(void);
+static void ngx_http_axon_redis_log_down(const char *why);
+static void ngx_http_axon_redis_schedule(ngx_msec_t delay);
+static void ngx_http_axon_redis_drop(const char *reason);
+static void ngx_http_axon_redis_timer_handler(ngx_event_t *ev);
+static void ngx_http_axon_redis_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_axon_redis_disconnected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_axon_redis_read_handler(ngx_event_t *ev);
+static void ngx_http_axon_redis_write_handler(ngx_event_t *ev);
+static void ngx_http_axon_redis_add_read(void *data);
+static void ngx_http_axon_redis_del_read(void *data);
+static void ngx_http_axon_redis_add_write(void *data);
+static void ngx_http_axon_redis_del_write(void *data);
+static void ngx_http_axon_redis_cleanup(void *data);
+static void ngx_http_axon_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_axon_redis_op_timeout(ngx_event_t *ev);
+static void ngx_http_axon_redis_op_cleanup(void *data);
+
+
+static ngx_http_axon_redis_t  ngx_http_axon_redis;
+
+
+ngx_int_t
+ngx_http_axon_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_axon_main_conf_t *amcf)
+{
+    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    ngx_memzero(rd, sizeof(ngx_http_axon_redis_t));
+
+    rd->url = &amcf->redis;
+    rd->timeout = amcf->redis_timeout;
+    rd->log = cycle->log;
+    rd->backoff = NGX_HTTP_AXON_REDIS_BACKOFF_MIN;
+
+    rd->timer.handler = ngx_http_axon_redis_timer_handler;
+    rd->timer.data = rd;
+    rd->timer.log = cycle->log;
+    rd->timer.cancelable = 1;
+
+    ngx_http_axon_redis_connect();
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_axon_redis_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    rd->exiting = 1;
+
+    if (rd->timer.timer_set) {
+        ngx_del_timer(&rd->timer);
+    }
+
+    if (rd->ac) {
+        ngx_http_axon_redis_drop(NULL);
+    }
+}
+
+
+ngx_uint_t
+ngx_http_axon_redis_up(void)
+{
+    return ngx_http_axon_redis.state == NGX_HTTP_AXON_REDIS_UP;
+}
+
+
+/*
+ * Sends a command.  NGX_OK: the handler will be called exactly once, later.
+ * NGX_DECLINED: Redis is not connected (answer 503 now); NGX_ERROR: no
+ * memory.  In neither failure case is the handler called.
+ */
+
+ngx_int_t
+ngx_http_axon_redis_command(ngx_http_request_t *r,
+    ngx_http_axon_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_axon_redis_op_t  *op;
+
+    if (rd->state != NGX_HTTP_AXON_REDIS_UP) {
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    op = ngx_calloc(sizeof(ngx_http_axon_redis_op_t), r->connection->log);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    op->request = r;
+    op->handler = handler;
+    op->data = data;
+    op->cleanup = cln;
+
+    if (redisAsyncCommandArgv(rd->ac, ngx_http_axon_redis_reply, op, argc,
+                              argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(op);
+        return NGX_DECLINED;
+    }
+
+    cln->handler = ngx_http_axon_redis_op_cleanup;
+    cln->data = op;
+
+    op->timer.handler = ngx_http_axon_redis_op_timeout;
+    op->timer.data = op;
+    op->timer.log = r->connection->log;
+    ngx_add_timer(&op->timer, rd->timeout);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_axon_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    ngx_http_axon_redis_op_t  *op = privdata;
+
+    ngx_http_request_t  *r;
+
+    r = op->request;
+
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
+
+    if (r) {
+        op->cleanup->handler = NULL;
+
+        if (reply && ((redisReply *) reply)->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "axon: redis error: %s",
+                          ((redisReply *) reply)->str);
+        }
+
+        op->handler(r, reply, op->data);
+    }
+
+    ngx_free(op);
+}
+
+
+static void
+ngx_http_axon_redis_op_timeout(ngx_event_t *ev)
+{
+    ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                  "axon: redis did not answer in %M ms, reconnecting",
+                  ngx_http_axon_redis.timeout);
+
+    /* fails every pending command, this one included */
+    ngx_http_axon_redis_drop("command timed out");
+}
+
+
+static void
+ngx_http_axon_redis_op_cleanup(void *data)
+{
+    ngx_http_axon_redis_op_t  *op = data;
+
+    /* the request is gone before Redis answered */
+
+    op->request = NULL;
+
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
+    }
+}
+
+
+static void
+ngx_http_axon_redis_connect(void)
+{
+    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    u_char              text[NGX_SOCKADDR_STRLEN + 1];
+    size_t              len;
+    redisAsyncContext  *ac;
+    ngx_connection_t   *c;
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (rd->url->family == AF_UNIX) {
+        ac = redisAsyncConnectUnix(
+                 ((struct sockaddr_un *) rd->url->addrs[0].sockaddr)->sun_path);
+    } else
+#endif
+    {
+        /* the address was resolved by nginx at configuration time */
+        len = ngx_sock_ntop(rd->url->addrs[0].sockaddr,
+                            rd->url->addrs[0].socklen, text,
+                            NGX_SOCKADDR_STRLEN, 0);
+        text[len] = '\0';
+
+        ac = redisAsyncConnect((char *) text, (int) rd->url->port);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, rd->log, 0,
+                      "axon: redis: cannot allocate a context");
+        ngx_http_axon_redis_schedule(NGX_HTTP_AXON_REDIS_BACKOFF_MAX);
+        return;
+    }
+
+    if (ac->err) {
+        ngx_http_axon_redis_log_down(ac->errstr);
+        redisAsyncFree(ac);
+        ngx_http_axon_redis_schedule(rd->backoff);
+        return;
+    }
+
+    c = ngx_get_connection(ac->c.fd, rd->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ngx_http_axon_redis_schedule(NGX_HTTP_AXON_REDIS_BACKOFF_MAX);
+        return;
+    }
+
+    c->data = rd;
+    c->read->handler = ngx_http_axon_redis_read_handler;
+    c->write->handler = ngx_http_axon_redis_write_handler;
+    c->read->log = rd->log;
+    c->write->log = rd->log;
+
+    rd->ac = ac;
+    rd->conn = c;
+    rd->state = NGX_HTTP_AXON_REDIS_CONNECTING;
+
+    ac->ev.data = rd;
+    ac->ev.addRead = ngx_http_axon_redis_add_read;
+    ac->ev.delRead = ngx_http_axon_redis_del_read;
+    ac->ev.addWrite = ngx_http_axon_redis_add_write;
+    ac->ev.delWrite = ngx_http_axon_redis_del_write;
+    ac->ev.cleanup = ngx_http_axon_redis_cleanup;
+
+    redisAsyncSetDisconnectCallback(ac, ngx_http_axon_redis_disconnected);
+
+    /* waits for the first write event, which completes the connect */
+    redisAsyncSetConnectCallback(ac, ngx_http_axon_redis_connected);
+
+    ngx_add_timer(&rd->timer, rd->timeout);
+}
+
+
+static void
+ngx_http_axon_redis_log_down(const char *why)
+{
+    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    /* one line per outage, not one per retry */
+
+    if (!rd->quiet) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "axon: redis: cannot connect to %V: %s, "
+                      "retrying every %d ms at most",
+                      &rd->url->url, why ? why : "unknown error",
+                      NGX_HTTP_AXON_REDIS_BACKOFF_MAX);
+        rd->quiet = 1;
+    }
+}
+
+
+static void
+ngx_http_axon_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_axon_redis_t  *rd = ac->ev.data;
+
+    if (rd->timer.timer_set) {
+        ngx_del_timer(&rd->timer);
+    }
+
+    if (status != REDIS_OK) {
+        ngx_http_axon_redis_log_down(ac->errstr);
+
+        /* hiredis frees the context when this callback returns */
+        rd->ac = NULL;
+        rd->state = NGX_HTTP_AXON_REDIS_DOWN;
+        ngx_http_axon_redis_schedule(rd->backoff);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                  "axon: redis: connected to %V", &rd->url->url);
+
+    rd->state = NGX_HTTP_AXON_REDIS_UP;
+    rd->quiet = 0;
+    rd->backoff = NGX_HTTP_AXON_REDIS_BACKOFF_MIN;
+}
+
+
+static void
+ngx_http_axon_redis_disconnected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_axon_redis_t  *rd = ac->ev.data;
+
+    rd->ac = NULL;
+    rd->state = NGX_HTTP_AXON_REDIS_DOWN;
+
+    if (rd->exiting) {
+        return;
+    }
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "axon: redis: connection to %V lost: %s",
+                      &rd->url->url, ac->errstr ? ac->errstr : "closed");
+    }
+
+    rd->backoff = NGX_HTTP_AXON_REDIS_BACKOFF_MIN;
+    ngx_http_axon_redis_schedule(0);
+}
+
+
+/*
+ * Drops the connection now: hiredis calls every pending callback with a
+ * NULL reply, then our cleanup, then (if it was up) the disconnect callback.
+ */
+
+static void
+ngx_http_axon_redis_drop(const char *reason)
+{
+    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    redisAsyncContext  *ac;
+
+    ac = rd->ac;
+    if (ac == NULL) {
+        return;
+    }
+
+    rd->ac = NULL;
+    rd->state = NGX_HTTP_AXON_REDIS_DOWN;
+
+    if (rd->timer.timer_set) {
+        ngx_del_timer(&rd->timer);
+    }
+
+    redisAsyncFree(ac);
+
+    if (reason && !rd->exiting) {
+        ngx_http_axon_redis_schedule(rd->backoff);
+    }
+}
+
+
+static void
+ngx_http_axon_redis_schedule(ngx_msec_t delay)
+{
+    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    if (rd->exiting || ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    if (rd->timer.timer_set) {
+        ngx_del_timer(&rd->timer);
+    }
+
+    if (delay) {
+        rd->backoff = ngx_min(rd->backoff * 2,
+                              NGX_HTTP_AXON_REDIS_BACKOFF_MAX);
+    }
+
+    ngx_add_timer(&rd->timer, delay ? delay : 1);
+}
+
+
+static void
+ngx_http_axon_redis_timer_handler(ngx_event_t *ev)
+{
+    ngx_http_axon_redis_t  *rd = ev->data;
+
+    if (rd->state == NGX_HTTP_AXON_REDIS_CONNECTING) {
+        ngx_http_axon_redis_log_down("connect timed out");
+        ngx_http_axon_redis_drop("connect timed out");
+        return;
+    }
+
+    if (rd->state == NGX_HTTP_AXON_REDIS_DOWN && rd->ac == NULL) {
+        ngx_http_axon_redis_connect();
+    }
+}
+
+
+static void
+ngx_http_axon_redis_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t       *c = ev->data;
+    ngx_http_axon_redis_t  *rd = c->data;
+
+    /* may free the context and c */
+    if (rd->ac) {
+        redisAsyncHandleRead(rd->ac);
+    }
+}
+
+
+static void
+ngx_http_axon_redis_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t       *c = ev->data;
+    ngx_http_axon_redis_t  *rd = c->data;
+
+    if (rd->ac) {
+        redisAsyncHandleWrite(rd->ac);
+    }
+}
+
+
+static void
+ngx_http_axon_redis_add_read(void *data)
+{
+    ngx_http_axon_redis_t  *rd = data;
+
+    if (rd->conn && !rd->conn->read->active) {
+        (void) ngx_add_event(rd->conn->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_axon_redis_del_read(void *data)
+{
+    ngx_http_axon_redis_t  *rd = data;
+
+    if (rd->conn && rd->conn->read->active) {
+        (void) ngx_del_event(rd->conn->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_axon_redis_add_write(void *data)
+{
+    ngx_http_axon_redis_t  *rd = data;
+
+    if (rd->conn && !rd->conn->write->active) {
+        (void) ngx_add_event(rd->conn->write, NGX_WRITE_EVENT,
+                             NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_http_axon_redis_del_write(void *data)
+{
+    ngx_http_axon_redis_t  *rd = data;
+
+    if (rd->conn && rd->conn->write->active) {
+        (void) ngx_del_event(rd->conn->write, NGX_WRITE_EVENT,
+                             NGX_LEVEL_EVENT);
+    }
+}
+
+
+/*
+ * hiredis is about to close the socket: forget the nginx side of it.  May be
+ * called more than once for one context.
+ */
+
+static void
+ngx_http_axon_redis_cleanup(void *data)
+{
+    ngx_http_axon_redis_t  *rd = data;
+
+    ngx_connection_t  *c;
+
+    c = rd->conn;
+    if (c == NULL) {
+        return;
+    }
+
+    rd->conn = NULL;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    c->read->closed = 1;
+    c->write->closed = 1;
+
+    ngx_free_connection(c);
+
+    /* the socket is hiredis' to close */
+    c->fd = (ngx_socket_t) -1;
+}

@@ -1,0 +1,69 @@
+// nginx -t on configurations with axon_* mistakes: each fails, naming the
+// directive.  Runs the stock /usr/sbin/nginx with the built module.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUILD } from './lib/stack.mjs';
+
+function nginxT(http, server = '', location = '') {
+    const dir = mkdtempSync(join(tmpdir(), 'axon-conf-'));
+    mkdirSync(join(dir, 'logs'));
+    writeFileSync(join(dir, 'nginx.conf'), `
+load_module ${BUILD}/ngx_http_axon_module.so;
+error_log stderr;
+pid ${dir}/nginx.pid;
+events {}
+http {
+    client_body_temp_path ${dir}/tmp;
+    proxy_temp_path ${dir}/tmp;
+    fastcgi_temp_path ${dir}/tmp;
+    uwsgi_temp_path ${dir}/tmp;
+    scgi_temp_path ${dir}/tmp;
+    access_log off;
+    ${http}
+    server {
+        listen 127.0.0.1:1;
+        ${server}
+        location /api/ { axon_api; ${location} }
+    }
+}
+`);
+    const r = spawnSync('/usr/sbin/nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')]);
+    rmSync(dir, { recursive: true, force: true });
+    return { ok: r.status === 0, out: r.stderr.toString() };
+}
+
+test('a good configuration passes', () => {
+    const r = nginxT('axon_redis 127.0.0.1:6379; axon_redis_timeout 500ms;');
+    assert.ok(r.ok, r.out);
+});
+
+test('unix socket address is accepted', () => {
+    const r = nginxT('axon_redis unix:/run/redis/redis.sock;');
+    assert.ok(r.ok, r.out);
+});
+
+const bad = [
+    ['a misspelled directive', 'axon_rediss 127.0.0.1:6379;', '', /unknown directive "axon_rediss"/],
+    ['a bad timeout', 'axon_redis_timeout fast;', '', /"axon_redis_timeout" directive invalid value/],
+    ['a zero timeout', 'axon_redis_timeout 0;', '', /"axon_redis_timeout" must be greater than 0/],
+    ['a bad redis address', 'axon_redis 127.0.0.1:99999;', '', /invalid port in "127.0.0.1:99999" of the "axon_redis" directive/],
+    ['axon_redis twice', 'axon_redis 127.0.0.1:1; axon_redis 127.0.0.1:2;', '', /"axon_redis" directive is duplicate/],
+    ['axon_redis without a value', 'axon_redis;', '', /invalid number of arguments in "axon_redis" directive/],
+    ['axon_api with an argument', '', 'location /x/ { axon_api on; }', /invalid number of arguments in "axon_api" directive/],
+    ['axon_api in a regex location', '', 'location ~ ^/y/ { axon_api; }', /"axon_api" directive cannot be used in a regex location/],
+    ['axon_redis inside a server', '', 'axon_redis 127.0.0.1:1;', /"axon_redis" directive is not allowed here/],
+];
+
+for (const [what, http, server, expect] of bad) {
+    test(`nginx -t rejects ${what}, naming it`, () => {
+        const r = nginxT(http, server);
+        assert.equal(r.ok, false, 'nginx -t must fail');
+        assert.match(r.out, expect);
+        assert.match(r.out, /\[emerg\]/);
+    });
+}

@@ -1,0 +1,132 @@
+// The test harness: each test file starts its own stack (PostgreSQL, Redis,
+// axon-worker, nginx with the module) in a temp dir on free ports through
+// scripts/axon-stack, the same script `make run` uses, and tears it down.
+// Tearing down fails the test if a log shows [alert], [emerg] or a
+// sanitizer report.
+
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync, chmodSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BUILD = process.env.AXON_BUILD || join(ROOT, 'build');
+const STACK = join(ROOT, 'scripts/axon-stack');
+const run = promisify(execFile);
+
+export async function freePort() {
+    return new Promise((ok, fail) => {
+        const s = createServer();
+        s.unref();
+        s.on('error', fail);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => ok(port));
+        });
+    });
+}
+
+// Log lines that fail a test wherever they appear.
+const BAD = /\[(alert|emerg)\]|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
+
+export function badLogLines(dir) {
+    const found = [];
+    if (!existsSync(dir)) return found;
+    for (const f of readdirSync(dir)) {
+        const text = readFileSync(join(dir, f), 'utf8');
+        for (const line of text.split('\n')) {
+            if (BAD.test(line)) found.push(`${f}: ${line}`);
+        }
+    }
+    return found;
+}
+
+export class Stack {
+    constructor() {
+        this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
+        chmodSync(this.dir, 0o755);
+        this.logs = join(this.dir, 'logs');
+    }
+
+    async start() {
+        this.port = await freePort();
+        this.redisPort = await freePort();
+        this.pgPort = await freePort();
+        this.env = {
+            ...process.env,
+            AXON_VAR: this.dir,
+            AXON_BUILD: BUILD,
+            AXON_PORT: String(this.port),
+            AXON_REDIS_PORT: String(this.redisPort),
+            AXON_PG_PORT: String(this.pgPort),
+            AXON_PG_FSYNC: 'off',
+        };
+        await this.stack('up');
+        return this;
+    }
+
+    async stack(...args) {
+        try {
+            return await run(STACK, args, { env: this.env });
+        } catch (e) {
+            throw new Error(`axon-stack ${args.join(' ')} failed: ${e.stderr || e.message}`);
+        }
+    }
+
+    url(path) { return `http://127.0.0.1:${this.port}${path}`; }
+
+    async fetch(path, opts) { return fetch(this.url(path), opts); }
+
+    async json(path, opts) {
+        const res = await this.fetch(path, opts);
+        const text = await res.text();
+        let body;
+        try { body = JSON.parse(text); } catch { body = text; }
+        return { status: res.status, headers: res.headers, body };
+    }
+
+    redis(...args) {
+        return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args])
+            .toString().trim();
+    }
+
+    psql(sql) {
+        const r = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'axon',
+            '-d', 'axon', '-qtAX', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
+        return { ok: r.status === 0, out: r.stdout.toString().trim(), err: r.stderr.toString().trim() };
+    }
+
+    log(name) {
+        const p = join(this.logs, name);
+        return existsSync(p) ? readFileSync(p, 'utf8') : '';
+    }
+
+    pid(name) { return Number(readFileSync(join(this.dir, 'run', `${name}.pid`), 'utf8')); }
+
+    // Stops everything; throws if a log has [alert]/[emerg]/sanitizer lines.
+    async stop() {
+        if (!this.env) return;
+        await this.stack('down').catch(() => {});
+        const bad = badLogLines(this.logs);
+        if (bad.length === 0 && !process.env.AXON_KEEP) {
+            rmSync(this.dir, { recursive: true, force: true });
+        }
+        if (bad.length) throw new Error(`bad log lines (kept ${this.dir}):\n${bad.join('\n')}`);
+    }
+}
+
+// Polls fn until it returns a truthy value; the limit is generous, this is
+// a wait, not a timed assertion.
+export async function waitFor(fn, what, limitMs = 20000) {
+    const until = Date.now() + limitMs;
+    let last;
+    for (;;) {
+        last = await fn();
+        if (last) return last;
+        if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+        await new Promise(r => setTimeout(r, 50));
+    }
+}
