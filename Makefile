@@ -10,7 +10,7 @@ CFLAGS     ?= -O2 -g
 WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
 ifeq ($(SANITIZE),1)
 BUILD      := build/asan
-SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
+SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 AXON_CFLAGS := $(CFLAGS) $(WARN) $(SAN) -std=gnu11 -D_GNU_SOURCE -Ilibaxon -I$(BUILD)
 
@@ -64,10 +64,11 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	$(CC) $(AXON_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -ljansson
 
 unit: $(UNIT_BINS)
-	scripts/run-unit $(UNIT_BINS)
+	BUILD=$(BUILD) scripts/run-unit $(UNIT_BINS)
 
 test: all unit
-	AXON_BUILD=$(abspath $(BUILD)) node --test --test-concurrency=1 t/
+	AXON_BUILD=$(abspath $(BUILD)) AXON_SANITIZE=$(SANITIZE) \
+	    node --test --test-concurrency=1 t/
 
 # ---- the local stack --------------------------------------------------------
 run: all

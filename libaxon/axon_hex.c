@@ -1,0 +1,73 @@
+
+/*
+ * axon: hex encoding and decoding.
+ */
+
+
+#include "axon_eth.h"
+
+
+static int axon_hex_digit(unsigned char c);
+
+
+static int
+axon_hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+int
+axon_hex_decode(uint8_t *dst, size_t dstlen, const char *src, size_t srclen)
+{
+    int                   hi, lo;
+    size_t                i;
+    const unsigned char  *p;
+
+    p = (const unsigned char *) src;
+
+    if (srclen >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        p += 2;
+        srclen -= 2;
+    }
+
+    if (srclen / 2 != dstlen || srclen % 2 != 0) {
+        return AXON_ERR_LEN;
+    }
+
+    for (i = 0; i < dstlen; i++) {
+        hi = axon_hex_digit(p[2 * i]);
+        lo = axon_hex_digit(p[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return AXON_ERR_HEX;
+        }
+
+        dst[i] = (uint8_t) (hi << 4 | lo);
+    }
+
+    return AXON_OK;
+}
+
+
+void
+axon_hex_encode(char *dst, const uint8_t *src, size_t n)
+{
+    size_t             i;
+    static const char  digits[] = "0123456789abcdef";
+
+    for (i = 0; i < n; i++) {
+        dst[2 * i] = digits[src[i] >> 4];
+        dst[2 * i + 1] = digits[src[i] & 0x0f];
+    }
+}
