@@ -1,0 +1,1135 @@
+/*
+ * axon-worker: the configuration table and the redis.conf-like parser.
+ *
+ *   # comment
+ *   key value
+ *   postgres "host=127.0.0.1 dbname=axon"     # quotes for spaces
+ *
+ * One key per line, one value per key, each key at most once.
+ */
+
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+
+#define AW_CONF_MAX_ARGS  8
+
+#define aw_conf_field(conf, opt)  ((char *) (conf) + (opt)->offset)
+
+
+static int aw_conf_split(const char *line, char **argv, int *argc,
+    char *err, size_t errlen);
+static void aw_conf_free_args(char **argv, int argc);
+static int aw_conf_set(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen);
+static int aw_conf_parse_msec(const char *s, aw_msec_t *ms);
+static int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
+static const aw_conf_option_t *aw_conf_find(const char *name);
+static const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,
+    size_t size);
+static const char *aw_conf_value(const aw_conf_t *conf,
+    const aw_conf_option_t *opt, char *buf, size_t size);
+static void aw_conf_quote(const char *s, char *buf, size_t size);
+static void aw_conf_hide_password(const char *s, char *buf, size_t size);
+static const char *aw_conf_location(const aw_conf_t *conf,
+    const aw_conf_option_t *opt, char *buf, size_t size);
+static void aw_conf_print_help(FILE *f, const char *text);
+
+
+static const aw_conf_enum_t  aw_conf_log_levels[] = {
+    { "debug",  AW_LOG_DEBUG },
+    { "info",   AW_LOG_INFO },
+    { "notice", AW_LOG_NOTICE },
+    { "warn",   AW_LOG_WARN },
+    { "error",  AW_LOG_ERR },
+    { NULL, 0 }
+};
+
+
+#define S   1000
+#define M   (60 * S)
+#define H   (60 * M)
+
+const aw_conf_option_t  aw_conf_options[] = {
+
+    { "postgres", AW_CONF_STRING,
+      "host=127.0.0.1 port=5432 dbname=axon user=axon", 0, 0, NULL,
+      offsetof(aw_conf_t, postgres), AW_CONF_PG|AW_CONF_CONNINFO,
+      "PostgreSQL connection string, in libpq's conninfo syntax (host, "
+      "port, dbname, user, password, sslmode, ...).  The worker sets "
+      "application_name=axon-worker." },
+
+    { "postgres_connect_timeout", AW_CONF_MSEC, "2s", 100, 1 * M, NULL,
+      offsetof(aw_conf_t, postgres_connect_timeout), 0,
+      "How long one attempt to connect to PostgreSQL may take." },
+
+    { "postgres_query_timeout", AW_CONF_MSEC, "10s", 100, 1 * H, NULL,
+      offsetof(aw_conf_t, postgres_query_timeout), 0,
+      "How long a query may wait for its answer before the worker drops "
+      "the connection and reconnects.  The migrations of --migrate have "
+      "no limit." },
+
+    { "redis_host", AW_CONF_STRING, "127.0.0.1", 1, 255, NULL,
+      offsetof(aw_conf_t, redis_host), AW_CONF_REDIS,
+      "Redis host name or address." },
+
+    { "redis_port", AW_CONF_INT, "6379", 1, 65535, NULL,
+      offsetof(aw_conf_t, redis_port), AW_CONF_REDIS,
+      "Redis TCP port." },
+
+    { "redis_password", AW_CONF_STRING, "", 0, 0, NULL,
+      offsetof(aw_conf_t, redis_password), AW_CONF_REDIS|AW_CONF_SECRET,
+      "Password sent with AUTH after connecting to Redis; empty: no AUTH." },
+
+    { "redis_timeout", AW_CONF_MSEC, "1s", 10, 1 * M, NULL,
+      offsetof(aw_conf_t, redis_timeout), AW_CONF_REDIS,
+      "Timeout of a connection attempt to Redis and of each command." },
+
+    { "heartbeat_interval", AW_CONF_MSEC, "1s", 100, 1 * M, NULL,
+      offsetof(aw_conf_t, heartbeat_interval), 0,
+      "How often the worker checks PostgreSQL and, if it answers, "
+      "refreshes axon:worker:heartbeat in Redis (else it sets "
+      "axon:worker:postgres)." },
+
+    { "heartbeat_ttl", AW_CONF_MSEC, "3s", 200, 10 * M, NULL,
+      offsetof(aw_conf_t, heartbeat_ttl), 0,
+      "Expiry of axon:worker:heartbeat and axon:worker:postgres; must be "
+      "greater than heartbeat_interval." },
+
+    { "reconnect_min", AW_CONF_MSEC, "100ms", 10, 1 * M, NULL,
+      offsetof(aw_conf_t, reconnect_min), 0,
+      "First delay between attempts to reconnect to PostgreSQL or Redis; "
+      "it doubles after each failure, with jitter, up to reconnect_max." },
+
+    { "reconnect_max", AW_CONF_MSEC, "5s", 10, 10 * M, NULL,
+      offsetof(aw_conf_t, reconnect_max), 0,
+      "Longest delay between reconnect attempts; at least reconnect_min." },
+
+    { "log_level", AW_CONF_ENUM, "info", 0, 0, aw_conf_log_levels,
+      offsetof(aw_conf_t, log_level), 0,
+      "Lowest level logged: debug, info, notice, warn or error." },
+
+    { "log_file", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, log_file), 0,
+      "Log file, reopened on SIGHUP (for logrotate); empty: stderr." },
+
+    { "pid_file", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, pid_file), 0,
+      "File the worker writes its pid to at start and removes at exit; "
+      "empty: none." },
+
+    { "worker_id", AW_CONF_STRING, "", 0, 128, NULL,
+      offsetof(aw_conf_t, worker_id), 0,
+      "This worker's name in its heartbeat and logs; empty: hostname:pid." },
+
+    { NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL }
+};
+
+#undef S
+#undef M
+#undef H
+
+
+/*
+ * Reads path (NULL: defaults only) into a new configuration.  On error
+ * returns NULL with a message naming the file, line and key in err.
+ */
+
+aw_conf_t *
+aw_conf_load(const char *path, char *err, size_t errlen)
+{
+    int                      argc, n;
+    FILE                    *f;
+    char                    *line, *p, *argv[AW_CONF_MAX_ARGS], msg[512];
+    size_t                   size, len;
+    ssize_t                  nread;
+    unsigned                 lineno;
+    aw_conf_t               *conf;
+    const aw_conf_option_t  *opt;
+
+    f = NULL;
+    line = NULL;
+    argc = 0;
+
+    conf = calloc(1, sizeof(aw_conf_t));
+    if (conf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    for (opt = aw_conf_options; opt->name; opt++) {
+        aw_assert(opt - aw_conf_options < AW_CONF_MAX_OPTIONS);
+
+        if (aw_conf_set(conf, opt, opt->def, msg, sizeof(msg)) != AW_OK) {
+            /* a bad default is a bug in the table */
+            aw_log(AW_LOG_EMERG, "config: default of %s: %s", opt->name, msg);
+            aw_assert(0);
+        }
+    }
+
+    if (path == NULL) {
+        goto check;
+    }
+
+    conf->path = strdup(path);
+    if (conf->path == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
+
+    f = fopen(path, "re");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open configuration file \"%s\": %s",
+                 path, strerror(errno));
+        goto failed;
+    }
+
+    size = 0;
+    lineno = 0;
+
+    while ((nread = getline(&line, &size, f)) != -1) {
+        lineno++;
+
+        len = nread;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            line[--len] = '\0';
+        }
+
+        if (strlen(line) != len) {
+            snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+            goto file_failed;
+        }
+
+        if (aw_conf_split(line, argv, &argc, msg, sizeof(msg)) != AW_OK) {
+            p = line + strspn(line, " \t");
+            snprintf(err, errlen, "%s:%u: %.*s: %s", path, lineno,
+                     (int) aw_min(strcspn(p, " \t"), 64), p, msg);
+            goto file_failed;
+        }
+
+        if (argc == 0) {
+            continue;
+        }
+
+        opt = aw_conf_find(argv[0]);
+
+        if (opt == NULL) {
+            snprintf(err, errlen, "%s:%u: unknown key \"%.64s\"",
+                     path, lineno, argv[0]);
+            goto args_failed;
+        }
+
+        if (argc != 2) {
+            snprintf(err, errlen, "%s:%u: %s takes one value, not %d "
+                     "(quote a value that contains spaces)",
+                     path, lineno, opt->name, argc - 1);
+            goto args_failed;
+        }
+
+        n = opt - aw_conf_options;
+
+        if (conf->line[n]) {
+            snprintf(err, errlen, "%s:%u: %s is already set on line %u",
+                     path, lineno, opt->name, conf->line[n]);
+            goto args_failed;
+        }
+
+        if (aw_conf_set(conf, opt, argv[1], msg, sizeof(msg)) != AW_OK) {
+            snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+            goto args_failed;
+        }
+
+        conf->line[n] = lineno;
+
+        aw_conf_free_args(argv, argc);
+    }
+
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read configuration file \"%s\": %s",
+                 path, strerror(errno));
+        goto file_failed;
+    }
+
+    free(line);
+    fclose(f);
+
+check:
+
+    if (aw_conf_check(conf, err, errlen) != AW_OK) {
+        goto failed;
+    }
+
+    return conf;
+
+args_failed:
+
+    aw_conf_free_args(argv, argc);
+
+file_failed:
+
+    free(line);
+
+    if (f != NULL) {
+        fclose(f);
+    }
+
+failed:
+
+    aw_conf_free(conf);
+
+    return NULL;
+}
+
+
+void
+aw_conf_free(aw_conf_t *conf)
+{
+    const aw_conf_option_t  *opt;
+
+    if (conf == NULL) {
+        return;
+    }
+
+    for (opt = aw_conf_options; opt->name; opt++) {
+        if (opt->type == AW_CONF_STRING) {
+            free(*(char **) aw_conf_field(conf, opt));
+        }
+    }
+
+    free(conf->path);
+    free(conf);
+}
+
+
+/*
+ * Checks that involve several keys, and values computed from others.
+ */
+
+static int
+aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
+{
+    char                    *id, loc[300], a[32], b[32], host[256];
+    const aw_conf_option_t  *ttl, *max;
+
+    ttl = aw_conf_find("heartbeat_ttl");
+    max = aw_conf_find("reconnect_max");
+
+    if (conf->heartbeat_ttl <= conf->heartbeat_interval) {
+        snprintf(err, errlen, "%s: heartbeat_ttl (%s) must be greater than "
+                 "heartbeat_interval (%s)",
+                 aw_conf_location(conf, ttl, loc, sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->heartbeat_ttl),
+                 aw_conf_format_msec(b, sizeof(b), conf->heartbeat_interval));
+        return AW_ERROR;
+    }
+
+    if (conf->reconnect_max < conf->reconnect_min) {
+        snprintf(err, errlen, "%s: reconnect_max (%s) must not be less than "
+                 "reconnect_min (%s)",
+                 aw_conf_location(conf, max, loc, sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->reconnect_max),
+                 aw_conf_format_msec(b, sizeof(b), conf->reconnect_min));
+        return AW_ERROR;
+    }
+
+    if (conf->worker_id[0] == '\0') {
+        if (gethostname(host, sizeof(host)) == -1) {
+            strcpy(host, "localhost");
+        }
+
+        host[sizeof(host) - 1] = '\0';
+
+        if (asprintf(&id, "%s:%d", host, (int) getpid()) == -1) {
+            snprintf(err, errlen, "out of memory");
+            return AW_ERROR;
+        }
+
+        free(conf->worker_id);
+        conf->worker_id = id;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * Splits a line into words: blanks separate them; "..." may hold blanks
+ * and the escapes \" \\ \n \r \t \xHH; '...' is taken as is but for \';
+ * a word that starts with # begins a comment.
+ */
+
+static int
+aw_conf_split(const char *line, char **argv, int *argc, char *err,
+    size_t errlen)
+{
+    int          n, hex;
+    char        *word, quote;
+    size_t       len;
+    const char  *p;
+
+    *argc = 0;
+    p = line;
+
+    for ( ;; ) {
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+
+        if (*p == '\0' || *p == '#') {
+            return AW_OK;
+        }
+
+        if (*argc == AW_CONF_MAX_ARGS) {
+            snprintf(err, errlen, "too many words in line");
+            goto failed;
+        }
+
+        word = malloc(strlen(p) + 1);
+        if (word == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto failed;
+        }
+
+        argv[(*argc)++] = word;
+        len = 0;
+
+        if (*p != '"' && *p != '\'') {
+            while (*p && *p != ' ' && *p != '\t') {
+                word[len++] = *p++;
+            }
+
+            word[len] = '\0';
+            continue;
+        }
+
+        quote = *p++;
+
+        for ( ;; ) {
+            if (*p == '\0') {
+                snprintf(err, errlen, "unbalanced quotes");
+                goto failed;
+            }
+
+            if (*p == quote) {
+                p++;
+                break;
+            }
+
+            if (*p != '\\' || p[1] == '\0') {
+                word[len++] = *p++;
+                continue;
+            }
+
+            if (quote == '\'') {
+                if (p[1] == '\'') {
+                    p++;
+                }
+
+                word[len++] = *p++;
+                continue;
+            }
+
+            p++;
+
+            switch (*p) {
+            case 'n':  word[len++] = '\n'; p++; break;
+            case 'r':  word[len++] = '\r'; p++; break;
+            case 't':  word[len++] = '\t'; p++; break;
+
+            case 'x':
+                if (sscanf(p + 1, "%2x%n", &hex, &n) == 1 && n == 2) {
+                    word[len++] = (char) hex;
+                    p += 3;
+                    break;
+                }
+
+                snprintf(err, errlen, "bad \\x escape in quotes");
+                goto failed;
+
+            default:
+                word[len++] = *p++;
+            }
+        }
+
+        word[len] = '\0';
+
+        if (*p != '\0' && *p != ' ' && *p != '\t') {
+            snprintf(err, errlen, "a closing quote must be followed by "
+                     "a blank");
+            goto failed;
+        }
+
+        if (memchr(word, '\0', len) != NULL) {
+            snprintf(err, errlen, "NUL byte in quotes");
+            goto failed;
+        }
+    }
+
+failed:
+
+    aw_conf_free_args(argv, *argc);
+    *argc = 0;
+
+    return AW_ERROR;
+}
+
+
+static void
+aw_conf_free_args(char **argv, int argc)
+{
+    int  i;
+
+    for (i = 0; i < argc; i++) {
+        free(argv[i]);
+    }
+}
+
+
+static const aw_conf_option_t *
+aw_conf_find(const char *name)
+{
+    const aw_conf_option_t  *opt;
+
+    for (opt = aw_conf_options; opt->name; opt++) {
+        if (strcmp(opt->name, name) == 0) {
+            return opt;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Parses value for opt into conf; on error err reads
+ * "KEY: \"VALUE\" is ... (RANGE)".
+ */
+
+static int
+aw_conf_set(aw_conf_t *conf, const aw_conf_option_t *opt, const char *value,
+    char *err, size_t errlen)
+{
+    char                  *end, *copy, range[128];
+    size_t                 len;
+    int64_t                n;
+    aw_msec_t              ms;
+    const aw_conf_enum_t  *e;
+
+    switch (opt->type) {
+
+    case AW_CONF_STRING:
+        len = strlen(value);
+
+        if ((int64_t) len < opt->min || (opt->max && (int64_t) len > opt->max))
+        {
+            snprintf(err, errlen, "%s: \"%.64s\" must be %s characters long",
+                     opt->name, value, aw_conf_range(opt, range,
+                                                     sizeof(range)));
+            return AW_ERROR;
+        }
+
+        copy = strdup(value);
+        if (copy == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return AW_ERROR;
+        }
+
+        free(*(char **) aw_conf_field(conf, opt));
+        *(char **) aw_conf_field(conf, opt) = copy;
+
+        return AW_OK;
+
+    case AW_CONF_INT:
+        errno = 0;
+        n = strtoll(value, &end, 10);
+
+        if (errno || end == value || *end != '\0') {
+            snprintf(err, errlen, "%s: \"%.64s\" is not an integer (%s)",
+                     opt->name, value, aw_conf_range(opt, range,
+                                                     sizeof(range)));
+            return AW_ERROR;
+        }
+
+        if (n < opt->min || n > opt->max) {
+            snprintf(err, errlen, "%s: %.64s is out of range (%s)",
+                     opt->name, value, aw_conf_range(opt, range,
+                                                     sizeof(range)));
+            return AW_ERROR;
+        }
+
+        *(int *) aw_conf_field(conf, opt) = (int) n;
+
+        return AW_OK;
+
+    case AW_CONF_MSEC:
+        if (aw_conf_parse_msec(value, &ms) != AW_OK) {
+            snprintf(err, errlen, "%s: \"%.64s\" is not a duration "
+                     "(a number and a unit: ms, s, m or h, as in 500ms, 2s, "
+                     "1m30s; %s)", opt->name, value,
+                     aw_conf_range(opt, range, sizeof(range)));
+            return AW_ERROR;
+        }
+
+        if (ms < opt->min || ms > opt->max) {
+            snprintf(err, errlen, "%s: %.64s is out of range (%s)",
+                     opt->name, value, aw_conf_range(opt, range,
+                                                     sizeof(range)));
+            return AW_ERROR;
+        }
+
+        *(aw_msec_t *) aw_conf_field(conf, opt) = ms;
+
+        return AW_OK;
+
+    case AW_CONF_BOOL:
+        if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "on") == 0
+            || strcasecmp(value, "true") == 0)
+        {
+            *(int *) aw_conf_field(conf, opt) = 1;
+            return AW_OK;
+        }
+
+        if (strcasecmp(value, "no") == 0 || strcasecmp(value, "off") == 0
+            || strcasecmp(value, "false") == 0)
+        {
+            *(int *) aw_conf_field(conf, opt) = 0;
+            return AW_OK;
+        }
+
+        snprintf(err, errlen, "%s: \"%.64s\" is not yes/no, on/off or "
+                 "true/false", opt->name, value);
+        return AW_ERROR;
+
+    case AW_CONF_ENUM:
+        for (e = opt->values; e->name; e++) {
+            if (strcmp(e->name, value) == 0) {
+                *(int *) aw_conf_field(conf, opt) = e->value;
+                return AW_OK;
+            }
+        }
+
+        snprintf(err, errlen, "%s: \"%.64s\" is not one of %s",
+                 opt->name, value, aw_conf_range(opt, range, sizeof(range)));
+        return AW_ERROR;
+    }
+
+    snprintf(err, errlen, "%s: unknown type", opt->name);
+
+    return AW_ERROR;
+}
+
+
+/*
+ * "0", or numbers each followed by a unit: "500ms", "2s", "1m30s", "1h".
+ */
+
+static int
+aw_conf_parse_msec(const char *s, aw_msec_t *ms)
+{
+    int64_t      n, unit, total;
+    const char  *p;
+
+    if (strcmp(s, "0") == 0) {
+        *ms = 0;
+        return AW_OK;
+    }
+
+    p = s;
+    total = 0;
+
+    do {
+        if (*p < '0' || *p > '9') {
+            return AW_ERROR;
+        }
+
+        n = 0;
+
+        while (*p >= '0' && *p <= '9') {
+            if (n > (INT64_MAX - 9) / 10) {
+                return AW_ERROR;
+            }
+
+            n = n * 10 + (*p++ - '0');
+        }
+
+        if (p[0] == 'm' && p[1] == 's') {
+            unit = 1;
+            p += 2;
+
+        } else if (*p == 's') {
+            unit = 1000;
+            p++;
+
+        } else if (*p == 'm') {
+            unit = 60 * 1000;
+            p++;
+
+        } else if (*p == 'h') {
+            unit = 60 * 60 * 1000;
+            p++;
+
+        } else {
+            return AW_ERROR;
+        }
+
+        if (n > (INT64_MAX - total) / unit) {
+            return AW_ERROR;
+        }
+
+        total += n * unit;
+
+    } while (*p);
+
+    *ms = total;
+
+    return AW_OK;
+}
+
+
+const char *
+aw_conf_format_msec(char *buf, size_t size, aw_msec_t ms)
+{
+    if (ms == 0) {
+        snprintf(buf, size, "0");
+
+    } else if (ms % (60 * 60 * 1000) == 0) {
+        snprintf(buf, size, "%lldh", (long long) (ms / (60 * 60 * 1000)));
+
+    } else if (ms % (60 * 1000) == 0) {
+        snprintf(buf, size, "%lldm", (long long) (ms / (60 * 1000)));
+
+    } else if (ms % 1000 == 0) {
+        snprintf(buf, size, "%llds", (long long) (ms / 1000));
+
+    } else {
+        snprintf(buf, size, "%lldms", (long long) ms);
+    }
+
+    return buf;
+}
+
+
+static const char *
+aw_conf_range(const aw_conf_option_t *opt, char *buf, size_t size)
+{
+    char                   a[32], b[32];
+    size_t                 len;
+    const aw_conf_enum_t  *e;
+
+    switch (opt->type) {
+
+    case AW_CONF_INT:
+        snprintf(buf, size, "%lld .. %lld",
+                 (long long) opt->min, (long long) opt->max);
+        break;
+
+    case AW_CONF_MSEC:
+        snprintf(buf, size, "%s .. %s",
+                 aw_conf_format_msec(a, sizeof(a), opt->min),
+                 aw_conf_format_msec(b, sizeof(b), opt->max));
+        break;
+
+    case AW_CONF_STRING:
+        if (opt->max) {
+            snprintf(buf, size, "%lld .. %lld",
+                     (long long) opt->min, (long long) opt->max);
+        } else {
+            snprintf(buf, size, "at least %lld", (long long) opt->min);
+        }
+        break;
+
+    case AW_CONF_BOOL:
+        snprintf(buf, size, "yes or no");
+        break;
+
+    case AW_CONF_ENUM:
+        buf[0] = '\0';
+        len = 0;
+
+        for (e = opt->values; e->name && len < size; e++) {
+            len += snprintf(buf + len, size - len, "%s%s",
+                            e == opt->values ? "" :
+                                (e[1].name ? ", " : " or "), e->name);
+        }
+        break;
+    }
+
+    return buf;
+}
+
+
+/*
+ * The value of opt in conf as it would be written in the file.
+ */
+
+static const char *
+aw_conf_value(const aw_conf_t *conf, const aw_conf_option_t *opt, char *buf,
+    size_t size)
+{
+    char                   conninfo[1024];
+    const char            *s;
+    const aw_conf_enum_t  *e;
+
+    switch (opt->type) {
+
+    case AW_CONF_STRING:
+        s = *(char **) aw_conf_field(conf, opt);
+
+        if ((opt->flags & AW_CONF_SECRET) && s[0]) {
+            s = "********";
+        }
+
+        if (opt->flags & AW_CONF_CONNINFO) {
+            aw_conf_hide_password(s, conninfo, sizeof(conninfo));
+            s = conninfo;
+        }
+
+        aw_conf_quote(s, buf, size);
+        break;
+
+    case AW_CONF_INT:
+        snprintf(buf, size, "%d", *(int *) aw_conf_field(conf, opt));
+        break;
+
+    case AW_CONF_MSEC:
+        aw_conf_format_msec(buf, size,
+                            *(aw_msec_t *) aw_conf_field(conf, opt));
+        break;
+
+    case AW_CONF_BOOL:
+        snprintf(buf, size, "%s",
+                 *(int *) aw_conf_field(conf, opt) ? "yes" : "no");
+        break;
+
+    case AW_CONF_ENUM:
+        snprintf(buf, size, "?");
+
+        for (e = opt->values; e->name; e++) {
+            if (e->value == *(int *) aw_conf_field(conf, opt)) {
+                snprintf(buf, size, "%s", e->name);
+                break;
+            }
+        }
+        break;
+    }
+
+    return buf;
+}
+
+
+static void
+aw_conf_quote(const char *s, char *buf, size_t size)
+{
+    size_t  len;
+
+    aw_assert(size > 8);
+
+    len = 0;
+    buf[len++] = '"';
+
+    for ( /* void */ ; *s && len < size - 6; s++) {
+        switch (*s) {
+        case '"':   len += sprintf(buf + len, "\\\""); break;
+        case '\\':  len += sprintf(buf + len, "\\\\"); break;
+        case '\n':  len += sprintf(buf + len, "\\n"); break;
+        case '\r':  len += sprintf(buf + len, "\\r"); break;
+        case '\t':  len += sprintf(buf + len, "\\t"); break;
+
+        default:
+            if ((unsigned char) *s < 0x20 || *s == 0x7f) {
+                len += sprintf(buf + len, "\\x%02x", (unsigned char) *s);
+            } else {
+                buf[len++] = *s;
+            }
+        }
+    }
+
+    buf[len++] = '"';
+    buf[len] = '\0';
+}
+
+
+/*
+ * A libpq conninfo with its passwords replaced by ********: the value of
+ * password= (as a keyword, or in the query of a URI), and the password of
+ * a postgresql://user:password@host URI.
+ */
+
+static void
+aw_conf_hide_password(const char *s, char *buf, size_t size)
+{
+    char         tmp[1024];
+    size_t       len;
+    const char  *p, *at, *colon, *end;
+
+    p = strstr(s, "://");
+
+    if (p) {
+        p += 3;
+        at = p + strcspn(p, "/@?");
+        colon = memchr(p, ':', at - p);
+
+        if (*at == '@' && colon) {
+            snprintf(tmp, sizeof(tmp), "%.*s********%s",
+                     (int) (colon + 1 - s), s, at);
+            s = tmp;
+        }
+    }
+
+    len = 0;
+
+    for (p = s; *p && len < size - 1; /* void */ ) {
+
+        if (strncmp(p, "password", 8) == 0
+            && (p == s || strchr(" \t?&", p[-1]) != NULL))
+        {
+            end = p + 8 + strspn(p + 8, " \t");
+
+            if (*end == '=') {
+                end++;
+                end += strspn(end, " \t");
+
+                if (*end == '\'') {
+                    for (end++; *end && *end != '\''; end++) {
+                        if (*end == '\\' && end[1]) {
+                            end++;
+                        }
+                    }
+
+                    if (*end) {
+                        end++;
+                    }
+
+                } else {
+                    end += strcspn(end, " \t&");
+                }
+
+                len += snprintf(buf + len, size - len, "password=********");
+                len = aw_min(len, size - 1);
+                p = end;
+                continue;
+            }
+        }
+
+        buf[len++] = *p++;
+    }
+
+    buf[len] = '\0';
+}
+
+
+static const char *
+aw_conf_location(const aw_conf_t *conf, const aw_conf_option_t *opt,
+    char *buf, size_t size)
+{
+    unsigned  line;
+
+    line = conf->line[opt - aw_conf_options];
+
+    if (line == 0) {
+        snprintf(buf, size, "default");
+    } else {
+        snprintf(buf, size, "%.255s:%u", conf->path, line);
+    }
+
+    return buf;
+}
+
+
+/*
+ * Logs each key whose value differs between old and conf, and returns the
+ * flags of those keys (what the change requires: AW_CONF_PG, ...).
+ */
+
+unsigned
+aw_conf_changes(const aw_conf_t *old, const aw_conf_t *conf)
+{
+    char                     a[512], b[512];
+    unsigned                 flags;
+    const aw_conf_option_t  *opt;
+
+    flags = 0;
+
+    for (opt = aw_conf_options; opt->name; opt++) {
+
+        if (opt->type == AW_CONF_STRING) {
+            if (strcmp(*(char **) aw_conf_field(old, opt),
+                       *(char **) aw_conf_field(conf, opt)) == 0)
+            {
+                continue;
+            }
+
+        } else if (opt->type == AW_CONF_MSEC) {
+            if (*(aw_msec_t *) aw_conf_field(old, opt)
+                == *(aw_msec_t *) aw_conf_field(conf, opt))
+            {
+                continue;
+            }
+
+        } else if (*(int *) aw_conf_field(old, opt)
+                   == *(int *) aw_conf_field(conf, opt))
+        {
+            continue;
+        }
+
+        if (opt->flags & AW_CONF_SECRET) {
+            aw_log(AW_LOG_NOTICE, "config: %s changed", opt->name);
+
+        } else {
+            aw_log(AW_LOG_NOTICE, "config: %s changed from %s to %s",
+                   opt->name, aw_conf_value(old, opt, a, sizeof(a)),
+                   aw_conf_value(conf, opt, b, sizeof(b)));
+        }
+
+        flags |= opt->flags;
+    }
+
+    return flags;
+}
+
+
+/*
+ * --print-config: every key with its effective value and where it came
+ * from; the output is itself a valid configuration file.
+ */
+
+void
+aw_conf_print(FILE *f, const aw_conf_t *conf)
+{
+    char                     value[1024], loc[300];
+    const aw_conf_option_t  *opt;
+
+    fprintf(f, "# axon-worker %s: effective configuration (%s%s)\n",
+            AXON_VERSION, conf->path ? "file " : "no file, defaults only",
+            conf->path ? conf->path : "");
+
+    for (opt = aw_conf_options; opt->name; opt++) {
+        aw_conf_value(conf, opt, value, sizeof(value));
+        aw_conf_location(conf, opt, loc, sizeof(loc));
+
+        if (strcmp(opt->name, "worker_id") == 0 && strcmp(loc, "default") == 0)
+        {
+            snprintf(loc, sizeof(loc), "default (hostname:pid)");
+        }
+
+        fprintf(f, "%-25s %-48s # %s\n", opt->name, value, loc);
+    }
+}
+
+
+/*
+ * --sample-config: conf/axon-worker.conf, every key commented out with its
+ * default and its help.
+ */
+
+void
+aw_conf_print_sample(FILE *f)
+{
+    char                     value[1024], range[128], help[1024];
+    const aw_conf_option_t  *opt;
+
+    fprintf(f,
+"# axon-worker configuration.\n"
+"#\n"
+"# Generated by `axon-worker --sample-config` from the table in\n"
+"# axon-worker/config.c: every key, commented out, with its default.\n"
+"#\n"
+"# One `key value` per line; # starts a comment.  Quote a value that holds\n"
+"# blanks: \"...\" (escapes \\\" \\\\ \\n \\t \\xHH) or '...'.\n"
+"# Durations take a unit: ms, s, m or h (500ms, 2s, 1m30s).  Each key may\n"
+"# appear once; an unknown key or a bad value stops the worker (exit 78).\n"
+"#\n"
+"# kill -HUP re-reads this file (a bad file is logged and the old\n"
+"# configuration kept) and reopens log_file.  `axon-worker -c FILE -t`\n"
+"# checks it, `--print-config` shows the effective values.\n");
+
+    for (opt = aw_conf_options; opt->name; opt++) {
+        value[0] = '\0';
+
+        switch (opt->type) {
+        case AW_CONF_STRING:
+            aw_conf_quote(opt->def, value, sizeof(value));
+            break;
+
+        default:
+            snprintf(value, sizeof(value), "%s", opt->def);
+        }
+
+        snprintf(help, sizeof(help), "%s", opt->help);
+
+        if (opt->flags & (AW_CONF_PG|AW_CONF_REDIS)) {
+            snprintf(help + strlen(help), sizeof(help) - strlen(help),
+                     "  A change on reload reconnects%s%s%s.",
+                     (opt->flags & AW_CONF_PG) ? " to PostgreSQL" : "",
+                     (opt->flags & AW_CONF_PG) && (opt->flags & AW_CONF_REDIS)
+                         ? " and" : "",
+                     (opt->flags & AW_CONF_REDIS) ? " to Redis" : "");
+        }
+
+        fprintf(f, "\n");
+        aw_conf_print_help(f, help);
+
+        if (opt->type == AW_CONF_INT || opt->type == AW_CONF_MSEC) {
+            fprintf(f, "# Range: %s.\n",
+                    aw_conf_range(opt, range, sizeof(range)));
+        }
+
+        fprintf(f, "#\n# %s %s\n", opt->name, value);
+    }
+}
+
+
+static void
+aw_conf_print_help(FILE *f, const char *text)
+{
+    int          space;
+    size_t       len, col;
+    const char  *p, *word;
+
+    col = 0;
+    p = text;
+
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+
+        word = p;
+
+        while (*p && *p != ' ') {
+            p++;
+        }
+
+        len = p - word;
+
+        if (len == 0) {
+            break;
+        }
+
+        /* two spaces after a sentence, as in the rest of the tree */
+        space = (col > 1 && word[-1] == ' ' && word[-2] == ' ');
+
+        if (col == 0) {
+            fprintf(f, "#");
+            col = 1;
+
+        } else if (col + space + 1 + len > 76) {
+            fprintf(f, "\n#");
+            col = 1;
+            space = 0;
+        }
+
+        fprintf(f, " %s%.*s", space ? " " : "", (int) len, word);
+        col += space + 1 + len;
+    }
+
+    if (col) {
+        fprintf(f, "\n");
+    }
+}

@@ -1,0 +1,94 @@
+/*
+ * axon-worker: the configuration, one table (config.c) of every key with
+ * its type, default, bounds and help.  The same table parses the file,
+ * checks the values, prints the effective configuration and the sample
+ * conf/axon-worker.conf, and tells a reload what changed.
+ *
+ * To add a key: a field in aw_conf_t, a row in aw_conf_options[].
+ */
+
+#ifndef AW_CONFIG_H
+#define AW_CONFIG_H
+
+
+#include <stdio.h>
+
+#include "core.h"
+
+
+#define AW_CONF_MAX_OPTIONS  64
+
+
+typedef enum {
+    AW_CONF_STRING,     /* char *; min/max bound the length, max 0: none */
+    AW_CONF_INT,        /* int */
+    AW_CONF_MSEC,       /* aw_msec_t; "500ms", "2s", "1m", "1h", "1m30s" */
+    AW_CONF_BOOL,       /* int; yes/no, on/off, true/false */
+    AW_CONF_ENUM        /* int: the value of the matching aw_conf_enum_t */
+} aw_conf_type_e;
+
+
+/* what a change on reload requires */
+#define AW_CONF_PG        0x01  /* reconnect to PostgreSQL */
+#define AW_CONF_REDIS     0x02  /* reconnect to Redis */
+#define AW_CONF_SECRET    0x04  /* printed as "********" */
+#define AW_CONF_CONNINFO  0x08  /* printed with its password hidden */
+
+
+typedef struct {
+    const char   *name;
+    int           value;
+} aw_conf_enum_t;
+
+
+typedef struct {
+    const char             *name;
+    aw_conf_type_e          type;
+    const char             *def;        /* parsed like a value in the file */
+    int64_t                 min;
+    int64_t                 max;
+    const aw_conf_enum_t   *values;     /* AW_CONF_ENUM, ends with NULL */
+    size_t                  offset;     /* into aw_conf_t */
+    unsigned                flags;
+    const char             *help;
+} aw_conf_option_t;
+
+
+typedef struct {
+    char         *postgres;
+    aw_msec_t     postgres_connect_timeout;
+    aw_msec_t     postgres_query_timeout;
+
+    char         *redis_host;
+    int           redis_port;
+    char         *redis_password;
+    aw_msec_t     redis_timeout;
+
+    aw_msec_t     heartbeat_interval;
+    aw_msec_t     heartbeat_ttl;
+    aw_msec_t     reconnect_min;
+    aw_msec_t     reconnect_max;
+
+    int           log_level;
+    char         *log_file;
+    char         *pid_file;
+    char         *worker_id;
+
+    /* where each value came from */
+    char         *path;                         /* NULL: defaults only */
+    unsigned      line[AW_CONF_MAX_OPTIONS];    /* 0: the default */
+} aw_conf_t;
+
+
+extern const aw_conf_option_t  aw_conf_options[];
+
+
+aw_conf_t *aw_conf_load(const char *path, char *err, size_t errlen);
+void aw_conf_free(aw_conf_t *conf);
+unsigned aw_conf_changes(const aw_conf_t *old, const aw_conf_t *conf);
+void aw_conf_print(FILE *f, const aw_conf_t *conf);
+void aw_conf_print_sample(FILE *f);
+const char *aw_conf_format_msec(char *buf, size_t size, aw_msec_t ms);
+
+
+#endif /* AW_CONFIG_H */

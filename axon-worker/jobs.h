@@ -1,0 +1,46 @@
+/*
+ * axon-worker: where the work plugs in.
+ *
+ * Each kind of work of a later issue (the Redis Streams job queue,
+ * deposits, the GPU scheduler, billing) is one file that defines an
+ * aw_jobs_t and adds it to aw_jobs[] in jobs.c.  The main loop calls:
+ *
+ *   init()     once, before the loop; the connections may still be down.
+ *   run(now)   when now reaches the time it last asked for (at first: at
+ *              once), to do ONE bounded unit of work (e.g. read and handle
+ *              one batch from the stream).  Returns the monotonic time it
+ *              wants to run again (now: at once; AW_MSEC_NEVER: never).  It
+ *              uses aw_worker.db and aw_worker.redis, and checks
+ *              aw_db_ready()/aw_redis_ready() first: a connection may be
+ *              down, and the loop reconnects it.  After SIGTERM run() is
+ *              not called again: the unit in progress finishes, then exit.
+ *   reload()   after SIGHUP installed a new aw_worker.conf.
+ *   fini()     once, at exit.
+ *
+ * Any of them may be NULL.  The context prefix of the log (aw_log_ctx)
+ * is cleared after each run().
+ */
+
+#ifndef AW_JOBS_H
+#define AW_JOBS_H
+
+
+#include "core.h"
+
+
+typedef struct {
+    const char   *name;
+    int         (*init)(void);
+    aw_msec_t   (*run)(aw_msec_t now);
+    void        (*reload)(void);
+    void        (*fini)(void);
+} aw_jobs_t;
+
+
+int aw_jobs_init(void);
+aw_msec_t aw_jobs_run(aw_msec_t now);
+void aw_jobs_reload(void);
+void aw_jobs_fini(void);
+
+
+#endif /* AW_JOBS_H */

@@ -1,0 +1,34 @@
+/*
+ * axon-worker: the state of the process, shared by every file (as redis
+ * has its "server"): the configuration in force and the connections.
+ */
+
+#ifndef AW_WORKER_H
+#define AW_WORKER_H
+
+
+#include "config.h"
+#include "core.h"
+#include "db.h"
+#include "redis.h"
+
+
+typedef struct {
+    aw_conf_t    *conf;         /* replaced on SIGHUP */
+    aw_db_t       db;
+    aw_redis_t    redis;
+
+    unsigned      stopping:1;   /* finish the current unit of work, exit */
+    int           exit_code;
+} aw_worker_t;
+
+
+extern aw_worker_t  aw_worker;
+
+
+void aw_worker_stop(int exit_code);
+
+#define aw_worker_stopping()  (aw_worker.stopping)
+
+
+#endif /* AW_WORKER_H */

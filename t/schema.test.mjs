@@ -1,0 +1,121 @@
+// The schema's invariants hold in Postgres itself, whatever the code does:
+// idempotent append-only ledger, no negative balance, exclusive GPUs, one
+// live session per wallet, one deposit per (chain, tx, log index).  And the
+// worker refuses a schema older than itself.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Stack, BUILD } from './lib/stack.mjs';
+
+const s = new Stack();
+before(() => s.start());
+after(() => s.stop());
+
+const A = '0x' + 'a'.repeat(40);
+const B = '0x' + 'b'.repeat(40);
+
+function sql(q) {
+    const r = s.psql(q);
+    assert.ok(r.ok, r.err);
+    return r.out;
+}
+
+function sqlFails(q, expect) {
+    const r = s.psql(q);
+    assert.equal(r.ok, false, `must fail: ${q}`);
+    assert.match(r.err, expect);
+}
+
+function ledger(wallet, kind, delta, key) {
+    return `INSERT INTO credit_ledger (wallet, kind, delta_minutes, reference, idempotency_key)
+            VALUES ('${wallet}', '${kind}', ${delta}, 'test', '${key}')`;
+}
+
+const balance = w => Number(sql(`SELECT balance_minutes FROM wallet_balance_v WHERE wallet = '${w}'`));
+
+test('migrations are recorded', () => {
+    assert.match(sql('SELECT name FROM axon_schema_migrations ORDER BY version'), /^001_core/);
+});
+
+test('addresses must be lowercase 0x + 40 hex', () => {
+    sqlFails(`INSERT INTO wallets (address) VALUES ('0xABC')`, /eth_address/);
+    sqlFails(`INSERT INTO wallets (address) VALUES ('0x${'A'.repeat(40)}')`, /eth_address/);
+    sql(`INSERT INTO wallets (address) VALUES ('${A}'), ('${B}')`);
+});
+
+test('ledger rows move the balance; balance_after is recorded', () => {
+    sql(ledger(A, 'grant', 10, 'g1'));
+    sql(ledger(A, 'usage', -3, 'u1'));
+    assert.equal(balance(A), 7);
+    assert.equal(sql(`SELECT balance_after FROM credit_ledger WHERE idempotency_key = 'u1'`), '7');
+});
+
+test('the same idempotency key twice changes nothing', () => {
+    sqlFails(ledger(A, 'grant', 10, 'g1'), /credit_ledger_idempotency_key_key/);
+    assert.equal(balance(A), 7);
+});
+
+test('no balance below zero, even from a direct insert', () => {
+    sqlFails(ledger(A, 'usage', -8, 'u2'), /balance_never_negative/);
+    assert.equal(balance(A), 7);
+    sqlFails(`UPDATE wallet_balances SET balance = -1 WHERE wallet = '${A}'`, /balance_never_negative/);
+});
+
+test('the ledger is append-only', () => {
+    sqlFails(`UPDATE credit_ledger SET delta_minutes = 100`, /append-only/);
+    sqlFails(`DELETE FROM credit_ledger`, /append-only/);
+    sqlFails(`TRUNCATE credit_ledger CASCADE`, /append-only/);
+    assert.equal(balance(A), 7);
+});
+
+test('a usage row must debit, a deposit must credit', () => {
+    sqlFails(ledger(A, 'usage', 5, 'u3'), /credit_ledger_check/);
+    sqlFails(ledger(A, 'deposit', -5, 'd1'), /credit_ledger_check/);
+});
+
+test('one live or queued session per wallet', () => {
+    sql(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${A}', 'small', 1)`);
+    sqlFails(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${A}', 'small', 1)`,
+        /sessions_one_live_per_wallet/);
+    sql(`UPDATE sessions SET state = 'ended', ended_at = now() WHERE wallet = '${A}'`);
+    sql(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${A}', 'small', 1)`);
+});
+
+test('no GPU in two live sessions', () => {
+    const sa = sql(`SELECT id FROM sessions WHERE wallet = '${A}' AND state <> 'ended'`);
+    const sb = sql(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${B}', 'small', 1) RETURNING id`);
+    sql(`INSERT INTO gpu_assignments (session_id, host, gpu_index) VALUES (${sa}, 'h1', 0)`);
+    sqlFails(`INSERT INTO gpu_assignments (session_id, host, gpu_index) VALUES (${sb}, 'h1', 0)`,
+        /gpu_assignments_exclusive/);
+    sql(`INSERT INTO gpu_assignments (session_id, host, gpu_index) VALUES (${sb}, 'h2', 0)`);
+    sql(`UPDATE gpu_assignments SET released_at = now() WHERE session_id = ${sa}`);
+    sql(`INSERT INTO gpu_assignments (session_id, host, gpu_index) VALUES (${sb}, 'h1', 0)`);
+});
+
+test('one deposit per (chain, tx hash, log index)', () => {
+    const tx = '0x' + '1'.repeat(64);
+    const dep = li => `INSERT INTO deposits (chain_id, tx_hash, log_index, payer, asset, amount)
+                       VALUES (1337, '${tx}', ${li}, '${A}', 'ETH', 1000)`;
+    sql(dep(-1));
+    sqlFails(dep(-1), /deposits_chain_id_tx_hash_log_index_key/);
+    sql(dep(3));
+});
+
+test('the worker refuses a schema older than itself, naming the migration', async () => {
+    await s.stack('stop', 'worker');
+    const row = sql(`SELECT version, name, checksum FROM axon_schema_migrations WHERE name = '001_core'`)
+        .split('|');
+    sql(`DELETE FROM axon_schema_migrations WHERE name = '001_core'`);
+    try {
+        const r = spawnSync(join(BUILD, 'axon-worker'), ['-c', join(s.dir, 'worker.conf')],
+            { timeout: 30000 });
+        assert.equal(r.status, 78, r.stderr.toString());
+        assert.match(r.stderr.toString(), /\[emerg\].*migration 001_core is not applied/);
+    } finally {
+        sql(`INSERT INTO axon_schema_migrations (version, name, checksum)
+             VALUES (${row[0]}, '${row[1]}', '${row[2]}')`);
+    }
+    await s.stack('start', 'worker');
+});
