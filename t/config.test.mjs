@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILD } from './lib/stack.mjs';
+import { BUILD, ROOT } from './lib/stack.mjs';
 
 function nginxT(http, server = '', location = '') {
     const dir = mkdtempSync(join(tmpdir(), 'axon-conf-'));
@@ -32,7 +32,10 @@ http {
     }
 }
 `);
-    const r = spawnSync('/usr/sbin/nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')]);
+    // through axon-stack, which preloads the sanitizer runtime when needed
+    const r = spawnSync(join(ROOT, 'scripts/axon-stack'),
+        ['nginx', '-t', '-p', dir, '-c', join(dir, 'nginx.conf')],
+        { env: { ...process.env, AXON_VAR: dir, ASAN_OPTIONS: 'detect_leaks=0' } });
     rmSync(dir, { recursive: true, force: true });
     return { ok: r.status === 0, out: r.stderr.toString() };
 }

@@ -1,0 +1,100 @@
+// axon-worker's command line and config: bad input is refused with the
+// key and line named; the sample config is the table; signals behave; the
+// heartbeat keys are what the module reads; migrations are idempotent.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Stack, BUILD, ROOT, waitFor } from './lib/stack.mjs';
+
+const WORKER = join(BUILD, 'axon-worker');
+const tmp = mkdtempSync(join(tmpdir(), 'axon-w-'));
+const s = new Stack();
+before(() => s.start());
+after(async () => { rmSync(tmp, { recursive: true, force: true }); await s.stop(); });
+
+function worker(args, conf) {
+    const file = join(tmp, 'w.conf');
+    if (conf !== undefined) writeFileSync(file, conf);
+    const r = spawnSync(WORKER, conf !== undefined ? ['-c', file, ...args] : args, { timeout: 20000 });
+    return { status: r.status, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+const refused = [
+    ['an unknown key', 'redis_prot 1\n', /w\.conf:1: unknown key "redis_prot"/],
+    ['a port out of range', '# c\nredis_port 70000\n', /w\.conf:2: .*redis_port: 70000 is out of range \(1 \.\. 65535\)/],
+    ['a bad duration', 'heartbeat_interval soon\n', /heartbeat_interval/],
+    ['a ttl not above the interval', 'heartbeat_interval 2s\nheartbeat_ttl 2s\n', /heartbeat_ttl \(2s\) must be greater than heartbeat_interval \(2s\)/],
+    ['a bad log level', 'log_level verbose\n', /log_level: "verbose" is not one of/],
+    ['a key set twice', 'redis_port 1\nredis_port 2\n', /redis_port is already set on line 1/],
+];
+
+for (const [what, conf, expect] of refused) {
+    test(`config with ${what} is refused (exit 78), naming it`, () => {
+        const r = worker(['-t'], conf);
+        assert.equal(r.status, 78, r.err);
+        assert.match(r.err, expect);
+    });
+}
+
+test('an unknown option is refused', () => {
+    const r = worker(['--frobnicate']);
+    assert.equal(r.status, 78);
+    assert.match(r.err, /unknown option --frobnicate/);
+});
+
+test('--print-config shows every value and where it came from; secrets masked', () => {
+    const r = worker(['--print-config'], 'redis_port 7000\nredis_password hunter2\n');
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /^redis_port\s+7000\s+# .*w\.conf:1/m);
+    assert.match(r.out, /^heartbeat_interval\s+1s\s+# default/m);
+    assert.doesNotMatch(r.out, /hunter2/);
+});
+
+test('conf/axon-worker.conf is the config table (--sample-config)', () => {
+    const r = worker(['--sample-config']);
+    assert.equal(r.status, 0);
+    assert.equal(readFileSync(join(ROOT, 'conf/axon-worker.conf'), 'utf8'), r.out);
+});
+
+test('the heartbeat key: JSON with a TTL, refreshed', async () => {
+    const hb = JSON.parse(s.redis('--raw', 'GET', 'axon:worker:heartbeat'));
+    assert.equal(hb.pid, s.pid('worker'));
+    assert.equal(hb.schema, 1);
+    const ttl = Number(s.redis('PTTL', 'axon:worker:heartbeat').replace(/\D/g, ''));
+    assert.ok(ttl > 0 && ttl <= 3000, `ttl ${ttl}`);
+    await waitFor(() => JSON.parse(s.redis('--raw', 'GET', 'axon:worker:heartbeat')).ts > hb.ts,
+        'a newer heartbeat');
+});
+
+test('--migrate twice applies nothing the second time', () => {
+    const r = spawnSync(WORKER, ['-c', join(s.dir, 'worker.conf'), '--migrate']);
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.match(r.stdout.toString() + r.stderr.toString(), /nothing to apply/);
+});
+
+test('SIGHUP with a broken config keeps the one in force; SIGTERM exits 0', async () => {
+    const conf = join(tmp, 'live.conf');
+    writeFileSync(conf, readFileSync(join(s.dir, 'worker.conf')));
+    const w = spawn(WORKER, ['-c', conf]);
+    let err = '';
+    w.stderr.on('data', d => { err += d; });
+    const exited = new Promise(ok => w.on('exit', (code, sig) => ok({ code, sig })));
+    await waitFor(() => /started/.test(err), 'worker start');
+
+    writeFileSync(conf, 'no_such_key 1\n');
+    w.kill('SIGHUP');
+    await waitFor(() => /keeping the configuration in force/.test(err), 'reload refused');
+
+    writeFileSync(conf, readFileSync(join(s.dir, 'worker.conf')) + 'log_level debug\n');
+    w.kill('SIGHUP');
+    await waitFor(() => /configuration .* in force/.test(err) && /\[debug\]/.test(err), 'reload to debug');
+
+    w.kill('SIGTERM');
+    const { code } = await exited;
+    assert.equal(code, 0, err);
+    assert.match(err, /exit 0/);
+});
