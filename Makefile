@@ -80,5 +80,8 @@ down:
 migrate: worker
 	scripts/axon-stack migrate
 
+bench: all
+	scripts/bench
+
 clean:
 	rm -rf build
