@@ -1,7 +1,8 @@
 /*
  * ngx_http_axon_api: the JSON API.  `axon_api` in a prefix location routes
  * the rest of the URI (after the location's name) through one table.
- * Every answer is JSON, errors included: {"error": CODE, "message": TEXT}.
+ * Every answer is JSON, errors included:
+ * {"error": {"code": CODE, "message": TEXT}}.
  */
 
 
@@ -11,6 +12,7 @@
 typedef struct {
     ngx_str_t                 path;
     ngx_uint_t                methods;
+    ngx_str_t                 allow;      /* the Allow header of a 405 */
     ngx_http_handler_pt       handler;
 } ngx_http_axon_route_t;
 
@@ -19,15 +21,17 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
 
     { ngx_string("health"),
       NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
       ngx_http_axon_health_handler },
 
-    { ngx_null_string, 0, NULL }
+    { ngx_null_string, 0, ngx_null_string, NULL }
 };
 
 
 static ngx_str_t  ngx_http_axon_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_axon_cache_control = ngx_string("Cache-Control");
 static ngx_str_t  ngx_http_axon_no_store = ngx_string("no-store");
+static ngx_str_t  ngx_http_axon_allow = ngx_string("Allow");
 
 
 ngx_int_t
@@ -63,6 +67,12 @@ ngx_http_axon_api_handler(ngx_http_request_t *r)
         }
 
         if (!(r->method & rt->methods)) {
+            if (ngx_http_axon_add_header(r, &ngx_http_axon_allow, &rt->allow)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
             return ngx_http_axon_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                             "method_not_allowed",
                                             "method not allowed here");
@@ -166,7 +176,8 @@ ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,
 {
     json_t  *body;
 
-    body = json_pack("{s:s, s:s}", "error", code, "message", message);
+    body = json_pack("{s:{s:s, s:s}}", "error", "code", code,
+                     "message", message);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -33,10 +33,12 @@ test('HEAD answers without a body', async () => {
 test('unknown endpoint: 404 JSON; wrong method: 405 JSON', async () => {
     let r = await s.json('/api/nope');
     assert.equal(r.status, 404);
-    assert.equal(r.body.error, 'not_found');
+    assert.equal(r.body.error.code, 'not_found');
+    assert.equal(typeof r.body.error.message, 'string');
     r = await s.json('/api/health', { method: 'POST', body: '{}' });
     assert.equal(r.status, 405);
-    assert.equal(r.body.error, 'method_not_allowed');
+    assert.equal(r.body.error.code, 'method_not_allowed');
+    assert.equal(r.headers.get('allow'), 'GET, HEAD');
 });
 
 test('Redis down: 503 naming redis; back up: 200 without an nginx reload', async () => {
