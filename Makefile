@@ -40,7 +40,14 @@ $(DEPS_STAMP): scripts/deps package.json
 # ---- the nginx module -------------------------------------------------------
 module: $(BUILD)/ngx_http_axon_module.so
 
-$(BUILD)/nginx/objs/Makefile: config | $(DEPS_STAMP)
+# nginx's objs/Makefile names the module's files: configure again when the
+# list changes (not on every edit)
+MODULE_LIST := $(BUILD)/module-files
+$(shell mkdir -p $(BUILD); echo '$(sort $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS))' \
+    | cmp -s - $(MODULE_LIST) 2>/dev/null \
+    || echo '$(sort $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS))' > $(MODULE_LIST))
+
+$(BUILD)/nginx/objs/Makefile: config $(MODULE_LIST) | $(DEPS_STAMP)
 	scripts/ngx-configure $(BUILD)/nginx "$(SAN)"
 
 $(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS)

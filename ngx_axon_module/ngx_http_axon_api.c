@@ -24,6 +24,11 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
       ngx_string("GET, HEAD"),
       ngx_http_axon_health_handler },
 
+    { ngx_string("auth/challenge"),
+      NGX_HTTP_GET,
+      ngx_string("GET"),
+      ngx_http_axon_challenge_handler },
+
     { ngx_null_string, 0, ngx_null_string, NULL }
 };
 

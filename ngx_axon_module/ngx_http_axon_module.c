@@ -18,6 +18,13 @@ static char *ngx_http_axon_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_conf_num_bounds_t  ngx_http_axon_chain_id_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_MAX_INT_T_VALUE
+};
 
 
 static ngx_command_t  ngx_http_axon_commands[] = {
@@ -41,6 +48,41 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       ngx_http_axon_api,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("axon_siwe_domain"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_axon_siwe_text,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, siwe_domain),
+      NULL },
+
+    { ngx_string("axon_siwe_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_axon_siwe_text,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, siwe_uri),
+      NULL },
+
+    { ngx_string("axon_siwe_statement"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_axon_siwe_text,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, siwe_statement),
+      NULL },
+
+    { ngx_string("axon_chain_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, chain_id),
+      &ngx_http_axon_chain_id_bounds },
+
+    { ngx_string("axon_challenge_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, challenge_ttl),
       NULL },
 
       ngx_null_command
@@ -141,9 +183,14 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     alcf->api_prefix = { 0, NULL };
+     *     alcf->siwe_domain = { 0, NULL };
+     *     alcf->siwe_uri = { 0, NULL };
+     *     alcf->siwe_statement = { 0, NULL };
      */
 
     alcf->api = NGX_CONF_UNSET;
+    alcf->chain_id = NGX_CONF_UNSET_UINT;
+    alcf->challenge_ttl = NGX_CONF_UNSET_MSEC;
 
     return alcf;
 }
@@ -161,7 +208,19 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->api = 0;
     }
 
-    (void) prev;
+    ngx_conf_merge_str_value(conf->siwe_domain, prev->siwe_domain, "");
+    ngx_conf_merge_str_value(conf->siwe_uri, prev->siwe_uri, "");
+    ngx_conf_merge_str_value(conf->siwe_statement, prev->siwe_statement,
+                             "Sign in to the axon GPU gate.");
+    ngx_conf_merge_uint_value(conf->chain_id, prev->chain_id, 1);
+    ngx_conf_merge_msec_value(conf->challenge_ttl, prev->challenge_ttl,
+                              5 * 60 * 1000);
+
+    if (conf->challenge_ttl < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"axon_challenge_ttl\" must be at least 1s");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -263,6 +322,56 @@ ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
     amcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * axon_siwe_domain, axon_siwe_uri, axon_siwe_statement: text that goes
+ * into the message a wallet signs, one line each (EIP-4361).
+ */
+
+static char *
+ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value, *field;
+    u_char     *p, *last;
+
+    field = (ngx_str_t *) ((char *) conf + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "must not be empty";
+    }
+
+    last = value[1].data + value[1].len;
+
+    for (p = value[1].data; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return "must be one line of printable text";
+        }
+
+        if (*p == ' ' && cmd->offset
+                         != offsetof(ngx_http_axon_loc_conf_t, siwe_statement))
+        {
+            return "must not contain spaces";
+        }
+    }
+
+    if (cmd->offset == offsetof(ngx_http_axon_loc_conf_t, siwe_uri)
+        && ngx_strlcasestrn(value[1].data, last, (u_char *) "://", 3 - 1)
+           == NULL)
+    {
+        return "must be an absolute URI, such as https://gate.example/";
+    }
+
+    *field = value[1];
 
     return NGX_CONF_OK;
 }

@@ -5,6 +5,7 @@
  *   ngx_http_axon_module.c   directives, configuration, process hooks
  *   ngx_http_axon_redis.c    hiredis async client on nginx events
  *   ngx_http_axon_api.c      the JSON API router and its responses
+ *   ngx_http_axon_auth.c     wallet sign-in (EIP-4361, EIP-191)
  *   ngx_http_axon_health.c   GET /api/health
  */
 
@@ -33,6 +34,12 @@ typedef struct {
 typedef struct {
     ngx_flag_t                api;            /* axon_api */
     ngx_str_t                 api_prefix;     /* the location's name */
+
+    ngx_str_t                 siwe_domain;    /* axon_siwe_domain */
+    ngx_str_t                 siwe_uri;       /* axon_siwe_uri */
+    ngx_str_t                 siwe_statement; /* axon_siwe_statement */
+    ngx_uint_t                chain_id;       /* axon_chain_id */
+    ngx_msec_t                challenge_ttl;  /* axon_challenge_ttl */
 } ngx_http_axon_loc_conf_t;
 
 
@@ -66,6 +73,11 @@ ngx_int_t ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_axon_add_header(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
 void ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc);
+
+/* ngx_http_axon_auth.c */
+ngx_int_t ngx_http_axon_challenge_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_siwe_origin(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, ngx_str_t *domain, ngx_str_t *uri);
 
 /* ngx_http_axon_health.c */
 ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);
