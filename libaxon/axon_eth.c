@@ -63,6 +63,9 @@ axon_strerror(int rc)
     case AXON_ERR_CHECKSUM:
         return "bad_checksum";
 
+    case AXON_ERR_SIWE:
+        return "bad_message";
+
     default:
         return "unknown_error";
     }

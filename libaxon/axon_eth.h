@@ -35,7 +35,8 @@ enum {
     AXON_ERR_SIG_V = -3,
     AXON_ERR_SIG_HIGH_S = -4,
     AXON_ERR_SIG_INVALID = -5,
-    AXON_ERR_CHECKSUM = -6
+    AXON_ERR_CHECKSUM = -6,
+    AXON_ERR_SIWE = -7
 };
 
 
@@ -49,6 +50,7 @@ enum {
  *   AXON_ERR_SIG_HIGH_S   "bad_signature_high_s"
  *   AXON_ERR_SIG_INVALID  "bad_signature"
  *   AXON_ERR_CHECKSUM     "bad_checksum"
+ *   AXON_ERR_SIWE         "bad_message"
  *   anything else         "unknown_error"
  */
 const char *axon_strerror(int rc);

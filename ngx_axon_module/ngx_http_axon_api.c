@@ -29,8 +29,16 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
       ngx_string("GET"),
       ngx_http_axon_challenge_handler },
 
+    { ngx_string("auth/verify-wallet"),
+      NGX_HTTP_POST,
+      ngx_string("POST"),
+      ngx_http_axon_verify_handler },
+
     { ngx_null_string, 0, ngx_null_string, NULL }
 };
+
+
+static void ngx_http_axon_body_ready(ngx_http_request_t *r);
 
 
 static ngx_str_t  ngx_http_axon_json_type = ngx_string("application/json");
@@ -107,6 +115,142 @@ ngx_http_axon_add_header(ngx_http_request_t *r, ngx_str_t *name,
     h->value = *value;
 
     return NGX_OK;
+}
+
+
+/*
+ * Reads the request body as a JSON object and calls handler with it, as a
+ * content handler would be called: its return value finalizes the request.
+ * Bodies over axon_body_max_size are 413, bad JSON is 400.
+ */
+
+ngx_int_t
+ngx_http_axon_read_json(ngx_http_request_t *r,
+    ngx_http_axon_json_handler_pt handler)
+{
+    ngx_int_t                  rc;
+    ngx_http_axon_ctx_t       *ctx;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    if (r->headers_in.content_length_n > (off_t) alcf->body_max) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "body_too_large",
+                                        "the request body is too large");
+    }
+
+    ctx = ngx_http_axon_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->json_handler = handler;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_axon_body_ready);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_axon_body_ready(ngx_http_request_t *r)
+{
+    u_char                    *p, *text;
+    off_t                      len, size;
+    json_t                    *body;
+    ssize_t                    n;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    json_error_t               err;
+    ngx_http_axon_ctx_t       *ctx;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    len = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            len += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (len > (off_t) alcf->body_max) {
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                      "body_too_large",
+                                      "the request body is too large");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    text = ngx_pnalloc(r->pool, len + 1);
+    if (text == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = text;
+
+    for (cl = len ? r->request_body->bufs : NULL; cl; cl = cl->next) {
+        b = cl->buf;
+        size = ngx_buf_size(b);
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, size);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, (size_t) size, b->file_pos);
+        if (n != (ssize_t) size) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        p += n;
+    }
+
+    body = json_loadb((char *) text, len, JSON_REJECT_DUPLICATES, &err);
+
+    if (body == NULL || !json_is_object(body)) {
+        json_decref(body);
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST, "bad_json",
+                                      "the request body must be a JSON "
+                                      "object");
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    rc = ctx->json_handler(r, body);
+    json_decref(body);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+ngx_http_axon_ctx_t *
+ngx_http_axon_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_axon_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_axon_module);
+    }
+
+    return ctx;
 }
 
 

@@ -11,7 +11,10 @@
 
 #include <openssl/rand.h>
 
+#include <openssl/evp.h>
+
 #include "axon_eth.h"
+#include "axon_siwe.h"
 
 
 #define NGX_HTTP_AXON_NONCE_BYTES     16      /* 128 bits */
@@ -271,4 +274,403 @@ ngx_http_axon_iso8601(u_char *p, time_t t)
     return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ",
                        tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                        tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+/*
+ * POST /api/auth/verify-wallet {"message": SIWE, "signature": "0x..."}
+ *
+ * The local checks come first (parse, domain, URI, chain, times, the
+ * signature's recovery: no I/O); then one Redis script consumes the nonce
+ * (GETDEL: of two concurrent uses exactly one wins), stores the token's
+ * hash and queues the sign-in for the worker's audit, atomically.
+ */
+
+static const char  ngx_http_axon_signin_lua[] =
+    "local a = redis.call('GETDEL', KEYS[1])\n"
+    "if not a then return 0 end\n"
+    "if a ~= ARGV[1] then return -1 end\n"
+    "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
+    "redis.call('XADD', KEYS[3], 'MAXLEN', '~', '100000', '*',"
+    " 'wallet', ARGV[1], 'ip', ARGV[4], 'user_agent', ARGV[5],"
+    " 'nonce', ARGV[6], 'token_hash', ARGV[7], 'expires', ARGV[8])\n"
+    "return 1\n";
+
+
+#define NGX_HTTP_AXON_TOKEN_BYTES   32      /* 256 bits */
+#define NGX_HTTP_AXON_TOKEN_LEN     43      /* base64url, no padding */
+#define NGX_HTTP_AXON_TOKEN_KEY     "axon:token:"
+#define NGX_HTTP_AXON_SIGNIN_STREAM "axon:signins"
+#define NGX_HTTP_AXON_UA_MAX        256
+#define NGX_HTTP_AXON_COOKIE        "axon_token"
+
+
+typedef struct {
+    u_char                    token[NGX_HTTP_AXON_TOKEN_LEN + 1];
+    u_char                    expires[NGX_HTTP_AXON_ISO8601_LEN + 1];
+    char                      wallet[AXON_ADDR_TEXT_LEN + 1];
+    time_t                    expires_unix;
+} ngx_http_axon_signin_ctx_t;
+
+
+static ngx_int_t ngx_http_axon_verify_body(ngx_http_request_t *r,
+    json_t *body);
+static void ngx_http_axon_verify_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static ngx_int_t ngx_http_axon_refuse(ngx_http_request_t *r,
+    const char *code, const char *message, const char *wallet);
+static ngx_int_t ngx_http_axon_set_cookie(ngx_http_request_t *r,
+    ngx_http_axon_signin_ctx_t *ctx, ngx_msec_t ttl);
+
+
+ngx_int_t
+ngx_http_axon_verify_handler(ngx_http_request_t *r)
+{
+    return ngx_http_axon_read_json(r, ngx_http_axon_verify_body);
+}
+
+
+ngx_int_t
+ngx_http_axon_token_hash(u_char hex[64], const u_char *token, size_t len)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  mdlen;
+
+    if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1
+        || mdlen != 32)
+    {
+        return NGX_ERROR;
+    }
+
+    axon_hex_encode((char *) hex, md, 32);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
+{
+    int                          rc;
+    u_char                      *p;
+    time_t                       now;
+    size_t                       msglen, siglen, ualen;
+    json_t                      *jmsg, *jsig;
+    ngx_str_t                    domain, uri, src, dst;
+    ngx_int_t                    nrc;
+    axon_siwe_t                  m;
+    const char                  *msg, *sig, *why, *code;
+    uint8_t                      signer[AXON_ADDR_LEN];
+    uint8_t                      rnd[NGX_HTTP_AXON_TOKEN_BYTES];
+    char                         lower[AXON_ADDR_TEXT_LEN + 1];
+    u_char                       hash[64];
+    u_char                       value[96];
+    u_char                       ttl[NGX_INT_T_LEN], exp[NGX_INT_T_LEN];
+    u_char                       challenge_key[64], token_key[80];
+    const char                  *argv[14];
+    size_t                       argvlen[14];
+    ngx_http_axon_loc_conf_t    *alcf;
+    ngx_http_axon_signin_ctx_t  *ctx;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    jmsg = json_object_get(body, "message");
+    jsig = json_object_get(body, "signature");
+
+    if (!json_is_string(jmsg) || !json_is_string(jsig)) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "\"message\" and \"signature\" must "
+                                        "be strings");
+    }
+
+    msg = json_string_value(jmsg);
+    msglen = json_string_length(jmsg);
+    sig = json_string_value(jsig);
+    siglen = json_string_length(jsig);
+
+    if (axon_siwe_parse(&m, msg, msglen, &why) != AXON_OK) {
+        return ngx_http_axon_refuse(r, "bad_message", why, NULL);
+    }
+
+    axon_address_format_lower(lower, m.addr);
+    lower[AXON_ADDR_TEXT_LEN] = '\0';
+
+    if (ngx_http_axon_siwe_origin(r, alcf, &domain, &uri) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (m.domain.len != domain.len
+        || ngx_strncmp(m.domain.data, domain.data, domain.len) != 0)
+    {
+        return ngx_http_axon_refuse(r, "domain_mismatch",
+                                    "the message is for another domain",
+                                    lower);
+    }
+
+    if (m.uri.len != uri.len
+        || ngx_strncmp(m.uri.data, uri.data, uri.len) != 0)
+    {
+        return ngx_http_axon_refuse(r, "uri_mismatch",
+                                    "the message is for another URI", lower);
+    }
+
+    if (m.chain_id != alcf->chain_id) {
+        return ngx_http_axon_refuse(r, "chain_mismatch",
+                                    "the message is for another chain id",
+                                    lower);
+    }
+
+    now = ngx_time();
+
+    if (m.expiration_unix != -1 && now >= m.expiration_unix) {
+        return ngx_http_axon_refuse(r, "expired",
+                                    "the challenge has expired", lower);
+    }
+
+    if (m.issued_at_unix > now
+        || (m.not_before_unix != -1 && now < m.not_before_unix))
+    {
+        return ngx_http_axon_refuse(r, "not_yet_valid",
+                                    "the message is not valid yet", lower);
+    }
+
+    rc = axon_personal_recover(signer, msg, msglen, sig, siglen);
+
+    if (rc != AXON_OK) {
+        switch (rc) {
+        case AXON_ERR_LEN:
+            code = "bad_signature_length";
+            break;
+        case AXON_ERR_HEX:
+            code = "bad_signature_hex";
+            break;
+        case AXON_ERR_SIG_V:
+            code = "bad_signature_v";
+            break;
+        case AXON_ERR_SIG_HIGH_S:
+            code = "bad_signature_high_s";
+            break;
+        default:
+            code = "bad_signature";
+        }
+
+        return ngx_http_axon_refuse(r, code, "the signature is not valid",
+                                    lower);
+    }
+
+    if (!axon_memeq_ct(signer, m.addr, AXON_ADDR_LEN)) {
+        return ngx_http_axon_refuse(r, "wrong_signer",
+                                    "the signature is not by the message's "
+                                    "address", lower);
+    }
+
+    if (m.nonce.len > 48) {
+        return ngx_http_axon_refuse(r, "unknown_nonce",
+                                    "unknown, used or expired nonce", lower);
+    }
+
+    /* the token: 256 random bits; Redis and the worker see only its hash */
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_axon_signin_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "axon: RAND_bytes() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    src.data = rnd;
+    src.len = sizeof(rnd);
+    dst.data = ctx->token;
+    ngx_encode_base64url(&dst, &src);
+    ctx->token[dst.len] = '\0';
+
+    if (ngx_http_axon_token_hash(hash, ctx->token, dst.len) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    axon_address_format(ctx->wallet, m.addr);
+    ctx->wallet[AXON_ADDR_TEXT_LEN] = '\0';
+    ctx->expires_unix = now + (time_t) (alcf->token_ttl / 1000);
+    *ngx_http_axon_iso8601(ctx->expires, ctx->expires_unix) = '\0';
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = ngx_http_axon_signin_lua;
+    argvlen[1] = sizeof(ngx_http_axon_signin_lua) - 1;
+    argv[2] = "3";
+    argvlen[2] = 1;
+
+    p = ngx_sprintf(challenge_key, NGX_HTTP_AXON_CHALLENGE_KEY "%*s",
+                    m.nonce.len, m.nonce.data);
+    argv[3] = (const char *) challenge_key;
+    argvlen[3] = p - challenge_key;
+
+    p = ngx_sprintf(token_key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
+                    (size_t) 64, hash);
+    argv[4] = (const char *) token_key;
+    argvlen[4] = p - token_key;
+
+    argv[5] = NGX_HTTP_AXON_SIGNIN_STREAM;
+    argvlen[5] = sizeof(NGX_HTTP_AXON_SIGNIN_STREAM) - 1;
+
+    argv[6] = lower;
+    argvlen[6] = AXON_ADDR_TEXT_LEN;
+
+    p = ngx_sprintf(value, "{\"wallet\":\"%*s\",\"exp\":%T}",
+                    (size_t) AXON_ADDR_TEXT_LEN, lower, ctx->expires_unix);
+    argv[7] = (const char *) value;
+    argvlen[7] = p - value;
+
+    argv[8] = (const char *) ttl;
+    argvlen[8] = ngx_sprintf(ttl, "%M", alcf->token_ttl) - ttl;
+
+    argv[9] = (const char *) r->connection->addr_text.data;
+    argvlen[9] = r->connection->addr_text.len;
+
+    ualen = 0;
+    argv[10] = "";
+
+    if (r->headers_in.user_agent) {
+        argv[10] = (const char *) r->headers_in.user_agent->value.data;
+        ualen = ngx_min(r->headers_in.user_agent->value.len,
+                        NGX_HTTP_AXON_UA_MAX);
+    }
+
+    argvlen[10] = ualen;
+
+    argv[11] = m.nonce.data;
+    argvlen[11] = m.nonce.len;
+
+    argv[12] = (const char *) hash;
+    argvlen[12] = 64;
+
+    argv[13] = (const char *) exp;
+    argvlen[13] = ngx_sprintf(exp, "%T", ctx->expires_unix) - exp;
+
+    nrc = ngx_http_axon_redis_command(r, ngx_http_axon_verify_reply, ctx, 14,
+                                      argv, argvlen);
+
+    if (nrc == NGX_DECLINED) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "redis_unavailable",
+                                        "the gate's Redis is down, try "
+                                        "again shortly");
+    }
+
+    if (nrc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_axon_verify_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    ngx_http_axon_signin_ctx_t  *ctx = data;
+
+    json_t                    *body;
+    ngx_int_t                  rc;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "redis_unavailable",
+                                      "the gate's Redis did not answer, try "
+                                      "again shortly");
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    if (reply->integer != 1) {
+        rc = ngx_http_axon_refuse(r, "unknown_nonce",
+                                  reply->integer == 0
+                                  ? "unknown, used or expired nonce"
+                                  : "the nonce was issued for another "
+                                    "address",
+                                  ctx->wallet);
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "axon: sign-in: wallet %s", ctx->wallet);
+
+    body = json_pack("{s:s, s:s, s:s}",
+                     "token", (char *) ctx->token,
+                     "wallet", ctx->wallet,
+                     "expires_at", (char *) ctx->expires);
+
+    if (body == NULL
+        || ngx_http_axon_set_cookie(r, ctx, alcf->token_ttl) != NGX_OK)
+    {
+        json_decref(body);
+        ngx_http_axon_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_axon_send_json(r, NGX_HTTP_OK, body);
+    ngx_http_axon_finalize(r, rc);
+}
+
+
+/* 401 with the check that failed; one log line an operator can read */
+
+static ngx_int_t
+ngx_http_axon_refuse(ngx_http_request_t *r, const char *code,
+    const char *message, const char *wallet)
+{
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "axon: sign-in refused: %s (%s), wallet %s",
+                  code, message, wallet ? wallet : "unknown");
+
+    return ngx_http_axon_send_error(r, NGX_HTTP_UNAUTHORIZED, code, message);
+}
+
+
+static ngx_int_t
+ngx_http_axon_set_cookie(ngx_http_request_t *r,
+    ngx_http_axon_signin_ctx_t *ctx, ngx_msec_t ttl)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   value;
+
+    static ngx_str_t  set_cookie = ngx_string("Set-Cookie");
+
+    len = sizeof(NGX_HTTP_AXON_COOKIE "=") - 1 + NGX_HTTP_AXON_TOKEN_LEN
+          + sizeof("; Path=/; Max-Age=; HttpOnly; SameSite=Lax; Secure") - 1
+          + NGX_TIME_T_LEN;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.data = p;
+
+    p = ngx_sprintf(p, NGX_HTTP_AXON_COOKIE "=%s; Path=/; Max-Age=%T; "
+                    "HttpOnly; SameSite=Lax",
+                    ctx->token, (time_t) (ttl / 1000));
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+#endif
+
+    value.len = p - value.data;
+
+    return ngx_http_axon_add_header(r, &set_cookie, &value);
 }

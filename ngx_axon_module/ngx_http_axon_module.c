@@ -85,6 +85,20 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       offsetof(ngx_http_axon_loc_conf_t, challenge_ttl),
       NULL },
 
+    { ngx_string("axon_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, token_ttl),
+      NULL },
+
+    { ngx_string("axon_body_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, body_max),
+      NULL },
+
       ngx_null_command
 };
 
@@ -191,6 +205,8 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->api = NGX_CONF_UNSET;
     alcf->chain_id = NGX_CONF_UNSET_UINT;
     alcf->challenge_ttl = NGX_CONF_UNSET_MSEC;
+    alcf->token_ttl = NGX_CONF_UNSET_MSEC;
+    alcf->body_max = NGX_CONF_UNSET_SIZE;
 
     return alcf;
 }
@@ -215,6 +231,23 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->chain_id, prev->chain_id, 1);
     ngx_conf_merge_msec_value(conf->challenge_ttl, prev->challenge_ttl,
                               5 * 60 * 1000);
+
+    ngx_conf_merge_msec_value(conf->token_ttl, prev->token_ttl,
+                              12 * 60 * 60 * 1000);
+    ngx_conf_merge_size_value(conf->body_max, prev->body_max, 16 * 1024);
+
+    if (conf->token_ttl < 60 * 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"axon_token_ttl\" must be at least 1m");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->body_max < 1024 || conf->body_max > 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"axon_body_max_size\" must be between 1k "
+                           "and 1m");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->challenge_ttl < 1000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

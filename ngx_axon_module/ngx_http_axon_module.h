@@ -40,7 +40,19 @@ typedef struct {
     ngx_str_t                 siwe_statement; /* axon_siwe_statement */
     ngx_uint_t                chain_id;       /* axon_chain_id */
     ngx_msec_t                challenge_ttl;  /* axon_challenge_ttl */
+    ngx_msec_t                token_ttl;      /* axon_token_ttl */
+    size_t                    body_max;       /* axon_body_max_size */
 } ngx_http_axon_loc_conf_t;
+
+
+/* An API handler that takes the request's JSON object body. */
+typedef ngx_int_t (*ngx_http_axon_json_handler_pt)(ngx_http_request_t *r,
+    json_t *body);
+
+
+typedef struct {
+    ngx_http_axon_json_handler_pt   json_handler;
+} ngx_http_axon_ctx_t;
 
 
 /*
@@ -68,6 +80,9 @@ ngx_int_t ngx_http_axon_redis_command(ngx_http_request_t *r,
 ngx_int_t ngx_http_axon_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body);
+ngx_http_axon_ctx_t *ngx_http_axon_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_read_json(ngx_http_request_t *r,
+    ngx_http_axon_json_handler_pt handler);
 ngx_int_t ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
 ngx_int_t ngx_http_axon_add_header(ngx_http_request_t *r, ngx_str_t *name,
@@ -76,6 +91,9 @@ void ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
 /* ngx_http_axon_auth.c */
 ngx_int_t ngx_http_axon_challenge_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_verify_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_token_hash(u_char hex[64], const u_char *token,
+    size_t len);
 ngx_int_t ngx_http_axon_siwe_origin(ngx_http_request_t *r,
     ngx_http_axon_loc_conf_t *alcf, ngx_str_t *domain, ngx_str_t *uri);
 
