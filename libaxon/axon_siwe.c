@@ -226,6 +226,9 @@ axon_siwe_parse(axon_siwe_t *m, const char *msg, size_t len,
 
         m->statement = line;
         it = peek;
+
+        /* the empty line was not the last: there is a next one */
+
         (void) axon_siwe_next_line(&it, &line);
     }
 

@@ -356,7 +356,7 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     time_t                       now;
     size_t                       msglen, siglen, ualen;
     json_t                      *jmsg, *jsig;
-    ngx_str_t                    domain, uri, src, dst;
+    ngx_str_t                    domain, uri, scheme, src, dst;
     ngx_int_t                    nrc;
     axon_siwe_t                  m;
     const char                  *msg, *sig, *why, *code;
@@ -400,11 +400,31 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https");
+    } else
+#endif
+    {
+        ngx_str_set(&scheme, "http");
+    }
+
     if (m.domain.len != domain.len
         || ngx_strncmp(m.domain.data, domain.data, domain.len) != 0)
     {
         return ngx_http_axon_refuse(r, "domain_mismatch",
                                     "the message is for another domain",
+                                    lower);
+    }
+
+    /* a "scheme://" before the domain must be the request's (EIP-4361) */
+
+    if (m.scheme.len
+        && !(m.scheme.len == scheme.len
+             && ngx_strncmp(m.scheme.data, scheme.data, scheme.len) == 0))
+    {
+        return ngx_http_axon_refuse(r, "domain_mismatch",
+                                    "the message is for another scheme",
                                     lower);
     }
 

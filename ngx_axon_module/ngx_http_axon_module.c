@@ -5,6 +5,9 @@
 
 #include "ngx_http_axon_module.h"
 
+#include "axon_eth.h"
+#include "axon_siwe.h"
+
 
 static void *ngx_http_axon_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_axon_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -21,10 +24,8 @@ static char *ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-
-static ngx_conf_num_bounds_t  ngx_http_axon_chain_id_bounds = {
-    ngx_conf_check_num_bounds, 1, NGX_MAX_INT_T_VALUE
-};
+static char *ngx_http_axon_chain_id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 static ngx_command_t  ngx_http_axon_commands[] = {
@@ -73,10 +74,10 @@ static ngx_command_t  ngx_http_axon_commands[] = {
 
     { ngx_string("axon_chain_id"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_axon_chain_id,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, chain_id),
-      &ngx_http_axon_chain_id_bounds },
+      NULL },
 
     { ngx_string("axon_challenge_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -397,6 +398,14 @@ ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
+    if (cmd->offset == offsetof(ngx_http_axon_loc_conf_t, siwe_statement)
+        && axon_siwe_statement_check((const char *) value[1].data,
+                                     value[1].len)
+           != AXON_OK)
+    {
+        return "has a character EIP-4361 does not allow in a statement";
+    }
+
     if (cmd->offset == offsetof(ngx_http_axon_loc_conf_t, siwe_uri)
         && ngx_strlcasestrn(value[1].data, last, (u_char *) "://", 3 - 1)
            == NULL)
@@ -405,6 +414,32 @@ ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_axon_chain_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_axon_loc_conf_t  *alcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (alcf->chain_id != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n < 1) {
+        return "must be a positive integer (1 is Ethereum mainnet)";
+    }
+
+    alcf->chain_id = (ngx_uint_t) n;
 
     return NGX_CONF_OK;
 }

@@ -161,12 +161,14 @@ const refusals = [
     ['an expired challenge', { expirationTime: new Date(Date.now() - 1000).toISOString() }, 'expired'],
     ['a challenge issued in the future', { issuedAt: new Date(Date.now() + 600000).toISOString() }, 'not_yet_valid'],
     ['another domain', { domain: 'evil.example' }, 'domain_mismatch'],
+    ['another scheme before the domain', { domain: `https://127.0.0.1:PORT` }, 'domain_mismatch'],
     ['another URI', { uri: 'http://evil.example/' }, 'uri_mismatch'],
     ['another chain id', { chainId: 1 }, 'chain_mismatch'],
 ];
 
-for (const [what, o, code] of refusals) {
+for (const [what, fields, code] of refusals) {
     test(`sign-in with ${what} -> 401 ${code}`, async () => {
+        const o = fields.domain ? { ...fields, domain: fields.domain.replace('PORT', s.port) } : fields;
         const p = await planted(o);
         const r = await verify({ message: p.message, signature: p.signature });
         assert.equal(r.status, 401);

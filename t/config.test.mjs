@@ -59,6 +59,12 @@ const bad = [
     ['axon_redis without a value', 'axon_redis;', '', /invalid number of arguments in "axon_redis" directive/],
     ['axon_api with an argument', '', 'location /x/ { axon_api on; }', /invalid number of arguments in "axon_api" directive/],
     ['axon_api in a regex location', '', 'location ~ ^/y/ { axon_api; }', /"axon_api" directive cannot be used in a regex location/],
+    ['a statement EIP-4361 does not allow', 'axon_siwe_statement "100% <b>";', '', /"axon_siwe_statement" directive has a character EIP-4361 does not allow/],
+    ['a relative SIWE URI', 'axon_siwe_uri /login;', '', /"axon_siwe_uri" directive must be an absolute URI/],
+    ['a SIWE domain with a newline', 'axon_siwe_domain "a\nb";', '', /"axon_siwe_domain" directive must be one line/],
+    ['a chain id of 0', 'axon_chain_id 0;', '', /"axon_chain_id" directive must be a positive integer/],
+    ['a token lifetime under a minute', 'axon_token_ttl 5s;', '', /"axon_token_ttl" must be at least 1m/],
+    ['a body limit over 1m', 'axon_body_max_size 2m;', '', /"axon_body_max_size" must be between 1k and 1m/],
     ['axon_redis inside a server', '', 'axon_redis 127.0.0.1:1;', /"axon_redis" directive is not allowed here/],
 ];
 
