@@ -52,7 +52,8 @@ $(BUILD)/nginx/objs/Makefile: config $(MODULE_LIST) | $(DEPS_STAMP)
 
 $(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_axon_module.so $@
+	@# a new file, renamed into place: a running nginx keeps its mapping
+	cp $(BUILD)/nginx/objs/ngx_http_axon_module.so $@.tmp && mv -f $@.tmp $@
 
 # ---- the worker -------------------------------------------------------------
 worker: $(BUILD)/axon-worker
@@ -63,7 +64,8 @@ $(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed-migrations
 
 $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(BUILD)/migrations.c | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
-	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $(WORKER_SRCS) $(CORE_SRCS) $(BUILD)/migrations.c $(WORKER_LIBS)
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $(WORKER_SRCS) $(CORE_SRCS) $(BUILD)/migrations.c $(WORKER_LIBS)
+	mv -f $@.tmp $@
 
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)

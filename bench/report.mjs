@@ -3,15 +3,18 @@
 //   node bench/report.mjs RESULTS
 //
 // RESULTS holds one measurement a line, a kind then key=value pairs:
-//   http target=T round=R rps=… p50_us=… p99_us=… requests=… non2xx=… sockerr=…
+//   http target=T round=R kind=load|one rps=… p50_us=… p99_us=… requests=…
+//        non2xx=… sockerr=… cpu_nginx=TICKS cpu_redis=TICKS
 //   rss target=T workers=N vmrss_kb=… anon_kb=…     (sums over the workers)
 //   crypto KEY=VALUE                                 (bench_recover's output)
 //   ir op=OP instructions=N                          (callgrind, one call)
-//   info KEY=VALUE
+//   info KEY=VALUE                                  (date, cpus, clk_tck, …)
 //
 // Every ratio is axon's figure over the baseline's.  HTTP ratios are the
 // median of the per-round ratios (each round runs every target once, back
-// to back), so a slow minute of the machine hits both sides of a ratio.
+// to back), so a slow minute of the machine hits both sides of a ratio; the
+// figures in brackets are the medians of each side, so their quotient may
+// differ a little from the ratio.
 
 import { readFileSync } from 'node:fs';
 
@@ -51,22 +54,48 @@ const mib = (kb) => `${(kb / 1024).toFixed(1)} MiB`;
 const out = [];
 const row = (label, text) => out.push(`${label.padEnd(52)} ${text}`);
 
-function byTarget(t) {
-    return Object.fromEntries(http.filter((h) => h.target === t).map((h) => [h.round, h]));
+function runs(target, kind) {
+    return Object.fromEntries(http.filter((h) => h.target === target && h.kind === kind)
+        .map((h) => [h.round, h]));
 }
 
-function httpRow(label, target, base) {
-    const a = byTarget(target);
-    const b = byTarget(base);
+// CPU time per request, in us: nginx workers, and Redis (the gate's only)
+const tick = 1e6 / (info.clk_tck || 100);
+const cpu = (h) => (h.cpu_nginx + h.cpu_redis) * tick / h.requests;
+const cpuNginx = (h) => h.cpu_nginx * tick / h.requests;
+const cpuRedis = (h) => h.cpu_redis * tick / h.requests;
+
+// paired: the median over rounds of f(a) / f(b), and the medians of f(a), f(b)
+function paired(a, b, f) {
     const rounds = Object.keys(a).filter((r) => b[r]);
-    if (rounds.length === 0) return;
-    const rr = median(rounds.map((r) => a[r].rps / b[r].rps));
-    const pr = median(rounds.map((r) => a[r].p99_us / b[r].p99_us));
-    const am = (k) => median(rounds.map((r) => a[r][k]));
-    const bm = (k) => median(rounds.map((r) => b[r][k]));
-    row(label, `rps ${x(rr)}  p99 ${x(pr)}   ` +
-        `(${target} ${rps(am('rps'))}, p99 ${ms(am('p99_us'))}; ` +
-        `${base} ${rps(bm('rps'))}, p99 ${ms(bm('p99_us'))})`);
+    if (rounds.length === 0) return null;
+    return {
+        ratio: median(rounds.map((r) => f(a[r]) / f(b[r]))),
+        a: median(rounds.map((r) => f(a[r]))),
+        b: median(rounds.map((r) => f(b[r]))),
+    };
+}
+
+function httpRows(label, target, base) {
+    const [al, bl] = [runs(target, 'load'), runs(base, 'load')];
+    const [a1, b1] = [runs(target, 'one'), runs(base, 'one')];
+    const r = paired(al, bl, (h) => h.rps);
+    if (!r) return;
+    const p = paired(al, bl, (h) => h.p99_us);
+    row(label, `rps ${x(r.ratio)}  p99 ${x(p.ratio)}   ` +
+        `(${target} ${rps(r.a)}, p99 ${ms(p.a)}; ${base} ${rps(r.b)}, p99 ${ms(p.b)})`);
+    const m = paired(a1, b1, (h) => h.p50_us);
+    const n = paired(a1, b1, (h) => h.p99_us);
+    if (m) {
+        row('  latency, one connection:', `p50 ${x(m.ratio)}  p99 ${x(n.ratio)}   ` +
+            `(${target} ${ms(m.a)} / ${ms(n.a)}; ${base} ${ms(m.b)} / ${ms(n.b)})`);
+    }
+    const c = paired(al, bl, cpu);
+    const cn = paired(al, bl, cpuNginx);
+    const cr = paired(al, bl, cpuRedis);
+    const redis = cr.a > 0 ? ` + Redis ${cr.a.toFixed(1)} us` : '';
+    row('  CPU per request under load:', `${x(c.ratio)}  nginx only ${x(cn.ratio)}   ` +
+        `(${target} ${cn.a.toFixed(1)} us${redis}; ${base} ${c.b.toFixed(1)} us)`);
 }
 
 function rssRow(label, target, base) {
@@ -79,13 +108,12 @@ function rssRow(label, target, base) {
         `${a.workers}+${b.workers} workers)`);
 }
 
-if (info.wrk) out.push(`# ${info.date || ''}  ${info.cpus || '?'} CPUs  wrk ${info.wrk.replace(/_/g, ' ')}, ` +
-    `${info.rounds} rounds, medians`);
+out.push(`# ${info.date}  ${info.cpus} CPUs  wrk -t1: -c32 -d${info.duration}, -c1 -d${info.duration1}; ` +
+    `${info.rounds} rounds; medians of per-round ratios`);
 
-httpRow('gate GET /api/health vs plain nginx return 200:', 'gate', 'plain');
-httpRow('  gate GET /api/nope (404 JSON, no Redis) vs plain:', 'gate404', 'plain');
-httpRow('  gate /api/health vs gate /api/nope (Redis trip):', 'gate', 'gate404');
-httpRow('nginx + module loaded, unused, vs plain nginx:', 'loaded', 'plain');
+httpRows('gate GET /api/health vs plain nginx return 200:', 'gate', 'plain');
+httpRows('gate GET /api/nope (JSON 404, no Redis) vs plain:', 'gate404', 'plain');
+httpRows('nginx + module loaded, unused, vs plain nginx:', 'loaded', 'plain');
 rssRow('nginx worker RSS, gate vs plain:', 'gate', 'plain');
 rssRow('nginx worker RSS, module loaded unused vs plain:', 'loaded', 'plain');
 
