@@ -335,6 +335,16 @@ ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+ngx_int_t
+ngx_http_axon_redis_unavailable(ngx_http_request_t *r)
+{
+    return ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "redis_unavailable",
+                                    "the gate's Redis is unreachable, try "
+                                    "again shortly");
+}
+
+
 /*
  * Finishes a request that was waiting for Redis: the reply arrives outside
  * the request's own event handler, so posted subrequests are run here.

@@ -174,10 +174,7 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
         json_decref(ctx->body);
 
         if (rc == NGX_DECLINED) {
-            return ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                            "redis_unavailable",
-                                            "the gate's Redis is down, try "
-                                            "again shortly");
+            return ngx_http_axon_redis_unavailable(r);
         }
 
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -199,10 +196,7 @@ ngx_http_axon_challenge_reply(ngx_http_request_t *r, redisReply *reply,
 
     if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
         json_decref(ctx->body);
-        rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "redis_unavailable",
-                                      "the gate's Redis did not answer, try "
-                                      "again shortly");
+        rc = ngx_http_axon_redis_unavailable(r);
         ngx_http_axon_finalize(r, rc);
         return;
     }
@@ -576,10 +570,7 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
                                       argv, argvlen);
 
     if (nrc == NGX_DECLINED) {
-        return ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        "redis_unavailable",
-                                        "the gate's Redis is down, try "
-                                        "again shortly");
+        return ngx_http_axon_redis_unavailable(r);
     }
 
     if (nrc != NGX_OK) {
@@ -605,10 +596,7 @@ ngx_http_axon_verify_reply(ngx_http_request_t *r, redisReply *reply,
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "redis_unavailable",
-                                      "the gate's Redis did not answer, try "
-                                      "again shortly");
+        rc = ngx_http_axon_redis_unavailable(r);
         ngx_http_axon_finalize(r, rc);
         return;
     }
