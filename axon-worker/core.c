@@ -82,6 +82,17 @@ aw_backoff_init(aw_backoff_t *b, aw_msec_t min, aw_msec_t max)
 }
 
 
+/* new bounds from a reload; the delay in progress is kept within them */
+
+void
+aw_backoff_bounds(aw_backoff_t *b, aw_msec_t min, aw_msec_t max)
+{
+    b->min = min;
+    b->max = aw_max(min, max);
+    b->delay = aw_max(b->min, aw_min(b->delay, b->max));
+}
+
+
 void
 aw_backoff_reset(aw_backoff_t *b, aw_msec_t now)
 {

@@ -63,6 +63,7 @@ void aw_random_init(void);
 long aw_random(void);
 
 void aw_backoff_init(aw_backoff_t *b, aw_msec_t min, aw_msec_t max);
+void aw_backoff_bounds(aw_backoff_t *b, aw_msec_t min, aw_msec_t max);
 void aw_backoff_reset(aw_backoff_t *b, aw_msec_t now);
 aw_msec_t aw_backoff_fail(aw_backoff_t *b, aw_msec_t now);
 

@@ -58,10 +58,7 @@ aw_db_configure(aw_db_t *db, const char *conninfo, aw_msec_t connect_timeout,
     db->connect_timeout = connect_timeout;
     db->query_timeout = query_timeout;
 
-    db->backoff.min = reconnect_min;
-    db->backoff.max = aw_max(reconnect_min, reconnect_max);
-    db->backoff.delay = aw_max(db->backoff.min,
-                               aw_min(db->backoff.delay, db->backoff.max));
+    aw_backoff_bounds(&db->backoff, reconnect_min, reconnect_max);
 
     return AW_OK;
 }

@@ -67,10 +67,7 @@ aw_redis_configure(aw_redis_t *r, const char *host, int port,
     r->password = p;
     r->timeout = timeout;
 
-    r->backoff.min = reconnect_min;
-    r->backoff.max = aw_max(reconnect_min, reconnect_max);
-    r->backoff.delay = aw_max(r->backoff.min,
-                              aw_min(r->backoff.delay, r->backoff.max));
+    aw_backoff_bounds(&r->backoff, reconnect_min, reconnect_max);
 
     return AW_OK;
 }

@@ -67,7 +67,8 @@ static int axon_siwe_field_of(const axon_str_t *line);
 static int axon_siwe_later(const axon_siwe_lines_t *it, int field);
 static int axon_siwe_value(axon_siwe_t *m, int field, axon_str_t *v,
     const char **why);
-static int axon_siwe_time(const axon_str_t *v, int64_t *t);
+static int axon_siwe_time(const axon_str_t *v, axon_str_t *field,
+    int64_t *t, const char *bad, const char *early, const char **why);
 static int axon_siwe_domain(axon_siwe_t *m, const char *p, size_t n,
     const char **why);
 static int axon_siwe_address(axon_siwe_t *m, const axon_str_t *line,
@@ -529,49 +530,19 @@ axon_siwe_value(axon_siwe_t *m, int field, axon_str_t *v, const char **why)
         return AXON_OK;
 
     case AXON_SIWE_ISSUED_AT:
-        switch (axon_siwe_time(v, &m->issued_at_unix)) {
-        case 0:
-            break;
-        case 1:
-            *why = "Issued At is not an RFC 3339 date-time";
-            return AXON_ERR_SIWE;
-        default:
-            *why = "Issued At is before 1970";
-            return AXON_ERR_SIWE;
-        }
-
-        m->issued_at = *v;
-        return AXON_OK;
+        return axon_siwe_time(v, &m->issued_at, &m->issued_at_unix,
+                              "Issued At is not an RFC 3339 date-time",
+                              "Issued At is before 1970", why);
 
     case AXON_SIWE_EXPIRATION:
-        switch (axon_siwe_time(v, &m->expiration_unix)) {
-        case 0:
-            break;
-        case 1:
-            *why = "Expiration Time is not an RFC 3339 date-time";
-            return AXON_ERR_SIWE;
-        default:
-            *why = "Expiration Time is before 1970";
-            return AXON_ERR_SIWE;
-        }
-
-        m->expiration_time = *v;
-        return AXON_OK;
+        return axon_siwe_time(v, &m->expiration_time, &m->expiration_unix,
+                              "Expiration Time is not an RFC 3339 date-time",
+                              "Expiration Time is before 1970", why);
 
     case AXON_SIWE_NOT_BEFORE:
-        switch (axon_siwe_time(v, &m->not_before_unix)) {
-        case 0:
-            break;
-        case 1:
-            *why = "Not Before is not an RFC 3339 date-time";
-            return AXON_ERR_SIWE;
-        default:
-            *why = "Not Before is before 1970";
-            return AXON_ERR_SIWE;
-        }
-
-        m->not_before = *v;
-        return AXON_OK;
+        return axon_siwe_time(v, &m->not_before, &m->not_before_unix,
+                              "Not Before is not an RFC 3339 date-time",
+                              "Not Before is before 1970", why);
 
     case AXON_SIWE_REQUEST_ID:
 
@@ -591,24 +562,28 @@ axon_siwe_value(axon_siwe_t *m, int field, axon_str_t *v, const char **why)
 }
 
 
-/* 0: ok, *t set; 1: not RFC 3339; 2: before 1970 (*t untouched) */
+/* a date-time field: RFC 3339, not before 1970 (so -1 means absent) */
 
 static int
-axon_siwe_time(const axon_str_t *v, int64_t *t)
+axon_siwe_time(const axon_str_t *v, axon_str_t *field, int64_t *t,
+    const char *bad, const char *early, const char **why)
 {
     int64_t  s;
 
     if (axon_rfc3339_parse(v->data, v->len, &s) != AXON_OK) {
-        return 1;
+        *why = bad;
+        return AXON_ERR_SIWE;
     }
 
     if (s < 0) {
-        return 2;
+        *why = early;
+        return AXON_ERR_SIWE;
     }
 
+    *field = *v;
     *t = s;
 
-    return 0;
+    return AXON_OK;
 }
 
 
