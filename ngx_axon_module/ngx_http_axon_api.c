@@ -13,6 +13,7 @@ typedef struct {
     ngx_str_t                 path;
     ngx_uint_t                methods;
     ngx_str_t                 allow;      /* the Allow header of a 405 */
+    ngx_uint_t                wallet;     /* the gate runs first */
     ngx_http_handler_pt       handler;
 } ngx_http_axon_route_t;
 
@@ -22,20 +23,38 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
     { ngx_string("health"),
       NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_string("GET, HEAD"),
+      0,
       ngx_http_axon_health_handler },
 
     { ngx_string("auth/challenge"),
       NGX_HTTP_GET,
       ngx_string("GET"),
+      0,
       ngx_http_axon_challenge_handler },
 
     { ngx_string("auth/verify-wallet"),
       NGX_HTTP_POST,
       ngx_string("POST"),
+      0,
       ngx_http_axon_verify_handler },
 
-    { ngx_null_string, 0, ngx_null_string, NULL }
+    { ngx_string("auth/logout"),
+      NGX_HTTP_POST,
+      ngx_string("POST"),
+      1,
+      ngx_http_axon_logout_handler },
+
+    { ngx_string("me"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      1,
+      ngx_http_axon_me_handler },
+
+    { ngx_null_string, 0, ngx_null_string, 0, NULL }
 };
+
+
+static ngx_http_axon_route_t *ngx_http_axon_api_route(ngx_http_request_t *r);
 
 
 static void ngx_http_axon_body_ready(ngx_http_request_t *r);
@@ -49,6 +68,47 @@ static ngx_str_t  ngx_http_axon_allow = ngx_string("Allow");
 
 ngx_int_t
 ngx_http_axon_api_handler(ngx_http_request_t *r)
+{
+    ngx_http_axon_route_t  *rt;
+
+    rt = ngx_http_axon_api_route(r);
+
+    if (rt == NULL) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                        "no such API endpoint");
+    }
+
+    if (!(r->method & rt->methods)) {
+        if (ngx_http_axon_add_header(r, &ngx_http_axon_allow, &rt->allow)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_axon_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                        "method_not_allowed",
+                                        "method not allowed here");
+    }
+
+    return rt->handler(r);
+}
+
+
+/* For the gate: does this API request need a signed-in wallet? */
+
+ngx_uint_t
+ngx_http_axon_api_needs_wallet(ngx_http_request_t *r)
+{
+    ngx_http_axon_route_t  *rt;
+
+    rt = ngx_http_axon_api_route(r);
+
+    return rt && rt->wallet && (r->method & rt->methods);
+}
+
+
+static ngx_http_axon_route_t *
+ngx_http_axon_api_route(ngx_http_request_t *r)
 {
     ngx_str_t                  path;
     ngx_http_axon_route_t     *rt;
@@ -73,29 +133,14 @@ ngx_http_axon_api_handler(ngx_http_request_t *r)
 
     for (rt = ngx_http_axon_routes; rt->handler; rt++) {
 
-        if (rt->path.len != path.len
-            || ngx_strncmp(rt->path.data, path.data, path.len) != 0)
+        if (rt->path.len == path.len
+            && ngx_strncmp(rt->path.data, path.data, path.len) == 0)
         {
-            continue;
+            return rt;
         }
-
-        if (!(r->method & rt->methods)) {
-            if (ngx_http_axon_add_header(r, &ngx_http_axon_allow, &rt->allow)
-                != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            return ngx_http_axon_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                            "method_not_allowed",
-                                            "method not allowed here");
-        }
-
-        return rt->handler(r);
     }
 
-    return ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                    "no such API endpoint");
+    return NULL;
 }
 
 

@@ -19,7 +19,6 @@
 
 #define NGX_HTTP_AXON_NONCE_BYTES     16      /* 128 bits */
 #define NGX_HTTP_AXON_NONCE_LEN       (2 * NGX_HTTP_AXON_NONCE_BYTES)
-#define NGX_HTTP_AXON_ISO8601_LEN     (sizeof("1970-01-01T00:00:00Z") - 1)
 #define NGX_HTTP_AXON_CHALLENGE_KEY   "axon:challenge:"
 
 
@@ -32,7 +31,6 @@ typedef struct {
 
 static void ngx_http_axon_challenge_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
-static u_char *ngx_http_axon_iso8601(u_char *p, time_t t);
 
 
 ngx_int_t
@@ -258,7 +256,7 @@ ngx_http_axon_siwe_origin(ngx_http_request_t *r,
 }
 
 
-static u_char *
+u_char *
 ngx_http_axon_iso8601(u_char *p, time_t t)
 {
     ngx_tm_t  tm;
@@ -285,16 +283,13 @@ static const char  ngx_http_axon_signin_lua[] =
     "if not a then return 0 end\n"
     "if a ~= ARGV[1] then return -1 end\n"
     "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
-    "redis.call('XADD', KEYS[3], 'MAXLEN', '~', '100000', '*',"
-    " 'wallet', ARGV[1], 'ip', ARGV[4], 'user_agent', ARGV[5],"
-    " 'nonce', ARGV[6], 'token_hash', ARGV[7], 'expires', ARGV[8])\n"
+    "redis.call('XADD', KEYS[3], '*', 'kind', 'auth.signin',"
+    " 'wallet', ARGV[1], 'token_hash', ARGV[7], 'issued_at', ARGV[9],"
+    " 'expires_at', ARGV[8], 'nonce', ARGV[6], 'ip', ARGV[4],"
+    " 'user_agent', ARGV[5])\n"
     "return 1\n";
 
 
-#define NGX_HTTP_AXON_TOKEN_BYTES   32      /* 256 bits */
-#define NGX_HTTP_AXON_TOKEN_LEN     43      /* base64url, no padding */
-#define NGX_HTTP_AXON_TOKEN_KEY     "axon:token:"
-#define NGX_HTTP_AXON_SIGNIN_STREAM "axon:signins"
 #define NGX_HTTP_AXON_UA_MAX        256
 #define NGX_HTTP_AXON_COOKIE        "axon_token"
 
@@ -314,7 +309,9 @@ static void ngx_http_axon_verify_reply(ngx_http_request_t *r,
 static ngx_int_t ngx_http_axon_refuse(ngx_http_request_t *r,
     const char *code, const char *message, const char *wallet);
 static ngx_int_t ngx_http_axon_set_cookie(ngx_http_request_t *r,
-    ngx_http_axon_signin_ctx_t *ctx, ngx_msec_t ttl);
+    u_char *token, time_t max_age);
+static void ngx_http_axon_logout_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
 
 
 ngx_int_t
@@ -324,10 +321,11 @@ ngx_http_axon_verify_handler(ngx_http_request_t *r)
 }
 
 
+/* A token is kept (in Redis, in Postgres, in the cache) as its SHA-256. */
+
 ngx_int_t
-ngx_http_axon_token_hash(u_char hex[64], const u_char *token, size_t len)
+ngx_http_axon_token_digest(u_char md[32], const u_char *token, size_t len)
 {
-    u_char        md[EVP_MAX_MD_SIZE];
     unsigned int  mdlen;
 
     if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1
@@ -335,8 +333,6 @@ ngx_http_axon_token_hash(u_char hex[64], const u_char *token, size_t len)
     {
         return NGX_ERROR;
     }
-
-    axon_hex_encode((char *) hex, md, 32);
 
     return NGX_OK;
 }
@@ -357,12 +353,13 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     uint8_t                      signer[AXON_ADDR_LEN];
     uint8_t                      rnd[NGX_HTTP_AXON_TOKEN_BYTES];
     char                         lower[AXON_ADDR_TEXT_LEN + 1];
-    u_char                       hash[64];
+    u_char                       md[32], hash[64];
     u_char                       value[96];
     u_char                       ttl[NGX_INT_T_LEN], exp[NGX_INT_T_LEN];
+    u_char                       issued[NGX_INT_T_LEN];
     u_char                       challenge_key[64], token_key[80];
-    const char                  *argv[14];
-    size_t                       argvlen[14];
+    const char                  *argv[15];
+    size_t                       argvlen[15];
     ngx_http_axon_loc_conf_t    *alcf;
     ngx_http_axon_signin_ctx_t  *ctx;
 
@@ -503,9 +500,11 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     ngx_encode_base64url(&dst, &src);
     ctx->token[dst.len] = '\0';
 
-    if (ngx_http_axon_token_hash(hash, ctx->token, dst.len) != NGX_OK) {
+    if (ngx_http_axon_token_digest(md, ctx->token, dst.len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    axon_hex_encode((char *) hash, md, sizeof(md));
 
     axon_address_format(ctx->wallet, m.addr);
     ctx->wallet[AXON_ADDR_TEXT_LEN] = '\0';
@@ -529,8 +528,8 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     argv[4] = (const char *) token_key;
     argvlen[4] = p - token_key;
 
-    argv[5] = NGX_HTTP_AXON_SIGNIN_STREAM;
-    argvlen[5] = sizeof(NGX_HTTP_AXON_SIGNIN_STREAM) - 1;
+    argv[5] = NGX_HTTP_AXON_JOBS;
+    argvlen[5] = sizeof(NGX_HTTP_AXON_JOBS) - 1;
 
     argv[6] = lower;
     argvlen[6] = AXON_ADDR_TEXT_LEN;
@@ -566,7 +565,10 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     argv[13] = (const char *) exp;
     argvlen[13] = ngx_sprintf(exp, "%T", ctx->expires_unix) - exp;
 
-    nrc = ngx_http_axon_redis_command(r, ngx_http_axon_verify_reply, ctx, 14,
+    argv[14] = (const char *) issued;
+    argvlen[14] = ngx_sprintf(issued, "%T", now) - issued;
+
+    nrc = ngx_http_axon_redis_command(r, ngx_http_axon_verify_reply, ctx, 15,
                                       argv, argvlen);
 
     if (nrc == NGX_DECLINED) {
@@ -621,7 +623,9 @@ ngx_http_axon_verify_reply(ngx_http_request_t *r, redisReply *reply,
                      "expires_at", (char *) ctx->expires);
 
     if (body == NULL
-        || ngx_http_axon_set_cookie(r, ctx, alcf->token_ttl) != NGX_OK)
+        || ngx_http_axon_set_cookie(r, ctx->token,
+                                    (time_t) (alcf->token_ttl / 1000))
+           != NGX_OK)
     {
         json_decref(body);
         ngx_http_axon_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -647,9 +651,11 @@ ngx_http_axon_refuse(ngx_http_request_t *r, const char *code,
 }
 
 
+/* the token's cookie; an empty token with max_age 0 clears it */
+
 static ngx_int_t
-ngx_http_axon_set_cookie(ngx_http_request_t *r,
-    ngx_http_axon_signin_ctx_t *ctx, ngx_msec_t ttl)
+ngx_http_axon_set_cookie(ngx_http_request_t *r, u_char *token,
+    time_t max_age)
 {
     u_char     *p;
     size_t      len;
@@ -669,8 +675,7 @@ ngx_http_axon_set_cookie(ngx_http_request_t *r,
     value.data = p;
 
     p = ngx_sprintf(p, NGX_HTTP_AXON_COOKIE "=%s; Path=/; Max-Age=%T; "
-                    "HttpOnly; SameSite=Lax",
-                    ctx->token, (time_t) (ttl / 1000));
+                    "HttpOnly; SameSite=Lax", token, max_age);
 
 #if (NGX_HTTP_SSL)
     if (r->connection->ssl) {
@@ -681,4 +686,113 @@ ngx_http_axon_set_cookie(ngx_http_request_t *r,
     value.len = p - value.data;
 
     return ngx_http_axon_add_header(r, &set_cookie, &value);
+}
+
+
+/*
+ * POST /api/auth/logout: the gate has found the token (the route needs a
+ * wallet).  One script deletes it from Redis and queues the revocation
+ * for Postgres; this nginx's cache forgets it at once, other hosts' caches
+ * within axon_token_cache's valid= time.
+ */
+
+static const char  ngx_http_axon_logout_lua[] =
+    "local n = redis.call('DEL', KEYS[1])\n"
+    "redis.call('XADD', KEYS[2], '*', 'kind', 'auth.logout',"
+    " 'token_hash', ARGV[1], 'wallet', ARGV[2], 'at', ARGV[3])\n"
+    "return n\n";
+
+
+ngx_int_t
+ngx_http_axon_logout_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    const char           *argv[8];
+    size_t                argvlen[8];
+    char                  wallet[AXON_ADDR_TEXT_LEN];
+    u_char                at[NGX_TIME_T_LEN];
+    u_char                key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) - 1 + 64];
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx == NULL || !ctx->has_wallet) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    axon_address_format_lower(wallet, ctx->wallet);
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = ngx_http_axon_logout_lua;
+    argvlen[1] = sizeof(ngx_http_axon_logout_lua) - 1;
+    argv[2] = "2";
+    argvlen[2] = 1;
+    argv[3] = (const char *) key;
+    argvlen[3] = ngx_sprintf(key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
+                             (size_t) 64, ctx->token_hash)
+                 - key;
+    argv[4] = NGX_HTTP_AXON_JOBS;
+    argvlen[4] = sizeof(NGX_HTTP_AXON_JOBS) - 1;
+    argv[5] = (const char *) ctx->token_hash;
+    argvlen[5] = 64;
+    argv[6] = wallet;
+    argvlen[6] = AXON_ADDR_TEXT_LEN;
+    argv[7] = (const char *) at;
+    argvlen[7] = ngx_sprintf(at, "%T", ngx_time()) - at;
+
+    rc = ngx_http_axon_redis_command(r, ngx_http_axon_logout_reply, ctx, 8,
+                                     argv, argvlen);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_axon_redis_unavailable(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_axon_logout_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    ngx_http_axon_ctx_t  *ctx = data;
+
+    char       wallet[AXON_ADDR_TEXT_LEN + 1];
+    json_t    *body;
+    ngx_int_t  rc;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        rc = ngx_http_axon_redis_unavailable(r);
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    ngx_http_axon_token_forget(r, ctx->token_hash);
+
+    axon_address_format(wallet, ctx->wallet);
+    wallet[AXON_ADDR_TEXT_LEN] = '\0';
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "axon: logout: wallet %s, token hash %*s", wallet,
+                  (size_t) 8, ctx->token_hash);
+
+    body = json_pack("{s:b, s:s}", "revoked", 1, "wallet", wallet);
+
+    if (body == NULL
+        || ngx_http_axon_set_cookie(r, (u_char *) "", 0) != NGX_OK)
+    {
+        json_decref(body);
+        ngx_http_axon_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_axon_send_json(r, NGX_HTTP_OK, body);
+    ngx_http_axon_finalize(r, rc);
 }

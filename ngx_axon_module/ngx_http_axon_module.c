@@ -9,6 +9,8 @@
 #include "axon_siwe.h"
 
 
+static ngx_int_t ngx_http_axon_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_axon_init(ngx_conf_t *cf);
 static void *ngx_http_axon_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_axon_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_axon_create_loc_conf(ngx_conf_t *cf);
@@ -25,6 +27,10 @@ static char *ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 static char *ngx_http_axon_chain_id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_axon_gate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_axon_gate_login(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -100,13 +106,43 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       offsetof(ngx_http_axon_loc_conf_t, body_max),
       NULL },
 
+    { ngx_string("axon_gate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_axon_gate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, gate),
+      NULL },
+
+    { ngx_string("axon_gate_login"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_axon_gate_login,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, gate_login),
+      NULL },
+
+    { ngx_string("axon_token_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_axon_token_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
+static ngx_http_variable_t  ngx_http_axon_vars[] = {
+
+    { ngx_string("axon_wallet"), NULL, ngx_http_axon_wallet_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
 static ngx_http_module_t  ngx_http_axon_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_axon_add_variables,           /* preconfiguration */
+    ngx_http_axon_init,                    /* postconfiguration */
 
     ngx_http_axon_create_main_conf,        /* create main configuration */
     ngx_http_axon_init_main_conf,          /* init main configuration */
@@ -135,6 +171,53 @@ ngx_module_t  ngx_http_axon_module = {
 };
 
 
+static ngx_int_t
+ngx_http_axon_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_axon_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The gate's access handler, in an nginx where some location uses axon. */
+
+static ngx_int_t
+ngx_http_axon_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_axon_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
+
+    if (!amcf->enabled) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_axon_gate_handler;
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_http_axon_create_main_conf(ngx_conf_t *cf)
 {
@@ -150,6 +233,7 @@ ngx_http_axon_create_main_conf(ngx_conf_t *cf)
      *
      *     amcf->redis = { 0 };
      *     amcf->enabled = 0;
+     *     amcf->token_cache = NULL;
      */
 
     amcf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -180,6 +264,10 @@ ngx_http_axon_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
+    if (amcf->enabled && amcf->token_cache == NULL) {
+        return ngx_http_axon_token_cache_add(cf, amcf, 0, 0);
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -201,6 +289,7 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
      *     alcf->siwe_domain = { 0, NULL };
      *     alcf->siwe_uri = { 0, NULL };
      *     alcf->siwe_statement = { 0, NULL };
+     *     alcf->gate_login = { 0, NULL };
      */
 
     alcf->api = NGX_CONF_UNSET;
@@ -208,6 +297,7 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->challenge_ttl = NGX_CONF_UNSET_MSEC;
     alcf->token_ttl = NGX_CONF_UNSET_MSEC;
     alcf->body_max = NGX_CONF_UNSET_SIZE;
+    alcf->gate = NGX_CONF_UNSET;
 
     return alcf;
 }
@@ -219,11 +309,28 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_axon_loc_conf_t  *prev = parent;
     ngx_http_axon_loc_conf_t  *conf = child;
 
-    /* axon_api is a content handler: it is not inherited */
+    ngx_http_core_loc_conf_t  *clcf;
+
+    /*
+     * axon_api is inherited by a nested location with no content handler
+     * of its own, so that one can add limits to some of the API's routes:
+     *     location /api/ { axon_api; location /api/auth/ { limit_req ...; } }
+     */
 
     if (conf->api == NGX_CONF_UNSET) {
         conf->api = 0;
+
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        if (prev->api == 1 && clcf->handler == NULL) {
+            conf->api = 1;
+            conf->api_prefix = prev->api_prefix;
+            clcf->handler = ngx_http_axon_api_handler;
+        }
     }
+
+    ngx_conf_merge_value(conf->gate, prev->gate, 0);
+    ngx_conf_merge_str_value(conf->gate_login, prev->gate_login, "");
 
     ngx_conf_merge_str_value(conf->siwe_domain, prev->siwe_domain, "");
     ngx_conf_merge_str_value(conf->siwe_uri, prev->siwe_uri, "");
@@ -440,6 +547,64 @@ ngx_http_axon_chain_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     alcf->chain_id = (ngx_uint_t) n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* axon_gate on|off */
+
+static char *
+ngx_http_axon_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_axon_loc_conf_t  *alcf = conf;
+
+    char                       *rv;
+    ngx_http_axon_main_conf_t  *amcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK && alcf->gate) {
+        amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
+        amcf->enabled = 1;
+    }
+
+    return rv;
+}
+
+
+/* axon_gate_login URL: where a browser that is not signed in is sent */
+
+static char *
+ngx_http_axon_gate_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_axon_loc_conf_t  *alcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+
+    if (alcf->gate_login.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0
+        || !(value[1].data[0] == '/'
+             || ngx_strlcasestrn(value[1].data, value[1].data + value[1].len,
+                                 (u_char *) "://", 3 - 1)
+                != NULL))
+    {
+        return "must be a path (/login.html) or an absolute URL";
+    }
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p <= 0x20 || *p == 0x7f) {
+            return "must not contain spaces or control characters";
+        }
+    }
+
+    alcf->gate_login = value[1];
 
     return NGX_CONF_OK;
 }

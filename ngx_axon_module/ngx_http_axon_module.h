@@ -5,7 +5,9 @@
  *   ngx_http_axon_module.c   directives, configuration, process hooks
  *   ngx_http_axon_redis.c    hiredis async client on nginx events
  *   ngx_http_axon_api.c      the JSON API router and its responses
- *   ngx_http_axon_auth.c     wallet sign-in (EIP-4361, EIP-191)
+ *   ngx_http_axon_auth.c     wallet sign-in (EIP-4361, EIP-191), logout
+ *   ngx_http_axon_gate.c     the token check in the access phase, its cache
+ *   ngx_http_axon_me.c       GET /api/me
  *   ngx_http_axon_health.c   GET /api/health
  */
 
@@ -20,14 +22,28 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "axon_eth.h"
 
-#define NGX_HTTP_AXON_VERSION  "0.1.0"
+
+#define NGX_HTTP_AXON_VERSION       "0.1.0"
+
+#define NGX_HTTP_AXON_TOKEN_BYTES   32      /* 256 random bits */
+#define NGX_HTTP_AXON_TOKEN_LEN     43      /* base64url, no padding */
+#define NGX_HTTP_AXON_ISO8601_LEN   (sizeof("1970-01-01T00:00:00Z") - 1)
+
+/* Redis keys shared with axon-worker (README: "Redis keys") */
+#define NGX_HTTP_AXON_TOKEN_KEY     "axon:token:"   /* + sha256 hex */
+#define NGX_HTTP_AXON_WALLET_KEY    "axon:wallet:"  /* + lowercase address */
+#define NGX_HTTP_AXON_JOBS          "axon:jobs"
 
 
 typedef struct {
     ngx_url_t                 redis;          /* axon_redis */
     ngx_msec_t                redis_timeout;  /* axon_redis_timeout */
     ngx_flag_t                enabled;        /* some location uses axon */
+
+    ngx_shm_zone_t           *token_cache;    /* axon_token_cache */
+    ngx_msec_t                token_cache_valid;
 } ngx_http_axon_main_conf_t;
 
 
@@ -42,6 +58,9 @@ typedef struct {
     ngx_msec_t                challenge_ttl;  /* axon_challenge_ttl */
     ngx_msec_t                token_ttl;      /* axon_token_ttl */
     size_t                    body_max;       /* axon_body_max_size */
+
+    ngx_flag_t                gate;           /* axon_gate */
+    ngx_str_t                 gate_login;     /* axon_gate_login */
 } ngx_http_axon_loc_conf_t;
 
 
@@ -52,6 +71,16 @@ typedef ngx_int_t (*ngx_http_axon_json_handler_pt)(ngx_http_request_t *r,
 
 typedef struct {
     ngx_http_axon_json_handler_pt   json_handler;
+
+    /* the gate's outcome */
+    const char               *gate_code;      /* why it refused; NULL: ok */
+    time_t                    token_expires;
+    u_char                    wallet[AXON_ADDR_LEN];
+    u_char                    token_hash[64]; /* hex; [0] == 0: no token */
+
+    unsigned                  has_wallet:1;
+    unsigned                  gate_done:1;
+    unsigned                  gate_waiting:1;
 } ngx_http_axon_ctx_t;
 
 
@@ -78,6 +107,7 @@ ngx_int_t ngx_http_axon_redis_command(ngx_http_request_t *r,
 
 /* ngx_http_axon_api.c */
 ngx_int_t ngx_http_axon_api_handler(ngx_http_request_t *r);
+ngx_uint_t ngx_http_axon_api_needs_wallet(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body);
 ngx_http_axon_ctx_t *ngx_http_axon_get_ctx(ngx_http_request_t *r);
@@ -93,10 +123,25 @@ void ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc);
 /* ngx_http_axon_auth.c */
 ngx_int_t ngx_http_axon_challenge_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_verify_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_axon_token_hash(u_char hex[64], const u_char *token,
+ngx_int_t ngx_http_axon_logout_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_token_digest(u_char md[32], const u_char *token,
     size_t len);
+u_char *ngx_http_axon_iso8601(u_char *p, time_t t);
 ngx_int_t ngx_http_axon_siwe_origin(ngx_http_request_t *r,
     ngx_http_axon_loc_conf_t *alcf, ngx_str_t *domain, ngx_str_t *uri);
+
+/* ngx_http_axon_gate.c */
+ngx_int_t ngx_http_axon_gate_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_wallet_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+void ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64]);
+char *ngx_http_axon_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_axon_token_cache_add(ngx_conf_t *cf,
+    ngx_http_axon_main_conf_t *amcf, size_t size, ngx_msec_t valid);
+
+/* ngx_http_axon_me.c */
+ngx_int_t ngx_http_axon_me_handler(ngx_http_request_t *r);
 
 /* ngx_http_axon_health.c */
 ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);

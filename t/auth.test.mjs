@@ -131,7 +131,7 @@ test('sign-in end to end: token, EIP-55 wallet, cookie, hash in Redis, audit que
     assert.equal(stored.wallet, w.address.toLowerCase());
     assert.equal(s.redis('--raw', 'EXISTS', `axon:challenge:${nonce}`), '0', 'nonce consumed');
 
-    const entries = s.redis('--raw', 'XREVRANGE', 'axon:signins', '+', '-', 'COUNT', '1');
+    const entries = s.redis('--raw', 'XREVRANGE', 'axon:jobs', '+', '-', 'COUNT', '1');
     assert.match(entries, new RegExp(w.address.toLowerCase()));
     assert.match(entries, new RegExp(hash));
     assert.match(entries, /127\.0\.0\.1/);

@@ -66,7 +66,22 @@ const bad = [
     ['a token lifetime under a minute', 'axon_token_ttl 5s;', '', /"axon_token_ttl" must be at least 1m/],
     ['a body limit over 1m', 'axon_body_max_size 2m;', '', /"axon_body_max_size" must be between 1k and 1m/],
     ['axon_redis inside a server', '', 'axon_redis 127.0.0.1:1;', /"axon_redis" directive is not allowed here/],
+    ['a token cache too small', 'axon_token_cache 4k;', '', /"axon_token_cache" size "4k" is invalid: it must be at least 32k/],
+    ['a token cache size that is no size', 'axon_token_cache big;', '', /"axon_token_cache" size "big" is invalid/],
+    ['a token cache valid= of 0', 'axon_token_cache 1m valid=0;', '', /"axon_token_cache" valid= must be a time between 1ms and 1h, not "0"/],
+    ['a token cache valid= over an hour', 'axon_token_cache 1m valid=2h;', '', /"axon_token_cache" valid= must be a time between 1ms and 1h/],
+    ['a token cache with an unknown parameter', 'axon_token_cache 1m ttl=5s;', '', /invalid parameter "ttl=5s" of "axon_token_cache"/],
+    ['a token cache in a server', '', 'axon_token_cache 1m;', /"axon_token_cache" directive is not allowed here/],
+    ['axon_gate with a bad value', '', 'location /g/ { axon_gate yes; }', /invalid value "yes" in "axon_gate" directive, it must be "on" or "off"/],
+    ['a relative login page', '', 'location /g/ { axon_gate on; axon_gate_login login.html; }', /"axon_gate_login" directive must be a path \(\/login.html\) or an absolute URL/],
 ];
+
+test('axon_gate and axon_token_cache pass in their places', () => {
+    const r = nginxT('axon_token_cache 64k valid=5s; axon_gate off;',
+                     'axon_gate_login https://gate.example/login;',
+                     'location /api/me { axon_gate on; }');
+    assert.ok(r.ok, r.out);
+});
 
 for (const [what, http, server, expect] of bad) {
     test(`nginx -t rejects ${what}, naming it`, () => {

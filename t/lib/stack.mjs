@@ -5,7 +5,7 @@
 // sanitizer report.
 
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync, existsSync, rmSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -45,7 +45,10 @@ export function badLogLines(dir) {
 }
 
 export class Stack {
-    constructor() {
+    // opts.nginx(stack): text included in nginx's http {} block, for a
+    // test's own servers and locations (it may use stack.port & co.)
+    constructor(opts = {}) {
+        this.opts = opts;
         this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
         chmodSync(this.dir, 0o755);
         this.logs = join(this.dir, 'logs');
@@ -64,6 +67,10 @@ export class Stack {
             AXON_PG_PORT: String(this.pgPort),
             AXON_PG_FSYNC: 'off',
         };
+        if (this.opts.nginx) {
+            this.env.AXON_NGINX_INCLUDE = join(this.dir, 'test-nginx.conf');
+            writeFileSync(this.env.AXON_NGINX_INCLUDE, await this.opts.nginx(this));
+        }
         await this.stack('up');
         return this;
     }
@@ -86,6 +93,21 @@ export class Stack {
         let body;
         try { body = JSON.parse(text); } catch { body = text; }
         return { status: res.status, headers: res.headers, body };
+    }
+
+    // Signs in as wallet w (an ethers Wallet): challenge, personal_sign,
+    // verify.  Returns the verify answer's body ({token, wallet, expires_at}).
+    async signIn(w, headers = {}) {
+        const c = await this.json(`/api/auth/challenge?address=${w.address}`, { headers });
+        if (c.status !== 200) throw new Error(`challenge: ${c.status} ${JSON.stringify(c.body)}`);
+        const signature = await w.signMessage(c.body.message);
+        const v = await this.json('/api/auth/verify-wallet', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...headers },
+            body: JSON.stringify({ message: c.body.message, signature }),
+        });
+        if (v.status !== 200) throw new Error(`verify-wallet: ${v.status} ${JSON.stringify(v.body)}`);
+        return v.body;
     }
 
     redis(...args) {

@@ -1,0 +1,857 @@
+/*
+ * The token gate: an access-phase check of the token a sign-in issued.
+ *
+ * The token comes from "Authorization: Bearer", the axon_token cookie or a
+ * "token" query argument (a browser cannot set headers on a WebSocket).
+ * Its SHA-256 is looked up in a shared-memory cache first (axon_token_cache:
+ * a red-black tree with an LRU queue, as limit_req keeps its zone); a miss
+ * costs one Redis GET of axon:token:HASH, and a valid answer is cached for
+ * at most the cache's valid= time.  So a token revoked on another host (or
+ * by an admin in Redis) stops working within that time; one revoked through
+ * this nginx's /api/auth/logout stops at once.
+ *
+ * The check runs for locations with `axon_gate on` and for the API routes
+ * that need a wallet (/api/me, /api/auth/logout, ...).  A success sets
+ * $axon_wallet.
+ */
+
+
+#include "ngx_http_axon_module.h"
+
+#include "axon_eth.h"
+
+
+#define NGX_HTTP_AXON_CACHE_SIZE    (1024 * 1024)
+#define NGX_HTTP_AXON_CACHE_VALID   10000
+
+
+/*
+ * One cached token, 128 bytes in the slab.  The tree's key is the first
+ * bytes of the token's hash; the rest of the hash is kept to tell apart
+ * tokens whose keys collide.
+ */
+
+typedef struct {
+    ngx_rbtree_node_t         node;
+    ngx_queue_t               queue;            /* LRU, newest first */
+    u_char                    rest[32 - sizeof(ngx_rbtree_key_t)];
+    u_char                    wallet[AXON_ADDR_LEN];
+    time_t                    expires;          /* the token's own end */
+    ngx_msec_t                valid_until;      /* the cache's bound */
+} ngx_http_axon_token_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t              rbtree;
+    ngx_rbtree_node_t         sentinel;
+    ngx_queue_t               queue;
+} ngx_http_axon_token_shctx_t;
+
+
+typedef struct {
+    ngx_http_axon_token_shctx_t  *sh;
+    ngx_slab_pool_t              *shpool;
+} ngx_http_axon_token_cache_t;
+
+
+static ngx_int_t ngx_http_axon_gate_token(ngx_http_request_t *r,
+    ngx_str_t *token);
+static ngx_int_t ngx_http_axon_gate_deny(ngx_http_request_t *r,
+    ngx_http_axon_ctx_t *ctx, ngx_uint_t api);
+static void ngx_http_axon_gate_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static ngx_uint_t ngx_http_axon_gate_navigation(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_gate_redirect(ngx_http_request_t *r,
+    ngx_str_t *login);
+
+static ngx_http_axon_token_node_t *ngx_http_axon_cache_lookup(
+    ngx_http_axon_token_cache_t *cache, const u_char hash[32]);
+static void ngx_http_axon_cache_insert(ngx_http_axon_token_cache_t *cache,
+    const u_char hash[32], const u_char wallet[AXON_ADDR_LEN],
+    time_t expires, ngx_msec_t valid);
+static void ngx_http_axon_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_http_axon_cache_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+
+static ngx_str_t  ngx_http_axon_cookie_name = ngx_string("axon_token");
+
+
+/*
+ * The access-phase handler.  Returns NGX_DECLINED where no check applies,
+ * NGX_OK when the token is good, NGX_AGAIN while Redis is asked (the
+ * reply runs the phases again), NGX_DONE after answering a refusal.
+ */
+
+ngx_int_t
+ngx_http_axon_gate_handler(ngx_http_request_t *r)
+{
+    u_char                        hash[32];
+    time_t                        now;
+    ngx_int_t                     rc;
+    ngx_str_t                     token;
+    ngx_uint_t                    api;
+    const char                   *argv[2];
+    size_t                        argvlen[2];
+    u_char                        key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) - 1
+                                      + 64];
+    ngx_http_axon_ctx_t          *ctx;
+    ngx_http_axon_loc_conf_t     *alcf;
+    ngx_http_axon_main_conf_t    *amcf;
+    ngx_http_axon_token_cache_t  *cache;
+    ngx_http_axon_token_node_t   *tn;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    api = 0;
+
+    if (!alcf->gate) {
+        if (!alcf->api || !ngx_http_axon_api_needs_wallet(r)) {
+            return NGX_DECLINED;
+        }
+
+        api = 1;
+    }
+
+    ctx = ngx_http_axon_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->gate_waiting) {
+        /* a write event ran the phases while Redis is being asked */
+        return NGX_AGAIN;
+    }
+
+    if (ctx->gate_done) {
+        return ctx->gate_code ? ngx_http_axon_gate_deny(r, ctx, api) : NGX_OK;
+    }
+
+    ctx->gate_done = 1;
+
+    if (ngx_http_axon_gate_token(r, &token) != NGX_OK) {
+        ctx->gate_code = "no_token";
+        return ngx_http_axon_gate_deny(r, ctx, api);
+    }
+
+    if (token.len != NGX_HTTP_AXON_TOKEN_LEN) {
+        ctx->gate_code = "unknown_token";
+        return ngx_http_axon_gate_deny(r, ctx, api);
+    }
+
+    if (ngx_http_axon_token_digest(hash, token.data, token.len) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    axon_hex_encode((char *) ctx->token_hash, hash, sizeof(hash));
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_axon_module);
+    cache = amcf->token_cache->data;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    tn = ngx_http_axon_cache_lookup(cache, hash);
+
+    if (tn) {
+        if (tn->expires <= now) {
+            ngx_queue_remove(&tn->queue);
+            ngx_rbtree_delete(&cache->sh->rbtree, &tn->node);
+            ngx_slab_free_locked(cache->shpool, tn);
+            tn = NULL;
+
+        } else if ((ngx_msec_int_t) (tn->valid_until - ngx_current_msec)
+                   > 0)
+        {
+            ngx_memcpy(ctx->wallet, tn->wallet, AXON_ADDR_LEN);
+            ctx->token_expires = tn->expires;
+            ctx->has_wallet = 1;
+
+            /* most recently used first: the tail is evicted */
+            ngx_queue_remove(&tn->queue);
+            ngx_queue_insert_head(&cache->sh->queue, &tn->queue);
+        }
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    if (ctx->has_wallet) {
+        return NGX_OK;
+    }
+
+    /* a miss (or a stale entry): ask Redis */
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key;
+    argvlen[1] = ngx_sprintf(key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
+                             (size_t) 64, ctx->token_hash)
+                 - key;
+
+    rc = ngx_http_axon_redis_command(r, ngx_http_axon_gate_reply, ctx, 2,
+                                     argv, argvlen);
+
+    if (rc == NGX_DECLINED) {
+        ctx->gate_code = "redis_unavailable";
+        return ngx_http_axon_gate_deny(r, ctx, api);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->gate_waiting = 1;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_axon_gate_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    ngx_http_axon_ctx_t  *ctx = data;
+
+    u_char                        hash[32];
+    time_t                        exp;
+    json_t                       *v, *jw, *je;
+    ngx_connection_t             *c;
+    ngx_http_axon_main_conf_t    *amcf;
+    ngx_http_axon_token_cache_t  *cache;
+
+    ctx->gate_waiting = 0;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ctx->gate_code = "redis_unavailable";
+        goto done;
+    }
+
+    ctx->gate_code = "unknown_token";
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        /* nil: never issued, revoked, or expired in Redis */
+        goto done;
+    }
+
+    v = json_loadb(reply->str, reply->len, 0, NULL);
+    jw = json_object_get(v, "wallet");
+    je = json_object_get(v, "exp");
+
+    if (!json_is_string(jw) || !json_is_integer(je)
+        || axon_address_parse(ctx->wallet, json_string_value(jw),
+                              json_string_length(jw))
+           != AXON_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "axon: gate: malformed token entry in redis: "
+                      "axon:token:%*s...", (size_t) 8, ctx->token_hash);
+        json_decref(v);
+        goto done;
+    }
+
+    exp = (time_t) json_integer_value(je);
+    json_decref(v);
+
+    if (exp <= ngx_time()) {
+        ctx->gate_code = "expired_token";
+        goto done;
+    }
+
+    ctx->gate_code = NULL;
+    ctx->token_expires = exp;
+    ctx->has_wallet = 1;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_axon_module);
+    cache = amcf->token_cache->data;
+
+    (void) axon_hex_decode(hash, sizeof(hash), (const char *) ctx->token_hash,
+                           64);
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+    ngx_http_axon_cache_insert(cache, hash, ctx->wallet, exp,
+                               amcf->token_cache_valid);
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+done:
+
+    /* the access handler runs again and answers with ctx->gate_code */
+
+    c = r->connection;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The token, from (in this order) "Authorization: Bearer", the axon_token
+ * cookie, the "token" query argument.
+ */
+
+static ngx_int_t
+ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_str_t         h;
+    ngx_table_elt_t  *auth;
+
+    auth = r->headers_in.authorization;
+
+    if (auth) {
+        h = auth->value;
+
+        if (h.len > sizeof("Bearer ") - 1
+            && ngx_strncasecmp(h.data, (u_char *) "Bearer ",
+                               sizeof("Bearer ") - 1)
+               == 0)
+        {
+            token->data = h.data + sizeof("Bearer ") - 1;
+            token->len = h.len - (sizeof("Bearer ") - 1);
+
+            while (token->len && token->data[0] == ' ') {
+                token->data++;
+                token->len--;
+            }
+
+            if (token->len) {
+                return NGX_OK;
+            }
+        }
+    }
+
+#if (nginx_version >= 1023000)
+    if (ngx_http_parse_multi_header_lines(r, r->headers_in.cookie,
+                                          &ngx_http_axon_cookie_name, token)
+        != NULL)
+    {
+        return token->len ? NGX_OK : NGX_DECLINED;
+    }
+#else
+    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
+                                          &ngx_http_axon_cookie_name, token)
+        != NGX_DECLINED)
+    {
+        return token->len ? NGX_OK : NGX_DECLINED;
+    }
+#endif
+
+    if (ngx_http_arg(r, (u_char *) "token", 5, token) == NGX_OK
+        && token->len)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Answers a refusal.  In the API, and for requests that are not browser
+ * navigations, it is 401 JSON (503 when Redis is down); a browser
+ * navigation to a gated location goes to axon_gate_login when it is set.
+ */
+
+static ngx_int_t
+ngx_http_axon_gate_deny(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
+    ngx_uint_t api)
+{
+    ngx_int_t                  rc;
+    ngx_uint_t                 status;
+    ngx_str_t                  challenge;
+    const char                *message;
+    ngx_http_axon_loc_conf_t  *alcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    static ngx_str_t  www_authenticate = ngx_string("WWW-Authenticate");
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    if (ngx_strcmp(ctx->gate_code, "redis_unavailable") == 0) {
+        rc = ngx_http_axon_redis_unavailable(r);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "axon: gate: refused: %s%s%*s", ctx->gate_code,
+                  ctx->token_hash[0] ? ", token hash " : "",
+                  (size_t) (ctx->token_hash[0] ? 8 : 0), ctx->token_hash);
+
+    if (!api) {
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+            /* another access module may still let the request in */
+            return NGX_HTTP_UNAUTHORIZED;
+        }
+
+        if (alcf->gate_login.len && ngx_http_axon_gate_navigation(r)) {
+            return ngx_http_axon_gate_redirect(r, &alcf->gate_login);
+        }
+    }
+
+    status = NGX_HTTP_UNAUTHORIZED;
+
+    if (ngx_strcmp(ctx->gate_code, "no_token") == 0) {
+        message = "sign in first: no token in the Authorization header, "
+                  "the axon_token cookie or the token argument";
+        ngx_str_set(&challenge, "Bearer realm=\"axon\"");
+
+    } else {
+        message = ngx_strcmp(ctx->gate_code, "expired_token") == 0
+                  ? "the token has expired, sign in again"
+                  : "unknown, expired or revoked token, sign in again";
+        ngx_str_set(&challenge,
+                    "Bearer realm=\"axon\", error=\"invalid_token\"");
+    }
+
+    if (ngx_http_axon_add_header(r, &www_authenticate, &challenge) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_axon_send_error(r, status, ctx->gate_code, message);
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * A browser's top-level navigation, which a login page can answer: Fetch
+ * metadata says so, or (older browsers) a GET that accepts HTML.
+ */
+
+static ngx_uint_t
+ngx_http_axon_gate_navigation(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return 0;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-Fetch-Mode") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Mode",
+                               sizeof("Sec-Fetch-Mode") - 1)
+               == 0)
+        {
+            return h[i].value.len == sizeof("navigate") - 1
+                   && ngx_strncmp(h[i].value.data, "navigate",
+                                  sizeof("navigate") - 1)
+                      == 0;
+        }
+    }
+
+#if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
+    h = r->headers_in.accept;
+#else
+    h = NULL;
+#endif
+
+    return h && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                                 (u_char *) "text/html", 9 - 1)
+                != NULL;
+}
+
+
+/* 302 to the login page, with the place to come back to in "next" */
+
+static ngx_int_t
+ngx_http_axon_gate_redirect(ngx_http_request_t *r, ngx_str_t *login)
+{
+    u_char           *p;
+    size_t            len;
+    uintptr_t         escape;
+    ngx_table_elt_t  *location;
+
+    escape = 2 * ngx_escape_uri(NULL, r->unparsed_uri.data,
+                                r->unparsed_uri.len, NGX_ESCAPE_URI_COMPONENT);
+
+    len = login->len + sizeof("?next=") - 1 + r->unparsed_uri.len + escape;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    location = ngx_list_push(&r->headers_out.headers);
+    if (location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    location->hash = 1;
+    ngx_str_set(&location->key, "Location");
+    location->value.data = p;
+
+    p = ngx_cpymem(p, login->data, login->len);
+    p = ngx_cpymem(p, ngx_strlchr(login->data, login->data + login->len, '?')
+                      ? "&next=" : "?next=",
+                   sizeof("?next=") - 1);
+    p = (u_char *) ngx_escape_uri(p, r->unparsed_uri.data,
+                                  r->unparsed_uri.len, NGX_ESCAPE_URI_COMPONENT);
+
+    location->value.len = p - location->value.data;
+
+    ngx_http_clear_location(r);
+    r->headers_out.location = location;
+
+    return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/* $axon_wallet: the signed-in wallet, EIP-55 */
+
+ngx_int_t
+ngx_http_axon_wallet_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char               *p;
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx == NULL || !ctx->has_wallet) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, AXON_ADDR_TEXT_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    axon_address_format((char *) p, ctx->wallet);
+
+    v->data = p;
+    v->len = AXON_ADDR_TEXT_LEN;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* Drops a token from this nginx's cache: /api/auth/logout. */
+
+void
+ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64])
+{
+    u_char                        hash[32];
+    ngx_http_axon_main_conf_t    *amcf;
+    ngx_http_axon_token_cache_t  *cache;
+    ngx_http_axon_token_node_t   *tn;
+
+    if (axon_hex_decode(hash, sizeof(hash), (const char *) hex, 64)
+        != AXON_OK)
+    {
+        return;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_axon_module);
+    cache = amcf->token_cache->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    tn = ngx_http_axon_cache_lookup(cache, hash);
+
+    if (tn) {
+        ngx_queue_remove(&tn->queue);
+        ngx_rbtree_delete(&cache->sh->rbtree, &tn->node);
+        ngx_slab_free_locked(cache->shpool, tn);
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/* the cache; every function below runs with the zone's mutex held */
+
+static ngx_http_axon_token_node_t *
+ngx_http_axon_cache_lookup(ngx_http_axon_token_cache_t *cache,
+    const u_char hash[32])
+{
+    ngx_rbtree_key_t             key;
+    ngx_rbtree_node_t           *node, *sentinel;
+    ngx_http_axon_token_node_t  *tn;
+
+    ngx_memcpy(&key, hash, sizeof(key));
+
+    node = cache->sh->rbtree.root;
+    sentinel = cache->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (key != node->key) {
+            node = (key < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        tn = (ngx_http_axon_token_node_t *) node;
+
+        if (ngx_memcmp(hash + sizeof(key), tn->rest, sizeof(tn->rest)) == 0)
+        {
+            return tn;
+        }
+
+        node = (ngx_memcmp(hash + sizeof(key), tn->rest, sizeof(tn->rest))
+                < 0)
+               ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_axon_cache_insert(ngx_http_axon_token_cache_t *cache,
+    const u_char hash[32], const u_char wallet[AXON_ADDR_LEN],
+    time_t expires, ngx_msec_t valid)
+{
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q;
+    ngx_http_axon_token_node_t  *tn;
+
+    tn = ngx_http_axon_cache_lookup(cache, hash);
+
+    if (tn) {
+        ngx_queue_remove(&tn->queue);
+
+    } else {
+        tn = ngx_slab_alloc_locked(cache->shpool,
+                                   sizeof(ngx_http_axon_token_node_t));
+
+        /* full: evict the least recently used, a few at most */
+
+        for (n = 0; tn == NULL && n < 8; n++) {
+
+            if (ngx_queue_empty(&cache->sh->queue)) {
+                break;
+            }
+
+            q = ngx_queue_last(&cache->sh->queue);
+            ngx_queue_remove(q);
+
+            tn = ngx_queue_data(q, ngx_http_axon_token_node_t, queue);
+            ngx_rbtree_delete(&cache->sh->rbtree, &tn->node);
+            ngx_slab_free_locked(cache->shpool, tn);
+
+            tn = ngx_slab_alloc_locked(cache->shpool,
+                                       sizeof(ngx_http_axon_token_node_t));
+        }
+
+        if (tn == NULL) {
+            /* the next request asks Redis again: slower, not wrong */
+            return;
+        }
+
+        ngx_memcpy(&tn->node.key, hash, sizeof(ngx_rbtree_key_t));
+        ngx_memcpy(tn->rest, hash + sizeof(ngx_rbtree_key_t),
+                   sizeof(tn->rest));
+        ngx_rbtree_insert(&cache->sh->rbtree, &tn->node);
+    }
+
+    ngx_memcpy(tn->wallet, wallet, AXON_ADDR_LEN);
+    tn->expires = expires;
+    tn->valid_until = ngx_current_msec + valid;
+
+    ngx_queue_insert_head(&cache->sh->queue, &tn->queue);
+}
+
+
+static void
+ngx_http_axon_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t           **p;
+    ngx_http_axon_token_node_t   *tn, *tnt;
+
+    for ( ;; ) {
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            tn = (ngx_http_axon_token_node_t *) node;
+            tnt = (ngx_http_axon_token_node_t *) temp;
+
+            p = (ngx_memcmp(tn->rest, tnt->rest, sizeof(tn->rest)) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/*
+ * axon_token_cache SIZE [valid=TIME]: the zone, in the http block.  Without
+ * the directive a gate gets a 1m zone with valid=10s.
+ */
+
+char *
+ngx_http_axon_token_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_axon_main_conf_t  *amcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, s;
+    ngx_msec_t  valid;
+
+    if (amcf->token_cache) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"axon_token_cache\" size \"%V\" is invalid: it "
+                           "must be at least %uzk", &value[1],
+                           8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    valid = NGX_HTTP_AXON_CACHE_VALID;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "valid=", 6) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of "
+                               "\"axon_token_cache\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        valid = ngx_parse_time(&s, 0);
+
+        if (valid == (ngx_msec_t) NGX_ERROR || valid == 0
+            || valid > 60 * 60 * 1000)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"axon_token_cache\" valid= must be a time "
+                               "between 1ms and 1h, not \"%V\"", &s);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return ngx_http_axon_token_cache_add(cf, amcf, size, valid);
+}
+
+
+char *
+ngx_http_axon_token_cache_add(ngx_conf_t *cf, ngx_http_axon_main_conf_t *amcf,
+    size_t size, ngx_msec_t valid)
+{
+    ngx_shm_zone_t               *zone;
+    ngx_http_axon_token_cache_t  *cache;
+
+    static ngx_str_t  name = ngx_string("axon_tokens");
+
+    if (size == 0) {
+        size = NGX_HTTP_AXON_CACHE_SIZE;
+        valid = NGX_HTTP_AXON_CACHE_VALID;
+    }
+
+    cache = ngx_pcalloc(cf->pool, sizeof(ngx_http_axon_token_cache_t));
+    if (cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_axon_module);
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->init = ngx_http_axon_cache_init_zone;
+    zone->data = cache;
+
+    amcf->token_cache = zone;
+    amcf->token_cache_valid = valid;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_axon_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_axon_token_cache_t  *ocache = data;
+
+    size_t                        len;
+    ngx_http_axon_token_cache_t  *cache;
+
+    cache = shm_zone->data;
+
+    if (ocache) {
+        /* a reload: the tokens cached so far stay */
+        cache->sh = ocache->sh;
+        cache->shpool = ocache->shpool;
+        return NGX_OK;
+    }
+
+    cache->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        cache->sh = cache->shpool->data;
+        return NGX_OK;
+    }
+
+    cache->sh = ngx_slab_alloc(cache->shpool,
+                               sizeof(ngx_http_axon_token_shctx_t));
+    if (cache->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    cache->shpool->data = cache->sh;
+
+    ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
+                    ngx_http_axon_cache_rbtree_insert);
+    ngx_queue_init(&cache->sh->queue);
+
+    len = sizeof(" in axon_token_cache \"\"") + shm_zone->shm.name.len;
+
+    cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
+    if (cache->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(cache->shpool->log_ctx, " in axon_token_cache \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    cache->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
