@@ -9,6 +9,7 @@
 //   crypto KEY=VALUE                                 (bench_recover's output)
 //   ir op=OP instructions=N                          (callgrind, one call)
 //   info KEY=VALUE                                  (date, cpus, clk_tck, …)
+//   signin round=R signins=N errors=E secs=S cpu_nginx=TICKS cpu_redis=TICKS
 //
 // Every ratio is axon's figure over the baseline's.  HTTP ratios are the
 // median of the per-round ratios (each round runs every target once, back
@@ -24,6 +25,7 @@ const rss = {};
 const crypto = {};
 const ir = {};
 const info = {};
+const signin = [];
 
 for (const line of lines) {
     const [kind, ...pairs] = line.trim().split(/\s+/);
@@ -37,6 +39,7 @@ for (const line of lines) {
     else if (kind === 'crypto') Object.assign(crypto, kv);
     else if (kind === 'ir') ir[kv.op] = kv.instructions;
     else if (kind === 'info') Object.assign(info, kv);
+    else if (kind === 'signin') signin.push(kv);
 }
 
 const median = (v) => {
@@ -114,6 +117,7 @@ out.push(`# ${info.date}  ${info.cpus} CPUs  wrk -t1: -c32 -d${info.duration}, -
 httpRows('gate GET /api/health vs plain nginx return 200:', 'gate', 'plain');
 httpRows('gate GET /api/nope (JSON 404, no Redis) vs plain:', 'gate404', 'plain');
 httpRows('nginx + module loaded, unused, vs plain nginx:', 'loaded', 'plain');
+httpRows('gated proxy_pass vs the same, ungated:', 'gated', 'ungated');
 rssRow('nginx worker RSS, gate vs plain:', 'gate', 'plain');
 rssRow('nginx worker RSS, module loaded unused vs plain:', 'loaded', 'plain');
 
@@ -126,6 +130,19 @@ if (crypto.axon_vs_raw) {
     row('keccak256 vs nettle sha3_256, 1 KiB, time:',
         `${x(crypto.keccak_vs_sha3)}   (axon ${us(crypto.keccak_ns)}, nettle ${us(crypto.sha3_ns)}; ` +
         `${Math.round(1024e3 / crypto.keccak_ns)} vs ${Math.round(1024e3 / crypto.sha3_ns)} MB/s)`);
+}
+
+if (signin.length && crypto.raw_ns) {
+    // per core: sign-ins per nginx CPU-second against raw recoveries per
+    // CPU-second (bench_recover runs on one core)
+    const cpuNs = median(signin.map((s) => s.cpu_nginx * tick * 1000 / s.signins));
+    const redisNs = median(signin.map((s) => s.cpu_redis * tick * 1000 / s.signins));
+    const wall = median(signin.map((s) => s.signins / s.secs));
+    row('verify-wallet sign-ins vs raw recover, per core:',
+        `${x(crypto.raw_ns / cpuNs)}   (${Math.round(1e9 / cpuNs)} sign-ins per nginx CPU-second, ` +
+        `${us(cpuNs)} each + Redis ${us(redisNs)}; raw ${Math.round(1e9 / crypto.raw_ns)} recovers/s)`);
+    row('  sign-ins per second, 2 workers, 16 clients:',
+        `${Math.round(wall)}/s   (the node client shares the 2 CPUs)`);
 }
 
 if (ir.axon && ir.raw) {

@@ -12,6 +12,11 @@
  * gets its answer (503) at once and nothing leaks.  Reconnects back off
  * from 50ms to 1s.
  *
+ * Writes are coalesced: a command issued while handling an event does not
+ * arm the socket's write event (two epoll_ctl calls a command) but posts
+ * it, so every command of one event-loop pass leaves in one write(2), a
+ * pipeline; only a write that cannot finish arms the real event.
+ *
  * A command's state lives in a small heap block, not in the request pool:
  * the request may finish (client gone) before Redis answers, and hiredis
  * still owns the callback until then.
@@ -45,6 +50,7 @@ typedef struct {
     ngx_log_t                    *log;
     unsigned                      quiet:1;    /* "down" already logged */
     unsigned                      exiting:1;
+    unsigned                      writing:1;  /* in redisAsyncHandleWrite */
 } ngx_http_axon_redis_t;
 
 
@@ -474,7 +480,10 @@ ngx_http_axon_redis_write_handler(ngx_event_t *ev)
     ngx_http_axon_redis_t  *rd = c->data;
 
     if (rd->ac) {
+        /* an unfinished write calls add_write, which then arms the event */
+        rd->writing = 1;
         redisAsyncHandleWrite(rd->ac);
+        rd->writing = 0;
     }
 }
 
@@ -506,9 +515,27 @@ ngx_http_axon_redis_add_write(void *data)
 {
     ngx_http_axon_redis_t  *rd = data;
 
-    if (rd->conn && !rd->conn->write->active) {
-        (void) ngx_add_event(rd->conn->write, NGX_WRITE_EVENT,
-                             NGX_LEVEL_EVENT);
+    ngx_event_t  *wev;
+
+    if (rd->conn == NULL) {
+        return;
+    }
+
+    wev = rd->conn->write;
+
+    if (rd->state == NGX_HTTP_AXON_REDIS_UP && !rd->writing) {
+        /* a new command: write it (and the others of this pass) soon */
+        if (!wev->active && !wev->posted) {
+            ngx_post_event(wev, &ngx_posted_events);
+        }
+
+        return;
+    }
+
+    /* connecting, or the socket's buffer is full: wait until writable */
+
+    if (!wev->active) {
+        (void) ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
     }
 }
 
