@@ -50,6 +50,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       offsetof(ngx_http_axon_main_conf_t, redis_timeout),
       NULL },
 
+    { ngx_string("axon_redis_password"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_axon_main_conf_t, redis_password),
+      NULL },
+
     { ngx_string("axon_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_axon_api,
@@ -234,6 +241,7 @@ ngx_http_axon_create_main_conf(ngx_conf_t *cf)
      *     amcf->redis = { 0 };
      *     amcf->enabled = 0;
      *     amcf->token_cache = NULL;
+     *     amcf->redis_password = { 0, NULL };
      */
 
     amcf->redis_timeout = NGX_CONF_UNSET_MSEC;

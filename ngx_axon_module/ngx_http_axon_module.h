@@ -40,6 +40,7 @@
 typedef struct {
     ngx_url_t                 redis;          /* axon_redis */
     ngx_msec_t                redis_timeout;  /* axon_redis_timeout */
+    ngx_str_t                 redis_password; /* axon_redis_password */
     ngx_flag_t                enabled;        /* some location uses axon */
 
     ngx_shm_zone_t           *token_cache;    /* axon_token_cache */

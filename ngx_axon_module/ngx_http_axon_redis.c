@@ -5,7 +5,8 @@
  * The socket hiredis opens is wrapped in an ngx_connection_t; hiredis'
  * addRead/delRead/addWrite/delWrite hooks become level-triggered nginx
  * events (hiredis reads at most one buffer per call, so edge-triggered
- * events could strand data).  hiredis 0.14 has no timeouts: every wait is
+ * events could strand data).  With axon_redis_password, AUTH is the first
+ * command, and the connection is up only once Redis accepted it.  hiredis 0.14 has no timeouts: every wait is
  * an nginx timer.  A connect that takes too long, or a command whose reply
  * does not come in time, drops the connection; hiredis then calls every
  * pending command's callback with a NULL reply, so every waiting request
@@ -47,6 +48,7 @@ typedef struct {
     ngx_msec_t                    backoff;
     ngx_msec_t                    timeout;
     ngx_url_t                    *url;
+    ngx_str_t                     password;
     ngx_log_t                    *log;
     unsigned                      quiet:1;    /* "down" already logged */
     unsigned                      exiting:1;
@@ -72,6 +74,9 @@ static void ngx_http_axon_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_axon_redis_disconnected(const redisAsyncContext *ac,
     int status);
+static void ngx_http_axon_redis_authed(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static void ngx_http_axon_redis_ready(ngx_http_axon_redis_t *rd);
 static void ngx_http_axon_redis_read_handler(ngx_event_t *ev);
 static void ngx_http_axon_redis_write_handler(ngx_event_t *ev);
 static void ngx_http_axon_redis_add_read(void *data);
@@ -97,6 +102,7 @@ ngx_http_axon_redis_init_process(ngx_cycle_t *cycle,
     ngx_memzero(rd, sizeof(ngx_http_axon_redis_t));
 
     rd->url = &amcf->redis;
+    rd->password = amcf->redis_password;
     rd->timeout = amcf->redis_timeout;
     rd->log = cycle->log;
     rd->backoff = NGX_HTTP_AXON_REDIS_BACKOFF_MIN;
@@ -343,6 +349,9 @@ ngx_http_axon_redis_connected(const redisAsyncContext *ac, int status)
 {
     ngx_http_axon_redis_t  *rd = ac->ev.data;
 
+    const char  *argv[2];
+    size_t       argvlen[2];
+
     if (rd->timer.timer_set) {
         ngx_del_timer(&rd->timer);
     }
@@ -357,8 +366,67 @@ ngx_http_axon_redis_connected(const redisAsyncContext *ac, int status)
         return;
     }
 
+    if (rd->password.len == 0) {
+        ngx_http_axon_redis_ready(rd);
+        return;
+    }
+
+    /* still "connecting" until AUTH is answered, within the same timeout */
+
+    argv[0] = "AUTH";
+    argvlen[0] = 4;
+    argv[1] = (const char *) rd->password.data;
+    argvlen[1] = rd->password.len;
+
+    if (redisAsyncCommandArgv((redisAsyncContext *) ac,
+                              ngx_http_axon_redis_authed, NULL, 2, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        ngx_http_axon_redis_log_down("cannot send AUTH");
+        ngx_http_axon_redis_drop("cannot send AUTH");
+        return;
+    }
+
+    ngx_add_timer(&rd->timer, rd->timeout);
+}
+
+
+static void
+ngx_http_axon_redis_authed(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    ngx_http_axon_redis_t  *rd = ac->ev.data;
+
+    redisReply  *r = reply;
+    u_char       why[128];
+
+    if (r == NULL || rd->ac != ac) {
+        /* the connection went away first: that path reconnects */
+        return;
+    }
+
+    if (rd->timer.timer_set) {
+        ngx_del_timer(&rd->timer);
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        *ngx_snprintf(why, sizeof(why) - 1, "AUTH refused: %*s",
+                      ngx_min(r->len, 96), r->str) = '\0';
+        ngx_http_axon_redis_log_down((char *) why);
+        ngx_http_axon_redis_drop((char *) why);
+        return;
+    }
+
+    ngx_http_axon_redis_ready(rd);
+}
+
+
+static void
+ngx_http_axon_redis_ready(ngx_http_axon_redis_t *rd)
+{
     ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
-                  "axon: redis: connected to %V", &rd->url->url);
+                  "axon: redis: connected to %V%s", &rd->url->url,
+                  rd->password.len ? " (authenticated)" : "");
 
     rd->state = NGX_HTTP_AXON_REDIS_UP;
     rd->quiet = 0;
@@ -370,6 +438,11 @@ static void
 ngx_http_axon_redis_disconnected(const redisAsyncContext *ac, int status)
 {
     ngx_http_axon_redis_t  *rd = ac->ev.data;
+
+    if (rd->ac != ac) {
+        /* dropped by us: ngx_http_axon_redis_drop() scheduled what's next */
+        return;
+    }
 
     rd->ac = NULL;
     rd->state = NGX_HTTP_AXON_REDIS_DOWN;

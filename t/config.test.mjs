@@ -41,7 +41,7 @@ http {
 }
 
 test('a good configuration passes', () => {
-    const r = nginxT('axon_redis 127.0.0.1:6379; axon_redis_timeout 500ms;');
+    const r = nginxT('axon_redis 127.0.0.1:6379; axon_redis_timeout 500ms; axon_redis_password "s3cret pass";');
     assert.ok(r.ok, r.out);
 });
 

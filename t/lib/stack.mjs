@@ -66,6 +66,7 @@ export class Stack {
             AXON_REDIS_PORT: String(this.redisPort),
             AXON_PG_PORT: String(this.pgPort),
             AXON_PG_FSYNC: 'off',
+            ...(this.opts.redisPassword ? { AXON_REDIS_PASSWORD: this.opts.redisPassword } : {}),
         };
         if (this.opts.nginx) {
             this.env.AXON_NGINX_INCLUDE = join(this.dir, 'test-nginx.conf');
@@ -111,7 +112,9 @@ export class Stack {
     }
 
     redis(...args) {
-        return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args])
+        const env = this.opts.redisPassword
+            ? { ...process.env, REDISCLI_AUTH: this.redisAuth ?? this.opts.redisPassword } : process.env;
+        return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args], { env })
             .toString().trim();
     }
 
