@@ -13,7 +13,7 @@ typedef struct {
     ngx_str_t                 path;
     ngx_uint_t                methods;
     ngx_str_t                 allow;      /* the Allow header of a 405 */
-    ngx_uint_t                wallet;     /* the gate runs first */
+    ngx_uint_t                wallet;     /* NGX_HTTP_AXON_WALLET_* */
     ngx_http_handler_pt       handler;
 } ngx_http_axon_route_t;
 
@@ -49,6 +49,36 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
       ngx_string("GET, HEAD"),
       1,
       ngx_http_axon_me_handler },
+
+    { ngx_string("profiles"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_axon_profiles_handler },
+
+    { ngx_string("session"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST,
+      ngx_string("GET, HEAD, POST"),
+      1,
+      ngx_http_axon_session_handler },
+
+    { ngx_string("session/queue"),
+      NGX_HTTP_DELETE,
+      ngx_string("DELETE"),
+      1,
+      ngx_http_axon_leave_handler },
+
+    { ngx_string("session/heartbeat"),
+      NGX_HTTP_POST,
+      ngx_string("POST"),
+      1,
+      ngx_http_axon_heartbeat_handler },
+
+    { ngx_string("release"),
+      NGX_HTTP_POST,
+      ngx_string("POST"),
+      2,
+      ngx_http_axon_release_handler },
 
     { ngx_null_string, 0, ngx_null_string, 0, NULL }
 };
@@ -94,7 +124,7 @@ ngx_http_axon_api_handler(ngx_http_request_t *r)
 }
 
 
-/* For the gate: does this API request need a signed-in wallet? */
+/* For the gate: what does this API request need of it? */
 
 ngx_uint_t
 ngx_http_axon_api_needs_wallet(ngx_http_request_t *r)
@@ -103,7 +133,11 @@ ngx_http_axon_api_needs_wallet(ngx_http_request_t *r)
 
     rt = ngx_http_axon_api_route(r);
 
-    return rt && rt->wallet && (r->method & rt->methods);
+    if (rt == NULL || !(r->method & rt->methods)) {
+        return NGX_HTTP_AXON_WALLET_NO;
+    }
+
+    return rt->wallet;
 }
 
 

@@ -80,34 +80,33 @@ static ngx_str_t  ngx_http_axon_cookie_name = ngx_string("axon_token");
 
 /*
  * The access-phase handler.  Returns NGX_DECLINED where no check applies,
- * NGX_OK when the token is good, NGX_AGAIN while Redis is asked (the
- * reply runs the phases again), NGX_DONE after answering a refusal.
+ * NGX_OK when the token (and, for `axon_gate session`, the session) is
+ * good, NGX_AGAIN while Redis is asked (the reply runs the phases again),
+ * NGX_DONE after answering a refusal.
  */
 
 ngx_int_t
 ngx_http_axon_gate_handler(ngx_http_request_t *r)
 {
-    u_char                        hash[32];
-    time_t                        now;
-    ngx_int_t                     rc;
-    ngx_str_t                     token;
-    ngx_uint_t                    api;
-    const char                   *argv[2];
-    size_t                        argvlen[2];
-    u_char                        key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) - 1
-                                      + 64];
-    ngx_http_axon_ctx_t          *ctx;
-    ngx_http_axon_loc_conf_t     *alcf;
-    ngx_http_axon_main_conf_t    *amcf;
-    ngx_http_axon_token_cache_t  *cache;
-    ngx_http_axon_token_node_t   *tn;
+    ngx_int_t                  rc;
+    ngx_str_t                  token;
+    ngx_uint_t                 api, need;
+    ngx_http_axon_ctx_t       *ctx;
+    ngx_http_axon_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
     api = 0;
+    need = 0;
 
-    if (!alcf->gate) {
-        if (!alcf->api || !ngx_http_axon_api_needs_wallet(r)) {
+    if (alcf->gate == NGX_HTTP_AXON_GATE_OFF) {
+        if (!alcf->api) {
+            return NGX_DECLINED;
+        }
+
+        need = ngx_http_axon_api_needs_wallet(r);
+
+        if (need == NGX_HTTP_AXON_WALLET_NO) {
             return NGX_DECLINED;
         }
 
@@ -124,24 +123,96 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
         return NGX_AGAIN;
     }
 
-    if (ctx->gate_done) {
-        return ctx->gate_code ? ngx_http_axon_gate_deny(r, ctx, api) : NGX_OK;
+    if (!ctx->gate_done) {
+        ctx->gate_done = 1;
+
+        if (ngx_http_axon_gate_token(r, &token) != NGX_OK) {
+            if (need == NGX_HTTP_AXON_WALLET_BODY) {
+                /* the JSON body may carry it: the handler checks */
+                return NGX_DECLINED;
+            }
+
+            ctx->gate_code = "no_token";
+
+        } else {
+            ctx->resume = ngx_http_axon_gate_resume;
+
+            rc = ngx_http_axon_token_check(r, ctx, &token);
+
+            if (rc != NGX_OK) {
+                return (rc == NGX_AGAIN) ? NGX_AGAIN
+                                         : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
     }
 
-    ctx->gate_done = 1;
-
-    if (ngx_http_axon_gate_token(r, &token) != NGX_OK) {
-        ctx->gate_code = "no_token";
+    if (ctx->gate_code) {
         return ngx_http_axon_gate_deny(r, ctx, api);
     }
 
-    if (token.len != NGX_HTTP_AXON_TOKEN_LEN) {
+    if (alcf->gate != NGX_HTTP_AXON_GATE_SESSION) {
+        return NGX_OK;
+    }
+
+    if (!ctx->session_done) {
+        ctx->session_done = 1;
+
+        rc = ngx_http_axon_session_route(r, ctx);
+
+        if (rc != NGX_OK) {
+            return (rc == NGX_AGAIN) ? NGX_AGAIN
+                                     : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ctx->gate_code ? ngx_http_axon_gate_deny(r, ctx, api) : NGX_OK;
+}
+
+
+/* a Redis reply came for a request waiting in the access phase */
+
+void
+ngx_http_axon_gate_resume(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Checks a token: from the cache, or else with one Redis GET.  NGX_OK: the
+ * outcome is known (ctx->gate_code NULL, and ctx->wallet set, or the code
+ * of the refusal); NGX_AGAIN: Redis was asked, and ctx->resume(r) is called
+ * with the outcome; NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_axon_token_check(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
+    ngx_str_t *token)
+{
+    u_char                        hash[32];
+    time_t                        now;
+    ngx_int_t                     rc;
+    const char                   *argv[2];
+    size_t                        argvlen[2];
+    u_char                        key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) - 1
+                                      + 64];
+    ngx_http_axon_main_conf_t    *amcf;
+    ngx_http_axon_token_cache_t  *cache;
+    ngx_http_axon_token_node_t   *tn;
+
+    if (token->len != NGX_HTTP_AXON_TOKEN_LEN) {
         ctx->gate_code = "unknown_token";
-        return ngx_http_axon_gate_deny(r, ctx, api);
+        return NGX_OK;
     }
 
-    if (ngx_http_axon_token_digest(hash, token.data, token.len) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ngx_http_axon_token_digest(hash, token->data, token->len) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     axon_hex_encode((char *) ctx->token_hash, hash, sizeof(hash));
@@ -177,6 +248,7 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
     if (ctx->has_wallet) {
+        ctx->gate_code = NULL;
         return NGX_OK;
     }
 
@@ -194,11 +266,11 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
 
     if (rc == NGX_DECLINED) {
         ctx->gate_code = "redis_unavailable";
-        return ngx_http_axon_gate_deny(r, ctx, api);
+        return NGX_OK;
     }
 
     if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     ctx->gate_waiting = 1;
@@ -216,7 +288,6 @@ ngx_http_axon_gate_reply(ngx_http_request_t *r, redisReply *reply,
     u_char                        hash[32];
     time_t                        exp;
     json_t                       *v, *jw, *je;
-    ngx_connection_t             *c;
     ngx_http_axon_main_conf_t    *amcf;
     ngx_http_axon_token_cache_t  *cache;
 
@@ -275,12 +346,7 @@ ngx_http_axon_gate_reply(ngx_http_request_t *r, redisReply *reply,
 
 done:
 
-    /* the access handler runs again and answers with ctx->gate_code */
-
-    c = r->connection;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
+    ctx->resume(r);
 }
 
 
@@ -347,8 +413,9 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token)
 
 /*
  * Answers a refusal.  In the API, and for requests that are not browser
- * navigations, it is 401 JSON (503 when Redis is down); a browser
- * navigation to a gated location goes to axon_gate_login when it is set.
+ * navigations, it is JSON: 401 for the token, 404 or 409 for the session,
+ * 503 when Redis is down.  A browser navigation to a gated location goes to
+ * axon_gate_login when it is set.
  */
 
 static ngx_int_t
@@ -356,31 +423,59 @@ ngx_http_axon_gate_deny(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
     ngx_uint_t api)
 {
     ngx_int_t                  rc;
-    ngx_uint_t                 status;
+    ngx_uint_t                 status, token;
     ngx_str_t                  challenge;
-    const char                *message;
+    const char                *code, *message;
     ngx_http_axon_loc_conf_t  *alcf;
     ngx_http_core_loc_conf_t  *clcf;
 
     static ngx_str_t  www_authenticate = ngx_string("WWW-Authenticate");
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+    code = ctx->gate_code;
 
-    if (ngx_strcmp(ctx->gate_code, "redis_unavailable") == 0) {
+    if (ngx_strcmp(code, "redis_unavailable") == 0) {
         rc = ngx_http_axon_redis_unavailable(r);
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
     }
 
+    token = 1;
+
+    if (ngx_strcmp(code, "no_token") == 0) {
+        status = NGX_HTTP_UNAUTHORIZED;
+        message = "sign in first: no token in the Authorization header, "
+                  "the axon_token cookie or the token argument";
+
+    } else if (ngx_strcmp(code, "expired_token") == 0) {
+        status = NGX_HTTP_UNAUTHORIZED;
+        message = "the token has expired, sign in again";
+
+    } else if (ngx_strcmp(code, "unknown_token") == 0) {
+        status = NGX_HTTP_UNAUTHORIZED;
+        message = "unknown, expired or revoked token, sign in again";
+
+    } else if (ngx_strcmp(code, "session_not_running") == 0) {
+        status = NGX_HTTP_CONFLICT;
+        message = "the session is not running yet (or is ending): see "
+                  "GET /api/session";
+        token = 0;
+
+    } else {
+        status = NGX_HTTP_NOT_FOUND;
+        message = "no running session: claim one with POST /api/session";
+        token = 0;
+    }
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "axon: gate: refused: %s%s%*s", ctx->gate_code,
+                  "axon: gate: refused: %s%s%*s", code,
                   ctx->token_hash[0] ? ", token hash " : "",
                   (size_t) (ctx->token_hash[0] ? 8 : 0), ctx->token_hash);
 
     if (!api) {
         clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-        if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+        if (token && clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
             /* another access module may still let the request in */
             return NGX_HTTP_UNAUTHORIZED;
         }
@@ -390,27 +485,23 @@ ngx_http_axon_gate_deny(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
         }
     }
 
-    status = NGX_HTTP_UNAUTHORIZED;
+    if (token) {
+        if (ngx_strcmp(code, "no_token") == 0) {
+            ngx_str_set(&challenge, "Bearer realm=\"axon\"");
 
-    if (ngx_strcmp(ctx->gate_code, "no_token") == 0) {
-        message = "sign in first: no token in the Authorization header, "
-                  "the axon_token cookie or the token argument";
-        ngx_str_set(&challenge, "Bearer realm=\"axon\"");
+        } else {
+            ngx_str_set(&challenge,
+                        "Bearer realm=\"axon\", error=\"invalid_token\"");
+        }
 
-    } else {
-        message = ngx_strcmp(ctx->gate_code, "expired_token") == 0
-                  ? "the token has expired, sign in again"
-                  : "unknown, expired or revoked token, sign in again";
-        ngx_str_set(&challenge,
-                    "Bearer realm=\"axon\", error=\"invalid_token\"");
+        if (ngx_http_axon_add_header(r, &www_authenticate, &challenge)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
-    if (ngx_http_axon_add_header(r, &www_authenticate, &challenge) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_axon_send_error(r, status, ctx->gate_code, message);
+    rc = ngx_http_axon_send_error(r, status, code, message);
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;

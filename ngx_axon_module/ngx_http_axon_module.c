@@ -114,7 +114,7 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       NULL },
 
     { ngx_string("axon_gate"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_axon_gate,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, gate),
@@ -142,6 +142,13 @@ static ngx_http_variable_t  ngx_http_axon_vars[] = {
 
     { ngx_string("axon_wallet"), NULL, ngx_http_axon_wallet_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("axon_upstream"), NULL, ngx_http_axon_session_variable,
+      offsetof(ngx_http_axon_ctx_t, upstream), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("axon_session"), NULL, ngx_http_axon_session_variable,
+      offsetof(ngx_http_axon_ctx_t, session_id), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
 
       ngx_http_null_variable
 };
@@ -305,7 +312,7 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->challenge_ttl = NGX_CONF_UNSET_MSEC;
     alcf->token_ttl = NGX_CONF_UNSET_MSEC;
     alcf->body_max = NGX_CONF_UNSET_SIZE;
-    alcf->gate = NGX_CONF_UNSET;
+    alcf->gate = NGX_CONF_UNSET_UINT;
 
     return alcf;
 }
@@ -337,7 +344,7 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    ngx_conf_merge_value(conf->gate, prev->gate, 0);
+    ngx_conf_merge_uint_value(conf->gate, prev->gate, NGX_HTTP_AXON_GATE_OFF);
     ngx_conf_merge_str_value(conf->gate_login, prev->gate_login, "");
 
     ngx_conf_merge_str_value(conf->siwe_domain, prev->siwe_domain, "");
@@ -560,24 +567,41 @@ ngx_http_axon_chain_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* axon_gate on|off */
+/* axon_gate off|on|session */
 
 static char *
 ngx_http_axon_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_axon_loc_conf_t  *alcf = conf;
 
-    char                       *rv;
+    ngx_str_t                  *value;
     ngx_http_axon_main_conf_t  *amcf;
 
-    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
-
-    if (rv == NGX_CONF_OK && alcf->gate) {
-        amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
-        amcf->enabled = 1;
+    if (alcf->gate != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
     }
 
-    return rv;
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        alcf->gate = NGX_HTTP_AXON_GATE_OFF;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        alcf->gate = NGX_HTTP_AXON_GATE_ON;
+
+    } else if (ngx_strcmp(value[1].data, "session") == 0) {
+        alcf->gate = NGX_HTTP_AXON_GATE_SESSION;
+
+    } else {
+        return "must be \"on\", \"off\" or \"session\"";
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
+    amcf->enabled = 1;
+
+    return NGX_CONF_OK;
 }
 
 

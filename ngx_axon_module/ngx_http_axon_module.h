@@ -8,6 +8,7 @@
  *   ngx_http_axon_auth.c     wallet sign-in (EIP-4361, EIP-191), logout
  *   ngx_http_axon_gate.c     the token check in the access phase, its cache
  *   ngx_http_axon_me.c       GET /api/me
+ *   ngx_http_axon_session.c  GPU sessions: claim, status, release, routing
  *   ngx_http_axon_health.c   GET /api/health
  */
 
@@ -36,6 +37,16 @@
 #define NGX_HTTP_AXON_WALLET_KEY    "axon:wallet:"  /* + lowercase address */
 #define NGX_HTTP_AXON_JOBS          "axon:jobs"
 
+/* axon_gate */
+#define NGX_HTTP_AXON_GATE_OFF      0
+#define NGX_HTTP_AXON_GATE_ON       1       /* a signed-in wallet */
+#define NGX_HTTP_AXON_GATE_SESSION  2       /* and its running session */
+
+/* what an API route needs of the gate */
+#define NGX_HTTP_AXON_WALLET_NO     0
+#define NGX_HTTP_AXON_WALLET_YES    1
+#define NGX_HTTP_AXON_WALLET_BODY   2       /* or a token in the JSON body */
+
 
 typedef struct {
     ngx_url_t                 redis;          /* axon_redis */
@@ -60,7 +71,7 @@ typedef struct {
     ngx_msec_t                token_ttl;      /* axon_token_ttl */
     size_t                    body_max;       /* axon_body_max_size */
 
-    ngx_flag_t                gate;           /* axon_gate */
+    ngx_uint_t                gate;           /* axon_gate */
     ngx_str_t                 gate_login;     /* axon_gate_login */
 } ngx_http_axon_loc_conf_t;
 
@@ -73,15 +84,21 @@ typedef ngx_int_t (*ngx_http_axon_json_handler_pt)(ngx_http_request_t *r,
 typedef struct {
     ngx_http_axon_json_handler_pt   json_handler;
 
+    /* called when the Redis step of a token or session check is done */
+    void                          (*resume)(ngx_http_request_t *r);
+
     /* the gate's outcome */
     const char               *gate_code;      /* why it refused; NULL: ok */
     time_t                    token_expires;
     u_char                    wallet[AXON_ADDR_LEN];
     u_char                    token_hash[64]; /* hex; [0] == 0: no token */
+    ngx_str_t                 upstream;       /* $axon_upstream */
+    ngx_str_t                 session_id;     /* $axon_session */
 
     unsigned                  has_wallet:1;
     unsigned                  gate_done:1;
     unsigned                  gate_waiting:1;
+    unsigned                  session_done:1;
 } ngx_http_axon_ctx_t;
 
 
@@ -133,6 +150,9 @@ ngx_int_t ngx_http_axon_siwe_origin(ngx_http_request_t *r,
 
 /* ngx_http_axon_gate.c */
 ngx_int_t ngx_http_axon_gate_handler(ngx_http_request_t *r);
+void ngx_http_axon_gate_resume(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_token_check(ngx_http_request_t *r,
+    ngx_http_axon_ctx_t *ctx, ngx_str_t *token);
 ngx_int_t ngx_http_axon_wallet_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 void ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64]);
@@ -143,6 +163,17 @@ char *ngx_http_axon_token_cache_add(ngx_conf_t *cf,
 
 /* ngx_http_axon_me.c */
 ngx_int_t ngx_http_axon_me_handler(ngx_http_request_t *r);
+
+/* ngx_http_axon_session.c */
+ngx_int_t ngx_http_axon_profiles_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_session_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_leave_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_heartbeat_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_release_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_session_route(ngx_http_request_t *r,
+    ngx_http_axon_ctx_t *ctx);
+ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_axon_health.c */
 ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);

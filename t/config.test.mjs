@@ -72,7 +72,7 @@ const bad = [
     ['a token cache valid= over an hour', 'axon_token_cache 1m valid=2h;', '', /"axon_token_cache" valid= must be a time between 1ms and 1h/],
     ['a token cache with an unknown parameter', 'axon_token_cache 1m ttl=5s;', '', /invalid parameter "ttl=5s" of "axon_token_cache"/],
     ['a token cache in a server', '', 'axon_token_cache 1m;', /"axon_token_cache" directive is not allowed here/],
-    ['axon_gate with a bad value', '', 'location /g/ { axon_gate yes; }', /invalid value "yes" in "axon_gate" directive, it must be "on" or "off"/],
+    ['axon_gate with a bad value', '', 'location /g/ { axon_gate yes; }', /"axon_gate" directive must be "on", "off" or "session"/],
     ['a relative login page', '', 'location /g/ { axon_gate on; axon_gate_login login.html; }', /"axon_gate_login" directive must be a path \(\/login.html\) or an absolute URL/],
 ];
 

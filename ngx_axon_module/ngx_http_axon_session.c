@@ -1,0 +1,1099 @@
+/*
+ * GPU sessions, the gate's side.  The module knows nothing of GPUs: it
+ * reads what axon-worker publishes in Redis and queues jobs for it.
+ *
+ *   axon:profiles          string, JSON: {"profiles": [{"name", "gpus",
+ *                          "price", ...}], ...}, written by the worker
+ *   axon:session:next      the last session id given out (INCR)
+ *   axon:session:ID        hash: id wallet profile mode gpus state
+ *                          created_at, then the worker's fields (position
+ *                          reason upstream started_at ended_at end_reason
+ *                          billed_minutes grace_until heartbeat connect_*)
+ *   axon:wallet:ADDR       hash: balance (the worker's), session (the id of
+ *                          the wallet's latest session)
+ *
+ * GET  /api/profiles           the profiles and what is free
+ * POST /api/session            claim: 202 and a session.claim job
+ * GET  /api/session            the latest session's state
+ * DELETE /api/session/queue    leave the queue: a session.leave job
+ * POST /api/session/heartbeat  the session is in use
+ * POST /api/release            end it: a session.release job; the token
+ *                              may also come as {"auth_token": ...}
+ *
+ * `axon_gate session` routes a request to the caller's running session:
+ * $axon_upstream (host:port) and $axon_session.
+ */
+
+
+#include "ngx_http_axon_module.h"
+
+
+#define NGX_HTTP_AXON_PROFILES_KEY   "axon:profiles"
+#define NGX_HTTP_AXON_SESSION_KEY    "axon:session:"
+#define NGX_HTTP_AXON_SESSION_NEXT   "axon:session:next"
+#define NGX_HTTP_AXON_PROFILE_MAX    32
+
+
+typedef struct {
+    u_char                    wallet_key[sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1
+                                         + AXON_ADDR_TEXT_LEN];
+    char                      wallet[AXON_ADDR_TEXT_LEN + 1];   /* lower */
+    u_char                    now[NGX_TIME_T_LEN];
+    size_t                    now_len;
+} ngx_http_axon_session_args_t;
+
+
+static ngx_int_t ngx_http_axon_session_eval(ngx_http_request_t *r,
+    ngx_http_axon_redis_handler_pt handler, const char *script, size_t len,
+    ngx_uint_t nkeys, ngx_uint_t n, const char **args, const size_t *lens);
+static ngx_int_t ngx_http_axon_session_wait(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_http_axon_session_args_t *ngx_http_axon_session_args(
+    ngx_http_request_t *r);
+static void ngx_http_axon_profiles_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static ngx_int_t ngx_http_axon_claim_body(ngx_http_request_t *r,
+    json_t *body);
+static void ngx_http_axon_claim_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static void ngx_http_axon_status_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static void ngx_http_axon_leave_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static void ngx_http_axon_heartbeat_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static ngx_int_t ngx_http_axon_release_body(ngx_http_request_t *r,
+    json_t *body);
+static void ngx_http_axon_release_resume(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_release_send(ngx_http_request_t *r);
+static void ngx_http_axon_release_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static void ngx_http_axon_route_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static json_t *ngx_http_axon_session_json(redisReply *fields);
+static ngx_int_t ngx_http_axon_session_live(redisReply *reply,
+    ngx_http_request_t *r, ngx_int_t *rc);
+
+
+/* GET /api/profiles */
+
+ngx_int_t
+ngx_http_axon_profiles_handler(ngx_http_request_t *r)
+{
+    ngx_int_t    rc;
+    const char  *argv[2];
+    size_t       argvlen[2];
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = NGX_HTTP_AXON_PROFILES_KEY;
+    argvlen[1] = sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1;
+
+    rc = ngx_http_axon_redis_command(r, ngx_http_axon_profiles_reply, NULL, 2,
+                                     argv, argvlen);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_axon_redis_unavailable(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    json_t     *v;
+    ngx_int_t   rc;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
+        return;
+    }
+
+    v = NULL;
+
+    if (reply->type == REDIS_REPLY_STRING) {
+        v = json_loadb(reply->str, reply->len, 0, NULL);
+
+        if (!json_is_array(json_object_get(v, "profiles"))) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "axon: malformed " NGX_HTTP_AXON_PROFILES_KEY
+                          " in redis");
+            json_decref(v);
+            v = NULL;
+        }
+    }
+
+    if (v == NULL) {
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "worker_unavailable",
+                                      "the worker has not published the "
+                                      "GPU profiles yet");
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    ngx_http_axon_finalize(r, ngx_http_axon_send_json(r, NGX_HTTP_OK, v));
+}
+
+
+/*
+ * POST /api/session {"profile": NAME, "mode": "desktop"|"ssh"}.  One
+ * script checks and claims atomically: no live session for the wallet
+ * (409), a known profile (400), a balance that pays the first minute
+ * (402); then a new id, the session's hash, and the session.claim job.
+ */
+
+static const char  ngx_http_axon_claim_lua[] =
+    "local cur = redis.call('HGET', KEYS[1], 'session')\n"
+    "if cur then\n"
+    "  local st = redis.call('HGET', 'axon:session:' .. cur, 'state')\n"
+    "  if st and st ~= 'ended' then return {-1, cur, st} end\n"
+    "end\n"
+    "local raw = redis.call('GET', KEYS[2])\n"
+    "if not raw then return {-2} end\n"
+    "local ok, all = pcall(cjson.decode, raw)\n"
+    "if not ok or type(all.profiles) ~= 'table' then return {-2} end\n"
+    "local p\n"
+    "for _, q in ipairs(all.profiles) do\n"
+    "  if q.name == ARGV[2] then p = q end\n"
+    "end\n"
+    "if not p then return {-3} end\n"
+    "local gpus = tonumber(p.gpus) or 0\n"
+    "local need = gpus * (tonumber(p.price) or 0)\n"
+    "local bal = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0')\n"
+    "if gpus < 1 then return {-2} end\n"
+    "if bal < need then return {-4, tostring(bal), tostring(need)} end\n"
+    "local id = redis.call('INCR', KEYS[3])\n"
+    "redis.call('HSET', 'axon:session:' .. id, 'id', id, 'wallet', ARGV[1],"
+    " 'profile', ARGV[2], 'mode', ARGV[3], 'gpus', gpus,"
+    " 'state', 'queued', 'created_at', ARGV[4])\n"
+    "redis.call('HSET', KEYS[1], 'session', id)\n"
+    "redis.call('XADD', KEYS[4], '*', 'kind', 'session.claim',"
+    " 'session_id', id, 'wallet', ARGV[1], 'profile', ARGV[2],"
+    " 'mode', ARGV[3])\n"
+    "return {1, tostring(id)}\n";
+
+
+ngx_int_t
+ngx_http_axon_session_handler(ngx_http_request_t *r)
+{
+    static const char  status_lua[] =
+        "local id = redis.call('HGET', KEYS[1], 'session')\n"
+        "if not id then return false end\n"
+        "return redis.call('HGETALL', 'axon:session:' .. id)\n";
+
+    ngx_http_axon_session_args_t  *a;
+
+    if (r->method == NGX_HTTP_POST) {
+        return ngx_http_axon_read_json(r, ngx_http_axon_claim_body);
+    }
+
+    a = ngx_http_axon_session_args(r);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_session_wait(r,
+               ngx_http_axon_session_eval(r, ngx_http_axon_status_reply,
+                   status_lua, sizeof(status_lua) - 1, 1, 1,
+                   (const char *[]) { (const char *) a->wallet_key },
+                   (const size_t[]) { sizeof(a->wallet_key) }));
+}
+
+
+static ngx_int_t
+ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body)
+{
+    u_char                        *p, *last;
+    size_t                         len;
+    json_t                        *jp, *jm;
+    const char                    *profile, *mode;
+    ngx_http_axon_session_args_t  *a;
+
+    jp = json_object_get(body, "profile");
+    jm = json_object_get(body, "mode");
+
+    if (!json_is_string(jp)) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "\"profile\" must be a string");
+    }
+
+    profile = json_string_value(jp);
+    len = json_string_length(jp);
+
+    last = (u_char *) profile + len;
+
+    for (p = (u_char *) profile; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '-' || *p == '_'))
+        {
+            break;
+        }
+    }
+
+    if (len == 0 || len > NGX_HTTP_AXON_PROFILE_MAX || p != last) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "unknown_profile",
+                                        "no such profile: see "
+                                        "GET /api/profiles");
+    }
+
+    mode = "desktop";
+
+    if (jm && !json_is_null(jm)) {
+        if (!json_is_string(jm)
+            || (ngx_strcmp(json_string_value(jm), "desktop") != 0
+                && ngx_strcmp(json_string_value(jm), "ssh") != 0))
+        {
+            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_request",
+                                            "\"mode\" must be \"desktop\" "
+                                            "or \"ssh\"");
+        }
+
+        mode = json_string_value(jm);
+    }
+
+    a = ngx_http_axon_session_args(r);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_session_wait(r,
+               ngx_http_axon_session_eval(r, ngx_http_axon_claim_reply,
+                   ngx_http_axon_claim_lua,
+                   sizeof(ngx_http_axon_claim_lua) - 1, 4, 8,
+                   (const char *[]) {
+                       (const char *) a->wallet_key,
+                       NGX_HTTP_AXON_PROFILES_KEY, NGX_HTTP_AXON_SESSION_NEXT,
+                       NGX_HTTP_AXON_JOBS, a->wallet, profile, mode,
+                       (const char *) a->now },
+                   (const size_t[]) {
+                       sizeof(a->wallet_key),
+                       sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1,
+                       sizeof(NGX_HTTP_AXON_SESSION_NEXT) - 1,
+                       sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                       AXON_ADDR_TEXT_LEN, len, ngx_strlen(mode),
+                       a->now_len }));
+}
+
+
+static void
+ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    json_t                *body;
+    ngx_int_t              rc, code;
+    redisReply           **e;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
+        return;
+    }
+
+    e = reply->element;
+    code = (ngx_int_t) e[0]->integer;
+
+    switch (code) {
+
+    case 1:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "axon: session %*s claimed", (size_t) e[1]->len,
+                      e[1]->str);
+
+        body = json_pack("{s:I, s:s}",
+                         "session_id", (json_int_t) atoll(e[1]->str),
+                         "status", "queued");
+
+        rc = body ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED, body)
+                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        break;
+
+    case -1:
+        body = json_pack("{s:{s:s, s:s, s:I, s:s#}}", "error",
+                         "code", "session_exists",
+                         "message", "the wallet already has a session: "
+                                    "release it first",
+                         "session_id", (json_int_t) atoll(e[1]->str),
+                         "status", e[2]->str, (size_t) e[2]->len);
+
+        rc = body ? ngx_http_axon_send_json(r, NGX_HTTP_CONFLICT, body)
+                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        break;
+
+    case -3:
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "unknown_profile",
+                                      "no such profile: see "
+                                      "GET /api/profiles");
+        break;
+
+    case -4:
+        body = json_pack("{s:{s:s, s:s, s:I, s:I}}", "error",
+                         "code", "insufficient_credits",
+                         "message", "the balance does not pay for the "
+                                    "first minute: deposit first",
+                         "balance_minutes", (json_int_t) atoll(e[1]->str),
+                         "needed_minutes", (json_int_t) atoll(e[2]->str));
+
+        rc = body ? ngx_http_axon_send_json(r, 402,
+                                            body)
+                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        break;
+
+    default:
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "worker_unavailable",
+                                      "the worker has not published the "
+                                      "GPU profiles yet");
+    }
+
+    ngx_http_axon_finalize(r, rc);
+}
+
+
+static void
+ngx_http_axon_status_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    json_t  *body;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        ngx_http_axon_finalize(r,
+            ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "no_session",
+                                     "no session yet: claim one with "
+                                     "POST /api/session"));
+        return;
+    }
+
+    body = ngx_http_axon_session_json(reply);
+
+    ngx_http_axon_finalize(r, body
+                              ? ngx_http_axon_send_json(r, NGX_HTTP_OK, body)
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/*
+ * The session's hash as JSON: "id" is "session_id" and "state" "status";
+ * counts are numbers, unix times ISO 8601 strings, connect_* fields go in
+ * "connect"; upstream and heartbeat stay inside.
+ */
+
+static json_t *
+ngx_http_axon_session_json(redisReply *fields)
+{
+    size_t       i, n;
+    u_char       iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
+    json_t      *o, *connect, *v;
+    ngx_str_t    name, value;
+    redisReply  *k, *val;
+
+    static const char  *numbers[] = {
+        "gpus", "position", "billed_minutes", "queued", NULL
+    };
+
+    o = json_object();
+    connect = json_object();
+
+    if (o == NULL || connect == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        k = fields->element[i];
+        val = fields->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        name.data = (u_char *) k->str;
+        name.len = k->len;
+        value.data = (u_char *) val->str;
+        value.len = val->len;
+
+        if ((name.len == 8 && ngx_strncmp(name.data, "upstream", 8) == 0)
+            || (name.len == 9 && ngx_strncmp(name.data, "heartbeat", 9) == 0))
+        {
+            continue;
+        }
+
+        if (name.len == 2 && ngx_strncmp(name.data, "id", 2) == 0) {
+            v = json_integer(ngx_atoi(value.data, value.len));
+            ngx_str_set(&name, "session_id");
+
+        } else if (name.len == 5 && ngx_strncmp(name.data, "state", 5) == 0) {
+            v = json_stringn(val->str, val->len);
+            ngx_str_set(&name, "status");
+
+        } else if ((name.len > 3
+                    && ngx_strncmp(name.data + name.len - 3, "_at", 3) == 0)
+                   || (name.len == 11
+                       && ngx_strncmp(name.data, "grace_until", 11) == 0))
+        {
+            *ngx_http_axon_iso8601(iso, (time_t) ngx_atotm(value.data,
+                                                           value.len))
+                = '\0';
+            v = json_string((char *) iso);
+
+        } else {
+            v = NULL;
+
+            for (n = 0; numbers[n]; n++) {
+                if (name.len == ngx_strlen(numbers[n])
+                    && ngx_strncmp(name.data, numbers[n], name.len) == 0)
+                {
+                    v = json_integer(ngx_atoi(value.data, value.len));
+                    break;
+                }
+            }
+
+            if (v == NULL) {
+                v = json_stringn(val->str, val->len);
+            }
+        }
+
+        if (v == NULL) {
+            goto failed;
+        }
+
+        if (name.len > 8 && ngx_strncmp(name.data, "connect_", 8) == 0) {
+            if (json_object_setn_new(connect, (char *) name.data + 8,
+                                     name.len - 8, v)
+                != 0)
+            {
+                goto failed;
+            }
+
+            continue;
+        }
+
+        if (json_object_setn_new(o, (char *) name.data, name.len, v) != 0) {
+            goto failed;
+        }
+    }
+
+    if (json_object_size(connect)) {
+        if (json_object_set_new(o, "connect", connect) != 0) {
+            connect = NULL;
+            goto failed;
+        }
+
+    } else {
+        json_decref(connect);
+    }
+
+    return o;
+
+failed:
+
+    json_decref(o);
+    json_decref(connect);
+
+    return NULL;
+}
+
+
+/*
+ * The wallet's live session: a script that answers {id, state} of its
+ * latest session, and does the step given to it when the session is live.
+ */
+
+#define NGX_HTTP_AXON_LIVE_LUA                                               \
+    "local id = redis.call('HGET', KEYS[1], 'session')\n"                     \
+    "if not id then return {0} end\n"                                         \
+    "local sk = 'axon:session:' .. id\n"                                      \
+    "local st = redis.call('HGET', sk, 'state')\n"                            \
+    "if not st or st == 'ended' then return {0} end\n"
+
+
+/* DELETE /api/session/queue */
+
+ngx_int_t
+ngx_http_axon_leave_handler(ngx_http_request_t *r)
+{
+    static const char  leave_lua[] =
+        NGX_HTTP_AXON_LIVE_LUA
+        "if st ~= 'queued' then return {-1, id, st} end\n"
+        "redis.call('XADD', KEYS[2], '*', 'kind', 'session.leave',"
+        " 'session_id', id, 'wallet', ARGV[1])\n"
+        "return {1, id, st}\n";
+
+    ngx_http_axon_session_args_t  *a;
+
+    a = ngx_http_axon_session_args(r);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_session_wait(r,
+               ngx_http_axon_session_eval(r, ngx_http_axon_leave_reply,
+                   leave_lua, sizeof(leave_lua) - 1, 2, 3,
+                   (const char *[]) { (const char *) a->wallet_key,
+                                      NGX_HTTP_AXON_JOBS, a->wallet },
+                   (const size_t[]) { sizeof(a->wallet_key),
+                                      sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                                      AXON_ADDR_TEXT_LEN }));
+}
+
+
+static void
+ngx_http_axon_leave_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    json_t     *body;
+    ngx_int_t   rc;
+
+    if (ngx_http_axon_session_live(reply, r, &rc) != NGX_OK) {
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    if (reply->element[0]->integer == -1) {
+        body = json_pack("{s:{s:s, s:s, s:s#}}", "error",
+                         "code", "not_queued",
+                         "message", "the session is not in the queue "
+                                    "any more: release it instead",
+                         "status", reply->element[2]->str,
+                         (size_t) reply->element[2]->len);
+        rc = body ? ngx_http_axon_send_json(r, NGX_HTTP_CONFLICT, body)
+                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    body = json_pack("{s:I, s:s}",
+                     "session_id",
+                     (json_int_t) atoll(reply->element[1]->str),
+                     "status", "leaving");
+
+    ngx_http_axon_finalize(r, body
+                              ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED,
+                                                        body)
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/* POST /api/session/heartbeat: the worker's idle check reads heartbeat */
+
+ngx_int_t
+ngx_http_axon_heartbeat_handler(ngx_http_request_t *r)
+{
+    static const char  heartbeat_lua[] =
+        NGX_HTTP_AXON_LIVE_LUA
+        "redis.call('HSET', sk, 'heartbeat', ARGV[1])\n"
+        "return {1, id, st,"
+        " redis.call('HGET', KEYS[1], 'balance') or '0',"
+        " redis.call('HGET', sk, 'grace_until') or ''}\n";
+
+    ngx_http_axon_session_args_t  *a;
+
+    a = ngx_http_axon_session_args(r);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_session_wait(r,
+               ngx_http_axon_session_eval(r, ngx_http_axon_heartbeat_reply,
+                   heartbeat_lua, sizeof(heartbeat_lua) - 1, 1, 2,
+                   (const char *[]) { (const char *) a->wallet_key,
+                                      (const char *) a->now },
+                   (const size_t[]) { sizeof(a->wallet_key),
+                                      a->now_len }));
+}
+
+
+static void
+ngx_http_axon_heartbeat_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    u_char       iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
+    json_t      *body;
+    ngx_int_t    rc;
+    redisReply **e;
+
+    if (ngx_http_axon_session_live(reply, r, &rc) != NGX_OK) {
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    e = reply->element;
+
+    body = json_pack("{s:I, s:s#, s:I}",
+                     "session_id", (json_int_t) atoll(e[1]->str),
+                     "status", e[2]->str, (size_t) e[2]->len,
+                     "balance_minutes", (json_int_t) atoll(e[3]->str));
+
+    if (body && e[4]->len) {
+        *ngx_http_axon_iso8601(iso, (time_t) atoll(e[4]->str)) = '\0';
+        json_object_set_new(body, "grace_until", json_string((char *) iso));
+    }
+
+    ngx_http_axon_finalize(r, body
+                              ? ngx_http_axon_send_json(r, NGX_HTTP_OK, body)
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/*
+ * POST /api/release: the token as the gate takes it, or (as the platform
+ * this replaces accepted) in the body: {"auth_token": TOKEN}.
+ */
+
+ngx_int_t
+ngx_http_axon_release_handler(ngx_http_request_t *r)
+{
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx && ctx->has_wallet) {
+        return ngx_http_axon_release_send(r);
+    }
+
+    return ngx_http_axon_read_json(r, ngx_http_axon_release_body);
+}
+
+
+static ngx_int_t
+ngx_http_axon_release_body(ngx_http_request_t *r, json_t *body)
+{
+    json_t               *jt;
+    ngx_int_t             rc;
+    ngx_str_t             token;
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_axon_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    jt = json_object_get(body, "auth_token");
+
+    /* the request stays ours until release_resume finalizes it */
+    r->main->count++;
+
+    if (!json_is_string(jt) || json_string_length(jt) == 0) {
+        ctx->gate_code = "no_token";
+        ngx_http_axon_release_resume(r);
+        return NGX_DONE;
+    }
+
+    token.len = json_string_length(jt);
+    token.data = ngx_pnalloc(r->pool, token.len);
+    if (token.data == NULL) {
+        r->main->count--;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(token.data, json_string_value(jt), token.len);
+
+    ctx->resume = ngx_http_axon_release_resume;
+
+    rc = ngx_http_axon_token_check(r, ctx, &token);
+
+    if (rc == NGX_ERROR) {
+        r->main->count--;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        ngx_http_axon_release_resume(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the body's token is checked: finish as a request that waited for Redis */
+
+static void
+ngx_http_axon_release_resume(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx->gate_code) {
+        if (ngx_strcmp(ctx->gate_code, "redis_unavailable") == 0) {
+            rc = ngx_http_axon_redis_unavailable(r);
+
+        } else {
+            rc = ngx_http_axon_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                          ctx->gate_code,
+                                          "sign in first: a valid token as "
+                                          "Bearer, cookie, token argument "
+                                          "or \"auth_token\"");
+        }
+
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    rc = ngx_http_axon_release_send(r);
+
+    if (rc != NGX_DONE) {
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    /* release_send took its own reference */
+    r->main->count--;
+}
+
+
+static ngx_int_t
+ngx_http_axon_release_send(ngx_http_request_t *r)
+{
+    static const char  release_lua[] =
+        NGX_HTTP_AXON_LIVE_LUA
+        "redis.call('XADD', KEYS[2], '*', 'kind', 'session.release',"
+        " 'session_id', id, 'wallet', ARGV[1])\n"
+        "return {1, id, st}\n";
+
+    ngx_http_axon_session_args_t  *a;
+
+    a = ngx_http_axon_session_args(r);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_session_wait(r,
+               ngx_http_axon_session_eval(r, ngx_http_axon_release_reply,
+                   release_lua, sizeof(release_lua) - 1, 2, 3,
+                   (const char *[]) { (const char *) a->wallet_key,
+                                      NGX_HTTP_AXON_JOBS, a->wallet },
+                   (const size_t[]) { sizeof(a->wallet_key),
+                                      sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                                      AXON_ADDR_TEXT_LEN }));
+}
+
+
+static void
+ngx_http_axon_release_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    json_t     *body;
+    ngx_int_t   rc;
+
+    if (ngx_http_axon_session_live(reply, r, &rc) != NGX_OK) {
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "axon: session %*s: release asked",
+                  (size_t) reply->element[1]->len, reply->element[1]->str);
+
+    body = json_pack("{s:I, s:s}",
+                     "session_id",
+                     (json_int_t) atoll(reply->element[1]->str),
+                     "status", "ending");
+
+    ngx_http_axon_finalize(r, body
+                              ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED,
+                                                        body)
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/*
+ * A reply of a NGX_HTTP_AXON_LIVE_LUA script: NGX_OK when it is an array
+ * {code, id, state, ...} of a live session; otherwise *rc is the answer
+ * (503 for Redis, 404 no_session).
+ */
+
+static ngx_int_t
+ngx_http_axon_session_live(redisReply *reply, ngx_http_request_t *r,
+    ngx_int_t *rc)
+{
+    size_t  i;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        *rc = ngx_http_axon_redis_unavailable(r);
+        return NGX_ERROR;
+    }
+
+    if (reply->element[0]->integer == 0) {
+        *rc = ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "no_session",
+                                       "no live session: claim one with "
+                                       "POST /api/session");
+        return NGX_ERROR;
+    }
+
+    for (i = 1; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING) {
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
+        }
+    }
+
+    if (reply->elements < 3) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * `axon_gate session`: the caller's running session, asked from Redis on
+ * every request (a session's container and port change when it ends; the
+ * token's cache does not hold them).  NGX_OK with ctx->gate_code set or
+ * not, NGX_AGAIN, NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_axon_session_route(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx)
+{
+    static const char  route_lua[] =
+        NGX_HTTP_AXON_LIVE_LUA
+        "return {1, id, st, redis.call('HGET', sk, 'upstream') or ''}\n";
+
+    ngx_int_t                      rc;
+    ngx_http_axon_session_args_t  *a;
+
+    a = ngx_http_axon_session_args(r);
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_axon_session_eval(r, ngx_http_axon_route_reply,
+             route_lua, sizeof(route_lua) - 1, 1, 1,
+             (const char *[]) { (const char *) a->wallet_key },
+             (const size_t[]) { sizeof(a->wallet_key) });
+
+    if (rc == NGX_OK) {
+        ctx->gate_waiting = 1;
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ctx->gate_code = "redis_unavailable";
+        return NGX_OK;
+    }
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_axon_route_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    u_char               *p, *last;
+    redisReply          **e;
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+    ctx->gate_waiting = 0;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        ctx->gate_code = "redis_unavailable";
+        goto done;
+    }
+
+    e = reply->element;
+
+    if (e[0]->integer == 0 || reply->elements != 4) {
+        ctx->gate_code = "no_session";
+        goto done;
+    }
+
+    if (e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING
+        || e[3]->type != REDIS_REPLY_STRING)
+    {
+        ctx->gate_code = "no_session";
+        goto done;
+    }
+
+    if (e[2]->len != 7 || ngx_strncmp(e[2]->str, "running", 7) != 0
+        || e[3]->len == 0 || e[3]->len > NGX_SOCKADDR_STRLEN)
+    {
+        ctx->gate_code = "session_not_running";
+        goto done;
+    }
+
+    /* host:port as the worker wrote it; nothing that could end a URL */
+
+    last = (u_char *) e[3]->str + e[3]->len;
+
+    for (p = (u_char *) e[3]->str; p < last; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')
+              || (*p >= 'A' && *p <= 'Z') || *p == '.' || *p == ':'
+              || *p == '-' || *p == '[' || *p == ']'))
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "axon: session %*s: bad upstream in redis",
+                          (size_t) e[1]->len, e[1]->str);
+            ctx->gate_code = "session_not_running";
+            goto done;
+        }
+    }
+
+    ctx->upstream.data = ngx_pnalloc(r->pool, e[3]->len + e[1]->len);
+    if (ctx->upstream.data == NULL) {
+        ctx->gate_code = "session_not_running";
+        goto done;
+    }
+
+    ctx->upstream.len = e[3]->len;
+    ngx_memcpy(ctx->upstream.data, e[3]->str, e[3]->len);
+
+    ctx->session_id.data = ctx->upstream.data + e[3]->len;
+    ctx->session_id.len = e[1]->len;
+    ngx_memcpy(ctx->session_id.data, e[1]->str, e[1]->len);
+
+    ctx->gate_code = NULL;
+
+done:
+
+    ngx_http_axon_gate_resume(r);
+}
+
+
+/* $axon_upstream, $axon_session */
+
+ngx_int_t
+ngx_http_axon_session_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t            *s;
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = s->data;
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_axon_session_args_t *
+ngx_http_axon_session_args(ngx_http_request_t *r)
+{
+    ngx_http_axon_ctx_t           *ctx;
+    ngx_http_axon_session_args_t  *a;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx == NULL || !ctx->has_wallet) {
+        return NULL;
+    }
+
+    a = ngx_palloc(r->pool, sizeof(ngx_http_axon_session_args_t));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(a->wallet_key, NGX_HTTP_AXON_WALLET_KEY,
+               sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1);
+    axon_address_format_lower((char *) a->wallet_key
+                              + sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1,
+                              ctx->wallet);
+
+    axon_address_format_lower(a->wallet, ctx->wallet);
+    a->wallet[AXON_ADDR_TEXT_LEN] = '\0';
+
+    a->now_len = ngx_sprintf(a->now, "%T", ngx_time()) - a->now;
+
+    return a;
+}
+
+
+/*
+ * EVAL script with nkeys keys among its n arguments: NGX_OK (the handler
+ * will be called), NGX_DECLINED (Redis is down), NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_axon_session_eval(ngx_http_request_t *r,
+    ngx_http_axon_redis_handler_pt handler, const char *script, size_t len,
+    ngx_uint_t nkeys, ngx_uint_t n, const char **args, const size_t *lens)
+{
+    ngx_uint_t   i;
+    u_char       nk[NGX_INT_T_LEN];
+    const char  *argv[16];
+    size_t       argvlen[16];
+
+    if (n + 3 > 16) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = script;
+    argvlen[1] = len;
+    argv[2] = (const char *) nk;
+    argvlen[2] = ngx_sprintf(nk, "%ui", nkeys) - nk;
+
+    for (i = 0; i < n; i++) {
+        argv[3 + i] = args[i];
+        argvlen[3 + i] = lens[i];
+    }
+
+    return ngx_http_axon_redis_command(r, handler, NULL, (int) (n + 3), argv,
+                                       argvlen);
+}
+
+
+/* what a content handler returns after ngx_http_axon_session_eval() */
+
+static ngx_int_t
+ngx_http_axon_session_wait(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc == NGX_OK) {
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_axon_redis_unavailable(r);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
