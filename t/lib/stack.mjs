@@ -45,7 +45,9 @@ export function badLogLines(dir) {
 }
 
 export class Stack {
-    constructor() {
+    // opts.workerConf: lines added to the workers' config (AXON_WORKER_CONF)
+    constructor(opts = {}) {
+        this.opts = opts;
         this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
         chmodSync(this.dir, 0o755);
         this.logs = join(this.dir, 'logs');
@@ -63,6 +65,7 @@ export class Stack {
             AXON_REDIS_PORT: String(this.redisPort),
             AXON_PG_PORT: String(this.pgPort),
             AXON_PG_FSYNC: 'off',
+            AXON_WORKER_CONF: this.opts.workerConf || '',
         };
         await this.stack('up');
         return this;
@@ -91,6 +94,13 @@ export class Stack {
     redis(...args) {
         return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args])
             .toString().trim();
+    }
+
+    // many commands, one a line, through one redis-cli: its answers, one a line
+    redisPipe(lines) {
+        return execFileSync('redis-cli', ['-p', String(this.redisPort)],
+            { input: lines.join('\n') + '\n', maxBuffer: 64 << 20 })
+            .toString().split('\n').slice(0, lines.length);
     }
 
     psql(sql) {
