@@ -99,6 +99,14 @@ aw_credit_post(aw_job_t *job, aw_job_result_t *res, const char *kind,
     if (pg == NULL) {
         aw_job_db_failed(job, res);
 
+        if (strcmp(aw_worker.db.sqlstate, "23505") == 0
+            && strstr(aw_worker.db.error, "credit_ledger_idempotency_key_key"))
+        {
+            /* the same key posted at the same time (this job run twice) */
+            aw_job_fail(res, 0, "%s: posted at the same time by another "
+                        "run; trying again", ikey);
+        }
+
         if (strcmp(aw_worker.db.sqlstate, "23514") == 0
             && strstr(aw_worker.db.error, "balance_never_negative"))
         {

@@ -136,16 +136,16 @@ static int aw_queue_claim(aw_msec_t now);
 static void aw_queue_consumers(void);
 static int aw_queue_history(void);
 static int aw_queue_read(aw_msec_t now);
-static int aw_queue_batch(redisReply *entries, int skip_retries,
-    char *last);
-static int aw_queue_entry(redisReply *e);
+static int aw_queue_batch(redisReply *entries, int fresh, char *last);
+static int aw_queue_start(redisReply *e);
+static int aw_queue_entry(redisReply *e, redisReply *start);
 static void aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     aw_job_result_t *res);
 static void aw_queue_dead(const char *id, const char *key,
     redisReply *fields, const char *error, int attempts);
 static void aw_queue_retry(const char *id, const char *key, int attempts,
     const char *error);
-static int aw_queue_flush(redisReply **last);
+static int aw_queue_flush(redisReply **last, int n);
 static void aw_queue_tick(aw_msec_t now);
 static int aw_queue_retrying(const char *id);
 static int aw_queue_failed(const char *what);
@@ -440,7 +440,7 @@ aw_queue_claim(aw_msec_t now)
         aw_queue.stats.claimed += reply->element[1]->elements;
     }
 
-    rc = aw_queue_batch(reply->element[1], 1, NULL);
+    rc = aw_queue_batch(reply->element[1], 0, NULL);
 
     freeReplyObject(reply);
 
@@ -562,7 +562,7 @@ aw_queue_history(void)
 
     last[0] = '\0';
 
-    rc = aw_queue_batch(entries, 1, last);
+    rc = aw_queue_batch(entries, 0, last);
 
     if (last[0]) {
         strcpy(aw_queue.history_from, last);
@@ -609,7 +609,7 @@ aw_queue_read(aw_msec_t now)
         && reply->element[0]->type == REDIS_REPLY_ARRAY
         && reply->element[0]->elements == 2)
     {
-        rc = aw_queue_batch(reply->element[0]->element[1], 0, NULL);
+        rc = aw_queue_batch(reply->element[0]->element[1], 1, NULL);
     }
 
     freeReplyObject(reply);
@@ -621,26 +621,38 @@ aw_queue_read(aw_msec_t now)
 /*
  * Runs the entries of a reply one after the other; returns how many (0:
  * none), or -1 if a connection failed (the rest stay pending: they are
- * taken back from our pending list later).  skip_retries: leave alone the
- * jobs that wait for their retry.
+ * taken back from our pending list later).  The jobs that wait for their
+ * retry are left alone.
+ *
+ * A fresh batch (new jobs) is marked running in one round trip before the
+ * first runs, and the outcomes are written in one round trip after the
+ * last: a job then costs no Redis round trip of its own.  Jobs taken back
+ * (retries, reclaimed, our own pending) are marked one by one, so that a
+ * job that makes the worker crash counts attempts against itself only.
  */
 
 static int
-aw_queue_batch(redisReply *entries, int skip_retries, char *last)
+aw_queue_batch(redisReply *entries, int fresh, char *last)
 {
-    size_t       i;
-    int          n, rc;
-    redisReply  *e;
+    int           n, i, rc;
+    size_t        k;
+    redisReply   *e, **run, **start;
 
-    if (entries->type != REDIS_REPLY_ARRAY) {
+    if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
         return 0;
     }
 
-    n = 0;
-    rc = AW_OK;
+    run = calloc(2 * entries->elements, sizeof(redisReply *));
+    if (run == NULL) {
+        aw_log(AW_LOG_ERR, "queue: out of memory");
+        return -1;
+    }
 
-    for (i = 0; i < entries->elements; i++) {
-        e = entries->element[i];
+    start = run + entries->elements;
+    n = 0;
+
+    for (k = 0; k < entries->elements; k++) {
+        e = entries->element[k];
 
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
             || e->element[0]->type != REDIS_REPLY_STRING
@@ -653,23 +665,42 @@ aw_queue_batch(redisReply *entries, int skip_retries, char *last)
             strcpy(last, e->element[0]->str);
         }
 
-        if (skip_retries && aw_queue_retrying(e->element[0]->str)) {
+        if (aw_queue_retrying(e->element[0]->str)) {
             continue;
         }
 
+        run[n++] = e;
+    }
+
+    rc = AW_OK;
+
+    if (fresh && n > 1) {
+        for (i = 0; i < n && rc == AW_OK; i++) {
+            rc = aw_queue_start(run[i]);
+        }
+
+        if (rc == AW_OK) {
+            rc = aw_queue_flush(start, n);
+        }
+    }
+
+    for (i = 0; i < n && rc == AW_OK; i++) {
         if (aw_worker_stopping()) {
             break;
         }
 
-        rc = aw_queue_entry(e);
-        n++;
+        rc = aw_queue_entry(run[i], start[i]);
+    }
 
-        if (rc != AW_OK) {
-            break;
+    for (i = 0; i < n; i++) {
+        if (start[i]) {
+            freeReplyObject(start[i]);
         }
     }
 
-    if (aw_queue_flush(NULL) != AW_OK || rc != AW_OK) {
+    free(run);
+
+    if (aw_queue_flush(NULL, 0) != AW_OK || rc != AW_OK) {
         /* the rest of this batch: from our pending list, later */
         aw_queue.history = 1;
         strcpy(aw_queue.history_from, "0");
@@ -681,21 +712,70 @@ aw_queue_batch(redisReply *entries, int skip_retries, char *last)
 
 
 /*
+ * Appends the script that marks a job running and counts the attempt; its
+ * reply is {attempts, the last error}.
+ */
+
+static int
+aw_queue_start(redisReply *e)
+{
+    char         key[AW_JOB_ID_LEN + 16], kindname[72], now[32];
+    size_t       i;
+    redisReply  *fields, *f;
+
+    snprintf(key, sizeof(key), AW_QUEUE_JOB "%s", e->element[0]->str);
+    strcpy(kindname, "-");
+
+    fields = e->element[1];
+
+    for (i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements;
+         i += 2)
+    {
+        f = fields->element[i];
+
+        if (f->type == REDIS_REPLY_STRING && f->len == 4
+            && memcmp(f->str, "kind", 4) == 0
+            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            aw_queue_printable(kindname, sizeof(kindname),
+                               fields->element[i + 1]->str,
+                               fields->element[i + 1]->len);
+            break;
+        }
+    }
+
+    snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
+
+    if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s %s",
+                        aw_queue_lua_start, key, kindname,
+                        aw_worker.conf->worker_id, now)
+        != AW_OK)
+    {
+        return AW_ERROR;
+    }
+
+    aw_queue.replies++;
+
+    return AW_OK;
+}
+
+
+/*
  * One job: check its fields, mark it running, run it, record the outcome.
  * AW_ERROR only when a connection failed.
  */
 
 static int
-aw_queue_entry(redisReply *e)
+aw_queue_entry(redisReply *e, redisReply *start)
 {
     int                   rc, n, attempts;
-    char                  key[AW_JOB_ID_LEN + 16], kindname[72], now[32];
+    char                  key[AW_JOB_ID_LEN + 16], kindname[72];
     char                  list[256], err[AW_JOB_ERROR_LEN];
     char                  error[AW_JOB_ERROR_LEN + 64];
     size_t                i, nlens[AW_JOB_MAX_FIELDS];
     size_t                vlens[AW_JOB_MAX_FIELDS];
     aw_job_t              job;
-    aw_msec_t             start;
+    aw_msec_t             took;
     aw_conf_t            *conf;
     redisReply           *fields, *f, *kind, *reply;
     const char           *id, *names[AW_JOB_MAX_FIELDS];
@@ -796,20 +876,14 @@ aw_queue_entry(redisReply *e)
 
     /* running: in one write with the previous job's outcome */
 
-    snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
+    if (start) {
+        reply = start;
 
-    if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s %s",
-                        aw_queue_lua_start, key, kindname,
-                        conf->worker_id, now)
-        != AW_OK)
-    {
-        return AW_ERROR;
-    }
-
-    aw_queue.replies++;
-
-    if (aw_queue_flush(&reply) != AW_OK) {
-        return AW_ERROR;
+    } else {
+        if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK)
+        {
+            return AW_ERROR;
+        }
     }
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
@@ -819,7 +893,10 @@ aw_queue_entry(redisReply *e)
         aw_log(AW_LOG_ERR, "job %s: marking it running failed: %s", id,
                reply->type == REDIS_REPLY_ERROR ? reply->str
                                                 : "unexpected reply");
-        freeReplyObject(reply);
+        if (reply != start) {
+            freeReplyObject(reply);
+        }
+
         return AW_ERROR;
     }
 
@@ -833,7 +910,9 @@ aw_queue_entry(redisReply *e)
                  "failed with: %s", attempts - 1,
                  reply->element[1]->len ? reply->element[1]->str
                                         : "(no error: the worker stopped)");
-        freeReplyObject(reply);
+        if (reply != start) {
+            freeReplyObject(reply);
+        }
 
         aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
         aw_queue_dead(id, key, fields, error, attempts - 1);
@@ -842,7 +921,9 @@ aw_queue_entry(redisReply *e)
         return AW_OK;
     }
 
-    freeReplyObject(reply);
+    if (reply != start) {
+        freeReplyObject(reply);
+    }
 
     if (err[0]) {
         aw_queue.stats.failed++;
@@ -863,19 +944,19 @@ aw_queue_entry(redisReply *e)
     job.attempt = attempts;
     memset(&res, 0, sizeof(res));
 
-    start = aw_monotonic_msec();
+    took = aw_monotonic_msec();
 
     rc = k->handler(&job, &res);
 
-    start = aw_monotonic_msec() - start;
+    took = aw_monotonic_msec() - took;
 
     if (rc == AW_OK) {
         aw_queue.stats.done++;
 
-        aw_log(AW_LOG_INFO, "done in %lld ms%s%s", (long long) start,
+        aw_log(AW_LOG_INFO, "done in %lld ms%s%s", (long long) took,
                res.note[0] ? ": " : "", res.note);
 
-        aw_queue_done(id, key, start, &res);
+        aw_queue_done(id, key, took, &res);
         aw_log_ctx(NULL);
 
         return AW_OK;
@@ -1075,17 +1156,18 @@ aw_queue_retry(const char *id, const char *key, int attempts,
 
 
 /*
- * Reads the pipelined replies; the last one is returned in *last if last
- * is not NULL.  AW_ERROR: the connection failed.
+ * Reads the pipelined replies; the last n are returned in last[] (if n >
+ * 0), the caller frees them.  AW_ERROR: the connection failed.
  */
 
 static int
-aw_queue_flush(redisReply **last)
+aw_queue_flush(redisReply **last, int n)
 {
+    int          i;
     redisReply  *reply;
 
-    if (last) {
-        *last = NULL;
+    for (i = 0; i < n; i++) {
+        last[i] = NULL;
     }
 
     while (aw_queue.replies > 0) {
@@ -1093,6 +1175,14 @@ aw_queue_flush(redisReply **last)
 
         if (reply == NULL) {
             aw_queue.replies = 0;
+
+            for (i = 0; i < n; i++) {
+                if (last[i]) {
+                    freeReplyObject(last[i]);
+                    last[i] = NULL;
+                }
+            }
+
             return AW_ERROR;
         }
 
@@ -1102,8 +1192,8 @@ aw_queue_flush(redisReply **last)
             aw_log(AW_LOG_ERR, "queue: redis: %s", reply->str);
         }
 
-        if (last && aw_queue.replies == 0) {
-            *last = reply;
+        if (aw_queue.replies < n) {
+            last[n - 1 - aw_queue.replies] = reply;
 
         } else {
             freeReplyObject(reply);
@@ -1223,7 +1313,7 @@ aw_queue_tick(aw_msec_t now)
 
     aw_queue.replies += 2;
 
-    (void) aw_queue_flush(NULL);
+    (void) aw_queue_flush(NULL, 0);
 }
 
 

@@ -22,18 +22,27 @@
 --     twice writes one row.
 
 
--- 001's trigger, but with the id drawn after the balance row is locked.
+-- 001's trigger, but with the id drawn after the balance row is locked, and
+-- the balance row created only when it is missing (one UPDATE on the common
+-- path).
 CREATE OR REPLACE FUNCTION credit_ledger_apply() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO wallet_balances (wallet, balance)
-        VALUES (NEW.wallet, 0)
-        ON CONFLICT (wallet) DO NOTHING;
-
     UPDATE wallet_balances
        SET balance = balance + NEW.delta_minutes, updated_at = now()
      WHERE wallet = NEW.wallet
     RETURNING balance INTO NEW.balance_after;
+
+    IF NOT FOUND THEN
+        INSERT INTO wallet_balances (wallet, balance)
+            VALUES (NEW.wallet, 0)
+            ON CONFLICT (wallet) DO NOTHING;
+
+        UPDATE wallet_balances
+           SET balance = balance + NEW.delta_minutes, updated_at = now()
+         WHERE wallet = NEW.wallet
+        RETURNING balance INTO NEW.balance_after;
+    END IF;
 
     -- the row lock taken above is held until commit: the next change of
     -- this wallet draws a greater id
@@ -66,18 +75,18 @@ CREATE TABLE auth_token_revocations (
 
 -- Posts one ledger row, unless its idempotency key is already there.
 --
--- Returns the wallet's balance and newest ledger id (one snapshot), and
--- whether this call applied the row.  A key already used for another
--- wallet, kind or amount is refused (23505, "... was already used ...").
--- A change that would take the balance below zero fails on 001's
--- balance_never_negative (23514).  With p_job, also the job's audit row
--- (once per job).
+-- Returns the wallet's balance and newest ledger id, and whether this call
+-- applied the row.  A key already used for another wallet, kind or amount
+-- is refused (23505, "... was already used ...").  A change that would take
+-- the balance below zero fails on 001's balance_never_negative (23514).
+-- With p_job, also the job's audit row (once per job).
 --
--- Not INSERT ... ON CONFLICT DO NOTHING: credit_ledger_apply() is a BEFORE
--- trigger, which runs before the conflict check, so a skipped row would
--- still have moved the balance.  A concurrent insert of the same key waits
--- on the unique index, then fails; the sub-transaction undoes the
--- trigger's change and the row found is returned.
+-- Two concurrent posts of one key: the second waits on the unique index,
+-- then fails with 23505 on credit_ledger_idempotency_key_key, and nothing
+-- of it remains; run again, it finds the first one's row.  (Not INSERT ...
+-- ON CONFLICT DO NOTHING: credit_ledger_apply() is a BEFORE trigger, which
+-- runs before the conflict check, so a skipped row would still have moved
+-- the balance.)
 CREATE FUNCTION axon_credit_post(
     p_wallet text, p_kind text, p_delta bigint, p_reference text,
     p_key text, p_actor text, p_job text, p_action text, p_detail jsonb,
@@ -91,23 +100,22 @@ BEGIN
     SELECT * INTO r FROM credit_ledger WHERE idempotency_key = p_key;
 
     IF NOT FOUND THEN
-        INSERT INTO wallets (address) VALUES (p_wallet)
-            ON CONFLICT (address) DO NOTHING;
+        PERFORM 1 FROM wallets WHERE address = p_wallet;
 
-        BEGIN
-            INSERT INTO credit_ledger (wallet, kind, delta_minutes,
-                                       reference, idempotency_key, actor)
-                VALUES (p_wallet, p_kind, p_delta, p_reference, p_key,
-                        p_actor)
-                RETURNING * INTO r;
-            applied := true;
-        EXCEPTION WHEN unique_violation THEN
-            SELECT * INTO r FROM credit_ledger WHERE idempotency_key = p_key;
-        END;
-    END IF;
+        IF NOT FOUND THEN
+            INSERT INTO wallets (address) VALUES (p_wallet)
+                ON CONFLICT (address) DO NOTHING;
+        END IF;
 
-    IF r.wallet <> p_wallet OR r.kind <> p_kind
-       OR r.delta_minutes <> p_delta
+        INSERT INTO credit_ledger (wallet, kind, delta_minutes, reference,
+                                   idempotency_key, actor)
+            VALUES (p_wallet, p_kind, p_delta, p_reference, p_key, p_actor)
+            RETURNING * INTO r;
+
+        applied := true;
+
+    ELSIF r.wallet <> p_wallet OR r.kind <> p_kind
+          OR r.delta_minutes <> p_delta
     THEN
         RAISE EXCEPTION '% was already used by ledger row % (% % minutes '
                         'for %)', p_key, r.id, r.kind, r.delta_minutes,
@@ -124,11 +132,18 @@ BEGIN
             ON CONFLICT (job_id) WHERE job_id IS NOT NULL DO NOTHING;
     END IF;
 
-    SELECT b.balance,
-           (SELECT max(l.id) FROM credit_ledger l WHERE l.wallet = b.wallet)
-      INTO balance, ledger_id
-      FROM wallet_balances b
-     WHERE b.wallet = p_wallet;
+    IF applied THEN
+        -- the wallet's row lock is ours until commit: this is its newest
+        ledger_id := r.id;
+        balance := r.balance_after;
+    ELSE
+        SELECT b.balance,
+               (SELECT max(l.id) FROM credit_ledger l
+                 WHERE l.wallet = b.wallet)
+          INTO balance, ledger_id
+          FROM wallet_balances b
+         WHERE b.wallet = p_wallet;
+    END IF;
 END
 $$;
 
