@@ -17,6 +17,14 @@
 static void aw_auth_utf8(char *dst, size_t size, const char *s, size_t len);
 
 
+static aw_db_stmt_t  aw_auth_signin_stmt = aw_db_stmt("signin",
+    "SELECT axon_signin($1, $2::bytea, $3::bigint, $4::bigint, $5,"
+    " $6::inet, $7)");
+
+static aw_db_stmt_t  aw_auth_logout_stmt = aw_db_stmt("logout",
+    "SELECT axon_logout($1::bytea, $2, $3::bigint)");
+
+
 int
 aw_auth_signin(aw_job_t *job, aw_job_result_t *res)
 {
@@ -51,9 +59,7 @@ aw_auth_signin(aw_job_t *job, aw_job_result_t *res)
     params[5] = ip[0] ? ip : NULL;
     params[6] = ua;
 
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT axon_signin($1, $2::bytea, $3::bigint,"
-                     " $4::bigint, $5, $6::inet, $7)", 7, params);
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_auth_signin_stmt, 7, params);
     if (pg == NULL) {
         return aw_job_db_failed(job, res);
     }
@@ -81,9 +87,7 @@ aw_auth_logout(aw_job_t *job, aw_job_result_t *res)
     params[1] = aw_job_addr(job, "wallet");
     params[2] = at;
 
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT axon_logout($1::bytea, $2, $3::bigint)",
-                     3, params);
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_auth_logout_stmt, 3, params);
     if (pg == NULL) {
         return aw_job_db_failed(job, res);
     }

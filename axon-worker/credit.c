@@ -25,6 +25,11 @@ static int aw_credit_post(aw_job_t *job, aw_job_result_t *res,
     const char *kind, int64_t delta, const char *prefix, const char *text);
 
 
+static aw_db_stmt_t  aw_credit_post_stmt = aw_db_stmt("credit_post",
+    "SELECT ledger_id, balance, applied FROM axon_credit_post"
+    "($1, $2, $3::bigint, $4, $5, $6, $7, $8, $9::jsonb)");
+
+
 int
 aw_credit_grant(aw_job_t *job, aw_job_result_t *res)
 {
@@ -90,10 +95,7 @@ aw_credit_post(aw_job_t *job, aw_job_result_t *res, const char *kind,
     params[7] = job->kind->name;
     params[8] = detail;
 
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT ledger_id, balance, applied FROM axon_credit_post"
-                     "($1, $2, $3::bigint, $4, $5, $6, $7, $8, $9::jsonb)",
-                     9, params);
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_credit_post_stmt, 9, params);
     free(detail);
 
     if (pg == NULL) {
