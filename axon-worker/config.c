@@ -128,6 +128,58 @@ const aw_conf_option_t  aw_conf_options[] = {
       offsetof(aw_conf_t, worker_id), 0,
       "This worker's name in its heartbeat and logs; empty: hostname:pid." },
 
+    { "queue_group", AW_CONF_STRING, "axon-workers", 1, 64, NULL,
+      offsetof(aw_conf_t, queue_group), 0,
+      "The consumer group of the job stream axon:jobs that the workers "
+      "share; created (from the stream's first entry) if missing." },
+
+    { "queue_consumer", AW_CONF_STRING, "", 0, 128, NULL,
+      offsetof(aw_conf_t, queue_consumer), 0,
+      "This worker's consumer name in the group; empty: worker_id.  A "
+      "worker restarted under the same name takes its own pending jobs "
+      "back at once; under a new name (the default hostname:pid), another "
+      "worker reclaims them after job_claim_idle.  Two running workers "
+      "must not share a name." },
+
+    { "queue_batch", AW_CONF_INT, "64", 1, 1000, NULL,
+      offsetof(aw_conf_t, queue_batch), 0,
+      "Jobs read from the stream at once (XREADGROUP COUNT); they are run "
+      "one after the other." },
+
+    { "queue_block", AW_CONF_MSEC, "100ms", 1, 10 * S, NULL,
+      offsetof(aw_conf_t, queue_block), 0,
+      "How long a read of an empty stream waits for a job (XREADGROUP "
+      "BLOCK); signals are handled between reads.  Must be less than "
+      "redis_timeout." },
+
+    { "job_max_attempts", AW_CONF_INT, "8", 1, 1000, NULL,
+      offsetof(aw_conf_t, job_max_attempts), 0,
+      "Attempts of a job that fails transiently (a lost connection, a "
+      "lock timeout...) before it goes to the dead-letter stream "
+      "axon:jobs:dead.  A job that fails permanently (bad fields, a "
+      "refused change) goes there at the first attempt." },
+
+    { "job_retry_min", AW_CONF_MSEC, "1s", 10, 1 * H, NULL,
+      offsetof(aw_conf_t, job_retry_min), 0,
+      "Delay before the first retry of a failed job; it doubles at each "
+      "attempt, with jitter, up to job_retry_max." },
+
+    { "job_retry_max", AW_CONF_MSEC, "1m", 10, 1 * H, NULL,
+      offsetof(aw_conf_t, job_retry_max), 0,
+      "Longest delay between two attempts of a job; at least "
+      "job_retry_min, less than job_claim_idle." },
+
+    { "job_claim_idle", AW_CONF_MSEC, "2m", 100, 24 * H, NULL,
+      offsetof(aw_conf_t, job_claim_idle), 0,
+      "A job that another consumer took and has not acknowledged for this "
+      "long is reclaimed (XAUTOCLAIM): its worker is presumed dead.  Must "
+      "exceed the longest a job can take." },
+
+    { "job_state_ttl", AW_CONF_MSEC, "1h", 1 * S, 30 * 24 * (int64_t) H, NULL,
+      offsetof(aw_conf_t, job_state_ttl), 0,
+      "How long the state of a finished job (axon:job:ID) is kept; the "
+      "state of a dead-lettered job is kept until it is replayed." },
+
     { NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -338,6 +390,36 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
+    if (conf->queue_block >= conf->redis_timeout) {
+        snprintf(err, errlen, "%s: queue_block (%s) must be less than "
+                 "redis_timeout (%s)",
+                 aw_conf_location(conf, aw_conf_find("queue_block"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->queue_block),
+                 aw_conf_format_msec(b, sizeof(b), conf->redis_timeout));
+        return AW_ERROR;
+    }
+
+    if (conf->job_retry_max < conf->job_retry_min) {
+        snprintf(err, errlen, "%s: job_retry_max (%s) must not be less than "
+                 "job_retry_min (%s)",
+                 aw_conf_location(conf, aw_conf_find("job_retry_max"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->job_retry_max),
+                 aw_conf_format_msec(b, sizeof(b), conf->job_retry_min));
+        return AW_ERROR;
+    }
+
+    if (conf->job_claim_idle <= conf->job_retry_max) {
+        snprintf(err, errlen, "%s: job_claim_idle (%s) must be greater than "
+                 "job_retry_max (%s)",
+                 aw_conf_location(conf, aw_conf_find("job_claim_idle"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->job_claim_idle),
+                 aw_conf_format_msec(b, sizeof(b), conf->job_retry_max));
+        return AW_ERROR;
+    }
+
     if (conf->worker_id[0] == '\0') {
         if (gethostname(host, sizeof(host)) == -1) {
             strcpy(host, "localhost");
@@ -352,6 +434,17 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
 
         free(conf->worker_id);
         conf->worker_id = id;
+    }
+
+    if (conf->queue_consumer[0] == '\0') {
+        id = strdup(conf->worker_id);
+        if (id == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return AW_ERROR;
+        }
+
+        free(conf->queue_consumer);
+        conf->queue_consumer = id;
     }
 
     return AW_OK;
@@ -1016,6 +1109,12 @@ aw_conf_print(FILE *f, const aw_conf_t *conf)
         if (strcmp(opt->name, "worker_id") == 0 && strcmp(loc, "default") == 0)
         {
             snprintf(loc, sizeof(loc), "default (hostname:pid)");
+        }
+
+        if (strcmp(opt->name, "queue_consumer") == 0
+            && strcmp(loc, "default") == 0)
+        {
+            snprintf(loc, sizeof(loc), "default (worker_id)");
         }
 
         fprintf(f, "%-25s %-48s # %s\n", opt->name, value, loc);

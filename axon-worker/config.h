@@ -74,6 +74,16 @@ typedef struct {
     char         *pid_file;
     char         *worker_id;
 
+    char         *queue_group;
+    char         *queue_consumer;
+    int           queue_batch;
+    aw_msec_t     queue_block;
+    int           job_max_attempts;
+    aw_msec_t     job_retry_min;
+    aw_msec_t     job_retry_max;
+    aw_msec_t     job_claim_idle;
+    aw_msec_t     job_state_ttl;
+
     /* where each value came from */
     char         *path;                         /* NULL: defaults only */
     unsigned      line[AW_CONF_MAX_OPTIONS];    /* 0: the default */

@@ -16,6 +16,14 @@
 
 static PGresult *aw_db_run(aw_db_t *db, const char *sql, int nparams,
     const char *const *params, int script, aw_msec_t timeout);
+static PGresult *aw_db_send(aw_db_t *db, const char *sql, int nparams,
+    const char *const *params, int mode, const char *name,
+    aw_msec_t timeout);
+
+#define AW_DB_PARAMS    0
+#define AW_DB_SCRIPT    1
+#define AW_DB_PREPARE   2
+#define AW_DB_PREPARED  3
 static int aw_db_wait(int fd, short events, aw_msec_t deadline);
 static void aw_db_lost(aw_db_t *db, const char *reason);
 static void aw_db_set_error(aw_db_t *db, const char *msg);
@@ -142,6 +150,7 @@ aw_db_connect(aw_db_t *db)
 
     db->conn = conn;
     db->closing = 0;
+    db->connects++;
 
     ver = PQserverVersion(conn);
 
@@ -430,9 +439,46 @@ aw_db_txn(aw_db_t *db, const char *begin, aw_db_txn_pt fn, void *data)
 }
 
 
+/*
+ * A statement prepared once per connection (its name is stmt->name), then
+ * executed with parameters: no parse and plan per call.
+ */
+
+PGresult *
+aw_db_query_prepared(aw_db_t *db, aw_db_stmt_t *stmt, int nparams,
+    const char *const *params)
+{
+    PGresult  *res;
+
+    if (db->conn && stmt->connects != db->connects) {
+        res = aw_db_send(db, stmt->sql, nparams, NULL, AW_DB_PREPARE,
+                         stmt->name, db->query_timeout);
+        if (res == NULL) {
+            return NULL;
+        }
+
+        PQclear(res);
+        stmt->connects = db->connects;
+    }
+
+    return aw_db_send(db, stmt->sql, nparams, params, AW_DB_PREPARED,
+                      stmt->name, db->query_timeout);
+}
+
+
 static PGresult *
 aw_db_run(aw_db_t *db, const char *sql, int nparams,
     const char *const *params, int script, aw_msec_t timeout)
+{
+    return aw_db_send(db, sql, nparams, params,
+                      script ? AW_DB_SCRIPT : AW_DB_PARAMS, NULL, timeout);
+}
+
+
+static PGresult *
+aw_db_send(aw_db_t *db, const char *sql, int nparams,
+    const char *const *params, int mode, const char *name,
+    aw_msec_t timeout)
 {
     int             rc, n, line;
     char            buf[32];
@@ -451,10 +497,21 @@ aw_db_run(aw_db_t *db, const char *sql, int nparams,
         return NULL;
     }
 
-    if (script) {
-        rc = PQsendQuery(conn, sql);
+    switch (mode) {
 
-    } else {
+    case AW_DB_SCRIPT:
+        rc = PQsendQuery(conn, sql);
+        break;
+
+    case AW_DB_PREPARE:
+        rc = PQsendPrepare(conn, name, sql, nparams, NULL);
+        break;
+
+    case AW_DB_PREPARED:
+        rc = PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0);
+        break;
+
+    default:
         rc = PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL,
                                0);
     }
@@ -529,7 +586,7 @@ aw_db_run(aw_db_t *db, const char *sql, int nparams,
 
     pos = PQresultErrorField(last, PG_DIAG_STATEMENT_POSITION);
 
-    if (script && pos) {
+    if (mode == AW_DB_SCRIPT && pos) {
         /* where in a migration: its line */
         line = 1;
 

@@ -39,6 +39,8 @@ struct aw_db_s {
 
     aw_db_connect_pt    on_connect;
 
+    unsigned long       connects;           /* successful connects so far */
+
     unsigned            down_logged:1;      /* the loss is in the log */
     unsigned            fatal:1;            /* on_connect said stop */
     unsigned            closing:1;          /* error holds the FATAL why */
@@ -46,6 +48,16 @@ struct aw_db_s {
     char                sqlstate[6];        /* of the last failed query */
     char                error[256];         /* the last error, one line */
 };
+
+
+/* a statement of aw_db_query_prepared(): static, one per call site */
+typedef struct {
+    const char         *name;               /* unique in the worker */
+    const char         *sql;
+    unsigned long       connects;           /* prepared on that connect */
+} aw_db_stmt_t;
+
+#define aw_db_stmt(name, sql)  { name, sql, 0 }
 
 
 #define AW_DB_RETRY_TRIES  5
@@ -71,6 +83,8 @@ void aw_db_readable(aw_db_t *db);
 
 PGresult *aw_db_query(aw_db_t *db, const char *sql, int nparams,
     const char *const *params);
+PGresult *aw_db_query_prepared(aw_db_t *db, aw_db_stmt_t *stmt,
+    int nparams, const char *const *params);
 int aw_db_exec(aw_db_t *db, const char *sql, int nparams,
     const char *const *params);
 int aw_db_script(aw_db_t *db, const char *sql);

@@ -6,6 +6,7 @@
 
 #include "jobs.h"
 #include "log.h"
+#include "queue.h"
 #include "worker.h"
 
 
@@ -13,10 +14,10 @@ static const aw_jobs_t  *aw_jobs[] = {
     /*
      * The job sources, in the order they run.  Later issues add theirs:
      *
-     *   &aw_queue_jobs,        queue.c: the Redis Streams job queue
      *   &aw_deposits_jobs,     deposits.c
      *   &aw_scheduler_jobs,    scheduler.c: GPU scheduling
      */
+    &aw_queue_jobs,             /* queue.c: the Redis Streams job queue */
     NULL
 };
 

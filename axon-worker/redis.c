@@ -149,6 +149,7 @@ aw_redis_connect(aw_redis_t *r)
     freeReplyObject(reply);
 
     r->ctx = ctx;
+    r->connects++;
 
     aw_backoff_reset(&r->backoff, now);
     r->down_logged = 0;
@@ -296,6 +297,67 @@ aw_redis_command_argv(aw_redis_t *r, int argc, const char **argv,
     reply = redisCommandArgv(r->ctx, argc, argv, argvlen);
 
     return aw_redis_reply(r, reply, argc > 0 ? argv[0] : "");
+}
+
+
+int
+aw_redis_append(aw_redis_t *r, const char *fmt, ...)
+{
+    int      rc;
+    va_list  args;
+
+    if (r->ctx == NULL) {
+        aw_redis_set_error(r, "not connected", 13);
+        return AW_ERROR;
+    }
+
+    va_start(args, fmt);
+    rc = redisvAppendCommand(r->ctx, fmt, args);
+    va_end(args);
+
+    if (rc != REDIS_OK) {
+        aw_redis_lost(r, aw_redis_errstr(r->ctx));
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+int
+aw_redis_append_argv(aw_redis_t *r, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    if (r->ctx == NULL) {
+        aw_redis_set_error(r, "not connected", 13);
+        return AW_ERROR;
+    }
+
+    if (redisAppendCommandArgv(r->ctx, argc, argv, argvlen) != REDIS_OK) {
+        aw_redis_lost(r, aw_redis_errstr(r->ctx));
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+redisReply *
+aw_redis_get_reply(aw_redis_t *r)
+{
+    void  *reply;
+
+    if (r->ctx == NULL) {
+        aw_redis_set_error(r, "not connected", 13);
+        return NULL;
+    }
+
+    if (redisGetReply(r->ctx, &reply) != REDIS_OK || reply == NULL) {
+        aw_redis_lost(r, aw_redis_errstr(r->ctx));
+        return NULL;
+    }
+
+    return reply;
 }
 
 

@@ -25,6 +25,7 @@ typedef struct {
     aw_backoff_t    backoff;
 
     unsigned        down_logged:1;
+    unsigned long   connects;       /* successful connects so far */
 
     char            error[256];     /* the last error, or error reply */
 } aw_redis_t;
@@ -48,6 +49,17 @@ void aw_redis_readable(aw_redis_t *r);
 redisReply *aw_redis_command(aw_redis_t *r, const char *fmt, ...);
 redisReply *aw_redis_command_argv(aw_redis_t *r, int argc, const char **argv,
     const size_t *argvlen);
+
+/*
+ * Pipelining: commands appended are sent with the first aw_redis_get_reply,
+ * which returns the replies in order; unlike aw_redis_command it returns an
+ * error reply as such (type REDIS_REPLY_ERROR), and NULL only when the
+ * connection failed (it is then closed, with every reply still due).
+ */
+int aw_redis_append(aw_redis_t *r, const char *fmt, ...);
+int aw_redis_append_argv(aw_redis_t *r, int argc, const char **argv,
+    const size_t *argvlen);
+redisReply *aw_redis_get_reply(aw_redis_t *r);
 
 
 #endif /* AW_REDIS_H */

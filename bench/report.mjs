@@ -8,6 +8,7 @@
 //   rss target=T workers=N vmrss_kb=… anon_kb=…     (sums over the workers)
 //   crypto KEY=VALUE                                 (bench_recover's output)
 //   ir op=OP instructions=N                          (callgrind, one call)
+//   queue target=T round=R jobs=N seconds=S jps=J    (scripts/bench-queue)
 //   info KEY=VALUE                                  (date, cpus, clk_tck, …)
 //   signin round=R signins=N errors=E secs=S cpu_nginx=TICKS cpu_redis=TICKS
 //
@@ -26,6 +27,7 @@ const crypto = {};
 const ir = {};
 const info = {};
 const signin = [];
+const queue = [];
 
 for (const line of lines) {
     const [kind, ...pairs] = line.trim().split(/\s+/);
@@ -40,6 +42,7 @@ for (const line of lines) {
     else if (kind === 'ir') ir[kv.op] = kv.instructions;
     else if (kind === 'info') Object.assign(info, kv);
     else if (kind === 'signin') signin.push(kv);
+    else if (kind === 'queue') queue.push(kv);
 }
 
 const median = (v) => {
@@ -111,7 +114,7 @@ function rssRow(label, target, base) {
         `${a.workers}+${b.workers} workers)`);
 }
 
-out.push(`# ${info.date}  ${info.cpus} CPUs  wrk -t1: -c32 -d${info.duration}, -c1 -d${info.duration1}; ` +
+if (http.length) out.push(`# ${info.date}  ${info.cpus} CPUs  wrk -t1: -c32 -d${info.duration}, -c1 -d${info.duration1}; ` +
     `${info.rounds} rounds; medians of per-round ratios`);
 
 httpRows('gate GET /api/health vs plain nginx return 200:', 'gate', 'plain');
@@ -152,6 +155,22 @@ if (ir.axon && ir.raw) {
 if (ir.keccak && ir.sha3) {
     row('instructions (callgrind), keccak256 vs sha3, 1 KiB:',
         `${x(ir.keccak / ir.sha3)}   (${ir.keccak} vs ${ir.sha3})`);
+}
+
+// the queue: jobs/s, per-round ratios as for HTTP
+function queueRow(label, target, base) {
+    const a = Object.fromEntries(queue.filter((q) => q.target === target).map((q) => [q.round, q]));
+    const b = Object.fromEntries(queue.filter((q) => q.target === base).map((q) => [q.round, q]));
+    const r = paired(a, b, (q) => q.jps);
+    if (!r) return;
+    row(label, `${x(r.ratio)}   (${target} ${Math.round(r.a)} jobs/s, ${base} ${Math.round(r.b)} jobs/s)`);
+}
+
+if (queue.length) {
+    out.push(`# queue: ${info.queue_jobs} jobs per measurement, ${info.queue_rounds} rounds; medians of per-round ratios`);
+    queueRow('queue jobs/s: 1 worker vs bare Redis Streams loop:', 'worker1', 'bare');
+    queueRow('queue jobs/s: 2 workers vs bare Redis Streams loop:', 'worker2', 'bare');
+    queueRow('queue jobs/s: 2 workers vs 1 worker:', 'worker2', 'worker1');
 }
 
 console.log(out.join('\n'));

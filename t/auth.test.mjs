@@ -114,7 +114,7 @@ async function planted(o = {}, w = Wallet.createRandom()) {
     return { w, nonce, message, signature: await w.signMessage(message) };
 }
 
-test('sign-in end to end: token, EIP-55 wallet, cookie, hash in Redis, audit queued', async () => {
+test('sign-in end to end: token, EIP-55 wallet, cookie, hash in Redis, audit row in Postgres', async () => {
     const { w, message, signature, nonce } = await signedChallenge();
     const r = await verify({ message, signature });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -131,11 +131,19 @@ test('sign-in end to end: token, EIP-55 wallet, cookie, hash in Redis, audit que
     assert.equal(stored.wallet, w.address.toLowerCase());
     assert.equal(s.redis('--raw', 'EXISTS', `axon:challenge:${nonce}`), '0', 'nonce consumed');
 
-    const entries = s.redis('--raw', 'XREVRANGE', 'axon:jobs', '+', '-', 'COUNT', '1');
-    assert.match(entries, new RegExp(w.address.toLowerCase()));
-    assert.match(entries, new RegExp(hash));
-    assert.match(entries, /127\.0\.0\.1/);
-    assert.doesNotMatch(entries, new RegExp(r.body.token), 'the token itself is never stored');
+    // the worker takes the auth.signin job and writes the audit row and
+    // the token's hash (never the token) to Postgres
+    const addr = w.address.toLowerCase();
+    const row = await waitFor(() => {
+        const q = s.psql(`SELECT a.address, a.nonce, a.outcome, host(a.client_ip), encode(t.token_hash, 'hex'),
+                                 t.expires_at > now() + interval '11 hours'
+                            FROM signin_audit a JOIN auth_tokens t ON t.wallet = a.address
+                           WHERE a.address = '${addr}'`);
+        return q.ok && q.out;
+    }, 'the sign-in in Postgres');
+    assert.equal(row, `${addr}|${nonce}|ok|127.0.0.1|${hash}|t`);
+    const dump = s.psql(`SELECT * FROM signin_audit, auth_tokens WHERE address = '${addr}'`).out;
+    assert.doesNotMatch(dump, new RegExp(r.body.token), 'the token itself is never stored');
     assert.doesNotMatch(s.log('nginx-error.log'), new RegExp(r.body.token), 'nor logged');
 });
 

@@ -47,6 +47,7 @@ export function badLogLines(dir) {
 export class Stack {
     // opts.nginx(stack): text included in nginx's http {} block, for a
     // test's own servers and locations (it may use stack.port & co.)
+    // opts.workerConf: lines added to the workers' config (AXON_WORKER_CONF)
     constructor(opts = {}) {
         this.opts = opts;
         this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
@@ -67,6 +68,7 @@ export class Stack {
             AXON_PG_PORT: String(this.pgPort),
             AXON_PG_FSYNC: 'off',
             ...(this.opts.redisPassword ? { AXON_REDIS_PASSWORD: this.opts.redisPassword } : {}),
+            AXON_WORKER_CONF: this.opts.workerConf || '',
         };
         if (this.opts.nginx) {
             this.env.AXON_NGINX_INCLUDE = join(this.dir, 'test-nginx.conf');
@@ -116,6 +118,13 @@ export class Stack {
             ? { ...process.env, REDISCLI_AUTH: this.redisAuth ?? this.opts.redisPassword } : process.env;
         return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args], { env })
             .toString().trim();
+    }
+
+    // many commands, one a line, through one redis-cli: its answers, one a line
+    redisPipe(lines) {
+        return execFileSync('redis-cli', ['-p', String(this.redisPort)],
+            { input: lines.join('\n') + '\n', maxBuffer: 64 << 20 })
+            .toString().split('\n').slice(0, lines.length);
     }
 
     psql(sql) {

@@ -1,0 +1,499 @@
+/*
+ * axon-worker: the table of job kinds, and the check of a job's fields
+ * against its kind's.
+ */
+
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "axon_eth.h"
+#include "job.h"
+#include "log.h"
+#include "worker.h"
+
+
+#define AW_MINUTES_MAX  10000000        /* 19 years of one GPU */
+#define AW_UNIX_MAX     253402300799LL  /* 9999-12-31T23:59:59Z */
+
+
+static const aw_job_field_t  aw_job_signin_fields[] = {
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "the signed-in address" },
+    { "token_hash", AW_JOB_HEX, 64, 64, 0, "SHA-256 of the token, hex" },
+    { "issued_at", AW_JOB_INT, 0, AW_UNIX_MAX, 0, "unix seconds" },
+    { "expires_at", AW_JOB_INT, 1, AW_UNIX_MAX, 0, "unix seconds" },
+    { "nonce", AW_JOB_HEX, 1, 64, 0, "the challenge's nonce, hex" },
+    { "ip", AW_JOB_IP, 0, 0, 0, "client address; empty: unknown" },
+    { "user_agent", AW_JOB_TEXT, 0, 1024, 0, "may be empty" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_logout_fields[] = {
+    { "token_hash", AW_JOB_HEX, 64, 64, 0, "SHA-256 of the token, hex" },
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "the token's address" },
+    { "at", AW_JOB_INT, 0, AW_UNIX_MAX, 0, "unix seconds" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_grant_fields[] = {
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "0x + 40 hex, any case" },
+    { "minutes", AW_JOB_INT, 1, AW_MINUTES_MAX, 0, "credit minutes" },
+    { "ref", AW_JOB_REF, 1, 128, 0,
+      "the grant's reference: the same ref is granted once" },
+    { "note", AW_JOB_TEXT, 0, 500, 1, "free text for the audit row" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_adjust_fields[] = {
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "0x + 40 hex, any case" },
+    { "minutes", AW_JOB_NONZERO, -AW_MINUTES_MAX, AW_MINUTES_MAX, 0,
+      "signed, not 0" },
+    { "ref", AW_JOB_REF, 1, 128, 0,
+      "the adjustment's reference: applied once" },
+    { "reason", AW_JOB_TEXT, 1, 500, 0, "why, for the audit row" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_revoke_fields[] = {
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "0x + 40 hex, any case" },
+    { "minutes", AW_JOB_INT, 1, AW_MINUTES_MAX, 0, "minutes taken away" },
+    { "ref", AW_JOB_REF, 1, 128, 0,
+      "the revocation's reference: applied once" },
+    { "reason", AW_JOB_TEXT, 1, 500, 0, "why, for the audit row" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_replay_fields[] = {
+    { "id", AW_JOB_STREAM_ID, 0, 0, 0,
+      "the entry id in axon:jobs:dead" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+
+const aw_job_kind_t  aw_job_kinds[] = {
+
+    { "auth.signin", aw_auth_signin, aw_job_signin_fields, 0,
+      "A sign-in the gate accepted (queued by the module): the wallet, its "
+      "token (by hash) and the sign-in's audit row, once per nonce." },
+
+    { "auth.logout", aw_auth_logout, aw_job_logout_fields, 0,
+      "A logout (queued by the module): the token is revoked; one that is "
+      "not recorded yet is revoked when its sign-in job arrives." },
+
+    { "credit.grant", aw_credit_grant, aw_job_grant_fields, AW_JOB_ADMIN,
+      "Grants minutes to a wallet (ledger kind 'grant', idempotency key "
+      "grant:REF)." },
+
+    { "credit.adjust", aw_credit_adjust, aw_job_adjust_fields, AW_JOB_ADMIN,
+      "Adds or takes minutes (ledger kind 'adjustment', key adjust:REF); "
+      "one that would take the balance below zero is refused." },
+
+    { "credit.revoke", aw_credit_revoke, aw_job_revoke_fields, AW_JOB_ADMIN,
+      "Takes minutes away (ledger kind 'adjustment' with a negative "
+      "amount, key revoke:REF); refused below zero." },
+
+    { "job.replay", aw_queue_replay, aw_job_replay_fields, AW_JOB_ADMIN,
+      "Queues a dead-lettered job again, as a new job with its fields, and "
+      "removes it from axon:jobs:dead." },
+
+    { NULL, NULL, NULL, 0, NULL }
+};
+
+
+static int aw_job_check(const aw_job_field_t *f, const char *v, size_t len,
+    int64_t *num, char *addr, char *err, size_t errlen);
+static int aw_job_parse_int(const char *v, size_t len, int64_t *n);
+
+
+const aw_job_kind_t *
+aw_job_kind(const char *name, size_t len)
+{
+    const aw_job_kind_t  *k;
+
+    for (k = aw_job_kinds; k->name; k++) {
+        if (strlen(k->name) == len && memcmp(k->name, name, len) == 0) {
+            return k;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+aw_job_field(const aw_job_kind_t *kind, const char *name)
+{
+    int  i;
+
+    for (i = 0; kind->fields[i].name; i++) {
+        if (strcmp(kind->fields[i].name, name) == 0) {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+const char *
+aw_job_str(aw_job_t *job, const char *name)
+{
+    int  i;
+
+    i = aw_job_field(job->kind, name);
+    aw_assert(i >= 0);
+
+    return job->value[i];
+}
+
+
+int64_t
+aw_job_int(aw_job_t *job, const char *name)
+{
+    int  i;
+
+    i = aw_job_field(job->kind, name);
+    aw_assert(i >= 0);
+
+    return job->num[i];
+}
+
+
+const char *
+aw_job_addr(aw_job_t *job, const char *name)
+{
+    int  i;
+
+    i = aw_job_field(job->kind, name);
+    aw_assert(i >= 0 && job->kind->fields[i].type == AW_JOB_ADDRESS);
+
+    return job->value[i] ? job->addr[i] : NULL;
+}
+
+
+void
+aw_job_kinds_list(char *buf, size_t size)
+{
+    size_t                len;
+    const aw_job_kind_t  *k;
+
+    buf[0] = '\0';
+    len = 0;
+
+    for (k = aw_job_kinds; k->name && len < size; k++) {
+        len += snprintf(buf + len, size - len, "%s%s",
+                        k == aw_job_kinds ? "" : ", ", k->name);
+    }
+}
+
+
+/*
+ * Checks the n field/value pairs of an entry (without "kind" and the meta
+ * field "replay_of", which the caller took out) against kind.  The values
+ * must live as long as job.
+ */
+
+int
+aw_job_parse(aw_job_t *job, const aw_job_kind_t *kind, const char **names,
+    const size_t *nlens, const char **values, const size_t *vlens, int n,
+    char *err, size_t errlen)
+{
+    int                    i, f, nf;
+    char                   list[256];
+    size_t                 len;
+    const aw_job_field_t  *fd;
+
+    job->kind = kind;
+
+    for (nf = 0; kind->fields[nf].name; nf++) {
+        aw_assert(nf < AW_JOB_MAX_FIELDS);
+        job->value[nf] = NULL;
+        job->len[nf] = 0;
+        job->num[nf] = 0;
+        job->addr[nf][0] = '\0';
+    }
+
+    for (i = 0; i < n; i++) {
+
+        for (f = 0; f < nf; f++) {
+            if (strlen(kind->fields[f].name) == nlens[i]
+                && memcmp(kind->fields[f].name, names[i], nlens[i]) == 0)
+            {
+                break;
+            }
+        }
+
+        if (f == nf) {
+            list[0] = '\0';
+            len = 0;
+
+            for (fd = kind->fields; fd->name && len < sizeof(list); fd++) {
+                len += snprintf(list + len, sizeof(list) - len, "%s%s%s",
+                                fd == kind->fields ? "" : ", ", fd->name,
+                                fd->optional ? " (optional)" : "");
+            }
+
+            snprintf(err, errlen, "unknown field \"%.*s\" (%s takes: %s)",
+                     (int) aw_min(nlens[i], 64), names[i], kind->name, list);
+            return AW_ERROR;
+        }
+
+        if (job->value[f]) {
+            snprintf(err, errlen, "field \"%s\" is given twice",
+                     kind->fields[f].name);
+            return AW_ERROR;
+        }
+
+        if (aw_job_check(&kind->fields[f], values[i], vlens[i], &job->num[f],
+                         job->addr[f], err, errlen)
+            != AW_OK)
+        {
+            return AW_ERROR;
+        }
+
+        job->value[f] = values[i];
+        job->len[f] = vlens[i];
+    }
+
+    for (f = 0; f < nf; f++) {
+        if (job->value[f] == NULL && !kind->fields[f].optional) {
+            snprintf(err, errlen, "missing field \"%s\" (%s)",
+                     kind->fields[f].name, kind->fields[f].help);
+            return AW_ERROR;
+        }
+    }
+
+    return AW_OK;
+}
+
+
+static int
+aw_job_check(const aw_job_field_t *f, const char *v, size_t len,
+    int64_t *num, char *addr, char *err, size_t errlen)
+{
+    int            rc;
+    size_t         i;
+    uint8_t        a[AXON_ADDR_LEN];
+    unsigned char  ip[16];
+    char           buf[64];
+    const char    *p;
+
+    if (memchr(v, '\0', len) != NULL) {
+        snprintf(err, errlen, "field \"%s\" has a NUL byte", f->name);
+        return AW_ERROR;
+    }
+
+    switch (f->type) {
+
+    case AW_JOB_ADDRESS:
+        rc = axon_address_parse(a, v, len);
+
+        if (rc == AXON_ERR_CHECKSUM) {
+            snprintf(err, errlen, "field \"%s\": \"%.*s\" is a mixed-case "
+                     "address with a wrong EIP-55 checksum", f->name,
+                     (int) aw_min(len, 64), v);
+            return AW_ERROR;
+        }
+
+        if (rc != AXON_OK) {
+            snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an address "
+                     "(0x and 40 hex digits)", f->name, (int) aw_min(len, 64),
+                     v);
+            return AW_ERROR;
+        }
+
+        axon_address_format_lower(addr, a);
+        addr[AXON_ADDR_TEXT_LEN] = '\0';
+
+        return AW_OK;
+
+    case AW_JOB_INT:
+    case AW_JOB_NONZERO:
+        if (aw_job_parse_int(v, len, num) != AW_OK) {
+            snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an integer",
+                     f->name, (int) aw_min(len, 64), v);
+            return AW_ERROR;
+        }
+
+        if (*num < f->min || *num > f->max) {
+            snprintf(err, errlen, "field \"%s\": %lld is out of range "
+                     "(%lld .. %lld)", f->name, (long long) *num,
+                     (long long) f->min, (long long) f->max);
+            return AW_ERROR;
+        }
+
+        if (f->type == AW_JOB_NONZERO && *num == 0) {
+            snprintf(err, errlen, "field \"%s\" must not be 0", f->name);
+            return AW_ERROR;
+        }
+
+        return AW_OK;
+
+    case AW_JOB_HEX:
+    case AW_JOB_REF:
+    case AW_JOB_TEXT:
+        if ((int64_t) len < f->min || (int64_t) len > f->max) {
+            if (f->min == f->max) {
+                snprintf(err, errlen, "field \"%s\" must be %lld characters "
+                         "long, not %zu", f->name, (long long) f->min, len);
+
+            } else {
+                snprintf(err, errlen, "field \"%s\" must be %lld to %lld "
+                         "characters long, not %zu", f->name,
+                         (long long) f->min, (long long) f->max, len);
+            }
+
+            return AW_ERROR;
+        }
+
+        for (i = 0; i < len && f->type != AW_JOB_TEXT; i++) {
+            p = (f->type == AW_JOB_HEX) ? "0123456789abcdef"
+                : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789._:/@-";
+
+            if (strchr(p, v[i]) == NULL) {
+                snprintf(err, errlen, "field \"%s\": \"%.*s\" is not %s",
+                         f->name, (int) aw_min(len, 64), v,
+                         f->type == AW_JOB_HEX ? "lowercase hex"
+                         : "a reference (letters, digits and ._:/@-)");
+                return AW_ERROR;
+            }
+        }
+
+        return AW_OK;
+
+    case AW_JOB_IP:
+        if (len == 0) {
+            return AW_OK;
+        }
+
+        if (len < sizeof(buf)) {
+            memcpy(buf, v, len);
+            buf[len] = '\0';
+
+            if (inet_pton(AF_INET, buf, ip) == 1
+                || inet_pton(AF_INET6, buf, ip) == 1)
+            {
+                return AW_OK;
+            }
+        }
+
+        snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an IPv4 or IPv6 "
+                 "address", f->name, (int) aw_min(len, 64), v);
+        return AW_ERROR;
+
+    case AW_JOB_STREAM_ID:
+        i = 0;
+
+        while (i < len && v[i] >= '0' && v[i] <= '9') {
+            i++;
+        }
+
+        if (i > 0 && i < 21 && i < len && v[i] == '-') {
+            p = v + i + 1;
+
+            while (p < v + len && *p >= '0' && *p <= '9') {
+                p++;
+            }
+
+            if (p == v + len && len - i - 1 > 0 && len - i - 1 < 21) {
+                return AW_OK;
+            }
+        }
+
+        snprintf(err, errlen, "field \"%s\": \"%.*s\" is not a stream entry "
+                 "id (as 1700000000000-0)", f->name, (int) aw_min(len, 64), v);
+        return AW_ERROR;
+    }
+
+    snprintf(err, errlen, "field \"%s\": unknown type", f->name);
+
+    return AW_ERROR;
+}
+
+
+/* a decimal integer: an optional '-', digits, nothing else */
+
+static int
+aw_job_parse_int(const char *v, size_t len, int64_t *n)
+{
+    int       neg;
+    size_t    i;
+    uint64_t  u;
+
+    neg = (len > 0 && v[0] == '-');
+    i = neg;
+
+    if (i == len || len - i > 19) {
+        return AW_ERROR;
+    }
+
+    u = 0;
+
+    for ( /* void */ ; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9') {
+            return AW_ERROR;
+        }
+
+        u = u * 10 + (v[i] - '0');
+    }
+
+    if (u > (uint64_t) INT64_MAX) {
+        return AW_ERROR;
+    }
+
+    *n = neg ? -(int64_t) u : (int64_t) u;
+
+    return AW_OK;
+}
+
+
+void
+aw_job_fail(aw_job_result_t *res, int permanent, const char *fmt, ...)
+{
+    va_list  args;
+
+    res->permanent = permanent;
+
+    va_start(args, fmt);
+    vsnprintf(res->error, sizeof(res->error), fmt, args);
+    va_end(args);
+}
+
+
+/*
+ * After a failed query: the error in res, and whether it is permanent.
+ * Data and constraint errors (SQLSTATE classes 22, 23), a refused or
+ * unknown statement (42, P0) are permanent: the same job fails again.  A
+ * lost connection, a timeout, a serialization failure, a lock or resource
+ * shortage, an operator's intervention are transient.
+ */
+
+int
+aw_job_db_failed(aw_job_t *job, aw_job_result_t *res)
+{
+    int          permanent;
+    aw_db_t     *db;
+    const char  *s;
+
+    db = &aw_worker.db;
+    s = db->sqlstate;
+
+    permanent = db->conn != NULL
+                && (strncmp(s, "22", 2) == 0 || strncmp(s, "23", 2) == 0
+                    || strncmp(s, "42", 2) == 0 || strncmp(s, "P0", 2) == 0);
+
+    if (s[0]) {
+        aw_job_fail(res, permanent, "postgres: %s (SQLSTATE %s)", db->error,
+                    s);
+
+    } else {
+        aw_job_fail(res, permanent, "postgres: %s", db->error);
+    }
+
+    return AW_ERROR;
+}

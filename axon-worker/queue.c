@@ -1,0 +1,1470 @@
+/*
+ * axon-worker: the job queue (see queue.h for the keys).
+ *
+ * One unit of work of run() is one batch, from the first source that has
+ * one: the jobs whose retry is due (XCLAIM to ourselves), jobs of idle
+ * consumers (XAUTOCLAIM, every job_claim_idle / 4), our own pending jobs
+ * after a (re)connect (XREADGROUP from 0), then new jobs (XREADGROUP >,
+ * blocking at most queue_block).  The jobs of a batch run one after the
+ * other; each costs one Redis round trip (the script that marks it running
+ * goes in one write with the previous job's final script) and one Postgres
+ * statement.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "job.h"
+#include "log.h"
+#include "queue.h"
+#include "wallet.h"
+#include "worker.h"
+
+
+#define AW_QUEUE_RETRY_MAX     1024
+#define AW_QUEUE_DEAD_FIELDS   64       /* field/value pairs copied */
+
+
+/* KEYS[1] the state; ARGV kind, worker, now: returns {attempts, error} */
+static const char  aw_queue_lua_start[] =
+    "local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
+    "redis.call('HSET', KEYS[1], 'state', 'running', 'kind', ARGV[1],"
+    " 'worker', ARGV[2], 'updated', ARGV[3])\n"
+    "redis.call('HDEL', KEYS[1], 'retry_at')\n"
+    "redis.call('PERSIST', KEYS[1])\n"
+    "return {n, redis.call('HGET', KEYS[1], 'error') or ''}\n";
+
+/*
+ * KEYS[1] the stream, KEYS[2] the state, KEYS[3] (optional) the wallet;
+ * ARGV group, id, now, ms, ttl, result [, balance, ledger_id]
+ */
+static const char  aw_queue_lua_done[] =
+    "redis.call('HSET', KEYS[2], 'state', 'done', 'updated', ARGV[3],"
+    " 'ms', ARGV[4], 'result', ARGV[6])\n"
+    "redis.call('HDEL', KEYS[2], 'error', 'retry_at')\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[5])\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+    "if KEYS[3] then\n"
+    "  local cur = tonumber(redis.call('HGET', KEYS[3], 'ledger_id') or '0')\n"
+    "  if tonumber(ARGV[8]) > cur then\n"
+    "    redis.call('HSET', KEYS[3], 'balance', ARGV[7], 'ledger_id',"
+    " ARGV[8])\n"
+    "  end\n"
+    "end\n"
+    "return 1\n";
+
+/*
+ * KEYS[1] the stream, KEYS[2] the dead-letter stream, KEYS[3] the state;
+ * ARGV group, id, error, attempts, now, worker, field, value, ...
+ * Nothing if the job was acknowledged meanwhile (by another worker).
+ */
+static const char  aw_queue_lua_dead[] =
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then\n"
+    "  return false\n"
+    "end\n"
+    "local f = {}\n"
+    "for i = 7, #ARGV do f[#f + 1] = ARGV[i] end\n"
+    "for _, v in ipairs({'job_id', ARGV[2], 'error', ARGV[3], 'attempts',"
+    " ARGV[4], 'failed_at', ARGV[5], 'worker', ARGV[6]}) do\n"
+    "  f[#f + 1] = v\n"
+    "end\n"
+    "local d = redis.call('XADD', KEYS[2], '*', unpack(f))\n"
+    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+    "redis.call('HSET', KEYS[3], 'state', 'dead', 'error', ARGV[3],"
+    " 'attempts', ARGV[4], 'updated', ARGV[5], 'dead_id', d)\n"
+    "redis.call('HDEL', KEYS[3], 'retry_at')\n"
+    "redis.call('PERSIST', KEYS[3])\n"
+    "return d\n";
+
+/*
+ * KEYS[1] the dead-letter stream, KEYS[2] the stream, KEYS[3] the replay
+ * job's state; ARGV the dead entry's id, now, ttl.  Returns {status, new
+ * id, replayed job's id, its kind}; status ok, again (this replay job ran
+ * already) or missing.
+ */
+static const char  aw_queue_lua_replay[] =
+    "local again = redis.call('HGET', KEYS[3], 'replayed_as')\n"
+    "if again then\n"
+    "  return {'again', again, redis.call('HGET', KEYS[3], 'replayed_job')"
+    " or '', ''}\n"
+    "end\n"
+    "local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])\n"
+    "if #e == 0 then return {'missing', '', '', ''} end\n"
+    "local meta = {job_id = true, error = true, attempts = true,"
+    " failed_at = true, worker = true, replay_of = true}\n"
+    "local f, orig, kind, v = {}, '', '', e[1][2]\n"
+    "for i = 1, #v, 2 do\n"
+    "  if v[i] == 'job_id' then orig = v[i + 1] end\n"
+    "  if v[i] == 'kind' then kind = v[i + 1] end\n"
+    "  if not meta[v[i]] then\n"
+    "    f[#f + 1] = v[i]\n"
+    "    f[#f + 1] = v[i + 1]\n"
+    "  end\n"
+    "end\n"
+    "f[#f + 1] = 'replay_of'\n"
+    "f[#f + 1] = orig\n"
+    "local new = redis.call('XADD', KEYS[2], '*', unpack(f))\n"
+    "redis.call('XDEL', KEYS[1], ARGV[1])\n"
+    "if orig ~= '' then\n"
+    "  local k = 'axon:job:' .. orig\n"
+    "  redis.call('HDEL', k, 'dead_id')\n"
+    "  redis.call('HSET', k, 'state', 'replayed', 'replayed_as', new,"
+    " 'updated', ARGV[2])\n"
+    "  redis.call('PEXPIRE', k, ARGV[3])\n"
+    "end\n"
+    "redis.call('HSET', KEYS[3], 'replayed_as', new, 'replayed_job', orig)\n"
+    "return {'ok', new, orig, kind}\n";
+
+
+typedef struct {
+    char          id[AW_JOB_ID_LEN];
+    aw_msec_t     due;
+} aw_queue_retry_t;
+
+
+static int aw_queue_init(void);
+static aw_msec_t aw_queue_run(aw_msec_t now);
+static void aw_queue_fini(void);
+static int aw_queue_group(void);
+static int aw_queue_retries(aw_msec_t now);
+static int aw_queue_claim(aw_msec_t now);
+static void aw_queue_consumers(void);
+static int aw_queue_history(void);
+static int aw_queue_read(aw_msec_t now);
+static int aw_queue_batch(redisReply *entries, int fresh, char *last);
+static int aw_queue_start(redisReply *e);
+static int aw_queue_entry(redisReply *e, redisReply *start);
+static void aw_queue_done(const char *id, const char *key, aw_msec_t ms,
+    aw_job_result_t *res);
+static void aw_queue_dead(const char *id, const char *key,
+    redisReply *fields, const char *error, int attempts);
+static void aw_queue_retry(const char *id, const char *key, int attempts,
+    const char *error);
+static int aw_queue_flush(redisReply **last, int n);
+static void aw_queue_tick(aw_msec_t now);
+static int aw_queue_retrying(const char *id);
+static int aw_queue_failed(const char *what);
+static void aw_queue_printable(char *dst, size_t size, const char *s,
+    size_t len);
+
+
+const aw_jobs_t  aw_queue_jobs = {
+    "queue",
+    aw_queue_init,
+    aw_queue_run,
+    NULL,
+    aw_queue_fini
+};
+
+
+static struct {
+    unsigned long        connects;      /* of the Redis connection */
+    unsigned             group:1;       /* exists, on this connection */
+    unsigned             history:1;     /* read our pending jobs first */
+    char                 history_from[AW_JOB_ID_LEN];
+    char                 claim_from[AW_JOB_ID_LEN];
+    aw_msec_t            claim_next;
+    aw_msec_t            stats_next;
+    int                  replies;       /* pipelined replies not read */
+    int                  nretry;
+    aw_queue_retry_t     retry[AW_QUEUE_RETRY_MAX];
+    aw_queue_stats_t     stats;
+} aw_queue;
+
+
+static int
+aw_queue_init(void)
+{
+    memset(&aw_queue, 0, sizeof(aw_queue));
+
+    return AW_OK;
+}
+
+
+static void
+aw_queue_fini(void)
+{
+    aw_queue_stats_t  *s;
+
+    s = &aw_queue.stats;
+
+    aw_log(AW_LOG_NOTICE, "queue: %llu jobs done, %llu attempts failed, "
+           "%llu retried, %llu dead-lettered, %llu replayed, %llu claimed",
+           (unsigned long long) s->done, (unsigned long long) s->failed,
+           (unsigned long long) s->retried, (unsigned long long) s->dead,
+           (unsigned long long) s->replayed,
+           (unsigned long long) s->claimed);
+}
+
+
+const aw_queue_stats_t *
+aw_queue_stats(void)
+{
+    return &aw_queue.stats;
+}
+
+
+static aw_msec_t
+aw_queue_run(aw_msec_t now)
+{
+    int          rc;
+    aw_conf_t   *conf;
+    aw_redis_t  *r;
+
+    conf = aw_worker.conf;
+    r = &aw_worker.redis;
+
+    if (!aw_redis_up(r) || !aw_db_up(&aw_worker.db)) {
+        /* the main loop reconnects */
+        return now + 100;
+    }
+
+    if (aw_queue.connects != r->connects) {
+        aw_queue.connects = r->connects;
+        aw_queue.group = 0;
+        aw_queue.replies = 0;
+    }
+
+    if (!aw_queue.group && aw_queue_group() != AW_OK) {
+        return now + 1000;
+    }
+
+    if (now >= aw_queue.stats_next) {
+        aw_queue.stats_next = now + conf->heartbeat_interval;
+        aw_queue_tick(now);
+    }
+
+    if (aw_wallet_rebuilding()) {
+        (void) aw_wallet_rebuild_step();
+    }
+
+    rc = aw_queue_retries(now);
+
+    if (rc == 0 && now >= aw_queue.claim_next) {
+        rc = aw_queue_claim(now);
+    }
+
+    if (rc == 0 && aw_queue.history) {
+        rc = aw_queue_history();
+    }
+
+    if (rc == 0) {
+        rc = aw_queue_read(now);
+    }
+
+    if (rc < 0) {
+        return aw_monotonic_msec() + 100;
+    }
+
+    return aw_monotonic_msec();
+}
+
+
+/*
+ * The consumer group, created if missing, from the first entry of the
+ * stream (jobs queued before any worker ran are done too).
+ */
+
+static int
+aw_queue_group(void)
+{
+    aw_redis_t  *r;
+    redisReply  *reply;
+
+    r = &aw_worker.redis;
+
+    if (aw_redis_append(r, "XGROUP CREATE %s %s 0 MKSTREAM", AW_QUEUE_STREAM,
+                        aw_worker.conf->queue_group) != AW_OK)
+    {
+        return AW_ERROR;
+    }
+
+    reply = aw_redis_get_reply(r);
+    if (reply == NULL) {
+        return AW_ERROR;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR
+        && strncmp(reply->str, "BUSYGROUP", 9) != 0)
+    {
+        aw_log(AW_LOG_ERR, "queue: cannot create the group \"%s\" of "
+               AW_QUEUE_STREAM ": %s", aw_worker.conf->queue_group,
+               reply->str);
+        freeReplyObject(reply);
+        return AW_ERROR;
+    }
+
+    if (reply->type != REDIS_REPLY_ERROR) {
+        aw_log(AW_LOG_NOTICE, "queue: created the group \"%s\" of "
+               AW_QUEUE_STREAM, aw_worker.conf->queue_group);
+    }
+
+    freeReplyObject(reply);
+
+    aw_log(AW_LOG_INFO, "queue: consuming " AW_QUEUE_STREAM " as \"%s\" in "
+           "group \"%s\"", aw_worker.conf->queue_consumer,
+           aw_worker.conf->queue_group);
+
+    aw_queue.group = 1;
+    aw_queue.history = 1;
+    strcpy(aw_queue.history_from, "0");
+    strcpy(aw_queue.claim_from, "0-0");
+    aw_queue.claim_next = 0;
+    aw_queue.stats_next = 0;
+
+    return AW_OK;
+}
+
+
+/*
+ * The failed jobs whose retry is due: claimed back to us (which also says
+ * whether they are still pending), then run.
+ */
+
+static int
+aw_queue_retries(aw_msec_t now)
+{
+    int          i, j, n, rc;
+    aw_conf_t   *conf;
+    redisReply  *reply;
+    const char  *argv[6 + 1000];
+    size_t       lens[6 + 1000];
+    char         ids[1000][AW_JOB_ID_LEN];
+
+    conf = aw_worker.conf;
+    n = 0;
+
+    for (i = 0, j = 0; i < aw_queue.nretry; i++) {
+        if (aw_queue.retry[i].due <= now && n < conf->queue_batch) {
+            strcpy(ids[n++], aw_queue.retry[i].id);
+            continue;
+        }
+
+        aw_queue.retry[j++] = aw_queue.retry[i];
+    }
+
+    aw_queue.nretry = j;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    argv[0] = "XCLAIM";
+    argv[1] = AW_QUEUE_STREAM;
+    argv[2] = conf->queue_group;
+    argv[3] = conf->queue_consumer;
+    argv[4] = "0";
+
+    for (i = 0; i < n; i++) {
+        argv[5 + i] = ids[i];
+    }
+
+    for (i = 0; i < 5 + n; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+
+    reply = aw_redis_command_argv(&aw_worker.redis, 5 + n, argv, lens);
+    if (reply == NULL) {
+        return aw_queue_failed("XCLAIM");
+    }
+
+    rc = aw_queue_batch(reply, 0, NULL);
+
+    freeReplyObject(reply);
+
+    return rc;
+}
+
+
+/*
+ * Jobs another consumer took and left idle for job_claim_idle: its worker
+ * died.  The scan goes on over several runs; when it wraps, the consumers
+ * that hold nothing and were idle as long are removed from the group.
+ */
+
+static int
+aw_queue_claim(aw_msec_t now)
+{
+    int          rc;
+    char         idle[32], min[32];
+    aw_conf_t   *conf;
+    redisReply  *reply, *cursor;
+
+    conf = aw_worker.conf;
+
+    snprintf(idle, sizeof(idle), "%lld", (long long) conf->job_claim_idle);
+
+    reply = aw_redis_command(&aw_worker.redis,
+                             "XAUTOCLAIM %s %s %s %s %s COUNT %d",
+                             AW_QUEUE_STREAM, conf->queue_group,
+                             conf->queue_consumer, idle, aw_queue.claim_from,
+                             conf->queue_batch);
+    if (reply == NULL) {
+        return aw_queue_failed("XAUTOCLAIM");
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        aw_log(AW_LOG_ERR, "queue: XAUTOCLAIM: unexpected reply");
+        freeReplyObject(reply);
+        aw_queue.claim_next = now + conf->job_claim_idle;
+        return 0;
+    }
+
+    cursor = reply->element[0];
+
+    if (strcmp(cursor->str, "0-0") == 0) {
+        strcpy(aw_queue.claim_from, "0-0");
+        aw_queue.claim_next = now + aw_max(100, aw_min(conf->job_claim_idle
+                                                       / 4, 30000));
+        aw_queue_consumers();
+
+    } else {
+        snprintf(aw_queue.claim_from, sizeof(aw_queue.claim_from), "%s",
+                 cursor->str);
+        aw_queue.claim_next = now;
+    }
+
+    if (reply->element[1]->elements) {
+        aw_log(AW_LOG_NOTICE, "queue: claimed %zu jobs left idle for more "
+               "than %s", reply->element[1]->elements,
+               aw_conf_format_msec(min, sizeof(min), conf->job_claim_idle));
+
+        aw_queue.stats.claimed += reply->element[1]->elements;
+    }
+
+    rc = aw_queue_batch(reply->element[1], 0, NULL);
+
+    freeReplyObject(reply);
+
+    return rc;
+}
+
+
+static void
+aw_queue_consumers(void)
+{
+    size_t       i, j;
+    long long    pending, idle;
+    aw_conf_t   *conf;
+    redisReply  *reply, *c, *k, *v, *del;
+    const char  *name;
+
+    conf = aw_worker.conf;
+
+    reply = aw_redis_command(&aw_worker.redis, "XINFO CONSUMERS %s %s",
+                             AW_QUEUE_STREAM, conf->queue_group);
+    if (reply == NULL) {
+        return;
+    }
+
+    for (i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++)
+    {
+        c = reply->element[i];
+        name = NULL;
+        pending = idle = -1;
+
+        for (j = 0; c->type == REDIS_REPLY_ARRAY && j + 1 < c->elements;
+             j += 2)
+        {
+            k = c->element[j];
+            v = c->element[j + 1];
+
+            if (k->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+
+            if (strcmp(k->str, "name") == 0 && v->type == REDIS_REPLY_STRING)
+            {
+                name = v->str;
+
+            } else if (strcmp(k->str, "pending") == 0
+                       && v->type == REDIS_REPLY_INTEGER)
+            {
+                pending = v->integer;
+
+            } else if (strcmp(k->str, "idle") == 0
+                       && v->type == REDIS_REPLY_INTEGER)
+            {
+                idle = v->integer;
+            }
+        }
+
+        if (name == NULL || strcmp(name, conf->queue_consumer) == 0
+            || pending != 0 || idle <= conf->job_claim_idle)
+        {
+            continue;
+        }
+
+        del = aw_redis_command(&aw_worker.redis, "XGROUP DELCONSUMER %s %s %s",
+                               AW_QUEUE_STREAM, conf->queue_group, name);
+        if (del) {
+            aw_log(AW_LOG_INFO, "queue: removed the idle consumer \"%s\" "
+                   "(nothing pending, idle %lld ms)", name, idle);
+            freeReplyObject(del);
+        }
+    }
+
+    freeReplyObject(reply);
+}
+
+
+/*
+ * Our own pending jobs, after a (re)connect or an interrupted batch: those
+ * of a previous run under the same name, or of a batch cut short.
+ */
+
+static int
+aw_queue_history(void)
+{
+    int          rc;
+    char         last[AW_JOB_ID_LEN];
+    aw_conf_t   *conf;
+    redisReply  *reply, *entries;
+
+    conf = aw_worker.conf;
+
+    reply = aw_redis_command(&aw_worker.redis,
+                             "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s",
+                             conf->queue_group, conf->queue_consumer,
+                             conf->queue_batch, AW_QUEUE_STREAM,
+                             aw_queue.history_from);
+    if (reply == NULL) {
+        return aw_queue_failed("XREADGROUP");
+    }
+
+    entries = NULL;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
+        && reply->element[0]->type == REDIS_REPLY_ARRAY
+        && reply->element[0]->elements == 2)
+    {
+        entries = reply->element[0]->element[1];
+    }
+
+    if (entries == NULL || entries->type != REDIS_REPLY_ARRAY
+        || entries->elements == 0)
+    {
+        aw_queue.history = 0;
+        freeReplyObject(reply);
+        return 0;
+    }
+
+    aw_log(AW_LOG_INFO, "queue: taking back %zu jobs pending on \"%s\"",
+           entries->elements, conf->queue_consumer);
+
+    last[0] = '\0';
+
+    rc = aw_queue_batch(entries, 0, last);
+
+    if (last[0]) {
+        strcpy(aw_queue.history_from, last);
+    }
+
+    freeReplyObject(reply);
+
+    return rc;
+}
+
+
+static int
+aw_queue_read(aw_msec_t now)
+{
+    int          i, rc;
+    aw_msec_t    wait;
+    aw_conf_t   *conf;
+    redisReply  *reply;
+
+    conf = aw_worker.conf;
+    wait = conf->queue_block;
+
+    for (i = 0; i < aw_queue.nretry; i++) {
+        wait = aw_min(wait, aw_queue.retry[i].due - now);
+    }
+
+    wait = aw_min(wait, aw_queue.stats_next - now);
+
+    /* something else due: wait 1 ms (BLOCK 0 would wait for ever) */
+    wait = aw_max(wait, 1);
+
+    reply = aw_redis_command(&aw_worker.redis,
+                             "XREADGROUP GROUP %s %s COUNT %d BLOCK %lld "
+                             "STREAMS %s >", conf->queue_group,
+                             conf->queue_consumer, conf->queue_batch,
+                             (long long) wait, AW_QUEUE_STREAM);
+    if (reply == NULL) {
+        return aw_queue_failed("XREADGROUP");
+    }
+
+    rc = 0;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
+        && reply->element[0]->type == REDIS_REPLY_ARRAY
+        && reply->element[0]->elements == 2)
+    {
+        rc = aw_queue_batch(reply->element[0]->element[1], 1, NULL);
+    }
+
+    freeReplyObject(reply);
+
+    return rc;
+}
+
+
+/*
+ * Runs the entries of a reply one after the other; returns how many (0:
+ * none), or -1 if a connection failed (the rest stay pending: they are
+ * taken back from our pending list later).  The jobs that wait for their
+ * retry are left alone.
+ *
+ * A fresh batch (new jobs) is marked running in one round trip before the
+ * first runs, and the outcomes are written in one round trip after the
+ * last: a job then costs no Redis round trip of its own.  Jobs taken back
+ * (retries, reclaimed, our own pending) are marked one by one, so that a
+ * job that makes the worker crash counts attempts against itself only.
+ */
+
+static int
+aw_queue_batch(redisReply *entries, int fresh, char *last)
+{
+    int           n, i, rc;
+    size_t        k;
+    redisReply   *e, **run, **start;
+
+    if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
+        return 0;
+    }
+
+    run = calloc(2 * entries->elements, sizeof(redisReply *));
+    if (run == NULL) {
+        aw_log(AW_LOG_ERR, "queue: out of memory");
+        return -1;
+    }
+
+    start = run + entries->elements;
+    n = 0;
+
+    for (k = 0; k < entries->elements; k++) {
+        e = entries->element[k];
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+            || e->element[0]->type != REDIS_REPLY_STRING
+            || e->element[0]->len >= AW_JOB_ID_LEN)
+        {
+            continue;
+        }
+
+        if (last) {
+            strcpy(last, e->element[0]->str);
+        }
+
+        if (aw_queue_retrying(e->element[0]->str)) {
+            continue;
+        }
+
+        run[n++] = e;
+    }
+
+    rc = AW_OK;
+
+    if (fresh && n > 1) {
+        for (i = 0; i < n && rc == AW_OK; i++) {
+            rc = aw_queue_start(run[i]);
+        }
+
+        if (rc == AW_OK) {
+            rc = aw_queue_flush(start, n);
+        }
+    }
+
+    for (i = 0; i < n && rc == AW_OK; i++) {
+        if (aw_worker_stopping()) {
+            break;
+        }
+
+        rc = aw_queue_entry(run[i], start[i]);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (start[i]) {
+            freeReplyObject(start[i]);
+        }
+    }
+
+    free(run);
+
+    if (aw_queue_flush(NULL, 0) != AW_OK || rc != AW_OK) {
+        /* the rest of this batch: from our pending list, later */
+        aw_queue.history = 1;
+        strcpy(aw_queue.history_from, "0");
+        return -1;
+    }
+
+    return n;
+}
+
+
+/*
+ * Appends the script that marks a job running and counts the attempt; its
+ * reply is {attempts, the last error}.
+ */
+
+static int
+aw_queue_start(redisReply *e)
+{
+    char         key[AW_JOB_ID_LEN + 16], kindname[72], now[32];
+    size_t       i;
+    redisReply  *fields, *f;
+
+    snprintf(key, sizeof(key), AW_QUEUE_JOB "%s", e->element[0]->str);
+    strcpy(kindname, "-");
+
+    fields = e->element[1];
+
+    for (i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements;
+         i += 2)
+    {
+        f = fields->element[i];
+
+        if (f->type == REDIS_REPLY_STRING && f->len == 4
+            && memcmp(f->str, "kind", 4) == 0
+            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            aw_queue_printable(kindname, sizeof(kindname),
+                               fields->element[i + 1]->str,
+                               fields->element[i + 1]->len);
+            break;
+        }
+    }
+
+    snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
+
+    if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s %s",
+                        aw_queue_lua_start, key, kindname,
+                        aw_worker.conf->worker_id, now)
+        != AW_OK)
+    {
+        return AW_ERROR;
+    }
+
+    aw_queue.replies++;
+
+    return AW_OK;
+}
+
+
+/*
+ * One job: check its fields, mark it running, run it, record the outcome.
+ * AW_ERROR only when a connection failed.
+ */
+
+static int
+aw_queue_entry(redisReply *e, redisReply *start)
+{
+    int                   rc, n, attempts;
+    char                  key[AW_JOB_ID_LEN + 16], kindname[72];
+    char                  list[256], err[AW_JOB_ERROR_LEN];
+    char                  error[AW_JOB_ERROR_LEN + 64];
+    size_t                i, nlens[AW_JOB_MAX_FIELDS];
+    size_t                vlens[AW_JOB_MAX_FIELDS];
+    aw_job_t              job;
+    aw_msec_t             took;
+    aw_conf_t            *conf;
+    redisReply           *fields, *f, *kind, *reply;
+    const char           *id, *names[AW_JOB_MAX_FIELDS];
+    const char           *values[AW_JOB_MAX_FIELDS];
+    aw_job_result_t       res;
+    const aw_job_kind_t  *k;
+
+    conf = aw_worker.conf;
+    id = e->element[0]->str;
+    fields = e->element[1];
+
+    snprintf(key, sizeof(key), AW_QUEUE_JOB "%s", id);
+
+    if (fields->type != REDIS_REPLY_ARRAY) {
+        /* deleted while pending: nothing to do */
+        if (aw_redis_append(&aw_worker.redis, "XACK %s %s %s",
+                            AW_QUEUE_STREAM, conf->queue_group, id)
+            != AW_OK)
+        {
+            return AW_ERROR;
+        }
+
+        aw_queue.replies++;
+        return AW_OK;
+    }
+
+    /* the fields, against the kind's */
+
+    memset(&job, 0, sizeof(job));
+    kind = NULL;
+    k = NULL;
+    n = 0;
+    err[0] = '\0';
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        f = fields->element[i];
+
+        if (f->type != REDIS_REPLY_STRING
+            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        if (f->len == 4 && memcmp(f->str, "kind", 4) == 0) {
+            if (kind && err[0] == '\0') {
+                snprintf(err, sizeof(err), "field \"kind\" is given twice");
+            }
+
+            kind = fields->element[i + 1];
+            continue;
+        }
+
+        if (f->len == 9 && memcmp(f->str, "replay_of", 9) == 0) {
+            job.replay_of = fields->element[i + 1]->str;
+            continue;
+        }
+
+        if (n == AW_JOB_MAX_FIELDS) {
+            if (err[0] == '\0') {
+                snprintf(err, sizeof(err), "too many fields (at most %d)",
+                         AW_JOB_MAX_FIELDS);
+            }
+
+            continue;
+        }
+
+        names[n] = f->str;
+        nlens[n] = f->len;
+        values[n] = fields->element[i + 1]->str;
+        vlens[n] = fields->element[i + 1]->len;
+        n++;
+    }
+
+    if (kind) {
+        aw_queue_printable(kindname, sizeof(kindname), kind->str, kind->len);
+        k = aw_job_kind(kind->str, kind->len);
+
+    } else {
+        strcpy(kindname, "-");
+    }
+
+    if (err[0]) {
+        /* void */
+
+    } else if (kind == NULL) {
+        aw_job_kinds_list(list, sizeof(list));
+        snprintf(err, sizeof(err), "no \"kind\" field (the kinds: %s)", list);
+
+    } else if (k == NULL) {
+        aw_job_kinds_list(list, sizeof(list));
+        snprintf(err, sizeof(err), "unknown job kind \"%s\" (the kinds: %s)",
+                 kindname, list);
+
+    } else {
+        (void) aw_job_parse(&job, k, names, nlens, values, vlens, n, err,
+                            sizeof(err));
+    }
+
+    /* running: in one write with the previous job's outcome */
+
+    if (start) {
+        reply = start;
+
+    } else {
+        if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK)
+        {
+            return AW_ERROR;
+        }
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        aw_log(AW_LOG_ERR, "job %s: marking it running failed: %s", id,
+               reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                : "unexpected reply");
+        if (reply != start) {
+            freeReplyObject(reply);
+        }
+
+        return AW_ERROR;
+    }
+
+    attempts = (int) reply->element[0]->integer;
+
+    aw_log_ctx("job %s %s", id, kindname);
+
+    if (attempts > conf->job_max_attempts) {
+        /* e.g. a job that made its worker crash each time */
+        snprintf(error, sizeof(error), "gave up after %d attempts; the last "
+                 "failed with: %s", attempts - 1,
+                 reply->element[1]->len ? reply->element[1]->str
+                                        : "(no error: the worker stopped)");
+        if (reply != start) {
+            freeReplyObject(reply);
+        }
+
+        aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
+        aw_queue_dead(id, key, fields, error, attempts - 1);
+        aw_log_ctx(NULL);
+
+        return AW_OK;
+    }
+
+    if (reply != start) {
+        freeReplyObject(reply);
+    }
+
+    if (err[0]) {
+        aw_queue.stats.failed++;
+
+        snprintf(error, sizeof(error), "%s%s%s", k ? k->name : "",
+                 k ? ": " : "", err);
+
+        aw_log(AW_LOG_WARN, "refused: %s; dead-lettered", error);
+        aw_queue_dead(id, key, fields, error, attempts);
+        aw_log_ctx(NULL);
+
+        return AW_OK;
+    }
+
+    /* run it */
+
+    job.id = id;
+    job.attempt = attempts;
+    memset(&res, 0, sizeof(res));
+
+    took = aw_monotonic_msec();
+
+    rc = k->handler(&job, &res);
+
+    took = aw_monotonic_msec() - took;
+
+    if (rc == AW_OK) {
+        aw_queue.stats.done++;
+
+        aw_log(AW_LOG_INFO, "done in %lld ms%s%s", (long long) took,
+               res.note[0] ? ": " : "", res.note);
+
+        aw_queue_done(id, key, took, &res);
+        aw_log_ctx(NULL);
+
+        return AW_OK;
+    }
+
+    aw_queue.stats.failed++;
+
+    if (res.error[0] == '\0') {
+        strcpy(res.error, "failed, without a reason (a bug)");
+    }
+
+    if (res.permanent) {
+        aw_log(AW_LOG_WARN, "failed: %s; permanent, dead-lettered",
+               res.error);
+        aw_queue_dead(id, key, fields, res.error, attempts);
+
+    } else if (attempts >= conf->job_max_attempts) {
+        snprintf(error, sizeof(error), "failed %d times; the last: %s",
+                 attempts, res.error);
+        aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
+        aw_queue_dead(id, key, fields, error, attempts);
+
+    } else {
+        aw_queue_retry(id, key, attempts, res.error);
+    }
+
+    aw_log_ctx(NULL);
+
+    /* a lost connection: stop the batch until it is back */
+
+    if (!aw_db_up(&aw_worker.db) || !aw_redis_up(&aw_worker.redis)) {
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+static void
+aw_queue_done(const char *id, const char *key, aw_msec_t ms,
+    aw_job_result_t *res)
+{
+    int          i, argc;
+    char         now[32], took[32], ttl[32], wallet[64], balance[32];
+    char         ledger[32];
+    size_t       lens[16];
+    aw_conf_t   *conf;
+    const char  *argv[16];
+
+    conf = aw_worker.conf;
+
+    snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
+    snprintf(took, sizeof(took), "%lld", (long long) ms);
+    snprintf(ttl, sizeof(ttl), "%lld", (long long) conf->job_state_ttl);
+
+    argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = aw_queue_lua_done;
+    argv[argc++] = res->has_balance ? "3" : "2";
+    argv[argc++] = AW_QUEUE_STREAM;
+    argv[argc++] = key;
+
+    if (res->has_balance) {
+        snprintf(wallet, sizeof(wallet), AW_WALLET_KEY "%s", res->wallet);
+        argv[argc++] = wallet;
+    }
+
+    argv[argc++] = conf->queue_group;
+    argv[argc++] = id;
+    argv[argc++] = now;
+    argv[argc++] = took;
+    argv[argc++] = ttl;
+    argv[argc++] = res->note;
+
+    if (res->has_balance) {
+        snprintf(balance, sizeof(balance), "%lld", (long long) res->balance);
+        snprintf(ledger, sizeof(ledger), "%lld", (long long) res->ledger_id);
+        argv[argc++] = balance;
+        argv[argc++] = ledger;
+    }
+
+    for (i = 0; i < argc; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+
+    if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens) == AW_OK) {
+        aw_queue.replies++;
+    }
+}
+
+
+static void
+aw_queue_dead(const char *id, const char *key, redisReply *fields,
+    const char *error, int attempts)
+{
+    int          argc;
+    char         now[32], tries[16];
+    size_t       i, lens[12 + 2 * AW_QUEUE_DEAD_FIELDS];
+    aw_conf_t   *conf;
+    const char  *argv[12 + 2 * AW_QUEUE_DEAD_FIELDS];
+
+    conf = aw_worker.conf;
+
+    snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
+    snprintf(tries, sizeof(tries), "%d", attempts);
+
+    argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = aw_queue_lua_dead;
+    argv[argc++] = "3";
+    argv[argc++] = AW_QUEUE_STREAM;
+    argv[argc++] = AW_QUEUE_DEAD;
+    argv[argc++] = key;
+    argv[argc++] = conf->queue_group;
+    argv[argc++] = id;
+    argv[argc++] = error;
+    argv[argc++] = tries;
+    argv[argc++] = now;
+    argv[argc++] = conf->worker_id;
+
+    for (i = 0; i < (size_t) argc; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+
+    for (i = 0; i + 1 < fields->elements && i < 2 * AW_QUEUE_DEAD_FIELDS;
+         i += 2)
+    {
+        if (fields->element[i]->type != REDIS_REPLY_STRING
+            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        argv[argc] = fields->element[i]->str;
+        lens[argc++] = fields->element[i]->len;
+        argv[argc] = fields->element[i + 1]->str;
+        lens[argc++] = fields->element[i + 1]->len;
+    }
+
+    if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens) == AW_OK) {
+        aw_queue.replies++;
+    }
+
+    aw_queue.stats.dead++;
+}
+
+
+/*
+ * A transient failure: the job stays pending on us and is claimed back
+ * when its backoff is over (or by another worker after job_claim_idle, if
+ * this one dies meanwhile).
+ */
+
+static void
+aw_queue_retry(const char *id, const char *key, int attempts,
+    const char *error)
+{
+    char         due[32], now[32], d[32];
+    aw_msec_t    delay, half;
+    aw_conf_t   *conf;
+
+    conf = aw_worker.conf;
+
+    delay = conf->job_retry_min << aw_min(attempts - 1, 30);
+    delay = aw_min(delay, conf->job_retry_max);
+    half = delay / 2;
+    delay = half + (half > 0 ? aw_random() % (half + 1) : 0);
+
+    aw_log(AW_LOG_WARN, "attempt %d of %d failed: %s; retrying in %s",
+           attempts, conf->job_max_attempts, error,
+           aw_conf_format_msec(d, sizeof(d), delay));
+
+    snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
+    snprintf(due, sizeof(due), "%lld", (long long) (aw_unix_msec() + delay));
+
+    if (aw_redis_append(&aw_worker.redis,
+                        "HSET %s state failed error %s updated %s "
+                        "retry_at %s", key, error, now, due)
+        == AW_OK)
+    {
+        aw_queue.replies++;
+    }
+
+    aw_queue.stats.retried++;
+
+    if (aw_queue.nretry == AW_QUEUE_RETRY_MAX) {
+        /* XAUTOCLAIM finds it after job_claim_idle */
+        aw_log(AW_LOG_NOTICE, "queue: %d retries waiting already; this one "
+               "is claimed again after job_claim_idle", AW_QUEUE_RETRY_MAX);
+        return;
+    }
+
+    snprintf(aw_queue.retry[aw_queue.nretry].id, AW_JOB_ID_LEN, "%s", id);
+    aw_queue.retry[aw_queue.nretry].due = aw_monotonic_msec() + delay;
+    aw_queue.nretry++;
+}
+
+
+/*
+ * Reads the pipelined replies; the last n are returned in last[] (if n >
+ * 0), the caller frees them.  AW_ERROR: the connection failed.
+ */
+
+static int
+aw_queue_flush(redisReply **last, int n)
+{
+    int          i;
+    redisReply  *reply;
+
+    for (i = 0; i < n; i++) {
+        last[i] = NULL;
+    }
+
+    while (aw_queue.replies > 0) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+
+        if (reply == NULL) {
+            aw_queue.replies = 0;
+
+            for (i = 0; i < n; i++) {
+                if (last[i]) {
+                    freeReplyObject(last[i]);
+                    last[i] = NULL;
+                }
+            }
+
+            return AW_ERROR;
+        }
+
+        aw_queue.replies--;
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            aw_log(AW_LOG_ERR, "queue: redis: %s", reply->str);
+        }
+
+        if (aw_queue.replies < n) {
+            last[n - 1 - aw_queue.replies] = reply;
+
+        } else {
+            freeReplyObject(reply);
+        }
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * Every heartbeat_interval: the gauges, the counters into
+ * axon:queue:stats:CONSUMER, and whether the wallets must be rebuilt.
+ */
+
+static void
+aw_queue_tick(aw_msec_t now)
+{
+    int                i;
+    char               key[256];
+    aw_conf_t         *conf;
+    aw_redis_t        *r;
+    redisReply        *reply[5];
+    aw_queue_stats_t  *s;
+
+    conf = aw_worker.conf;
+    r = &aw_worker.redis;
+    s = &aw_queue.stats;
+
+    if (aw_redis_append(r, "XLEN %s", AW_QUEUE_STREAM) != AW_OK
+        || aw_redis_append(r, "XRANGE %s - + COUNT 1", AW_QUEUE_STREAM)
+           != AW_OK
+        || aw_redis_append(r, "XPENDING %s %s", AW_QUEUE_STREAM,
+                           conf->queue_group) != AW_OK
+        || aw_redis_append(r, "XLEN %s", AW_QUEUE_DEAD) != AW_OK
+        || aw_redis_append(r, "EXISTS %s", AW_WALLET_SYNCED) != AW_OK)
+    {
+        return;
+    }
+
+    for (i = 0; i < 5; i++) {
+        reply[i] = aw_redis_get_reply(r);
+
+        if (reply[i] == NULL) {
+            while (--i >= 0) {
+                freeReplyObject(reply[i]);
+            }
+
+            return;
+        }
+    }
+
+    if (reply[0]->type == REDIS_REPLY_INTEGER) {
+        s->depth = reply[0]->integer;
+    }
+
+    s->oldest_age = 0;
+
+    if (reply[1]->type == REDIS_REPLY_ARRAY && reply[1]->elements > 0
+        && reply[1]->element[0]->type == REDIS_REPLY_ARRAY
+        && reply[1]->element[0]->elements > 0
+        && reply[1]->element[0]->element[0]->type == REDIS_REPLY_STRING)
+    {
+        s->oldest_age = aw_max(0, aw_unix_msec()
+                                  - atoll(reply[1]->element[0]->element[0]
+                                          ->str));
+    }
+
+    if (reply[2]->type == REDIS_REPLY_ARRAY && reply[2]->elements > 0
+        && reply[2]->element[0]->type == REDIS_REPLY_INTEGER)
+    {
+        s->pending = reply[2]->element[0]->integer;
+
+    } else if (reply[2]->type == REDIS_REPLY_ERROR
+               && strncmp(reply[2]->str, "NOGROUP", 7) == 0)
+    {
+        aw_log(AW_LOG_NOTICE, "queue: the group is gone (" AW_QUEUE_STREAM
+               " deleted?): creating it again");
+        aw_queue.group = 0;
+    }
+
+    if (reply[3]->type == REDIS_REPLY_INTEGER) {
+        s->dead_depth = reply[3]->integer;
+    }
+
+    if (reply[4]->type == REDIS_REPLY_INTEGER) {
+        aw_wallet_check(reply[4]->integer > 0);
+    }
+
+    for (i = 0; i < 5; i++) {
+        freeReplyObject(reply[i]);
+    }
+
+    snprintf(key, sizeof(key), AW_QUEUE_STATS "%s", conf->queue_consumer);
+
+    if (aw_redis_append(r, "HSET %s done %llu failed %llu retried %llu "
+                        "dead %llu replayed %llu claimed %llu depth %lld "
+                        "pending %lld oldest_age_ms %lld dead_depth %lld "
+                        "worker %s updated %lld", key,
+                        (unsigned long long) s->done,
+                        (unsigned long long) s->failed,
+                        (unsigned long long) s->retried,
+                        (unsigned long long) s->dead,
+                        (unsigned long long) s->replayed,
+                        (unsigned long long) s->claimed,
+                        (long long) s->depth, (long long) s->pending,
+                        (long long) s->oldest_age, (long long) s->dead_depth,
+                        conf->worker_id, (long long) aw_unix_msec())
+        != AW_OK
+        || aw_redis_append(r, "PEXPIRE %s %lld", key,
+                           (long long) aw_max(conf->heartbeat_ttl,
+                                              3 * conf->heartbeat_interval))
+           != AW_OK)
+    {
+        return;
+    }
+
+    aw_queue.replies += 2;
+
+    (void) aw_queue_flush(NULL, 0);
+}
+
+
+/*
+ * job.replay: the dead entry becomes a new job with the same fields (and
+ * replay_of), atomically with its removal from the dead-letter stream;
+ * then the audit row.  Run twice, the script finds what the first run did.
+ */
+
+int
+aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
+{
+    int          again;
+    char        *detail, key[AW_JOB_ID_LEN + 16];
+    json_t      *j;
+    aw_redis_t  *r;
+    PGresult    *pg;
+    redisReply  *reply;
+    const char  *dead_id, *status, *new_id, *orig, *kind, *params[5];
+
+    r = &aw_worker.redis;
+    dead_id = aw_job_str(job, "id");
+
+    snprintf(key, sizeof(key), AW_QUEUE_JOB "%s", job->id);
+
+    reply = aw_redis_command(r, "EVAL %s 3 %s %s %s %s %lld %lld",
+                             aw_queue_lua_replay, AW_QUEUE_DEAD,
+                             AW_QUEUE_STREAM, key, dead_id,
+                             (long long) aw_unix_msec(),
+                             (long long) aw_worker.conf->job_state_ttl);
+    if (reply == NULL) {
+        aw_job_fail(res, 0, "redis: %s", r->error);
+        return AW_ERROR;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+        freeReplyObject(reply);
+        aw_job_fail(res, 0, "redis: unexpected reply from the replay script");
+        return AW_ERROR;
+    }
+
+    status = reply->element[0]->str;
+    new_id = reply->element[1]->str;
+    orig = reply->element[2]->str;
+    kind = reply->element[3]->str;
+
+    if (strcmp(status, "missing") == 0) {
+        aw_job_fail(res, 1, "no entry %s in " AW_QUEUE_DEAD " (replayed "
+                    "already, or never dead-lettered)", dead_id);
+        freeReplyObject(reply);
+        return AW_ERROR;
+    }
+
+    again = (strcmp(status, "again") == 0);
+
+    if (!again) {
+        aw_queue.stats.replayed++;
+        aw_log(AW_LOG_NOTICE, "replayed dead job %s (%s) as job %s", orig,
+               kind, new_id);
+    }
+
+    j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "via", "redis",
+                  "dead_id", dead_id, "job_id", orig, "replayed_as", new_id,
+                  "kind", kind);
+    detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+
+    if (detail == NULL) {
+        freeReplyObject(reply);
+        aw_job_fail(res, 0, "out of memory");
+        return AW_ERROR;
+    }
+
+    params[0] = "admin";
+    params[1] = "job.replay";
+    params[2] = orig;
+    params[3] = detail;
+    params[4] = job->id;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT axon_admin_audit($1, $2, $3, $4::jsonb, $5)",
+                     5, params);
+    free(detail);
+
+    if (pg == NULL) {
+        freeReplyObject(reply);
+        return aw_job_db_failed(job, res);
+    }
+
+    PQclear(pg);
+
+    snprintf(res->note, sizeof(res->note), "%sreplayed dead job %s as job %s",
+             again ? "already " : "", orig, new_id);
+
+    freeReplyObject(reply);
+
+    return AW_OK;
+}
+
+
+static int
+aw_queue_retrying(const char *id)
+{
+    int  i;
+
+    for (i = 0; i < aw_queue.nretry; i++) {
+        if (strcmp(aw_queue.retry[i].id, id) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A command failed: the connection (then the main loop reconnects), or an
+ * error reply, e.g. NOGROUP after the stream was deleted.
+ */
+
+static int
+aw_queue_failed(const char *what)
+{
+    aw_redis_t  *r;
+
+    r = &aw_worker.redis;
+
+    if (aw_redis_up(r) && strncmp(r->error, "NOGROUP", 7) == 0) {
+        aw_log(AW_LOG_NOTICE, "queue: the group is gone (" AW_QUEUE_STREAM
+               " deleted?): creating it again");
+        aw_queue.group = 0;
+    }
+
+    return -1;
+}
+
+
+/* a name from outside, fit for a log line and a hash field */
+
+static void
+aw_queue_printable(char *dst, size_t size, const char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len && i < size - 1; i++) {
+        dst[i] = (s[i] > 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    }
+
+    dst[i] = '\0';
+
+    if (i == 0 && size > 1) {
+        strcpy(dst, "?");
+    }
+}

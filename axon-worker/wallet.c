@@ -1,0 +1,161 @@
+/*
+ * axon-worker: rebuilding the gate's wallet hashes from Postgres (see
+ * wallet.h).  Reconcile, don't trust events: a Redis that lost its data
+ * (flushed, restarted without its append-only file) gets every balance
+ * back, whatever jobs ran meanwhile.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "wallet.h"
+#include "worker.h"
+
+
+#define AW_WALLET_CHUNK       500
+#define AW_WALLET_CHUNK_TEXT  "500"
+
+
+static struct {
+    unsigned     rebuilding:1;
+    char         from[43];          /* the last wallet done */
+    int64_t      count;
+    aw_msec_t    start;
+} aw_wallet;
+
+
+void
+aw_wallet_reset(void)
+{
+    aw_wallet.rebuilding = 0;
+}
+
+
+/*
+ * After a look at axon:wallets:synced: if it is missing, rebuild.
+ */
+
+void
+aw_wallet_check(int exists)
+{
+    if (exists || aw_wallet.rebuilding) {
+        return;
+    }
+
+    aw_log(AW_LOG_NOTICE, "wallets: " AW_WALLET_SYNCED " is missing: "
+           "rebuilding every wallet's balance in Redis from Postgres");
+
+    aw_wallet.rebuilding = 1;
+    aw_wallet.from[0] = '\0';
+    aw_wallet.count = 0;
+    aw_wallet.start = aw_monotonic_msec();
+}
+
+
+int
+aw_wallet_rebuilding(void)
+{
+    return aw_wallet.rebuilding;
+}
+
+
+/*
+ * One chunk: AW_WALLET_CHUNK wallets, in one snapshot, written with the
+ * guarded script (a job that committed a newer balance meanwhile wins).
+ * Returns AW_OK, or AW_ERROR if a connection failed (tried again later).
+ */
+
+int
+aw_wallet_rebuild_step(void)
+{
+    int           i, j, n;
+    char          key[64], ms[32];
+    PGresult     *res;
+    aw_redis_t   *r;
+    redisReply   *reply;
+    const char   *params[1], *argv[6];
+    size_t        lens[6];
+
+    r = &aw_worker.redis;
+    params[0] = aw_wallet.from;
+
+    res = aw_db_query(&aw_worker.db,
+                      "SELECT b.wallet, b.balance,"
+                      " (SELECT max(l.id) FROM credit_ledger l"
+                      "   WHERE l.wallet = b.wallet)"
+                      " FROM wallet_balances b WHERE b.wallet::text > $1"
+                      " ORDER BY b.wallet::text LIMIT " AW_WALLET_CHUNK_TEXT, 1, params);
+    if (res == NULL) {
+        return AW_ERROR;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(res, i, 0));
+
+        argv[0] = "EVAL";
+        argv[1] = AW_WALLET_LUA_SET;
+        argv[2] = "1";
+        argv[3] = key;
+        argv[4] = PQgetvalue(res, i, 1);
+        argv[5] = PQgetisnull(res, i, 2) ? "0" : PQgetvalue(res, i, 2);
+
+        for (j = 0; j < 6; j++) {
+            lens[j] = strlen(argv[j]);
+        }
+
+        if (aw_redis_append_argv(r, 6, argv, lens) != AW_OK) {
+            PQclear(res);
+            return AW_ERROR;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        reply = aw_redis_get_reply(r);
+        if (reply == NULL) {
+            PQclear(res);
+            return AW_ERROR;
+        }
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            aw_log(AW_LOG_ERR, "wallets: rebuilding %s: %s",
+                   PQgetvalue(res, i, 0), reply->str);
+        }
+
+        freeReplyObject(reply);
+    }
+
+    if (n > 0) {
+        snprintf(aw_wallet.from, sizeof(aw_wallet.from), "%s",
+                 PQgetvalue(res, n - 1, 0));
+    }
+
+    PQclear(res);
+
+    aw_wallet.count += n;
+
+    if (n == AW_WALLET_CHUNK) {
+        return AW_OK;
+    }
+
+    snprintf(ms, sizeof(ms), "%lld", (long long) aw_unix_msec());
+
+    reply = aw_redis_command(r, "SET %s %s", AW_WALLET_SYNCED, ms);
+    if (reply == NULL) {
+        return AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    aw_wallet.rebuilding = 0;
+
+    aw_log(AW_LOG_NOTICE, "wallets: rebuilt the balances of %lld wallets in "
+           "Redis in %lld ms", (long long) aw_wallet.count,
+           (long long) (aw_monotonic_msec() - aw_wallet.start));
+
+    return AW_OK;
+}
