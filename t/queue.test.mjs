@@ -112,8 +112,18 @@ test("grant with the README's redis-cli line: credited, visible where the gate r
     assert.ok(ttl > 0, `done state expires (pttl ${ttl})`);
 });
 
-test('GET /api/me shows the balance once credits are granted',
-    { todo: 'TODO(merge): GET /api/me comes with the module branch; it reads HGET axon:wallet:ADDR balance, tested above' });
+test('GET /api/me shows the balance once credits are granted', async () => {
+    const w = Wallet.createRandom();
+    const { token } = await s.signIn(w);
+    const me = () => s.json('/api/me', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await me()).body.balance_minutes, 0);
+    const id = sh(`redis-cli XADD axon:jobs '*' kind credit.grant wallet ${w.address} minutes 45 ref me-${w.address}`);
+    await finished(id);
+    const r = await me();
+    assert.equal(r.status, 200);
+    assert.equal(r.body.wallet, w.address);
+    assert.equal(r.body.balance_minutes, 45);
+});
 
 test('the same grant twice is credited once', async () => {
     const w = wallet();
