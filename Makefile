@@ -27,7 +27,7 @@ MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
 DEPS_STAMP  := .deps.stamp
 
-.PHONY: all module worker deps test unit run up down migrate clean bench
+.PHONY: all module worker deps test unit run up down migrate clean bench images
 
 all: module worker
 
@@ -67,6 +67,14 @@ $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $(WORKER_SRCS) $(CORE_SRCS) $(BUILD)/migrations.c $(WORKER_LIBS)
 	mv -f $@.tmp $@
 
+# ---- session images ---------------------------------------------------------
+# scripts/session-image tags each image with a hash of its recipe and skips
+# the build when the store has that tag (a second or less): run it each time
+# rather than trust a stamp, so a removed image is rebuilt.  The desktop
+# image is large: `scripts/session-image desktop` builds it on demand.
+images: | $(DEPS_STAMP)
+	AXON_BUILD=$(abspath $(BUILD)) scripts/session-image test
+
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
@@ -75,7 +83,7 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 unit: $(UNIT_BINS)
 	BUILD=$(BUILD) scripts/run-unit $(UNIT_BINS)
 
-test: all unit
+test: all unit images
 	AXON_BUILD=$(abspath $(BUILD)) AXON_SANITIZE=$(SANITIZE) \
 	    node --test --test-concurrency=1 t/
 
