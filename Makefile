@@ -56,7 +56,7 @@ $(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(
 	cp $(BUILD)/nginx/objs/ngx_http_axon_module.so $@.tmp && mv -f $@.tmp $@
 
 # ---- the worker -------------------------------------------------------------
-worker: $(BUILD)/axon-worker
+worker: $(BUILD)/axon-worker $(BUILD)/axon-launch
 
 $(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed-migrations
 	@mkdir -p $(BUILD)
@@ -65,6 +65,15 @@ $(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed-migrations
 $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(BUILD)/migrations.c | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $(WORKER_SRCS) $(CORE_SRCS) $(BUILD)/migrations.c $(WORKER_LIBS)
+	mv -f $@.tmp $@
+
+# axon-launch: the launcher from the command line (tests, operators), from
+# the worker's own sources
+LAUNCH_SRCS := $(addprefix axon-worker/,config.c core.c log.c launcher.c process.c)
+
+$(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $< $(LAUNCH_SRCS) -ljansson
 	mv -f $@.tmp $@
 
 # ---- session images ---------------------------------------------------------
