@@ -39,6 +39,7 @@
 
 #define AW_LAUNCHER_SETTLE   250     /* ms a probed peer must stay */
 #define AW_LAUNCHER_FS       "\x1f"  /* field separator of list's format */
+#define AW_LAUNCHER_STATE_EVERY  2000   /* ms between state checks */
 
 
 typedef struct {
@@ -57,6 +58,8 @@ static int aw_docker_remove(aw_launcher_t *l, const char *name);
 static int aw_docker_list(aw_launcher_t *l, aw_container_t **list,
     size_t *n);
 static int aw_docker_port(aw_launcher_t *l, aw_container_t *c, int port);
+static int aw_docker_state(aw_launcher_t *l, const char *name, char *state,
+    size_t size);
 static int aw_docker_run(aw_launcher_t *l, aw_argv_t *a,
     aw_spawn_result_t *r);
 static void aw_docker_fail(aw_launcher_t *l, const char *what,
@@ -233,7 +236,8 @@ static int
 aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
     int                 i, port, rc;
-    char                gpus[AW_LAUNCHER_MAX_GPUS * 12], *p, line[512];
+    char                gpus[AW_LAUNCHER_MAX_GPUS * 12], *p, line[512],
+                        state[64];
     size_t              len;
     aw_argv_t           a;
     const char         *image, *mode;
@@ -348,6 +352,16 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     if (aw_docker_port(l, c, port) != AW_OK) {
         memcpy(line, l->err, aw_min(sizeof(line), sizeof(l->err)));
         line[sizeof(line) - 1] = '\0';
+
+        /* an exited container has no ports: that is the news */
+        if (aw_docker_state(l, c->name, state, sizeof(state)) == AW_OK
+            && strncmp(state, "running", 7) != 0)
+        {
+            snprintf(line, sizeof(line), "%s is not running: %s", c->name,
+                     state);
+            aw_log(AW_LOG_ERR, "launcher: %s", line);
+        }
+
         aw_docker_remove(l, c->name);
         snprintf(l->err, sizeof(l->err), "%s", line);
         return AW_ERROR;
@@ -417,10 +431,13 @@ aw_docker_port(aw_launcher_t *l, aw_container_t *c, int port)
 static int
 aw_docker_ready(aw_launcher_t *l, const aw_container_t *c, aw_msec_t timeout)
 {
-    aw_msec_t  start, now, deadline;
+    int        rc;
+    char       state[64];
+    aw_msec_t  start, now, deadline, checked;
 
     start = aw_monotonic_msec();
     deadline = start + timeout;
+    checked = start;
 
     for ( ;; ) {
         now = aw_monotonic_msec();
@@ -435,8 +452,24 @@ aw_docker_ready(aw_launcher_t *l, const aw_container_t *c, aw_msec_t timeout)
             return AW_OK;
         }
 
-        if (aw_monotonic_msec() + 100 >= deadline) {
+        now = aw_monotonic_msec();
+
+        if (now + 100 >= deadline) {
             break;
+        }
+
+        /* a container that died will not answer: say so now, not at the
+         * end of launcher_ready_timeout */
+        if (now - checked >= AW_LAUNCHER_STATE_EVERY) {
+            checked = now;
+            rc = aw_docker_state(l, c->name, state, sizeof(state));
+
+            if (rc == AW_OK && strncmp(state, "running", 7) != 0) {
+                snprintf(l->err, sizeof(l->err), "%s is not running: %s",
+                         c->name, state);
+                aw_log(AW_LOG_ERR, "launcher: %s", l->err);
+                return AW_ERROR;
+            }
         }
 
         aw_sleep_msec(100);
@@ -447,6 +480,39 @@ aw_docker_ready(aw_launcher_t *l, const aw_container_t *c, aw_msec_t timeout)
     aw_log(AW_LOG_ERR, "launcher: %s", l->err);
 
     return AW_ERROR;
+}
+
+
+/* "running", or "exited 1" and the like */
+
+static int
+aw_docker_state(aw_launcher_t *l, const char *name, char *state,
+    size_t size)
+{
+    int                 rc;
+    aw_argv_t           a;
+    aw_spawn_result_t   r;
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "inspect");
+    aw_argv_push(&a, "--type");
+    aw_argv_push(&a, "container");
+    aw_argv_push(&a, "--format");
+    aw_argv_push(&a, "{{.State.Status}} (exit code {{.State.ExitCode}})");
+    aw_argv_push(&a, "%s", name);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_spawn_result_free(&r);
+        return AW_ERROR;            /* unknown: keep waiting */
+    }
+
+    snprintf(state, size, "%.*s", (int) strcspn(r.out, "\r\n"), r.out);
+    aw_spawn_result_free(&r);
+
+    return AW_OK;
 }
 
 

@@ -369,8 +369,16 @@ aw_spawn_format_argv(char *const argv[], char *buf, size_t size)
         len += snprintf(buf + len, size - len, "%s'", len ? " " : "");
 
         for ( ; *a && len < size; a++) {
-            len += snprintf(buf + len, size - len,
-                            *a == '\'' ? "'\\''" : "%c", *a);
+            if (*a == '\'') {
+                len += snprintf(buf + len, size - len, "'\\''");
+
+            } else if ((unsigned char) *a < 0x20 || *a == 0x7f) {
+                len += snprintf(buf + len, size - len, "\\x%02x",
+                                (unsigned char) *a);
+
+            } else {
+                len += snprintf(buf + len, size - len, "%c", *a);
+            }
         }
 
         if (len < size) {

@@ -198,6 +198,17 @@ test('a container that never answers is removed after launcher_ready_timeout', a
     assert.equal(podman('container', 'exists', `axgt-session-${id}`).ok, false);
 });
 
+test('a container that exits is a failed launch at once, not at the ready timeout', async () => {
+    const id = nextId();
+    const t0 = Date.now();
+    const s = await launch(conf({ launcher_args: '--pull never --entrypoint /bin/false' }),
+        'start', String(id), '0x1');
+    assert.equal(s.code, 1);
+    assert.match(s.err, new RegExp(`axgt-session-${id} is not running: exited \\(exit code 1\\)`));
+    assert.ok(Date.now() - t0 < 15000, 'well before launcher_ready_timeout (20s)');
+    assert.equal(podman('container', 'exists', `axgt-session-${id}`).ok, false);
+});
+
 test('a container command that hangs is killed at launcher_timeout, with what it spawned', async () => {
     // not a runtime: a stand-in for one that hangs, to test the timeout;
     // its background sleep keeps the pipes open, so only killing the
