@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, chmodSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BUILD, ROOT } from './lib/stack.mjs';
+import { BUILD, ROOT, Stack } from './lib/stack.mjs';
 
 const run = promisify(execFile);
 const LAUNCH = join(BUILD, 'axon-launch');
@@ -234,4 +234,17 @@ test('a docker binary that is not there is a clean error', async () => {
     const s = await launch(conf({ launcher_docker: join(dir, 'no-docker') }), 'list');
     assert.equal(s.code, 1);
     assert.match(s.err, /cannot run ".*no-docker": No such file or directory/);
+});
+
+test('the local stack\'s worker.conf launches the test image; axon-stack down removes it', async () => {
+    const stack = await new Stack().start();
+    const id = nextId();
+    try {
+        const s = await launch(join(stack.dir, 'worker.conf'), 'start', String(id), '0x1');
+        assert.equal(s.code, 0, s.err);
+        assert.match(await get(s.json.port), new RegExp(`^session=${id}\n`));
+    } finally {
+        await stack.stop();
+    }
+    assert.equal(podman('container', 'exists', `axgt-session-${id}`).ok, false);
 });
