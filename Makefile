@@ -89,6 +89,11 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -ljansson
 
+# the worker's process.c, on its own
+$(BUILD)/unit/test_process: t/unit/test_process.c axon-worker/process.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< axon-worker/process.c axon-worker/core.c axon-worker/log.c
+
 unit: $(UNIT_BINS)
 	BUILD=$(BUILD) scripts/run-unit $(UNIT_BINS)
 
