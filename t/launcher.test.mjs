@@ -106,6 +106,12 @@ test('a launch answers on its port, is listed with its labels, and stop removes 
     assert.equal(existsSync(marker), false);
     rmSync(marker, { force: true });
 
+    // the same session again: refused, and the running one is left alone
+    const again = await launch(cfg, 'start', String(id), '0x2');
+    assert.equal(again.code, 1);
+    assert.match(again.err, /podman run: exit 125: Error: .*"axgt-session-\d+" is already in use/);
+    assert.match(await get(s.json.port), new RegExp(`^session=${id}\n`));
+
     const l = await launch(cfg, 'list');
     assert.equal(l.code, 0, l.err);
     const mine = l.json.find(c => c.session === id);
