@@ -27,7 +27,7 @@ MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
 DEPS_STAMP  := .deps.stamp
 
-.PHONY: all module worker deps test unit run up down migrate clean bench
+.PHONY: all module worker deps test unit run up down migrate clean bench images
 
 all: module worker
 
@@ -56,7 +56,7 @@ $(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(
 	cp $(BUILD)/nginx/objs/ngx_http_axon_module.so $@.tmp && mv -f $@.tmp $@
 
 # ---- the worker -------------------------------------------------------------
-worker: $(BUILD)/axon-worker
+worker: $(BUILD)/axon-worker $(BUILD)/axon-launch
 
 $(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed-migrations
 	@mkdir -p $(BUILD)
@@ -67,15 +67,37 @@ $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $(WORKER_SRCS) $(CORE_SRCS) $(BUILD)/migrations.c $(WORKER_LIBS)
 	mv -f $@.tmp $@
 
+# axon-launch: the launcher from the command line (tests, operators), from
+# the worker's own sources
+LAUNCH_SRCS := $(addprefix axon-worker/,config.c core.c log.c launcher.c process.c)
+
+$(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $< $(LAUNCH_SRCS) -ljansson
+	mv -f $@.tmp $@
+
+# ---- session images ---------------------------------------------------------
+# scripts/session-image tags each image with a hash of its recipe and skips
+# the build when the store has that tag (a second or less): run it each time
+# rather than trust a stamp, so a removed image is rebuilt.  The desktop
+# image is large: `scripts/session-image desktop` builds it on demand.
+images: | $(DEPS_STAMP)
+	AXON_BUILD=$(abspath $(BUILD)) scripts/session-image test
+
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -ljansson
 
+# the worker's process.c, on its own
+$(BUILD)/unit/test_process: t/unit/test_process.c axon-worker/process.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< axon-worker/process.c axon-worker/core.c axon-worker/log.c
+
 unit: $(UNIT_BINS)
 	BUILD=$(BUILD) scripts/run-unit $(UNIT_BINS)
 
-test: all unit
+test: all unit images
 	AXON_BUILD=$(abspath $(BUILD)) AXON_SANITIZE=$(SANITIZE) \
 	    node --test --test-concurrency=1 t/
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "launcher.h"
 #include "log.h"
 
 
@@ -48,6 +49,12 @@ static const aw_conf_enum_t  aw_conf_log_levels[] = {
     { "notice", AW_LOG_NOTICE },
     { "warn",   AW_LOG_WARN },
     { "error",  AW_LOG_ERR },
+    { NULL, 0 }
+};
+
+
+static const aw_conf_enum_t  aw_conf_launchers[] = {
+    { "docker", AW_LAUNCHER_DOCKER },
     { NULL, 0 }
 };
 
@@ -179,6 +186,83 @@ const aw_conf_option_t  aw_conf_options[] = {
       offsetof(aw_conf_t, job_state_ttl), 0,
       "How long the state of a finished job (axon:job:ID) is kept; the "
       "state of a dead-lettered job is kept until it is replayed." },
+
+    /* session containers: launcher.c */
+
+    { "launcher", AW_CONF_ENUM, "docker", 0, 0, aw_conf_launchers,
+      offsetof(aw_conf_t, launcher), 0,
+      "How session containers are started and stopped: docker, through "
+      "a docker-compatible command line (docker or podman) on this host." },
+
+    { "launcher_docker", AW_CONF_STRING, "docker", 1, 4095, NULL,
+      offsetof(aw_conf_t, launcher_docker), 0,
+      "The container command: a path, or a name looked up in PATH "
+      "(docker, podman).  It is run directly with its arguments, never "
+      "through a shell." },
+
+    { "containers_conf", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, containers_conf), 0,
+      "For podman: the containers.conf it reads (CONTAINERS_CONF in its "
+      "environment; conf/podman/containers.conf suits hosts like the "
+      "test machines); empty: the worker's own environment decides." },
+
+    { "launcher_image", AW_CONF_STRING, "axon-session-desktop:latest",
+      1, 1024, NULL,
+      offsetof(aw_conf_t, launcher_image), 0,
+      "Image of a desktop session (scripts/session-image desktop)." },
+
+    { "launcher_port", AW_CONF_INT, "6080", 1, 65535, NULL,
+      offsetof(aw_conf_t, launcher_port), 0,
+      "Port a desktop container serves on (noVNC and its WebSocket); "
+      "published on launcher_publish_addr, on a host port the runtime "
+      "chooses." },
+
+    { "launcher_ssh_image", AW_CONF_STRING, "", 0, 1024, NULL,
+      offsetof(aw_conf_t, launcher_ssh_image), 0,
+      "Image of an SSH session; empty: launcher_image." },
+
+    { "launcher_ssh_port", AW_CONF_INT, "22", 1, 65535, NULL,
+      offsetof(aw_conf_t, launcher_ssh_port), 0,
+      "Port the sshd of an SSH session container listens on." },
+
+    { "launcher_network", AW_CONF_STRING, "", 0, 255, NULL,
+      offsetof(aw_conf_t, launcher_network), 0,
+      "Network session containers join (--network); empty: the "
+      "runtime's default." },
+
+    { "launcher_gpu_args", AW_CONF_STRING, "--gpus \"device={gpus}\"",
+      0, 1024, NULL,
+      offsetof(aw_conf_t, launcher_gpu_args), 0,
+      "Arguments that give a container its GPUs, split at blanks, with "
+      "{gpus} replaced by the session's GPU indexes (0,2).  Left out for "
+      "a session without GPUs; empty: never (hosts without GPUs).  The "
+      "double quotes are docker's own syntax for a device list with a "
+      "comma, passed as they are." },
+
+    { "launcher_args", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, launcher_args), 0,
+      "More arguments for `run`, split at blanks (--shm-size 1g, "
+      "--memory 32g); empty: none." },
+
+    { "launcher_publish_addr", AW_CONF_STRING, "127.0.0.1", 1, 64, NULL,
+      offsetof(aw_conf_t, launcher_publish_addr), 0,
+      "Host address the session's port is published on; the worker "
+      "waits for it there." },
+
+    { "launcher_timeout", AW_CONF_MSEC, "30s", 1 * S, 10 * M, NULL,
+      offsetof(aw_conf_t, launcher_timeout), 0,
+      "How long one container command (run, port, stop, rm, ps, inspect) "
+      "may take before it is killed and counted as failed." },
+
+    { "launcher_ready_timeout", AW_CONF_MSEC, "1m", 0, 30 * M, NULL,
+      offsetof(aw_conf_t, launcher_ready_timeout), 0,
+      "How long a started container has to answer on its port before "
+      "the launch counts as failed and the container is removed." },
+
+    { "launcher_stop_grace", AW_CONF_MSEC, "10s", 0, 10 * M, NULL,
+      offsetof(aw_conf_t, launcher_stop_grace), 0,
+      "How long a container has between SIGTERM and SIGKILL when its "
+      "session stops (`stop --time`, in whole seconds, rounded up)." },
 
     { NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL }
 };

@@ -83,6 +83,20 @@ typedef struct {
     aw_msec_t     job_retry_max;
     aw_msec_t     job_claim_idle;
     aw_msec_t     job_state_ttl;
+    int           launcher;                 /* AW_LAUNCHER_DOCKER */
+    char         *launcher_docker;
+    char         *containers_conf;
+    char         *launcher_image;
+    int           launcher_port;
+    char         *launcher_ssh_image;
+    int           launcher_ssh_port;
+    char         *launcher_network;
+    char         *launcher_gpu_args;
+    char         *launcher_args;
+    char         *launcher_publish_addr;
+    aw_msec_t     launcher_timeout;
+    aw_msec_t     launcher_ready_timeout;
+    aw_msec_t     launcher_stop_grace;
 
     /* where each value came from */
     char         *path;                         /* NULL: defaults only */

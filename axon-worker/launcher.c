@@ -1,0 +1,976 @@
+/*
+ * axon-worker: session containers through a docker-compatible CLI.
+ *
+ * Each operation is one or two commands, built as argv from the
+ * configuration and the request and run with posix_spawn (spawn.c):
+ *
+ *   start    docker run -d --name axgt-session-ID
+ *                --label axon.session=ID --label axon.wallet=ADDR
+ *                --label axon.mode=desktop|ssh [--network NET]
+ *                -e AXON_SESSION=ID -e AXON_WALLET=ADDR -e AXON_GPUS=0,1
+ *                [-e AXON_SSH_KEY=KEY] -p 127.0.0.1::PORT
+ *                [launcher_gpu_args] [launcher_args] IMAGE
+ *            docker port axgt-session-ID PORT/tcp
+ *   remove   docker stop --time GRACE NAME;  docker rm -f NAME
+ *   list     docker ps -a -q --no-trunc --filter label=axon.session
+ *            docker inspect --format ... ID...
+ *
+ * The runtime chooses the host port (-p ADDR::PORT), so two sessions never
+ * race for one; `port` reads it back.  podman and docker both accept all
+ * of the above.
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "launcher.h"
+#include "log.h"
+#include "process.h"
+
+
+#define AW_LAUNCHER_SETTLE   250     /* ms a probed peer must stay */
+#define AW_LAUNCHER_FS       "\x1f"  /* field separator of list's format */
+#define AW_LAUNCHER_STATE_EVERY  2000   /* ms between state checks */
+
+
+typedef struct {
+    char    **v;
+    size_t    n;
+    size_t    size;
+    int       failed;
+} aw_argv_t;
+
+
+static int aw_docker_start(aw_launcher_t *l, const aw_launch_t *req,
+    aw_container_t *c);
+static int aw_docker_ready(aw_launcher_t *l, const aw_container_t *c,
+    aw_msec_t timeout);
+static int aw_docker_remove(aw_launcher_t *l, const char *name);
+static int aw_docker_list(aw_launcher_t *l, aw_container_t **list,
+    size_t *n);
+static int aw_docker_port(aw_launcher_t *l, aw_container_t *c, int port);
+static int aw_docker_state(aw_launcher_t *l, const char *name, char *state,
+    size_t size);
+static int aw_docker_run(aw_launcher_t *l, aw_argv_t *a,
+    aw_spawn_result_t *r);
+static void aw_docker_fail(aw_launcher_t *l, const char *what,
+    aw_spawn_result_t *r);
+static int aw_docker_gone(aw_spawn_result_t *r);
+static int aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req);
+
+static void aw_argv_init(aw_argv_t *a, const aw_conf_t *conf);
+static void aw_argv_push(aw_argv_t *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void aw_argv_split(aw_argv_t *a, const char *s, const char *gpus);
+static void aw_argv_free(aw_argv_t *a);
+static char *aw_launcher_last_line(const char *s, char *buf, size_t size);
+
+
+static const aw_launcher_ops_t  aw_docker_ops = {
+    "docker",
+    aw_docker_start,
+    aw_docker_ready,
+    aw_docker_remove,
+    aw_docker_list
+};
+
+
+static const char  *aw_session_modes[] = { "desktop", "ssh" };
+
+
+void
+aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf)
+{
+    memset(l, 0, sizeof(aw_launcher_t));
+
+    l->conf = conf;
+
+    switch (conf->launcher) {
+    case AW_LAUNCHER_DOCKER:
+    default:
+        l->ops = &aw_docker_ops;
+    }
+}
+
+
+int
+aw_launcher_launch(aw_launcher_t *l, const aw_launch_t *req,
+    aw_container_t *c)
+{
+    char       err[sizeof(l->err)];
+    aw_msec_t  start;
+
+    start = aw_monotonic_msec();
+
+    if (l->ops->start(l, req, c) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (l->ops->ready(l, c, l->conf->launcher_ready_timeout) == AW_OK) {
+        aw_log(AW_LOG_INFO, "launcher: session %lld running in %s, "
+               "%s:%d, after %lld ms", (long long) req->session, c->name,
+               c->host, c->port, (long long) (aw_monotonic_msec() - start));
+        return AW_OK;
+    }
+
+    /* the reason is the wait's, not the removal's */
+    memcpy(err, l->err, sizeof(err));
+
+    if (l->ops->remove(l, c->name) != AW_OK) {
+        aw_log(AW_LOG_ERR, "launcher: %s left behind: %s", c->name, l->err);
+    }
+
+    memcpy(l->err, err, sizeof(err));
+
+    return AW_ERROR;
+}
+
+
+int
+aw_launcher_stop(aw_launcher_t *l, int64_t session)
+{
+    char  name[64];
+
+    snprintf(name, sizeof(name), AW_LAUNCHER_NAME_PREFIX "%lld",
+             (long long) session);
+
+    return l->ops->remove(l, name);
+}
+
+
+/*
+ * Whether host:port answers: a TCP connection is accepted and the peer
+ * then either speaks first (sshd, VNC) or keeps the connection open for
+ * AW_LAUNCHER_SETTLE ms (an HTTP server waiting for a request).  A
+ * connection refused, reset or closed at once is no answer: docker's
+ * userland proxy accepts on a published port before anything listens
+ * in the container, and closes as soon as it finds nobody there.
+ */
+
+int
+aw_launcher_probe(const char *host, int port, aw_msec_t timeout)
+{
+    int               fd, rc, soerr;
+    char              portstr[16], byte;
+    socklen_t         len;
+    struct pollfd     pfd;
+    struct addrinfo   hints, *ai;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+
+    if (getaddrinfo(host, portstr, &hints, &ai) != 0) {
+        return AW_ERROR;
+    }
+
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        freeaddrinfo(ai);
+        return AW_ERROR;
+    }
+
+    rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+
+    if (rc == -1 && errno != EINPROGRESS) {
+        goto failed;
+    }
+
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+
+    if (rc == -1) {
+        if (poll(&pfd, 1, (int) timeout) != 1) {
+            goto failed;
+        }
+
+        len = sizeof(soerr);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1
+            || soerr != 0)
+        {
+            goto failed;
+        }
+    }
+
+    pfd.events = POLLIN;
+
+    rc = poll(&pfd, 1, AW_LAUNCHER_SETTLE);
+
+    if (rc == 0) {
+        close(fd);
+        return AW_OK;               /* still open: a server waiting */
+    }
+
+    if (rc == 1 && !(pfd.revents & (POLLERR|POLLHUP))
+        && recv(fd, &byte, 1, MSG_PEEK) == 1)
+    {
+        close(fd);
+        return AW_OK;               /* it spoke first */
+    }
+
+failed:
+
+    close(fd);
+
+    return AW_ERROR;
+}
+
+
+/* ---- the docker backend ------------------------------------------------ */
+
+
+static int
+aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
+{
+    int                 i, port, rc;
+    char                gpus[AW_LAUNCHER_MAX_GPUS * 12], *p, line[512],
+                        state[64];
+    size_t              len;
+    aw_argv_t           a;
+    const char         *image, *mode;
+    aw_spawn_result_t   r;
+    const aw_conf_t    *conf;
+
+    conf = l->conf;
+    l->err[0] = '\0';
+    memset(c, 0, sizeof(aw_container_t));
+
+    if (aw_launcher_check(l, req) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    mode = aw_session_modes[req->mode];
+
+    if (req->mode == AW_SESSION_SSH) {
+        image = conf->launcher_ssh_image[0] ? conf->launcher_ssh_image
+                                            : conf->launcher_image;
+        port = conf->launcher_ssh_port;
+
+    } else {
+        image = conf->launcher_image;
+        port = conf->launcher_port;
+    }
+
+    len = 0;
+    gpus[0] = '\0';
+
+    for (i = 0; i < req->ngpus; i++) {
+        len += snprintf(gpus + len, sizeof(gpus) - len, "%s%d",
+                        i ? "," : "", req->gpus[i]);
+    }
+
+    snprintf(c->name, sizeof(c->name), AW_LAUNCHER_NAME_PREFIX "%lld",
+             (long long) req->session);
+    c->session = req->session;
+    c->mode = req->mode;
+    snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
+    snprintf(c->host, sizeof(c->host), "%s", conf->launcher_publish_addr);
+
+    aw_argv_init(&a, conf);
+    aw_argv_push(&a, "run");
+    aw_argv_push(&a, "-d");
+    aw_argv_push(&a, "--name");
+    aw_argv_push(&a, "%s", c->name);
+    aw_argv_push(&a, "--label");
+    aw_argv_push(&a, "axon.session=%lld", (long long) req->session);
+    aw_argv_push(&a, "--label");
+    aw_argv_push(&a, "axon.wallet=%s", req->wallet);
+    aw_argv_push(&a, "--label");
+    aw_argv_push(&a, "axon.mode=%s", mode);
+
+    if (conf->launcher_network[0]) {
+        aw_argv_push(&a, "--network");
+        aw_argv_push(&a, "%s", conf->launcher_network);
+    }
+
+    aw_argv_push(&a, "-e");
+    aw_argv_push(&a, "AXON_SESSION=%lld", (long long) req->session);
+    aw_argv_push(&a, "-e");
+    aw_argv_push(&a, "AXON_WALLET=%s", req->wallet);
+    aw_argv_push(&a, "-e");
+    aw_argv_push(&a, "AXON_GPUS=%s", gpus);
+
+    if (req->ssh_key && req->ssh_key[0]) {
+        aw_argv_push(&a, "-e");
+        aw_argv_push(&a, "AXON_SSH_KEY=%s", req->ssh_key);
+    }
+
+    aw_argv_push(&a, "-p");
+
+    if (strchr(conf->launcher_publish_addr, ':') != NULL) {
+        aw_argv_push(&a, "[%s]::%d", conf->launcher_publish_addr, port);
+    } else {
+        aw_argv_push(&a, "%s::%d", conf->launcher_publish_addr, port);
+    }
+
+    if (req->ngpus > 0) {
+        aw_argv_split(&a, conf->launcher_gpu_args, gpus);
+    }
+
+    aw_argv_split(&a, conf->launcher_args, NULL);
+    aw_argv_push(&a, "%s", image);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_docker_fail(l, "run", &r);
+
+        /* a container of that name is someone's session: leave it */
+        if (strstr(r.err, "already in use") == NULL) {
+            memcpy(line, l->err, aw_min(sizeof(line), sizeof(l->err)));
+            line[sizeof(line) - 1] = '\0';
+            aw_docker_remove(l, c->name);
+            snprintf(l->err, sizeof(l->err), "%s", line);
+        }
+
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    p = r.out + strspn(r.out, " \t\r\n");
+    snprintf(c->id, sizeof(c->id), "%.*s", (int) strcspn(p, " \t\r\n"), p);
+    aw_spawn_result_free(&r);
+
+    aw_log(AW_LOG_INFO, "launcher: session %lld: started %s (%s, %.12s) "
+           "from %s, gpus \"%s\"", (long long) req->session, c->name, mode,
+           c->id, image, gpus);
+
+    if (aw_docker_port(l, c, port) != AW_OK) {
+        memcpy(line, l->err, aw_min(sizeof(line), sizeof(l->err)));
+        line[sizeof(line) - 1] = '\0';
+
+        /* an exited container has no ports: that is the news */
+        if (aw_docker_state(l, c->name, state, sizeof(state)) == AW_OK
+            && strncmp(state, "running", 7) != 0)
+        {
+            snprintf(line, sizeof(line), "%s is not running: %s", c->name,
+                     state);
+            aw_log(AW_LOG_ERR, "launcher: %s", line);
+        }
+
+        aw_docker_remove(l, c->name);
+        snprintf(l->err, sizeof(l->err), "%s", line);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/* the host port of the container's port: "127.0.0.1:41234" per line */
+
+static int
+aw_docker_port(aw_launcher_t *l, aw_container_t *c, int port)
+{
+    int                 rc, hostport;
+    char               *line, *colon, *save, *end;
+    long                n;
+    aw_argv_t           a;
+    aw_spawn_result_t   r;
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "port");
+    aw_argv_push(&a, "%s", c->name);
+    aw_argv_push(&a, "%d/tcp", port);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_docker_fail(l, "port", &r);
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    hostport = 0;
+
+    for (line = strtok_r(r.out, "\r\n", &save); line;
+         line = strtok_r(NULL, "\r\n", &save))
+    {
+        colon = strrchr(line, ':');
+        if (colon == NULL) {
+            continue;
+        }
+
+        n = strtol(colon + 1, &end, 10);
+
+        if (*end == '\0' && n > 0 && n < 65536) {
+            hostport = (int) n;
+            break;
+        }
+    }
+
+    if (hostport == 0) {
+        snprintf(l->err, sizeof(l->err), "%s: no host port for %d/tcp in "
+                 "\"%.100s\"", c->name, port, r.out);
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    c->port = hostport;
+    aw_spawn_result_free(&r);
+
+    return AW_OK;
+}
+
+
+static int
+aw_docker_ready(aw_launcher_t *l, const aw_container_t *c, aw_msec_t timeout)
+{
+    int        rc;
+    char       state[64];
+    aw_msec_t  start, now, deadline, checked;
+
+    start = aw_monotonic_msec();
+    deadline = start + timeout;
+    checked = start;
+
+    for ( ;; ) {
+        now = aw_monotonic_msec();
+
+        if (aw_launcher_probe(c->host, c->port,
+                              aw_max(aw_min(deadline - now, 1000), 1))
+            == AW_OK)
+        {
+            aw_log(AW_LOG_DEBUG, "launcher: %s answers on %s:%d after "
+                   "%lld ms", c->name, c->host, c->port,
+                   (long long) (aw_monotonic_msec() - start));
+            return AW_OK;
+        }
+
+        now = aw_monotonic_msec();
+
+        if (now + 100 >= deadline) {
+            break;
+        }
+
+        /* a container that died will not answer: say so now, not at the
+         * end of launcher_ready_timeout */
+        if (now - checked >= AW_LAUNCHER_STATE_EVERY) {
+            checked = now;
+            rc = aw_docker_state(l, c->name, state, sizeof(state));
+
+            if (rc == AW_OK && strncmp(state, "running", 7) != 0) {
+                snprintf(l->err, sizeof(l->err), "%s is not running: %s",
+                         c->name, state);
+                aw_log(AW_LOG_ERR, "launcher: %s", l->err);
+                return AW_ERROR;
+            }
+        }
+
+        aw_sleep_msec(100);
+    }
+
+    snprintf(l->err, sizeof(l->err), "%s: nothing answered on %s:%d within "
+             "%lld ms", c->name, c->host, c->port, (long long) timeout);
+    aw_log(AW_LOG_ERR, "launcher: %s", l->err);
+
+    return AW_ERROR;
+}
+
+
+/* "running", or "exited 1" and the like */
+
+static int
+aw_docker_state(aw_launcher_t *l, const char *name, char *state,
+    size_t size)
+{
+    int                 rc;
+    aw_argv_t           a;
+    aw_spawn_result_t   r;
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "inspect");
+    aw_argv_push(&a, "--type");
+    aw_argv_push(&a, "container");
+    aw_argv_push(&a, "--format");
+    aw_argv_push(&a, "{{.State.Status}} (exit code {{.State.ExitCode}})");
+    aw_argv_push(&a, "%s", name);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_spawn_result_free(&r);
+        return AW_ERROR;            /* unknown: keep waiting */
+    }
+
+    snprintf(state, size, "%.*s", (int) strcspn(r.out, "\r\n"), r.out);
+    aw_spawn_result_free(&r);
+
+    return AW_OK;
+}
+
+
+static int
+aw_docker_remove(aw_launcher_t *l, const char *name)
+{
+    int                 rc;
+    aw_argv_t           a;
+    aw_spawn_result_t   r;
+
+    l->err[0] = '\0';
+
+    /* stop first, for the grace period: rm -f alone kills at once with
+     * docker, and waits podman's own default with podman */
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "stop");
+    aw_argv_push(&a, "--time");
+    aw_argv_push(&a, "%lld",
+                 (long long) ((l->conf->launcher_stop_grace + 999) / 1000));
+    aw_argv_push(&a, "%s", name);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc == AW_OK && r.status != 0 && aw_docker_gone(&r)) {
+        aw_log(AW_LOG_INFO, "launcher: %s: already gone", name);
+        aw_spawn_result_free(&r);
+        return AW_OK;
+    }
+
+    if (rc != AW_OK || r.status != 0) {
+        /* rm -f may still do it */
+        aw_docker_fail(l, "stop", &r);
+    }
+
+    aw_spawn_result_free(&r);
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "rm");
+    aw_argv_push(&a, "-f");
+    aw_argv_push(&a, "%s", name);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc == AW_OK && (r.status == 0 || aw_docker_gone(&r))) {
+        aw_log(AW_LOG_INFO, "launcher: removed %s", name);
+        aw_spawn_result_free(&r);
+        return AW_OK;
+    }
+
+    aw_docker_fail(l, "rm", &r);
+    aw_spawn_result_free(&r);
+
+    return AW_ERROR;
+}
+
+
+static int
+aw_docker_list(aw_launcher_t *l, aw_container_t **list, size_t *n)
+{
+    int                 rc;
+    char               *line, *save, *f[6], *p, *end;
+    size_t              count, size, i;
+    aw_argv_t           a;
+    aw_container_t     *c, *all;
+    aw_spawn_result_t   r;
+
+    *list = NULL;
+    *n = 0;
+    l->err[0] = '\0';
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "ps");
+    aw_argv_push(&a, "-a");
+    aw_argv_push(&a, "-q");
+    aw_argv_push(&a, "--no-trunc");
+    aw_argv_push(&a, "--filter");
+    aw_argv_push(&a, "label=axon.session");
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_docker_fail(l, "ps", &r);
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "inspect");
+    aw_argv_push(&a, "--type");
+    aw_argv_push(&a, "container");
+    aw_argv_push(&a, "--format");
+    aw_argv_push(&a, "{{.Id}}" AW_LAUNCHER_FS "{{.Name}}" AW_LAUNCHER_FS
+                 "{{.State.Status}}" AW_LAUNCHER_FS
+                 "{{index .Config.Labels \"axon.session\"}}" AW_LAUNCHER_FS
+                 "{{index .Config.Labels \"axon.wallet\"}}" AW_LAUNCHER_FS
+                 "{{index .Config.Labels \"axon.mode\"}}");
+
+    count = 0;
+
+    for (line = strtok_r(r.out, " \t\r\n", &save); line;
+         line = strtok_r(NULL, " \t\r\n", &save))
+    {
+        aw_argv_push(&a, "%s", line);
+        count++;
+    }
+
+    aw_spawn_result_free(&r);
+
+    if (count == 0) {
+        aw_argv_free(&a);
+        return AW_OK;
+    }
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    /* a container removed between ps and inspect is an error of inspect,
+     * but the others are still printed */
+    if (rc != AW_OK || (r.status != 0 && r.out_len == 0)) {
+        aw_docker_fail(l, "inspect", &r);
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    size = count;
+    all = calloc(size, sizeof(aw_container_t));
+    if (all == NULL) {
+        snprintf(l->err, sizeof(l->err), "out of memory");
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    count = 0;
+
+    for (line = strtok_r(r.out, "\r\n", &save); line && count < size;
+         line = strtok_r(NULL, "\r\n", &save))
+    {
+        f[0] = line;
+
+        for (i = 1; i < 6; i++) {
+            p = f[i - 1] ? strstr(f[i - 1], AW_LAUNCHER_FS) : NULL;
+
+            if (p != NULL) {
+                *p++ = '\0';
+            }
+
+            f[i] = p;
+        }
+
+        if (f[5] == NULL) {
+            aw_log(AW_LOG_WARN, "launcher: inspect: odd line \"%.100s\"",
+                   line);
+            continue;
+        }
+
+        c = &all[count++];
+
+        snprintf(c->id, sizeof(c->id), "%s", f[0]);
+        snprintf(c->name, sizeof(c->name), "%s",
+                 f[1] + (f[1][0] == '/'));     /* docker: "/name" */
+        snprintf(c->state, sizeof(c->state), "%s", f[2]);
+        c->session = strtoll(f[3], &end, 10);
+
+        if (*end != '\0' || c->session < 0) {
+            c->session = 0;
+        }
+
+        snprintf(c->wallet, sizeof(c->wallet), "%s", f[4]);
+        c->mode = strcmp(f[5], "ssh") == 0 ? AW_SESSION_SSH
+                                           : AW_SESSION_DESKTOP;
+    }
+
+    aw_spawn_result_free(&r);
+
+    *list = all;
+    *n = count;
+
+    return AW_OK;
+}
+
+
+/*
+ * Runs "docker ARGS" with CONTAINERS_CONF set if configured.  AW_OK if
+ * the command ran to its end (see r->status), AW_ERROR if it could not
+ * start or was killed at launcher_timeout (l->err says which).
+ */
+
+static int
+aw_docker_run(aw_launcher_t *l, aw_argv_t *a, aw_spawn_result_t *r)
+{
+    int    rc;
+    char  *env[2], *cc, cmd[2048];
+
+    if (a->failed) {
+        memset(r, 0, sizeof(aw_spawn_result_t));
+        r->out = calloc(1, 1);
+        r->err = calloc(1, 1);
+        snprintf(l->err, sizeof(l->err), "out of memory");
+        return AW_ERROR;
+    }
+
+    aw_argv_push(a, NULL);
+
+    cc = NULL;
+    env[0] = NULL;
+
+    if (l->conf->containers_conf[0]) {
+        if (asprintf(&cc, "CONTAINERS_CONF=%s", l->conf->containers_conf)
+            == -1)
+        {
+            cc = NULL;
+        }
+
+        env[0] = cc;
+        env[1] = NULL;
+    }
+
+    aw_spawn_format_argv(a->v, cmd, sizeof(cmd));
+    aw_log(AW_LOG_DEBUG, "launcher: %s", cmd);
+
+    rc = aw_spawn_run(a->v, env, l->conf->launcher_timeout, r, l->err,
+                      sizeof(l->err));
+    free(cc);
+
+    if (rc != AW_OK) {
+        aw_log(AW_LOG_ERR, "launcher: %s: %s", a->v[1], l->err);
+        return AW_ERROR;
+    }
+
+    aw_log(r->status == 0 ? AW_LOG_DEBUG : AW_LOG_INFO,
+           "launcher: %s %s: exit %d after %lld ms", a->v[0], a->v[1],
+           r->status, (long long) r->elapsed);
+
+    return AW_OK;
+}
+
+
+/* l->err from a command that ran but failed: its last line of stderr */
+
+static void
+aw_docker_fail(aw_launcher_t *l, const char *what, aw_spawn_result_t *r)
+{
+    char  line[900];
+
+    if (r->timed_out || (r->status == -1 && r->signo == 0)) {
+        return;                     /* l->err already says it */
+    }
+
+    if (r->signo) {
+        snprintf(l->err, sizeof(l->err), "%s %s: killed by signal %d",
+                 l->conf->launcher_docker, what, r->signo);
+
+    } else {
+        snprintf(l->err, sizeof(l->err), "%s %s: exit %d: %s",
+                 l->conf->launcher_docker, what, r->status,
+                 aw_launcher_last_line(r->err, line, sizeof(line)));
+    }
+
+    aw_log(AW_LOG_ERR, "launcher: %s", l->err);
+}
+
+
+/* "no such container" in docker's and podman's words */
+
+static int
+aw_docker_gone(aw_spawn_result_t *r)
+{
+    return strcasestr(r->err, "no such container") != NULL
+           || strcasestr(r->err, "no container with name or id") != NULL;
+}
+
+
+static int
+aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req)
+{
+    int          i;
+    const char  *p, *s[2];
+
+    if (req->session <= 0) {
+        snprintf(l->err, sizeof(l->err), "bad session id %lld",
+                 (long long) req->session);
+        return AW_ERROR;
+    }
+
+    if (req->mode != AW_SESSION_DESKTOP && req->mode != AW_SESSION_SSH) {
+        snprintf(l->err, sizeof(l->err), "bad session mode %d", req->mode);
+        return AW_ERROR;
+    }
+
+    if (req->ngpus < 0 || req->ngpus > AW_LAUNCHER_MAX_GPUS) {
+        snprintf(l->err, sizeof(l->err), "%d GPUs: at most %d",
+                 req->ngpus, AW_LAUNCHER_MAX_GPUS);
+        return AW_ERROR;
+    }
+
+    for (i = 0; i < req->ngpus; i++) {
+        if (req->gpus[i] < 0) {
+            snprintf(l->err, sizeof(l->err), "bad GPU index %d",
+                     req->gpus[i]);
+            return AW_ERROR;
+        }
+    }
+
+    if (req->wallet == NULL || req->wallet[0] == '\0') {
+        snprintf(l->err, sizeof(l->err), "no wallet");
+        return AW_ERROR;
+    }
+
+    /* a label or an env value is one line */
+    s[0] = req->wallet;
+    s[1] = req->ssh_key ? req->ssh_key : "";
+
+    for (i = 0; i < 2; i++) {
+        for (p = s[i]; *p; p++) {
+            if ((unsigned char) *p < 0x20 || *p == 0x7f) {
+                snprintf(l->err, sizeof(l->err), "control character in %s",
+                         i ? "the SSH key" : "the wallet");
+                return AW_ERROR;
+            }
+        }
+    }
+
+    if (strlen(req->wallet) >= sizeof(((aw_container_t *) 0)->wallet)) {
+        snprintf(l->err, sizeof(l->err), "wallet too long");
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+static char *
+aw_launcher_last_line(const char *s, char *buf, size_t size)
+{
+    size_t       len;
+    const char  *end, *start;
+
+    end = s + strlen(s);
+
+    while (end > s && (end[-1] == '\n' || end[-1] == '\r'
+                       || end[-1] == ' '))
+    {
+        end--;
+    }
+
+    for (start = end; start > s && start[-1] != '\n'; start--) {
+        /* void */
+    }
+
+    len = aw_min((size_t) (end - start), size - 1);
+    memcpy(buf, start, len);
+    buf[len] = '\0';
+
+    if (len == 0) {
+        snprintf(buf, size, "(no message)");
+    }
+
+    return buf;
+}
+
+
+/* ---- argv --------------------------------------------------------------- */
+
+
+static void
+aw_argv_init(aw_argv_t *a, const aw_conf_t *conf)
+{
+    memset(a, 0, sizeof(aw_argv_t));
+    aw_argv_push(a, "%s", conf->launcher_docker);
+}
+
+
+/* one word; NULL: the terminating NULL */
+
+static void
+aw_argv_push(aw_argv_t *a, const char *fmt, ...)
+{
+    int       n;
+    char     *word, **v;
+    va_list   args;
+
+    if (a->failed) {
+        return;
+    }
+
+    if (a->n == a->size) {
+        a->size = a->size ? a->size * 2 : 32;
+
+        v = realloc(a->v, a->size * sizeof(char *));
+        if (v == NULL) {
+            a->failed = 1;
+            return;
+        }
+
+        a->v = v;
+    }
+
+    word = NULL;
+
+    if (fmt != NULL) {
+        va_start(args, fmt);
+        n = vasprintf(&word, fmt, args);
+        va_end(args);
+
+        if (n == -1) {
+            a->failed = 1;
+            return;
+        }
+    }
+
+    a->v[a->n++] = word;
+}
+
+
+/* the words of s, split at blanks, with {gpus} replaced in each */
+
+static void
+aw_argv_split(aw_argv_t *a, const char *s, const char *gpus)
+{
+    int          len;
+    const char  *p, *var;
+
+    for ( ;; ) {
+        s += strspn(s, " \t");
+
+        if (*s == '\0') {
+            return;
+        }
+
+        len = (int) strcspn(s, " \t");
+        var = gpus ? memmem(s, len, "{gpus}", 6) : NULL;
+
+        if (var == NULL) {
+            aw_argv_push(a, "%.*s", len, s);
+
+        } else {
+            p = var + 6;
+            aw_argv_push(a, "%.*s%s%.*s", (int) (var - s), s, gpus,
+                         (int) (s + len - p), p);
+        }
+
+        s += len;
+    }
+}
+
+
+static void
+aw_argv_free(aw_argv_t *a)
+{
+    size_t  i;
+
+    for (i = 0; i < a->n; i++) {
+        free(a->v[i]);
+    }
+
+    free(a->v);
+    memset(a, 0, sizeof(aw_argv_t));
+}

@@ -1,0 +1,108 @@
+/*
+ * axon-worker: session containers.  One interface, an ops table as nginx
+ * has for its event modules, and behind it a backend:
+ *
+ *   docker   a docker-compatible command line on this host (docker, or
+ *            podman, which speaks the same CLI); launcher.c
+ *   (later)  a remote HTTP launcher
+ *
+ * A session's container is named axgt-session-ID and carries the labels
+ * axon.session=ID, axon.wallet=ADDR and axon.mode=desktop|ssh, which is
+ * how a reconcile sweep finds them all (list) without trusting anything
+ * else.  Every call blocks for at most launcher_timeout per container
+ * command (ready: launcher_ready_timeout) and leaves why it failed in
+ * l->err, for the log and for the session's record.
+ */
+
+#ifndef AW_LAUNCHER_H
+#define AW_LAUNCHER_H
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core.h"
+
+
+#define AW_LAUNCHER_DOCKER    0       /* the launcher key */
+
+#define AW_LAUNCHER_NAME_PREFIX  "axgt-session-"
+#define AW_LAUNCHER_MAX_GPUS     16
+
+
+typedef enum {
+    AW_SESSION_DESKTOP = 0,   /* launcher_image, launcher_port */
+    AW_SESSION_SSH            /* launcher_ssh_image, launcher_ssh_port */
+} aw_session_mode_e;
+
+
+typedef struct {
+    int64_t             session;      /* > 0 */
+    const char         *wallet;
+    aw_session_mode_e   mode;
+    const int          *gpus;         /* host GPU indexes, exclusive */
+    int                 ngpus;
+    const char         *ssh_key;      /* an authorized_keys line, or NULL */
+} aw_launch_t;
+
+
+/* a container, as start() made it or list() found it */
+typedef struct {
+    char                name[96];     /* axgt-session-ID */
+    char                id[80];       /* the runtime's id */
+    int64_t             session;      /* the label; 0 if not a number */
+    char                wallet[128];  /* the label */
+    aw_session_mode_e   mode;
+    char                state[32];    /* list: running, exited, created... */
+    char                host[64];     /* start: where the port is published */
+    int                 port;         /* start: the host port */
+} aw_container_t;
+
+
+typedef struct aw_launcher_s  aw_launcher_t;
+
+typedef struct {
+    const char  *name;
+
+    /* creates and starts the container; fills c's name, id, host, port */
+    int  (*start)(aw_launcher_t *l, const aw_launch_t *req,
+                  aw_container_t *c);
+
+    /* waits until c's port answers (see launcher.c), up to timeout */
+    int  (*ready)(aw_launcher_t *l, const aw_container_t *c,
+                  aw_msec_t timeout);
+
+    /* stops and removes a container by name or id; one already gone is
+     * AW_OK (the caller wanted it gone) */
+    int  (*remove)(aw_launcher_t *l, const char *name);
+
+    /* every container labelled axon.session, in any state; *list is
+     * malloc()ed, free() it */
+    int  (*list)(aw_launcher_t *l, aw_container_t **list, size_t *n);
+} aw_launcher_ops_t;
+
+
+struct aw_launcher_s {
+    const aw_launcher_ops_t  *ops;
+    const aw_conf_t          *conf;
+    char                      err[1024];  /* why the last call failed */
+};
+
+
+void aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf);
+
+/*
+ * What the scheduler calls: start, then wait until the port answers; a
+ * container that never answers is removed again.  On AW_ERROR nothing of
+ * the session is left running and l->err says why.
+ */
+int aw_launcher_launch(aw_launcher_t *l, const aw_launch_t *req,
+    aw_container_t *c);
+int aw_launcher_stop(aw_launcher_t *l, int64_t session);
+
+/* one TCP probe of host:port, see launcher.c; AW_OK if it answers */
+int aw_launcher_probe(const char *host, int port, aw_msec_t timeout);
+
+
+#endif /* AW_LAUNCHER_H */

@@ -1,0 +1,216 @@
+/*
+ * axon-launch: the worker's launcher (launcher.c) from the command line,
+ * for tests and for an operator: what the scheduler and the reconcile
+ * sweep will call, one operation per run, with the worker's configuration
+ * file.  Built from the same sources as axon-worker; no PostgreSQL, no
+ * Redis.
+ *
+ *   axon-launch -c FILE start SESSION WALLET [--ssh KEY] [--gpus 0,1]
+ *   axon-launch -c FILE stop SESSION
+ *   axon-launch -c FILE list
+ *
+ * start waits until the container answers, as a launch does.  Each prints
+ * JSON on stdout (start: the container; list: an array); errors go to
+ * stderr with exit 1; a bad configuration exits 78.
+ */
+
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "launcher.h"
+#include "log.h"
+
+
+static json_t *aw_container_json(const aw_container_t *c);
+static int aw_parse_gpus(const char *s, int *gpus, int *n);
+
+
+static const char  *aw_modes[] = { "desktop", "ssh" };
+
+
+int
+main(int argc, char **argv)
+{
+    int              c, rc, ngpus, gpus[AW_LAUNCHER_MAX_GPUS];
+    char             err[1024], *end;
+    size_t           i, n;
+    json_t          *j;
+    aw_conf_t       *conf;
+    const char      *path, *cmd, *ssh_key;
+    aw_launch_t      req;
+    aw_launcher_t    l;
+    aw_container_t   ct, *list;
+
+    static const struct option  options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "ssh",    required_argument, NULL, 's' },
+        { "gpus",   required_argument, NULL, 'g' },
+        { "help",   no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    path = NULL;
+    ssh_key = NULL;
+    ngpus = 0;
+
+    while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (c) {
+
+        case 'c':
+            path = optarg;
+            break;
+
+        case 's':
+            ssh_key = optarg;
+            break;
+
+        case 'g':
+            if (aw_parse_gpus(optarg, gpus, &ngpus) != AW_OK) {
+                fprintf(stderr, "axon-launch: bad --gpus \"%s\"\n", optarg);
+                return AW_EXIT_CONFIG;
+            }
+            break;
+
+        case 'h':
+            printf("usage: axon-launch -c FILE start SESSION WALLET "
+                   "[--ssh KEY] [--gpus 0,1]\n"
+                   "       axon-launch -c FILE stop SESSION\n"
+                   "       axon-launch -c FILE list\n");
+            return AW_EXIT_OK;
+
+        default:
+            return AW_EXIT_CONFIG;
+        }
+    }
+
+    if (optind >= argc) {
+        fprintf(stderr, "axon-launch: start, stop or list? (-h)\n");
+        return AW_EXIT_CONFIG;
+    }
+
+    conf = aw_conf_load(path, err, sizeof(err));
+    if (conf == NULL) {
+        fprintf(stderr, "axon-launch: %s\n", err);
+        return AW_EXIT_CONFIG;
+    }
+
+    aw_log_level = conf->log_level;
+    aw_launcher_init(&l, conf);
+
+    cmd = argv[optind];
+    rc = AW_EXIT_FAILURE;
+
+    if (strcmp(cmd, "start") == 0 && argc - optind == 3) {
+        memset(&req, 0, sizeof(req));
+        req.session = strtoll(argv[optind + 1], &end, 10);
+        req.wallet = argv[optind + 2];
+        req.mode = ssh_key ? AW_SESSION_SSH : AW_SESSION_DESKTOP;
+        req.ssh_key = ssh_key;
+        req.gpus = gpus;
+        req.ngpus = ngpus;
+
+        if (*end != '\0') {
+            req.session = 0;
+        }
+
+        if (aw_launcher_launch(&l, &req, &ct) == AW_OK) {
+            j = aw_container_json(&ct);
+            json_dumpf(j, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(j);
+            rc = AW_EXIT_OK;
+        }
+
+    } else if (strcmp(cmd, "stop") == 0 && argc - optind == 2) {
+        if (aw_launcher_stop(&l, strtoll(argv[optind + 1], NULL, 10))
+            == AW_OK)
+        {
+            rc = AW_EXIT_OK;
+        }
+
+    } else if (strcmp(cmd, "list") == 0 && argc - optind == 1) {
+        if (l.ops->list(&l, &list, &n) == AW_OK) {
+            j = json_array();
+
+            for (i = 0; i < n; i++) {
+                json_array_append_new(j, aw_container_json(&list[i]));
+            }
+
+            json_dumpf(j, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(j);
+            free(list);
+            rc = AW_EXIT_OK;
+        }
+
+    } else {
+        fprintf(stderr, "axon-launch: bad command line (-h)\n");
+        aw_conf_free(conf);
+        return AW_EXIT_CONFIG;
+    }
+
+    if (rc != AW_EXIT_OK) {
+        fprintf(stderr, "axon-launch: %s\n", l.err);
+    }
+
+    aw_conf_free(conf);
+
+    return rc;
+}
+
+
+static json_t *
+aw_container_json(const aw_container_t *c)
+{
+    json_t  *j;
+
+    j = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", c->name, "id", c->id,
+                  "session", (json_int_t) c->session, "wallet", c->wallet,
+                  "mode", aw_modes[c->mode]);
+
+    if (c->state[0]) {
+        json_object_set_new(j, "state", json_string(c->state));
+    }
+
+    if (c->port) {
+        json_object_set_new(j, "host", json_string(c->host));
+        json_object_set_new(j, "port", json_integer(c->port));
+    }
+
+    return j;
+}
+
+
+static int
+aw_parse_gpus(const char *s, int *gpus, int *n)
+{
+    long   v;
+    char  *end;
+
+    *n = 0;
+
+    for ( ;; ) {
+        v = strtol(s, &end, 10);
+
+        if (end == s || v < 0 || v > 1024 || *n == AW_LAUNCHER_MAX_GPUS) {
+            return AW_ERROR;
+        }
+
+        gpus[(*n)++] = (int) v;
+
+        if (*end == '\0') {
+            return AW_OK;
+        }
+
+        if (*end != ',') {
+            return AW_ERROR;
+        }
+
+        s = end + 1;
+    }
+}
