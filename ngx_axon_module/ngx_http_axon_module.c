@@ -127,6 +127,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       offsetof(ngx_http_axon_loc_conf_t, gate_login),
       NULL },
 
+    { ngx_string("axon_activity_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, activity_interval),
+      NULL },
+
     { ngx_string("axon_token_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_axon_token_cache,
@@ -313,6 +320,7 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->token_ttl = NGX_CONF_UNSET_MSEC;
     alcf->body_max = NGX_CONF_UNSET_SIZE;
     alcf->gate = NGX_CONF_UNSET_UINT;
+    alcf->activity_interval = NGX_CONF_UNSET_MSEC;
 
     return alcf;
 }
@@ -346,6 +354,14 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->gate, prev->gate, NGX_HTTP_AXON_GATE_OFF);
     ngx_conf_merge_str_value(conf->gate_login, prev->gate_login, "");
+    ngx_conf_merge_msec_value(conf->activity_interval,
+                              prev->activity_interval, 30 * 1000);
+
+    if (conf->activity_interval < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"axon_activity_interval\" must be at least 1s");
+        return NGX_CONF_ERROR;
+    }
 
     ngx_conf_merge_str_value(conf->siwe_domain, prev->siwe_domain, "");
     ngx_conf_merge_str_value(conf->siwe_uri, prev->siwe_uri, "");

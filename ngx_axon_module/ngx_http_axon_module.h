@@ -73,6 +73,7 @@ typedef struct {
 
     ngx_uint_t                gate;           /* axon_gate */
     ngx_str_t                 gate_login;     /* axon_gate_login */
+    ngx_msec_t                activity_interval; /* axon_activity_interval */
 } ngx_http_axon_loc_conf_t;
 
 

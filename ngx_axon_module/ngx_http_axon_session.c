@@ -71,6 +71,8 @@ static void ngx_http_axon_release_reply(ngx_http_request_t *r,
 static void ngx_http_axon_route_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static json_t *ngx_http_axon_session_json(redisReply *fields);
+static void ngx_http_axon_activity_start(ngx_http_request_t *r,
+    ngx_http_axon_ctx_t *ctx);
 static ngx_int_t ngx_http_axon_session_live(redisReply *reply,
     ngx_http_request_t *r, ngx_int_t *rc);
 
@@ -873,6 +875,9 @@ ngx_http_axon_session_route(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx)
 {
     static const char  route_lua[] =
         NGX_HTTP_AXON_LIVE_LUA
+        "if st == 'running' then\n"
+        "  redis.call('HSET', sk, 'activity', ARGV[1])\n"
+        "end\n"
         "return {1, id, st, redis.call('HGET', sk, 'upstream') or ''}\n";
 
     ngx_int_t                      rc;
@@ -884,9 +889,10 @@ ngx_http_axon_session_route(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx)
     }
 
     rc = ngx_http_axon_session_eval(r, ngx_http_axon_route_reply,
-             route_lua, sizeof(route_lua) - 1, 1, 1,
-             (const char *[]) { (const char *) a->wallet_key },
-             (const size_t[]) { sizeof(a->wallet_key) });
+             route_lua, sizeof(route_lua) - 1, 1, 2,
+             (const char *[]) { (const char *) a->wallet_key,
+                                (const char *) a->now },
+             (const size_t[]) { sizeof(a->wallet_key), a->now_len });
 
     if (rc == NGX_OK) {
         ctx->gate_waiting = 1;
@@ -974,9 +980,133 @@ ngx_http_axon_route_reply(ngx_http_request_t *r, redisReply *reply,
 
     ctx->gate_code = NULL;
 
+    if (r->headers_in.upgrade) {
+        ngx_http_axon_activity_start(r, ctx);
+    }
+
 done:
 
     ngx_http_axon_gate_resume(r);
+}
+
+
+/*
+ * Liveness from traffic.  A WebSocket to a session (noVNC's) lives long
+ * and needs no heartbeat: while bytes flow through it either way, every
+ * axon_activity_interval one HSET axon:session:ID activity NOW tells the
+ * worker's idle check the session is in use, so a desktop watched in a
+ * background tab (whose timers the browser throttles) is not culled.  One
+ * timer per proxied WebSocket, checking two counters; nothing per byte.
+ */
+
+typedef struct {
+    ngx_http_request_t       *request;
+    ngx_event_t               ev;
+    off_t                     down;       /* bytes to the client */
+    off_t                     up;         /* bytes to the container */
+} ngx_http_axon_activity_t;
+
+
+static void ngx_http_axon_activity_check(ngx_event_t *ev);
+static void ngx_http_axon_activity_stop(void *data);
+static void ngx_http_axon_activity_sent(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+
+
+static void
+ngx_http_axon_activity_start(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_axon_activity_t   *act;
+    ngx_http_axon_loc_conf_t   *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_axon_activity_t));
+    if (cln == NULL) {
+        return;
+    }
+
+    act = cln->data;
+    ngx_memzero(act, sizeof(ngx_http_axon_activity_t));
+
+    act->request = r;
+    act->ev.handler = ngx_http_axon_activity_check;
+    act->ev.data = act;
+    act->ev.log = r->connection->log;
+    act->ev.cancelable = 1;
+
+    cln->handler = ngx_http_axon_activity_stop;
+
+    ngx_add_timer(&act->ev, alcf->activity_interval);
+}
+
+
+static void
+ngx_http_axon_activity_check(ngx_event_t *ev)
+{
+    ngx_http_axon_activity_t  *act = ev->data;
+
+    off_t                          down, up;
+    u_char                         buf[sizeof(NGX_HTTP_AXON_SESSION_KEY)
+                                       + NGX_INT64_LEN];
+    ngx_str_t                      key;
+    ngx_http_request_t            *r;
+    ngx_http_axon_ctx_t           *ctx;
+    ngx_http_axon_loc_conf_t      *alcf;
+    ngx_http_axon_session_args_t  *a;
+
+    r = act->request;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    down = r->connection->sent;
+    up = (r->upstream && r->upstream->peer.connection)
+         ? r->upstream->peer.connection->sent : act->up;
+
+    if (ctx && (down != act->down || up != act->up)) {
+        act->down = down;
+        act->up = up;
+
+        a = ngx_http_axon_session_args(r);
+
+        if (a && ctx->session_id.len <= NGX_INT64_LEN) {
+            key.data = buf;
+            key.len = ngx_sprintf(buf, NGX_HTTP_AXON_SESSION_KEY "%V",
+                                  &ctx->session_id)
+                      - buf;
+
+            /* Redis down: the next check tries again */
+            (void) ngx_http_axon_redis_command(r,
+                       ngx_http_axon_activity_sent, NULL, 4,
+                       (const char *[]) {
+                           "HSET", (const char *) key.data, "activity",
+                           (const char *) a->now },
+                       (const size_t[]) { 4, key.len, 8, a->now_len });
+        }
+    }
+
+    ngx_add_timer(&act->ev, alcf->activity_interval);
+}
+
+
+static void
+ngx_http_axon_activity_sent(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    /* nothing to answer: the next check tries again */
+}
+
+
+static void
+ngx_http_axon_activity_stop(void *data)
+{
+    ngx_http_axon_activity_t  *act = data;
+
+    if (act->ev.timer_set) {
+        ngx_del_timer(&act->ev);
+    }
 }
 
 

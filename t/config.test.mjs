@@ -73,6 +73,7 @@ const bad = [
     ['a token cache with an unknown parameter', 'axon_token_cache 1m ttl=5s;', '', /invalid parameter "ttl=5s" of "axon_token_cache"/],
     ['a token cache in a server', '', 'axon_token_cache 1m;', /"axon_token_cache" directive is not allowed here/],
     ['axon_gate with a bad value', '', 'location /g/ { axon_gate yes; }', /"axon_gate" directive must be "on", "off" or "session"/],
+    ['an activity interval under a second', '', 'location /g/ { axon_gate session; axon_activity_interval 100ms; }', /"axon_activity_interval" must be at least 1s/],
     ['a relative login page', '', 'location /g/ { axon_gate on; axon_gate_login login.html; }', /"axon_gate_login" directive must be a path \(\/login.html\) or an absolute URL/],
 ];
 

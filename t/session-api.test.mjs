@@ -8,13 +8,22 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import { Wallet } from 'ethers';
-import { Stack, freePort } from './lib/stack.mjs';
+import { WebSocketServer, WebSocket } from 'ws';
+import { Stack, freePort, waitFor } from './lib/stack.mjs';
 
 // two "session containers": each answers who it is
 const containers = ['A', 'B'].map(name => createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ container: name, url: req.url, session: req.headers['x-axon-session'] }));
 }));
+// and each speaks WebSocket (noVNC's websockify): echoes, and names itself
+for (const [i, c] of containers.entries()) {
+    const wss = new WebSocketServer({ server: c });
+    wss.on('connection', (ws, req) => {
+        ws.send(`container ${'AB'[i]} session ${req.headers['x-axon-session']}`);
+        ws.on('message', m => ws.send(m));
+    });
+}
 
 const s = new Stack({
     nginx: async st => {
@@ -26,6 +35,16 @@ server {
         axon_gate session;
         axon_gate_login /launch.html;
         proxy_set_header X-Axon-Session $axon_session;
+        proxy_pass http://$axon_upstream;
+    }
+    location /websockify {
+        axon_gate session;
+        axon_activity_interval 1s;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection "upgrade";
+        proxy_set_header X-Axon-Session $axon_session;
+        proxy_read_timeout 1h;
         proxy_pass http://$axon_upstream;
     }
 }
@@ -278,4 +297,55 @@ test('axon_gate session: each wallet reaches its own running container, and nobo
 
     assert.equal((await gate('/desktop/', null)).status, 401);
     assert.equal((await gate('/desktop/', (await signedIn()).token)).status, 404);
+});
+
+function openWs(path, headers = {}) {
+    return new Promise((ok, fail) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${s.gatePort}${path}`, { headers });
+        const got = [];
+        ws.on('message', m => got.push(String(m)));
+        ws.on('open', () => ok({ ws, got }));
+        ws.on('unexpected-response', (req, res) => {
+            let text = '';
+            res.on('data', d => { text += d; });
+            res.on('end', () => fail(Object.assign(new Error(`${res.statusCode}`), { status: res.statusCode, text })));
+        });
+        ws.on('error', fail);
+    });
+}
+
+test('WebSocket through axon_gate session: token in the query, own container only, traffic counts as activity', async () => {
+    const a = await signedIn(10);
+    const b = await signedIn(10);
+    const ida = (await api('/api/session', a.token, 'POST', { profile: 'small' })).body.session_id;
+    s.redis('HSET', `axon:session:${ida}`, 'state', 'running', 'upstream', `127.0.0.1:${containers[0].address().port}`);
+
+    // no token, a forged one, another wallet's (which has no session)
+    for (const [path, status] of [
+        ['/websockify', 401],
+        [`/websockify?token=${'x'.repeat(43)}`, 401],
+        [`/websockify?token=${b.token}`, 404],
+    ]) {
+        const e = await openWs(path).then(() => null, err => err);
+        assert.ok(e, `${path} must be refused`);
+        assert.equal(e.status, status, path);
+    }
+
+    const { ws, got } = await openWs(`/websockify?token=${a.token}`);
+    await waitFor(() => got.length >= 1, 'the greeting');
+    assert.equal(got[0], `container A session ${ida}`);
+
+    const key = `axon:session:${ida}`;
+    const first = Number(s.redis('--raw', 'HGET', key, 'activity'));
+    assert.ok(first > 0, 'the upgrade itself counts');
+    s.redis('HSET', key, 'activity', '1');
+    // traffic for a few intervals: activity is written again
+    const t = setInterval(() => ws.send('frame request'), 200);
+    try {
+        await waitFor(() => Number(s.redis('--raw', 'HGET', key, 'activity')) > 1, 'activity from traffic', 10000);
+    } finally {
+        clearInterval(t);
+    }
+    assert.ok(got.includes('frame request'), 'the echo came back');
+    ws.close();
 });
