@@ -113,12 +113,12 @@ const aw_conf_option_t  aw_conf_options[] = {
       "Longest delay between reconnect attempts; at least reconnect_min." },
 
     { "eth_rpc_url", AW_CONF_STRING, "", 0, 4095, NULL,
-      offsetof(aw_conf_t, eth_rpc_url), AW_CONF_ETH,
+      offsetof(aw_conf_t, eth_rpc_url), AW_CONF_ETH|AW_CONF_SECRET,
       "Ethereum JSON-RPC endpoints (http:// or https://), comma-separated, "
       "at most 8: the first is used until it fails (connect error, "
       "timeout, HTTP error, an answer that is not JSON-RPC), then the next.  "
-      "Empty: no chain, deposits off.  Paths and passwords of the URLs are "
-      "not logged (they often hold an API key)." },
+      "Empty: no chain, deposits off.  Secret (URLs often hold an API key): "
+      "--print-config hides it, the log names only scheme://host:port." },
 
     { "eth_rpc_timeout", AW_CONF_MSEC, "5s", 100, 1 * M, NULL,
       offsetof(aw_conf_t, eth_rpc_timeout), AW_CONF_ETH,

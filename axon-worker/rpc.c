@@ -33,7 +33,7 @@ static int aw_rpc_exchange(aw_rpc_t *rpc, json_t *request, json_t **answer);
 static int aw_rpc_post(aw_rpc_t *rpc, aw_rpc_url_t *u, const char *body,
     size_t len, json_t **answer);
 static int aw_rpc_check_chain(aw_rpc_t *rpc, aw_rpc_url_t *u);
-static void aw_rpc_url_down(aw_rpc_t *rpc, aw_rpc_url_t *u, aw_msec_t now);
+static void aw_rpc_url_down(aw_rpc_t *rpc, aw_rpc_url_t *u);
 static size_t aw_rpc_write(char *p, size_t size, size_t n, void *data);
 static json_t *aw_rpc_request(aw_rpc_t *rpc, const char *method,
     json_t *params, json_int_t *id);
@@ -421,6 +421,10 @@ aw_rpc_exchange(aw_rpc_t *rpc, json_t *request, json_t **answer)
         return aw_rpc_fail(rpc, AW_RPC_EOFF, "no eth_rpc_url configured");
     }
 
+    if (rpc->curl == NULL) {
+        return aw_rpc_fail(rpc, AW_RPC_ENOMEM, "no curl handle");
+    }
+
     body = json_dumps(request, JSON_COMPACT);
     if (body == NULL) {
         return aw_rpc_fail(rpc, AW_RPC_ENOMEM, "out of memory");
@@ -456,7 +460,7 @@ aw_rpc_exchange(aw_rpc_t *rpc, json_t *request, json_t **answer)
             }
 
             if (rc != AW_RPC_OK) {
-                aw_rpc_url_down(rpc, u, now);
+                aw_rpc_url_down(rpc, u);
                 continue;
             }
         }
@@ -473,7 +477,7 @@ aw_rpc_exchange(aw_rpc_t *rpc, json_t *request, json_t **answer)
         }
 
         if (rc != AW_RPC_OK) {
-            aw_rpc_url_down(rpc, u, now);
+            aw_rpc_url_down(rpc, u);
             continue;
         }
 
@@ -697,11 +701,12 @@ aw_rpc_check_chain(aw_rpc_t *rpc, aw_rpc_url_t *u)
 
 
 static void
-aw_rpc_url_down(aw_rpc_t *rpc, aw_rpc_url_t *u, aw_msec_t now)
+aw_rpc_url_down(aw_rpc_t *rpc, aw_rpc_url_t *u)
 {
     aw_msec_t  delay;
 
-    delay = aw_backoff_fail(&u->backoff, now);
+    /* from the end of the failed request, which may have timed out */
+    delay = aw_backoff_fail(&u->backoff, aw_monotonic_msec());
 
     /* once when it goes down, then quietly while it stays down */
     aw_log(u->up || u->backoff.failures == 1 ? AW_LOG_WARN : AW_LOG_DEBUG,

@@ -6,7 +6,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
@@ -181,6 +182,30 @@ test('a node on another chain is refused (exit 78)', async () => {
     assert.equal(r.code, 78);
     assert.equal(r.out.error, 'wrong_chain');
     assert.match(r.stderr, /\[emerg\].*is on chain 1337, not eth_chain_id 1/);
+});
+
+test('the worker: eth_rpc_url checked, hidden by --print-config; the wrong chain stops it (exit 78)', () => {
+    const conf = join(s.dir, 'w-eth.conf');
+    const run = (args, text) => {
+        writeFileSync(conf, text);
+        const r = spawnSync(join(BUILD, 'axon-worker'), ['-c', conf, ...args], { timeout: 20000 });
+        return { status: r.status, out: r.stdout.toString(), err: r.stderr.toString() };
+    };
+
+    let r = run(['-t'], 'eth_rpc_url "http://127.0.0.1:1, ftp://x"\n');
+    assert.equal(r.status, 78);
+    assert.match(r.err, /w-eth\.conf:1: eth_rpc_url: "ftp:\/\/x" is not an http:\/\/ or https:\/\/ URL/);
+
+    r = run(['--print-config'], 'eth_rpc_url https://mainnet.example/v3/SECRETKEY\n');
+    assert.equal(r.status, 0, r.err);
+    assert.doesNotMatch(r.out, /SECRETKEY/);
+    assert.match(r.out, /^eth_rpc_url\s+"\*+"/m);
+
+    const stackConf = readFileSync(join(s.dir, 'worker.conf'), 'utf8');
+    assert.match(stackConf, new RegExp(`eth_rpc_url ${s.chainUrl}\neth_chain_id 1337`));
+    r = run([], stackConf.replace('eth_chain_id 1337', 'eth_chain_id 10'));
+    assert.equal(r.status, 78, r.err);
+    assert.match(r.err, /\[emerg\].*eth: .* is on chain 1337, not eth_chain_id 10/);
 });
 
 test('failover: a dead first URL, then the second; the dead one is skipped while its backoff runs', async () => {
