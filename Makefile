@@ -89,6 +89,11 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -ljansson
 
+# the parsing of the worker's JSON-RPC client: pure code, no node
+$(BUILD)/unit/test_rpc_parse: t/unit/test_rpc_parse.c $(RPC_TOOL_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< $(filter-out tools/%,$(RPC_TOOL_SRCS)) $(CORE_SRCS) $(CORE_LIBS) -ljansson -lcurl
+
 unit: $(UNIT_BINS)
 	BUILD=$(BUILD) scripts/run-unit $(UNIT_BINS)
 
