@@ -208,6 +208,25 @@ test('the worker: eth_rpc_url checked, hidden by --print-config; the wrong chain
     assert.match(r.err, /\[emerg\].*eth: .* is on chain 1337, not eth_chain_id 10/);
 });
 
+test('SIGHUP: without eth_rpc_url the worker runs on, deposits off; with it, back on the chain', async () => {
+    const file = join(s.dir, 'worker.conf');
+    const conf = readFileSync(file, 'utf8');
+    const hup = async (text, expect, what) => {
+        const before = s.log('worker.log').length;
+        writeFileSync(file, text);
+        process.kill(s.pid('worker'), 'SIGHUP');
+        await waitFor(() => expect.test(s.log('worker.log').slice(before)), what);
+    };
+    try {
+        await hup(conf.replace(/^eth_rpc_url .*\n/m, ''), /eth: no eth_rpc_url: deposits off/, 'deposits off');
+        assert.equal((await s.json('/api/health')).status, 200);
+        await hup(conf.replace(/^eth_chain_id .*$/m, '$&\neth_rpc_timeout 2s'),
+            /eth: settings changed, starting over[^]*eth: chain 1337 at block \d+/, 'back on the chain');
+    } finally {
+        writeFileSync(file, conf);
+    }
+});
+
 test('failover: a dead first URL, then the second; the dead one is skipped while its backoff runs', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const r = await axonRpc(['-r', '3', 'block-number'], { urls: `${dead},${s.chainUrl}` });
