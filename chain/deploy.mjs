@@ -2,12 +2,16 @@
 // --wallet.deterministic) and writes what the rest of the stack needs to
 // know about it:
 //
-//   node chain/deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON
+//   node chain/deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF]
 //
 // OUT_JSON ($AXON_VAR/chain.json):
 //   {chain_id, rpc_url, deployer, revenue_wallet,
 //    tokens: {USDC: {address, decimals, symbol}, AXGT: {...}},
 //    demo_wallets: [{address, private_key}], deployed_block}
+//
+// WORKER_CONF ($AXON_VAR/chain-worker.conf): the worker's configuration
+// lines for this chain (eth_rpc_url, eth_chain_id), which axon-stack puts
+// into the generated worker.conf.
 //
 // Idempotent: when OUT_JSON names the same chain and both tokens have code
 // at their addresses (ganache keeps its state in $AXON_VAR/chain), nothing
@@ -38,8 +42,8 @@ const REVENUE = ACCOUNTS[1][0];
 const DEMO = ACCOUNTS.slice(2);
 const TOKENS = { USDC: ['TestUSDC', 6, 10_000n], AXGT: ['AXGT', 18, 1_000n] };  // contract, decimals, per demo wallet
 
-const [url, artifacts, out] = process.argv.slice(2);
-if (!out) { console.error('usage: deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON'); process.exit(2); }
+const [url, artifacts, out, workerConf] = process.argv.slice(2);
+if (!out) { console.error('usage: deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF]'); process.exit(2); }
 
 let nextId = 1;
 async function rpc(method, ...params) {
@@ -64,9 +68,21 @@ async function send(tx) {
     return r;
 }
 
-function write(obj) {
-    writeFileSync(`${out}.tmp`, JSON.stringify(obj, null, 2) + '\n');
-    renameSync(`${out}.tmp`, out);
+function writeFile(path, text) {
+    writeFileSync(`${path}.tmp`, text);
+    renameSync(`${path}.tmp`, path);
+}
+
+function write(c) {
+    writeFile(out, JSON.stringify(c, null, 2) + '\n');
+    if (workerConf) {
+        writeFile(workerConf, [
+            '# the local chain: written by chain/deploy.mjs (see chain.json)',
+            `eth_rpc_url ${c.rpc_url}`,
+            `eth_chain_id ${c.chain_id}`,
+            '',
+        ].join('\n'));
+    }
 }
 
 const chainId = Number(await rpc('eth_chainId'));
