@@ -286,8 +286,9 @@ aw_rpc_call(aw_rpc_t *rpc, const char *method, json_t *params,
 
 
 /*
- * n calls in one HTTP request (a JSON-RPC batch).  The answers may come in
- * any order: they are matched by id.  Returns the transport's result (or
+ * n calls in one HTTP request (a JSON-RPC batch; a single call goes as a
+ * plain request).  The answers may come in any order: they are matched by
+ * id.  Returns the transport's result (or
  * AW_RPC_ERPC when the node refused the whole batch); rcs[i] and
  * results[i] are each call's.
  */
@@ -304,6 +305,15 @@ aw_rpc_batch(aw_rpc_t *rpc, size_t n, const char **methods, json_t **params,
     for (i = 0; i < n; i++) {
         results[i] = NULL;
         rcs[i] = -1;        /* no answer yet */
+    }
+
+    if (n == 1) {
+        /* one call goes as a plain request: some providers take no batch */
+        rcs[0] = aw_rpc_call(rpc, methods[0], params[0], &results[0]);
+        params[0] = NULL;
+
+        return (rcs[0] == AW_RPC_ERPC || rcs[0] == AW_RPC_EMALFORMED)
+               ? AW_RPC_OK : rcs[0];
     }
 
     request = json_array();

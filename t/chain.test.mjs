@@ -293,9 +293,29 @@ test('malformed answers are errors of their own, and fail over to the next URL',
         } finally { node.close(); }
     }
 
+    // a batch answered with one error object (a node that takes no batch)
+    const nobatch = await fakeNode(rq => Array.isArray(rq)
+        ? { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'batches not supported' } } : undefined);
+    try {
+        const r = await axonRpc(['blocks', '0', '2'], { urls: nobatch.url });
+        assert.equal(r.out.error, 'rpc_error');
+        assert.match(r.out.message, /batches not supported/);
+    } finally { nobatch.close(); }
+
+    // a batch with an answer missing, another twice
+    const sloppy = await fakeNode(rq => Array.isArray(rq)
+        ? [rq[0], rq[0]].map(q => ({ jsonrpc: '2.0', id: q.id, result: null })) : undefined);
+    try {
+        const r = await axonRpc(['receipts', '0x' + '44'.repeat(32), '0x' + '55'.repeat(32)], { urls: sloppy.url });
+        assert.equal(r.code, 0, r.stderr);
+        // each call is malformed (the message is the client's last one)
+        assert.deepEqual(r.out.map(o => o.error), ['malformed', 'malformed']);
+        assert.match(r.out[1].message, /no answer with id/);
+    } finally { sloppy.close(); }
+
     // a malformed receipt: a field of the wrong shape is named
     const node = await fakeNode(rq => rq.method === 'eth_chainId' ? undefined
-        : [{ jsonrpc: '2.0', id: rq[0].id, result: { transactionHash: '0x12' } }]);
+        : { jsonrpc: '2.0', id: rq.id, result: { transactionHash: '0x12' } });
     try {
         const r = await axonRpc(['receipt', '0x' + '33'.repeat(32)], { urls: node.url });
         assert.equal(r.out.error, 'malformed');
