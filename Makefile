@@ -19,7 +19,10 @@ CORE_HDRS   := $(wildcard libaxon/*.h)
 CORE_LIBS   := -lsecp256k1 -lnettle -lcrypto
 WORKER_SRCS := $(wildcard axon-worker/*.c)
 WORKER_HDRS := $(wildcard axon-worker/*.h)
-WORKER_LIBS := $(CORE_LIBS) -lpq -lhiredis -ljansson -lm
+WORKER_LIBS := $(CORE_LIBS) -lpq -lhiredis -ljansson -lcurl -lm
+# axon-rpc: the worker's JSON-RPC client on the command line
+RPC_TOOL_SRCS := axon-worker/tools/axon-rpc.c $(addprefix axon-worker/,rpc.c config.c log.c core.c)
+CHAIN_SRCS  := $(wildcard chain/contracts/*.sol)
 MODULE_SRCS := $(wildcard ngx_axon_module/*.c ngx_axon_module/*.h)
 UNIT_SRCS   := $(wildcard t/unit/*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -27,13 +30,13 @@ MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
 DEPS_STAMP  := .deps.stamp
 
-.PHONY: all module worker deps test unit run up down migrate clean bench images
+.PHONY: all module worker rpc-tool chain deps test unit run up down migrate clean bench images
 
-all: module worker
+all: module worker rpc-tool chain
 
 # ---- dependencies (apt + npm), idempotent --------------------------------
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP): scripts/deps package.json
+$(DEPS_STAMP): scripts/deps package.json package-lock.json
 	scripts/deps
 	@touch $@
 
@@ -84,6 +87,20 @@ $(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HD
 images: | $(DEPS_STAMP)
 	AXON_BUILD=$(abspath $(BUILD)) scripts/session-image test
 
+rpc-tool: $(BUILD)/axon-rpc
+
+$(BUILD)/axon-rpc: $(RPC_TOOL_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $(RPC_TOOL_SRCS) $(CORE_SRCS) $(CORE_LIBS) -ljansson -lcurl
+	mv -f $@.tmp $@
+
+# ---- the local chain's test tokens: solc-js, when a source changes ---------
+chain: $(BUILD)/chain/.compiled
+
+$(BUILD)/chain/.compiled: $(CHAIN_SRCS) chain/compile.mjs package-lock.json | $(DEPS_STAMP)
+	node chain/compile.mjs $(BUILD)/chain
+	@touch $@
+
 # ---- tests ----------------------------------------------------------------
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
@@ -93,6 +110,11 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 $(BUILD)/unit/test_process: t/unit/test_process.c axon-worker/process.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< axon-worker/process.c axon-worker/core.c axon-worker/log.c
+
+# the parsing of the worker's JSON-RPC client: pure code, no node
+$(BUILD)/unit/test_rpc_parse: t/unit/test_rpc_parse.c $(RPC_TOOL_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< $(filter-out axon-worker/tools/%,$(RPC_TOOL_SRCS)) $(CORE_SRCS) $(CORE_LIBS) -ljansson -lcurl
 
 unit: $(UNIT_BINS)
 	BUILD=$(BUILD) scripts/run-unit $(UNIT_BINS)

@@ -31,6 +31,7 @@ static int aw_conf_set(aw_conf_t *conf, const aw_conf_option_t *opt,
     const char *value, char *err, size_t errlen);
 static int aw_conf_parse_msec(const char *s, aw_msec_t *ms);
 static int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static const aw_conf_option_t *aw_conf_find(const char *name);
 static const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,
     size_t size);
@@ -117,6 +118,30 @@ const aw_conf_option_t  aw_conf_options[] = {
     { "reconnect_max", AW_CONF_MSEC, "5s", 10, 10 * M, NULL,
       offsetof(aw_conf_t, reconnect_max), 0,
       "Longest delay between reconnect attempts; at least reconnect_min." },
+
+    { "eth_rpc_url", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, eth_rpc_url), AW_CONF_ETH|AW_CONF_SECRET,
+      "Ethereum JSON-RPC endpoints (http:// or https://), comma-separated, "
+      "at most 8: the first is used until it fails (connect error, "
+      "timeout, HTTP error, an answer that is not JSON-RPC), then the next.  "
+      "Empty: no chain, deposits off.  Secret (URLs often hold an API key): "
+      "--print-config hides it, the log names only scheme://host:port." },
+
+    { "eth_rpc_timeout", AW_CONF_MSEC, "5s", 100, 1 * M, NULL,
+      offsetof(aw_conf_t, eth_rpc_timeout), AW_CONF_ETH,
+      "How long one JSON-RPC request to one URL may take, connect "
+      "included; past it the next URL is tried." },
+
+    { "eth_chain_id", AW_CONF_INT, "1", 1, INT32_MAX, NULL,
+      offsetof(aw_conf_t, eth_chain_id), AW_CONF_ETH,
+      "The chain the RPC URLs must serve (1: Ethereum mainnet; the local "
+      "chain of `make run` is 1337).  Checked with eth_chainId before a "
+      "URL is used: a URL on another chain is refused." },
+
+    { "eth_rpc_batch_max", AW_CONF_INT, "100", 1, 1000, NULL,
+      offsetof(aw_conf_t, eth_rpc_batch_max), AW_CONF_ETH,
+      "Most calls in one JSON-RPC batch request (receipts, blocks); "
+      "providers limit it." },
 
     { "log_level", AW_CONF_ENUM, "info", 0, 0, aw_conf_log_levels,
       offsetof(aw_conf_t, log_level), 0,
@@ -504,6 +529,10 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
+    if (aw_conf_check_urls(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
     if (conf->worker_id[0] == '\0') {
         if (gethostname(host, sizeof(host)) == -1) {
             strcpy(host, "localhost");
@@ -529,6 +558,49 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
 
         free(conf->queue_consumer);
         conf->queue_consumer = id;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * eth_rpc_url: at most 8 http:// or https:// URLs, comma-separated.
+ */
+
+static int
+aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                      n;
+    char                     loc[300];
+    size_t                   len;
+    const char              *p;
+    const aw_conf_option_t  *opt;
+
+    opt = aw_conf_find("eth_rpc_url");
+    n = 0;
+
+    for (p = conf->eth_rpc_url; *p; p += len + (p[len] == ',')) {
+        p += strspn(p, " \t");
+        len = strcspn(p, ",");
+
+        if (len == 0 && *p == '\0') {
+            break;
+        }
+
+        if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) {
+            snprintf(err, errlen, "%s: eth_rpc_url: \"%.*s\" is not an "
+                     "http:// or https:// URL",
+                     aw_conf_location(conf, opt, loc, sizeof(loc)),
+                     (int) aw_min(len, 64), p);
+            return AW_ERROR;
+        }
+
+        if (++n > 8) {
+            snprintf(err, errlen, "%s: eth_rpc_url: more than 8 URLs",
+                     aw_conf_location(conf, opt, loc, sizeof(loc)));
+            return AW_ERROR;
+        }
     }
 
     return AW_OK;
@@ -1253,6 +1325,11 @@ aw_conf_print_sample(FILE *f)
                      (opt->flags & AW_CONF_PG) && (opt->flags & AW_CONF_REDIS)
                          ? " and" : "",
                      (opt->flags & AW_CONF_REDIS) ? " to Redis" : "");
+        }
+
+        if (opt->flags & AW_CONF_ETH) {
+            snprintf(help + strlen(help), sizeof(help) - strlen(help),
+                     "  A change on reload starts the RPC client over.");
         }
 
         fprintf(f, "\n");

@@ -33,6 +33,7 @@ typedef enum {
 #define AW_CONF_REDIS     0x02  /* reconnect to Redis */
 #define AW_CONF_SECRET    0x04  /* printed as "********" */
 #define AW_CONF_CONNINFO  0x08  /* printed with its password hidden */
+#define AW_CONF_ETH       0x10  /* reconfigure the Ethereum RPC client */
 
 
 typedef struct {
@@ -68,6 +69,11 @@ typedef struct {
     aw_msec_t     heartbeat_ttl;
     aw_msec_t     reconnect_min;
     aw_msec_t     reconnect_max;
+
+    char         *eth_rpc_url;
+    aw_msec_t     eth_rpc_timeout;
+    int           eth_chain_id;
+    int           eth_rpc_batch_max;
 
     int           log_level;
     char         *log_file;

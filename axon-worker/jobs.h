@@ -12,7 +12,10 @@
  *              wants to run again (now: at once; AW_MSEC_NEVER: never).  It
  *              uses aw_worker.db and aw_worker.redis, and checks
  *              aw_db_ready()/aw_redis_ready() first: a connection may be
- *              down, and the loop reconnects it.  After SIGTERM run() is
+ *              down, and the loop reconnects it.  aw_worker.rpc is the
+ *              Ethereum JSON-RPC client (rpc.h; aw_rpc_enabled() is false
+ *              without eth_rpc_url): its calls fail over and back off by
+ *              themselves, and fail at once while every URL is down.  After SIGTERM run() is
  *              not called again: the unit in progress finishes, then exit.
  *   reload()   after SIGHUP installed a new aw_worker.conf.
  *   fini()     once, at exit.

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "redis.h"
+#include "rpc.h"
 #include "worker.h"
 
 
@@ -34,6 +35,8 @@ static int aw_run(void);
 static void aw_loop(void);
 static void aw_reload(void);
 static void aw_configure_connections(aw_conf_t *conf);
+static void aw_configure_rpc(aw_conf_t *conf);
+static void aw_rpc_start(int at_start);
 static int aw_migrate_main(aw_conf_t *conf);
 static int aw_signals_init(void);
 static void aw_signal_handler(int signo);
@@ -247,18 +250,31 @@ aw_run(void)
         return AW_EXIT_FAILURE;
     }
 
+    if (aw_rpc_global_init() != AW_OK) {
+        aw_pid_remove();
+        aw_log_close();
+        return AW_EXIT_FAILURE;
+    }
+
     aw_db_init(&aw_worker.db, "pg");
     aw_redis_init(&aw_worker.redis, "redis");
+    aw_rpc_init(&aw_worker.rpc, "eth");
 
     aw_worker.db.on_connect = aw_migrate_check;
 
     aw_configure_connections(conf);
+    aw_configure_rpc(conf);
 
     aw_log(AW_LOG_NOTICE, "axon-worker %s started: worker_id %s, "
            "config %s, log %s", AXON_VERSION, conf->worker_id,
            conf->path ? conf->path : "(defaults)", aw_log_path());
 
-    if (aw_jobs_init() == AW_OK) {
+    aw_rpc_start(1);
+
+    if (aw_worker_stopping()) {
+        /* a refusal at start: the wrong chain */
+
+    } else if (aw_jobs_init() == AW_OK) {
         aw_heartbeat_kick();
         aw_loop();
 
@@ -270,6 +286,8 @@ aw_run(void)
 
     aw_db_free(&aw_worker.db);
     aw_redis_free(&aw_worker.redis);
+    aw_rpc_free(&aw_worker.rpc);
+    aw_rpc_global_cleanup();
 
     aw_pid_remove();
 
@@ -490,6 +508,12 @@ aw_reload(void)
         aw_backoff_reset(&aw_worker.redis.backoff, 0);
     }
 
+    if (changes & AW_CONF_ETH) {
+        aw_log(AW_LOG_NOTICE, "eth: settings changed, starting over");
+        aw_configure_rpc(conf);
+        aw_rpc_start(0);
+    }
+
     aw_jobs_reload();
 
     aw_heartbeat_kick();
@@ -511,6 +535,64 @@ aw_configure_connections(aw_conf_t *conf)
                               conf->redis_port, conf->redis_password,
                               conf->redis_timeout, conf->reconnect_min,
                               conf->reconnect_max);
+}
+
+
+static void
+aw_configure_rpc(aw_conf_t *conf)
+{
+    (void) aw_rpc_configure(&aw_worker.rpc, conf->eth_rpc_url,
+                            conf->eth_rpc_timeout,
+                            (uint64_t) conf->eth_chain_id,
+                            (unsigned) conf->eth_rpc_batch_max,
+                            conf->reconnect_min, conf->reconnect_max);
+}
+
+
+/*
+ * At start (and when the eth_* settings change): one eth_blockNumber, so
+ * that the log says at once whether the chain is reachable.  A node that
+ * is down only delays deposits; URLs that are all on another chain than
+ * eth_chain_id are a configuration error: the worker refuses to start
+ * (exit 78), and after a reload keeps refusing them.
+ */
+
+static void
+aw_rpc_start(int at_start)
+{
+    int        rc;
+    uint64_t   number;
+    aw_rpc_t  *rpc;
+
+    rpc = &aw_worker.rpc;
+
+    if (!aw_rpc_enabled(rpc)) {
+        aw_log(AW_LOG_NOTICE, "eth: no eth_rpc_url: deposits off");
+        return;
+    }
+
+    rc = aw_rpc_block_number(rpc, &number);
+
+    switch (rc) {
+
+    case AW_RPC_OK:
+        aw_log(AW_LOG_NOTICE, "eth: chain %llu at block %llu",
+               (unsigned long long) rpc->chain_id,
+               (unsigned long long) number);
+        break;
+
+    case AW_RPC_ECHAIN:
+        aw_log(AW_LOG_EMERG, "eth: %s: check eth_rpc_url and eth_chain_id",
+               rpc->error);
+
+        if (at_start) {
+            aw_worker_stop(AW_EXIT_CONFIG);
+        }
+        break;
+
+    default:
+        aw_log(AW_LOG_WARN, "eth: %s: deposits wait for a node", rpc->error);
+    }
 }
 
 

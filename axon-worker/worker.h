@@ -11,12 +11,14 @@
 #include "core.h"
 #include "db.h"
 #include "redis.h"
+#include "rpc.h"
 
 
 typedef struct {
     aw_conf_t    *conf;         /* replaced on SIGHUP */
     aw_db_t       db;
     aw_redis_t    redis;
+    aw_rpc_t      rpc;          /* Ethereum JSON-RPC; off without URLs */
 
     unsigned      stopping:1;   /* finish the current unit of work, exit */
     int           exit_code;

@@ -3,6 +3,12 @@
 // scripts/axon-stack, the same script `make run` uses, and tears it down.
 // Tearing down fails the test if a log shows [alert], [emerg] or a
 // sanitizer report.
+//
+// new Stack({ chain: true }) also starts the local chain (ganache with the
+// test tokens, see chain/deploy.mjs): s.chain is the stack's chain.json,
+// s.rpc() a raw JSON-RPC call, s.mine(), s.snapshot()/s.revert() and
+// s.stopChain()/s.startChain() drive the node.  Off by default: it costs
+// a few seconds per stack.
 
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync, existsSync, rmSync, chmodSync } from 'node:fs';
@@ -69,13 +75,66 @@ export class Stack {
             AXON_PG_FSYNC: 'off',
             ...(this.opts.redisPassword ? { AXON_REDIS_PASSWORD: this.opts.redisPassword } : {}),
             AXON_WORKER_CONF: this.opts.workerConf || '',
+            AXON_CHAIN: this.opts.chain ? '1' : '0',
         };
+        if (this.opts.chain) {
+            this.chainPort = await freePort();
+            this.env.AXON_CHAIN_PORT = String(this.chainPort);
+        }
         if (this.opts.nginx) {
             this.env.AXON_NGINX_INCLUDE = join(this.dir, 'test-nginx.conf');
             writeFileSync(this.env.AXON_NGINX_INCLUDE, await this.opts.nginx(this));
         }
         await this.stack('up');
+        if (this.opts.chain) {
+            this.chain = JSON.parse(readFileSync(join(this.dir, 'chain.json'), 'utf8'));
+        }
         return this;
+    }
+
+    // ---- the local chain (new Stack({ chain: true })) ----
+
+    get chainUrl() { return `http://127.0.0.1:${this.chainPort}`; }
+
+    // A raw JSON-RPC call to the node; throws on a JSON-RPC error.
+    async rpc(method, params = []) {
+        const res = await fetch(this.chainUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+        });
+        const body = await res.json();
+        if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+        return body.result;
+    }
+
+    async blockNumber() { return Number(await this.rpc('eth_blockNumber')); }
+
+    // Mines n empty blocks at once.
+    async mine(n = 1) { await this.rpc('evm_mine', [{ blocks: n }]); }
+
+    // evm_snapshot / evm_revert: what a reorg test rolls the chain back with.
+    async snapshot() { return this.rpc('evm_snapshot'); }
+    async revert(id) {
+        if (!await this.rpc('evm_revert', [id])) throw new Error(`evm_revert ${id} failed`);
+    }
+
+    // The node down and up again (its state is kept in $AXON_VAR/chain).
+    async stopChain() { await this.stack('stop', 'chain'); }
+    async startChain() { await this.stack('start', 'chain'); }
+
+    // An ethers provider on the node, and a Wallet for each demo wallet.
+    async ethers() {
+        const { JsonRpcProvider, Wallet } = await import('ethers');
+        if (!this.provider) {
+            this.provider = new JsonRpcProvider(this.chainUrl, undefined,
+                { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
+            this.provider.pollingInterval = 50;
+        }
+        return {
+            provider: this.provider,
+            wallets: this.chain.demo_wallets.map(w => new Wallet(w.private_key, this.provider)),
+        };
     }
 
     async stack(...args) {
@@ -143,6 +202,7 @@ export class Stack {
     // Stops everything; throws if a log has [alert]/[emerg]/sanitizer lines.
     async stop() {
         if (!this.env) return;
+        this.provider?.destroy();
         await this.stack('down').catch(() => {});
         const bad = badLogLines(this.logs);
         if (bad.length === 0 && !process.env.AXON_KEEP) {

@@ -1,0 +1,504 @@
+/*
+ * axon-rpc: the worker's JSON-RPC client (axon-worker/rpc.c) on the
+ * command line, with the worker's configuration: for an operator to check
+ * eth_rpc_url and eth_chain_id, and for the tests, which compare its
+ * output with what ethers sees on the same node.
+ *
+ *   axon-rpc [-c FILE] [-u URLS] [-i CHAIN_ID] [-T MSEC] [-r N] CMD ARGS
+ *
+ * Each result is one line of JSON on stdout; a failure is
+ * {"error": TYPE, "message": TEXT} (TYPE from aw_rpc_strerror()), exit 1
+ * (78 for the wrong chain).  Quantities are JSON integers, amounts decimal
+ * strings, hashes, addresses and data lowercase 0x-hex.
+ */
+
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "core.h"
+#include "log.h"
+#include "rpc.h"
+
+
+static json_t *aw_tool_block(const aw_eth_block_t *b);
+static json_t *aw_tool_tx(const aw_eth_tx_t *tx);
+static json_t *aw_tool_receipt(const aw_eth_receipt_t *r);
+static json_t *aw_tool_log(const aw_eth_log_t *l);
+static json_t *aw_tool_hex(const uint8_t *p, size_t n);
+static json_t *aw_tool_error(aw_rpc_t *rpc, int rc);
+static int aw_tool_hash(const char *s, aw_hash_t *h);
+static int aw_tool_addr(const char *s, aw_addr_t *a);
+static int aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
+static void aw_tool_usage(void);
+
+
+int
+main(int argc, char **argv)
+{
+    int          c, rc, repeat, i, exit_code;
+    char        *urls, *end, err[1024];
+    json_t      *out;
+    uint64_t     chain_id;
+    aw_rpc_t     rpc;
+    aw_conf_t   *conf;
+    aw_msec_t    timeout;
+    const char  *path;
+
+    path = NULL;
+    urls = NULL;
+    chain_id = 0;
+    timeout = 0;
+    repeat = 1;
+
+    while ((c = getopt(argc, argv, "+c:u:i:T:r:h")) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 'u': urls = optarg; break;
+        case 'i': chain_id = strtoull(optarg, &end, 10); break;
+        case 'T': timeout = strtoll(optarg, &end, 10); break;
+        case 'r': repeat = atoi(optarg); break;
+        default: aw_tool_usage(); return AW_EXIT_CONFIG;
+        }
+    }
+
+    if (optind >= argc) {
+        aw_tool_usage();
+        return AW_EXIT_CONFIG;
+    }
+
+    conf = aw_conf_load(path, err, sizeof(err));
+
+    if (conf == NULL) {
+        fprintf(stderr, "axon-rpc: %s\n", err);
+        return AW_EXIT_CONFIG;
+    }
+
+    aw_log_level = conf->log_level;
+    aw_random_init();
+
+    if (aw_rpc_global_init() != AW_OK) {
+        aw_conf_free(conf);
+        return AW_EXIT_FAILURE;
+    }
+
+    aw_rpc_init(&rpc, "eth");
+
+    (void) aw_rpc_configure(&rpc, urls ? urls : conf->eth_rpc_url,
+                            timeout ? timeout : conf->eth_rpc_timeout,
+                            chain_id ? chain_id
+                                     : (uint64_t) conf->eth_chain_id,
+                            (unsigned) conf->eth_rpc_batch_max,
+                            conf->reconnect_min, conf->reconnect_max);
+
+    exit_code = AW_EXIT_OK;
+
+    for (i = 0; i < repeat; i++) {
+        rc = aw_tool_run(&rpc, argc - optind, argv + optind, &out);
+
+        if (rc == -1) {
+            aw_tool_usage();
+            exit_code = AW_EXIT_CONFIG;
+            break;
+        }
+
+        if (rc != AW_RPC_OK) {
+            json_decref(out);
+            out = aw_tool_error(&rpc, rc);
+            exit_code = rc == AW_RPC_ECHAIN ? AW_EXIT_CONFIG
+                                            : AW_EXIT_FAILURE;
+        }
+
+        json_dumpf(out, stdout, JSON_COMPACT);
+        printf("\n");
+        fflush(stdout);
+        json_decref(out);
+    }
+
+    aw_rpc_free(&rpc);
+    aw_rpc_global_cleanup();
+    aw_conf_free(conf);
+
+    return exit_code;
+}
+
+
+static void
+aw_tool_usage(void)
+{
+    fprintf(stderr,
+"usage: axon-rpc [-c FILE] [-u URLS] [-i CHAIN_ID] [-T MSEC] [-r N] CMD ARGS\n"
+"\n"
+"  -c FILE       the worker's configuration (eth_rpc_url, eth_chain_id, ...)\n"
+"  -u URLS       eth_rpc_url instead (comma-separated)\n"
+"  -i CHAIN_ID   eth_chain_id instead\n"
+"  -T MSEC       eth_rpc_timeout instead\n"
+"  -r N          run CMD N times on the same client (failover, backoff)\n"
+"\n"
+"  chain-id | block-number\n"
+"  block N | blocks FIRST COUNT              (one batch request)\n"
+"  tx HASH | receipt HASH | receipts HASH... (one batch request)\n"
+"  logs FROM TO ADDRESS[,ADDRESS...] [TOPIC|- ...]\n"
+"  balance TOKEN OWNER                       (ERC-20 balanceOf, latest)\n"
+"  call METHOD [PARAMS_JSON]                 (any call, raw result)\n");
+}
+
+
+/* returns an AW_RPC_* code, or -1 for bad arguments */
+
+static int
+aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int                rc, *rcs;
+    char              *end, dec[80], *list, *p, *save;
+    size_t             i, n, naddrs;
+    json_t            *params, *result;
+    uint64_t           v, first;
+    aw_eth_tx_t        tx;
+    aw_eth_log_t      *logs;
+    aw_hash_t         *hashes, topics[AW_RPC_MAX_TOPICS];
+    aw_addr_t          token, owner, addrs[16];
+    aw_u256_t          balance;
+    json_error_t       jerr;
+    aw_eth_block_t    *blocks;
+    aw_eth_filter_t    filter;
+    aw_eth_receipt_t  *receipts;
+    const char        *cmd;
+
+    *out = NULL;
+    cmd = argv[0];
+
+    if (strcmp(cmd, "chain-id") == 0 && argc == 1) {
+        rc = aw_rpc_chain_id(rpc, &v);
+        *out = json_pack("{s:I}", "chain_id", (json_int_t) v);
+        return rc;
+    }
+
+    if (strcmp(cmd, "block-number") == 0 && argc == 1) {
+        rc = aw_rpc_block_number(rpc, &v);
+        *out = json_pack("{s:I}", "block_number", (json_int_t) v);
+        return rc;
+    }
+
+    if ((strcmp(cmd, "block") == 0 && argc == 2)
+        || (strcmp(cmd, "blocks") == 0 && argc == 3))
+    {
+        first = strtoull(argv[1], &end, 10);
+        n = argc == 3 ? strtoull(argv[2], &end, 10) : 1;
+
+        if (n == 0 || n > 10000) {
+            return -1;
+        }
+
+        blocks = calloc(n, sizeof(aw_eth_block_t));
+        rcs = calloc(n, sizeof(int));
+
+        rc = aw_rpc_get_blocks(rpc, first, n, blocks, rcs);
+
+        if (rc == AW_RPC_OK) {
+            *out = json_array();
+
+            for (i = 0; i < n; i++) {
+                json_array_append_new(*out, rcs[i] == AW_RPC_OK
+                                      ? aw_tool_block(&blocks[i])
+                                      : aw_tool_error(rpc, rcs[i]));
+            }
+
+            if (argc == 2) {
+                rc = rcs[0];
+                result = json_incref(json_array_get(*out, 0));
+                json_decref(*out);
+                *out = result;
+            }
+        }
+
+        free(blocks);
+        free(rcs);
+        return rc;
+    }
+
+    if (strcmp(cmd, "tx") == 0 && argc == 2) {
+        if (aw_tool_hash(argv[1], &topics[0]) != AW_OK) {
+            return -1;
+        }
+
+        rc = aw_rpc_get_transaction(rpc, &topics[0], &tx);
+
+        if (rc == AW_RPC_OK) {
+            *out = aw_tool_tx(&tx);
+        }
+
+        return rc;
+    }
+
+    if ((strcmp(cmd, "receipt") == 0 && argc == 2)
+        || (strcmp(cmd, "receipts") == 0 && argc >= 2))
+    {
+        n = argc - 1;
+        hashes = calloc(n, sizeof(aw_hash_t));
+        receipts = calloc(n, sizeof(aw_eth_receipt_t));
+        rcs = calloc(n, sizeof(int));
+
+        for (i = 0; i < n; i++) {
+            if (aw_tool_hash(argv[1 + i], &hashes[i]) != AW_OK) {
+                free(hashes);
+                free(receipts);
+                free(rcs);
+                return -1;
+            }
+        }
+
+        rc = aw_rpc_get_receipts(rpc, hashes, n, receipts, rcs);
+
+        if (rc == AW_RPC_OK) {
+            *out = json_array();
+
+            for (i = 0; i < n; i++) {
+                json_array_append_new(*out, rcs[i] == AW_RPC_OK
+                                      ? aw_tool_receipt(&receipts[i])
+                                      : aw_tool_error(rpc, rcs[i]));
+
+                if (rcs[i] == AW_RPC_OK) {
+                    aw_eth_receipt_free(&receipts[i]);
+                }
+            }
+
+            if (strcmp(cmd, "receipt") == 0) {
+                rc = rcs[0];
+                result = json_incref(json_array_get(*out, 0));
+                json_decref(*out);
+                *out = result;
+            }
+        }
+
+        free(hashes);
+        free(receipts);
+        free(rcs);
+        return rc;
+    }
+
+    if (strcmp(cmd, "logs") == 0 && argc >= 4 && argc <= 4 + 4) {
+        memset(&filter, 0, sizeof(filter));
+        filter.from_block = strtoull(argv[1], &end, 10);
+        filter.to_block = strtoull(argv[2], &end, 10);
+
+        list = strdup(argv[3]);
+        naddrs = 0;
+
+        for (p = strtok_r(list, ",", &save); p && naddrs < 16;
+             p = strtok_r(NULL, ",", &save))
+        {
+            if (aw_tool_addr(p, &addrs[naddrs++]) != AW_OK) {
+                free(list);
+                return -1;
+            }
+        }
+
+        free(list);
+
+        filter.addresses = addrs;
+        filter.naddresses = naddrs;
+
+        for (i = 4; i < (size_t) argc; i++) {
+            if (strcmp(argv[i], "-") == 0) {
+                filter.topics[i - 4] = NULL;
+
+            } else if (aw_tool_hash(argv[i], &topics[i - 4]) == AW_OK) {
+                filter.topics[i - 4] = &topics[i - 4];
+
+            } else {
+                return -1;
+            }
+
+            filter.ntopics++;
+        }
+
+        rc = aw_rpc_get_logs(rpc, &filter, &logs, &n);
+
+        if (rc == AW_RPC_OK) {
+            *out = json_array();
+
+            for (i = 0; i < n; i++) {
+                json_array_append_new(*out, aw_tool_log(&logs[i]));
+            }
+
+            aw_eth_logs_free(logs, n);
+        }
+
+        return rc;
+    }
+
+    if (strcmp(cmd, "balance") == 0 && argc == 3) {
+        if (aw_tool_addr(argv[1], &token) != AW_OK
+            || aw_tool_addr(argv[2], &owner) != AW_OK)
+        {
+            return -1;
+        }
+
+        rc = aw_rpc_erc20_balance(rpc, &token, &owner, &balance);
+
+        if (rc == AW_RPC_OK) {
+            *out = json_pack("{s:s}", "balance",
+                             aw_u256_to_decimal(&balance, dec));
+        }
+
+        return rc;
+    }
+
+    if (strcmp(cmd, "call") == 0 && (argc == 2 || argc == 3)) {
+        params = NULL;
+
+        if (argc == 3) {
+            params = json_loads(argv[2], 0, &jerr);
+
+            if (!json_is_array(params)) {
+                json_decref(params);
+                return -1;
+            }
+        }
+
+        rc = aw_rpc_call(rpc, argv[1], params, &result);
+
+        if (rc == AW_RPC_OK) {
+            *out = json_pack("{s:o}", "result", result);
+        }
+
+        return rc;
+    }
+
+    return -1;
+}
+
+
+static json_t *
+aw_tool_error(aw_rpc_t *rpc, int rc)
+{
+    json_t  *e;
+
+    e = json_pack("{s:s, s:s}", "error", aw_rpc_strerror(rc), "message",
+                  rc == AW_RPC_NOT_FOUND ? "null" : rpc->error);
+
+    if (rc == AW_RPC_ERPC) {
+        json_object_set_new(e, "code", json_integer(rpc->rpc_code));
+    }
+
+    return e;
+}
+
+
+static json_t *
+aw_tool_hex(const uint8_t *p, size_t n)
+{
+    char    *buf;
+    json_t  *j;
+
+    buf = malloc(3 + 2 * n);
+    j = json_string(aw_eth_hex(buf, p, n));
+    free(buf);
+
+    return j;
+}
+
+
+static json_t *
+aw_tool_block(const aw_eth_block_t *b)
+{
+    return json_pack("{s:I, s:I, s:o, s:o}",
+                     "number", (json_int_t) b->number,
+                     "timestamp", (json_int_t) b->timestamp,
+                     "hash", aw_tool_hex(b->hash.b, 32),
+                     "parent_hash", aw_tool_hex(b->parent_hash.b, 32));
+}
+
+
+static json_t *
+aw_tool_tx(const aw_eth_tx_t *tx)
+{
+    char     dec[80];
+    json_t  *j;
+
+    j = json_pack("{s:o, s:o, s:o, s:s, s:I, s:b}",
+                  "hash", aw_tool_hex(tx->hash.b, 32),
+                  "from", aw_tool_hex(tx->from.b, 20),
+                  "to", tx->has_to ? aw_tool_hex(tx->to.b, 20) : json_null(),
+                  "value", aw_u256_to_decimal(&tx->value, dec),
+                  "nonce", (json_int_t) tx->nonce,
+                  "pending", (int) tx->pending);
+
+    if (!tx->pending) {
+        json_object_set_new(j, "block_number",
+                            json_integer((json_int_t) tx->block_number));
+        json_object_set_new(j, "block_hash", aw_tool_hex(tx->block_hash.b, 32));
+        json_object_set_new(j, "index", json_integer((json_int_t) tx->index));
+    }
+
+    return j;
+}
+
+
+static json_t *
+aw_tool_receipt(const aw_eth_receipt_t *r)
+{
+    size_t   i;
+    json_t  *logs;
+
+    logs = json_array();
+
+    for (i = 0; i < r->nlogs; i++) {
+        json_array_append_new(logs, aw_tool_log(&r->logs[i]));
+    }
+
+    return json_pack("{s:o, s:o, s:I, s:I, s:o, s:o, s:i, s:o}",
+                     "tx_hash", aw_tool_hex(r->tx_hash.b, 32),
+                     "block_hash", aw_tool_hex(r->block_hash.b, 32),
+                     "block_number", (json_int_t) r->block_number,
+                     "tx_index", (json_int_t) r->tx_index,
+                     "from", aw_tool_hex(r->from.b, 20),
+                     "to", r->has_to ? aw_tool_hex(r->to.b, 20) : json_null(),
+                     "status", (int) r->status,
+                     "logs", logs);
+}
+
+
+static json_t *
+aw_tool_log(const aw_eth_log_t *l)
+{
+    unsigned  i;
+    json_t   *topics;
+
+    topics = json_array();
+
+    for (i = 0; i < l->ntopics; i++) {
+        json_array_append_new(topics, aw_tool_hex(l->topics[i].b, 32));
+    }
+
+    return json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:b}",
+                     "address", aw_tool_hex(l->address.b, 20),
+                     "topics", topics,
+                     "data", aw_tool_hex(l->data, l->data_len),
+                     "block_number", (json_int_t) l->block_number,
+                     "block_hash", aw_tool_hex(l->block_hash.b, 32),
+                     "tx_hash", aw_tool_hex(l->tx_hash.b, 32),
+                     "tx_index", (json_int_t) l->tx_index,
+                     "log_index", (json_int_t) l->log_index,
+                     "removed", (int) l->removed);
+}
+
+
+static int
+aw_tool_hash(const char *s, aw_hash_t *h)
+{
+    return aw_eth_parse_bytes(s, 32, h->b);
+}
+
+
+static int
+aw_tool_addr(const char *s, aw_addr_t *a)
+{
+    return aw_eth_parse_bytes(s, 20, a->b);
+}

@@ -1,0 +1,135 @@
+// Deploys the test tokens to the local chain (ganache with
+// --wallet.deterministic) and writes what the rest of the stack needs to
+// know about it:
+//
+//   node chain/deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF]
+//
+// OUT_JSON ($AXON_VAR/chain.json):
+//   {chain_id, rpc_url, deployer, revenue_wallet,
+//    tokens: {USDC: {address, decimals, symbol}, AXGT: {...}},
+//    demo_wallets: [{address, private_key}], deployed_block}
+//
+// WORKER_CONF ($AXON_VAR/chain-worker.conf): the worker's configuration
+// lines for this chain (eth_rpc_url, eth_chain_id), which axon-stack puts
+// into the generated worker.conf.
+//
+// Idempotent: when OUT_JSON names the same chain and both tokens have code
+// at their addresses (ganache keeps its state in $AXON_VAR/chain), nothing
+// is sent; only rpc_url is brought up to date.
+//
+// Plain JSON-RPC through fetch, no client library: ganache holds the
+// deterministic accounts unlocked (eth_sendTransaction), and this runs at
+// every start of a stack with a chain, where loading all of ethers would
+// cost a second.  Account 0 deploys and mints, 1 is the revenue wallet, 2..4 are
+// demo wallets with USDC and AXGT.  Their keys are ganache's deterministic
+// ones (mnemonic "myth like bonus scare over problem client lizard pioneer
+// submit female collect", m/44'/60'/0'/0/i): known to the world, for the
+// local chain only; t/chain.test.mjs checks them against the node.
+
+import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { getAddress } from 'ethers/address';     // EIP-55, without all of ethers
+
+export const ACCOUNTS = [
+    ['0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1', '0x4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d'],
+    ['0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0', '0x6cbed15c793ce57650b9877cf6fa156fbef513c4e6134f022a85b1ffdd59b2a1'],
+    ['0x22d491Bde2303f2f43325b2108D26f1eAbA1e32b', '0x6370fd033278c143179d81c5526140625662b8daa446c22ee2d73db3707e620c'],
+    ['0xE11BA2b4D45Eaed5996Cd0823791E0C93114882d', '0x646f1ce2fdad0e6deeeb5c7e8e5543bdde65e86029e2fd9fc169899c440a7913'],
+    ['0xd03ea8624C8C5987235048901fB614fDcA89b117', '0xadd53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743'],
+];
+const DEPLOYER = ACCOUNTS[0][0];
+const REVENUE = ACCOUNTS[1][0];
+const DEMO = ACCOUNTS.slice(2);
+const TOKENS = { USDC: ['TestUSDC', 6, 10_000n], AXGT: ['AXGT', 18, 1_000n] };  // contract, decimals, per demo wallet
+
+const [url, artifacts, out, workerConf] = process.argv.slice(2);
+if (!out) { console.error('usage: deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF]'); process.exit(2); }
+
+let nextId = 1;
+async function rpc(method, ...params) {
+    const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
+    });
+    const body = await res.json();
+    if (body.error) throw new Error(`${method}: ${body.error.message}`);
+    return body.result;
+}
+
+const word = v => BigInt(v).toString(16).padStart(64, '0');
+const hexQty = v => `0x${BigInt(v).toString(16)}`;
+
+// one transaction from the deployer, mined at once (ganache's instamine)
+async function send(tx) {
+    const hash = await rpc('eth_sendTransaction', { from: DEPLOYER, ...tx });
+    const r = await rpc('eth_getTransactionReceipt', hash);
+    if (!r || r.status !== '0x1') throw new Error(`transaction ${hash} failed`);
+    return r;
+}
+
+function writeFile(path, text) {
+    writeFileSync(`${path}.tmp`, text);
+    renameSync(`${path}.tmp`, path);
+}
+
+function write(c) {
+    writeFile(out, JSON.stringify(c, null, 2) + '\n');
+    if (workerConf) {
+        writeFile(workerConf, [
+            '# the local chain: written by chain/deploy.mjs (see chain.json)',
+            `eth_rpc_url ${c.rpc_url}`,
+            `eth_chain_id ${c.chain_id}`,
+            '',
+        ].join('\n'));
+    }
+}
+
+const chainId = Number(await rpc('eth_chainId'));
+
+if (existsSync(out)) {
+    const old = JSON.parse(readFileSync(out, 'utf8'));
+    let deployed = old.chain_id === chainId;
+    for (const sym of Object.keys(TOKENS)) {
+        const a = old.tokens?.[sym]?.address;
+        deployed = deployed && !!a && (await rpc('eth_getCode', a, 'latest')) !== '0x';
+    }
+    if (deployed) {
+        old.rpc_url = url;
+        write(old);
+        console.log(`deploy: tokens already at ${old.tokens.USDC.address} (USDC), ` +
+            `${old.tokens.AXGT.address} (AXGT): nothing to do`);
+        process.exit(0);
+    }
+}
+
+const result = {
+    chain_id: chainId,
+    rpc_url: url,
+    deployer: DEPLOYER,
+    revenue_wallet: REVENUE,
+    tokens: {},
+    demo_wallets: DEMO.map(([address, private_key]) => ({ address, private_key })),
+    deployed_block: null,
+};
+
+for (const [sym, [name, decimals, each]] of Object.entries(TOKENS)) {
+    const a = JSON.parse(readFileSync(join(artifacts, `${name}.json`), 'utf8'));
+    const r = await send({ data: a.bytecode, gas: hexQty(3_000_000) });
+    const address = r.contractAddress;
+    result.deployed_block ??= Number(r.blockNumber);
+
+    for (const [to] of DEMO) {
+        await send({ to: address, gas: hexQty(200_000),
+            data: `0x${a.methods['mint(address,uint256)']}${word(to)}${word(each * 10n ** BigInt(decimals))}` });
+    }
+
+    const got = Number(await rpc('eth_call', { to: address, data: `0x${a.methods['decimals()']}` }, 'latest'));
+    if (got !== decimals) throw new Error(`${sym}: decimals() is ${got}, not ${decimals}`);
+    result.tokens[sym] = { address: getAddress(address), decimals, symbol: sym };
+}
+
+write(result);
+console.log(`deploy: USDC at ${result.tokens.USDC.address}, AXGT at ` +
+    `${result.tokens.AXGT.address} (block ${result.deployed_block}); ` +
+    `${DEMO.length} demo wallets funded; revenue wallet ${REVENUE}`);

@@ -1,0 +1,372 @@
+// The local chain in the stack (ganache, the test tokens, chain.json) and
+// the worker's JSON-RPC client (axon-worker/rpc.c, through build/axon-rpc)
+// against it: every answer compared with what ethers sees on the same
+// node; failover, timeouts, JSON-RPC errors, malformed answers, batches,
+// the wrong chain, a node that goes down and comes back.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import { join } from 'node:path';
+import { Contract, id as keccakId, parseUnits } from 'ethers';
+import { Stack, BUILD, freePort, waitFor } from './lib/stack.mjs';
+
+const ERC20 = [
+    'function decimals() view returns (uint8)',
+    'function symbol() view returns (string)',
+    'function balanceOf(address) view returns (uint256)',
+    'function transfer(address to, uint256 amount) returns (bool)',
+];
+const TRANSFER = keccakId('Transfer(address,address,uint256)');
+const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
+
+let s, eth;
+
+before(async () => {
+    s = await new Stack({ chain: true }).start();
+    eth = await s.ethers();
+});
+
+after(async () => { await s?.stop(); });
+
+// build/axon-rpc ARGS: {code, out (parsed JSON lines), stderr, ms}
+function axonRpc(args, { urls = s.chainUrl, chainId = 1337 } = {}) {
+    const argv = ['-u', urls, '-i', String(chainId), ...args];
+    return new Promise((ok) => {
+        const t0 = Date.now();
+        const p = spawn(join(BUILD, 'axon-rpc'), argv,
+            { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
+        let out = '', err = '';
+        p.stdout.on('data', d => { out += d; });
+        p.stderr.on('data', d => { err += d; });
+        p.on('close', (code) => {
+            assert.doesNotMatch(err, SANITIZER, err);
+            const lines = out.trim().split('\n').filter(Boolean).map(l => JSON.parse(l));
+            ok({ code, out: lines.length === 1 ? lines[0] : lines, lines, stderr: err, ms: Date.now() - t0 });
+        });
+    });
+}
+
+const lower = a => a.toLowerCase();
+
+test('the chain is up: chain id 1337, chain.json, the worker connected', async () => {
+    assert.equal(s.chain.chain_id, 1337);
+    assert.equal(s.chain.rpc_url, s.chainUrl);
+    assert.equal(Number(await s.rpc('eth_chainId')), 1337);
+    assert.equal(s.chain.revenue_wallet, '0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0');
+    assert.equal(s.chain.demo_wallets.length, 3);
+    // the keys deploy.mjs hard-codes are those of the addresses
+    s.chain.demo_wallets.forEach((w, i) => assert.equal(eth.wallets[i].address, w.address));
+    assert.ok(s.chain.deployed_block >= 1);
+    await waitFor(() => /eth: chain 1337 at block \d+/.test(s.log('worker.log')), 'the worker on the chain');
+});
+
+test('the tokens are deployed with their decimals; the demo wallets are funded', async () => {
+    const expect = { USDC: [6, parseUnits('10000', 6)], AXGT: [18, parseUnits('1000', 18)] };
+    for (const [sym, [decimals, funded]] of Object.entries(expect)) {
+        const t = s.chain.tokens[sym];
+        assert.equal(t.decimals, decimals);
+        const c = new Contract(t.address, ERC20, eth.provider);
+        assert.equal(Number(await c.decimals()), decimals);
+        assert.equal(await c.symbol(), sym);
+        for (const w of s.chain.demo_wallets) {
+            assert.equal(await c.balanceOf(w.address), funded, `${sym} of ${w.address}`);
+            const r = await axonRpc(['balance', t.address, w.address]);
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(r.out.balance, funded.toString());
+        }
+        assert.ok(await eth.provider.getBalance(s.chain.demo_wallets[0].address) > 0n);
+    }
+});
+
+test('rpc.c reads blocks, transactions, receipts and logs as ethers does', async () => {
+    const usdc = new Contract(s.chain.tokens.USDC.address, ERC20, eth.wallets[0]);
+    const tx = await usdc.transfer(s.chain.revenue_wallet, 12_345_678n);
+    const rc = await tx.wait();
+
+    let r = await axonRpc(['chain-id']);
+    assert.deepEqual(r.out, { chain_id: 1337 });
+
+    r = await axonRpc(['block-number']);
+    assert.equal(r.out.block_number, await eth.provider.getBlockNumber());
+
+    const block = await eth.provider.getBlock(rc.blockNumber);
+    r = await axonRpc(['block', String(rc.blockNumber)]);
+    assert.deepEqual(r.out, { number: block.number, timestamp: block.timestamp,
+        hash: block.hash, parent_hash: block.parentHash });
+
+    r = await axonRpc(['tx', tx.hash]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.out.hash, tx.hash);
+    assert.equal(r.out.from, lower(eth.wallets[0].address));
+    assert.equal(r.out.to, lower(s.chain.tokens.USDC.address));
+    assert.equal(r.out.value, '0');
+    assert.equal(r.out.nonce, tx.nonce);
+    assert.equal(r.out.block_number, rc.blockNumber);
+    assert.equal(r.out.block_hash, rc.blockHash);
+
+    r = await axonRpc(['receipt', tx.hash]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.out.status, 1);
+    assert.equal(r.out.block_hash, rc.blockHash);
+    assert.equal(r.out.block_number, rc.blockNumber);
+    assert.equal(r.out.tx_index, rc.index);
+    assert.equal(r.out.logs.length, rc.logs.length);
+    const [log] = r.out.logs;
+    assert.equal(log.address, lower(s.chain.tokens.USDC.address));
+    assert.deepEqual(log.topics, rc.logs[0].topics);
+    assert.equal(log.topics[0], TRANSFER);
+    assert.equal(log.data, rc.logs[0].data);
+    assert.equal(BigInt(log.data), 12_345_678n);
+    assert.equal(log.log_index, rc.logs[0].index);
+    assert.equal(log.removed, false);
+
+    // eth_getLogs: both tokens, Transfer only, to the revenue wallet
+    const to = '0x' + lower(s.chain.revenue_wallet).slice(2).padStart(64, '0');
+    r = await axonRpc(['logs', '0', String(rc.blockNumber),
+        `${s.chain.tokens.USDC.address},${s.chain.tokens.AXGT.address}`, TRANSFER, '-', to]);
+    assert.equal(r.code, 0, r.stderr);
+    const viaEthers = await eth.provider.getLogs({ fromBlock: 0, toBlock: rc.blockNumber,
+        address: [s.chain.tokens.USDC.address, s.chain.tokens.AXGT.address],
+        topics: [TRANSFER, null, to] });
+    assert.equal(r.out.length, 1);
+    assert.deepEqual(r.out.map(l => [l.tx_hash, l.log_index, l.data]),
+        viaEthers.map(l => [l.transactionHash, l.index, l.data]));
+
+    // an unknown transaction: not found, not an error
+    r = await axonRpc(['receipt', '0x' + '11'.repeat(32)]);
+    assert.equal(r.out.error, 'not_found');
+});
+
+test('batches: many receipts and blocks in one request each', async () => {
+    const axgt = new Contract(s.chain.tokens.AXGT.address, ERC20, eth.wallets[1]);
+    const txs = [];
+    for (let i = 1; i <= 5; i++) txs.push(await axgt.transfer(s.chain.revenue_wallet, BigInt(i) * 10n ** 18n));
+    const receipts = await Promise.all(txs.map(t => t.wait()));
+    const unknown = '0x' + '22'.repeat(32);
+
+    let r = await axonRpc(['receipts', ...txs.map(t => t.hash), unknown]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.out.length, 6);
+    receipts.forEach((rc, i) => {
+        assert.equal(r.out[i].tx_hash, rc.hash);
+        assert.equal(r.out[i].block_hash, rc.blockHash);
+        assert.equal(BigInt(r.out[i].logs[0].data), BigInt(i + 1) * 10n ** 18n);
+    });
+    assert.equal(r.out[5].error, 'not_found');
+    assert.match(s.log('chain.log'), /eth_getTransactionReceipt/);
+
+    const top = await eth.provider.getBlockNumber();
+    r = await axonRpc(['blocks', '0', String(top + 2)]);
+    assert.equal(r.out.length, top + 2);
+    for (let n = 0; n <= top; n++) {
+        assert.equal(r.out[n].hash, (await eth.provider.getBlock(n)).hash, `block ${n}`);
+        if (n > 0) assert.equal(r.out[n].parent_hash, r.out[n - 1].hash);
+    }
+    assert.equal(r.out[top + 1].error, 'not_found');
+});
+
+test('a JSON-RPC error is returned as such, with its code', async () => {
+    const r = await axonRpc(['call', 'eth_noSuchMethod', '[]']);
+    assert.equal(r.code, 1);
+    assert.equal(r.out.error, 'rpc_error');
+    assert.equal(typeof r.out.code, 'number');
+    assert.match(r.out.message, /eth_noSuchMethod/);
+});
+
+test('a node on another chain is refused (exit 78)', async () => {
+    const r = await axonRpc(['block-number'], { chainId: 1 });
+    assert.equal(r.code, 78);
+    assert.equal(r.out.error, 'wrong_chain');
+    assert.match(r.stderr, /\[emerg\].*is on chain 1337, not eth_chain_id 1/);
+});
+
+test('the worker: eth_rpc_url checked, hidden by --print-config; the wrong chain stops it (exit 78)', () => {
+    const conf = join(s.dir, 'w-eth.conf');
+    const run = (args, text) => {
+        writeFileSync(conf, text);
+        const r = spawnSync(join(BUILD, 'axon-worker'), ['-c', conf, ...args], { timeout: 20000 });
+        return { status: r.status, out: r.stdout.toString(), err: r.stderr.toString() };
+    };
+
+    let r = run(['-t'], 'eth_rpc_url "http://127.0.0.1:1, ftp://x"\n');
+    assert.equal(r.status, 78);
+    assert.match(r.err, /w-eth\.conf:1: eth_rpc_url: "ftp:\/\/x" is not an http:\/\/ or https:\/\/ URL/);
+
+    r = run(['--print-config'], 'eth_rpc_url https://mainnet.example/v3/SECRETKEY\n');
+    assert.equal(r.status, 0, r.err);
+    assert.doesNotMatch(r.out, /SECRETKEY/);
+    assert.match(r.out, /^eth_rpc_url\s+"\*+"/m);
+
+    const stackConf = readFileSync(join(s.dir, 'worker.conf'), 'utf8');
+    assert.match(stackConf, new RegExp(`eth_rpc_url ${s.chainUrl}\neth_chain_id 1337`));
+    r = run([], stackConf.replace('eth_chain_id 1337', 'eth_chain_id 10'));
+    assert.equal(r.status, 78, r.err);
+    assert.match(r.err, /\[emerg\].*eth: .* is on chain 1337, not eth_chain_id 10/);
+});
+
+test('SIGHUP: without eth_rpc_url the worker runs on, deposits off; with it, back on the chain', async () => {
+    const file = join(s.dir, 'worker.conf');
+    const conf = readFileSync(file, 'utf8');
+    const hup = async (text, expect, what) => {
+        const before = s.log('worker.log').length;
+        writeFileSync(file, text);
+        process.kill(s.pid('worker'), 'SIGHUP');
+        await waitFor(() => expect.test(s.log('worker.log').slice(before)), what);
+    };
+    try {
+        await hup(conf.replace(/^eth_rpc_url .*\n/m, ''), /eth: no eth_rpc_url: deposits off/, 'deposits off');
+        assert.equal((await s.json('/api/health')).status, 200);
+        await hup(conf.replace(/^eth_chain_id .*$/m, '$&\neth_rpc_timeout 2s'),
+            /eth: settings changed, starting over[^]*eth: chain 1337 at block \d+/, 'back on the chain');
+    } finally {
+        writeFileSync(file, conf);
+    }
+});
+
+test('failover: a dead first URL, then the second; the dead one is skipped while its backoff runs', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const r = await axonRpc(['-r', '3', 'block-number'], { urls: `${dead},${s.chainUrl}` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.lines.length, 3);
+    assert.ok(r.lines.every(l => l.block_number >= 1));
+    assert.equal(r.stderr.match(/Couldn't connect/g).length, 1, r.stderr);
+    assert.match(r.stderr, /failing over/);
+
+    const down = await axonRpc(['block-number'], { urls: dead });
+    assert.equal(down.code, 1);
+    assert.equal(down.out.error, 'transport');
+});
+
+// An HTTP server whose answer to each JSON-RPC request is answer(request);
+// eth_chainId is answered right unless answer handles it.
+async function fakeNode(answer) {
+    const srv = createHttpServer((req, res) => {
+        let body = '';
+        req.on('data', d => { body += d; });
+        req.on('end', () => {
+            const rq = JSON.parse(body);
+            let a = answer(rq, res);
+            if (a === undefined && rq.method === 'eth_chainId') {
+                a = { jsonrpc: '2.0', id: rq.id, result: '0x539' };
+            }
+            if (a === null) return;     // answer() wrote the response
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(typeof a === 'string' ? a : JSON.stringify(a));
+        });
+    });
+    await new Promise(ok => srv.listen(0, '127.0.0.1', ok));
+    return { url: `http://127.0.0.1:${srv.address().port}`, close: () => srv.close() };
+}
+
+test('malformed answers are errors of their own, and fail over to the next URL', async () => {
+    const cases = [
+        ['not JSON', rq => rq.method === 'eth_chainId' ? undefined : '<html>oops</html>', /not JSON/],
+        ['a JSON string', rq => rq.method === 'eth_chainId' ? undefined : '"0x1"', /not JSON/],
+        ['jsonrpc 1.0', rq => rq.method === 'eth_chainId' ? undefined : { jsonrpc: '1.0', id: rq.id, result: '0x1' }, /"jsonrpc" is not "2.0"/],
+        ['another id', rq => rq.method === 'eth_chainId' ? undefined : { jsonrpc: '2.0', id: rq.id + 7, result: '0x1' }, /id is not the request's/],
+        ['result and error', rq => rq.method === 'eth_chainId' ? undefined : { jsonrpc: '2.0', id: rq.id, result: '0x1', error: { code: 1, message: 'x' } }, /exactly one of/],
+        ['a quantity in decimal', rq => rq.method === 'eth_chainId' ? undefined : { jsonrpc: '2.0', id: rq.id, result: '12' }, /not a quantity/],
+        ['a quantity over 64 bits', rq => rq.method === 'eth_chainId' ? undefined : { jsonrpc: '2.0', id: rq.id, result: '0x1' + '0'.repeat(16) }, /not a quantity/],
+        ['a number for a quantity', rq => rq.method === 'eth_chainId' ? undefined : { jsonrpc: '2.0', id: rq.id, result: 5 }, /not a quantity/],
+    ];
+    for (const [what, answer, message] of cases) {
+        const node = await fakeNode(answer);
+        try {
+            const r = await axonRpc(['block-number'], { urls: node.url });
+            assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+            assert.equal(r.out.error, 'malformed', what);
+            assert.match(r.out.message, message, what);
+        } finally { node.close(); }
+    }
+
+    // garbage, or an HTTP 500, from the first URL: the second answers
+    for (const answer of [() => 'garbage', (rq, res) => { res.writeHead(500); res.end('down'); return null; }]) {
+        const node = await fakeNode(answer);
+        try {
+            const r = await axonRpc(['block-number'], { urls: `${node.url},${s.chainUrl}` });
+            assert.equal(r.code, 0, r.stderr);
+            assert.ok(r.out.block_number >= 1);
+        } finally { node.close(); }
+    }
+
+    // a batch answered with one error object (a node that takes no batch)
+    const nobatch = await fakeNode(rq => Array.isArray(rq)
+        ? { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'batches not supported' } } : undefined);
+    try {
+        const r = await axonRpc(['blocks', '0', '2'], { urls: nobatch.url });
+        assert.equal(r.out.error, 'rpc_error');
+        assert.match(r.out.message, /batches not supported/);
+    } finally { nobatch.close(); }
+
+    // a batch with an answer missing, another twice
+    const sloppy = await fakeNode(rq => Array.isArray(rq)
+        ? [rq[0], rq[0]].map(q => ({ jsonrpc: '2.0', id: q.id, result: null })) : undefined);
+    try {
+        const r = await axonRpc(['receipts', '0x' + '44'.repeat(32), '0x' + '55'.repeat(32)], { urls: sloppy.url });
+        assert.equal(r.code, 0, r.stderr);
+        // each call is malformed (the message is the client's last one)
+        assert.deepEqual(r.out.map(o => o.error), ['malformed', 'malformed']);
+        assert.match(r.out[1].message, /no answer with id/);
+    } finally { sloppy.close(); }
+
+    // a malformed receipt: a field of the wrong shape is named
+    const node = await fakeNode(rq => rq.method === 'eth_chainId' ? undefined
+        : { jsonrpc: '2.0', id: rq.id, result: { transactionHash: '0x12' } });
+    try {
+        const r = await axonRpc(['receipt', '0x' + '33'.repeat(32)], { urls: node.url });
+        assert.equal(r.out.error, 'malformed');
+        assert.match(r.out.message, /"transactionHash" is not a 32-byte hash/);
+    } finally { node.close(); }
+});
+
+test('a node that never answers: the call ends at eth_rpc_timeout and the next URL answers', async () => {
+    const sockets = [];
+    const silent = createTcpServer(c => { sockets.push(c); });     // accepts, never answers
+    await new Promise(ok => silent.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${silent.address().port}`;
+    try {
+        let r = await axonRpc(['-T', '700', 'block-number'], { urls: url });
+        assert.equal(r.out.error, 'transport');
+        assert.match(r.out.message, /timed out/i);
+        assert.ok(r.ms >= 650 && r.ms < 3000, `took ${r.ms} ms`);
+
+        r = await axonRpc(['-T', '700', 'block-number'], { urls: `${url},${s.chainUrl}` });
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(r.out.block_number >= 1);
+        assert.ok(r.ms >= 650 && r.ms < 3000, `took ${r.ms} ms`);
+    } finally {
+        sockets.forEach(c => c.destroy());
+        silent.close();
+    }
+});
+
+test('snapshot, mine, revert: the helpers later reorg tests use', async () => {
+    const n = await s.blockNumber();
+    const snap = await s.snapshot();
+    await s.mine(3);
+    assert.equal(await s.blockNumber(), n + 3);
+    const r = await axonRpc(['block-number']);
+    assert.equal(r.out.block_number, n + 3);
+    await s.revert(snap);
+    assert.equal(await s.blockNumber(), n);
+});
+
+test('the node down: calls fail at once as transport errors; back up with its state, nothing redeployed', async () => {
+    const n = await s.blockNumber();
+    const tokens = s.chain.tokens;
+    await s.stopChain();
+
+    const r = await axonRpc(['block-number']);
+    assert.equal(r.out.error, 'transport');
+    assert.ok(r.ms < 2000, `took ${r.ms} ms`);
+
+    await s.startChain();
+    assert.equal(await s.blockNumber(), n);
+    assert.match(s.log('chain.log'), /nothing to do/);
+    const again = await axonRpc(['balance', tokens.USDC.address, s.chain.demo_wallets[2].address]);
+    assert.equal(again.out.balance, parseUnits('10000', 6).toString());
+});
