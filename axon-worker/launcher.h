@@ -90,6 +90,7 @@ struct aw_launcher_s {
 };
 
 
+/* conf must outlive l: after a reload, init again with the new one */
 void aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf);
 
 /*

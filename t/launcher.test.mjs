@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, chmodSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BUILD, ROOT, Stack } from './lib/stack.mjs';
+import { BUILD, ROOT } from './lib/stack.mjs';
 
 const run = promisify(execFile);
 const LAUNCH = join(BUILD, 'axon-launch');
@@ -243,14 +243,19 @@ test('a docker binary that is not there is a clean error', async () => {
 });
 
 test('the local stack\'s worker.conf launches the test image; axon-stack down removes it', async () => {
-    const stack = await new Stack().start();
+    // `stop worker` writes the stack's configuration and starts nothing
+    const stack = join(ROOT, 'scripts/axon-stack');
+    const var_ = mkdtempSync(join(tmpdir(), 'axon-stack-'));
+    const env = { ...process.env, AXON_VAR: var_, AXON_BUILD: BUILD };
     const id = nextId();
     try {
-        const s = await launch(join(stack.dir, 'worker.conf'), 'start', String(id), '0x1');
+        await run(stack, ['stop', 'worker'], { env });
+        const s = await launch(join(var_, 'worker.conf'), 'start', String(id), '0x1');
         assert.equal(s.code, 0, s.err);
         assert.match(await get(s.json.port), new RegExp(`^session=${id}\n`));
     } finally {
-        await stack.stop();
+        await run(stack, ['down'], { env });
+        rmSync(var_, { recursive: true, force: true });
     }
     assert.equal(podman('container', 'exists', `axgt-session-${id}`).ok, false);
 });
