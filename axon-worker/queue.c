@@ -129,6 +129,7 @@ typedef struct {
 
 static int aw_queue_init(void);
 static aw_msec_t aw_queue_run(aw_msec_t now);
+static void aw_queue_reload(void);
 static void aw_queue_fini(void);
 static int aw_queue_group(void);
 static int aw_queue_retries(aw_msec_t now);
@@ -157,7 +158,7 @@ const aw_jobs_t  aw_queue_jobs = {
     "queue",
     aw_queue_init,
     aw_queue_run,
-    NULL,
+    aw_queue_reload,
     aw_queue_fini
 };
 
@@ -183,6 +184,15 @@ aw_queue_init(void)
     memset(&aw_queue, 0, sizeof(aw_queue));
 
     return AW_OK;
+}
+
+
+/* queue_group or queue_consumer may have changed: set up again */
+
+static void
+aw_queue_reload(void)
+{
+    aw_queue.group = 0;
 }
 
 
