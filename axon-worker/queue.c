@@ -948,7 +948,12 @@ aw_queue_entry(redisReply *e, redisReply *start)
         return AW_OK;
     }
 
-    /* run it */
+    /* run it; a handler that talks to Redis needs the pipeline empty */
+
+    if ((k->flags & AW_JOB_REDIS) && aw_queue_flush(NULL, 0) != AW_OK) {
+        aw_log_ctx(NULL);
+        return AW_ERROR;
+    }
 
     job.id = id;
     job.attempt = attempts;

@@ -354,12 +354,20 @@ test('counters: axon:queue:stats:CONSUMER has the worker\'s counts and gauges', 
     assert.equal(st.dead_depth, raw('XLEN', 'axon:jobs:dead'));
 });
 
-test('a job queued while no worker runs is done when one starts', async () => {
+test('jobs queued while no worker runs are done when one starts, a replay among them', async () => {
+    const bad = await finished(enqueue({ kind: 'credit.grant', wallet: '0x12', minutes: 1, ref: 'batch-bad' }), 'dead');
     await s.stack('stop', 'worker');
     const w = wallet();
-    const id = enqueue({ kind: 'credit.grant', wallet: w, minutes: 3, ref: `later-${w}` });
-    await new Promise(r => setTimeout(r, 300));
+    const a = enqueue({ kind: 'credit.grant', wallet: w, minutes: 3, ref: `later-a-${w}` });
+    const r = enqueue({ kind: 'job.replay', id: bad.dead_id });
+    const b = enqueue({ kind: 'credit.grant', wallet: w, minutes: 4, ref: `later-b-${w}` });
     await s.stack('start', 'worker');
-    await finished(id);
-    assert.equal(redisBalance(w), '3');
+    await finished(a);
+    const hr = await finished(r);
+    await finished(b);
+    assert.equal(redisBalance(w), '7');
+    assert.equal(pgBalance(w), '7');
+    const again = await finished(hr.replayed_as, 'dead');      // still malformed
+    assert.match(again.error, /field "wallet": "0x12" is not an address/);
+    assert.match(s.log('worker.log'), new RegExp(`job ${r} job\\.replay: done in \\d+ ms: replayed dead job`));
 });
