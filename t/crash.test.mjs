@@ -134,5 +134,5 @@ test('two workers on one queue: each job done once, by one worker', async () => 
     assert.deepEqual(twice, [], 'each job taken once');
     await s.stack('stop', 'worker', '2');
     const logs = s.log('worker.log').slice(start) + s.log('worker-2.log');
-    assert.doesNotMatch(logs, /claimed \d+ jobs/);
+    assert.doesNotMatch(logs, /queue: claimed \d+ jobs/);
 });
