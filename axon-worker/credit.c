@@ -90,7 +90,7 @@ aw_credit_post(aw_job_t *job, aw_job_result_t *res, const char *kind,
     params[2] = amount;
     params[3] = ref;
     params[4] = ikey;
-    params[5] = "admin";
+    params[5] = (job->kind->flags & AW_JOB_ADMIN) ? "admin" : "worker";
     params[6] = job->id;
     params[7] = job->kind->name;
     params[8] = detail;

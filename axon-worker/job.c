@@ -96,7 +96,8 @@ const aw_job_kind_t  aw_job_kinds[] = {
       "Takes minutes away (ledger kind 'adjustment' with a negative "
       "amount, key revoke:REF); refused below zero." },
 
-    { "job.replay", aw_queue_replay, aw_job_replay_fields, AW_JOB_ADMIN,
+    { "job.replay", aw_queue_replay, aw_job_replay_fields,
+      AW_JOB_ADMIN|AW_JOB_REDIS,
       "Queues a dead-lettered job again, as a new job with its fields, and "
       "removes it from axon:jobs:dead." },
 

@@ -13,7 +13,9 @@
  * A handler does the job's work, idempotently: run twice, it changes
  * nothing the second time.  It returns AW_OK (done) or AW_ERROR with
  * res->error set and res->permanent telling whether another attempt can
- * succeed.  It must not keep state between calls.
+ * succeed.  It must not keep state between calls.  It runs one statement
+ * on aw_worker.db (its transaction); a kind whose handler sends Redis
+ * commands itself has AW_JOB_REDIS (the queue's pipeline is emptied first).
  */
 
 #ifndef AW_JOB_H
@@ -58,6 +60,7 @@ typedef int (*aw_job_handler_pt)(aw_job_t *job, aw_job_result_t *res);
 
 
 #define AW_JOB_ADMIN  0x01      /* enqueued by hand: audited as 'admin' */
+#define AW_JOB_REDIS  0x02      /* the handler sends Redis commands itself */
 
 
 struct aw_job_kind_s {

@@ -61,10 +61,11 @@ static const char  aw_queue_lua_done[] =
 /*
  * KEYS[1] the stream, KEYS[2] the dead-letter stream, KEYS[3] the state;
  * ARGV group, id, error, attempts, now, worker, field, value, ...
- * Nothing if the job was acknowledged meanwhile (by another worker).
+ * Nothing if the job was finished meanwhile (by another worker).
  */
 static const char  aw_queue_lua_dead[] =
-    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then\n"
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0\n"
+    "   and #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) == 0 then\n"
     "  return false\n"
     "end\n"
     "local f = {}\n"
@@ -129,6 +130,7 @@ typedef struct {
 
 static int aw_queue_init(void);
 static aw_msec_t aw_queue_run(aw_msec_t now);
+static void aw_queue_reload(void);
 static void aw_queue_fini(void);
 static int aw_queue_group(void);
 static int aw_queue_retries(aw_msec_t now);
@@ -157,7 +159,7 @@ const aw_jobs_t  aw_queue_jobs = {
     "queue",
     aw_queue_init,
     aw_queue_run,
-    NULL,
+    aw_queue_reload,
     aw_queue_fini
 };
 
@@ -183,6 +185,15 @@ aw_queue_init(void)
     memset(&aw_queue, 0, sizeof(aw_queue));
 
     return AW_OK;
+}
+
+
+/* queue_group or queue_consumer may have changed: set up again */
+
+static void
+aw_queue_reload(void)
+{
+    aw_queue.group = 0;
 }
 
 
@@ -384,7 +395,8 @@ aw_queue_retries(aw_msec_t now)
 /*
  * Jobs another consumer took and left idle for job_claim_idle: its worker
  * died.  The scan goes on over several runs; when it wraps, the consumers
- * that hold nothing and were idle as long are removed from the group.
+ * that hold nothing and were idle for an hour (and job_claim_idle) are
+ * removed from the group.
  */
 
 static int
@@ -497,8 +509,14 @@ aw_queue_consumers(void)
             }
         }
 
+        /*
+         * a consumer that reads again is created again; the hour keeps
+         * clear of one that reads between XINFO and DELCONSUMER (what it
+         * took would leave the pending list)
+         */
+
         if (name == NULL || strcmp(name, conf->queue_consumer) == 0
-            || pending != 0 || idle <= conf->job_claim_idle)
+            || pending != 0 || idle <= aw_max(conf->job_claim_idle, 3600000))
         {
             continue;
         }
@@ -938,7 +956,12 @@ aw_queue_entry(redisReply *e, redisReply *start)
         return AW_OK;
     }
 
-    /* run it */
+    /* run it; a handler that talks to Redis needs the pipeline empty */
+
+    if ((k->flags & AW_JOB_REDIS) && aw_queue_flush(NULL, 0) != AW_OK) {
+        aw_log_ctx(NULL);
+        return AW_ERROR;
+    }
 
     job.id = id;
     job.attempt = attempts;

@@ -171,6 +171,21 @@ if (queue.length) {
     queueRow('queue jobs/s: 1 worker vs bare Redis Streams loop:', 'worker1', 'bare');
     queueRow('queue jobs/s: 2 workers vs bare Redis Streams loop:', 'worker2', 'bare');
     queueRow('queue jobs/s: 2 workers vs 1 worker:', 'worker2', 'worker1');
+    // CPU per job, in us, medians over the rounds
+    const per = (target, key) => {
+        const v = queue.filter((q) => q.target === target && q[key] !== undefined)
+            .map((q) => q[key] * tick / q.jobs);
+        return v.length ? median(v) : null;
+    };
+    for (const t of ['worker1', 'worker2']) {
+        const w = per(t, 'cpu_worker');
+        if (w === null) continue;
+        const pg = per(t, 'cpu_pg');
+        const rd = per(t, 'cpu_redis');
+        row(`  CPU per job, ${t === 'worker1' ? '1 worker' : '2 workers'}:`,
+            `${(w + pg + rd).toFixed(0)} us: worker ${w.toFixed(0)} us, Postgres ${pg.toFixed(0)} us, ` +
+            `Redis ${rd.toFixed(0)} us (bare loop: Redis ${per('bare', 'cpu_redis').toFixed(0)} us)`);
+    }
 }
 
 console.log(out.join('\n'));

@@ -27,6 +27,20 @@ const raw = (...args) => s.redis('--raw', ...args);
 const xlen = () => Number(raw('XLEN', 'axon:jobs'));
 const pending = () => Number(raw('XPENDING', 'axon:jobs', 'axon-workers').split('\n')[0]);
 
+// waits until the queue is empty; if it is not in time, says what is left
+async function drained(what) {
+    try {
+        await waitFor(() => xlen() === 0 && pending() === 0, what, 120000);
+    } catch (e) {
+        e.message += `\nXLEN ${xlen()}\nXPENDING ${raw('XPENDING', 'axon:jobs', 'axon-workers')}` +
+            `\nXINFO CONSUMERS ${raw('XINFO', 'CONSUMERS', 'axon:jobs', 'axon-workers')}` +
+            `\nXINFO GROUPS ${raw('XINFO', 'GROUPS', 'axon:jobs')}` +
+            `\nworker.log tail:\n${s.log('worker.log').split('\n').slice(-15).join('\n')}` +
+            `\nworker-2.log tail:\n${s.log('worker-2.log').split('\n').slice(-15).join('\n')}`;
+        throw e;
+    }
+}
+
 function sql(q) {
     const r = s.psql(q);
     assert.ok(r.ok, r.err);
@@ -93,7 +107,7 @@ test(`${N} grants, the worker killed -9 four times while it runs them: each done
         await s.stack('start', 'worker');
     }
 
-    await waitFor(() => xlen() === 0 && pending() === 0, 'every job finished', 120000);
+    await drained('every job finished');
     checkAll('crash', q, before);
     assert.match(s.log('worker.log'), /queue: claimed \d+ jobs left idle for more than 1s/);
 });
@@ -106,7 +120,7 @@ test('two workers on one queue: each job done once, by one worker', async () => 
     // no worker dies here: a claim would only come from a slow machine
     s.env.AXON_WORKER_CONF = s.opts.workerConf.replace('job_claim_idle 1s', 'job_claim_idle 1m');
     await Promise.all([s.stack('start', 'worker'), s.stack('start', 'worker', '2')]);
-    await waitFor(() => xlen() === 0 && pending() === 0, 'every job finished', 120000);
+    await drained('every job finished');
     checkAll('two', q, before);
 
     // who ran what: the job's worker, from its state, and the worker's own
@@ -120,5 +134,5 @@ test('two workers on one queue: each job done once, by one worker', async () => 
     assert.deepEqual(twice, [], 'each job taken once');
     await s.stack('stop', 'worker', '2');
     const logs = s.log('worker.log').slice(start) + s.log('worker-2.log');
-    assert.doesNotMatch(logs, /claimed \d+ jobs/);
+    assert.doesNotMatch(logs, /queue: claimed \d+ jobs/);
 });

@@ -21,6 +21,7 @@ const s = new Stack({
         'job_claim_idle 2s',
         'heartbeat_interval 200ms',
         'heartbeat_ttl 1s',
+        'queue_consumer q1',
     ].join('\n'),
 });
 before(() => s.start());
@@ -364,12 +365,36 @@ test('counters: axon:queue:stats:CONSUMER has the worker\'s counts and gauges', 
     assert.equal(st.dead_depth, raw('XLEN', 'axon:jobs:dead'));
 });
 
-test('a job queued while no worker runs is done when one starts', async () => {
+test('jobs queued while no worker runs are done when one starts, a replay among them', async () => {
+    const bad = await finished(enqueue({ kind: 'credit.grant', wallet: '0x12', minutes: 1, ref: 'batch-bad' }), 'dead');
     await s.stack('stop', 'worker');
     const w = wallet();
-    const id = enqueue({ kind: 'credit.grant', wallet: w, minutes: 3, ref: `later-${w}` });
-    await new Promise(r => setTimeout(r, 300));
+    const a = enqueue({ kind: 'credit.grant', wallet: w, minutes: 3, ref: `later-a-${w}` });
+    const r = enqueue({ kind: 'job.replay', id: bad.dead_id });
+    const b = enqueue({ kind: 'credit.grant', wallet: w, minutes: 4, ref: `later-b-${w}` });
+    await s.stack('start', 'worker');
+    await finished(a);
+    const hr = await finished(r);
+    await finished(b);
+    assert.equal(redisBalance(w), '7');
+    assert.equal(pgBalance(w), '7');
+    const again = await finished(hr.replayed_as, 'dead');      // still malformed
+    assert.match(again.error, /field "wallet": "0x12" is not an address/);
+    assert.match(s.log('worker.log'), new RegExp(`job ${r} job\\.replay: done in \\d+ ms: replayed dead job`));
+});
+
+test('a worker restarted under its consumer name takes its pending jobs back at once', async () => {
+    await s.stack('stop', 'worker');
+    const w = wallet();
+    const id = enqueue({ kind: 'credit.grant', wallet: w, minutes: 2, ref: `pending-${w}` });
+    // taken by q1, as by a worker killed before it ran it
+    raw('XREADGROUP', 'GROUP', 'axon-workers', 'q1', 'COUNT', '10', 'STREAMS', 'axon:jobs', '>');
+    assert.equal(raw('XPENDING', 'axon:jobs', 'axon-workers').split('\n')[0], '1');
+    const t0 = Date.now();
     await s.stack('start', 'worker');
     await finished(id);
-    assert.equal(redisBalance(w), '3');
+    assert.ok(Date.now() - t0 < 2000, 'before job_claim_idle');
+    assert.equal(redisBalance(w), '2');
+    assert.match(s.log('worker.log'), /queue: taking back 1 jobs pending on "q1"/);
+    assert.doesNotMatch(s.log('worker.log'), /queue: claimed/);
 });
