@@ -71,7 +71,7 @@ test('challenge while Redis is down -> 503 at once; back with no reload', async 
         return x.status === 503 && x;
     }, 'challenge 503');
     assert.equal(r.body.error.code, 'redis_unavailable');
-    await s.stack('start', 'redis');
+    await s.startRedis();
     await waitFor(async () => (await challenge(w.address)).status === 200, 'challenge 200');
 });
 
@@ -252,7 +252,7 @@ test('verify while Redis is down -> 503; back up, sign-in works without a reload
     const p = await signedChallenge();
     await s.stack('stop', 'redis');
     await waitFor(async () => (await verify(p)).status === 503, 'verify 503');
-    await s.stack('start', 'redis');
+    await s.startRedis();
     // the challenge survived the restart (append-only file)
     await waitFor(async () => (await verify(p)).status === 200, 'verify 200 after restart');
 });

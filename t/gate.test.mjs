@@ -243,7 +243,7 @@ test('Redis down: a cached token still opens the gate, an uncached one gets 503 
         assert.equal(r.body.error.code, 'redis_unavailable');
         assert.equal((await gate('/app/x', bearer(cached))).status, 200, 'from the cache');
     } finally {
-        await s.stack('start', 'redis');
+        await s.startRedis();
     }
     await waitFor(async () => (await gate('/app/x', bearer(fresh))).status === 200, 'gate after redis is back');
     const w = Wallet.createRandom();

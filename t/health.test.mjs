@@ -51,7 +51,7 @@ test('Redis down: 503 naming redis; back up: 200 without an nginx reload', async
     assert.equal(down.body.redis, 'down');
     assert.deepEqual(down.body.down, ['redis']);
 
-    await s.stack('start', 'redis');
+    await s.startRedis();
     const up = await waitFor(async () => {
         const r = await health();
         return r.status === 200 && r;
@@ -66,7 +66,7 @@ test('many requests while Redis is down all get 503 at once', async () => {
     await waitFor(async () => (await health()).status === 503, 'health 503');
     const all = await Promise.all(Array.from({ length: 50 }, () => health()));
     for (const r of all) assert.equal(r.status, 503);
-    await s.stack('start', 'redis');
+    await s.startRedis();
     await waitFor(async () => (await health()).status === 200, 'health 200');
 });
 

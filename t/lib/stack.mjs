@@ -172,6 +172,15 @@ export class Stack {
         return v.body;
     }
 
+    // Starts Redis again and waits until each nginx worker process (2) has
+    // reconnected, so that no request lands on one still backing off.
+    async startRedis() {
+        const connected = () => (this.log('nginx-error.log').match(/axon: redis: connected to/g) || []).length;
+        const before = connected();
+        await this.stack('start', 'redis');
+        await waitFor(() => connected() >= before + 2, 'both nginx workers back on Redis');
+    }
+
     redis(...args) {
         const env = this.opts.redisPassword
             ? { ...process.env, REDISCLI_AUTH: this.redisAuth ?? this.opts.redisPassword } : process.env;
