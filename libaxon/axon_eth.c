@@ -66,6 +66,9 @@ axon_strerror(int rc)
     case AXON_ERR_SIWE:
         return "bad_message";
 
+    case AXON_ERR_SSH_KEY:
+        return "bad_ssh_key";
+
     default:
         return "unknown_error";
     }

@@ -36,7 +36,8 @@ enum {
     AXON_ERR_SIG_HIGH_S = -4,
     AXON_ERR_SIG_INVALID = -5,
     AXON_ERR_CHECKSUM = -6,
-    AXON_ERR_SIWE = -7
+    AXON_ERR_SIWE = -7,
+    AXON_ERR_SSH_KEY = -8
 };
 
 
@@ -51,6 +52,7 @@ enum {
  *   AXON_ERR_SIG_INVALID  "bad_signature"
  *   AXON_ERR_CHECKSUM     "bad_checksum"
  *   AXON_ERR_SIWE         "bad_message"
+ *   AXON_ERR_SSH_KEY      "bad_ssh_key"
  *   anything else         "unknown_error"
  */
 const char *axon_strerror(int rc);

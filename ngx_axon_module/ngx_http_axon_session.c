@@ -27,6 +27,8 @@
 
 #include "ngx_http_axon_module.h"
 
+#include "axon_sshkey.h"
+
 
 #define NGX_HTTP_AXON_PROFILES_KEY   "axon:profiles"
 #define NGX_HTTP_AXON_SESSION_KEY    "axon:session:"
@@ -148,7 +150,8 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
 
 
 /*
- * POST /api/session {"profile": NAME, "mode": "desktop"|"ssh"}.  One
+ * POST /api/session {"profile": NAME, "mode": "desktop"|"ssh",
+ * "ssh_public_key": KEY (mode ssh)}.  The key is checked strictly here.  One
  * script checks and claims atomically: no live session for the wallet
  * (409), a known profile (400), a balance that pays the first minute
  * (402); then a new id, the session's hash, and the session.claim job.
@@ -179,9 +182,13 @@ static const char  ngx_http_axon_claim_lua[] =
     " 'profile', ARGV[2], 'mode', ARGV[3], 'gpus', gpus,"
     " 'state', 'queued', 'created_at', ARGV[4])\n"
     "redis.call('HSET', KEYS[1], 'session', id)\n"
-    "redis.call('XADD', KEYS[4], '*', 'kind', 'session.claim',"
-    " 'session_id', id, 'wallet', ARGV[1], 'profile', ARGV[2],"
-    " 'mode', ARGV[3])\n"
+    "local job = {'kind', 'session.claim', 'session_id', id,"
+    " 'wallet', ARGV[1], 'profile', ARGV[2], 'mode', ARGV[3]}\n"
+    "if ARGV[5] ~= '' then\n"
+    "  table.insert(job, 'ssh_key')\n"
+    "  table.insert(job, ARGV[5])\n"
+    "end\n"
+    "redis.call('XADD', KEYS[4], '*', unpack(job))\n"
     "return {1, tostring(id)}\n";
 
 
@@ -216,9 +223,9 @@ static ngx_int_t
 ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body)
 {
     u_char                        *p, *last;
-    size_t                         len;
-    json_t                        *jp, *jm;
-    const char                    *profile, *mode;
+    size_t                         len, keylen;
+    json_t                        *jp, *jm, *jk;
+    const char                    *profile, *mode, *key, *why;
     ngx_http_axon_session_args_t  *a;
 
     jp = json_object_get(body, "profile");
@@ -266,6 +273,34 @@ ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body)
         mode = json_string_value(jm);
     }
 
+    jk = json_object_get(body, "ssh_public_key");
+    key = "";
+    keylen = 0;
+
+    if (ngx_strcmp(mode, "ssh") == 0) {
+        if (!json_is_string(jk)) {
+            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_ssh_key",
+                                            "an SSH session needs "
+                                            "\"ssh_public_key\": one "
+                                            "authorized_keys line");
+        }
+
+        key = json_string_value(jk);
+        keylen = json_string_length(jk);
+
+        if (axon_ssh_key_check(key, keylen, &why) != AXON_OK) {
+            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_ssh_key", why);
+        }
+
+    } else if (jk && !json_is_null(jk)) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "\"ssh_public_key\" is for "
+                                        "\"mode\": \"ssh\"");
+    }
+
     a = ngx_http_axon_session_args(r);
     if (a == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -274,19 +309,19 @@ ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body)
     return ngx_http_axon_session_wait(r,
                ngx_http_axon_session_eval(r, ngx_http_axon_claim_reply,
                    ngx_http_axon_claim_lua,
-                   sizeof(ngx_http_axon_claim_lua) - 1, 4, 8,
+                   sizeof(ngx_http_axon_claim_lua) - 1, 4, 9,
                    (const char *[]) {
                        (const char *) a->wallet_key,
                        NGX_HTTP_AXON_PROFILES_KEY, NGX_HTTP_AXON_SESSION_NEXT,
                        NGX_HTTP_AXON_JOBS, a->wallet, profile, mode,
-                       (const char *) a->now },
+                       (const char *) a->now, key },
                    (const size_t[]) {
                        sizeof(a->wallet_key),
                        sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1,
                        sizeof(NGX_HTTP_AXON_SESSION_NEXT) - 1,
                        sizeof(NGX_HTTP_AXON_JOBS) - 1,
                        AXON_ADDR_TEXT_LEN, len, ngx_strlen(mode),
-                       a->now_len }));
+                       a->now_len, keylen }));
 }
 
 

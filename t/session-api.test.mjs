@@ -140,7 +140,7 @@ test('claim -> 202 queued and a session.claim job; a second claim -> 409; status
     assert.match(jobs(), new RegExp(`session\\.claim\\s+session_id\\s+${id}\\s+wallet\\s+${w.address.toLowerCase()}\\s+profile\\s+small\\s+mode\\s+desktop`));
     assert.equal(s.redis('--raw', 'HGET', key, 'session'), String(id));
 
-    const again = await api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh' });
+    const again = await api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, 'session_exists');
     assert.equal(again.body.error.session_id, id);
@@ -348,4 +348,58 @@ test('WebSocket through axon_gate session: token in the query, own container onl
     }
     assert.ok(got.includes('frame request'), 'the echo came back');
     ws.close();
+});
+
+// ssh-keygen makes real keys of each kind
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function keygen(type, bits) {
+    const dir = mkdtempSync(join(tmpdir(), 'axon-key-'));
+    try {
+        execFileSync('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', String(bits)] : []),
+                                    '-N', '', '-C', 'agent@ci', '-f', join(dir, 'k')]);
+        return readFileSync(join(dir, 'k.pub'), 'utf8').trim();
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+test('SSH mode: the public key is checked strictly before anything is queued', async () => {
+    const ed = keygen('ed25519');
+    const [, edBlob] = ed.split(' ');
+    const bad = [
+        ['no key', undefined, /needs "ssh_public_key"/],
+        ['an empty key', '', /empty/],
+        ['a 1024-bit RSA key', keygen('rsa', 1024), /shorter than 3072 bits/],
+        ['a DSA type', `ssh-dss ${edBlob}`, /must start with its type/],
+        ['an options prefix', `command="rm -rf /" ${ed}`, /must start with its type/],
+        ['truncated base64', `ssh-ed25519 ${edBlob.slice(0, -5)}`, /base64/],
+        ['a truncated blob', `ssh-ed25519 ${edBlob.slice(0, -8)}`, /not 32 bytes/],
+        ['a mismatched embedded type', `ecdsa-sha2-nistp256 ${edBlob}`, /another type/],
+        ['newline injection', `${ed}\nssh-ed25519 ${edBlob} evil`, /one line/],
+        ['not a string', 42, /needs "ssh_public_key"/],
+        ['garbage', 'ssh-ed25519 !!!!', /base64/],
+    ];
+    for (const [what, key, why] of bad) {
+        const { token, key: wkey } = await signedIn(100);
+        const r = await api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: key });
+        assert.equal(r.status, 400, what);
+        assert.equal(r.body.error.code, 'bad_ssh_key', what);
+        assert.match(r.body.error.message, why, what);
+        assert.equal(s.redis('HEXISTS', wkey, 'session'), '(integer) 0', `${what}: nothing claimed`);
+    }
+
+    const desk = await api('/api/session', (await signedIn(100)).token, 'POST', { profile: 'small', ssh_public_key: ed });
+    assert.equal(desk.status, 400, 'a key is for SSH sessions only');
+
+    for (const key of [ed, keygen('ecdsa', 256), keygen('ecdsa', 384), keygen('ecdsa', 521), keygen('rsa', 3072)]) {
+        const { w, token } = await signedIn(100);
+        const r = await api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: key });
+        assert.equal(r.status, 202, `${key.split(' ')[0]}: ${JSON.stringify(r.body)}`);
+        assert.ok(jobs().includes(key), 'the key travels in the claim job');
+        assert.ok(jobs().includes(w.address.toLowerCase()));
+    }
 });

@@ -1,0 +1,297 @@
+/*
+ * The SSH public key a user gives for an SSH session, checked strictly
+ * before anything starts: one authorized_keys line of the form
+ *
+ *     TYPE BASE64 [COMMENT]
+ *
+ * with no options, an allowed TYPE, canonical base64 that decodes to a
+ * blob whose embedded type is TYPE, and a blob that is exactly a key of
+ * that type (RFC 4253 6.6, RFC 5656 3.1, RFC 8709 4): ed25519; ECDSA on
+ * P-256, P-384, P-521; RSA of 3072 bits at least.
+ */
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "axon_sshkey.h"
+
+
+#define AXON_SSH_KEY_MAX       8192      /* a 16384-bit RSA key is ~2.8k */
+#define AXON_SSH_RSA_MIN_BITS  3072
+#define AXON_SSH_RSA_MAX_BITS  16384
+
+
+typedef struct {
+    const uint8_t  *p;
+    size_t          left;
+} axon_ssh_blob_t;
+
+
+static const struct {
+    const char  *type;
+    const char  *curve;        /* ECDSA: the curve's name in the blob */
+    size_t       point;        /* ECDSA: an uncompressed point's length */
+} axon_ssh_types[] = {
+    { "ssh-ed25519", NULL, 0 },
+    { "ecdsa-sha2-nistp256", "nistp256", 65 },
+    { "ecdsa-sha2-nistp384", "nistp384", 97 },
+    { "ecdsa-sha2-nistp521", "nistp521", 133 },
+    { "ssh-rsa", NULL, 0 },
+    { NULL, NULL, 0 }
+};
+
+
+static int axon_ssh_base64(uint8_t *dst, size_t *dstlen, const char *src,
+    size_t len);
+static int axon_ssh_string(axon_ssh_blob_t *b, const uint8_t **s,
+    size_t *len);
+
+
+int
+axon_ssh_key_check(const char *line, size_t len, const char **why)
+{
+    size_t           i, n, tlen, blen, slen, bits;
+    const char      *type, *b64, *end;
+    const uint8_t   *s;
+    axon_ssh_blob_t  b;
+    uint8_t          blob[AXON_SSH_KEY_MAX];
+
+    if (len == 0) {
+        *why = "the key is empty";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    if (len > AXON_SSH_KEY_MAX) {
+        *why = "the key is too long";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) line[i] < 0x20 || (unsigned char) line[i] > 0x7e)
+        {
+            *why = (line[i] == '\n' || line[i] == '\r')
+                   ? "the key must be one line"
+                   : "the key has a character that is not printable ASCII";
+            return AXON_ERR_SSH_KEY;
+        }
+    }
+
+    end = line + len;
+
+    /* TYPE: the first word; anything else first is an option */
+
+    type = line;
+    for (b64 = type; b64 < end && *b64 != ' '; b64++) { /* void */ }
+    tlen = (size_t) (b64 - type);
+
+    for (n = 0; axon_ssh_types[n].type; n++) {
+        if (strlen(axon_ssh_types[n].type) == tlen
+            && memcmp(axon_ssh_types[n].type, type, tlen) == 0)
+        {
+            break;
+        }
+    }
+
+    if (axon_ssh_types[n].type == NULL) {
+        *why = "the key must start with its type (ssh-ed25519, "
+               "ecdsa-sha2-nistp256/384/521 or ssh-rsa); options and other "
+               "types are not accepted";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    while (b64 < end && *b64 == ' ') {
+        b64++;
+    }
+
+    for (i = 0; b64 + i < end && b64[i] != ' '; i++) { /* void */ }
+
+    if (i == 0) {
+        *why = "the key has no base64 part";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    if (axon_ssh_base64(blob, &blen, b64, i) != AXON_OK) {
+        *why = "the key's base64 is not valid (truncated?)";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    b.p = blob;
+    b.left = blen;
+
+    if (axon_ssh_string(&b, &s, &slen) != AXON_OK
+        || slen != tlen || memcmp(s, type, tlen) != 0)
+    {
+        *why = "the key's blob is of another type than its first word says";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    if (tlen == sizeof("ssh-ed25519") - 1
+        && memcmp(type, "ssh-ed25519", tlen) == 0)
+    {
+        if (axon_ssh_string(&b, &s, &slen) != AXON_OK || slen != 32) {
+            *why = "the ed25519 key is not 32 bytes";
+            return AXON_ERR_SSH_KEY;
+        }
+
+    } else if (axon_ssh_types[n].curve) {
+        if (axon_ssh_string(&b, &s, &slen) != AXON_OK
+            || slen != strlen(axon_ssh_types[n].curve)
+            || memcmp(s, axon_ssh_types[n].curve, slen) != 0)
+        {
+            *why = "the ECDSA key names another curve than its type";
+            return AXON_ERR_SSH_KEY;
+        }
+
+        if (axon_ssh_string(&b, &s, &slen) != AXON_OK
+            || slen != axon_ssh_types[n].point || s[0] != 0x04)
+        {
+            *why = "the ECDSA key's point is malformed";
+            return AXON_ERR_SSH_KEY;
+        }
+
+    } else {
+        /* ssh-rsa: mpint e, mpint n */
+
+        if (axon_ssh_string(&b, &s, &slen) != AXON_OK
+            || slen == 0 || slen > 8 || (s[0] & 0x80)
+            || !(s[slen - 1] & 1))
+        {
+            *why = "the RSA key's exponent is malformed";
+            return AXON_ERR_SSH_KEY;
+        }
+
+        if (axon_ssh_string(&b, &s, &slen) != AXON_OK
+            || slen == 0 || (s[0] & 0x80))
+        {
+            *why = "the RSA key's modulus is malformed";
+            return AXON_ERR_SSH_KEY;
+        }
+
+        while (slen && s[0] == 0) {
+            s++;
+            slen--;
+        }
+
+        bits = slen * 8;
+
+        if (slen) {
+            for (i = 0x80; i && !(s[0] & i); i >>= 1) {
+                bits--;
+            }
+        }
+
+        if (bits < AXON_SSH_RSA_MIN_BITS) {
+            *why = "the RSA key is shorter than 3072 bits";
+            return AXON_ERR_SSH_KEY;
+        }
+
+        if (bits > AXON_SSH_RSA_MAX_BITS) {
+            *why = "the RSA key is longer than 16384 bits";
+            return AXON_ERR_SSH_KEY;
+        }
+    }
+
+    if (b.left != 0) {
+        *why = "the key's blob has bytes after the key";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    return AXON_OK;
+}
+
+
+/* one SSH "string": uint32 length, big-endian, then that many bytes */
+
+static int
+axon_ssh_string(axon_ssh_blob_t *b, const uint8_t **s, size_t *len)
+{
+    size_t  n;
+
+    if (b->left < 4) {
+        return AXON_ERR_SSH_KEY;
+    }
+
+    n = ((size_t) b->p[0] << 24) | ((size_t) b->p[1] << 16)
+        | ((size_t) b->p[2] << 8) | b->p[3];
+
+    if (n > b->left - 4) {
+        return AXON_ERR_SSH_KEY;
+    }
+
+    *s = b->p + 4;
+    *len = n;
+
+    b->p += 4 + n;
+    b->left -= 4 + n;
+
+    return AXON_OK;
+}
+
+
+/* canonical base64 (RFC 4648 4): padding where due, zero unused bits */
+
+static int
+axon_ssh_base64(uint8_t *dst, size_t *dstlen, const char *src, size_t len)
+{
+    size_t    i, n, pad;
+    uint32_t  v;
+    int       c, k;
+
+    if (len == 0 || len % 4 != 0) {
+        return AXON_ERR_SSH_KEY;
+    }
+
+    pad = 0;
+
+    if (src[len - 1] == '=') {
+        pad = (src[len - 2] == '=') ? 2 : 1;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i += 4) {
+        v = 0;
+
+        for (k = 0; k < 4; k++) {
+            c = (unsigned char) src[i + k];
+
+            if (c >= 'A' && c <= 'Z') {
+                c -= 'A';
+            } else if (c >= 'a' && c <= 'z') {
+                c = c - 'a' + 26;
+            } else if (c >= '0' && c <= '9') {
+                c = c - '0' + 52;
+            } else if (c == '+') {
+                c = 62;
+            } else if (c == '/') {
+                c = 63;
+            } else if (c == '=' && i + 4 == len && k >= 4 - (int) pad) {
+                c = 0;
+            } else {
+                return AXON_ERR_SSH_KEY;
+            }
+
+            v = (v << 6) | (uint32_t) c;
+        }
+
+        dst[n++] = (uint8_t) (v >> 16);
+
+        if (i + 4 < len || pad < 2) {
+            dst[n++] = (uint8_t) (v >> 8);
+        } else if (v & 0xffff) {
+            return AXON_ERR_SSH_KEY;
+        }
+
+        if (i + 4 < len || pad < 1) {
+            dst[n++] = (uint8_t) v;
+        } else if (v & 0xff) {
+            return AXON_ERR_SSH_KEY;
+        }
+    }
+
+    *dstlen = n;
+
+    return AXON_OK;
+}
