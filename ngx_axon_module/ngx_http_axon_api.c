@@ -425,6 +425,28 @@ ngx_http_axon_redis_unavailable(ngx_http_request_t *r)
 
 
 /*
+ * What a content handler returns after ngx_http_axon_redis_command(): the
+ * request waits for the reply (NGX_DONE, one more reference), or Redis is
+ * down (503 now), or no memory.
+ */
+
+ngx_int_t
+ngx_http_axon_redis_wait(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc == NGX_OK) {
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_axon_redis_unavailable(r);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/*
  * Finishes a request that was waiting for Redis: the reply arrives outside
  * the request's own event handler, so posted subrequests are run here.
  */

@@ -170,17 +170,9 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         json_decref(ctx->body);
-
-        if (rc == NGX_DECLINED) {
-            return ngx_http_axon_redis_unavailable(r);
-        }
-
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_axon_redis_wait(r, rc);
 }
 
 
@@ -347,7 +339,6 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     size_t                       msglen, siglen, ualen;
     json_t                      *jmsg, *jsig;
     ngx_str_t                    domain, uri, scheme, src, dst;
-    ngx_int_t                    nrc;
     axon_siwe_t                  m;
     const char                  *msg, *sig, *why, *code;
     uint8_t                      signer[AXON_ADDR_LEN];
@@ -568,20 +559,9 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     argv[14] = (const char *) issued;
     argvlen[14] = ngx_sprintf(issued, "%T", now) - issued;
 
-    nrc = ngx_http_axon_redis_command(r, ngx_http_axon_verify_reply, ctx, 15,
-                                      argv, argvlen);
-
-    if (nrc == NGX_DECLINED) {
-        return ngx_http_axon_redis_unavailable(r);
-    }
-
-    if (nrc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_command(r, ngx_http_axon_verify_reply, ctx,
+                                           15, argv, argvlen));
 }
 
 
@@ -706,7 +686,6 @@ static const char  ngx_http_axon_logout_lua[] =
 ngx_int_t
 ngx_http_axon_logout_handler(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
     const char           *argv[8];
     size_t                argvlen[8];
     char                  wallet[AXON_ADDR_TEXT_LEN];
@@ -741,20 +720,9 @@ ngx_http_axon_logout_handler(ngx_http_request_t *r)
     argv[7] = (const char *) at;
     argvlen[7] = ngx_sprintf(at, "%T", ngx_time()) - at;
 
-    rc = ngx_http_axon_redis_command(r, ngx_http_axon_logout_reply, ctx, 8,
-                                     argv, argvlen);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_axon_redis_unavailable(r);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_command(r, ngx_http_axon_logout_reply, ctx,
+                                           8, argv, argvlen));
 }
 
 

@@ -16,7 +16,6 @@ static void ngx_http_axon_me_reply(ngx_http_request_t *r, redisReply *reply,
 ngx_int_t
 ngx_http_axon_me_handler(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
     const char           *argv[3];
     size_t                argvlen[3];
     u_char                key[sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1
@@ -42,20 +41,9 @@ ngx_http_axon_me_handler(ngx_http_request_t *r)
     argv[2] = "balance";
     argvlen[2] = 7;
 
-    rc = ngx_http_axon_redis_command(r, ngx_http_axon_me_reply, ctx, 3,
-                                     argv, argvlen);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_axon_redis_unavailable(r);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_command(r, ngx_http_axon_me_reply, ctx, 3,
+                                           argv, argvlen));
 }
 
 

@@ -137,6 +137,7 @@ ngx_int_t ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_axon_add_header(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_axon_redis_unavailable(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_redis_wait(ngx_http_request_t *r, ngx_int_t rc);
 void ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
 /* ngx_http_axon_auth.c */

@@ -48,8 +48,6 @@ typedef struct {
 static ngx_int_t ngx_http_axon_session_eval(ngx_http_request_t *r,
     ngx_http_axon_redis_handler_pt handler, const char *script, size_t len,
     ngx_uint_t nkeys, ngx_uint_t n, const char **args, const size_t *lens);
-static ngx_int_t ngx_http_axon_session_wait(ngx_http_request_t *r,
-    ngx_int_t rc);
 static ngx_http_axon_session_args_t *ngx_http_axon_session_args(
     ngx_http_request_t *r);
 static void ngx_http_axon_profiles_reply(ngx_http_request_t *r,
@@ -84,7 +82,6 @@ static ngx_int_t ngx_http_axon_session_live(redisReply *reply,
 ngx_int_t
 ngx_http_axon_profiles_handler(ngx_http_request_t *r)
 {
-    ngx_int_t    rc;
     const char  *argv[2];
     size_t       argvlen[2];
 
@@ -93,20 +90,9 @@ ngx_http_axon_profiles_handler(ngx_http_request_t *r)
     argv[1] = NGX_HTTP_AXON_PROFILES_KEY;
     argvlen[1] = sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1;
 
-    rc = ngx_http_axon_redis_command(r, ngx_http_axon_profiles_reply, NULL, 2,
-                                     argv, argvlen);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_axon_redis_unavailable(r);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_command(r, ngx_http_axon_profiles_reply,
+                                           NULL, 2, argv, argvlen));
 }
 
 
@@ -211,7 +197,7 @@ ngx_http_axon_session_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_axon_session_wait(r,
+    return ngx_http_axon_redis_wait(r,
                ngx_http_axon_session_eval(r, ngx_http_axon_status_reply,
                    status_lua, sizeof(status_lua) - 1, 1, 1,
                    (const char *[]) { (const char *) a->wallet_key },
@@ -306,7 +292,7 @@ ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_axon_session_wait(r,
+    return ngx_http_axon_redis_wait(r,
                ngx_http_axon_session_eval(r, ngx_http_axon_claim_reply,
                    ngx_http_axon_claim_lua,
                    sizeof(ngx_http_axon_claim_lua) - 1, 4, 9,
@@ -583,7 +569,7 @@ ngx_http_axon_leave_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_axon_session_wait(r,
+    return ngx_http_axon_redis_wait(r,
                ngx_http_axon_session_eval(r, ngx_http_axon_leave_reply,
                    leave_lua, sizeof(leave_lua) - 1, 2, 3,
                    (const char *[]) { (const char *) a->wallet_key,
@@ -650,7 +636,7 @@ ngx_http_axon_heartbeat_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_axon_session_wait(r,
+    return ngx_http_axon_redis_wait(r,
                ngx_http_axon_session_eval(r, ngx_http_axon_heartbeat_reply,
                    heartbeat_lua, sizeof(heartbeat_lua) - 1, 1, 2,
                    (const char *[]) { (const char *) a->wallet_key,
@@ -816,7 +802,7 @@ ngx_http_axon_release_send(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_axon_session_wait(r,
+    return ngx_http_axon_redis_wait(r,
                ngx_http_axon_session_eval(r, ngx_http_axon_release_reply,
                    release_lua, sizeof(release_lua) - 1, 2, 3,
                    (const char *[]) { (const char *) a->wallet_key,
@@ -1245,20 +1231,3 @@ ngx_http_axon_session_eval(ngx_http_request_t *r,
                                        argvlen);
 }
 
-
-/* what a content handler returns after ngx_http_axon_session_eval() */
-
-static ngx_int_t
-ngx_http_axon_session_wait(ngx_http_request_t *r, ngx_int_t rc)
-{
-    if (rc == NGX_OK) {
-        r->main->count++;
-        return NGX_DONE;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_axon_redis_unavailable(r);
-    }
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
-}
