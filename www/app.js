@@ -1,0 +1,229 @@
+// The launch page: sign in with a browser wallet (EIP-1193), see the
+// balance and the profiles, claim, wait in line, use the desktop, release.
+// Plain JavaScript against the gate's JSON API; the token lives in the
+// HttpOnly cookie verify-wallet sets, so every fetch here carries it.
+
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 2000;
+const HEARTBEAT_MS = 30000;
+const LOW_MINUTES = 10;
+
+let pollTimer = null;
+let heartbeatTimer = null;
+let lastSession = null;
+
+async function api(path, opts = {}) {
+    const res = await fetch(path, {
+        credentials: 'same-origin',
+        headers: opts.body ? { 'content-type': 'application/json' } : {},
+        ...opts,
+    });
+    let body = null;
+    try { body = await res.json(); } catch { /* empty */ }
+    return { status: res.status, body };
+}
+
+// what a person can act on, from the API's error codes
+const MESSAGES = {
+    insufficient_credits: 'Your balance does not pay for the first minute of this profile: deposit first.',
+    session_exists: 'You already have a session: release it before claiming another.',
+    unknown_profile: 'That profile does not exist any more: reload the page.',
+    worker_unavailable: 'The platform is starting up; try again in a moment.',
+    redis_unavailable: 'The gate is briefly unavailable; try again in a moment.',
+    rate_limited: 'Too many attempts: wait a second and try again.',
+    wrong_signer: 'The signature is not from the connected account. Switch accounts in your wallet and retry.',
+    expired: 'The sign-in request expired: try again.',
+    unknown_nonce: 'That sign-in request was already used or expired: try again.',
+    domain_mismatch: 'The wallet signed for another site.',
+    chain_mismatch: 'Your wallet is on another network than this gate expects.',
+};
+
+function showError(e) {
+    const code = e && e.error && e.error.code;
+    const text = MESSAGES[code] || (e && e.error && e.error.message) || String(e && e.message || e);
+    $('error').textContent = text;
+    $('error').hidden = false;
+}
+
+function clearError() { $('error').hidden = true; }
+
+function show(section, on) { $(section).hidden = !on; }
+
+async function signIn() {
+    clearError();
+    const eth = window.ethereum;
+    if (!eth) { $('nowallet').hidden = false; return; }
+    $('connect').disabled = true;
+    try {
+        const [address] = await eth.request({ method: 'eth_requestAccounts' });
+        const c = await api(`/api/auth/challenge?address=${encodeURIComponent(address)}`);
+        if (c.status !== 200) throw c.body;
+        const hex = '0x' + Array.from(new TextEncoder().encode(c.body.message))
+            .map((b) => b.toString(16).padStart(2, '0')).join('');
+        const signature = await eth.request({ method: 'personal_sign', params: [hex, address] });
+        const v = await api('/api/auth/verify-wallet', {
+            method: 'POST',
+            body: JSON.stringify({ message: c.body.message, signature }),
+        });
+        if (v.status !== 200) throw v.body;
+        await refresh();
+    } catch (e) {
+        if (e && e.code === 4001) {
+            $('error').textContent = 'You declined the signature in your wallet.';
+            $('error').hidden = false;
+        } else {
+            showError(e);
+        }
+    } finally {
+        $('connect').disabled = false;
+    }
+}
+
+async function signOut() {
+    await api('/api/auth/logout', { method: 'POST' });
+    stopTimers();
+    await refresh();
+}
+
+function stopTimers() {
+    clearTimeout(pollTimer);
+    clearInterval(heartbeatTimer);
+    pollTimer = heartbeatTimer = null;
+}
+
+async function refresh() {
+    const me = await api('/api/me');
+    if (me.status === 401) {
+        show('signin', true); show('account', false); show('session', false);
+        $('who').textContent = ''; $('logout').hidden = true;
+        return;
+    }
+    if (me.status !== 200) { showError(me.body); return; }
+
+    show('signin', false); show('account', true);
+    $('who').textContent = me.body.wallet;
+    $('logout').hidden = false;
+    $('balance').textContent = me.body.balance_minutes;
+
+    const p = await api('/api/profiles');
+    const tbody = $('profiles').querySelector('tbody');
+    tbody.replaceChildren();
+    for (const prof of (p.status === 200 ? p.body.profiles : [])) {
+        const tr = document.createElement('tr');
+        const cost = prof.gpus * prof.price;
+        for (const text of [prof.name, prof.gpus, cost]) {
+            const td = document.createElement('td');
+            td.textContent = text;
+            tr.append(td);
+        }
+        const td = document.createElement('td');
+        const b = document.createElement('button');
+        b.textContent = 'Claim';
+        b.disabled = me.body.balance_minutes < cost;
+        b.title = b.disabled ? 'not enough credit for the first minute' : '';
+        b.onclick = () => claim(prof.name);
+        td.append(b);
+        tr.append(td);
+        tbody.append(tr);
+    }
+    if (p.status !== 200) showError(p.body);
+
+    await pollSession();
+}
+
+async function claim(profile) {
+    clearError();
+    const r = await api('/api/session', { method: 'POST', body: JSON.stringify({ profile }) });
+    if (r.status !== 202) { showError(r.body); return; }
+    await pollSession();
+}
+
+function describe(s) {
+    switch (s.status) {
+    case 'queued':
+        return `Waiting in line${s.position ? `, position ${s.position}` : ''}${s.reason ? `: ${s.reason}` : ''}.`;
+    case 'starting': return 'Starting your desktop…';
+    case 'running': return `Running since ${new Date(s.started_at).toLocaleTimeString()}.`;
+    case 'ending': return 'Stopping…';
+    case 'ended':
+        return `Ended${s.end_reason ? ` (${s.end_reason.replace(/_/g, ' ')})` : ''}; ` +
+               `${s.billed_minutes ?? 0} minutes billed.`;
+    default: return s.status;
+    }
+}
+
+async function pollSession() {
+    clearTimeout(pollTimer);
+    const r = await api('/api/session');
+    if (r.status === 404 || r.status === 401) {
+        show('session', false);
+        return;
+    }
+    if (r.status !== 200) { showError(r.body); pollTimer = setTimeout(pollSession, POLL_MS * 2); return; }
+
+    const s = r.body;
+    show('session', true);
+    $('session-id').textContent = `#${s.session_id}`;
+    $('status').textContent = describe(s);
+    $('leave').hidden = s.status !== 'queued';
+    $('release').hidden = !['starting', 'running'].includes(s.status);
+    $('open').hidden = s.status !== 'running';
+
+    const frame = $('desktop');
+    if (s.status === 'running' && s.mode !== 'ssh') {
+        if (frame.hidden) {
+            frame.src = $('open').getAttribute('href');
+            frame.hidden = false;
+        }
+        if (!heartbeatTimer) heartbeatTimer = setInterval(heartbeat, HEARTBEAT_MS);
+    } else {
+        frame.hidden = true;
+        frame.removeAttribute('src');
+        clearInterval(heartbeatTimer);
+        heartbeatTimer = null;
+    }
+
+    lastSession = s;
+    if (s.status !== 'ended') pollTimer = setTimeout(pollSession, POLL_MS);
+}
+
+async function heartbeat() {
+    const r = await api('/api/session/heartbeat', { method: 'POST' });
+    if (r.status !== 200) return;
+    $('balance').textContent = r.body.balance_minutes;
+    const w = $('warning');
+    if (r.body.grace_until) {
+        w.textContent = `Your credit is used up: the session stops at ${new Date(r.body.grace_until).toLocaleTimeString()} unless you deposit.`;
+        w.hidden = false;
+    } else if (lastSession && r.body.balance_minutes < LOW_MINUTES * (lastSession.gpus || 1)) {
+        w.textContent = `Low credit: about ${Math.floor(r.body.balance_minutes / (lastSession.gpus || 1))} minutes left on this profile.`;
+        w.hidden = false;
+    } else {
+        w.hidden = true;
+    }
+}
+
+async function release() {
+    clearError();
+    const r = await api('/api/release', { method: 'POST' });
+    if (r.status !== 202) showError(r.body);
+    await pollSession();
+    await refresh();
+}
+
+async function leave() {
+    const r = await api('/api/session/queue', { method: 'DELETE' });
+    if (r.status !== 202) showError(r.body);
+    await pollSession();
+}
+
+$('connect').onclick = signIn;
+$('logout').onclick = signOut;
+$('release').onclick = release;
+$('leave').onclick = leave;
+if (window.ethereum && window.ethereum.on) {
+    window.ethereum.on('accountsChanged', () => signOut());
+}
+refresh().catch(showError);
