@@ -1,0 +1,126 @@
+// The launch page in a real browser: Debian's Chromium, headless, driven by
+// playwright-core, with an EIP-1193 provider injected into the page that is
+// backed by a real ethers wallet (what MetaMask and the like offer as
+// window.ethereum).  Sign in, see the balance the worker credited, claim,
+// see the place in line; a screenshot is kept in build/test-artifacts/.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Wallet, getBytes } from 'ethers';
+import { Stack, BUILD, waitFor } from './lib/stack.mjs';
+
+const CHROMIUM = process.env.AXON_CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = join(BUILD, 'test-artifacts');
+
+const s = new Stack();
+let browser;
+
+before(async () => {
+    await s.start();
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+});
+after(async () => {
+    await browser?.close();
+    await s.stop();
+});
+
+// a page whose window.ethereum is this wallet
+async function pageWith(wallet) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const asked = [];
+    await page.exposeFunction('__axonWallet', async (method, params) => {
+        asked.push(method);
+        if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [wallet.address];
+        if (method === 'personal_sign') {
+            const [hex, address] = params;
+            if (address.toLowerCase() !== wallet.address.toLowerCase()) throw new Error('unknown account');
+            return wallet.signMessage(getBytes(hex));
+        }
+        throw new Error(`unsupported method ${method}`);
+    });
+    await page.addInitScript(() => {
+        window.ethereum = {
+            isMetaMask: false,
+            request: ({ method, params }) => window.__axonWallet(method, params || []),
+            on() {},
+        };
+    });
+    return { page, asked, context };
+}
+
+test('sign in with the injected wallet, see the credited balance, claim, wait in line', async () => {
+    const w = Wallet.createRandom();
+    const { page, asked, context } = await pageWith(w);
+    try {
+        await page.goto(s.url('/'));
+        await page.click('#connect');
+        await page.waitForSelector(`#who:text("${w.address}")`);
+        assert.deepEqual(asked, ['eth_requestAccounts', 'personal_sign']);
+        assert.equal(await page.textContent('#balance'), '0');
+
+        // an admin grants 120 minutes; the worker credits them
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'credit.grant', 'wallet', w.address,
+                'minutes', '120', 'ref', `browser-${w.address}`);
+        await waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${w.address.toLowerCase()}`, 'balance') === '120',
+                      'the grant credited');
+        s.redis('SET', 'axon:profiles', JSON.stringify({
+            profiles: [{ name: 'small', gpus: 1, price: 1, available: true },
+                       { name: 'max', gpus: 8, price: 20, available: false }],
+        }));
+        await page.reload();
+        await page.waitForSelector('#balance:text("120")');
+
+        // too dear for the balance: its button is off
+        const rows = page.locator('#profiles tbody tr');
+        assert.equal(await rows.count(), 2);
+        assert.equal(await rows.nth(1).locator('button').isDisabled(), true);
+
+        await rows.nth(0).locator('button').click();
+        await page.waitForSelector('#session:not([hidden])');
+        await page.waitForSelector('#status:text("Waiting in line")');
+        assert.equal(await page.isVisible('#leave'), true);
+
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: join(ARTIFACTS, 'launch-page-queued.png'), fullPage: true });
+        assert.ok(existsSync(join(ARTIFACTS, 'launch-page-queued.png')));
+
+        // a cookie-less page elsewhere sees nothing of it
+        const other = await browser.newContext();
+        const p2 = await other.newPage();
+        await p2.goto(s.url('/'));
+        await p2.waitForSelector('#signin:not([hidden])');
+        await other.close();
+    } finally {
+        await context.close();
+    }
+});
+
+test('a refused signature is said plainly, and nothing is signed in', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+        window.ethereum = {
+            request: async ({ method }) => {
+                if (method === 'eth_requestAccounts') return ['0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed'];
+                throw Object.assign(new Error('User rejected the request.'), { code: 4001 });
+            },
+            on() {},
+        };
+    });
+    try {
+        await page.goto(s.url('/'));
+        await page.click('#connect');
+        await page.waitForSelector('#error:text("You declined the signature")');
+        assert.equal(await page.isVisible('#account'), false);
+    } finally {
+        await context.close();
+    }
+});
