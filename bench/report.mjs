@@ -11,6 +11,7 @@
 //   queue target=T round=R jobs=N seconds=S jps=J    (scripts/bench-queue)
 //   info KEY=VALUE                                  (date, cpus, clk_tck, …)
 //   signin round=R signins=N errors=E secs=S cpu_nginx=TICKS cpu_redis=TICKS
+//   ws target=gated|plain round=R mibs=… p50_us=… p99_us=…   (bench/ws.mjs)
 //
 // Every ratio is axon's figure over the baseline's.  HTTP ratios are the
 // median of the per-round ratios (each round runs every target once, back
@@ -27,6 +28,7 @@ const crypto = {};
 const ir = {};
 const info = {};
 const signin = [];
+const ws = [];
 const queue = [];
 
 for (const line of lines) {
@@ -42,6 +44,7 @@ for (const line of lines) {
     else if (kind === 'ir') ir[kv.op] = kv.instructions;
     else if (kind === 'info') Object.assign(info, kv);
     else if (kind === 'signin') signin.push(kv);
+    else if (kind === 'ws') ws.push(kv);
     else if (kind === 'queue') queue.push(kv);
 }
 
@@ -133,6 +136,19 @@ if (crypto.axon_vs_raw) {
     row('keccak256 vs nettle sha3_256, 1 KiB, time:',
         `${x(crypto.keccak_vs_sha3)}   (axon ${us(crypto.keccak_ns)}, nettle ${us(crypto.sha3_ns)}; ` +
         `${Math.round(1024e3 / crypto.keccak_ns)} vs ${Math.round(1024e3 / crypto.sha3_ns)} MB/s)`);
+}
+
+if (ws.length) {
+    const by = (t) => Object.fromEntries(ws.filter((w) => w.target === t).map((w) => [w.round, w]));
+    const [g, p] = [by('gated'), by('plain')];
+    const t = paired(g, p, (w) => w.mibs);
+    const l = paired(g, p, (w) => w.p50_us);
+    const l99 = paired(g, p, (w) => w.p99_us);
+    row('WebSocket stream, axon_gate session vs plain proxy:',
+        `${x(t.ratio)}   (gated ${t.a.toFixed(0)} MiB/s, plain ${t.b.toFixed(0)} MiB/s; 64 KiB messages)`);
+    row('  echo latency, one message at a time:',
+        `p50 +${(l.a - l.b).toFixed(1)} us (${x(l.ratio)})  p99 ${x(l99.ratio)}   ` +
+        `(gated ${l.a.toFixed(0)} / ${l99.a.toFixed(0)} us; plain ${l.b.toFixed(0)} / ${l99.b.toFixed(0)} us)`);
 }
 
 if (signin.length && crypto.raw_ns) {

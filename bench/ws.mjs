@@ -1,0 +1,98 @@
+// A WebSocket stream through the gate (`axon_gate session`, the desktop's
+// way) against the same stream through a plain proxy_pass location, for
+// scripts/bench.  Prints "ws" result lines.
+//
+//   node bench/ws.mjs GATED_URL PLAIN_URL UPSTREAM_PORT ROUNDS
+//
+// GATED_URL and PLAIN_URL are ws:// URLs of the two locations (the gated
+// one with ?token=); both proxy to the server this script starts on
+// UPSTREAM_PORT.  Per round and location: throughput (the server pushes
+// 64 MiB in 64 KiB messages, timed at the client) and latency (2,000
+// one-at-a-time echoes of 64 bytes, p50/p99), after one untimed stream on
+// each; the order of the two alternates from round to round.
+
+import { WebSocketServer, WebSocket } from 'ws';
+
+const [gated, plain, port, rounds] = process.argv.slice(2);
+const CHUNK = 64 * 1024;
+const TOTAL = 64 * 1024 * 1024;
+const ECHOES = 2000;
+
+const chunk = Buffer.alloc(CHUNK, 7);
+const wss = new WebSocketServer({ port: Number(port), host: '127.0.0.1' });
+wss.on('connection', (ws) => {
+    ws.on('message', (m) => {
+        const text = String(m);
+        if (text === 'stream') {
+            let sent = 0;
+            const pump = () => {
+                while (sent < TOTAL) {
+                    sent += CHUNK;
+                    if (!ws.send(chunk, { binary: true }) && ws.bufferedAmount > 4 * CHUNK) {
+                        return setTimeout(pump, 0);
+                    }
+                }
+                ws.send('end');
+            };
+            pump();
+        } else {
+            ws.send(m);
+        }
+    });
+});
+
+function open(url) {
+    return new Promise((ok, fail) => {
+        const ws = new WebSocket(url, { perMessageDeflate: false });
+        ws.once('open', () => ok(ws));
+        ws.once('error', fail);
+        ws.once('unexpected-response', (req, res) => fail(new Error(`${url}: HTTP ${res.statusCode}`)));
+    });
+}
+
+async function throughput(url) {
+    const ws = await open(url);
+    let bytes = 0;
+    const t0 = process.hrtime.bigint();
+    await new Promise((ok) => {
+        ws.on('message', (m, binary) => {
+            if (binary) bytes += m.length;
+            else if (String(m) === 'end') ok();
+        });
+        ws.send('stream');
+    });
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    ws.close();
+    if (bytes !== TOTAL) throw new Error(`${url}: got ${bytes} of ${TOTAL} bytes`);
+    return bytes / secs / 1048576;
+}
+
+async function latency(url) {
+    const ws = await open(url);
+    const msg = Buffer.alloc(64, 1).toString('base64').slice(0, 64);
+    const times = [];
+    for (let i = 0; i < ECHOES; i++) {
+        const t0 = process.hrtime.bigint();
+        await new Promise((ok) => { ws.once('message', ok); ws.send(msg); });
+        times.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    ws.close();
+    times.sort((a, b) => a - b);
+    return { p50: times[times.length >> 1], p99: times[Math.floor(times.length * 0.99)] };
+}
+
+// warm-up, untimed: the first stream of a run pays for JIT and buffers
+await throughput(gated);
+await throughput(plain);
+
+for (let r = 1; r <= Number(rounds); r++) {
+    // alternate which side goes first
+    const order = r % 2 ? [['gated', gated], ['plain', plain]] : [['plain', plain], ['gated', gated]];
+    for (const [name, url] of order) {
+        const mibs = await throughput(url);
+        const { p50, p99 } = await latency(url);
+        console.log(`ws target=${name} round=${r} mibs=${mibs.toFixed(1)} p50_us=${p50.toFixed(1)} p99_us=${p99.toFixed(1)}`);
+    }
+}
+wss.close();
+process.exit(0);
