@@ -7,6 +7,9 @@
 #include "jobs.h"
 #include "log.h"
 #include "queue.h"
+
+
+extern const aw_jobs_t  aw_deposits_jobs;
 #include "worker.h"
 
 
@@ -18,6 +21,7 @@ static const aw_jobs_t  *aw_jobs[] = {
      *   &aw_scheduler_jobs,    scheduler.c: GPU scheduling
      */
     &aw_queue_jobs,             /* queue.c: the Redis Streams job queue */
+    &aw_deposits_jobs,          /* deposits.c: the indexer, confirmations */
     NULL
 };
 
