@@ -88,6 +88,7 @@ typedef struct {
 
 
 static aw_dep_conf_t  aw_dep;
+static unsigned       aw_dep_published;     /* axon:deposits:config */
 
 static const char  aw_dep_transfer_topic[] =
     "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
@@ -110,6 +111,8 @@ static int aw_dep_credit_row(PGresult *pg, int row, const char *actor,
     const char *job, const char *detail, aw_job_result_t *res);
 static const aw_dep_token_t *aw_dep_token_by_asset(const char *asset);
 static void aw_dep_publish_id(const char *id, uint64_t head);
+static int aw_dep_publish_config(void);
+static void aw_dep_publish_tier(const char *wallet, int pct);
 
 
 const aw_jobs_t  aw_deposits_jobs = {
@@ -154,6 +157,7 @@ aw_dep_configure(void)
 
     conf = aw_worker.conf;
     memset(&aw_dep, 0, sizeof(aw_dep));
+    aw_dep_published = 0;
 
     if (conf->deposit_revenue_wallet[0] == '\0') {
         return AW_OK;
@@ -812,6 +816,7 @@ aw_dep_credit_row(PGresult *pg, int row, const char *actor, const char *job,
     }
 
     snprintf(disc, sizeof(disc), "%d", pct);
+    aw_dep_publish_tier(PQgetvalue(pg, row, 5), pct);
 
     params[0] = PQgetvalue(pg, row, 0);
     params[1] = price;
@@ -904,6 +909,10 @@ aw_deposits_run(aw_msec_t now)
     if (rc != AW_RPC_OK) {
         aw_log(AW_LOG_DEBUG, "deposits: eth: %s", aw_worker.rpc.error);
         return now + conf->deposit_poll_interval;
+    }
+
+    if (!aw_dep_published && aw_dep_publish_config() == AW_OK) {
+        aw_dep_published = 1;
     }
 
     aw_dep_index(head);
@@ -1393,6 +1402,117 @@ aw_deposit_rescan(aw_job_t *job, aw_job_result_t *res)
     snprintf(res->note, sizeof(res->note), "the indexer scans chain %s "
              "again from block %lld", chain,
              (long long) aw_job_int(job, "from"));
+
+    return AW_OK;
+}
+
+
+/*
+ * axon:deposits:config, for GET /api/quote: {"tokens": [{"symbol",
+ * "asset", "decimals", "price"}], "tiers": [{"min", "discount_pct"}],
+ * "confirmations", "revenue_wallet", "chain_id"}; ETH is a token with
+ * asset "ETH".
+ */
+
+static int
+aw_dep_publish_config(void)
+{
+    char         *text;
+    size_t        i;
+    json_t       *o, *tokens, *tiers;
+    redisReply   *reply;
+
+    tokens = json_array();
+    tiers = json_array();
+
+    for (i = 0; i < aw_dep.ntokens; i++) {
+        json_array_append_new(tokens, json_pack("{s:s, s:s, s:i, s:I}",
+            "symbol", aw_dep.tokens[i].symbol, "asset", aw_dep.tokens[i].text,
+            "decimals", aw_dep.tokens[i].decimals,
+            "price", (json_int_t) aw_dep.tokens[i].price));
+    }
+
+    if (aw_dep.eth_price) {
+        json_array_append_new(tokens, json_pack("{s:s, s:s, s:i, s:I}",
+            "symbol", "ETH", "asset", "ETH", "decimals", 18,
+            "price", (json_int_t) aw_dep.eth_price));
+    }
+
+    for (i = 0; i < aw_dep.ntiers; i++) {
+        json_array_append_new(tiers, json_pack("{s:I, s:i}",
+            "min", (json_int_t) aw_dep.tier_min[i],
+            "discount_pct", aw_dep.tier_pct[i]));
+    }
+
+    o = json_pack("{s:o, s:o, s:i, s:s, s:i}", "tokens", tokens,
+                  "tiers", tiers, "confirmations",
+                  aw_worker.conf->deposit_confirmations, "revenue_wallet",
+                  aw_dep.revenue_text, "chain_id",
+                  aw_worker.conf->eth_chain_id);
+
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+
+    if (text == NULL) {
+        return AW_ERROR;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "SET %s %s",
+                             AW_DEP_KEY "config", text);
+    free(text);
+
+    if (reply == NULL) {
+        return AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    return AW_OK;
+}
+
+
+/* axon:wallet:ADDR tier_pct, tier_at (unix s): what a quote applies */
+
+static void
+aw_dep_publish_tier(const char *wallet, int pct)
+{
+    redisReply  *reply;
+
+    reply = aw_redis_command(&aw_worker.redis, "HSET " AW_WALLET_KEY "%s "
+                             "tier_pct %d tier_at %lld", wallet, pct,
+                             (long long) time(NULL));
+    if (reply) {
+        freeReplyObject(reply);
+    }
+}
+
+
+/* deposit.tier wallet: the wallet's discount tier now, for quotes */
+
+int
+aw_deposit_tier(aw_job_t *job, aw_job_result_t *res)
+{
+    int          pct;
+    aw_addr_t    a;
+    const char  *wallet;
+
+    wallet = aw_job_addr(job, "wallet");
+
+    if (!aw_dep.enabled || !aw_rpc_enabled(&aw_worker.rpc)) {
+        aw_job_fail(res, 1, "deposits are off");
+        return AW_ERROR;
+    }
+
+    axon_address_parse(a.b, wallet, 42);
+
+    if (aw_dep_tier(&a, &pct) != AW_OK) {
+        aw_job_fail(res, 0, "eth: %s", aw_worker.rpc.error);
+        return AW_ERROR;
+    }
+
+    aw_dep_publish_tier(wallet, pct);
+
+    snprintf(res->note, sizeof(res->note), "%s: tier %d%%", wallet, pct);
 
     return AW_OK;
 }

@@ -87,6 +87,11 @@ static const aw_job_field_t  aw_job_deposit_fields[] = {
     { NULL, 0, 0, 0, 0, NULL }
 };
 
+static const aw_job_field_t  aw_job_deposit_tier_fields[] = {
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "0x + 40 hex, any case" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
 static const aw_job_field_t  aw_job_deposit_rescan_fields[] = {
     { "from", AW_JOB_INT, 0, INT32_MAX, 0,
       "the first block the indexer scans again" },
@@ -135,6 +140,12 @@ const aw_job_kind_t  aw_job_kinds[] = {
     { "deposit.reject", aw_deposit_reject, aw_job_deposit_fields,
       AW_JOB_ADMIN|AW_JOB_REDIS,
       "Rejects a recorded deposit that is not credited: it never will be." },
+
+    { "deposit.tier", aw_deposit_tier, aw_job_deposit_tier_fields,
+      AW_JOB_REDIS,
+      "The wallet's discount tier now, by its balance of the tier token "
+      "(queued by GET /api/quote when it is unknown or older than 5 "
+      "minutes): axon:wallet:ADDR tier_pct, tier_at." },
 
     { "deposit.rescan", aw_deposit_rescan, aw_job_deposit_rescan_fields,
       AW_JOB_ADMIN,

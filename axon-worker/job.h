@@ -130,6 +130,7 @@ int aw_deposit_verify(aw_job_t *job, aw_job_result_t *res);
 int aw_deposit_credit(aw_job_t *job, aw_job_result_t *res);
 int aw_deposit_reject(aw_job_t *job, aw_job_result_t *res);
 int aw_deposit_rescan(aw_job_t *job, aw_job_result_t *res);
+int aw_deposit_tier(aw_job_t *job, aw_job_result_t *res);
 
 
 #endif /* AW_JOB_H */

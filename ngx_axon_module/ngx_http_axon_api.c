@@ -56,6 +56,12 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
       1,
       ngx_http_axon_deposits_handler },
 
+    { ngx_string("quote"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      1,
+      ngx_http_axon_quote_handler },
+
     { ngx_string("me"),
       NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_string("GET, HEAD"),

@@ -180,6 +180,7 @@ ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
 /* ngx_http_axon_deposit.c */
 ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_deposits_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_quote_handler(ngx_http_request_t *r);
 
 /* ngx_http_axon_health.c */
 ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);

@@ -251,3 +251,33 @@ test('admin: deposit.reject and deposit.credit by hand, audited; deposit.rescan'
         Number(s.psql('SELECT block FROM deposit_cursor').out) > 0, 'the rescan done');
     assert.equal(ledgerRows(h2).n, 1);
 });
+
+test('GET /api/quote: the price in each token with the wallet\'s tier, an expiry', async () => {
+    s.redis('SET', 'axon:profiles', JSON.stringify({ profiles: [{ name: 'small', gpus: 2, price: 3 }] }));
+    const q = () => s.json('/api/quote?profile=small&minutes=90', { headers: auth(bobToken) });
+
+    // the first quote asks the worker for the tier (deposit.tier)
+    await waitFor(async () => (await q()).body.tier_known, 'the tier known');
+    const r = await q();
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const pct = await tierOf(bob.address);
+    assert.equal(BigInt(r.body.discount_pct), pct);
+    assert.equal(r.body.credit_minutes, 90 * 2 * 3);
+    assert.equal(r.body.pay_to.toLowerCase(), s.chain.revenue_wallet.toLowerCase());
+    assert.ok(Date.parse(r.body.expires_at) > Date.now());
+    const need = 540n;
+    for (const sym of ['USDC', 'AXGT', 'ETH']) {
+        const p = r.body.prices.find(x => x.symbol === sym);
+        assert.ok(p, sym);
+        const den = PRICE[sym] * 100n;
+        const want = (need * 10n ** DECIMALS[sym] * (100n - pct) + den - 1n) / den;
+        assert.equal(BigInt(p.amount), want, sym);
+        // paying the quote buys at least the minutes
+        assert.ok(minutes(sym, BigInt(p.amount), pct) >= need);
+    }
+
+    assert.equal((await s.json('/api/quote?profile=nope&minutes=1', { headers: auth(bobToken) })).body.error.code,
+        'unknown_profile');
+    assert.equal((await s.json('/api/quote?profile=small&minutes=0', { headers: auth(bobToken) })).status, 400);
+    assert.equal((await s.json('/api/quote?profile=small&minutes=1')).status, 401);
+});
