@@ -17,7 +17,6 @@ static const aw_jobs_t  *aw_jobs[] = {
     /*
      * The job sources, in the order they run.  Later issues add theirs:
      *
-     *   &aw_deposits_jobs,     deposits.c
      *   &aw_scheduler_jobs,    scheduler.c: GPU scheduling
      */
     &aw_queue_jobs,             /* queue.c: the Redis Streams job queue */
