@@ -557,7 +557,7 @@ aw_dep_reject(aw_job_result_t *res, const char *wallet, const char *tx,
 int
 aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
 {
-    int                rc, mine, others, unaccepted;
+    int                rc, mine, unaccepted;
     size_t             i, n;
     char               field[96], payer[43];
     json_t            *entry;
@@ -676,7 +676,6 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
     }
 
     mine = 0;
-    others = 0;
 
     for (i = 0; i < n; i++) {
         if (aw_dep_record(receipt.block_number, &receipt.block_hash, &hash,
@@ -695,7 +694,7 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
             aw_dep_publish(payer, field, entry, txh);
 
         } else {
-            others++;
+            /* another wallet's deposit: still recorded, and shown to it */
             aw_dep_publish(payer, field, entry, NULL);
         }
     }
@@ -710,8 +709,6 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
     snprintf(res->note, sizeof(res->note), "%s: %d deposit(s) of %s "
              "recorded at block %llu", txh, mine, wallet,
              (unsigned long long) receipt.block_number);
-
-    (void) others;
 
     return AW_OK;
 }
