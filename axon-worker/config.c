@@ -289,6 +289,54 @@ const aw_conf_option_t  aw_conf_options[] = {
       "How long a container has between SIGTERM and SIGKILL when its "
       "session stops (`stop --time`, in whole seconds, rounded up)." },
 
+    { "deposit_revenue_wallet", AW_CONF_STRING, "", 0, 42, NULL,
+      offsetof(aw_conf_t, deposit_revenue_wallet), 0,
+      "The operator's address that deposits are paid to (0x + 40 hex).  "
+      "Empty: deposits off (with eth_rpc_url, both are needed)." },
+
+    { "deposit_tokens", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, deposit_tokens), 0,
+      "The accepted ERC-20 tokens, comma-separated "
+      "SYMBOL:ADDRESS:DECIMALS:PRICE, PRICE in credit minutes per whole "
+      "token (10^DECIMALS atomic units), an integer: "
+      "\"USDC:0xA0b8...eB48:6:60\"." },
+
+    { "deposit_eth_price", AW_CONF_INT, "0", 0, INT32_MAX, NULL,
+      offsetof(aw_conf_t, deposit_eth_price), 0,
+      "Credit minutes per whole ETH (10^18 wei) paid natively; 0: native "
+      "ETH is not accepted." },
+
+    { "deposit_confirmations", AW_CONF_INT, "6", 1, 1000, NULL,
+      offsetof(aw_conf_t, deposit_confirmations), 0,
+      "Confirmations (the deposit's block counts as one) before a deposit "
+      "is credited." },
+
+    { "deposit_poll_interval", AW_CONF_MSEC, "2s", 10, 10 * M, NULL,
+      offsetof(aw_conf_t, deposit_poll_interval), 0,
+      "How often the indexer and the confirmation check look at the "
+      "chain." },
+
+    { "deposit_index_range", AW_CONF_INT, "1000", 1, 100000, NULL,
+      offsetof(aw_conf_t, deposit_index_range), 0,
+      "Most blocks of one eth_getLogs call of the indexer (providers "
+      "limit it)." },
+
+    { "deposit_start_block", AW_CONF_INT, "0", 0, INT32_MAX, NULL,
+      offsetof(aw_conf_t, deposit_start_block), 0,
+      "Where the indexer starts on a chain it has no cursor for." },
+
+    { "deposit_tier_token", AW_CONF_STRING, "", 0, 64, NULL,
+      offsetof(aw_conf_t, deposit_tier_token), 0,
+      "The token whose balance gives the discount tier, ADDRESS:DECIMALS; "
+      "empty: no tiers." },
+
+    { "deposit_tiers", AW_CONF_STRING, "100:5,1000:10,10000:15,100000:25",
+      0, 1023, NULL, offsetof(aw_conf_t, deposit_tiers), 0,
+      "Discount tiers, comma-separated MIN:PERCENT, MIN in whole tier "
+      "tokens held, ascending; below the first: no discount.  A tier's "
+      "discount is on the price: a deposit buys 100/(100-PERCENT) times "
+      "the minutes." },
+
     { NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL }
 };
 

@@ -104,6 +104,16 @@ typedef struct {
     aw_msec_t     launcher_ready_timeout;
     aw_msec_t     launcher_stop_grace;
 
+    char         *deposit_revenue_wallet;
+    char         *deposit_tokens;
+    int           deposit_eth_price;
+    int           deposit_confirmations;
+    aw_msec_t     deposit_poll_interval;
+    int           deposit_index_range;
+    int           deposit_start_block;
+    char         *deposit_tier_token;
+    char         *deposit_tiers;
+
     /* where each value came from */
     char         *path;                         /* NULL: defaults only */
     unsigned      line[AW_CONF_MAX_OPTIONS];    /* 0: the default */

@@ -73,6 +73,31 @@ static const aw_job_field_t  aw_job_replay_fields[] = {
     { NULL, 0, 0, 0, 0, NULL }
 };
 
+static const aw_job_field_t  aw_job_deposit_verify_fields[] = {
+    { "tx_hash", AW_JOB_REF, 66, 66, 0, "0x + 64 lowercase hex digits" },
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "the wallet that submitted it" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_deposit_fields[] = {
+    { "tx_hash", AW_JOB_REF, 66, 66, 0, "0x + 64 lowercase hex digits" },
+    { "log_index", AW_JOB_INT, -1, INT32_MAX, 0,
+      "the Transfer log's index; -1: native ETH" },
+    { "reason", AW_JOB_TEXT, 1, 500, 0, "why, for the audit row" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_deposit_tier_fields[] = {
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "0x + 40 hex, any case" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_deposit_rescan_fields[] = {
+    { "from", AW_JOB_INT, 0, INT32_MAX, 0,
+      "the first block the indexer scans again" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
 
 const aw_job_kind_t  aw_job_kinds[] = {
 
@@ -100,6 +125,31 @@ const aw_job_kind_t  aw_job_kinds[] = {
       AW_JOB_ADMIN|AW_JOB_REDIS,
       "Queues a dead-lettered job again, as a new job with its fields, and "
       "removes it from axon:jobs:dead." },
+
+    { "deposit.verify", aw_deposit_verify, aw_job_deposit_verify_fields,
+      AW_JOB_REDIS,
+      "A transaction a wallet submitted (queued by the module): its "
+      "deposits are recorded, confirming, or it is rejected with a reason, "
+      "in axon:deposits:WALLET." },
+
+    { "deposit.credit", aw_deposit_credit, aw_job_deposit_fields,
+      AW_JOB_ADMIN|AW_JOB_REDIS,
+      "Credits a recorded deposit now, whatever its confirmations (once: "
+      "ledger key deposit:CHAIN:TX:LOG)." },
+
+    { "deposit.reject", aw_deposit_reject, aw_job_deposit_fields,
+      AW_JOB_ADMIN|AW_JOB_REDIS,
+      "Rejects a recorded deposit that is not credited: it never will be." },
+
+    { "deposit.tier", aw_deposit_tier, aw_job_deposit_tier_fields,
+      AW_JOB_REDIS,
+      "The wallet's discount tier now, by its balance of the tier token "
+      "(queued by GET /api/quote when it is unknown or older than 5 "
+      "minutes): axon:wallet:ADDR tier_pct, tier_at." },
+
+    { "deposit.rescan", aw_deposit_rescan, aw_job_deposit_rescan_fields,
+      AW_JOB_ADMIN,
+      "Moves the indexer's cursor back: it scans again from block FROM." },
 
     { NULL, NULL, NULL, 0, NULL }
 };

@@ -126,6 +126,11 @@ int aw_credit_revoke(aw_job_t *job, aw_job_result_t *res);
 int aw_auth_signin(aw_job_t *job, aw_job_result_t *res);
 int aw_auth_logout(aw_job_t *job, aw_job_result_t *res);
 int aw_queue_replay(aw_job_t *job, aw_job_result_t *res);
+int aw_deposit_verify(aw_job_t *job, aw_job_result_t *res);
+int aw_deposit_credit(aw_job_t *job, aw_job_result_t *res);
+int aw_deposit_reject(aw_job_t *job, aw_job_result_t *res);
+int aw_deposit_rescan(aw_job_t *job, aw_job_result_t *res);
+int aw_deposit_tier(aw_job_t *job, aw_job_result_t *res);
 
 
 #endif /* AW_JOB_H */

@@ -7,6 +7,9 @@
 #include "jobs.h"
 #include "log.h"
 #include "queue.h"
+
+
+extern const aw_jobs_t  aw_deposits_jobs;
 #include "worker.h"
 
 
@@ -14,10 +17,10 @@ static const aw_jobs_t  *aw_jobs[] = {
     /*
      * The job sources, in the order they run.  Later issues add theirs:
      *
-     *   &aw_deposits_jobs,     deposits.c
      *   &aw_scheduler_jobs,    scheduler.c: GPU scheduling
      */
     &aw_queue_jobs,             /* queue.c: the Redis Streams job queue */
+    &aw_deposits_jobs,          /* deposits.c: the indexer, confirmations */
     NULL
 };
 

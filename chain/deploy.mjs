@@ -10,8 +10,9 @@
 //    demo_wallets: [{address, private_key}], deployed_block}
 //
 // WORKER_CONF ($AXON_VAR/chain-worker.conf): the worker's configuration
-// lines for this chain (eth_rpc_url, eth_chain_id), which axon-stack puts
-// into the generated worker.conf.
+// lines for this chain (eth_rpc_url, eth_chain_id, and the deposits': the
+// revenue wallet, the tokens with their PRICES, the tier token), which
+// axon-stack puts into the generated worker.conf.
 //
 // Idempotent: when OUT_JSON names the same chain and both tokens have code
 // at their addresses (ganache keeps its state in $AXON_VAR/chain), nothing
@@ -40,6 +41,8 @@ export const ACCOUNTS = [
 const DEPLOYER = ACCOUNTS[0][0];
 const REVENUE = ACCOUNTS[1][0];
 const DEMO = ACCOUNTS.slice(2);
+// credit minutes per whole token: what the local chain's worker is given
+const PRICES = { USDC: 60, AXGT: 100, ETH: 200000 };
 const TOKENS = { USDC: ['TestUSDC', 6, 10_000n], AXGT: ['AXGT', 18, 1_000n] };  // contract, decimals, per demo wallet
 
 const [url, artifacts, out, workerConf] = process.argv.slice(2);
@@ -80,6 +83,12 @@ function write(c) {
             '# the local chain: written by chain/deploy.mjs (see chain.json)',
             `eth_rpc_url ${c.rpc_url}`,
             `eth_chain_id ${c.chain_id}`,
+            `deposit_revenue_wallet ${c.revenue_wallet}`,
+            `deposit_tokens USDC:${c.tokens.USDC.address}:6:${PRICES.USDC},` +
+                `AXGT:${c.tokens.AXGT.address}:18:${PRICES.AXGT}`,
+            `deposit_eth_price ${PRICES.ETH}`,
+            `deposit_tier_token ${c.tokens.AXGT.address}:18`,
+            `deposit_start_block ${c.deployed_block ?? 0}`,
             '',
         ].join('\n'));
     }

@@ -44,6 +44,24 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
       1,
       ngx_http_axon_logout_handler },
 
+    { ngx_string("auth/verify-deposit"),
+      NGX_HTTP_POST,
+      ngx_string("POST"),
+      1,
+      ngx_http_axon_verify_deposit_handler },
+
+    { ngx_string("deposits"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      1,
+      ngx_http_axon_deposits_handler },
+
+    { ngx_string("quote"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      1,
+      ngx_http_axon_quote_handler },
+
     { ngx_string("me"),
       NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_string("GET, HEAD"),

@@ -10,6 +10,7 @@
  *   ngx_http_axon_me.c       GET /api/me
  *   ngx_http_axon_session.c  GPU sessions: claim, status, release, routing
  *   ngx_http_axon_health.c   GET /api/health
+ *   ngx_http_axon_deposit.c  deposits: verify-deposit, GET /api/deposits
  */
 
 #ifndef _NGX_HTTP_AXON_MODULE_H_INCLUDED_
@@ -176,6 +177,11 @@ ngx_int_t ngx_http_axon_session_route(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx);
 ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+/* ngx_http_axon_deposit.c */
+ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_deposits_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_quote_handler(ngx_http_request_t *r);
 
 /* ngx_http_axon_health.c */
 ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);

@@ -1,0 +1,1515 @@
+/*
+ * axon-worker: deposits on chain (README: "Deposits").
+ *
+ *   deposit.verify   a job (queued by the module for a tx hash a wallet
+ *                    submitted): checks the transaction and records the
+ *                    deposits it carries, 'confirming'
+ *   the indexer      a job source: scans the accepted tokens' Transfer
+ *                    logs to the revenue wallet, deposit_index_range blocks
+ *                    at a time, from its cursor in Postgres
+ *                    (deposit_cursor), and records what it finds
+ *   the confirmer    the same source, after each scan: every confirming
+ *                    deposit's receipt is read again; one whose block left
+ *                    the chain is 'orphaned', one with
+ *                    deposit_confirmations is credited (the block hash at
+ *                    its height checked once more first)
+ *
+ * Reorgs: the cursor only moves past blocks that are
+ * deposit_confirmations deep, so the young blocks are scanned again at
+ * each pass and a log that moved to another block is found there; nothing
+ * is credited before N confirmations of the block it is in now.
+ *
+ * Money: axon_deposit_credit() (sql/003_deposits.sql) computes the minutes
+ * in numeric and posts the ledger row, key deposit:CHAIN:TX:LOG, with the
+ * deposit's state change in one transaction: credited once, whoever found
+ * it, however often.
+ *
+ * What the module shows (GET /api/deposits) is published in Redis:
+ * axon:deposits:ADDR, a hash of TXHASH:LOGINDEX (or TXHASH, for a
+ * submission not yet resolved or rejected) -> JSON.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "axon_eth.h"
+#include "job.h"
+#include "jobs.h"
+#include "log.h"
+#include "wallet.h"
+#include "worker.h"
+
+
+#define AW_DEP_KEY          "axon:deposits:"
+#define AW_DEP_MAX_TOKENS   8
+#define AW_DEP_MAX_TIERS    8
+#define AW_DEP_BATCH        100
+
+
+typedef struct {
+    char            symbol[16];
+    aw_addr_t       addr;
+    char            text[43];           /* lowercase */
+    int             decimals;
+    int64_t         price;              /* minutes per whole token */
+} aw_dep_token_t;
+
+
+typedef struct {
+    unsigned        enabled:1;
+    unsigned        has_tier:1;
+
+    aw_addr_t       revenue;
+    char            revenue_text[43];
+    aw_dep_token_t  tokens[AW_DEP_MAX_TOKENS];
+    size_t          ntokens;
+    int64_t         eth_price;
+
+    aw_addr_t       tier_token;
+    int             tier_decimals;
+    uint64_t        tier_min[AW_DEP_MAX_TIERS];     /* whole tokens */
+    int             tier_pct[AW_DEP_MAX_TIERS];
+    size_t          ntiers;
+} aw_dep_conf_t;
+
+
+/* one deposit found in a receipt or a log */
+typedef struct {
+    int             log_index;          /* -1: native */
+    aw_addr_t       payer;
+    const aw_dep_token_t *token;        /* NULL: ETH */
+    aw_u256_t       amount;
+} aw_dep_found_t;
+
+
+static aw_dep_conf_t  aw_dep;
+static unsigned       aw_dep_published;     /* axon:deposits:config */
+
+static const char  aw_dep_transfer_topic[] =
+    "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+
+
+static int aw_deposits_init(void);
+static aw_msec_t aw_deposits_run(aw_msec_t now);
+static void aw_deposits_reload(void);
+static int aw_dep_configure(void);
+static void aw_dep_hex_addr(char out[43], const aw_addr_t *a);
+static int aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
+    const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry);
+static json_t *aw_dep_row_json(PGresult *pg, int row, uint64_t head);
+static int aw_dep_publish(const char *wallet, const char *field,
+    json_t *entry, const char *drop);
+static int aw_dep_tier(const aw_addr_t *wallet, int *pct);
+static void aw_dep_index(uint64_t head);
+static void aw_dep_confirm(uint64_t head);
+static int aw_dep_credit_row(PGresult *pg, int row, const char *actor,
+    const char *job, const char *detail, aw_job_result_t *res);
+static const aw_dep_token_t *aw_dep_token_by_asset(const char *asset);
+static void aw_dep_publish_id(const char *id, uint64_t head);
+static int aw_dep_publish_config(void);
+static void aw_dep_publish_tier(const char *wallet, int pct);
+
+
+const aw_jobs_t  aw_deposits_jobs = {
+    "deposits",
+    aw_deposits_init,
+    aw_deposits_run,
+    aw_deposits_reload,
+    NULL
+};
+
+
+static const char  aw_dep_cols[] =
+    "id, tx_hash, log_index, block_number, block_hash, payer, asset, "
+    "symbol, amount::text, state, reject_reason, credited_minutes, "
+    "discount_pct";
+
+
+static int
+aw_deposits_init(void)
+{
+    aw_dep_configure();
+    return AW_OK;
+}
+
+
+static void
+aw_deposits_reload(void)
+{
+    aw_dep_configure();
+}
+
+
+/* parses the deposit_* keys; a bad value turns deposits off, logged */
+
+static int
+aw_dep_configure(void)
+{
+    int           n;
+    char         *list, *item, *save, sym[16], addr[64];
+    long long     dec, price, min, pct;
+    aw_conf_t    *conf;
+
+    conf = aw_worker.conf;
+    memset(&aw_dep, 0, sizeof(aw_dep));
+    aw_dep_published = 0;
+
+    if (conf->deposit_revenue_wallet[0] == '\0') {
+        return AW_OK;
+    }
+
+    if (axon_address_parse(aw_dep.revenue.b, conf->deposit_revenue_wallet,
+                           strlen(conf->deposit_revenue_wallet))
+        != AXON_OK)
+    {
+        aw_log(AW_LOG_ERR, "deposits: deposit_revenue_wallet \"%s\" is not "
+               "an address: deposits off", conf->deposit_revenue_wallet);
+        return AW_ERROR;
+    }
+
+    aw_dep_hex_addr(aw_dep.revenue_text, &aw_dep.revenue);
+    aw_dep.eth_price = conf->deposit_eth_price;
+
+    list = strdup(conf->deposit_tokens);
+    if (list == NULL) {
+        return AW_ERROR;
+    }
+
+    for (item = strtok_r(list, ",", &save); item;
+         item = strtok_r(NULL, ",", &save))
+    {
+        aw_dep_token_t  *t;
+
+        if (aw_dep.ntokens == AW_DEP_MAX_TOKENS
+            || sscanf(item, " %15[^:]:%63[^:]:%lld:%lld %n", sym, addr, &dec,
+                      &price, &n) != 4
+            || item[n] != '\0' || dec < 0 || dec > 36 || price < 1)
+        {
+            aw_log(AW_LOG_ERR, "deposits: deposit_tokens: \"%s\" is not "
+                   "SYMBOL:ADDRESS:DECIMALS:PRICE: deposits off", item);
+            free(list);
+            return AW_ERROR;
+        }
+
+        t = &aw_dep.tokens[aw_dep.ntokens];
+
+        if (axon_address_parse(t->addr.b, addr, strlen(addr)) != AXON_OK) {
+            aw_log(AW_LOG_ERR, "deposits: deposit_tokens: \"%s\" is not an "
+                   "address: deposits off", addr);
+            free(list);
+            return AW_ERROR;
+        }
+
+        snprintf(t->symbol, sizeof(t->symbol), "%s", sym);
+        aw_dep_hex_addr(t->text, &t->addr);
+        t->decimals = (int) dec;
+        t->price = price;
+        aw_dep.ntokens++;
+    }
+
+    free(list);
+
+    if (conf->deposit_tier_token[0]) {
+        if (sscanf(conf->deposit_tier_token, "%63[^:]:%lld", addr, &dec) != 2
+            || dec < 0 || dec > 36
+            || axon_address_parse(aw_dep.tier_token.b, addr, strlen(addr))
+               != AXON_OK)
+        {
+            aw_log(AW_LOG_ERR, "deposits: deposit_tier_token \"%s\" is not "
+                   "ADDRESS:DECIMALS: deposits off",
+                   conf->deposit_tier_token);
+            return AW_ERROR;
+        }
+
+        aw_dep.tier_decimals = (int) dec;
+
+        list = strdup(conf->deposit_tiers);
+        if (list == NULL) {
+            return AW_ERROR;
+        }
+
+        for (item = strtok_r(list, ",", &save); item;
+             item = strtok_r(NULL, ",", &save))
+        {
+            if (aw_dep.ntiers == AW_DEP_MAX_TIERS
+                || sscanf(item, " %lld:%lld %n", &min, &pct, &n) != 2
+                || item[n] != '\0' || min < 0 || pct < 0 || pct > 99
+                || (aw_dep.ntiers
+                    && (uint64_t) min <= aw_dep.tier_min[aw_dep.ntiers - 1]))
+            {
+                aw_log(AW_LOG_ERR, "deposits: deposit_tiers: \"%s\" is not "
+                       "MIN:PERCENT, ascending: deposits off", item);
+                free(list);
+                return AW_ERROR;
+            }
+
+            aw_dep.tier_min[aw_dep.ntiers] = (uint64_t) min;
+            aw_dep.tier_pct[aw_dep.ntiers] = (int) pct;
+            aw_dep.ntiers++;
+        }
+
+        free(list);
+        aw_dep.has_tier = 1;
+    }
+
+    aw_dep.enabled = 1;
+
+    aw_log(AW_LOG_INFO, "deposits: to %s, %zu token(s)%s, %d confirmations",
+           aw_dep.revenue_text, aw_dep.ntokens,
+           aw_dep.eth_price ? " and ETH" : "", conf->deposit_confirmations);
+
+    return AW_OK;
+}
+
+
+static void
+aw_dep_hex_addr(char out[43], const aw_addr_t *a)
+{
+    axon_address_format_lower(out, a->b);
+    out[42] = '\0';
+}
+
+
+static const aw_dep_token_t *
+aw_dep_token_of(const aw_addr_t *a)
+{
+    size_t  i;
+
+    for (i = 0; i < aw_dep.ntokens; i++) {
+        if (memcmp(aw_dep.tokens[i].addr.b, a->b, 20) == 0) {
+            return &aw_dep.tokens[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static const aw_dep_token_t *
+aw_dep_token_by_asset(const char *asset)
+{
+    size_t  i;
+
+    for (i = 0; i < aw_dep.ntokens; i++) {
+        if (strcmp(aw_dep.tokens[i].text, asset) == 0) {
+            return &aw_dep.tokens[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* is log a Transfer(from, to, amount) to the revenue wallet? */
+
+static int
+aw_dep_transfer_log(const aw_eth_log_t *log, aw_addr_t *from,
+    aw_u256_t *amount)
+{
+    char  topic[67];
+
+    if (log->ntopics != 3 || log->data_len != 32) {
+        return 0;
+    }
+
+    aw_eth_hex(topic, log->topics[0].b, 32);
+
+    if (strcmp(topic + 2, aw_dep_transfer_topic) != 0
+        || memcmp(log->topics[2].b + 12, aw_dep.revenue.b, 20) != 0)
+    {
+        return 0;
+    }
+
+    memcpy(from->b, log->topics[1].b + 12, 20);
+    memcpy(amount->b, log->data, 32);
+
+    return 1;
+}
+
+
+/*
+ * Records one deposit (axon_deposit_seen) and gives its entry for Redis
+ * (*entry, NULL if the database failed).
+ */
+
+static int
+aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
+    const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry)
+{
+    char         chain[24], txh[67], bh[67], blk[24], li[16], payer[43];
+    char         amount[80];
+    PGresult    *pg;
+    const char  *params[9];
+
+    *entry = NULL;
+
+    snprintf(chain, sizeof(chain), "%d", aw_worker.conf->eth_chain_id);
+    aw_eth_hex(txh, tx->b, 32);
+    aw_eth_hex(bh, block_hash->b, 32);
+    snprintf(blk, sizeof(blk), "%llu", (unsigned long long) block);
+    snprintf(li, sizeof(li), "%d", f->log_index);
+    aw_dep_hex_addr(payer, &f->payer);
+    aw_u256_to_decimal(&f->amount, amount);
+
+    params[0] = chain;
+    params[1] = txh;
+    params[2] = li;
+    params[3] = blk;
+    params[4] = bh;
+    params[5] = payer;
+    params[6] = f->token ? f->token->text : "ETH";
+    params[7] = f->token ? f->token->symbol : "ETH";
+    params[8] = amount;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT id, tx_hash, log_index, block_number, block_hash,"
+                     " payer, asset, symbol, amount::text, state,"
+                     " reject_reason, credited_minutes, discount_pct"
+                     " FROM axon_deposit_seen($1, $2, $3, $4, $5, $6, $7,"
+                     " $8, $9)", 9, params);
+
+    if (pg == NULL) {
+        return AW_ERROR;
+    }
+
+    *entry = aw_dep_row_json(pg, 0, 0);
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+/*
+ * A deposits row (aw_dep_cols) as the module shows it; head 0: the
+ * confirmations are not known here (0).
+ */
+
+static json_t *
+aw_dep_row_json(PGresult *pg, int row, uint64_t head)
+{
+    int64_t      confs;
+    uint64_t     block;
+    json_t      *o;
+    const char  *state;
+
+    state = PQgetvalue(pg, row, 9);
+    block = strtoull(PQgetvalue(pg, row, 3), NULL, 10);
+    confs = 0;
+
+    if (strcmp(state, "credited") == 0) {
+        confs = aw_worker.conf->deposit_confirmations;
+
+    } else if (head >= block && block) {
+        confs = (int64_t) (head - block + 1);
+    }
+
+    o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:i, s:I, s:I}",
+                  "tx_hash", PQgetvalue(pg, row, 1),
+                  "log_index", atoi(PQgetvalue(pg, row, 2)),
+                  "asset", PQgetvalue(pg, row, 6),
+                  "symbol", PQgetvalue(pg, row, 7),
+                  "amount", PQgetvalue(pg, row, 8),
+                  "status", state,
+                  "confirmations", (json_int_t) confs,
+                  "required", aw_worker.conf->deposit_confirmations,
+                  "block_number", (json_int_t) block,
+                  "updated", (json_int_t) time(NULL));
+
+    if (o == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(o, "payer", json_string(PQgetvalue(pg, row, 5)));
+
+    if (!PQgetisnull(pg, row, 10)) {
+        json_object_set_new(o, "reason", json_string(PQgetvalue(pg, row, 10)));
+    }
+
+    if (!PQgetisnull(pg, row, 11)) {
+        json_object_set_new(o, "minutes",
+                            json_integer(atoll(PQgetvalue(pg, row, 11))));
+    }
+
+    if (!PQgetisnull(pg, row, 12)) {
+        json_object_set_new(o, "discount_pct",
+                            json_integer(atoi(PQgetvalue(pg, row, 12))));
+    }
+
+    return o;
+}
+
+
+/* HSET axon:deposits:WALLET FIELD JSON (and HDEL drop); takes entry */
+
+static int
+aw_dep_publish(const char *wallet, const char *field, json_t *entry,
+    const char *drop)
+{
+    char        key[64], *text;
+    redisReply *reply;
+
+    if (entry == NULL) {
+        return AW_ERROR;
+    }
+
+    text = json_dumps(entry, JSON_COMPACT);
+    json_decref(entry);
+
+    if (text == NULL) {
+        return AW_ERROR;
+    }
+
+    snprintf(key, sizeof(key), AW_DEP_KEY "%s", wallet);
+
+    reply = aw_redis_command(&aw_worker.redis, "HSET %s %s %s", key, field,
+                             text);
+    free(text);
+
+    if (reply == NULL) {
+        return AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    if (drop) {
+        reply = aw_redis_command(&aw_worker.redis, "HDEL %s %s", key, drop);
+        if (reply) {
+            freeReplyObject(reply);
+        }
+    }
+
+    return AW_OK;
+}
+
+
+static int
+aw_dep_publish_row(PGresult *pg, int row, uint64_t head, const char *drop)
+{
+    char  field[96];
+
+    snprintf(field, sizeof(field), "%s:%s", PQgetvalue(pg, row, 1),
+             PQgetvalue(pg, row, 2));
+
+    return aw_dep_publish(PQgetvalue(pg, row, 5), field,
+                          aw_dep_row_json(pg, row, head), drop);
+}
+
+
+/* the deposits row by id, as it is now, for its wallet's list */
+
+static void
+aw_dep_publish_id(const char *id, uint64_t head)
+{
+    char         sql[512];
+    PGresult    *pg;
+    const char  *params[1];
+
+    params[0] = id;
+    snprintf(sql, sizeof(sql), "SELECT %s FROM deposits WHERE id = $1",
+             aw_dep_cols);
+
+    pg = aw_db_query(&aw_worker.db, sql, 1, params);
+
+    if (pg && PQntuples(pg) == 1) {
+        aw_dep_publish_row(pg, 0, head, NULL);
+    }
+
+    PQclear(pg);
+}
+
+
+static int
+aw_dep_reject(aw_job_result_t *res, const char *wallet, const char *tx,
+    const char *reason, const char *text)
+{
+    json_t  *o;
+
+    o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "tx_hash", tx,
+                  "status", "rejected", "reason", reason, "message", text,
+                  "updated", (json_int_t) time(NULL));
+
+    if (aw_dep_publish(wallet, tx, o, NULL) != AW_OK) {
+        aw_job_fail(res, 0, "redis: cannot publish the rejection");
+        return AW_ERROR;
+    }
+
+    snprintf(res->note, sizeof(res->note), "%s rejected: %s (%s)", tx,
+             reason, text);
+
+    return AW_OK;
+}
+
+
+/*
+ * deposit.verify tx_hash wallet: the transaction a wallet submitted.  It
+ * must have succeeded and pay the revenue wallet (natively, or by a
+ * Transfer log of an accepted token), from this wallet; what it pays is
+ * recorded, 'confirming', and credited by the confirmer at N
+ * confirmations.  Otherwise it is rejected with a reason (published for
+ * the wallet only: the deposits table holds deposits, not refusals).
+ */
+
+int
+aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
+{
+    int                rc, mine, unaccepted;
+    size_t             i, n;
+    char               field[96], payer[43];
+    json_t            *entry;
+    aw_hash_t          hash;
+    aw_addr_t          from;
+    aw_u256_t          amount;
+    aw_eth_tx_t        tx;
+    const char        *txh, *wallet;
+    aw_dep_found_t     found[16];
+    aw_eth_receipt_t   receipt;
+    const aw_dep_token_t  *token;
+
+    txh = aw_job_str(job, "tx_hash");
+    wallet = aw_job_addr(job, "wallet");
+
+    if (strlen(txh) != 66 || txh[0] != '0' || txh[1] != 'x'
+        || strspn(txh + 2, "0123456789abcdef") != 64
+        || aw_eth_parse_bytes(txh, 32, hash.b) != AW_OK)
+    {
+        aw_job_fail(res, 1, "field \"tx_hash\": \"%.70s\" is not 0x + 64 "
+                    "lowercase hex digits", txh);
+        return AW_ERROR;
+    }
+
+    if (!aw_dep.enabled || !aw_rpc_enabled(&aw_worker.rpc)) {
+        aw_job_fail(res, 0, "deposits are off (no eth_rpc_url or "
+                    "deposit_revenue_wallet): trying again later");
+        return AW_ERROR;
+    }
+
+    rc = aw_rpc_get_receipt(&aw_worker.rpc, &hash, &receipt);
+
+    if (rc == AW_RPC_NOT_FOUND) {
+        rc = aw_rpc_get_transaction(&aw_worker.rpc, &hash, &tx);
+
+        if (rc == AW_RPC_NOT_FOUND) {
+            return aw_dep_reject(res, wallet, txh, "tx_not_found",
+                                 "the node knows no such transaction");
+        }
+
+        if (rc == AW_RPC_OK) {
+            aw_job_fail(res, 0, "%s is pending: trying again later", txh);
+            return AW_ERROR;
+        }
+    }
+
+    if (rc != AW_RPC_OK) {
+        aw_job_fail(res, rc == AW_RPC_EMALFORMED, "eth: %s",
+                    aw_worker.rpc.error);
+        return AW_ERROR;
+    }
+
+    rc = aw_rpc_get_transaction(&aw_worker.rpc, &hash, &tx);
+
+    if (rc != AW_RPC_OK) {
+        aw_eth_receipt_free(&receipt);
+        aw_job_fail(res, 0, "eth: %s", rc == AW_RPC_NOT_FOUND
+                    ? "the transaction vanished" : aw_worker.rpc.error);
+        return AW_ERROR;
+    }
+
+    if (!receipt.status) {
+        aw_eth_receipt_free(&receipt);
+        return aw_dep_reject(res, wallet, txh, "tx_failed",
+                             "the transaction reverted");
+    }
+
+    n = 0;
+    unaccepted = 0;
+
+    if (tx.has_to && memcmp(tx.to.b, aw_dep.revenue.b, 20) == 0
+        && aw_dep.eth_price > 0)
+    {
+        for (i = 0; i < 32 && tx.value.b[i] == 0; i++) { /* void */ }
+
+        if (i < 32) {
+            found[n].log_index = -1;
+            found[n].payer = tx.from;
+            found[n].token = NULL;
+            found[n].amount = tx.value;
+            n++;
+        }
+    }
+
+    for (i = 0; i < receipt.nlogs && n < aw_nelems(found); i++) {
+        if (!aw_dep_transfer_log(&receipt.logs[i], &from, &amount)) {
+            continue;
+        }
+
+        token = aw_dep_token_of(&receipt.logs[i].address);
+
+        if (token == NULL) {
+            unaccepted++;
+            continue;
+        }
+
+        found[n].log_index = (int) receipt.logs[i].log_index;
+        found[n].payer = from;
+        found[n].token = token;
+        found[n].amount = amount;
+        n++;
+    }
+
+    if (n == 0) {
+        aw_eth_receipt_free(&receipt);
+
+        if (unaccepted) {
+            return aw_dep_reject(res, wallet, txh, "token_not_accepted",
+                                 "a transfer to the revenue wallet of a "
+                                 "token that is not accepted");
+        }
+
+        return aw_dep_reject(res, wallet, txh, "not_a_deposit",
+                             "the transaction pays nothing to the revenue "
+                             "wallet");
+    }
+
+    mine = 0;
+
+    for (i = 0; i < n; i++) {
+        if (aw_dep_record(receipt.block_number, &receipt.block_hash, &hash,
+                          &found[i], &entry)
+            != AW_OK)
+        {
+            aw_eth_receipt_free(&receipt);
+            return aw_job_db_failed(job, res);
+        }
+
+        aw_dep_hex_addr(payer, &found[i].payer);
+        snprintf(field, sizeof(field), "%s:%d", txh, found[i].log_index);
+
+        if (strcmp(payer, wallet) == 0) {
+            mine++;
+            aw_dep_publish(payer, field, entry, txh);
+
+        } else {
+            /* another wallet's deposit: still recorded, and shown to it */
+            aw_dep_publish(payer, field, entry, NULL);
+        }
+    }
+
+    aw_eth_receipt_free(&receipt);
+
+    if (mine == 0) {
+        return aw_dep_reject(res, wallet, txh, "not_your_deposit",
+                             "the transaction was paid by another wallet");
+    }
+
+    snprintf(res->note, sizeof(res->note), "%s: %d deposit(s) of %s "
+             "recorded at block %llu", txh, mine, wallet,
+             (unsigned long long) receipt.block_number);
+
+    return AW_OK;
+}
+
+
+/* the discount tier of wallet, by its balance of the tier token */
+
+static int
+aw_dep_tier(const aw_addr_t *wallet, int *pct)
+{
+    int        rc;
+    size_t     len, i;
+    char       dec[80];
+    uint64_t   whole;
+    aw_u256_t  bal;
+
+    *pct = 0;
+
+    if (!aw_dep.has_tier) {
+        return AW_OK;
+    }
+
+    rc = aw_rpc_erc20_balance(&aw_worker.rpc, &aw_dep.tier_token, wallet,
+                              &bal);
+    if (rc != AW_RPC_OK) {
+        return AW_ERROR;
+    }
+
+    aw_u256_to_decimal(&bal, dec);
+    len = strlen(dec);
+
+    if (len <= (size_t) aw_dep.tier_decimals) {
+        whole = 0;
+
+    } else if (len - aw_dep.tier_decimals > 19) {
+        whole = UINT64_MAX;
+
+    } else {
+        dec[len - aw_dep.tier_decimals] = '\0';
+        whole = strtoull(dec, NULL, 10);
+    }
+
+    for (i = 0; i < aw_dep.ntiers; i++) {
+        if (whole >= aw_dep.tier_min[i]) {
+            *pct = aw_dep.tier_pct[i];
+        }
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * Credits the deposits row (aw_dep_cols) at row: its tier now, the ledger
+ * row, the wallet's balance and the deposit published.
+ */
+
+static int
+aw_dep_credit_row(PGresult *pg, int row, const char *actor, const char *job,
+    const char *detail, aw_job_result_t *res)
+{
+    int                    pct;
+    char                   price[24], decimals[8], disc[8], key[64];
+    char                   bal[24], lid[24];
+    PGresult              *cr;
+    aw_addr_t              payer;
+    const char            *params[7], *asset, *argv[6];
+    size_t                 lens[6], i;
+    redisReply            *reply;
+    const aw_dep_token_t  *token;
+
+    asset = PQgetvalue(pg, row, 6);
+
+    if (strcmp(asset, "ETH") == 0) {
+        snprintf(price, sizeof(price), "%lld", (long long) aw_dep.eth_price);
+        snprintf(decimals, sizeof(decimals), "18");
+
+    } else {
+        token = aw_dep_token_by_asset(asset);
+
+        if (token == NULL) {
+            aw_log(AW_LOG_WARN, "deposits: %s:%s: token %s is no longer "
+                   "accepted: not credited", PQgetvalue(pg, row, 1),
+                   PQgetvalue(pg, row, 2), asset);
+            if (res) {
+                aw_job_fail(res, 1, "token %s is not accepted", asset);
+            }
+            return AW_ERROR;
+        }
+
+        snprintf(price, sizeof(price), "%lld", (long long) token->price);
+        snprintf(decimals, sizeof(decimals), "%d", token->decimals);
+    }
+
+    if (axon_address_parse(payer.b, PQgetvalue(pg, row, 5), 42) != AXON_OK
+        || aw_dep_tier(&payer, &pct) != AW_OK)
+    {
+        if (res) {
+            aw_job_fail(res, 0, "eth: the tier: %s", aw_worker.rpc.error);
+        }
+        return AW_ERROR;
+    }
+
+    snprintf(disc, sizeof(disc), "%d", pct);
+    aw_dep_publish_tier(PQgetvalue(pg, row, 5), pct);
+
+    params[0] = PQgetvalue(pg, row, 0);
+    params[1] = price;
+    params[2] = decimals;
+    params[3] = disc;
+    params[4] = actor;
+    params[5] = job;
+    params[6] = detail;
+
+    cr = aw_db_query(&aw_worker.db,
+                     "SELECT new_state, minutes, ledger_id, balance, applied"
+                     " FROM axon_deposit_credit($1, $2, $3, $4, $5, $6,"
+                     " $7::jsonb)", 7, params);
+
+    if (cr == NULL) {
+        if (res) {
+            aw_job_db_failed(NULL, res);
+        } else {
+            aw_log(AW_LOG_WARN, "deposits: crediting %s: %s",
+                   PQgetvalue(pg, row, 1), aw_worker.db.error);
+        }
+        return AW_ERROR;
+    }
+
+    aw_log(AW_LOG_INFO, "deposits: %s:%s of %s (%s %s): %s, %s minutes at "
+           "%d%% off%s", PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2),
+           PQgetvalue(pg, row, 5), PQgetvalue(pg, row, 8),
+           PQgetvalue(pg, row, 7), PQgetvalue(cr, 0, 0),
+           PQgetisnull(cr, 0, 1) ? "0" : PQgetvalue(cr, 0, 1), pct,
+           PQgetvalue(cr, 0, 4)[0] == 't' ? "" : " (credited already)");
+
+    if (res) {
+        snprintf(res->note, sizeof(res->note), "%s:%s %s, %s minutes",
+                 PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2),
+                 PQgetvalue(cr, 0, 0),
+                 PQgetisnull(cr, 0, 1) ? "0" : PQgetvalue(cr, 0, 1));
+    }
+
+    if (!PQgetisnull(cr, 0, 2) && !PQgetisnull(cr, 0, 3)) {
+        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(pg, row, 5));
+        snprintf(bal, sizeof(bal), "%s", PQgetvalue(cr, 0, 3));
+        snprintf(lid, sizeof(lid), "%s", PQgetvalue(cr, 0, 2));
+
+        argv[0] = "EVAL";
+        argv[1] = AW_WALLET_LUA_SET;
+        argv[2] = "1";
+        argv[3] = key;
+        argv[4] = bal;
+        argv[5] = lid;
+
+        for (i = 0; i < 6; i++) {
+            lens[i] = strlen(argv[i]);
+        }
+
+        reply = aw_redis_command_argv(&aw_worker.redis, 6, argv, lens);
+        if (reply) {
+            freeReplyObject(reply);
+        }
+    }
+
+    PQclear(cr);
+
+    aw_dep_publish_id(PQgetvalue(pg, row, 0), 0);
+
+    return AW_OK;
+}
+
+
+static aw_msec_t
+aw_deposits_run(aw_msec_t now)
+{
+    int        rc;
+    uint64_t   head;
+    aw_conf_t *conf;
+
+    conf = aw_worker.conf;
+
+    if (!aw_dep.enabled || !aw_rpc_enabled(&aw_worker.rpc)) {
+        return now + 5000;
+    }
+
+    if (aw_db_ready(&aw_worker.db, now) != AW_OK
+        || aw_redis_ready(&aw_worker.redis, now) != AW_OK)
+    {
+        return now + conf->deposit_poll_interval;
+    }
+
+    rc = aw_rpc_block_number(&aw_worker.rpc, &head);
+
+    if (rc != AW_RPC_OK) {
+        aw_log(AW_LOG_DEBUG, "deposits: eth: %s", aw_worker.rpc.error);
+        return now + conf->deposit_poll_interval;
+    }
+
+    if (!aw_dep_published && aw_dep_publish_config() == AW_OK) {
+        aw_dep_published = 1;
+    }
+
+    aw_dep_index(head);
+    aw_dep_confirm(head);
+
+    return now + conf->deposit_poll_interval;
+}
+
+
+/*
+ * One scan of the indexer: the Transfer logs to the revenue wallet of the
+ * accepted tokens from the cursor + 1, deposit_index_range blocks at most.
+ * The cursor moves only past blocks deposit_confirmations deep: younger
+ * blocks are scanned again at the next pass, so a log that a reorg moved
+ * is found in its new block.
+ */
+
+static void
+aw_dep_index(uint64_t head)
+{
+    int               rc;
+    char              chain[24], blk[24];
+    size_t            i, n;
+    int64_t           cursor, from, to, final;
+    json_t           *entry;
+    PGresult         *pg;
+    aw_addr_t         addrs[AW_DEP_MAX_TOKENS];
+    aw_hash_t         t0, t2;
+    aw_conf_t        *conf;
+    const char       *params[2];
+    aw_eth_log_t     *logs;
+    aw_dep_found_t    f;
+    aw_eth_filter_t   filter;
+
+    conf = aw_worker.conf;
+
+    if (aw_dep.ntokens == 0) {
+        return;
+    }
+
+    snprintf(chain, sizeof(chain), "%d", conf->eth_chain_id);
+    params[0] = chain;
+
+    pg = aw_db_query(&aw_worker.db, "SELECT block FROM deposit_cursor"
+                     " WHERE chain_id = $1", 1, params);
+    if (pg == NULL) {
+        return;
+    }
+
+    cursor = PQntuples(pg) ? atoll(PQgetvalue(pg, 0, 0))
+                           : (int64_t) conf->deposit_start_block - 1;
+    PQclear(pg);
+
+    from = cursor + 1;
+    to = aw_min((int64_t) head, from + conf->deposit_index_range - 1);
+
+    if (from > (int64_t) head) {
+        return;
+    }
+
+    for (i = 0; i < aw_dep.ntokens; i++) {
+        addrs[i] = aw_dep.tokens[i].addr;
+    }
+
+    aw_eth_parse_bytes("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a1162"
+                       "8f55a4df523b3ef", 32, t0.b);
+    memset(t2.b, 0, 12);
+    memcpy(t2.b + 12, aw_dep.revenue.b, 20);
+
+    memset(&filter, 0, sizeof(filter));
+    filter.from_block = (uint64_t) from;
+    filter.to_block = (uint64_t) to;
+    filter.addresses = addrs;
+    filter.naddresses = aw_dep.ntokens;
+    filter.topics[0] = &t0;
+    filter.topics[1] = NULL;
+    filter.topics[2] = &t2;
+    filter.ntopics = 3;
+
+    rc = aw_rpc_get_logs(&aw_worker.rpc, &filter, &logs, &n);
+
+    if (rc != AW_RPC_OK) {
+        aw_log(AW_LOG_WARN, "deposits: eth_getLogs %lld..%lld: %s",
+               (long long) from, (long long) to, aw_worker.rpc.error);
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (logs[i].removed
+            || !aw_dep_transfer_log(&logs[i], &f.payer, &f.amount))
+        {
+            continue;
+        }
+
+        f.token = aw_dep_token_of(&logs[i].address);
+        if (f.token == NULL) {
+            continue;
+        }
+
+        f.log_index = (int) logs[i].log_index;
+
+        if (aw_dep_record(logs[i].block_number, &logs[i].block_hash,
+                          &logs[i].tx_hash, &f, &entry)
+            != AW_OK)
+        {
+            aw_log(AW_LOG_WARN, "deposits: recording a deposit: %s",
+                   aw_worker.db.error);
+            aw_eth_logs_free(logs, n);
+            return;
+        }
+
+        if (entry
+            && strcmp(json_string_value(json_object_get(entry, "status")),
+                      "confirming") == 0)
+        {
+            char  payer[43], field[96];
+
+            aw_dep_hex_addr(payer, &f.payer);
+            snprintf(field, sizeof(field), "%s:%d",
+                     json_string_value(json_object_get(entry, "tx_hash")),
+                     f.log_index);
+            aw_dep_publish(payer, field, entry, NULL);
+
+        } else {
+            json_decref(entry);
+        }
+    }
+
+    aw_eth_logs_free(logs, n);
+
+    final = (int64_t) head - conf->deposit_confirmations + 1;
+    final = aw_min(final, to);
+
+    if (final > cursor) {
+        snprintf(blk, sizeof(blk), "%lld", (long long) final);
+        params[1] = blk;
+
+        if (aw_db_exec(&aw_worker.db,
+                       "INSERT INTO deposit_cursor (chain_id, block)"
+                       " VALUES ($1, $2) ON CONFLICT (chain_id) DO UPDATE"
+                       " SET block = EXCLUDED.block, updated_at = now()",
+                       2, params)
+            != AW_OK)
+        {
+            aw_log(AW_LOG_WARN, "deposits: the cursor: %s",
+                   aw_worker.db.error);
+        }
+    }
+
+    if (n) {
+        aw_log(AW_LOG_DEBUG, "deposits: blocks %lld..%lld: %zu log(s)",
+               (long long) from, (long long) to, n);
+    }
+}
+
+
+/*
+ * The confirming deposits: each one's receipt again.  Gone (or in another
+ * block): orphaned (or moved).  N confirmations, and the block at that
+ * height is still the deposit's: credited.  Else the count is published.
+ */
+
+static void
+aw_dep_confirm(uint64_t head)
+{
+    int                rc, *rcs, row, n;
+    char               chain[24], bh[67], sql[512], blk[24];
+    uint64_t           block;
+    PGresult          *pg;
+    aw_hash_t         *hashes;
+    aw_conf_t         *conf;
+    const char        *params[2], *mp[3];
+    aw_eth_block_t     b;
+    aw_eth_receipt_t  *receipts;
+
+    conf = aw_worker.conf;
+    snprintf(chain, sizeof(chain), "%d", conf->eth_chain_id);
+    params[0] = chain;
+
+    snprintf(sql, sizeof(sql), "SELECT %s FROM deposits WHERE chain_id = $1"
+             " AND state = 'confirming' ORDER BY id LIMIT %d", aw_dep_cols,
+             AW_DEP_BATCH);
+
+    pg = aw_db_query(&aw_worker.db, sql, 1, params);
+    if (pg == NULL) {
+        return;
+    }
+
+    n = PQntuples(pg);
+
+    if (n == 0) {
+        PQclear(pg);
+        return;
+    }
+
+    hashes = calloc(n, sizeof(aw_hash_t));
+    receipts = calloc(n, sizeof(aw_eth_receipt_t));
+    rcs = calloc(n, sizeof(int));
+
+    if (hashes == NULL || receipts == NULL || rcs == NULL) {
+        goto done;
+    }
+
+    for (row = 0; row < n; row++) {
+        aw_eth_parse_bytes(PQgetvalue(pg, row, 1), 32, hashes[row].b);
+    }
+
+    rc = aw_rpc_get_receipts(&aw_worker.rpc, hashes, n, receipts, rcs);
+
+    if (rc != AW_RPC_OK) {
+        aw_log(AW_LOG_DEBUG, "deposits: receipts: %s", aw_worker.rpc.error);
+        goto done;
+    }
+
+    for (row = 0; row < n; row++) {
+
+        if (rcs[row] != AW_RPC_OK && rcs[row] != AW_RPC_NOT_FOUND) {
+            continue;
+        }
+
+        if (rcs[row] == AW_RPC_OK) {
+            aw_eth_hex(bh, receipts[row].block_hash.b, 32);
+        }
+
+        if (rcs[row] == AW_RPC_NOT_FOUND || !receipts[row].status) {
+            /* the block left the chain, and the tx with it */
+            params[0] = PQgetvalue(pg, row, 0);
+
+            if (aw_db_exec(&aw_worker.db,
+                           "UPDATE deposits SET state = 'orphaned',"
+                           " reject_reason = 'reorg: the transaction left "
+                           "the chain', updated_at = now()"
+                           " WHERE id = $1 AND state = 'confirming'",
+                           1, params) == AW_OK)
+            {
+                aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: its "
+                       "transaction is no longer on the chain",
+                       PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2));
+                aw_dep_publish_id(params[0], head);
+            }
+
+            continue;
+        }
+
+        if (strcmp(bh, PQgetvalue(pg, row, 4)) != 0) {
+            /* mined again in another block: follow it */
+            snprintf(blk, sizeof(blk), "%llu",
+                     (unsigned long long) receipts[row].block_number);
+
+            mp[0] = PQgetvalue(pg, row, 0);
+            mp[1] = blk;
+            mp[2] = bh;
+
+            if (aw_db_exec(&aw_worker.db,
+                           "UPDATE deposits SET block_number = $2,"
+                           " block_hash = $3, updated_at = now()"
+                           " WHERE id = $1 AND state = 'confirming'",
+                           3, mp) == AW_OK)
+            {
+                aw_log(AW_LOG_NOTICE, "deposits: %s:%s moved to block %s",
+                       PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2), blk);
+            }
+
+            continue;
+        }
+
+        block = receipts[row].block_number;
+
+        if (head + 1 < block + conf->deposit_confirmations) {
+            aw_dep_publish_row(pg, row, head, NULL);
+            continue;
+        }
+
+        /* the block at that height is still the deposit's */
+        if (aw_rpc_get_block(&aw_worker.rpc, block, &b) != AW_RPC_OK
+            || memcmp(b.hash.b, receipts[row].block_hash.b, 32) != 0)
+        {
+            continue;
+        }
+
+        aw_dep_credit_row(pg, row, "worker", NULL, NULL, NULL);
+    }
+
+done:
+
+    if (receipts) {
+        for (row = 0; row < n; row++) {
+            if (rcs && rcs[row] == AW_RPC_OK) {
+                aw_eth_receipt_free(&receipts[row]);
+            }
+        }
+    }
+
+    free(hashes);
+    free(receipts);
+    free(rcs);
+    PQclear(pg);
+}
+
+
+/*
+ * Admin: deposit.credit tx_hash log_index reason: credits a recorded
+ * deposit now, whatever its confirmations (audited, actor admin);
+ * deposit.reject tx_hash log_index reason: a deposit not credited yet is
+ * never credited; deposit.rescan from: the indexer scans again from block
+ * FROM.
+ */
+
+static PGresult *
+aw_dep_find(aw_job_t *job, aw_job_result_t *res)
+{
+    char         chain[24], li[24], sql[512];
+    PGresult    *pg;
+    const char  *params[3];
+
+    snprintf(chain, sizeof(chain), "%d", aw_worker.conf->eth_chain_id);
+    snprintf(li, sizeof(li), "%lld", (long long) aw_job_int(job, "log_index"));
+
+    params[0] = chain;
+    params[1] = aw_job_str(job, "tx_hash");
+    params[2] = li;
+
+    snprintf(sql, sizeof(sql), "SELECT %s FROM deposits WHERE chain_id = $1"
+             " AND tx_hash = $2 AND log_index = $3", aw_dep_cols);
+
+    pg = aw_db_query(&aw_worker.db, sql, 3, params);
+
+    if (pg == NULL) {
+        aw_job_db_failed(job, res);
+        return NULL;
+    }
+
+    if (PQntuples(pg) != 1) {
+        PQclear(pg);
+        aw_job_fail(res, 1, "no deposit %s:%s on chain %s is recorded "
+                    "(deposit.verify or deposit.rescan finds it)", params[1],
+                    li, chain);
+        return NULL;
+    }
+
+    return pg;
+}
+
+
+int
+aw_deposit_credit(aw_job_t *job, aw_job_result_t *res)
+{
+    int        rc;
+    char      *detail;
+    json_t    *j;
+    PGresult  *pg;
+
+    if (!aw_dep.enabled) {
+        aw_job_fail(res, 0, "deposits are off: trying again later");
+        return AW_ERROR;
+    }
+
+    pg = aw_dep_find(job, res);
+    if (pg == NULL) {
+        return AW_ERROR;
+    }
+
+    j = json_pack("{s:s, s:s, s:s?}", "via", "redis", "reason",
+                  aw_job_str(job, "reason"), "replay_of", job->replay_of);
+    detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+
+    if (detail == NULL) {
+        PQclear(pg);
+        aw_job_fail(res, 1, "reason: cannot be written as JSON");
+        return AW_ERROR;
+    }
+
+    rc = aw_dep_credit_row(pg, 0, "admin", job->id, detail, res);
+
+    free(detail);
+    PQclear(pg);
+
+    return rc;
+}
+
+
+int
+aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
+{
+    char        *detail;
+    json_t      *j;
+    PGresult    *pg, *up;
+    const char  *params[5];
+
+    pg = aw_dep_find(job, res);
+    if (pg == NULL) {
+        return AW_ERROR;
+    }
+
+    if (strcmp(PQgetvalue(pg, 0, 9), "credited") == 0) {
+        aw_job_fail(res, 1, "%s:%s is credited already: take the minutes "
+                    "back with credit.revoke", PQgetvalue(pg, 0, 1),
+                    PQgetvalue(pg, 0, 2));
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    j = json_pack("{s:s, s:s, s:s, s:s?}", "via", "redis", "reason",
+                  aw_job_str(job, "reason"), "tx_hash", PQgetvalue(pg, 0, 1),
+                  "replay_of", job->replay_of);
+    detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+
+    if (detail == NULL) {
+        PQclear(pg);
+        aw_job_fail(res, 1, "reason: cannot be written as JSON");
+        return AW_ERROR;
+    }
+
+    params[0] = PQgetvalue(pg, 0, 0);
+    params[1] = aw_job_str(job, "reason");
+    params[2] = job->id;
+    params[3] = detail;
+    params[4] = PQgetvalue(pg, 0, 5);
+
+    up = aw_db_query(&aw_worker.db,
+                     "WITH u AS (UPDATE deposits SET state = 'rejected',"
+                     " reject_reason = $2, updated_at = now()"
+                     " WHERE id = $1 AND state <> 'credited' RETURNING id)"
+                     " SELECT axon_admin_audit('admin', 'deposit.reject', $5,"
+                     " $4::jsonb, $3), (SELECT count(*) FROM u)",
+                     5, params);
+    free(detail);
+
+    if (up == NULL) {
+        PQclear(pg);
+        return aw_job_db_failed(job, res);
+    }
+
+    PQclear(up);
+
+    snprintf(res->note, sizeof(res->note), "%s:%s rejected",
+             PQgetvalue(pg, 0, 1), PQgetvalue(pg, 0, 2));
+
+    PQclear(pg);
+
+    pg = aw_dep_find(job, res);
+    if (pg) {
+        aw_dep_publish_row(pg, 0, 0, NULL);
+        PQclear(pg);
+    }
+
+    return AW_OK;
+}
+
+
+int
+aw_deposit_rescan(aw_job_t *job, aw_job_result_t *res)
+{
+    char         chain[24], blk[24], detail[128];
+    PGresult    *pg;
+    const char  *params[4];
+
+    snprintf(chain, sizeof(chain), "%d", aw_worker.conf->eth_chain_id);
+    snprintf(blk, sizeof(blk), "%lld",
+             (long long) aw_job_int(job, "from") - 1);
+    snprintf(detail, sizeof(detail), "{\"via\": \"redis\", \"from\": %lld}",
+             (long long) aw_job_int(job, "from"));
+
+    params[0] = chain;
+    params[1] = blk;
+    params[2] = job->id;
+    params[3] = detail;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "WITH u AS (INSERT INTO deposit_cursor (chain_id, block)"
+                     " VALUES ($1, $2)"
+                     " ON CONFLICT (chain_id) DO UPDATE"
+                     " SET block = EXCLUDED.block, updated_at = now()"
+                     " RETURNING 1)"
+                     " SELECT axon_admin_audit('admin', 'deposit.rescan',"
+                     " 'chain:' || $1, $4::jsonb, $3), (SELECT count(*)"
+                     " FROM u)", 4, params);
+
+    if (pg == NULL) {
+        return aw_job_db_failed(job, res);
+    }
+
+    PQclear(pg);
+
+    snprintf(res->note, sizeof(res->note), "the indexer scans chain %s "
+             "again from block %lld", chain,
+             (long long) aw_job_int(job, "from"));
+
+    return AW_OK;
+}
+
+
+/*
+ * axon:deposits:config, for GET /api/quote: {"tokens": [{"symbol",
+ * "asset", "decimals", "price"}], "tiers": [{"min", "discount_pct"}],
+ * "confirmations", "revenue_wallet", "chain_id"}; ETH is a token with
+ * asset "ETH".
+ */
+
+static int
+aw_dep_publish_config(void)
+{
+    char         *text;
+    size_t        i;
+    json_t       *o, *tokens, *tiers;
+    redisReply   *reply;
+
+    tokens = json_array();
+    tiers = json_array();
+
+    for (i = 0; i < aw_dep.ntokens; i++) {
+        json_array_append_new(tokens, json_pack("{s:s, s:s, s:i, s:I}",
+            "symbol", aw_dep.tokens[i].symbol, "asset", aw_dep.tokens[i].text,
+            "decimals", aw_dep.tokens[i].decimals,
+            "price", (json_int_t) aw_dep.tokens[i].price));
+    }
+
+    if (aw_dep.eth_price) {
+        json_array_append_new(tokens, json_pack("{s:s, s:s, s:i, s:I}",
+            "symbol", "ETH", "asset", "ETH", "decimals", 18,
+            "price", (json_int_t) aw_dep.eth_price));
+    }
+
+    for (i = 0; i < aw_dep.ntiers; i++) {
+        json_array_append_new(tiers, json_pack("{s:I, s:i}",
+            "min", (json_int_t) aw_dep.tier_min[i],
+            "discount_pct", aw_dep.tier_pct[i]));
+    }
+
+    o = json_pack("{s:o, s:o, s:i, s:s, s:i}", "tokens", tokens,
+                  "tiers", tiers, "confirmations",
+                  aw_worker.conf->deposit_confirmations, "revenue_wallet",
+                  aw_dep.revenue_text, "chain_id",
+                  aw_worker.conf->eth_chain_id);
+
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+
+    if (text == NULL) {
+        return AW_ERROR;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "SET %s %s",
+                             AW_DEP_KEY "config", text);
+    free(text);
+
+    if (reply == NULL) {
+        return AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    return AW_OK;
+}
+
+
+/* axon:wallet:ADDR tier_pct, tier_at (unix s): what a quote applies */
+
+static void
+aw_dep_publish_tier(const char *wallet, int pct)
+{
+    redisReply  *reply;
+
+    reply = aw_redis_command(&aw_worker.redis, "HSET " AW_WALLET_KEY "%s "
+                             "tier_pct %d tier_at %lld", wallet, pct,
+                             (long long) time(NULL));
+    if (reply) {
+        freeReplyObject(reply);
+    }
+}
+
+
+/* deposit.tier wallet: the wallet's discount tier now, for quotes */
+
+int
+aw_deposit_tier(aw_job_t *job, aw_job_result_t *res)
+{
+    int          pct;
+    aw_addr_t    a;
+    const char  *wallet;
+
+    wallet = aw_job_addr(job, "wallet");
+
+    if (!aw_dep.enabled || !aw_rpc_enabled(&aw_worker.rpc)) {
+        aw_job_fail(res, 1, "deposits are off");
+        return AW_ERROR;
+    }
+
+    axon_address_parse(a.b, wallet, 42);
+
+    if (aw_dep_tier(&a, &pct) != AW_OK) {
+        aw_job_fail(res, 0, "eth: %s", aw_worker.rpc.error);
+        return AW_ERROR;
+    }
+
+    aw_dep_publish_tier(wallet, pct);
+
+    snprintf(res->note, sizeof(res->note), "%s: tier %d%%", wallet, pct);
+
+    return AW_OK;
+}

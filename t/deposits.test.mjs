@@ -1,0 +1,283 @@
+// Deposits on the local chain: POST /api/auth/verify-deposit, the worker's
+// checks, the indexer, crediting at N confirmations (3 here) exactly once,
+// rejections with a reason, a reorg, the node down while indexing.  Real
+// ganache, worker, Postgres, Redis and nginx; transactions made by ethers.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Contract, ContractFactory, parseEther, parseUnits } from 'ethers';
+import { Stack, BUILD, waitFor } from './lib/stack.mjs';
+
+const N = 3;
+const PRICE = { USDC: 60n, AXGT: 100n, ETH: 200000n };      // deploy.mjs
+const DECIMALS = { USDC: 6n, AXGT: 18n, ETH: 18n };
+const TIERS = [[100n, 5n], [1000n, 10n], [10000n, 15n], [100000n, 25n]];
+const ERC20 = ['function transfer(address,uint256) returns (bool)',
+    'function balanceOf(address) view returns (uint256)'];
+
+let s, eth, wallets, alice, bob, token, aliceToken, bobToken;
+
+before(async () => {
+    s = await new Stack({
+        chain: true,
+        workerConf: `deposit_confirmations ${N}\ndeposit_poll_interval 100ms`,
+    }).start();
+    eth = await s.ethers();
+    wallets = eth.wallets;
+    [alice, bob] = wallets;
+    aliceToken = (await s.signIn(alice)).token;
+    bobToken = (await s.signIn(bob)).token;
+    token = sym => new Contract(s.chain.tokens[sym].address, ERC20, alice);
+});
+
+after(async () => { await s?.stop(); });
+
+const auth = t => ({ authorization: `Bearer ${t}`, 'content-type': 'application/json' });
+
+async function submit(hash, t = aliceToken) {
+    return s.json('/api/auth/verify-deposit', {
+        method: 'POST', headers: auth(t), body: JSON.stringify({ tx_hash: hash }),
+    });
+}
+
+async function deposits(t = aliceToken) {
+    const r = await s.json('/api/deposits', { headers: auth(t) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.deposits;
+}
+
+async function entry(hash, pred, t = aliceToken, what = '') {
+    return waitFor(async () => {
+        const e = (await deposits(t)).find(d => d.tx_hash === hash.toLowerCase()
+            && (d.log_index !== undefined || d.status === 'rejected'));
+        return e && pred(e) ? e : null;
+    }, `deposit ${hash} ${what}`);
+}
+
+function ledgerRows(hash) {
+    const r = s.psql(`SELECT count(*), coalesce(sum(delta_minutes), 0) FROM credit_ledger
+                      WHERE kind = 'deposit' AND reference = '${hash.toLowerCase()}'`);
+    assert.ok(r.ok, r.err);
+    const [n, sum] = r.out.split('|').map(Number);
+    return { n, sum };
+}
+
+async function tierOf(addr) {
+    const bal = await new Contract(s.chain.tokens.AXGT.address, ERC20, eth.provider).balanceOf(addr);
+    let pct = 0n;
+    for (const [min, p] of TIERS) if (bal >= min * 10n ** 18n) pct = p;
+    return pct;
+}
+
+function minutes(sym, amount, pct) {
+    return (amount * PRICE[sym] * 100n) / (10n ** DECIMALS[sym] * (100n - pct));
+}
+
+async function balance(t = aliceToken) {
+    return (await s.json('/api/me', { headers: auth(t) })).body.balance_minutes;
+}
+
+async function pay(sym, amount, from = alice) {
+    const tx = sym === 'ETH'
+        ? await from.sendTransaction({ to: s.chain.revenue_wallet, value: amount })
+        : await token(sym).connect(from).transfer(s.chain.revenue_wallet, amount);
+    await tx.wait();
+    return tx.hash;
+}
+
+for (const [sym, amount] of [['ETH', parseEther('0.01')], ['USDC', parseUnits('2.5', 6)],
+    ['AXGT', parseUnits('3', 18)]]) {
+    test(`${sym}: confirming before ${N} confirmations, credited once at ${N}, twice submitted`, async () => {
+        const before = await balance();
+        const hash = await pay(sym, amount);
+
+        const r = await submit(hash);
+        assert.equal(r.status, 202);
+        assert.equal(r.body.status, 'submitted');
+        assert.equal(r.body.tx_hash, hash.toLowerCase());
+
+        const e = await entry(hash, d => d.status === 'confirming', aliceToken, 'confirming');
+        assert.ok(e.confirmations < N, JSON.stringify(e));
+        assert.equal(e.required, N);
+        assert.equal(e.symbol, sym);
+        assert.equal(e.amount, amount.toString());
+        assert.equal(ledgerRows(hash).n, 0);
+
+        await s.mine(N);
+        const c = await entry(hash, d => d.status === 'credited', aliceToken, 'credited');
+        const pct = await tierOf(alice.address);
+        const want = minutes(sym, amount, pct);
+        assert.equal(BigInt(c.minutes), want);
+        assert.equal(BigInt(c.discount_pct), pct);
+        assert.deepEqual(ledgerRows(hash), { n: 1, sum: Number(want) });
+        await waitFor(async () => (await balance()) === before + Number(want), 'the balance');
+
+        // submitted again: still once
+        assert.equal((await submit(hash)).status, 202);
+        await waitFor(async () => !(await deposits()).some(d => d.tx_hash === hash.toLowerCase()
+            && d.status === 'submitted'), 'the second submission handled');
+        await s.mine(N);
+        assert.deepEqual(ledgerRows(hash), { n: 1, sum: Number(want) });
+        assert.equal(await balance(), before + Number(want));
+    });
+}
+
+test('the indexer credits a token deposit nobody submitted; submitted after: still once', async () => {
+    const amount = parseUnits('1', 6);
+    const hash = await pay('USDC', amount, bob);
+    await entry(hash, d => d.status === 'confirming', bobToken, 'found by the indexer');
+    await s.mine(N);
+    const c = await entry(hash, d => d.status === 'credited', bobToken, 'credited');
+    assert.equal(BigInt(c.minutes), minutes('USDC', amount, await tierOf(bob.address)));
+    assert.equal(ledgerRows(hash).n, 1);
+
+    assert.equal((await submit(hash, bobToken)).status, 202);
+    await waitFor(async () => !(await deposits(bobToken)).some(d => d.tx_hash === hash.toLowerCase()
+        && d.status === 'submitted'), 'the submission handled');
+    assert.equal(ledgerRows(hash).n, 1);
+});
+
+test('rejected with a reason: another address, reverted, unaccepted token, someone else\'s, unknown', async () => {
+    // to another address
+    const other = await alice.sendTransaction({ to: wallets[2].address, value: parseEther('0.01') });
+    await other.wait();
+
+    // reverted: more USDC than alice has, with a gas limit so that it is mined
+    const big = await token('USDC').transfer(s.chain.revenue_wallet, parseUnits('1000000000', 6),
+        { gasLimit: 100000 });
+    await big.wait().catch(() => {});
+    const receipt = await eth.provider.getTransactionReceipt(big.hash);
+    assert.equal(receipt.status, 0);
+
+    // a token that is not accepted
+    const art = JSON.parse(readFileSync(join(BUILD, 'chain/TestUSDC.json'), 'utf8'));
+    const fake = await new ContractFactory(art.abi, art.bytecode, alice).deploy();
+    await fake.waitForDeployment();
+    await (await fake.mint(alice.address, 1000000n)).wait();
+    const fakeTx = await fake.transfer(s.chain.revenue_wallet, 1000n);
+    await fakeTx.wait();
+
+    // bob's deposit, submitted by alice
+    const bobs = await pay('USDC', parseUnits('1', 6), bob);
+
+    const unknown = '0x' + 'ab'.repeat(32);
+
+    for (const [hash, reason] of [[other.hash, 'not_a_deposit'], [big.hash, 'tx_failed'],
+        [fakeTx.hash, 'token_not_accepted'], [bobs, 'not_your_deposit'], [unknown, 'tx_not_found']]) {
+        assert.equal((await submit(hash)).status, 202);
+        const e = await entry(hash, d => d.status === 'rejected', aliceToken, reason);
+        assert.equal(e.reason, reason, JSON.stringify(e));
+        assert.equal(ledgerRows(hash).n, 0);
+    }
+
+    // bob's own deposit is still his, credited to him
+    await s.mine(N);
+    await entry(bobs, d => d.status === 'credited', bobToken, 'bob credited');
+    const who = s.psql(`SELECT wallet FROM credit_ledger WHERE reference = '${bobs.toLowerCase()}'`);
+    assert.equal(who.out, bob.address.toLowerCase());
+});
+
+test('a malformed hash is 400 bad_tx_hash; without a token 401', async () => {
+    for (const bad of ['0x1234', 'ab'.repeat(33), '0x' + 'zz'.repeat(32), 42, null]) {
+        const r = await submit(bad);
+        assert.equal(r.status, 400);
+        assert.equal(r.body.error.code, 'bad_tx_hash');
+    }
+    const r = await s.json('/api/auth/verify-deposit', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tx_hash: '0x' + '00'.repeat(32) }),
+    });
+    assert.equal(r.status, 401);
+    assert.equal((await s.json('/api/deposits')).status, 401);
+});
+
+test('a reorg before confirmation: the deposit is orphaned, never credited', async () => {
+    const snap = await s.snapshot();
+    const hash = await pay('USDC', parseUnits('5', 6));
+    assert.equal((await submit(hash)).status, 202);
+    await entry(hash, d => d.status === 'confirming', aliceToken, 'confirming');
+
+    await s.revert(snap);
+    await s.mine(N + 2);
+
+    await entry(hash, d => d.status === 'orphaned', aliceToken, 'orphaned');
+    await s.mine(N);
+    await new Promise(r => setTimeout(r, 500));
+    assert.equal(ledgerRows(hash).n, 0);
+    const st = s.psql(`SELECT state FROM deposits WHERE tx_hash = '${hash.toLowerCase()}'`);
+    assert.equal(st.out, 'orphaned');
+});
+
+test('the node stopped during indexing: caught up when it returns, nothing lost', async () => {
+    const amount = parseUnits('2', 6);
+    const hashes = [];
+    for (let i = 0; i < 3; i++) hashes.push(await pay('USDC', amount, bob));
+    await s.stopChain();
+    await new Promise(r => setTimeout(r, 800));
+    await s.startChain();
+    await s.mine(N);
+    for (const h of hashes) {
+        await entry(h, d => d.status === 'credited', bobToken, 'credited after the outage');
+        assert.equal(ledgerRows(h).n, 1);
+    }
+});
+
+test('admin: deposit.reject and deposit.credit by hand, audited; deposit.rescan', async () => {
+    const h1 = await pay('USDC', parseUnits('1', 6));
+    const h2 = await pay('USDC', parseUnits('1', 6));
+    await entry(h1, d => d.status === 'confirming', aliceToken, 'h1 confirming');
+    await entry(h2, d => d.status === 'confirming', aliceToken, 'h2 confirming');
+    const li = (await deposits()).find(d => d.tx_hash === h1.toLowerCase()).log_index;
+    const li2 = (await deposits()).find(d => d.tx_hash === h2.toLowerCase()).log_index;
+
+    s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.reject', 'tx_hash', h1.toLowerCase(),
+        'log_index', String(li), 'reason', 'ticket 9');
+    s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.credit', 'tx_hash', h2.toLowerCase(),
+        'log_index', String(li2), 'reason', 'ticket 10');
+    await entry(h1, d => d.status === 'rejected', aliceToken, 'rejected by hand');
+    await entry(h2, d => d.status === 'credited', aliceToken, 'credited by hand');
+    await s.mine(N);
+    await new Promise(r => setTimeout(r, 500));
+    assert.equal(ledgerRows(h1).n, 0);
+    assert.equal(ledgerRows(h2).n, 1);
+    const audit = s.psql(`SELECT action, actor FROM audit_log WHERE action LIKE 'deposit.%' ORDER BY id`);
+    assert.match(audit.out, /deposit\.reject\|admin/);
+    assert.match(audit.out, /deposit\.credit\|admin/);
+
+    s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.rescan', 'from', '0');
+    await waitFor(() => s.psql('SELECT block FROM deposit_cursor').out !== '' &&
+        Number(s.psql('SELECT block FROM deposit_cursor').out) > 0, 'the rescan done');
+    assert.equal(ledgerRows(h2).n, 1);
+});
+
+test('GET /api/quote: the price in each token with the wallet\'s tier, an expiry', async () => {
+    s.redis('SET', 'axon:profiles', JSON.stringify({ profiles: [{ name: 'small', gpus: 2, price: 3 }] }));
+    const q = () => s.json('/api/quote?profile=small&minutes=90', { headers: auth(bobToken) });
+
+    // the first quote asks the worker for the tier (deposit.tier)
+    await waitFor(async () => (await q()).body.tier_known, 'the tier known');
+    const r = await q();
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const pct = await tierOf(bob.address);
+    assert.equal(BigInt(r.body.discount_pct), pct);
+    assert.equal(r.body.credit_minutes, 90 * 2 * 3);
+    assert.equal(r.body.pay_to.toLowerCase(), s.chain.revenue_wallet.toLowerCase());
+    assert.ok(Date.parse(r.body.expires_at) > Date.now());
+    const need = 540n;
+    for (const sym of ['USDC', 'AXGT', 'ETH']) {
+        const p = r.body.prices.find(x => x.symbol === sym);
+        assert.ok(p, sym);
+        const den = PRICE[sym] * 100n;
+        const want = (need * 10n ** DECIMALS[sym] * (100n - pct) + den - 1n) / den;
+        assert.equal(BigInt(p.amount), want, sym);
+        // paying the quote buys at least the minutes
+        assert.ok(minutes(sym, BigInt(p.amount), pct) >= need);
+    }
+
+    assert.equal((await s.json('/api/quote?profile=nope&minutes=1', { headers: auth(bobToken) })).body.error.code,
+        'unknown_profile');
+    assert.equal((await s.json('/api/quote?profile=small&minutes=0', { headers: auth(bobToken) })).status, 400);
+    assert.equal((await s.json('/api/quote?profile=small&minutes=1')).status, 401);
+});
