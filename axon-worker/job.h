@@ -123,6 +123,12 @@ int aw_credit_revoke(aw_job_t *job, aw_job_result_t *res);
 int aw_auth_signin(aw_job_t *job, aw_job_result_t *res);
 int aw_auth_logout(aw_job_t *job, aw_job_result_t *res);
 int aw_queue_replay(aw_job_t *job, aw_job_result_t *res);
+int aw_session_claim(aw_job_t *job, aw_job_result_t *res);
+int aw_session_leave(aw_job_t *job, aw_job_result_t *res);
+int aw_session_release(aw_job_t *job, aw_job_result_t *res);
+int aw_session_end(aw_job_t *job, aw_job_result_t *res);
+int aw_gpu_drain(aw_job_t *job, aw_job_result_t *res);
+int aw_gpu_undrain(aw_job_t *job, aw_job_result_t *res);
 
 
 #endif /* AW_JOB_H */

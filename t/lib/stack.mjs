@@ -8,7 +8,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync, existsSync, rmSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
+import { join, dirname, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -68,7 +68,10 @@ export class Stack {
             AXON_PG_PORT: String(this.pgPort),
             AXON_PG_FSYNC: 'off',
             ...(this.opts.redisPassword ? { AXON_REDIS_PASSWORD: this.opts.redisPassword } : {}),
-            AXON_WORKER_CONF: this.opts.workerConf || '',
+            // this stack's containers only: the reconcile sweep of one
+            // test's worker must not remove another test's
+            AXON_WORKER_CONF: `launcher_prefix axgt-${basename(this.dir)}-\n`
+                + (this.opts.workerConf || ''),
         };
         if (this.opts.nginx) {
             this.env.AXON_NGINX_INCLUDE = join(this.dir, 'test-nginx.conf');
