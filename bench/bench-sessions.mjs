@@ -57,7 +57,7 @@ function resp(port) {
 }
 
 async function billing() {
-    const st = new Stack({ workerConf: 'sessions off\nlog_level notice' });
+    const st = new Stack({ workerConf: 'log_level notice' });
     await st.start();
     try {
         const times = [];
@@ -101,6 +101,7 @@ async function claims() {
     const docker = process.env.AXON_DOCKER;
     process.env.AXON_DOCKER = '/bin/false';
     const st = new Stack({
+        sessions: true,
         workerConf: ['gpu_hosts local=0,1,2,3,4,5,6,7', 'log_level notice',
                      'reconcile_interval 1h'].join('\n'),
     });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, basename } from 'node:path';
 import { promisify } from 'node:util';
 import { BUILD, ROOT, Stack } from './lib/stack.mjs';
 
@@ -243,8 +243,9 @@ test('a docker binary that is not there is a clean error', async () => {
 });
 
 test('the local stack\'s worker.conf launches the test image; axon-stack down removes it', async () => {
-    const stack = await new Stack().start();
+    const stack = await new Stack().start();     // sessions off: no sweep
     const id = nextId();
+    const name = `axgt-${basename(stack.dir)}-${id}`;
     try {
         const s = await launch(join(stack.dir, 'worker.conf'), 'start', String(id), '0x1');
         assert.equal(s.code, 0, s.err);
@@ -252,5 +253,5 @@ test('the local stack\'s worker.conf launches the test image; axon-stack down re
     } finally {
         await stack.stop();
     }
-    assert.equal(podman('container', 'exists', `axgt-session-${id}`).ok, false);
+    assert.equal(podman('container', 'exists', name).ok, false);
 });

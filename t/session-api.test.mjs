@@ -16,10 +16,10 @@ const containers = ['A', 'B'].map(name => createServer((req, res) => {
     res.end(JSON.stringify({ container: name, url: req.url, session: req.headers['x-axon-session'] }));
 }));
 
-// sessions off: this worker refuses the session jobs (dead-lettered), so
-// that what the test writes into Redis by hand stays as it wrote it
+// sessions off (the harness's default): this worker refuses the session
+// jobs (dead-lettered), so that what the test writes into Redis by hand
+// stays as it wrote it
 const s = new Stack({
-    workerConf: 'sessions off',
     nginx: async st => {
         st.gatePort = await freePort();
         return `

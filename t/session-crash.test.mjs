@@ -25,7 +25,7 @@ const conf = [
 ];
 
 // a stable worker_id: a restarted worker takes back its own leases at once
-const s = new Stack({ workerConf: [...conf, 'worker_id w1', 'queue_consumer w1'].join('\n') });
+const s = new Stack({ sessions: true, workerConf: [...conf, 'worker_id w1', 'queue_consumer w1'].join('\n') });
 let prefix;
 before(async () => {
     await s.start();
@@ -126,7 +126,7 @@ test('kill -9 mid-billing, again and again: no minute billed twice or skipped', 
 });
 
 test('two workers, one pool of 2 GPUs, 5 claims: never a GPU twice, every session served', async () => {
-    const t = new Stack({ workerConf: conf.join('\n') });
+    const t = new Stack({ sessions: true, workerConf: conf.join('\n') });
     await t.start();
     const pre = `axgt-${basename(t.dir)}-`;
     try {

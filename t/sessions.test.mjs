@@ -13,6 +13,7 @@ import { Stack, freePort, waitFor, ROOT } from './lib/stack.mjs';
 const MINUTE = 2000;
 
 const s = new Stack({
+    sessions: true,
     workerConf: [
         'gpu_hosts local=0,1,2,3',
         'profiles "small:1:1 medium:2:1 large:4:2 huge:8:1"',

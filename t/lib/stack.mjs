@@ -48,6 +48,8 @@ export class Stack {
     // opts.nginx(stack): text included in nginx's http {} block, for a
     // test's own servers and locations (it may use stack.port & co.)
     // opts.workerConf: lines added to the workers' config (AXON_WORKER_CONF)
+    // opts.sessions: the worker runs GPU sessions (scheduler, billing, the
+    // reconcile sweep's container listings); off unless a test needs them
     constructor(opts = {}) {
         this.opts = opts;
         this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
@@ -71,6 +73,7 @@ export class Stack {
             // this stack's containers only: the reconcile sweep of one
             // test's worker must not remove another test's
             AXON_WORKER_CONF: `launcher_prefix axgt-${basename(this.dir)}-\n`
+                + (this.opts.sessions ? '' : 'sessions off\n')
                 + (this.opts.workerConf || ''),
         };
         if (this.opts.nginx) {
