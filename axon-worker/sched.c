@@ -41,6 +41,7 @@
 static int aw_sched_init(void);
 static aw_msec_t aw_sched_run(aw_msec_t now);
 static void aw_sched_reload(void);
+static void aw_sched_fini(void);
 static int aw_sched_assign(void);
 static int aw_sched_publish(void);
 static int aw_sched_profiles(int force);
@@ -60,7 +61,7 @@ const aw_jobs_t  aw_sched_jobs = {
     aw_sched_init,
     aw_sched_run,
     aw_sched_reload,
-    NULL
+    aw_sched_fini
 };
 
 
@@ -154,6 +155,16 @@ aw_sched_init(void)
     aw_sched_reload();
 
     return AW_OK;
+}
+
+
+static void
+aw_sched_fini(void)
+{
+    free(aw_sched.profiles);
+    free(aw_sched.pool);
+    aw_sched.profiles = NULL;
+    aw_sched.pool = NULL;
 }
 
 

@@ -178,27 +178,30 @@ DECLARE
     pos       int := 0;
     blocked   bigint;
     blocked_n int;
-    h         text;
+    v_host    text;
     picked    int[];
+    fh        text[];       -- the free GPUs: host, index
+    fg        int[];
     nfree     int;
     why       text;
 BEGIN
-    PERFORM pg_advisory_xact_lock(7306001);
-
-    IF to_regclass('pg_temp.axon_sched_free') IS NULL THEN
-        CREATE TEMP TABLE axon_sched_free (host text, gpu int)
-            ON COMMIT DELETE ROWS;
+    IF NOT EXISTS (SELECT 1 FROM sessions s WHERE s.state = 'queued') THEN
+        RETURN;
     END IF;
 
-    INSERT INTO axon_sched_free
-        SELECT e->>'host', g::int
-          FROM jsonb_array_elements(p_pool) e,
-               jsonb_array_elements_text(e->'gpus') g
-         WHERE NOT EXISTS (SELECT 1 FROM gpu_hosts_drained d
-                            WHERE d.host = e->>'host')
-        EXCEPT
-        SELECT a.host, a.gpu_index FROM gpu_assignments a
-         WHERE a.released_at IS NULL;
+    PERFORM pg_advisory_xact_lock(7306001);
+
+    SELECT coalesce(array_agg(t.h ORDER BY t.h, t.g), '{}'),
+           coalesce(array_agg(t.g ORDER BY t.h, t.g), '{}')
+      INTO fh, fg
+      FROM (SELECT e->>'host' AS h, g::int AS g
+              FROM jsonb_array_elements(p_pool) e,
+                   jsonb_array_elements_text(e->'gpus') g
+             WHERE NOT EXISTS (SELECT 1 FROM gpu_hosts_drained d
+                                WHERE d.host = e->>'host')
+            EXCEPT
+            SELECT a.host, a.gpu_index FROM gpu_assignments a
+             WHERE a.released_at IS NULL) t;
 
     FOR q IN SELECT s.id, s.gpu_count, s.created_at, s.position, s.reason
                FROM sessions s
@@ -206,32 +209,35 @@ BEGIN
               ORDER BY s.id
                 FOR UPDATE
     LOOP
-        h := NULL;
+        v_host := NULL;
 
         IF blocked IS NULL THEN
-            SELECT f.host, (array_agg(f.gpu ORDER BY f.gpu))[1:q.gpu_count]
-              INTO h, picked
-              FROM axon_sched_free f
-             GROUP BY f.host
+            SELECT f.h, (array_agg(f.g ORDER BY f.g))[1:q.gpu_count]
+              INTO v_host, picked
+              FROM unnest(fh, fg) f(h, g)
+             GROUP BY f.h
             HAVING count(*) >= q.gpu_count
-             ORDER BY count(*), f.host
+             ORDER BY count(*), f.h
              LIMIT 1;
         END IF;
 
-        IF h IS NOT NULL THEN
+        IF v_host IS NOT NULL THEN
             INSERT INTO gpu_assignments (session_id, host, gpu_index)
-                SELECT q.id, h, unnest(picked);
+                SELECT q.id, v_host, unnest(picked);
 
-            DELETE FROM axon_sched_free f
-             WHERE f.host = h AND f.gpu = ANY (picked);
+            SELECT coalesce(array_agg(f.h ORDER BY f.h, f.g), '{}'),
+                   coalesce(array_agg(f.g ORDER BY f.h, f.g), '{}')
+              INTO fh, fg
+              FROM unnest(fh, fg) f(h, g)
+             WHERE NOT (f.h = v_host AND f.g = ANY (picked));
 
             UPDATE sessions
-               SET state = 'starting', host = h, position = NULL,
+               SET state = 'starting', host = v_host, position = NULL,
                    reason = NULL, lease_until = NULL
              WHERE id = q.id;
 
             session_id := q.id;
-            host := h;
+            host := v_host;
             gpus := picked;
             RETURN NEXT;
             CONTINUE;
@@ -240,8 +246,7 @@ BEGIN
         pos := pos + 1;
 
         SELECT coalesce(max(c), 0) INTO nfree
-          FROM (SELECT count(*) AS c FROM axon_sched_free f
-                 GROUP BY f.host) t;
+          FROM (SELECT count(*) AS c FROM unnest(fh) f(h) GROUP BY f.h) t;
 
         IF blocked IS NOT NULL THEN
             why := format('waiting behind session %s, which has the GPUs '
