@@ -316,3 +316,29 @@ test('reconcile: a container killed by hand ends its session; one started by han
     await waitFor(() => !containers().includes(name), 'stray container removed');
     assert.match(s.log('worker.log'), /container axgt-.*777777 .* has no live session/);
 });
+
+test('admin: gpu.drain keeps new sessions off a host, gpu.undrain lets them in; session.end ends any session', async () => {
+    const u = await user(100);
+    const stop = beating(u);
+    try {
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'local', 'reason', 'driver update');
+        await waitFor(() => sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'local'") === '1', 'drained');
+        await waitFor(async () => (await api('/api/profiles')).body.pool.hosts[0].draining === true, 'profiles show it');
+        await claim(u);
+        await waitFor(async () => (await status(u)).position === 1, 'queued at 1');
+        await new Promise(r => setTimeout(r, 500));
+        assert.equal((await status(u)).status, 'queued');
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.undrain', 'host', 'local');
+        await until(u, 'running');
+
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'session.end', 'session_id', String(u.id), 'reason', 'abuse, ticket 9');
+        const ended = await until(u, 'ended');
+        assert.equal(ended.end_reason, 'admin: abuse, ticket 9');
+        await waitFor(() => liveGpus() === 0, 'GPUs freed');
+        assert.equal(sql(`SELECT count(*) FROM audit_log WHERE action IN ('gpu.drain', 'gpu.undrain', 'session.end') AND actor = 'admin'`), '3');
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'nowhere');
+        await waitFor(() => /no GPU host "nowhere" in gpu_hosts/.test(s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')), 'unknown host refused');
+    } finally {
+        stop();
+    }
+});
