@@ -32,6 +32,8 @@ static int aw_conf_set(aw_conf_t *conf, const aw_conf_option_t *opt,
 static int aw_conf_parse_msec(const char *s, aw_msec_t *ms);
 static int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
 static const aw_conf_option_t *aw_conf_find(const char *name);
 static const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,
     size_t size);
@@ -337,6 +339,78 @@ const aw_conf_option_t  aw_conf_options[] = {
       "discount is on the price: a deposit buys 100/(100-PERCENT) times "
       "the minutes." },
 
+    { "launcher_prefix", AW_CONF_STRING, "axgt-session-", 1, 64, NULL,
+      offsetof(aw_conf_t, launcher_prefix), 0,
+      "Session containers are named PREFIX + session id; the reconcile "
+      "sweep only touches containers named so (two deployments, or test "
+      "stacks, on one container host use different prefixes)." },
+
+    /* GPU sessions: session.c, sched.c */
+
+    { "sessions", AW_CONF_BOOL, "on", 0, 0, NULL,
+      offsetof(aw_conf_t, sessions), 0,
+      "Whether this worker runs GPU sessions: the session job kinds, the "
+      "scheduler, billing and the reconcile sweep.  off: session jobs are "
+      "refused (dead-lettered) and axon:profiles is not written." },
+
+    { "profiles", AW_CONF_STRING, "small:1:1 medium:2:1 large:4:1 max:8:1",
+      1, 1024, NULL,
+      offsetof(aw_conf_t, profiles), 0,
+      "The session profiles, NAME:GPUS:PRICE separated by blanks: NAME "
+      "of 1 to 32 of a-z 0-9 _ -, GPUS 1 to 16, PRICE in credit minutes "
+      "per GPU-minute (1 to 10000).  A minute of a session costs GPUS x "
+      "PRICE credit minutes." },
+
+    { "gpu_hosts", AW_CONF_STRING, "local=0,1,2,3,4,5,6,7", 0, 4095, NULL,
+      offsetof(aw_conf_t, gpu_hosts), 0,
+      "The GPU pool, NAME=INDEX,INDEX,... per host separated by blanks "
+      "(local=0,1,2,3 gpu2=0,1).  A session's GPUs are all on one host. "
+      "The docker launcher starts every container on this worker's host, "
+      "so more than one host needs one worker per host, each listing its "
+      "own (NAME is what gpu_assignments.host records).  Empty: no GPUs, "
+      "every claim waits." },
+
+    { "billing_minute", AW_CONF_MSEC, "1m", 1 * S, 1 * H, NULL,
+      offsetof(aw_conf_t, billing_minute), 0,
+      "The length of a billed minute.  1m in production; tests shorten "
+      "it.  Minute K of a session is charged when it begins." },
+
+    { "billing_tick", AW_CONF_MSEC, "10s", 100, 1 * H, NULL,
+      offsetof(aw_conf_t, billing_tick), 0,
+      "How often the billing tick charges the minutes that have begun, "
+      "checks idle sessions and ends those past their grace; at most "
+      "billing_minute." },
+
+    { "session_idle_timeout", AW_CONF_MSEC, "30m", 0, 7 * 24 * (int64_t) H,
+      NULL, offsetof(aw_conf_t, session_idle_timeout), 0,
+      "A running session without a heartbeat (POST /api/session/"
+      "heartbeat) for this long is stopped (end_reason idle); 0: never." },
+
+    { "session_grace", AW_CONF_MSEC, "5m", 0, 24 * H, NULL,
+      offsetof(aw_conf_t, session_grace), 0,
+      "When the balance cannot pay a session's next minute, it runs on "
+      "unbilled for this long (grace_until), then stops (end_reason "
+      "out_of_credits); credits that arrive in time end the grace." },
+
+    { "queue_reserve_after", AW_CONF_MSEC, "5m", 0, 24 * H, NULL,
+      offsetof(aw_conf_t, queue_reserve_after), 0,
+      "The fair queue: sessions are served first come, first served, and "
+      "one that does not fit lets smaller ones behind it start "
+      "(backfill) until it has waited this long; then GPUs are reserved "
+      "for it: nothing behind it starts until it has." },
+
+    { "reconcile_interval", AW_CONF_MSEC, "30s", 1 * S, 1 * H, NULL,
+      offsetof(aw_conf_t, reconcile_interval), 0,
+      "How often the reconcile sweep compares Postgres, Redis and the "
+      "containers and repairs what differs." },
+
+    { "session_connect_path", AW_CONF_STRING, "/desktop/", 1, 255, NULL,
+      offsetof(aw_conf_t, session_connect_path), 0,
+      "Where a running desktop session is reached through the gate (the "
+      "location with `axon_gate session`), shown to the user as "
+      "connect.path.  An SSH session shows connect.host, connect.port "
+      "and connect.user instead." },
+
     { NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -581,6 +655,35 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
+    if (conf->billing_tick > conf->billing_minute) {
+        snprintf(err, errlen, "%s: billing_tick (%s) must not be greater "
+                 "than billing_minute (%s)",
+                 aw_conf_location(conf, aw_conf_find("billing_tick"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->billing_tick),
+                 aw_conf_format_msec(b, sizeof(b), conf->billing_minute));
+        return AW_ERROR;
+    }
+
+    if (strspn(conf->launcher_prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+               "abcdefghijklmnopqrstuvwxyz0123456789_.-")
+        != strlen(conf->launcher_prefix)
+        || strchr("_.-", conf->launcher_prefix[0]) != NULL)
+    {
+        snprintf(err, errlen, "%s: launcher_prefix \"%s\": a container "
+                 "name begins with a letter or digit and has only letters, "
+                 "digits and _.-",
+                 aw_conf_location(conf, aw_conf_find("launcher_prefix"), loc,
+                                  sizeof(loc)), conf->launcher_prefix);
+        return AW_ERROR;
+    }
+
+    if (aw_conf_profiles(conf, err, errlen) != AW_OK
+        || aw_conf_gpu_hosts(conf, err, errlen) != AW_OK)
+    {
+        return AW_ERROR;
+    }
+
     if (conf->worker_id[0] == '\0') {
         if (gethostname(host, sizeof(host)) == -1) {
             strcpy(host, "localhost");
@@ -652,6 +755,209 @@ aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen)
     }
 
     return AW_OK;
+}
+
+
+/*
+ * profiles: NAME:GPUS:PRICE ...
+ */
+
+static int
+aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                 i, n, used;
+    char                loc[300], name[64];
+    long                gpus, price;
+    const char         *p;
+    aw_conf_profile_t  *pr;
+
+    aw_conf_location(conf, aw_conf_find("profiles"), loc, sizeof(loc));
+
+    conf->nprofiles = 0;
+    p = conf->profiles;
+
+    for ( ;; ) {
+        p += strspn(p, " \t");
+
+        if (*p == '\0') {
+            break;
+        }
+
+        used = 0;
+        n = sscanf(p, "%63[a-z0-9_-]:%ld:%ld%n", name, &gpus, &price, &used);
+
+        if (n != 3 || (p[used] != '\0' && p[used] != ' ' && p[used] != '\t'))
+        {
+            snprintf(err, errlen, "%s: profiles: \"%.*s\" is not "
+                     "NAME:GPUS:PRICE (NAME of a-z 0-9 _ -, e.g. small:1:1)",
+                     loc, (int) aw_min(strcspn(p, " \t"), 64), p);
+            return AW_ERROR;
+        }
+
+        if (strlen(name) > 32 || gpus < 1 || gpus > AW_LAUNCHER_MAX_GPUS
+            || price < 1 || price > 10000)
+        {
+            snprintf(err, errlen, "%s: profiles: \"%.*s\": NAME is 1 to 32 "
+                     "characters, GPUS 1 to %d, PRICE 1 to 10000", loc,
+                     used, p, AW_LAUNCHER_MAX_GPUS);
+            return AW_ERROR;
+        }
+
+        for (i = 0; i < conf->nprofiles; i++) {
+            if (strcmp(conf->profile[i].name, name) == 0) {
+                snprintf(err, errlen, "%s: profiles: \"%s\" is given twice",
+                         loc, name);
+                return AW_ERROR;
+            }
+        }
+
+        if (conf->nprofiles == AW_CONF_MAX_PROFILES) {
+            snprintf(err, errlen, "%s: profiles: at most %d", loc,
+                     AW_CONF_MAX_PROFILES);
+            return AW_ERROR;
+        }
+
+        pr = &conf->profile[conf->nprofiles++];
+        strcpy(pr->name, name);
+        pr->gpus = (int) gpus;
+        pr->price = (int) price;
+
+        p += used;
+    }
+
+    if (conf->nprofiles == 0) {
+        snprintf(err, errlen, "%s: profiles: at least one", loc);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * gpu_hosts: NAME=INDEX,INDEX,... ...
+ */
+
+static int
+aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  i, j, used;
+    char                 loc[300], *end;
+    long                 idx;
+    size_t               len;
+    const char          *p, *word;
+    aw_conf_gpu_host_t  *h;
+
+    aw_conf_location(conf, aw_conf_find("gpu_hosts"), loc, sizeof(loc));
+
+    conf->nhosts = 0;
+    p = conf->gpu_hosts;
+
+    for ( ;; ) {
+        p += strspn(p, " \t");
+
+        if (*p == '\0') {
+            break;
+        }
+
+        word = p;
+        len = strcspn(p, "= \t");
+
+        if (len == 0 || len > 64 || p[len] != '='
+            || strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789._-") < len)
+        {
+            goto bad;
+        }
+
+        if (conf->nhosts == AW_CONF_MAX_HOSTS) {
+            snprintf(err, errlen, "%s: gpu_hosts: at most %d hosts", loc,
+                     AW_CONF_MAX_HOSTS);
+            return AW_ERROR;
+        }
+
+        h = &conf->host[conf->nhosts];
+        memcpy(h->name, p, len);
+        h->name[len] = '\0';
+        h->ngpus = 0;
+
+        for (i = 0; i < conf->nhosts; i++) {
+            if (strcmp(conf->host[i].name, h->name) == 0) {
+                snprintf(err, errlen, "%s: gpu_hosts: host \"%s\" is given "
+                         "twice", loc, h->name);
+                return AW_ERROR;
+            }
+        }
+
+        p += len + 1;
+
+        for ( ;; ) {
+            if (*p < '0' || *p > '9') {
+                goto bad;
+            }
+
+            idx = strtol(p, &end, 10);
+            used = (int) (end - p);
+
+            if (idx > 1023 || used > 4) {
+                goto bad;
+            }
+
+            for (j = 0; j < h->ngpus; j++) {
+                if (h->gpus[j] == idx) {
+                    snprintf(err, errlen, "%s: gpu_hosts: GPU %ld of host "
+                             "\"%s\" is given twice", loc, idx, h->name);
+                    return AW_ERROR;
+                }
+            }
+
+            if (h->ngpus == AW_CONF_MAX_HOST_GPUS) {
+                snprintf(err, errlen, "%s: gpu_hosts: at most %d GPUs per "
+                         "host", loc, AW_CONF_MAX_HOST_GPUS);
+                return AW_ERROR;
+            }
+
+            h->gpus[h->ngpus++] = (int) idx;
+            p = end;
+
+            if (*p != ',') {
+                break;
+            }
+
+            p++;
+        }
+
+        if (*p != '\0' && *p != ' ' && *p != '\t') {
+            goto bad;
+        }
+
+        conf->nhosts++;
+    }
+
+    return AW_OK;
+
+bad:
+
+    snprintf(err, errlen, "%s: gpu_hosts: \"%.*s\" is not NAME=INDEX,... "
+             "(e.g. local=0,1,2,3)", loc,
+             (int) aw_min(strcspn(word, " \t"), 64), word);
+
+    return AW_ERROR;
+}
+
+
+const aw_conf_profile_t *
+aw_conf_profile(const aw_conf_t *conf, const char *name)
+{
+    int  i;
+
+    for (i = 0; i < conf->nprofiles; i++) {
+        if (strcmp(conf->profile[i].name, name) == 0) {
+            return &conf->profile[i];
+        }
+    }
+
+    return NULL;
 }
 
 

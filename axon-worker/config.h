@@ -55,6 +55,27 @@ typedef struct {
 } aw_conf_option_t;
 
 
+#define AW_CONF_MAX_PROFILES   16
+#define AW_CONF_MAX_HOSTS      16
+#define AW_CONF_MAX_HOST_GPUS  64
+
+
+/* a profile of the profiles key: NAME:GPUS:PRICE */
+typedef struct {
+    char          name[33];
+    int           gpus;
+    int           price;        /* credit minutes per GPU-minute */
+} aw_conf_profile_t;
+
+
+/* a host of the gpu_hosts key: NAME=INDEX,INDEX... */
+typedef struct {
+    char          name[65];
+    int           ngpus;
+    int           gpus[AW_CONF_MAX_HOST_GPUS];
+} aw_conf_gpu_host_t;
+
+
 typedef struct {
     char         *postgres;
     aw_msec_t     postgres_connect_timeout;
@@ -103,6 +124,24 @@ typedef struct {
     aw_msec_t     launcher_timeout;
     aw_msec_t     launcher_ready_timeout;
     aw_msec_t     launcher_stop_grace;
+    char         *launcher_prefix;
+
+    int           sessions;
+    char         *profiles;
+    char         *gpu_hosts;
+    aw_msec_t     billing_minute;
+    aw_msec_t     billing_tick;
+    aw_msec_t     session_idle_timeout;
+    aw_msec_t     session_grace;
+    aw_msec_t     queue_reserve_after;
+    aw_msec_t     reconcile_interval;
+    char         *session_connect_path;
+
+    /* parsed from profiles and gpu_hosts */
+    int                  nprofiles;
+    aw_conf_profile_t    profile[AW_CONF_MAX_PROFILES];
+    int                  nhosts;
+    aw_conf_gpu_host_t   host[AW_CONF_MAX_HOSTS];
 
     char         *deposit_revenue_wallet;
     char         *deposit_tokens;
@@ -129,6 +168,8 @@ unsigned aw_conf_changes(const aw_conf_t *old, const aw_conf_t *conf);
 void aw_conf_print(FILE *f, const aw_conf_t *conf);
 void aw_conf_print_sample(FILE *f);
 const char *aw_conf_format_msec(char *buf, size_t size, aw_msec_t ms);
+const aw_conf_profile_t *aw_conf_profile(const aw_conf_t *conf,
+    const char *name);
 
 
 #endif /* AW_CONFIG_H */

@@ -99,6 +99,39 @@ static const aw_job_field_t  aw_job_deposit_rescan_fields[] = {
 };
 
 
+#define AW_SESSION_ID_FIELD                                                  \
+    { "session_id", AW_JOB_INT, 1, INT64_MAX, 0,                             \
+      "the session's id (the module's INCR axon:session:next)" }
+
+static const aw_job_field_t  aw_job_claim_fields[] = {
+    AW_SESSION_ID_FIELD,
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "the claiming wallet" },
+    { "profile", AW_JOB_REF, 1, 64, 0, "a profile of the profiles key" },
+    { "mode", AW_JOB_REF, 1, 16, 0, "desktop or ssh" },
+    { "ssh_key", AW_JOB_TEXT, 1, 8192, 1,
+      "mode ssh: the user's public key, one authorized_keys line" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_session_fields[] = {
+    AW_SESSION_ID_FIELD,
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "the session's wallet" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_end_fields[] = {
+    AW_SESSION_ID_FIELD,
+    { "reason", AW_JOB_TEXT, 1, 500, 0, "why, for end_reason and the audit" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+static const aw_job_field_t  aw_job_drain_fields[] = {
+    { "host", AW_JOB_REF, 1, 64, 0, "a host of gpu_hosts" },
+    { "reason", AW_JOB_TEXT, 0, 500, 1, "why, for the audit row" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+
 const aw_job_kind_t  aw_job_kinds[] = {
 
     { "auth.signin", aw_auth_signin, aw_job_signin_fields, 0,
@@ -150,6 +183,30 @@ const aw_job_kind_t  aw_job_kinds[] = {
     { "deposit.rescan", aw_deposit_rescan, aw_job_deposit_rescan_fields,
       AW_JOB_ADMIN,
       "Moves the indexer's cursor back: it scans again from block FROM." },
+
+    { "session.claim", aw_session_claim, aw_job_claim_fields, 0,
+      "A claim (queued by the module): the session's row, queued for GPUs; "
+      "or ended at once with the reason (unknown_profile, no_host_fits, "
+      "session_exists, insufficient_credits)." },
+
+    { "session.leave", aw_session_leave, aw_job_session_fields, 0,
+      "Leaves the queue (queued by the module): a queued session of that "
+      "wallet ends (left_queue); one that already has GPUs is left alone." },
+
+    { "session.release", aw_session_release, aw_job_session_fields, 0,
+      "A release (queued by the module): a session of that wallet ends "
+      "(released); billing stops now, the container is stopped and its "
+      "GPUs freed." },
+
+    { "session.end", aw_session_end, aw_job_end_fields, AW_JOB_ADMIN,
+      "Ends any session (end_reason 'admin: REASON'), as a release does." },
+
+    { "gpu.drain", aw_gpu_drain, aw_job_drain_fields, AW_JOB_ADMIN,
+      "No new session starts on that GPU host; its running sessions run "
+      "on until they end." },
+
+    { "gpu.undrain", aw_gpu_undrain, aw_job_drain_fields, AW_JOB_ADMIN,
+      "The GPU host takes sessions again." },
 
     { NULL, NULL, NULL, 0, NULL }
 };

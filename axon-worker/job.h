@@ -131,6 +131,12 @@ int aw_deposit_credit(aw_job_t *job, aw_job_result_t *res);
 int aw_deposit_reject(aw_job_t *job, aw_job_result_t *res);
 int aw_deposit_rescan(aw_job_t *job, aw_job_result_t *res);
 int aw_deposit_tier(aw_job_t *job, aw_job_result_t *res);
+int aw_session_claim(aw_job_t *job, aw_job_result_t *res);
+int aw_session_leave(aw_job_t *job, aw_job_result_t *res);
+int aw_session_release(aw_job_t *job, aw_job_result_t *res);
+int aw_session_end(aw_job_t *job, aw_job_result_t *res);
+int aw_gpu_drain(aw_job_t *job, aw_job_result_t *res);
+int aw_gpu_undrain(aw_job_t *job, aw_job_result_t *res);
 
 
 #endif /* AW_JOB_H */

@@ -7,19 +7,18 @@
 #include "jobs.h"
 #include "log.h"
 #include "queue.h"
-
-
-extern const aw_jobs_t  aw_deposits_jobs;
+#include "session.h"
 #include "worker.h"
 
 
+extern const aw_jobs_t  aw_deposits_jobs;
+
+
+/* the job sources, in the order they run */
+
 static const aw_jobs_t  *aw_jobs[] = {
-    /*
-     * The job sources, in the order they run.  Later issues add theirs:
-     *
-     *   &aw_scheduler_jobs,    scheduler.c: GPU scheduling
-     */
     &aw_queue_jobs,             /* queue.c: the Redis Streams job queue */
+    &aw_sched_jobs,             /* sched.c: GPU sessions */
     &aw_deposits_jobs,          /* deposits.c: the indexer, confirmations */
     NULL
 };
@@ -70,6 +69,21 @@ aw_jobs_run(aw_msec_t now)
     }
 
     return next;
+}
+
+
+/* runs j at the next turn of the loop, not at the time it asked for */
+
+void
+aw_jobs_wake(const aw_jobs_t *j)
+{
+    size_t  i;
+
+    for (i = 0; aw_jobs[i]; i++) {
+        if (aw_jobs[i] == j && aw_jobs[i]->run) {
+            aw_jobs_next[i] = 0;
+        }
+    }
 }
 
 

@@ -43,6 +43,7 @@ typedef struct {
 int aw_jobs_init(void);
 aw_msec_t aw_jobs_run(aw_msec_t now);
 void aw_jobs_reload(void);
+void aw_jobs_wake(const aw_jobs_t *j);
 void aw_jobs_fini(void);
 
 

@@ -138,9 +138,9 @@ aw_launcher_launch(aw_launcher_t *l, const aw_launch_t *req,
 int
 aw_launcher_stop(aw_launcher_t *l, int64_t session)
 {
-    char  name[64];
+    char  name[160];
 
-    snprintf(name, sizeof(name), AW_LAUNCHER_NAME_PREFIX "%lld",
+    snprintf(name, sizeof(name), "%s%lld", l->conf->launcher_prefix,
              (long long) session);
 
     return l->ops->remove(l, name);
@@ -272,7 +272,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
                         i ? "," : "", req->gpus[i]);
     }
 
-    snprintf(c->name, sizeof(c->name), AW_LAUNCHER_NAME_PREFIX "%lld",
+    snprintf(c->name, sizeof(c->name), "%s%lld", conf->launcher_prefix,
              (long long) req->session);
     c->session = req->session;
     c->mode = req->mode;

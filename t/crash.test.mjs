@@ -118,7 +118,7 @@ test('two workers on one queue: each job done once, by one worker', async () => 
     const q = enqueue('two');
     const start = s.log('worker.log').length;
     // no worker dies here: a claim would only come from a slow machine
-    s.env.AXON_WORKER_CONF = s.opts.workerConf.replace('job_claim_idle 1s', 'job_claim_idle 1m');
+    s.env.AXON_WORKER_CONF = s.env.AXON_WORKER_CONF.replace('job_claim_idle 1s', 'job_claim_idle 1m');
     await Promise.all([s.stack('start', 'worker'), s.stack('start', 'worker', '2')]);
     await drained('every job finished');
     checkAll('two', q, before);

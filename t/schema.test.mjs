@@ -75,17 +75,20 @@ test('a usage row must debit, a deposit must credit', () => {
     sqlFails(ledger(A, 'deposit', -5, 'd1'), /credit_ledger_check/);
 });
 
+// sessions.id is the module's (INCR axon:session:next): given explicitly
 test('one live or queued session per wallet', () => {
-    sql(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${A}', 'small', 1)`);
-    sqlFails(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${A}', 'small', 1)`,
+    sql(`INSERT INTO sessions (id, wallet, profile, gpu_count) VALUES (1, '${A}', 'small', 1)`);
+    sqlFails(`INSERT INTO sessions (id, wallet, profile, gpu_count) VALUES (2, '${A}', 'small', 1)`,
         /sessions_one_live_per_wallet/);
     sql(`UPDATE sessions SET state = 'ended', ended_at = now() WHERE wallet = '${A}'`);
-    sql(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${A}', 'small', 1)`);
+    sql(`INSERT INTO sessions (id, wallet, profile, gpu_count) VALUES (3, '${A}', 'small', 1)`);
+    sqlFails(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${B}', 'small', 1)`,
+        /null value in column "id"/);
 });
 
 test('no GPU in two live sessions', () => {
     const sa = sql(`SELECT id FROM sessions WHERE wallet = '${A}' AND state <> 'ended'`);
-    const sb = sql(`INSERT INTO sessions (wallet, profile, gpu_count) VALUES ('${B}', 'small', 1) RETURNING id`);
+    const sb = sql(`INSERT INTO sessions (id, wallet, profile, gpu_count) VALUES (4, '${B}', 'small', 1) RETURNING id`);
     sql(`INSERT INTO gpu_assignments (session_id, host, gpu_index) VALUES (${sa}, 'h1', 0)`);
     sqlFails(`INSERT INTO gpu_assignments (session_id, host, gpu_index) VALUES (${sb}, 'h1', 0)`,
         /gpu_assignments_exclusive/);

@@ -25,6 +25,9 @@ for (const [i, c] of containers.entries()) {
     });
 }
 
+// sessions off (the harness's default): this worker refuses the session
+// jobs (dead-lettered), so that what the test writes into Redis by hand
+// stays as it wrote it
 const s = new Stack({
     nginx: async st => {
         st.gatePort = await freePort();

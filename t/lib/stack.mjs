@@ -14,7 +14,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync, existsSync, rmSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
+import { join, dirname, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -54,6 +54,8 @@ export class Stack {
     // opts.nginx(stack): text included in nginx's http {} block, for a
     // test's own servers and locations (it may use stack.port & co.)
     // opts.workerConf: lines added to the workers' config (AXON_WORKER_CONF)
+    // opts.sessions: the worker runs GPU sessions (scheduler, billing, the
+    // reconcile sweep's container listings); off unless a test needs them
     constructor(opts = {}) {
         this.opts = opts;
         this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
@@ -74,7 +76,11 @@ export class Stack {
             AXON_PG_PORT: String(this.pgPort),
             AXON_PG_FSYNC: 'off',
             ...(this.opts.redisPassword ? { AXON_REDIS_PASSWORD: this.opts.redisPassword } : {}),
-            AXON_WORKER_CONF: this.opts.workerConf || '',
+            // this stack's containers only: the reconcile sweep of one
+            // test's worker must not remove another test's
+            AXON_WORKER_CONF: `launcher_prefix axgt-${basename(this.dir)}-\n`
+                + (this.opts.sessions ? '' : 'sessions off\n')
+                + (this.opts.workerConf || ''),
             AXON_CHAIN: this.opts.chain ? '1' : '0',
         };
         if (this.opts.chain) {

@@ -1,0 +1,1327 @@
+/*
+ * axon-worker: the job source of GPU sessions (see sched.h).  Each turn
+ * does, when due:
+ *
+ *   assign     axon_sched_assign(): the fair queue gives GPUs (one
+ *              transaction under an advisory lock, guarded by the
+ *              exclusive index of gpu_assignments)
+ *   publish    sessions whose row changed (synced = false) to
+ *              axon:session:ID; axon:profiles when the pool changed
+ *   lease      one session to launch (starting) or stop (ending): the
+ *              container command runs with no transaction open; the
+ *              result is recorded after
+ *   bill       every billing_tick: heartbeats from Redis, idle and grace,
+ *              the minutes that began (axon_billing_tick), balances to
+ *              Redis
+ *   reconcile  every reconcile_interval: containers against sessions,
+ *              Redis against Postgres, axon:session:next
+ *
+ * A launch blocks the worker's one thread for the container's start and
+ * readiness (the queue waits meanwhile; see README, Sessions).
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "launcher.h"
+#include "log.h"
+#include "session.h"
+#include "wallet.h"
+#include "worker.h"
+
+
+#define AW_SCHED_POLL       250     /* ms between checks when idle */
+#define AW_SCHED_PUBLISH    500     /* sessions published per round */
+
+
+static int aw_sched_init(void);
+static aw_msec_t aw_sched_run(aw_msec_t now);
+static void aw_sched_reload(void);
+static void aw_sched_fini(void);
+static int aw_sched_assign(void);
+static int aw_sched_publish(void);
+static int aw_sched_profiles(int force);
+static int aw_sched_lease(void);
+static int aw_sched_unlease(void);
+static int aw_sched_launch(PGresult *pg);
+static int aw_sched_stop(int64_t id);
+static int aw_sched_heartbeats(char **ids, char **hbs);
+static int aw_sched_reconcile(void);
+static int aw_sched_counter(void);
+static void aw_sched_wallets(PGresult *pg, aw_job_result_t *res);
+static int aw_sched_redis_ok(redisReply *reply, const char *what);
+
+
+const aw_jobs_t  aw_sched_jobs = {
+    "sessions",
+    aw_sched_init,
+    aw_sched_run,
+    aw_sched_reload,
+    aw_sched_fini
+};
+
+
+static struct {
+    unsigned long   redis_connects;
+    unsigned        kicked:1;
+    unsigned        profiles_dirty:1;
+    unsigned        started:1;
+    aw_msec_t       next_poll;
+    aw_msec_t       next_bill;
+    aw_msec_t       next_reconcile;
+    char           *profiles;           /* the JSON last published */
+    char           *pool;               /* p_pool of axon_sched_assign */
+    aw_launcher_t   launcher;
+} aw_sched;
+
+
+/* KEYS[1] the hash; ARGV[1] rev, ARGV[2] the number of pairs that are set
+ * only if absent (the module's fields), then field/value pairs; an empty
+ * value deletes the field */
+static const char  aw_sched_lua_session[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')\n"
+    "if tonumber(ARGV[1]) < cur then return 0 end\n"
+    "local nx = tonumber(ARGV[2])\n"
+    "local i = 3\n"
+    "while i < 3 + 2 * nx do\n"
+    "  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+    "  i = i + 2\n"
+    "end\n"
+    "while i < #ARGV do\n"
+    "  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])\n"
+    "  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "  i = i + 2\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'rev', ARGV[1])\n"
+    "return 1\n";
+
+static const char  aw_sched_lua_counter[] =
+    "local cur = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "if tonumber(ARGV[1]) > cur then\n"
+    "  redis.call('SET', KEYS[1], ARGV[1])\n"
+    "  return cur\n"
+    "end\n"
+    "return -1\n";
+
+
+static aw_db_stmt_t  aw_sched_assign_stmt = aw_db_stmt("sched_assign",
+    "SELECT session_id, host, array_to_string(gpus, ',')"
+    " FROM axon_sched_assign($1::jsonb, $2::bigint)");
+
+static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
+    "SELECT id, wallet, profile, mode, gpu_count, state,"
+    " coalesce(position::text, ''), coalesce(reason, ''),"
+    " coalesce(upstream, ''),"
+    " coalesce(extract(epoch FROM started_at)::bigint::text, ''),"
+    " coalesce(extract(epoch FROM ended_at)::bigint::text, ''),"
+    " coalesce(end_reason, ''), billed_minutes,"
+    " coalesce(ceil(extract(epoch FROM grace_until))::bigint::text, ''),"
+    " extract(epoch FROM created_at)::bigint, rev"
+    " FROM sessions WHERE NOT synced ORDER BY id LIMIT 500");
+
+static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
+    "UPDATE sessions SET synced = true"
+    " FROM unnest($1::bigint[], $2::bigint[]) u(id, rev)"
+    " WHERE sessions.id = u.id AND sessions.rev = u.rev");
+
+static aw_db_stmt_t  aw_sched_lease_stmt = aw_db_stmt("sched_lease",
+    "SELECT id, wallet, mode, state, array_to_string(gpus, ','), attempts,"
+    " coalesce(ssh_key, '')"
+    " FROM axon_session_lease($1, $2::bigint)");
+
+static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
+    "SELECT wallet, balance, ledger_id FROM axon_billing_tick($1::bigint,"
+    " $2::bigint, $3::bigint, $4::bigint, $5::bigint[], $6::bigint[])");
+
+static aw_db_stmt_t  aw_sched_finish_stmt = aw_db_stmt("sched_finish",
+    "SELECT axon_session_finish($1::bigint, $2::text[], $3)");
+
+
+void
+aw_sched_kick(void)
+{
+    aw_sched.kicked = 1;
+    aw_sched.profiles_dirty = 1;
+    aw_jobs_wake(&aw_sched_jobs);
+}
+
+
+static int
+aw_sched_init(void)
+{
+    aw_sched_reload();
+
+    return AW_OK;
+}
+
+
+static void
+aw_sched_fini(void)
+{
+    free(aw_sched.profiles);
+    free(aw_sched.pool);
+    aw_sched.profiles = NULL;
+    aw_sched.pool = NULL;
+}
+
+
+/* the pool as axon_sched_assign takes it, from gpu_hosts */
+
+static void
+aw_sched_reload(void)
+{
+    int          i, j;
+    json_t      *pool, *host, *gpus;
+    aw_conf_t   *conf;
+
+    conf = aw_worker.conf;
+
+    aw_launcher_init(&aw_sched.launcher, conf);
+
+    pool = json_array();
+
+    for (i = 0; i < conf->nhosts; i++) {
+        gpus = json_array();
+
+        for (j = 0; j < conf->host[i].ngpus; j++) {
+            json_array_append_new(gpus, json_integer(conf->host[i].gpus[j]));
+        }
+
+        host = json_pack("{s:s, s:o}", "host", conf->host[i].name,
+                         "gpus", gpus);
+        json_array_append_new(pool, host);
+    }
+
+    free(aw_sched.pool);
+    aw_sched.pool = json_dumps(pool, JSON_COMPACT);
+    json_decref(pool);
+
+    aw_sched.kicked = 1;
+    aw_sched.profiles_dirty = 1;
+    aw_sched.next_bill = 0;
+    aw_sched.next_reconcile = 0;
+    aw_sched.redis_connects = 0;     /* publish the profiles again */
+}
+
+
+static aw_msec_t
+aw_sched_run(aw_msec_t now)
+{
+    int          more;
+    aw_conf_t   *conf;
+    aw_redis_t  *r;
+
+    conf = aw_worker.conf;
+    r = &aw_worker.redis;
+
+    if (!conf->sessions) {
+        return now + 1000;
+    }
+
+    if (!aw_redis_up(r) || !aw_db_up(&aw_worker.db) || aw_sched.pool == NULL)
+    {
+        return now + 100;
+    }
+
+    if (aw_sched.redis_connects != r->connects) {
+        /* a new connection (or a new Redis): what it must hold */
+        if (aw_sched_counter() != AW_OK || aw_sched_profiles(1) != AW_OK) {
+            return now + 1000;
+        }
+
+        aw_sched.redis_connects = r->connects;
+    }
+
+    if (!aw_sched.started) {
+        /* leases of ours are of a process of ours that died: take back */
+        if (aw_sched_unlease() != AW_OK) {
+            return now + 1000;
+        }
+
+        aw_sched.started = 1;
+    }
+
+    more = 0;
+
+    if (aw_sched.kicked || now >= aw_sched.next_poll) {
+        aw_sched.kicked = 0;
+        aw_sched.next_poll = now + AW_SCHED_POLL;
+
+        if (aw_sched_assign() > 0) {
+            aw_sched.profiles_dirty = 1;
+        }
+
+        more |= aw_sched_publish() > 0;
+        more |= aw_sched_lease() > 0;
+        more |= aw_sched_publish() > 0;
+    }
+
+    if (now >= aw_sched.next_bill) {
+        aw_sched.next_bill = now + conf->billing_tick;
+
+        (void) aw_sched_bill(0, NULL);
+        aw_sched.profiles_dirty = 1;
+        more = 1;
+    }
+
+    if (now >= aw_sched.next_reconcile) {
+        aw_sched.next_reconcile = now + conf->reconcile_interval;
+
+        (void) aw_sched_reconcile();
+        more = 1;
+    }
+
+    if (aw_sched.profiles_dirty) {
+        aw_sched.profiles_dirty = 0;
+        (void) aw_sched_profiles(0);
+    }
+
+    now = aw_monotonic_msec();
+
+    if (more) {
+        aw_sched.kicked = 1;
+        return now;
+    }
+
+    return aw_min(aw_sched.next_poll,
+                  aw_min(aw_sched.next_bill, aw_sched.next_reconcile));
+}
+
+
+/*
+ * One pass of the queue; returns how many sessions got GPUs (-1: failed).
+ */
+
+static int
+aw_sched_assign(void)
+{
+    int          i, n;
+    char         reserve[32];
+    PGresult    *pg;
+    const char  *params[2];
+
+    snprintf(reserve, sizeof(reserve), "%lld",
+             (long long) aw_worker.conf->queue_reserve_after);
+
+    params[0] = aw_sched.pool;
+    params[1] = reserve;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_assign_stmt, 2,
+                              params);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "scheduler: %s", aw_worker.db.error);
+        return -1;
+    }
+
+    n = PQntuples(pg);
+
+    for (i = 0; i < n; i++) {
+        aw_log(AW_LOG_INFO, "scheduler: session %s gets GPUs %s of host %s",
+               PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 2),
+               PQgetvalue(pg, i, 1));
+    }
+
+    PQclear(pg);
+
+    return n;
+}
+
+
+/*
+ * The sessions whose row changed, to axon:session:ID; returns how many
+ * (-1: failed).
+ */
+
+static int
+aw_sched_publish(void)
+{
+    int           i, n, argc, rc, running, ssh;
+    char          key[64], *p, *up, port[16];
+    char         *ids, *revs, host[256];
+    size_t        lens[48], len_ids, len_revs;
+    PGresult     *pg;
+    aw_conf_t    *conf;
+    redisReply   *reply;
+    const char   *argv[48], *state, *params[2];
+
+    conf = aw_worker.conf;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_unsynced_stmt, 0,
+                              NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: publish: %s", aw_worker.db.error);
+        return -1;
+    }
+
+    n = PQntuples(pg);
+
+    if (n == 0) {
+        PQclear(pg);
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        state = PQgetvalue(pg, i, 5);
+        running = (strcmp(state, "running") == 0);
+        ssh = (strcmp(PQgetvalue(pg, i, 3), "ssh") == 0);
+        up = PQgetvalue(pg, i, 8);
+
+        /* the upstream's host and port, for an SSH session's connect_* */
+        snprintf(host, sizeof(host), "%s", up);
+        p = strrchr(host, ':');
+        port[0] = '\0';
+
+        if (p) {
+            *p = '\0';
+            snprintf(port, sizeof(port), "%s", p + 1);
+        }
+
+        snprintf(key, sizeof(key), AW_SESSION_KEY "%s", PQgetvalue(pg, i, 0));
+
+        argc = 0;
+        argv[argc++] = "EVAL";
+        argv[argc++] = aw_sched_lua_session;
+        argv[argc++] = "1";
+        argv[argc++] = key;
+        argv[argc++] = PQgetvalue(pg, i, 15);
+        argv[argc++] = "6";
+
+        argv[argc++] = "id";
+        argv[argc++] = PQgetvalue(pg, i, 0);
+        argv[argc++] = "wallet";
+        argv[argc++] = PQgetvalue(pg, i, 1);
+        argv[argc++] = "profile";
+        argv[argc++] = PQgetvalue(pg, i, 2);
+        argv[argc++] = "mode";
+        argv[argc++] = PQgetvalue(pg, i, 3);
+        argv[argc++] = "gpus";
+        argv[argc++] = PQgetvalue(pg, i, 4);
+        argv[argc++] = "created_at";
+        argv[argc++] = PQgetvalue(pg, i, 14);
+
+        argv[argc++] = "state";
+        argv[argc++] = state;
+        argv[argc++] = "position";
+        argv[argc++] = PQgetvalue(pg, i, 6);
+        argv[argc++] = "reason";
+        argv[argc++] = PQgetvalue(pg, i, 7);
+        argv[argc++] = "upstream";
+        argv[argc++] = running ? up : "";
+        argv[argc++] = "started_at";
+        argv[argc++] = PQgetvalue(pg, i, 9);
+        argv[argc++] = "ended_at";
+        argv[argc++] = PQgetvalue(pg, i, 10);
+        argv[argc++] = "end_reason";
+        argv[argc++] = PQgetvalue(pg, i, 11);
+        argv[argc++] = "billed_minutes";
+        argv[argc++] = PQgetvalue(pg, i, 12);
+        argv[argc++] = "grace_until";
+        argv[argc++] = PQgetvalue(pg, i, 13);
+        argv[argc++] = "connect_path";
+        argv[argc++] = running && !ssh ? conf->session_connect_path : "";
+        argv[argc++] = "connect_host";
+        argv[argc++] = running && ssh ? host : "";
+        argv[argc++] = "connect_port";
+        argv[argc++] = running && ssh ? port : "";
+        argv[argc++] = "connect_user";
+        argv[argc++] = running && ssh ? "aXonian" : "";
+
+        aw_assert(argc <= (int) aw_nelems(argv));
+
+        for (rc = 0; rc < argc; rc++) {
+            lens[rc] = strlen(argv[rc]);
+        }
+
+        if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens)
+            != AW_OK)
+        {
+            PQclear(pg);
+            return -1;
+        }
+    }
+
+    rc = AW_OK;
+
+    for (i = 0; i < n; i++) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+
+        if (reply == NULL) {
+            PQclear(pg);
+            return -1;
+        }
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            aw_log(AW_LOG_ERR, "sessions: publish: redis: %s", reply->str);
+            rc = AW_ERROR;
+        }
+
+        freeReplyObject(reply);
+    }
+
+    if (rc != AW_OK) {
+        PQclear(pg);
+        return -1;
+    }
+
+    /* {id,id,...} and {rev,rev,...} */
+
+    ids = malloc((size_t) (unsigned) n * 24 + 3);
+    revs = malloc((size_t) (unsigned) n * 24 + 3);
+
+    if (ids == NULL || revs == NULL) {
+        free(ids);
+        free(revs);
+        PQclear(pg);
+        return -1;
+    }
+
+    len_ids = len_revs = 0;
+    ids[len_ids++] = '{';
+    revs[len_revs++] = '{';
+
+    for (i = 0; i < n; i++) {
+        len_ids += sprintf(ids + len_ids, "%s%s", i ? "," : "",
+                           PQgetvalue(pg, i, 0));
+        len_revs += sprintf(revs + len_revs, "%s%s", i ? "," : "",
+                            PQgetvalue(pg, i, 15));
+        aw_log(AW_LOG_DEBUG, "sessions: published session %s: %s",
+               PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 5));
+    }
+
+    strcpy(ids + len_ids, "}");
+    strcpy(revs + len_revs, "}");
+
+    PQclear(pg);
+
+    params[0] = ids;
+    params[1] = revs;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_synced_stmt, 2,
+                              params);
+    free(ids);
+    free(revs);
+
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: publish: %s", aw_worker.db.error);
+        return -1;
+    }
+
+    PQclear(pg);
+
+    return n == AW_SCHED_PUBLISH ? n : 0;
+}
+
+
+/*
+ * axon:profiles: the profiles, whether each fits now, and the pool.
+ * Written when it differs from what this worker wrote last (or force).
+ */
+
+static int
+aw_sched_profiles(int force)
+{
+    int          i, j, k, total, nfree, largest, fits, drained;
+    char        *text;
+    json_t      *used, *drains, *profiles, *hosts, *free_gpus, *doc, *u;
+    PGresult    *pg;
+    aw_conf_t   *conf;
+    redisReply  *reply;
+    long long    queued;
+
+    conf = aw_worker.conf;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT coalesce((SELECT json_agg(json_build_array("
+                     "host, gpu_index)) FROM gpu_assignments"
+                     " WHERE released_at IS NULL), '[]'),"
+                     " coalesce((SELECT json_agg(host)"
+                     " FROM gpu_hosts_drained), '[]'),"
+                     " (SELECT count(*) FROM sessions WHERE state = 'queued')",
+                     0, NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: profiles: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    used = json_loads(PQgetvalue(pg, 0, 0), 0, NULL);
+    drains = json_loads(PQgetvalue(pg, 0, 1), 0, NULL);
+    queued = atoll(PQgetvalue(pg, 0, 2));
+    PQclear(pg);
+
+    hosts = json_array();
+    total = nfree = largest = 0;
+
+    for (i = 0; i < conf->nhosts; i++) {
+        free_gpus = json_array();
+        drained = 0;
+
+        for (k = 0; k < (int) json_array_size(drains); k++) {
+            if (strcmp(json_string_value(json_array_get(drains, k)) ?: "",
+                       conf->host[i].name) == 0)
+            {
+                drained = 1;
+            }
+        }
+
+        for (j = 0; j < conf->host[i].ngpus; j++) {
+            for (k = 0; k < (int) json_array_size(used); k++) {
+                u = json_array_get(used, k);
+
+                if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
+                           conf->host[i].name) == 0
+                    && json_integer_value(json_array_get(u, 1))
+                       == conf->host[i].gpus[j])
+                {
+                    break;
+                }
+            }
+
+            if (k == (int) json_array_size(used)) {
+                json_array_append_new(free_gpus,
+                                      json_integer(conf->host[i].gpus[j]));
+            }
+        }
+
+        total += conf->host[i].ngpus;
+
+        if (!drained) {
+            nfree += json_array_size(free_gpus);
+            largest = aw_max(largest, (int) json_array_size(free_gpus));
+        }
+
+        json_array_append_new(hosts,
+            json_pack("{s:s, s:i, s:o, s:b}", "name", conf->host[i].name,
+                      "gpus", conf->host[i].ngpus, "free", free_gpus,
+                      "draining", drained));
+    }
+
+    json_decref(used);
+    json_decref(drains);
+
+    profiles = json_array();
+
+    for (i = 0; i < conf->nprofiles; i++) {
+        fits = 0;
+
+        for (j = 0; j < conf->nhosts; j++) {
+            fits |= conf->host[j].ngpus >= conf->profile[i].gpus;
+        }
+
+        json_array_append_new(profiles,
+            json_pack("{s:s, s:i, s:i, s:i, s:b, s:b}",
+                      "name", conf->profile[i].name,
+                      "gpus", conf->profile[i].gpus,
+                      "price", conf->profile[i].price,
+                      "per_minute",
+                      conf->profile[i].gpus * conf->profile[i].price,
+                      "available", queued == 0
+                                   && largest >= conf->profile[i].gpus,
+                      "fits_pool", fits));
+    }
+
+    doc = json_pack("{s:o, s:{s:i, s:i, s:I, s:s, s:I, s:I, s:o}}",
+                    "profiles", profiles,
+                    "pool", "gpus", total, "free", nfree,
+                    "queued", (json_int_t) queued,
+                    "policy", "fcfs-backfill-reserve",
+                    "reserve_after_s",
+                    (json_int_t) (conf->queue_reserve_after / 1000),
+                    "billing_minute_s",
+                    (json_int_t) (conf->billing_minute / 1000),
+                    "hosts", hosts);
+
+    text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+
+    if (text == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: profiles: cannot build the JSON");
+        return AW_ERROR;
+    }
+
+    if (!force && aw_sched.profiles && strcmp(text, aw_sched.profiles) == 0)
+    {
+        free(text);
+        return AW_OK;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "SET %s %s", AW_PROFILES_KEY,
+                             text);
+    if (reply == NULL) {
+        free(text);
+        return AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    free(aw_sched.profiles);
+    aw_sched.profiles = text;
+
+    return AW_OK;
+}
+
+
+/*
+ * At start: the leases held under our worker_id are a dead process's (two
+ * running workers never share one): free them, so that its launches and
+ * stops are taken again now, not when they expire.
+ */
+
+static int
+aw_sched_unlease(void)
+{
+    PGresult    *pg;
+    const char  *params[1];
+
+    params[0] = aw_worker.conf->worker_id;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "UPDATE sessions SET lease_until = NULL"
+                     " WHERE lease_by = $1 AND lease_until IS NOT NULL"
+                     " RETURNING id", 1, params);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    if (PQntuples(pg) > 0) {
+        aw_log(AW_LOG_NOTICE, "sessions: %d launches or stops of an earlier "
+               "run of %s taken back", PQntuples(pg),
+               aw_worker.conf->worker_id);
+    }
+
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+/*
+ * One session to launch or stop; returns 1 if there was one.
+ */
+
+static int
+aw_sched_lease(void)
+{
+    int          rc;
+    char         lease[32];
+    int64_t      id;
+    PGresult    *pg;
+    aw_conf_t   *conf;
+    const char  *params[2];
+
+    conf = aw_worker.conf;
+
+    /* longer than a launch can take: stop, run, port, ready, rm */
+    snprintf(lease, sizeof(lease), "%lld",
+             (long long) (4 * conf->launcher_timeout
+                          + conf->launcher_ready_timeout
+                          + conf->launcher_stop_grace + 5000));
+
+    params[0] = conf->worker_id;
+    params[1] = lease;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_lease_stmt, 2,
+                              params);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: lease: %s", aw_worker.db.error);
+        return 0;
+    }
+
+    if (PQntuples(pg) == 0) {
+        PQclear(pg);
+        return 0;
+    }
+
+    id = atoll(PQgetvalue(pg, 0, 0));
+
+    aw_log_ctx("session %lld", (long long) id);
+
+    if (strcmp(PQgetvalue(pg, 0, 3), "starting") == 0) {
+        rc = aw_sched_launch(pg);
+
+    } else {
+        rc = aw_sched_stop(id);
+    }
+
+    PQclear(pg);
+
+    aw_log_ctx(NULL);
+
+    (void) rc;
+
+    return 1;
+}
+
+
+static int
+aw_sched_launch(PGresult *pg)
+{
+    int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts;
+    char             upstream[128], *p, *end, list[256], id[32], att[16];
+    int64_t          sid;
+    PGresult        *r;
+    aw_launch_t      req;
+    aw_container_t   c;
+    const char      *params[4], *from[1];
+
+    sid = atoll(PQgetvalue(pg, 0, 0));
+    attempts = atoi(PQgetvalue(pg, 0, 5));
+
+    snprintf(list, sizeof(list), "%s", PQgetvalue(pg, 0, 4));
+    ngpus = 0;
+
+    for (p = list; *p && ngpus < AW_LAUNCHER_MAX_GPUS; p = end) {
+        gpus[ngpus++] = (int) strtol(p, &end, 10);
+
+        if (*end == ',') {
+            end++;
+        }
+
+        if (end == p) {
+            break;
+        }
+    }
+
+    if (attempts > 1) {
+        /* an earlier attempt's worker died: its container may be there */
+        aw_log(AW_LOG_NOTICE, "launch attempt %d: removing what an earlier "
+               "attempt may have left", attempts);
+        (void) aw_launcher_stop(&aw_sched.launcher, sid);
+    }
+
+    memset(&req, 0, sizeof(req));
+    req.session = sid;
+    req.wallet = PQgetvalue(pg, 0, 1);
+    req.mode = strcmp(PQgetvalue(pg, 0, 2), "ssh") == 0 ? AW_SESSION_SSH
+                                                        : AW_SESSION_DESKTOP;
+    req.gpus = gpus;
+    req.ngpus = ngpus;
+    req.ssh_key = PQgetvalue(pg, 0, 6)[0] ? PQgetvalue(pg, 0, 6) : NULL;
+
+    snprintf(id, sizeof(id), "%lld", (long long) sid);
+    snprintf(att, sizeof(att), "%d", attempts);
+
+    if (aw_launcher_launch(&aw_sched.launcher, &req, &c) != AW_OK) {
+        aw_log(AW_LOG_WARN, "launch failed, GPUs freed, nothing billed: %s",
+               aw_sched.launcher.err);
+
+        from[0] = "{starting}";
+        params[0] = id;
+        params[1] = from[0];
+        params[2] = "launch_failed";
+
+        r = aw_db_query_prepared(&aw_worker.db, &aw_sched_finish_stmt, 3,
+                                 params);
+        PQclear(r);
+
+        return AW_ERROR;
+    }
+
+    snprintf(upstream, sizeof(upstream), "%s:%d", c.host, c.port);
+
+    params[0] = id;
+    params[1] = att;
+    params[2] = upstream;
+    params[3] = c.id;
+
+    r = aw_db_query(&aw_worker.db,
+                    "SELECT axon_session_started($1::bigint, $2::int, $3, $4)",
+                    4, params);
+
+    if (r == NULL) {
+        /* the lease expires; the next attempt removes this container */
+        aw_log(AW_LOG_ERR, "launched, but not recorded: %s",
+               aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    if (PQgetvalue(r, 0, 0)[0] != 't') {
+        PQclear(r);
+        aw_log(AW_LOG_NOTICE, "launched, but the session ended meanwhile: "
+               "stopping it");
+        return aw_sched_stop(sid);
+    }
+
+    PQclear(r);
+
+    aw_log(AW_LOG_NOTICE, "running: %s on %s, GPUs %s", c.name, upstream,
+           list[0] ? list : "none");
+
+    /* its first minute, now */
+    (void) aw_sched_bill(sid, NULL);
+
+    return AW_OK;
+}
+
+
+static int
+aw_sched_stop(int64_t id)
+{
+    char         sid[32];
+    PGresult    *r;
+    const char  *params[3];
+
+    if (aw_launcher_stop(&aw_sched.launcher, id) != AW_OK) {
+        aw_log(AW_LOG_ERR, "stop failed (tried again when the lease "
+               "expires): %s", aw_sched.launcher.err);
+        return AW_ERROR;
+    }
+
+    snprintf(sid, sizeof(sid), "%lld", (long long) id);
+
+    params[0] = sid;
+    params[1] = "{ending}";
+    params[2] = "stopped";
+
+    r = aw_db_query_prepared(&aw_worker.db, &aw_sched_finish_stmt, 3, params);
+
+    if (r == NULL) {
+        aw_log(AW_LOG_ERR, "stopped, but not recorded: %s",
+               aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    aw_log(AW_LOG_NOTICE, "container stopped, GPUs freed: %s",
+           PQgetvalue(r, 0, 0));
+
+    PQclear(r);
+
+    return AW_OK;
+}
+
+
+/*
+ * The billing tick.  For all sessions: their heartbeats from Redis first
+ * (pipelined HGET), for the idle check.
+ */
+
+int
+aw_sched_bill(int64_t only, aw_job_result_t *res)
+{
+    char         minute[32], grace[32], idle[32], sid[32];
+    char        *ids, *hbs;
+    PGresult    *pg;
+    aw_conf_t   *conf;
+    const char  *params[6];
+
+    conf = aw_worker.conf;
+    ids = hbs = NULL;
+
+    if (only == 0 && conf->session_idle_timeout > 0) {
+        if (aw_sched_heartbeats(&ids, &hbs) != AW_OK) {
+            return AW_ERROR;
+        }
+    }
+
+    snprintf(minute, sizeof(minute), "%lld", (long long) conf->billing_minute);
+    snprintf(grace, sizeof(grace), "%lld", (long long) conf->session_grace);
+    snprintf(idle, sizeof(idle), "%lld",
+             (long long) conf->session_idle_timeout);
+    snprintf(sid, sizeof(sid), "%lld", (long long) only);
+
+    params[0] = minute;
+    params[1] = grace;
+    params[2] = idle;
+    params[3] = only ? sid : NULL;
+    params[4] = ids;
+    params[5] = hbs;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_bill_stmt, 6, params);
+
+    free(ids);
+    free(hbs);
+
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "billing: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    if (PQntuples(pg) > 0) {
+        aw_log(AW_LOG_DEBUG, "billing: %d wallets charged", PQntuples(pg));
+    }
+
+    aw_sched_wallets(pg, res);
+
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+/* {id,...} and {heartbeat,...} of the running sessions */
+
+static int
+aw_sched_heartbeats(char **ids, char **hbs)
+{
+    int          i, n, rc;
+    char        *a, *b;
+    size_t       la, lb;
+    PGresult    *pg;
+    redisReply  *reply;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT id FROM sessions WHERE state = 'running'"
+                     " ORDER BY id", 0, NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "billing: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    n = PQntuples(pg);
+
+    for (i = 0; i < n; i++) {
+        if (aw_redis_append(&aw_worker.redis, "HGET " AW_SESSION_KEY "%s "
+                            "heartbeat", PQgetvalue(pg, i, 0))
+            != AW_OK)
+        {
+            PQclear(pg);
+            return AW_ERROR;
+        }
+    }
+
+    a = malloc((size_t) (unsigned) n * 24 + 3);
+    b = malloc((size_t) (unsigned) n * 24 + 3);
+
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    la = lb = 0;
+    a[la++] = '{';
+    b[lb++] = '{';
+    rc = AW_OK;
+
+    for (i = 0; i < n; i++) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+
+        if (reply == NULL) {
+            rc = AW_ERROR;
+            break;
+        }
+
+        la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, 0));
+        lb += sprintf(b + lb, "%s%lld", i ? "," : "",
+                      reply->type == REDIS_REPLY_STRING
+                      ? atoll(reply->str) : 0LL);
+
+        freeReplyObject(reply);
+    }
+
+    strcpy(a + la, "}");
+    strcpy(b + lb, "}");
+
+    PQclear(pg);
+
+    if (rc != AW_OK) {
+        free(a);
+        free(b);
+        return AW_ERROR;
+    }
+
+    *ids = a;
+    *hbs = b;
+
+    return AW_OK;
+}
+
+
+/* each wallet charged: to the job's result, or to Redis at once */
+
+static void
+aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
+{
+    int          i, n;
+    char         key[64];
+    redisReply  *reply;
+
+    n = PQntuples(pg);
+
+    if (res) {
+        if (n > 0) {
+            res->has_balance = 1;
+            snprintf(res->wallet, sizeof(res->wallet), "%s",
+                     PQgetvalue(pg, 0, 0));
+            res->balance = atoll(PQgetvalue(pg, 0, 1));
+            res->ledger_id = atoll(PQgetvalue(pg, 0, 2));
+        }
+
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(pg, i, 0));
+
+        if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s",
+                            AW_WALLET_LUA_SET, key, PQgetvalue(pg, i, 1),
+                            PQgetvalue(pg, i, 2))
+            != AW_OK)
+        {
+            return;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+
+        if (reply == NULL) {
+            return;
+        }
+
+        (void) aw_sched_redis_ok(reply, "billing: balance");
+    }
+}
+
+
+static int
+aw_sched_redis_ok(redisReply *reply, const char *what)
+{
+    int  rc;
+
+    rc = AW_OK;
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        aw_log(AW_LOG_ERR, "%s: redis: %s", what, reply->str);
+        rc = AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    return rc;
+}
+
+
+/*
+ * axon:session:next is at least max(sessions.id): a Redis that lost it
+ * would give out ids that exist.
+ */
+
+static int
+aw_sched_counter(void)
+{
+    PGresult    *pg;
+    redisReply  *reply;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT coalesce(max(id), 0) FROM sessions", 0, NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: counter: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "EVAL %s 1 %s %s",
+                             aw_sched_lua_counter, AW_SESSION_NEXT,
+                             PQgetvalue(pg, 0, 0));
+    if (reply == NULL) {
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0) {
+        aw_log(AW_LOG_WARN, "reconcile: " AW_SESSION_NEXT " was %lld, "
+               "behind the sessions in Postgres: raised to %s",
+               (long long) reply->integer, PQgetvalue(pg, 0, 0));
+    }
+
+    freeReplyObject(reply);
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+/*
+ * The reconcile sweep: Postgres first (what should run), then the
+ * containers (what runs), then each difference repaired and logged:
+ *
+ *   a container of ours whose session is not live    removed
+ *   a running session whose container is gone        ended
+ *                                                   (container_vanished)
+ *   a live session whose state in Redis differs      published again
+ */
+
+static int
+aw_sched_reconcile(void)
+{
+    int              i, j, n, found;
+    char             id[32];
+    size_t           nc, plen;
+    int64_t          sid;
+    PGresult        *pg, *r;
+    aw_conf_t       *conf;
+    redisReply      *reply;
+    aw_container_t  *list;
+    const char      *params[4];
+
+    conf = aw_worker.conf;
+    plen = strlen(conf->launcher_prefix);
+
+    (void) aw_sched_counter();
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT id, state FROM sessions"
+                     " WHERE state IN ('starting', 'running', 'ending')"
+                     " ORDER BY id", 0, NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "reconcile: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    n = PQntuples(pg);
+
+    if (aw_sched.launcher.ops->list(&aw_sched.launcher, &list, &nc)
+        != AW_OK)
+    {
+        aw_log(AW_LOG_ERR, "reconcile: cannot list the containers: %s",
+               aw_sched.launcher.err);
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    /* containers of ours with no live session */
+
+    for (j = 0; j < (int) nc; j++) {
+        if (strncmp(list[j].name, conf->launcher_prefix, plen) != 0
+            || list[j].session <= 0)
+        {
+            continue;
+        }
+
+        snprintf(id, sizeof(id), "%lld", (long long) list[j].session);
+
+        if (strcmp(list[j].name + plen, id) != 0) {
+            continue;
+        }
+
+        found = 0;
+
+        for (i = 0; i < n; i++) {
+            if (atoll(PQgetvalue(pg, i, 0)) == list[j].session) {
+                found = 1;
+            }
+        }
+
+        if (found) {
+            continue;
+        }
+
+        /* started since the query above? ask again */
+
+        params[0] = id;
+        r = aw_db_query(&aw_worker.db,
+                        "SELECT coalesce((SELECT state FROM sessions"
+                        " WHERE id = $1::bigint), 'unknown')", 1, params);
+        if (r == NULL) {
+            continue;
+        }
+
+        if (strcmp(PQgetvalue(r, 0, 0), "ended") == 0
+            || strcmp(PQgetvalue(r, 0, 0), "unknown") == 0
+            || strcmp(PQgetvalue(r, 0, 0), "queued") == 0)
+        {
+            aw_log(AW_LOG_WARN, "reconcile: container %s (%s) has no live "
+                   "session (session %s is %s): removing it", list[j].name,
+                   list[j].state, id, PQgetvalue(r, 0, 0));
+
+            if (aw_sched.launcher.ops->remove(&aw_sched.launcher,
+                                              list[j].name)
+                != AW_OK)
+            {
+                aw_log(AW_LOG_ERR, "reconcile: %s", aw_sched.launcher.err);
+            }
+        }
+
+        PQclear(r);
+    }
+
+    /* running sessions whose container is gone */
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(PQgetvalue(pg, i, 1), "running") != 0) {
+            continue;
+        }
+
+        sid = atoll(PQgetvalue(pg, i, 0));
+        found = 0;
+
+        for (j = 0; j < (int) nc; j++) {
+            if (list[j].session == sid
+                && strncmp(list[j].name, conf->launcher_prefix, plen) == 0
+                && strcmp(list[j].state, "running") == 0)
+            {
+                found = 1;
+            }
+        }
+
+        if (found) {
+            continue;
+        }
+
+        snprintf(id, sizeof(id), "%lld", (long long) sid);
+
+        aw_log(AW_LOG_WARN, "reconcile: session %s is running but its "
+               "container is gone: ending it (container_vanished)", id);
+
+        params[0] = id;
+        params[1] = "";
+        params[2] = "container_vanished";
+        params[3] = "false";
+
+        r = aw_db_query(&aw_worker.db,
+                        "SELECT axon_session_stop($1::bigint, nullif($2, ''),"
+                        " $3, $4::boolean)", 4, params);
+        PQclear(r);
+
+        (void) aw_sched_bill(sid, NULL);
+    }
+
+    free(list);
+
+    /* Redis against Postgres: the state of every live session */
+
+    for (i = 0; i < n; i++) {
+        if (aw_redis_append(&aw_worker.redis, "HGET " AW_SESSION_KEY "%s "
+                            "state", PQgetvalue(pg, i, 0))
+            != AW_OK)
+        {
+            PQclear(pg);
+            return AW_ERROR;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+
+        if (reply == NULL) {
+            PQclear(pg);
+            return AW_ERROR;
+        }
+
+        if (reply->type != REDIS_REPLY_STRING
+            || strcmp(reply->str, PQgetvalue(pg, i, 1)) != 0)
+        {
+            aw_log(AW_LOG_WARN, "reconcile: session %s is %s in Postgres "
+                   "but %s in Redis: publishing it again",
+                   PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 1),
+                   reply->type == REDIS_REPLY_STRING ? reply->str
+                                                     : "missing");
+            params[0] = PQgetvalue(pg, i, 0);
+            r = aw_db_query(&aw_worker.db,
+                            "UPDATE sessions SET synced = false"
+                            " WHERE id = $1::bigint", 1, params);
+            PQclear(r);
+        }
+
+        freeReplyObject(reply);
+    }
+
+    PQclear(pg);
+
+    return aw_sched_profiles(1);
+}

@@ -1,0 +1,342 @@
+/*
+ * axon-worker: the job kinds of GPU sessions (see sched.h).
+ *
+ * Each writes Postgres only (sql/004_sessions.sql), in one statement, and
+ * wakes the scheduler, which publishes the change to Redis: a handler runs
+ * inside a batch of the queue, whose Redis replies may be in flight.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "job.h"
+#include "log.h"
+#include "session.h"
+#include "worker.h"
+
+
+static int aw_session_stop(aw_job_t *job, aw_job_result_t *res,
+    const char *wallet, const char *reason, int queued_only);
+static int aw_session_off(aw_job_result_t *res);
+static int aw_gpu_drain_set(aw_job_t *job, aw_job_result_t *res, int drain);
+
+
+static aw_db_stmt_t  aw_session_claim_stmt = aw_db_stmt("session_claim",
+    "SELECT o_state, coalesce(o_end_reason, ''), o_wallet, o_new"
+    " FROM axon_session_claim($1::bigint, $2, $3, $4, $5::int, $6::int,"
+    " nullif($7, ''), nullif($8, ''))");
+
+static aw_db_stmt_t  aw_session_stop_stmt = aw_db_stmt("session_stop",
+    "SELECT axon_session_stop($1::bigint, nullif($2, ''), $3, $4::boolean)");
+
+
+static int
+aw_session_off(aw_job_result_t *res)
+{
+    if (aw_worker.conf->sessions) {
+        return 0;
+    }
+
+    aw_job_fail(res, 1, "sessions are off on this worker (key sessions)");
+
+    return 1;
+}
+
+
+/*
+ * session.claim: the session's row, queued; or ended at once with the
+ * reason it cannot be (unknown_profile, no_host_fits, session_exists,
+ * insufficient_credits), which the user sees in GET /api/session.
+ */
+
+int
+aw_session_claim(aw_job_t *job, aw_job_result_t *res)
+{
+    int                       i, largest;
+    char                      id[32], gpus[16], price[16];
+    PGresult                 *pg;
+    aw_conf_t                *conf;
+    const char               *wallet, *profile, *mode, *refuse, *key;
+    const char               *params[8];
+    const aw_conf_profile_t  *p;
+
+    if (aw_session_off(res)) {
+        return AW_ERROR;
+    }
+
+    conf = aw_worker.conf;
+    wallet = aw_job_addr(job, "wallet");
+    profile = aw_job_str(job, "profile");
+    mode = aw_job_str(job, "mode");
+    refuse = "";
+
+    p = aw_conf_profile(conf, profile);
+
+    largest = 0;
+
+    for (i = 0; i < conf->nhosts; i++) {
+        largest = aw_max(largest, conf->host[i].ngpus);
+    }
+
+    if (strcmp(mode, "desktop") != 0 && strcmp(mode, "ssh") != 0) {
+        mode = "desktop";
+        refuse = "bad_mode";
+
+    } else if (p == NULL) {
+        refuse = "unknown_profile";
+
+    } else if (p->gpus > largest) {
+        refuse = "no_host_fits";
+    }
+
+    snprintf(id, sizeof(id), "%lld",
+             (long long) aw_job_int(job, "session_id"));
+    snprintf(gpus, sizeof(gpus), "%d", p ? p->gpus : 1);
+    snprintf(price, sizeof(price), "%d", p ? p->price : 1);
+
+    params[0] = id;
+    params[1] = wallet;
+    params[2] = profile;
+    params[3] = mode;
+    params[4] = gpus;
+    params[5] = price;
+    params[6] = refuse;
+
+    /* the module checked the key; an SSH claim without one cannot start */
+    key = aw_job_str(job, "ssh_key");
+    params[7] = (key && strcmp(mode, "ssh") == 0) ? key : "";
+
+    if (strcmp(mode, "ssh") == 0 && params[7][0] == '\0' && !refuse[0]) {
+        refuse = "no_ssh_key";
+        params[6] = refuse;
+    }
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_session_claim_stmt, 8,
+                              params);
+    if (pg == NULL) {
+        return aw_job_db_failed(job, res);
+    }
+
+    if (strcmp(PQgetvalue(pg, 0, 2), wallet) != 0) {
+        aw_job_fail(res, 1, "session %s is recorded for another wallet (%s)",
+                    id, PQgetvalue(pg, 0, 2));
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    snprintf(res->note, sizeof(res->note), "session %s of %s (%s, %s): %s%s"
+             "%s%s", id, wallet, profile, mode,
+             PQgetvalue(pg, 0, 3)[0] == 't' ? "" : "recorded already: ",
+             PQgetvalue(pg, 0, 0), PQgetvalue(pg, 0, 1)[0] ? ", " : "",
+             PQgetvalue(pg, 0, 1));
+
+    PQclear(pg);
+
+    aw_sched_kick();
+
+    return AW_OK;
+}
+
+
+int
+aw_session_leave(aw_job_t *job, aw_job_result_t *res)
+{
+    return aw_session_stop(job, res, aw_job_addr(job, "wallet"),
+                           "left_queue", 1);
+}
+
+
+int
+aw_session_release(aw_job_t *job, aw_job_result_t *res)
+{
+    return aw_session_stop(job, res, aw_job_addr(job, "wallet"), "released",
+                           0);
+}
+
+
+int
+aw_session_end(aw_job_t *job, aw_job_result_t *res)
+{
+    char         reason[600], *detail;
+    json_t      *j;
+    PGresult    *pg;
+    const char  *params[5];
+    char         id[32];
+
+    snprintf(reason, sizeof(reason), "admin: %s", aw_job_str(job, "reason"));
+
+    if (aw_session_stop(job, res, NULL, reason, 0) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    snprintf(id, sizeof(id), "%lld",
+             (long long) aw_job_int(job, "session_id"));
+
+    j = json_pack("{s:s, s:s}", "via", "redis", "reason",
+                  aw_job_str(job, "reason"));
+    detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+
+    if (detail == NULL) {
+        aw_job_fail(res, 1, "reason: cannot be written as JSON (is it "
+                    "UTF-8?)");
+        return AW_ERROR;
+    }
+
+    params[0] = "admin";
+    params[1] = "session.end";
+    params[2] = id;
+    params[3] = detail;
+    params[4] = job->id;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT axon_admin_audit($1, $2, 'session:' || $3,"
+                     " $4::jsonb, $5)", 5, params);
+    free(detail);
+
+    if (pg == NULL) {
+        return aw_job_db_failed(job, res);
+    }
+
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+/*
+ * Leave, release, end: queued -> ended now; starting or running -> billing
+ * stops now (the final minutes are billed at once), and the scheduler
+ * stops the container and frees the GPUs.
+ */
+
+static int
+aw_session_stop(aw_job_t *job, aw_job_result_t *res, const char *wallet,
+    const char *reason, int queued_only)
+{
+    char         id[32];
+    int64_t      sid;
+    PGresult    *pg;
+    const char  *params[4], *outcome;
+
+    if (aw_session_off(res)) {
+        return AW_ERROR;
+    }
+
+    sid = aw_job_int(job, "session_id");
+    snprintf(id, sizeof(id), "%lld", (long long) sid);
+
+    params[0] = id;
+    params[1] = wallet ? wallet : "";
+    params[2] = reason;
+    params[3] = queued_only ? "true" : "false";
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_session_stop_stmt, 4,
+                              params);
+    if (pg == NULL) {
+        return aw_job_db_failed(job, res);
+    }
+
+    outcome = PQgetvalue(pg, 0, 0);
+
+    if (strcmp(outcome, "missing") == 0) {
+        /* its claim job has not run yet (another worker has it) */
+        aw_job_fail(res, 0, "session %s is not recorded yet; trying again",
+                    id);
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    if (strcmp(outcome, "not_yours") == 0) {
+        aw_job_fail(res, 1, "refused: session %s is not a session of %s",
+                    id, wallet);
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    snprintf(res->note, sizeof(res->note), "session %s: %s (%s)", id,
+             outcome, reason);
+
+    if (strcmp(outcome, "stopping") == 0) {
+        PQclear(pg);
+
+        /* the final minutes, now */
+        if (aw_sched_bill(sid, res) != AW_OK) {
+            return aw_job_db_failed(job, res);
+        }
+
+        aw_sched_kick();
+
+        return AW_OK;
+    }
+
+    PQclear(pg);
+
+    aw_sched_kick();
+
+    return AW_OK;
+}
+
+
+int
+aw_gpu_drain(aw_job_t *job, aw_job_result_t *res)
+{
+    return aw_gpu_drain_set(job, res, 1);
+}
+
+
+int
+aw_gpu_undrain(aw_job_t *job, aw_job_result_t *res)
+{
+    return aw_gpu_drain_set(job, res, 0);
+}
+
+
+static int
+aw_gpu_drain_set(aw_job_t *job, aw_job_result_t *res, int drain)
+{
+    int          i;
+    PGresult    *pg;
+    aw_conf_t   *conf;
+    const char  *host, *params[4];
+
+    conf = aw_worker.conf;
+    host = aw_job_str(job, "host");
+
+    for (i = 0; i < conf->nhosts; i++) {
+        if (strcmp(conf->host[i].name, host) == 0) {
+            break;
+        }
+    }
+
+    if (i == conf->nhosts) {
+        aw_job_fail(res, 1, "no GPU host \"%s\" in gpu_hosts", host);
+        return AW_ERROR;
+    }
+
+    params[0] = host;
+    params[1] = drain ? "true" : "false";
+    params[2] = aw_job_str(job, "reason");
+    params[3] = job->id;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT axon_gpu_drain($1, $2::boolean, $3, $4)", 4,
+                     params);
+    if (pg == NULL) {
+        return aw_job_db_failed(job, res);
+    }
+
+    PQclear(pg);
+
+    snprintf(res->note, sizeof(res->note), "host %s %s", host,
+             drain ? "drained: no new sessions start there"
+                   : "takes sessions again");
+
+    aw_sched_kick();
+
+    return AW_OK;
+}

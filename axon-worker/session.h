@@ -1,0 +1,53 @@
+/*
+ * axon-worker: GPU sessions.
+ *
+ *   session.c   the job kinds: session.claim, session.leave,
+ *               session.release (queued by the module), session.end,
+ *               gpu.drain, gpu.undrain (admins)
+ *   sched.c     the job source that runs the rest: the scheduler (the fair
+ *               queue, sql/003_sessions.sql's axon_sched_assign), launching
+ *               and stopping containers, the billing tick, idle and grace,
+ *               publishing sessions and profiles to Redis, the reconcile
+ *               sweep
+ *
+ * Postgres is the system of record; Redis holds what the module reads:
+ *
+ *   axon:profiles      string (JSON): the profiles and the pool, with
+ *                      availability; rewritten when it changes
+ *   axon:session:ID    hash: the worker writes state position reason
+ *                      upstream started_at ended_at end_reason
+ *                      billed_minutes grace_until connect_* and rev (the
+ *                      row's revision: an older one never overwrites a
+ *                      newer one)
+ *   axon:session:next  string: raised to max(sessions.id) if Redis lost it
+ */
+
+#ifndef AW_SESSION_H
+#define AW_SESSION_H
+
+
+#include "core.h"
+#include "job.h"
+#include "jobs.h"
+
+
+#define AW_SESSION_KEY       "axon:session:"
+#define AW_SESSION_NEXT      "axon:session:next"
+#define AW_PROFILES_KEY      "axon:profiles"
+
+
+extern const aw_jobs_t  aw_sched_jobs;
+
+
+/* something changed: run the scheduler at the next turn of the loop */
+void aw_sched_kick(void);
+
+/*
+ * The billing tick for one session (only > 0) or all; with res, the
+ * charged wallet's balance goes there for the job's done script (no Redis
+ * call: it runs inside a job), else it is written to Redis at once.
+ */
+int aw_sched_bill(int64_t only, aw_job_result_t *res);
+
+
+#endif /* AW_SESSION_H */

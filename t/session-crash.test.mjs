@@ -1,0 +1,154 @@
+// GPU sessions and crashes: the worker killed with SIGKILL mid-launch and
+// mid-billing, then restarted: no GPU assigned twice, no minute billed
+// twice or skipped, no container leaked.  Then two workers on one pool.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { basename } from 'node:path';
+import { Wallet } from 'ethers';
+import { Stack, waitFor, ROOT } from './lib/stack.mjs';
+
+const MINUTE = 2000;
+const conf = [
+    'gpu_hosts local=0,1',
+    'profiles "small:1:1 medium:2:1"',
+    'billing_minute 2s',
+    'billing_tick 200ms',
+    'session_idle_timeout 0',
+    'reconcile_interval 1s',
+    'launcher_timeout 20s',
+    'launcher_ready_timeout 20s',
+    'job_claim_idle 2s',
+    'job_retry_min 100ms',
+    'job_retry_max 1s',
+];
+
+// a stable worker_id: a restarted worker takes back its own leases at once
+const s = new Stack({ sessions: true, workerConf: [...conf, 'worker_id w1', 'queue_consumer w1'].join('\n') });
+let prefix;
+before(async () => {
+    await s.start();
+    prefix = `axgt-${basename(s.dir)}-`;
+});
+after(() => s.stop());
+
+const penv = { ...process.env, CONTAINERS_CONF: `${ROOT}/conf/podman/containers.conf` };
+const containers = pre => spawnSync('podman', ['ps', '-a', '--format', '{{.Names}}', '--filter', `name=^${pre}`], { env: penv })
+    .stdout.toString().split('\n').filter(Boolean);
+
+const sql = (st, q) => {
+    const r = st.psql(q);
+    assert.ok(r.ok, r.err);
+    return r.out;
+};
+
+const api = (st, path, token, method = 'GET', body) => st.json(path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+});
+
+let refs = 0;
+async function user(st, minutes) {
+    const w = Wallet.createRandom();
+    const { token } = await st.signIn(w);
+    const addr = w.address.toLowerCase();
+    st.redis('XADD', 'axon:jobs', '*', 'kind', 'credit.grant', 'wallet', addr,
+             'minutes', String(minutes), 'ref', `c-${process.pid}-${++refs}`);
+    await waitFor(() => st.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'balance') === String(minutes), 'grant');
+    return { token, addr, minutes };
+}
+
+async function claim(st, u, profile = 'small') {
+    const r = await api(st, '/api/session', u.token, 'POST', { profile });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    u.id = r.body.session_id;
+}
+
+const state = (st, u) => st.psql(`SELECT state FROM sessions WHERE id = ${u.id}`).out;
+const until = (st, u, want, ms = 40000) => waitFor(() => state(st, u) === want, `session ${u.id} ${want}`, ms);
+
+async function kill9(st) {
+    const pid = st.pid('worker');
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 'the kill');
+    await st.stack('start', 'worker');
+}
+
+// every session's ledger: one row per minute begun, keys 0..n-1, n = billed
+function ledgerExact(st, u) {
+    const [started, stopped, billed, gpus] = sql(st, `SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes, gpu_count FROM sessions WHERE id = ${u.id}`).split('|').map(Number);
+    const minutes = Math.floor((stopped - started) / MINUTE) + 1;
+    assert.equal(billed, minutes, `session ${u.id}: billed ${billed}, begun ${minutes}`);
+    assert.equal(sql(st, `SELECT string_agg(idempotency_key, ' ' ORDER BY id) FROM credit_ledger WHERE reference = 'session:${u.id}'`),
+                 Array.from({ length: minutes }, (_, k) => `usage:${u.id}:${k}`).join(' '));
+    assert.equal(sql(st, `SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'`), String(u.minutes - minutes * gpus));
+}
+
+const noDoubleGpu = st => assert.equal(
+    sql(st, 'SELECT count(*) FROM (SELECT host, gpu_index FROM gpu_assignments WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) t'), '0');
+
+test('kill -9 mid-launch: after the restart the session runs once, on its GPUs, in one container', async () => {
+    const u = await user(s, 100);
+    await claim(s, u);
+    await waitFor(() => state(s, u) === 'starting', 'starting', 20000);
+    await kill9(s);
+    await until(s, u, 'running');
+    assert.deepEqual(containers(prefix), [`${prefix}${u.id}`]);
+    assert.equal(sql(s, `SELECT count(*) FROM gpu_assignments WHERE session_id = ${u.id} AND released_at IS NULL`), '1');
+    noDoubleGpu(s);
+    assert.equal((await api(s, '/api/release', u.token, 'POST')).status, 202);
+    await until(s, u, 'ended');
+    ledgerExact(s, u);
+    await waitFor(() => containers(prefix).length === 0, 'no container left');
+});
+
+test('kill -9 mid-billing, again and again: no minute billed twice or skipped', async () => {
+    const a = await user(s, 100);
+    const b = await user(s, 100);
+    await claim(s, a);
+    await claim(s, b);
+    await until(s, a, 'running');
+    await until(s, b, 'running');
+    for (let i = 0; i < 5; i++) {
+        await new Promise(r => setTimeout(r, 300 + Math.random() * 900));
+        await kill9(s);
+    }
+    await new Promise(r => setTimeout(r, 1000));
+    for (const u of [a, b]) assert.equal((await api(s, '/api/release', u.token, 'POST')).status, 202);
+    await until(s, a, 'ended');
+    await until(s, b, 'ended');
+    for (const u of [a, b]) ledgerExact(s, u);
+    noDoubleGpu(s);
+    assert.equal(sql(s, 'SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
+    await waitFor(() => containers(prefix).length === 0, 'no container left');
+});
+
+test('two workers, one pool of 2 GPUs, 5 claims: never a GPU twice, every session served', async () => {
+    const t = new Stack({ sessions: true, workerConf: conf.join('\n') });
+    await t.start();
+    const pre = `axgt-${basename(t.dir)}-`;
+    try {
+        await t.stack('start', 'worker', '2');
+        const users = [];
+        for (let i = 0; i < 5; i++) users.push(await user(t, 100));
+        for (const u of users) await claim(t, u);
+        const done = new Set();
+        await waitFor(async () => {
+            noDoubleGpu(t);
+            for (const u of users) {
+                if (!done.has(u) && state(t, u) === 'running') {
+                    done.add(u);
+                    assert.equal((await api(t, '/api/release', u.token, 'POST')).status, 202);
+                }
+            }
+            return users.every(u => state(t, u) === 'ended');
+        }, 'every session served', 90000);
+        for (const u of users) ledgerExact(t, u);
+        assert.equal(sql(t, "SELECT count(DISTINCT end_reason) || end_reason FROM sessions GROUP BY end_reason"), '1released');
+        await waitFor(() => containers(pre).length === 0, 'no container left');
+    } finally {
+        await t.stop();
+    }
+});

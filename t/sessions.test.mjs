@@ -1,0 +1,344 @@
+// GPU sessions end to end, the worker's side: real nginx, worker,
+// Postgres, Redis and podman with the test image.  A pool of 4 GPUs
+// (local=0,1,2,3), minutes of 2 s, a billing tick of 200 ms.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { basename } from 'node:path';
+import { Wallet } from 'ethers';
+import { Stack, freePort, waitFor, ROOT } from './lib/stack.mjs';
+
+const MINUTE = 2000;
+
+const s = new Stack({
+    sessions: true,
+    workerConf: [
+        'gpu_hosts local=0,1,2,3',
+        'profiles "small:1:1 medium:2:1 large:4:2 huge:8:1"',
+        'billing_minute 2s',
+        'billing_tick 200ms',
+        'session_idle_timeout 6s',
+        'session_grace 3s',
+        'queue_reserve_after 3s',
+        'reconcile_interval 1s',
+        'launcher_timeout 20s',
+        'launcher_ready_timeout 20s',
+    ].join('\n'),
+    nginx: async st => {
+        st.gatePort = await freePort();
+        return `
+server {
+    listen 127.0.0.1:${st.gatePort};
+    location /desktop/ {
+        axon_gate session;
+        proxy_pass http://$axon_upstream/;   # the test image serves /
+    }
+}
+`;
+    },
+});
+
+let prefix;
+before(async () => {
+    await s.start();
+    prefix = `axgt-${basename(s.dir)}-`;
+});
+after(() => s.stop());
+
+const penv = { ...process.env, CONTAINERS_CONF: `${ROOT}/conf/podman/containers.conf` };
+function podman(...args) {
+    const r = spawnSync('podman', args, { env: penv });
+    return { ok: r.status === 0, out: r.stdout.toString().trim(), err: r.stderr.toString().trim() };
+}
+const containers = () => podman('ps', '-a', '--format', '{{.Names}}', '--filter', `name=^${prefix}`)
+    .out.split('\n').filter(Boolean);
+
+function sql(q) {
+    const r = s.psql(q);
+    assert.ok(r.ok, r.err);
+    return r.out;
+}
+
+const auth = token => ({ authorization: `Bearer ${token}` });
+const api = (path, token, method = 'GET', body) => s.json(path, {
+    method,
+    headers: { ...(token ? auth(token) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+});
+
+let refs = 0;
+async function user(minutes) {
+    const w = Wallet.createRandom();
+    const { token } = await s.signIn(w);
+    const addr = w.address.toLowerCase();
+    if (minutes) {
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'credit.grant', 'wallet', addr,
+                'minutes', String(minutes), 'ref', `t-${process.pid}-${++refs}`);
+        await waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'balance') === String(minutes), 'the grant');
+    }
+    return { w, token, addr };
+}
+
+async function claim(u, profile = 'small') {
+    const r = await api('/api/session', u.token, 'POST', { profile });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    u.id = r.body.session_id;
+    return u.id;
+}
+
+const status = async u => (await api('/api/session', u.token)).body;
+const until = (u, want, ms = 30000) => waitFor(async () => {
+    const st = await status(u);
+    return st.status === want ? st : null;
+}, `session of ${u.addr} ${want}`, ms);
+
+function gate(path, token) {
+    return new Promise((ok, fail) => {
+        const req = request({ host: '127.0.0.1', port: s.gatePort, path, agent: false,
+                              headers: token ? auth(token) : {} }, res => {
+            let text = '';
+            res.on('data', d => { text += d; });
+            res.on('end', () => ok({ status: res.statusCode, body: text }));
+        });
+        req.on('error', fail);
+        req.end();
+    });
+}
+
+const liveGpus = () => Number(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'));
+
+// heartbeats every second while a test runs, for the idle check
+function beating(...users) {
+    const t = setInterval(() => {
+        for (const u of users) api('/api/session/heartbeat', u.token, 'POST').catch(() => {});
+    }, 1000);
+    return () => clearInterval(t);
+}
+
+test('profiles: the worker publishes them with the pool', async () => {
+    const r = await waitFor(async () => {
+        const p = await api('/api/profiles');
+        return p.status === 200 ? p : null;
+    }, 'profiles');
+    const small = r.body.profiles.find(p => p.name === 'small');
+    assert.equal(small.gpus, 1);
+    assert.equal(small.price, 1);
+    assert.equal(r.body.profiles.find(p => p.name === 'large').price, 2);
+    assert.equal(r.body.pool.gpus, 4);
+    assert.equal(r.body.pool.hosts[0].name, 'local');
+});
+
+test('life cycle: claim -> running -> the gate reaches its container -> release; GPUs free, ledger exact', async () => {
+    const a = await user(100);
+    const b = await user(100);
+    const stop = beating(a, b);
+    try {
+        await claim(a);
+        await claim(b, 'medium');
+        const ra = await until(a, 'running');
+        const rb = await until(b, 'running');
+        assert.deepEqual(ra.connect, { path: '/desktop/' });
+        assert.ok(ra.started_at);
+        assert.equal(rb.gpus, 2);
+
+        // each wallet reaches its own container, never the other's
+        const ga = await gate('/desktop/', a.token);
+        assert.equal(ga.status, 200, ga.body);
+        assert.match(ga.body, new RegExp(`session=${a.id}\\nwallet=${a.addr}\\ngpus=\\d\\n`));
+        const gb = await gate('/desktop/', b.token);
+        assert.match(gb.body, new RegExp(`session=${b.id}\\nwallet=${b.addr}\\ngpus=\\d,\\d\\n`));
+        assert.equal(liveGpus(), 3);
+        const gpusA = sql(`SELECT string_agg(gpu_index::text, ',') FROM gpu_assignments WHERE session_id = ${a.id}`);
+        const gpusB = sql(`SELECT string_agg(gpu_index::text, ',' ORDER BY gpu_index) FROM gpu_assignments WHERE session_id = ${b.id}`);
+        assert.match(ga.body, new RegExp(`gpus=${gpusA}\\n`));
+        assert.match(gb.body, new RegExp(`gpus=${gpusB}\\n`));
+
+        await new Promise(r => setTimeout(r, 2.5 * MINUTE));
+
+        // release: someone else's session is out of reach (the job checks too)
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'session.release', 'session_id', String(a.id), 'wallet', b.addr);
+        await waitFor(() => /is not a session of/.test(s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')), 'refused');
+        assert.equal((await status(a)).status, 'running');
+
+        assert.equal((await api('/api/release', a.token, 'POST')).status, 202);
+        const ended = await until(a, 'ended');
+        assert.equal(ended.end_reason, 'released');
+        assert.equal((await gate('/desktop/', a.token)).status, 404);
+
+        // the ledger: one row per minute begun, each gpus x price, once
+        const [started, stopped, billed] = sql(`SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes FROM sessions WHERE id = ${a.id}`).split('|').map(Number);
+        const minutes = Math.floor((stopped - started) / MINUTE) + 1;
+        assert.equal(billed, minutes);
+        assert.ok(minutes >= 2, `minutes ${minutes}`);
+        assert.equal(ended.billed_minutes, minutes);
+        assert.equal(sql(`SELECT count(*) || ':' || sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${a.id}'`), `${minutes}:${-minutes}`);
+        assert.equal(sql(`SELECT string_agg(idempotency_key, ' ' ORDER BY id) FROM credit_ledger WHERE reference = 'session:${a.id}'`),
+                     Array.from({ length: minutes }, (_, k) => `usage:${a.id}:${k}`).join(' '));
+        await waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${a.addr}`, 'balance') === String(100 - minutes), 'balance in redis');
+        assert.equal(sql(`SELECT balance FROM wallet_balances WHERE wallet = '${a.addr}'`), String(100 - minutes));
+
+        // GPUs free, the container gone
+        await waitFor(() => liveGpus() === 2, 'GPUs of a freed');
+        await waitFor(() => !containers().includes(`${prefix}${a.id}`), 'container removed');
+
+        assert.equal((await api('/api/release', b.token, 'POST')).status, 202);
+        const eb = await until(b, 'ended');
+        assert.equal(sql(`SELECT sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${b.id}'`), String(-2 * eb.billed_minutes), '2 GPUs x price 1');
+        await waitFor(() => liveGpus() === 0, 'every GPU free');
+    } finally {
+        stop();
+    }
+});
+
+test('bad claims end at once with the reason: unknown profile, no credits, too large for any host', async () => {
+    const u = await user(100);
+    // the module knows only what the worker published; a job by hand
+    for (const [profile, reason] of [['nope', 'unknown_profile'], ['huge', 'no_host_fits']]) {
+        const id = Number(s.redis('--raw', 'INCR', 'axon:session:next'));
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'session.claim', 'session_id', String(id), 'wallet', u.addr,
+                'profile', profile, 'mode', 'desktop');
+        await waitFor(() => s.redis('--raw', 'HGET', `axon:session:${id}`, 'end_reason') === reason, reason);
+        assert.equal(s.redis('--raw', 'HGET', `axon:session:${id}`, 'state'), 'ended');
+    }
+    const poor = await user(0);
+    assert.equal((await api('/api/session', poor.token, 'POST', { profile: 'small' })).status, 402);
+});
+
+test('the fair queue: positions, leaving, backfill, then a reservation lets a large one run', async () => {
+    const smalls = [await user(100), await user(100), await user(100)];
+    const large = await user(100);
+    const stop = beating(...smalls, large);
+    const more = [];
+    try {
+        for (const u of smalls) await claim(u);
+        for (const u of smalls) await until(u, 'running');
+
+        // 1 GPU free: the large one waits, a small one behind it backfills
+        await claim(large, 'large');
+        const q = await until(large, 'queued');
+        assert.match((await status(large)).reason || 'waiting for the scheduler', /waiting/);
+        await waitFor(async () => (await status(large)).position === 1, 'position 1');
+        assert.match((await status(large)).reason, /waiting for 4 GPUs on one host \(1 free\)/);
+        assert.ok(q);
+
+        const w = await user(100);
+        await claim(w);
+        const leaver = await user(100);
+        await claim(leaver);
+        // w backfills the free GPU; leaver waits behind large
+        await until(w, 'running');
+        smalls.push(w);
+        await waitFor(async () => (await status(leaver)).position === 2, 'leaver at 2');
+        assert.equal(s.redis('--raw', 'HGET', `axon:session:${leaver.id}`, 'position'), '2');
+
+        assert.equal((await api('/api/session/queue', leaver.token, 'DELETE')).status, 202);
+        const left = await until(leaver, 'ended');
+        assert.equal(left.end_reason, 'left_queue');
+        assert.equal(left.billed_minutes, 0);
+
+        // large has waited past queue_reserve_after: GPUs are reserved
+        await waitFor(async () => /reserved for this session/.test((await status(large)).reason), 'reservation');
+
+        // a small one freed: a new small claim does not take it
+        assert.equal((await api('/api/release', smalls[0].token, 'POST')).status, 202);
+        await until(smalls[0], 'ended');
+        const late = await user(100);
+        more.push(late);
+        await claim(late);
+        await waitFor(async () => /behind session/.test((await status(late)).reason || ''), 'late waits behind');
+        assert.equal((await status(late)).position, 2);
+
+        for (const u of smalls.slice(1)) assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+        await until(large, 'running');
+        assert.equal(sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${large.id} AND released_at IS NULL`), '4');
+        assert.equal((await status(late)).status, 'queued');
+        assert.equal((await api('/api/release', large.token, 'POST')).status, 202);
+        await until(late, 'running');
+        assert.equal((await api('/api/release', late.token, 'POST')).status, 202);
+        await until(late, 'ended');
+        await waitFor(() => liveGpus() === 0, 'every GPU free');
+    } finally {
+        stop();
+    }
+});
+
+test('zero balance: grace, shown in GET /api/session, then stopped; never below zero', async () => {
+    const u = await user(3);
+    const stop = beating(u);
+    try {
+        await claim(u);
+        await until(u, 'running');
+        const g = await waitFor(async () => {
+            const st = await status(u);
+            return st.grace_until ? st : null;
+        }, 'grace_until', 20000);
+        assert.equal(g.status, 'running');
+        const ended = await until(u, 'ended', 20000);
+        assert.equal(ended.end_reason, 'out_of_credits');
+        assert.equal(ended.billed_minutes, 3);
+        assert.equal(sql(`SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'`), '0');
+    } finally {
+        stop();
+    }
+});
+
+test('idle: no heartbeat for session_idle_timeout -> stopped', async () => {
+    const u = await user(100);
+    await claim(u);
+    await until(u, 'running');
+    const ended = await until(u, 'ended', 30000);
+    assert.equal(ended.end_reason, 'idle');
+    await waitFor(() => !containers().includes(`${prefix}${u.id}`), 'container removed');
+});
+
+test('reconcile: a container killed by hand ends its session; one started by hand is removed', async () => {
+    const u = await user(100);
+    const stop = beating(u);
+    try {
+        await claim(u);
+        await until(u, 'running');
+        assert.ok(podman('rm', '-f', `${prefix}${u.id}`).ok);
+        const ended = await until(u, 'ended');
+        assert.equal(ended.end_reason, 'container_vanished');
+        await waitFor(() => liveGpus() === 0, 'GPUs freed');
+        assert.match(s.log('worker.log'), new RegExp(`session ${u.id} is running but its container is gone`));
+    } finally {
+        stop();
+    }
+
+    const image = podman('images', '--format', '{{.Repository}}:{{.Tag}}', 'axon-session-test').out.split('\n')[0];
+    const name = `${prefix}777777`;
+    const r = podman('run', '-d', '--name', name, '--label', 'axon.session=777777', '--label', `axon.wallet=0x${'1'.repeat(40)}`,
+                     '--label', 'axon.mode=desktop', '--label', `axon.stack=${s.dir}`, '--pull', 'never', image);
+    assert.ok(r.ok, r.err);
+    await waitFor(() => !containers().includes(name), 'stray container removed');
+    assert.match(s.log('worker.log'), /container axgt-.*777777 .* has no live session/);
+});
+
+test('admin: gpu.drain keeps new sessions off a host, gpu.undrain lets them in; session.end ends any session', async () => {
+    const u = await user(100);
+    const stop = beating(u);
+    try {
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'local', 'reason', 'driver update');
+        await waitFor(() => sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'local'") === '1', 'drained');
+        await waitFor(async () => (await api('/api/profiles')).body.pool.hosts[0].draining === true, 'profiles show it');
+        await claim(u);
+        await waitFor(async () => (await status(u)).position === 1, 'queued at 1');
+        await new Promise(r => setTimeout(r, 500));
+        assert.equal((await status(u)).status, 'queued');
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.undrain', 'host', 'local');
+        await until(u, 'running');
+
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'session.end', 'session_id', String(u.id), 'reason', 'abuse, ticket 9');
+        const ended = await until(u, 'ended');
+        assert.equal(ended.end_reason, 'admin: abuse, ticket 9');
+        await waitFor(() => liveGpus() === 0, 'GPUs freed');
+        assert.equal(sql(`SELECT count(*) FROM audit_log WHERE action IN ('gpu.drain', 'gpu.undrain', 'session.end') AND actor = 'admin'`), '3');
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'nowhere');
+        await waitFor(() => /no GPU host "nowhere" in gpu_hosts/.test(s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')), 'unknown host refused');
+    } finally {
+        stop();
+    }
+});
