@@ -952,7 +952,21 @@ aw_sched_bill(int64_t only, aw_job_result_t *res)
 }
 
 
-/* {id,...} and {heartbeat,...} of the running sessions */
+/*
+ * {id,...} and {heartbeat,...} of the running sessions: the later of the
+ * page's last heartbeat and the gate's last sight of traffic to the
+ * session (`activity`: each request, and WebSocket bytes, through
+ * axon_gate session)
+ */
+
+static long long
+aw_sched_unix(redisReply *reply, size_t i)
+{
+    return (reply->type == REDIS_REPLY_ARRAY && i < reply->elements
+            && reply->element[i]->type == REDIS_REPLY_STRING)
+           ? atoll(reply->element[i]->str) : 0LL;
+}
+
 
 static int
 aw_sched_heartbeats(char **ids, char **hbs)
@@ -974,8 +988,8 @@ aw_sched_heartbeats(char **ids, char **hbs)
     n = PQntuples(pg);
 
     for (i = 0; i < n; i++) {
-        if (aw_redis_append(&aw_worker.redis, "HGET " AW_SESSION_KEY "%s "
-                            "heartbeat", PQgetvalue(pg, i, 0))
+        if (aw_redis_append(&aw_worker.redis, "HMGET " AW_SESSION_KEY "%s "
+                            "heartbeat activity", PQgetvalue(pg, i, 0))
             != AW_OK)
         {
             PQclear(pg);
@@ -1008,8 +1022,7 @@ aw_sched_heartbeats(char **ids, char **hbs)
 
         la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, 0));
         lb += sprintf(b + lb, "%s%lld", i ? "," : "",
-                      reply->type == REDIS_REPLY_STRING
-                      ? atoll(reply->str) : 0LL);
+                      aw_max(aw_sched_unix(reply, 0), aw_sched_unix(reply, 1)));
 
         freeReplyObject(reply);
     }
