@@ -445,8 +445,10 @@ ngx_http_axon_session_json(redisReply *fields)
         k = fields->element[i];
         val = fields->element[i + 1];
 
-        if (k->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+        if (k->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING
+            || val->len == 0)
         {
+            /* the worker writes "" for a field that does not apply now */
             continue;
         }
 
