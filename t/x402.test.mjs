@@ -1,14 +1,15 @@
 // x402's formats against the local chain, before any module code: the
 // unmodified SDK client (@x402/fetch + @x402/evm, a viem account) pays a
 // tiny static 402 responder written here; the responder checks each
-// payment with libaxon (build/axon-x402) and with the SDK's own
-// facilitator code (@x402/core x402Facilitator + @x402/evm's exact EVM
-// facilitator, settling on ganache from a demo wallet), and both must
-// agree.  What it shows: the SDK pays on chain id 1337 for the test USDC
-// (EIP-3009, domain "USD Coin" / "2"), libaxon recovers the SDK's signer
-// from the PAYMENT-SIGNATURE header, the SDK's facilitator settles it with
-// transferWithAuthorization, and a replayed or altered header is refused.
-// See docs/x402-notes.md.
+// payment with libaxon (build/axon-x402) and with a local facilitator built
+// from the SDK's own code (t/lib/facilitator.mjs, settling on ganache from
+// a demo wallet), reached over HTTP with the SDK's HTTPFacilitatorClient,
+// and both must agree.  What it shows: the SDK pays on chain id 1337 for
+// the test USDC (EIP-3009, domain "USD Coin" / "2"), libaxon recovers the
+// SDK's signer from the PAYMENT-SIGNATURE header, the SDK's facilitator
+// settles it with transferWithAuthorization, a replayed or altered header
+// is refused, a facilitator that is down settles nothing and the payment
+// goes through once it is back.  See docs/x402-notes.md.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,18 +17,15 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { Contract, TypedDataEncoder } from 'ethers';
-import { createWalletClient, defineChain, http, publicActions } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } from '@x402/fetch';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
-import { registerExactEvmScheme as registerFacilitatorScheme } from '@x402/evm/exact/facilitator';
-import { toFacilitatorEvmSigner } from '@x402/evm';
-import { x402Facilitator } from '@x402/core/facilitator';
 import {
-    encodePaymentRequiredHeader, decodePaymentSignatureHeader, encodePaymentSignatureHeader,
-    encodePaymentResponseHeader,
+    HTTPFacilitatorClient, encodePaymentRequiredHeader, decodePaymentSignatureHeader,
+    encodePaymentSignatureHeader, encodePaymentResponseHeader,
 } from '@x402/core/http';
 import { Stack, BUILD } from './lib/stack.mjs';
+import { Facilitator } from './lib/facilitator.mjs';
 
 const NETWORK = 'eip155:1337';
 const PRICE = '2500000';                // 2.50 USDC, over the SDK's default $1 cap
@@ -44,7 +42,7 @@ const TWA = {
 };
 const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
 
-let s, eth, usdc, responder, facilitator, payer, requirements;
+let s, eth, usdc, responder, fac, facilitator, payer, requirements;
 const seen = [];                        // the requests the responder got
 
 // build/axon-x402 [ARGS] HEADER -> {code, out}
@@ -90,9 +88,15 @@ async function respond(req, res) {
     }
     // the gate would put in its own domain, never the client's
     const axon = await axonX402(header, ['-n', 'USD Coin', '-v', '2', '-i', '1337', '-a', s.chain.tokens.USDC.address]);
-    const verify = await facilitator.verify(payload, requirements);
+    let verify, settle;
+    try {
+        verify = await facilitator.verify(payload, requirements);
+    } catch (e) {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { code: 'facilitator_unavailable', message: String(e.message) } }));
+    }
     if (!verify.isValid) return required(verify.invalidReason);
-    const settle = await facilitator.settle(payload, requirements);
+    settle = await facilitator.settle(payload, requirements);
     if (!settle.success) return required(settle.errorReason);
     res.writeHead(200, { 'content-type': 'application/json', 'PAYMENT-RESPONSE': encodePaymentResponseHeader(settle) });
     res.end(JSON.stringify({ axon: axon.out, verify, settle }));
@@ -103,21 +107,10 @@ before(async () => {
     eth = await s.ethers();
     usdc = new Contract(s.chain.tokens.USDC.address, ERC20, eth.provider);
 
-    const chain = defineChain({ id: 1337, name: 'axon local', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
-        rpcUrls: { default: { http: [s.chainUrl] } } });
     // the facilitator's gas wallet: the third demo wallet; the payer: the first
-    const gas = privateKeyToAccount(s.chain.demo_wallets[2].private_key);
-    const wallet = createWalletClient({ account: gas, chain, transport: http(s.chainUrl) }).extend(publicActions);
-    facilitator = new x402Facilitator();
-    registerFacilitatorScheme(facilitator, {
-        signer: toFacilitatorEvmSigner({ ...wallet, address: gas.address,
-            // viem's client methods read `this`: bind them to the client
-            readContract: a => wallet.readContract(a), verifyTypedData: a => wallet.verifyTypedData(a),
-            writeContract: a => wallet.writeContract(a), sendTransaction: a => wallet.sendTransaction(a),
-            waitForTransactionReceipt: a => wallet.waitForTransactionReceipt({ ...a, pollingInterval: 50 }),
-            getCode: a => wallet.getCode(a) }),
-        networks: NETWORK,
-    });
+    fac = await new Facilitator({ rpcUrl: s.chainUrl, chainId: 1337,
+        privateKey: s.chain.demo_wallets[2].private_key }).start();
+    facilitator = new HTTPFacilitatorClient({ url: fac.url });
     payer = privateKeyToAccount(s.chain.demo_wallets[0].private_key);
 
     requirements = {
@@ -134,6 +127,7 @@ before(async () => {
 
 after(async () => {
     responder?.close();
+    await fac?.stop();
     await s?.stop();
 });
 
@@ -156,6 +150,7 @@ test('the SDK pays a 402 on chain 1337; libaxon and the SDK facilitator agree; s
     const body = JSON.stringify({ profile: 'small', minutes: 30, ssh_public_key: 'ssh-ed25519 AAAA test' });
     const [rev0, pay0] = [await usdc.balanceOf(s.chain.revenue_wallet), await usdc.balanceOf(payer.address)];
     seen.length = 0;
+    fac.requests.length = 0;
 
     const res = await agent()(url('/api/x402/session'), { method: 'POST', body,
         headers: { 'content-type': 'application/json' } });
@@ -193,6 +188,13 @@ test('the SDK pays a 402 on chain 1337; libaxon and the SDK facilitator agree; s
         [PRICE, s.chain.revenue_wallet, a.nonce, a.validBefore]);
     // the SDK facilitator: valid, the same payer
     assert.deepEqual(out.verify, { isValid: true, payer: payer.address });
+
+    // what went over the facilitator API: verify, then settle, each with the payload and
+    // the requirements
+    assert.deepEqual(fac.requests.map(r => [r.method, r.path]), [['POST', '/verify'], ['POST', '/settle']]);
+    for (const r of fac.requests) {
+        assert.deepEqual(r.body, { x402Version: 2, paymentPayload: p, paymentRequirements: requirements });
+    }
 
     // the settlement: PAYMENT-RESPONSE as the SDK decodes it, and the chain
     const settle = decodePaymentResponseHeader(res.headers.get('PAYMENT-RESPONSE'));
@@ -246,6 +248,50 @@ test('an altered header: libaxon recovers someone else (exit 1), the SDK facilit
         const r = await axonX402(bad);
         assert.equal(r.code, 2);
         assert.match(r.out.error, /^bad_/);
+    }
+});
+
+test('the facilitator down: nothing settled, a clear error; back on the same port, the same payment goes through', async () => {
+    const supported = await facilitator.getSupported();
+    assert.deepEqual(supported.kinds.filter(k => k.x402Version === 2), [{ x402Version: 2, scheme: 'exact', network: NETWORK }]);
+    assert.deepEqual(supported.signers['eip155:*'], [fac.address]);
+
+    // a payment made while the facilitator is down
+    let header;
+    const client = new x402Client();
+    registerExactEvmScheme(client, { signer: payer });
+    client.setSpendControls(false);
+    const capture = async (input, init) => {
+        const r = new Request(input, init);
+        header ??= r.headers.get('PAYMENT-SIGNATURE') ?? undefined;
+        return fetch(r);
+    };
+    const rev0 = await usdc.balanceOf(s.chain.revenue_wallet);
+    await fac.stop();
+    const res = await wrapFetchWithPayment(capture, client)(url('/api/x402/session'), { method: 'POST', body: '{}' });
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).error.code, 'facilitator_unavailable');
+    assert.equal(res.headers.get('PAYMENT-RESPONSE'), null);
+    assert.equal(await usdc.balanceOf(s.chain.revenue_wallet), rev0);
+    const { nonce } = decodePaymentSignatureHeader(header).payload.authorization;
+    assert.equal(await usdc.authorizationState(payer.address, nonce), false);
+
+    // back: the same header pays, once
+    await fac.start();
+    const again = await fetch(url('/api/x402/session'), { method: 'POST', headers: { 'PAYMENT-SIGNATURE': header }, body: '{}' });
+    assert.equal(again.status, 200);
+    const settle = decodePaymentResponseHeader(again.headers.get('PAYMENT-RESPONSE'));
+    assert.equal(settle.success, true);
+    assert.equal(await usdc.balanceOf(s.chain.revenue_wallet), rev0 + BigInt(PRICE));
+    assert.equal(await usdc.authorizationState(payer.address, nonce), true);
+});
+
+test('the local facilitator refuses what is not a facilitator request', async () => {
+    for (const [method, path, body, status] of [['POST', '/verify', 'not json', 400], ['POST', '/settle', '{}', 400],
+        ['GET', '/verify', undefined, 404], ['POST', '/other', '{}', 404]]) {
+        const r = await fetch(`${fac.url}${path}`, { method, body });
+        assert.equal(r.status, status, `${method} ${path}`);
+        assert.ok((await r.json()).error);
     }
 });
 
