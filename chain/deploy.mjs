@@ -8,7 +8,7 @@
 //   {chain_id, rpc_url, deployer, revenue_wallet,
 //    tokens: {USDC: {address, decimals, symbol, code_hash,
 //                    eip712: {name, version}}, AXGT: {...}},
-//    demo_wallets: [{address, private_key}], deployed_block}
+//    demo_wallets: [{address, private_key}], deployed_block, multicall3}
 //
 // WORKER_CONF ($AXON_VAR/chain-worker.conf): the worker's configuration
 // lines for this chain (eth_rpc_url, eth_chain_id, and the deposits': the
@@ -24,6 +24,12 @@
 // USDC is EIP-3009 (transferWithAuthorization, what x402 pays with) under
 // mainnet USDC's EIP-712 domain: eip712 {name: "USD Coin", version: "2"},
 // checked against the contract's eip712Domain() after deploying.
+//
+// Multicall3's read-only calls (chain/contracts/Multicall3.sol) are put at
+// the address Multicall3 has on real chains (multicall3 in chain.json),
+// where tools look for it (the x402 SDK's facilitator does): deployed, then
+// its code copied there with ganache's evm_setAccountCode; checked at every
+// start.
 //
 // Plain JSON-RPC through fetch, no client library: ganache holds the
 // deterministic accounts unlocked (eth_sendTransaction), and this runs at
@@ -120,6 +126,18 @@ for (const [sym, [name]] of Object.entries(TOKENS)) {
 }
 const codeHash = sym => createHash('sha256').update(artifact[sym].bytecode).digest('hex');
 
+const MULTICALL3 = '0xcA11bde05977b3631167028862bE2a173976CA11';
+
+// Multicall3 at its usual address, unless it is there already
+async function multicall3() {
+    if ((await rpc('eth_getCode', MULTICALL3, 'latest')) !== '0x') return false;
+    const a = JSON.parse(readFileSync(join(artifacts, 'Multicall3.json'), 'utf8'));
+    const r = await send({ data: a.bytecode, gas: hexQty(1_000_000) });
+    await rpc('evm_setAccountCode', MULTICALL3, await rpc('eth_getCode', r.contractAddress, 'latest'));
+    if ((await rpc('eth_getCode', MULTICALL3, 'latest')) === '0x') throw new Error('Multicall3: no code after evm_setAccountCode');
+    return true;
+}
+
 const chainId = Number(await rpc('eth_chainId'));
 
 if (existsSync(out)) {
@@ -132,6 +150,8 @@ if (existsSync(out)) {
     }
     if (deployed) {
         old.rpc_url = url;
+        old.multicall3 = MULTICALL3;
+        if (await multicall3()) console.log(`deploy: Multicall3 put at ${MULTICALL3}`);
         write(old);
         console.log(`deploy: tokens already at ${old.tokens.USDC.address} (USDC), ` +
             `${old.tokens.AXGT.address} (AXGT): nothing to do`);
@@ -169,6 +189,8 @@ for (const [sym, [name, decimals, each]] of Object.entries(TOKENS)) {
     }
 }
 
+await multicall3();
+result.multicall3 = MULTICALL3;
 write(result);
 if (result.tokens.USDC.eip712?.name !== 'USD Coin' || result.tokens.USDC.eip712?.version !== '2') {
     throw new Error(`USDC: EIP-712 domain ${JSON.stringify(result.tokens.USDC.eip712)}, not USD Coin / 2`);

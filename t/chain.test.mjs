@@ -80,6 +80,17 @@ test('the chain is up: chain id 1337, chain.json, the worker connected', async (
     // the keys deploy.mjs hard-codes are those of the addresses
     s.chain.demo_wallets.forEach((w, i) => assert.equal(eth.wallets[i].address, w.address));
     assert.ok(s.chain.deployed_block >= 1);
+    // Multicall3 where tools look for it, answering tryAggregate
+    assert.equal(s.chain.multicall3, '0xcA11bde05977b3631167028862bE2a173976CA11');
+    const mc = new Contract(s.chain.multicall3, [
+        'function tryAggregate(bool requireSuccess, (address target, bytes callData)[] calls) returns ((bool success, bytes returnData)[])',
+        'function getChainId() view returns (uint256)'], eth.provider);
+    assert.equal(await mc.getChainId(), 1337n);
+    const usdc = new Contract(s.chain.tokens.USDC.address, ERC20, eth.provider);
+    const [[ok1, ret1], [ok2]] = await mc.tryAggregate.staticCall(false, [
+        [s.chain.tokens.USDC.address, usdc.interface.encodeFunctionData('decimals')],
+        [s.chain.tokens.USDC.address, '0xdeadbeef']]);
+    assert.deepEqual([ok1, BigInt(ret1), ok2], [true, 6n, false]);
     await waitFor(() => /eth: chain 1337 at block \d+/.test(s.log('worker.log')), 'the worker on the chain');
 });
 
@@ -463,6 +474,7 @@ test('the node down: calls fail at once as transport errors; back up with its st
     await s.startChain();
     assert.equal(await s.blockNumber(), n);
     assert.match(s.log('chain.log'), /nothing to do/);
+    assert.notEqual(await s.rpc('eth_getCode', [s.chain.multicall3, 'latest']), '0x');
     const again = await axonRpc(['balance', tokens.USDC.address, s.chain.demo_wallets[2].address]);
     assert.equal(again.out.balance, parseUnits('10000', 6).toString());
 });
