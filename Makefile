@@ -74,9 +74,9 @@ $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(
 # the worker's own sources
 LAUNCH_SRCS := $(addprefix axon-worker/,config.c core.c log.c launcher.c process.c)
 
-$(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HDRS) | $(DEPS_STAMP)
+$(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
-	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $< $(LAUNCH_SRCS) -ljansson
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $< $(LAUNCH_SRCS) $(CORE_SRCS) $(CORE_LIBS) -ljansson
 	mv -f $@.tmp $@
 
 # ---- session images ---------------------------------------------------------

@@ -46,8 +46,8 @@
 
 
 #define AW_DEP_KEY          "axon:deposits:"
-#define AW_DEP_MAX_TOKENS   8
-#define AW_DEP_MAX_TIERS    8
+#define AW_DEP_MAX_TOKENS   AW_CONF_MAX_TOKENS
+#define AW_DEP_MAX_TIERS    AW_CONF_MAX_TIERS
 #define AW_DEP_BATCH        100
 
 
@@ -145,123 +145,55 @@ aw_deposits_reload(void)
 }
 
 
-/* parses the deposit_* keys; a bad value turns deposits off, logged */
+/* takes the deposit_* keys, checked and parsed by the config's load */
 
 static int
 aw_dep_configure(void)
 {
-    int           n;
-    char         *list, *item, *save, sym[16], addr[64];
-    long long     dec, price, min, pct;
-    aw_conf_t    *conf;
+    int                        i;
+    aw_dep_token_t            *t;
+    const aw_conf_deposits_t  *d;
 
-    conf = aw_worker.conf;
+    d = &aw_worker.conf->deposit;
     memset(&aw_dep, 0, sizeof(aw_dep));
     aw_dep_published = 0;
 
-    if (conf->deposit_revenue_wallet[0] == '\0') {
+    if (!d->enabled) {
         return AW_OK;
     }
 
-    if (axon_address_parse(aw_dep.revenue.b, conf->deposit_revenue_wallet,
-                           strlen(conf->deposit_revenue_wallet))
-        != AXON_OK)
-    {
-        aw_log(AW_LOG_ERR, "deposits: deposit_revenue_wallet \"%s\" is not "
-               "an address: deposits off", conf->deposit_revenue_wallet);
-        return AW_ERROR;
-    }
-
+    memcpy(aw_dep.revenue.b, d->revenue, 20);
     aw_dep_hex_addr(aw_dep.revenue_text, &aw_dep.revenue);
-    aw_dep.eth_price = conf->deposit_eth_price;
+    aw_dep.eth_price = aw_worker.conf->deposit_eth_price;
 
-    list = strdup(conf->deposit_tokens);
-    if (list == NULL) {
-        return AW_ERROR;
-    }
-
-    for (item = strtok_r(list, ",", &save); item;
-         item = strtok_r(NULL, ",", &save))
-    {
-        aw_dep_token_t  *t;
-
-        if (aw_dep.ntokens == AW_DEP_MAX_TOKENS
-            || sscanf(item, " %15[^:]:%63[^:]:%lld:%lld %n", sym, addr, &dec,
-                      &price, &n) != 4
-            || item[n] != '\0' || dec < 0 || dec > 36 || price < 1)
-        {
-            aw_log(AW_LOG_ERR, "deposits: deposit_tokens: \"%s\" is not "
-                   "SYMBOL:ADDRESS:DECIMALS:PRICE: deposits off", item);
-            free(list);
-            return AW_ERROR;
-        }
-
-        t = &aw_dep.tokens[aw_dep.ntokens];
-
-        if (axon_address_parse(t->addr.b, addr, strlen(addr)) != AXON_OK) {
-            aw_log(AW_LOG_ERR, "deposits: deposit_tokens: \"%s\" is not an "
-                   "address: deposits off", addr);
-            free(list);
-            return AW_ERROR;
-        }
-
-        snprintf(t->symbol, sizeof(t->symbol), "%s", sym);
+    for (i = 0; i < d->ntokens; i++) {
+        t = &aw_dep.tokens[aw_dep.ntokens++];
+        snprintf(t->symbol, sizeof(t->symbol), "%s", d->token[i].symbol);
+        memcpy(t->addr.b, d->token[i].addr, 20);
         aw_dep_hex_addr(t->text, &t->addr);
-        t->decimals = (int) dec;
-        t->price = price;
-        aw_dep.ntokens++;
+        t->decimals = d->token[i].decimals;
+        t->price = d->token[i].price;
     }
 
-    free(list);
-
-    if (conf->deposit_tier_token[0]) {
-        if (sscanf(conf->deposit_tier_token, "%63[^:]:%lld", addr, &dec) != 2
-            || dec < 0 || dec > 36
-            || axon_address_parse(aw_dep.tier_token.b, addr, strlen(addr))
-               != AXON_OK)
-        {
-            aw_log(AW_LOG_ERR, "deposits: deposit_tier_token \"%s\" is not "
-                   "ADDRESS:DECIMALS: deposits off",
-                   conf->deposit_tier_token);
-            return AW_ERROR;
-        }
-
-        aw_dep.tier_decimals = (int) dec;
-
-        list = strdup(conf->deposit_tiers);
-        if (list == NULL) {
-            return AW_ERROR;
-        }
-
-        for (item = strtok_r(list, ",", &save); item;
-             item = strtok_r(NULL, ",", &save))
-        {
-            if (aw_dep.ntiers == AW_DEP_MAX_TIERS
-                || sscanf(item, " %lld:%lld %n", &min, &pct, &n) != 2
-                || item[n] != '\0' || min < 0 || pct < 0 || pct > 99
-                || (aw_dep.ntiers
-                    && (uint64_t) min <= aw_dep.tier_min[aw_dep.ntiers - 1]))
-            {
-                aw_log(AW_LOG_ERR, "deposits: deposit_tiers: \"%s\" is not "
-                       "MIN:PERCENT, ascending: deposits off", item);
-                free(list);
-                return AW_ERROR;
-            }
-
-            aw_dep.tier_min[aw_dep.ntiers] = (uint64_t) min;
-            aw_dep.tier_pct[aw_dep.ntiers] = (int) pct;
-            aw_dep.ntiers++;
-        }
-
-        free(list);
+    if (d->has_tier) {
         aw_dep.has_tier = 1;
+        memcpy(aw_dep.tier_token.b, d->tier_token, 20);
+        aw_dep.tier_decimals = d->tier_decimals;
+
+        for (i = 0; i < d->ntiers; i++) {
+            aw_dep.tier_min[i] = d->tier_min[i];
+            aw_dep.tier_pct[i] = d->tier_pct[i];
+        }
+
+        aw_dep.ntiers = d->ntiers;
     }
 
     aw_dep.enabled = 1;
 
     aw_log(AW_LOG_INFO, "deposits: to %s, %zu token(s)%s, %d confirmations",
            aw_dep.revenue_text, aw_dep.ntokens,
-           aw_dep.eth_price ? " and ETH" : "", conf->deposit_confirmations);
+           aw_dep.eth_price ? " and ETH" : "",
+           aw_worker.conf->deposit_confirmations);
 
     return AW_OK;
 }

@@ -478,3 +478,49 @@ test('the node down: calls fail at once as transport errors; back up with its st
     const again = await axonRpc(['balance', tokens.USDC.address, s.chain.demo_wallets[2].address]);
     assert.equal(again.out.balance, parseUnits('10000', 6).toString());
 });
+
+test('send: a transaction signed by libaxon (EIP-1559) is accepted and mined; nonces follow', async () => {
+    const { Wallet, parseEther } = await import('ethers');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'axon-send-'));
+    try {
+        const w = Wallet.createRandom();
+        const to = Wallet.createRandom().address;
+        const keyFile = join(dir, 'key');
+        writeFileSync(keyFile, w.privateKey + '\n', { mode: 0o600 });
+        const funder = new Wallet(s.chain.demo_wallets[0].private_key, eth.provider);
+        await (await funder.sendTransaction({ to: w.address, value: parseEther('1') })).wait();
+
+        for (const [i, wei] of [[0, '12345'], [1, '6789']]) {
+            const r = await axonRpc(['send', keyFile, to, '0x', '0x' + BigInt(wei).toString(16)]);
+            assert.equal(r.code, 0, r.stderr + JSON.stringify(r.out));
+            assert.equal(r.out.status, 'success');
+            assert.equal(r.out.nonce, i);
+            assert.equal(r.out.from, lower(w.address));
+            const tx = await eth.provider.getTransaction(r.out.hash);
+            assert.equal(tx.type, 2);
+            assert.equal(tx.from, w.address);
+            assert.equal(tx.to, to);
+            assert.equal(tx.value, BigInt(wei));
+            assert.equal(tx.chainId, 1337n);
+            assert.equal(tx.blockNumber, r.out.block);
+        }
+        assert.equal(await eth.provider.getBalance(to), 12345n + 6789n);
+
+        // a call with data: the token's transfer of nothing, gas estimated
+        const data = '0xa9059cbb' + to.slice(2).toLowerCase().padStart(64, '0') + '0'.repeat(64);
+        const r = await axonRpc(['send', keyFile, s.chain.tokens.USDC.address, data]);
+        assert.equal(r.code, 0, r.stderr + JSON.stringify(r.out));
+        assert.equal(r.out.status, 'success');
+        assert.equal(r.out.nonce, 2);
+
+        // a key that is not one
+        writeFileSync(keyFile, '0x' + '00'.repeat(32));
+        const bad = await axonRpc(['send', keyFile, to, '0x']);
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.stderr, /not a secp256k1 secret key/);
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+});
