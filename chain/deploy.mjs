@@ -189,12 +189,12 @@ for (const [sym, [name, decimals, each]] of Object.entries(TOKENS)) {
     }
 }
 
-await multicall3();
-result.multicall3 = MULTICALL3;
-write(result);
 if (result.tokens.USDC.eip712?.name !== 'USD Coin' || result.tokens.USDC.eip712?.version !== '2') {
     throw new Error(`USDC: EIP-712 domain ${JSON.stringify(result.tokens.USDC.eip712)}, not USD Coin / 2`);
 }
+await multicall3();
+result.multicall3 = MULTICALL3;
+write(result);
 console.log(`deploy: USDC at ${result.tokens.USDC.address}, AXGT at ` +
     `${result.tokens.AXGT.address} (block ${result.deployed_block}); ` +
     `${DEMO.length} demo wallets funded; revenue wallet ${REVENUE}`);

@@ -255,11 +255,26 @@ test('an altered header: libaxon recovers someone else (exit 1), the SDK facilit
     const pr = JSON.parse(Buffer.from(res.headers.get('PAYMENT-REQUIRED'), 'base64').toString());
     assert.equal(pr.error, 'invalid_exact_evm_signature');
 
-    // a header that is no payment at all
-    for (const bad of ['%%%', Buffer.from('{"x402Version":2}').toString('base64')]) {
+    // headers that are no payment at all, or not a well-formed one: libaxon says why
+    const b64 = o => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64');
+    const good = decodePaymentSignatureHeader(paid);
+    const auth = over => b64({ ...good, payload: { ...good.payload,
+        authorization: { ...good.payload.authorization, ...over } } });
+    for (const [bad, code] of [
+        ['%%%', 'bad_base64'], [paid + '=', 'bad_base64'], [b64('{"x402Version":2'), 'bad_json'],
+        [b64('{"x402Version":2,"x402Version":1}'), 'bad_json'],      // duplicate keys
+        [b64({ x402Version: 2 }), 'bad_payload'], [b64({ ...good, x402Version: 3 }), 'bad_payload'],
+        [b64({ ...good, accepted: { ...good.accepted, scheme: 'upto' } }), 'bad_payload'],
+        [b64({ ...good, accepted: { ...good.accepted, network: 'solana:5eykt4' } }), 'bad_payload'],
+        [auth({ value: '0100' }), 'bad_number'], [auth({ value: '-1' }), 'bad_number'],
+        [auth({ validBefore: '1e9' }), 'bad_number'], [auth({ nonce: '0x1234' }), 'bad_length'],
+        [auth({ to: good.payload.authorization.to.toLowerCase().replace('0x', '0X') }), 'bad_hex'],
+        [auth({ from: undefined }), 'bad_payload'],
+        [b64({ ...good, payload: { ...good.payload, signature: good.payload.signature.slice(0, 130) } }), 'bad_length'],
+    ]) {
         const r = await axonX402(bad);
-        assert.equal(r.code, 2);
-        assert.match(r.out.error, /^bad_/);
+        assert.equal(r.code, 2, bad);
+        assert.equal(r.out.error, code, `${Buffer.from(bad, 'base64').toString().slice(0, 120)}: ${r.out.message}`);
     }
 });
 
