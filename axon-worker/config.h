@@ -151,6 +151,8 @@ typedef struct {
     aw_msec_t     launcher_ready_timeout;
     aw_msec_t     launcher_stop_grace;
     char         *launcher_prefix;
+    int           port_pool_start;
+    int           port_pool_size;
 
     int           sessions;
     char         *profiles;
