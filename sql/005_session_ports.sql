@@ -42,6 +42,8 @@ DECLARE
     v_host    text;
     v_fits    text;
     v_port    int;
+    lo        int;
+    hi        int;
     picked    int[];
     fh        text[];       -- the free GPUs: host, index
     fg        int[];
@@ -72,13 +74,14 @@ BEGIN
     SELECT coalesce(array_agg(t.h), '{}'), coalesce(array_agg(t.n), '{}')
       INTO ph, pn
       FROM (SELECT e->>'host' AS h,
-                   (SELECT count(*)
-                      FROM generate_series((e->'ports'->>0)::int,
-                                           (e->'ports'->>1)::int) x
-                     WHERE NOT EXISTS (SELECT 1 FROM sessions s
-                                        WHERE s.state <> 'ended'
-                                          AND s.host = e->>'host'
-                                          AND s.port = x))::int AS n
+                   greatest((e->'ports'->>1)::int - (e->'ports'->>0)::int + 1
+                            - (SELECT count(*)
+                                 FROM sessions s
+                                WHERE s.state <> 'ended'
+                                  AND s.host = e->>'host'
+                                  AND s.port BETWEEN (e->'ports'->>0)::int
+                                                 AND (e->'ports'->>1)::int),
+                            0)::int AS n
               FROM jsonb_array_elements(p_pool) e) t;
 
     FOR q IN SELECT s.id, s.gpu_count, s.created_at, s.position, s.reason
@@ -104,14 +107,24 @@ BEGIN
         END IF;
 
         IF v_host IS NOT NULL THEN
-            SELECT min(x) INTO v_port
-              FROM jsonb_array_elements(p_pool) e,
-                   generate_series((e->'ports'->>0)::int,
-                                   (e->'ports'->>1)::int) x
+            -- the lowest free port: the first, or the lowest one above a
+            -- taken port (a scan of the live sessions, not of the pool)
+            SELECT (e->'ports'->>0)::int, (e->'ports'->>1)::int
+              INTO lo, hi
+              FROM jsonb_array_elements(p_pool) e
              WHERE e->>'host' = v_host
+             LIMIT 1;
+
+            SELECT min(c.p) INTO v_port
+              FROM (SELECT lo AS p
+                    UNION ALL
+                    SELECT s.port + 1 FROM sessions s
+                     WHERE s.state <> 'ended' AND s.host = v_host
+                       AND s.port BETWEEN lo AND hi) c
+             WHERE c.p <= hi
                AND NOT EXISTS (SELECT 1 FROM sessions s
                                 WHERE s.state <> 'ended'
-                                  AND s.host = v_host AND s.port = x);
+                                  AND s.host = v_host AND s.port = c.p);
         END IF;
 
         IF v_port IS NOT NULL THEN
