@@ -371,6 +371,14 @@ const aw_conf_option_t  aw_conf_options[] = {
       "scheduler, billing and the reconcile sweep.  off: session jobs are "
       "refused (dead-lettered) and axon:profiles is not written." },
 
+    { "ssh_sessions", AW_CONF_BOOL, "on", 0, 0, NULL,
+      offsetof(aw_conf_t, ssh_sessions), 0,
+      "Whether sessions in SSH mode may be claimed (a shell on a port of "
+      "the port pool, no desktop).  Published as \"ssh\" in axon:profiles: "
+      "the module then refuses an SSH claim (400 ssh_disabled) and the "
+      "launch page offers no SSH option; a session.claim in SSH mode that "
+      "gets through ends at once (ssh_disabled)." },
+
     { "profiles", AW_CONF_STRING, "small:1:1 medium:2:1 large:4:1 max:8:1",
       1, 1024, NULL,
       offsetof(aw_conf_t, profiles), 0,

@@ -155,6 +155,7 @@ typedef struct {
     int           port_pool_size;
 
     int           sessions;
+    int           ssh_sessions;
     char         *profiles;
     char         *gpu_hosts;
     aw_msec_t     billing_minute;

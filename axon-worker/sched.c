@@ -654,9 +654,9 @@ aw_sched_profiles(int force)
                       "fits_pool", fits));
     }
 
-    doc = json_pack("{s:o, s:{s:i, s:i, s:{s:i, s:i, s:i}, s:I, s:s, s:I, "
-                    "s:I, s:o}}",
-                    "profiles", profiles,
+    doc = json_pack("{s:o, s:b, s:{s:i, s:i, s:{s:i, s:i, s:i}, s:I, s:s, "
+                    "s:I, s:I, s:o}}",
+                    "profiles", profiles, "ssh", conf->ssh_sessions,
                     "pool", "gpus", total, "free", nfree,
                     "ports", "start", conf->port_pool_start,
                     "size", conf->port_pool_size, "free", pfree,

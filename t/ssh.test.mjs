@@ -206,6 +206,7 @@ test('two sessions, two ports; the SSH connection closed, billing goes on; a ful
         return r.body.pool?.ports?.free === 0 && r.body;
     }, 'GET /api/profiles: no free port');
     assert.deepEqual(prof.pool.ports, { start: pool[0], size: 2, free: 0 });
+    assert.equal(prof.ssh, true, 'ssh_sessions on (the default)');
     assert.equal(prof.pool.hosts[0].ports_free, 0);
     assert.equal(prof.pool.free, 1, 'a GPU is free');
     consistent();
