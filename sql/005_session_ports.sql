@@ -206,19 +206,72 @@ $$;
 
 -- A launch that failed: ending (nothing billed: it never ran), so that
 -- the stop removes what the launch may have left and the GPUs and the
--- port are freed only then.  false: the session is no longer this
--- lease's (ended, or taken by another).
+-- port are freed only then.  Also true for a session released during the
+-- launch (ending, still under this lease): the caller stops it either
+-- way.  false: the session is no longer this lease's (ended, or taken by
+-- another attempt, whose container must not be touched).
 CREATE FUNCTION axon_session_launch_failed(p_id bigint, p_attempts int,
     p_reason text)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE sessions
-       SET state = 'ending', stop_at = now(),
+       SET state = 'ending', stop_at = coalesce(stop_at, now()),
            end_reason = coalesce(end_reason, p_reason)
-     WHERE id = p_id AND state = 'starting' AND attempts = p_attempts;
+     WHERE id = p_id AND state IN ('starting', 'ending')
+       AND attempts = p_attempts;
 
     RETURN FOUND;
+END
+$$;
+
+
+-- 004's axon_session_stop, but a starting session becomes ending under
+-- the lease of the worker that is launching it: that worker stops what it
+-- launched (axon_session_started finds it ending), or, if it died, the
+-- stop waits for its lease to expire.  004 freed the lease at once, so
+-- another worker could end the session, and free its GPUs and port,
+-- while the launch was still creating a container that holds them.
+CREATE OR REPLACE FUNCTION axon_session_stop(p_id bigint, p_wallet text,
+    p_reason text, p_queued_only boolean)
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    s  sessions%ROWTYPE;
+BEGIN
+    SELECT * INTO s FROM sessions WHERE id = p_id FOR UPDATE;
+
+    IF NOT FOUND THEN
+        RETURN 'missing';
+    END IF;
+
+    IF p_wallet IS NOT NULL AND s.wallet <> p_wallet THEN
+        RETURN 'not_yours';
+    END IF;
+
+    IF s.state = 'queued' THEN
+        PERFORM axon_session_finish(p_id, ARRAY['queued'], p_reason);
+        RETURN 'ended';
+    END IF;
+
+    IF p_queued_only THEN
+        RETURN 'not_queued';
+    END IF;
+
+    IF s.state = 'starting' THEN
+        UPDATE sessions SET state = 'ending', stop_at = now(),
+                            end_reason = p_reason
+         WHERE id = p_id;
+        RETURN 'stopping';
+    END IF;
+
+    IF s.state = 'running' AND s.stop_at IS NULL THEN
+        UPDATE sessions SET stop_at = now(), end_reason = p_reason
+         WHERE id = p_id;
+        RETURN 'stopping';
+    END IF;
+
+    RETURN 'already';
 END
 $$;
 

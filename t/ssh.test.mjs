@@ -297,3 +297,19 @@ test('kill -9 of the worker with SSH sessions live and launching: ports, GPUs an
     assert.equal(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
     await waitFor(() => containers().length === 0, 'no container left');
 });
+
+test('ended while its container is being launched: the launching worker stops it; GPU and port are freed only then', async () => {
+    const u = await claimed(await user());
+    await waitFor(() => sql(`SELECT state = 'starting' AND lease_until IS NOT NULL FROM sessions WHERE id = ${u.id}`) === 't',
+                  'starting, leased by the worker', 30000);
+    // as an admin's session.end would, while the worker is in `podman run`
+    assert.equal(sql(`SELECT axon_session_stop(${u.id}, NULL, 'admin', false)`), 'stopping');
+    assert.equal(state(u), 'ending');
+    assert.equal(sql(`SELECT lease_until IS NOT NULL FROM sessions WHERE id = ${u.id}`), 't',
+                 'still under the launching worker\'s lease: no other worker ends it meanwhile');
+    await ended(u);
+    assert.equal(sql(`SELECT end_reason || ' ' || billed_minutes FROM sessions WHERE id = ${u.id}`), 'admin 0');
+    await waitFor(() => containers().length === 0, 'no container left');
+    consistent();
+    assert.equal(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
+});
