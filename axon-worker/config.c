@@ -243,8 +243,8 @@ const aw_conf_option_t  aw_conf_options[] = {
     { "launcher_port", AW_CONF_INT, "6080", 1, 65535, NULL,
       offsetof(aw_conf_t, launcher_port), 0,
       "Port a desktop container serves on (noVNC and its WebSocket); "
-      "published on launcher_publish_addr, on a host port the runtime "
-      "chooses." },
+      "published on launcher_publish_addr, on a host port of the port "
+      "pool (port_pool_start)." },
 
     { "launcher_ssh_image", AW_CONF_STRING, "", 0, 1024, NULL,
       offsetof(aw_conf_t, launcher_ssh_image), 0,
@@ -347,6 +347,22 @@ const aw_conf_option_t  aw_conf_options[] = {
       "sweep only touches containers named so (two deployments, or test "
       "stacks, on one container host use different prefixes)." },
 
+    { "port_pool_start", AW_CONF_INT, "42000", 1024, 65535, NULL,
+      offsetof(aw_conf_t, port_pool_start), 0,
+      "The port pool: every session's container is published on "
+      "launcher_publish_addr at a host port from port_pool_start to "
+      "port_pool_start + port_pool_size - 1, taken with its GPUs and "
+      "held until its container is removed; one pool per host of "
+      "gpu_hosts.  An SSH session is reached there directly, a desktop "
+      "through the gate.  Keep the range free of other listeners (and "
+      "out of net.ipv4.ip_local_port_range where you can)." },
+
+    { "port_pool_size", AW_CONF_INT, "1000", 1, 64512, NULL,
+      offsetof(aw_conf_t, port_pool_size), 0,
+      "How many ports the pool has per host: at most that many live "
+      "sessions per host; when all are taken, claims wait in the queue "
+      "(reason: waiting for a free port)." },
+
     /* GPU sessions: session.c, sched.c */
 
     { "sessions", AW_CONF_BOOL, "on", 0, 0, NULL,
@@ -354,6 +370,14 @@ const aw_conf_option_t  aw_conf_options[] = {
       "Whether this worker runs GPU sessions: the session job kinds, the "
       "scheduler, billing and the reconcile sweep.  off: session jobs are "
       "refused (dead-lettered) and axon:profiles is not written." },
+
+    { "ssh_sessions", AW_CONF_BOOL, "on", 0, 0, NULL,
+      offsetof(aw_conf_t, ssh_sessions), 0,
+      "Whether sessions in SSH mode may be claimed (a shell on a port of "
+      "the port pool, no desktop).  Published as \"ssh\" in axon:profiles: "
+      "the module then refuses an SSH claim (400 ssh_disabled) and the "
+      "launch page offers no SSH option; a session.claim in SSH mode that "
+      "gets through ends at once (ssh_disabled)." },
 
     { "profiles", AW_CONF_STRING, "small:1:1 medium:2:1 large:4:1 max:8:1",
       1, 1024, NULL,
@@ -677,6 +701,18 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
                  "digits and _.-",
                  aw_conf_location(conf, aw_conf_find("launcher_prefix"), loc,
                                   sizeof(loc)), conf->launcher_prefix);
+        return AW_ERROR;
+    }
+
+    if ((int64_t) conf->port_pool_start + conf->port_pool_size - 1 > 65535) {
+        snprintf(err, errlen, "%s: the port pool, port_pool_start (%d) + "
+                 "port_pool_size (%d), ends past port 65535",
+                 aw_conf_location(conf, aw_conf_find(
+                                      conf->line[aw_conf_find("port_pool_size")
+                                                 - aw_conf_options]
+                                      ? "port_pool_size" : "port_pool_start"),
+                                  loc, sizeof(loc)),
+                 conf->port_pool_start, conf->port_pool_size);
         return AW_ERROR;
     }
 

@@ -151,8 +151,11 @@ typedef struct {
     aw_msec_t     launcher_ready_timeout;
     aw_msec_t     launcher_stop_grace;
     char         *launcher_prefix;
+    int           port_pool_start;
+    int           port_pool_size;
 
     int           sessions;
+    int           ssh_sessions;
     char         *profiles;
     char         *gpu_hosts;
     aw_msec_t     billing_minute;

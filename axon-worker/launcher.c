@@ -8,16 +8,18 @@
  *                --label axon.session=ID --label axon.wallet=ADDR
  *                --label axon.mode=desktop|ssh [--network NET]
  *                -e AXON_SESSION=ID -e AXON_WALLET=ADDR -e AXON_GPUS=0,1
- *                [-e AXON_SSH_KEY=KEY] -p 127.0.0.1::PORT
+ *                [-e AXON_SSH_KEY=KEY] -p 127.0.0.1:HOSTPORT:PORT
  *                [launcher_gpu_args] [launcher_args] IMAGE
- *            docker port axgt-session-ID PORT/tcp
  *   remove   docker stop --time GRACE NAME;  docker rm -f NAME
  *   list     docker ps -a -q --no-trunc --filter label=axon.session
  *            docker inspect --format ... ID...
  *
- * The runtime chooses the host port (-p ADDR::PORT), so two sessions never
- * race for one; `port` reads it back.  podman and docker both accept all
- * of the above.
+ * HOSTPORT is the session's port of the port pool, which the scheduler
+ * gave it with its GPUs (no two live sessions share one).  A request
+ * without one (a session scheduled before the pool existed) lets the
+ * runtime choose (-p ADDR::PORT) and reads it back with
+ * `docker port axgt-session-ID PORT/tcp`.  podman and docker both accept
+ * all of the above.
  */
 
 
@@ -310,8 +312,14 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 
     aw_argv_push(&a, "-p");
 
-    if (strchr(conf->launcher_publish_addr, ':') != NULL) {
+    if (req->port > 0) {
+        aw_argv_push(&a, strchr(conf->launcher_publish_addr, ':')
+                         ? "[%s]:%d:%d" : "%s:%d:%d",
+                     conf->launcher_publish_addr, req->port, port);
+
+    } else if (strchr(conf->launcher_publish_addr, ':') != NULL) {
         aw_argv_push(&a, "[%s]::%d", conf->launcher_publish_addr, port);
+
     } else {
         aw_argv_push(&a, "%s::%d", conf->launcher_publish_addr, port);
     }
@@ -348,6 +356,11 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     aw_log(AW_LOG_INFO, "launcher: session %lld: started %s (%s, %.12s) "
            "from %s, gpus \"%s\"", (long long) req->session, c->name, mode,
            c->id, image, gpus);
+
+    if (req->port > 0) {
+        c->port = req->port;
+        return AW_OK;
+    }
 
     if (aw_docker_port(l, c, port) != AW_OK) {
         memcpy(line, l->err, aw_min(sizeof(line), sizeof(l->err)));
@@ -802,6 +815,11 @@ aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req)
 
     if (req->mode != AW_SESSION_DESKTOP && req->mode != AW_SESSION_SSH) {
         snprintf(l->err, sizeof(l->err), "bad session mode %d", req->mode);
+        return AW_ERROR;
+    }
+
+    if (req->port < 0 || req->port > 65535) {
+        snprintf(l->err, sizeof(l->err), "bad host port %d", req->port);
         return AW_ERROR;
     }
 

@@ -44,6 +44,8 @@ typedef struct {
     const int          *gpus;         /* host GPU indexes, exclusive */
     int                 ngpus;
     const char         *ssh_key;      /* an authorized_keys line, or NULL */
+    int                 port;         /* the host port of the port pool;
+                                         0: the runtime chooses one */
 } aw_launch_t;
 
 

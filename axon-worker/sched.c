@@ -2,9 +2,10 @@
  * axon-worker: the job source of GPU sessions (see sched.h).  Each turn
  * does, when due:
  *
- *   assign     axon_sched_assign(): the fair queue gives GPUs (one
- *              transaction under an advisory lock, guarded by the
- *              exclusive index of gpu_assignments)
+ *   assign     axon_sched_assign(): the fair queue gives GPUs and a port
+ *              of the port pool (one transaction under an advisory lock,
+ *              guarded by the exclusive indexes of gpu_assignments and of
+ *              sessions (host, port))
  *   publish    sessions whose row changed (synced = false) to
  *              axon:session:ID; axon:profiles when the pool changed
  *   lease      one session to launch (starting) or stop (ending): the
@@ -109,7 +110,7 @@ static const char  aw_sched_lua_counter[] =
 
 
 static aw_db_stmt_t  aw_sched_assign_stmt = aw_db_stmt("sched_assign",
-    "SELECT session_id, host, array_to_string(gpus, ',')"
+    "SELECT session_id, host, array_to_string(gpus, ','), port"
     " FROM axon_sched_assign($1::jsonb, $2::bigint)");
 
 static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
@@ -130,8 +131,9 @@ static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
 
 static aw_db_stmt_t  aw_sched_lease_stmt = aw_db_stmt("sched_lease",
     "SELECT id, wallet, mode, state, array_to_string(gpus, ','), attempts,"
-    " coalesce(ssh_key, '')"
-    " FROM axon_session_lease($1, $2::bigint)");
+    " coalesce(ssh_key, ''),"
+    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0)"
+    " FROM axon_session_lease($1, $2::bigint) l");
 
 static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
     "SELECT wallet, balance, ledger_id FROM axon_billing_tick($1::bigint,"
@@ -169,7 +171,8 @@ aw_sched_fini(void)
 }
 
 
-/* the pool as axon_sched_assign takes it, from gpu_hosts */
+/* the pool as axon_sched_assign takes it, from gpu_hosts and port_pool_*:
+ * [{"host": NAME, "gpus": [...], "ports": [FIRST, LAST]}, ...] */
 
 static void
 aw_sched_reload(void)
@@ -191,8 +194,9 @@ aw_sched_reload(void)
             json_array_append_new(gpus, json_integer(conf->host[i].gpus[j]));
         }
 
-        host = json_pack("{s:s, s:o}", "host", conf->host[i].name,
-                         "gpus", gpus);
+        host = json_pack("{s:s, s:o, s:[i, i]}", "host", conf->host[i].name,
+                         "gpus", gpus, "ports", conf->port_pool_start,
+                         conf->port_pool_start + conf->port_pool_size - 1);
         json_array_append_new(pool, host);
     }
 
@@ -320,9 +324,9 @@ aw_sched_assign(void)
     n = PQntuples(pg);
 
     for (i = 0; i < n; i++) {
-        aw_log(AW_LOG_INFO, "scheduler: session %s gets GPUs %s of host %s",
-               PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 2),
-               PQgetvalue(pg, i, 1));
+        aw_log(AW_LOG_INFO, "scheduler: session %s gets GPUs %s and port "
+               "%s of host %s", PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 2),
+               PQgetvalue(pg, i, 3), PQgetvalue(pg, i, 1));
     }
 
     PQclear(pg);
@@ -524,9 +528,10 @@ aw_sched_publish(void)
 static int
 aw_sched_profiles(int force)
 {
-    int          i, j, k, total, nfree, largest, fits, drained;
+    int          i, j, k, total, nfree, largest, fits, drained, ports, pfree;
     char        *text;
-    json_t      *used, *drains, *profiles, *hosts, *free_gpus, *doc, *u;
+    json_t      *used, *drains, *profiles, *hosts, *free_gpus, *doc, *u,
+                *taken;
     PGresult    *pg;
     aw_conf_t   *conf;
     redisReply  *reply;
@@ -540,7 +545,10 @@ aw_sched_profiles(int force)
                      " WHERE released_at IS NULL), '[]'),"
                      " coalesce((SELECT json_agg(host)"
                      " FROM gpu_hosts_drained), '[]'),"
-                     " (SELECT count(*) FROM sessions WHERE state = 'queued')",
+                     " (SELECT count(*) FROM sessions WHERE state = 'queued'),"
+                     " coalesce((SELECT json_agg(json_build_array(host, port))"
+                     " FROM sessions WHERE state <> 'ended'"
+                     " AND port IS NOT NULL), '[]')",
                      0, NULL);
     if (pg == NULL) {
         aw_log(AW_LOG_ERR, "sessions: profiles: %s", aw_worker.db.error);
@@ -550,10 +558,11 @@ aw_sched_profiles(int force)
     used = json_loads(PQgetvalue(pg, 0, 0), 0, NULL);
     drains = json_loads(PQgetvalue(pg, 0, 1), 0, NULL);
     queued = atoll(PQgetvalue(pg, 0, 2));
+    taken = json_loads(PQgetvalue(pg, 0, 3), 0, NULL);
     PQclear(pg);
 
     hosts = json_array();
-    total = nfree = largest = 0;
+    total = nfree = largest = pfree = 0;
 
     for (i = 0; i < conf->nhosts; i++) {
         free_gpus = json_array();
@@ -586,21 +595,43 @@ aw_sched_profiles(int force)
             }
         }
 
+        /* the free ports of its pool */
+        ports = conf->port_pool_size;
+
+        for (k = 0; k < (int) json_array_size(taken); k++) {
+            u = json_array_get(taken, k);
+
+            if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
+                       conf->host[i].name) == 0
+                && json_integer_value(json_array_get(u, 1))
+                   >= conf->port_pool_start
+                && json_integer_value(json_array_get(u, 1))
+                   < conf->port_pool_start + conf->port_pool_size)
+            {
+                ports--;
+            }
+        }
+
         total += conf->host[i].ngpus;
 
         if (!drained) {
             nfree += json_array_size(free_gpus);
-            largest = aw_max(largest, (int) json_array_size(free_gpus));
+            pfree += ports;
+
+            if (ports > 0) {
+                largest = aw_max(largest, (int) json_array_size(free_gpus));
+            }
         }
 
         json_array_append_new(hosts,
-            json_pack("{s:s, s:i, s:o, s:b}", "name", conf->host[i].name,
+            json_pack("{s:s, s:i, s:o, s:b, s:i}", "name", conf->host[i].name,
                       "gpus", conf->host[i].ngpus, "free", free_gpus,
-                      "draining", drained));
+                      "draining", drained, "ports_free", ports));
     }
 
     json_decref(used);
     json_decref(drains);
+    json_decref(taken);
 
     profiles = json_array();
 
@@ -623,9 +654,12 @@ aw_sched_profiles(int force)
                       "fits_pool", fits));
     }
 
-    doc = json_pack("{s:o, s:{s:i, s:i, s:I, s:s, s:I, s:I, s:o}}",
-                    "profiles", profiles,
+    doc = json_pack("{s:o, s:b, s:{s:i, s:i, s:{s:i, s:i, s:i}, s:I, s:s, "
+                    "s:I, s:I, s:o}}",
+                    "profiles", profiles, "ssh", conf->ssh_sessions,
                     "pool", "gpus", total, "free", nfree,
+                    "ports", "start", conf->port_pool_start,
+                    "size", conf->port_pool_size, "free", pfree,
                     "queued", (json_int_t) queued,
                     "policy", "fcfs-backfill-reserve",
                     "reserve_after_s",
@@ -766,7 +800,7 @@ aw_sched_launch(PGresult *pg)
     PGresult        *r;
     aw_launch_t      req;
     aw_container_t   c;
-    const char      *params[4], *from[1];
+    const char      *params[4];
 
     sid = atoll(PQgetvalue(pg, 0, 0));
     attempts = atoi(PQgetvalue(pg, 0, 5));
@@ -801,22 +835,32 @@ aw_sched_launch(PGresult *pg)
     req.gpus = gpus;
     req.ngpus = ngpus;
     req.ssh_key = PQgetvalue(pg, 0, 6)[0] ? PQgetvalue(pg, 0, 6) : NULL;
+    req.port = atoi(PQgetvalue(pg, 0, 7));
 
     snprintf(id, sizeof(id), "%lld", (long long) sid);
     snprintf(att, sizeof(att), "%d", attempts);
 
     if (aw_launcher_launch(&aw_sched.launcher, &req, &c) != AW_OK) {
-        aw_log(AW_LOG_WARN, "launch failed, GPUs freed, nothing billed: %s",
+        aw_log(AW_LOG_WARN, "launch failed, nothing billed: %s",
                aw_sched.launcher.err);
 
-        from[0] = "{starting}";
+        /* ending, under this lease: GPUs and port are freed once the stop
+         * has made sure nothing of the launch is left */
         params[0] = id;
-        params[1] = from[0];
+        params[1] = att;
         params[2] = "launch_failed";
 
-        r = aw_db_query_prepared(&aw_worker.db, &aw_sched_finish_stmt, 3,
-                                 params);
+        r = aw_db_query(&aw_worker.db,
+                        "SELECT axon_session_launch_failed($1::bigint,"
+                        " $2::int, $3)", 3, params);
+
+        if (r == NULL || PQgetvalue(r, 0, 0)[0] != 't') {
+            PQclear(r);
+            return AW_ERROR;
+        }
+
         PQclear(r);
+        (void) aw_sched_stop(sid);
 
         return AW_ERROR;
     }

@@ -86,6 +86,9 @@ aw_session_claim(aw_job_t *job, aw_job_result_t *res)
         mode = "desktop";
         refuse = "bad_mode";
 
+    } else if (strcmp(mode, "ssh") == 0 && !conf->ssh_sessions) {
+        refuse = "ssh_disabled";
+
     } else if (p == NULL) {
         refuse = "unknown_profile";
 

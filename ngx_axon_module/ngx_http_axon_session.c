@@ -139,8 +139,10 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
  * POST /api/session {"profile": NAME, "mode": "desktop"|"ssh",
  * "ssh_public_key": KEY (mode ssh)}.  The key is checked strictly here.  One
  * script checks and claims atomically: no live session for the wallet
- * (409), a known profile (400), a balance that pays the first minute
- * (402); then a new id, the session's hash, and the session.claim job.
+ * (409), a known profile (400), SSH mode not turned off by the worker's
+ * ssh_sessions ("ssh": false in axon:profiles: 400), a balance that pays
+ * the first minute (402); then a new id, the session's hash, and the
+ * session.claim job.
  */
 
 static const char  ngx_http_axon_claim_lua[] =
@@ -153,6 +155,7 @@ static const char  ngx_http_axon_claim_lua[] =
     "if not raw then return {-2} end\n"
     "local ok, all = pcall(cjson.decode, raw)\n"
     "if not ok or type(all.profiles) ~= 'table' then return {-2} end\n"
+    "if ARGV[3] == 'ssh' and all.ssh == false then return {-5} end\n"
     "local p\n"
     "for _, q in ipairs(all.profiles) do\n"
     "  if q.name == ARGV[2] then p = q end\n"
@@ -362,6 +365,13 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
                                       "unknown_profile",
                                       "no such profile: see "
                                       "GET /api/profiles");
+        break;
+
+    case -5:
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "ssh_disabled",
+                                      "SSH sessions are off on this "
+                                      "platform");
         break;
 
     case -4:

@@ -124,3 +124,70 @@ test('a refused signature is said plainly, and nothing is signed in', async () =
         await context.close();
     }
 });
+
+test('the SSH option: offered only where the worker says so; the key travels in the claim; the ssh command is shown', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'axon-key-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'agent@ci', '-f', join(dir, 'k')]);
+    const pub = readFileSync(join(dir, 'k.pub'), 'utf8').trim();
+    rmSync(dir, { recursive: true, force: true });
+
+    const w = Wallet.createRandom();
+    const addr = w.address.toLowerCase();
+    const { page, context } = await pageWith(w);
+    const profiles = ssh => s.redis('SET', 'axon:profiles', JSON.stringify({
+        ssh, profiles: [{ name: 'small', gpus: 1, price: 1, available: true }],
+    }));
+    try {
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'credit.grant', 'wallet', w.address,
+                'minutes', '50', 'ref', `browser-ssh-${w.address}`);
+        await waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'balance') === '50', 'the grant credited');
+
+        profiles(false);
+        await page.goto(s.url('/'));
+        await page.click('#connect');
+        await page.waitForSelector('#balance:text("50")');
+        assert.equal(await page.isVisible('#ssh-option'), false, 'no SSH option where the operator turned it off');
+
+        profiles(true);
+        await page.reload();
+        await page.waitForSelector('#ssh-option:not([hidden])');
+        assert.equal(await page.isVisible('#ssh-key-row'), false);
+        await page.check('input[name="mode"][value="ssh"]');
+        await page.waitForSelector('#ssh-key-row:not([hidden])');
+
+        const claimButton = page.locator('#profiles tbody tr').nth(0).locator('button');
+        await claimButton.click();
+        await page.waitForSelector('#error:text("Paste your SSH public key")');
+
+        await page.fill('#ssh-key', 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQ== x');
+        await claimButton.click();
+        await page.waitForSelector('#error:not([hidden])');
+        assert.match(await page.textContent('#error'), /\S/, 'the gate says why the key is refused');
+        assert.equal(s.redis('HEXISTS', `axon:wallet:${addr}`, 'session'), '(integer) 0', 'nothing claimed');
+
+        await page.fill('#ssh-key', `  ${pub}\n`);
+        await claimButton.click();
+        await page.waitForSelector('#status:text("Waiting in line")');
+        const id = s.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'session');
+        assert.equal(s.redis('--raw', 'HGET', `axon:session:${id}`, 'mode'), 'ssh');
+        assert.ok((s.redis('--raw', 'XRANGE', 'axon:jobs', '-', '+') + s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+'))
+            .includes(pub), 'the key travels in the claim job (dead-lettered here: this worker runs no sessions)');
+
+        // the worker's side, as it publishes a running SSH session
+        s.redis('HSET', `axon:session:${id}`, 'state', 'running', 'started_at', String(Math.floor(Date.now() / 1000)),
+                'connect_host', '127.0.0.1', 'connect_port', '42001', 'connect_user', 'aXonian');
+        await page.waitForSelector('#ssh:not([hidden])', { timeout: 20000 });
+        assert.equal(await page.textContent('#ssh-command'),
+                     'ssh -p 42001 -o StrictHostKeyChecking=accept-new aXonian@127.0.0.1');
+        assert.equal(await page.isVisible('#open'), false, 'no desktop link');
+        assert.equal(await page.isVisible('#desktop'), false, 'no desktop frame');
+        assert.equal(await page.isVisible('#release'), true);
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: join(ARTIFACTS, 'launch-page-ssh.png'), fullPage: true });
+    } finally {
+        await context.close();
+    }
+});

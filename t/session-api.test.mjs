@@ -406,3 +406,24 @@ test('SSH mode: the public key is checked strictly before anything is queued', a
         assert.ok(jobs().includes(w.address.toLowerCase()));
     }
 });
+
+test('SSH mode turned off by the operator ("ssh": false in the profiles): 400 ssh_disabled, nothing claimed; desktops go on', async () => {
+    const ed = keygen('ed25519');
+    s.redis('SET', 'axon:profiles', JSON.stringify({ ...PROFILES, ssh: false }));
+    try {
+        const { token, key } = await signedIn(100);
+        const r = await api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: ed });
+        assert.equal(r.status, 400);
+        assert.equal(r.body.error.code, 'ssh_disabled');
+        assert.equal(s.redis('HEXISTS', key, 'session'), '(integer) 0', 'nothing claimed');
+        assert.ok(!jobs().includes(ed), 'no job');
+        const desk = await api('/api/session', token, 'POST', { profile: 'small' });
+        assert.equal(desk.status, 202, JSON.stringify(desk.body));
+
+        s.redis('SET', 'axon:profiles', JSON.stringify({ ...PROFILES, ssh: true }));
+        const on = await api('/api/session', (await signedIn(100)).token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: ed });
+        assert.equal(on.status, 202, JSON.stringify(on.body));
+    } finally {
+        s.redis('SET', 'axon:profiles', JSON.stringify(PROFILES));
+    }
+});

@@ -25,6 +25,7 @@ const s = new Stack({
         'reconcile_interval 1s',
         'launcher_timeout 20s',
         'launcher_ready_timeout 20s',
+        'ssh_sessions off',             // desktops only here: t/ssh.test.mjs has SSH
     ].join('\n'),
     nginx: async st => {
         st.gatePort = await freePort();
@@ -192,18 +193,25 @@ test('life cycle: claim -> running -> the gate reaches its container -> release;
     }
 });
 
-test('bad claims end at once with the reason: unknown profile, no credits, too large for any host', async () => {
+test('bad claims end at once with the reason: unknown profile, no credits, too large for any host, SSH turned off', async () => {
     const u = await user(100);
     // the module knows only what the worker published; a job by hand
-    for (const [profile, reason] of [['nope', 'unknown_profile'], ['huge', 'no_host_fits']]) {
+    for (const [profile, reason, mode = 'desktop'] of [['nope', 'unknown_profile'], ['huge', 'no_host_fits'],
+                                                       ['small', 'ssh_disabled', 'ssh']]) {
         const id = Number(s.redis('--raw', 'INCR', 'axon:session:next'));
         s.redis('XADD', 'axon:jobs', '*', 'kind', 'session.claim', 'session_id', String(id), 'wallet', u.addr,
-                'profile', profile, 'mode', 'desktop');
+                'profile', profile, 'mode', mode);
         await waitFor(() => s.redis('--raw', 'HGET', `axon:session:${id}`, 'end_reason') === reason, reason);
         assert.equal(s.redis('--raw', 'HGET', `axon:session:${id}`, 'state'), 'ended');
     }
     const poor = await user(0);
     assert.equal((await api('/api/session', poor.token, 'POST', { profile: 'small' })).status, 402);
+    // ssh_sessions off: published, and the module refuses an SSH claim
+    assert.equal((await api('/api/profiles')).body.ssh, false);
+    const r = await api('/api/session', u.token, 'POST', { profile: 'small', mode: 'ssh',
+        ssh_public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH3vXpf8xvO14zc+SwLVjR1bniqjgMgiA57Pr4m+sPjM t' });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.error.code, 'ssh_disabled');
 });
 
 test('the fair queue: positions, leaving, backfill, then a reservation lets a large one run', async () => {

@@ -43,6 +43,9 @@ const refused = [
     ['a tier token without decimals', `deposit_tier_token ${A2}\n`, /deposit_tier_token "0x.*" is not ADDRESS:DECIMALS/],
     ['tiers out of order', `deposit_tier_token ${A2}:18\ndeposit_tiers 100:5,50:10\n`, /w\.conf:2: deposit_tiers: "50:10": MIN must be greater than the tier before/],
     ['a 100 % tier', `deposit_tier_token ${A2}:18\ndeposit_tiers 100:100\n`, /deposit_tiers: "100:100" is not MIN:PERCENT/],
+    ['a port pool past 65535', 'port_pool_start 65000\n', /w\.conf:1: the port pool, port_pool_start \(65000\) \+ port_pool_size \(1000\), ends past port 65535/],
+    ['a port pool below 1024', 'port_pool_start 22\n', /w\.conf:1: port_pool_start: 22 is out of range \(1024 \.\. 65535\)/],
+    ['an empty port pool', 'port_pool_size 0\n', /w\.conf:1: port_pool_size: 0 is out of range/],
 ];
 
 for (const [what, conf, expect] of refused) {
@@ -84,7 +87,7 @@ test('conf/axon-worker.conf is the config table (--sample-config)', () => {
 test('the heartbeat key: JSON with a TTL, refreshed', async () => {
     const hb = JSON.parse(s.redis('--raw', 'GET', 'axon:worker:heartbeat'));
     assert.equal(hb.pid, s.pid('worker'));
-    assert.equal(hb.schema, 4);
+    assert.equal(hb.schema, 5);
     const ttl = Number(s.redis('PTTL', 'axon:worker:heartbeat').replace(/\D/g, ''));
     assert.ok(ttl > 0 && ttl <= 3000, `ttl ${ttl}`);
     await waitFor(() => JSON.parse(s.redis('--raw', 'GET', 'axon:worker:heartbeat')).ts > hb.ts,

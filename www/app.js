@@ -1,5 +1,7 @@
 // The launch page: sign in with a browser wallet (EIP-1193), see the
-// balance and the profiles, claim, wait in line, use the desktop, release.
+// balance and the profiles, claim (a desktop, or an SSH shell where the
+// worker offers it: "ssh" in the profiles), wait in line, use the desktop
+// or see the ssh command, release.
 // Plain JavaScript against the gate's JSON API; the token lives in the
 // HttpOnly cookie verify-wallet sets, so every fetch here carries it.
 
@@ -30,6 +32,7 @@ const MESSAGES = {
     insufficient_credits: 'Your balance does not pay for the first minute of this profile: deposit first.',
     session_exists: 'You already have a session: release it before claiming another.',
     unknown_profile: 'That profile does not exist any more: reload the page.',
+    ssh_disabled: 'SSH sessions are not offered here any more: reload the page.',
     worker_unavailable: 'The platform is starting up; try again in a moment.',
     redis_unavailable: 'The gate is briefly unavailable; try again in a moment.',
     rate_limited: 'Too many attempts: wait a second and try again.',
@@ -130,12 +133,34 @@ async function refresh() {
     }
     if (p.status !== 200) showError(p.body);
 
+    // the SSH option, where the operator offers it (worker: ssh_sessions)
+    const ssh = p.status === 200 && p.body.ssh === true;
+    $('ssh-option').hidden = !ssh;
+    if (!ssh) document.querySelector('input[name="mode"][value="desktop"]').checked = true;
+    showKeyRow();
+
     await pollSession();
 }
 
+function mode() {
+    return $('ssh-option').hidden ? 'desktop' : document.querySelector('input[name="mode"]:checked').value;
+}
+
+function showKeyRow() { $('ssh-key-row').hidden = mode() !== 'ssh'; }
+
 async function claim(profile) {
     clearError();
-    const r = await api('/api/session', { method: 'POST', body: JSON.stringify({ profile }) });
+    const req = { profile };
+    if (mode() === 'ssh') {
+        const key = $('ssh-key').value.trim();
+        if (!key) {
+            showError({ error: { message: 'Paste your SSH public key first (the line of your ~/.ssh/id_ed25519.pub).' } });
+            return;
+        }
+        req.mode = 'ssh';
+        req.ssh_public_key = key;
+    }
+    const r = await api('/api/session', { method: 'POST', body: JSON.stringify(req) });
     if (r.status !== 202) { showError(r.body); return; }
     await pollSession();
 }
@@ -144,7 +169,7 @@ function describe(s) {
     switch (s.status) {
     case 'queued':
         return `Waiting in line${s.position ? `, position ${s.position}` : ''}${s.reason ? `: ${s.reason}` : ''}.`;
-    case 'starting': return 'Starting your desktop…';
+    case 'starting': return s.mode === 'ssh' ? 'Starting your SSH session…' : 'Starting your desktop…';
     case 'running': return `Running since ${new Date(s.started_at).toLocaleTimeString()}.`;
     case 'ending': return 'Stopping…';
     case 'ended':
@@ -169,7 +194,13 @@ async function pollSession() {
     $('status').textContent = describe(s);
     $('leave').hidden = s.status !== 'queued';
     $('release').hidden = !['starting', 'running'].includes(s.status);
-    $('open').hidden = s.status !== 'running';
+    $('open').hidden = s.status !== 'running' || s.mode === 'ssh';
+
+    const c = s.connect || {};
+    const sshRunning = s.status === 'running' && s.mode === 'ssh' && c.port;
+    $('ssh').hidden = !sshRunning;
+    $('ssh-command').textContent = sshRunning
+        ? `ssh -p ${c.port} -o StrictHostKeyChecking=accept-new ${c.user || 'aXonian'}@${c.host}` : '';
 
     const frame = $('desktop');
     if (s.status === 'running' && s.mode !== 'ssh') {
@@ -223,6 +254,7 @@ $('connect').onclick = signIn;
 $('logout').onclick = signOut;
 $('release').onclick = release;
 $('leave').onclick = leave;
+for (const r of document.querySelectorAll('input[name="mode"]')) r.onchange = showKeyRow;
 if (window.ethereum && window.ethereum.on) {
     window.ethereum.on('accountsChanged', () => signOut());
 }

@@ -35,6 +35,15 @@ export async function freePort() {
     });
 }
 
+export function portIsFree(port) {
+    return new Promise(ok => {
+        const s = createServer();
+        s.unref();
+        s.on('error', () => ok(false));
+        s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
+    });
+}
+
 // Log lines that fail a test wherever they appear.
 const BAD = /\[(alert|emerg)\]|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
 
@@ -79,7 +88,7 @@ export class Stack {
             // this stack's containers only: the reconcile sweep of one
             // test's worker must not remove another test's
             AXON_WORKER_CONF: `launcher_prefix axgt-${basename(this.dir)}-\n`
-                + (this.opts.sessions ? '' : 'sessions off\n')
+                + (this.opts.sessions ? await this.portPool() : 'sessions off\n')
                 + (this.opts.workerConf || ''),
             AXON_CHAIN: this.opts.chain ? '1' : '0',
         };
@@ -96,6 +105,25 @@ export class Stack {
             this.chain = JSON.parse(readFileSync(join(this.dir, 'chain.json'), 'utf8'));
         }
         return this;
+    }
+
+    // The session port pool (port_pool_start, port_pool_size) unless the
+    // test sets it: a range of its own, below the ephemeral ports the
+    // other servers' free ports come from, every port of it free now;
+    // stacks of tests that run at once pick different ranges.
+    async portPool() {
+        const conf = this.opts.workerConf || '';
+        const size = Number((conf.match(/^port_pool_size\s+(\d+)/m) || [])[1] || 16);
+        let lines = conf.match(/^port_pool_size\s/m) ? '' : `port_pool_size ${size}\n`;
+        if (conf.match(/^port_pool_start\s/m)) return lines;
+        for (;;) {
+            const start = 20000 + 32 * Math.floor(Math.random() * 360);
+            const free = await Promise.all(Array.from({ length: size }, (_, i) => portIsFree(start + i)));
+            if (free.every(Boolean)) {
+                this.portPoolStart = start;
+                return lines + `port_pool_start ${start}\n`;
+            }
+        }
     }
 
     // ---- the local chain (new Stack({ chain: true })) ----
