@@ -96,6 +96,10 @@ static ngx_int_t ngx_http_axon_x402_answer(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *reply, ngx_uint_t last);
 static ngx_int_t ngx_http_axon_x402_later(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, const char *state);
+static u_char *ngx_http_axon_x402_status_url(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x);
+static ngx_int_t ngx_http_axon_x402_unknown(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x);
 static ngx_str_t *ngx_http_axon_x402_field(redisReply *hash,
     const char *name, ngx_str_t *out);
 static void ngx_http_axon_x402_status_reply(ngx_http_request_t *r,
@@ -1245,6 +1249,32 @@ ngx_http_axon_x402_accepted(ngx_http_request_t *r,
 }
 
 
+static ngx_int_t
+ngx_http_axon_x402_unknown(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
+{
+    u_char  *url;
+    json_t  *body;
+
+    url = ngx_http_axon_x402_status_url(r, x);
+    if (url == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body = json_pack("{s:{s:s, s:s}, s:s, s:s}",
+                     "error", "code", "redis_unavailable",
+                     "message", "the gate's Redis failed while recording "
+                                "the payment: ask status_url; 404 there "
+                                "means nothing was recorded and the same "
+                                "payment may be sent again",
+                     "payment_id", x->nonce,
+                     "status_url", (char *) url);
+
+    return body ? ngx_http_axon_send_json(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          body)
+                : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
 static void
 ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
     void *data)
@@ -1257,8 +1287,11 @@ ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-        /* unknown whether the script ran: the client may ask again */
-        ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
+        /*
+         * Unknown whether the script ran: the status URL tells (404: it
+         * did not, and the same payment may be sent again).
+         */
+        ngx_http_axon_finalize(r, ngx_http_axon_x402_unknown(r, x));
         return;
     }
 
@@ -1546,12 +1579,11 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 
 /* 202: recorded, not settled or not running yet: where to ask */
 
-static ngx_int_t
-ngx_http_axon_x402_later(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
-    const char *state)
+static u_char *
+ngx_http_axon_x402_status_url(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x)
 {
     u_char                    *url, *p;
-    json_t                    *body;
     ngx_http_axon_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
@@ -1559,7 +1591,7 @@ ngx_http_axon_x402_later(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     url = ngx_pnalloc(r->pool, alcf->api_prefix.len + sizeof("/x402/payment/")
                                + NGX_HTTP_AXON_X402_NONCE_LEN);
     if (url == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     p = ngx_cpymem(url, alcf->api_prefix.data, alcf->api_prefix.len);
@@ -1569,6 +1601,22 @@ ngx_http_axon_x402_later(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     }
 
     *ngx_sprintf(p, "x402/payment/%s", x->nonce) = '\0';
+
+    return url;
+}
+
+
+static ngx_int_t
+ngx_http_axon_x402_later(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    const char *state)
+{
+    u_char  *url;
+    json_t  *body;
+
+    url = ngx_http_axon_x402_status_url(r, x);
+    if (url == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     body = json_pack("{s:s, s:s, s:s, s:s, s:s}",
                      "payment_id", x->nonce,

@@ -312,6 +312,12 @@ test('payments that are wrong: 402 with the reason, or 400 for a malformed heade
         assert.deepEqual(pr.accepts, [offer('small', 30, 1)], what);
     }
 
+    // version 1's header alone: answered with version 2's requirements
+    {
+        const { pr } = await required(await post(BODY, { 'X-PAYMENT': b64('{"x402Version":1}') }));
+        assert.equal(pr.error, 'invalid_x402_version');
+    }
+
     const malformed = [
         ['bad base64', 'not base64!!'],
         ['bad padding', 'YWJj='],
@@ -395,4 +401,16 @@ test('a settlement that failed: 402 with PAYMENT-RESPONSE {success: false, error
     const settle = decodePaymentResponseHeader(res.headers.get('PAYMENT-RESPONSE'));
     assert.deepEqual(settle, { success: false, errorReason: 'invalid_exact_evm_insufficient_balance',
         transaction: '', network: NETWORK, payer: payer.address });
+});
+
+test('a top-up names its session: session_id in the record and the job; the SSH key may be left out', async () => {
+    const body = { profile: 'small', minutes: 60, session_id: sessionId };
+    const p = await payload(body);
+    assert.equal(p.accepted.amount, String(60n * PRICE));
+    const res = await post(body, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(p) }, short('/api/x402/session'));
+    assert.equal(res.status, 202, await res.clone().text());
+    const job = payJobs().find(j => j.nonce === p.payload.authorization.nonce);
+    assert.deepEqual([job.session_id, job.ssh_key, job.minutes, job.amount],
+        [String(sessionId), '', '60', String(60n * PRICE)]);
+    assert.equal(execHash(`axon:x402:pay:${job.nonce}`).session_id, String(sessionId));
 });
