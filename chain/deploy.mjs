@@ -68,7 +68,7 @@ const [url, artifacts, out, workerConf, nginxConf] = process.argv.slice(2);
 // x402: 0.016667 USDC per credit minute, about the deposits' 60 credit
 // minutes per USDC
 const X402_PRICE = 16667;
-if (!out) { console.error('usage: deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF]'); process.exit(2); }
+if (!out) { console.error('usage: deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF [NGINX_CONF]]'); process.exit(2); }
 
 let nextId = 1;
 async function rpc(method, ...params) {
