@@ -2,7 +2,7 @@
 // --wallet.deterministic) and writes what the rest of the stack needs to
 // know about it:
 //
-//   node chain/deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF]
+//   node chain/deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF [NGINX_CONF]]
 //
 // OUT_JSON ($AXON_VAR/chain.json):
 //   {chain_id, rpc_url, deployer, revenue_wallet,
@@ -14,6 +14,11 @@
 // lines for this chain (eth_rpc_url, eth_chain_id, and the deposits': the
 // revenue wallet, the tokens with their PRICES, the tier token), which
 // axon-stack puts into the generated worker.conf.
+//
+// NGINX_CONF ($AXON_VAR/chain-nginx.conf): the module's x402 directives for
+// this chain (network, the test USDC with its EIP-712 domain, the revenue
+// wallet as payTo, the price: X402_PRICE atomic USDC per credit minute),
+// which axon-stack includes in the generated nginx.conf's http {}.
 //
 // Idempotent: when OUT_JSON names the same chain and both tokens have code
 // at their addresses (ganache keeps its state in $AXON_VAR/chain), deployed
@@ -59,8 +64,11 @@ const DEMO = ACCOUNTS.slice(2);
 const PRICES = { USDC: 60, AXGT: 100, ETH: 200000 };
 const TOKENS = { USDC: ['TestUSDC', 6, 10_000n], AXGT: ['AXGT', 18, 1_000n] };  // contract, decimals, per demo wallet
 
-const [url, artifacts, out, workerConf] = process.argv.slice(2);
-if (!out) { console.error('usage: deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF]'); process.exit(2); }
+const [url, artifacts, out, workerConf, nginxConf] = process.argv.slice(2);
+// x402: 0.016667 USDC per credit minute, about the deposits' 60 credit
+// minutes per USDC
+const X402_PRICE = 16667;
+if (!out) { console.error('usage: deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF [NGINX_CONF]]'); process.exit(2); }
 
 let nextId = 1;
 async function rpc(method, ...params) {
@@ -115,6 +123,18 @@ function write(c) {
             `deposit_eth_price ${PRICES.ETH}`,
             `deposit_tier_token ${c.tokens.AXGT.address}:18`,
             `deposit_start_block ${c.deployed_block ?? 0}`,
+            '',
+        ].join('\n'));
+    }
+    if (nginxConf) {
+        const u = c.tokens.USDC;
+        writeFile(nginxConf, [
+            '# the local chain: written by chain/deploy.mjs (see chain.json)',
+            `axon_x402_network  eip155:${c.chain_id};`,
+            `axon_x402_asset    ${u.address} "${u.eip712.name}" "${u.eip712.version}";`,
+            `axon_x402_pay_to   ${c.revenue_wallet};`,
+            `axon_x402_price    ${X402_PRICE};`,
+            'axon_x402_minutes  30 60 120;',
             '',
         ].join('\n'));
     }

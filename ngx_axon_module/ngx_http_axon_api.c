@@ -98,6 +98,19 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
       2,
       ngx_http_axon_release_handler },
 
+    { ngx_string("x402/session"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST,
+      ngx_string("GET, HEAD, POST"),
+      0,
+      ngx_http_axon_x402_session_handler },
+
+    /* a path ending in "/" takes what follows: x402/payment/NONCE */
+    { ngx_string("x402/payment/"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_axon_x402_payment_handler },
+
     { ngx_null_string, 0, ngx_null_string, 0, NULL }
 };
 
@@ -187,6 +200,13 @@ ngx_http_axon_api_route(ngx_http_request_t *r)
 
         if (rt->path.len == path.len
             && ngx_strncmp(rt->path.data, path.data, path.len) == 0)
+        {
+            return rt;
+        }
+
+        if (rt->path.data[rt->path.len - 1] == '/'
+            && path.len > rt->path.len
+            && ngx_strncmp(rt->path.data, path.data, rt->path.len) == 0)
         {
             return rt;
         }

@@ -134,6 +134,62 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       offsetof(ngx_http_axon_loc_conf_t, activity_interval),
       NULL },
 
+    { ngx_string("axon_x402_network"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_axon_x402_network,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("axon_x402_asset"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE3,
+      ngx_http_axon_x402_asset,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("axon_x402_pay_to"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_axon_x402_pay_to,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("axon_x402_minutes"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_axon_x402_minutes,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("axon_x402_price"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_axon_x402_price,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("axon_x402_max_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, x402_max_timeout),
+      NULL },
+
+    { ngx_string("axon_x402_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, x402_wait),
+      NULL },
+
+    { ngx_string("axon_x402_discovery"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_axon_x402_discovery,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("axon_token_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_axon_token_cache,
@@ -321,6 +377,10 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->body_max = NGX_CONF_UNSET_SIZE;
     alcf->gate = NGX_CONF_UNSET_UINT;
     alcf->activity_interval = NGX_CONF_UNSET_MSEC;
+    alcf->x402_minutes = NGX_CONF_UNSET_PTR;
+    alcf->x402_price = (uint64_t) -1;
+    alcf->x402_max_timeout = NGX_CONF_UNSET;
+    alcf->x402_wait = NGX_CONF_UNSET_MSEC;
 
     return alcf;
 }
@@ -394,7 +454,7 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_axon_x402_merge(cf, prev, conf);
 }
 
 

@@ -11,6 +11,7 @@
  *   ngx_http_axon_session.c  GPU sessions: claim, status, release, routing
  *   ngx_http_axon_health.c   GET /api/health
  *   ngx_http_axon_deposit.c  deposits: verify-deposit, GET /api/deposits
+ *   ngx_http_axon_x402.c     agents paying with x402: discovery, payment
  */
 
 #ifndef _NGX_HTTP_AXON_MODULE_H_INCLUDED_
@@ -75,6 +76,22 @@ typedef struct {
     ngx_uint_t                gate;           /* axon_gate */
     ngx_str_t                 gate_login;     /* axon_gate_login */
     ngx_msec_t                activity_interval; /* axon_activity_interval */
+
+    /* x402 (ngx_http_axon_x402.c); on when axon_x402_network is set */
+    ngx_str_t                 x402_network;   /* axon_x402_network */
+    uint64_t                  x402_chain_id;
+    ngx_str_t                 x402_asset;     /* axon_x402_asset, EIP-55 */
+    ngx_str_t                 x402_name;      /*   its EIP-712 name */
+    ngx_str_t                 x402_version;   /*   and version */
+    ngx_str_t                 x402_pay_to;    /* axon_x402_pay_to, EIP-55 */
+    ngx_array_t              *x402_minutes;   /* axon_x402_minutes */
+    uint64_t                  x402_price;     /* axon_x402_price */
+    time_t                    x402_max_timeout; /* axon_x402_max_timeout */
+    ngx_msec_t                x402_wait;      /* axon_x402_wait */
+    uint8_t                   x402_asset_addr[AXON_ADDR_LEN];
+    uint8_t                   x402_pay_to_addr[AXON_ADDR_LEN];
+    uint8_t                   x402_domain[32]; /* EIP-712 domain separator */
+    ngx_str_t                 x402_resource;  /* axon_x402_discovery PATH */
 } ngx_http_axon_loc_conf_t;
 
 
@@ -177,11 +194,31 @@ ngx_int_t ngx_http_axon_session_route(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx);
 ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+json_t *ngx_http_axon_session_json(redisReply *fields);
 
 /* ngx_http_axon_deposit.c */
 ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_deposits_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_quote_handler(ngx_http_request_t *r);
+
+/* ngx_http_axon_x402.c */
+ngx_int_t ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_x402_session_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_x402_payment_handler(ngx_http_request_t *r);
+char *ngx_http_axon_x402_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
+    ngx_http_axon_loc_conf_t *conf);
+char *ngx_http_axon_x402_network(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_axon_x402_asset(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_axon_x402_pay_to(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_axon_x402_minutes(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_axon_x402_price(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_axon_x402_discovery(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_axon_health.c */
 ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);

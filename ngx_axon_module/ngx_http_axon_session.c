@@ -70,7 +70,6 @@ static void ngx_http_axon_release_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static void ngx_http_axon_route_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
-static json_t *ngx_http_axon_session_json(redisReply *fields);
 static void ngx_http_axon_activity_start(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx);
 static ngx_int_t ngx_http_axon_session_live(redisReply *reply,
@@ -431,7 +430,7 @@ ngx_http_axon_status_reply(ngx_http_request_t *r, redisReply *reply,
  * "connect"; upstream and heartbeat stay inside.
  */
 
-static json_t *
+json_t *
 ngx_http_axon_session_json(redisReply *fields)
 {
     size_t       i, n;

@@ -50,6 +50,8 @@ test('unix socket address is accepted', () => {
     assert.ok(r.ok, r.out);
 });
 
+const X402 = 'axon_x402_network eip155:8453; axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin" 2; axon_x402_pay_to 0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0; axon_x402_price 16667;';
+
 const bad = [
     ['a misspelled directive', 'axon_rediss 127.0.0.1:6379;', '', /unknown directive "axon_rediss"/],
     ['a bad timeout', 'axon_redis_timeout fast;', '', /"axon_redis_timeout" directive invalid value/],
@@ -74,6 +76,26 @@ const bad = [
     ['a token cache in a server', '', 'axon_token_cache 1m;', /"axon_token_cache" directive is not allowed here/],
     ['axon_gate with a bad value', '', 'location /g/ { axon_gate yes; }', /"axon_gate" directive must be "on", "off" or "session"/],
     ['an activity interval under a second', '', 'location /g/ { axon_gate session; axon_activity_interval 100ms; }', /"axon_activity_interval" must be at least 1s/],
+    ['an x402 network that is not eip155:N', 'axon_x402_network base;', '', /"axon_x402_network" directive must be eip155:CHAIN_ID/],
+    ['an x402 network of chain 0', 'axon_x402_network eip155:0;', '', /"axon_x402_network" directive must be eip155:CHAIN_ID/],
+    ['an x402 asset with a bad address', 'axon_x402_asset 0x1234 "USD Coin" 2;', '', /"axon_x402_asset" directive needs the token's address/],
+    ['an x402 asset with a wrong checksum', 'axon_x402_asset 0x833589FCD6eDb6E08f4c7C32D4f71b54bdA02913 "USD Coin" 2;', '', /"axon_x402_asset" directive needs the token's address/],
+    ['an x402 asset without its EIP-712 version', 'axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin";', '', /invalid number of arguments in "axon_x402_asset" directive/],
+    ['an x402 asset with an empty EIP-712 name', 'axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "" 2;', '', /"axon_x402_asset" directive has a bad EIP-712 name/],
+    ['an x402 payTo of the zero address', 'axon_x402_pay_to 0x0000000000000000000000000000000000000000;', '', /"axon_x402_pay_to" directive must be the revenue wallet/],
+    ['an x402 price of 0', 'axon_x402_price 0;', '', /"axon_x402_price" directive must be a positive integer/],
+    ['an x402 price that is no number', 'axon_x402_price 0.01;', '', /"axon_x402_price" directive must be a positive integer/],
+    ['x402 minutes of 0', 'axon_x402_minutes 30 0;', '', /"axon_x402_minutes": "0" is not a number of minutes from 1 to 10080/],
+    ['x402 minutes given twice', 'axon_x402_minutes 30 30;', '', /"axon_x402_minutes" directive names a duration twice/],
+    ['an x402 max timeout under 10s', X402 + ' axon_x402_max_timeout 5s;', '', /"axon_x402_max_timeout" must be between 10s and 1h/],
+    ['an x402 wait over 5m', X402 + ' axon_x402_wait 10m;', '', /"axon_x402_wait" must be at most 5m/],
+    ['x402 without a network', 'axon_x402_price 100;', '', /"axon_x402_network"/],
+    ['x402 without an asset', 'axon_x402_network eip155:1; axon_x402_pay_to 0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0; axon_x402_price 1;', '', /"axon_x402_network" needs "axon_x402_asset"/],
+    ['x402 without payTo', 'axon_x402_network eip155:1; axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin" 2; axon_x402_price 1;', '', /"axon_x402_network" needs "axon_x402_pay_to"/],
+    ['x402 without a price', 'axon_x402_network eip155:1; axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin" 2; axon_x402_pay_to 0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0;', '', /"axon_x402_network" needs "axon_x402_price"/],
+    ['x402 network twice', 'axon_x402_network eip155:1; axon_x402_network eip155:2;', '', /"axon_x402_network" directive is duplicate/],
+    ['axon_x402_network in a location', '', 'location /x/ { axon_x402_network eip155:1; }', /"axon_x402_network" directive is not allowed here/],
+    ['axon_x402_discovery with a relative path', '', 'location = /.well-known/x402 { axon_x402_discovery api/x402; }', /"axon_x402_discovery" directive takes the path/],
     ['a relative login page', '', 'location /g/ { axon_gate on; axon_gate_login login.html; }', /"axon_gate_login" directive must be a path \(\/login.html\) or an absolute URL/],
 ];
 
@@ -81,6 +103,14 @@ test('axon_gate and axon_token_cache pass in their places', () => {
     const r = nginxT('axon_token_cache 64k valid=5s; axon_gate off;',
                      'axon_gate_login https://gate.example/login;',
                      'location /api/me { axon_gate on; }');
+    assert.ok(r.ok, r.out);
+});
+
+test('x402 passes in http and in a server, with discovery', () => {
+    let r = nginxT(X402 + ' axon_x402_minutes 30 60 120; axon_x402_max_timeout 300s; axon_x402_wait 2s;',
+                   'location = /.well-known/x402 { axon_x402_discovery; }');
+    assert.ok(r.ok, r.out);
+    r = nginxT('', X402 + ' location = /.well-known/x402 { axon_x402_discovery /api/x402/session; }');
     assert.ok(r.ok, r.out);
 });
 

@@ -427,3 +427,12 @@ test('SSH mode turned off by the operator ("ssh": false in the profiles): 400 ss
         s.redis('SET', 'axon:profiles', JSON.stringify(PROFILES));
     }
 });
+
+test('x402 is off without axon_x402_network: its routes are 404 JSON', async () => {
+    for (const [path, method] of [['/.well-known/x402', 'GET'], ['/api/x402/session', 'GET'],
+        ['/api/x402/session', 'POST'], [`/api/x402/payment/0x${'0'.repeat(64)}`, 'GET']]) {
+        const r = await s.json(path, { method, ...(method === 'POST' ? { body: '{}' } : {}) });
+        assert.equal(r.status, 404, path);
+        assert.equal(r.body.error.code, 'not_found', path);
+    }
+});
