@@ -14,6 +14,8 @@
 //    each launch fails at once and frees its GPUs).  p50, p99.  Goal: p99
 //    < 20 ms.
 //
+// BENCH_ONLY=billing or BENCH_ONLY=claims runs one of the two.
+//
 // Prints raw lines on stdout (sessions ...), progress on stderr.
 
 import { connect } from 'node:net';
@@ -24,6 +26,7 @@ const N = Number(process.env.BENCH_SESSIONS || 10000);
 const TICKS = Number(process.env.BENCH_TICKS || 3);
 const CLAIMS = Number(process.env.BENCH_CLAIMS || 200);
 const DUE = Number(process.env.BENCH_DUE || 1);
+const ONLY = process.env.BENCH_ONLY || '';
 const say = m => process.stderr.write(`bench-sessions: ${m}\n`);
 
 function sql(st, q) {
@@ -154,5 +157,5 @@ async function claims() {
     }
 }
 
-await billing();
-await claims();
+if (ONLY !== 'claims') await billing();
+if (ONLY !== 'billing') await claims();
