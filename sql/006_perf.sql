@@ -1,7 +1,12 @@
--- 006_billing_fast: the billing tick of 10,000 running sessions in well
--- under a second (issue 6's benchmark), with the same invariants.
+-- 006_perf: issue 6's two benchmarks, with the same invariants.
 --
--- Where 004's tick spent its time (EXPLAIN ANALYZE, 10,000 sessions due
+--   * the billing tick of 10,000 running sessions in well under a second
+--     (below: the ledger's triggers, axon_billing_tick);
+--   * claim -> scheduled: the claim and the scheduler's pass in one
+--     transaction, one round trip (axon_session_claim_assign, at the end).
+--
+--
+-- The billing tick.  Where 004's tick spent its time (EXPLAIN ANALYZE, 10,000 sessions due
 -- one minute each, about 1.5 s):
 --
 --   * JIT compilation, ~0.9 s: generate_series() is estimated at 1,000
@@ -216,5 +221,46 @@ BEGIN
        SET state = 'ending'
      WHERE s.state = 'running' AND s.stop_at IS NOT NULL
        AND (p_only IS NULL OR s.id = p_only);
+END
+$$;
+
+
+-- session.claim and the scheduler's pass (004's axon_session_claim, then
+-- axon_sched_assign, see there) in one transaction: a claim on a pool with
+-- room is starting when its job's one statement returns, and the worker
+-- publishes it at once, without a round trip to Postgres in between.  A
+-- pass that fails (an error of axon_sched_assign) leaves the claim
+-- recorded and queued: the worker's next pass assigns it.  o_assigned:
+-- how many sessions got GPUs (-1: the pass failed); o_note: which, or the
+-- pass's error, for the log.
+CREATE FUNCTION axon_session_claim_assign(
+    p_id bigint, p_wallet text, p_profile text, p_mode text, p_gpus int,
+    p_price int, p_refuse text, p_ssh_key text, p_pool jsonb,
+    p_reserve_ms bigint,
+    OUT o_state text, OUT o_end_reason text, OUT o_wallet text,
+    OUT o_new boolean, OUT o_assigned int, OUT o_note text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT c.o_state, c.o_end_reason, c.o_wallet, c.o_new
+      INTO o_state, o_end_reason, o_wallet, o_new
+      FROM axon_session_claim(p_id, p_wallet, p_profile, p_mode, p_gpus,
+                              p_price, p_refuse, p_ssh_key) c;
+
+    o_assigned := 0;
+
+    IF o_new AND o_state = 'queued' THEN
+        BEGIN
+            SELECT count(*),
+                   string_agg(format('session %s gets GPUs %s of host %s',
+                                     a.session_id,
+                                     array_to_string(a.gpus, ','), a.host),
+                              '; ' ORDER BY a.session_id)
+              INTO o_assigned, o_note
+              FROM axon_sched_assign(p_pool, p_reserve_ms) a;
+        EXCEPTION WHEN OTHERS THEN
+            o_assigned := -1;
+            o_note := SQLERRM;
+        END;
+    END IF;
 END
 $$;
