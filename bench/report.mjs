@@ -12,7 +12,7 @@
 //   info KEY=VALUE                                  (date, cpus, clk_tck, …)
 //   signin round=R signins=N errors=E secs=S cpu_nginx=TICKS cpu_redis=TICKS
 //   ws target=gated|plain round=R mibs=… p50_us=… p99_us=…   (bench/ws.mjs)
-//   sessions bench=billing_tick round=R sessions=N due=D ms=…
+//   sessions bench=billing_tick round=R sessions=N due=D ms=… cpu_ms=…
 //   sessions bench=claim_scheduled claims=N p50_ms=… p99_ms=… max_ms=…
 //                                                    (bench/bench-sessions.mjs)
 //
@@ -218,6 +218,11 @@ if (ticks.length || claims) {
         row(`billing tick, ${ticks[0].sessions} running sessions:`,
             `${(median(ticks.map((q) => q.ms)) / 1000).toFixed(2)} s median of ${ticks.length} ` +
             `(${ticks.map((q) => (q.ms / 1000).toFixed(2)).join(', ')} s; ${ticks[0].due} minute(s) due each; goal < 1 s)`);
+        if (ticks.every((q) => q.cpu_ms !== undefined)) {
+            row('  its Postgres backend\'s CPU time:',
+                `${(median(ticks.map((q) => q.cpu_ms)) / 1000).toFixed(2)} s median ` +
+                `(${ticks.map((q) => (q.cpu_ms / 1000).toFixed(2)).join(', ')} s)`);
+        }
     }
     if (claims) {
         row('claim -> scheduled, empty pool, launch excluded:',
