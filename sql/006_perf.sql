@@ -89,6 +89,13 @@ CREATE TRIGGER credit_ledger_chain
     FOR EACH STATEMENT EXECUTE FUNCTION credit_ledger_chain();
 
 
+-- Each running session's row is updated every minute (billed_minutes,
+-- grace_until: no indexed column), so its page keeps room for the new
+-- version: a HOT update, no new entries in sessions' four indexes (~15 %
+-- of the tick over 10,000 fresh sessions).  Pages written from now on.
+ALTER TABLE sessions SET (fillfactor = 50);
+
+
 -- 004's tick, with the same arguments, result and behaviour (see there);
 -- only how the minutes reach the ledger changed:
 --
