@@ -6,8 +6,8 @@
 --     transaction, one round trip (axon_session_claim_assign, at the end).
 --
 --
--- The billing tick.  Where 004's tick spent its time (EXPLAIN ANALYZE, 10,000 sessions due
--- one minute each, about 1.5 s):
+-- The billing tick.  Where 004's tick spent its time (EXPLAIN ANALYZE,
+-- 10,000 sessions due one minute each, about 1.5 s):
 --
 --   * JIT compilation, ~0.9 s: generate_series() is estimated at 1,000
 --     rows per session, so the plan costs ~10^7 and crosses jit_above_cost
