@@ -184,7 +184,7 @@ const aw_job_kind_t  aw_job_kinds[] = {
       AW_JOB_ADMIN,
       "Moves the indexer's cursor back: it scans again from block FROM." },
 
-    { "session.claim", aw_session_claim, aw_job_claim_fields, 0,
+    { "session.claim", aw_session_claim, aw_job_claim_fields, AW_JOB_REDIS,
       "A claim (queued by the module): the session's row, queued for GPUs; "
       "or ended at once with the reason (unknown_profile, no_host_fits, "
       "session_exists, insufficient_credits)." },

@@ -152,6 +152,39 @@ aw_sched_kick(void)
 }
 
 
+const char *
+aw_sched_pool(void)
+{
+    return aw_worker.conf->sessions ? aw_sched.pool : NULL;
+}
+
+
+/*
+ * A claim's statement gave GPUs to sessions (axon_session_claim_assign):
+ * they are published now, from inside the job (session.claim has
+ * AW_JOB_REDIS: the queue's pipeline is empty), not at the next turn of
+ * the loop after the job's outcome is written; the user sees them
+ * starting one Redis round trip sooner.  The scheduler then runs at the
+ * next turn, as after any claim (the launch, ...).
+ */
+
+void
+aw_sched_claimed(int assigned)
+{
+    aw_redis_t  *r;
+
+    r = &aw_worker.redis;
+
+    if (assigned > 0 && aw_sched.started && aw_redis_up(r)
+        && aw_sched.redis_connects == r->connects)
+    {
+        (void) aw_sched_publish();
+    }
+
+    aw_sched_kick();
+}
+
+
 static int
 aw_sched_init(void)
 {

@@ -3,7 +3,9 @@
  *
  * Each writes Postgres only (sql/004_sessions.sql), in one statement, and
  * wakes the scheduler, which publishes the change to Redis: a handler runs
- * inside a batch of the queue, whose Redis replies may be in flight.
+ * inside a batch of the queue, whose Redis replies may be in flight.  But
+ * session.claim (AW_JOB_REDIS: the pipeline is emptied first) publishes
+ * the sessions its statement gave GPUs to itself (sql/006_perf.sql).
  */
 
 
@@ -29,6 +31,14 @@ static aw_db_stmt_t  aw_session_claim_stmt = aw_db_stmt("session_claim",
     "SELECT o_state, coalesce(o_end_reason, ''), o_wallet, o_new"
     " FROM axon_session_claim($1::bigint, $2, $3, $4, $5::int, $6::int,"
     " nullif($7, ''), nullif($8, ''))");
+
+/* the claim and the scheduler's pass in one statement (sql/006_perf.sql) */
+static aw_db_stmt_t  aw_session_claim_assign_stmt = aw_db_stmt(
+    "session_claim_assign",
+    "SELECT o_state, coalesce(o_end_reason, ''), o_wallet, o_new,"
+    " o_assigned, coalesce(o_note, '')"
+    " FROM axon_session_claim_assign($1::bigint, $2, $3, $4, $5::int,"
+    " $6::int, nullif($7, ''), nullif($8, ''), $9::jsonb, $10::bigint)");
 
 static aw_db_stmt_t  aw_session_stop_stmt = aw_db_stmt("session_stop",
     "SELECT axon_session_stop($1::bigint, nullif($2, ''), $3, $4::boolean)");
@@ -56,12 +66,12 @@ aw_session_off(aw_job_result_t *res)
 int
 aw_session_claim(aw_job_t *job, aw_job_result_t *res)
 {
-    int                       i, largest;
-    char                      id[32], gpus[16], price[16];
+    int                       i, largest, assigned;
+    char                      id[32], gpus[16], price[16], reserve[32];
     PGresult                 *pg;
     aw_conf_t                *conf;
     const char               *wallet, *profile, *mode, *refuse, *key;
-    const char               *params[8];
+    const char               *params[10];
     const aw_conf_profile_t  *p;
 
     if (aw_session_off(res)) {
@@ -118,8 +128,20 @@ aw_session_claim(aw_job_t *job, aw_job_result_t *res)
         params[6] = refuse;
     }
 
-    pg = aw_db_query_prepared(&aw_worker.db, &aw_session_claim_stmt, 8,
-                              params);
+    /* on a pool with room, the session is starting when this returns */
+    params[8] = aw_sched_pool();
+    snprintf(reserve, sizeof(reserve), "%lld",
+             (long long) conf->queue_reserve_after);
+    params[9] = reserve;
+
+    if (params[8]) {
+        pg = aw_db_query_prepared(&aw_worker.db,
+                                  &aw_session_claim_assign_stmt, 10, params);
+    } else {
+        pg = aw_db_query_prepared(&aw_worker.db, &aw_session_claim_stmt, 8,
+                                  params);
+    }
+
     if (pg == NULL) {
         return aw_job_db_failed(job, res);
     }
@@ -137,9 +159,23 @@ aw_session_claim(aw_job_t *job, aw_job_result_t *res)
              PQgetvalue(pg, 0, 0), PQgetvalue(pg, 0, 1)[0] ? ", " : "",
              PQgetvalue(pg, 0, 1));
 
+    assigned = 0;
+
+    if (params[8]) {
+        assigned = atoi(PQgetvalue(pg, 0, 4));
+
+        if (assigned > 0) {
+            aw_log(AW_LOG_INFO, "scheduler: %s", PQgetvalue(pg, 0, 5));
+
+        } else if (assigned < 0) {
+            aw_log(AW_LOG_WARN, "scheduler: the claim's pass failed (the "
+                   "next one assigns): %s", PQgetvalue(pg, 0, 5));
+        }
+    }
+
     PQclear(pg);
 
-    aw_sched_kick();
+    aw_sched_claimed(assigned);
 
     return AW_OK;
 }

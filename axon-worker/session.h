@@ -42,6 +42,13 @@ extern const aw_jobs_t  aw_sched_jobs;
 /* something changed: run the scheduler at the next turn of the loop */
 void aw_sched_kick(void);
 
+/* the pool as axon_sched_assign takes it (NULL: sessions off) */
+const char *aw_sched_pool(void);
+
+/* a claim's statement gave GPUs to assigned (> 0) sessions: publish them
+ * now (inside the claim's job), and kick the scheduler */
+void aw_sched_claimed(int assigned);
+
 /*
  * The billing tick for one session (only > 0) or all; with res, the
  * charged wallet's balance goes there for the job's done script (no Redis

@@ -12,6 +12,9 @@
 //   info KEY=VALUE                                  (date, cpus, clk_tck, …)
 //   signin round=R signins=N errors=E secs=S cpu_nginx=TICKS cpu_redis=TICKS
 //   ws target=gated|plain round=R mibs=… p50_us=… p99_us=…   (bench/ws.mjs)
+//   sessions bench=billing_tick round=R sessions=N due=D ms=… cpu_ms=…
+//   sessions bench=claim_scheduled claims=N p50_ms=… p99_ms=… max_ms=…
+//                                                    (bench/bench-sessions.mjs)
 //
 // Every ratio is axon's figure over the baseline's.  HTTP ratios are the
 // median of the per-round ratios (each round runs every target once, back
@@ -30,6 +33,7 @@ const info = {};
 const signin = [];
 const ws = [];
 const queue = [];
+const sessions = [];
 
 for (const line of lines) {
     const [kind, ...pairs] = line.trim().split(/\s+/);
@@ -46,6 +50,7 @@ for (const line of lines) {
     else if (kind === 'signin') signin.push(kv);
     else if (kind === 'ws') ws.push(kv);
     else if (kind === 'queue') queue.push(kv);
+    else if (kind === 'sessions') sessions.push(kv);
 }
 
 const median = (v) => {
@@ -201,6 +206,28 @@ if (queue.length) {
         row(`  CPU per job, ${t === 'worker1' ? '1 worker' : '2 workers'}:`,
             `${(w + pg + rd).toFixed(0)} us: worker ${w.toFixed(0)} us, Postgres ${pg.toFixed(0)} us, ` +
             `Redis ${rd.toFixed(0)} us (bare loop: Redis ${per('bare', 'cpu_redis').toFixed(0)} us)`);
+    }
+}
+
+// GPU sessions: absolute figures against issue 6's goals
+const ticks = sessions.filter((q) => q.bench === 'billing_tick');
+const claims = sessions.find((q) => q.bench === 'claim_scheduled');
+if (ticks.length || claims) {
+    out.push('# GPU sessions (bench/bench-sessions.mjs): absolute figures, against the goals');
+    if (ticks.length) {
+        row(`billing tick, ${ticks[0].sessions} running sessions:`,
+            `${(median(ticks.map((q) => q.ms)) / 1000).toFixed(2)} s median of ${ticks.length} ` +
+            `(${ticks.map((q) => (q.ms / 1000).toFixed(2)).join(', ')} s; ${ticks[0].due} minute(s) due each; goal < 1 s)`);
+        if (ticks.every((q) => q.cpu_ms !== undefined)) {
+            row('  its Postgres backend\'s CPU time:',
+                `${(median(ticks.map((q) => q.cpu_ms)) / 1000).toFixed(2)} s median ` +
+                `(${ticks.map((q) => (q.cpu_ms / 1000).toFixed(2)).join(', ')} s)`);
+        }
+    }
+    if (claims) {
+        row('claim -> scheduled, empty pool, launch excluded:',
+            `p50 ${claims.p50_ms} ms, p99 ${claims.p99_ms} ms, max ${claims.max_ms} ms ` +
+            `(${claims.claims} claims; goal p99 < 20 ms)`);
     }
 }
 

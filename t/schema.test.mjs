@@ -63,6 +63,29 @@ test('no balance below zero, even from a direct insert', () => {
     sqlFails(`UPDATE wallet_balances SET balance = -1 WHERE wallet = '${A}'`, /balance_never_negative/);
 });
 
+// 006: a row may come with its balance_after (the billing tick's, which
+// moves the balances itself); a statement trigger checks it against the
+// wallet's ledger and balance
+test('a ledger row with its own balance_after must follow the ledger and the balance', () => {
+    const pre = (delta, after, key) => `INSERT INTO credit_ledger
+        (wallet, kind, delta_minutes, balance_after, reference, idempotency_key)
+        VALUES ('${A}', 'grant', ${delta}, ${after}, 'test', '${key}')`;
+    // the balance not moved
+    sqlFails(pre(2, 9, 'p1'), /credit_ledger_chain/);
+    // moved, but the row does not follow the previous one (7 + 2 is 9)
+    sqlFails(`WITH m AS (UPDATE wallet_balances SET balance = 10 WHERE wallet = '${A}')
+              ${pre(2, 10, 'p1')}`, /credit_ledger_chain/);
+    assert.equal(balance(A), 7);
+    // both right: accepted, and the next row (through the row trigger) follows it
+    sql(`WITH m AS (UPDATE wallet_balances SET balance = balance + 2 WHERE wallet = '${A}')
+         ${pre(2, 9, 'p1')}`);
+    assert.equal(balance(A), 9);
+    sql(ledger(A, 'usage', -2, 'u-p1'));
+    assert.equal(balance(A), 7);
+    assert.equal(sql(`SELECT string_agg(balance_after::text, ',' ORDER BY id) FROM credit_ledger
+                       WHERE wallet = '${A}'`), '10,7,9,7');
+});
+
 test('the ledger is append-only', () => {
     sqlFails(`UPDATE credit_ledger SET delta_minutes = 100`, /append-only/);
     sqlFails(`DELETE FROM credit_ledger`, /append-only/);
