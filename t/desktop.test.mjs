@@ -6,21 +6,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { BUILD, ROOT } from './lib/stack.mjs';
+import { BUILD } from './lib/stack.mjs';
+import { sessionImage, CONTAINERS_CONF, penv } from './lib/images.mjs';
 
 const run = promisify(execFile);
-const CONTAINERS_CONF = join(ROOT, 'conf/podman/containers.conf');
-const penv = { ...process.env, CONTAINERS_CONF };
-const REF = join(BUILD, 'images/desktop.ref');
-const image = existsSync(REF) ? readFileSync(REF, 'utf8').trim() : '';
-const built = image !== ''
-    && spawnSync('podman', ['image', 'exists', image], { env: penv }).status === 0;
-const skip = built ? false : 'no desktop image: scripts/session-image desktop';
+const { ref: image, skip } = sessionImage('desktop');
 
 const id = 910000000 + (process.pid % 100000) * 100;
 let dir, cfg, session;
