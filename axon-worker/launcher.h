@@ -44,6 +44,10 @@ typedef struct {
     const int          *gpus;         /* host GPU indexes, exclusive */
     int                 ngpus;
     const char         *ssh_key;      /* an authorized_keys line, or NULL */
+    const char         *vnc_password; /* a desktop's, [A-Za-z0-9], or NULL:
+                                         AXON_VNC_PASSWORD in the container,
+                                         through run's environment, never
+                                         its argv */
 } aw_launch_t;
 
 

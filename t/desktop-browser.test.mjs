@@ -4,15 +4,18 @@
 // image (podman, no GPU); the page's noVNC, served and proxied by
 // conf/axon.conf's `location /desktop/` behind `axon_gate session`, draws
 // the XFCE desktop.  The test reads the canvas's pixels, keeps screenshots
-// in build/test-artifacts/, releases, and checks the ledger.
+// in build/test-artifacts/, releases, and checks the ledger.  The
+// session's VNC password reaches the owner's page and nobody else.
 //
 // Skips itself, saying so, when the desktop image is not built (make images).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { basename } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Wallet } from 'ethers';
+import WebSocket from 'ws';
 import { Stack, waitFor } from './lib/stack.mjs';
 import { launchBrowser, pageWith, artifact } from './lib/browser.mjs';
 import { sessionImage, podman } from './lib/images.mjs';
@@ -71,6 +74,24 @@ function upgrade(path, headers = {}) {
         req.on('error', fail);
         req.end();
     });
+}
+
+// The RFB 3.8 handshake through the gate, up to the security types the
+// VNC server offers: [count, type...] (1 VNC authentication: [1, 2])
+async function securityTypes(path) {
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}${path}`, ['binary']);
+    try {
+        const got = [];
+        ws.on('message', m => got.push(Buffer.from(m)));
+        await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail); });
+        await waitFor(() => got.length >= 1, 'the RFB version');
+        assert.equal(got.shift().toString(), 'RFB 003.008\n');
+        ws.send(Buffer.from('RFB 003.008\n'));
+        await waitFor(() => got.length >= 1, 'the security types');
+        return [...got.shift()];
+    } finally {
+        ws.close();
+    }
 }
 
 // Distinct colours among a grid of the noVNC canvas's pixels, read in the
@@ -135,17 +156,36 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
         // and the session's page state says connected
         assert.equal(await frame.evaluate(() => document.documentElement.classList.contains('noVNC_connected')), true);
 
+        // the session's VNC password: the owner's GET /api/session has it,
+        // and the page gave it to noVNC in the URL's fragment only
+        const token = (await context.cookies()).find(c => c.name === 'axon_token').value;
+        const mine = await s.json('/api/session', { headers: { authorization: `Bearer ${token}` } });
+        const password = mine.body.connect.password;
+        assert.match(password, /^[A-Za-z0-9]{8}$/);
+        assert.equal(new URL(frame.url()).hash, `#password=${password}`);
+        assert.equal(new URL(frame.url()).search.includes(password), false);
+
         await page.screenshot({ path: artifact('desktop-launch-page.png'), fullPage: true });
         await frame.locator('canvas').first().screenshot({ path: artifact('desktop-canvas.png') });
 
         // the WebSocket: without a token 401; another wallet's token (no
         // session of its own) never reaches this one's; the owner's does
-        const token = (await context.cookies()).find(c => c.name === 'axon_token').value;
         assert.equal(await upgrade('/desktop/websockify'), 401);
         const other = await s.signIn(Wallet.createRandom());
         assert.equal(await upgrade(`/desktop/websockify?token=${other.token}`), 404);
         assert.equal(await upgrade('/desktop/websockify', { authorization: `Bearer ${other.token}` }), 404);
         assert.equal(await upgrade(`/desktop/websockify?token=${token}`), 101);
+
+        // nor does another wallet get the password: its GET /api/session
+        // is its own (none); the VNC server behind the gate asks for it
+        // (VNC authentication, never None); and no log has it
+        const theirs = await s.json('/api/session', { headers: { authorization: `Bearer ${other.token}` } });
+        assert.equal(theirs.status, 404);
+        assert.equal(JSON.stringify(theirs.body).includes(password), false);
+        assert.deepEqual(await securityTypes(`/desktop/websockify?token=${token}`), [1, 2]);
+        for (const f of readdirSync(s.logs)) {
+            assert.equal(readFileSync(join(s.logs, f), 'utf8').includes(password), false, `${f} has the password`);
+        }
 
         // a few minutes of use, then the page's release button
         await new Promise(r => setTimeout(r, 2 * MINUTE));

@@ -30,12 +30,11 @@ before(async () => {
         `launcher_image "${image}"`,
         'launcher_port 6080',
         'launcher_gpu_args ""',
-        // the image's VNC password, until the launcher hands one out
-        'launcher_args "--pull never -e AXON_VNC_PASSWORD=s3cret"',
+        'launcher_args "--pull never"',
         'launcher_stop_grace 2s',
     ].join('\n') + '\n');
     const r = await run(join(BUILD, 'axon-launch'), ['-c', cfg, 'start', String(id), '0x00000000000000000000000000000000000000dd'],
-        { env: penv });
+        { env: { ...penv, AXON_VNC_PASSWORD: 's3cret12' } });
     session = JSON.parse(r.stdout);
 });
 
