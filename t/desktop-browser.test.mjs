@@ -140,8 +140,9 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
         // the worker launches the desktop image; the page shows it when running
         await page.waitForSelector('#status:text("Running")', { timeout: 3 * 60 * 1000 });
         await page.waitForSelector('#desktop:not([hidden])');
-        assert.equal(podman('ps', '--format', '{{.Names}}', '--filter', `label=axon.session=${id}`).out,
-                     `axgt-${basename(s.dir)}-${id}`);
+        const name = `axgt-${basename(s.dir)}-${id}`;
+        const ours = (...a) => podman('ps', ...a, '--format', '{{.Names}}', '--filter', `name=^${name}$`).out;
+        assert.equal(ours(), name);
 
         // noVNC in the iframe connects through /desktop/websockify and
         // receives the framebuffer: not one flat colour but XFCE's panel,
@@ -206,8 +207,7 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
         await page.waitForSelector(`#balance:text("${100 - minutes}")`);
 
         // the container is gone, and the gate sends the page back
-        await waitFor(() => podman('ps', '-a', '--format', '{{.Names}}', '--filter', `label=axon.session=${id}`).out === '',
-                      'the container removed');
+        await waitFor(() => ours('-a') === '', 'the container removed');
         assert.equal(await upgrade(`/desktop/websockify?token=${token}`), 404);
     } finally {
         await context.close();
