@@ -31,9 +31,9 @@ MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
 DEPS_STAMP  := .deps.stamp
 
-.PHONY: all module worker rpc-tool chain deps test unit run up down migrate clean bench images
+.PHONY: all module worker rpc-tool x402-tool chain deps test unit run up down migrate clean bench images
 
-all: module worker rpc-tool chain
+all: module worker rpc-tool x402-tool chain
 
 # ---- dependencies (apt + npm), idempotent --------------------------------
 deps: $(DEPS_STAMP)
@@ -75,9 +75,9 @@ $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(
 # the worker's own sources
 LAUNCH_SRCS := $(addprefix axon-worker/,config.c core.c log.c launcher.c process.c)
 
-$(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HDRS) | $(DEPS_STAMP)
+$(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
-	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $< $(LAUNCH_SRCS) -ljansson
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $< $(LAUNCH_SRCS) $(CORE_SRCS) $(CORE_LIBS) -ljansson
 	mv -f $@.tmp $@
 
 # ---- session images ---------------------------------------------------------
@@ -97,6 +97,15 @@ rpc-tool: $(BUILD)/axon-rpc
 $(BUILD)/axon-rpc: $(RPC_TOOL_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $(RPC_TOOL_SRCS) $(CORE_SRCS) $(CORE_LIBS) -ljansson -lcurl
+	mv -f $@.tmp $@
+
+# axon-x402: an x402 payment header decoded, its EIP-3009 signer recovered
+# with libaxon
+x402-tool: $(BUILD)/axon-x402
+
+$(BUILD)/axon-x402: axon-worker/tools/axon-x402.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(CC) $(AXON_CFLAGS) -o $@.tmp $< $(CORE_SRCS) $(CORE_LIBS) -ljansson
 	mv -f $@.tmp $@
 
 # ---- the local chain's test tokens: solc-js, when a source changes ---------

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "axon_eth.h"
 #include "config.h"
 #include "launcher.h"
 #include "log.h"
@@ -34,6 +35,7 @@ static int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen);
 static const aw_conf_option_t *aw_conf_find(const char *name);
 static const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,
     size_t size);
@@ -679,7 +681,8 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
     }
 
     if (aw_conf_profiles(conf, err, errlen) != AW_OK
-        || aw_conf_gpu_hosts(conf, err, errlen) != AW_OK)
+        || aw_conf_gpu_hosts(conf, err, errlen) != AW_OK
+        || aw_conf_deposits(conf, err, errlen) != AW_OK)
     {
         return AW_ERROR;
     }
@@ -829,6 +832,186 @@ aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "%s: profiles: at least one", loc);
         return AW_ERROR;
     }
+
+    return AW_OK;
+}
+
+
+/*
+ * deposit_revenue_wallet, deposit_tokens (SYMBOL:ADDRESS:DECIMALS:PRICE,...),
+ * deposit_tier_token (ADDRESS:DECIMALS) and deposit_tiers (MIN:PERCENT,...):
+ * checked whether deposits are on or not, so `-t` finds a typo before the
+ * day the operator sets the revenue wallet.
+ */
+
+static int
+aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  n, i;
+    char                 loc[300], sym[32], addr[64], item[128];
+    size_t               len;
+    long long            dec, price, min, pct;
+    const char          *p, *what;
+    aw_conf_token_t     *t;
+    aw_conf_deposits_t  *d;
+
+    d = &conf->deposit;
+    memset(d, 0, sizeof(*d));
+
+    what = "deposit_revenue_wallet";
+    p = conf->deposit_revenue_wallet;
+
+    if (*p) {
+        if (axon_address_parse(d->revenue, p, strlen(p)) != AXON_OK) {
+            snprintf(err, errlen, "%s: deposit_revenue_wallet \"%s\" is not "
+                     "an address (0x and 40 hex digits)",
+                     aw_conf_location(conf, aw_conf_find(what), loc,
+                                      sizeof(loc)), p);
+            return AW_ERROR;
+        }
+
+        d->enabled = 1;
+    }
+
+    what = "deposit_tokens";
+    aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc));
+
+    for (p = conf->deposit_tokens; *p; p += len + (p[len] == ',')) {
+        p += strspn(p, " \t");
+        len = strcspn(p, ",");
+
+        if (len == 0) {
+            if (*p == '\0') {
+                break;
+            }
+
+            snprintf(err, errlen, "%s: deposit_tokens: an empty item", loc);
+            return AW_ERROR;
+        }
+
+        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), p);
+        n = 0;
+
+        if (len > 127
+            || sscanf(item, "%31[^:]:%63[^:]:%lld:%lld %n", sym, addr, &dec,
+                      &price, &n) != 4
+            || item[n] != '\0')
+        {
+            snprintf(err, errlen, "%s: deposit_tokens: \"%.64s\" is not "
+                     "SYMBOL:ADDRESS:DECIMALS:PRICE", loc, item);
+            return AW_ERROR;
+        }
+
+        if (d->ntokens == AW_CONF_MAX_TOKENS) {
+            snprintf(err, errlen, "%s: deposit_tokens: at most %d tokens",
+                     loc, AW_CONF_MAX_TOKENS);
+            return AW_ERROR;
+        }
+
+        t = &d->token[d->ntokens];
+
+        if (strlen(sym) > 15
+            || strspn(sym, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789.-_") != strlen(sym))
+        {
+            snprintf(err, errlen, "%s: deposit_tokens: \"%s\": SYMBOL is 1 "
+                     "to 15 letters, digits, . - _", loc, sym);
+            return AW_ERROR;
+        }
+
+        if (axon_address_parse(t->addr, addr, strlen(addr)) != AXON_OK) {
+            snprintf(err, errlen, "%s: deposit_tokens: \"%s\": \"%s\" is not "
+                     "an address", loc, sym, addr);
+            return AW_ERROR;
+        }
+
+        if (dec < 0 || dec > 36 || price < 1 || price > INT32_MAX) {
+            snprintf(err, errlen, "%s: deposit_tokens: \"%s\": DECIMALS is 0 "
+                     "to 36, PRICE (credit minutes per whole token) 1 to %d",
+                     loc, sym, INT32_MAX);
+            return AW_ERROR;
+        }
+
+        for (i = 0; i < d->ntokens; i++) {
+            if (strcmp(d->token[i].symbol, sym) == 0
+                || memcmp(d->token[i].addr, t->addr, 20) == 0)
+            {
+                snprintf(err, errlen, "%s: deposit_tokens: \"%s\" is given "
+                         "twice", loc, sym);
+                return AW_ERROR;
+            }
+        }
+
+        strcpy(t->symbol, sym);
+        t->decimals = (int) dec;
+        t->price = price;
+        d->ntokens++;
+    }
+
+    what = "deposit_tier_token";
+    p = conf->deposit_tier_token;
+
+    if (*p == '\0') {
+        return AW_OK;
+    }
+
+    n = 0;
+
+    if (sscanf(p, "%63[^:]:%lld %n", addr, &dec, &n) != 2 || p[n] != '\0'
+        || dec < 0 || dec > 36
+        || axon_address_parse(d->tier_token, addr, strlen(addr)) != AXON_OK)
+    {
+        snprintf(err, errlen, "%s: deposit_tier_token \"%s\" is not "
+                 "ADDRESS:DECIMALS (DECIMALS 0 to 36)",
+                 aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc)),
+                 p);
+        return AW_ERROR;
+    }
+
+    d->tier_decimals = (int) dec;
+
+    what = "deposit_tiers";
+    aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc));
+
+    for (p = conf->deposit_tiers; *p; p += len + (p[len] == ',')) {
+        p += strspn(p, " \t");
+        len = strcspn(p, ",");
+
+        if (len == 0 && *p == '\0') {
+            break;
+        }
+
+        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), p);
+        n = 0;
+
+        if (len == 0 || len > 127
+            || sscanf(item, "%lld:%lld %n", &min, &pct, &n) != 2
+            || item[n] != '\0' || min < 0 || pct < 0 || pct > 99)
+        {
+            snprintf(err, errlen, "%s: deposit_tiers: \"%.64s\" is not "
+                     "MIN:PERCENT (MIN whole tokens, PERCENT 0 to 99)", loc,
+                     item);
+            return AW_ERROR;
+        }
+
+        if (d->ntiers == AW_CONF_MAX_TIERS) {
+            snprintf(err, errlen, "%s: deposit_tiers: at most %d tiers", loc,
+                     AW_CONF_MAX_TIERS);
+            return AW_ERROR;
+        }
+
+        if (d->ntiers && (uint64_t) min <= d->tier_min[d->ntiers - 1]) {
+            snprintf(err, errlen, "%s: deposit_tiers: \"%s\": MIN must be "
+                     "greater than the tier before", loc, item);
+            return AW_ERROR;
+        }
+
+        d->tier_min[d->ntiers] = (uint64_t) min;
+        d->tier_pct[d->ntiers] = (int) pct;
+        d->ntiers++;
+    }
+
+    d->has_tier = 1;
 
     return AW_OK;
 }

@@ -16,7 +16,7 @@
 #include "core.h"
 
 
-#define AW_CONF_MAX_OPTIONS  64
+#define AW_CONF_MAX_OPTIONS  128
 
 
 typedef enum {
@@ -34,6 +34,32 @@ typedef enum {
 #define AW_CONF_SECRET    0x04  /* printed as "********" */
 #define AW_CONF_CONNINFO  0x08  /* printed with its password hidden */
 #define AW_CONF_ETH       0x10  /* reconfigure the Ethereum RPC client */
+
+
+#define AW_CONF_MAX_TOKENS     8
+#define AW_CONF_MAX_TIERS      8
+
+
+typedef struct {
+    char                 symbol[16];
+    uint8_t              addr[20];
+    int                  decimals;
+    int64_t              price;             /* minutes per whole token */
+} aw_conf_token_t;
+
+
+typedef struct {
+    unsigned             enabled:1;         /* a revenue wallet is set */
+    unsigned             has_tier:1;
+    uint8_t              revenue[20];
+    int                  ntokens;
+    aw_conf_token_t      token[AW_CONF_MAX_TOKENS];
+    uint8_t              tier_token[20];
+    int                  tier_decimals;
+    int                  ntiers;
+    uint64_t             tier_min[AW_CONF_MAX_TIERS];   /* whole tokens */
+    int                  tier_pct[AW_CONF_MAX_TIERS];
+} aw_conf_deposits_t;
 
 
 typedef struct {
@@ -152,6 +178,9 @@ typedef struct {
     int           deposit_start_block;
     char         *deposit_tier_token;
     char         *deposit_tiers;
+
+    /* parsed from the deposit_* keys */
+    aw_conf_deposits_t   deposit;
 
     /* where each value came from */
     char         *path;                         /* NULL: defaults only */

@@ -46,8 +46,8 @@
 
 
 #define AW_DEP_KEY          "axon:deposits:"
-#define AW_DEP_MAX_TOKENS   8
-#define AW_DEP_MAX_TIERS    8
+#define AW_DEP_MAX_TOKENS   AW_CONF_MAX_TOKENS
+#define AW_DEP_MAX_TIERS    AW_CONF_MAX_TIERS
 #define AW_DEP_BATCH        100
 
 
@@ -90,6 +90,20 @@ typedef struct {
 static aw_dep_conf_t  aw_dep;
 static unsigned       aw_dep_published;     /* axon:deposits:config */
 
+/*
+ * One confirmation pass credits many deposits of a few wallets at one
+ * head: each wallet's tier is read once per pass, not once per deposit.
+ * On only during aw_dep_confirm(); the admin's credit reads it afresh.
+ */
+#define AW_DEP_TIER_CACHE   32
+
+static struct {
+    unsigned        on:1;
+    size_t          n;
+    aw_addr_t       wallet[AW_DEP_TIER_CACHE];
+    int             pct[AW_DEP_TIER_CACHE];
+} aw_dep_tiers;
+
 static const char  aw_dep_transfer_topic[] =
     "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
 
@@ -99,6 +113,7 @@ static aw_msec_t aw_deposits_run(aw_msec_t now);
 static void aw_deposits_reload(void);
 static int aw_dep_configure(void);
 static void aw_dep_hex_addr(char out[43], const aw_addr_t *a);
+static int aw_dep_record_logs(const aw_eth_log_t *logs, size_t n);
 static int aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
     const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry);
 static json_t *aw_dep_row_json(PGresult *pg, int row, uint64_t head);
@@ -145,123 +160,55 @@ aw_deposits_reload(void)
 }
 
 
-/* parses the deposit_* keys; a bad value turns deposits off, logged */
+/* takes the deposit_* keys, checked and parsed by the config's load */
 
 static int
 aw_dep_configure(void)
 {
-    int           n;
-    char         *list, *item, *save, sym[16], addr[64];
-    long long     dec, price, min, pct;
-    aw_conf_t    *conf;
+    int                        i;
+    aw_dep_token_t            *t;
+    const aw_conf_deposits_t  *d;
 
-    conf = aw_worker.conf;
+    d = &aw_worker.conf->deposit;
     memset(&aw_dep, 0, sizeof(aw_dep));
     aw_dep_published = 0;
 
-    if (conf->deposit_revenue_wallet[0] == '\0') {
+    if (!d->enabled) {
         return AW_OK;
     }
 
-    if (axon_address_parse(aw_dep.revenue.b, conf->deposit_revenue_wallet,
-                           strlen(conf->deposit_revenue_wallet))
-        != AXON_OK)
-    {
-        aw_log(AW_LOG_ERR, "deposits: deposit_revenue_wallet \"%s\" is not "
-               "an address: deposits off", conf->deposit_revenue_wallet);
-        return AW_ERROR;
-    }
-
+    memcpy(aw_dep.revenue.b, d->revenue, 20);
     aw_dep_hex_addr(aw_dep.revenue_text, &aw_dep.revenue);
-    aw_dep.eth_price = conf->deposit_eth_price;
+    aw_dep.eth_price = aw_worker.conf->deposit_eth_price;
 
-    list = strdup(conf->deposit_tokens);
-    if (list == NULL) {
-        return AW_ERROR;
-    }
-
-    for (item = strtok_r(list, ",", &save); item;
-         item = strtok_r(NULL, ",", &save))
-    {
-        aw_dep_token_t  *t;
-
-        if (aw_dep.ntokens == AW_DEP_MAX_TOKENS
-            || sscanf(item, " %15[^:]:%63[^:]:%lld:%lld %n", sym, addr, &dec,
-                      &price, &n) != 4
-            || item[n] != '\0' || dec < 0 || dec > 36 || price < 1)
-        {
-            aw_log(AW_LOG_ERR, "deposits: deposit_tokens: \"%s\" is not "
-                   "SYMBOL:ADDRESS:DECIMALS:PRICE: deposits off", item);
-            free(list);
-            return AW_ERROR;
-        }
-
-        t = &aw_dep.tokens[aw_dep.ntokens];
-
-        if (axon_address_parse(t->addr.b, addr, strlen(addr)) != AXON_OK) {
-            aw_log(AW_LOG_ERR, "deposits: deposit_tokens: \"%s\" is not an "
-                   "address: deposits off", addr);
-            free(list);
-            return AW_ERROR;
-        }
-
-        snprintf(t->symbol, sizeof(t->symbol), "%s", sym);
+    for (i = 0; i < d->ntokens; i++) {
+        t = &aw_dep.tokens[aw_dep.ntokens++];
+        snprintf(t->symbol, sizeof(t->symbol), "%s", d->token[i].symbol);
+        memcpy(t->addr.b, d->token[i].addr, 20);
         aw_dep_hex_addr(t->text, &t->addr);
-        t->decimals = (int) dec;
-        t->price = price;
-        aw_dep.ntokens++;
+        t->decimals = d->token[i].decimals;
+        t->price = d->token[i].price;
     }
 
-    free(list);
-
-    if (conf->deposit_tier_token[0]) {
-        if (sscanf(conf->deposit_tier_token, "%63[^:]:%lld", addr, &dec) != 2
-            || dec < 0 || dec > 36
-            || axon_address_parse(aw_dep.tier_token.b, addr, strlen(addr))
-               != AXON_OK)
-        {
-            aw_log(AW_LOG_ERR, "deposits: deposit_tier_token \"%s\" is not "
-                   "ADDRESS:DECIMALS: deposits off",
-                   conf->deposit_tier_token);
-            return AW_ERROR;
-        }
-
-        aw_dep.tier_decimals = (int) dec;
-
-        list = strdup(conf->deposit_tiers);
-        if (list == NULL) {
-            return AW_ERROR;
-        }
-
-        for (item = strtok_r(list, ",", &save); item;
-             item = strtok_r(NULL, ",", &save))
-        {
-            if (aw_dep.ntiers == AW_DEP_MAX_TIERS
-                || sscanf(item, " %lld:%lld %n", &min, &pct, &n) != 2
-                || item[n] != '\0' || min < 0 || pct < 0 || pct > 99
-                || (aw_dep.ntiers
-                    && (uint64_t) min <= aw_dep.tier_min[aw_dep.ntiers - 1]))
-            {
-                aw_log(AW_LOG_ERR, "deposits: deposit_tiers: \"%s\" is not "
-                       "MIN:PERCENT, ascending: deposits off", item);
-                free(list);
-                return AW_ERROR;
-            }
-
-            aw_dep.tier_min[aw_dep.ntiers] = (uint64_t) min;
-            aw_dep.tier_pct[aw_dep.ntiers] = (int) pct;
-            aw_dep.ntiers++;
-        }
-
-        free(list);
+    if (d->has_tier) {
         aw_dep.has_tier = 1;
+        memcpy(aw_dep.tier_token.b, d->tier_token, 20);
+        aw_dep.tier_decimals = d->tier_decimals;
+
+        for (i = 0; i < d->ntiers; i++) {
+            aw_dep.tier_min[i] = d->tier_min[i];
+            aw_dep.tier_pct[i] = d->tier_pct[i];
+        }
+
+        aw_dep.ntiers = d->ntiers;
     }
 
     aw_dep.enabled = 1;
 
     aw_log(AW_LOG_INFO, "deposits: to %s, %zu token(s)%s, %d confirmations",
            aw_dep.revenue_text, aw_dep.ntokens,
-           aw_dep.eth_price ? " and ETH" : "", conf->deposit_confirmations);
+           aw_dep.eth_price ? " and ETH" : "",
+           aw_worker.conf->deposit_confirmations);
 
     return AW_OK;
 }
@@ -336,6 +283,160 @@ aw_dep_transfer_log(const aw_eth_log_t *log, aw_addr_t *from,
  * Records one deposit (axon_deposit_seen) and gives its entry for Redis
  * (*entry, NULL if the database failed).
  */
+
+/*
+ * The indexer's logs of one eth_getLogs range, recorded in one statement
+ * (axon_deposit_seen per log, in log order, one round trip) and the new
+ * or changed ones published to their wallets' lists in one Redis
+ * pipeline.  A log that is not an accepted token's Transfer is skipped.
+ */
+
+static int
+aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
+{
+    int               rc, row, rows;
+    FILE             *col[8];
+    char             *text[8], buf[80], *dump, key[64], field[96];
+    size_t            i, len[8], k, found, sent;
+    json_t           *entry;
+    PGresult         *pg;
+    redisReply       *reply;
+    const char       *params[9];
+    aw_dep_found_t    f;
+
+    rc = AW_ERROR;
+    pg = NULL;
+    found = 0;
+
+    for (k = 0; k < 8; k++) {
+        text[k] = NULL;
+        col[k] = NULL;
+    }
+
+    for (k = 0; k < 8; k++) {
+        col[k] = open_memstream(&text[k], &len[k]);
+        if (col[k] == NULL) {
+            goto done;
+        }
+        fputc('{', col[k]);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (logs[i].removed
+            || !aw_dep_transfer_log(&logs[i], &f.payer, &f.amount))
+        {
+            continue;
+        }
+
+        f.token = aw_dep_token_of(&logs[i].address);
+        if (f.token == NULL) {
+            continue;
+        }
+
+        for (k = 0; found && k < 8; k++) {
+            fputc(',', col[k]);
+        }
+
+        fputs(aw_eth_hex(buf, logs[i].tx_hash.b, 32), col[0]);
+        fprintf(col[1], "%llu", (unsigned long long) logs[i].log_index);
+        fprintf(col[2], "%llu", (unsigned long long) logs[i].block_number);
+        fputs(aw_eth_hex(buf, logs[i].block_hash.b, 32), col[3]);
+        aw_dep_hex_addr(buf, &f.payer);
+        fputs(buf, col[4]);
+        fputs(f.token->text, col[5]);
+        fputs(f.token->symbol, col[6]);
+        fputs(aw_u256_to_decimal(&f.amount, buf), col[7]);
+        found++;
+    }
+
+    for (k = 0; k < 8; k++) {
+        fputc('}', col[k]);
+        fclose(col[k]);
+        col[k] = NULL;
+    }
+
+    if (found == 0) {
+        rc = AW_OK;
+        goto done;
+    }
+
+    snprintf(buf, sizeof(buf), "%d", aw_worker.conf->eth_chain_id);
+    params[0] = buf;
+
+    for (k = 0; k < 8; k++) {
+        params[k + 1] = text[k];
+    }
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT s.id, s.tx_hash, s.log_index, s.block_number,"
+                     " s.block_hash, s.payer, s.asset, s.symbol,"
+                     " s.amount::text, s.state, s.reject_reason,"
+                     " s.credited_minutes, s.discount_pct"
+                     " FROM unnest($2::text[], $3::int[], $4::bigint[],"
+                     " $5::text[], $6::text[], $7::text[], $8::text[],"
+                     " $9::numeric[]) WITH ORDINALITY"
+                     " AS x(tx, li, blk, bh, payer, asset, sym, amount, o)"
+                     " CROSS JOIN LATERAL axon_deposit_seen($1, x.tx, x.li,"
+                     " x.blk, x.bh, x.payer, x.asset, x.sym, x.amount) s"
+                     " ORDER BY x.o", 9, params);
+
+    if (pg == NULL) {
+        goto done;
+    }
+
+    rc = AW_OK;
+    rows = PQntuples(pg);
+    sent = 0;
+
+    for (row = 0; row < rows; row++) {
+        if (strcmp(PQgetvalue(pg, row, 9), "confirming") != 0) {
+            continue;
+        }
+
+        entry = aw_dep_row_json(pg, row, 0);
+        dump = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
+        json_decref(entry);
+
+        if (dump == NULL) {
+            continue;
+        }
+
+        snprintf(key, sizeof(key), AW_DEP_KEY "%s", PQgetvalue(pg, row, 5));
+        snprintf(field, sizeof(field), "%s:%s", PQgetvalue(pg, row, 1),
+                 PQgetvalue(pg, row, 2));
+
+        if (aw_redis_append(&aw_worker.redis, "HSET %s %s %s", key, field,
+                            dump) == AW_OK)
+        {
+            sent++;
+        }
+
+        free(dump);
+    }
+
+    /* the replies, in order; a lost one only delays the wallet's list */
+    while (sent--) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+        if (reply == NULL) {
+            break;
+        }
+        freeReplyObject(reply);
+    }
+
+done:
+
+    for (k = 0; k < 8; k++) {
+        if (col[k]) {
+            fclose(col[k]);
+        }
+        free(text[k]);
+    }
+
+    PQclear(pg);
+
+    return rc;
+}
+
 
 static int
 aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
@@ -731,6 +832,13 @@ aw_dep_tier(const aw_addr_t *wallet, int *pct)
         return AW_OK;
     }
 
+    for (i = 0; aw_dep_tiers.on && i < aw_dep_tiers.n; i++) {
+        if (memcmp(aw_dep_tiers.wallet[i].b, wallet->b, 20) == 0) {
+            *pct = aw_dep_tiers.pct[i];
+            return AW_OK;
+        }
+    }
+
     rc = aw_rpc_erc20_balance(&aw_worker.rpc, &aw_dep.tier_token, wallet,
                               &bal);
     if (rc != AW_RPC_OK) {
@@ -755,6 +863,11 @@ aw_dep_tier(const aw_addr_t *wallet, int *pct)
         if (whole >= aw_dep.tier_min[i]) {
             *pct = aw_dep.tier_pct[i];
         }
+    }
+
+    if (aw_dep_tiers.on && aw_dep_tiers.n < AW_DEP_TIER_CACHE) {
+        aw_dep_tiers.wallet[aw_dep_tiers.n] = *wallet;
+        aw_dep_tiers.pct[aw_dep_tiers.n++] = *pct;
     }
 
     return AW_OK;
@@ -934,14 +1047,12 @@ aw_dep_index(uint64_t head)
     char              chain[24], blk[24];
     size_t            i, n;
     int64_t           cursor, from, to, final;
-    json_t           *entry;
     PGresult         *pg;
     aw_addr_t         addrs[AW_DEP_MAX_TOKENS];
     aw_hash_t         t0, t2;
     aw_conf_t        *conf;
     const char       *params[2];
     aw_eth_log_t     *logs;
-    aw_dep_found_t    f;
     aw_eth_filter_t   filter;
 
     conf = aw_worker.conf;
@@ -997,45 +1108,11 @@ aw_dep_index(uint64_t head)
         return;
     }
 
-    for (i = 0; i < n; i++) {
-        if (logs[i].removed
-            || !aw_dep_transfer_log(&logs[i], &f.payer, &f.amount))
-        {
-            continue;
-        }
-
-        f.token = aw_dep_token_of(&logs[i].address);
-        if (f.token == NULL) {
-            continue;
-        }
-
-        f.log_index = (int) logs[i].log_index;
-
-        if (aw_dep_record(logs[i].block_number, &logs[i].block_hash,
-                          &logs[i].tx_hash, &f, &entry)
-            != AW_OK)
-        {
-            aw_log(AW_LOG_WARN, "deposits: recording a deposit: %s",
-                   aw_worker.db.error);
-            aw_eth_logs_free(logs, n);
-            return;
-        }
-
-        if (entry
-            && strcmp(json_string_value(json_object_get(entry, "status")),
-                      "confirming") == 0)
-        {
-            char  payer[43], field[96];
-
-            aw_dep_hex_addr(payer, &f.payer);
-            snprintf(field, sizeof(field), "%s:%d",
-                     json_string_value(json_object_get(entry, "tx_hash")),
-                     f.log_index);
-            aw_dep_publish(payer, field, entry, NULL);
-
-        } else {
-            json_decref(entry);
-        }
+    if (n && aw_dep_record_logs(logs, n) != AW_OK) {
+        aw_log(AW_LOG_WARN, "deposits: recording blocks %lld..%lld: %s",
+               (long long) from, (long long) to, aw_worker.db.error);
+        aw_eth_logs_free(logs, n);
+        return;
     }
 
     aw_eth_logs_free(logs, n);
@@ -1077,7 +1154,7 @@ aw_dep_confirm(uint64_t head)
 {
     int                rc, *rcs, row, n;
     char               chain[24], bh[67], sql[512], blk[24];
-    uint64_t           block;
+    uint64_t           block, checked;
     PGresult          *pg;
     aw_hash_t         *hashes;
     aw_conf_t         *conf;
@@ -1123,6 +1200,11 @@ aw_dep_confirm(uint64_t head)
         aw_log(AW_LOG_DEBUG, "deposits: receipts: %s", aw_worker.rpc.error);
         goto done;
     }
+
+    /* deposits come in block order: a block is looked at once a pass */
+    checked = UINT64_MAX;
+    aw_dep_tiers.on = 1;
+    aw_dep_tiers.n = 0;
 
     for (row = 0; row < n; row++) {
 
@@ -1184,9 +1266,15 @@ aw_dep_confirm(uint64_t head)
         }
 
         /* the block at that height is still the deposit's */
-        if (aw_rpc_get_block(&aw_worker.rpc, block, &b) != AW_RPC_OK
-            || memcmp(b.hash.b, receipts[row].block_hash.b, 32) != 0)
-        {
+        if (block != checked) {
+            if (aw_rpc_get_block(&aw_worker.rpc, block, &b) != AW_RPC_OK) {
+                continue;
+            }
+
+            checked = block;
+        }
+
+        if (memcmp(b.hash.b, receipts[row].block_hash.b, 32) != 0) {
             continue;
         }
 
@@ -1194,6 +1282,8 @@ aw_dep_confirm(uint64_t head)
     }
 
 done:
+
+    aw_dep_tiers.on = 0;
 
     if (receipts) {
         for (row = 0; row < n; row++) {

@@ -1162,6 +1162,146 @@ aw_rpc_erc20_balance(aw_rpc_t *rpc, const aw_addr_t *token,
 }
 
 
+int
+aw_rpc_nonce(aw_rpc_t *rpc, const aw_addr_t *account, uint64_t *nonce)
+{
+    int      rc;
+    json_t  *r;
+
+    rc = aw_rpc_call(rpc, "eth_getTransactionCount",
+                     json_pack("[o, s]", aw_rpc_hex_json(account->b, 20),
+                               "pending"), &r);
+
+    if (rc == AW_RPC_OK
+        && (!json_is_string(r)
+            || aw_eth_parse_quantity(json_string_value(r), nonce) != AW_OK))
+    {
+        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_getTransactionCount: "
+                         "the result is not a quantity");
+    }
+
+    json_decref(r);
+
+    return rc;
+}
+
+
+int
+aw_rpc_fees(aw_rpc_t *rpc, aw_u256_t *max_fee, aw_u256_t *tip)
+{
+    int          i, rc, carry;
+    json_t      *r;
+    aw_u256_t    base;
+    const char  *s;
+
+    rc = aw_rpc_call(rpc, "eth_getBlockByNumber",
+                     json_pack("[s, b]", "latest", 0), &r);
+    if (rc != AW_RPC_OK) {
+        return rc;
+    }
+
+    s = json_string_value(json_object_get(r, "baseFeePerGas"));
+
+    if (s == NULL || aw_eth_parse_u256(s, &base) != AW_OK
+        || base.b[0] >= 0x40)
+    {
+        json_decref(r);
+        return aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_getBlockByNumber: "
+                           "no baseFeePerGas (is the chain past London?)");
+    }
+
+    json_decref(r);
+
+    rc = aw_rpc_call(rpc, "eth_maxPriorityFeePerGas", NULL, &r);
+
+    if (rc == AW_RPC_ERPC) {
+        /* 1 gwei */
+        memset(tip->b, 0, 32);
+        tip->b[28] = 0x3b;
+        tip->b[29] = 0x9a;
+        tip->b[30] = 0xca;
+        tip->b[31] = 0x00;
+
+    } else if (rc != AW_RPC_OK) {
+        return rc;
+
+    } else {
+        s = json_string_value(r);
+
+        if (s == NULL || aw_eth_parse_u256(s, tip) != AW_OK
+            || tip->b[0] >= 0x40)
+        {
+            json_decref(r);
+            return aw_rpc_fail(rpc, AW_RPC_EMALFORMED,
+                               "eth_maxPriorityFeePerGas: the result is not "
+                               "a quantity");
+        }
+
+        json_decref(r);
+    }
+
+    /* max_fee = 2 * base + tip: both below 2^254, no overflow */
+    carry = 0;
+
+    for (i = 31; i >= 0; i--) {
+        carry += 2 * base.b[i] + tip->b[i];
+        max_fee->b[i] = (uint8_t) carry;
+        carry >>= 8;
+    }
+
+    return AW_RPC_OK;
+}
+
+
+int
+aw_rpc_estimate_gas(aw_rpc_t *rpc, const aw_addr_t *from,
+    const aw_addr_t *to, const uint8_t *data, size_t len, uint64_t *gas)
+{
+    int      rc;
+    json_t  *r;
+
+    rc = aw_rpc_call(rpc, "eth_estimateGas",
+                     json_pack("[{s:o, s:o, s:o}]",
+                               "from", aw_rpc_hex_json(from->b, 20),
+                               "to", aw_rpc_hex_json(to->b, 20),
+                               "data", aw_rpc_hex_json(data, len)), &r);
+
+    if (rc == AW_RPC_OK
+        && (!json_is_string(r)
+            || aw_eth_parse_quantity(json_string_value(r), gas) != AW_OK))
+    {
+        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_estimateGas: the "
+                         "result is not a quantity");
+    }
+
+    json_decref(r);
+
+    return rc;
+}
+
+
+int
+aw_rpc_send_raw(aw_rpc_t *rpc, const uint8_t *raw, size_t len)
+{
+    int      rc;
+    json_t  *r;
+
+    rc = aw_rpc_call(rpc, "eth_sendRawTransaction",
+                     json_pack("[o]", aw_rpc_hex_json(raw, len)), &r);
+
+    if (rc == AW_RPC_ERPC
+        && (strstr(rpc->error, "already known") != NULL
+            || strstr(rpc->error, "known transaction") != NULL))
+    {
+        return AW_RPC_OK;
+    }
+
+    json_decref(r);
+
+    return rc;
+}
+
+
 void
 aw_eth_receipt_free(aw_eth_receipt_t *receipt)
 {

@@ -190,6 +190,20 @@ int aw_rpc_get_logs(aw_rpc_t *rpc, const aw_eth_filter_t *filter,
 int aw_rpc_erc20_balance(aw_rpc_t *rpc, const aw_addr_t *token,
     const aw_addr_t *owner, aw_u256_t *balance);
 
+/*
+ * Sending a transaction of our own: the account's next nonce (counting
+ * pending ones), EIP-1559 fees (max_fee = 2 x the latest base fee + tip;
+ * tip from eth_maxPriorityFeePerGas, 1 gwei when the node lacks it), the
+ * gas a call needs, and eth_sendRawTransaction.  A node that already has
+ * the transaction ("already known") counts as sent: the same signed bytes
+ * may go to a second node after a failover.
+ */
+int aw_rpc_nonce(aw_rpc_t *rpc, const aw_addr_t *account, uint64_t *nonce);
+int aw_rpc_fees(aw_rpc_t *rpc, aw_u256_t *max_fee, aw_u256_t *tip);
+int aw_rpc_estimate_gas(aw_rpc_t *rpc, const aw_addr_t *from,
+    const aw_addr_t *to, const uint8_t *data, size_t len, uint64_t *gas);
+int aw_rpc_send_raw(aw_rpc_t *rpc, const uint8_t *raw, size_t len);
+
 void aw_eth_receipt_free(aw_eth_receipt_t *receipt);
 void aw_eth_logs_free(aw_eth_log_t *logs, size_t n);
 

@@ -6,8 +6,9 @@
 //
 // OUT_JSON ($AXON_VAR/chain.json):
 //   {chain_id, rpc_url, deployer, revenue_wallet,
-//    tokens: {USDC: {address, decimals, symbol}, AXGT: {...}},
-//    demo_wallets: [{address, private_key}], deployed_block}
+//    tokens: {USDC: {address, decimals, symbol, code_hash,
+//                    eip712: {name, version}}, AXGT: {...}},
+//    demo_wallets: [{address, private_key}], deployed_block, multicall3}
 //
 // WORKER_CONF ($AXON_VAR/chain-worker.conf): the worker's configuration
 // lines for this chain (eth_rpc_url, eth_chain_id, and the deposits': the
@@ -15,8 +16,20 @@
 // axon-stack puts into the generated worker.conf.
 //
 // Idempotent: when OUT_JSON names the same chain and both tokens have code
-// at their addresses (ganache keeps its state in $AXON_VAR/chain), nothing
-// is sent; only rpc_url is brought up to date.
+// at their addresses (ganache keeps its state in $AXON_VAR/chain), deployed
+// from the artifacts of today (code_hash: sha256 of the creation bytecode),
+// nothing is sent; only rpc_url is brought up to date.  A token whose source
+// changed is deployed again (both are, with fresh addresses).
+//
+// USDC is EIP-3009 (transferWithAuthorization, what x402 pays with) under
+// mainnet USDC's EIP-712 domain: eip712 {name: "USD Coin", version: "2"},
+// checked against the contract's eip712Domain() after deploying.
+//
+// Multicall3's read-only calls (chain/contracts/Multicall3.sol) are put at
+// the address Multicall3 has on real chains (multicall3 in chain.json),
+// where tools look for it (the x402 SDK's facilitator does): deployed, then
+// its code copied there with ganache's evm_setAccountCode; checked at every
+// start.
 //
 // Plain JSON-RPC through fetch, no client library: ganache holds the
 // deterministic accounts unlocked (eth_sendTransaction), and this runs at
@@ -29,6 +42,7 @@
 
 import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { getAddress } from 'ethers/address';     // EIP-55, without all of ethers
 
 export const ACCOUNTS = [
@@ -63,6 +77,18 @@ async function rpc(method, ...params) {
 const word = v => BigInt(v).toString(16).padStart(64, '0');
 const hexQty = v => `0x${BigInt(v).toString(16)}`;
 
+// ERC-5267 eip712Domain() -> {name, version}: the two dynamic strings at the
+// offsets in words 1 and 2 of the answer
+function eip712Domain(hex) {
+    const b = Buffer.from(hex.slice(2), 'hex');
+    const str = (w) => {
+        const at = Number(b.readBigUInt64BE(w * 32 + 24));
+        const n = Number(b.readBigUInt64BE(at + 24));
+        return b.subarray(at + 32, at + 32 + n).toString('utf8');
+    };
+    return { name: str(1), version: str(2) };
+}
+
 // one transaction from the deployer, mined at once (ganache's instamine)
 async function send(tx) {
     const hash = await rpc('eth_sendTransaction', { from: DEPLOYER, ...tx });
@@ -94,6 +120,24 @@ function write(c) {
     }
 }
 
+const artifact = {};
+for (const [sym, [name]] of Object.entries(TOKENS)) {
+    artifact[sym] = JSON.parse(readFileSync(join(artifacts, `${name}.json`), 'utf8'));
+}
+const codeHash = sym => createHash('sha256').update(artifact[sym].bytecode).digest('hex');
+
+const MULTICALL3 = '0xcA11bde05977b3631167028862bE2a173976CA11';
+
+// Multicall3 at its usual address, unless it is there already
+async function multicall3() {
+    if ((await rpc('eth_getCode', MULTICALL3, 'latest')) !== '0x') return false;
+    const a = JSON.parse(readFileSync(join(artifacts, 'Multicall3.json'), 'utf8'));
+    const r = await send({ data: a.bytecode, gas: hexQty(1_000_000) });
+    await rpc('evm_setAccountCode', MULTICALL3, await rpc('eth_getCode', r.contractAddress, 'latest'));
+    if ((await rpc('eth_getCode', MULTICALL3, 'latest')) === '0x') throw new Error('Multicall3: no code after evm_setAccountCode');
+    return true;
+}
+
 const chainId = Number(await rpc('eth_chainId'));
 
 if (existsSync(out)) {
@@ -101,10 +145,13 @@ if (existsSync(out)) {
     let deployed = old.chain_id === chainId;
     for (const sym of Object.keys(TOKENS)) {
         const a = old.tokens?.[sym]?.address;
-        deployed = deployed && !!a && (await rpc('eth_getCode', a, 'latest')) !== '0x';
+        deployed = deployed && !!a && old.tokens[sym].code_hash === codeHash(sym) &&
+            (await rpc('eth_getCode', a, 'latest')) !== '0x';
     }
     if (deployed) {
         old.rpc_url = url;
+        old.multicall3 = MULTICALL3;
+        if (await multicall3()) console.log(`deploy: Multicall3 put at ${MULTICALL3}`);
         write(old);
         console.log(`deploy: tokens already at ${old.tokens.USDC.address} (USDC), ` +
             `${old.tokens.AXGT.address} (AXGT): nothing to do`);
@@ -123,7 +170,7 @@ const result = {
 };
 
 for (const [sym, [name, decimals, each]] of Object.entries(TOKENS)) {
-    const a = JSON.parse(readFileSync(join(artifacts, `${name}.json`), 'utf8'));
+    const a = artifact[sym];
     const r = await send({ data: a.bytecode, gas: hexQty(3_000_000) });
     const address = r.contractAddress;
     result.deployed_block ??= Number(r.blockNumber);
@@ -135,9 +182,18 @@ for (const [sym, [name, decimals, each]] of Object.entries(TOKENS)) {
 
     const got = Number(await rpc('eth_call', { to: address, data: `0x${a.methods['decimals()']}` }, 'latest'));
     if (got !== decimals) throw new Error(`${sym}: decimals() is ${got}, not ${decimals}`);
-    result.tokens[sym] = { address: getAddress(address), decimals, symbol: sym };
+    result.tokens[sym] = { address: getAddress(address), decimals, symbol: sym, code_hash: codeHash(sym) };
+    if (a.methods['eip712Domain()']) {
+        result.tokens[sym].eip712 = eip712Domain(await rpc('eth_call',
+            { to: address, data: `0x${a.methods['eip712Domain()']}` }, 'latest'));
+    }
 }
 
+if (result.tokens.USDC.eip712?.name !== 'USD Coin' || result.tokens.USDC.eip712?.version !== '2') {
+    throw new Error(`USDC: EIP-712 domain ${JSON.stringify(result.tokens.USDC.eip712)}, not USD Coin / 2`);
+}
+await multicall3();
+result.multicall3 = MULTICALL3;
 write(result);
 console.log(`deploy: USDC at ${result.tokens.USDC.address}, AXGT at ` +
     `${result.tokens.AXGT.address} (block ${result.deployed_block}); ` +

@@ -69,6 +69,9 @@ axon_strerror(int rc)
     case AXON_ERR_SSH_KEY:
         return "bad_ssh_key";
 
+    case AXON_ERR_NUMBER:
+        return "bad_number";
+
     default:
         return "unknown_error";
     }

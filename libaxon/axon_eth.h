@@ -37,7 +37,8 @@ enum {
     AXON_ERR_SIG_INVALID = -5,
     AXON_ERR_CHECKSUM = -6,
     AXON_ERR_SIWE = -7,
-    AXON_ERR_SSH_KEY = -8
+    AXON_ERR_SSH_KEY = -8,
+    AXON_ERR_NUMBER = -9
 };
 
 
@@ -53,6 +54,7 @@ enum {
  *   AXON_ERR_CHECKSUM     "bad_checksum"
  *   AXON_ERR_SIWE         "bad_message"
  *   AXON_ERR_SSH_KEY      "bad_ssh_key"
+ *   AXON_ERR_NUMBER       "bad_number"
  *   anything else         "unknown_error"
  */
 const char *axon_strerror(int rc);

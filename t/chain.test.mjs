@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
-import { Contract, id as keccakId, parseUnits } from 'ethers';
+import { Contract, Signature, TypedDataEncoder, hexlify, id as keccakId, parseUnits, randomBytes } from 'ethers';
 import { Stack, BUILD, freePort, waitFor } from './lib/stack.mjs';
 
 const ERC20 = [
@@ -20,6 +20,25 @@ const ERC20 = [
     'function balanceOf(address) view returns (uint256)',
     'function transfer(address to, uint256 amount) returns (bool)',
 ];
+const EIP3009 = [
+    'function name() view returns (string)',
+    'function version() view returns (string)',
+    'function DOMAIN_SEPARATOR() view returns (bytes32)',
+    'function balanceOf(address) view returns (uint256)',
+    'function authorizationState(address authorizer, bytes32 nonce) view returns (bool)',
+    'function transferWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, uint8 v, bytes32 r, bytes32 s)',
+    'function transferWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, bytes signature)',
+    'function receiveWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, uint8 v, bytes32 r, bytes32 s)',
+    'function cancelAuthorization(address authorizer, bytes32 nonce, uint8 v, bytes32 r, bytes32 s)',
+    'event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)',
+];
+const AUTH_FIELDS = [
+    { name: 'from', type: 'address' }, { name: 'to', type: 'address' }, { name: 'value', type: 'uint256' },
+    { name: 'validAfter', type: 'uint256' }, { name: 'validBefore', type: 'uint256' }, { name: 'nonce', type: 'bytes32' },
+];
+const TWA = { TransferWithAuthorization: AUTH_FIELDS };
+const RWA = { ReceiveWithAuthorization: AUTH_FIELDS };
+const CANCEL = { CancelAuthorization: [{ name: 'authorizer', type: 'address' }, { name: 'nonce', type: 'bytes32' }] };
 const TRANSFER = keccakId('Transfer(address,address,uint256)');
 const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
 
@@ -61,6 +80,17 @@ test('the chain is up: chain id 1337, chain.json, the worker connected', async (
     // the keys deploy.mjs hard-codes are those of the addresses
     s.chain.demo_wallets.forEach((w, i) => assert.equal(eth.wallets[i].address, w.address));
     assert.ok(s.chain.deployed_block >= 1);
+    // Multicall3 where tools look for it, answering tryAggregate
+    assert.equal(s.chain.multicall3, '0xcA11bde05977b3631167028862bE2a173976CA11');
+    const mc = new Contract(s.chain.multicall3, [
+        'function tryAggregate(bool requireSuccess, (address target, bytes callData)[] calls) returns ((bool success, bytes returnData)[])',
+        'function getChainId() view returns (uint256)'], eth.provider);
+    assert.equal(await mc.getChainId(), 1337n);
+    const usdc = new Contract(s.chain.tokens.USDC.address, ERC20, eth.provider);
+    const [[ok1, ret1], [ok2]] = await mc.tryAggregate.staticCall(false, [
+        [s.chain.tokens.USDC.address, usdc.interface.encodeFunctionData('decimals')],
+        [s.chain.tokens.USDC.address, '0xdeadbeef']]);
+    assert.deepEqual([ok1, BigInt(ret1), ok2], [true, 6n, false]);
     await waitFor(() => /eth: chain 1337 at block \d+/.test(s.log('worker.log')), 'the worker on the chain');
 });
 
@@ -344,6 +374,83 @@ test('a node that never answers: the call ends at eth_rpc_timeout and the next U
     }
 });
 
+test('the test USDC speaks EIP-3009 under mainnet USDC\'s EIP-712 domain', async () => {
+    const t = s.chain.tokens.USDC;
+    const [alice, bob, carol] = eth.wallets;
+    const usdc = new Contract(t.address, EIP3009, carol);           // carol relays, pays the gas
+    const domain = { name: 'USD Coin', version: '2', chainId: 1337, verifyingContract: t.address };
+    assert.deepEqual(t.eip712, { name: 'USD Coin', version: '2' });
+    assert.equal(await usdc.name(), 'USD Coin');
+    assert.equal(await usdc.version(), '2');
+    assert.equal(await usdc.DOMAIN_SEPARATOR(), TypedDataEncoder.hashDomain(domain));
+
+    const now = (await eth.provider.getBlock('latest')).timestamp;
+    // alice authorizes VALUE to bob; fields as the x402 SDK fills them
+    const auth = (over = {}, signer = alice, types = TWA) => {
+        const m = { from: alice.address, to: bob.address, value: 1_500_000n, validAfter: 0n,
+            validBefore: BigInt(now + 600), nonce: hexlify(randomBytes(32)), ...over };
+        return signer.signTypedData(domain, types, m).then(sig => ({ m, sig, v: Signature.from(sig) }));
+    };
+    const args = ({ m }) => [m.from, m.to, m.value, m.validAfter, m.validBefore, m.nonce];
+    const vrs = a => [...args(a), a.v.v, a.v.r, a.v.s];
+    const TWA_BYTES = 'transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)';
+    const TWA_VRS = 'transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)';
+    const RWA_VRS = 'receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)';
+    const twa = (a, bytes) => bytes ? usdc[TWA_BYTES](...args(a), a.sig) : usdc[TWA_VRS](...vrs(a));
+    // what would happen: an eth_call, whose error carries the revert reason (ganache's
+    // eth_estimateGas errors do not)
+    const refused = (a, bytes, c = usdc) => bytes
+        ? c[TWA_BYTES].staticCall(...args(a), a.sig) : c[TWA_VRS].staticCall(...vrs(a));
+    const balances = async () => [await usdc.balanceOf(alice.address), await usdc.balanceOf(bob.address)];
+
+    const a = await auth();
+    const [a0, b0] = await balances();
+    assert.equal(await usdc.authorizationState(alice.address, a.m.nonce), false);
+    const rc = await (await twa(a)).wait();
+    assert.deepEqual(await balances(), [a0 - a.m.value, b0 + a.m.value]);
+    assert.equal(await usdc.authorizationState(alice.address, a.m.nonce), true);
+    const used = rc.logs.map(l => usdc.interface.parseLog(l)).find(l => l?.name === 'AuthorizationUsed');
+    assert.deepEqual([used.args.authorizer, used.args.nonce], [alice.address, a.m.nonce]);
+    // the ERC-20 Transfer log the deposit indexer reads is there as for transfer()
+    assert.ok(rc.logs.some(l => l.topics[0] === TRANSFER));
+
+    // the same authorization again, in either form: refused, nothing moves
+    await assert.rejects(refused(a), /authorization is used or canceled/);
+    await assert.rejects(refused(a, true), /authorization is used or canceled/);
+    await assert.rejects(twa(a));
+    assert.deepEqual(await balances(), [a0 - a.m.value, b0 + a.m.value]);
+
+    // the bytes-signature form
+    const b = await auth({ value: 7n });
+    await (await twa(b, true)).wait();
+    assert.equal(await usdc.authorizationState(alice.address, b.m.nonce), true);
+
+    // the validity window, strict at both ends; another signer; altered fields
+    await assert.rejects(refused(await auth({ validBefore: BigInt(now - 1) })), /authorization is expired/);
+    await assert.rejects(refused(await auth({ validAfter: BigInt(now + 3600) })), /not yet valid/);
+    await assert.rejects(refused(await auth({}, bob)), /invalid signature/);
+    const c = await auth();
+    c.m.value += 1n;
+    await assert.rejects(refused(c), /invalid signature/);
+    await assert.rejects(refused(c, true), /invalid signature/);
+    // a TransferWithAuthorization signature is no ReceiveWithAuthorization one, and receive
+    // is for the payee only
+    const d = await auth();
+    const asBob = new Contract(t.address, EIP3009, bob);
+    await assert.rejects(asBob[RWA_VRS].staticCall(...vrs(d)), /invalid signature/);
+    const e = await auth({}, alice, RWA);
+    await assert.rejects(usdc[RWA_VRS].staticCall(...vrs(e)), /caller must be the payee/);
+    await (await asBob[RWA_VRS](...vrs(e))).wait();
+    assert.equal(await usdc.authorizationState(alice.address, e.m.nonce), true);
+
+    // a canceled authorization cannot be used
+    const f = await auth();
+    const cv = Signature.from(await alice.signTypedData(domain, CANCEL, { authorizer: alice.address, nonce: f.m.nonce }));
+    await (await usdc['cancelAuthorization(address,bytes32,uint8,bytes32,bytes32)'](alice.address, f.m.nonce, cv.v, cv.r, cv.s)).wait();
+    await assert.rejects(refused(f), /authorization is used or canceled/);
+    assert.deepEqual(await balances(), [a0 - a.m.value - 7n - e.m.value, b0 + a.m.value + 7n + e.m.value]);
+});
+
 test('snapshot, mine, revert: the helpers later reorg tests use', async () => {
     const n = await s.blockNumber();
     const snap = await s.snapshot();
@@ -367,6 +474,53 @@ test('the node down: calls fail at once as transport errors; back up with its st
     await s.startChain();
     assert.equal(await s.blockNumber(), n);
     assert.match(s.log('chain.log'), /nothing to do/);
+    assert.notEqual(await s.rpc('eth_getCode', [s.chain.multicall3, 'latest']), '0x');
     const again = await axonRpc(['balance', tokens.USDC.address, s.chain.demo_wallets[2].address]);
     assert.equal(again.out.balance, parseUnits('10000', 6).toString());
+});
+
+test('send: a transaction signed by libaxon (EIP-1559) is accepted and mined; nonces follow', async () => {
+    const { Wallet, parseEther } = await import('ethers');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'axon-send-'));
+    try {
+        const w = Wallet.createRandom();
+        const to = Wallet.createRandom().address;
+        const keyFile = join(dir, 'key');
+        writeFileSync(keyFile, w.privateKey + '\n', { mode: 0o600 });
+        const funder = new Wallet(s.chain.demo_wallets[0].private_key, eth.provider);
+        await (await funder.sendTransaction({ to: w.address, value: parseEther('1') })).wait();
+
+        for (const [i, wei] of [[0, '12345'], [1, '6789']]) {
+            const r = await axonRpc(['send', keyFile, to, '0x', '0x' + BigInt(wei).toString(16)]);
+            assert.equal(r.code, 0, r.stderr + JSON.stringify(r.out));
+            assert.equal(r.out.status, 'success');
+            assert.equal(r.out.nonce, i);
+            assert.equal(r.out.from, lower(w.address));
+            const tx = await eth.provider.getTransaction(r.out.hash);
+            assert.equal(tx.type, 2);
+            assert.equal(tx.from, w.address);
+            assert.equal(tx.to, to);
+            assert.equal(tx.value, BigInt(wei));
+            assert.equal(tx.chainId, 1337n);
+            assert.equal(tx.blockNumber, r.out.block);
+        }
+        assert.equal(await eth.provider.getBalance(to), 12345n + 6789n);
+
+        // a call with data: the token's transfer of nothing, gas estimated
+        const data = '0xa9059cbb' + to.slice(2).toLowerCase().padStart(64, '0') + '0'.repeat(64);
+        const r = await axonRpc(['send', keyFile, s.chain.tokens.USDC.address, data]);
+        assert.equal(r.code, 0, r.stderr + JSON.stringify(r.out));
+        assert.equal(r.out.status, 'success');
+        assert.equal(r.out.nonce, 2);
+
+        // a key that is not one
+        writeFileSync(keyFile, '0x' + '00'.repeat(32));
+        const bad = await axonRpc(['send', keyFile, to, '0x']);
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.stderr, /not a secp256k1 secret key/);
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
 });

@@ -23,6 +23,9 @@ function worker(args, conf) {
     return { status: r.status, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
+const A1 = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+const A2 = '0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512';
+
 const refused = [
     ['an unknown key', 'redis_prot 1\n', /w\.conf:1: unknown key "redis_prot"/],
     ['a port out of range', '# c\nredis_port 70000\n', /w\.conf:2: .*redis_port: 70000 is out of range \(1 \.\. 65535\)/],
@@ -30,6 +33,16 @@ const refused = [
     ['a ttl not above the interval', 'heartbeat_interval 2s\nheartbeat_ttl 2s\n', /heartbeat_ttl \(2s\) must be greater than heartbeat_interval \(2s\)/],
     ['a bad log level', 'log_level verbose\n', /log_level: "verbose" is not one of/],
     ['a key set twice', 'redis_port 1\nredis_port 2\n', /redis_port is already set on line 1/],
+    // the deposit keys are checked whether deposits are on or not
+    ['a revenue wallet that is no address', 'deposit_revenue_wallet 0x12\n', /w\.conf:1: deposit_revenue_wallet "0x12" is not an address/],
+    ['a token without its price', `deposit_tokens USDC:${A1}:6\n`, /w\.conf:1: deposit_tokens: "USDC:0x.*:6" is not SYMBOL:ADDRESS:DECIMALS:PRICE/],
+    ['a token with a short address', `deposit_tokens USDC:${A1.slice(0, 41)}:6:60\n`, /deposit_tokens: "USDC": "0x[0-9a-fA-F]{39}" is not an address/],
+    ['a token given twice', `deposit_tokens USDC:${A1}:6:60,USDC:${A2}:6:1\n`, /deposit_tokens: "USDC" is given twice/],
+    ['a token priced at 0', `deposit_tokens USDC:${A1}:6:0\n`, /deposit_tokens: "USDC": DECIMALS is 0 to 36, PRICE/],
+    ['an empty token item', `deposit_tokens USDC:${A1}:6:60,,AXGT:${A2}:18:1\n`, /deposit_tokens: an empty item/],
+    ['a tier token without decimals', `deposit_tier_token ${A2}\n`, /deposit_tier_token "0x.*" is not ADDRESS:DECIMALS/],
+    ['tiers out of order', `deposit_tier_token ${A2}:18\ndeposit_tiers 100:5,50:10\n`, /w\.conf:2: deposit_tiers: "50:10": MIN must be greater than the tier before/],
+    ['a 100 % tier', `deposit_tier_token ${A2}:18\ndeposit_tiers 100:100\n`, /deposit_tiers: "100:100" is not MIN:PERCENT/],
 ];
 
 for (const [what, conf, expect] of refused) {
@@ -39,6 +52,14 @@ for (const [what, conf, expect] of refused) {
         assert.match(r.err, expect);
     });
 }
+
+test('a full deposit config passes -t', () => {
+    const r = worker(['-t'], `deposit_revenue_wallet ${A1}\n` +
+        `deposit_tokens USDC:${A1}:6:60,AXGT:${A2}:18:1\ndeposit_eth_price 200000\n` +
+        `deposit_tier_token ${A2}:18\ndeposit_tiers 10:5,100:10\n`);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.err, /is ok/);
+});
 
 test('an unknown option is refused', () => {
     const r = worker(['--frobnicate']);

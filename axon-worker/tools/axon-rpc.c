@@ -17,9 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "axon_eth.h"
+#include "axon_tx.h"
 #include "config.h"
 #include "core.h"
 #include "log.h"
@@ -36,6 +39,7 @@ static int aw_tool_hash(const char *s, aw_hash_t *h);
 static int aw_tool_addr(const char *s, aw_addr_t *a);
 static int aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
 static void aw_tool_usage(void);
+static int aw_tool_send(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
 
 
 int
@@ -145,7 +149,10 @@ aw_tool_usage(void)
 "  tx HASH | receipt HASH | receipts HASH... (one batch request)\n"
 "  logs FROM TO ADDRESS[,ADDRESS...] [TOPIC|- ...]\n"
 "  balance TOKEN OWNER                       (ERC-20 balanceOf, latest)\n"
-"  call METHOD [PARAMS_JSON]                 (any call, raw result)\n");
+"  call METHOD [PARAMS_JSON]                 (any call, raw result)\n"
+"  send KEY_FILE TO DATA [WEI]               (sign an EIP-1559 transaction\n"
+"                                            with the key in KEY_FILE, send\n"
+"                                            it, wait for its receipt)\n");
 }
 
 
@@ -371,7 +378,147 @@ aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
         return rc;
     }
 
+    if (strcmp(cmd, "send") == 0 && (argc == 4 || argc == 5)) {
+        return aw_tool_send(rpc, argc, argv, out);
+    }
+
     return -1;
+}
+
+
+/*
+ * send KEY_FILE TO DATA [WEI]: what the worker's gas wallet does for x402
+ * settlement, by hand: the next nonce, EIP-1559 fees, the gas estimate plus
+ * a fifth, signed here (libaxon/axon_tx.c), sent, and its receipt waited
+ * for (eth_rpc_timeout x 10 at most).
+ */
+
+static int
+aw_tool_send(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int                rc, i;
+    char               keyhex[80];
+    FILE              *f;
+    size_t             len, datalen;
+    uint8_t            key[32], raw[4096], hash[32], *data;
+    uint64_t           chain_id;
+    aw_addr_t          from, to;
+    aw_hash_t          h;
+    axon_signer_t     *signer;
+    axon_tx1559_t      tx;
+    aw_eth_receipt_t   receipt;
+
+    f = fopen(argv[1], "r");
+    if (f == NULL) {
+        fprintf(stderr, "axon-rpc: %s: %m\n", argv[1]);
+        return -1;
+    }
+
+    len = fread(keyhex, 1, sizeof(keyhex) - 1, f);
+    fclose(f);
+
+    while (len && (keyhex[len - 1] == '\n' || keyhex[len - 1] == ' ')) {
+        len--;
+    }
+
+    if (axon_hex_decode(key, 32, keyhex, len) != AXON_OK) {
+        fprintf(stderr, "axon-rpc: %s: not a 32-byte hex key\n", argv[1]);
+        return -1;
+    }
+
+    signer = axon_signer_create(key);
+    memset(key, 0, sizeof(key));
+    memset(keyhex, 0, sizeof(keyhex));
+
+    if (signer == NULL) {
+        fprintf(stderr, "axon-rpc: %s: not a secp256k1 secret key\n",
+                argv[1]);
+        return -1;
+    }
+
+    memset(&tx, 0, sizeof(tx));
+    memcpy(from.b, axon_signer_address(signer), 20);
+
+    datalen = strlen(argv[3]) >= 2 ? (strlen(argv[3]) - 2) / 2 : 0;
+    data = malloc(datalen + 1);
+
+    if (data == NULL
+        || aw_tool_addr(argv[2], &to) != AW_OK
+        || strncmp(argv[3], "0x", 2) != 0
+        || axon_hex_decode(data, datalen, argv[3], strlen(argv[3]))
+           != AXON_OK
+        || (argc == 5 && aw_eth_parse_u256(argv[4], (aw_u256_t *) tx.value)
+                         != AW_OK))
+    {
+        free(data);
+        axon_signer_destroy(signer);
+        return -1;
+    }
+
+    memcpy(tx.to, to.b, 20);
+    tx.data = data;
+    tx.data_len = datalen;
+
+    rc = aw_rpc_chain_id(rpc, &chain_id);
+    if (rc == AW_RPC_OK) {
+        rc = aw_rpc_nonce(rpc, &from, &tx.nonce);
+    }
+    if (rc == AW_RPC_OK) {
+        rc = aw_rpc_fees(rpc, (aw_u256_t *) tx.max_fee,
+                         (aw_u256_t *) tx.max_priority_fee);
+    }
+    if (rc == AW_RPC_OK) {
+        rc = aw_rpc_estimate_gas(rpc, &from, &to, data, datalen,
+                                 &tx.gas_limit);
+    }
+
+    if (rc != AW_RPC_OK) {
+        goto done;
+    }
+
+    tx.chain_id = chain_id;
+    tx.gas_limit += tx.gas_limit / 5;
+
+    if (axon_tx1559_sign(signer, &tx, raw, sizeof(raw), &len, hash)
+        != AXON_OK)
+    {
+        rc = -1;
+        goto done;
+    }
+
+    rc = aw_rpc_send_raw(rpc, raw, len);
+    if (rc != AW_RPC_OK) {
+        goto done;
+    }
+
+    memcpy(h.b, hash, 32);
+
+    for (i = 0; i < 100; i++) {
+        rc = aw_rpc_get_receipt(rpc, &h, &receipt);
+
+        if (rc != AW_RPC_NOT_FOUND) {
+            break;
+        }
+
+        usleep(rpc->timeout * 100);
+    }
+
+    if (rc == AW_RPC_OK) {
+        *out = json_pack("{s:o, s:o, s:I, s:I, s:s}",
+                         "hash", aw_tool_hex(hash, 32),
+                         "from", aw_tool_hex(from.b, 20),
+                         "nonce", (json_int_t) tx.nonce,
+                         "block", (json_int_t) receipt.block_number,
+                         "status", receipt.status ? "success" : "reverted");
+        aw_eth_receipt_free(&receipt);
+    }
+
+done:
+
+    free(data);
+    axon_signer_destroy(signer);
+
+    return rc;
 }
 
 

@@ -1,0 +1,441 @@
+/*
+ * axon-x402: decode an x402 payment header and recover who signed its
+ * EIP-3009 authorization with libaxon (axon_eip712.h): for an operator to
+ * look at what an agent sent, and for the tests, which check that the x402
+ * SDK's payments and libaxon agree (docs/x402-notes.md).
+ *
+ *   axon-x402 [-n NAME] [-v VERSION] [-i CHAIN_ID] [-a ASSET] [HEADER]
+ *
+ * HEADER is the value of PAYMENT-SIGNATURE (x402 version 2) or X-PAYMENT
+ * (version 1): base64 of the payment payload's JSON; read from stdin when
+ * absent.  The EIP-712 domain is the one the payload names (version 2:
+ * accepted.extra.name and .version, accepted.network "eip155:N",
+ * accepted.asset); -n, -v, -i and -a replace its parts, as a server puts
+ * in its own token's domain rather than trust the client's.  Version 1
+ * payloads name no asset nor domain: then -n, -v, -i and -a are needed.
+ *
+ * Prints one line of JSON:
+ *   {"x402_version", "scheme", "network", "chain_id", "asset", "name",
+ *    "version", "pay_to", "amount", "from", "to", "value", "valid_after",
+ *    "valid_before", "nonce", "digest", "signer", "signed_by_from"}
+ * addresses EIP-55, uint256 decimal strings, hashes 0x-hex; exit 0 when
+ * the signer is `from`, 1 when it is someone else.  A header that cannot
+ * be read is {"error": CODE, "message": TEXT}, exit 2 (CODE from
+ * axon_strerror(), or "bad_base64", "bad_json", "bad_payload").
+ */
+
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "axon_eip712.h"
+
+
+#define AX_HEADER_MAX  65536
+
+
+typedef struct {
+    const char  *name;
+    const char  *version;
+    const char  *asset;
+    uint64_t     chain_id;
+    int          have_chain_id;
+} ax_domain_opts_t;
+
+
+static json_t   *ax_root;
+static char      ax_text[AX_HEADER_MAX + 1];
+static uint8_t   ax_raw[AX_HEADER_MAX];
+
+
+static int ax_fail(const char *code, const char *fmt, const char *arg);
+static ssize_t ax_base64_decode(uint8_t *dst, const char *src, size_t len);
+static int ax_chain_id(const char *network, uint64_t *id);
+static const char *ax_str(json_t *o, const char *key);
+static json_t *ax_hex(const uint8_t *p, size_t n);
+static json_t *ax_addr(const uint8_t a[20]);
+static json_t *ax_u256(const uint8_t v[32]);
+static void ax_usage(void);
+
+
+static int
+ax_fail(const char *code, const char *fmt, const char *arg)
+{
+    char    msg[512];
+    json_t  *o;
+
+    snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
+    o = json_pack("{s:s, s:s}", "error", code, "message", msg);
+    json_dumpf(o, stdout, JSON_COMPACT);
+    putchar('\n');
+    json_decref(o);
+    json_decref(ax_root);
+    ax_root = NULL;
+
+    return 2;
+}
+
+
+/* standard base64 with optional padding, as the SDK writes it (btoa) */
+
+static ssize_t
+ax_base64_decode(uint8_t *dst, const char *src, size_t len)
+{
+    int      v;
+    size_t   i, n, pad;
+    uint32_t acc;
+    unsigned bits;
+
+    while (len > 0 && (src[len - 1] == '\n' || src[len - 1] == '\r')) {
+        len--;
+    }
+
+    pad = 0;
+    while (len > 0 && src[len - 1] == '=' && pad < 2) {
+        len--;
+        pad++;
+    }
+
+    if (pad > 0 && (len + pad) % 4 != 0) {
+        return -1;
+    }
+
+    acc = 0;
+    bits = 0;
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) src[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+        } else if (c == '+') {
+            v = 62;
+        } else if (c == '/') {
+            v = 63;
+        } else {
+            return -1;
+        }
+
+        acc = (acc << 6) | (uint32_t) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            dst[n++] = (uint8_t) (acc >> bits);
+        }
+    }
+
+    /* a lone 6-bit group is no byte */
+
+    if (len % 4 == 1) {
+        return -1;
+    }
+
+    return (ssize_t) n;
+}
+
+
+/* "eip155:8453" -> 8453 */
+
+static int
+ax_chain_id(const char *network, uint64_t *id)
+{
+    char      *end;
+    const char *p;
+
+    if (network == NULL || strncmp(network, "eip155:", 7) != 0) {
+        return -1;
+    }
+
+    p = network + 7;
+
+    if (*p < '1' || *p > '9') {
+        return -1;
+    }
+
+    errno = 0;
+    *id = strtoull(p, &end, 10);
+
+    return (errno != 0 || *end != '\0') ? -1 : 0;
+}
+
+
+static const char *
+ax_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+
+static json_t *
+ax_hex(const uint8_t *p, size_t n)
+{
+    char  buf[2 + 2 * 32 + 1];
+
+    buf[0] = '0';
+    buf[1] = 'x';
+    axon_hex_encode(buf + 2, p, n);
+    buf[2 + 2 * n] = '\0';
+
+    return json_string(buf);
+}
+
+
+static json_t *
+ax_addr(const uint8_t a[20])
+{
+    char  buf[AXON_ADDR_TEXT_LEN + 1];
+
+    axon_address_format(buf, a);
+    buf[AXON_ADDR_TEXT_LEN] = '\0';
+
+    return json_string(buf);
+}
+
+
+static json_t *
+ax_u256(const uint8_t v[32])
+{
+    char  buf[AXON_UINT256_DEC_MAX + 1];
+
+    axon_uint256_format(buf, v);
+
+    return json_string(buf);
+}
+
+
+static void
+ax_usage(void)
+{
+    fprintf(stderr,
+        "usage: axon-x402 [-n NAME] [-v VERSION] [-i CHAIN_ID] [-a ASSET]"
+        " [HEADER]\n"
+        "  HEADER: a PAYMENT-SIGNATURE (or X-PAYMENT) value; stdin if"
+        " absent\n");
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                  c, rc, version;
+    char                *text, *end;
+    size_t               len;
+    ssize_t              n;
+    json_t              *root, *accepted, *payload, *auth, *extra, *out;
+    uint8_t             *raw, contract[20], domain[32], digest[32],
+                         signer[20];
+    uint64_t             chain_id;
+    const char          *s, *network, *scheme, *sig;
+    json_error_t         err;
+    ax_domain_opts_t     opt;
+    axon_eip3009_auth_t  a;
+
+    memset(&opt, 0, sizeof(opt));
+
+    while ((c = getopt(argc, argv, "n:v:i:a:h")) != -1) {
+        switch (c) {
+        case 'n': opt.name = optarg; break;
+        case 'v': opt.version = optarg; break;
+        case 'a': opt.asset = optarg; break;
+        case 'i':
+            errno = 0;
+            opt.chain_id = strtoull(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || end == optarg) {
+                ax_usage();
+                return 2;
+            }
+            opt.have_chain_id = 1;
+            break;
+        default: ax_usage(); return 2;
+        }
+    }
+
+    if (optind + 1 < argc) {
+        ax_usage();
+        return 2;
+    }
+
+    /* the header */
+
+    text = ax_text;
+    raw = ax_raw;
+
+    if (optind < argc) {
+        len = strlen(argv[optind]);
+
+        if (len > AX_HEADER_MAX) {
+            return ax_fail("bad_length", "the header is over %s bytes",
+                           "65536");
+        }
+
+        memcpy(text, argv[optind], len);
+
+    } else {
+        len = fread(text, 1, AX_HEADER_MAX + 1, stdin);
+
+        if (len > AX_HEADER_MAX) {
+            return ax_fail("bad_length", "the header is over %s bytes",
+                           "65536");
+        }
+    }
+
+    n = ax_base64_decode(raw, text, len);
+
+    if (n < 0) {
+        return ax_fail("bad_base64", "the header is not base64%s", NULL);
+    }
+
+    root = json_loadb((const char *) raw, (size_t) n, JSON_REJECT_DUPLICATES,
+                      &err);
+    ax_root = root;
+
+    if (root == NULL) {
+        return ax_fail("bad_json", "%s", err.text);
+    }
+
+    /* version 2: {x402Version, accepted: {...}, payload: {...}};
+     * version 1: {x402Version, scheme, network, payload: {...}} */
+
+    version = (int) json_integer_value(json_object_get(root, "x402Version"));
+    payload = json_object_get(root, "payload");
+    auth = json_object_get(payload, "authorization");
+    sig = ax_str(payload, "signature");
+    accepted = json_object_get(root, "accepted");
+    extra = json_object_get(accepted, "extra");
+
+    if ((version != 1 && version != 2) || !json_is_object(auth)
+        || sig == NULL || (version == 2 && !json_is_object(accepted)))
+    {
+        return ax_fail("bad_payload", "not an x402 exact EVM payment%s",
+                       NULL);
+    }
+
+    if (version == 2) {
+        scheme = ax_str(accepted, "scheme");
+        network = ax_str(accepted, "network");
+    } else {
+        scheme = ax_str(root, "scheme");
+        network = ax_str(root, "network");
+    }
+
+    if (scheme == NULL || strcmp(scheme, "exact") != 0) {
+        return ax_fail("bad_payload", "scheme %s is not exact",
+                       scheme ? scheme : "(none)");
+    }
+
+    /* the domain: the options, else what the payload names */
+
+    if (opt.name == NULL) {
+        opt.name = ax_str(extra, "name");
+    }
+
+    if (opt.version == NULL) {
+        opt.version = ax_str(extra, "version");
+    }
+
+    if (opt.asset == NULL) {
+        opt.asset = ax_str(accepted, "asset");
+    }
+
+    if (opt.have_chain_id) {
+        chain_id = opt.chain_id;
+
+    } else if (ax_chain_id(network, &chain_id) != 0) {
+        return ax_fail("bad_payload", "network %s is not eip155:N (use -i)",
+                       network ? network : "(none)");
+    }
+
+    if (opt.name == NULL || opt.version == NULL || opt.asset == NULL) {
+        return ax_fail("bad_payload",
+                       "no EIP-712 domain name, version or asset%s"
+                       " (use -n, -v, -a)", NULL);
+    }
+
+    rc = axon_address_parse(contract, opt.asset, strlen(opt.asset));
+    if (rc != AXON_OK) {
+        return ax_fail(axon_strerror(rc), "asset %s", opt.asset);
+    }
+
+    /* the authorization, strictly */
+
+    memset(&a, 0, sizeof(a));
+
+#define AX_FIELD(key, expr)                                                  \
+    s = ax_str(auth, key);                                                   \
+    if (s == NULL) {                                                         \
+        return ax_fail("bad_payload", "authorization.%s missing", key);      \
+    }                                                                        \
+    rc = expr;                                                               \
+    if (rc != AXON_OK) {                                                     \
+        return ax_fail(axon_strerror(rc), "authorization.%s", key);          \
+    }
+
+    AX_FIELD("from", axon_address_parse(a.from, s, strlen(s)))
+    AX_FIELD("to", axon_address_parse(a.to, s, strlen(s)))
+    AX_FIELD("value", axon_uint256_parse_dec(a.value, s, strlen(s)))
+    AX_FIELD("validAfter",
+             axon_uint256_parse_dec(a.valid_after, s, strlen(s)))
+    AX_FIELD("validBefore",
+             axon_uint256_parse_dec(a.valid_before, s, strlen(s)))
+    AX_FIELD("nonce", (strlen(s) == 66 && strncmp(s, "0x", 2) == 0)
+                      ? axon_hex_decode(a.nonce, 32, s, 66) : AXON_ERR_LEN)
+
+#undef AX_FIELD
+
+    axon_eip712_domain_separator(domain, opt.name, strlen(opt.name),
+                                 opt.version, strlen(opt.version), chain_id,
+                                 contract);
+    axon_eip3009_digest(digest, domain, AXON_EIP3009_TRANSFER, &a);
+
+    rc = axon_eip3009_recover(signer, domain, AXON_EIP3009_TRANSFER, &a, sig,
+                              strlen(sig));
+    if (rc != AXON_OK) {
+        return ax_fail(axon_strerror(rc), "payload.signature%s", NULL);
+    }
+
+    out = json_object();
+    json_object_set_new(out, "x402_version", json_integer(version));
+    json_object_set_new(out, "scheme", json_string(scheme));
+    json_object_set_new(out, "network", network ? json_string(network)
+                                                : json_null());
+    json_object_set_new(out, "chain_id", json_integer((json_int_t) chain_id));
+    json_object_set_new(out, "asset", ax_addr(contract));
+    json_object_set_new(out, "name", json_string(opt.name));
+    json_object_set_new(out, "version", json_string(opt.version));
+    s = ax_str(accepted, "payTo");
+    json_object_set_new(out, "pay_to", s ? json_string(s) : json_null());
+    s = ax_str(accepted, "amount");
+    json_object_set_new(out, "amount", s ? json_string(s) : json_null());
+    json_object_set_new(out, "from", ax_addr(a.from));
+    json_object_set_new(out, "to", ax_addr(a.to));
+    json_object_set_new(out, "value", ax_u256(a.value));
+    json_object_set_new(out, "valid_after", ax_u256(a.valid_after));
+    json_object_set_new(out, "valid_before", ax_u256(a.valid_before));
+    json_object_set_new(out, "nonce", ax_hex(a.nonce, 32));
+    json_object_set_new(out, "digest", ax_hex(digest, 32));
+    json_object_set_new(out, "signer", ax_addr(signer));
+    json_object_set_new(out, "signed_by_from",
+                        json_boolean(axon_memeq_ct(signer, a.from, 20)));
+
+    json_dumpf(out, stdout, JSON_COMPACT);
+    putchar('\n');
+
+    rc = axon_memeq_ct(signer, a.from, 20) ? 0 : 1;
+
+    json_decref(out);
+    json_decref(root);
+
+    return rc;
+}
