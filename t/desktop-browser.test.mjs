@@ -149,10 +149,18 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
         // wallpaper, icons
         const frame = await waitFor(() => page.frames().find(f => /\/desktop\/vnc\.html/.test(f.url())), 'the noVNC frame');
         let last;
-        await waitFor(async () => {
-            last = await canvasColours(frame).catch(() => ({ colours: 0 }));
-            return last.colours >= 8;
-        }, 'a framebuffer with the desktop drawn', 3 * 60 * 1000);
+        try {
+            await waitFor(async () => {
+                last = await canvasColours(frame).catch(() => ({ colours: 0 }));
+                return last.colours >= 8;
+            }, 'a framebuffer with the desktop drawn', 3 * 60 * 1000);
+        } catch (e) {
+            // what noVNC said, and what the page looked like, for the report
+            await page.screenshot({ path: artifact('desktop-failed.png'), fullPage: true }).catch(() => {});
+            const said = await frame.evaluate(() => `${document.documentElement.className}: ` +
+                document.getElementById('noVNC_status')?.textContent).catch(err => String(err));
+            throw new Error(`${e.message}: ${JSON.stringify(last)}; noVNC ${said}`);
+        }
         assert.ok(last.width >= 320 && last.height >= 200, JSON.stringify(last));
         // and the session's page state says connected
         assert.equal(await frame.evaluate(() => document.documentElement.classList.contains('noVNC_connected')), true);
