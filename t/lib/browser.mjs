@@ -31,7 +31,9 @@ export async function launchBrowser() {
     return chromium.launch({
         executablePath: CHROMIUM,
         args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run'],
+               '--disable-component-update', '--disable-sync', '--no-first-run',
+               // more, for a debugging run: AXON_CHROMIUM_ARGS='--log-net-log=/tmp/net.json'
+               ...(process.env.AXON_CHROMIUM_ARGS || '').split(/\s+/).filter(Boolean)],
     });
 }
 
