@@ -8,7 +8,8 @@
  *                --label axon.session=ID --label axon.wallet=ADDR
  *                --label axon.mode=desktop|ssh [--network NET]
  *                -e AXON_SESSION=ID -e AXON_WALLET=ADDR -e AXON_GPUS=0,1
- *                [-e AXON_SSH_KEY=KEY] -p 127.0.0.1:HOSTPORT:PORT
+ *                [-e AXON_SSH_KEY=KEY] [-e AXON_VNC_PASSWORD]
+ *                -p 127.0.0.1:HOSTPORT:PORT
  *                [launcher_gpu_args] [launcher_args] IMAGE
  *   remove   docker stop --time GRACE NAME;  docker rm -f NAME
  *   list     docker ps -a -q --no-trunc --filter label=axon.session
@@ -18,8 +19,12 @@
  * gave it with its GPUs (no two live sessions share one).  A request
  * without one (a session scheduled before the pool existed) lets the
  * runtime choose (-p ADDR::PORT) and reads it back with
- * `docker port axgt-session-ID PORT/tcp`.  podman and docker both accept
- * all of the above.
+ * `docker port axgt-session-ID PORT/tcp`.
+ *
+ * A desktop's VNC password is a secret: `-e AXON_VNC_PASSWORD` without a
+ * value makes the CLI take it from its own environment, which is where
+ * the launcher puts it, so that it is in no argv (ps, the debug log).
+ * podman and docker both accept all of the above.
  */
 
 
@@ -64,6 +69,8 @@ static int aw_docker_state(aw_launcher_t *l, const char *name, char *state,
     size_t size);
 static int aw_docker_run(aw_launcher_t *l, aw_argv_t *a,
     aw_spawn_result_t *r);
+static int aw_docker_run_env(aw_launcher_t *l, aw_argv_t *a,
+    const char *var, aw_spawn_result_t *r);
 static void aw_docker_fail(aw_launcher_t *l, const char *what,
     aw_spawn_result_t *r);
 static int aw_docker_gone(aw_spawn_result_t *r);
@@ -239,7 +246,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
     int                 i, port, rc;
     char                gpus[AW_LAUNCHER_MAX_GPUS * 12], *p, line[512],
-                        state[64];
+                        state[64], vnc[96];
     size_t              len;
     aw_argv_t           a;
     const char         *image, *mode;
@@ -310,6 +317,15 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
         aw_argv_push(&a, "AXON_SSH_KEY=%s", req->ssh_key);
     }
 
+    vnc[0] = '\0';
+
+    if (req->vnc_password && req->vnc_password[0]) {
+        snprintf(vnc, sizeof(vnc), "AXON_VNC_PASSWORD=%s",
+                 req->vnc_password);
+        aw_argv_push(&a, "-e");
+        aw_argv_push(&a, "AXON_VNC_PASSWORD");
+    }
+
     aw_argv_push(&a, "-p");
 
     if (req->port > 0) {
@@ -331,7 +347,8 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     aw_argv_split(&a, conf->launcher_args, NULL);
     aw_argv_push(&a, "%s", image);
 
-    rc = aw_docker_run(l, &a, &r);
+    rc = aw_docker_run_env(l, &a, vnc[0] ? vnc : NULL, &r);
+    explicit_bzero(vnc, sizeof(vnc));
     aw_argv_free(&a);
 
     if (rc != AW_OK || r.status != 0) {
@@ -719,8 +736,18 @@ aw_docker_list(aw_launcher_t *l, aw_container_t **list, size_t *n)
 static int
 aw_docker_run(aw_launcher_t *l, aw_argv_t *a, aw_spawn_result_t *r)
 {
-    int    rc;
-    char  *env[2], *cc, cmd[2048];
+    return aw_docker_run_env(l, a, NULL, r);
+}
+
+
+/* var: one more "NAME=value" for the CLI's environment, or NULL */
+
+static int
+aw_docker_run_env(aw_launcher_t *l, aw_argv_t *a, const char *var,
+    aw_spawn_result_t *r)
+{
+    int    rc, n;
+    char  *env[3], *cc, cmd[2048];
 
     if (a->failed) {
         memset(r, 0, sizeof(aw_spawn_result_t));
@@ -733,7 +760,7 @@ aw_docker_run(aw_launcher_t *l, aw_argv_t *a, aw_spawn_result_t *r)
     aw_argv_push(a, NULL);
 
     cc = NULL;
-    env[0] = NULL;
+    n = 0;
 
     if (l->conf->containers_conf[0]) {
         if (asprintf(&cc, "CONTAINERS_CONF=%s", l->conf->containers_conf)
@@ -742,9 +769,16 @@ aw_docker_run(aw_launcher_t *l, aw_argv_t *a, aw_spawn_result_t *r)
             cc = NULL;
         }
 
-        env[0] = cc;
-        env[1] = NULL;
+        if (cc) {
+            env[n++] = cc;
+        }
     }
+
+    if (var) {
+        env[n++] = (char *) var;
+    }
+
+    env[n] = NULL;
 
     aw_spawn_format_argv(a->v, cmd, sizeof(cmd));
     aw_log(AW_LOG_DEBUG, "launcher: %s", cmd);
@@ -805,6 +839,7 @@ static int
 aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req)
 {
     int          i;
+    size_t       len;
     const char  *p, *s[2];
 
     if (req->session <= 0) {
@@ -853,6 +888,19 @@ aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req)
                          i ? "the SSH key" : "the wallet");
                 return AW_ERROR;
             }
+        }
+    }
+
+    /* the VNC password: letters and digits (vncpasswd reads a line) */
+    if (req->vnc_password) {
+        len = strlen(req->vnc_password);
+
+        if (len > 64
+            || strspn(req->vnc_password, "abcdefghijklmnopqrstuvwxyz"
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != len)
+        {
+            snprintf(l->err, sizeof(l->err), "bad VNC password");
+            return AW_ERROR;
         }
     }
 

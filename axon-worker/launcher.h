@@ -46,6 +46,10 @@ typedef struct {
     const char         *ssh_key;      /* an authorized_keys line, or NULL */
     int                 port;         /* the host port of the port pool;
                                          0: the runtime chooses one */
+    const char         *vnc_password; /* a desktop's, [A-Za-z0-9], or NULL:
+                                         AXON_VNC_PASSWORD in the container,
+                                         through run's environment, never
+                                         its argv */
 } aw_launch_t;
 
 

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/rand.h>
 
 #include "launcher.h"
 #include "log.h"
@@ -37,6 +38,7 @@
 
 #define AW_SCHED_POLL       250     /* ms between checks when idle */
 #define AW_SCHED_PUBLISH    500     /* sessions published per round */
+#define AW_SCHED_VNC_LEN    8       /* a desktop's VNC password */
 
 
 static int aw_sched_init(void);
@@ -49,6 +51,7 @@ static int aw_sched_profiles(int force);
 static int aw_sched_lease(void);
 static int aw_sched_unlease(void);
 static int aw_sched_launch(PGresult *pg);
+static int aw_sched_secret(char *buf, size_t size);
 static int aw_sched_stop(int64_t id);
 static int aw_sched_heartbeats(char **ids, char **hbs);
 static int aw_sched_reconcile(void);
@@ -121,8 +124,13 @@ static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
     " coalesce(extract(epoch FROM ended_at)::bigint::text, ''),"
     " coalesce(end_reason, ''), billed_minutes,"
     " coalesce(ceil(extract(epoch FROM grace_until))::bigint::text, ''),"
-    " extract(epoch FROM created_at)::bigint, rev"
+    " extract(epoch FROM created_at)::bigint, rev,"
+    " coalesce(vnc_password, '')"
     " FROM sessions WHERE NOT synced ORDER BY id LIMIT 500");
+
+static aw_db_stmt_t  aw_sched_secret_stmt = aw_db_stmt("sched_secret",
+    "UPDATE sessions SET vnc_password = $2"
+    " WHERE id = $1::bigint AND state = 'starting'");
 
 static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
     "UPDATE sessions SET synced = true"
@@ -466,6 +474,8 @@ aw_sched_publish(void)
         argv[argc++] = running && ssh ? port : "";
         argv[argc++] = "connect_user";
         argv[argc++] = running && ssh ? "aXonian" : "";
+        argv[argc++] = "connect_password";
+        argv[argc++] = running && !ssh ? PQgetvalue(pg, i, 16) : "";
 
         aw_assert(argc <= (int) aw_nelems(argv));
 
@@ -824,11 +834,53 @@ aw_sched_lease(void)
 }
 
 
+/*
+ * A VNC password: AW_SCHED_VNC_LEN letters and digits from the OS's
+ * random bytes (RAND_bytes), each byte below 248 (4 x 62) taken mod 62 so
+ * that every character is equally likely: 62^8, about 2^47.6.  VNC
+ * authentication reads 8 characters; guessing is online only, against an
+ * Xvnc that blacklists a peer after 5 failures, and reaching it at all
+ * takes the owner's token (the gate) or the session network.
+ */
+
+static int
+aw_sched_secret(char *buf, size_t size)
+{
+    size_t          n, i;
+    unsigned char   rnd[64];
+
+    static const char  chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "abcdefghijklmnopqrstuvwxyz0123456789";
+
+    aw_assert(size > AW_SCHED_VNC_LEN);
+
+    n = 0;
+
+    while (n < AW_SCHED_VNC_LEN) {
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            return AW_ERROR;
+        }
+
+        for (i = 0; i < sizeof(rnd) && n < AW_SCHED_VNC_LEN; i++) {
+            if (rnd[i] < 248) {
+                buf[n++] = chars[rnd[i] % 62];
+            }
+        }
+    }
+
+    buf[n] = '\0';
+    explicit_bzero(rnd, sizeof(rnd));
+
+    return AW_OK;
+}
+
+
 static int
 aw_sched_launch(PGresult *pg)
 {
-    int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts;
-    char             upstream[128], *p, *end, list[256], id[32], att[16];
+    int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts, rc;
+    char             upstream[128], *p, *end, list[256], id[32], att[16],
+                     vnc[AW_SCHED_VNC_LEN + 1];
     int64_t          sid;
     PGresult        *r;
     aw_launch_t      req;
@@ -873,7 +925,39 @@ aw_sched_launch(PGresult *pg)
     snprintf(id, sizeof(id), "%lld", (long long) sid);
     snprintf(att, sizeof(att), "%d", attempts);
 
-    if (aw_launcher_launch(&aw_sched.launcher, &req, &c) != AW_OK) {
+    /*
+     * A desktop's VNC password, new for each launch, in the session's row
+     * before the container exists: once it runs, the row publishes it to
+     * the owner (connect_password), and a worker that dies here leaves
+     * the next attempt to make another.
+     */
+    if (req.mode == AW_SESSION_DESKTOP) {
+        if (aw_sched_secret(vnc, sizeof(vnc)) != AW_OK) {
+            aw_log(AW_LOG_ERR, "no random bytes for the VNC password");
+            return AW_ERROR;
+        }
+
+        params[0] = id;
+        params[1] = vnc;
+
+        r = aw_db_query_prepared(&aw_worker.db, &aw_sched_secret_stmt, 2,
+                                 params);
+        if (r == NULL) {
+            /* the lease expires and the launch is tried again */
+            aw_log(AW_LOG_ERR, "VNC password not recorded: %s",
+                   aw_worker.db.error);
+            explicit_bzero(vnc, sizeof(vnc));
+            return AW_ERROR;
+        }
+
+        PQclear(r);
+        req.vnc_password = vnc;
+    }
+
+    rc = aw_launcher_launch(&aw_sched.launcher, &req, &c);
+    explicit_bzero(vnc, sizeof(vnc));
+
+    if (rc != AW_OK) {
         aw_log(AW_LOG_WARN, "launch failed, nothing billed: %s",
                aw_sched.launcher.err);
 

@@ -6,55 +6,24 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { Wallet, getBytes } from 'ethers';
-import { Stack, BUILD, waitFor } from './lib/stack.mjs';
-
-const CHROMIUM = process.env.AXON_CHROMIUM || '/usr/bin/chromium';
-const ARTIFACTS = join(BUILD, 'test-artifacts');
+import { existsSync } from 'node:fs';
+import { Wallet } from 'ethers';
+import { Stack, waitFor } from './lib/stack.mjs';
+import { launchBrowser, pageWith as pageOf, artifact } from './lib/browser.mjs';
 
 const s = new Stack();
 let browser;
 
 before(async () => {
     await s.start();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchBrowser();
 });
 after(async () => {
     await browser?.close();
     await s.stop();
 });
 
-// a page whose window.ethereum is this wallet
-async function pageWith(wallet) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const asked = [];
-    await page.exposeFunction('__axonWallet', async (method, params) => {
-        asked.push(method);
-        if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [wallet.address];
-        if (method === 'personal_sign') {
-            const [hex, address] = params;
-            if (address.toLowerCase() !== wallet.address.toLowerCase()) throw new Error('unknown account');
-            return wallet.signMessage(getBytes(hex));
-        }
-        throw new Error(`unsupported method ${method}`);
-    });
-    await page.addInitScript(() => {
-        window.ethereum = {
-            isMetaMask: false,
-            request: ({ method, params }) => window.__axonWallet(method, params || []),
-            on() {},
-        };
-    });
-    return { page, asked, context };
-}
+const pageWith = wallet => pageOf(browser, wallet);
 
 test('sign in with the injected wallet, see the credited balance, claim, wait in line', async () => {
     const w = Wallet.createRandom();
@@ -88,9 +57,9 @@ test('sign in with the injected wallet, see the credited balance, claim, wait in
         await page.waitForSelector('#status:text("Waiting in line")');
         assert.equal(await page.isVisible('#leave'), true);
 
-        mkdirSync(ARTIFACTS, { recursive: true });
-        await page.screenshot({ path: join(ARTIFACTS, 'launch-page-queued.png'), fullPage: true });
-        assert.ok(existsSync(join(ARTIFACTS, 'launch-page-queued.png')));
+        const shot = artifact('launch-page-queued.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        assert.ok(existsSync(shot));
 
         // a cookie-less page elsewhere sees nothing of it
         const other = await browser.newContext();

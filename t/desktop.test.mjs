@@ -1,26 +1,21 @@
-// The desktop image (issue 7), when it has been built: it is large and built
-// on demand only (scripts/session-image desktop), so this file skips itself
-// unless build/images/desktop.ref names an image in the store.  Launched
-// through build/axon-launch like any session; reached on 127.0.0.1 only.
+// The desktop image (issue 7): launched through build/axon-launch like any
+// session, and on its own (single-desktop mode: podman run -p ...:6080,
+// no gate); reached on 127.0.0.1 only.  `make images` builds it; without
+// it (make test DESKTOP=0) this file skips itself, saying so.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { BUILD, ROOT } from './lib/stack.mjs';
+import { BUILD, ROOT, freePort, waitFor } from './lib/stack.mjs';
+import { sessionImage, CONTAINERS_CONF, penv } from './lib/images.mjs';
 
 const run = promisify(execFile);
-const CONTAINERS_CONF = join(ROOT, 'conf/podman/containers.conf');
-const penv = { ...process.env, CONTAINERS_CONF };
-const REF = join(BUILD, 'images/desktop.ref');
-const image = existsSync(REF) ? readFileSync(REF, 'utf8').trim() : '';
-const built = image !== ''
-    && spawnSync('podman', ['image', 'exists', image], { env: penv }).status === 0;
-const skip = built ? false : 'no desktop image: scripts/session-image desktop';
+const { ref: image, skip } = sessionImage('desktop');
 
 const id = 910000000 + (process.pid % 100000) * 100;
 let dir, cfg, session;
@@ -35,18 +30,20 @@ before(async () => {
         `launcher_image "${image}"`,
         'launcher_port 6080',
         'launcher_gpu_args ""',
-        // the image's VNC password, until the launcher hands one out
-        'launcher_args "--pull never -e AXON_VNC_PASSWORD=s3cret"',
+        'launcher_args "--pull never"',
         'launcher_stop_grace 2s',
     ].join('\n') + '\n');
     const r = await run(join(BUILD, 'axon-launch'), ['-c', cfg, 'start', String(id), '0x00000000000000000000000000000000000000dd'],
-        { env: penv });
+        { env: { ...penv, AXON_VNC_PASSWORD: 's3cret12' } });
     session = JSON.parse(r.stdout);
 });
+
+const single = `axon-single-desktop-${process.pid}`;
 
 after(async () => {
     if (skip) return;
     spawnSync('podman', ['rm', '-f', '-t', '0', `axgt-session-${id}`], { env: penv });
+    spawnSync('podman', ['rm', '-f', '-t', '0', single], { env: penv });
     rmSync(dir, { recursive: true, force: true });
 });
 
@@ -75,4 +72,67 @@ test('its WebSocket speaks VNC (RFB 3.8) from the XFCE display', { skip }, async
 
     const ps = spawnSync('podman', ['exec', session.name, 'ps', '-eo', 'user,comm'], { env: penv });
     assert.match(ps.stdout.toString(), /aXonian\s+xfce4-session/);
+});
+
+// The RFB 3.8 handshake over websockify up to ServerInit, with security
+// type None: [security types, {width, height, name}]
+async function rfb(url) {
+    const ws = new WebSocket(url, ['binary']);
+    let buf = Buffer.alloc(0);
+    ws.on('message', m => { buf = Buffer.concat([buf, Buffer.from(m)]); });
+    const take = async n => {
+        await waitFor(() => buf.length >= n, `${n} bytes of RFB`);
+        const b = buf.subarray(0, n);
+        buf = buf.subarray(n);
+        return b;
+    };
+    try {
+        await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail); });
+        assert.equal((await take(12)).toString(), 'RFB 003.008\n');
+        ws.send(Buffer.from('RFB 003.008\n'));
+        const n = (await take(1))[0];
+        const types = [...await take(n)];
+        if (!types.includes(1)) return [types, null];
+        ws.send(Buffer.from([1]));                          // None
+        assert.equal((await take(4)).readUInt32BE(0), 0, 'SecurityResult OK');
+        ws.send(Buffer.from([1]));                          // ClientInit, shared
+        const init = await take(24);
+        const name = (await take(init.readUInt32BE(20))).toString();
+        return [types, { width: init.readUInt16BE(0), height: init.readUInt16BE(2), name }];
+    } finally {
+        ws.close();
+    }
+}
+
+test('single-desktop mode: the image alone (podman run -p ...:6080, no gate, no settings) serves its desktop',
+     { skip }, async () => {
+    const port = await freePort();
+    // as `podman run -p 6080:6080 IMAGE`, published on 127.0.0.1 only here
+    await run('podman', ['run', '-d', '--rm', '--pull', 'never', '--name', single,
+                         '-p', `127.0.0.1:${port}:6080`, image], { env: penv });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/vnc.html`).catch(() => null))?.status === 200,
+                  'the noVNC page', 60000);
+    // no password was given: no VNC authentication, a 1600x900 XFCE
+    // display (the default AXON_GEOMETRY)
+    const [types, init] = await waitFor(async () => {
+        const r = await rfb(`ws://127.0.0.1:${port}/websockify`).catch(() => null);
+        return r && r[1] ? r : null;
+    }, 'the VNC server behind websockify', 60000);
+    assert.deepEqual(types, [1]);
+    assert.deepEqual(init, { width: 1600, height: 900, name: 'axon session ' });
+    await waitFor(() => /xfce4-session/.test(spawnSync('podman', ['exec', single, 'ps', '-eo', 'comm'], { env: penv }).stdout),
+                  'XFCE started', 60000);
+});
+
+test('no GPU: OpenGL on the desktop is Mesa\'s software renderer (llvmpipe), and it draws', { skip }, async () => {
+    assert.notEqual(spawnSync('podman', ['exec', session.name, 'ls', '/dev/dri'], { env: penv }).status, 0,
+                    'no GPU device in the container');
+    const probe = spawnSync('podman', ['exec', '-i', session.name, 'runuser', '-u', 'aXonian', '--',
+                                       'env', 'DISPLAY=:1', 'python3', '-'],
+                            { env: penv, input: readFileSync(join(ROOT, 't/js/glx-probe.py')) });
+    assert.equal(probe.status, 0, probe.stderr.toString());
+    const gl = JSON.parse(probe.stdout);
+    assert.match(gl.renderer, /^llvmpipe/);
+    assert.match(gl.version, /Mesa/);
+    assert.deepEqual(gl.pixel, [255, 128, 0, 255], 'the cleared colour read back');
 });

@@ -140,7 +140,15 @@ test('life cycle: claim -> running -> the gate reaches its container -> release;
         await claim(b, 'medium');
         const ra = await until(a, 'running');
         const rb = await until(b, 'running');
-        assert.deepEqual(ra.connect, { path: '/desktop/' });
+        // a desktop's VNC password, made at launch, shown to its owner only
+        assert.deepEqual(Object.keys(ra.connect).sort(), ['password', 'path']);
+        assert.equal(ra.connect.path, '/desktop/');
+        assert.match(ra.connect.password, /^[A-Za-z0-9]{8}$/);
+        assert.match(rb.connect.password, /^[A-Za-z0-9]{8}$/);
+        assert.notEqual(ra.connect.password, rb.connect.password);
+        assert.equal(sql(`SELECT vnc_password FROM sessions WHERE id = ${a.id}`), ra.connect.password);
+        const podEnv = podman('inspect', '--format', '{{range .Config.Env}}{{println .}}{{end}}', `${prefix}${a.id}`).out;
+        assert.ok(podEnv.split('\n').includes(`AXON_VNC_PASSWORD=${ra.connect.password}`), 'the container has it');
         assert.ok(ra.started_at);
         assert.equal(rb.gpus, 2);
 
@@ -167,6 +175,9 @@ test('life cycle: claim -> running -> the gate reaches its container -> release;
         const ended = await until(a, 'ended');
         assert.equal(ended.end_reason, 'released');
         assert.equal((await gate('/desktop/', a.token)).status, 404);
+        assert.equal(ended.connect, undefined, 'the password is gone with the session');
+        assert.equal(s.redis('--raw', 'HEXISTS', `axon:session:${a.id}`, 'connect_password'), '0');
+        assert.equal(sql(`SELECT vnc_password IS NULL FROM sessions WHERE id = ${a.id}`), 't');
 
         // the ledger: one row per minute begun, each gpus x price, once
         const [started, stopped, billed] = sql(`SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes FROM sessions WHERE id = ${a.id}`).split('|').map(Number);

@@ -205,7 +205,9 @@ async function pollSession() {
     const frame = $('desktop');
     if (s.status === 'running' && s.mode !== 'ssh') {
         if (frame.hidden) {
-            frame.src = $('open').getAttribute('href');
+            const url = desktopUrl(s);
+            $('open').href = url;
+            frame.src = url;
             frame.hidden = false;
         }
         if (!heartbeatTimer) heartbeatTimer = setInterval(heartbeat, HEARTBEAT_MS);
@@ -218,6 +220,19 @@ async function pollSession() {
 
     lastSession = s;
     if (s.status !== 'ended') pollTimer = setTimeout(pollSession, POLL_MS);
+}
+
+// noVNC from the session's container, through the gate.  The session's VNC
+// password (GET /api/session gives it to its owner only) goes in the
+// fragment, which noVNC reads and the browser never sends to a server, so
+// it is in no request line nor log.
+function desktopUrl(s) {
+    const base = (s.connect && s.connect.path) || '/desktop/';
+    let url = `${base}vnc.html?autoconnect=1&resize=remote&path=${base.slice(1)}websockify`;
+    if (s.connect && s.connect.password) {
+        url += `#password=${encodeURIComponent(s.connect.password)}`;
+    }
+    return url;
 }
 
 async function heartbeat() {

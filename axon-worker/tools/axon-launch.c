@@ -9,7 +9,9 @@
  *   axon-launch -c FILE stop SESSION
  *   axon-launch -c FILE list
  *
- * start waits until the container answers, as a launch does.  Each prints
+ * start waits until the container answers, as a launch does.  A desktop
+ * gets the VNC password in $AXON_VNC_PASSWORD if set (from the
+ * environment, as the worker passes it: never in an argv).  Each prints
  * JSON on stdout (start: the container; list: an array); errors go to
  * stderr with exit 1; a bad configuration exits 78.
  */
@@ -113,6 +115,10 @@ main(int argc, char **argv)
         req.ssh_key = ssh_key;
         req.gpus = gpus;
         req.ngpus = ngpus;
+
+        if (req.mode == AW_SESSION_DESKTOP) {
+            req.vnc_password = getenv("AXON_VNC_PASSWORD");
+        }
 
         if (*end != '\0') {
             req.session = 0;

@@ -65,6 +65,8 @@ export class Stack {
     // opts.workerConf: lines added to the workers' config (AXON_WORKER_CONF)
     // opts.sessions: the worker runs GPU sessions (scheduler, billing, the
     // reconcile sweep's container listings); off unless a test needs them
+    // opts.env: more environment for scripts/axon-stack (AXON_SESSION_IMAGE,
+    // AXON_SESSION_PORT: the image the worker launches and its port)
     constructor(opts = {}) {
         this.opts = opts;
         this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
@@ -91,6 +93,7 @@ export class Stack {
                 + (this.opts.sessions ? await this.portPool() : 'sessions off\n')
                 + (this.opts.workerConf || ''),
             AXON_CHAIN: this.opts.chain ? '1' : '0',
+            ...(this.opts.env || {}),
         };
         if (this.opts.chain) {
             this.chainPort = await freePort();
