@@ -88,6 +88,7 @@ $(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HD
 # other): DESKTOP=0 leaves it out, and its tests skip saying so.
 images: | $(DEPS_STAMP)
 	AXON_BUILD=$(abspath $(BUILD)) scripts/session-image test
+	AXON_BUILD=$(abspath $(BUILD)) scripts/session-image ssh
 ifneq ($(DESKTOP),0)
 	AXON_BUILD=$(abspath $(BUILD)) scripts/session-image desktop
 endif

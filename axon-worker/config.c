@@ -246,9 +246,10 @@ const aw_conf_option_t  aw_conf_options[] = {
       "published on launcher_publish_addr, on a host port of the port "
       "pool (port_pool_start)." },
 
-    { "launcher_ssh_image", AW_CONF_STRING, "", 0, 1024, NULL,
-      offsetof(aw_conf_t, launcher_ssh_image), 0,
-      "Image of an SSH session; empty: launcher_image." },
+    { "launcher_ssh_image", AW_CONF_STRING, "axon-session-ssh:latest", 0,
+      1024, NULL, offsetof(aw_conf_t, launcher_ssh_image), 0,
+      "Image of an SSH session (scripts/session-image ssh: sshd only); "
+      "empty: launcher_image." },
 
     { "launcher_ssh_port", AW_CONF_INT, "22", 1, 65535, NULL,
       offsetof(aw_conf_t, launcher_ssh_port), 0,

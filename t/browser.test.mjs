@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { Stack, waitFor } from './lib/stack.mjs';
 import { launchBrowser, pageWith as pageOf, artifact } from './lib/browser.mjs';
@@ -154,8 +155,7 @@ test('the SSH option: offered only where the worker says so; the key travels in 
         assert.equal(await page.isVisible('#open'), false, 'no desktop link');
         assert.equal(await page.isVisible('#desktop'), false, 'no desktop frame');
         assert.equal(await page.isVisible('#release'), true);
-        mkdirSync(ARTIFACTS, { recursive: true });
-        await page.screenshot({ path: join(ARTIFACTS, 'launch-page-ssh.png'), fullPage: true });
+        await page.screenshot({ path: artifact('launch-page-ssh.png'), fullPage: true });
     } finally {
         await context.close();
     }

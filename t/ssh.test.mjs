@@ -61,11 +61,11 @@ function keygen(type = 'ed25519', bits) {
     return { name, pub: readFileSync(join(keys, `${name}.pub`), 'utf8').trim() };
 }
 
-function ssh(key, port, cmd, opts = []) {
+function ssh(key, port, cmd, opts = [], user = 'aXonian') {
     // ssh takes the first value of an option: opts come first
     const r = spawnSync('ssh', [...opts, '-i', join(keys, key.name), '-p', String(port), '-o', 'BatchMode=yes',
         '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes',
-        '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', 'aXonian@127.0.0.1', cmd], { timeout: 20000 });
+        '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', `${user}@127.0.0.1`, cmd], { timeout: 20000 });
     return { code: r.status, out: r.stdout.toString().trim(), err: r.stderr.toString().trim() };
 }
 
@@ -151,6 +151,12 @@ test('claim in SSH mode: ssh in with the key runs a command; another key and a p
 
     const ok = ssh(u.key, u.port, 'echo ok');
     assert.equal(ok.out, 'ok', ok.err);
+    // the SSH image (images/ssh): a login shell of aXonian, told its session
+    assert.match(podman('inspect', '--format', '{{.ImageName}}', `${prefix}${u.id}`).out, /axon-session-ssh:/);
+    const who = ssh(u.key, u.port, 'id -un; cat /etc/axon-session');
+    assert.equal(who.code, 0, who.err);
+    assert.match(who.out, new RegExp(`^aXonian\nsession=${u.id}\n`));
+    assert.notEqual(ssh(u.key, u.port, 'echo ok', [], 'root').code, 0, 'no root login');
     const refused = ssh(other, u.port, 'echo ok');
     assert.notEqual(refused.code, 0, 'another key is refused');
     // the methods the server offers after a failure: publickey only
