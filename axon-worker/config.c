@@ -279,6 +279,12 @@ const aw_conf_option_t  aw_conf_options[] = {
       "Host address the session's port is published on; the worker "
       "waits for it there." },
 
+    { "ssh_host", AW_CONF_STRING, "", 0, 255, NULL,
+      offsetof(aw_conf_t, ssh_host), 0,
+      "The host name or address SSH clients reach this worker's sessions "
+      "at (ssh_host of GET /api/session, the ssh command); empty: "
+      "launcher_publish_addr." },
+
     { "launcher_timeout", AW_CONF_MSEC, "30s", 1 * S, 10 * M, NULL,
       offsetof(aw_conf_t, launcher_timeout), 0,
       "How long one container command (run, port, stop, rm, ps, inspect) "
@@ -714,6 +720,16 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
                                       ? "port_pool_size" : "port_pool_start"),
                                   loc, sizeof(loc)),
                  conf->port_pool_start, conf->port_pool_size);
+        return AW_ERROR;
+    }
+
+    if (strspn(conf->ssh_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+               "0123456789.-:") != strlen(conf->ssh_host))
+    {
+        snprintf(err, errlen, "%s: ssh_host \"%s\": a host name or an "
+                 "address (letters, digits, . - :)",
+                 aw_conf_location(conf, aw_conf_find("ssh_host"), loc,
+                                  sizeof(loc)), conf->ssh_host);
         return AW_ERROR;
     }
 

@@ -147,6 +147,7 @@ typedef struct {
     char         *launcher_gpu_args;
     char         *launcher_args;
     char         *launcher_publish_addr;
+    char         *ssh_host;
     aw_msec_t     launcher_timeout;
     aw_msec_t     launcher_ready_timeout;
     aw_msec_t     launcher_stop_grace;

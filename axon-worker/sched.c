@@ -425,6 +425,10 @@ aw_sched_publish(void)
             snprintf(port, sizeof(port), "%s", p + 1);
         }
 
+        if (conf->ssh_host[0]) {
+            snprintf(host, sizeof(host), "%s", conf->ssh_host);
+        }
+
         snprintf(key, sizeof(key), AW_SESSION_KEY "%s", PQgetvalue(pg, i, 0));
 
         argc = 0;

@@ -430,6 +430,55 @@ ngx_http_axon_status_reply(ngx_http_request_t *r, redisReply *reply,
  * "connect"; upstream and heartbeat stay inside.
  */
 
+/*
+ * A running SSH session: ssh_host, ssh_port, ssh_user and the command to
+ * paste, from its connect_* fields (issue 9's names, beside "connect").
+ * The worker checked the host's characters (ssh_host, or the publish
+ * address) and the user is its own; the port is a number.
+ */
+
+static ngx_int_t
+ngx_http_axon_session_ssh(json_t *o, json_t *connect)
+{
+    char         cmd[384];
+    ngx_int_t    port;
+    const char  *mode, *host, *user, *p;
+
+    mode = json_string_value(json_object_get(o, "mode"));
+    host = json_string_value(json_object_get(connect, "host"));
+    p = json_string_value(json_object_get(connect, "port"));
+    user = json_string_value(json_object_get(connect, "user"));
+
+    if (mode == NULL || ngx_strcmp(mode, "ssh") != 0
+        || host == NULL || p == NULL || user == NULL)
+    {
+        return NGX_OK;
+    }
+
+    port = ngx_atoi((u_char *) p, ngx_strlen(p));
+
+    if (port < 1 || port > 65535 || ngx_strlen(host) > 255
+        || ngx_strlen(user) > 32)
+    {
+        return NGX_OK;
+    }
+
+    ngx_snprintf((u_char *) cmd, sizeof(cmd) - 1,
+                 "ssh -p %i -o StrictHostKeyChecking=accept-new %s@%s%Z",
+                 port, user, host);
+
+    if (json_object_set_new(o, "ssh_host", json_string(host)) != 0
+        || json_object_set_new(o, "ssh_port", json_integer(port)) != 0
+        || json_object_set_new(o, "ssh_user", json_string(user)) != 0
+        || json_object_set_new(o, "ssh_command", json_string(cmd)) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 json_t *
 ngx_http_axon_session_json(redisReply *fields)
 {
@@ -525,6 +574,10 @@ ngx_http_axon_session_json(redisReply *fields)
         if (json_object_setn_new(o, (char *) name.data, name.len, v) != 0) {
             goto failed;
         }
+    }
+
+    if (ngx_http_axon_session_ssh(o, connect) != NGX_OK) {
+        goto failed;
     }
 
     if (json_object_size(connect)) {

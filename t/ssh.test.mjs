@@ -148,6 +148,15 @@ test('claim in SSH mode: ssh in with the key runs a command; another key and a p
     assert.equal(u.port, pool[0], 'the lowest free port of the pool');
     assert.equal(sql(`SELECT port FROM sessions WHERE id = ${u.id}`), String(u.port));
     assert.equal(st.connect.path, undefined, 'no desktop path for an SSH session');
+    // issue 9's names, and the command to paste, which works as given
+    assert.equal(st.ssh_host, '127.0.0.1');
+    assert.equal(st.ssh_port, u.port);
+    assert.equal(st.ssh_user, 'aXonian');
+    assert.equal(st.ssh_command, `ssh -p ${u.port} -o StrictHostKeyChecking=accept-new aXonian@127.0.0.1`);
+    const [bin, ...args] = st.ssh_command.split(' ');
+    const pasted = spawnSync(bin, ['-i', join(keys, u.key.name), '-o', 'UserKnownHostsFile=/dev/null',
+        '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', ...args, 'echo pasted'], { timeout: 20000 });
+    assert.equal(pasted.stdout.toString().trim(), 'pasted', pasted.stderr.toString());
 
     const ok = ssh(u.key, u.port, 'echo ok');
     assert.equal(ok.out, 'ok', ok.err);

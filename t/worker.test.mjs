@@ -33,6 +33,7 @@ const refused = [
     ['a ttl not above the interval', 'heartbeat_interval 2s\nheartbeat_ttl 2s\n', /heartbeat_ttl \(2s\) must be greater than heartbeat_interval \(2s\)/],
     ['a bad log level', 'log_level verbose\n', /log_level: "verbose" is not one of/],
     ['a key set twice', 'redis_port 1\nredis_port 2\n', /redis_port is already set on line 1/],
+    ['an ssh_host with a blank', 'ssh_host "gpu 1.example"\n', /ssh_host "gpu 1\.example": a host name or an address/],
     // the deposit keys are checked whether deposits are on or not
     ['a revenue wallet that is no address', 'deposit_revenue_wallet 0x12\n', /w\.conf:1: deposit_revenue_wallet "0x12" is not an address/],
     ['a token without its price', `deposit_tokens USDC:${A1}:6\n`, /w\.conf:1: deposit_tokens: "USDC:0x.*:6" is not SYMBOL:ADDRESS:DECIMALS:PRICE/],
