@@ -124,6 +124,31 @@ test('single-desktop mode: the image alone (podman run -p ...:6080, no gate, no 
                   'XFCE started', 60000);
 });
 
+test('a supervisor starts again what dies: websockify, and Xvnc with XFCE on it', { skip }, async () => {
+    const exec = (...a) => spawnSync('podman', ['exec', single, ...a], { env: penv });
+    const pid = name => exec('pgrep', '-x', name).stdout.toString().trim();
+    const port = Number(spawnSync('podman', ['port', single, '6080/tcp'], { env: penv })
+        .stdout.toString().trim().split(':').pop());
+    const answers = async () => {
+        const r = await rfb(`ws://127.0.0.1:${port}/websockify`).catch(() => null);
+        return r && r[1] ? r : null;
+    };
+
+    for (const name of ['websockify', 'Xvnc']) {
+        const before = await waitFor(() => pid(name), `${name} running`, 30000);
+        assert.equal(exec('pkill', '-KILL', '-x', name).status, 0, `${name} killed`);
+        const after = await waitFor(() => { const p = pid(name); return p && p !== before ? p : null; },
+                                    `${name} started again`, 30000);
+        assert.notEqual(after, before);
+        const [, init] = await waitFor(answers, `the desktop behind websockify after ${name} died`, 60000);
+        assert.deepEqual(init, { width: 1600, height: 900, name: 'axon session ' });
+    }
+    // XFCE came back on the new display
+    await waitFor(() => /xfce4-session/.test(exec('ps', '-eo', 'comm').stdout), 'XFCE started again', 60000);
+    const log = spawnSync('podman', ['logs', single], { env: penv });
+    assert.match(log.stderr.toString() + log.stdout.toString(), /entrypoint: Xvnc exited with status \d+, starting it again/);
+});
+
 test('no GPU: OpenGL on the desktop is Mesa\'s software renderer (llvmpipe), and it draws', { skip }, async () => {
     assert.notEqual(spawnSync('podman', ['exec', session.name, 'ls', '/dev/dri'], { env: penv }).status, 0,
                     'no GPU device in the container');
