@@ -57,6 +57,8 @@ static int aw_rpc_parse_log(aw_rpc_t *rpc, json_t *j, aw_eth_log_t *log);
 static int aw_rpc_parse_logs(aw_rpc_t *rpc, json_t *j, aw_eth_log_t **logs,
     size_t *n);
 static json_t *aw_rpc_hex_json(const uint8_t *p, size_t n);
+static int aw_rpc_quantity(aw_rpc_t *rpc, const char *method,
+    json_t *params, uint64_t *v);
 static json_t *aw_rpc_qty_json(uint64_t v);
 
 
@@ -865,39 +867,34 @@ aw_rpc_url_name(char *buf, size_t size, const char *url)
 int
 aw_rpc_chain_id(aw_rpc_t *rpc, uint64_t *id)
 {
-    int      rc;
-    json_t  *r;
-
-    rc = aw_rpc_call(rpc, "eth_chainId", NULL, &r);
-
-    if (rc == AW_RPC_OK
-        && (!json_is_string(r)
-            || aw_eth_parse_quantity(json_string_value(r), id) != AW_OK))
-    {
-        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_chainId: the result "
-                         "is not a quantity");
-    }
-
-    json_decref(r);
-
-    return rc;
+    return aw_rpc_quantity(rpc, "eth_chainId", NULL, id);
 }
 
 
 int
 aw_rpc_block_number(aw_rpc_t *rpc, uint64_t *number)
 {
+    return aw_rpc_quantity(rpc, "eth_blockNumber", NULL, number);
+}
+
+
+/* a call whose result is one quantity ("0x..."), as a number */
+
+static int
+aw_rpc_quantity(aw_rpc_t *rpc, const char *method, json_t *params,
+    uint64_t *v)
+{
     int      rc;
     json_t  *r;
 
-    rc = aw_rpc_call(rpc, "eth_blockNumber", NULL, &r);
+    rc = aw_rpc_call(rpc, method, params, &r);
 
     if (rc == AW_RPC_OK
         && (!json_is_string(r)
-            || aw_eth_parse_quantity(json_string_value(r), number) != AW_OK))
+            || aw_eth_parse_quantity(json_string_value(r), v) != AW_OK))
     {
-        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_blockNumber: the "
-                         "result is not a quantity");
+        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "%s: the result is not a "
+                         "quantity", method);
     }
 
     json_decref(r);
@@ -1165,24 +1162,10 @@ aw_rpc_erc20_balance(aw_rpc_t *rpc, const aw_addr_t *token,
 int
 aw_rpc_nonce(aw_rpc_t *rpc, const aw_addr_t *account, uint64_t *nonce)
 {
-    int      rc;
-    json_t  *r;
-
-    rc = aw_rpc_call(rpc, "eth_getTransactionCount",
-                     json_pack("[o, s]", aw_rpc_hex_json(account->b, 20),
-                               "pending"), &r);
-
-    if (rc == AW_RPC_OK
-        && (!json_is_string(r)
-            || aw_eth_parse_quantity(json_string_value(r), nonce) != AW_OK))
-    {
-        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_getTransactionCount: "
-                         "the result is not a quantity");
-    }
-
-    json_decref(r);
-
-    return rc;
+    return aw_rpc_quantity(rpc, "eth_getTransactionCount",
+                           json_pack("[o, s]",
+                                     aw_rpc_hex_json(account->b, 20),
+                                     "pending"), nonce);
 }
 
 
@@ -1257,26 +1240,12 @@ int
 aw_rpc_estimate_gas(aw_rpc_t *rpc, const aw_addr_t *from,
     const aw_addr_t *to, const uint8_t *data, size_t len, uint64_t *gas)
 {
-    int      rc;
-    json_t  *r;
-
-    rc = aw_rpc_call(rpc, "eth_estimateGas",
-                     json_pack("[{s:o, s:o, s:o}]",
-                               "from", aw_rpc_hex_json(from->b, 20),
-                               "to", aw_rpc_hex_json(to->b, 20),
-                               "data", aw_rpc_hex_json(data, len)), &r);
-
-    if (rc == AW_RPC_OK
-        && (!json_is_string(r)
-            || aw_eth_parse_quantity(json_string_value(r), gas) != AW_OK))
-    {
-        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_estimateGas: the "
-                         "result is not a quantity");
-    }
-
-    json_decref(r);
-
-    return rc;
+    return aw_rpc_quantity(rpc, "eth_estimateGas",
+                           json_pack("[{s:o, s:o, s:o}]",
+                                     "from", aw_rpc_hex_json(from->b, 20),
+                                     "to", aw_rpc_hex_json(to->b, 20),
+                                     "data", aw_rpc_hex_json(data, len)),
+                           gas);
 }
 
 
