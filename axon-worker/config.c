@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "axon_eth.h"
+#include "axon_tx.h"
 #include "config.h"
 #include "launcher.h"
 #include "log.h"
@@ -36,6 +39,7 @@ static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen);
 static const aw_conf_option_t *aw_conf_find(const char *name);
 static const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,
     size_t size);
@@ -54,6 +58,14 @@ static const aw_conf_enum_t  aw_conf_log_levels[] = {
     { "notice", AW_LOG_NOTICE },
     { "warn",   AW_LOG_WARN },
     { "error",  AW_LOG_ERR },
+    { NULL, 0 }
+};
+
+
+static const aw_conf_enum_t  aw_conf_x402_modes[] = {
+    { "none",        AW_X402_NONE },
+    { "facilitator", AW_X402_FACILITATOR },
+    { "self",        AW_X402_SELF },
     { NULL, 0 }
 };
 
@@ -348,6 +360,40 @@ const aw_conf_option_t  aw_conf_options[] = {
       "discount is on the price: a deposit buys 100/(100-PERCENT) times "
       "the minutes." },
 
+    /* x402 settlement: x402.c */
+
+    { "x402_settle", AW_CONF_ENUM, "none", 0, 0, aw_conf_x402_modes,
+      offsetof(aw_conf_t, x402_settle), 0,
+      "How the x402 payments the gate verified (x402.pay jobs) are "
+      "settled: facilitator (its HTTP /verify and /settle, "
+      "x402_facilitator_url), self (this worker sends "
+      "transferWithAuthorization from its gas wallet, x402_gas_key_file, "
+      "over eth_rpc_url), or none (x402.pay jobs are refused and "
+      "dead-lettered untouched: a worker that settles may replay them)." },
+
+    { "x402_facilitator_url", AW_CONF_STRING, "", 0, 1024, NULL,
+      offsetof(aw_conf_t, x402_facilitator_url), AW_CONF_SECRET,
+      "The facilitator's base URL (http:// or https://); /verify and "
+      "/settle are appended.  Needed with x402_settle facilitator." },
+
+    { "x402_facilitator_timeout", AW_CONF_MSEC, "30s", 1 * S, 5 * M, NULL,
+      offsetof(aw_conf_t, x402_facilitator_timeout), 0,
+      "How long one request to the facilitator may take (its /settle "
+      "waits for the chain), connect included." },
+
+    { "x402_gas_key_file", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, x402_gas_key_file), 0,
+      "With x402_settle self: a file holding the gas wallet's secret key "
+      "(64 hex, optionally 0x, one line), readable by the worker only "
+      "(mode 0600 or 0400).  The wallet pays the gas of the "
+      "settlements; it never holds the payments, which go to payTo." },
+
+    { "x402_receipt_wait", AW_CONF_MSEC, "3s", 0, 1 * M, NULL,
+      offsetof(aw_conf_t, x402_receipt_wait), 0,
+      "With x402_settle self: how long one attempt of a job waits for its "
+      "transaction's receipt; then the job is retried (job_retry_min "
+      "...) and looks again, sending the same bytes." },
+
     { "launcher_prefix", AW_CONF_STRING, "axgt-session-", 1, 64, NULL,
       offsetof(aw_conf_t, launcher_prefix), 0,
       "Session containers are named PREFIX + session id; the reconcile "
@@ -618,6 +664,8 @@ aw_conf_free(aw_conf_t *conf)
         }
     }
 
+    explicit_bzero(conf->x402_gas_key, sizeof(conf->x402_gas_key));
+
     free(conf->path);
     free(conf);
 }
@@ -735,7 +783,8 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
 
     if (aw_conf_profiles(conf, err, errlen) != AW_OK
         || aw_conf_gpu_hosts(conf, err, errlen) != AW_OK
-        || aw_conf_deposits(conf, err, errlen) != AW_OK)
+        || aw_conf_deposits(conf, err, errlen) != AW_OK
+        || aw_conf_x402(conf, err, errlen) != AW_OK)
     {
         return AW_ERROR;
     }
@@ -885,6 +934,123 @@ aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
         snprintf(err, errlen, "%s: profiles: at least one", loc);
         return AW_ERROR;
     }
+
+    return AW_OK;
+}
+
+
+/*
+ * x402_settle and what its mode needs: the facilitator's URL, or the gas
+ * wallet's key file (owner-only, 64 hex, a valid secp256k1 key) and a
+ * chain to send on.
+ */
+
+static int
+aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int             fd, n;
+    char            loc[300], buf[130], *p, *e;
+    ssize_t         len;
+    struct stat     st;
+    axon_signer_t  *signer;
+
+    explicit_bzero(conf->x402_gas_key, sizeof(conf->x402_gas_key));
+
+    if (conf->x402_settle == AW_X402_FACILITATOR) {
+        aw_conf_location(conf, aw_conf_find("x402_facilitator_url"), loc,
+                         sizeof(loc));
+
+        if (strncmp(conf->x402_facilitator_url, "http://", 7) != 0
+            && strncmp(conf->x402_facilitator_url, "https://", 8) != 0)
+        {
+            snprintf(err, errlen, "%s: x402_settle facilitator needs "
+                     "x402_facilitator_url, an http:// or https:// URL",
+                     loc);
+            return AW_ERROR;
+        }
+    }
+
+    if (conf->x402_settle != AW_X402_SELF) {
+        return AW_OK;
+    }
+
+    aw_conf_location(conf, aw_conf_find("x402_gas_key_file"), loc,
+                     sizeof(loc));
+
+    if (conf->eth_rpc_url[0] == '\0') {
+        snprintf(err, errlen, "%s: x402_settle self needs eth_rpc_url: the "
+                 "worker sends the settlements itself", loc);
+        return AW_ERROR;
+    }
+
+    if (conf->x402_gas_key_file[0] == '\0') {
+        snprintf(err, errlen, "%s: x402_settle self needs x402_gas_key_file",
+                 loc);
+        return AW_ERROR;
+    }
+
+    fd = open(conf->x402_gas_key_file, O_RDONLY | O_CLOEXEC);
+
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        snprintf(err, errlen, "%s: x402_gas_key_file \"%s\": %s", loc,
+                 conf->x402_gas_key_file, strerror(errno));
+        if (fd != -1) {
+            close(fd);
+        }
+        return AW_ERROR;
+    }
+
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+        close(fd);
+        snprintf(err, errlen, "%s: x402_gas_key_file \"%s\" must be a file "
+                 "only its owner can read (chmod 600)", loc,
+                 conf->x402_gas_key_file);
+        return AW_ERROR;
+    }
+
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+
+    if (len < 0) {
+        len = 0;
+    }
+
+    buf[len] = '\0';
+
+    p = buf;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        p += 2;
+    }
+
+    for (e = p; *e && strchr("0123456789abcdefABCDEF", *e); e++) {
+        /* void */
+    }
+
+    n = (int) (e - p);
+
+    while (*e == '\n' || *e == '\r' || *e == ' ' || *e == '\t') {
+        e++;
+    }
+
+    signer = NULL;
+
+    if (n == 64 && *e == '\0'
+        && axon_hex_decode(conf->x402_gas_key, 32, p, 64) == AXON_OK)
+    {
+        signer = axon_signer_create(conf->x402_gas_key);
+    }
+
+    explicit_bzero(buf, sizeof(buf));
+
+    if (signer == NULL) {
+        explicit_bzero(conf->x402_gas_key, sizeof(conf->x402_gas_key));
+        snprintf(err, errlen, "%s: x402_gas_key_file \"%s\" does not hold "
+                 "a secp256k1 secret key (64 hex digits, one line)", loc,
+                 conf->x402_gas_key_file);
+        return AW_ERROR;
+    }
+
+    axon_signer_destroy(signer);
 
     return AW_OK;
 }

@@ -68,6 +68,11 @@ typedef struct {
 } aw_conf_enum_t;
 
 
+#define AW_X402_NONE         0
+#define AW_X402_FACILITATOR  1
+#define AW_X402_SELF         2
+
+
 typedef struct {
     const char             *name;
     aw_conf_type_e          type;
@@ -185,6 +190,15 @@ typedef struct {
 
     /* parsed from the deposit_* keys */
     aw_conf_deposits_t   deposit;
+
+    int           x402_settle;              /* AW_X402_* */
+    char         *x402_facilitator_url;
+    aw_msec_t     x402_facilitator_timeout;
+    char         *x402_gas_key_file;
+    aw_msec_t     x402_receipt_wait;
+
+    /* read from x402_gas_key_file; wiped by aw_conf_free() */
+    uint8_t       x402_gas_key[32];
 
     /* where each value came from */
     char         *path;                         /* NULL: defaults only */

@@ -113,6 +113,26 @@ static const aw_job_field_t  aw_job_claim_fields[] = {
     { NULL, 0, 0, 0, 0, NULL }
 };
 
+static const aw_job_field_t  aw_job_x402_fields[] = {
+    { "nonce", AW_JOB_REF, 66, 66, 0,
+      "the authorization's nonce, 0x + 64 hex: the payment's id" },
+    { "payer", AW_JOB_ADDRESS, 0, 0, 0, "the authorization's from" },
+    { "profile", AW_JOB_REF, 1, 64, 0, "a profile of the profiles key" },
+    { "minutes", AW_JOB_NONZERO, 1, 10080, 0, "the minutes paid for" },
+    { "ssh_key", AW_JOB_TEXT, 0, 8192, 0,
+      "the payer's SSH public key (empty: a top-up without one)" },
+    { "amount", AW_JOB_REF, 1, 78, 0, "atomic units of the asset, decimal" },
+    { "payload", AW_JOB_TEXT, 2, 16384, 0,
+      "the PaymentPayload as the client sent it, compact JSON" },
+    { "requirements", AW_JOB_TEXT, 2, 8192, 0,
+      "the offer it matched, compact JSON" },
+    { "token_hash", AW_JOB_HEX, 64, 64, 0,
+      "SHA-256 of the auth token given to the payer" },
+    { "session_id", AW_JOB_NONZERO, 1, INT64_MAX, 1,
+      "a top-up: the session paid for" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
 static const aw_job_field_t  aw_job_session_fields[] = {
     AW_SESSION_ID_FIELD,
     { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "the session's wallet" },
@@ -200,6 +220,11 @@ const aw_job_kind_t  aw_job_kinds[] = {
 
     { "session.end", aw_session_end, aw_job_end_fields, AW_JOB_ADMIN,
       "Ends any session (end_reason 'admin: REASON'), as a release does." },
+
+    { "x402.pay", aw_x402_pay, aw_job_x402_fields, AW_JOB_REDIS,
+      "An x402 payment the module verified: settled (x402_settle), "
+      "credited once (ledger key x402:NONCE), and the SSH session it pays "
+      "for claimed or topped up; the outcome in axon:x402:pay:NONCE." },
 
     { "gpu.drain", aw_gpu_drain, aw_job_drain_fields, AW_JOB_ADMIN,
       "No new session starts on that GPU host; its running sessions run "

@@ -132,11 +132,15 @@ int aw_deposit_reject(aw_job_t *job, aw_job_result_t *res);
 int aw_deposit_rescan(aw_job_t *job, aw_job_result_t *res);
 int aw_deposit_tier(aw_job_t *job, aw_job_result_t *res);
 int aw_session_claim(aw_job_t *job, aw_job_result_t *res);
+int aw_session_claim_for(aw_job_result_t *res, int64_t sid,
+    const char *wallet, const char *profile, const char *mode,
+    const char *key);
 int aw_session_leave(aw_job_t *job, aw_job_result_t *res);
 int aw_session_release(aw_job_t *job, aw_job_result_t *res);
 int aw_session_end(aw_job_t *job, aw_job_result_t *res);
 int aw_gpu_drain(aw_job_t *job, aw_job_result_t *res);
 int aw_gpu_undrain(aw_job_t *job, aw_job_result_t *res);
+int aw_x402_pay(aw_job_t *job, aw_job_result_t *res);
 
 
 #endif /* AW_JOB_H */

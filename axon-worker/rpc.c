@@ -1124,20 +1124,31 @@ int
 aw_rpc_erc20_balance(aw_rpc_t *rpc, const aw_addr_t *token,
     const aw_addr_t *owner, aw_u256_t *balance)
 {
-    int          rc;
-    json_t      *r;
-    uint8_t      data[4 + 32];
-    const char  *s;
+    uint8_t  data[4 + 32];
 
     /* keccak256("balanceOf(address)")[0..4], the owner as a 32-byte word */
     memcpy(data, "\x70\xa0\x82\x31", 4);
     memset(data + 4, 0, 12);
     memcpy(data + 16, owner->b, 20);
 
+    return aw_rpc_call_word(rpc, token, data, sizeof(data), balance);
+}
+
+
+/* eth_call at "latest" of a view that returns one 32-byte word */
+
+int
+aw_rpc_call_word(aw_rpc_t *rpc, const aw_addr_t *to, const uint8_t *data,
+    size_t len, aw_u256_t *word)
+{
+    int          rc;
+    json_t      *r;
+    const char  *s;
+
     rc = aw_rpc_call(rpc, "eth_call",
                      json_pack("[{s:o, s:o}, s]",
-                               "to", aw_rpc_hex_json(token->b, 20),
-                               "data", aw_rpc_hex_json(data, sizeof(data)),
+                               "to", aw_rpc_hex_json(to->b, 20),
+                               "data", aw_rpc_hex_json(data, len),
                                "latest"), &r);
 
     if (rc != AW_RPC_OK) {
@@ -1146,11 +1157,11 @@ aw_rpc_erc20_balance(aw_rpc_t *rpc, const aw_addr_t *token,
 
     s = json_string_value(r);
 
-    if (s == NULL || aw_eth_parse_bytes(s, 32, balance->b) != AW_OK) {
+    if (s == NULL || aw_eth_parse_bytes(s, 32, word->b) != AW_OK) {
         /* "0x" from an address without code, or anything but one word */
-        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_call balanceOf: the "
-                         "result is not one 32-byte word (is %s a token?)",
-                         s ? s : "?");
+        rc = aw_rpc_fail(rpc, AW_RPC_EMALFORMED, "eth_call: the result is "
+                         "not one 32-byte word (is %s a contract of that "
+                         "kind?)", s ? s : "?");
     }
 
     json_decref(r);

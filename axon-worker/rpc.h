@@ -189,6 +189,8 @@ int aw_rpc_get_logs(aw_rpc_t *rpc, const aw_eth_filter_t *filter,
     aw_eth_log_t **logs, size_t *nlogs);
 int aw_rpc_erc20_balance(aw_rpc_t *rpc, const aw_addr_t *token,
     const aw_addr_t *owner, aw_u256_t *balance);
+int aw_rpc_call_word(aw_rpc_t *rpc, const aw_addr_t *to, const uint8_t *data,
+    size_t len, aw_u256_t *word);
 
 /*
  * Sending a transaction of our own: the account's next nonce (counting

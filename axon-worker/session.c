@@ -66,22 +66,37 @@ aw_session_off(aw_job_result_t *res)
 int
 aw_session_claim(aw_job_t *job, aw_job_result_t *res)
 {
-    int                       i, largest, assigned;
-    char                      id[32], gpus[16], price[16], reserve[32];
-    PGresult                 *pg;
-    aw_conf_t                *conf;
-    const char               *wallet, *profile, *mode, *refuse, *key;
-    const char               *params[10];
-    const aw_conf_profile_t  *p;
-
     if (aw_session_off(res)) {
         return AW_ERROR;
     }
 
+    return aw_session_claim_for(res, aw_job_int(job, "session_id"),
+                                aw_job_addr(job, "wallet"),
+                                aw_job_str(job, "profile"),
+                                aw_job_str(job, "mode"),
+                                aw_job_str(job, "ssh_key"));
+}
+
+
+/*
+ * The claim of session id for wallet (session.claim's, and x402.pay's for
+ * the session it pays for): idempotent by id.  key: the SSH public key
+ * (NULL: none).
+ */
+
+int
+aw_session_claim_for(aw_job_result_t *res, int64_t sid, const char *wallet,
+    const char *profile, const char *mode, const char *key)
+{
+    int                       i, largest, assigned;
+    char                      id[32], gpus[16], price[16], reserve[32];
+    PGresult                 *pg;
+    aw_conf_t                *conf;
+    const char               *refuse;
+    const char               *params[10];
+    const aw_conf_profile_t  *p;
+
     conf = aw_worker.conf;
-    wallet = aw_job_addr(job, "wallet");
-    profile = aw_job_str(job, "profile");
-    mode = aw_job_str(job, "mode");
     refuse = "";
 
     p = aw_conf_profile(conf, profile);
@@ -106,8 +121,7 @@ aw_session_claim(aw_job_t *job, aw_job_result_t *res)
         refuse = "no_host_fits";
     }
 
-    snprintf(id, sizeof(id), "%lld",
-             (long long) aw_job_int(job, "session_id"));
+    snprintf(id, sizeof(id), "%lld", (long long) sid);
     snprintf(gpus, sizeof(gpus), "%d", p ? p->gpus : 1);
     snprintf(price, sizeof(price), "%d", p ? p->price : 1);
 
@@ -120,7 +134,6 @@ aw_session_claim(aw_job_t *job, aw_job_result_t *res)
     params[6] = refuse;
 
     /* the module checked the key; an SSH claim without one cannot start */
-    key = aw_job_str(job, "ssh_key");
     params[7] = (key && strcmp(mode, "ssh") == 0) ? key : "";
 
     if (strcmp(mode, "ssh") == 0 && params[7][0] == '\0' && !refuse[0]) {
@@ -143,7 +156,7 @@ aw_session_claim(aw_job_t *job, aw_job_result_t *res)
     }
 
     if (pg == NULL) {
-        return aw_job_db_failed(job, res);
+        return aw_job_db_failed(NULL, res);
     }
 
     if (strcmp(PQgetvalue(pg, 0, 2), wallet) != 0) {

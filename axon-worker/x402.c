@@ -1,0 +1,1603 @@
+/*
+ * axon-worker: x402.pay, the settlement of an x402 payment the module
+ * verified (README, "Agents: x402"), and the SSH session it pays for.
+ *
+ * The module checked everything it can without the chain and recorded the
+ * payment in axon:x402:pay:NONCE (pending).  Here, by the payment's row in
+ * x402_payments (sql/008_x402.sql), each step idempotent, so that a job run
+ * again (a crash, a retry) picks up where the last run stopped:
+ *
+ *   1. the row, and the payer's auth token, once;
+ *   2. settlement, by x402_settle:
+ *        facilitator  POST /verify, then /settle (row 'sent' first: a
+ *                     /settle that timed out is asked again, which the
+ *                     facilitator answers for the same authorization);
+ *        self         transferWithAuthorization from the gas wallet:
+ *                     signed with a nonce drawn under the gas account's
+ *                     row lock and committed (row 'sent', raw bytes) BEFORE
+ *                     it is broadcast; a retry sends the same bytes again
+ *                     and looks for the receipt;
+ *      a failure before anything could move money is final (row 'failed',
+ *      no credit): the agent pays again with a new authorization;
+ *   3. the credit, ledger key x402:NONCE, with the row 'settled' in one
+ *      transaction (axon_x402_settled);
+ *   4. the session: a new one claimed (its id drawn once, kept in the
+ *      record), or a top-up's checked: its wallet's balance pays it;
+ *   5. the outcome in axon:x402:pay:NONCE, which the module polls.
+ *
+ * The chain calls are synchronous (rpc.c, each bounded by eth_rpc_timeout);
+ * the wait for a receipt is bounded by x402_receipt_wait, after which the
+ * job is retried.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "axon_eip712.h"
+#include "axon_eth.h"
+#include "axon_tx.h"
+#include "job.h"
+#include "log.h"
+#include "worker.h"
+
+
+#define AW_X402_PAY_KEY      "axon:x402:pay:"
+#define AW_X402_RAW_MAX      1024
+#define AW_X402_HTTP_MAX     (64 * 1024)
+#define AW_X402_LOG_BACK     4096        /* blocks searched for a used nonce */
+#define AW_X402_KEEP         86400       /* s: a record the worker creates */
+
+
+typedef enum {
+    AW_X402_SETTLED = 0,
+    AW_X402_FAILED,
+    AW_X402_LATER
+} aw_x402_outcome_e;
+
+
+typedef struct {
+    aw_job_t            *job;
+
+    /* the job's fields */
+    const char          *nonce;             /* 0x + 64 lowercase hex */
+    const char          *payer;             /* lowercase */
+    const char          *profile;
+    int64_t              minutes;
+    const char          *ssh_key;
+    const char          *amount;
+    int64_t              topup;             /* 0: a new session */
+    json_t              *payload;
+    json_t              *requirements;
+
+    /* parsed from them */
+    axon_eip3009_auth_t  auth;
+    uint8_t              sig[256];
+    size_t               siglen;
+    aw_addr_t            asset;
+    aw_addr_t            pay_to;
+    char                 asset_s[43];
+    char                 pay_to_s[43];
+    const char          *network;
+    const aw_conf_profile_t  *p;
+    int64_t              credit;
+
+    /* the row */
+    char                 state[16];
+    char                 tx[67];
+    uint8_t              raw[AW_X402_RAW_MAX];
+    size_t               rawlen;
+    int64_t              session_id;
+    int64_t              gas_nonce;
+
+    /* the outcome */
+    char                 reason[80];
+    char                 message[300];
+} aw_x402_t;
+
+
+static int aw_x402_parse(aw_x402_t *x, char *err, size_t errlen);
+static int aw_x402_begin(aw_x402_t *x, aw_job_result_t *res);
+static aw_x402_outcome_e aw_x402_facilitator(aw_x402_t *x);
+static int aw_x402_http(const char *path, json_t *body, long *status,
+    json_t **answer, char *err, size_t errlen);
+static aw_x402_outcome_e aw_x402_self(aw_x402_t *x);
+static int aw_x402_sign(aw_db_t *db, void *data);
+static aw_x402_outcome_e aw_x402_receipt(aw_x402_t *x);
+static int aw_x402_transferred(aw_x402_t *x, const aw_eth_receipt_t *r);
+static aw_x402_outcome_e aw_x402_diagnose(aw_x402_t *x, const char *what);
+static aw_x402_outcome_e aw_x402_used_by(aw_x402_t *x);
+static void aw_x402_unsend(aw_x402_t *x);
+static int aw_x402_session(aw_x402_t *x, aw_job_result_t *res,
+    char *serr, size_t serrlen);
+static int aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
+    const char *session_error);
+static aw_x402_outcome_e aw_x402_fail(aw_x402_t *x, const char *reason,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+
+static aw_db_stmt_t  aw_x402_begin_stmt = aw_db_stmt("x402_begin",
+    "SELECT state, coalesce(tx_hash, ''), coalesce(raw_tx, ''::bytea),"
+    " coalesce(session_id, 0), coalesce(gas_nonce, -1),"
+    " coalesce(error_reason, '')"
+    " FROM axon_x402_begin($1, $2, $3, $4, $5, $6::numeric, $7, $8::int,"
+    " $9::bigint, nullif($10, '')::bigint, $11, $12, $13::bytea,"
+    " $14::bigint)");
+
+static aw_db_stmt_t  aw_x402_settled_stmt = aw_db_stmt("x402_settled",
+    "SELECT ledger_id, balance, applied FROM axon_x402_settled($1, $2, $3)");
+
+static aw_db_stmt_t  aw_x402_failed_stmt = aw_db_stmt("x402_failed",
+    "UPDATE x402_payments SET state = 'failed', error_reason = $2,"
+    " tx_hash = coalesce(nullif($3, ''), tx_hash)"
+    " WHERE nonce = $1 AND state IN ('new', 'sent')");
+
+static aw_db_stmt_t  aw_x402_state_stmt = aw_db_stmt("x402_state",
+    "UPDATE x402_payments SET state = $2 WHERE nonce = $1 AND state = $3");
+
+
+/* keccak256 of the signatures, as selectors and topics */
+
+static const uint8_t  aw_x402_sel_vrs[4] = { 0xe3, 0xee, 0x16, 0x0e };
+    /* transferWithAuthorization(address,address,uint256,uint256,uint256,
+       bytes32,uint8,bytes32,bytes32) */
+static const uint8_t  aw_x402_sel_bytes[4] = { 0xcf, 0x09, 0x29, 0x95 };
+    /* transferWithAuthorization(address,address,uint256,uint256,uint256,
+       bytes32,bytes) */
+static const uint8_t  aw_x402_sel_state[4] = { 0xe9, 0x4a, 0x01, 0x02 };
+    /* authorizationState(address,bytes32) */
+
+static const aw_hash_t  aw_x402_topic_transfer = { {
+    0xdd, 0xf2, 0x52, 0xad, 0x1b, 0xe2, 0xc8, 0x9b, 0x69, 0xc2, 0xb0, 0x68,
+    0xfc, 0x37, 0x8d, 0xaa, 0x95, 0x2b, 0xa7, 0xf1, 0x63, 0xc4, 0xa1, 0x16,
+    0x28, 0xf5, 0x5a, 0x4d, 0xf5, 0x23, 0xb3, 0xef } };
+    /* Transfer(address,address,uint256) */
+static const aw_hash_t  aw_x402_topic_used = { {
+    0x98, 0xde, 0x50, 0x35, 0x28, 0xee, 0x59, 0xb5, 0x75, 0xef, 0x0c, 0x0a,
+    0x25, 0x76, 0xa8, 0x24, 0x97, 0xbf, 0xc0, 0x29, 0xa5, 0x68, 0x5b, 0x20,
+    0x9e, 0x9e, 0xc3, 0x33, 0x47, 0x9b, 0x10, 0xa5 } };
+    /* AuthorizationUsed(address,bytes32) */
+
+
+int
+aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
+{
+    int                 rc;
+    char                err[256], serr[64];
+    int64_t             paid_until, per_minute;
+    PGresult           *pg;
+    aw_conf_t          *conf;
+    aw_x402_t           x;
+    const char         *params[3];
+    aw_x402_outcome_e   outcome;
+
+    conf = aw_worker.conf;
+
+    if (conf->x402_settle == AW_X402_NONE) {
+        aw_job_fail(res, 1, "x402 settlement is off on this worker "
+                    "(x402_settle none): the payment stays pending; replay "
+                    "the job on a worker that settles");
+        return AW_ERROR;
+    }
+
+    memset(&x, 0, sizeof(x));
+    x.job = job;
+
+    rc = aw_x402_parse(&x, err, sizeof(err));
+
+    if (rc != AW_OK) {
+        /* the module wrote it: nothing can settle it; the agent is told */
+        aw_job_fail(res, 1, "x402 payment %s: %s", x.nonce ? x.nonce : "?",
+                    err);
+
+        if (x.nonce) {
+            snprintf(x.reason, sizeof(x.reason), "invalid_payload");
+            aw_x402_record(&x, 0, 0, NULL);
+        }
+
+        json_decref(x.payload);
+        json_decref(x.requirements);
+        return AW_ERROR;
+    }
+
+    if (aw_x402_begin(&x, res) != AW_OK) {
+        goto done_error;
+    }
+
+    if (strcmp(x.state, "settled") == 0) {
+        outcome = AW_X402_SETTLED;
+
+    } else if (strcmp(x.state, "failed") == 0) {
+        outcome = AW_X402_FAILED;
+
+    } else if (x.p == NULL) {
+        outcome = aw_x402_fail(&x, "unknown_profile", "profile \"%s\" is not "
+                               "sold by this worker", x.profile);
+
+    } else if (!conf->sessions || !conf->ssh_sessions) {
+        outcome = aw_x402_fail(&x, "ssh_disabled", "this worker runs no SSH "
+                               "sessions (keys sessions, ssh_sessions)");
+
+    } else if (conf->x402_settle == AW_X402_FACILITATOR) {
+        outcome = aw_x402_facilitator(&x);
+
+    } else {
+        outcome = aw_x402_self(&x);
+    }
+
+    if (outcome == AW_X402_LATER) {
+        aw_job_fail(res, 0, "%s", x.message);
+        goto done_error;
+    }
+
+    if (outcome == AW_X402_FAILED) {
+        if (strcmp(x.state, "failed") != 0) {
+            params[0] = x.nonce;
+            params[1] = x.reason;
+            params[2] = x.tx;
+
+            pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_failed_stmt, 3,
+                                      params);
+            if (pg == NULL) {
+                aw_job_db_failed(job, res);
+                goto done_error;
+            }
+
+            PQclear(pg);
+
+            aw_log(AW_LOG_NOTICE, "payment %s of %s failed: %s: %s", x.nonce,
+                   x.payer, x.reason, x.message);
+        }
+
+        if (aw_x402_record(&x, 0, 0, NULL) != AW_OK) {
+            aw_job_fail(res, 0, "redis: the outcome was not written");
+            goto done_error;
+        }
+
+        snprintf(res->note, sizeof(res->note), "payment %s of %s failed "
+                 "(%s): no credit, no session", x.nonce, x.payer, x.reason);
+        goto done;
+    }
+
+    /* settled: the credit, once */
+
+    params[0] = x.nonce;
+    params[1] = x.tx;
+    params[2] = job->id;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_settled_stmt, 3,
+                              params);
+    if (pg == NULL) {
+        aw_job_db_failed(job, res);
+        goto done_error;
+    }
+
+    res->has_balance = 1;
+    snprintf(res->wallet, sizeof(res->wallet), "%s", x.payer);
+    res->ledger_id = atoll(PQgetvalue(pg, 0, 0));
+    res->balance = atoll(PQgetvalue(pg, 0, 1));
+
+    if (PQgetvalue(pg, 0, 2)[0] == 't') {
+        aw_log(AW_LOG_NOTICE, "payment %s of %s settled by %s: %+lld "
+               "minutes, balance %lld", x.nonce, x.payer, x.tx,
+               (long long) x.credit, (long long) res->balance);
+    }
+
+    PQclear(pg);
+
+    serr[0] = '\0';
+
+    if (x.p && aw_x402_session(&x, res, serr, sizeof(serr)) != AW_OK) {
+        goto done_error;
+    }
+
+    per_minute = x.p ? (int64_t) x.p->gpus * x.p->price : 0;
+    paid_until = (int64_t) time(NULL)
+                 + (per_minute ? res->balance / per_minute * 60 : 0);
+
+    if (x.p == NULL) {
+        snprintf(serr, sizeof(serr), "unknown_profile");
+    }
+
+    if (aw_x402_record(&x, 1, paid_until, serr[0] ? serr : NULL) != AW_OK) {
+        aw_job_fail(res, 0, "redis: the outcome was not written");
+        goto done_error;
+    }
+
+    snprintf(res->note, sizeof(res->note), "payment %s of %s settled (%s): "
+             "%lld minutes credited, session %lld%s%s", x.nonce, x.payer,
+             x.tx, (long long) x.credit, (long long) x.session_id,
+             serr[0] ? ": " : "", serr);
+
+done:
+
+    json_decref(x.payload);
+    json_decref(x.requirements);
+    return AW_OK;
+
+done_error:
+
+    json_decref(x.payload);
+    json_decref(x.requirements);
+    return AW_ERROR;
+}
+
+
+static int
+aw_x402_hexfield(json_t *obj, const char *name, uint8_t *out, size_t n)
+{
+    const char  *s;
+
+    s = json_string_value(json_object_get(obj, name));
+
+    return s && strlen(s) == 2 + 2 * n && s[0] == '0'
+           && (s[1] == 'x' || s[1] == 'X')
+           && axon_hex_decode(out, n, s + 2, 2 * n) == AXON_OK;
+}
+
+
+static int
+aw_x402_decfield(json_t *obj, const char *name, uint8_t out[32])
+{
+    const char  *s;
+
+    s = json_string_value(json_object_get(obj, name));
+
+    return s && axon_uint256_parse_dec(out, s, strlen(s)) == AXON_OK;
+}
+
+
+/*
+ * The job's fields and what the module put in them; it checked all of it,
+ * so a failure here is a bug or a forged job.
+ */
+
+static int
+aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
+{
+    size_t        len;
+    uint8_t       amount[32];
+    json_t       *pl, *a;
+    aw_job_t     *job;
+    const char   *s;
+    json_error_t  je;
+
+    job = x->job;
+
+    x->nonce = aw_job_str(job, "nonce");
+    x->payer = aw_job_addr(job, "payer");
+    x->profile = aw_job_str(job, "profile");
+    x->minutes = aw_job_int(job, "minutes");
+    x->ssh_key = aw_job_str(job, "ssh_key");
+    x->amount = aw_job_str(job, "amount");
+    x->topup = aw_job_str(job, "session_id") ? aw_job_int(job, "session_id")
+                                             : 0;
+
+    if (strlen(x->nonce) != 66 || strncmp(x->nonce, "0x", 2) != 0
+        || strspn(x->nonce + 2, "0123456789abcdef") != 64)
+    {
+        x->nonce = NULL;
+        snprintf(err, errlen, "field \"nonce\" is not 0x + 64 lowercase hex");
+        return AW_ERROR;
+    }
+
+    len = strlen(x->amount);
+
+    if (strspn(x->amount, "0123456789") != len
+        || axon_uint256_parse_dec(amount, x->amount, len) != AXON_OK)
+    {
+        snprintf(err, errlen, "field \"amount\" is not a decimal uint256");
+        return AW_ERROR;
+    }
+
+    x->payload = json_loads(aw_job_str(job, "payload"), JSON_REJECT_DUPLICATES,
+                            &je);
+    x->requirements = json_loads(aw_job_str(job, "requirements"),
+                                 JSON_REJECT_DUPLICATES, &je);
+
+    if (!json_is_object(x->payload) || !json_is_object(x->requirements)) {
+        snprintf(err, errlen, "payload or requirements is not a JSON "
+                 "object");
+        return AW_ERROR;
+    }
+
+    pl = json_object_get(x->payload, "payload");
+    a = json_object_get(pl, "authorization");
+    s = json_string_value(json_object_get(pl, "signature"));
+
+    if (!aw_x402_hexfield(a, "from", x->auth.from, 20)
+        || !aw_x402_hexfield(a, "to", x->auth.to, 20)
+        || !aw_x402_hexfield(a, "nonce", x->auth.nonce, 32)
+        || !aw_x402_decfield(a, "value", x->auth.value)
+        || !aw_x402_decfield(a, "validAfter", x->auth.valid_after)
+        || !aw_x402_decfield(a, "validBefore", x->auth.valid_before)
+        || s == NULL || strncmp(s, "0x", 2) != 0
+        || (strlen(s) - 2) % 2 != 0 || strlen(s) - 2 < 130
+        || strlen(s) - 2 > 2 * sizeof(x->sig)
+        || axon_hex_decode(x->sig, (strlen(s) - 2) / 2, s + 2, strlen(s) - 2)
+           != AXON_OK)
+    {
+        snprintf(err, errlen, "payload.payload: the authorization or the "
+                 "signature is malformed");
+        return AW_ERROR;
+    }
+
+    x->siglen = (strlen(s) - 2) / 2;
+
+    if (!aw_x402_hexfield(x->requirements, "asset", x->asset.b, 20)
+        || !aw_x402_hexfield(x->requirements, "payTo", x->pay_to.b, 20)
+        || (x->network = json_string_value(json_object_get(x->requirements,
+                                                           "network")))
+           == NULL)
+    {
+        snprintf(err, errlen, "requirements: asset, payTo or network is "
+                 "malformed");
+        return AW_ERROR;
+    }
+
+    /* what the module matched: the authorization pays payTo the amount */
+
+    x->asset_s[0] = '0';
+    x->asset_s[1] = 'x';
+    axon_hex_encode(x->asset_s + 2, x->asset.b, 20);
+    x->pay_to_s[0] = '0';
+    x->pay_to_s[1] = 'x';
+    axon_hex_encode(x->pay_to_s + 2, x->pay_to.b, 20);
+
+    {
+    char  from[43], nonce[67];
+
+    from[0] = '0';
+    from[1] = 'x';
+    axon_hex_encode(from + 2, x->auth.from, 20);
+    from[42] = '\0';
+    nonce[0] = '0';
+    nonce[1] = 'x';
+    axon_hex_encode(nonce + 2, x->auth.nonce, 32);
+    nonce[66] = '\0';
+
+    if (strcmp(from, x->payer) != 0 || strcmp(nonce, x->nonce) != 0
+        || memcmp(x->auth.to, x->pay_to.b, 20) != 0
+        || axon_uint256_cmp(x->auth.value, amount) < 0)
+    {
+        snprintf(err, errlen, "the authorization does not match the job "
+                 "(from, nonce, to, value)");
+        return AW_ERROR;
+    }
+    }
+
+    x->p = aw_conf_profile(aw_worker.conf, x->profile);
+    x->credit = x->p ? x->minutes * x->p->gpus * x->p->price : x->minutes;
+
+    return AW_OK;
+}
+
+
+/* the row (once) with the payer's token; x->state and the rest from it */
+
+static int
+aw_x402_begin(aw_x402_t *x, aw_job_result_t *res)
+{
+    char           amount[80], minutes[24], credit[24], topup[24];
+    char           hash[2 + 64 + 1], exp[24];
+    size_t         rawlen;
+    json_t        *t;
+    PGresult      *pg;
+    redisReply    *reply;
+    const char    *params[14], *v;
+    unsigned char *raw;
+
+    /* the token's expiry, as the module stored it */
+
+    snprintf(exp, sizeof(exp), "%lld", (long long) time(NULL) + 86400);
+
+    reply = aw_redis_command(&aw_worker.redis, "GET axon:token:%s",
+                             aw_job_str(x->job, "token_hash"));
+
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        t = json_loads(reply->str, 0, NULL);
+        if (json_is_integer(json_object_get(t, "exp"))) {
+            snprintf(exp, sizeof(exp), "%lld", (long long)
+                     json_integer_value(json_object_get(t, "exp")));
+        }
+        json_decref(t);
+    }
+
+    if (reply) {
+        freeReplyObject(reply);
+    }
+
+    snprintf(amount, sizeof(amount), "%s", x->amount);
+    snprintf(minutes, sizeof(minutes), "%lld", (long long) x->minutes);
+    snprintf(credit, sizeof(credit), "%lld", (long long) x->credit);
+    snprintf(topup, sizeof(topup), "%lld", (long long) x->topup);
+    snprintf(hash, sizeof(hash), "\\x%s", aw_job_str(x->job, "token_hash"));
+
+    params[0] = x->nonce;
+    params[1] = x->payer;
+    params[2] = x->asset_s;
+    params[3] = x->pay_to_s;
+    params[4] = x->network;
+    params[5] = amount;
+    params[6] = x->profile;
+    params[7] = minutes;
+    params[8] = credit;
+    params[9] = x->topup ? topup : "";
+    params[10] = x->job->id;
+    params[11] = aw_worker.conf->x402_settle == AW_X402_SELF ? "self"
+                                                            : "facilitator";
+    params[12] = hash;
+    params[13] = exp;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_begin_stmt, 14,
+                              params);
+    if (pg == NULL) {
+        return aw_job_db_failed(x->job, res);
+    }
+
+    snprintf(x->state, sizeof(x->state), "%s", PQgetvalue(pg, 0, 0));
+    snprintf(x->tx, sizeof(x->tx), "%s", PQgetvalue(pg, 0, 1));
+    x->session_id = atoll(PQgetvalue(pg, 0, 3));
+    x->gas_nonce = atoll(PQgetvalue(pg, 0, 4));
+    snprintf(x->reason, sizeof(x->reason), "%s", PQgetvalue(pg, 0, 5));
+
+    v = PQgetvalue(pg, 0, 2);
+    raw = PQunescapeBytea((const unsigned char *) v, &rawlen);
+
+    if (raw && rawlen <= sizeof(x->raw)) {
+        memcpy(x->raw, raw, rawlen);
+        x->rawlen = rawlen;
+    }
+
+    PQfreemem(raw);
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+static aw_x402_outcome_e
+aw_x402_fail(aw_x402_t *x, const char *reason, const char *fmt, ...)
+{
+    va_list  args;
+
+    snprintf(x->reason, sizeof(x->reason), "%s", reason);
+
+    va_start(args, fmt);
+    vsnprintf(x->message, sizeof(x->message), fmt, args);
+    va_end(args);
+
+    return AW_X402_FAILED;
+}
+
+
+static aw_x402_outcome_e
+aw_x402_later(aw_x402_t *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static aw_x402_outcome_e
+aw_x402_later(aw_x402_t *x, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(x->message, sizeof(x->message), fmt, args);
+    va_end(args);
+
+    return AW_X402_LATER;
+}
+
+
+/* settlement by the facilitator: /verify, then /settle */
+
+static aw_x402_outcome_e
+aw_x402_facilitator(aw_x402_t *x)
+{
+    int           rc;
+    long          status;
+    char          err[256];
+    json_t       *body, *answer, *v;
+    PGresult     *pg;
+    const char   *params[3], *s;
+
+    body = json_pack("{s:i, s:O, s:O}", "x402Version", 2,
+                     "paymentPayload", x->payload,
+                     "paymentRequirements", x->requirements);
+    if (body == NULL) {
+        return aw_x402_later(x, "out of memory");
+    }
+
+    if (strcmp(x->state, "new") == 0) {
+        rc = aw_x402_http("/verify", body, &status, &answer, err,
+                          sizeof(err));
+
+        if (rc != AW_OK) {
+            json_decref(body);
+            return aw_x402_fail(x, "facilitator_unavailable", "/verify: %s",
+                                err);
+        }
+
+        v = json_object_get(answer, "isValid");
+
+        if (!json_is_true(v)) {
+            s = json_string_value(json_object_get(answer, "invalidReason"));
+            snprintf(err, sizeof(err), "%s",
+                     json_string_value(json_object_get(answer,
+                                                       "invalidMessage"))
+                     ? json_string_value(json_object_get(answer,
+                                                         "invalidMessage"))
+                     : "");
+            json_decref(answer);
+            json_decref(body);
+
+            if (!json_is_boolean(v)) {
+                return aw_x402_fail(x, "facilitator_error", "/verify "
+                                    "answered HTTP %ld without isValid",
+                                    status);
+            }
+
+            return aw_x402_fail(x, s ? s : "invalid_payment", "/verify: %s",
+                                err);
+        }
+
+        json_decref(answer);
+
+        /* from here the facilitator may move the money: 'sent' first */
+
+        params[0] = x->nonce;
+        params[1] = "sent";
+        params[2] = "new";
+
+        pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_state_stmt, 3,
+                                  params);
+        if (pg == NULL) {
+            json_decref(body);
+            return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
+        }
+
+        PQclear(pg);
+        strcpy(x->state, "sent");
+    }
+
+    rc = aw_x402_http("/settle", body, &status, &answer, err, sizeof(err));
+    json_decref(body);
+
+    if (rc != AW_OK) {
+        /* it may have settled: ask again later, it answers for the same */
+        return aw_x402_later(x, "/settle: %s; asking again", err);
+    }
+
+    s = json_string_value(json_object_get(answer, "transaction"));
+    snprintf(x->tx, sizeof(x->tx), "%s",
+             s && strlen(s) == 66 && strncmp(s, "0x", 2) == 0 ? s : "");
+
+    for (s = x->tx; *s; s++) {
+        if (*s >= 'A' && *s <= 'F') {
+            x->tx[s - x->tx] = (char) (*s - 'A' + 'a');
+        }
+    }
+
+    if (json_is_true(json_object_get(answer, "success"))) {
+        json_decref(answer);
+
+        if (x->tx[0] == '\0') {
+            return aw_x402_later(x, "/settle succeeded without a "
+                                 "transaction hash; asking again");
+        }
+
+        return AW_X402_SETTLED;
+    }
+
+    s = json_string_value(json_object_get(answer, "errorReason"));
+
+    if (s && strcmp(s, "settlement_pending") == 0) {
+        json_decref(answer);
+        return aw_x402_later(x, "/settle: settlement_pending (%s); asking "
+                             "again", x->tx);
+    }
+
+    if (!json_is_false(json_object_get(answer, "success"))) {
+        json_decref(answer);
+        return aw_x402_later(x, "/settle answered HTTP %ld without "
+                             "success; asking again", status);
+    }
+
+    snprintf(err, sizeof(err), "%s", s ? s : "settlement_failed");
+    s = json_string_value(json_object_get(answer, "errorMessage"));
+
+    aw_x402_fail(x, err, "/settle: %s", s ? s : err);
+    json_decref(answer);
+
+    return AW_X402_FAILED;
+}
+
+
+typedef struct {
+    char    *buf;
+    size_t   len;
+} aw_x402_buf_t;
+
+
+static size_t
+aw_x402_write(char *p, size_t size, size_t n, void *data)
+{
+    aw_x402_buf_t  *b = data;
+
+    char    *nb;
+    size_t   len;
+
+    len = size * n;
+
+    if (b->len + len > AW_X402_HTTP_MAX) {
+        return 0;
+    }
+
+    nb = realloc(b->buf, b->len + len + 1);
+    if (nb == NULL) {
+        return 0;
+    }
+
+    memcpy(nb + b->len, p, len);
+    b->buf = nb;
+    b->len += len;
+    b->buf[b->len] = '\0';
+
+    return len;
+}
+
+
+/*
+ * POST x402_facilitator_url + path with a JSON body: AW_OK with the HTTP
+ * status and the JSON answer (an object), else AW_ERROR with why.
+ */
+
+static int
+aw_x402_http(const char *path, json_t *body, long *status, json_t **answer,
+    char *err, size_t errlen)
+{
+    char               *text, url[1100];
+    CURL               *c;
+    CURLcode            rc;
+    aw_conf_t          *conf;
+    json_error_t        je;
+    aw_x402_buf_t       b;
+    struct curl_slist  *h;
+
+    conf = aw_worker.conf;
+    *answer = NULL;
+
+    snprintf(url, sizeof(url), "%s%s", conf->x402_facilitator_url, path);
+
+    /* "https://f.example/" + "/settle" */
+    if (strlen(conf->x402_facilitator_url) > 0
+        && conf->x402_facilitator_url[strlen(conf->x402_facilitator_url) - 1]
+           == '/')
+    {
+        snprintf(url, sizeof(url), "%s%s", conf->x402_facilitator_url,
+                 path + 1);
+    }
+
+    text = json_dumps(body, JSON_COMPACT);
+    c = curl_easy_init();
+    h = curl_slist_append(NULL, "Content-Type: application/json");
+
+    if (text == NULL || c == NULL || h == NULL) {
+        free(text);
+        curl_slist_free_all(h);
+        if (c) {
+            curl_easy_cleanup(c);
+        }
+        snprintf(err, errlen, "out of memory");
+        return AW_ERROR;
+    }
+
+    memset(&b, 0, sizeof(b));
+
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     (long) conf->x402_facilitator_timeout);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, aw_x402_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+
+    rc = curl_easy_perform(c);
+
+    *status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    free(text);
+
+    if (rc != CURLE_OK) {
+        free(b.buf);
+        snprintf(err, errlen, "the facilitator did not answer: %s",
+                 curl_easy_strerror(rc));
+        return AW_ERROR;
+    }
+
+    *answer = b.buf ? json_loads(b.buf, 0, &je) : NULL;
+    free(b.buf);
+
+    if (!json_is_object(*answer)) {
+        json_decref(*answer);
+        *answer = NULL;
+        snprintf(err, errlen, "the facilitator answered HTTP %ld without a "
+                 "JSON object", *status);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/* the calldata of transferWithAuthorization, into buf (at least 4 + 9*32) */
+
+static size_t
+aw_x402_calldata(aw_x402_t *x, uint8_t *buf, size_t cap)
+{
+    size_t    n, padded;
+    uint8_t  *p;
+
+    p = buf;
+    memset(buf, 0, cap);
+
+    if (x->siglen == 65) {
+        memcpy(p, aw_x402_sel_vrs, 4);
+    } else {
+        memcpy(p, aw_x402_sel_bytes, 4);
+    }
+
+    p += 4;
+    memcpy(p + 12, x->auth.from, 20);
+    p += 32;
+    memcpy(p + 12, x->auth.to, 20);
+    p += 32;
+    memcpy(p, x->auth.value, 32);
+    p += 32;
+    memcpy(p, x->auth.valid_after, 32);
+    p += 32;
+    memcpy(p, x->auth.valid_before, 32);
+    p += 32;
+    memcpy(p, x->auth.nonce, 32);
+    p += 32;
+
+    if (x->siglen == 65) {
+        /* v, r, s; v 27/28 (or 0/1, which the token does not take) */
+        p[31] = x->sig[64] < 27 ? (uint8_t) (x->sig[64] + 27) : x->sig[64];
+        p += 32;
+        memcpy(p, x->sig, 32);
+        p += 32;
+        memcpy(p, x->sig + 32, 32);
+        p += 32;
+
+        return (size_t) (p - buf);
+    }
+
+    /* bytes: the offset (7 words), the length, the data padded */
+    padded = (x->siglen + 31) / 32 * 32;
+    n = 4 + 7 * 32 + 32 + padded;
+
+    if (n > cap) {
+        return 0;
+    }
+
+    p[31] = 7 * 32;
+    p += 32;
+    p[30] = (uint8_t) (x->siglen >> 8);
+    p[31] = (uint8_t) x->siglen;
+    p += 32;
+    memcpy(p, x->sig, x->siglen);
+
+    return n;
+}
+
+
+typedef struct {
+    aw_x402_t        *x;
+    axon_signer_t    *signer;
+    const uint8_t    *data;
+    size_t            len;
+    uint64_t          pending;
+    uint64_t          gas;
+    aw_u256_t         max_fee;
+    aw_u256_t         tip;
+    char              err[256];
+} aw_x402_sign_t;
+
+
+/* settlement by our own transaction */
+
+static aw_x402_outcome_e
+aw_x402_self(aw_x402_t *x)
+{
+    int                rc;
+    uint8_t            data[4 + 9 * 32 + 256 + 32];
+    size_t             len;
+    aw_rpc_t          *rpc;
+    aw_addr_t          gas;
+    aw_x402_sign_t     s;
+    aw_x402_outcome_e  o;
+
+    rpc = &aw_worker.rpc;
+
+    if (strcmp(x->state, "sent") == 0 && x->rawlen > 0) {
+        /* sent before: the same bytes again (a node may have lost them) */
+        rc = aw_rpc_send_raw(rpc, x->raw, x->rawlen);
+
+        if (rc == AW_RPC_ERPC && strstr(rpc->error, "nonce too low") == NULL)
+        {
+            aw_log(AW_LOG_INFO, "resending %s: %s", x->tx, rpc->error);
+        }
+
+        return aw_x402_receipt(x);
+    }
+
+    memset(&s, 0, sizeof(s));
+    s.x = x;
+
+    s.signer = axon_signer_create(aw_worker.conf->x402_gas_key);
+    if (s.signer == NULL) {
+        return aw_x402_later(x, "the gas key cannot sign (out of memory?)");
+    }
+
+    memcpy(gas.b, axon_signer_address(s.signer), 20);
+
+    len = aw_x402_calldata(x, data, sizeof(data));
+    s.data = data;
+    s.len = len;
+
+    if (len == 0) {
+        axon_signer_destroy(s.signer);
+        return aw_x402_fail(x, "invalid_exact_evm_signature", "the signature "
+                            "is too long");
+    }
+
+    /* the simulation: a revert says why it cannot settle */
+
+    rc = aw_rpc_estimate_gas(rpc, &gas, &x->asset, data, len, &s.gas);
+
+    if (rc == AW_RPC_ERPC) {
+        axon_signer_destroy(s.signer);
+        return aw_x402_diagnose(x, rpc->error);
+    }
+
+    if (rc == AW_RPC_OK) {
+        rc = aw_rpc_fees(rpc, &s.max_fee, &s.tip);
+    }
+
+    if (rc == AW_RPC_OK) {
+        rc = aw_rpc_nonce(rpc, &gas, &s.pending);
+    }
+
+    if (rc != AW_RPC_OK) {
+        axon_signer_destroy(s.signer);
+        /* nothing was sent: final, the agent pays again later */
+        return aw_x402_fail(x, "settlement_unavailable", "the chain node "
+                            "failed: %s", rpc->error);
+    }
+
+    s.gas += s.gas / 5;     /* estimates are tight; unused gas is kept */
+
+    rc = aw_db_txn(&aw_worker.db, NULL, aw_x402_sign, &s);
+    axon_signer_destroy(s.signer);
+
+    if (rc != AW_OK) {
+        return aw_x402_later(x, "recording the transaction: %s",
+                             s.err[0] ? s.err : aw_worker.db.error);
+    }
+
+    strcpy(x->state, "sent");
+
+    aw_log(AW_LOG_INFO, "sending %s (gas account nonce %lld)", x->tx,
+           (long long) x->gas_nonce);
+
+    rc = aw_rpc_send_raw(rpc, x->raw, x->rawlen);
+
+    if (rc == AW_RPC_ERPC) {
+        if (strstr(rpc->error, "nonce too low") != NULL) {
+            o = aw_x402_receipt(x);
+            if (o != AW_X402_LATER) {
+                return o;
+            }
+
+            /* the nonce went to another transaction: sign again */
+            aw_x402_unsend(x);
+            return aw_x402_later(x, "gas account nonce %lld was used by "
+                                 "another transaction; signing again",
+                                 (long long) x->gas_nonce);
+        }
+
+        /* refused (no gas money, fee too low...): nothing was sent */
+        aw_log(AW_LOG_ERR, "the node refused %s: %s", x->tx, rpc->error);
+        aw_x402_unsend(x);
+        x->tx[0] = '\0';
+        return aw_x402_fail(x, "settlement_failed", "the node refused the "
+                            "transaction: %s", rpc->error);
+    }
+
+    /* sent, or unknown (transport): the receipt tells; a retry resends */
+
+    return aw_x402_receipt(x);
+}
+
+
+/*
+ * In one transaction: the gas account's next nonce (the node's pending
+ * count, or ours if greater: sent transactions it has not seen yet), the
+ * transaction signed with it, and the row 'sent' with its bytes.
+ */
+
+static int
+aw_x402_sign(aw_db_t *db, void *data)
+{
+    aw_x402_sign_t  *s = data;
+
+    int             rc;
+    char            gas[43], pending[24], nonce[24], hash_s[67];
+    char           *raw_s;
+    size_t          raw_len;
+    uint8_t         hash[32];
+    PGresult       *pg;
+    aw_x402_t      *x;
+    const char     *params[6];
+    axon_tx1559_t   tx;
+
+    x = s->x;
+
+    gas[0] = '0';
+    gas[1] = 'x';
+    axon_hex_encode(gas + 2, axon_signer_address(s->signer), 20);
+    gas[42] = '\0';
+    snprintf(pending, sizeof(pending), "%llu",
+             (unsigned long long) s->pending);
+
+    params[0] = gas;
+    params[1] = pending;
+
+    pg = aw_db_query(db, "INSERT INTO x402_gas_accounts AS g (address,"
+                     " next_nonce) VALUES ($1, $2::bigint + 1)"
+                     " ON CONFLICT (address) DO UPDATE"
+                     " SET next_nonce = greatest(g.next_nonce,"
+                     " $2::bigint) + 1"
+                     " RETURNING next_nonce - 1", 2, params);
+    if (pg == NULL) {
+        return AW_ERROR;
+    }
+
+    x->gas_nonce = atoll(PQgetvalue(pg, 0, 0));
+    PQclear(pg);
+
+    memset(&tx, 0, sizeof(tx));
+    tx.chain_id = (uint64_t) aw_worker.conf->eth_chain_id;
+    tx.nonce = (uint64_t) x->gas_nonce;
+    memcpy(tx.max_priority_fee, s->tip.b, 32);
+    memcpy(tx.max_fee, s->max_fee.b, 32);
+    tx.gas_limit = s->gas;
+    memcpy(tx.to, x->asset.b, 20);
+    tx.data = s->data;
+    tx.data_len = s->len;
+
+    rc = axon_tx1559_sign(s->signer, &tx, x->raw, sizeof(x->raw),
+                          &x->rawlen, hash);
+    if (rc != AXON_OK) {
+        snprintf(s->err, sizeof(s->err), "signing failed (%d)", rc);
+        return AW_ERROR;
+    }
+
+    hash_s[0] = '0';
+    hash_s[1] = 'x';
+    axon_hex_encode(hash_s + 2, hash, 32);
+    hash_s[66] = '\0';
+
+    raw_s = (char *) PQescapeByteaConn(db->conn, x->raw, x->rawlen,
+                                       &raw_len);
+    if (raw_s == NULL) {
+        snprintf(s->err, sizeof(s->err), "out of memory");
+        return AW_ERROR;
+    }
+
+    snprintf(nonce, sizeof(nonce), "%lld", (long long) x->gas_nonce);
+
+    params[0] = x->nonce;
+    params[1] = hash_s;
+    params[2] = raw_s;
+    params[3] = gas;
+    params[4] = nonce;
+
+    pg = aw_db_query(db, "UPDATE x402_payments SET state = 'sent',"
+                     " tx_hash = $2, raw_tx = $3::bytea, gas_account = $4,"
+                     " gas_nonce = $5::bigint"
+                     " WHERE nonce = $1 AND state = 'new'"
+                     " RETURNING 1", 5, params);
+    PQfreemem(raw_s);
+
+    if (pg == NULL) {
+        return AW_ERROR;
+    }
+
+    rc = PQntuples(pg) == 1 ? AW_OK : AW_ERROR;
+    PQclear(pg);
+
+    if (rc != AW_OK) {
+        snprintf(s->err, sizeof(s->err), "the payment is no longer new "
+                 "(another worker?)");
+        return AW_ERROR;
+    }
+
+    strcpy(x->tx, hash_s);
+
+    return AW_OK;
+}
+
+
+/*
+ * Sent, not taken by the node: the row back to 'new' and, if no later
+ * nonce was drawn meanwhile, the gas account's nonce with it.
+ */
+
+static void
+aw_x402_unsend(aw_x402_t *x)
+{
+    char         nonce[24];
+    PGresult    *pg;
+    const char  *params[2];
+
+    snprintf(nonce, sizeof(nonce), "%lld", (long long) x->gas_nonce);
+
+    params[0] = x->nonce;
+    params[1] = nonce;
+
+    pg = aw_db_query(&aw_worker.db, "WITH p AS (UPDATE x402_payments"
+                     " SET state = 'new', tx_hash = NULL, raw_tx = NULL,"
+                     " gas_nonce = NULL"
+                     " WHERE nonce = $1 AND state = 'sent'"
+                     " RETURNING gas_account)"
+                     " UPDATE x402_gas_accounts g SET next_nonce = $2::bigint"
+                     " FROM p WHERE g.address = p.gas_account"
+                     " AND g.next_nonce = $2::bigint + 1", 2, params);
+    PQclear(pg);
+
+    strcpy(x->state, "new");
+    x->rawlen = 0;
+}
+
+
+/* our transaction's receipt, waited for up to x402_receipt_wait */
+
+static aw_x402_outcome_e
+aw_x402_receipt(aw_x402_t *x)
+{
+    int                rc;
+    aw_rpc_t          *rpc;
+    aw_hash_t          hash;
+    aw_msec_t          until;
+    aw_eth_receipt_t   r;
+
+    rpc = &aw_worker.rpc;
+
+    if (aw_eth_parse_bytes(x->tx, 32, hash.b) != AW_OK) {
+        return aw_x402_later(x, "the recorded transaction hash \"%s\" is "
+                             "malformed", x->tx);
+    }
+
+    until = aw_monotonic_msec() + aw_worker.conf->x402_receipt_wait;
+
+    for ( ;; ) {
+        memset(&r, 0, sizeof(r));
+        rc = aw_rpc_get_receipt(rpc, &hash, &r);
+
+        if (rc == AW_RPC_OK) {
+            break;
+        }
+
+        if (rc != AW_RPC_NOT_FOUND || aw_monotonic_msec() >= until) {
+            return aw_x402_later(x, "waiting for the receipt of %s (%s)",
+                                 x->tx, rc == AW_RPC_NOT_FOUND
+                                        ? "not mined yet" : rpc->error);
+        }
+
+        aw_sleep_msec(100);
+    }
+
+    if (r.status && aw_x402_transferred(x, &r)) {
+        aw_eth_receipt_free(&r);
+        return AW_X402_SETTLED;
+    }
+
+    aw_eth_receipt_free(&r);
+
+    if (r.status) {
+        aw_log(AW_LOG_ERR, "%s succeeded without the transfer of the "
+               "authorization: is %s the token?", x->tx, x->asset_s);
+        return aw_x402_fail(x, "invalid_exact_evm_transfer_event_mismatch",
+                            "%s has no Transfer of the authorization", x->tx);
+    }
+
+    /* reverted: taken by someone else's transaction first? */
+    return aw_x402_diagnose(x, "reverted");
+}
+
+
+/*
+ * In a receipt: the token's AuthorizationUsed(payer, nonce) and its
+ * Transfer(payer, payTo, value) of at least the amount.
+ */
+
+static int
+aw_x402_transferred(aw_x402_t *x, const aw_eth_receipt_t *r)
+{
+    int                  used, paid;
+    size_t               i;
+    uint8_t              word[32];
+    const aw_eth_log_t  *l;
+
+    used = 0;
+    paid = 0;
+
+    for (i = 0; i < r->nlogs; i++) {
+        l = &r->logs[i];
+
+        if (memcmp(l->address.b, x->asset.b, 20) != 0 || l->removed) {
+            continue;
+        }
+
+        if (l->ntopics == 3
+            && memcmp(l->topics[0].b, aw_x402_topic_used.b, 32) == 0
+            && memcmp(l->topics[1].b + 12, x->auth.from, 20) == 0
+            && memcmp(l->topics[2].b, x->auth.nonce, 32) == 0)
+        {
+            used = 1;
+        }
+
+        if (l->ntopics == 3 && l->data_len == 32
+            && memcmp(l->topics[0].b, aw_x402_topic_transfer.b, 32) == 0
+            && memcmp(l->topics[1].b + 12, x->auth.from, 20) == 0
+            && memcmp(l->topics[2].b + 12, x->pay_to.b, 20) == 0)
+        {
+            memcpy(word, l->data, 32);
+            paid |= axon_uint256_cmp(word, x->auth.value) >= 0;
+        }
+    }
+
+    return used && paid;
+}
+
+
+/*
+ * Why the authorization cannot be (or was not) settled by us: already
+ * used (perhaps by someone else's transaction, which then is the
+ * settlement), the payer's balance, or the simulation's own message.
+ */
+
+static aw_x402_outcome_e
+aw_x402_diagnose(aw_x402_t *x, const char *what)
+{
+    int         rc;
+    uint8_t     data[4 + 64];
+    aw_rpc_t   *rpc;
+    aw_u256_t   word;
+    aw_addr_t   from;
+
+    rpc = &aw_worker.rpc;
+
+    memcpy(data, aw_x402_sel_state, 4);
+    memset(data + 4, 0, 12);
+    memcpy(data + 16, x->auth.from, 20);
+    memcpy(data + 36, x->auth.nonce, 32);
+
+    rc = aw_rpc_call_word(rpc, &x->asset, data, sizeof(data), &word);
+
+    if (rc != AW_RPC_OK) {
+        return aw_x402_later(x, "%s; authorizationState: %s", what,
+                             rpc->error);
+    }
+
+    if (word.b[31] == 1) {
+        return aw_x402_used_by(x);
+    }
+
+    memcpy(from.b, x->auth.from, 20);
+
+    rc = aw_rpc_erc20_balance(rpc, &x->asset, &from, &word);
+
+    if (rc == AW_RPC_OK && axon_uint256_cmp(word.b, x->auth.value) < 0) {
+        return aw_x402_fail(x, "invalid_exact_evm_insufficient_balance",
+                            "%s holds less than the authorization's value",
+                            x->payer);
+    }
+
+    return aw_x402_fail(x, "invalid_exact_evm_transaction_simulation_failed",
+                        "transferWithAuthorization: %s", what);
+}
+
+
+/*
+ * The authorization is used: by the transaction whose AuthorizationUsed
+ * log names it (settled, if it paid payTo), else it was canceled.
+ */
+
+static aw_x402_outcome_e
+aw_x402_used_by(aw_x402_t *x)
+{
+    int                rc;
+    size_t             n;
+    uint64_t           latest;
+    aw_rpc_t          *rpc;
+    aw_hash_t          payer;
+    aw_hash_t          nonce;
+    aw_eth_log_t      *logs;
+    aw_eth_filter_t    f;
+    aw_eth_receipt_t   r;
+
+    rpc = &aw_worker.rpc;
+
+    rc = aw_rpc_block_number(rpc, &latest);
+    if (rc != AW_RPC_OK) {
+        return aw_x402_later(x, "the authorization is used; looking for "
+                             "its transaction: %s", rpc->error);
+    }
+
+    memset(&payer, 0, sizeof(payer));
+    memcpy(payer.b + 12, x->auth.from, 20);
+    memcpy(nonce.b, x->auth.nonce, 32);
+
+    memset(&f, 0, sizeof(f));
+    f.from_block = latest > AW_X402_LOG_BACK ? latest - AW_X402_LOG_BACK : 0;
+    f.to_block = latest;
+    f.addresses = &x->asset;
+    f.naddresses = 1;
+    f.topics[0] = &aw_x402_topic_used;
+    f.topics[1] = &payer;
+    f.topics[2] = &nonce;
+    f.ntopics = 3;
+
+    rc = aw_rpc_get_logs(rpc, &f, &logs, &n);
+    if (rc != AW_RPC_OK) {
+        return aw_x402_later(x, "the authorization is used; looking for "
+                             "its transaction: %s", rpc->error);
+    }
+
+    if (n == 0) {
+        aw_eth_logs_free(logs, n);
+        return aw_x402_fail(x, "invalid_exact_evm_nonce_already_used",
+                            "the authorization was used or canceled "
+                            "elsewhere");
+    }
+
+    aw_eth_hex(x->tx, logs[0].tx_hash.b, 32);
+    memcpy(nonce.b, logs[0].tx_hash.b, 32);
+    aw_eth_logs_free(logs, n);
+
+    memset(&r, 0, sizeof(r));
+
+    if (aw_rpc_get_receipt(rpc, &nonce, &r) != AW_RPC_OK) {
+        return aw_x402_later(x, "the receipt of %s: %s", x->tx, rpc->error);
+    }
+
+    if (r.status && aw_x402_transferred(x, &r)) {
+        aw_eth_receipt_free(&r);
+        aw_log(AW_LOG_NOTICE, "the authorization was settled by %s (not "
+               "ours): it counts", x->tx);
+        return AW_X402_SETTLED;
+    }
+
+    aw_eth_receipt_free(&r);
+
+    return aw_x402_fail(x, "invalid_exact_evm_nonce_already_used",
+                        "%s used the authorization without paying %s",
+                        x->tx, x->pay_to_s);
+}
+
+
+/*
+ * The session paid for: a top-up's must be the payer's and live (its
+ * wallet's balance pays its minutes); a new one is claimed under an id
+ * drawn once (kept in the record, then in the row).  serr: why there is
+ * no session, for the record.
+ */
+
+static const char  aw_x402_session_lua[] =
+    "local sid = redis.call('HGET', KEYS[1], 'session_id')\n"
+    "if sid then return {0, sid} end\n"
+    "local cur = redis.call('HGET', KEYS[2], 'session')\n"
+    "if cur then\n"
+    "  local st = redis.call('HGET', 'axon:session:' .. cur, 'state')\n"
+    "  if st and st ~= 'ended' then return {-1, cur} end\n"
+    "end\n"
+    "local id = redis.call('INCR', KEYS[3])\n"
+    "redis.call('HSET', 'axon:session:' .. id, 'id', id, 'wallet', ARGV[1],"
+    " 'profile', ARGV[2], 'mode', 'ssh', 'gpus', ARGV[4],"
+    " 'state', 'queued', 'created_at', ARGV[3])\n"
+    "redis.call('HSET', KEYS[2], 'session', id)\n"
+    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "  redis.call('HSET', KEYS[1], 'session_id', id)\n"
+    "end\n"
+    "return {1, tostring(id)}\n";
+
+
+static int
+aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
+    size_t serrlen)
+{
+    char         id[24], pay[96], wallet[64], now[24], gpus[16];
+    PGresult    *pg;
+    redisReply  *reply;
+    const char  *params[2], *argv[10];
+
+    if (x->topup) {
+        snprintf(id, sizeof(id), "%lld", (long long) x->topup);
+        params[0] = id;
+
+        pg = aw_db_query(&aw_worker.db, "SELECT wallet, state FROM sessions"
+                         " WHERE id = $1::bigint", 1, params);
+        if (pg == NULL) {
+            return aw_job_db_failed(x->job, res);
+        }
+
+        if (PQntuples(pg) == 0 || strcmp(PQgetvalue(pg, 0, 0), x->payer) != 0)
+        {
+            snprintf(serr, serrlen, "unknown_session");
+
+        } else if (strcmp(PQgetvalue(pg, 0, 1), "ended") == 0) {
+            snprintf(serr, serrlen, "session_ended");
+        }
+
+        PQclear(pg);
+
+        x->session_id = x->topup;
+
+        return AW_OK;
+    }
+
+    if (x->session_id == 0) {
+        snprintf(pay, sizeof(pay), AW_X402_PAY_KEY "%s", x->nonce);
+        snprintf(wallet, sizeof(wallet), "axon:wallet:%s", x->payer);
+        snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+        snprintf(gpus, sizeof(gpus), "%d", x->p->gpus);
+
+        argv[0] = "EVAL";
+        argv[1] = aw_x402_session_lua;
+        argv[2] = "3";
+        argv[3] = pay;
+        argv[4] = wallet;
+        argv[5] = "axon:session:next";
+        argv[6] = x->payer;
+        argv[7] = x->profile;
+        argv[8] = now;
+        argv[9] = gpus;
+
+        reply = aw_redis_command_argv(&aw_worker.redis, 10, argv, NULL);
+
+        if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+            || reply->elements != 2
+            || reply->element[0]->type != REDIS_REPLY_INTEGER
+            || reply->element[1]->type != REDIS_REPLY_STRING)
+        {
+            if (reply) {
+                freeReplyObject(reply);
+            }
+            aw_job_fail(res, 0, "redis: drawing the session id failed");
+            return AW_ERROR;
+        }
+
+        if (reply->element[0]->integer < 0) {
+            /* the payer has a live session (the module refuses this) */
+            snprintf(serr, serrlen, "session_exists");
+            x->session_id = atoll(reply->element[1]->str);
+            freeReplyObject(reply);
+            return AW_OK;
+        }
+
+        snprintf(id, sizeof(id), "%s", reply->element[1]->str);
+        freeReplyObject(reply);
+
+        params[0] = x->nonce;
+        params[1] = id;
+
+        pg = aw_db_query(&aw_worker.db, "UPDATE x402_payments"
+                         " SET session_id = coalesce(session_id, $2::bigint)"
+                         " WHERE nonce = $1 RETURNING session_id", 2, params);
+        if (pg == NULL) {
+            return aw_job_db_failed(x->job, res);
+        }
+
+        x->session_id = PQntuples(pg) ? atoll(PQgetvalue(pg, 0, 0)) : 0;
+        PQclear(pg);
+    }
+
+    return aw_session_claim_for(res, x->session_id, x->payer, x->profile,
+                                "ssh", x->ssh_key[0] ? x->ssh_key : NULL);
+}
+
+
+/*
+ * The outcome into axon:x402:pay:NONCE, which the module polls; a record
+ * that expired meanwhile is written again, kept a day.
+ */
+
+static const char  aw_x402_record_lua[] =
+    "local n = redis.call('EXISTS', KEYS[1])\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+    "if n == 0 then redis.call('EXPIRE', KEYS[1], " "86400" ") end\n"
+    "return n\n";
+
+
+static int
+aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
+    const char *session_error)
+{
+    int          argc;
+    char         key[96], now[24], sid[24], until[24], credit[24];
+    redisReply  *reply;
+    const char  *argv[32];
+
+    snprintf(key, sizeof(key), AW_X402_PAY_KEY "%s", x->nonce);
+    snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+
+    argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = aw_x402_record_lua;
+    argv[argc++] = "1";
+    argv[argc++] = key;
+    argv[argc++] = "payer";
+    argv[argc++] = x->payer ? x->payer : "";
+
+    if (x->tx[0]) {
+        argv[argc++] = "transaction";
+        argv[argc++] = x->tx;
+    }
+
+    if (!settled) {
+        argv[argc++] = "state";
+        argv[argc++] = "failed";
+        argv[argc++] = "error_reason";
+        argv[argc++] = x->reason[0] ? x->reason : "settlement_failed";
+
+    } else {
+        snprintf(sid, sizeof(sid), "%lld", (long long) x->session_id);
+        snprintf(until, sizeof(until), "%lld", (long long) paid_until);
+        snprintf(credit, sizeof(credit), "%lld", (long long) x->credit);
+
+        argv[argc++] = "state";
+        argv[argc++] = "settled";
+        argv[argc++] = "settled_at";
+        argv[argc++] = now;
+        argv[argc++] = "paid_until";
+        argv[argc++] = until;
+        argv[argc++] = "credit";
+        argv[argc++] = credit;
+
+        if (x->session_id) {
+            argv[argc++] = "session_id";
+            argv[argc++] = sid;
+        }
+
+        if (session_error) {
+            argv[argc++] = "session_error";
+            argv[argc++] = session_error;
+        }
+    }
+
+    reply = aw_redis_command_argv(&aw_worker.redis, argc, argv, NULL);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        if (reply) {
+            freeReplyObject(reply);
+        }
+        return AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    return AW_OK;
+}

@@ -1,0 +1,269 @@
+// x402 end to end (issue 10): the unmodified x402 SDK client pays for an
+// SSH GPU session, the worker settles the payment (x402_settle self: its
+// own transferWithAuthorization from a gas wallet; then x402_settle
+// facilitator: a local facilitator built from the SDK's own code), credits
+// the payer once, claims the session, and a real ssh runs a command in it;
+// a top-up extends it; release keeps the unused minutes as credit.  A
+// replayed header, a payer without the money, a chain node or facilitator
+// that is down: no session, no credit, and paying again later works.
+// Real nginx, worker, Postgres, Redis, ganache, podman, ssh.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Wallet } from 'ethers';
+import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
+import { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } from '@x402/fetch';
+import { registerExactEvmScheme } from '@x402/evm/exact/client';
+import { Stack, freePort, waitFor } from './lib/stack.mjs';
+import { Facilitator } from './lib/facilitator.mjs';
+
+const NETWORK = 'eip155:1337';
+const PRICE = 16667n;                   // chain/deploy.mjs: atomic USDC per credit minute
+const dir = mkdtempSync(join(tmpdir(), 'axon-x402-'));
+const gasKey = Wallet.createRandom();
+const keyFile = join(dir, 'gas.key');
+writeFileSync(keyFile, gasKey.privateKey.slice(2) + '\n', { mode: 0o600 });
+
+const BASE = ['gpu_hosts local=0,1,2,3', 'profiles "small:1:1 large:2:1"',
+    'billing_minute 2s', 'billing_tick 200ms', 'launcher_timeout 20s',
+    'launcher_ready_timeout 20s', 'reconcile_interval 2s', 'port_pool_size 4',
+    'job_retry_min 100ms', 'job_retry_max 1s', 'x402_receipt_wait 2s'];
+const SELF = [...BASE, 'x402_settle self', `x402_gas_key_file ${keyFile}`];
+
+const s = new Stack({ chain: true, sessions: true, workerConf: BASE.join('\n') });
+let usdc, fport, f;
+
+before(async () => {
+    fport = await freePort();
+    await s.start();
+    usdc = s.chain.tokens.USDC;
+    // the gas wallet's ether, from ganache's unlocked deployer
+    await s.rpc('eth_sendTransaction', [{ from: s.chain.deployer ?? '0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1',
+        to: gasKey.address, value: '0x' + (10n ** 19n).toString(16) }]);
+    // x402_settle self needs the chain's eth_rpc_url, which the stack adds
+    // once the chain is up: the worker starts again with it
+    await restartWorker(SELF);
+    await waitFor(() => s.redis('GET', 'axon:profiles'), 'the worker published its profiles');
+});
+
+after(async () => {
+    await f?.stop();
+    await s?.stop();
+    rmSync(dir, { recursive: true, force: true });
+});
+
+async function restartWorker(lines) {
+    s.env.AXON_WORKER_CONF = s.env.AXON_WORKER_CONF.replace(BASE.join('\n'), lines.join('\n'));
+    BASE.splice(0, BASE.length, ...lines);
+    await s.stack('stop', 'worker');
+    await s.stack('start', 'worker');
+}
+
+function sql(q) {
+    const r = s.psql(q);
+    assert.ok(r.ok, r.err);
+    return r.out;
+}
+
+function keygen(name) {
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, name)]);
+    return { name, pub: readFileSync(join(dir, `${name}.pub`), 'utf8').trim() };
+}
+
+function ssh(key, host, port, user, cmd) {
+    const r = spawnSync('ssh', ['-i', join(dir, key.name), '-p', String(port), '-o', 'BatchMode=yes',
+        '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes',
+        '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', `${user}@${host}`, cmd], { timeout: 20000 });
+    return { code: r.status, out: r.stdout.toString().trim(), err: r.stderr.toString().trim() };
+}
+
+// the SDK's fetch wrapper for an account; sent[] records the payment headers it sent
+function agent(account, sent = []) {
+    const c = new x402Client();
+    registerExactEvmScheme(c, { signer: account });
+    c.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: usdc.address,
+        maxAmountPerPayment: '100000000' }] });
+    const spy = async (input, init) => {
+        const req = new Request(input, init);
+        const sig = req.headers.get('PAYMENT-SIGNATURE');
+        if (sig) sent.push(sig);
+        return fetch(req);
+    };
+    return wrapFetchWithPayment(spy, c);
+}
+
+async function pay(account, body, sent) {
+    const res = await agent(account, sent)(s.url('/api/x402/session'), {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = text; }
+    const h = res.headers.get('PAYMENT-RESPONSE');
+    return { status: res.status, body: json, settle: h ? decodePaymentResponseHeader(h) : null };
+}
+
+async function balanceOf(addr) {
+    const data = '0x70a08231' + addr.slice(2).toLowerCase().padStart(64, '0');
+    return BigInt(await s.rpc('eth_call', [{ to: usdc.address, data }, 'latest']));
+}
+
+const payer = i => privateKeyToAccount(s.chain.demo_wallets[i].private_key);
+const lower = a => a.toLowerCase();
+const ledger = addr => sql(`SELECT coalesce(string_agg(delta_minutes::text || ':' || idempotency_key, ',' ORDER BY id), '')
+                              FROM credit_ledger WHERE wallet = '${lower(addr)}' AND kind = 'deposit'`);
+const balance = addr => Number(sql(`SELECT coalesce((SELECT balance FROM wallet_balances WHERE wallet = '${lower(addr)}'), 0)`));
+const live = addr => sql(`SELECT count(*) FROM sessions WHERE wallet = '${lower(addr)}' AND state <> 'ended'`);
+
+test('self settlement: the SDK pays, the worker sends transferWithAuthorization, credits once, and ssh runs in the session; a top-up extends it; release keeps the rest', async () => {
+    const a = payer(0);
+    const key = keygen('k-self');
+    const before = { payer: await balanceOf(a.address), revenue: await balanceOf(s.chain.revenue_wallet) };
+    const sent = [];
+
+    const r = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub }, sent);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.settle.success, true);
+    assert.match(r.settle.transaction, /^0x[0-9a-f]{64}$/);
+    assert.equal(lower(r.settle.payer), lower(a.address));
+    assert.equal(sent.length, 1);
+
+    // on chain: the payer paid payTo exactly the price, from our gas wallet's transaction
+    const amount = 30n * PRICE;
+    assert.equal(await balanceOf(a.address), before.payer - amount);
+    assert.equal(await balanceOf(s.chain.revenue_wallet), before.revenue + amount);
+    const tx = await s.rpc('eth_getTransactionByHash', [r.settle.transaction]);
+    assert.equal(lower(tx.from), lower(gasKey.address));
+    assert.equal(lower(tx.to), lower(usdc.address));
+
+    // the ledger: one row, keyed by the authorization's nonce
+    const nonce = r.body.payment_id;
+    assert.match(nonce, /^0x[0-9a-f]{64}$/);
+    assert.equal(ledger(a.address), `30:x402:${nonce}`);
+    assert.equal(sql(`SELECT state || ' ' || tx_hash || ' ' || session_id FROM x402_payments WHERE nonce = '${nonce}'`),
+                 `settled ${r.settle.transaction} ${r.body.session_id}`);
+
+    // the session: SSH coordinates that work
+    assert.equal(r.body.status, 'running');
+    assert.ok(r.body.auth_token);
+    const exp1 = Date.parse(r.body.expires_at);
+    assert.ok(exp1 > Date.now() + 25 * 60e3 && exp1 <= Date.now() + 31 * 60e3, r.body.expires_at);
+    const out = ssh(key, r.body.ssh_host, r.body.ssh_port, r.body.ssh_user, 'echo paid-$((6*7))');
+    assert.equal(out.code, 0, out.err);
+    assert.equal(out.out, 'paid-42');
+
+    // the auth token is the payer's, as a sign-in's: the API takes it
+    const me = await s.json('/api/session', { headers: { authorization: `Bearer ${r.body.auth_token}` } });
+    assert.equal(me.status, 200);
+    assert.equal(me.body.session_id, r.body.session_id);
+
+    // a replay of the same header: refused, nothing changes
+    const replay = await fetch(s.url('/api/x402/session'), { method: 'POST',
+        headers: { 'content-type': 'application/json', 'PAYMENT-SIGNATURE': sent[0] },
+        body: JSON.stringify({ profile: 'small', minutes: 30, ssh_public_key: key.pub }) });
+    assert.equal(replay.status, 402);
+    assert.equal((await replay.json()).error.code, 'invalid_exact_evm_nonce_already_used');
+    assert.equal(ledger(a.address), `30:x402:${nonce}`);
+    assert.equal(await balanceOf(a.address), before.payer - amount);
+
+    // a top-up: the same session, more paid time
+    const t = await pay(a, { profile: 'small', minutes: 60, session_id: r.body.session_id });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.equal(t.body.session_id, r.body.session_id);
+    assert.ok(Date.parse(t.body.expires_at) > exp1 + 55 * 60e3, `${t.body.expires_at} vs ${r.body.expires_at}`);
+    assert.equal(ledger(a.address), `30:x402:${nonce},60:x402:${t.body.payment_id}`);
+    assert.equal(live(a.address), '1');
+
+    // release with the auth token: the unused minutes stay
+    const rel = await s.json('/api/release', { method: 'POST',
+        headers: { authorization: `Bearer ${r.body.auth_token}` } });
+    assert.equal(rel.status, 202, JSON.stringify(rel.body));
+    await waitFor(() => live(a.address) === '0', 'the session ended');
+    const billed = Number(sql(`SELECT billed_minutes FROM sessions WHERE id = ${r.body.session_id}`));
+    assert.ok(billed >= 1 && billed < 90, `billed ${billed}`);
+    assert.equal(balance(a.address), 90 - billed);
+});
+
+test('a payer without the money: the simulation fails, 402 with the reason, no credit, no session', async () => {
+    const poor = privateKeyToAccount(generatePrivateKey());
+    const r = await pay(poor, { profile: 'small', minutes: 30, ssh_public_key: keygen('k-poor').pub });
+    assert.equal(r.status, 402, JSON.stringify(r.body));
+    assert.equal(r.settle?.success, false);
+    assert.equal(r.settle.errorReason, 'invalid_exact_evm_insufficient_balance');
+    assert.equal(ledger(poor.address), '');
+    assert.equal(live(poor.address), '0');
+    assert.equal(sql(`SELECT state FROM x402_payments WHERE payer = '${lower(poor.address)}'`), 'failed');
+});
+
+test('the chain node down: no session, no credit; paying again once it is back works', async () => {
+    const a = payer(1);
+    const key = keygen('k-down');
+    const before = await balanceOf(a.address);
+    await s.stopChain();
+    let r;
+    try {
+        r = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
+    } finally {
+        await s.startChain();
+    }
+    assert.equal(r.status, 402, JSON.stringify(r.body));
+    assert.equal(r.settle.success, false);
+    assert.equal(r.settle.errorReason, 'settlement_unavailable');
+    assert.equal(ledger(a.address), '');
+    assert.equal(live(a.address), '0');
+    assert.equal(await balanceOf(a.address), before);
+
+    // later: a new payment (the SDK signs a new authorization) settles
+    let ok;
+    await waitFor(async () => {
+        ok = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
+        return ok.status === 200;
+    }, 'a payment after the node came back', 60000);
+    assert.equal(ledger(a.address), `30:x402:${ok.body.payment_id}`);
+    assert.equal(await balanceOf(a.address), before - 30n * PRICE);
+    const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${ok.body.auth_token}` } });
+    assert.equal(rel.status, 202);
+    await waitFor(() => live(a.address) === '0', 'the session ended');
+});
+
+test('facilitator settlement: /verify and /settle of a local facilitator; down, then back', async () => {
+    f = new Facilitator({ rpcUrl: s.chainUrl, chainId: 1337, privateKey: gasKey.privateKey });
+    f.port = fport;
+    await f.start();
+    await restartWorker([...BASE.filter(l => !l.startsWith('x402_')), 'x402_settle facilitator',
+                         `x402_facilitator_url ${f.url}`]);
+
+    const a = payer(2);
+    const key = keygen('k-fac');
+    const before = await balanceOf(a.address);
+    const r = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.settle.success, true);
+    assert.deepEqual(f.requests.map(q => q.path), ['/verify', '/settle']);
+    assert.equal(await balanceOf(a.address), before - 30n * PRICE);
+    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id}`);
+    assert.equal(sql(`SELECT settle_mode FROM x402_payments WHERE nonce = '${r.body.payment_id}'`), 'facilitator');
+    const out = ssh(key, r.body.ssh_host, r.body.ssh_port, r.body.ssh_user, 'echo via-facilitator');
+    assert.equal(out.code, 0, out.err);
+    assert.equal(out.out, 'via-facilitator');
+    const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
+    assert.equal(rel.status, 202);
+    await waitFor(() => live(a.address) === '0', 'the session ended');
+
+    // the facilitator down: a clear failure, nothing charged
+    await f.stop();
+    const down = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
+    assert.equal(down.status, 402, JSON.stringify(down.body));
+    assert.equal(down.settle.errorReason, 'facilitator_unavailable');
+    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id}`);
+    assert.equal(await balanceOf(a.address), before - 30n * PRICE);
+
+    await f.start();
+    const again = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id},30:x402:${again.body.payment_id}`);
+});
