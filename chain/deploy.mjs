@@ -8,12 +8,15 @@
 //   {chain_id, rpc_url, deployer, revenue_wallet,
 //    tokens: {USDC: {address, decimals, symbol, code_hash,
 //                    eip712: {name, version}}, AXGT: {...}},
-//    demo_wallets: [{address, private_key}], deployed_block, multicall3}
+//    demo_wallets: [{address, private_key}], deployed_block, multicall3,
+//    x402_gas_wallet}
 //
 // WORKER_CONF ($AXON_VAR/chain-worker.conf): the worker's configuration
 // lines for this chain (eth_rpc_url, eth_chain_id, and the deposits': the
-// revenue wallet, the tokens with their PRICES, the tier token), which
-// axon-stack puts into the generated worker.conf.
+// revenue wallet, the tokens with their PRICES, the tier token; x402
+// settlement by the worker from GAS_WALLET, whose key goes into
+// x402-gas.key next to it, mode 0600), which axon-stack puts into the
+// generated worker.conf.
 //
 // NGINX_CONF ($AXON_VAR/chain-nginx.conf): the module's x402 directives for
 // this chain (network, the test USDC with its EIP-712 domain, the revenue
@@ -45,8 +48,8 @@
 // submit female collect", m/44'/60'/0'/0/i): known to the world, for the
 // local chain only; t/chain.test.mjs checks them against the node.
 
-import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync, existsSync, renameSync, chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { getAddress } from 'ethers/address';     // EIP-55, without all of ethers
 
@@ -58,6 +61,10 @@ export const ACCOUNTS = [
     ['0xd03ea8624C8C5987235048901fB614fDcA89b117', '0xadd53f9a7e588d003326d1cbf9e4a43c061aadd9bc938c843a79e7b4fd2ad743'],
 ];
 const DEPLOYER = ACCOUNTS[0][0];
+// the gas wallet of x402 settlement by the worker (x402_settle self):
+// account 5 of the same mnemonic, which ganache funds and nothing else uses
+export const GAS_WALLET = ['0x95cED938F7991cd0dFcb48F0a06a40FA1aF46EBC',
+    '0x395df67f0c2d2d9fe1ad08d1bc8b6627011959b79c53d7dd6a3536a33ab8a4fd'];
 const REVENUE = ACCOUNTS[1][0];
 const DEMO = ACCOUNTS.slice(2);
 // credit minutes per whole token: what the local chain's worker is given
@@ -65,6 +72,7 @@ const PRICES = { USDC: 60, AXGT: 100, ETH: 200000 };
 const TOKENS = { USDC: ['TestUSDC', 6, 10_000n], AXGT: ['AXGT', 18, 1_000n] };  // contract, decimals, per demo wallet
 
 const [url, artifacts, out, workerConf, nginxConf] = process.argv.slice(2);
+const gasKeyFile = workerConf ? join(dirname(workerConf), 'x402-gas.key') : null;
 // x402: 0.016667 USDC per credit minute, about the deposits' 60 credit
 // minutes per USDC
 const X402_PRICE = 16667;
@@ -111,7 +119,14 @@ function writeFile(path, text) {
 }
 
 function write(c) {
+    c.x402_gas_wallet = GAS_WALLET[0];
     writeFile(out, JSON.stringify(c, null, 2) + '\n');
+    if (workerConf) {
+        // the worker refuses a key file others can read
+        writeFileSync(`${gasKeyFile}.tmp`, GAS_WALLET[1].slice(2) + '\n', { mode: 0o600 });
+        chmodSync(`${gasKeyFile}.tmp`, 0o600);
+        renameSync(`${gasKeyFile}.tmp`, gasKeyFile);
+    }
     if (workerConf) {
         writeFile(workerConf, [
             '# the local chain: written by chain/deploy.mjs (see chain.json)',
@@ -123,6 +138,8 @@ function write(c) {
             `deposit_eth_price ${PRICES.ETH}`,
             `deposit_tier_token ${c.tokens.AXGT.address}:18`,
             `deposit_start_block ${c.deployed_block ?? 0}`,
+            'x402_settle self',
+            `x402_gas_key_file ${gasKeyFile}`,
             '',
         ].join('\n'));
     }

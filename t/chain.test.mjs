@@ -248,7 +248,9 @@ test('SIGHUP: without eth_rpc_url the worker runs on, deposits off; with it, bac
         await waitFor(() => expect.test(s.log('worker.log').slice(before)), what);
     };
     try {
-        await hup(conf.replace(/^eth_rpc_url .*\n/m, ''), /eth: no eth_rpc_url: deposits off/, 'deposits off');
+        // (x402_settle self needs a chain: the stack's goes with it)
+        await hup(conf.replace(/^eth_rpc_url .*\n/m, '').replace(/^x402_settle .*\n/m, ''),
+            /eth: no eth_rpc_url: deposits off/, 'deposits off');
         assert.equal((await s.json('/api/health')).status, 200);
         await hup(conf.replace(/^eth_chain_id .*$/m, '$&\neth_rpc_timeout 2s'),
             /eth: settings changed, starting over[^]*eth: chain 1337 at block \d+/, 'back on the chain');

@@ -11,10 +11,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Wallet } from 'ethers';
 import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } from '@x402/fetch';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
@@ -24,16 +23,16 @@ import { Facilitator } from './lib/facilitator.mjs';
 const NETWORK = 'eip155:1337';
 const PRICE = 16667n;                   // chain/deploy.mjs: atomic USDC per credit minute
 const dir = mkdtempSync(join(tmpdir(), 'axon-x402-'));
-const gasKey = Wallet.createRandom();
-const keyFile = join(dir, 'gas.key');
-writeFileSync(keyFile, gasKey.privateKey.slice(2) + '\n', { mode: 0o600 });
+// ganache's deployer (a well-known key): the local facilitator's gas wallet
+const FACILITATOR_KEY = '0x4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d';
 
 const BASE = ['gpu_hosts local=0,1,2,3', 'profiles "small:1:1 large:2:1"',
     'billing_minute 2s', 'billing_tick 200ms', 'launcher_timeout 20s',
     'launcher_ready_timeout 20s', 'reconcile_interval 2s', 'port_pool_size 4',
     'job_retry_min 100ms', 'job_retry_max 1s', 'x402_receipt_wait 2s'];
-const SELF = [...BASE, 'x402_settle self', `x402_gas_key_file ${keyFile}`];
 
+// the stack's chain configures x402_settle self with its gas wallet
+// (chain/deploy.mjs: x402_gas_wallet in chain.json, its key in a 0600 file)
 const s = new Stack({ chain: true, sessions: true, workerConf: BASE.join('\n') });
 let usdc, fport, f;
 
@@ -41,12 +40,6 @@ before(async () => {
     fport = await freePort();
     await s.start();
     usdc = s.chain.tokens.USDC;
-    // the gas wallet's ether, from ganache's unlocked deployer
-    await s.rpc('eth_sendTransaction', [{ from: s.chain.deployer ?? '0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1',
-        to: gasKey.address, value: '0x' + (10n ** 19n).toString(16) }]);
-    // x402_settle self needs the chain's eth_rpc_url, which the stack adds
-    // once the chain is up: the worker starts again with it
-    await restartWorker(SELF);
     await waitFor(() => s.redis('GET', 'axon:profiles'), 'the worker published its profiles');
 });
 
@@ -137,7 +130,7 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     assert.equal(await balanceOf(a.address), before.payer - amount);
     assert.equal(await balanceOf(s.chain.revenue_wallet), before.revenue + amount);
     const tx = await s.rpc('eth_getTransactionByHash', [r.settle.transaction]);
-    assert.equal(lower(tx.from), lower(gasKey.address));
+    assert.equal(lower(tx.from), lower(s.chain.x402_gas_wallet));
     assert.equal(lower(tx.to), lower(usdc.address));
 
     // the ledger: one row, keyed by the authorization's nonce
@@ -231,11 +224,10 @@ test('the chain node down: no session, no credit; paying again once it is back w
 });
 
 test('facilitator settlement: /verify and /settle of a local facilitator; down, then back', async () => {
-    f = new Facilitator({ rpcUrl: s.chainUrl, chainId: 1337, privateKey: gasKey.privateKey });
+    f = new Facilitator({ rpcUrl: s.chainUrl, chainId: 1337, privateKey: FACILITATOR_KEY });
     f.port = fport;
     await f.start();
-    await restartWorker([...BASE.filter(l => !l.startsWith('x402_')), 'x402_settle facilitator',
-                         `x402_facilitator_url ${f.url}`]);
+    await restartWorker([...BASE, 'x402_settle facilitator', `x402_facilitator_url ${f.url}`]);
 
     const a = payer(2);
     const key = keygen('k-fac');
