@@ -108,6 +108,7 @@ static aw_x402_outcome_e aw_x402_facilitator(aw_x402_t *x);
 static int aw_x402_http(const char *path, json_t *body, long *status,
     json_t **answer, char *err, size_t errlen);
 static aw_x402_outcome_e aw_x402_self(aw_x402_t *x);
+static aw_x402_outcome_e aw_x402_send(aw_x402_t *x);
 static int aw_x402_sign(aw_db_t *db, void *data);
 static aw_x402_outcome_e aw_x402_receipt(aw_x402_t *x);
 static int aw_x402_transferred(aw_x402_t *x, const aw_eth_receipt_t *r);
@@ -216,11 +217,14 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
     } else if (strcmp(x.state, "failed") == 0) {
         outcome = AW_X402_FAILED;
 
-    } else if (x.p == NULL) {
+    } else if (strcmp(x.state, "new") == 0 && x.p == NULL) {
+        /* before anything is sent; once sent, the payment is seen through */
         outcome = aw_x402_fail(&x, "unknown_profile", "profile \"%s\" is not "
                                "sold by this worker", x.profile);
 
-    } else if (!conf->sessions || !conf->ssh_sessions) {
+    } else if (strcmp(x.state, "new") == 0
+               && (!conf->sessions || !conf->ssh_sessions))
+    {
         outcome = aw_x402_fail(&x, "ssh_disabled", "this worker runs no SSH "
                                "sessions (keys sessions, ssh_sessions)");
 
@@ -926,20 +930,12 @@ aw_x402_self(aw_x402_t *x)
     aw_rpc_t          *rpc;
     aw_addr_t          gas;
     aw_x402_sign_t     s;
-    aw_x402_outcome_e  o;
 
     rpc = &aw_worker.rpc;
 
     if (strcmp(x->state, "sent") == 0 && x->rawlen > 0) {
         /* sent before: the same bytes again (a node may have lost them) */
-        rc = aw_rpc_send_raw(rpc, x->raw, x->rawlen);
-
-        if (rc == AW_RPC_ERPC && strstr(rpc->error, "nonce too low") == NULL)
-        {
-            aw_log(AW_LOG_INFO, "resending %s: %s", x->tx, rpc->error);
-        }
-
-        return aw_x402_receipt(x);
+        return aw_x402_send(x);
     }
 
     memset(&s, 0, sizeof(s));
@@ -1000,6 +996,24 @@ aw_x402_self(aw_x402_t *x)
 
     aw_log(AW_LOG_INFO, "sending %s (gas account nonce %lld)", x->tx,
            (long long) x->gas_nonce);
+
+    return aw_x402_send(x);
+}
+
+
+/*
+ * Our signed transaction to the node (again, after a retry: "already
+ * known" is sent), then its receipt.
+ */
+
+static aw_x402_outcome_e
+aw_x402_send(aw_x402_t *x)
+{
+    int                rc;
+    aw_rpc_t          *rpc;
+    aw_x402_outcome_e  o;
+
+    rpc = &aw_worker.rpc;
 
     rc = aw_rpc_send_raw(rpc, x->raw, x->rawlen);
 
