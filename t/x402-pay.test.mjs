@@ -105,6 +105,7 @@ async function balanceOf(addr) {
     return BigInt(await s.rpc('eth_call', [{ to: usdc.address, data }, 'latest']));
 }
 
+const unquote = t => t.replace(/^"(.*)"$/, '$1');     // redis-cli --no-raw
 const payer = i => privateKeyToAccount(s.chain.demo_wallets[i].private_key);
 const lower = a => a.toLowerCase();
 const ledger = addr => sql(`SELECT coalesce(string_agg(delta_minutes::text || ':' || idempotency_key, ',' ORDER BY id), '')
@@ -162,6 +163,21 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     assert.equal((await replay.json()).error.code, 'invalid_exact_evm_nonce_already_used');
     assert.equal(ledger(a.address), `30:x402:${nonce}`);
     assert.equal(await balanceOf(a.address), before.payer - amount);
+
+    // the same job run again (a crash, a replay): nothing is paid, credited or claimed twice
+    // (done jobs leave the stream: the job as the module wrote it, from the header sent)
+    const payload = JSON.parse(Buffer.from(sent[0], 'base64').toString());
+    assert.equal(payload.payload.authorization.nonce, nonce);
+    const job = { kind: 'x402.pay', nonce, payer: lower(a.address), profile: 'small', minutes: '30',
+        ssh_key: key.pub, amount: String(amount), payload: JSON.stringify(payload),
+        requirements: JSON.stringify(payload.accepted),
+        token_hash: unquote(s.redis('HGET', `axon:x402:pay:${nonce}`, 'token_hash')) };
+    const again = unquote(s.redis('XADD', 'axon:jobs', '*', ...Object.entries(job).flat()));
+    await waitFor(() => unquote(s.redis('HGET', `axon:job:${again}`, 'state')) === 'done', 'the job ran again');
+    assert.equal(ledger(a.address), `30:x402:${nonce}`);
+    assert.equal(await balanceOf(a.address), before.payer - amount);
+    assert.equal(live(a.address), '1');
+    assert.equal(sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${lower(a.address)}'`), '1');
 
     // a top-up: the same session, more paid time
     const t = await pay(a, { profile: 'small', minutes: 60, session_id: r.body.session_id });
