@@ -195,6 +195,8 @@ ngx_int_t ngx_http_axon_session_route(ngx_http_request_t *r,
 ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 json_t *ngx_http_axon_session_json(redisReply *fields);
+ngx_int_t ngx_http_axon_session_ssh(json_t *o, const char *host,
+    const char *port, const char *user);
 
 /* ngx_http_axon_deposit.c */
 ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);

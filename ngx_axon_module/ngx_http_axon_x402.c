@@ -1433,9 +1433,10 @@ static ngx_int_t
 ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     redisReply *reply, ngx_uint_t last)
 {
-    u_char                    *cmd, iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
+    u_char                    *st, iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
     time_t                     expires;
     json_t                    *body, *settle;
+    ngx_int_t                  rc;
     ngx_str_t                  state, sstate, tx, reason, sid, host, port;
     ngx_str_t                  user, paid, started;
     redisReply                *p, *s;
@@ -1505,18 +1506,7 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
         || ngx_http_axon_x402_field(s, "connect_port", &port) == NULL
         || ngx_http_axon_x402_field(s, "connect_user", &user) == NULL)
     {
-        if (!last) {
-            return NGX_AGAIN;
-        }
-
-        cmd = ngx_pnalloc(r->pool, state.len + 1);
-        if (cmd == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        *ngx_cpymem(cmd, state.data, state.len) = '\0';
-
-        return ngx_http_axon_x402_later(r, x, (char *) cmd);
+        goto wait;
     }
 
     if (ngx_http_axon_x402_field(p, "paid_until", &paid)) {
@@ -1531,13 +1521,34 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 
     *ngx_http_axon_iso8601(iso, expires) = '\0';
 
-    cmd = ngx_pnalloc(r->pool, sizeof("ssh -p  @") + port.len + user.len
-                               + host.len);
-    if (cmd == NULL) {
+    body = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s#}",
+                     "session_id", (json_int_t) ngx_atoi(sid.data, sid.len),
+                     "status", "running",
+                     "auth_token", (char *) x->token,
+                     "expires_at", (char *) iso,
+                     "payment_id", x->nonce,
+                     "transaction", tx.data, tx.len);
+    if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    *ngx_sprintf(cmd, "ssh -p %V %V@%V", &port, &user, &host) = '\0';
+    /* the one ssh_command builder; hiredis ends its strings with a NUL */
+
+    rc = ngx_http_axon_session_ssh(body, (char *) host.data,
+                                   (char *) port.data, (char *) user.data);
+
+    if (rc == NGX_ERROR) {
+        json_decref(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        json_decref(body);
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "axon: x402: payment %s: session %V has no usable "
+                      "SSH coordinates", x->nonce, &sid);
+        goto wait;
+    }
 
     settle = json_pack("{s:b, s:s#, s:s#, s:s}",
                        "success", 1,
@@ -1550,6 +1561,7 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
         || ngx_http_axon_x402_header(r, "PAYMENT-RESPONSE", settle) != NGX_OK)
     {
         json_decref(settle);
+        json_decref(body);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -1559,21 +1571,22 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                   "axon: x402: payment %s: session %V running", x->nonce,
                   &sid);
 
-    body = json_pack("{s:I, s:s, s:s#, s:I, s:s#, s:s, s:s, s:s, s:s, "
-                     "s:s#}",
-                     "session_id", (json_int_t) ngx_atoi(sid.data, sid.len),
-                     "status", "running",
-                     "ssh_host", host.data, host.len,
-                     "ssh_port", (json_int_t) ngx_atoi(port.data, port.len),
-                     "ssh_user", user.data, user.len,
-                     "ssh_command", (char *) cmd,
-                     "auth_token", (char *) x->token,
-                     "expires_at", (char *) iso,
-                     "payment_id", x->nonce,
-                     "transaction", tx.data, tx.len);
+    return ngx_http_axon_send_json(r, NGX_HTTP_OK, body);
 
-    return body ? ngx_http_axon_send_json(r, NGX_HTTP_OK, body)
-                : NGX_HTTP_INTERNAL_SERVER_ERROR;
+wait:
+
+    if (!last) {
+        return NGX_AGAIN;
+    }
+
+    st = ngx_pnalloc(r->pool, state.len + 1);
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ngx_cpymem(st, state.data, state.len) = '\0';
+
+    return ngx_http_axon_x402_later(r, x, (char *) st);
 }
 
 

@@ -239,12 +239,17 @@ test('the SDK pays: one x402.pay job with the contract\'s fields; the simulated 
     assert.equal(res.status, 200, JSON.stringify(out));
     assert.equal(out.session_id, sessionId);
     assert.deepEqual([out.ssh_host, out.ssh_port, out.ssh_user, out.ssh_command],
-        ['127.0.0.1', 2222, 'aXonian', 'ssh -p 2222 aXonian@127.0.0.1']);
+        ['127.0.0.1', 2222, 'aXonian', 'ssh -p 2222 -o StrictHostKeyChecking=accept-new aXonian@127.0.0.1']);
     assert.equal(out.expires_at, new Date((now + 1800) * 1000).toISOString().replace('.000', ''));
     assert.equal(out.payment_id, a.nonce);
     assert.match(out.auth_token, /^[A-Za-z0-9_-]{43}$/);
     const settle = decodePaymentResponseHeader(res.headers.get('PAYMENT-RESPONSE'));
     assert.deepEqual(settle, { success: true, transaction: tx, network: NETWORK, payer: payer.address });
+    // the auth token is a sign-in's: GET /api/session shows the same session and the same command
+    const mine = await s.json('/api/session', { headers: { authorization: `Bearer ${out.auth_token}` } });
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    assert.equal(mine.body.session_id, sessionId);
+    assert.equal(mine.body.ssh_command, out.ssh_command);
 
     // two requests: unpaid, then paid
     assert.deepEqual(sent.map(r => [r.method, !!r.signature]), [['POST', false], ['POST', true]]);
