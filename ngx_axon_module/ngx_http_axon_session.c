@@ -145,11 +145,8 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
  */
 
 static const char  ngx_http_axon_claim_lua[] =
-    "local cur = redis.call('HGET', KEYS[1], 'session')\n"
-    "if cur then\n"
-    "  local st = redis.call('HGET', 'axon:session:' .. cur, 'state')\n"
-    "  if st and st ~= 'ended' then return {-1, cur, st} end\n"
-    "end\n"
+    NGX_HTTP_AXON_WALLET_LIVE_LUA("KEYS[1]")
+    "if live_st then return {-1, live_id, live_st} end\n"
     "local raw = redis.call('GET', KEYS[2])\n"
     "if not raw then return {-2} end\n"
     "local ok, all = pcall(cjson.decode, raw)\n"

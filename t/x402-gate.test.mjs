@@ -274,6 +274,93 @@ test('a replayed PAYMENT-SIGNATURE: 402 invalid_exact_evm_nonce_already_used, st
     assert.equal(execHash(`axon:x402:pay:${paidNonce}`).state, 'settled');
 });
 
+const tokenKeys = () => Number(s.redisPipe([`EVAL "return #redis.call('KEYS', 'axon:token:*')" 0`])[0]);
+
+// what a refusal before charging leaves: no record, no job, no token, no PAYMENT-RESPONSE
+async function refusedBeforeCharging(res, status, code, counts) {
+    const out = await res.json();
+    assert.equal(res.status, status, JSON.stringify(out));
+    assert.equal(out.error.code, code);
+    assert.match(out.error.message, /nothing was charged/);
+    assert.equal(res.headers.get('PAYMENT-RESPONSE'), null);
+    assert.equal(res.headers.get('PAYMENT-REQUIRED'), null);
+    assert.equal(out.auth_token, undefined);
+    assert.deepEqual([payJobs().length, payKeys(), tokenKeys()], counts);
+    return out;
+}
+
+test('what cannot give a session is refused before anything is recorded: 409 session_exists, 404 unknown_session, 409 session_ended', async () => {
+    const counts = [payJobs().length, payKeys(), tokenKeys()];
+    assert.deepEqual(counts.slice(0, 2), [1, 1]);
+    const wallet = payer.address.toLowerCase();
+
+    // a new session while the payer's session 100 is live (release asked, not ended yet):
+    // the SDK signs (the unpaid POST cannot know the payer), the paid POST is refused
+    assert.equal(execHash(`axon:session:${sessionId}`).state, 'running');
+    let sent = [];
+    let res = await agent(sent)(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(BODY),
+        headers: { 'content-type': 'application/json' } });
+    let out = await refusedBeforeCharging(res, 409, 'session_exists', counts);
+    assert.equal(out.error.session_id, sessionId);
+    assert.equal(out.error.status, 'running');
+    assert.match(out.error.message, /session_id/);
+    assert.match(out.error.message, /POST \/api\/release/);
+    assert.match(out.error.message, /not submitted/);
+    assert.deepEqual(sent.map(r => [r.method, !!r.signature]), [['POST', false], ['POST', true]]);
+    // any live state counts: queued too
+    s.redis('HSET', `axon:session:${sessionId}`, 'state', 'queued');
+    res = await post(BODY, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(await payload()) });
+    out = await refusedBeforeCharging(res, 409, 'session_exists', counts);
+    assert.equal(out.error.status, 'queued');
+    s.redis('HSET', `axon:session:${sessionId}`, 'state', 'running');
+
+    // top-ups: the offer does not depend on session_id, so a payment signed for
+    // it is sent with each session_id in turn
+    const top = id => ({ profile: 'small', minutes: 60, session_id: id });
+    const paidTopUp = async id => post(top(id),
+        { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(await payload({ profile: 'small', minutes: 60, ssh_public_key: KEY })) });
+
+    // no such session: refused unpaid already (the SDK never signs), and paid
+    sent = [];
+    res = await agent(sent)(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(top(9999)),
+        headers: { 'content-type': 'application/json' } });
+    await refusedBeforeCharging(res, 404, 'unknown_session', counts);
+    assert.deepEqual(sent.map(r => [r.method, !!r.signature]), [['POST', false]]);
+    await refusedBeforeCharging(await paidTopUp(9999), 404, 'unknown_session', counts);
+
+    // another wallet's session: only the paid POST knows the payer
+    s.redis('HSET', 'axon:session:9001', 'id', '9001', 'wallet', other.address.toLowerCase(),
+        'profile', 'small', 'mode', 'ssh', 'gpus', '1', 'state', 'running');
+    await required(await post(top(9001)));
+    out = await refusedBeforeCharging(await paidTopUp(9001), 404, 'unknown_session', counts);
+    assert.equal(out.error.session_id, undefined);
+    // ... also once it has ended (not the payer's: 404, not 409)
+    s.redis('HSET', 'axon:session:9001', 'state', 'ended');
+    await refusedBeforeCharging(await paidTopUp(9001), 404, 'unknown_session', counts);
+
+    // the payer's own session, ended: 409, unpaid and paid
+    s.redis('HSET', 'axon:session:9002', 'id', '9002', 'wallet', wallet,
+        'profile', 'small', 'mode', 'ssh', 'gpus', '1', 'state', 'ended', 'end_reason', 'released');
+    sent = [];
+    res = await agent(sent)(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(top(9002)),
+        headers: { 'content-type': 'application/json' } });
+    await refusedBeforeCharging(res, 409, 'session_ended', counts);
+    assert.equal(sent.length, 1);
+    out = await refusedBeforeCharging(await paidTopUp(9002), 409, 'session_ended', counts);
+    assert.match(out.error.message, /not submitted/);
+
+    // the payer's live session 100 can be topped up: recorded and queued
+    res = await post(top(sessionId), { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(
+        await payload({ profile: 'small', minutes: 60, ssh_public_key: KEY })) }, short('/api/x402/session'));
+    assert.equal(res.status, 202, await res.clone().text());
+    assert.deepEqual([payJobs().length, payKeys(), tokenKeys()], counts.map(n => n + 1));
+    assert.equal(payJobs().at(-1).session_id, String(sessionId));
+
+    // the worker ends session 100 (its release): a new session may be paid for again
+    s.redis('HSET', `axon:session:${sessionId}`, 'state', 'ended', 'end_reason', 'released');
+    s.redis('DEL', 'axon:session:9001', 'axon:session:9002');
+});
+
 test('payments that are wrong: 402 with the reason, or 400 for a malformed header; no job, no record', async () => {
     const good = await payload();
     const now = Math.floor(Date.now() / 1000);
@@ -349,8 +436,8 @@ test('payments that are wrong: 402 with the reason, or 400 for a malformed heade
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error.code, 'bad_ssh_key');
 
-    assert.equal(payJobs().length, 1);
-    assert.equal(payKeys(), 1);
+    assert.equal(payJobs().length, 2);
+    assert.equal(payKeys(), 2);
     assert.equal(s.redis('EXISTS', `axon:x402:pay:${good.payload.authorization.nonce}`), '(integer) 0');
 });
 
@@ -364,7 +451,7 @@ test('no settlement within axon_x402_wait: 202 with the payment id, the token an
     assert.equal(out.status, 'pending');
     assert.equal(out.status_url, `/api/x402/payment/${nonce}`);
     assert.match(out.auth_token, /^[A-Za-z0-9_-]{43}$/);
-    assert.equal(payJobs().length, 2);
+    assert.equal(payJobs().length, 3);
 
     let st = await s.json(out.status_url);
     assert.equal(st.status, 200);
@@ -395,8 +482,8 @@ test('no settlement within axon_x402_wait: 202 with the payment id, the token an
 test('a settlement that failed: 402 with PAYMENT-RESPONSE {success: false, errorReason}', async () => {
     const pending = agent()(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(BODY),
         headers: { 'content-type': 'application/json' } });
-    const jobsNow = await waitFor(() => payJobs().length === 3 && payJobs(), 'the third x402.pay job');
-    const nonce = jobsNow[2].nonce;
+    const jobsNow = await waitFor(() => payJobs().length === 4 && payJobs(), 'the fourth x402.pay job');
+    const nonce = jobsNow[3].nonce;
     s.redis('HSET', `axon:x402:pay:${nonce}`, 'state', 'failed',
         'error_reason', 'invalid_exact_evm_insufficient_balance');
     const res = await pending;
@@ -419,3 +506,4 @@ test('a top-up names its session: session_id in the record and the job; the SSH 
         [String(sessionId), '', '60', String(60n * PRICE)]);
     assert.equal(execHash(`axon:x402:pay:${job.nonce}`).session_id, String(sessionId));
 });
+
