@@ -14,7 +14,8 @@
  * Redis (README: "Redis keys"): axon:x402:pay:NONCE, a hash: the module
  * writes state=pending payer profile minutes amount network valid_before
  * created_at token_hash job_id [session_id]; the worker writes state
- * settled|failed, transaction, error_reason, session_id, paid_until.
+ * settled|failed, transaction, error_reason, settled_at, session_id,
+ * paid_until, credit and, when no session could start, session_error.
  */
 
 
@@ -98,6 +99,11 @@ static ngx_int_t ngx_http_axon_x402_accepted(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, json_t *accepted);
 static ngx_int_t ngx_http_axon_x402_answer(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *reply, ngx_uint_t last);
+static ngx_int_t ngx_http_axon_x402_settled(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, ngx_str_t *reason, ngx_str_t *tx);
+static ngx_int_t ngx_http_axon_x402_unstarted(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s,
+    ngx_str_t *tx);
 static ngx_int_t ngx_http_axon_x402_later(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, const char *state);
 static u_char *ngx_http_axon_x402_status_url(ngx_http_request_t *r,
@@ -181,6 +187,7 @@ static const char  ngx_http_axon_x402_offers_lua[] =
 
 
 static ngx_str_t  ngx_http_axon_x402_sig = ngx_string("payment-signature");
+static ngx_str_t  ngx_http_axon_x402_ended = ngx_string("the session ended");
 static ngx_str_t  ngx_http_axon_x402_v1 = ngx_string("x-payment");
 
 
@@ -1598,26 +1605,64 @@ ngx_http_axon_x402_field(redisReply *hash, const char *name, ngx_str_t *out)
 }
 
 
+/* PAYMENT-RESPONSE: the SettleResponse; reason NULL when it settled */
+
+static ngx_int_t
+ngx_http_axon_x402_settled(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    ngx_str_t *reason, ngx_str_t *tx)
+{
+    json_t                    *settle;
+    ngx_int_t                  rc;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    settle = json_pack("{s:b, s:s#, s:s#, s:s}",
+                       "success", reason == NULL,
+                       "transaction", tx->data, tx->len,
+                       "network", alcf->x402_network.data,
+                       alcf->x402_network.len,
+                       "payer", x->payer);
+    if (settle == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (reason
+        && json_object_set_new(settle, "errorReason",
+                               json_stringn((char *) reason->data,
+                                            reason->len))
+           != 0)
+    {
+        json_decref(settle);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_axon_x402_header(r, "PAYMENT-RESPONSE", settle);
+    json_decref(settle);
+
+    return rc;
+}
+
+
 /*
  * The outcome, from {record, session}: settled and running -> 200 with the
- * SSH coordinates and PAYMENT-RESPONSE; failed -> 402 with PAYMENT-RESPONSE
- * {success: false}; else NGX_AGAIN, or 202 when last.
+ * SSH coordinates and PAYMENT-RESPONSE; settled but no session (the
+ * worker's session_error, or the session ended) -> 409 or 503 at once,
+ * with PAYMENT-RESPONSE and the credit; failed -> 402 with
+ * PAYMENT-RESPONSE {success: false}; else NGX_AGAIN, or 202 when last.
  */
 
 static ngx_int_t
 ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     redisReply *reply, ngx_uint_t last)
 {
-    u_char                    *st, iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
-    time_t                     expires;
-    json_t                    *body, *settle;
-    ngx_int_t                  rc;
-    ngx_str_t                  state, sstate, tx, reason, sid, host, port;
-    ngx_str_t                  user, paid, started;
-    redisReply                *p, *s;
-    ngx_http_axon_loc_conf_t  *alcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+    u_char      *st, iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
+    time_t       expires;
+    json_t      *body;
+    ngx_int_t    rc;
+    ngx_str_t    state, sstate, tx, reason, sid, host, port, user, paid;
+    ngx_str_t    started;
+    redisReply  *p, *s;
 
     if (reply->elements != 2
         || reply->element[0]->type != REDIS_REPLY_ARRAY
@@ -1637,28 +1682,18 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
         ngx_str_set(&tx, "");
     }
 
+    if (ngx_http_axon_x402_field(s, "state", &sstate) == NULL) {
+        ngx_str_null(&sstate);
+    }
+
     if (state.len == 6 && ngx_strncmp(state.data, "failed", 6) == 0) {
         if (ngx_http_axon_x402_field(p, "error_reason", &reason) == NULL) {
             ngx_str_set(&reason, "settlement_failed");
         }
 
-        settle = json_pack("{s:b, s:s#, s:s#, s:s#, s:s}",
-                           "success", 0,
-                           "errorReason", reason.data, reason.len,
-                           "transaction", tx.data, tx.len,
-                           "network", alcf->x402_network.data,
-                           alcf->x402_network.len,
-                           "payer", x->payer);
-
-        if (settle == NULL
-            || ngx_http_axon_x402_header(r, "PAYMENT-RESPONSE", settle)
-               != NGX_OK)
-        {
-            json_decref(settle);
+        if (ngx_http_axon_x402_settled(r, x, &reason, &tx) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        json_decref(settle);
 
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "axon: x402: payment %s failed: %V", x->nonce, &reason);
@@ -1673,9 +1708,17 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                     : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!(state.len == 7 && ngx_strncmp(state.data, "settled", 7) == 0)
-        || ngx_http_axon_x402_field(s, "state", &sstate) == NULL
-        || !(sstate.len == 7 && ngx_strncmp(sstate.data, "running", 7) == 0)
+    if (!(state.len == 7 && ngx_strncmp(state.data, "settled", 7) == 0)) {
+        goto wait;
+    }
+
+    if (ngx_http_axon_x402_field(p, "session_error", &reason) != NULL
+        || (sstate.len == 5 && ngx_strncmp(sstate.data, "ended", 5) == 0))
+    {
+        return ngx_http_axon_x402_unstarted(r, x, p, s, &tx);
+    }
+
+    if (!(sstate.len == 7 && ngx_strncmp(sstate.data, "running", 7) == 0)
         || ngx_http_axon_x402_field(p, "session_id", &sid) == NULL
         || ngx_http_axon_x402_field(s, "connect_host", &host) == NULL
         || ngx_http_axon_x402_field(s, "connect_port", &port) == NULL
@@ -1725,22 +1768,10 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
         goto wait;
     }
 
-    settle = json_pack("{s:b, s:s#, s:s#, s:s}",
-                       "success", 1,
-                       "transaction", tx.data, tx.len,
-                       "network", alcf->x402_network.data,
-                       alcf->x402_network.len,
-                       "payer", x->payer);
-
-    if (settle == NULL
-        || ngx_http_axon_x402_header(r, "PAYMENT-RESPONSE", settle) != NGX_OK)
-    {
-        json_decref(settle);
+    if (ngx_http_axon_x402_settled(r, x, NULL, &tx) != NGX_OK) {
         json_decref(body);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    json_decref(settle);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "axon: x402: payment %s: session %V running", x->nonce,
@@ -1762,6 +1793,141 @@ wait:
     *ngx_cpymem(st, state.data, state.len) = '\0';
 
     return ngx_http_axon_x402_later(r, x, (char *) st);
+}
+
+
+/*
+ * Settled, credited, but no session: the worker's session_error (a race
+ * with another session: 409 session_exists or session_ended; else no
+ * profile, no host, a failed launch: 503) or the session ended before it
+ * ran (503, its end_reason).  The money is in the payer's wallet as credit
+ * minutes: the answer says how to use them.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_unstarted(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s, ngx_str_t *tx)
+{
+    u_char      *msg, *m, *end;
+    json_t      *body, *v;
+    ngx_int_t    credit, status;
+    ngx_str_t    serr, reason, sid, text;
+    const char  *code, *why;
+
+    credit = NGX_ERROR;
+
+    if (ngx_http_axon_x402_field(p, "credit", &text)) {
+        credit = ngx_atoi(text.data, text.len);
+    }
+
+    if (ngx_http_axon_x402_field(p, "session_id", &sid) == NULL) {
+        ngx_str_null(&sid);
+    }
+
+    if (ngx_http_axon_x402_field(p, "session_error", &serr) == NULL) {
+        ngx_str_null(&serr);
+    }
+
+    if (ngx_http_axon_x402_field(s, "end_reason", &reason) == NULL) {
+        ngx_str_null(&reason);
+    }
+
+    if (serr.len == 14 && ngx_strncmp(serr.data, "session_exists", 14) == 0)
+    {
+        code = "session_exists";
+        status = NGX_HTTP_CONFLICT;
+        why = ", but the wallet already has a live session: release it "
+              "(POST /api/release with auth_token) to start another";
+
+    } else if (serr.len == 13
+               && ngx_strncmp(serr.data, "session_ended", 13) == 0)
+    {
+        code = "session_ended";
+        status = NGX_HTTP_CONFLICT;
+        why = ", but the session to top up has ended: start a new one";
+
+    } else {
+        code = "session_not_started";
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        why = NULL;
+    }
+
+    msg = ngx_pnalloc(r->pool, 1024);
+    if (msg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    end = msg + 1023;
+
+    m = ngx_slprintf(msg, end, "the payment was settled and credited to "
+                     "wallet %s as ", x->payer);
+
+    if (credit >= 0) {
+        m = ngx_slprintf(m, end, "%i credit minutes", credit);
+
+    } else {
+        m = ngx_slprintf(m, end, "credit minutes");
+    }
+
+    if (why) {
+        m = ngx_slprintf(m, end, "%s", why);
+
+    } else {
+        m = ngx_slprintf(m, end, ", but no session could be started (%V): "
+                         "start one when capacity allows",
+                         serr.len ? &serr
+                                  : reason.len ? &reason
+                                               : &ngx_http_axon_x402_ended);
+    }
+
+    m = ngx_slprintf(m, end, " with POST /api/session {\"profile\", "
+                     "\"mode\": \"ssh\", \"ssh_public_key\"} and "
+                     "auth_token as Bearer; the credit stays in the wallet "
+                     "until used");
+    *m = '\0';
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "axon: x402: payment %s settled, no session: %s "
+                  "(session_error \"%V\", end_reason \"%V\")",
+                  x->nonce, code, &serr, &reason);
+
+    body = json_pack("{s:{s:s, s:s}, s:s, s:s#, s:s}",
+                     "error", "code", code, "message", (char *) msg,
+                     "payment_id", x->nonce,
+                     "transaction", tx->data, tx->len,
+                     "auth_token", (char *) x->token);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v = credit >= 0 ? json_integer(credit) : json_null();
+
+    if (json_object_set_new(body, "credit_minutes", v) != 0
+        || (sid.len
+            && json_object_set_new(body, "session_id",
+                                   json_integer(ngx_atoi(sid.data, sid.len)))
+               != 0)
+        || (serr.len
+            && json_object_set_new(body, "session_error",
+                                   json_stringn((char *) serr.data,
+                                                serr.len))
+               != 0)
+        || (reason.len
+            && json_object_set_new(body, "end_reason",
+                                   json_stringn((char *) reason.data,
+                                                reason.len))
+               != 0))
+    {
+        json_decref(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_axon_x402_settled(r, x, NULL, tx) != NGX_OK) {
+        json_decref(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_send_json(r, status, body);
 }
 
 
@@ -1897,7 +2063,8 @@ ngx_http_axon_x402_status_reply(ngx_http_request_t *r, redisReply *reply,
     static const char  *fields[] = {
         "state", "payer", "profile", "minutes", "amount", "network",
         "valid_before", "created_at", "session_id", "transaction",
-        "error_reason", "paid_until", "settled_at", NULL
+        "error_reason", "paid_until", "settled_at", "credit",
+        "session_error", NULL
     };
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
@@ -1949,7 +2116,8 @@ ngx_http_axon_x402_status_reply(ngx_http_request_t *r, redisReply *reply,
         }
 
         if (ngx_strcmp(fields[n], "minutes") == 0
-            || ngx_strcmp(fields[n], "session_id") == 0)
+            || ngx_strcmp(fields[n], "session_id") == 0
+            || ngx_strcmp(fields[n], "credit") == 0)
         {
             v = json_integer(ngx_atoi((u_char *) val->str, val->len));
 

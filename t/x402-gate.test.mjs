@@ -507,3 +507,88 @@ test('a top-up names its session: session_id in the record and the job; the SSH 
     assert.equal(execHash(`axon:x402:pay:${job.nonce}`).session_id, String(sessionId));
 });
 
+// the SDK pays BODY on the main server (axon_x402_wait 20s); the x402.pay job it queued
+async function paying(body = BODY) {
+    const seen = new Set(payJobs().map(j => j.nonce));
+    const pending = agent()(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' } });
+    const job = await waitFor(() => payJobs().find(j => !seen.has(j.nonce)), 'a new x402.pay job');
+    return { pending, job, key: `axon:x402:pay:${job.nonce}` };
+}
+
+// settled, credited, no session: answered at once (the 20s wait would end in 202),
+// PAYMENT-RESPONSE says it settled, the body says where the credit is and how to use it
+async function unstarted(res, status, code, job, tx) {
+    const out = await res.json();
+    assert.equal(res.status, status, JSON.stringify(out));
+    assert.equal(out.error.code, code);
+    assert.equal(out.payment_id, job.nonce);
+    assert.equal(out.transaction, tx);
+    assert.match(out.auth_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(out.error.message, /settled and credited to wallet 0x[0-9a-fA-F]{40} as 30 credit minutes/);
+    assert.match(out.error.message, /POST \/api\/session/);
+    assert.match(out.error.message, /Bearer/);
+    const settle = decodePaymentResponseHeader(res.headers.get('PAYMENT-RESPONSE'));
+    assert.deepEqual(settle, { success: true, transaction: tx, network: NETWORK, payer: payer.address });
+    // the token is the payer's: it starts a session with the credit (here: the claim script's answer)
+    const me = await s.json('/api/session', { headers: { authorization: `Bearer ${out.auth_token}` } });
+    assert.notEqual(me.status, 401, JSON.stringify(me.body));
+    return out;
+}
+
+test('settled but no session started (the worker\'s session_error): 503 session_not_started or 409, at once, with the credit and the token', async () => {
+    for (const [error, status, code] of [
+        ['no_host_fits', 503, 'session_not_started'],
+        ['launch_failed', 503, 'session_not_started'],
+        ['session_exists', 409, 'session_exists'],
+    ]) {
+        const { pending, job, key } = await paying();
+        const tx = `0x${'ef'.repeat(31)}${String(status).slice(0, 2)}`;
+        s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'settled_at', String(Math.floor(Date.now() / 1000)),
+            'credit', '30', 'session_error', error);
+        const out = await unstarted(await pending, status, code, job, tx);
+        assert.equal(out.credit_minutes, 30, error);
+        assert.equal(out.session_error, error);
+        assert.equal(out.session_id, undefined);
+        if (status === 503) assert.match(out.error.message, new RegExp(`\\(${error}\\)`));
+        else assert.match(out.error.message, /already has a live session/);
+
+        // the status URL shows the credit and the error
+        const st = await s.json(`/api/x402/payment/${job.nonce}`);
+        assert.equal(st.body.payment.state, 'settled');
+        assert.equal(st.body.payment.credit, 30);
+        assert.equal(st.body.payment.session_error, error);
+        assert.equal(st.body.session, null);
+    }
+});
+
+test('settled, but the session ended before it ran: 503 session_not_started with its end_reason and session_id', async () => {
+    const { pending, job, key } = await paying();
+    const tx = `0x${'12'.repeat(32)}`;
+    const id = 9100;
+    // the worker claimed a session, its launch failed: ended
+    s.redis('HSET', `axon:session:${id}`, 'id', String(id), 'wallet', job.payer, 'profile', 'small',
+        'mode', 'ssh', 'gpus', '1', 'state', 'ended', 'end_reason', 'launch_failed');
+    s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'credit', '30', 'session_id', String(id));
+    const out = await unstarted(await pending, 503, 'session_not_started', job, tx);
+    assert.equal(out.session_id, id);
+    assert.equal(out.end_reason, 'launch_failed');
+    assert.equal(out.session_error, undefined);
+    assert.match(out.error.message, /\(launch_failed\)/);
+    const st = await s.json(`/api/x402/payment/${job.nonce}`);
+    assert.equal(st.body.payment.credit, 30);
+    assert.equal(st.body.payment.session_error, undefined);
+    assert.equal(st.body.session.status, 'ended');
+    assert.equal(st.body.session.end_reason, 'launch_failed');
+});
+
+test('a top-up whose session ended meanwhile (the worker\'s session_ended): 409 session_ended with the credit', async () => {
+    const { pending, job, key } = await paying({ profile: 'small', minutes: 30, session_id: sessionId });
+    assert.equal(job.session_id, String(sessionId));
+    const tx = `0x${'34'.repeat(32)}`;
+    s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'credit', '30', 'session_error', 'session_ended');
+    const out = await unstarted(await pending, 409, 'session_ended', job, tx);
+    assert.equal(out.session_id, sessionId);
+    assert.equal(out.credit_minutes, 30);
+    assert.match(out.error.message, /has ended/);
+});
