@@ -39,6 +39,21 @@
 #define NGX_HTTP_AXON_WALLET_KEY    "axon:wallet:"  /* + lowercase address */
 #define NGX_HTTP_AXON_JOBS          "axon:jobs"
 
+/*
+ * The wallet's live session, as every script that refuses a second one
+ * reads it: the wallet's "session" field and that session's state, live
+ * when present and not "ended".  WALLET is a Lua expression naming the
+ * wallet's key; the script goes on with live_id and live_st (false when
+ * the wallet has no live session).
+ */
+#define NGX_HTTP_AXON_WALLET_LIVE_LUA(wallet)                                \
+    "local live_id = redis.call('HGET', " wallet ", 'session')\n"            \
+    "local live_st = false\n"                                                \
+    "if live_id then\n"                                                      \
+    "  live_st = redis.call('HGET', 'axon:session:' .. live_id, 'state')\n"  \
+    "  if live_st == 'ended' then live_st = false end\n"                     \
+    "end\n"
+
 /* axon_gate */
 #define NGX_HTTP_AXON_GATE_OFF      0
 #define NGX_HTTP_AXON_GATE_ON       1       /* a signed-in wallet */
@@ -195,6 +210,8 @@ ngx_int_t ngx_http_axon_session_route(ngx_http_request_t *r,
 ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 json_t *ngx_http_axon_session_json(redisReply *fields);
+ngx_int_t ngx_http_axon_session_ssh(json_t *o, const char *host,
+    const char *port, const char *user);
 
 /* ngx_http_axon_deposit.c */
 ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);

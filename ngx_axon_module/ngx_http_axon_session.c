@@ -145,11 +145,8 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
  */
 
 static const char  ngx_http_axon_claim_lua[] =
-    "local cur = redis.call('HGET', KEYS[1], 'session')\n"
-    "if cur then\n"
-    "  local st = redis.call('HGET', 'axon:session:' .. cur, 'state')\n"
-    "  if st and st ~= 'ended' then return {-1, cur, st} end\n"
-    "end\n"
+    NGX_HTTP_AXON_WALLET_LIVE_LUA("KEYS[1]")
+    "if live_st then return {-1, live_id, live_st} end\n"
     "local raw = redis.call('GET', KEYS[2])\n"
     "if not raw then return {-2} end\n"
     "local ok, all = pcall(cjson.decode, raw)\n"
@@ -432,43 +429,38 @@ ngx_http_axon_status_reply(ngx_http_request_t *r, redisReply *reply,
 
 /*
  * A running SSH session: ssh_host, ssh_port, ssh_user and the command to
- * paste, from its connect_* fields (issue 9's names, beside "connect").
- * The worker checked the host's characters (ssh_host, or the publish
- * address) and the user is its own; the port is a number.
+ * paste, from its connect_* fields (issue 9's names), set in o.  The one
+ * builder of ssh_command: GET /api/session (beside "connect") and x402's
+ * answer.  The worker checked the host's characters (ssh_host, or the
+ * publish address) and the user is its own; the port must be a number.
+ * NGX_DECLINED: not coordinates one can connect to, nothing set.
  */
 
-static ngx_int_t
-ngx_http_axon_session_ssh(json_t *o, json_t *connect)
+ngx_int_t
+ngx_http_axon_session_ssh(json_t *o, const char *host, const char *port,
+    const char *user)
 {
-    char         cmd[384];
-    ngx_int_t    port;
-    const char  *mode, *host, *user, *p;
+    char       cmd[384];
+    ngx_int_t  n;
 
-    mode = json_string_value(json_object_get(o, "mode"));
-    host = json_string_value(json_object_get(connect, "host"));
-    p = json_string_value(json_object_get(connect, "port"));
-    user = json_string_value(json_object_get(connect, "user"));
-
-    if (mode == NULL || ngx_strcmp(mode, "ssh") != 0
-        || host == NULL || p == NULL || user == NULL)
-    {
-        return NGX_OK;
+    if (host == NULL || port == NULL || user == NULL) {
+        return NGX_DECLINED;
     }
 
-    port = ngx_atoi((u_char *) p, ngx_strlen(p));
+    n = ngx_atoi((u_char *) port, ngx_strlen(port));
 
-    if (port < 1 || port > 65535 || ngx_strlen(host) > 255
-        || ngx_strlen(user) > 32)
+    if (n < 1 || n > 65535 || *host == '\0' || ngx_strlen(host) > 255
+        || *user == '\0' || ngx_strlen(user) > 32)
     {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     ngx_snprintf((u_char *) cmd, sizeof(cmd) - 1,
                  "ssh -p %i -o StrictHostKeyChecking=accept-new %s@%s%Z",
-                 port, user, host);
+                 n, user, host);
 
     if (json_object_set_new(o, "ssh_host", json_string(host)) != 0
-        || json_object_set_new(o, "ssh_port", json_integer(port)) != 0
+        || json_object_set_new(o, "ssh_port", json_integer(n)) != 0
         || json_object_set_new(o, "ssh_user", json_string(user)) != 0
         || json_object_set_new(o, "ssh_command", json_string(cmd)) != 0)
     {
@@ -485,6 +477,7 @@ ngx_http_axon_session_json(redisReply *fields)
     size_t       i, n;
     u_char       iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
     json_t      *o, *connect, *v;
+    const char  *mode;
     ngx_str_t    name, value;
     redisReply  *k, *val;
 
@@ -576,7 +569,15 @@ ngx_http_axon_session_json(redisReply *fields)
         }
     }
 
-    if (ngx_http_axon_session_ssh(o, connect) != NGX_OK) {
+    mode = json_string_value(json_object_get(o, "mode"));
+
+    if (mode && ngx_strcmp(mode, "ssh") == 0
+        && ngx_http_axon_session_ssh(o,
+               json_string_value(json_object_get(connect, "host")),
+               json_string_value(json_object_get(connect, "port")),
+               json_string_value(json_object_get(connect, "user")))
+           == NGX_ERROR)
+    {
         goto failed;
     }
 

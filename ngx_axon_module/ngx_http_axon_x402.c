@@ -14,7 +14,8 @@
  * Redis (README: "Redis keys"): axon:x402:pay:NONCE, a hash: the module
  * writes state=pending payer profile minutes amount network valid_before
  * created_at token_hash job_id [session_id]; the worker writes state
- * settled|failed, transaction, error_reason, session_id, paid_until.
+ * settled|failed, transaction, error_reason, settled_at, session_id,
+ * paid_until, credit and, when no session could start, session_error.
  */
 
 
@@ -27,6 +28,7 @@
 
 
 #define NGX_HTTP_AXON_PROFILES_KEY     "axon:profiles"
+#define NGX_HTTP_AXON_SESSION_KEY      "axon:session:"
 #define NGX_HTTP_AXON_X402_PAY_KEY     "axon:x402:pay:"
 #define NGX_HTTP_AXON_X402_NONCE_LEN   66          /* 0x + 64 hex */
 #define NGX_HTTP_AXON_X402_HEADER_MAX  6144
@@ -82,6 +84,9 @@ static ngx_int_t ngx_http_axon_x402_header(ngx_http_request_t *r,
     const char *name, json_t *v);
 static ngx_int_t ngx_http_axon_x402_pay(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x);
+static ngx_int_t ngx_http_axon_x402_no_session(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, ngx_int_t why, redisReply *id,
+    redisReply *state);
 static void ngx_http_axon_x402_pay_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static ngx_int_t ngx_http_axon_x402_poll(ngx_http_request_t *r,
@@ -94,6 +99,11 @@ static ngx_int_t ngx_http_axon_x402_accepted(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, json_t *accepted);
 static ngx_int_t ngx_http_axon_x402_answer(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *reply, ngx_uint_t last);
+static ngx_int_t ngx_http_axon_x402_settled(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, ngx_str_t *reason, ngx_str_t *tx);
+static ngx_int_t ngx_http_axon_x402_unstarted(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s,
+    ngx_str_t *tx);
 static ngx_int_t ngx_http_axon_x402_later(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, const char *state);
 static u_char *ngx_http_axon_x402_status_url(ngx_http_request_t *r,
@@ -118,16 +128,30 @@ static const char  ngx_http_axon_x402_poll_lua[] =
 
 
 /*
- * A used nonce is refused; else the record, the token and the job,
- * atomically.
- *   KEYS: pay key, token key, axon:jobs
+ * A used nonce is refused; so is, before anything is recorded, a payment
+ * that cannot give a session (its authorization is then never submitted):
+ * a new session for a wallet that has a live one, read as POST
+ * /api/session reads it; a top-up of a session that is not the payer's,
+ * or has ended.  Else the record, the token and the job, atomically.
+ *   KEYS: pay key, token key, axon:jobs, the payer's wallet key
  *   ARGV: payer profile minutes amount created_at keep_s token_value
  *         token_ttl_ms nonce ssh_key payload requirements token_hash
  *         session_id network valid_before
+ *   {1}: queued; {0}: the nonce was used; {-1, id, state}: a live session;
+ *   {-2}: no such session of the payer's; {-3}: it has ended
  */
 
 static const char  ngx_http_axon_x402_pay_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end\n"
+    "if ARGV[14] == '' then\n"
+    NGX_HTTP_AXON_WALLET_LIVE_LUA("KEYS[4]")
+    "  if live_st then return {-1, live_id, live_st} end\n"
+    "else\n"
+    "  local t = redis.call('HMGET', 'axon:session:' .. ARGV[14],"
+    " 'wallet', 'state')\n"
+    "  if not t[2] or t[1] ~= ARGV[1] then return {-2} end\n"
+    "  if t[2] == 'ended' then return {-3} end\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'state', 'pending', 'payer', ARGV[1],"
     " 'profile', ARGV[2], 'minutes', ARGV[3], 'amount', ARGV[4],"
     " 'network', ARGV[15], 'valid_before', ARGV[16],"
@@ -147,10 +171,23 @@ static const char  ngx_http_axon_x402_pay_lua[] =
     "end\n"
     "local id = redis.call('XADD', KEYS[3], '*', unpack(job))\n"
     "redis.call('HSET', KEYS[1], 'job_id', id)\n"
-    "return 1\n";
+    "return {1}\n";
+
+
+/*
+ * An unpaid POST of a top-up: the offers, and the session's state (a top-up
+ * of a session that is gone or has ended is refused before the agent signs;
+ * whose it is, only the paid POST can tell).
+ *   KEYS: axon:profiles, the session's key
+ */
+
+static const char  ngx_http_axon_x402_offers_lua[] =
+    "return {redis.call('GET', KEYS[1]),"
+    " redis.call('HGET', KEYS[2], 'state')}\n";
 
 
 static ngx_str_t  ngx_http_axon_x402_sig = ngx_string("payment-signature");
+static ngx_str_t  ngx_http_axon_x402_ended = ngx_string("the session ended");
 static ngx_str_t  ngx_http_axon_x402_v1 = ngx_string("x-payment");
 
 
@@ -269,8 +306,29 @@ ngx_http_axon_x402_session_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_axon_x402_offers(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 {
-    const char  *argv[2];
-    size_t       argvlen[2];
+    u_char       key[sizeof(NGX_HTTP_AXON_SESSION_KEY) + NGX_INT_T_LEN];
+    const char  *argv[5];
+    size_t       argvlen[5];
+
+    if (x->session_id && x->header.data == NULL) {
+        argv[0] = "EVAL";
+        argvlen[0] = 4;
+        argv[1] = ngx_http_axon_x402_offers_lua;
+        argvlen[1] = sizeof(ngx_http_axon_x402_offers_lua) - 1;
+        argv[2] = "2";
+        argvlen[2] = 1;
+        argv[3] = NGX_HTTP_AXON_PROFILES_KEY;
+        argvlen[3] = sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1;
+        argv[4] = (const char *) key;
+        argvlen[4] = ngx_sprintf(key, NGX_HTTP_AXON_SESSION_KEY "%i",
+                                 x->session_id)
+                     - key;
+
+        return ngx_http_axon_redis_wait(r,
+                   ngx_http_axon_redis_command(r,
+                       ngx_http_axon_x402_profiles_reply, x, 5, argv,
+                       argvlen));
+    }
 
     argv[0] = "GET";
     argvlen[0] = 3;
@@ -458,6 +516,7 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
     size_t                     i, k;
     json_t                    *all, *profiles, *q, *accepts, *req, *name;
     ngx_int_t                  rc, *m;
+    redisReply                *st;
     ngx_http_axon_loc_conf_t  *alcf;
     char                       amount[AXON_UINT256_DEC_MAX + 1];
 
@@ -466,6 +525,20 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
         return;
+    }
+
+    st = NULL;
+
+    if (reply->type == REDIS_REPLY_ARRAY) {
+        /* an unpaid top-up: {profiles, the session's state} */
+
+        if (reply->elements != 2) {
+            ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
+            return;
+        }
+
+        st = reply->element[1];
+        reply = reply->element[0];
     }
 
     all = NULL;
@@ -548,6 +621,22 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
 
         ngx_http_axon_finalize(r, rc);
         return;
+    }
+
+    if (st) {
+        if (st->type != REDIS_REPLY_STRING) {
+            json_decref(accepts);
+            rc = ngx_http_axon_x402_no_session(r, x, -2, NULL, NULL);
+            ngx_http_axon_finalize(r, rc);
+            return;
+        }
+
+        if (st->len == 5 && ngx_strncmp(st->str, "ended", 5) == 0) {
+            json_decref(accepts);
+            rc = ngx_http_axon_x402_no_session(r, x, -3, NULL, NULL);
+            ngx_http_axon_finalize(r, rc);
+            return;
+        }
     }
 
     if (x->minutes == 0 || (x->header.data == NULL && !x->v1)) {
@@ -857,7 +946,7 @@ static ngx_int_t
 ngx_http_axon_x402_pay(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 {
     u_char                    *p;
-    size_t                     len, siglen, vlen;
+    size_t                     len, siglen;
     time_t                     now;
     json_t                    *payload, *accepted, *inner, *auth, *jv;
     uint64_t                   after, before;
@@ -873,8 +962,10 @@ ngx_http_axon_x402_pay(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
     u_char                     ttl[NGX_INT_T_LEN], minutes[NGX_INT_T_LEN];
     u_char                     sid[NGX_INT_T_LEN], vb[NGX_INT_T_LEN];
     char                      *payload_text, *req_text;
-    const char                *argv[19];
-    size_t                     argvlen[19];
+    u_char                     wallet_key[sizeof(NGX_HTTP_AXON_WALLET_KEY)
+                                          + AXON_ADDR_TEXT_LEN];
+    const char                *argv[23];
+    size_t                     argvlen[23];
     ngx_int_t                  rc;
     ngx_http_axon_loc_conf_t  *alcf;
 
@@ -1125,7 +1216,7 @@ verified:
     argvlen[0] = 4;
     argv[1] = ngx_http_axon_x402_pay_lua;
     argvlen[1] = sizeof(ngx_http_axon_x402_pay_lua) - 1;
-    argv[2] = "3";
+    argv[2] = "4";
     argvlen[2] = 1;
     argv[3] = (const char *) x->pay_key;
     argvlen[3] = x->pay_key_len;
@@ -1135,61 +1226,54 @@ verified:
                  - token_key;
     argv[5] = NGX_HTTP_AXON_JOBS;
     argvlen[5] = sizeof(NGX_HTTP_AXON_JOBS) - 1;
+    argv[6] = (const char *) wallet_key;
+    argvlen[6] = ngx_sprintf(wallet_key, NGX_HTTP_AXON_WALLET_KEY "%*s",
+                             (size_t) AXON_ADDR_TEXT_LEN, x->payer_lower)
+                 - wallet_key;
 
-    argv[6] = x->payer_lower;                                   /* 1 */
-    argvlen[6] = AXON_ADDR_TEXT_LEN;
-    argv[7] = (const char *) x->profile.data;                   /* 2 */
-    argvlen[7] = x->profile.len;
-    argv[8] = (const char *) minutes;                           /* 3 */
-    argvlen[8] = ngx_sprintf(minutes, "%i", x->minutes) - minutes;
-    argv[9] = x->amount;                                        /* 4 */
-    argvlen[9] = ngx_strlen(x->amount);
-    argv[10] = (const char *) created;                          /* 5 */
-    argvlen[10] = ngx_sprintf(created, "%T", now) - created;
-    argv[11] = (const char *) keep;                             /* 6 */
-    argvlen[11] = ngx_sprintf(keep, "%uL",
+    argv[7] = x->payer_lower;                                   /* 1 */
+    argvlen[7] = AXON_ADDR_TEXT_LEN;
+    argv[8] = (const char *) x->profile.data;                   /* 2 */
+    argvlen[8] = x->profile.len;
+    argv[9] = (const char *) minutes;                           /* 3 */
+    argvlen[9] = ngx_sprintf(minutes, "%i", x->minutes) - minutes;
+    argv[10] = x->amount;                                       /* 4 */
+    argvlen[10] = ngx_strlen(x->amount);
+    argv[11] = (const char *) created;                          /* 5 */
+    argvlen[11] = ngx_sprintf(created, "%T", now) - created;
+    argv[12] = (const char *) keep;                             /* 6 */
+    argvlen[12] = ngx_sprintf(keep, "%uL",
                               before - (uint64_t) now
                               + NGX_HTTP_AXON_X402_KEEP)
                   - keep;
-    argv[12] = (const char *) token_value;                      /* 7 */
-    argvlen[12] = ngx_sprintf(token_value, "{\"wallet\":\"%*s\",\"exp\":%T}",
+    argv[13] = (const char *) token_value;                      /* 7 */
+    argvlen[13] = ngx_sprintf(token_value, "{\"wallet\":\"%*s\",\"exp\":%T}",
                               (size_t) AXON_ADDR_TEXT_LEN, x->payer_lower,
                               now + (time_t) (alcf->token_ttl / 1000))
                   - token_value;
-    argv[13] = (const char *) ttl;                              /* 8 */
-    argvlen[13] = ngx_sprintf(ttl, "%M", alcf->token_ttl) - ttl;
-    argv[14] = x->nonce;                                        /* 9 */
-    argvlen[14] = NGX_HTTP_AXON_X402_NONCE_LEN;
-    argv[15] = x->ssh_key.len ? (const char *) x->ssh_key.data : "";
-    argvlen[15] = x->ssh_key.len;                               /* 10 */
-    argv[16] = payload_text;                                    /* 11 */
-    argvlen[16] = ngx_strlen(payload_text);
-    argv[17] = req_text;                                        /* 12 */
-    argvlen[17] = ngx_strlen(req_text);
-    argv[18] = (const char *) hash;                             /* 13 */
-    argvlen[18] = 64;
-
-    {
-    const char  *argv2[22];
-    size_t       argvlen2[22];
-
-    ngx_memcpy(argv2, argv, sizeof(argv));
-    ngx_memcpy(argvlen2, argvlen, sizeof(argvlen));
-
-    argv2[19] = (const char *) sid;                             /* 14 */
-    argvlen2[19] = x->session_id
-                   ? (size_t) (ngx_sprintf(sid, "%i", x->session_id) - sid)
-                   : 0;
-    argv2[20] = (const char *) alcf->x402_network.data;         /* 15 */
-    argvlen2[20] = alcf->x402_network.len;
-    argv2[21] = (const char *) vb;                              /* 16 */
-    argvlen2[21] = ngx_sprintf(vb, "%uL", before) - vb;
-
-    vlen = 22;
+    argv[14] = (const char *) ttl;                              /* 8 */
+    argvlen[14] = ngx_sprintf(ttl, "%M", alcf->token_ttl) - ttl;
+    argv[15] = x->nonce;                                        /* 9 */
+    argvlen[15] = NGX_HTTP_AXON_X402_NONCE_LEN;
+    argv[16] = x->ssh_key.len ? (const char *) x->ssh_key.data : "";
+    argvlen[16] = x->ssh_key.len;                               /* 10 */
+    argv[17] = payload_text;                                    /* 11 */
+    argvlen[17] = ngx_strlen(payload_text);
+    argv[18] = req_text;                                        /* 12 */
+    argvlen[18] = ngx_strlen(req_text);
+    argv[19] = (const char *) hash;                             /* 13 */
+    argvlen[19] = 64;
+    argv[20] = (const char *) sid;                              /* 14 */
+    argvlen[20] = x->session_id
+                  ? (size_t) (ngx_sprintf(sid, "%i", x->session_id) - sid)
+                  : 0;
+    argv[21] = (const char *) alcf->x402_network.data;          /* 15 */
+    argvlen[21] = alcf->x402_network.len;
+    argv[22] = (const char *) vb;                               /* 16 */
+    argvlen[22] = ngx_sprintf(vb, "%uL", before) - vb;
 
     rc = ngx_http_axon_redis_command(r, ngx_http_axon_x402_pay_reply, x,
-                                     (int) vlen, argv2, argvlen2);
-    }
+                                     23, argv, argvlen);
 
     free(payload_text);
     free(req_text);
@@ -1275,18 +1359,106 @@ ngx_http_axon_x402_unknown(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 }
 
 
+/*
+ * A payment that cannot give a session, refused before anything is
+ * recorded: -1 the payer has a live session (id, state), -2 no such
+ * session of the payer's to top up, -3 it has ended.  Unpaid, the agent
+ * has not signed yet; paid, its authorization is never submitted.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_no_session(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, ngx_int_t why, redisReply *id,
+    redisReply *state)
+{
+    json_t      *body;
+    ngx_int_t    status;
+    const char  *code, *message, *charged;
+
+    charged = x->header.data ? "this authorization was not submitted: "
+                               "nothing was charged"
+                             : "nothing was charged";
+
+    switch (why) {
+
+    case -1:
+        code = "session_exists";
+        status = NGX_HTTP_CONFLICT;
+        message = "the wallet already has a live session: top it up "
+                  "(the same POST with its \"session_id\"), or release it "
+                  "(POST /api/release) first";
+        break;
+
+    case -3:
+        code = "session_ended";
+        status = NGX_HTTP_CONFLICT;
+        message = "this session has ended and cannot be topped up: leave "
+                  "out \"session_id\" (and give \"ssh_public_key\") for a "
+                  "new session";
+        break;
+
+    default:
+        code = "unknown_session";
+        status = NGX_HTTP_NOT_FOUND;
+        message = x->header.data
+                  ? "the payer has no such session to top up: leave out "
+                    "\"session_id\" (and give \"ssh_public_key\") for a "
+                    "new session"
+                  : "no such session to top up: leave out \"session_id\" "
+                    "(and give \"ssh_public_key\") for a new session";
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "axon: x402: %s refused: %s, payer %s, session %i",
+                  x->header.data ? "payment" : "offer", code,
+                  x->payer[0] ? x->payer : "unknown",
+                  id ? ngx_atoi((u_char *) id->str, id->len)
+                     : x->session_id);
+
+    body = json_pack("{s:{s:s, s:s++}}",
+                     "error", "code", code,
+                     "message", message, "; ", charged);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (id && state
+        && id->type == REDIS_REPLY_STRING
+        && state->type == REDIS_REPLY_STRING)
+    {
+        if (json_object_set_new(json_object_get(body, "error"), "session_id",
+                                json_integer(ngx_atoi((u_char *) id->str,
+                                                      id->len)))
+            != 0
+            || json_object_set_new(json_object_get(body, "error"), "status",
+                                   json_stringn(state->str, state->len))
+               != 0)
+        {
+            json_decref(body);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_axon_send_json(r, status, body);
+}
+
+
 static void
 ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
     void *data)
 {
     ngx_http_axon_x402_ctx_t  *x = data;
 
+    long long                  code;
     ngx_int_t                  rc;
     ngx_http_axon_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
         /*
          * Unknown whether the script ran: the status URL tells (404: it
          * did not, and the same payment may be sent again).
@@ -1295,11 +1467,21 @@ ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    if (reply->integer != 1) {
+    code = reply->element[0]->integer;
+
+    if (code == 0) {
         rc = ngx_http_axon_x402_refuse(r, x,
                                        "invalid_exact_evm_nonce_already_used",
                                        "this authorization was used "
                                        "already");
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    if (code != 1) {
+        rc = ngx_http_axon_x402_no_session(r, x, code,
+                 reply->elements == 3 ? reply->element[1] : NULL,
+                 reply->elements == 3 ? reply->element[2] : NULL);
         ngx_http_axon_finalize(r, rc);
         return;
     }
@@ -1423,25 +1605,64 @@ ngx_http_axon_x402_field(redisReply *hash, const char *name, ngx_str_t *out)
 }
 
 
+/* PAYMENT-RESPONSE: the SettleResponse; reason NULL when it settled */
+
+static ngx_int_t
+ngx_http_axon_x402_settled(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    ngx_str_t *reason, ngx_str_t *tx)
+{
+    json_t                    *settle;
+    ngx_int_t                  rc;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    settle = json_pack("{s:b, s:s#, s:s#, s:s}",
+                       "success", reason == NULL,
+                       "transaction", tx->data, tx->len,
+                       "network", alcf->x402_network.data,
+                       alcf->x402_network.len,
+                       "payer", x->payer);
+    if (settle == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (reason
+        && json_object_set_new(settle, "errorReason",
+                               json_stringn((char *) reason->data,
+                                            reason->len))
+           != 0)
+    {
+        json_decref(settle);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_axon_x402_header(r, "PAYMENT-RESPONSE", settle);
+    json_decref(settle);
+
+    return rc;
+}
+
+
 /*
  * The outcome, from {record, session}: settled and running -> 200 with the
- * SSH coordinates and PAYMENT-RESPONSE; failed -> 402 with PAYMENT-RESPONSE
- * {success: false}; else NGX_AGAIN, or 202 when last.
+ * SSH coordinates and PAYMENT-RESPONSE; settled but no session (the
+ * worker's session_error, or the session ended) -> 409 or 503 at once,
+ * with PAYMENT-RESPONSE and the credit; failed -> 402 with
+ * PAYMENT-RESPONSE {success: false}; else NGX_AGAIN, or 202 when last.
  */
 
 static ngx_int_t
 ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     redisReply *reply, ngx_uint_t last)
 {
-    u_char                    *cmd, iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
-    time_t                     expires;
-    json_t                    *body, *settle;
-    ngx_str_t                  state, sstate, tx, reason, sid, host, port;
-    ngx_str_t                  user, paid, started;
-    redisReply                *p, *s;
-    ngx_http_axon_loc_conf_t  *alcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+    u_char      *st, iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
+    time_t       expires;
+    json_t      *body;
+    ngx_int_t    rc;
+    ngx_str_t    state, sstate, tx, reason, sid, host, port, user, paid;
+    ngx_str_t    started;
+    redisReply  *p, *s;
 
     if (reply->elements != 2
         || reply->element[0]->type != REDIS_REPLY_ARRAY
@@ -1461,28 +1682,18 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
         ngx_str_set(&tx, "");
     }
 
+    if (ngx_http_axon_x402_field(s, "state", &sstate) == NULL) {
+        ngx_str_null(&sstate);
+    }
+
     if (state.len == 6 && ngx_strncmp(state.data, "failed", 6) == 0) {
         if (ngx_http_axon_x402_field(p, "error_reason", &reason) == NULL) {
             ngx_str_set(&reason, "settlement_failed");
         }
 
-        settle = json_pack("{s:b, s:s#, s:s#, s:s#, s:s}",
-                           "success", 0,
-                           "errorReason", reason.data, reason.len,
-                           "transaction", tx.data, tx.len,
-                           "network", alcf->x402_network.data,
-                           alcf->x402_network.len,
-                           "payer", x->payer);
-
-        if (settle == NULL
-            || ngx_http_axon_x402_header(r, "PAYMENT-RESPONSE", settle)
-               != NGX_OK)
-        {
-            json_decref(settle);
+        if (ngx_http_axon_x402_settled(r, x, &reason, &tx) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        json_decref(settle);
 
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "axon: x402: payment %s failed: %V", x->nonce, &reason);
@@ -1497,26 +1708,23 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                     : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!(state.len == 7 && ngx_strncmp(state.data, "settled", 7) == 0)
-        || ngx_http_axon_x402_field(s, "state", &sstate) == NULL
-        || !(sstate.len == 7 && ngx_strncmp(sstate.data, "running", 7) == 0)
+    if (!(state.len == 7 && ngx_strncmp(state.data, "settled", 7) == 0)) {
+        goto wait;
+    }
+
+    if (ngx_http_axon_x402_field(p, "session_error", &reason) != NULL
+        || (sstate.len == 5 && ngx_strncmp(sstate.data, "ended", 5) == 0))
+    {
+        return ngx_http_axon_x402_unstarted(r, x, p, s, &tx);
+    }
+
+    if (!(sstate.len == 7 && ngx_strncmp(sstate.data, "running", 7) == 0)
         || ngx_http_axon_x402_field(p, "session_id", &sid) == NULL
         || ngx_http_axon_x402_field(s, "connect_host", &host) == NULL
         || ngx_http_axon_x402_field(s, "connect_port", &port) == NULL
         || ngx_http_axon_x402_field(s, "connect_user", &user) == NULL)
     {
-        if (!last) {
-            return NGX_AGAIN;
-        }
-
-        cmd = ngx_pnalloc(r->pool, state.len + 1);
-        if (cmd == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        *ngx_cpymem(cmd, state.data, state.len) = '\0';
-
-        return ngx_http_axon_x402_later(r, x, (char *) cmd);
+        goto wait;
     }
 
     if (ngx_http_axon_x402_field(p, "paid_until", &paid)) {
@@ -1531,49 +1739,195 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 
     *ngx_http_axon_iso8601(iso, expires) = '\0';
 
-    cmd = ngx_pnalloc(r->pool, sizeof("ssh -p  @") + port.len + user.len
-                               + host.len);
-    if (cmd == NULL) {
+    body = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s#}",
+                     "session_id", (json_int_t) ngx_atoi(sid.data, sid.len),
+                     "status", "running",
+                     "auth_token", (char *) x->token,
+                     "expires_at", (char *) iso,
+                     "payment_id", x->nonce,
+                     "transaction", tx.data, tx.len);
+    if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    *ngx_sprintf(cmd, "ssh -p %V %V@%V", &port, &user, &host) = '\0';
+    /* the one ssh_command builder; hiredis ends its strings with a NUL */
 
-    settle = json_pack("{s:b, s:s#, s:s#, s:s}",
-                       "success", 1,
-                       "transaction", tx.data, tx.len,
-                       "network", alcf->x402_network.data,
-                       alcf->x402_network.len,
-                       "payer", x->payer);
+    rc = ngx_http_axon_session_ssh(body, (char *) host.data,
+                                   (char *) port.data, (char *) user.data);
 
-    if (settle == NULL
-        || ngx_http_axon_x402_header(r, "PAYMENT-RESPONSE", settle) != NGX_OK)
-    {
-        json_decref(settle);
+    if (rc == NGX_ERROR) {
+        json_decref(body);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    json_decref(settle);
+    if (rc == NGX_DECLINED) {
+        json_decref(body);
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "axon: x402: payment %s: session %V has no usable "
+                      "SSH coordinates", x->nonce, &sid);
+        goto wait;
+    }
+
+    if (ngx_http_axon_x402_settled(r, x, NULL, &tx) != NGX_OK) {
+        json_decref(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "axon: x402: payment %s: session %V running", x->nonce,
                   &sid);
 
-    body = json_pack("{s:I, s:s, s:s#, s:I, s:s#, s:s, s:s, s:s, s:s, "
-                     "s:s#}",
-                     "session_id", (json_int_t) ngx_atoi(sid.data, sid.len),
-                     "status", "running",
-                     "ssh_host", host.data, host.len,
-                     "ssh_port", (json_int_t) ngx_atoi(port.data, port.len),
-                     "ssh_user", user.data, user.len,
-                     "ssh_command", (char *) cmd,
-                     "auth_token", (char *) x->token,
-                     "expires_at", (char *) iso,
-                     "payment_id", x->nonce,
-                     "transaction", tx.data, tx.len);
+    return ngx_http_axon_send_json(r, NGX_HTTP_OK, body);
 
-    return body ? ngx_http_axon_send_json(r, NGX_HTTP_OK, body)
-                : NGX_HTTP_INTERNAL_SERVER_ERROR;
+wait:
+
+    if (!last) {
+        return NGX_AGAIN;
+    }
+
+    st = ngx_pnalloc(r->pool, state.len + 1);
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ngx_cpymem(st, state.data, state.len) = '\0';
+
+    return ngx_http_axon_x402_later(r, x, (char *) st);
+}
+
+
+/*
+ * Settled, credited, but no session: the worker's session_error (a race
+ * with another session: 409 session_exists or session_ended; else no
+ * profile, no host, a failed launch: 503) or the session ended before it
+ * ran (503, its end_reason).  The money is in the payer's wallet as credit
+ * minutes: the answer says how to use them.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_unstarted(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s, ngx_str_t *tx)
+{
+    u_char      *msg, *m, *end;
+    json_t      *body, *v;
+    ngx_int_t    credit, status;
+    ngx_str_t    serr, reason, sid, text;
+    const char  *code, *why;
+
+    credit = NGX_ERROR;
+
+    if (ngx_http_axon_x402_field(p, "credit", &text)) {
+        credit = ngx_atoi(text.data, text.len);
+    }
+
+    if (ngx_http_axon_x402_field(p, "session_id", &sid) == NULL) {
+        ngx_str_null(&sid);
+    }
+
+    if (ngx_http_axon_x402_field(p, "session_error", &serr) == NULL) {
+        ngx_str_null(&serr);
+    }
+
+    if (ngx_http_axon_x402_field(s, "end_reason", &reason) == NULL) {
+        ngx_str_null(&reason);
+    }
+
+    if (serr.len == 14 && ngx_strncmp(serr.data, "session_exists", 14) == 0)
+    {
+        code = "session_exists";
+        status = NGX_HTTP_CONFLICT;
+        why = ", but the wallet already has a live session: release it "
+              "(POST /api/release with auth_token) to start another";
+
+    } else if (serr.len == 13
+               && ngx_strncmp(serr.data, "session_ended", 13) == 0)
+    {
+        code = "session_ended";
+        status = NGX_HTTP_CONFLICT;
+        why = ", but the session to top up has ended: start a new one";
+
+    } else {
+        code = "session_not_started";
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        why = NULL;
+    }
+
+    msg = ngx_pnalloc(r->pool, 1024);
+    if (msg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    end = msg + 1023;
+
+    m = ngx_slprintf(msg, end, "the payment was settled and credited to "
+                     "wallet %s as ", x->payer);
+
+    if (credit >= 0) {
+        m = ngx_slprintf(m, end, "%i credit minutes", credit);
+
+    } else {
+        m = ngx_slprintf(m, end, "credit minutes");
+    }
+
+    if (why) {
+        m = ngx_slprintf(m, end, "%s", why);
+
+    } else {
+        m = ngx_slprintf(m, end, ", but no session could be started (%V): "
+                         "start one when capacity allows",
+                         serr.len ? &serr
+                                  : reason.len ? &reason
+                                               : &ngx_http_axon_x402_ended);
+    }
+
+    m = ngx_slprintf(m, end, " with POST /api/session {\"profile\", "
+                     "\"mode\": \"ssh\", \"ssh_public_key\"} and "
+                     "auth_token as Bearer; the credit stays in the wallet "
+                     "until used");
+    *m = '\0';
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "axon: x402: payment %s settled, no session: %s "
+                  "(session_error \"%V\", end_reason \"%V\")",
+                  x->nonce, code, &serr, &reason);
+
+    body = json_pack("{s:{s:s, s:s}, s:s, s:s#, s:s}",
+                     "error", "code", code, "message", (char *) msg,
+                     "payment_id", x->nonce,
+                     "transaction", tx->data, tx->len,
+                     "auth_token", (char *) x->token);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v = credit >= 0 ? json_integer(credit) : json_null();
+
+    if (json_object_set_new(body, "credit_minutes", v) != 0
+        || (sid.len
+            && json_object_set_new(body, "session_id",
+                                   json_integer(ngx_atoi(sid.data, sid.len)))
+               != 0)
+        || (serr.len
+            && json_object_set_new(body, "session_error",
+                                   json_stringn((char *) serr.data,
+                                                serr.len))
+               != 0)
+        || (reason.len
+            && json_object_set_new(body, "end_reason",
+                                   json_stringn((char *) reason.data,
+                                                reason.len))
+               != 0))
+    {
+        json_decref(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_axon_x402_settled(r, x, NULL, tx) != NGX_OK) {
+        json_decref(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_send_json(r, status, body);
 }
 
 
@@ -1709,7 +2063,8 @@ ngx_http_axon_x402_status_reply(ngx_http_request_t *r, redisReply *reply,
     static const char  *fields[] = {
         "state", "payer", "profile", "minutes", "amount", "network",
         "valid_before", "created_at", "session_id", "transaction",
-        "error_reason", "paid_until", "settled_at", NULL
+        "error_reason", "paid_until", "settled_at", "credit",
+        "session_error", NULL
     };
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
@@ -1761,7 +2116,8 @@ ngx_http_axon_x402_status_reply(ngx_http_request_t *r, redisReply *reply,
         }
 
         if (ngx_strcmp(fields[n], "minutes") == 0
-            || ngx_strcmp(fields[n], "session_id") == 0)
+            || ngx_strcmp(fields[n], "session_id") == 0
+            || ngx_strcmp(fields[n], "credit") == 0)
         {
             v = json_integer(ngx_atoi((u_char *) val->str, val->len));
 

@@ -239,12 +239,17 @@ test('the SDK pays: one x402.pay job with the contract\'s fields; the simulated 
     assert.equal(res.status, 200, JSON.stringify(out));
     assert.equal(out.session_id, sessionId);
     assert.deepEqual([out.ssh_host, out.ssh_port, out.ssh_user, out.ssh_command],
-        ['127.0.0.1', 2222, 'aXonian', 'ssh -p 2222 aXonian@127.0.0.1']);
+        ['127.0.0.1', 2222, 'aXonian', 'ssh -p 2222 -o StrictHostKeyChecking=accept-new aXonian@127.0.0.1']);
     assert.equal(out.expires_at, new Date((now + 1800) * 1000).toISOString().replace('.000', ''));
     assert.equal(out.payment_id, a.nonce);
     assert.match(out.auth_token, /^[A-Za-z0-9_-]{43}$/);
     const settle = decodePaymentResponseHeader(res.headers.get('PAYMENT-RESPONSE'));
     assert.deepEqual(settle, { success: true, transaction: tx, network: NETWORK, payer: payer.address });
+    // the auth token is a sign-in's: GET /api/session shows the same session and the same command
+    const mine = await s.json('/api/session', { headers: { authorization: `Bearer ${out.auth_token}` } });
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    assert.equal(mine.body.session_id, sessionId);
+    assert.equal(mine.body.ssh_command, out.ssh_command);
 
     // two requests: unpaid, then paid
     assert.deepEqual(sent.map(r => [r.method, !!r.signature]), [['POST', false], ['POST', true]]);
@@ -267,6 +272,93 @@ test('a replayed PAYMENT-SIGNATURE: 402 invalid_exact_evm_nonce_already_used, st
     assert.deepEqual(pr.accepts, [offer('small', 30, 1)]);
     assert.equal(payJobs().length, 1);
     assert.equal(execHash(`axon:x402:pay:${paidNonce}`).state, 'settled');
+});
+
+const tokenKeys = () => Number(s.redisPipe([`EVAL "return #redis.call('KEYS', 'axon:token:*')" 0`])[0]);
+
+// what a refusal before charging leaves: no record, no job, no token, no PAYMENT-RESPONSE
+async function refusedBeforeCharging(res, status, code, counts) {
+    const out = await res.json();
+    assert.equal(res.status, status, JSON.stringify(out));
+    assert.equal(out.error.code, code);
+    assert.match(out.error.message, /nothing was charged/);
+    assert.equal(res.headers.get('PAYMENT-RESPONSE'), null);
+    assert.equal(res.headers.get('PAYMENT-REQUIRED'), null);
+    assert.equal(out.auth_token, undefined);
+    assert.deepEqual([payJobs().length, payKeys(), tokenKeys()], counts);
+    return out;
+}
+
+test('what cannot give a session is refused before anything is recorded: 409 session_exists, 404 unknown_session, 409 session_ended', async () => {
+    const counts = [payJobs().length, payKeys(), tokenKeys()];
+    assert.deepEqual(counts.slice(0, 2), [1, 1]);
+    const wallet = payer.address.toLowerCase();
+
+    // a new session while the payer's session 100 is live (release asked, not ended yet):
+    // the SDK signs (the unpaid POST cannot know the payer), the paid POST is refused
+    assert.equal(execHash(`axon:session:${sessionId}`).state, 'running');
+    let sent = [];
+    let res = await agent(sent)(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(BODY),
+        headers: { 'content-type': 'application/json' } });
+    let out = await refusedBeforeCharging(res, 409, 'session_exists', counts);
+    assert.equal(out.error.session_id, sessionId);
+    assert.equal(out.error.status, 'running');
+    assert.match(out.error.message, /session_id/);
+    assert.match(out.error.message, /POST \/api\/release/);
+    assert.match(out.error.message, /not submitted/);
+    assert.deepEqual(sent.map(r => [r.method, !!r.signature]), [['POST', false], ['POST', true]]);
+    // any live state counts: queued too
+    s.redis('HSET', `axon:session:${sessionId}`, 'state', 'queued');
+    res = await post(BODY, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(await payload()) });
+    out = await refusedBeforeCharging(res, 409, 'session_exists', counts);
+    assert.equal(out.error.status, 'queued');
+    s.redis('HSET', `axon:session:${sessionId}`, 'state', 'running');
+
+    // top-ups: the offer does not depend on session_id, so a payment signed for
+    // it is sent with each session_id in turn
+    const top = id => ({ profile: 'small', minutes: 60, session_id: id });
+    const paidTopUp = async id => post(top(id),
+        { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(await payload({ profile: 'small', minutes: 60, ssh_public_key: KEY })) });
+
+    // no such session: refused unpaid already (the SDK never signs), and paid
+    sent = [];
+    res = await agent(sent)(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(top(9999)),
+        headers: { 'content-type': 'application/json' } });
+    await refusedBeforeCharging(res, 404, 'unknown_session', counts);
+    assert.deepEqual(sent.map(r => [r.method, !!r.signature]), [['POST', false]]);
+    await refusedBeforeCharging(await paidTopUp(9999), 404, 'unknown_session', counts);
+
+    // another wallet's session: only the paid POST knows the payer
+    s.redis('HSET', 'axon:session:9001', 'id', '9001', 'wallet', other.address.toLowerCase(),
+        'profile', 'small', 'mode', 'ssh', 'gpus', '1', 'state', 'running');
+    await required(await post(top(9001)));
+    out = await refusedBeforeCharging(await paidTopUp(9001), 404, 'unknown_session', counts);
+    assert.equal(out.error.session_id, undefined);
+    // ... also once it has ended (not the payer's: 404, not 409)
+    s.redis('HSET', 'axon:session:9001', 'state', 'ended');
+    await refusedBeforeCharging(await paidTopUp(9001), 404, 'unknown_session', counts);
+
+    // the payer's own session, ended: 409, unpaid and paid
+    s.redis('HSET', 'axon:session:9002', 'id', '9002', 'wallet', wallet,
+        'profile', 'small', 'mode', 'ssh', 'gpus', '1', 'state', 'ended', 'end_reason', 'released');
+    sent = [];
+    res = await agent(sent)(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(top(9002)),
+        headers: { 'content-type': 'application/json' } });
+    await refusedBeforeCharging(res, 409, 'session_ended', counts);
+    assert.equal(sent.length, 1);
+    out = await refusedBeforeCharging(await paidTopUp(9002), 409, 'session_ended', counts);
+    assert.match(out.error.message, /not submitted/);
+
+    // the payer's live session 100 can be topped up: recorded and queued
+    res = await post(top(sessionId), { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(
+        await payload({ profile: 'small', minutes: 60, ssh_public_key: KEY })) }, short('/api/x402/session'));
+    assert.equal(res.status, 202, await res.clone().text());
+    assert.deepEqual([payJobs().length, payKeys(), tokenKeys()], counts.map(n => n + 1));
+    assert.equal(payJobs().at(-1).session_id, String(sessionId));
+
+    // the worker ends session 100 (its release): a new session may be paid for again
+    s.redis('HSET', `axon:session:${sessionId}`, 'state', 'ended', 'end_reason', 'released');
+    s.redis('DEL', 'axon:session:9001', 'axon:session:9002');
 });
 
 test('payments that are wrong: 402 with the reason, or 400 for a malformed header; no job, no record', async () => {
@@ -344,8 +436,8 @@ test('payments that are wrong: 402 with the reason, or 400 for a malformed heade
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error.code, 'bad_ssh_key');
 
-    assert.equal(payJobs().length, 1);
-    assert.equal(payKeys(), 1);
+    assert.equal(payJobs().length, 2);
+    assert.equal(payKeys(), 2);
     assert.equal(s.redis('EXISTS', `axon:x402:pay:${good.payload.authorization.nonce}`), '(integer) 0');
 });
 
@@ -359,7 +451,7 @@ test('no settlement within axon_x402_wait: 202 with the payment id, the token an
     assert.equal(out.status, 'pending');
     assert.equal(out.status_url, `/api/x402/payment/${nonce}`);
     assert.match(out.auth_token, /^[A-Za-z0-9_-]{43}$/);
-    assert.equal(payJobs().length, 2);
+    assert.equal(payJobs().length, 3);
 
     let st = await s.json(out.status_url);
     assert.equal(st.status, 200);
@@ -390,8 +482,8 @@ test('no settlement within axon_x402_wait: 202 with the payment id, the token an
 test('a settlement that failed: 402 with PAYMENT-RESPONSE {success: false, errorReason}', async () => {
     const pending = agent()(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(BODY),
         headers: { 'content-type': 'application/json' } });
-    const jobsNow = await waitFor(() => payJobs().length === 3 && payJobs(), 'the third x402.pay job');
-    const nonce = jobsNow[2].nonce;
+    const jobsNow = await waitFor(() => payJobs().length === 4 && payJobs(), 'the fourth x402.pay job');
+    const nonce = jobsNow[3].nonce;
     s.redis('HSET', `axon:x402:pay:${nonce}`, 'state', 'failed',
         'error_reason', 'invalid_exact_evm_insufficient_balance');
     const res = await pending;
@@ -413,4 +505,90 @@ test('a top-up names its session: session_id in the record and the job; the SSH 
     assert.deepEqual([job.session_id, job.ssh_key, job.minutes, job.amount],
         [String(sessionId), '', '60', String(60n * PRICE)]);
     assert.equal(execHash(`axon:x402:pay:${job.nonce}`).session_id, String(sessionId));
+});
+
+// the SDK pays BODY on the main server (axon_x402_wait 20s); the x402.pay job it queued
+async function paying(body = BODY) {
+    const seen = new Set(payJobs().map(j => j.nonce));
+    const pending = agent()(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' } });
+    const job = await waitFor(() => payJobs().find(j => !seen.has(j.nonce)), 'a new x402.pay job');
+    return { pending, job, key: `axon:x402:pay:${job.nonce}` };
+}
+
+// settled, credited, no session: answered at once (the 20s wait would end in 202),
+// PAYMENT-RESPONSE says it settled, the body says where the credit is and how to use it
+async function unstarted(res, status, code, job, tx) {
+    const out = await res.json();
+    assert.equal(res.status, status, JSON.stringify(out));
+    assert.equal(out.error.code, code);
+    assert.equal(out.payment_id, job.nonce);
+    assert.equal(out.transaction, tx);
+    assert.match(out.auth_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(out.error.message, /settled and credited to wallet 0x[0-9a-fA-F]{40} as 30 credit minutes/);
+    assert.match(out.error.message, /POST \/api\/session/);
+    assert.match(out.error.message, /Bearer/);
+    const settle = decodePaymentResponseHeader(res.headers.get('PAYMENT-RESPONSE'));
+    assert.deepEqual(settle, { success: true, transaction: tx, network: NETWORK, payer: payer.address });
+    // the token is the payer's: it starts a session with the credit (here: the claim script's answer)
+    const me = await s.json('/api/session', { headers: { authorization: `Bearer ${out.auth_token}` } });
+    assert.notEqual(me.status, 401, JSON.stringify(me.body));
+    return out;
+}
+
+test('settled but no session started (the worker\'s session_error): 503 session_not_started or 409, at once, with the credit and the token', async () => {
+    for (const [error, status, code] of [
+        ['no_host_fits', 503, 'session_not_started'],
+        ['launch_failed', 503, 'session_not_started'],
+        ['session_exists', 409, 'session_exists'],
+    ]) {
+        const { pending, job, key } = await paying();
+        const tx = `0x${'ef'.repeat(31)}${String(status).slice(0, 2)}`;
+        s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'settled_at', String(Math.floor(Date.now() / 1000)),
+            'credit', '30', 'session_error', error);
+        const out = await unstarted(await pending, status, code, job, tx);
+        assert.equal(out.credit_minutes, 30, error);
+        assert.equal(out.session_error, error);
+        assert.equal(out.session_id, undefined);
+        if (status === 503) assert.match(out.error.message, new RegExp(`\\(${error}\\)`));
+        else assert.match(out.error.message, /already has a live session/);
+
+        // the status URL shows the credit and the error
+        const st = await s.json(`/api/x402/payment/${job.nonce}`);
+        assert.equal(st.body.payment.state, 'settled');
+        assert.equal(st.body.payment.credit, 30);
+        assert.equal(st.body.payment.session_error, error);
+        assert.equal(st.body.session, null);
+    }
+});
+
+test('settled, but the session ended before it ran: 503 session_not_started with its end_reason and session_id', async () => {
+    const { pending, job, key } = await paying();
+    const tx = `0x${'12'.repeat(32)}`;
+    const id = 9100;
+    // the worker claimed a session, its launch failed: ended
+    s.redis('HSET', `axon:session:${id}`, 'id', String(id), 'wallet', job.payer, 'profile', 'small',
+        'mode', 'ssh', 'gpus', '1', 'state', 'ended', 'end_reason', 'launch_failed');
+    s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'credit', '30', 'session_id', String(id));
+    const out = await unstarted(await pending, 503, 'session_not_started', job, tx);
+    assert.equal(out.session_id, id);
+    assert.equal(out.end_reason, 'launch_failed');
+    assert.equal(out.session_error, undefined);
+    assert.match(out.error.message, /\(launch_failed\)/);
+    const st = await s.json(`/api/x402/payment/${job.nonce}`);
+    assert.equal(st.body.payment.credit, 30);
+    assert.equal(st.body.payment.session_error, undefined);
+    assert.equal(st.body.session.status, 'ended');
+    assert.equal(st.body.session.end_reason, 'launch_failed');
+});
+
+test('a top-up whose session ended meanwhile (the worker\'s session_ended): 409 session_ended with the credit', async () => {
+    const { pending, job, key } = await paying({ profile: 'small', minutes: 30, session_id: sessionId });
+    assert.equal(job.session_id, String(sessionId));
+    const tx = `0x${'34'.repeat(32)}`;
+    s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'credit', '30', 'session_error', 'session_ended');
+    const out = await unstarted(await pending, 409, 'session_ended', job, tx);
+    assert.equal(out.session_id, sessionId);
+    assert.equal(out.credit_minutes, 30);
+    assert.match(out.error.message, /has ended/);
 });
