@@ -239,6 +239,30 @@ test('the chain node down: no session, no credit; paying again once it is back w
     await waitFor(() => live(a.address) === '0', 'the session ended');
 });
 
+test('a session that cannot start (launch failure): the payment stays as credit, and the answer says how to use it', async () => {
+    s.env.AXON_SSH_IMAGE = 'localhost/axon-no-such-image:none';    // axon-stack's launcher_ssh_image
+    await restartWorker(BASE);
+    try {
+        const a = payer(1);
+        const had = balance(a.address);
+        const r = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: keygen('k-fail').pub });
+        assert.equal(r.status, 503, JSON.stringify(r.body));
+        assert.equal(r.body.error.code, 'session_not_started');
+        assert.equal(r.body.end_reason, 'launch_failed');
+        assert.equal(r.settle.success, true);
+        assert.equal(r.body.credit_minutes, 30);
+        assert.match(r.body.error.message, /POST \/api\/session/);
+        assert.match(ledger(a.address), new RegExp(`30:x402:${r.body.payment_id}$`));
+        assert.equal(live(a.address), '0');
+        await waitFor(() => sql(`SELECT billed_minutes FROM sessions WHERE id = ${r.body.session_id}`) === '0',
+                      'the failed session billed nothing');
+        assert.equal(balance(a.address), had + 30);
+    } finally {
+        delete s.env.AXON_SSH_IMAGE;
+        await restartWorker(BASE);
+    }
+});
+
 test('facilitator settlement: /verify and /settle of a local facilitator; down, then back', async () => {
     f = new Facilitator({ rpcUrl: s.chainUrl, chainId: 1337, privateKey: FACILITATOR_KEY });
     f.port = fport;
