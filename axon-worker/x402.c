@@ -95,6 +95,7 @@ typedef struct {
     size_t               rawlen;
     int64_t              session_id;
     int64_t              gas_nonce;
+    unsigned             self:1;            /* the row's settle_mode */
 
     /* the outcome */
     char                 reason[80];
@@ -121,12 +122,14 @@ static int aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     const char *session_error);
 static aw_x402_outcome_e aw_x402_fail(aw_x402_t *x, const char *reason,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static aw_x402_outcome_e aw_x402_later(aw_x402_t *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 
 static aw_db_stmt_t  aw_x402_begin_stmt = aw_db_stmt("x402_begin",
     "SELECT state, coalesce(tx_hash, ''), coalesce(raw_tx, ''::bytea),"
     " coalesce(session_id, 0), coalesce(gas_nonce, -1),"
-    " coalesce(error_reason, '')"
+    " coalesce(error_reason, ''), settle_mode"
     " FROM axon_x402_begin($1, $2, $3, $4, $5, $6::numeric, $7, $8::int,"
     " $9::bigint, nullif($10, '')::bigint, $11, $12, $13::bytea,"
     " $14::bigint)");
@@ -228,7 +231,13 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
         outcome = aw_x402_fail(&x, "ssh_disabled", "this worker runs no SSH "
                                "sessions (keys sessions, ssh_sessions)");
 
-    } else if (conf->x402_settle == AW_X402_FACILITATOR) {
+    } else if (strcmp(x.state, "sent") == 0 && x.self && x.rawlen == 0) {
+        outcome = aw_x402_later(&x, "the row is sent without its bytes");
+
+    } else if (strcmp(x.state, "sent") == 0 ? !x.self
+               : conf->x402_settle == AW_X402_FACILITATOR)
+    {
+        /* a payment under way is seen through the way it was begun */
         outcome = aw_x402_facilitator(&x);
 
     } else {
@@ -550,6 +559,7 @@ aw_x402_begin(aw_x402_t *x, aw_job_result_t *res)
     x->session_id = atoll(PQgetvalue(pg, 0, 3));
     x->gas_nonce = atoll(PQgetvalue(pg, 0, 4));
     snprintf(x->reason, sizeof(x->reason), "%s", PQgetvalue(pg, 0, 5));
+    x->self = strcmp(PQgetvalue(pg, 0, 6), "self") == 0;
 
     v = PQgetvalue(pg, 0, 2);
     raw = PQunescapeBytea((const unsigned char *) v, &rawlen);
@@ -580,10 +590,6 @@ aw_x402_fail(aw_x402_t *x, const char *reason, const char *fmt, ...)
     return AW_X402_FAILED;
 }
 
-
-static aw_x402_outcome_e
-aw_x402_later(aw_x402_t *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 static aw_x402_outcome_e
 aw_x402_later(aw_x402_t *x, const char *fmt, ...)
