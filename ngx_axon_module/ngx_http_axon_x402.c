@@ -1977,8 +1977,15 @@ ngx_http_axon_x402_later(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                      "status", state,
                      "status_url", (char *) url,
                      "auth_token", (char *) x->token,
-                     "message", "the payment is recorded and is being "
-                                "settled: ask status_url");
+                     "message",
+                     ngx_strcmp(state, "settled") == 0
+                     ? "the payment is settled and credited; the session "
+                       "is not running yet (queued for a GPU or a port, or "
+                       "starting): ask status_url.  POST /api/release with "
+                       "auth_token leaves the queue and keeps the minutes "
+                       "as credit"
+                     : "the payment is recorded and is being settled: ask "
+                       "status_url");
 
     return body ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED, body)
                 : NGX_HTTP_INTERNAL_SERVER_ERROR;

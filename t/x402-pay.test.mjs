@@ -33,7 +33,12 @@ const BASE = ['gpu_hosts local=0,1,2,3', 'profiles "small:1:1 large:2:1"',
 
 // the stack's chain configures x402_settle self with its gas wallet
 // (chain/deploy.mjs: x402_gas_wallet in chain.json, its key in a 0600 file)
-const s = new Stack({ chain: true, sessions: true, workerConf: BASE.join('\n') });
+let shortPort;
+const s = new Stack({ chain: true, sessions: true, workerConf: BASE.join('\n'), nginx: async () => {
+    // a server whose paid requests wait 2 s only: the 202 of a queued session
+    shortPort = await freePort();
+    return `server { listen 127.0.0.1:${shortPort}; axon_x402_wait 2s; location /api/ { axon_api; } }\n`;
+} });
 let usdc, fport, f;
 
 before(async () => {
@@ -89,8 +94,8 @@ function agent(account, sent = []) {
     return wrapFetchWithPayment(spy, c);
 }
 
-async function pay(account, body, sent) {
-    const res = await agent(account, sent)(s.url('/api/x402/session'), {
+async function pay(account, body, sent, url = s.url('/api/x402/session')) {
+    const res = await agent(account, sent)(url, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
     });
     const text = await res.text();
@@ -237,6 +242,32 @@ test('the chain node down: no session, no credit; paying again once it is back w
     const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${ok.body.auth_token}` } });
     assert.equal(rel.status, 202);
     await waitFor(() => live(a.address) === '0', 'the session ended');
+});
+
+test('no GPU free: 202, settled and credited, the session queued; release leaves the queue and keeps the minutes', async () => {
+    const a = payer(0);
+    const had = balance(a.address);
+    s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'local', 'reason', 'x402 test');
+    try {
+        const r = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: keygen('k-queue').pub }, [],
+                            `http://127.0.0.1:${shortPort}/api/x402/session`);
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        assert.equal(r.body.status, 'settled');
+        assert.match(r.body.message, /settled and credited.*POST \/api\/release/s);
+        assert.equal(balance(a.address), had + 30);
+        const st = await s.json(r.body.status_url);
+        assert.equal(st.status, 200);
+        assert.equal(st.body.payment.state, 'settled');
+        assert.equal(st.body.session.status, 'queued');
+        const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
+        assert.equal(rel.status, 202, JSON.stringify(rel.body));
+        await waitFor(() => live(a.address) === '0', 'the queued session left');
+        assert.equal(sql(`SELECT end_reason || ' ' || billed_minutes FROM sessions WHERE id = ${st.body.payment.session_id}`),
+                     'released 0');
+        assert.equal(balance(a.address), had + 30);
+    } finally {
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.undrain', 'host', 'local');
+    }
 });
 
 test('a session that cannot start (launch failure): the payment stays as credit, and the answer says how to use it', async () => {
