@@ -456,24 +456,14 @@ aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
 
     /* what the module matched: the authorization pays payTo the amount */
 
-    x->asset_s[0] = '0';
-    x->asset_s[1] = 'x';
-    axon_hex_encode(x->asset_s + 2, x->asset.b, 20);
-    x->pay_to_s[0] = '0';
-    x->pay_to_s[1] = 'x';
-    axon_hex_encode(x->pay_to_s + 2, x->pay_to.b, 20);
+    aw_eth_hex(x->asset_s, x->asset.b, 20);
+    aw_eth_hex(x->pay_to_s, x->pay_to.b, 20);
 
     {
     char  from[43], nonce[67];
 
-    from[0] = '0';
-    from[1] = 'x';
-    axon_hex_encode(from + 2, x->auth.from, 20);
-    from[42] = '\0';
-    nonce[0] = '0';
-    nonce[1] = 'x';
-    axon_hex_encode(nonce + 2, x->auth.nonce, 32);
-    nonce[66] = '\0';
+    aw_eth_hex(from, x->auth.from, 20);
+    aw_eth_hex(nonce, x->auth.nonce, 32);
 
     if (strcmp(from, x->payer) != 0 || strcmp(nonce, x->nonce) != 0
         || memcmp(x->auth.to, x->pay_to.b, 20) != 0
@@ -1074,10 +1064,7 @@ aw_x402_sign(aw_db_t *db, void *data)
 
     x = s->x;
 
-    gas[0] = '0';
-    gas[1] = 'x';
-    axon_hex_encode(gas + 2, axon_signer_address(s->signer), 20);
-    gas[42] = '\0';
+    aw_eth_hex(gas, axon_signer_address(s->signer), 20);
     snprintf(pending, sizeof(pending), "%llu",
              (unsigned long long) s->pending);
 
@@ -1114,10 +1101,7 @@ aw_x402_sign(aw_db_t *db, void *data)
         return AW_ERROR;
     }
 
-    hash_s[0] = '0';
-    hash_s[1] = 'x';
-    axon_hex_encode(hash_s + 2, hash, 32);
-    hash_s[66] = '\0';
+    aw_eth_hex(hash_s, hash, 32);
 
     raw_s = (char *) PQescapeByteaConn(db->conn, x->raw, x->rawlen,
                                        &raw_len);
