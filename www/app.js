@@ -218,8 +218,13 @@ async function pollSession() {
         heartbeatTimer = null;
     }
 
+    // ended while this page watched: the balance the page showed may miss
+    // the last minute billed between the release and the stop; read it again
+    const justEnded = s.status === 'ended' && lastSession !== null
+        && lastSession.session_id === s.session_id && lastSession.status !== 'ended';
     lastSession = s;
     if (s.status !== 'ended') pollTimer = setTimeout(pollSession, POLL_MS);
+    else if (justEnded) await refresh();
 }
 
 // noVNC, served by nginx (/novnc/: Debian's novnc package), connects its
