@@ -29,6 +29,7 @@ function etagOf(path) {
     const st = statSync(path);
     return `"${Math.floor(st.mtimeMs / 1000).toString(16)}-${st.size.toString(16)}"`;
 }
+
 const MINUTE = 2000;
 
 const s = new Stack({
@@ -160,8 +161,7 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
         // noVNC in the iframe (from nginx, /novnc/) connects through
         // /desktop/websockify and receives the framebuffer: not one flat
         // colour but XFCE's panel, wallpaper, icons
-        const vncFrame = () => waitFor(() => page.frames().find(f => /\/novnc\/vnc\.html/.test(f.url())), 'the noVNC frame');
-        const frame = await vncFrame();
+        const frame = await waitFor(() => page.frames().find(f => /\/novnc\/vnc\.html/.test(f.url())), 'the noVNC frame');
         let last;
         try {
             // connected first (polled inside the page, twice a second)
