@@ -152,7 +152,7 @@ if (ws.length) {
     row('WebSocket stream, axon_gate session vs plain proxy:',
         `${x(t.ratio)}   (gated ${t.a.toFixed(0)} MiB/s, plain ${t.b.toFixed(0)} MiB/s; 64 KiB messages)`);
     row('  echo latency, one message at a time:',
-        `p50 +${(l.a - l.b).toFixed(1)} us (${x(l.ratio)})  p99 ${x(l99.ratio)}   ` +
+        `p50 ${l.a >= l.b ? '+' : ''}${(l.a - l.b).toFixed(1)} us (${x(l.ratio)})  p99 ${x(l99.ratio)}   ` +
         `(gated ${l.a.toFixed(0)} / ${l99.a.toFixed(0)} us; plain ${l.b.toFixed(0)} / ${l99.b.toFixed(0)} us)`);
 }
 

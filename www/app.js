@@ -218,17 +218,24 @@ async function pollSession() {
         heartbeatTimer = null;
     }
 
+    // ended while this page watched: the balance the page showed may miss
+    // the last minute billed between the release and the stop; read it again
+    const justEnded = s.status === 'ended' && lastSession !== null
+        && lastSession.session_id === s.session_id && lastSession.status !== 'ended';
     lastSession = s;
     if (s.status !== 'ended') pollTimer = setTimeout(pollSession, POLL_MS);
+    else if (justEnded) await refresh();
 }
 
-// noVNC from the session's container, through the gate.  The session's VNC
-// password (GET /api/session gives it to its owner only) goes in the
-// fragment, which noVNC reads and the browser never sends to a server, so
-// it is in no request line nor log.
+// noVNC, served by nginx (/novnc/: Debian's novnc package), connects its
+// WebSocket to the session's container through the gate (connect.path,
+// /desktop/, + websockify).  The session's VNC password (GET /api/session
+// gives it to its owner only) goes in the fragment, which noVNC reads and
+// the browser never sends to a server, so it is in no request line nor log.
 function desktopUrl(s) {
     const base = (s.connect && s.connect.path) || '/desktop/';
-    let url = `${base}vnc.html?autoconnect=1&resize=remote&path=${base.slice(1)}websockify`;
+    const path = encodeURIComponent(`${base.replace(/^\/+/, '')}websockify`);
+    let url = `/novnc/vnc.html?autoconnect=1&resize=remote&reconnect=1&path=${path}`;
     if (s.connect && s.connect.password) {
         url += `#password=${encodeURIComponent(s.connect.password)}`;
     }
