@@ -313,6 +313,34 @@ ngx_http_axon_verify_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A new token: 256 random bits, base64url without padding into token
+ * (NGX_HTTP_AXON_TOKEN_LEN characters and a NUL), and its SHA-256 in md.
+ */
+
+ngx_int_t
+ngx_http_axon_token_new(ngx_log_t *log, u_char *token, u_char md[32])
+{
+    uint8_t    rnd[NGX_HTTP_AXON_TOKEN_BYTES];
+    ngx_str_t  src, dst;
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0, "axon: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    src.data = rnd;
+    src.len = sizeof(rnd);
+    dst.data = token;
+    ngx_encode_base64url(&dst, &src);
+    token[dst.len] = '\0';
+
+    ngx_explicit_memzero(rnd, sizeof(rnd));
+
+    return ngx_http_axon_token_digest(md, token, dst.len);
+}
+
+
 /* A token is kept (in Redis, in Postgres, in the cache) as its SHA-256. */
 
 ngx_int_t
@@ -338,11 +366,10 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     time_t                       now;
     size_t                       msglen, siglen, ualen;
     json_t                      *jmsg, *jsig;
-    ngx_str_t                    domain, uri, scheme, src, dst;
+    ngx_str_t                    domain, uri, scheme;
     axon_siwe_t                  m;
     const char                  *msg, *sig, *why, *code;
     uint8_t                      signer[AXON_ADDR_LEN];
-    uint8_t                      rnd[NGX_HTTP_AXON_TOKEN_BYTES];
     char                         lower[AXON_ADDR_TEXT_LEN + 1];
     u_char                       md[32], hash[64];
     u_char                       value[96];
@@ -479,19 +506,9 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "axon: RAND_bytes() failed");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    src.data = rnd;
-    src.len = sizeof(rnd);
-    dst.data = ctx->token;
-    ngx_encode_base64url(&dst, &src);
-    ctx->token[dst.len] = '\0';
-
-    if (ngx_http_axon_token_digest(md, ctx->token, dst.len) != NGX_OK) {
+    if (ngx_http_axon_token_new(r->connection->log, ctx->token, md)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

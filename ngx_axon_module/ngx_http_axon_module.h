@@ -177,6 +177,8 @@ void ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_axon_challenge_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_verify_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_logout_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_token_new(ngx_log_t *log, u_char *token,
+    u_char md[32]);
 ngx_int_t ngx_http_axon_token_digest(u_char md[32], const u_char *token,
     size_t len);
 u_char *ngx_http_axon_iso8601(u_char *p, time_t t);

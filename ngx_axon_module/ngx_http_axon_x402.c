@@ -954,7 +954,6 @@ ngx_http_axon_x402_pay(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
     const char                *s, *sig;
     axon_eip3009_auth_t        a;
     uint8_t                    amount[32], signer[AXON_ADDR_LEN];
-    uint8_t                    rnd[NGX_HTTP_AXON_TOKEN_BYTES];
     u_char                     md[32], hash[64];
     u_char                     token_key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) + 64];
     u_char                     token_value[96];
@@ -1176,20 +1175,7 @@ verified:
 
     /* the auth token, as a sign-in's: 256 random bits, Redis has its hash */
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        json_decref(payload);
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "axon: RAND_bytes() failed");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    src.data = rnd;
-    src.len = sizeof(rnd);
-    dst.data = x->token;
-    ngx_encode_base64url(&dst, &src);
-    x->token[dst.len] = '\0';
-
-    if (ngx_http_axon_token_digest(md, x->token, dst.len) != NGX_OK) {
+    if (ngx_http_axon_token_new(r->connection->log, x->token, md) != NGX_OK) {
         json_decref(payload);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
