@@ -594,6 +594,19 @@ aw_x402_later(aw_x402_t *x, const char *fmt, ...)
 }
 
 
+/* a string field of an answer, "" when absent */
+
+static const char *
+aw_x402_str(json_t *obj, const char *name)
+{
+    const char  *s;
+
+    s = json_string_value(json_object_get(obj, name));
+
+    return s ? s : "";
+}
+
+
 /* settlement by the facilitator: /verify, then /settle */
 
 static aw_x402_outcome_e
@@ -604,6 +617,7 @@ aw_x402_facilitator(aw_x402_t *x)
     char          err[256];
     json_t       *body, *answer, *v;
     PGresult     *pg;
+    aw_hash_t     hash;
     const char   *params[3], *s;
 
     body = json_pack("{s:i, s:O, s:O}", "x402Version", 2,
@@ -626,24 +640,19 @@ aw_x402_facilitator(aw_x402_t *x)
         v = json_object_get(answer, "isValid");
 
         if (!json_is_true(v)) {
-            s = json_string_value(json_object_get(answer, "invalidReason"));
-            snprintf(err, sizeof(err), "%s",
-                     json_string_value(json_object_get(answer,
-                                                       "invalidMessage"))
-                     ? json_string_value(json_object_get(answer,
-                                                         "invalidMessage"))
-                     : "");
-            json_decref(answer);
-            json_decref(body);
-
             if (!json_is_boolean(v)) {
-                return aw_x402_fail(x, "facilitator_error", "/verify "
-                                    "answered HTTP %ld without isValid",
-                                    status);
+                aw_x402_fail(x, "facilitator_error", "/verify answered "
+                             "HTTP %ld without isValid", status);
+            } else {
+                s = json_string_value(json_object_get(answer,
+                                                      "invalidReason"));
+                aw_x402_fail(x, s ? s : "invalid_payment", "/verify: %s",
+                             aw_x402_str(answer, "invalidMessage"));
             }
 
-            return aw_x402_fail(x, s ? s : "invalid_payment", "/verify: %s",
-                                err);
+            json_decref(answer);
+            json_decref(body);
+            return AW_X402_FAILED;
         }
 
         json_decref(answer);
@@ -673,14 +682,12 @@ aw_x402_facilitator(aw_x402_t *x)
         return aw_x402_later(x, "/settle: %s; asking again", err);
     }
 
+    /* the hash, lowercase as we keep it; anything else: none */
     s = json_string_value(json_object_get(answer, "transaction"));
-    snprintf(x->tx, sizeof(x->tx), "%s",
-             s && strlen(s) == 66 && strncmp(s, "0x", 2) == 0 ? s : "");
+    x->tx[0] = '\0';
 
-    for (s = x->tx; *s; s++) {
-        if (*s >= 'A' && *s <= 'F') {
-            x->tx[s - x->tx] = (char) (*s - 'A' + 'a');
-        }
+    if (s && aw_eth_parse_bytes(s, 32, hash.b) == AW_OK) {
+        aw_eth_hex(x->tx, hash.b, 32);
     }
 
     if (json_is_true(json_object_get(answer, "success"))) {
@@ -708,10 +715,8 @@ aw_x402_facilitator(aw_x402_t *x)
                              "success; asking again", status);
     }
 
-    snprintf(err, sizeof(err), "%s", s ? s : "settlement_failed");
-    s = json_string_value(json_object_get(answer, "errorMessage"));
-
-    aw_x402_fail(x, err, "/settle: %s", s ? s : err);
+    aw_x402_fail(x, s ? s : "settlement_failed", "/settle: %s",
+                 aw_x402_str(answer, "errorMessage"));
     json_decref(answer);
 
     return AW_X402_FAILED;

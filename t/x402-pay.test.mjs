@@ -317,6 +317,14 @@ test('facilitator settlement: /verify and /settle of a local facilitator; down, 
     assert.equal(rel.status, 202);
     await waitFor(() => live(a.address) === '0', 'the session ended');
 
+    // the facilitator's /verify refuses (a payer without the USDC): its reason, no credit
+    const poor = privateKeyToAccount(generatePrivateKey());
+    const refused = await pay(poor, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
+    assert.equal(refused.status, 402, JSON.stringify(refused.body));
+    assert.equal(refused.settle.errorReason, 'invalid_exact_evm_insufficient_balance');
+    assert.equal(ledger(poor.address), '');
+    assert.equal(f.requests.filter(q => q.path === '/settle').length, 1);
+
     // the facilitator down: a clear failure, nothing charged
     await f.stop();
     const down = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
