@@ -1186,7 +1186,7 @@ aw_x402_unsend(aw_x402_t *x)
 static aw_x402_outcome_e
 aw_x402_receipt(aw_x402_t *x)
 {
-    int                rc;
+    int                rc, paid;
     aw_rpc_t          *rpc;
     aw_hash_t          hash;
     aw_msec_t          until;
@@ -1218,12 +1218,12 @@ aw_x402_receipt(aw_x402_t *x)
         aw_sleep_msec(100);
     }
 
-    if (r.status && aw_x402_transferred(x, &r)) {
-        aw_eth_receipt_free(&r);
+    paid = r.status && aw_x402_transferred(x, &r);
+    aw_eth_receipt_free(&r);
+
+    if (paid) {
         return AW_X402_SETTLED;
     }
-
-    aw_eth_receipt_free(&r);
 
     if (r.status) {
         aw_log(AW_LOG_ERR, "%s succeeded without the transfer of the "
@@ -1342,8 +1342,7 @@ aw_x402_used_by(aw_x402_t *x)
     size_t             n;
     uint64_t           latest;
     aw_rpc_t          *rpc;
-    aw_hash_t          payer;
-    aw_hash_t          nonce;
+    aw_hash_t          payer, nonce, tx;
     aw_eth_log_t      *logs;
     aw_eth_filter_t    f;
     aw_eth_receipt_t   r;
@@ -1383,13 +1382,13 @@ aw_x402_used_by(aw_x402_t *x)
                             "elsewhere");
     }
 
-    aw_eth_hex(x->tx, logs[0].tx_hash.b, 32);
-    memcpy(nonce.b, logs[0].tx_hash.b, 32);
+    tx = logs[0].tx_hash;
+    aw_eth_hex(x->tx, tx.b, 32);
     aw_eth_logs_free(logs, n);
 
     memset(&r, 0, sizeof(r));
 
-    if (aw_rpc_get_receipt(rpc, &nonce, &r) != AW_RPC_OK) {
+    if (aw_rpc_get_receipt(rpc, &tx, &r) != AW_RPC_OK) {
         return aw_x402_later(x, "the receipt of %s: %s", x->tx, rpc->error);
     }
 
