@@ -519,7 +519,7 @@ static int
 aw_docker_state(aw_launcher_t *l, const char *name, char *state,
     size_t size)
 {
-    int                 rc;
+    int                 rc, n;
     aw_argv_t           a;
     aw_spawn_result_t   r;
 
@@ -539,7 +539,20 @@ aw_docker_state(aw_launcher_t *l, const char *name, char *state,
         return AW_ERROR;            /* unknown: keep waiting */
     }
 
-    snprintf(state, size, "%.*s", (int) strcspn(r.out, "\r\n"), r.out);
+    n = (int) strcspn(r.out, "\r\n");
+
+    /*
+     * podman says "stopped" between the process's exit and its cleanup
+     * process's "exited": the same news (the exit code is known), told in
+     * docker's word whichever moment the question came at
+     */
+    if (n >= 8 && strncmp(r.out, "stopped ", 8) == 0) {
+        snprintf(state, size, "exited%.*s", n - 7, r.out + 7);
+
+    } else {
+        snprintf(state, size, "%.*s", n, r.out);
+    }
+
     aw_spawn_result_free(&r);
 
     return AW_OK;

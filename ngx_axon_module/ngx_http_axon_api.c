@@ -118,6 +118,7 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
 static ngx_http_axon_route_t *ngx_http_axon_api_route(ngx_http_request_t *r);
 
 
+static ngx_uint_t ngx_http_axon_is_json(ngx_http_request_t *r);
 static void ngx_http_axon_body_ready(ngx_http_request_t *r);
 
 
@@ -251,10 +252,27 @@ ngx_http_axon_read_json(ngx_http_request_t *r,
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
+    /* refused before the body: no "100 Continue" for it (see send_json) */
+
     if (r->headers_in.content_length_n > (off_t) alcf->body_max) {
         return ngx_http_axon_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                         "body_too_large",
                                         "the request body is too large");
+    }
+
+    /*
+     * application/json only: a form or a text/plain POST, which a page of
+     * another site can send without asking (no CORS preflight), is not an
+     * API call
+     */
+
+    if ((r->headers_in.content_length_n > 0 || r->headers_in.chunked)
+        && !ngx_http_axon_is_json(r))
+    {
+        return ngx_http_axon_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        "unsupported_media_type",
+                                        "the request body must be sent as "
+                                        "Content-Type: application/json");
     }
 
     ctx = ngx_http_axon_get_ctx(r);
@@ -271,6 +289,36 @@ ngx_http_axon_read_json(ngx_http_request_t *r,
     }
 
     return NGX_DONE;
+}
+
+
+/* Content-Type: application/json, parameters (charset) allowed */
+
+static ngx_uint_t
+ngx_http_axon_is_json(ngx_http_request_t *r)
+{
+    size_t   n;
+    u_char  *p, *last;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    p = r->headers_in.content_type->value.data;
+    last = p + r->headers_in.content_type->value.len;
+    n = sizeof("application/json") - 1;
+
+    if ((size_t) (last - p) < n
+        || ngx_strncasecmp(p, (u_char *) "application/json", n) != 0)
+    {
+        return 0;
+    }
+
+    for (p += n; p < last && (*p == ' ' || *p == '\t'); p++) {
+        /* void */
+    }
+
+    return p == last || *p == ';';
 }
 
 
@@ -315,13 +363,31 @@ ngx_http_axon_body_ready(ngx_http_request_t *r)
 
     p = text;
 
+    /*
+     * What nginx hands over: memory buffers, a buffer in the temp file the
+     * body was spooled to, and with a chunked body an empty special buffer
+     * (last_buf, neither in memory nor in a file) at the end.
+     */
+
     for (cl = len ? r->request_body->bufs : NULL; cl; cl = cl->next) {
         b = cl->buf;
         size = ngx_buf_size(b);
 
+        if (size == 0) {
+            continue;
+        }
+
         if (ngx_buf_in_memory(b)) {
             p = ngx_cpymem(p, b->pos, size);
             continue;
+        }
+
+        if (!b->in_file || b->file == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "axon: request body buffer neither in memory "
+                          "nor in a file");
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
         }
 
         n = ngx_read_file(b->file, p, (size_t) size, b->file_pos);
@@ -408,6 +474,16 @@ ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
 
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
+
+    /*
+     * An answer given without the body: a client that waits for
+     * "100 Continue" gets the answer instead (as nginx's own 413 does),
+     * and what it sends anyway is discarded.
+     */
+
+    if (r->request_body == NULL) {
+        r->expect_tested = 1;
+    }
 
     ngx_http_discard_request_body(r);
 

@@ -104,6 +104,12 @@ export class Stack {
             writeFileSync(this.env.AXON_NGINX_INCLUDE, await this.opts.nginx(this));
         }
         await this.stack('up');
+        // a worker that runs sessions publishes the profiles once it is up:
+        // a claim before that is refused (503 worker_unavailable)
+        if (this.opts.sessions) {
+            await waitFor(() => this.redis('EXISTS', 'axon:profiles') === '(integer) 1',
+                'the worker published its profiles');
+        }
         if (this.opts.chain) {
             this.chain = JSON.parse(readFileSync(join(this.dir, 'chain.json'), 'utf8'));
         }
