@@ -103,8 +103,8 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     *ngx_http_axon_iso8601(expires,
                            now + (time_t) (alcf->challenge_ttl / 1000)) = '\0';
 
-    len = siwe->domain.len + sizeof(" wants you to sign in with your Ethereum "
-                              "account:\n") - 1
+    len = siwe->domain.len
+          + sizeof(" wants you to sign in with your Ethereum account:\n") - 1
           + AXON_ADDR_TEXT_LEN + 2
           + alcf->siwe_statement.len + 2
           + sizeof("URI: \n") - 1 + siwe->uri.len

@@ -19,6 +19,9 @@
  * same-origin, or an Origin that is one of axon_siwe_domain's or the
  * request's own; else 403 cross_site.  Bearer and the query are not ambient.
  *
+ * Once found, the token is replaced by "-" in the request line and the
+ * Referer, which nginx's log lines about the request show.
+ *
  * The check runs for locations with `axon_gate on` and for the API routes
  * that need a wallet (/api/me, /api/auth/logout, ...).  A success sets
  * $axon_wallet.
@@ -66,6 +69,10 @@ typedef struct {
 
 static ngx_int_t ngx_http_axon_gate_token(ngx_http_request_t *r,
     ngx_str_t *token, ngx_uint_t *by_cookie);
+static void ngx_http_axon_gate_redact(ngx_http_request_t *r,
+    ngx_str_t *token);
+static void ngx_http_axon_redact(ngx_pool_t *pool, ngx_str_t *s,
+    ngx_str_t *token);
 static ngx_uint_t ngx_http_axon_gate_cross_site(ngx_http_request_t *r,
     ngx_http_axon_loc_conf_t *alcf);
 static ngx_int_t ngx_http_axon_gate_deny(ngx_http_request_t *r,
@@ -146,18 +153,21 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
 
             ctx->gate_code = "no_token";
 
-        } else if (by_cookie && ngx_http_axon_gate_cross_site(r, alcf)) {
-            ctx->gate_code = "cross_site";
-
         } else {
-            ctx->by_cookie = by_cookie;
-            ctx->resume = ngx_http_axon_gate_resume;
+            ngx_http_axon_gate_redact(r, &token);
 
-            rc = ngx_http_axon_token_check(r, ctx, &token);
+            if (by_cookie && ngx_http_axon_gate_cross_site(r, alcf)) {
+                ctx->gate_code = "cross_site";
 
-            if (rc != NGX_OK) {
-                return (rc == NGX_AGAIN) ? NGX_AGAIN
-                                         : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            } else {
+                ctx->resume = ngx_http_axon_gate_resume;
+
+                rc = ngx_http_axon_token_check(r, ctx, &token);
+
+                if (rc != NGX_OK) {
+                    return (rc == NGX_AGAIN) ? NGX_AGAIN
+                                             : NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
             }
         }
     }
@@ -439,6 +449,78 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The token is kept out of what nginx logs about the request: a token in
+ * the query is in the request line ($request, and the "request:" of every
+ * error log line, such as a proxied desktop's connect() failing), and a
+ * page whose URL held it names it in Referer (the "referrer:" of those
+ * lines, and what a proxy passes on).  From here on both are copies with
+ * "-" for it.
+ */
+
+static void
+ngx_http_axon_gate_redact(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_http_axon_redact(r->pool, &r->request_line, token);
+
+    if (r->headers_in.referer) {
+        ngx_http_axon_redact(r->pool, &r->headers_in.referer->value, token);
+    }
+}
+
+
+/* every occurrence of the token in s becomes "-", in a copy */
+
+static void
+ngx_http_axon_redact(ngx_pool_t *pool, ngx_str_t *s, ngx_str_t *token)
+{
+    u_char      *p, *q, *last;
+    size_t       len;
+    ngx_uint_t   n;
+
+    if (token->len < 2 || s->len < token->len) {
+        return;
+    }
+
+    n = 0;
+    last = s->data + s->len - token->len;
+
+    for (p = s->data; p <= last; p++) {
+        if (ngx_memcmp(p, token->data, token->len) == 0) {
+            n++;
+            p += token->len - 1;
+        }
+    }
+
+    if (n == 0) {
+        return;
+    }
+
+    len = s->len - n * (token->len - 1);
+
+    q = ngx_pnalloc(pool, len);
+    if (q == NULL) {
+        return;
+    }
+
+    p = s->data;
+    s->data = q;
+
+    while ((size_t) (q - s->data) < len) {
+
+        if (p <= last && ngx_memcmp(p, token->data, token->len) == 0) {
+            *q++ = '-';
+            p += token->len;
+            continue;
+        }
+
+        *q++ = *p++;
+    }
+
+    s->len = len;
 }
 
 

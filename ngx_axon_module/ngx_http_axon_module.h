@@ -145,7 +145,6 @@ typedef struct {
     ngx_uint_t                cache_gen;      /* revocations, at lookup */
 
     unsigned                  has_wallet:1;
-    unsigned                  by_cookie:1;    /* the token was the cookie */
     unsigned                  gate_done:1;
     unsigned                  gate_waiting:1;
     unsigned                  session_done:1;

@@ -315,13 +315,27 @@ test('a logout while another worker process looks the token up: the token stays 
 
 // ---- item 7: logs -------------------------------------------------------------
 
-test('the access log conf/axon.conf writes has no token, however it came', async () => {
+test('no token in the logs of conf/axon.conf\'s server, however it came', async () => {
     const w = Wallet.createRandom();
     const { token } = await s.signIn(w);
+    // a running desktop whose container is gone: nginx logs the failed
+    // connect() at [error], with the request line
+    const addr = w.address.toLowerCase();
+    const id = 800000000 + Math.floor(Math.random() * 1000000);
+    s.redis('HSET', `axon:session:${id}`, 'id', String(id), 'wallet', addr, 'state', 'running',
+            'mode', 'desktop', 'gpus', '1', 'upstream', '127.0.0.1:1');
+    s.redis('HSET', `axon:wallet:${addr}`, 'session', String(id));
+    const ws = await raw(`/desktop/websockify?token=${token}`, { headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+    assert.equal(ws.status, 502);
+    await waitFor(() => s.log('nginx-error.log').includes('/desktop/websockify?token=- HTTP/1.1'),
+                  'the failed connect() in the error log');
+    // the access log has no Referer (a page's URL can hold a token); the
+    // error log's lines have the request's, which nginx adds itself
     const paths = [`/api/me?token=${token}`, `/api/me?x=1&token=${token}&y=2`, `/desktop/websockify?token=${token}`,
-                   `/api/me?TOKEN=${token}`, `/novnc/vnc.html?path=desktop%2Fwebsockify%3Ftoken%3D${token}`];
+                   `/api/me?TOKEN=${token}`, `/novnc/vnc.html?path=desktop%2Fwebsockify%3Ftoken%3D${token}`,
+                   `/novnc/package.json?token=${token}`];
     for (const path of paths) {
-        await raw(path, { headers: { referer: `http://${here()}/?token=${token}` } });
+        await raw(path, { headers: { referer: `http://${here()}/novnc/vnc.html?path=desktop%2Fwebsockify%3Ftoken%3D${token}` } });
     }
     await raw('/api/auth/logout', { method: 'POST', headers: bearer(token) });
     // each request is logged after its answer: wait for the last one
@@ -331,6 +345,7 @@ test('the access log conf/axon.conf writes has no token, however it came', async
     assert.ok(log.includes(`${w.address} [`), 'the wallet is logged');
     assert.ok(log.includes('"GET /api/me HTTP/1.1" 200'));
     assert.equal(log.includes(token), false, 'no token in the access log');
+    assert.equal(s.log('nginx-error.log').includes(token), false, 'nor in the error log');
 });
 
 // ---- item 7: the sign-in limits for the local machine -----------------------
