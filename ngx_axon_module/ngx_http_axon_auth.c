@@ -31,6 +31,8 @@ typedef struct {
 
 static void ngx_http_axon_challenge_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
+static ngx_int_t ngx_http_axon_refuse(ngx_http_request_t *r,
+    const char *code, const char *message, const char *wallet);
 
 
 ngx_int_t
@@ -39,8 +41,9 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     u_char                          *p, *message;
     size_t                           len;
     time_t                           now;
-    ngx_str_t                        arg, domain, uri;
+    ngx_str_t                        arg;
     ngx_int_t                        rc;
+    ngx_table_elt_t                 *origin;
     char                             addr_text[AXON_ADDR_TEXT_LEN + 1];
     char                             lower[AXON_ADDR_TEXT_LEN];
     char                             px[NGX_INT_T_LEN];
@@ -51,10 +54,20 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     uint8_t                          rnd[NGX_HTTP_AXON_NONCE_BYTES];
     const char                      *argv[6];
     size_t                           argvlen[6];
+    ngx_http_axon_siwe_t            *siwe;
     ngx_http_axon_loc_conf_t        *alcf;
     ngx_http_axon_challenge_ctx_t   *ctx;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    origin = ngx_http_axon_header_in(r, "Origin", sizeof("Origin") - 1);
+    siwe = ngx_http_axon_siwe_origin(r, alcf, origin);
+
+    if (siwe == NULL) {
+        return ngx_http_axon_refuse(r, "domain_mismatch",
+                                    "the page asking (its Origin) is not "
+                                    "this gate's", NULL);
+    }
 
     if (ngx_http_arg(r, (u_char *) "address", 7, &arg) != NGX_OK) {
         return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -90,15 +103,11 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     *ngx_http_axon_iso8601(expires,
                            now + (time_t) (alcf->challenge_ttl / 1000)) = '\0';
 
-    if (ngx_http_axon_siwe_origin(r, alcf, &domain, &uri) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = domain.len + sizeof(" wants you to sign in with your Ethereum "
-                              "account:\n") - 1
+    len = siwe->domain.len
+          + sizeof(" wants you to sign in with your Ethereum account:\n") - 1
           + AXON_ADDR_TEXT_LEN + 2
           + alcf->siwe_statement.len + 2
-          + sizeof("URI: \n") - 1 + uri.len
+          + sizeof("URI: \n") - 1 + siwe->uri.len
           + sizeof("Version: 1\n") - 1
           + sizeof("Chain ID: \n") - 1 + NGX_INT_T_LEN
           + sizeof("Nonce: \n") - 1 + NGX_HTTP_AXON_NONCE_LEN
@@ -113,7 +122,7 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     p = ngx_sprintf(message,
                     "%V wants you to sign in with your Ethereum account:\n"
                     "%s\n\n",
-                    &domain, addr_text);
+                    &siwe->domain, addr_text);
 
     if (alcf->siwe_statement.len) {
         p = ngx_sprintf(p, "%V\n\n", &alcf->siwe_statement);
@@ -126,7 +135,7 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
                     "Nonce: %*s\n"
                     "Issued At: %s\n"
                     "Expiration Time: %s",
-                    &uri, alcf->chain_id,
+                    &siwe->uri, alcf->chain_id,
                     (size_t) NGX_HTTP_AXON_NONCE_LEN, nonce,
                     issued, expires);
 
@@ -197,54 +206,56 @@ ngx_http_axon_challenge_reply(ngx_http_request_t *r, redisReply *reply,
 
 
 /*
- * The domain and URI a SIWE message names: axon_siwe_domain and
- * axon_siwe_uri when set; otherwise the request's Host header (which nginx
- * has validated) and SCHEME://HOST/.
+ * The origin (axon_siwe_domain, axon_siwe_uri) a sign-in is for.  A
+ * browser's request names it in Origin: one of the configured origins, or
+ * NULL (the caller refuses).  Without Origin (an agent, curl) the Host
+ * header may choose among the configured domains; any other Host gets the
+ * first.  The request never puts a domain of its own in a message.
  */
 
-ngx_int_t
+ngx_http_axon_siwe_t *
 ngx_http_axon_siwe_origin(ngx_http_request_t *r,
-    ngx_http_axon_loc_conf_t *alcf, ngx_str_t *domain, ngx_str_t *uri)
+    ngx_http_axon_loc_conf_t *alcf, ngx_table_elt_t *origin)
 {
-    u_char  *p;
+    ngx_str_t              host;
+    ngx_uint_t             i;
+    ngx_http_axon_siwe_t  *s;
 
-    if (alcf->siwe_domain.len) {
-        *domain = alcf->siwe_domain;
-
-    } else if (r->headers_in.host) {
-        *domain = r->headers_in.host->value;
-
-    } else {
-        *domain = r->headers_in.server;
+    if (alcf->siwe == NULL) {
+        /* nginx -t refuses axon_api without them */
+        return NULL;
     }
 
-    if (alcf->siwe_uri.len) {
-        *uri = alcf->siwe_uri;
-        return NGX_OK;
+    s = alcf->siwe->elts;
+
+    if (origin) {
+        for (i = 0; i < alcf->siwe->nelts; i++) {
+            if (origin->value.len == s[i].origin.len
+                && ngx_strncasecmp(origin->value.data, s[i].origin.data,
+                                   s[i].origin.len)
+                   == 0)
+            {
+                return &s[i];
+            }
+        }
+
+        return NULL;
     }
 
-    p = ngx_pnalloc(r->pool, sizeof("https://") - 1 + domain->len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+
+        for (i = 0; i < alcf->siwe->nelts; i++) {
+            if (host.len == s[i].domain.len
+                && ngx_strncasecmp(host.data, s[i].domain.data, host.len)
+                   == 0)
+            {
+                return &s[i];
+            }
+        }
     }
 
-    uri->data = p;
-
-#if (NGX_HTTP_SSL)
-    if (r->connection->ssl) {
-        p = ngx_cpymem(p, "https://", sizeof("https://") - 1);
-    } else
-#endif
-    {
-        p = ngx_cpymem(p, "http://", sizeof("http://") - 1);
-    }
-
-    p = ngx_cpymem(p, domain->data, domain->len);
-    *p++ = '/';
-
-    uri->len = p - uri->data;
-
-    return NGX_OK;
+    return &s[0];
 }
 
 
@@ -298,8 +309,6 @@ static ngx_int_t ngx_http_axon_verify_body(ngx_http_request_t *r,
     json_t *body);
 static void ngx_http_axon_verify_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
-static ngx_int_t ngx_http_axon_refuse(ngx_http_request_t *r,
-    const char *code, const char *message, const char *wallet);
 static ngx_int_t ngx_http_axon_set_cookie(ngx_http_request_t *r,
     u_char *token, time_t max_age);
 static void ngx_http_axon_logout_reply(ngx_http_request_t *r,
@@ -366,8 +375,9 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     time_t                       now;
     size_t                       msglen, siglen, ualen;
     json_t                      *jmsg, *jsig;
-    ngx_str_t                    domain, uri, scheme;
+    ngx_uint_t                   i;
     axon_siwe_t                  m;
+    ngx_table_elt_t             *origin;
     const char                  *msg, *sig, *why, *code;
     uint8_t                      signer[AXON_ADDR_LEN];
     char                         lower[AXON_ADDR_TEXT_LEN + 1];
@@ -378,6 +388,7 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     u_char                       challenge_key[64], token_key[80];
     const char                  *argv[15];
     size_t                       argvlen[15];
+    ngx_http_axon_siwe_t        *siwe;
     ngx_http_axon_loc_conf_t    *alcf;
     ngx_http_axon_signin_ctx_t  *ctx;
 
@@ -405,40 +416,69 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     axon_address_format_lower(lower, m.addr);
     lower[AXON_ADDR_TEXT_LEN] = '\0';
 
-    if (ngx_http_axon_siwe_origin(r, alcf, &domain, &uri) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    /*
+     * The message names one of this gate's origins; a browser's request
+     * comes from a page there, and the message names that page's domain.
+     */
+
+    origin = ngx_http_axon_header_in(r, "Origin", sizeof("Origin") - 1);
+
+    if (origin) {
+        siwe = ngx_http_axon_siwe_origin(r, alcf, origin);
+
+        if (siwe == NULL) {
+            return ngx_http_axon_refuse(r, "domain_mismatch",
+                                        "the page asking (its Origin) is "
+                                        "not this gate's", lower);
+        }
+
+        if (!(m.domain.len == siwe->domain.len
+              && ngx_strncmp(m.domain.data, siwe->domain.data,
+                             siwe->domain.len)
+                 == 0))
+        {
+            siwe = NULL;
+        }
+
+    } else {
+        siwe = NULL;
+
+        for (i = 0; alcf->siwe && i < alcf->siwe->nelts; i++) {
+            siwe = (ngx_http_axon_siwe_t *) alcf->siwe->elts + i;
+
+            if (m.domain.len == siwe->domain.len
+                && ngx_strncmp(m.domain.data, siwe->domain.data,
+                               siwe->domain.len)
+                   == 0)
+            {
+                break;
+            }
+
+            siwe = NULL;
+        }
     }
 
-#if (NGX_HTTP_SSL)
-    if (r->connection->ssl) {
-        ngx_str_set(&scheme, "https");
-    } else
-#endif
-    {
-        ngx_str_set(&scheme, "http");
-    }
-
-    if (m.domain.len != domain.len
-        || ngx_strncmp(m.domain.data, domain.data, domain.len) != 0)
-    {
+    if (siwe == NULL) {
         return ngx_http_axon_refuse(r, "domain_mismatch",
                                     "the message is for another domain",
                                     lower);
     }
 
-    /* a "scheme://" before the domain must be the request's (EIP-4361) */
+    /* a "scheme://" before the domain must be the URI's (EIP-4361) */
 
     if (m.scheme.len
-        && !(m.scheme.len == scheme.len
-             && ngx_strncmp(m.scheme.data, scheme.data, scheme.len) == 0))
+        && !(m.scheme.len == siwe->scheme.len
+             && ngx_strncasecmp((u_char *) m.scheme.data, siwe->scheme.data,
+                                siwe->scheme.len)
+                == 0))
     {
         return ngx_http_axon_refuse(r, "domain_mismatch",
                                     "the message is for another scheme",
                                     lower);
     }
 
-    if (m.uri.len != uri.len
-        || ngx_strncmp(m.uri.data, uri.data, uri.len) != 0)
+    if (m.uri.len != siwe->uri.len
+        || ngx_strncmp(m.uri.data, siwe->uri.data, siwe->uri.len) != 0)
     {
         return ngx_http_axon_refuse(r, "uri_mismatch",
                                     "the message is for another URI", lower);

@@ -8,7 +8,19 @@
  * costs one Redis GET of axon:token:HASH, and a valid answer is cached for
  * at most the cache's valid= time.  So a token revoked on another host (or
  * by an admin in Redis) stops working within that time; one revoked through
- * this nginx's /api/auth/logout stops at once.
+ * this nginx's /api/auth/logout stops at once: the cache counts its
+ * revocations, and a Redis answer is cached only when none happened since
+ * the lookup began (a GET that ran before a logout's DEL, answered after
+ * the logout dropped the token, would put it back).
+ *
+ * A token from the cookie is ambient: the browser sends it whoever made
+ * the page.  A request that acts with it (not GET, HEAD or OPTIONS; or a
+ * WebSocket upgrade) must come from this gate's own pages: Sec-Fetch-Site
+ * same-origin, or an Origin that is one of axon_siwe_domain's or the
+ * request's own; else 403 cross_site.  Bearer and the query are not ambient.
+ *
+ * Once found, the token is replaced by "-" in the request line and the
+ * Referer, which nginx's log lines about the request show.
  *
  * The check runs for locations with `axon_gate on` and for the API routes
  * that need a wallet (/api/me, /api/auth/logout, ...).  A success sets
@@ -45,6 +57,7 @@ typedef struct {
     ngx_rbtree_t              rbtree;
     ngx_rbtree_node_t         sentinel;
     ngx_queue_t               queue;
+    ngx_uint_t                revoked;          /* revocations so far */
 } ngx_http_axon_token_shctx_t;
 
 
@@ -55,7 +68,13 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_axon_gate_token(ngx_http_request_t *r,
+    ngx_str_t *token, ngx_uint_t *by_cookie);
+static void ngx_http_axon_gate_redact(ngx_http_request_t *r,
     ngx_str_t *token);
+static void ngx_http_axon_redact(ngx_pool_t *pool, ngx_str_t *s,
+    ngx_str_t *token);
+static ngx_uint_t ngx_http_axon_gate_cross_site(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf);
 static ngx_int_t ngx_http_axon_gate_deny(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx, ngx_uint_t api);
 static void ngx_http_axon_gate_reply(ngx_http_request_t *r,
@@ -90,7 +109,7 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
     ngx_str_t                  token;
-    ngx_uint_t                 api, need;
+    ngx_uint_t                 api, need, by_cookie;
     ngx_http_axon_ctx_t       *ctx;
     ngx_http_axon_loc_conf_t  *alcf;
 
@@ -126,7 +145,7 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
     if (!ctx->gate_done) {
         ctx->gate_done = 1;
 
-        if (ngx_http_axon_gate_token(r, &token) != NGX_OK) {
+        if (ngx_http_axon_gate_token(r, &token, &by_cookie) != NGX_OK) {
             if (need == NGX_HTTP_AXON_WALLET_BODY) {
                 /* the JSON body may carry it: the handler checks */
                 return NGX_DECLINED;
@@ -135,13 +154,20 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
             ctx->gate_code = "no_token";
 
         } else {
-            ctx->resume = ngx_http_axon_gate_resume;
+            ngx_http_axon_gate_redact(r, &token);
 
-            rc = ngx_http_axon_token_check(r, ctx, &token);
+            if (by_cookie && ngx_http_axon_gate_cross_site(r, alcf)) {
+                ctx->gate_code = "cross_site";
 
-            if (rc != NGX_OK) {
-                return (rc == NGX_AGAIN) ? NGX_AGAIN
-                                         : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            } else {
+                ctx->resume = ngx_http_axon_gate_resume;
+
+                rc = ngx_http_axon_token_check(r, ctx, &token);
+
+                if (rc != NGX_OK) {
+                    return (rc == NGX_AGAIN) ? NGX_AGAIN
+                                             : NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
             }
         }
     }
@@ -222,6 +248,9 @@ ngx_http_axon_token_check(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
     now = ngx_time();
 
     ngx_shmtx_lock(&cache->shpool->mutex);
+
+    /* a revocation from now on keeps Redis's answer out of the cache */
+    ctx->cache_gen = cache->sh->revoked;
 
     tn = ngx_http_axon_cache_lookup(cache, hash);
 
@@ -340,8 +369,12 @@ ngx_http_axon_gate_reply(ngx_http_request_t *r, redisReply *reply,
                            64);
 
     ngx_shmtx_lock(&cache->shpool->mutex);
-    ngx_http_axon_cache_insert(cache, hash, ctx->wallet, exp,
-                               amcf->token_cache_valid);
+
+    if (cache->sh->revoked == ctx->cache_gen) {
+        ngx_http_axon_cache_insert(cache, hash, ctx->wallet, exp,
+                                   amcf->token_cache_valid);
+    }
+
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
 done:
@@ -352,14 +385,18 @@ done:
 
 /*
  * The token, from (in this order) "Authorization: Bearer", the axon_token
- * cookie, the "token" query argument.
+ * cookie, the "token" query argument.  An empty one is none: the next
+ * carrier is read.
  */
 
 static ngx_int_t
-ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token)
+ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_uint_t *by_cookie)
 {
     ngx_str_t         h;
     ngx_table_elt_t  *auth;
+
+    *by_cookie = 0;
 
     auth = r->headers_in.authorization;
 
@@ -388,16 +425,20 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token)
 #if (nginx_version >= 1023000)
     if (ngx_http_parse_multi_header_lines(r, r->headers_in.cookie,
                                           &ngx_http_axon_cookie_name, token)
-        != NULL)
+        != NULL
+        && token->len)
     {
-        return token->len ? NGX_OK : NGX_DECLINED;
+        *by_cookie = 1;
+        return NGX_OK;
     }
 #else
     if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
                                           &ngx_http_axon_cookie_name, token)
-        != NGX_DECLINED)
+        != NGX_DECLINED
+        && token->len)
     {
-        return token->len ? NGX_OK : NGX_DECLINED;
+        *by_cookie = 1;
+        return NGX_OK;
     }
 #endif
 
@@ -408,6 +449,207 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The token is kept out of what nginx logs about the request: a token in
+ * the query is in the request line ($request, and the "request:" of every
+ * error log line, such as a proxied desktop's connect() failing), and a
+ * page whose URL held it names it in Referer (the "referrer:" of those
+ * lines, and what a proxy passes on).  From here on both are copies with
+ * "-" for it.
+ */
+
+static void
+ngx_http_axon_gate_redact(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_http_axon_redact(r->pool, &r->request_line, token);
+
+    if (r->headers_in.referer) {
+        ngx_http_axon_redact(r->pool, &r->headers_in.referer->value, token);
+    }
+}
+
+
+/* every occurrence of the token in s becomes "-", in a copy */
+
+static void
+ngx_http_axon_redact(ngx_pool_t *pool, ngx_str_t *s, ngx_str_t *token)
+{
+    u_char      *p, *q, *last;
+    size_t       len;
+    ngx_uint_t   n;
+
+    if (token->len < 2 || s->len < token->len) {
+        return;
+    }
+
+    n = 0;
+    last = s->data + s->len - token->len;
+
+    for (p = s->data; p <= last; p++) {
+        if (ngx_memcmp(p, token->data, token->len) == 0) {
+            n++;
+            p += token->len - 1;
+        }
+    }
+
+    if (n == 0) {
+        return;
+    }
+
+    len = s->len - n * (token->len - 1);
+
+    q = ngx_pnalloc(pool, len);
+    if (q == NULL) {
+        return;
+    }
+
+    p = s->data;
+    s->data = q;
+
+    while ((size_t) (q - s->data) < len) {
+
+        if (p <= last && ngx_memcmp(p, token->data, token->len) == 0) {
+            *q++ = '-';
+            p += token->len;
+            continue;
+        }
+
+        *q++ = *p++;
+    }
+
+    s->len = len;
+}
+
+
+/*
+ * A request that acts with the cookie's token and does not come from this
+ * gate's pages: 1 (refused).  Reading is free (GET, HEAD, OPTIONS); acting
+ * is any other method, and a WebSocket upgrade (a desktop).  A browser
+ * says where the request comes from in Sec-Fetch-Site and Origin; a client
+ * that sends neither (curl with a cookie) is refused too: it can use
+ * Authorization: Bearer.
+ */
+
+static ngx_uint_t
+ngx_http_axon_gate_cross_site(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf)
+{
+    size_t                 len;
+    ngx_str_t              o, host;
+    ngx_uint_t             i;
+    ngx_table_elt_t       *h;
+    ngx_http_axon_siwe_t  *siwe;
+
+    if ((r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_OPTIONS))
+        && ngx_http_axon_header_in(r, "Upgrade", sizeof("Upgrade") - 1)
+           == NULL)
+    {
+        return 0;
+    }
+
+    h = ngx_http_axon_header_in(r, "Sec-Fetch-Site",
+                                sizeof("Sec-Fetch-Site") - 1);
+
+    if (h && h->value.len == sizeof("same-origin") - 1
+        && ngx_strncasecmp(h->value.data, (u_char *) "same-origin",
+                           sizeof("same-origin") - 1)
+           == 0)
+    {
+        return 0;
+    }
+
+    h = ngx_http_axon_header_in(r, "Origin", sizeof("Origin") - 1);
+
+    if (h == NULL) {
+        return 1;
+    }
+
+    o = h->value;
+
+    /* one of the origins sign-in is bound to */
+
+    if (alcf->siwe) {
+        siwe = alcf->siwe->elts;
+
+        for (i = 0; i < alcf->siwe->nelts; i++) {
+            if (o.len == siwe[i].origin.len
+                && ngx_strncasecmp(o.data, siwe[i].origin.data, o.len) == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
+    /* or this request's own: SCHEME://HOST */
+
+    if (r->headers_in.host == NULL) {
+        return 1;
+    }
+
+    host = r->headers_in.host->value;
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        len = sizeof("https://") - 1;
+
+        if (o.len <= len
+            || ngx_strncasecmp(o.data, (u_char *) "https://", len) != 0)
+        {
+            return 1;
+        }
+
+    } else
+#endif
+    {
+        len = sizeof("http://") - 1;
+
+        if (o.len <= len
+            || ngx_strncasecmp(o.data, (u_char *) "http://", len) != 0)
+        {
+            return 1;
+        }
+    }
+
+    return !(o.len - len == host.len
+             && ngx_strncasecmp(o.data + len, host.data, host.len) == 0);
+}
+
+
+/* a request header by name, the first of its kind; NULL: none */
+
+ngx_table_elt_t *
+ngx_http_axon_header_in(ngx_http_request_t *r, const char *name, size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -454,6 +696,14 @@ ngx_http_axon_gate_deny(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
     } else if (ngx_strcmp(code, "unknown_token") == 0) {
         status = NGX_HTTP_UNAUTHORIZED;
         message = "unknown, expired or revoked token, sign in again";
+
+    } else if (ngx_strcmp(code, "cross_site") == 0) {
+        status = NGX_HTTP_FORBIDDEN;
+        message = "a request with the axon_token cookie that changes "
+                  "something must come from this gate's own page (Origin "
+                  "or Sec-Fetch-Site: same-origin); other clients send "
+                  "Authorization: Bearer";
+        token = 0;
 
     } else if (ngx_strcmp(code, "session_not_running") == 0) {
         status = NGX_HTTP_CONFLICT;
@@ -661,6 +911,9 @@ ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64])
     cache = amcf->token_cache->data;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
+
+    /* lookups under way when it was revoked do not cache it again */
+    cache->sh->revoked++;
 
     tn = ngx_http_axon_cache_lookup(cache, hash);
 
@@ -931,6 +1184,7 @@ ngx_http_axon_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
                     ngx_http_axon_cache_rbtree_insert);
     ngx_queue_init(&cache->sh->queue);
+    cache->sh->revoked = 0;
 
     len = sizeof(" in axon_token_cache \"\"") + shm_zone->shm.name.len;
 

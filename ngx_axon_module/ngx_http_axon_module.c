@@ -23,8 +23,12 @@ static char *ngx_http_axon_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_axon_siwe_domain(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_axon_siwe_merge(ngx_conf_t *cf,
+    ngx_http_axon_loc_conf_t *prev, ngx_http_axon_loc_conf_t *conf);
 
 static char *ngx_http_axon_chain_id(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -65,10 +69,10 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       NULL },
 
     { ngx_string("axon_siwe_domain"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_axon_siwe_text,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_axon_siwe_domain,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_axon_loc_conf_t, siwe_domain),
+      0,
       NULL },
 
     { ngx_string("axon_siwe_uri"),
@@ -364,13 +368,14 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     alcf->api_prefix = { 0, NULL };
-     *     alcf->siwe_domain = { 0, NULL };
      *     alcf->siwe_uri = { 0, NULL };
+     *     alcf->siwe = NULL;
      *     alcf->siwe_statement = { 0, NULL };
      *     alcf->gate_login = { 0, NULL };
      */
 
     alcf->api = NGX_CONF_UNSET;
+    alcf->siwe_domains = NGX_CONF_UNSET_PTR;
     alcf->chain_id = NGX_CONF_UNSET_UINT;
     alcf->challenge_ttl = NGX_CONF_UNSET_MSEC;
     alcf->token_ttl = NGX_CONF_UNSET_MSEC;
@@ -423,8 +428,10 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    ngx_conf_merge_str_value(conf->siwe_domain, prev->siwe_domain, "");
-    ngx_conf_merge_str_value(conf->siwe_uri, prev->siwe_uri, "");
+    if (ngx_http_axon_siwe_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_str_value(conf->siwe_statement, prev->siwe_statement,
                              "Sign in to the axon GPU gate.");
     ngx_conf_merge_uint_value(conf->chain_id, prev->chain_id, 1);
@@ -560,8 +567,228 @@ ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * axon_siwe_domain, axon_siwe_uri, axon_siwe_statement: text that goes
- * into the message a wallet signs, one line each (EIP-4361).
+ * axon_siwe_domain HOST[:PORT] ...: the domains (EIP-4361: the authority)
+ * a sign-in message may name; the first is the one named when the request
+ * does not choose another (README: "Sign-in").
+ */
+
+static char *
+ngx_http_axon_siwe_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_axon_loc_conf_t  *alcf = conf;
+
+    u_char      *p, *last;
+    ngx_str_t   *value, *d, *domain;
+    ngx_uint_t   i, j;
+
+    if (alcf->siwe_domains != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    alcf->siwe_domains = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                          sizeof(ngx_str_t));
+    if (alcf->siwe_domains == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 0) {
+            return "must not be empty";
+        }
+
+        last = value[i].data + value[i].len;
+
+        for (p = value[i].data; p < last; p++) {
+            if (*p < 0x20 || *p == 0x7f) {
+                return "must be one line of printable text";
+            }
+        }
+
+        for (p = value[i].data; p < last; p++) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                  || (*p >= '0' && *p <= '9')
+                  || *p == '.' || *p == '-' || *p == '_' || *p == ':'
+                  || *p == '[' || *p == ']'))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"axon_siwe_domain\" must be HOST or "
+                                   "HOST:PORT, such as gate.example.com, "
+                                   "not \"%V\" (no scheme, no path)",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        d = alcf->siwe_domains->elts;
+
+        for (j = 0; j < alcf->siwe_domains->nelts; j++) {
+            if (d[j].len == value[i].len
+                && ngx_strncasecmp(d[j].data, value[i].data, d[j].len) == 0)
+            {
+                return "names a domain twice";
+            }
+        }
+
+        domain = ngx_array_push(alcf->siwe_domains);
+        if (domain == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *domain = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The origins sign-in is bound to.  Where the API is served, both
+ * directives are required: the message's domain and URI never come from
+ * the request.  Each domain gets the URI; when the URI's authority is the
+ * first domain, the others get it with their own (http://127.0.0.1:6080/
+ * for 127.0.0.1:6080, http://localhost:6080/ for localhost:6080).
+ */
+
+static char *
+ngx_http_axon_siwe_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
+    ngx_http_axon_loc_conf_t *conf)
+{
+    u_char                *p, *host, *rest, *last;
+    size_t                 len;
+    ngx_str_t              scheme, *d;
+    ngx_uint_t             i, same;
+    ngx_http_axon_siwe_t  *s;
+
+    ngx_conf_merge_ptr_value(conf->siwe_domains, prev->siwe_domains, NULL);
+    ngx_conf_merge_str_value(conf->siwe_uri, prev->siwe_uri, "");
+
+    if (conf->api == 1) {
+        if (conf->siwe_domains == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"axon_api\" needs \"axon_siwe_domain\": "
+                               "the domain sign-in messages name (this "
+                               "gate's, as a browser's address bar shows "
+                               "it), never taken from the request");
+            return NGX_CONF_ERROR;
+        }
+
+        if (conf->siwe_uri.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"axon_api\" needs \"axon_siwe_uri\": "
+                               "the URI sign-in messages name, such as "
+                               "https://gate.example.com/");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->siwe_domains == NULL || conf->siwe_uri.len == 0) {
+        conf->siwe = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (prev->siwe && prev->siwe_domains == conf->siwe_domains
+        && prev->siwe_uri.data == conf->siwe_uri.data)
+    {
+        conf->siwe = prev->siwe;
+        return NGX_CONF_OK;
+    }
+
+    last = conf->siwe_uri.data + conf->siwe_uri.len;
+
+    /* axon_siwe_uri has "://" (checked when read) */
+
+    p = ngx_strlcasestrn(conf->siwe_uri.data, last, (u_char *) "://", 3 - 1);
+
+    scheme.data = conf->siwe_uri.data;
+    scheme.len = p - scheme.data;
+    host = p + 3;
+
+    for (rest = host;
+         rest < last && *rest != '/' && *rest != '?' && *rest != '#';
+         rest++)
+    {
+        /* void */
+    }
+
+    d = conf->siwe_domains->elts;
+
+    same = ((size_t) (rest - host) == d[0].len
+            && ngx_strncasecmp(host, d[0].data, d[0].len) == 0);
+
+    conf->siwe = ngx_array_create(cf->pool, conf->siwe_domains->nelts,
+                                  sizeof(ngx_http_axon_siwe_t));
+    if (conf->siwe == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < conf->siwe_domains->nelts; i++) {
+        s = ngx_array_push(conf->siwe);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        s->domain = d[i];
+        s->scheme = scheme;
+
+        if (i == 0 || !same) {
+            s->uri = conf->siwe_uri;
+
+        } else {
+            len = (host - conf->siwe_uri.data) + d[i].len + (last - rest);
+
+            p = ngx_pnalloc(cf->pool, len);
+            if (p == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            s->uri.data = p;
+            p = ngx_cpymem(p, conf->siwe_uri.data, host - conf->siwe_uri.data);
+            p = ngx_cpymem(p, d[i].data, d[i].len);
+            p = ngx_cpymem(p, rest, last - rest);
+            s->uri.len = p - s->uri.data;
+        }
+
+        /* a browser's Origin: lowercase, without the scheme's own port */
+
+        len = d[i].len;
+
+        if (scheme.len == 5
+            && ngx_strncasecmp(scheme.data, (u_char *) "https", 5) == 0
+            && len > 4
+            && ngx_strncmp(d[i].data + len - 4, ":443", 4) == 0)
+        {
+            len -= 4;
+
+        } else if (scheme.len == 4
+                   && ngx_strncasecmp(scheme.data, (u_char *) "http", 4) == 0
+                   && len > 3
+                   && ngx_strncmp(d[i].data + len - 3, ":80", 3) == 0)
+        {
+            len -= 3;
+        }
+
+        s->origin.len = scheme.len + sizeof("://") - 1 + len;
+        s->origin.data = ngx_pnalloc(cf->pool, s->origin.len);
+        if (s->origin.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_cpymem(s->origin.data, scheme.data, scheme.len);
+        p = ngx_cpymem(p, "://", sizeof("://") - 1);
+        ngx_memcpy(p, d[i].data, len);
+        ngx_strlow(s->origin.data, s->origin.data, s->origin.len);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * axon_siwe_uri, axon_siwe_statement: text that goes into the message a
+ * wallet signs, one line each (EIP-4361).
  */
 
 static char *

@@ -76,12 +76,25 @@ typedef struct {
 } ngx_http_axon_main_conf_t;
 
 
+/*
+ * One origin sign-in is bound to (axon_siwe_domain, axon_siwe_uri): the
+ * message's domain and URI, and the browser Origin of a page there.
+ */
+typedef struct {
+    ngx_str_t                 domain;         /* HOST[:PORT] */
+    ngx_str_t                 uri;            /* the message's URI */
+    ngx_str_t                 scheme;         /* the URI's scheme */
+    ngx_str_t                 origin;         /* SCHEME://HOST[:PORT] */
+} ngx_http_axon_siwe_t;
+
+
 typedef struct {
     ngx_flag_t                api;            /* axon_api */
     ngx_str_t                 api_prefix;     /* the location's name */
 
-    ngx_str_t                 siwe_domain;    /* axon_siwe_domain */
+    ngx_array_t              *siwe_domains;   /* axon_siwe_domain */
     ngx_str_t                 siwe_uri;       /* axon_siwe_uri */
+    ngx_array_t              *siwe;           /* of ngx_http_axon_siwe_t */
     ngx_str_t                 siwe_statement; /* axon_siwe_statement */
     ngx_uint_t                chain_id;       /* axon_chain_id */
     ngx_msec_t                challenge_ttl;  /* axon_challenge_ttl */
@@ -128,6 +141,8 @@ typedef struct {
     u_char                    token_hash[64]; /* hex; [0] == 0: no token */
     ngx_str_t                 upstream;       /* $axon_upstream */
     ngx_str_t                 session_id;     /* $axon_session */
+
+    ngx_uint_t                cache_gen;      /* revocations, at lookup */
 
     unsigned                  has_wallet:1;
     unsigned                  gate_done:1;
@@ -182,8 +197,8 @@ ngx_int_t ngx_http_axon_token_new(ngx_log_t *log, u_char *token,
 ngx_int_t ngx_http_axon_token_digest(u_char md[32], const u_char *token,
     size_t len);
 u_char *ngx_http_axon_iso8601(u_char *p, time_t t);
-ngx_int_t ngx_http_axon_siwe_origin(ngx_http_request_t *r,
-    ngx_http_axon_loc_conf_t *alcf, ngx_str_t *domain, ngx_str_t *uri);
+ngx_http_axon_siwe_t *ngx_http_axon_siwe_origin(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, ngx_table_elt_t *origin);
 
 /* ngx_http_axon_gate.c */
 ngx_int_t ngx_http_axon_gate_handler(ngx_http_request_t *r);
@@ -193,6 +208,8 @@ ngx_int_t ngx_http_axon_token_check(ngx_http_request_t *r,
 ngx_int_t ngx_http_axon_wallet_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 void ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64]);
+ngx_table_elt_t *ngx_http_axon_header_in(ngx_http_request_t *r,
+    const char *name, size_t len);
 char *ngx_http_axon_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_axon_token_cache_add(ngx_conf_t *cf,

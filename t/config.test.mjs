@@ -4,26 +4,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILD, ROOT } from './lib/stack.mjs';
 
-function nginxT(http, server = '', location = '') {
-    const dir = mkdtempSync(join(tmpdir(), 'axon-conf-'));
-    mkdirSync(join(dir, 'logs'));
-    writeFileSync(join(dir, 'nginx.conf'), `
+// The sign-in origin every configuration with axon_api needs; left out
+// where a test sets either directive itself.
+const SIWE = 'axon_siwe_domain gate.example; axon_siwe_uri https://gate.example/;';
+
+function nginxT(http, server = '', location = '', siwe = SIWE) {
+    if (/axon_siwe_(domain|uri)/.test(http + server + location)) siwe = '';
+    return nginxTest(`
 load_module ${BUILD}/ngx_http_axon_module.so;
 error_log stderr;
-pid ${dir}/nginx.pid;
 events {}
 http {
-    client_body_temp_path ${dir}/tmp;
-    proxy_temp_path ${dir}/tmp;
-    fastcgi_temp_path ${dir}/tmp;
-    uwsgi_temp_path ${dir}/tmp;
-    scgi_temp_path ${dir}/tmp;
     access_log off;
+    ${siwe}
     ${http}
     server {
         listen 127.0.0.1:1;
@@ -32,6 +30,19 @@ http {
     }
 }
 `);
+}
+
+function nginxTest(conf) {
+    const dir = mkdtempSync(join(tmpdir(), 'axon-conf-'));
+    mkdirSync(join(dir, 'logs'));
+    conf = conf.replace('events {}', `pid ${dir}/nginx.pid;\nevents {}`)
+        .replace(/http \{/, `http {
+    client_body_temp_path ${dir}/tmp;
+    proxy_temp_path ${dir}/tmp;
+    fastcgi_temp_path ${dir}/tmp;
+    uwsgi_temp_path ${dir}/tmp;
+    scgi_temp_path ${dir}/tmp;`).replaceAll('DIR', dir);
+    writeFileSync(join(dir, 'nginx.conf'), conf);
     // through axon-stack, which preloads the sanitizer runtime when needed
     const r = spawnSync(join(ROOT, 'scripts/axon-stack'),
         ['nginx', '-t', '-p', dir, '-c', join(dir, 'nginx.conf')],
@@ -62,8 +73,15 @@ const bad = [
     ['axon_api with an argument', '', 'location /x/ { axon_api on; }', /invalid number of arguments in "axon_api" directive/],
     ['axon_api in a regex location', '', 'location ~ ^/y/ { axon_api; }', /"axon_api" directive cannot be used in a regex location/],
     ['a statement EIP-4361 does not allow', 'axon_siwe_statement "100% <b>";', '', /"axon_siwe_statement" directive has a character EIP-4361 does not allow/],
-    ['a relative SIWE URI', 'axon_siwe_uri /login;', '', /"axon_siwe_uri" directive must be an absolute URI/],
-    ['a SIWE domain with a newline', 'axon_siwe_domain "a\nb";', '', /"axon_siwe_domain" directive must be one line/],
+    ['a relative SIWE URI', 'axon_siwe_domain gate.example; axon_siwe_uri /login;', '', /"axon_siwe_uri" directive must be an absolute URI/],
+    ['a SIWE domain with a newline', 'axon_siwe_domain "a\nb"; axon_siwe_uri https://a/;', '', /"axon_siwe_domain" directive must be one line/],
+    ['a SIWE domain with a scheme', 'axon_siwe_domain https://gate.example; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT, such as gate.example.com, not "https:\/\/gate.example"/],
+    ['a SIWE domain with a path', 'axon_siwe_domain gate.example/app; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT/],
+    ['a SIWE domain named twice', 'axon_siwe_domain gate.example GATE.example; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" directive names a domain twice/],
+    ['axon_siwe_domain twice', 'axon_siwe_domain a.example; axon_siwe_domain b.example; axon_siwe_uri https://a.example/;', '', /"axon_siwe_domain" directive is duplicate/],
+    // the sign-in origin never comes from the request: the API needs both
+    ['the API without axon_siwe_domain', 'axon_siwe_uri https://gate.example/;', '', /"axon_api" needs "axon_siwe_domain"/],
+    ['the API without axon_siwe_uri', 'axon_siwe_domain gate.example;', '', /"axon_api" needs "axon_siwe_uri"/],
     ['a chain id of 0', 'axon_chain_id 0;', '', /"axon_chain_id" directive must be a positive integer/],
     ['a token lifetime under a minute', 'axon_token_ttl 5s;', '', /"axon_token_ttl" must be at least 1m/],
     ['a body limit over 1m', 'axon_body_max_size 2m;', '', /"axon_body_max_size" must be between 1k and 1m/],
@@ -98,6 +116,49 @@ const bad = [
     ['axon_x402_discovery with a relative path', '', 'location = /.well-known/x402 { axon_x402_discovery api/x402; }', /"axon_x402_discovery" directive takes the path/],
     ['a relative login page', '', 'location /g/ { axon_gate on; axon_gate_login login.html; }', /"axon_gate_login" directive must be a path \(\/login.html\) or an absolute URL/],
 ];
+
+test('the sign-in origin: one domain or several, in http, a server or the API\'s location', () => {
+    for (const [http, server, location] of [
+        ['axon_siwe_domain gate.example.com; axon_siwe_uri https://gate.example.com/;', '', ''],
+        ['axon_siwe_domain 127.0.0.1:6080 localhost:6080 [::1]:6080; axon_siwe_uri http://127.0.0.1:6080/;', '', ''],
+        ['axon_siwe_uri https://gate.example.com/;', 'axon_siwe_domain gate.example.com;', ''],
+        ['', '', 'axon_siwe_domain gate.example.com; axon_siwe_uri https://gate.example.com/;'],
+    ]) {
+        const r = nginxT(http, server, location);
+        assert.ok(r.ok, `${http} ${server} ${location}: ${r.out}`);
+    }
+    // without the API nothing needs them
+    const r = nginxTest(`
+load_module ${BUILD}/ngx_http_axon_module.so;
+error_log stderr;
+events {}
+http { access_log off; server { listen 127.0.0.1:1; location / { axon_gate on; } } }
+`);
+    assert.ok(r.ok, r.out);
+});
+
+// conf/axon.conf as an operator includes it (its access log moved here)
+function shipped(extra) {
+    const conf = readFileSync(join(ROOT, 'conf/axon.conf'), 'utf8')
+        .replace(/\/var\/log\/nginx\/axon-access\.log/, 'DIR/access.log');
+    return nginxTest(`
+load_module ${BUILD}/ngx_http_axon_module.so;
+error_log stderr;
+events {}
+http {
+${conf}
+${extra}
+}
+`);
+}
+
+test('conf/axon.conf as shipped: nginx -t asks for the sign-in origin; set, it passes', () => {
+    let r = shipped('');
+    assert.equal(r.ok, false, 'nginx -t must fail');
+    assert.match(r.out, /\[emerg\] .*"axon_api" needs "axon_siwe_domain"/);
+    r = shipped('axon_siwe_domain gate.example.com; axon_siwe_uri https://gate.example.com/;');
+    assert.ok(r.ok, r.out);
+});
 
 test('axon_gate and axon_token_cache pass in their places', () => {
     const r = nginxT('axon_token_cache 64k valid=5s; axon_gate off;',

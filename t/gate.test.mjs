@@ -266,7 +266,8 @@ test('nginx -s reload keeps issued tokens valid', async () => {
     assert.equal((await s.json('/api/me', bearer(token))).body.wallet, w.address);
 });
 
-// from another address than 127.0.0.1, which conf/axon.conf exempts
+// from another address than 127.0.0.1, which the local stack exempts
+// (conf/axon.conf does not: t/origin.test.mjs)
 const fromOtherAddress = path => raw(s.port, path, { localAddress: '127.0.0.2' });
 
 test('limit_req from conf/axon.conf guards the sign-in endpoints with a JSON 429', async () => {
@@ -279,6 +280,7 @@ test('limit_req from conf/axon.conf guards the sign-in endpoints with a JSON 429
     assert.equal(limited[0].headers['content-type'], 'application/json');
     assert.equal(limited[0].body.error.code, 'rate_limited');
     assert.equal(limited[0].headers['retry-after'], '1');
+    assert.equal(limited[0].headers['cache-control'], 'no-store');
 
     // the rest of the API is not limited
     for (let i = 0; i < 40; i++) assert.equal((await fromOtherAddress('/api/health')).status, 200);
