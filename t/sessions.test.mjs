@@ -90,7 +90,7 @@ async function claim(u, profile = 'small') {
 }
 
 const status = async u => (await api('/api/session', u.token)).body;
-const until = (u, want, ms = 30000) => waitFor(async () => {
+const until = (u, want, ms = 90000) => waitFor(async () => {
     const st = await status(u);
     return st.status === want ? st : null;
 }, `session of ${u.addr} ${want}`, ms);

@@ -251,13 +251,19 @@ test('no GPU free: 202, settled and credited, the session queued; release leaves
         const r = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: keygen('k-queue').pub }, [],
                             `http://127.0.0.1:${shortPort}/api/x402/session`);
         assert.equal(r.status, 202, JSON.stringify(r.body));
-        assert.equal(r.body.status, 'settled');
-        assert.match(r.body.message, /settled and credited.*POST \/api\/release/s);
-        assert.equal(balance(a.address), had + 30);
-        const st = await s.json(r.body.status_url);
+        // settled within the server's 2 s, or still being settled (a
+        // loaded machine): the status URL tells when it is
+        if (r.body.status === 'settled') {
+            assert.match(r.body.message, /settled and credited.*POST \/api\/release/s);
+        } else {
+            assert.equal(r.body.status, 'pending', JSON.stringify(r.body));
+        }
+        const st = await waitFor(async () => {
+            const q = await s.json(r.body.status_url);
+            return q.body.payment?.state === 'settled' && q.body.session?.status === 'queued' && q;
+        }, 'the payment settled, the session queued');
         assert.equal(st.status, 200);
-        assert.equal(st.body.payment.state, 'settled');
-        assert.equal(st.body.session.status, 'queued');
+        assert.equal(balance(a.address), had + 30);
         const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
         assert.equal(rel.status, 202, JSON.stringify(rel.body));
         await waitFor(() => live(a.address) === '0', 'the queued session left');

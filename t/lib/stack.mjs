@@ -266,7 +266,7 @@ export class Stack {
 
 // Polls fn until it returns a truthy value; the limit is generous, this is
 // a wait, not a timed assertion.
-export async function waitFor(fn, what, limitMs = 20000) {
+export async function waitFor(fn, what, limitMs = 60000) {
     const until = Date.now() + limitMs;
     let last;
     for (;;) {
