@@ -158,8 +158,9 @@ $$;
 --
 --   1. as before, heartbeats, idle, and the end of a grace (stop_at =
 --      grace_until);
---   2. the running sessions are locked, then their wallets' balances; each
---      session pays n = min(minutes due, balance / cost); then, from the
+--   2. the running sessions are locked, then their wallets' balances
+--      (those with minutes due, and those in a grace: credits that came
+--      end it even between two minutes); each session pays n = min(minutes due, balance / cost); then, from the
 --      balance left (left = balance - n x cost) and the reserve (cost x
 --      G):
 --        - n short of the minutes due: billing stops at the start of the
@@ -234,7 +235,7 @@ BEGIN
         SELECT b.wallet, b.balance
           FROM wallet_balances b
          WHERE b.wallet IN (SELECT s.wallet FROM s
-                             WHERE s.due > s.billed_minutes)
+                             WHERE s.due > s.billed_minutes OR s.grace)
            FOR UPDATE
     )
     SELECT array_agg(s.id), array_agg(s.wallet), array_agg(s.cost),
