@@ -32,7 +32,8 @@ static aw_db_stmt_t  aw_session_claim_stmt = aw_db_stmt("session_claim",
     " FROM axon_session_claim($1::bigint, $2, $3, $4, $5::int, $6::int,"
     " nullif($7, ''), nullif($8, ''), $9::int)");
 
-/* the claim and the scheduler's pass in one statement (sql/006_perf.sql) */
+/* the claim and the scheduler's pass in one statement (sql/006_perf.sql,
+ * 010_grace.sql) */
 static aw_db_stmt_t  aw_session_claim_assign_stmt = aw_db_stmt(
     "session_claim_assign",
     "SELECT o_state, coalesce(o_end_reason, ''), o_wallet, o_new,"

@@ -160,12 +160,13 @@ $$;
 --      grace_until);
 --   2. the running sessions are locked, then their wallets' balances
 --      (those with minutes due, and those in a grace: credits that came
---      end it even between two minutes); each session pays n = min(minutes due, balance / cost); then, from the
---      balance left (left = balance - n x cost) and the reserve (cost x
---      G):
+--      end it even between two minutes); each session pays n = min(minutes
+--      due, balance / cost); then, from the balance left (left = balance -
+--      n x cost) and the reserve (cost x G):
 --        - n short of the minutes due: billing stops at the start of the
 --          first unpaid minute (stop_at, out_of_credits unless the session
 --          was already stopping for another reason);
+--        - billing stopped already (stop_at): the grace stays as it is;
 --        - left >= reserve: no grace (a grace in course ends);
 --        - else the grace, unless it has one already: grace_until = the
 --          start of minute U + G, U the first minute the balance above the
@@ -287,6 +288,8 @@ BEGIN
                        THEN 'out_of_credits'
                        ELSE x.end_reason END,
                    grace_until = CASE
+                       WHEN d.n < d.due - d.billed OR x.stop_at IS NOT NULL
+                       THEN x.grace_until
                        WHEN d.left_ >= d.cost * v_g THEN NULL
                        ELSE coalesce(x.grace_until,
                                      x.started_at
