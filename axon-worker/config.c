@@ -467,9 +467,16 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "session_grace", AW_CONF_MSEC, "5m", 0, 24 * H, NULL,
       offsetof(aw_conf_t, session_grace), 0,
-      "When the balance cannot pay a session's next minute, it runs on "
-      "unbilled for this long (grace_until), then stops (end_reason "
-      "out_of_credits); credits that arrive in time end the grace." },
+      "The warning time at zero balance, paid: a reserve of G = "
+      "ceil(session_grace / billing_minute) minutes (axon:profiles' "
+      "grace_minutes) that a claim must hold beyond its first minute, "
+      "gpus x price x (1 + G) in all.  Once the balance above the reserve "
+      "cannot pay a minute that began, the grace begins (grace_until: that "
+      "minute's start + G minutes), its minutes billed from the reserve as "
+      "they begin; the session stops at grace_until (end_reason "
+      "out_of_credits).  Credits that make the reserve whole again end the "
+      "grace.  0: no reserve, a session stops at the first minute the "
+      "balance cannot pay.  A wallet never runs a minute it did not pay." },
 
     { "queue_reserve_after", AW_CONF_MSEC, "5m", 0, 24 * H, NULL,
       offsetof(aw_conf_t, queue_reserve_after), 0,

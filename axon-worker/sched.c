@@ -715,6 +715,11 @@ aw_sched_profiles(int force)
                     (json_int_t) (conf->billing_minute / 1000),
                     "hosts", hosts);
 
+    if (doc) {
+        json_object_set_new(doc, "grace_minutes",
+                            json_integer(aw_sched_grace_minutes()));
+    }
+
     text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
 
@@ -1056,6 +1061,22 @@ aw_sched_stop(int64_t id)
     PQclear(r);
 
     return AW_OK;
+}
+
+
+int64_t
+aw_sched_grace_minutes(void)
+{
+    aw_conf_t  *conf;
+
+    conf = aw_worker.conf;
+
+    if (conf->session_grace <= 0) {
+        return 0;
+    }
+
+    return (conf->session_grace + conf->billing_minute - 1)
+           / conf->billing_minute;
 }
 
 

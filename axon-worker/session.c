@@ -30,15 +30,17 @@ static int aw_gpu_drain_set(aw_job_t *job, aw_job_result_t *res, int drain);
 static aw_db_stmt_t  aw_session_claim_stmt = aw_db_stmt("session_claim",
     "SELECT o_state, coalesce(o_end_reason, ''), o_wallet, o_new"
     " FROM axon_session_claim($1::bigint, $2, $3, $4, $5::int, $6::int,"
-    " nullif($7, ''), nullif($8, ''))");
+    " nullif($7, ''), nullif($8, ''), $9::int)");
 
-/* the claim and the scheduler's pass in one statement (sql/006_perf.sql) */
+/* the claim and the scheduler's pass in one statement (sql/006_perf.sql,
+ * 010_grace.sql) */
 static aw_db_stmt_t  aw_session_claim_assign_stmt = aw_db_stmt(
     "session_claim_assign",
     "SELECT o_state, coalesce(o_end_reason, ''), o_wallet, o_new,"
     " o_assigned, coalesce(o_note, '')"
     " FROM axon_session_claim_assign($1::bigint, $2, $3, $4, $5::int,"
-    " $6::int, nullif($7, ''), nullif($8, ''), $9::jsonb, $10::bigint)");
+    " $6::int, nullif($7, ''), nullif($8, ''), $10::jsonb, $11::bigint,"
+    " $9::int)");
 
 static aw_db_stmt_t  aw_session_stop_stmt = aw_db_stmt("session_stop",
     "SELECT axon_session_stop($1::bigint, nullif($2, ''), $3, $4::boolean)");
@@ -90,10 +92,11 @@ aw_session_claim_for(aw_job_result_t *res, int64_t sid, const char *wallet,
 {
     int                       i, largest, assigned;
     char                      id[32], gpus[16], price[16], reserve[32];
+    char                      grace[32];
     PGresult                 *pg;
     aw_conf_t                *conf;
     const char               *refuse;
-    const char               *params[10];
+    const char               *params[11];
     const aw_conf_profile_t  *p;
 
     conf = aw_worker.conf;
@@ -141,17 +144,22 @@ aw_session_claim_for(aw_job_result_t *res, int64_t sid, const char *wallet,
         params[6] = refuse;
     }
 
+    /* the balance must pay the first minute and the grace's reserve */
+    snprintf(grace, sizeof(grace), "%lld",
+             (long long) aw_sched_grace_minutes());
+    params[8] = grace;
+
     /* on a pool with room, the session is starting when this returns */
-    params[8] = aw_sched_pool();
+    params[9] = aw_sched_pool();
     snprintf(reserve, sizeof(reserve), "%lld",
              (long long) conf->queue_reserve_after);
-    params[9] = reserve;
+    params[10] = reserve;
 
-    if (params[8]) {
+    if (params[9]) {
         pg = aw_db_query_prepared(&aw_worker.db,
-                                  &aw_session_claim_assign_stmt, 10, params);
+                                  &aw_session_claim_assign_stmt, 11, params);
     } else {
-        pg = aw_db_query_prepared(&aw_worker.db, &aw_session_claim_stmt, 8,
+        pg = aw_db_query_prepared(&aw_worker.db, &aw_session_claim_stmt, 9,
                                   params);
     }
 
@@ -174,7 +182,7 @@ aw_session_claim_for(aw_job_result_t *res, int64_t sid, const char *wallet,
 
     assigned = 0;
 
-    if (params[8]) {
+    if (params[9]) {
         assigned = atoi(PQgetvalue(pg, 0, 4));
 
         if (assigned > 0) {

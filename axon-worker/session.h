@@ -50,6 +50,14 @@ const char *aw_sched_pool(void);
 void aw_sched_claimed(int assigned);
 
 /*
+ * The grace at zero balance in billing minutes, ceil(session_grace /
+ * billing_minute) (0: none), as sql/010_grace.sql's axon_grace_minutes():
+ * the reserve a claim must hold beyond its first minute, in minutes of the
+ * profile's cost.  Published in axon:profiles as "grace_minutes".
+ */
+int64_t aw_sched_grace_minutes(void);
+
+/*
  * The billing tick for one session (only > 0) or all; with res, the
  * charged wallet's balance goes there for the job's done script (no Redis
  * call: it runs inside a job), else it is written to Redis at once.

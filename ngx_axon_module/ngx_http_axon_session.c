@@ -140,8 +140,10 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
  * script checks and claims atomically: no live session for the wallet
  * (409), a known profile (400), SSH mode not turned off by the worker's
  * ssh_sessions ("ssh": false in axon:profiles: 400), a balance that pays
- * the first minute (402); then a new id, the session's hash, and the
- * session.claim job.
+ * the first minute and the grace's reserve, gpus x price x (1 +
+ * "grace_minutes" of axon:profiles) (402: every minute a session runs,
+ * its grace included, is paid from the balance); then a new id, the
+ * session's hash, and the session.claim job.
  */
 
 static const char  ngx_http_axon_claim_lua[] =
@@ -158,10 +160,14 @@ static const char  ngx_http_axon_claim_lua[] =
     "end\n"
     "if not p then return {-3} end\n"
     "local gpus = tonumber(p.gpus) or 0\n"
-    "local need = gpus * (tonumber(p.price) or 0)\n"
+    "local grace = tonumber(all.grace_minutes) or 0\n"
+    "if grace < 0 then grace = 0 end\n"
+    "local need = gpus * (tonumber(p.price) or 0) * (1 + grace)\n"
     "local bal = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0')\n"
     "if gpus < 1 then return {-2} end\n"
-    "if bal < need then return {-4, tostring(bal), tostring(need)} end\n"
+    "if bal < need then\n"
+    "  return {-4, tostring(bal), tostring(need), tostring(grace)}\n"
+    "end\n"
     "local id = redis.call('INCR', KEYS[3])\n"
     "redis.call('HSET', 'axon:session:' .. id, 'id', id, 'wallet', ARGV[1],"
     " 'profile', ARGV[2], 'mode', ARGV[3], 'gpus', gpus,"
@@ -371,12 +377,14 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
         break;
 
     case -4:
-        body = json_pack("{s:{s:s, s:s, s:I, s:I}}", "error",
+        body = json_pack("{s:{s:s, s:s, s:I, s:I, s:I}}", "error",
                          "code", "insufficient_credits",
                          "message", "the balance does not pay for the "
-                                    "first minute: deposit first",
+                                    "first minute and the grace "
+                                    "(needed_minutes): deposit first",
                          "balance_minutes", (json_int_t) atoll(e[1]->str),
-                         "needed_minutes", (json_int_t) atoll(e[2]->str));
+                         "needed_minutes", (json_int_t) atoll(e[2]->str),
+                         "grace_minutes", (json_int_t) atoll(e[3]->str));
 
         rc = body ? ngx_http_axon_send_json(r, 402,
                                             body)

@@ -160,3 +160,40 @@ test('the SSH option: offered only where the worker says so; the key travels in 
         await context.close();
     }
 });
+
+test('a claim the balance cannot hold with the grace: the button is off, and the refusal says what is needed', async () => {
+    const w = Wallet.createRandom();
+    const addr = w.address.toLowerCase();
+    const { page, context } = await pageWith(w);
+    const profiles = grace => s.redis('SET', 'axon:profiles', JSON.stringify({
+        grace_minutes: grace, profiles: [{ name: 'small', gpus: 1, price: 1, available: true }],
+    }));
+    try {
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'credit.grant', 'wallet', w.address,
+                'minutes', '3', 'ref', `browser-grace-${w.address}`);
+        await waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'balance') === '3', 'the grant credited');
+
+        // loaded while 3 minutes were enough; the worker then publishes a grace of 5
+        profiles(2);
+        await page.goto(s.url('/'));
+        await page.click('#connect');
+        await page.waitForSelector('#balance:text("3")');
+        const button = page.locator('#profiles tbody tr').nth(0).locator('button');
+        assert.equal(await button.isDisabled(), false, '1 + 2 minutes: enough');
+
+        profiles(5);
+        await button.click();
+        await page.waitForSelector('#error:not([hidden])');
+        assert.equal(await page.textContent('#error'),
+                     'This profile needs 6 credit minutes to start (the first minute and 5 minutes of grace, '
+                     + 'billed if used); your balance is 3: deposit first.');
+        assert.equal(s.redis('HEXISTS', `axon:wallet:${addr}`, 'session'), '(integer) 0', 'nothing claimed');
+
+        await page.reload();
+        await page.waitForSelector('#balance:text("3")');
+        assert.equal(await button.isDisabled(), true);
+        assert.match(await button.getAttribute('title'), /needs 6 credit minutes/);
+    } finally {
+        await context.close();
+    }
+});

@@ -39,6 +39,7 @@ const s = new Stack({
         'gpu_hosts local=0,1',
         'profiles "small:1:1"',
         `billing_minute ${MINUTE / 1000}s`,
+        'session_grace 4s',             // a claim holds it: 2 minutes, not 5m / 2s
         'billing_tick 200ms',
         'reconcile_interval 2s',
         // XFCE under load on shared CPUs: a generous wait, not a timing

@@ -14,6 +14,7 @@ const conf = [
     'gpu_hosts local=0,1',
     'profiles "small:1:1 medium:2:1"',
     'billing_minute 2s',
+    'session_grace 4s',                 // a claim holds it: 2 minutes, not 5m / 2s
     'billing_tick 200ms',
     'session_idle_timeout 0',
     'reconcile_interval 1s',

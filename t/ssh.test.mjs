@@ -20,6 +20,7 @@ import { Stack, waitFor, ROOT } from './lib/stack.mjs';
 const s = new Stack({
     sessions: true,
     workerConf: ['gpu_hosts local=0,1,2', 'profiles "small:1:1"', 'billing_minute 2s',
+                 'session_grace 4s',     // a claim holds it: 2 minutes, not 5m / 2s
                  'billing_tick 200ms', 'launcher_timeout 20s', 'launcher_ready_timeout 20s',
                  // a desktop this idle would be stopped; an SSH session is not
                  'session_idle_timeout 2s', 'reconcile_interval 2s',

@@ -27,7 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), 'axon-x402-'));
 const FACILITATOR_KEY = '0x4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d';
 
 const BASE = ['gpu_hosts local=0,1,2,3', 'profiles "small:1:1 large:2:1"',
-    'billing_minute 2s', 'billing_tick 200ms', 'launcher_timeout 20s',
+    'billing_minute 2s', 'session_grace 4s', 'billing_tick 200ms', 'launcher_timeout 20s',
     'launcher_ready_timeout 20s', 'reconcile_interval 2s', 'port_pool_size 4',
     'job_retry_min 100ms', 'job_retry_max 1s', 'x402_receipt_wait 2s'];
 

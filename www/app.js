@@ -29,7 +29,11 @@ async function api(path, opts = {}) {
 
 // what a person can act on, from the API's error codes
 const MESSAGES = {
-    insufficient_credits: 'Your balance does not pay for the first minute of this profile: deposit first.',
+    insufficient_credits: e => (e.needed_minutes
+        ? `This profile needs ${e.needed_minutes} credit minutes to start (the first minute`
+          + (e.grace_minutes ? ` and ${e.grace_minutes} minutes of grace, billed if used` : '')
+          + `); your balance is ${e.balance_minutes}: deposit first.`
+        : 'Your balance does not pay for the first minute of this profile: deposit first.'),
     session_exists: 'You already have a session: release it before claiming another.',
     unknown_profile: 'That profile does not exist any more: reload the page.',
     ssh_disabled: 'SSH sessions are not offered here any more: reload the page.',
@@ -45,7 +49,9 @@ const MESSAGES = {
 
 function showError(e) {
     const code = e && e.error && e.error.code;
-    const text = MESSAGES[code] || (e && e.error && e.error.message) || String(e && e.message || e);
+    const m = MESSAGES[code];
+    const text = (typeof m === 'function' ? m(e.error) : m)
+        || (e && e.error && e.error.message) || String(e && e.message || e);
     $('error').textContent = text;
     $('error').hidden = false;
 }
@@ -116,6 +122,8 @@ async function refresh() {
     for (const prof of (p.status === 200 ? p.body.profiles : [])) {
         const tr = document.createElement('tr');
         const cost = prof.gpus * prof.price;
+        // a claim holds the first minute and the grace's reserve
+        const need = cost * (1 + ((p.body && p.body.grace_minutes) || 0));
         for (const text of [prof.name, prof.gpus, cost]) {
             const td = document.createElement('td');
             td.textContent = text;
@@ -124,8 +132,9 @@ async function refresh() {
         const td = document.createElement('td');
         const b = document.createElement('button');
         b.textContent = 'Claim';
-        b.disabled = me.body.balance_minutes < cost;
-        b.title = b.disabled ? 'not enough credit for the first minute' : '';
+        b.disabled = me.body.balance_minutes < need;
+        b.title = b.disabled ? (need > cost ? `a session needs ${need} credit minutes to start: the first minute and the grace`
+                                            : 'not enough credit for the first minute') : '';
         b.onclick = () => claim(prof.name);
         td.append(b);
         tr.append(td);
