@@ -51,6 +51,7 @@
 #define AW_X402_PAY_KEY      "axon:x402:pay:"
 #define AW_X402_PENDING      "axon:x402:pending"    /* ZSETs of nonces */
 #define AW_X402_SESSION_JOBS "axon:jobs"            /* session.claim */
+#define AW_X402_JOBS         "axon:x402:jobs"       /* x402.pay */
 #define AW_X402_RAW_MAX      1024
 #define AW_X402_HTTP_MAX     (64 * 1024)
 #define AW_X402_LOG_BACK     4096        /* blocks searched for a used nonce */
@@ -109,6 +110,7 @@ typedef struct {
 } aw_x402_t;
 
 
+static int aw_x402_move(aw_job_t *job, aw_job_result_t *res);
 static int aw_x402_parse(aw_x402_t *x, char *err, size_t errlen);
 static int aw_x402_begin(aw_x402_t *x, aw_job_result_t *res);
 static aw_x402_outcome_e aw_x402_precheck(aw_x402_t *x);
@@ -217,6 +219,11 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
                     "(x402_settle none): the payment stays pending; replay "
                     "the job on a worker that settles");
         return AW_ERROR;
+    }
+
+    if (!aw_worker.x402) {
+        /* put on axon:jobs by hand: settled where it cannot hold others up */
+        return aw_x402_move(job, res);
     }
 
     memset(&x, 0, sizeof(x));
@@ -377,6 +384,56 @@ done_error:
     json_decref(x.payload);
     json_decref(x.requirements);
     return AW_ERROR;
+}
+
+
+/*
+ * An x402.pay job the main process got (on axon:jobs, by hand): the same
+ * fields, queued on axon:x402:jobs for the x402 process.
+ */
+
+static int
+aw_x402_move(aw_job_t *job, aw_job_result_t *res)
+{
+    int                    argc;
+    const char            *argv[4 + 2 * AW_JOB_MAX_FIELDS];
+    redisReply            *reply;
+    const aw_job_field_t  *f;
+
+    argc = 0;
+    argv[argc++] = "XADD";
+    argv[argc++] = AW_X402_JOBS;
+    argv[argc++] = "*";
+    argv[argc++] = "kind";
+    argv[argc++] = "x402.pay";
+
+    for (f = job->kind->fields; f->name && argc + 2 <= (int) aw_nelems(argv);
+         f++)
+    {
+        if (job->value[f - job->kind->fields]) {
+            argv[argc++] = f->name;
+            argv[argc++] = job->value[f - job->kind->fields];
+        }
+    }
+
+    reply = aw_redis_command_argv(&aw_worker.redis, argc, argv, NULL);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        if (reply) {
+            freeReplyObject(reply);
+        }
+
+        aw_job_fail(res, 0, "redis: moving the job to " AW_X402_JOBS
+                    " failed");
+        return AW_ERROR;
+    }
+
+    snprintf(res->note, sizeof(res->note), "moved to " AW_X402_JOBS " as "
+             "job %s (the x402 process runs x402.pay)", reply->str);
+
+    freeReplyObject(reply);
+
+    return AW_OK;
 }
 
 

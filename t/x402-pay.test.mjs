@@ -177,7 +177,10 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
         ssh_key: key.pub, amount: String(amount), payload: JSON.stringify(payload),
         requirements: JSON.stringify(payload.accepted),
         token_hash: unquote(s.redis('HGET', `axon:x402:pay:${nonce}`, 'token_hash')) };
-    const again = unquote(s.redis('XADD', 'axon:x402:jobs', '*', ...Object.entries(job).flat()));
+    // (put on axon:jobs, the main process moves it to the x402 process's stream)
+    const queued = unquote(s.redis('XADD', 'axon:jobs', '*', ...Object.entries(job).flat()));
+    await waitFor(() => unquote(s.redis('HGET', `axon:job:${queued}`, 'state')) === 'done', 'the job moved');
+    const again = unquote(s.redis('HGET', `axon:job:${queued}`, 'result')).match(/moved to axon:x402:jobs as job (\S+)/)[1];
     await waitFor(() => unquote(s.redis('HGET', `axon:job:${again}`, 'state')) === 'done', 'the job ran again');
     assert.equal(ledger(a.address), `30:x402:${nonce}`);
     assert.equal(await balanceOf(a.address), before.payer - amount);
