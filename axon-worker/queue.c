@@ -262,7 +262,8 @@ aw_queue_run(aw_msec_t now)
         aw_queue_tick(now);
     }
 
-    if (aw_wallet_rebuilding()) {
+    /* the wallets are the main process's to rebuild */
+    if (!aw_worker.x402 && aw_wallet_rebuilding()) {
         (void) aw_wallet_rebuild_step();
     }
 
@@ -1316,7 +1317,7 @@ aw_queue_tick(aw_msec_t now)
         s->dead_depth = reply[3]->integer;
     }
 
-    if (reply[4]->type == REDIS_REPLY_INTEGER) {
+    if (reply[4]->type == REDIS_REPLY_INTEGER && !aw_worker.x402) {
         aw_wallet_check(reply[4]->integer > 0);
     }
 
