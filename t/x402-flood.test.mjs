@@ -168,3 +168,24 @@ test(`${N} unfunded authorizations from fresh keys: a claim meanwhile is schedul
     const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     assert.equal(rel.status, 202, JSON.stringify(rel.body));
 });
+
+test('the x402 process killed: the worker starts another, which takes the x402 jobs', async () => {
+    const old = x402Process();
+    assert.ok(old);
+    process.kill(old, 'SIGKILL');
+    x402Pid = await waitFor(() => { const p = x402Process(); return p && p !== old && p; },
+        'a new x402 process', 30000);
+    assert.match(s.log('worker.log'), new RegExp(`the x402 process ${old} was killed by signal 9`));
+    // it consumes: a payment that cannot settle is refused by it
+    const res = await post(BODY);
+    const pr = decodePaymentRequiredHeader(res.headers.get('PAYMENT-REQUIRED'));
+    const c = new x402Client();
+    registerExactEvmScheme(c, { signer: privateKeyToAccount(generatePrivateKey()) });
+    c.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: s.chain.tokens.USDC.address,
+        maxAmountPerPayment: '100000000' }] });
+    const p = await c.createPaymentPayload(pr);
+    await post(BODY, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(p) });
+    await waitFor(() => sql(`SELECT state FROM x402_payments WHERE nonce = '${p.payload.authorization.nonce}'`) === 'failed',
+        'the payment refused by the new x402 process');
+    assert.match(s.log('worker.log'), new RegExp(`${x402Pid}#worker: job \\S+ x402.pay: done`));
+});
