@@ -960,6 +960,9 @@ aw_x402_spawn(aw_msec_t now)
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
 
+        /* our connections stay ours (hiredis's socket is not CLOEXEC) */
+        (void) close_range(3, ~0U, 0);
+
         execv("/proc/self/exe", argv);
         _exit(AW_EXIT_FAILURE);
     }
