@@ -639,9 +639,10 @@ aw_x402_begin(aw_x402_t *x, aw_job_result_t *res)
 
 
 /*
- * Before anything is sent, on the chain (read only): an authorization
- * already used or canceled, or a payer holding less than its value, is
- * refused here, before a facilitator is asked or gas is spent.  Without
+ * Before anything is sent: an authorization past its validBefore; then
+ * on the chain (read only): one already used or canceled, or a payer
+ * holding less than its value, is refused here, before a facilitator is
+ * asked or gas is spent.  Without
  * eth_rpc_url (a facilitator), the facilitator's /verify checks the same.
  * AW_X402_SETTLED: go on.
  */
@@ -651,11 +652,22 @@ aw_x402_precheck(aw_x402_t *x)
 {
     int         rc;
     uint8_t     data[4 + 64];
+    uint64_t    before;
     aw_rpc_t   *rpc;
     aw_u256_t   word;
     aw_addr_t   from;
 
     rpc = &aw_worker.rpc;
+
+    /* a job that waited past its authorization (no x402 process ran) */
+
+    if (axon_uint256_to_u64(&before, x->auth.valid_before) != AXON_OK
+        || before <= (uint64_t) time(NULL))
+    {
+        return aw_x402_fail(x, "invalid_exact_evm_payload_authorization_"
+                            "valid_before", "the authorization expired "
+                            "before it could be settled");
+    }
 
     if (!aw_rpc_enabled(rpc)) {
         return AW_X402_SETTLED;

@@ -189,3 +189,37 @@ test('the x402 process killed: the worker starts another, which takes the x402 j
         'the payment refused by the new x402 process');
     assert.match(s.log('worker.log'), new RegExp(`${x402Pid}#worker: job \\S+ x402.pay: done`));
 });
+
+test('a payment that waited past its validBefore (no x402 process ran) is refused before any chain call', async () => {
+    const res = await post(BODY);
+    const pr = decodePaymentRequiredHeader(res.headers.get('PAYMENT-REQUIRED'));
+    const account = privateKeyToAccount(generatePrivateKey());
+    const c = new x402Client();
+    registerExactEvmScheme(c, { signer: account });
+    c.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: s.chain.tokens.USDC.address,
+        maxAmountPerPayment: '100000000' }] });
+    const p = await c.createPaymentPayload(pr);
+    // valid for 10 s only, signed again
+    const a = p.payload.authorization;
+    a.validBefore = String(Math.floor(Date.now() / 1000) + 10);
+    p.payload.signature = await account.signTypedData({
+        domain: { name: 'USD Coin', version: '2', chainId: 1337, verifyingContract: s.chain.tokens.USDC.address },
+        types: { TransferWithAuthorization: [
+            { name: 'from', type: 'address' }, { name: 'to', type: 'address' },
+            { name: 'value', type: 'uint256' }, { name: 'validAfter', type: 'uint256' },
+            { name: 'validBefore', type: 'uint256' }, { name: 'nonce', type: 'bytes32' }] },
+        primaryType: 'TransferWithAuthorization',
+        message: { from: a.from, to: a.to, value: BigInt(a.value), validAfter: BigInt(a.validAfter),
+            validBefore: BigInt(a.validBefore), nonce: a.nonce },
+    });
+    process.kill(x402Pid, 'SIGSTOP');
+    try {
+        const r = await post(BODY, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(p) });
+        assert.equal(r.status, 202, await r.text());
+        await waitFor(() => Date.now() / 1000 > Number(a.validBefore) + 1, 'the authorization expired', 30000);
+    } finally {
+        process.kill(x402Pid, 'SIGCONT');
+    }
+    await waitFor(() => sql(`SELECT error_reason FROM x402_payments WHERE nonce = '${a.nonce}'`)
+        === 'invalid_exact_evm_payload_authorization_valid_before', 'refused as expired');
+});
