@@ -127,7 +127,10 @@ static const aw_job_field_t  aw_job_x402_fields[] = {
     { "requirements", AW_JOB_TEXT, 2, 8192, 0,
       "the offer it matched, compact JSON" },
     { "token_hash", AW_JOB_HEX, 64, 64, 0,
-      "SHA-256 of the auth token given to the payer" },
+      "SHA-256 of the auth token given to the payer, stored once the "
+      "payment settled" },
+    { "token_exp", AW_JOB_INT, 1, AW_UNIX_MAX, 1,
+      "unix seconds: the token's end (without: a day after settlement)" },
     { "session_id", AW_JOB_NONZERO, 1, INT64_MAX, 1,
       "a top-up: the session paid for" },
     { NULL, 0, 0, 0, 0, NULL }

@@ -16,21 +16,31 @@ extern const aw_jobs_t  aw_deposits_jobs;
 
 /* the job sources, in the order they run */
 
-static const aw_jobs_t  *aw_jobs[] = {
+static const aw_jobs_t  *aw_jobs_main[] = {
     &aw_queue_jobs,             /* queue.c: the Redis Streams job queue */
     &aw_sched_jobs,             /* sched.c: GPU sessions */
     &aw_deposits_jobs,          /* deposits.c: the indexer, confirmations */
     NULL
 };
 
+/* the x402 process (main.c): its queue is axon:x402:jobs */
 
-static aw_msec_t  aw_jobs_next[aw_nelems(aw_jobs)];
+static const aw_jobs_t  *aw_jobs_x402[] = {
+    &aw_queue_jobs,
+    NULL
+};
+
+
+static const aw_jobs_t  **aw_jobs = aw_jobs_main;
+static aw_msec_t          aw_jobs_next[aw_nelems(aw_jobs_main)];
 
 
 int
 aw_jobs_init(void)
 {
     size_t  i;
+
+    aw_jobs = aw_worker.x402 ? aw_jobs_x402 : aw_jobs_main;
 
     for (i = 0; aw_jobs[i]; i++) {
         aw_jobs_next[i] = aw_jobs[i]->run ? 0 : AW_MSEC_NEVER;

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -44,6 +46,10 @@ static void aw_signals_drain(void);
 static int aw_pid_write(const char *path);
 static void aw_pid_remove(void);
 static void aw_usage(FILE *f);
+static aw_msec_t aw_x402_process(aw_msec_t now);
+static void aw_x402_spawn(aw_msec_t now);
+static void aw_x402_signal(int signo);
+static void aw_x402_wait(void);
 
 
 aw_worker_t  aw_worker;
@@ -55,11 +61,18 @@ static int                    aw_sig_pipe[2] = { -1, -1 };
 /* also read by the signal handler on a second SIGINT */
 static char                   aw_pid_path[PATH_MAX];
 
+/* the x402 process, from the main process's side */
+static pid_t                  aw_x402_pid = -1;
+static aw_msec_t              aw_x402_next;      /* (re)start it then */
+static aw_msec_t              aw_x402_delay = 1000;
+static aw_msec_t              aw_x402_started;
+
 
 enum {
     AW_OPT_PRINT_CONFIG = 256,
     AW_OPT_SAMPLE_CONFIG,
-    AW_OPT_MIGRATE
+    AW_OPT_MIGRATE,
+    AW_OPT_X402
 };
 
 
@@ -69,6 +82,7 @@ static const struct option  aw_options[] = {
     { "print-config",  no_argument,       NULL, AW_OPT_PRINT_CONFIG },
     { "sample-config", no_argument,       NULL, AW_OPT_SAMPLE_CONFIG },
     { "migrate",       no_argument,       NULL, AW_OPT_MIGRATE },
+    { "x402-process",  no_argument,       NULL, AW_OPT_X402 },
     { "version",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
@@ -109,6 +123,11 @@ main(int argc, char **argv)
 
         case AW_OPT_MIGRATE:
             migrate = 1;
+            break;
+
+        case AW_OPT_X402:
+            /* started by the main process: see aw_x402_process() */
+            aw_worker.x402 = 1;
             break;
 
         case 'v':
@@ -239,7 +258,7 @@ aw_run(void)
         return AW_EXIT_CONFIG;
     }
 
-    if (aw_pid_write(conf->pid_file) != AW_OK) {
+    if (!aw_worker.x402 && aw_pid_write(conf->pid_file) != AW_OK) {
         aw_log_close();
         return AW_EXIT_FAILURE;
     }
@@ -265,8 +284,9 @@ aw_run(void)
     aw_configure_connections(conf);
     aw_configure_rpc(conf);
 
-    aw_log(AW_LOG_NOTICE, "axon-worker %s started: worker_id %s, "
-           "config %s, log %s", AXON_VERSION, conf->worker_id,
+    aw_log(AW_LOG_NOTICE, "axon-worker %s started%s: worker_id %s, "
+           "config %s, log %s", AXON_VERSION,
+           aw_worker.x402 ? " (the x402 process)" : "", conf->worker_id,
            conf->path ? conf->path : "(defaults)", aw_log_path());
 
     aw_rpc_start(1);
@@ -275,12 +295,17 @@ aw_run(void)
         /* a refusal at start: the wrong chain */
 
     } else if (aw_jobs_init() == AW_OK) {
-        aw_heartbeat_kick();
+        if (!aw_worker.x402) {
+            aw_heartbeat_kick();
+        }
+
         aw_loop();
 
     } else {
         aw_worker.exit_code = AW_EXIT_FAILURE;
     }
+
+    aw_x402_wait();
 
     aw_jobs_fini();
 
@@ -313,7 +338,7 @@ static void
 aw_loop(void)
 {
     int            i, n, db_fd, redis_fd, db_up, redis_up;
-    aw_msec_t      now, next, jobs_next;
+    aw_msec_t      now, next, jobs_next, x402_next;
     struct pollfd  pfd[3];
 
     jobs_next = 0;
@@ -357,9 +382,11 @@ aw_loop(void)
             aw_heartbeat_kick();
         }
 
-        if (now >= aw_heartbeat_next()) {
+        if (!aw_worker.x402 && now >= aw_heartbeat_next()) {
             aw_heartbeat_tick(now);
         }
+
+        x402_next = aw_x402_process(now);
 
         /*
          * The jobs: the queue, deposits, the scheduler of later issues
@@ -376,7 +403,9 @@ aw_loop(void)
 
         /* sleep until the next thing to do */
 
-        next = aw_min(aw_heartbeat_next(), jobs_next);
+        next = aw_min(aw_worker.x402 ? AW_MSEC_NEVER : aw_heartbeat_next(),
+                      jobs_next);
+        next = aw_min(next, x402_next);
         next = aw_min(next, aw_db_wakeup(&aw_worker.db));
         next = aw_min(next, aw_redis_wakeup(&aw_worker.redis));
 
@@ -516,7 +545,11 @@ aw_reload(void)
 
     aw_jobs_reload();
 
-    aw_heartbeat_kick();
+    aw_x402_signal(SIGHUP);
+
+    if (!aw_worker.x402) {
+        aw_heartbeat_kick();
+    }
 
     aw_log(AW_LOG_NOTICE, "reload: configuration %s in force",
            conf->path);
@@ -810,4 +843,181 @@ aw_pid_remove(void)
     }
 
     aw_pid_path[0] = '\0';
+}
+
+
+/*
+ * The x402 process.  An x402.pay job makes several chain calls (and waits
+ * for its receipt); run in this loop, every claim, release and heartbeat
+ * would wait behind it.  With x402_settle set, the main process runs its
+ * own binary again (--x402-process, same configuration) as a second
+ * process that consumes axon:x402:jobs only, with connections of its own.
+ * It is reaped and started again when it exits (1 s, doubling to 30 s
+ * while it keeps failing), gets our SIGHUP and SIGTERM, and dies with us
+ * (PR_SET_PDEATHSIG).  Returns when to look again.
+ */
+
+static aw_msec_t
+aw_x402_process(aw_msec_t now)
+{
+    int    status;
+    pid_t  pid;
+
+    if (aw_worker.x402) {
+        return AW_MSEC_NEVER;
+    }
+
+    if (aw_x402_pid > 0) {
+        pid = waitpid(aw_x402_pid, &status, WNOHANG);
+
+        if (pid == aw_x402_pid) {
+            if (WIFSIGNALED(status)) {
+                aw_log(AW_LOG_ERR, "the x402 process %d was killed by "
+                       "signal %d", (int) pid, WTERMSIG(status));
+            } else {
+                aw_log(AW_LOG_ERR, "the x402 process %d exited %d",
+                       (int) pid, WEXITSTATUS(status));
+            }
+
+            aw_x402_pid = -1;
+
+            /* one that ran a minute failed afresh: start soon */
+            if (now - aw_x402_started > 60000) {
+                aw_x402_delay = 1000;
+            }
+
+            aw_x402_next = now + aw_x402_delay;
+            aw_x402_delay = aw_min(aw_x402_delay * 2, 30000);
+        }
+    }
+
+    if (aw_worker.conf->x402_settle == AW_X402_NONE) {
+        if (aw_x402_pid > 0) {
+            aw_log(AW_LOG_NOTICE, "x402_settle none: stopping the x402 "
+                   "process %d", (int) aw_x402_pid);
+            aw_x402_signal(SIGTERM);
+            aw_x402_wait();
+        }
+
+        return AW_MSEC_NEVER;
+    }
+
+    if (aw_x402_pid > 0) {
+        /* reaped within a second of its exit */
+        return now + 1000;
+    }
+
+    if (now < aw_x402_next) {
+        return aw_x402_next;
+    }
+
+    aw_x402_spawn(now);
+
+    return now + 1000;
+}
+
+
+static void
+aw_x402_spawn(aw_msec_t now)
+{
+    int           i;
+    char         *argv[5];
+    pid_t         pid, parent;
+    sigset_t      none;
+    aw_conf_t    *conf;
+
+    conf = aw_worker.conf;
+    parent = getpid();
+
+    i = 0;
+    argv[i++] = "axon-worker";
+    argv[i++] = "--x402-process";
+
+    if (conf->path) {
+        argv[i++] = "-c";
+        argv[i++] = conf->path;
+    }
+
+    argv[i] = NULL;
+
+    pid = fork();
+
+    if (pid == -1) {
+        aw_log(AW_LOG_ALERT, "fork() of the x402 process failed: %s",
+               strerror(errno));
+        aw_x402_next = now + aw_x402_delay;
+        return;
+    }
+
+    if (pid == 0) {
+        /* with us, or never: the main process may be gone already */
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+        if (getppid() != parent) {
+            _exit(AW_EXIT_FAILURE);
+        }
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+
+        /* our connections stay ours (hiredis's socket is not CLOEXEC) */
+        (void) close_range(3, ~0U, 0);
+
+        execv("/proc/self/exe", argv);
+        _exit(AW_EXIT_FAILURE);
+    }
+
+    aw_x402_pid = pid;
+    aw_x402_started = now;
+
+    aw_log(AW_LOG_NOTICE, "started the x402 process %d: x402.pay jobs run "
+           "there, from axon:x402:jobs", (int) pid);
+}
+
+
+static void
+aw_x402_signal(int signo)
+{
+    if (aw_x402_pid > 0) {
+        (void) kill(aw_x402_pid, signo);
+    }
+}
+
+
+/* at exit, or when x402 is turned off: it finishes its job, then exits */
+
+static void
+aw_x402_wait(void)
+{
+    int        status;
+    pid_t      pid;
+    aw_msec_t  until;
+
+    if (aw_x402_pid <= 0) {
+        return;
+    }
+
+    aw_x402_signal(SIGTERM);
+
+    until = aw_monotonic_msec() + 20000;
+
+    for ( ;; ) {
+        pid = waitpid(aw_x402_pid, &status, WNOHANG);
+
+        if (pid == aw_x402_pid || (pid == -1 && errno != EINTR)) {
+            break;
+        }
+
+        if (aw_monotonic_msec() >= until) {
+            aw_log(AW_LOG_ERR, "the x402 process %d did not stop in 20 s: "
+                   "killing it", (int) aw_x402_pid);
+            (void) kill(aw_x402_pid, SIGKILL);
+            (void) waitpid(aw_x402_pid, &status, 0);
+            break;
+        }
+
+        aw_sleep_msec(20);
+    }
+
+    aw_x402_pid = -1;
 }

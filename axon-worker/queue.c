@@ -26,6 +26,14 @@
 
 
 #define AW_QUEUE_RETRY_MAX     1024
+#define AW_QUEUE_CONSUMER_LEN  160
+
+/*
+ * The stream this process consumes: the x402 process (aw_worker.x402)
+ * takes x402.pay jobs from axon:x402:jobs, as CONSUMER:x402; every other
+ * job is axon:jobs'.
+ */
+#define aw_queue_stream()  (aw_worker.x402 ? AW_QUEUE_X402 : AW_QUEUE_STREAM)
 #define AW_QUEUE_DEAD_FIELDS   64       /* field/value pairs copied */
 
 
@@ -84,7 +92,8 @@ static const char  aw_queue_lua_dead[] =
 
 /*
  * KEYS[1] the dead-letter stream, KEYS[2] the stream, KEYS[3] the replay
- * job's state; ARGV the dead entry's id, now, ttl.  Returns {status, new
+ * job's state, KEYS[4] the x402 stream (where an x402.pay goes back to);
+ * ARGV the dead entry's id, now, ttl.  Returns {status, new
  * id, replayed job's id, its kind}; status ok, again (this replay job ran
  * already) or missing.
  */
@@ -109,7 +118,9 @@ static const char  aw_queue_lua_replay[] =
     "end\n"
     "f[#f + 1] = 'replay_of'\n"
     "f[#f + 1] = orig\n"
-    "local new = redis.call('XADD', KEYS[2], '*', unpack(f))\n"
+    "local to = KEYS[2]\n"
+    "if kind == 'x402.pay' then to = KEYS[4] end\n"
+    "local new = redis.call('XADD', to, '*', unpack(f))\n"
     "redis.call('XDEL', KEYS[1], ARGV[1])\n"
     "if orig ~= '' then\n"
     "  local k = 'axon:job:' .. orig\n"
@@ -165,6 +176,7 @@ const aw_jobs_t  aw_queue_jobs = {
 
 
 static struct {
+    char                 consumer[AW_QUEUE_CONSUMER_LEN];
     unsigned long        connects;      /* of the Redis connection */
     unsigned             group:1;       /* exists, on this connection */
     unsigned             history:1;     /* read our pending jobs first */
@@ -250,7 +262,8 @@ aw_queue_run(aw_msec_t now)
         aw_queue_tick(now);
     }
 
-    if (aw_wallet_rebuilding()) {
+    /* the wallets are the main process's to rebuild */
+    if (!aw_worker.x402 && aw_wallet_rebuilding()) {
         (void) aw_wallet_rebuild_step();
     }
 
@@ -289,7 +302,10 @@ aw_queue_group(void)
 
     r = &aw_worker.redis;
 
-    if (aw_redis_append(r, "XGROUP CREATE %s %s 0 MKSTREAM", AW_QUEUE_STREAM,
+    snprintf(aw_queue.consumer, sizeof(aw_queue.consumer), "%s%s",
+             aw_worker.conf->queue_consumer, aw_worker.x402 ? ":x402" : "");
+
+    if (aw_redis_append(r, "XGROUP CREATE %s %s 0 MKSTREAM", aw_queue_stream(),
                         aw_worker.conf->queue_group) != AW_OK)
     {
         return AW_ERROR;
@@ -304,22 +320,21 @@ aw_queue_group(void)
         && strncmp(reply->str, "BUSYGROUP", 9) != 0)
     {
         aw_log(AW_LOG_ERR, "queue: cannot create the group \"%s\" of "
-               AW_QUEUE_STREAM ": %s", aw_worker.conf->queue_group,
+               "%s: %s", aw_worker.conf->queue_group, aw_queue_stream(),
                reply->str);
         freeReplyObject(reply);
         return AW_ERROR;
     }
 
     if (reply->type != REDIS_REPLY_ERROR) {
-        aw_log(AW_LOG_NOTICE, "queue: created the group \"%s\" of "
-               AW_QUEUE_STREAM, aw_worker.conf->queue_group);
+        aw_log(AW_LOG_NOTICE, "queue: created the group \"%s\" of %s",
+               aw_worker.conf->queue_group, aw_queue_stream());
     }
 
     freeReplyObject(reply);
 
-    aw_log(AW_LOG_INFO, "queue: consuming " AW_QUEUE_STREAM " as \"%s\" in "
-           "group \"%s\"", aw_worker.conf->queue_consumer,
-           aw_worker.conf->queue_group);
+    aw_log(AW_LOG_INFO, "queue: consuming %s as \"%s\" in group \"%s\"",
+           aw_queue_stream(), aw_queue.consumer, aw_worker.conf->queue_group);
 
     aw_queue.group = 1;
     aw_queue.history = 1;
@@ -366,9 +381,9 @@ aw_queue_retries(aw_msec_t now)
     }
 
     argv[0] = "XCLAIM";
-    argv[1] = AW_QUEUE_STREAM;
+    argv[1] = aw_queue_stream();
     argv[2] = conf->queue_group;
-    argv[3] = conf->queue_consumer;
+    argv[3] = aw_queue.consumer;
     argv[4] = "0";
 
     for (i = 0; i < n; i++) {
@@ -413,8 +428,8 @@ aw_queue_claim(aw_msec_t now)
 
     reply = aw_redis_command(&aw_worker.redis,
                              "XAUTOCLAIM %s %s %s %s %s COUNT %d",
-                             AW_QUEUE_STREAM, conf->queue_group,
-                             conf->queue_consumer, idle, aw_queue.claim_from,
+                             aw_queue_stream(), conf->queue_group,
+                             aw_queue.consumer, idle, aw_queue.claim_from,
                              conf->queue_batch);
     if (reply == NULL) {
         return aw_queue_failed("XAUTOCLAIM");
@@ -472,7 +487,7 @@ aw_queue_consumers(void)
     conf = aw_worker.conf;
 
     reply = aw_redis_command(&aw_worker.redis, "XINFO CONSUMERS %s %s",
-                             AW_QUEUE_STREAM, conf->queue_group);
+                             aw_queue_stream(), conf->queue_group);
     if (reply == NULL) {
         return;
     }
@@ -515,14 +530,14 @@ aw_queue_consumers(void)
          * took would leave the pending list)
          */
 
-        if (name == NULL || strcmp(name, conf->queue_consumer) == 0
+        if (name == NULL || strcmp(name, aw_queue.consumer) == 0
             || pending != 0 || idle <= aw_max(conf->job_claim_idle, 3600000))
         {
             continue;
         }
 
         del = aw_redis_command(&aw_worker.redis, "XGROUP DELCONSUMER %s %s %s",
-                               AW_QUEUE_STREAM, conf->queue_group, name);
+                               aw_queue_stream(), conf->queue_group, name);
         if (del) {
             aw_log(AW_LOG_INFO, "queue: removed the idle consumer \"%s\" "
                    "(nothing pending, idle %lld ms)", name, idle);
@@ -551,8 +566,8 @@ aw_queue_history(void)
 
     reply = aw_redis_command(&aw_worker.redis,
                              "XREADGROUP GROUP %s %s COUNT %d STREAMS %s %s",
-                             conf->queue_group, conf->queue_consumer,
-                             conf->queue_batch, AW_QUEUE_STREAM,
+                             conf->queue_group, aw_queue.consumer,
+                             conf->queue_batch, aw_queue_stream(),
                              aw_queue.history_from);
     if (reply == NULL) {
         return aw_queue_failed("XREADGROUP");
@@ -576,7 +591,7 @@ aw_queue_history(void)
     }
 
     aw_log(AW_LOG_INFO, "queue: taking back %zu jobs pending on \"%s\"",
-           entries->elements, conf->queue_consumer);
+           entries->elements, aw_queue.consumer);
 
     last[0] = '\0';
 
@@ -615,8 +630,8 @@ aw_queue_read(aw_msec_t now)
     reply = aw_redis_command(&aw_worker.redis,
                              "XREADGROUP GROUP %s %s COUNT %d BLOCK %lld "
                              "STREAMS %s >", conf->queue_group,
-                             conf->queue_consumer, conf->queue_batch,
-                             (long long) wait, AW_QUEUE_STREAM);
+                             aw_queue.consumer, conf->queue_batch,
+                             (long long) wait, aw_queue_stream());
     if (reply == NULL) {
         return aw_queue_failed("XREADGROUP");
     }
@@ -810,7 +825,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
     if (fields->type != REDIS_REPLY_ARRAY) {
         /* deleted while pending: nothing to do */
         if (aw_redis_append(&aw_worker.redis, "XACK %s %s %s",
-                            AW_QUEUE_STREAM, conf->queue_group, id)
+                            aw_queue_stream(), conf->queue_group, id)
             != AW_OK)
         {
             return AW_ERROR;
@@ -1039,7 +1054,7 @@ aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     argv[argc++] = "EVAL";
     argv[argc++] = aw_queue_lua_done;
     argv[argc++] = res->has_balance ? "3" : "2";
-    argv[argc++] = AW_QUEUE_STREAM;
+    argv[argc++] = aw_queue_stream();
     argv[argc++] = key;
 
     if (res->has_balance) {
@@ -1090,7 +1105,7 @@ aw_queue_dead(const char *id, const char *key, redisReply *fields,
     argv[argc++] = "EVAL";
     argv[argc++] = aw_queue_lua_dead;
     argv[argc++] = "3";
-    argv[argc++] = AW_QUEUE_STREAM;
+    argv[argc++] = aw_queue_stream();
     argv[argc++] = AW_QUEUE_DEAD;
     argv[argc++] = key;
     argv[argc++] = conf->queue_group;
@@ -1246,10 +1261,10 @@ aw_queue_tick(aw_msec_t now)
     r = &aw_worker.redis;
     s = &aw_queue.stats;
 
-    if (aw_redis_append(r, "XLEN %s", AW_QUEUE_STREAM) != AW_OK
-        || aw_redis_append(r, "XRANGE %s - + COUNT 1", AW_QUEUE_STREAM)
+    if (aw_redis_append(r, "XLEN %s", aw_queue_stream()) != AW_OK
+        || aw_redis_append(r, "XRANGE %s - + COUNT 1", aw_queue_stream())
            != AW_OK
-        || aw_redis_append(r, "XPENDING %s %s", AW_QUEUE_STREAM,
+        || aw_redis_append(r, "XPENDING %s %s", aw_queue_stream(),
                            conf->queue_group) != AW_OK
         || aw_redis_append(r, "XLEN %s", AW_QUEUE_DEAD) != AW_OK
         || aw_redis_append(r, "EXISTS %s", AW_WALLET_SYNCED) != AW_OK)
@@ -1293,8 +1308,8 @@ aw_queue_tick(aw_msec_t now)
     } else if (reply[2]->type == REDIS_REPLY_ERROR
                && strncmp(reply[2]->str, "NOGROUP", 7) == 0)
     {
-        aw_log(AW_LOG_NOTICE, "queue: the group is gone (" AW_QUEUE_STREAM
-               " deleted?): creating it again");
+        aw_log(AW_LOG_NOTICE, "queue: the group is gone (%s deleted?): "
+               "creating it again", aw_queue_stream());
         aw_queue.group = 0;
     }
 
@@ -1302,7 +1317,7 @@ aw_queue_tick(aw_msec_t now)
         s->dead_depth = reply[3]->integer;
     }
 
-    if (reply[4]->type == REDIS_REPLY_INTEGER) {
+    if (reply[4]->type == REDIS_REPLY_INTEGER && !aw_worker.x402) {
         aw_wallet_check(reply[4]->integer > 0);
     }
 
@@ -1310,7 +1325,7 @@ aw_queue_tick(aw_msec_t now)
         freeReplyObject(reply[i]);
     }
 
-    snprintf(key, sizeof(key), AW_QUEUE_STATS "%s", conf->queue_consumer);
+    snprintf(key, sizeof(key), AW_QUEUE_STATS "%s", aw_queue.consumer);
 
     if (aw_redis_append(r, "HSET %s done %llu failed %llu retried %llu "
                         "dead %llu replayed %llu claimed %llu depth %lld "
@@ -1362,9 +1377,9 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
 
     snprintf(key, sizeof(key), AW_QUEUE_JOB "%s", job->id);
 
-    reply = aw_redis_command(r, "EVAL %s 3 %s %s %s %s %lld %lld",
+    reply = aw_redis_command(r, "EVAL %s 4 %s %s %s %s %s %lld %lld",
                              aw_queue_lua_replay, AW_QUEUE_DEAD,
-                             AW_QUEUE_STREAM, key, dead_id,
+                             AW_QUEUE_STREAM, key, AW_QUEUE_X402, dead_id,
                              (long long) aw_unix_msec(),
                              (long long) aw_worker.conf->job_state_ttl);
     if (reply == NULL) {
@@ -1465,8 +1480,8 @@ aw_queue_failed(const char *what)
     r = &aw_worker.redis;
 
     if (aw_redis_up(r) && strncmp(r->error, "NOGROUP", 7) == 0) {
-        aw_log(AW_LOG_NOTICE, "queue: the group is gone (" AW_QUEUE_STREAM
-               " deleted?): creating it again");
+        aw_log(AW_LOG_NOTICE, "queue: the group is gone (%s deleted?): "
+               "creating it again", aw_queue_stream());
         aw_queue.group = 0;
     }
 

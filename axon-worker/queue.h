@@ -3,6 +3,9 @@
  *
  *   axon:jobs            stream: the jobs not finished yet (XADD by the
  *                        module and by admins with redis-cli; field "kind")
+ *   axon:x402:jobs       stream: the x402.pay jobs, consumed (same group)
+ *                        by the x402 process only, so that no session job
+ *                        waits behind a settlement's chain calls
  *   axon:jobs:dead       stream: dead-lettered jobs, their fields plus
  *                        job_id, error, attempts, failed_at, worker
  *   axon:job:ID          hash: a job's state: kind, state (running, failed,
@@ -32,6 +35,7 @@
 
 
 #define AW_QUEUE_STREAM      "axon:jobs"
+#define AW_QUEUE_X402        "axon:x402:jobs"
 #define AW_QUEUE_DEAD        "axon:jobs:dead"
 #define AW_QUEUE_JOB         "axon:job:"
 #define AW_QUEUE_STATS       "axon:queue:stats:"

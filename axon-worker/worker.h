@@ -21,6 +21,7 @@ typedef struct {
     aw_rpc_t      rpc;          /* Ethereum JSON-RPC; off without URLs */
 
     unsigned      stopping:1;   /* finish the current unit of work, exit */
+    unsigned      x402:1;       /* the x402 process: x402.pay jobs only */
     int           exit_code;
 } aw_worker_t;
 

@@ -49,6 +49,9 @@
 
 
 #define AW_X402_PAY_KEY      "axon:x402:pay:"
+#define AW_X402_PENDING      "axon:x402:pending"    /* ZSETs of nonces */
+#define AW_X402_SESSION_JOBS "axon:jobs"            /* session.claim */
+#define AW_X402_JOBS         "axon:x402:jobs"       /* x402.pay */
 #define AW_X402_RAW_MAX      1024
 #define AW_X402_HTTP_MAX     (64 * 1024)
 #define AW_X402_LOG_BACK     4096        /* blocks searched for a used nonce */
@@ -97,14 +100,21 @@ typedef struct {
     int64_t              gas_nonce;
     unsigned             self:1;            /* the row's settle_mode */
 
+    /* the payer's auth token, issued once settled */
+    int64_t              token_exp;
+    unsigned             token:1;           /* store it with the outcome */
+
     /* the outcome */
     char                 reason[80];
     char                 message[300];
 } aw_x402_t;
 
 
+static int aw_x402_move(aw_job_t *job, aw_job_result_t *res);
 static int aw_x402_parse(aw_x402_t *x, char *err, size_t errlen);
 static int aw_x402_begin(aw_x402_t *x, aw_job_result_t *res);
+static aw_x402_outcome_e aw_x402_precheck(aw_x402_t *x);
+static int aw_x402_token(aw_x402_t *x, aw_job_result_t *res);
 static aw_x402_outcome_e aw_x402_facilitator(aw_x402_t *x);
 static int aw_x402_http(const char *path, json_t *body, long *status,
     json_t **answer, char *err, size_t errlen);
@@ -118,6 +128,7 @@ static aw_x402_outcome_e aw_x402_used_by(aw_x402_t *x);
 static void aw_x402_unsend(aw_x402_t *x);
 static int aw_x402_session(aw_x402_t *x, aw_job_result_t *res,
     char *serr, size_t serrlen);
+static int aw_x402_claim(aw_x402_t *x, aw_job_result_t *res);
 static int aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     const char *session_error);
 static aw_x402_outcome_e aw_x402_fail(aw_x402_t *x, const char *reason,
@@ -141,6 +152,26 @@ static aw_db_stmt_t  aw_x402_failed_stmt = aw_db_stmt("x402_failed",
     "UPDATE x402_payments SET state = 'failed', error_reason = $2,"
     " tx_hash = coalesce(nullif($3, ''), tx_hash)"
     " WHERE nonce = $1 AND state IN ('new', 'sent')");
+
+/*
+ * The payer's token, once settled: its row (as a sign-in's; revoked at
+ * once if it was logged out before), and whether it is live.
+ */
+static aw_db_stmt_t  aw_x402_token_stmt = aw_db_stmt("x402_token",
+    "WITH t AS (INSERT INTO auth_tokens (token_hash, wallet, issued_at,"
+    " expires_at, revoked_at)"
+    " SELECT $1::bytea, $2, now(),"
+    " greatest(to_timestamp($3::bigint), now() + interval '1 second'),"
+    " (SELECT r.revoked_at FROM auth_token_revocations r"
+    " WHERE r.token_hash = $1::bytea)"
+    " ON CONFLICT (token_hash) DO NOTHING"
+    " RETURNING wallet, revoked_at, expires_at)"
+    " SELECT wallet = $2 AND revoked_at IS NULL AND expires_at > now()"
+    " FROM t"
+    " UNION ALL"
+    " SELECT wallet = $2 AND revoked_at IS NULL AND expires_at > now()"
+    " FROM auth_tokens WHERE token_hash = $1::bytea"
+    " AND NOT EXISTS (SELECT 1 FROM t)");
 
 static aw_db_stmt_t  aw_x402_state_stmt = aw_db_stmt("x402_state",
     "UPDATE x402_payments SET state = $2 WHERE nonce = $1 AND state = $3");
@@ -190,6 +221,11 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
+    if (!aw_worker.x402) {
+        /* put on axon:jobs by hand: settled where it cannot hold others up */
+        return aw_x402_move(job, res);
+    }
+
     memset(&x, 0, sizeof(x));
     x.job = job;
 
@@ -230,6 +266,11 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
     {
         outcome = aw_x402_fail(&x, "ssh_disabled", "this worker runs no SSH "
                                "sessions (keys sessions, ssh_sessions)");
+
+    } else if (strcmp(x.state, "new") == 0
+               && (outcome = aw_x402_precheck(&x)) != AW_X402_SETTLED)
+    {
+        /* refused (or the chain is not answering) before any gas is spent */
 
     } else if (strcmp(x.state, "sent") == 0 && x.self && x.rawlen == 0) {
         outcome = aw_x402_later(&x, "the row is sent without its bytes");
@@ -304,6 +345,10 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
 
     PQclear(pg);
 
+    if (aw_x402_token(&x, res) != AW_OK) {
+        goto done_error;
+    }
+
     serr[0] = '\0';
 
     if (x.p && aw_x402_session(&x, res, serr, sizeof(serr)) != AW_OK) {
@@ -339,6 +384,56 @@ done_error:
     json_decref(x.payload);
     json_decref(x.requirements);
     return AW_ERROR;
+}
+
+
+/*
+ * An x402.pay job the main process got (on axon:jobs, by hand): the same
+ * fields, queued on axon:x402:jobs for the x402 process.
+ */
+
+static int
+aw_x402_move(aw_job_t *job, aw_job_result_t *res)
+{
+    int                    argc;
+    const char            *argv[4 + 2 * AW_JOB_MAX_FIELDS];
+    redisReply            *reply;
+    const aw_job_field_t  *f;
+
+    argc = 0;
+    argv[argc++] = "XADD";
+    argv[argc++] = AW_X402_JOBS;
+    argv[argc++] = "*";
+    argv[argc++] = "kind";
+    argv[argc++] = "x402.pay";
+
+    for (f = job->kind->fields; f->name && argc + 2 <= (int) aw_nelems(argv);
+         f++)
+    {
+        if (job->value[f - job->kind->fields]) {
+            argv[argc++] = f->name;
+            argv[argc++] = job->value[f - job->kind->fields];
+        }
+    }
+
+    reply = aw_redis_command_argv(&aw_worker.redis, argc, argv, NULL);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        if (reply) {
+            freeReplyObject(reply);
+        }
+
+        aw_job_fail(res, 0, "redis: moving the job to " AW_X402_JOBS
+                    " failed");
+        return AW_ERROR;
+    }
+
+    snprintf(res->note, sizeof(res->note), "moved to " AW_X402_JOBS " as "
+             "job %s (the x402 process runs x402.pay)", reply->str);
+
+    freeReplyObject(reply);
+
+    return AW_OK;
 }
 
 
@@ -482,45 +577,21 @@ aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
 }
 
 
-/* the row (once) with the payer's token; x->state and the rest from it */
+/* the row (once); x->state and the rest from it */
 
 static int
 aw_x402_begin(aw_x402_t *x, aw_job_result_t *res)
 {
     char           amount[80], minutes[24], credit[24], topup[24];
-    char           hash[2 + 64 + 1], exp[24];
     size_t         rawlen;
-    json_t        *t;
     PGresult      *pg;
-    redisReply    *reply;
     const char    *params[14], *v;
     unsigned char *raw;
-
-    /* the token's expiry, as the module stored it */
-
-    snprintf(exp, sizeof(exp), "%lld", (long long) time(NULL) + 86400);
-
-    reply = aw_redis_command(&aw_worker.redis, "GET axon:token:%s",
-                             aw_job_str(x->job, "token_hash"));
-
-    if (reply && reply->type == REDIS_REPLY_STRING) {
-        t = json_loads(reply->str, 0, NULL);
-        if (json_is_integer(json_object_get(t, "exp"))) {
-            snprintf(exp, sizeof(exp), "%lld", (long long)
-                     json_integer_value(json_object_get(t, "exp")));
-        }
-        json_decref(t);
-    }
-
-    if (reply) {
-        freeReplyObject(reply);
-    }
 
     snprintf(amount, sizeof(amount), "%s", x->amount);
     snprintf(minutes, sizeof(minutes), "%lld", (long long) x->minutes);
     snprintf(credit, sizeof(credit), "%lld", (long long) x->credit);
     snprintf(topup, sizeof(topup), "%lld", (long long) x->topup);
-    snprintf(hash, sizeof(hash), "\\x%s", aw_job_str(x->job, "token_hash"));
 
     params[0] = x->nonce;
     params[1] = x->payer;
@@ -535,8 +606,9 @@ aw_x402_begin(aw_x402_t *x, aw_job_result_t *res)
     params[10] = x->job->id;
     params[11] = aw_worker.conf->x402_settle == AW_X402_SELF ? "self"
                                                             : "facilitator";
-    params[12] = hash;
-    params[13] = exp;
+    /* no token yet: it is issued once the payment settled */
+    params[12] = NULL;
+    params[13] = NULL;
 
     pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_begin_stmt, 14,
                               params);
@@ -560,6 +632,114 @@ aw_x402_begin(aw_x402_t *x, aw_job_result_t *res)
     }
 
     PQfreemem(raw);
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+/*
+ * Before anything is sent: an authorization past its validBefore; then
+ * on the chain (read only): one already used or canceled, or a payer
+ * holding less than its value, is refused here, before a facilitator is
+ * asked or gas is spent.  Without
+ * eth_rpc_url (a facilitator), the facilitator's /verify checks the same.
+ * AW_X402_SETTLED: go on.
+ */
+
+static aw_x402_outcome_e
+aw_x402_precheck(aw_x402_t *x)
+{
+    int         rc;
+    uint8_t     data[4 + 64];
+    uint64_t    before;
+    aw_rpc_t   *rpc;
+    aw_u256_t   word;
+    aw_addr_t   from;
+
+    rpc = &aw_worker.rpc;
+
+    /* a job that waited past its authorization (no x402 process ran) */
+
+    if (axon_uint256_to_u64(&before, x->auth.valid_before) != AXON_OK
+        || before <= (uint64_t) time(NULL))
+    {
+        return aw_x402_fail(x, "invalid_exact_evm_payload_authorization_"
+                            "valid_before", "the authorization expired "
+                            "before it could be settled");
+    }
+
+    if (!aw_rpc_enabled(rpc)) {
+        return AW_X402_SETTLED;
+    }
+
+    memcpy(data, aw_x402_sel_state, 4);
+    memset(data + 4, 0, 12);
+    memcpy(data + 16, x->auth.from, 20);
+    memcpy(data + 36, x->auth.nonce, 32);
+
+    rc = aw_rpc_call_word(rpc, &x->asset, data, sizeof(data), &word);
+
+    if (rc == AW_RPC_OK && word.b[31] != 0) {
+        /* nothing of ours was sent (the row is new): someone else's */
+        return aw_x402_fail(x, "invalid_exact_evm_nonce_already_used",
+                            "the authorization was used or canceled "
+                            "before this gate settled it");
+    }
+
+    if (rc == AW_RPC_OK) {
+        memcpy(from.b, x->auth.from, 20);
+        rc = aw_rpc_erc20_balance(rpc, &x->asset, &from, &word);
+    }
+
+    if (rc == AW_RPC_OK && axon_uint256_cmp(word.b, x->auth.value) < 0) {
+        return aw_x402_fail(x, "invalid_exact_evm_insufficient_balance",
+                            "%s holds less than the authorization's value",
+                            x->payer);
+    }
+
+    if (rc != AW_RPC_OK) {
+        /* nothing was sent: final, the agent pays again later */
+        return aw_x402_fail(x, "settlement_unavailable", "the chain node "
+                            "failed: %s", rpc->error);
+    }
+
+    return AW_X402_SETTLED;
+}
+
+
+/*
+ * Settled and credited: the payer's auth token (its hash came with the
+ * job) is issued now, in Postgres; the outcome's script stores it in
+ * Redis, where it works, unless it was revoked meanwhile.
+ */
+
+static int
+aw_x402_token(aw_x402_t *x, aw_job_result_t *res)
+{
+    char         hash[2 + 64 + 1], exp[24];
+    PGresult    *pg;
+    const char  *params[3];
+
+    x->token_exp = aw_job_str(x->job, "token_exp")
+                   ? aw_job_int(x->job, "token_exp")
+                   : (int64_t) time(NULL) + 86400;
+
+    snprintf(hash, sizeof(hash), "\\x%s", aw_job_str(x->job, "token_hash"));
+    snprintf(exp, sizeof(exp), "%lld", (long long) x->token_exp);
+
+    params[0] = hash;
+    params[1] = x->payer;
+    params[2] = exp;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_token_stmt, 3, params);
+    if (pg == NULL) {
+        return aw_job_db_failed(x->job, res);
+    }
+
+    x->token = PQntuples(pg) == 1 && PQgetvalue(pg, 0, 0)[0] == 't'
+               && x->token_exp > (int64_t) time(NULL);
+
     PQclear(pg);
 
     return AW_OK;
@@ -1523,20 +1703,92 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
         PQclear(pg);
     }
 
-    return aw_session_claim_for(res, x->session_id, x->payer, x->profile,
-                                "ssh", x->ssh_key[0] ? x->ssh_key : NULL);
+    return aw_x402_claim(x, res);
+}
+
+
+/*
+ * The new session's claim, as a session.claim job on axon:jobs: the
+ * session worker runs it (and schedules it) beside every other claim,
+ * whatever this process is waiting for on the chain.  Idempotent by the
+ * session id: a job run again queues a claim that finds it recorded.
+ */
+
+static int
+aw_x402_claim(aw_x402_t *x, aw_job_result_t *res)
+{
+    int          argc;
+    char         id[24];
+    redisReply  *reply;
+    const char  *argv[16];
+
+    snprintf(id, sizeof(id), "%lld", (long long) x->session_id);
+
+    argc = 0;
+    argv[argc++] = "XADD";
+    argv[argc++] = AW_X402_SESSION_JOBS;
+    argv[argc++] = "*";
+    argv[argc++] = "kind";
+    argv[argc++] = "session.claim";
+    argv[argc++] = "session_id";
+    argv[argc++] = id;
+    argv[argc++] = "wallet";
+    argv[argc++] = x->payer;
+    argv[argc++] = "profile";
+    argv[argc++] = x->profile;
+    argv[argc++] = "mode";
+    argv[argc++] = "ssh";
+
+    if (x->ssh_key[0]) {
+        argv[argc++] = "ssh_key";
+        argv[argc++] = x->ssh_key;
+    }
+
+    reply = aw_redis_command_argv(&aw_worker.redis, argc, argv, NULL);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        if (reply) {
+            freeReplyObject(reply);
+        }
+
+        aw_job_fail(res, 0, "redis: queueing the claim of session %s "
+                    "failed", id);
+        return AW_ERROR;
+    }
+
+    aw_log(AW_LOG_INFO, "session %s of %s: claim queued as job %s", id,
+           x->payer, reply->str);
+
+    freeReplyObject(reply);
+
+    return AW_OK;
 }
 
 
 /*
  * The outcome into axon:x402:pay:NONCE, which the module polls; a record
- * that expired meanwhile is written again, kept a day.
+ * that expired meanwhile is written again, kept a day; a failed one is
+ * kept 10 minutes (the Postgres row stays: sent again, the nonce fails at
+ * once).  The payment leaves the pending sets, and on its first
+ * settlement the payer's token is stored: it works from now on.
+ *   KEYS: the record, the token's key
+ *   ARGV: token value ('': none), its end (unix s), nonce, payer, failed
+ *         (1|0), then the record's fields and values
  */
 
 static const char  aw_x402_record_lua[] =
     "local n = redis.call('EXISTS', KEYS[1])\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
-    "if n == 0 then redis.call('EXPIRE', KEYS[1], " "86400" ") end\n"
+    "local was = redis.call('HGET', KEYS[1], 'state')\n"
+    "local f = {}\n"
+    "for i = 6, #ARGV do f[#f + 1] = ARGV[i] end\n"
+    "redis.call('HSET', KEYS[1], unpack(f))\n"
+    "if ARGV[5] == '1' then redis.call('EXPIRE', KEYS[1], 600)\n"
+    "elseif n == 0 then redis.call('EXPIRE', KEYS[1], 86400) end\n"
+    "if ARGV[1] ~= '' and was ~= 'settled' then\n"
+    "  redis.call('SET', KEYS[2], ARGV[1], 'EXAT', ARGV[2])\n"
+    "end\n"
+    "redis.call('ZREM', '" AW_X402_PENDING "', ARGV[3])\n"
+    "redis.call('ZREM', '" AW_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
     "return n\n";
 
 
@@ -1546,17 +1798,35 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
 {
     int          argc;
     char         key[96], now[24], sid[24], until[24], credit[24];
+    char         tkey[96], tval[128], texp[24];
     redisReply  *reply;
-    const char  *argv[32];
+    const char  *argv[40];
 
     snprintf(key, sizeof(key), AW_X402_PAY_KEY "%s", x->nonce);
+    snprintf(tkey, sizeof(tkey), "axon:token:%s",
+             aw_job_str(x->job, "token_hash"));
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+
+    tval[0] = '\0';
+
+    if (settled && x->token) {
+        snprintf(tval, sizeof(tval), "{\"wallet\":\"%s\",\"exp\":%lld}",
+                 x->payer, (long long) x->token_exp);
+    }
+
+    snprintf(texp, sizeof(texp), "%lld", (long long) x->token_exp);
 
     argc = 0;
     argv[argc++] = "EVAL";
     argv[argc++] = aw_x402_record_lua;
-    argv[argc++] = "1";
+    argv[argc++] = "2";
     argv[argc++] = key;
+    argv[argc++] = tkey;
+    argv[argc++] = tval;
+    argv[argc++] = texp;
+    argv[argc++] = x->nonce;
+    argv[argc++] = x->payer ? x->payer : "";
+    argv[argc++] = settled ? "0" : "1";
     argv[argc++] = "payer";
     argv[argc++] = x->payer ? x->payer : "";
 

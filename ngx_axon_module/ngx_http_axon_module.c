@@ -187,6 +187,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       offsetof(ngx_http_axon_loc_conf_t, x402_wait),
       NULL },
 
+    { ngx_string("axon_x402_pending"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE12,
+      ngx_http_axon_x402_pending,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("axon_x402_discovery"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_axon_x402_discovery,
@@ -386,6 +393,8 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->x402_price = (uint64_t) -1;
     alcf->x402_max_timeout = NGX_CONF_UNSET;
     alcf->x402_wait = NGX_CONF_UNSET_MSEC;
+    alcf->x402_pending = NGX_CONF_UNSET_UINT;
+    alcf->x402_pending_payer = NGX_CONF_UNSET_UINT;
 
     return alcf;
 }

@@ -116,6 +116,8 @@ typedef struct {
     uint64_t                  x402_price;     /* axon_x402_price */
     time_t                    x402_max_timeout; /* axon_x402_max_timeout */
     ngx_msec_t                x402_wait;      /* axon_x402_wait */
+    ngx_uint_t                x402_pending;   /* axon_x402_pending */
+    ngx_uint_t                x402_pending_payer;
     uint8_t                   x402_asset_addr[AXON_ADDR_LEN];
     uint8_t                   x402_pay_to_addr[AXON_ADDR_LEN];
     uint8_t                   x402_domain[32]; /* EIP-712 domain separator */
@@ -254,6 +256,8 @@ char *ngx_http_axon_x402_minutes(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_axon_x402_price(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_axon_x402_discovery(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_axon_x402_pending(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_axon_health.c */

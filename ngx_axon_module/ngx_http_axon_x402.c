@@ -30,6 +30,8 @@
 #define NGX_HTTP_AXON_PROFILES_KEY     "axon:profiles"
 #define NGX_HTTP_AXON_SESSION_KEY      "axon:session:"
 #define NGX_HTTP_AXON_X402_PAY_KEY     "axon:x402:pay:"
+#define NGX_HTTP_AXON_X402_JOBS        "axon:x402:jobs"
+#define NGX_HTTP_AXON_X402_PENDING     "axon:x402:pending"
 #define NGX_HTTP_AXON_X402_NONCE_LEN   66          /* 0x + 64 hex */
 #define NGX_HTTP_AXON_X402_HEADER_MAX  6144
 #define NGX_HTTP_AXON_X402_POLL        250         /* ms between polls */
@@ -87,6 +89,8 @@ static ngx_int_t ngx_http_axon_x402_pay(ngx_http_request_t *r,
 static ngx_int_t ngx_http_axon_x402_no_session(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, ngx_int_t why, redisReply *id,
     redisReply *state);
+static ngx_int_t ngx_http_axon_x402_busy(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, ngx_int_t why);
 static void ngx_http_axon_x402_pay_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static ngx_int_t ngx_http_axon_x402_poll(ngx_http_request_t *r,
@@ -114,6 +118,8 @@ static ngx_str_t *ngx_http_axon_x402_field(redisReply *hash,
     const char *name, ngx_str_t *out);
 static void ngx_http_axon_x402_status_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
+static ngx_int_t ngx_http_axon_x402_status_public(ngx_http_request_t *r,
+    redisReply *p, redisReply *s);
 
 
 /* the payment's record and, once it has one, its session */
@@ -132,25 +138,48 @@ static const char  ngx_http_axon_x402_poll_lua[] =
  * that cannot give a session (its authorization is then never submitted):
  * a new session for a wallet that has a live one, read as POST
  * /api/session reads it; a top-up of a session that is not the payer's,
- * or has ended.  Else the record, the token and the job, atomically.
- *   KEYS: pay key, token key, axon:jobs, the payer's wallet key
- *   ARGV: payer profile minutes amount created_at keep_s token_value
- *         token_ttl_ms nonce ssh_key payload requirements token_hash
- *         session_id network valid_before
+ * has ended, or is a desktop's.  So is one past the bounds of the work
+ * not settled yet: the payer's pending payments, everyone's.  Else the
+ * record and the job, atomically, on the settlement stream.  No token:
+ * the worker issues it (token_hash, token_exp) once the payment settled.
+ * A pending set's score is the time past which its entry stops counting
+ * (validBefore and a minute: the worker is done with it by then).
+ *   KEYS: pay key, axon:x402:jobs, the payer's wallet key,
+ *         axon:x402:pending, axon:x402:pending:PAYER
+ *   ARGV: payer profile minutes amount created_at keep_s token_exp
+ *         pending_max nonce ssh_key payload requirements token_hash
+ *         session_id network valid_before pending_payer_max
  *   {1}: queued; {0}: the nonce was used; {-1, id, state}: a live session;
- *   {-2}: no such session of the payer's; {-3}: it has ended
+ *   {-2}: no such session of the payer's; {-3}: it has ended; {-4}: it is
+ *   a desktop; {-5}: the payer's pending payments are at the bound; {-6}:
+ *   everyone's are
  */
 
 static const char  ngx_http_axon_x402_pay_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end\n"
     "if ARGV[14] == '' then\n"
-    NGX_HTTP_AXON_WALLET_LIVE_LUA("KEYS[4]")
+    NGX_HTTP_AXON_WALLET_LIVE_LUA("KEYS[3]")
     "  if live_st then return {-1, live_id, live_st} end\n"
     "else\n"
     "  local t = redis.call('HMGET', 'axon:session:' .. ARGV[14],"
-    " 'wallet', 'state')\n"
+    " 'wallet', 'state', 'mode')\n"
     "  if not t[2] or t[1] ~= ARGV[1] then return {-2} end\n"
     "  if t[2] == 'ended' then return {-3} end\n"
+    "  if t[3] == 'desktop' then return {-4} end\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[5])\n"
+    "if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[17]) then\n"
+    "  return {-5}\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5])\n"
+    "if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[8]) then\n"
+    "  return {-6}\n"
+    "end\n"
+    "local horizon = tonumber(ARGV[16]) + 60\n"
+    "redis.call('ZADD', KEYS[4], horizon, ARGV[9])\n"
+    "redis.call('ZADD', KEYS[5], horizon, ARGV[9])\n"
+    "if redis.call('TTL', KEYS[5]) < horizon - tonumber(ARGV[5]) then\n"
+    "  redis.call('EXPIRE', KEYS[5], horizon - tonumber(ARGV[5]))\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'state', 'pending', 'payer', ARGV[1],"
     " 'profile', ARGV[2], 'minutes', ARGV[3], 'amount', ARGV[4],"
@@ -160,30 +189,46 @@ static const char  ngx_http_axon_x402_pay_lua[] =
     "  redis.call('HSET', KEYS[1], 'session_id', ARGV[14])\n"
     "end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
-    "redis.call('SET', KEYS[2], ARGV[7], 'PX', ARGV[8])\n"
     "local job = {'kind', 'x402.pay', 'nonce', ARGV[9], 'payer', ARGV[1],"
     " 'profile', ARGV[2], 'minutes', ARGV[3], 'ssh_key', ARGV[10],"
     " 'amount', ARGV[4], 'payload', ARGV[11], 'requirements', ARGV[12],"
-    " 'token_hash', ARGV[13]}\n"
+    " 'token_hash', ARGV[13], 'token_exp', ARGV[7]}\n"
     "if ARGV[14] ~= '' then\n"
     "  table.insert(job, 'session_id')\n"
     "  table.insert(job, ARGV[14])\n"
     "end\n"
-    "local id = redis.call('XADD', KEYS[3], '*', unpack(job))\n"
+    "local id = redis.call('XADD', KEYS[2], '*', unpack(job))\n"
     "redis.call('HSET', KEYS[1], 'job_id', id)\n"
     "return {1}\n";
 
 
 /*
- * An unpaid POST of a top-up: the offers, and the session's state (a top-up
- * of a session that is gone or has ended is refused before the agent signs;
- * whose it is, only the paid POST can tell).
- *   KEYS: axon:profiles, the session's key
+ * GET /api/x402/payment/NONCE: the record, its session, and whether the
+ * caller is the payer: a live token (the one this payment issued, or a
+ * sign-in's) of the payer's wallet.
+ *   KEYS: pay key; ARGV: the hash of the caller's token ('': none), now
+ *   {record, session, 1|0}, or nil
  */
 
-static const char  ngx_http_axon_x402_offers_lua[] =
-    "return {redis.call('GET', KEYS[1]),"
-    " redis.call('HGET', KEYS[2], 'state')}\n";
+static const char  ngx_http_axon_x402_status_lua[] =
+    "local p = redis.call('HGETALL', KEYS[1])\n"
+    "if #p == 0 then return false end\n"
+    "local f = redis.call('HMGET', KEYS[1], 'session_id', 'payer')\n"
+    "local s = {}\n"
+    "if f[1] then s = redis.call('HGETALL', 'axon:session:' .. f[1]) end\n"
+    "local owner = 0\n"
+    "if ARGV[1] ~= '' and f[2] then\n"
+    "  local t = redis.call('GET', 'axon:token:' .. ARGV[1])\n"
+    "  if t then\n"
+    "    local ok, v = pcall(cjson.decode, t)\n"
+    "    if ok and type(v) == 'table' and v.wallet == f[2]\n"
+    "       and tonumber(v.exp) and tonumber(v.exp) > tonumber(ARGV[2])\n"
+    "    then\n"
+    "      owner = 1\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return {p, s, owner}\n";
 
 
 static ngx_str_t  ngx_http_axon_x402_sig = ngx_string("payment-signature");
@@ -301,34 +346,17 @@ ngx_http_axon_x402_session_handler(ngx_http_request_t *r)
 }
 
 
-/* reads axon:profiles; the reply goes on with what x asks for */
+/*
+ * reads axon:profiles; the reply goes on with what x asks for.  An unpaid
+ * top-up is not looked up: whose a session is, and whether it is live,
+ * only the paid POST tells, to its payer (session ids are sequential).
+ */
 
 static ngx_int_t
 ngx_http_axon_x402_offers(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 {
-    u_char       key[sizeof(NGX_HTTP_AXON_SESSION_KEY) + NGX_INT_T_LEN];
-    const char  *argv[5];
-    size_t       argvlen[5];
-
-    if (x->session_id && x->header.data == NULL) {
-        argv[0] = "EVAL";
-        argvlen[0] = 4;
-        argv[1] = ngx_http_axon_x402_offers_lua;
-        argvlen[1] = sizeof(ngx_http_axon_x402_offers_lua) - 1;
-        argv[2] = "2";
-        argvlen[2] = 1;
-        argv[3] = NGX_HTTP_AXON_PROFILES_KEY;
-        argvlen[3] = sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1;
-        argv[4] = (const char *) key;
-        argvlen[4] = ngx_sprintf(key, NGX_HTTP_AXON_SESSION_KEY "%i",
-                                 x->session_id)
-                     - key;
-
-        return ngx_http_axon_redis_wait(r,
-                   ngx_http_axon_redis_command(r,
-                       ngx_http_axon_x402_profiles_reply, x, 5, argv,
-                       argvlen));
-    }
+    const char  *argv[2];
+    size_t       argvlen[2];
 
     argv[0] = "GET";
     argvlen[0] = 3;
@@ -516,7 +544,6 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
     size_t                     i, k;
     json_t                    *all, *profiles, *q, *accepts, *req, *name;
     ngx_int_t                  rc, *m;
-    redisReply                *st;
     ngx_http_axon_loc_conf_t  *alcf;
     char                       amount[AXON_UINT256_DEC_MAX + 1];
 
@@ -525,20 +552,6 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
         return;
-    }
-
-    st = NULL;
-
-    if (reply->type == REDIS_REPLY_ARRAY) {
-        /* an unpaid top-up: {profiles, the session's state} */
-
-        if (reply->elements != 2) {
-            ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
-            return;
-        }
-
-        st = reply->element[1];
-        reply = reply->element[0];
     }
 
     all = NULL;
@@ -621,22 +634,6 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
 
         ngx_http_axon_finalize(r, rc);
         return;
-    }
-
-    if (st) {
-        if (st->type != REDIS_REPLY_STRING) {
-            json_decref(accepts);
-            rc = ngx_http_axon_x402_no_session(r, x, -2, NULL, NULL);
-            ngx_http_axon_finalize(r, rc);
-            return;
-        }
-
-        if (st->len == 5 && ngx_strncmp(st->str, "ended", 5) == 0) {
-            json_decref(accepts);
-            rc = ngx_http_axon_x402_no_session(r, x, -3, NULL, NULL);
-            ngx_http_axon_finalize(r, rc);
-            return;
-        }
     }
 
     if (x->minutes == 0 || (x->header.data == NULL && !x->v1)) {
@@ -955,16 +952,17 @@ ngx_http_axon_x402_pay(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
     axon_eip3009_auth_t        a;
     uint8_t                    amount[32], signer[AXON_ADDR_LEN];
     u_char                     md[32], hash[64];
-    u_char                     token_key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) + 64];
-    u_char                     token_value[96];
     u_char                     created[NGX_TIME_T_LEN], keep[NGX_TIME_T_LEN];
-    u_char                     ttl[NGX_INT_T_LEN], minutes[NGX_INT_T_LEN];
+    u_char                     exp[NGX_TIME_T_LEN], minutes[NGX_INT_T_LEN];
     u_char                     sid[NGX_INT_T_LEN], vb[NGX_INT_T_LEN];
+    u_char                     max[NGX_INT_T_LEN], max_payer[NGX_INT_T_LEN];
     char                      *payload_text, *req_text;
     u_char                     wallet_key[sizeof(NGX_HTTP_AXON_WALLET_KEY)
                                           + AXON_ADDR_TEXT_LEN];
-    const char                *argv[23];
-    size_t                     argvlen[23];
+    u_char                     pending_key[sizeof(NGX_HTTP_AXON_X402_PENDING)
+                                           + 1 + AXON_ADDR_TEXT_LEN];
+    const char                *argv[25];
+    size_t                     argvlen[25];
     ngx_int_t                  rc;
     ngx_http_axon_loc_conf_t  *alcf;
 
@@ -1173,7 +1171,10 @@ malformed:
 
 verified:
 
-    /* the auth token, as a sign-in's: 256 random bits, Redis has its hash */
+    /*
+     * the auth token, as a sign-in's: 256 random bits; the record has its
+     * hash, and the worker stores it once the payment settled
+     */
 
     if (ngx_http_axon_token_new(r->connection->log, x->token, md) != NGX_OK) {
         json_decref(payload);
@@ -1202,64 +1203,68 @@ verified:
     argvlen[0] = 4;
     argv[1] = ngx_http_axon_x402_pay_lua;
     argvlen[1] = sizeof(ngx_http_axon_x402_pay_lua) - 1;
-    argv[2] = "4";
+    argv[2] = "5";
     argvlen[2] = 1;
     argv[3] = (const char *) x->pay_key;
     argvlen[3] = x->pay_key_len;
-    argv[4] = (const char *) token_key;
-    argvlen[4] = ngx_sprintf(token_key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
-                             (size_t) 64, hash)
-                 - token_key;
-    argv[5] = NGX_HTTP_AXON_JOBS;
-    argvlen[5] = sizeof(NGX_HTTP_AXON_JOBS) - 1;
-    argv[6] = (const char *) wallet_key;
-    argvlen[6] = ngx_sprintf(wallet_key, NGX_HTTP_AXON_WALLET_KEY "%*s",
+    argv[4] = NGX_HTTP_AXON_X402_JOBS;
+    argvlen[4] = sizeof(NGX_HTTP_AXON_X402_JOBS) - 1;
+    argv[5] = (const char *) wallet_key;
+    argvlen[5] = ngx_sprintf(wallet_key, NGX_HTTP_AXON_WALLET_KEY "%*s",
                              (size_t) AXON_ADDR_TEXT_LEN, x->payer_lower)
                  - wallet_key;
+    argv[6] = NGX_HTTP_AXON_X402_PENDING;
+    argvlen[6] = sizeof(NGX_HTTP_AXON_X402_PENDING) - 1;
+    argv[7] = (const char *) pending_key;
+    argvlen[7] = ngx_sprintf(pending_key, NGX_HTTP_AXON_X402_PENDING ":%*s",
+                             (size_t) AXON_ADDR_TEXT_LEN, x->payer_lower)
+                 - pending_key;
 
-    argv[7] = x->payer_lower;                                   /* 1 */
-    argvlen[7] = AXON_ADDR_TEXT_LEN;
-    argv[8] = (const char *) x->profile.data;                   /* 2 */
-    argvlen[8] = x->profile.len;
-    argv[9] = (const char *) minutes;                           /* 3 */
-    argvlen[9] = ngx_sprintf(minutes, "%i", x->minutes) - minutes;
-    argv[10] = x->amount;                                       /* 4 */
-    argvlen[10] = ngx_strlen(x->amount);
-    argv[11] = (const char *) created;                          /* 5 */
-    argvlen[11] = ngx_sprintf(created, "%T", now) - created;
-    argv[12] = (const char *) keep;                             /* 6 */
-    argvlen[12] = ngx_sprintf(keep, "%uL",
+    argv[8] = x->payer_lower;                                   /* 1 */
+    argvlen[8] = AXON_ADDR_TEXT_LEN;
+    argv[9] = (const char *) x->profile.data;                   /* 2 */
+    argvlen[9] = x->profile.len;
+    argv[10] = (const char *) minutes;                          /* 3 */
+    argvlen[10] = ngx_sprintf(minutes, "%i", x->minutes) - minutes;
+    argv[11] = x->amount;                                       /* 4 */
+    argvlen[11] = ngx_strlen(x->amount);
+    argv[12] = (const char *) created;                          /* 5 */
+    argvlen[12] = ngx_sprintf(created, "%T", now) - created;
+    argv[13] = (const char *) keep;                             /* 6 */
+    argvlen[13] = ngx_sprintf(keep, "%uL",
                               before - (uint64_t) now
                               + NGX_HTTP_AXON_X402_KEEP)
                   - keep;
-    argv[13] = (const char *) token_value;                      /* 7 */
-    argvlen[13] = ngx_sprintf(token_value, "{\"wallet\":\"%*s\",\"exp\":%T}",
-                              (size_t) AXON_ADDR_TEXT_LEN, x->payer_lower,
+    argv[14] = (const char *) exp;                              /* 7 */
+    argvlen[14] = ngx_sprintf(exp, "%T",
                               now + (time_t) (alcf->token_ttl / 1000))
-                  - token_value;
-    argv[14] = (const char *) ttl;                              /* 8 */
-    argvlen[14] = ngx_sprintf(ttl, "%M", alcf->token_ttl) - ttl;
-    argv[15] = x->nonce;                                        /* 9 */
-    argvlen[15] = NGX_HTTP_AXON_X402_NONCE_LEN;
-    argv[16] = x->ssh_key.len ? (const char *) x->ssh_key.data : "";
-    argvlen[16] = x->ssh_key.len;                               /* 10 */
-    argv[17] = payload_text;                                    /* 11 */
-    argvlen[17] = ngx_strlen(payload_text);
-    argv[18] = req_text;                                        /* 12 */
-    argvlen[18] = ngx_strlen(req_text);
-    argv[19] = (const char *) hash;                             /* 13 */
-    argvlen[19] = 64;
-    argv[20] = (const char *) sid;                              /* 14 */
-    argvlen[20] = x->session_id
+                  - exp;
+    argv[15] = (const char *) max;                              /* 8 */
+    argvlen[15] = ngx_sprintf(max, "%ui", alcf->x402_pending) - max;
+    argv[16] = x->nonce;                                        /* 9 */
+    argvlen[16] = NGX_HTTP_AXON_X402_NONCE_LEN;
+    argv[17] = x->ssh_key.len ? (const char *) x->ssh_key.data : "";
+    argvlen[17] = x->ssh_key.len;                               /* 10 */
+    argv[18] = payload_text;                                    /* 11 */
+    argvlen[18] = ngx_strlen(payload_text);
+    argv[19] = req_text;                                        /* 12 */
+    argvlen[19] = ngx_strlen(req_text);
+    argv[20] = (const char *) hash;                             /* 13 */
+    argvlen[20] = 64;
+    argv[21] = (const char *) sid;                              /* 14 */
+    argvlen[21] = x->session_id
                   ? (size_t) (ngx_sprintf(sid, "%i", x->session_id) - sid)
                   : 0;
-    argv[21] = (const char *) alcf->x402_network.data;          /* 15 */
-    argvlen[21] = alcf->x402_network.len;
-    argv[22] = (const char *) vb;                               /* 16 */
-    argvlen[22] = ngx_sprintf(vb, "%uL", before) - vb;
+    argv[22] = (const char *) alcf->x402_network.data;          /* 15 */
+    argvlen[22] = alcf->x402_network.len;
+    argv[23] = (const char *) vb;                               /* 16 */
+    argvlen[23] = ngx_sprintf(vb, "%uL", before) - vb;
+    argv[24] = (const char *) max_payer;                        /* 17 */
+    argvlen[24] = ngx_sprintf(max_payer, "%ui", alcf->x402_pending_payer)
+                  - max_payer;
 
     rc = ngx_http_axon_redis_command(r, ngx_http_axon_x402_pay_reply, x,
-                                     23, argv, argvlen);
+                                     25, argv, argvlen);
 
     free(payload_text);
     free(req_text);
@@ -1348,8 +1353,10 @@ ngx_http_axon_x402_unknown(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 /*
  * A payment that cannot give a session, refused before anything is
  * recorded: -1 the payer has a live session (id, state), -2 no such
- * session of the payer's to top up, -3 it has ended.  Unpaid, the agent
- * has not signed yet; paid, its authorization is never submitted.
+ * session of the payer's to top up (another wallet's reads the same), -3
+ * it has ended, -4 it is a desktop session (x402 answers carry SSH
+ * coordinates, never a VNC password).  The authorization is never
+ * submitted.
  */
 
 static ngx_int_t
@@ -1373,6 +1380,13 @@ ngx_http_axon_x402_no_session(ngx_http_request_t *r,
         message = "the wallet already has a live session: top it up "
                   "(the same POST with its \"session_id\"), or release it "
                   "(POST /api/release) first";
+        break;
+
+    case -4:
+        code = "desktop_session";
+        status = NGX_HTTP_CONFLICT;
+        message = "x402 pays for SSH sessions: a desktop session is topped "
+                  "up with credit minutes (a deposit), not here";
         break;
 
     case -3:
@@ -1429,6 +1443,47 @@ ngx_http_axon_x402_no_session(ngx_http_request_t *r,
 }
 
 
+/*
+ * Past the bound of payments waiting for settlement: -5 the payer's (429),
+ * -6 everyone's (503).  Nothing was recorded: the same authorization may
+ * be sent again after Retry-After, while it is valid.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_busy(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    ngx_int_t why)
+{
+    static ngx_str_t  name = ngx_string("Retry-After");
+    static ngx_str_t  value = ngx_string("10");
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "axon: x402: payment %s of %s refused: %s payments are "
+                  "pending settlement already", x->nonce, x->payer,
+                  why == -5 ? "the payer's" : "too many");
+
+    if (ngx_http_axon_add_header(r, &name, &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (why == -5) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                        "too_many_pending",
+                                        "this payer has the most payments "
+                                        "waiting for settlement already: "
+                                        "this authorization was not "
+                                        "submitted, nothing was charged; "
+                                        "send it again after Retry-After");
+    }
+
+    return ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "x402_busy",
+                                    "too many payments are waiting for "
+                                    "settlement: this authorization was not "
+                                    "submitted, nothing was charged; send "
+                                    "it again after Retry-After");
+}
+
+
 static void
 ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
     void *data)
@@ -1461,6 +1516,11 @@ ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
                                        "this authorization was used "
                                        "already");
         ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    if (code == -5 || code == -6) {
+        ngx_http_axon_finalize(r, ngx_http_axon_x402_busy(r, x, code));
         return;
     }
 
@@ -1971,24 +2031,33 @@ ngx_http_axon_x402_later(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                        "auth_token leaves the queue and keeps the minutes "
                        "as credit"
                      : "the payment is recorded and is being settled: ask "
-                       "status_url");
+                       "status_url.  auth_token works once the payment has "
+                       "settled (never if it fails); as Bearer it shows "
+                       "status_url's full answer");
 
     return body ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED, body)
                 : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
-/* GET /api/x402/payment/NONCE */
+/*
+ * GET /api/x402/payment/NONCE: with a live token of the payer's wallet
+ * (Authorization: Bearer), the record and its session in full; without,
+ * only their states: the nonce is public on chain once settled, and the
+ * session's coordinates are the payer's.
+ */
 
 ngx_int_t
 ngx_http_axon_x402_payment_handler(ngx_http_request_t *r)
 {
-    u_char                    *p, *key;
-    size_t                     i;
+    u_char                    *p, *key, *th;
+    u_char                     md[32], now[NGX_TIME_T_LEN];
+    size_t                     i, thlen;
     uint8_t                    nonce[32];
-    ngx_str_t                  arg;
-    const char                *argv[4];
-    size_t                     argvlen[4];
+    ngx_str_t                  arg, token;
+    const char                *argv[6];
+    size_t                     argvlen[6];
+    ngx_table_elt_t           *auth;
     ngx_http_axon_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
@@ -2030,18 +2099,85 @@ ngx_http_axon_x402_payment_handler(ngx_http_request_t *r)
         p[i] = ngx_tolower(p[i]);
     }
 
+    /* the caller's token, as Bearer: the payer's sees everything */
+
+    th = ngx_pnalloc(r->pool, 64);
+    if (th == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    thlen = 0;
+    auth = r->headers_in.authorization;
+
+    if (auth && auth->value.len > sizeof("Bearer ") - 1
+        && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) == 0)
+    {
+        token.data = auth->value.data + sizeof("Bearer ") - 1;
+        token.len = auth->value.len - (sizeof("Bearer ") - 1);
+
+        while (token.len && token.data[0] == ' ') {
+            token.data++;
+            token.len--;
+        }
+
+        if (token.len
+            && ngx_http_axon_token_digest(md, token.data, token.len)
+               == NGX_OK)
+        {
+            axon_hex_encode((char *) th, md, sizeof(md));
+            thlen = 64;
+        }
+    }
+
     argv[0] = "EVAL";
     argvlen[0] = 4;
-    argv[1] = ngx_http_axon_x402_poll_lua;
-    argvlen[1] = sizeof(ngx_http_axon_x402_poll_lua) - 1;
+    argv[1] = ngx_http_axon_x402_status_lua;
+    argvlen[1] = sizeof(ngx_http_axon_x402_status_lua) - 1;
     argv[2] = "1";
     argvlen[2] = 1;
     argv[3] = (const char *) key;
     argvlen[3] = p + 64 - key;
+    argv[4] = (const char *) th;
+    argvlen[4] = thlen;
+    argv[5] = (const char *) now;
+    argvlen[5] = ngx_sprintf(now, "%T", ngx_time()) - now;
 
     return ngx_http_axon_redis_wait(r,
                ngx_http_axon_redis_command(r,
-                   ngx_http_axon_x402_status_reply, NULL, 4, argv, argvlen));
+                   ngx_http_axon_x402_status_reply, NULL, 6, argv, argvlen));
+}
+
+
+/* the answer to anyone but the payer: the states, nothing else */
+
+static ngx_int_t
+ngx_http_axon_x402_status_public(ngx_http_request_t *r, redisReply *p,
+    redisReply *s)
+{
+    json_t     *body, *session;
+    ngx_str_t   state, sstate;
+
+    if (ngx_http_axon_x402_field(p, "state", &state) == NULL) {
+        ngx_str_set(&state, "pending");
+    }
+
+    session = json_null();
+
+    if (ngx_http_axon_x402_field(s, "state", &sstate)) {
+        session = json_pack("{s:s#}", "status", sstate.data, sstate.len);
+    }
+
+    body = json_pack("{s:{s:s#}, s:o, s:s}",
+                     "payment", "state", state.data, state.len,
+                     "session", session ? session : json_null(),
+                     "message", "the payment's details and its session's "
+                                "coordinates are shown to the payer: send "
+                                "its auth_token (or a sign-in's token of "
+                                "the paying wallet) as Bearer");
+
+    return body ? ngx_http_axon_send_json(r, NGX_HTTP_OK, body)
+                : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
@@ -2065,9 +2201,10 @@ ngx_http_axon_x402_status_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
         || reply->element[0]->type != REDIS_REPLY_ARRAY
-        || reply->element[1]->type != REDIS_REPLY_ARRAY)
+        || reply->element[1]->type != REDIS_REPLY_ARRAY
+        || reply->element[2]->type != REDIS_REPLY_INTEGER)
     {
         ngx_http_axon_finalize(r,
             ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND,
@@ -2077,6 +2214,12 @@ ngx_http_axon_x402_status_reply(ngx_http_request_t *r, redisReply *reply,
     }
 
     p = reply->element[0];
+
+    if (reply->element[2]->integer != 1) {
+        ngx_http_axon_finalize(r,
+            ngx_http_axon_x402_status_public(r, p, reply->element[1]));
+        return;
+    }
 
     pay = json_object();
     if (pay == NULL) {
@@ -2388,6 +2531,41 @@ ngx_http_axon_x402_price(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * axon_x402_pending MAX [PER_PAYER]: how many payments may wait for their
+ * settlement at once, in all and per payer (past them: 503 and 429)
+ */
+
+char *
+ngx_http_axon_x402_pending(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_axon_loc_conf_t  *alcf = conf;
+
+    ngx_int_t   n, m;
+    ngx_str_t  *value;
+
+    if (alcf->x402_pending != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    m = cf->args->nelts == 3 ? ngx_atoi(value[2].data, value[2].len) : 4;
+
+    if (n < 1 || n > 1000000 || m < 1 || m > n) {
+        return "takes the most payments pending settlement in all (1 to "
+               "1000000) and, optionally, per payer (1 to that; 4 if not "
+               "given)";
+    }
+
+    alcf->x402_pending = n;
+    alcf->x402_pending_payer = m;
+
+    return NGX_CONF_OK;
+}
+
+
 /* axon_x402_discovery [PATH]: this location answers the offers */
 
 char *
@@ -2460,6 +2638,9 @@ ngx_http_axon_x402_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
     ngx_conf_merge_value(conf->x402_max_timeout, prev->x402_max_timeout,
                          300);
     ngx_conf_merge_msec_value(conf->x402_wait, prev->x402_wait, 20000);
+    ngx_conf_merge_uint_value(conf->x402_pending, prev->x402_pending, 1000);
+    ngx_conf_merge_uint_value(conf->x402_pending_payer,
+                              prev->x402_pending_payer, 4);
 
     if (conf->x402_resource.data == NULL) {
         conf->x402_resource = prev->x402_resource;

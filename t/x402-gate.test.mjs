@@ -2,9 +2,9 @@
 // a PAYMENT-SIGNATURE, the one x402.pay job it queues, and its answer once
 // the worker has settled (or not).  Real nginx, Redis and local chain; the
 // unmodified SDK client (@x402/fetch, @x402/evm with a viem account) pays.
-// The worker's side of x402.pay does not exist yet: the worker is stopped
-// (an unknown kind would be dead-lettered) and the test plays it by
-// writing what the contract says it writes (README: "Agents: x402").
+// The worker is stopped and the test plays its side of x402.pay by writing
+// what the contract says it writes (README: "Agents: x402"): the record's
+// outcome and, once settled, the payer's token (settle() below).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,15 +30,25 @@ const TWA = {
     ],
 };
 
-let s, shortPort, payer, other, usdc;
+let s, shortPort, capPort, payer, other, usdc;
 
 before(async () => {
     shortPort = await freePort();
-    // a second server whose paid requests wait 1s only: the 202 path
+    capPort = await freePort();
+    // a second server whose paid requests wait 1s only: the 202 path; a
+    // third with small bounds of pending payments.  The simulated worker
+    // never takes a payment out of the pending sets: room for this file's.
     s = await new Stack({ chain: true, nginx: () => `
+        axon_x402_pending 1000 100;
         server {
             listen 127.0.0.1:${shortPort};
             axon_x402_wait 1s;
+            location /api/ { axon_api; }
+        }
+        server {
+            listen 127.0.0.1:${capPort};
+            axon_x402_wait 1s;
+            axon_x402_pending 3 2;
             location /api/ { axon_api; }
         }\n` }).start();
     await s.stack('stop', 'worker');
@@ -75,10 +85,18 @@ const post = (body, headers = {}, url = s.url('/api/x402/session')) => fetch(url
     headers: { 'content-type': 'application/json', ...headers },
 });
 
-// the x402.pay jobs in axon:jobs, as objects
+// the x402.pay jobs in axon:x402:jobs (the x402 process's stream), as objects
 function payJobs() {
-    const text = s.redisPipe([`EVAL "local r = {} for _, e in ipairs(redis.call('XRANGE', 'axon:jobs', '-', '+')) do local o = {} for i = 1, #e[2], 2 do o[e[2][i]] = e[2][i + 1] end if o.kind == 'x402.pay' then table.insert(r, cjson.encode(o)) end end return '[' .. table.concat(r, ',') .. ']'" 0`])[0];
+    const text = s.redisPipe([`EVAL "local r = {} for _, e in ipairs(redis.call('XRANGE', 'axon:x402:jobs', '-', '+')) do local o = {} for i = 1, #e[2], 2 do o[e[2][i]] = e[2][i + 1] end if o.kind == 'x402.pay' then table.insert(r, cjson.encode(o)) end end return '[' .. table.concat(r, ',') .. ']'" 0`])[0];
     return JSON.parse(text);
+}
+
+// what the worker writes when a payment settled: the record's fields and,
+// the first time, the payer's token (its hash came with the job)
+function workerSettles(key, job, ...fields) {
+    s.redis('HSET', key, 'state', 'settled', ...fields);
+    s.redis('SET', `axon:token:${job.token_hash}`,
+        JSON.stringify({ wallet: job.payer, exp: Number(job.token_exp) }), 'EXAT', job.token_exp);
 }
 
 const payKeys = () => Number(s.redisPipe([`EVAL "return #redis.call('KEYS', 'axon:x402:pay:*')" 0`])[0]);
@@ -164,6 +182,24 @@ test('an unpaid POST: 402 with the one offer asked for; a bad body is 400, nothi
     assert.equal(payKeys(), 0);
 });
 
+test('an unpaid top-up answers the same for another wallet\'s live session, an ended one and none: no oracle on session ids', async () => {
+    s.redis('HSET', 'axon:session:8001', 'id', '8001', 'wallet', other.address.toLowerCase(),
+        'profile', 'small', 'mode', 'ssh', 'gpus', '1', 'state', 'running');
+    s.redis('HSET', 'axon:session:8002', 'id', '8002', 'wallet', other.address.toLowerCase(),
+        'profile', 'small', 'mode', 'desktop', 'gpus', '1', 'state', 'ended');
+    const answers = [];
+    for (const id of [8001, 8002, 8003]) {
+        const res = await post({ profile: 'small', minutes: 60, session_id: id });
+        answers.push({ status: res.status, body: await res.text(),
+            required: res.headers.get('PAYMENT-REQUIRED') });
+    }
+    assert.equal(answers[0].status, 402, answers[0].body);
+    assert.deepEqual(answers[1], answers[0]);
+    assert.deepEqual(answers[2], answers[0]);
+    s.redis('DEL', 'axon:session:8001', 'axon:session:8002');
+    assert.equal(payJobs().length, 0);
+});
+
 // a fresh payment for BODY's offer, signed by the SDK's client
 async function payload(body = BODY) {
     const { pr } = await required(await post(body));
@@ -220,9 +256,10 @@ test('the SDK pays: one x402.pay job with the contract\'s fields; the simulated 
     assert.match(rec.job_id, /^\d+-\d+$/);
     const ttl = Number(s.redis('TTL', key).replace('(integer) ', ''));
     assert.ok(ttl > Number(a.validBefore) - Math.floor(Date.now() / 1000), `ttl ${ttl}`);
-    // the token, stored as a sign-in's, for the payer
-    assert.equal(JSON.parse(JSON.parse(s.redis('GET', `axon:token:${job.token_hash}`))).wallet,
-        payer.address.toLowerCase());
+    // no token before the payment settled: the worker stores it then, until token_exp
+    assert.equal(s.redis('EXISTS', `axon:token:${job.token_hash}`), '(integer) 0');
+    const exp = Number(job.token_exp) - Math.floor(Date.now() / 1000);
+    assert.ok(exp > 12 * 3600 - 60 && exp <= 12 * 3600, `token_exp in ${exp} s`);
 
     // the worker's part: settled, a session, running
     const tx = `0x${'ab'.repeat(32)}`;
@@ -231,7 +268,7 @@ test('the SDK pays: one x402.pay job with the contract\'s fields; the simulated 
         'profile', 'small', 'mode', 'ssh', 'gpus', '1', 'state', 'running', 'started_at', String(now),
         'connect_host', '127.0.0.1', 'connect_port', '2222', 'connect_user', 'aXonian');
     s.redis('HSET', 'axon:wallet:' + job.payer, 'session', String(sessionId));
-    s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'session_id', String(sessionId),
+    workerSettles(key, job, 'transaction', tx, 'session_id', String(sessionId),
         'paid_until', String(now + 1800), 'settled_at', String(now));
 
     const res = await pending;
@@ -289,7 +326,7 @@ async function refusedBeforeCharging(res, status, code, counts) {
     return out;
 }
 
-test('what cannot give a session is refused before anything is recorded: 409 session_exists, 404 unknown_session, 409 session_ended', async () => {
+test('what cannot give a session is refused before anything is recorded: 409 session_exists, 404 unknown_session, 409 session_ended, 409 desktop_session', async () => {
     const counts = [payJobs().length, payKeys(), tokenKeys()];
     assert.deepEqual(counts.slice(0, 2), [1, 1]);
     const wallet = payer.address.toLowerCase();
@@ -320,12 +357,13 @@ test('what cannot give a session is refused before anything is recorded: 409 ses
     const paidTopUp = async id => post(top(id),
         { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(await payload({ profile: 'small', minutes: 60, ssh_public_key: KEY })) });
 
-    // no such session: refused unpaid already (the SDK never signs), and paid
+    // no such session: the unpaid POST does not tell (402, as for any
+    // session), the paid one does, to its payer
     sent = [];
     res = await agent(sent)(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(top(9999)),
         headers: { 'content-type': 'application/json' } });
     await refusedBeforeCharging(res, 404, 'unknown_session', counts);
-    assert.deepEqual(sent.map(r => [r.method, !!r.signature]), [['POST', false]]);
+    assert.deepEqual(sent.map(r => [r.method, !!r.signature]), [['POST', false], ['POST', true]]);
     await refusedBeforeCharging(await paidTopUp(9999), 404, 'unknown_session', counts);
 
     // another wallet's session: only the paid POST knows the payer
@@ -338,27 +376,33 @@ test('what cannot give a session is refused before anything is recorded: 409 ses
     s.redis('HSET', 'axon:session:9001', 'state', 'ended');
     await refusedBeforeCharging(await paidTopUp(9001), 404, 'unknown_session', counts);
 
-    // the payer's own session, ended: 409, unpaid and paid
+    // the payer's own session, ended: 409 once paid (unpaid: 402, as for any session)
     s.redis('HSET', 'axon:session:9002', 'id', '9002', 'wallet', wallet,
         'profile', 'small', 'mode', 'ssh', 'gpus', '1', 'state', 'ended', 'end_reason', 'released');
     sent = [];
     res = await agent(sent)(s.url('/api/x402/session'), { method: 'POST', body: JSON.stringify(top(9002)),
         headers: { 'content-type': 'application/json' } });
     await refusedBeforeCharging(res, 409, 'session_ended', counts);
-    assert.equal(sent.length, 1);
+    assert.equal(sent.length, 2);
     out = await refusedBeforeCharging(await paidTopUp(9002), 409, 'session_ended', counts);
+    assert.match(out.error.message, /not submitted/);
+
+    // the payer's own desktop session: x402 answers never carry a VNC password
+    s.redis('HSET', 'axon:session:9003', 'id', '9003', 'wallet', wallet,
+        'profile', 'small', 'mode', 'desktop', 'gpus', '1', 'state', 'running');
+    out = await refusedBeforeCharging(await paidTopUp(9003), 409, 'desktop_session', counts);
     assert.match(out.error.message, /not submitted/);
 
     // the payer's live session 100 can be topped up: recorded and queued
     res = await post(top(sessionId), { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(
         await payload({ profile: 'small', minutes: 60, ssh_public_key: KEY })) }, short('/api/x402/session'));
     assert.equal(res.status, 202, await res.clone().text());
-    assert.deepEqual([payJobs().length, payKeys(), tokenKeys()], counts.map(n => n + 1));
+    assert.deepEqual([payJobs().length, payKeys(), tokenKeys()], [counts[0] + 1, counts[1] + 1, counts[2]]);
     assert.equal(payJobs().at(-1).session_id, String(sessionId));
 
     // the worker ends session 100 (its release): a new session may be paid for again
     s.redis('HSET', `axon:session:${sessionId}`, 'state', 'ended', 'end_reason', 'released');
-    s.redis('DEL', 'axon:session:9001', 'axon:session:9002');
+    s.redis('DEL', 'axon:session:9001', 'axon:session:9002', 'axon:session:9003');
 });
 
 test('payments that are wrong: 402 with the reason, or 400 for a malformed header; no job, no record', async () => {
@@ -441,7 +485,7 @@ test('payments that are wrong: 402 with the reason, or 400 for a malformed heade
     assert.equal(s.redis('EXISTS', `axon:x402:pay:${good.payload.authorization.nonce}`), '(integer) 0');
 });
 
-test('no settlement within axon_x402_wait: 202 with the payment id, the token and the status URL; GET it', async () => {
+test('no settlement within axon_x402_wait: 202 with the payment id, the token and the status URL; GET it: its states to anyone, the rest to the payer', async () => {
     const p = await payload();
     const nonce = p.payload.authorization.nonce;
     const res = await post(BODY, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(p) }, short('/api/x402/session'));
@@ -451,27 +495,54 @@ test('no settlement within axon_x402_wait: 202 with the payment id, the token an
     assert.equal(out.status, 'pending');
     assert.equal(out.status_url, `/api/x402/payment/${nonce}`);
     assert.match(out.auth_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(out.message, /once the payment has settled/);
     assert.equal(payJobs().length, 3);
+    const job = payJobs().find(j => j.nonce === nonce);
+    const bearer = { headers: { authorization: `Bearer ${out.auth_token}` } };
 
-    let st = await s.json(out.status_url);
-    assert.equal(st.status, 200);
-    assert.deepEqual([st.body.payment.state, st.body.payment.payer, st.body.payment.profile,
-        st.body.payment.minutes, st.body.payment.amount], ['pending', payer.address.toLowerCase(), 'small', 30,
-        String(30n * PRICE)]);
-    assert.equal(st.body.session, null);
+    // pending: the token works nowhere yet; the status shows the state only
+    assert.equal((await s.json('/api/session', bearer)).status, 401);
+    for (const opts of [{}, bearer]) {
+        const st = await s.json(out.status_url, opts);
+        assert.equal(st.status, 200);
+        assert.deepEqual(st.body.payment, { state: 'pending' });
+        assert.equal(st.body.session, null);
+    }
 
-    // the worker settles and starts the session: the status shows both
+    // the worker settles and starts the session
     sessionId++;
     s.redis('HSET', `axon:session:${sessionId}`, 'id', String(sessionId), 'wallet', payer.address.toLowerCase(),
         'profile', 'small', 'mode', 'ssh', 'gpus', '1', 'state', 'running',
         'connect_host', '127.0.0.1', 'connect_port', '2223', 'connect_user', 'aXonian');
-    s.redis('HSET', `axon:x402:pay:${nonce}`, 'state', 'settled', 'transaction', `0x${'cd'.repeat(32)}`,
+    workerSettles(`axon:x402:pay:${nonce}`, job, 'transaction', `0x${'cd'.repeat(32)}`,
         'session_id', String(sessionId));
-    st = await s.json(out.status_url);
-    assert.equal(st.body.payment.state, 'settled');
+
+    // anyone (the nonce is public on chain once settled): the states, no
+    // coordinates, no payer, no token; so is another wallet's token
+    const { token: otherToken } = await s.signIn(new (await import('ethers')).Wallet(s.chain.demo_wallets[1].private_key));
+    for (const opts of [{}, { headers: { authorization: 'Bearer nonsense' } },
+        { headers: { authorization: `Bearer ${otherToken}` } }]) {
+        const st = await s.json(out.status_url, opts);
+        assert.equal(st.status, 200);
+        assert.deepEqual(st.body.payment, { state: 'settled' });
+        assert.deepEqual(st.body.session, { status: 'running' });
+        assert.match(st.body.message, /Bearer/);
+        assert.deepEqual(Object.keys(st.body).sort(), ['message', 'payment', 'session']);
+        assert.doesNotMatch(JSON.stringify(st.body), /2223|aXonian|0x/);
+    }
+
+    // the payer, with the payment's token: everything
+    let st = await s.json(out.status_url, bearer);
+    assert.deepEqual([st.body.payment.state, st.body.payment.payer, st.body.payment.profile,
+        st.body.payment.minutes, st.body.payment.amount], ['settled', payer.address.toLowerCase(), 'small', 30,
+        String(30n * PRICE)]);
     assert.equal(st.body.payment.session_id, sessionId);
     assert.equal(st.body.session.session_id, sessionId);
     assert.equal(st.body.session.status, 'running');
+    assert.deepEqual(st.body.session.connect, { host: '127.0.0.1', port: '2223', user: 'aXonian' });
+    // ... or with a sign-in's token of the paying wallet
+    const { token: signedIn } = await s.signIn(new (await import('ethers')).Wallet(s.chain.demo_wallets[0].private_key));
+    st = await s.json(out.status_url, { headers: { authorization: `Bearer ${signedIn}` } });
     assert.deepEqual(st.body.session.connect, { host: '127.0.0.1', port: '2223', user: 'aXonian' });
 
     // unknown or malformed ids
@@ -544,7 +615,7 @@ test('settled but no session started (the worker\'s session_error): 503 session_
     ]) {
         const { pending, job, key } = await paying();
         const tx = `0x${'ef'.repeat(31)}${String(status).slice(0, 2)}`;
-        s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'settled_at', String(Math.floor(Date.now() / 1000)),
+        workerSettles(key, job, 'transaction', tx, 'settled_at', String(Math.floor(Date.now() / 1000)),
             'credit', '30', 'session_error', error);
         const out = await unstarted(await pending, status, code, job, tx);
         assert.equal(out.credit_minutes, 30, error);
@@ -553,8 +624,9 @@ test('settled but no session started (the worker\'s session_error): 503 session_
         if (status === 503) assert.match(out.error.message, new RegExp(`\\(${error}\\)`));
         else assert.match(out.error.message, /already has a live session/);
 
-        // the status URL shows the credit and the error
-        const st = await s.json(`/api/x402/payment/${job.nonce}`);
+        // the status URL shows the payer the credit and the error
+        const st = await s.json(`/api/x402/payment/${job.nonce}`,
+            { headers: { authorization: `Bearer ${out.auth_token}` } });
         assert.equal(st.body.payment.state, 'settled');
         assert.equal(st.body.payment.credit, 30);
         assert.equal(st.body.payment.session_error, error);
@@ -569,13 +641,14 @@ test('settled, but the session ended before it ran: 503 session_not_started with
     // the worker claimed a session, its launch failed: ended
     s.redis('HSET', `axon:session:${id}`, 'id', String(id), 'wallet', job.payer, 'profile', 'small',
         'mode', 'ssh', 'gpus', '1', 'state', 'ended', 'end_reason', 'launch_failed');
-    s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'credit', '30', 'session_id', String(id));
+    workerSettles(key, job, 'transaction', tx, 'credit', '30', 'session_id', String(id));
     const out = await unstarted(await pending, 503, 'session_not_started', job, tx);
     assert.equal(out.session_id, id);
     assert.equal(out.end_reason, 'launch_failed');
     assert.equal(out.session_error, undefined);
     assert.match(out.error.message, /\(launch_failed\)/);
-    const st = await s.json(`/api/x402/payment/${job.nonce}`);
+    const st = await s.json(`/api/x402/payment/${job.nonce}`,
+        { headers: { authorization: `Bearer ${out.auth_token}` } });
     assert.equal(st.body.payment.credit, 30);
     assert.equal(st.body.payment.session_error, undefined);
     assert.equal(st.body.session.status, 'ended');
@@ -586,9 +659,48 @@ test('a top-up whose session ended meanwhile (the worker\'s session_ended): 409 
     const { pending, job, key } = await paying({ profile: 'small', minutes: 30, session_id: sessionId });
     assert.equal(job.session_id, String(sessionId));
     const tx = `0x${'34'.repeat(32)}`;
-    s.redis('HSET', key, 'state', 'settled', 'transaction', tx, 'credit', '30', 'session_error', 'session_ended');
+    workerSettles(key, job, 'transaction', tx, 'credit', '30', 'session_error', 'session_ended');
     const out = await unstarted(await pending, 409, 'session_ended', job, tx);
     assert.equal(out.session_id, sessionId);
     assert.equal(out.credit_minutes, 30);
     assert.match(out.error.message, /has ended/);
+});
+
+test('bounds of the payments waiting for settlement: 429 per payer, 503 in all, with Retry-After; nothing recorded past them', async () => {
+    s.redisPipe([`EVAL "for _, k in ipairs(redis.call('KEYS', 'axon:x402:pending*')) do redis.call('DEL', k) end" 0`]);
+    const cap = path => `http://127.0.0.1:${capPort}${path}`;
+    const payAs = async account => {
+        const { pr } = await required(await post(BODY));
+        const p = await client(account).createPaymentPayload(pr);
+        return post(BODY, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(p) }, cap('/api/x402/session'));
+    };
+    const fresh = async () => privateKeyToAccount((await import('viem/accounts')).generatePrivateKey());
+    const counts = () => [payJobs().length, payKeys()];
+
+    const a = await fresh();
+    for (let i = 0; i < 2; i++) assert.equal((await payAs(a)).status, 202);
+    let before = counts();
+    let res = await payAs(a);
+    assert.equal(res.status, 429, await res.clone().text());
+    assert.equal(res.headers.get('retry-after'), '10');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    let out = await res.json();
+    assert.equal(out.error.code, 'too_many_pending');
+    assert.match(out.error.message, /nothing was charged/);
+    assert.deepEqual(counts(), before);
+
+    const b = await fresh();
+    assert.equal((await payAs(b)).status, 202);
+    before = counts();
+    res = await payAs(b);
+    assert.equal(res.status, 503, await res.clone().text());
+    assert.equal(res.headers.get('retry-after'), '10');
+    out = await res.json();
+    assert.equal(out.error.code, 'x402_busy');
+    assert.deepEqual(counts(), before);
+
+    // the worker finishes one (settled or failed): room again
+    const nonce = s.redis('ZRANGE', 'axon:x402:pending', '0', '0').replace(/^1\) /, '').replace(/"/g, '');
+    s.redis('ZREM', 'axon:x402:pending', nonce);
+    assert.equal((await payAs(b)).status, 202);
 });

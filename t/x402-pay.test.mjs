@@ -176,7 +176,10 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
         ssh_key: key.pub, amount: String(amount), payload: JSON.stringify(payload),
         requirements: JSON.stringify(payload.accepted),
         token_hash: unquote(s.redis('HGET', `axon:x402:pay:${nonce}`, 'token_hash')) };
-    const again = unquote(s.redis('XADD', 'axon:jobs', '*', ...Object.entries(job).flat()));
+    // (put on axon:jobs, the main process moves it to the x402 process's stream)
+    const queued = unquote(s.redis('XADD', 'axon:jobs', '*', ...Object.entries(job).flat()));
+    await waitFor(() => unquote(s.redis('HGET', `axon:job:${queued}`, 'state')) === 'done', 'the job moved');
+    const again = unquote(s.redis('HGET', `axon:job:${queued}`, 'result')).match(/moved to axon:x402:jobs as job (\S+)/)[1];
     await waitFor(() => unquote(s.redis('HGET', `axon:job:${again}`, 'state')) === 'done', 'the job ran again');
     assert.equal(ledger(a.address), `30:x402:${nonce}`);
     assert.equal(await balanceOf(a.address), before.payer - amount);
@@ -201,15 +204,27 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     assert.equal(balance(a.address), 90 - billed);
 });
 
-test('a payer without the money: the simulation fails, 402 with the reason, no credit, no session', async () => {
+test('a payer without the money: refused before any gas is spent, 402 with the reason, no credit, no session, no token', async () => {
     const poor = privateKeyToAccount(generatePrivateKey());
+    const gas = BigInt(await s.rpc('eth_getTransactionCount', [s.chain.x402_gas_wallet, 'latest']));
     const r = await pay(poor, { profile: 'small', minutes: 30, ssh_public_key: keygen('k-poor').pub });
     assert.equal(r.status, 402, JSON.stringify(r.body));
     assert.equal(r.settle?.success, false);
     assert.equal(r.settle.errorReason, 'invalid_exact_evm_insufficient_balance');
+    assert.equal(r.body.auth_token, undefined);
     assert.equal(ledger(poor.address), '');
     assert.equal(live(poor.address), '0');
     assert.equal(sql(`SELECT state FROM x402_payments WHERE payer = '${lower(poor.address)}'`), 'failed');
+    // no token anywhere, no transaction of ours, the record kept briefly, out of the pending sets
+    assert.equal(sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${lower(poor.address)}'`), '0');
+    const key = `axon:x402:pay:${r.body.payment_id}`;
+    const hash = unquote(s.redis('HGET', key, 'token_hash'));
+    assert.match(hash, /^[0-9a-f]{64}$/);
+    assert.equal(s.redis('EXISTS', `axon:token:${hash}`), '(integer) 0');
+    const ttl = Number(s.redis('TTL', key).replace('(integer) ', ''));
+    assert.ok(ttl > 0 && ttl <= 600, `ttl ${ttl}`);
+    assert.equal(s.redis('ZSCORE', 'axon:x402:pending', r.body.payment_id), '(nil)');
+    assert.equal(BigInt(await s.rpc('eth_getTransactionCount', [s.chain.x402_gas_wallet, 'latest'])), gas);
 });
 
 test('the chain node down: no session, no credit; paying again once it is back works', async () => {
@@ -258,12 +273,19 @@ test('no GPU free: 202, settled and credited, the session queued; release leaves
         } else {
             assert.equal(r.body.status, 'pending', JSON.stringify(r.body));
         }
-        const st = await waitFor(async () => {
+        // the status: the states to anyone, the rest to the payer (the token works: settled)
+        const anyone = await waitFor(async () => {
             const q = await s.json(r.body.status_url);
             return q.body.payment?.state === 'settled' && q.body.session?.status === 'queued' && q;
         }, 'the payment settled, the session queued');
-        assert.equal(st.status, 200);
+        assert.deepEqual([anyone.status, anyone.body.payment, anyone.body.session],
+                         [200, { state: 'settled' }, { status: 'queued' }]);
         assert.equal(balance(a.address), had + 30);
+        const st = await s.json(r.body.status_url, { headers: { authorization: `Bearer ${r.body.auth_token}` } });
+        assert.equal(st.status, 200);
+        assert.equal(st.body.payment.state, 'settled');
+        assert.equal(st.body.payment.payer, a.address.toLowerCase());
+        assert.equal(st.body.session.status, 'queued');
         const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
         assert.equal(rel.status, 202, JSON.stringify(rel.body));
         await waitFor(() => live(a.address) === '0', 'the queued session left');
