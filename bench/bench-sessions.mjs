@@ -20,7 +20,16 @@
 //    the session is `ended`, the worker idle again).  p50, p99.  Goal: p99
 //    < 20 ms.
 //
-// BENCH_ONLY=billing or BENCH_ONLY=claims runs one of the two.
+// 3. Claim -> scheduled during an x402 flood: the same measure on a stack
+//    with the local chain and x402 on (x402_settle self), in BENCH_ROUNDS_X
+//    (6) rounds of BENCH_CLAIMS_X (40) claims, alternating: quiet, then
+//    while BENCH_FLOOD_PARALLEL (16) clients post well-formed x402
+//    payments from fresh, unfunded keys (signed by the x402 SDK beforehand,
+//    to a server without limit_req: the worst case, past what the per-
+//    address limit lets through) without pause.  p99 of each, and their
+//    ratio.  Goal: <= 1.5x.
+//
+// BENCH_ONLY=billing, claims or flood runs one of the three.
 //
 // Prints raw lines on stdout (sessions ...), progress on stderr.
 
@@ -30,7 +39,11 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
-import { Stack, waitFor } from '../t/lib/stack.mjs';
+import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
+import { x402Client } from '@x402/fetch';
+import { registerExactEvmScheme } from '@x402/evm/exact/client';
+import { decodePaymentRequiredHeader, encodePaymentSignatureHeader } from '@x402/core/http';
+import { Stack, freePort, waitFor } from '../t/lib/stack.mjs';
 
 const N = Number(process.env.BENCH_SESSIONS || 10000);
 const TICKS = Number(process.env.BENCH_TICKS || 3);
@@ -38,6 +51,9 @@ const CLAIMS = Number(process.env.BENCH_CLAIMS || 200);
 const DUE = Number(process.env.BENCH_DUE || 1);
 const ONLY = process.env.BENCH_ONLY || '';
 const GAP = Number(process.env.BENCH_CLAIM_GAP || 20);
+const ROUNDS_X = Number(process.env.BENCH_ROUNDS_X || 6);
+const CLAIMS_X = Number(process.env.BENCH_CLAIMS_X || 40);
+const FLOOD_PARALLEL = Number(process.env.BENCH_FLOOD_PARALLEL || 16);
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString()) || 100;
 // the backend's CPU time so far, in clock ticks (utime + stime)
 const CPU = `(SELECT split_part(f, ' ', 12)::bigint + split_part(f, ' ', 13)::bigint
@@ -145,8 +161,9 @@ async function billing() {
     }
 }
 
-async function claims() {
-    // the container CLI: each launch fails at once, each stop finds nothing
+// A stack whose launches fail at once: the container CLI's `run` fails,
+// its stop, rm and ps find nothing
+async function claimStack(opts = {}) {
     const fake = join(mkdtempSync(join(tmpdir(), 'axon-bench-')), 'docker');
     writeFileSync(fake, '#!/bin/sh\n[ "$1" = run ] && exit 1\nexit 0\n', { mode: 0o755 });
     const docker = process.env.AXON_DOCKER;
@@ -155,48 +172,62 @@ async function claims() {
         sessions: true,
         workerConf: ['gpu_hosts local=0,1,2,3,4,5,6,7', 'log_level notice',
                      'reconcile_interval 1h'].join('\n'),
+        ...opts,
     });
-    await st.start();
-    if (docker === undefined) delete process.env.AXON_DOCKER; else process.env.AXON_DOCKER = docker;
     try {
-        say(`claim -> scheduled: ${CLAIMS} wallets signing in`);
-        const users = [];
-        for (let i = 0; i < CLAIMS; i++) {
-            const w = Wallet.createRandom();
-            const { token } = await st.signIn(w);
-            users.push({ token, addr: w.address.toLowerCase() });
-        }
-        st.redisPipe(users.map((u, i) => `XADD axon:jobs * kind credit.grant wallet ${u.addr} minutes 100 ref b-${i}`));
-        await waitFor(() => users.every(u => st.redis('--raw', 'HGET', `axon:wallet:${u.addr}`, 'balance') === '100'), 'grants', 60000);
-        await waitFor(async () => (await st.fetch('/api/profiles')).status === 200, 'profiles');
+        await st.start();
+    } finally {
+        if (docker === undefined) delete process.env.AXON_DOCKER; else process.env.AXON_DOCKER = docker;
+    }
+    return st;
+}
 
-        // Redis tells of each change of a session's hash (keyspace
-        // notifications): the bench reads the state then, and does not
-        // poll, which would take a CPU from the worker on a small machine
-        let key = null, changes = 0, wake = null;
-        const r = resp(st.redisPort);
-        const sub = resp(st.redisPort, m => {
-            if (m[2] === `__keyspace@0__:${key}`) { changes++; if (wake) wake(); }
-        });
-        await r.ready;
-        await sub.ready;
-        await r.cmd('CONFIG', 'SET', 'notify-keyspace-events', 'Kh');
-        await sub.cmd('PSUBSCRIBE', '__keyspace@0__:axon:session:*');
-        const state = async (id, done) => {
-            for (;;) {
-                const seen = changes;
-                const v = await r.cmd('HGET', `axon:session:${id}`, 'state');
-                if (done(v)) return v;
-                if (changes === seen) {
-                    await new Promise((ok, fail) => {
-                        const t = setTimeout(() => fail(new Error(`session ${id}: still ${v}`)), 10000);
-                        wake = () => { clearTimeout(t); ok(); };
-                    });
-                    wake = null;
-                }
+// n wallets signed in, each granted 100 minutes
+async function claimUsers(st, n) {
+    say(`claim -> scheduled: ${n} wallets signing in`);
+    const users = [];
+    for (let i = 0; i < n; i++) {
+        const w = Wallet.createRandom();
+        const { token } = await st.signIn(w);
+        users.push({ token, addr: w.address.toLowerCase() });
+    }
+    st.redisPipe(users.map((u, i) => `XADD axon:jobs * kind credit.grant wallet ${u.addr} minutes 100 ref b-${i}`));
+    await waitFor(() => users.every(u => st.redis('--raw', 'HGET', `axon:wallet:${u.addr}`, 'balance') === '100'), 'grants', 60000);
+    await waitFor(async () => (await st.fetch('/api/profiles')).status === 200, 'profiles');
+    return users;
+}
+
+// Claims one after the other, one per user: the latency of each from POST
+// /api/session (202) until Redis shows the session past `queued`.
+// Redis tells of each change of a session's hash (keyspace
+// notifications): the bench reads the state then, and does not poll,
+// which would take a CPU from the worker on a small machine.
+async function claimLatencies(st, users) {
+    let key = null, changes = 0, wake = null;
+    const r = resp(st.redisPort);
+    const sub = resp(st.redisPort, m => {
+        if (m[2] === `__keyspace@0__:${key}`) { changes++; if (wake) wake(); }
+    });
+    await r.ready;
+    await sub.ready;
+    await r.cmd('CONFIG', 'SET', 'notify-keyspace-events', 'Kh');
+    await sub.cmd('PSUBSCRIBE', '__keyspace@0__:axon:session:*');
+    const state = async (id, done) => {
+        for (;;) {
+            const seen = changes;
+            const v = await r.cmd('HGET', `axon:session:${id}`, 'state');
+            if (done(v)) return v;
+            if (changes === seen) {
+                await new Promise((ok, fail) => {
+                    const t = setTimeout(() => fail(new Error(`session ${id}: still ${v}`)), 10000);
+                    wake = () => { clearTimeout(t); ok(); };
+                });
+                wake = null;
             }
-        };
-        const lat = [];
+        }
+    };
+    const lat = [];
+    try {
         for (const u of users) {
             // the worker idle, as on an empty pool: the previous session's
             // end (the launch's) is behind it
@@ -215,16 +246,99 @@ async function claims() {
             // the (failing) launch is not measured: wait until it is over
             await state(id, v => v === 'ended');
         }
+    } finally {
         sub.close();
         r.close();
-        lat.sort((a, b) => a - b);
-        const p = q => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
-        console.log(`sessions bench=claim_scheduled claims=${CLAIMS} p50_ms=${p(0.5).toFixed(2)} p99_ms=${p(0.99).toFixed(2)} max_ms=${lat[lat.length - 1].toFixed(2)}`);
+    }
+    return lat;
+}
+
+const quantile = (lat, q) => {
+    const a = [...lat].sort((x, y) => x - y);
+    return a[Math.min(a.length - 1, Math.floor(q * a.length))];
+};
+
+async function claims() {
+    const st = await claimStack();
+    try {
+        const lat = await claimLatencies(st, await claimUsers(st, CLAIMS));
+        const p = q => quantile(lat, q);
+        console.log(`sessions bench=claim_scheduled claims=${CLAIMS} p50_ms=${p(0.5).toFixed(2)} p99_ms=${p(0.99).toFixed(2)} max_ms=${p(1).toFixed(2)}`);
         say(`claim -> scheduled: p50 ${p(0.5).toFixed(2)} ms, p99 ${p(0.99).toFixed(2)} ms (goal p99 < 20 ms)`);
     } finally {
         await st.stop();
     }
 }
 
-if (ONLY !== 'claims') await billing();
-if (ONLY !== 'billing') await claims();
+// Claim -> scheduled, quiet and during a flood of unfunded x402 payments,
+// alternating rounds on one stack.
+async function flood() {
+    let floodPort;
+    const st = await claimStack({
+        chain: true,
+        // the flood's server: no limit_req, paid requests answered after 1 s
+        nginx: async () => {
+            floodPort = await freePort();
+            return `server { listen 127.0.0.1:${floodPort}; axon_x402_wait 1s; location /api/ { axon_api; } }\n`;
+        },
+    });
+    try {
+        const users = await claimUsers(st, ROUNDS_X * CLAIMS_X);
+        const url = `http://127.0.0.1:${floodPort}/api/x402/session`;
+        const body = JSON.stringify({ profile: 'small', minutes: 30,
+            ssh_public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl bench' });
+        const post = headers => fetch(url, { method: 'POST', body,
+            headers: { 'content-type': 'application/json', ...headers } });
+        const res = await post({});
+        if (res.status !== 402) throw new Error(`x402 offer: ${res.status}`);
+        const pr = decodePaymentRequiredHeader(res.headers.get('PAYMENT-REQUIRED'));
+
+        // the payments, signed beforehand: each by a fresh key, no USDC
+        const N = Number(process.env.BENCH_FLOOD_PAYMENTS || 3000);
+        say(`flood: signing ${N} payments from fresh keys`);
+        const payments = [];
+        for (let i = 0; i < N; i++) {
+            const c = new x402Client();
+            registerExactEvmScheme(c, { signer: privateKeyToAccount(generatePrivateKey()) });
+            c.setSpendControls({ allowedAssets: [{ network: 'eip155:1337', asset: st.chain.tokens.USDC.address,
+                maxAmountPerPayment: '100000000' }] });
+            payments.push(encodePaymentSignatureHeader(await c.createPaymentPayload(pr)));
+        }
+
+        const quiet = [], flooded = [], answers = {};
+        let next = 0;
+        for (let round = 0; round < ROUNDS_X; round++) {
+            const mine = users.slice(round * CLAIMS_X, (round + 1) * CLAIMS_X);
+            if (round % 2 === 0) {
+                quiet.push(...await claimLatencies(st, mine));
+                continue;
+            }
+            let on = true;
+            const senders = Array.from({ length: FLOOD_PARALLEL }, async () => {
+                while (on && next < payments.length) {
+                    const r = await post({ 'PAYMENT-SIGNATURE': payments[next++] });
+                    await r.arrayBuffer();
+                    answers[r.status] = (answers[r.status] || 0) + 1;
+                }
+            });
+            try {
+                flooded.push(...await claimLatencies(st, mine));
+            } finally {
+                on = false;
+                await Promise.all(senders);
+            }
+            if (next >= payments.length) say('flood: every payment was sent before the round ended');
+        }
+        const q = quantile(quiet, 0.99), f = quantile(flooded, 0.99);
+        const sent = Object.entries(answers).map(([k, v]) => `${k}:${v}`).join(',');
+        console.log(`sessions bench=claim_scheduled_flood claims=${quiet.length}+${flooded.length} quiet_p50_ms=${quantile(quiet, 0.5).toFixed(2)} quiet_p99_ms=${q.toFixed(2)} flood_p50_ms=${quantile(flooded, 0.5).toFixed(2)} flood_p99_ms=${f.toFixed(2)} ratio=${(f / q).toFixed(2)} payments=${next} answers=${sent}`);
+        say(`claim -> scheduled p99: quiet ${q.toFixed(2)} ms, during the flood ${f.toFixed(2)} ms: ${(f / q).toFixed(2)}x (goal <= 1.5x; ${next} payments, answers ${sent})`);
+    } finally {
+        await st.stop();
+    }
+}
+
+if (!ONLY || ONLY === 'billing') await billing();
+if (!ONLY || ONLY === 'claims') await claims();
+if (!ONLY || ONLY === 'flood') await flood();
+

@@ -14,6 +14,7 @@
 //   ws target=gated|plain round=R mibs=… p50_us=… p99_us=…   (bench/ws.mjs)
 //   sessions bench=billing_tick round=R sessions=N due=D ms=… cpu_ms=…
 //   sessions bench=claim_scheduled claims=N p50_ms=… p99_ms=… max_ms=…
+//   sessions bench=claim_scheduled_flood claims=Q+F quiet_p50_ms=… quiet_p99_ms=… flood_p50_ms=… flood_p99_ms=… ratio=… payments=N answers=STATUS:N,…
 //                                                    (bench/bench-sessions.mjs)
 //
 // Every ratio is axon's figure over the baseline's.  HTTP ratios are the
@@ -212,7 +213,8 @@ if (queue.length) {
 // GPU sessions: absolute figures against issue 6's goals
 const ticks = sessions.filter((q) => q.bench === 'billing_tick');
 const claims = sessions.find((q) => q.bench === 'claim_scheduled');
-if (ticks.length || claims) {
+const flood = sessions.find((q) => q.bench === 'claim_scheduled_flood');
+if (ticks.length || claims || flood) {
     out.push('# GPU sessions (bench/bench-sessions.mjs): absolute figures, against the goals');
     if (ticks.length) {
         row(`billing tick, ${ticks[0].sessions} running sessions:`,
@@ -228,6 +230,12 @@ if (ticks.length || claims) {
         row('claim -> scheduled, empty pool, launch excluded:',
             `p50 ${claims.p50_ms} ms, p99 ${claims.p99_ms} ms, max ${claims.max_ms} ms ` +
             `(${claims.claims} claims; goal p99 < 20 ms)`);
+    }
+    if (flood) {
+        row('claim -> scheduled during an unfunded x402 flood:',
+            `p99 ${flood.flood_p99_ms} ms against ${flood.quiet_p99_ms} ms quiet: ${flood.ratio}x ` +
+            `(p50 ${flood.flood_p50_ms} / ${flood.quiet_p50_ms} ms; ${flood.claims} claims, ` +
+            `${flood.payments} payments from fresh keys, answers ${flood.answers}; goal <= 1.5x)`);
     }
 }
 

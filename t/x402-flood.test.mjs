@@ -30,7 +30,7 @@ const s = new Stack({
     sessions: true,
     workerConf: ['gpu_hosts local=0,1,2,3', 'profiles "small:1:1 large:2:1"',
         'billing_minute 2s', 'billing_tick 200ms', 'launcher_timeout 20s',
-        'launcher_ready_timeout 20s', 'reconcile_interval 2s'].join('\n'),
+        'launcher_ready_timeout 20s', 'reconcile_interval 2s', 'session_grace 4s'].join('\n'),
     // the burst's server: no limit_req (conf/axon.conf's /api/x402/ has
     // one per address), and paid requests answered 202 after 1 s
     nginx: async () => {
