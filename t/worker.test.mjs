@@ -88,7 +88,7 @@ test('conf/axon-worker.conf is the config table (--sample-config)', () => {
 test('the heartbeat key: JSON with a TTL, refreshed', async () => {
     const hb = JSON.parse(s.redis('--raw', 'GET', 'axon:worker:heartbeat'));
     assert.equal(hb.pid, s.pid('worker'));
-    assert.equal(hb.schema, 8);
+    assert.equal(hb.schema, 9);
     const ttl = Number(s.redis('PTTL', 'axon:worker:heartbeat').replace(/\D/g, ''));
     assert.ok(ttl > 0 && ttl <= 3000, `ttl ${ttl}`);
     await waitFor(() => JSON.parse(s.redis('--raw', 'GET', 'axon:worker:heartbeat')).ts > hb.ts,
