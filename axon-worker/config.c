@@ -366,7 +366,8 @@ const aw_conf_option_t  aw_conf_options[] = {
       offsetof(aw_conf_t, x402_settle), 0,
       "How the x402 payments the gate verified (x402.pay jobs) are "
       "settled: facilitator (its HTTP /verify and /settle, "
-      "x402_facilitator_url), self (this worker sends "
+      "x402_facilitator_url; the settlement's receipt read over "
+      "eth_rpc_url), self (this worker sends "
       "transferWithAuthorization from its gas wallet, x402_gas_key_file, "
       "over eth_rpc_url), or none (x402.pay jobs are refused and "
       "dead-lettered untouched: a worker that settles may replay them)." },
@@ -390,8 +391,8 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "x402_receipt_wait", AW_CONF_MSEC, "3s", 0, 1 * M, NULL,
       offsetof(aw_conf_t, x402_receipt_wait), 0,
-      "With x402_settle self: how long one attempt of a job waits for its "
-      "transaction's receipt; then the job is retried (job_retry_min "
+      "How long one attempt of a job waits for its settlement's "
+      "receipt; then the job is retried (job_retry_min "
       "...) and looks again, sending the same bytes." },
 
     { "launcher_prefix", AW_CONF_STRING, "axgt-session-", 1, 64, NULL,
@@ -973,6 +974,13 @@ aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
             snprintf(err, errlen, "%s: x402_settle facilitator needs "
                      "x402_facilitator_url, an http:// or https:// URL",
                      loc);
+            return AW_ERROR;
+        }
+
+        if (conf->eth_rpc_url[0] == '\0') {
+            snprintf(err, errlen, "%s: x402_settle facilitator needs "
+                     "eth_rpc_url: the worker reads each settlement's "
+                     "receipt before it credits it", loc);
             return AW_ERROR;
         }
     }

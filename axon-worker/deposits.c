@@ -19,10 +19,12 @@
  * each pass and a log that moved to another block is found there; nothing
  * is credited before N confirmations of the block it is in now.
  *
- * Money: axon_deposit_credit() (sql/003_deposits.sql) computes the minutes
- * in numeric and posts the ledger row, key deposit:CHAIN:TX:LOG, with the
- * deposit's state change in one transaction: credited once, whoever found
- * it, however often.
+ * Money: axon_deposit_credit() (sql/003_deposits.sql, sql/009) computes
+ * the minutes in numeric and posts the ledger row, key deposit:CHAIN:TX:LOG,
+ * with the deposit's state change and the claim of its chain event (the
+ * transaction and the log's index in it, which an x402 settlement of the
+ * same transfer claims too) in one transaction: credited once, whoever
+ * found it, however often, by whichever path.
  *
  * What the module shows (GET /api/deposits) is published in Redis:
  * axon:deposits:ADDR, a hash of TXHASH:LOGINDEX (or TXHASH, for a
@@ -122,8 +124,11 @@ static int aw_dep_publish(const char *wallet, const char *field,
 static int aw_dep_tier(const aw_addr_t *wallet, int *pct);
 static void aw_dep_index(uint64_t head);
 static void aw_dep_confirm(uint64_t head);
-static int aw_dep_credit_row(PGresult *pg, int row, const char *actor,
-    const char *job, const char *detail, aw_job_result_t *res);
+static int aw_dep_log_in_tx(PGresult *pg, int row,
+    const aw_eth_receipt_t *r);
+static int aw_dep_credit_row(PGresult *pg, int row, int txlog,
+    const char *actor, const char *job, const char *detail,
+    aw_job_result_t *res);
 static const aw_dep_token_t *aw_dep_token_by_asset(const char *asset);
 static void aw_dep_publish_id(const char *id, uint64_t head);
 static int aw_dep_publish_config(void);
@@ -875,20 +880,81 @@ aw_dep_tier(const aw_addr_t *wallet, int *pct)
 
 
 /*
- * Credits the deposits row (aw_dep_cols) at row: its tier now, the ledger
- * row, the wallet's balance and the deposit published.
+ * The deposits row's log (aw_dep_cols) in its transaction's receipt r (of
+ * the row's block): its index among the transaction's logs, the chain
+ * event's key (a reorg that mines the transaction into another block
+ * changes the block's log index, not this); -1: native ETH; -2: not found
+ * (its transaction moved and holds several such transfers).  The log at
+ * the row's index if it is the deposit's Transfer, else the one Transfer
+ * of the same token, payer and amount (nodes that number the logs of a
+ * receipt otherwise than those of eth_getLogs: ganache).
  */
 
 static int
-aw_dep_credit_row(PGresult *pg, int row, const char *actor, const char *job,
-    const char *detail, aw_job_result_t *res)
+aw_dep_log_in_tx(PGresult *pg, int row, const aw_eth_receipt_t *r)
+{
+    int           found, n;
+    char          payer[43], amount[80];
+    size_t        i;
+    uint64_t      li;
+    aw_addr_t     from;
+    aw_u256_t     value;
+    const aw_dep_token_t  *token;
+
+    if (strcmp(PQgetvalue(pg, row, 2), "-1") == 0) {
+        return -1;
+    }
+
+    li = strtoull(PQgetvalue(pg, row, 2), NULL, 10);
+    found = -2;
+    n = 0;
+
+    for (i = 0; i < r->nlogs; i++) {
+        if (r->logs[i].removed
+            || !aw_dep_transfer_log(&r->logs[i], &from, &value))
+        {
+            continue;
+        }
+
+        token = aw_dep_token_of(&r->logs[i].address);
+        aw_dep_hex_addr(payer, &from);
+        aw_u256_to_decimal(&value, amount);
+
+        if (token == NULL || strcmp(token->text, PQgetvalue(pg, row, 6)) != 0
+            || strcmp(payer, PQgetvalue(pg, row, 5)) != 0
+            || strcmp(amount, PQgetvalue(pg, row, 8)) != 0)
+        {
+            continue;
+        }
+
+        if (r->logs[i].log_index == li) {
+            return (int) i;
+        }
+
+        found = (int) i;
+        n++;
+    }
+
+    return n == 1 ? found : -2;
+}
+
+
+/*
+ * Credits the deposits row (aw_dep_cols) at row, whose log is txlog in its
+ * transaction (aw_dep_log_in_tx): its tier now, the ledger row, the
+ * wallet's balance and the deposit published.
+ */
+
+static int
+aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
+    const char *job, const char *detail, aw_job_result_t *res)
 {
     int                    pct;
     char                   price[24], decimals[8], disc[8], key[64];
-    char                   bal[24], lid[24];
+    char                   bal[24], lid[24], txl[16];
     PGresult              *cr;
     aw_addr_t              payer;
-    const char            *params[7], *asset, *argv[6];
+    const char            *params[8], *asset, *argv[6];
     size_t                 lens[6], i;
     redisReply            *reply;
     const aw_dep_token_t  *token;
@@ -935,11 +1001,14 @@ aw_dep_credit_row(PGresult *pg, int row, const char *actor, const char *job,
     params[4] = actor;
     params[5] = job;
     params[6] = detail;
+    params[7] = txl;
+
+    snprintf(txl, sizeof(txl), "%d", txlog);
 
     cr = aw_db_query(&aw_worker.db,
                      "SELECT new_state, minutes, ledger_id, balance, applied"
                      " FROM axon_deposit_credit($1, $2, $3, $4, $5, $6,"
-                     " $7::jsonb)", 7, params);
+                     " $7::jsonb, $8::int)", 8, params);
 
     if (cr == NULL) {
         if (res) {
@@ -1152,7 +1221,7 @@ aw_dep_index(uint64_t head)
 static void
 aw_dep_confirm(uint64_t head)
 {
-    int                rc, *rcs, row, n;
+    int                rc, *rcs, row, n, txlog;
     char               chain[24], bh[67], sql[512], blk[24];
     uint64_t           block, checked;
     PGresult          *pg;
@@ -1278,7 +1347,29 @@ aw_dep_confirm(uint64_t head)
             continue;
         }
 
-        aw_dep_credit_row(pg, row, "worker", NULL, NULL, NULL);
+        txlog = aw_dep_log_in_tx(pg, row, &receipts[row]);
+
+        if (txlog < -1) {
+            /* moved with its transaction: found again at its new index */
+            params[0] = PQgetvalue(pg, row, 0);
+
+            if (aw_db_exec(&aw_worker.db,
+                           "UPDATE deposits SET state = 'orphaned',"
+                           " reject_reason = 'reorg: the log moved',"
+                           " updated_at = now()"
+                           " WHERE id = $1 AND state = 'confirming'",
+                           1, params) == AW_OK)
+            {
+                aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: its log "
+                       "is no longer at that index", PQgetvalue(pg, row, 1),
+                       PQgetvalue(pg, row, 2));
+                aw_dep_publish_id(params[0], head);
+            }
+
+            continue;
+        }
+
+        aw_dep_credit_row(pg, row, txlog, "worker", NULL, NULL, NULL);
     }
 
 done:
@@ -1344,10 +1435,53 @@ aw_dep_find(aw_job_t *job, aw_job_result_t *res)
 }
 
 
+/* the chain event of a recorded deposit (row 0), by its receipt now */
+
+static int
+aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
+{
+    int                rc;
+    aw_hash_t          hash;
+    aw_eth_receipt_t   r;
+
+    if (strcmp(PQgetvalue(pg, 0, 2), "-1") == 0) {
+        return -1;
+    }
+
+    if (!aw_rpc_enabled(&aw_worker.rpc)
+        || aw_eth_parse_bytes(PQgetvalue(pg, 0, 1), 32, hash.b) != AW_OK)
+    {
+        aw_job_fail(res, 0, "eth: no node to read the receipt from");
+        return -2;
+    }
+
+    memset(&r, 0, sizeof(r));
+    rc = aw_rpc_get_receipt(&aw_worker.rpc, &hash, &r);
+
+    if (rc != AW_RPC_OK) {
+        aw_job_fail(res, rc == AW_RPC_NOT_FOUND, "eth: the receipt of %s: %s",
+                    PQgetvalue(pg, 0, 1), rc == AW_RPC_NOT_FOUND
+                    ? "not on the chain" : aw_worker.rpc.error);
+        return -2;
+    }
+
+    rc = aw_dep_log_in_tx(pg, 0, &r);
+    aw_eth_receipt_free(&r);
+
+    if (rc < -1) {
+        aw_job_fail(res, 1, "%s:%s: the log at that index is not this "
+                    "deposit (a reorg moved it: deposit.rescan)",
+                    PQgetvalue(pg, 0, 1), PQgetvalue(pg, 0, 2));
+    }
+
+    return rc;
+}
+
+
 int
 aw_deposit_credit(aw_job_t *job, aw_job_result_t *res)
 {
-    int        rc;
+    int        rc, txlog;
     char      *detail;
     json_t    *j;
     PGresult  *pg;
@@ -1373,7 +1507,11 @@ aw_deposit_credit(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    rc = aw_dep_credit_row(pg, 0, "admin", job->id, detail, res);
+    txlog = aw_dep_txlog(pg, res);
+
+    rc = txlog < -1 ? AW_ERROR
+                    : aw_dep_credit_row(pg, 0, txlog, "admin", job->id,
+                                        detail, res);
 
     free(detail);
     PQclear(pg);

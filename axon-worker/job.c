@@ -226,7 +226,8 @@ const aw_job_kind_t  aw_job_kinds[] = {
 
     { "x402.pay", aw_x402_pay, aw_job_x402_fields, AW_JOB_REDIS,
       "An x402 payment the module verified: settled (x402_settle), "
-      "credited once (ledger key x402:NONCE), and the SSH session it pays "
+      "credited once (ledger key x402:NONCE:PAYER; its Transfer claimed in "
+      "chain_credits), and the SSH session it pays "
       "for claimed or topped up; the outcome in axon:x402:pay:NONCE." },
 
     { "gpu.drain", aw_gpu_drain, aw_job_drain_fields, AW_JOB_ADMIN,

@@ -4,8 +4,9 @@
  *
  * The module checked everything it can without the chain and recorded the
  * payment in axon:x402:pay:NONCE (pending).  Here, by the payment's row in
- * x402_payments (sql/008_x402.sql), each step idempotent, so that a job run
- * again (a crash, a retry) picks up where the last run stopped:
+ * x402_payments (sql/008_x402.sql, keyed by nonce and payer since 009),
+ * each step idempotent, so that a job run again (a crash, a retry) picks up
+ * where the last run stopped:
  *
  *   1. the row, and the payer's auth token, once;
  *   2. settlement, by x402_settle:
@@ -18,12 +19,22 @@
  *                     it is broadcast; a retry sends the same bytes again
  *                     and looks for the receipt;
  *      a failure before anything could move money is final (row 'failed',
- *      no credit): the agent pays again with a new authorization;
- *   3. the credit, ledger key x402:NONCE, with the row 'settled' in one
- *      transaction (axon_x402_settled);
- *   4. the session: a new one claimed (its id drawn once, kept in the
+ *      no credit): the agent pays again with a new authorization; so is an
+ *      authorization used on chain by a transaction that is not ours (one
+ *      we signed, or the facilitator's answer to our /settle): paid by
+ *      someone else's settlement, it is not a payment to this gate;
+ *   3. the settlement's receipt read (either mode): the authorization's
+ *      Transfer to payTo, and its index in the transaction;
+ *   4. the credit, ledger key x402:NONCE:PAYER, with the row 'settled' and
+ *      the claim of the transfer (chain_credits, sql/009) in one
+ *      transaction (axon_x402_settled): a deposit path that sees the same
+ *      Transfer later credits nothing, and one that came first leaves
+ *      nothing to credit here;
+ *   5. the session: a new one claimed (its id drawn once, kept in the
  *      record), or a top-up's checked: its wallet's balance pays it;
- *   5. the outcome in axon:x402:pay:NONCE, which the module polls.
+ *   6. the outcome in axon:x402:pay:NONCE, which the module polls (the
+ *      module refuses a nonce whose record exists, whoever paid; the
+ *      worker writes only a record of the same payer).
  *
  * The chain calls are synchronous (rpc.c, each bounded by eth_rpc_timeout);
  * the wait for a receipt is bounded by x402_receipt_wait, after which the
@@ -98,6 +109,7 @@ typedef struct {
     size_t               rawlen;
     int64_t              session_id;
     int64_t              gas_nonce;
+    int                  txlog;             /* the Transfer's index in tx */
     unsigned             self:1;            /* the row's settle_mode */
 
     /* the payer's auth token, issued once settled */
@@ -146,12 +158,13 @@ static aw_db_stmt_t  aw_x402_begin_stmt = aw_db_stmt("x402_begin",
     " $14::bigint)");
 
 static aw_db_stmt_t  aw_x402_settled_stmt = aw_db_stmt("x402_settled",
-    "SELECT ledger_id, balance, applied FROM axon_x402_settled($1, $2, $3)");
+    "SELECT ledger_id, balance, applied FROM axon_x402_settled($1, $2, $3,"
+    " $4::bigint, $5::int, $6)");
 
 static aw_db_stmt_t  aw_x402_failed_stmt = aw_db_stmt("x402_failed",
-    "UPDATE x402_payments SET state = 'failed', error_reason = $2,"
-    " tx_hash = coalesce(nullif($3, ''), tx_hash)"
-    " WHERE nonce = $1 AND state IN ('new', 'sent')");
+    "UPDATE x402_payments SET state = 'failed', error_reason = $3,"
+    " tx_hash = coalesce(nullif($4, ''), tx_hash)"
+    " WHERE nonce = $1 AND payer = $2 AND state IN ('new', 'sent')");
 
 /*
  * The payer's token, once settled: its row (as a sign-in's; revoked at
@@ -174,7 +187,8 @@ static aw_db_stmt_t  aw_x402_token_stmt = aw_db_stmt("x402_token",
     " AND NOT EXISTS (SELECT 1 FROM t)");
 
 static aw_db_stmt_t  aw_x402_state_stmt = aw_db_stmt("x402_state",
-    "UPDATE x402_payments SET state = $2 WHERE nonce = $1 AND state = $3");
+    "UPDATE x402_payments SET state = $3"
+    " WHERE nonce = $1 AND payer = $2 AND state = $4");
 
 
 /* keccak256 of the signatures, as selectors and topics */
@@ -204,12 +218,12 @@ int
 aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
 {
     int                 rc;
-    char                err[256], serr[64];
+    char                err[256], serr[64], chain[24], txlog[16];
     int64_t             paid_until, per_minute;
     PGresult           *pg;
     aw_conf_t          *conf;
     aw_x402_t           x;
-    const char         *params[3];
+    const char         *params[6];
     aw_x402_outcome_e   outcome;
 
     conf = aw_worker.conf;
@@ -293,10 +307,11 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
     if (outcome == AW_X402_FAILED) {
         if (strcmp(x.state, "failed") != 0) {
             params[0] = x.nonce;
-            params[1] = x.reason;
-            params[2] = x.tx;
+            params[1] = x.payer;
+            params[2] = x.reason;
+            params[3] = x.tx;
 
-            pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_failed_stmt, 3,
+            pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_failed_stmt, 4,
                                       params);
             if (pg == NULL) {
                 aw_job_db_failed(job, res);
@@ -319,13 +334,19 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
         goto done;
     }
 
-    /* settled: the credit, once */
+    /* settled: the credit, once for the transfer whoever saw it */
+
+    snprintf(chain, sizeof(chain), "%d", conf->eth_chain_id);
+    snprintf(txlog, sizeof(txlog), "%d", x.txlog);
 
     params[0] = x.nonce;
-    params[1] = x.tx;
-    params[2] = job->id;
+    params[1] = x.payer;
+    params[2] = x.tx;
+    params[3] = chain;
+    params[4] = txlog;
+    params[5] = job->id;
 
-    pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_settled_stmt, 3,
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_settled_stmt, 6,
                               params);
     if (pg == NULL) {
         aw_job_db_failed(job, res);
@@ -341,6 +362,11 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
         aw_log(AW_LOG_NOTICE, "payment %s of %s settled by %s: %+lld "
                "minutes, balance %lld", x.nonce, x.payer, x.tx,
                (long long) x.credit, (long long) res->balance);
+
+    } else {
+        aw_log(AW_LOG_NOTICE, "payment %s of %s settled by %s, credited "
+               "before (ledger id %lld): nothing credited now", x.nonce,
+               x.payer, x.tx, (long long) res->ledger_id);
     }
 
     PQclear(pg);
@@ -798,7 +824,7 @@ aw_x402_facilitator(aw_x402_t *x)
     json_t       *body, *answer, *v;
     PGresult     *pg;
     aw_hash_t     hash;
-    const char   *params[3], *s;
+    const char   *params[4], *s;
 
     body = json_pack("{s:i, s:O, s:O}", "x402Version", 2,
                      "paymentPayload", x->payload,
@@ -840,10 +866,11 @@ aw_x402_facilitator(aw_x402_t *x)
         /* from here the facilitator may move the money: 'sent' first */
 
         params[0] = x->nonce;
-        params[1] = "sent";
-        params[2] = "new";
+        params[1] = x->payer;
+        params[2] = "sent";
+        params[3] = "new";
 
-        pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_state_stmt, 3,
+        pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_state_stmt, 4,
                                   params);
         if (pg == NULL) {
             json_decref(body);
@@ -878,7 +905,22 @@ aw_x402_facilitator(aw_x402_t *x)
                                  "transaction hash; asking again");
         }
 
-        return AW_X402_SETTLED;
+        params[0] = x->nonce;
+        params[1] = x->payer;
+        params[2] = x->tx;
+
+        pg = aw_db_query(&aw_worker.db, "UPDATE x402_payments"
+                         " SET sent_txs = array_append(sent_txs, $3::text)"
+                         " WHERE nonce = $1 AND payer = $2"
+                         " AND NOT $3::text = ANY (sent_txs)", 3, params);
+        if (pg == NULL) {
+            return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
+        }
+
+        PQclear(pg);
+
+        /* its transfer seen on chain, and where it is in the transaction */
+        return aw_x402_receipt(x);
     }
 
     s = json_string_value(json_object_get(answer, "errorReason"));
@@ -1302,12 +1344,15 @@ aw_x402_sign(aw_db_t *db, void *data)
     params[2] = raw_s;
     params[3] = gas;
     params[4] = nonce;
+    params[5] = x->payer;
 
+    /* sent_txs: every transaction of ours, which alone can settle it */
     pg = aw_db_query(db, "UPDATE x402_payments SET state = 'sent',"
-                     " tx_hash = $2, raw_tx = $3::bytea, gas_account = $4,"
-                     " gas_nonce = $5::bigint"
-                     " WHERE nonce = $1 AND state = 'new'"
-                     " RETURNING 1", 5, params);
+                     " tx_hash = $2::text, raw_tx = $3::bytea,"
+                     " gas_account = $4, gas_nonce = $5::bigint,"
+                     " sent_txs = array_append(sent_txs, $2::text)"
+                     " WHERE nonce = $1 AND payer = $6 AND state = 'new'"
+                     " RETURNING 1", 6, params);
     PQfreemem(raw_s);
 
     if (pg == NULL) {
@@ -1339,21 +1384,22 @@ aw_x402_unsend(aw_x402_t *x)
 {
     char         nonce[24];
     PGresult    *pg;
-    const char  *params[2];
+    const char  *params[3];
 
     snprintf(nonce, sizeof(nonce), "%lld", (long long) x->gas_nonce);
 
     params[0] = x->nonce;
     params[1] = nonce;
+    params[2] = x->payer;
 
     pg = aw_db_query(&aw_worker.db, "WITH p AS (UPDATE x402_payments"
                      " SET state = 'new', tx_hash = NULL, raw_tx = NULL,"
                      " gas_nonce = NULL"
-                     " WHERE nonce = $1 AND state = 'sent'"
+                     " WHERE nonce = $1 AND payer = $3 AND state = 'sent'"
                      " RETURNING gas_account)"
                      " UPDATE x402_gas_accounts g SET next_nonce = $2::bigint"
                      " FROM p WHERE g.address = p.gas_account"
-                     " AND g.next_nonce = $2::bigint + 1", 2, params);
+                     " AND g.next_nonce = $2::bigint + 1", 3, params);
     PQclear(pg);
 
     strcpy(x->state, "new");
@@ -1419,7 +1465,8 @@ aw_x402_receipt(aw_x402_t *x)
 
 /*
  * In a receipt: the token's AuthorizationUsed(payer, nonce) and its
- * Transfer(payer, payTo, value) of at least the amount.
+ * Transfer(payer, payTo, value) of at least the amount, whose index among
+ * the transaction's logs goes to x->txlog (the chain event credited).
  */
 
 static int
@@ -1448,13 +1495,14 @@ aw_x402_transferred(aw_x402_t *x, const aw_eth_receipt_t *r)
             used = 1;
         }
 
-        if (l->ntopics == 3 && l->data_len == 32
+        if (!paid && l->ntopics == 3 && l->data_len == 32
             && memcmp(l->topics[0].b, aw_x402_topic_transfer.b, 32) == 0
             && memcmp(l->topics[1].b + 12, x->auth.from, 20) == 0
             && memcmp(l->topics[2].b + 12, x->pay_to.b, 20) == 0)
         {
             memcpy(word, l->data, 32);
-            paid |= axon_uint256_cmp(word, x->auth.value) >= 0;
+            paid = axon_uint256_cmp(word, x->auth.value) >= 0;
+            x->txlog = (int) i;
         }
     }
 
@@ -1511,21 +1559,27 @@ aw_x402_diagnose(aw_x402_t *x, const char *what)
 
 
 /*
- * The authorization is used: by the transaction whose AuthorizationUsed
- * log names it (settled, if it paid payTo), else it was canceled.
+ * The authorization is used.  Only a transaction of ours settles it: one
+ * we signed (recorded before it was sent) or the facilitator's answer to
+ * our /settle, both in the row's sent_txs.  Anyone else's (the payer's
+ * own, another service's, an observer's replay): refused, whatever it
+ * paid, so that one authorization never buys here what it paid elsewhere.
  */
 
 static aw_x402_outcome_e
 aw_x402_used_by(aw_x402_t *x)
 {
-    int                rc;
+    int                rc, ours;
+    char               tx[67];
     size_t             n;
     uint64_t           latest;
+    PGresult          *pg;
     aw_rpc_t          *rpc;
-    aw_hash_t          payer, nonce, tx;
+    aw_hash_t          payer, nonce, hash;
     aw_eth_log_t      *logs;
     aw_eth_filter_t    f;
     aw_eth_receipt_t   r;
+    const char        *params[3];
 
     rpc = &aw_worker.rpc;
 
@@ -1562,20 +1616,44 @@ aw_x402_used_by(aw_x402_t *x)
                             "elsewhere");
     }
 
-    tx = logs[0].tx_hash;
-    aw_eth_hex(x->tx, tx.b, 32);
+    hash = logs[0].tx_hash;
+    aw_eth_hex(tx, hash.b, 32);
     aw_eth_logs_free(logs, n);
+
+    params[0] = x->nonce;
+    params[1] = x->payer;
+    params[2] = tx;
+
+    pg = aw_db_query(&aw_worker.db, "SELECT count(*) FROM x402_payments"
+                     " WHERE nonce = $1 AND payer = $2"
+                     " AND $3::text = ANY (sent_txs)", 3, params);
+    if (pg == NULL) {
+        return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
+    }
+
+    ours = atoi(PQgetvalue(pg, 0, 0)) > 0;
+    PQclear(pg);
+
+    if (!ours) {
+        aw_log(AW_LOG_NOTICE, "payment %s of %s: the authorization was used "
+               "by %s, not ours: refused", x->nonce, x->payer, tx);
+        return aw_x402_fail(x, "invalid_exact_evm_nonce_already_used",
+                            "the authorization was used on chain by %s, "
+                            "which this gate did not send", tx);
+    }
 
     memset(&r, 0, sizeof(r));
 
-    if (aw_rpc_get_receipt(rpc, &tx, &r) != AW_RPC_OK) {
-        return aw_x402_later(x, "the receipt of %s: %s", x->tx, rpc->error);
+    if (aw_rpc_get_receipt(rpc, &hash, &r) != AW_RPC_OK) {
+        return aw_x402_later(x, "the receipt of %s: %s", tx, rpc->error);
     }
+
+    strcpy(x->tx, tx);
 
     if (r.status && aw_x402_transferred(x, &r)) {
         aw_eth_receipt_free(&r);
-        aw_log(AW_LOG_NOTICE, "the authorization was settled by %s (not "
-               "ours): it counts", x->tx);
+        aw_log(AW_LOG_NOTICE, "the authorization was settled by %s, an "
+               "earlier transaction of ours", x->tx);
         return AW_X402_SETTLED;
     }
 
@@ -1595,7 +1673,8 @@ aw_x402_used_by(aw_x402_t *x)
  */
 
 static const char  aw_x402_session_lua[] =
-    "local sid = redis.call('HGET', KEYS[1], 'session_id')\n"
+    "local mine = redis.call('HGET', KEYS[1], 'payer') == ARGV[1]\n"
+    "local sid = mine and redis.call('HGET', KEYS[1], 'session_id')\n"
     "if sid then return {0, sid} end\n"
     "local cur = redis.call('HGET', KEYS[2], 'session')\n"
     "if cur then\n"
@@ -1607,7 +1686,7 @@ static const char  aw_x402_session_lua[] =
     " 'profile', ARGV[2], 'mode', 'ssh', 'gpus', ARGV[4],"
     " 'state', 'queued', 'created_at', ARGV[3])\n"
     "redis.call('HSET', KEYS[2], 'session', id)\n"
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "if mine then\n"
     "  redis.call('HSET', KEYS[1], 'session_id', id)\n"
     "end\n"
     "return {1, tostring(id)}\n";
@@ -1620,7 +1699,7 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
     char         id[24], pay[96], wallet[64], now[24], gpus[16];
     PGresult    *pg;
     redisReply  *reply;
-    const char  *params[2], *argv[10];
+    const char  *params[3], *argv[10];
 
     if (x->topup) {
         snprintf(id, sizeof(id), "%lld", (long long) x->topup);
@@ -1691,10 +1770,12 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
 
         params[0] = x->nonce;
         params[1] = id;
+        params[2] = x->payer;
 
         pg = aw_db_query(&aw_worker.db, "UPDATE x402_payments"
                          " SET session_id = coalesce(session_id, $2::bigint)"
-                         " WHERE nonce = $1 RETURNING session_id", 2, params);
+                         " WHERE nonce = $1 AND payer = $3"
+                         " RETURNING session_id", 3, params);
         if (pg == NULL) {
             return aw_job_db_failed(x->job, res);
         }
@@ -1770,13 +1851,20 @@ aw_x402_claim(aw_x402_t *x, aw_job_result_t *res)
  * that expired meanwhile is written again, kept a day; a failed one is
  * kept 10 minutes (the Postgres row stays: sent again, the nonce fails at
  * once).  The payment leaves the pending sets, and on its first
- * settlement the payer's token is stored: it works from now on.
+ * settlement the payer's token is stored: it works from now on.  Another
+ * payer's record of the same nonce is left alone (-1): only this payer's
+ * pending set is told.
  *   KEYS: the record, the token's key
  *   ARGV: token value ('': none), its end (unix s), nonce, payer, failed
  *         (1|0), then the record's fields and values
  */
 
 static const char  aw_x402_record_lua[] =
+    "local p = redis.call('HGET', KEYS[1], 'payer')\n"
+    "if p and p ~= ARGV[4] then\n"
+    "  redis.call('ZREM', '" AW_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
+    "  return -1\n"
+    "end\n"
     "local n = redis.call('EXISTS', KEYS[1])\n"
     "local was = redis.call('HGET', KEYS[1], 'state')\n"
     "local f = {}\n"

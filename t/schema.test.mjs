@@ -129,6 +129,38 @@ test('one deposit per (chain, tx hash, log index)', () => {
     sql(dep(3));
 });
 
+// 009: an x402 payment is (nonce, payer): another payer may use the same nonce
+test('x402 payments keyed by (nonce, payer); one credit per transfer on chain', () => {
+    const nonce = '0x' + '2'.repeat(64);
+    const tx = '0x' + '3'.repeat(64);
+    const begin = w => `SELECT payer FROM axon_x402_begin('${nonce}', '${w}', '${B}', '${B}', 'eip155:1337',
+        1000, 'small', 30, 30, NULL, 'job-${w}', 'self', NULL, NULL)`;
+    assert.equal(sql(begin(A)), A);
+    assert.equal(sql(begin(B)), B);
+    assert.equal(sql(begin(A)), A);
+    assert.equal(sql(`SELECT count(*) FROM x402_payments WHERE nonce = '${nonce}'`), '2');
+
+    // A's settlement credits A (key x402:NONCE:PAYER) and claims the transfer
+    const settle = w => sql(`SELECT applied FROM axon_x402_settled('${nonce}', '${w}', '${tx}', 1337, 1, NULL)`);
+    const had = balance(A);
+    assert.equal(settle(A), 't');
+    assert.equal(settle(A), 'f');
+    assert.equal(balance(A), had + 30);
+    assert.equal(sql(`SELECT credited_as FROM chain_credits WHERE tx_hash = '${tx}'`), `x402:${nonce}:${A}`);
+    // a deposit of the same Transfer: credited with nothing
+    const dep = sql(`INSERT INTO deposits (chain_id, tx_hash, log_index, payer, asset, amount, state)
+                     VALUES (1337, '${tx}', 7, '${A}', '${B}', 1000000, 'confirming') RETURNING id`);
+    assert.equal(sql(`SELECT new_state || ' ' || minutes FROM axon_deposit_credit(${dep}, 60, 6, 0, 'worker', NULL, NULL, 1)`),
+                 'credited 0');
+    assert.equal(balance(A), had + 30);
+    // B's payment said to be settled by the same transfer: nothing more credited
+    assert.equal(settle(B), 'f');
+    assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE idempotency_key LIKE 'x402:${nonce}%'`), '1');
+    // the chain event's key: once
+    sqlFails(`INSERT INTO chain_credits (chain_id, tx_hash, log_index, ledger_id, credited_as)
+              SELECT 1337, '${tx}', 1, id, 'test' FROM credit_ledger LIMIT 1`, /chain_credits_pkey/);
+});
+
 test('the worker refuses a schema older than itself, naming the migration', async () => {
     await s.stack('stop', 'worker');
     const row = sql(`SELECT version, name, checksum FROM axon_schema_migrations WHERE name = '001_core'`)

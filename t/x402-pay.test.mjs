@@ -79,7 +79,8 @@ function ssh(key, host, port, user, cmd) {
 }
 
 // the SDK's fetch wrapper for an account; sent[] records the payment headers it sent
-function agent(account, sent = []) {
+// (send: what sends the request; a test may keep it)
+function agent(account, sent = [], send = fetch) {
     const c = new x402Client();
     registerExactEvmScheme(c, { signer: account });
     c.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: usdc.address,
@@ -88,7 +89,7 @@ function agent(account, sent = []) {
         const req = new Request(input, init);
         const sig = req.headers.get('PAYMENT-SIGNATURE');
         if (sig) sent.push(sig);
-        return fetch(req);
+        return send(req);
     };
     return wrapFetchWithPayment(spy, c);
 }
@@ -141,7 +142,7 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     // the ledger: one row, keyed by the authorization's nonce
     const nonce = r.body.payment_id;
     assert.match(nonce, /^0x[0-9a-f]{64}$/);
-    assert.equal(ledger(a.address), `30:x402:${nonce}`);
+    assert.equal(ledger(a.address), `30:x402:${nonce}:${lower(a.address)}`);
     assert.equal(sql(`SELECT state || ' ' || tx_hash || ' ' || session_id FROM x402_payments WHERE nonce = '${nonce}'`),
                  `settled ${r.settle.transaction} ${r.body.session_id}`);
 
@@ -165,7 +166,7 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
         body: JSON.stringify({ profile: 'small', minutes: 30, ssh_public_key: key.pub }) });
     assert.equal(replay.status, 402);
     assert.equal((await replay.json()).error.code, 'invalid_exact_evm_nonce_already_used');
-    assert.equal(ledger(a.address), `30:x402:${nonce}`);
+    assert.equal(ledger(a.address), `30:x402:${nonce}:${lower(a.address)}`);
     assert.equal(await balanceOf(a.address), before.payer - amount);
 
     // the same job run again (a crash, a replay): nothing is paid, credited or claimed twice
@@ -181,7 +182,7 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     await waitFor(() => unquote(s.redis('HGET', `axon:job:${queued}`, 'state')) === 'done', 'the job moved');
     const again = unquote(s.redis('HGET', `axon:job:${queued}`, 'result')).match(/moved to axon:x402:jobs as job (\S+)/)[1];
     await waitFor(() => unquote(s.redis('HGET', `axon:job:${again}`, 'state')) === 'done', 'the job ran again');
-    assert.equal(ledger(a.address), `30:x402:${nonce}`);
+    assert.equal(ledger(a.address), `30:x402:${nonce}:${lower(a.address)}`);
     assert.equal(await balanceOf(a.address), before.payer - amount);
     assert.equal(live(a.address), '1');
     assert.equal(sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${lower(a.address)}'`), '1');
@@ -191,7 +192,7 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     assert.equal(t.status, 200, JSON.stringify(t.body));
     assert.equal(t.body.session_id, r.body.session_id);
     assert.ok(Date.parse(t.body.expires_at) > exp1 + 55 * 60e3, `${t.body.expires_at} vs ${r.body.expires_at}`);
-    assert.equal(ledger(a.address), `30:x402:${nonce},60:x402:${t.body.payment_id}`);
+    assert.equal(ledger(a.address), `30:x402:${nonce}:${lower(a.address)},60:x402:${t.body.payment_id}:${lower(a.address)}`);
     assert.equal(live(a.address), '1');
 
     // release with the auth token: the unused minutes stay
@@ -251,7 +252,7 @@ test('the chain node down: no session, no credit; paying again once it is back w
         ok = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
         return ok.status === 200;
     }, 'a payment after the node came back', 60000);
-    assert.equal(ledger(a.address), `30:x402:${ok.body.payment_id}`);
+    assert.equal(ledger(a.address), `30:x402:${ok.body.payment_id}:${lower(a.address)}`);
     assert.equal(await balanceOf(a.address), before - 30n * PRICE);
     const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${ok.body.auth_token}` } });
     assert.equal(rel.status, 202);
@@ -310,7 +311,7 @@ test('a session that cannot start (launch failure): the payment stays as credit,
         assert.equal(r.settle.success, true);
         assert.equal(r.body.credit_minutes, 30);
         assert.match(r.body.error.message, /POST \/api\/session/);
-        assert.match(ledger(a.address), new RegExp(`30:x402:${r.body.payment_id}$`));
+        assert.match(ledger(a.address), new RegExp(`30:x402:${r.body.payment_id}:${lower(a.address)}$`));
         assert.equal(live(a.address), '0');
         await waitFor(() => sql(`SELECT billed_minutes FROM sessions WHERE id = ${r.body.session_id}`) === '0',
                       'the failed session billed nothing');
@@ -335,7 +336,7 @@ test('facilitator settlement: /verify and /settle of a local facilitator; down, 
     assert.equal(r.settle.success, true);
     assert.deepEqual(f.requests.map(q => q.path), ['/verify', '/settle']);
     assert.equal(await balanceOf(a.address), before - 30n * PRICE);
-    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id}`);
+    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id}:${lower(a.address)}`);
     assert.equal(sql(`SELECT settle_mode FROM x402_payments WHERE nonce = '${r.body.payment_id}'`), 'facilitator');
     const out = ssh(key, r.body.ssh_host, r.body.ssh_port, r.body.ssh_user, 'echo via-facilitator');
     assert.equal(out.code, 0, out.err);
@@ -357,11 +358,199 @@ test('facilitator settlement: /verify and /settle of a local facilitator; down, 
     const down = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
     assert.equal(down.status, 402, JSON.stringify(down.body));
     assert.equal(down.settle.errorReason, 'facilitator_unavailable');
-    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id}`);
+    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id}:${lower(a.address)}`);
     assert.equal(await balanceOf(a.address), before - 30n * PRICE);
 
     await f.start();
     const again = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: key.pub });
     assert.equal(again.status, 200, JSON.stringify(again.body));
-    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id},30:x402:${again.body.payment_id}`);
+    assert.equal(ledger(a.address), `30:x402:${r.body.payment_id}:${lower(a.address)},30:x402:${again.body.payment_id}:${lower(a.address)}`);
+});
+
+// ---- one transfer on chain, one credit (payTo is the deposit revenue wallet here) ----
+
+const USDC_ABI = ['function transfer(address,uint256) returns (bool)',
+    'function transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)'];
+
+// a wallet of its own, funded with USDC by a demo wallet (it never needs ETH: the gate pays the gas)
+async function freshPayer(usdcAtoms = 10_000_000n) {
+    const { Contract, Wallet } = await import('ethers');
+    const eth = await s.ethers();
+    const key = generatePrivateKey();
+    const t = new Contract(usdc.address, USDC_ABI, eth.wallets[eth.wallets.length - 1]);
+    await (await t.transfer(privateKeyToAccount(key).address, usdcAtoms)).wait();
+    return { account: privateKeyToAccount(key), wallet: new Wallet(key, eth.provider) };
+}
+
+const depositState = tx => sql(`SELECT coalesce(string_agg(state || ':' || coalesce(credited_minutes, -1)
+                                   || ':' || coalesce(reject_reason, ''), ','), '')
+                                   FROM deposits WHERE tx_hash = '${lower(tx)}'`);
+const verifyDeposit = (token, tx) => s.json('/api/auth/verify-deposit', { method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tx_hash: tx }) });
+const DEPOSIT_CONFIRMATIONS = 6;        // the worker's default
+const positive = addr => sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${lower(addr)}' AND delta_minutes > 0`);
+
+test('an x402 payment mined past the confirmations is credited once: the indexer and verify-deposit (payer, another wallet) add nothing', async () => {
+    const { account: a, wallet } = await freshPayer();
+    const r = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: keygen('k-once').pub });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const tx = r.settle.transaction;
+    const key = `30:x402:${r.body.payment_id}:${lower(a.address)}`;
+    assert.match(ledger(a.address), new RegExp(`^30:x402:${r.body.payment_id}`));
+
+    // the payer and another wallet submit the settlement's transaction as a deposit
+    const mine = await s.signIn(wallet);
+    const other = await s.signIn((await s.ethers()).wallets[0]);
+    assert.equal((await verifyDeposit(mine.token, tx)).status, 202);
+    assert.equal((await verifyDeposit(other.token, tx)).status, 202);
+
+    // past the confirmations: the indexer and the confirmer see the same Transfer
+    await s.mine(DEPOSIT_CONFIRMATIONS + 2);
+    await waitFor(() => depositState(tx).startsWith('credited:'), 'the deposit handled', 60000);
+    assert.equal(positive(a.address), '1');
+    assert.equal(depositState(tx), 'credited:0:already_credited');
+    assert.equal(sql(`SELECT count(*) FROM chain_credits WHERE tx_hash = '${tx}'`), '1');
+    const shown = await waitFor(async () => {
+        const d = await s.json('/api/deposits', { headers: { authorization: `Bearer ${mine.token}` } });
+        return d.body.deposits?.find(e => e.tx_hash === tx && e.status === 'credited');
+    }, 'the payer sees the deposit credited');
+    assert.equal(shown.reason, 'already_credited');
+    assert.equal(shown.minutes, 0);
+
+    // exactly the paid minutes: one ledger row, the balance
+    assert.equal(ledger(a.address), key);
+    const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
+    assert.equal(rel.status, 202);
+    await waitFor(() => live(a.address) === '0', 'the session ended');
+    const billed = Number(sql(`SELECT coalesce(sum(billed_minutes), 0) FROM sessions WHERE wallet = '${lower(a.address)}'`));
+    assert.equal(balance(a.address), 30 - billed);
+    assert.equal(positive(a.address), '1');
+});
+
+test('an authorization settled on chain before the gate saw it: refused, never credited', async () => {
+    const { account: a } = await freshPayer();
+    const eth = await s.ethers();
+    // the SDK signs the authorization; the header is kept, not sent
+    const sent = [];
+    const capture = agent(a, sent, req => {
+        if (req.headers.get('PAYMENT-SIGNATURE')) throw new Error('kept, not sent');
+        return fetch(req);
+    });
+    const body = JSON.stringify({ profile: 'small', minutes: 30, ssh_public_key: keygen('k-pre').pub });
+    await assert.rejects(capture(s.url('/api/x402/session'), { method: 'POST',
+        headers: { 'content-type': 'application/json' }, body }));
+    assert.equal(sent.length, 1);
+    const p = JSON.parse(Buffer.from(sent[0], 'base64').toString());
+    const au = p.payload.authorization;
+
+    // someone settles it directly (here: a demo wallet, with ethers)
+    const { Contract } = await import('ethers');
+    const t = new Contract(usdc.address, USDC_ABI, eth.wallets[1]);
+    await (await t.transferWithAuthorization(au.from, au.to, au.value, au.validAfter, au.validBefore,
+                                             au.nonce, p.payload.signature)).wait();
+    const paid = await balanceOf(a.address);
+
+    // then presented to the gate: refused, nothing credited, nothing charged again
+    const res = await fetch(s.url('/api/x402/session'), { method: 'POST',
+        headers: { 'content-type': 'application/json', 'PAYMENT-SIGNATURE': sent[0] }, body });
+    const text = await res.text();
+    assert.equal(res.status, 402, text);
+    const h = res.headers.get('PAYMENT-RESPONSE');
+    assert.equal(decodePaymentResponseHeader(h).errorReason, 'invalid_exact_evm_nonce_already_used');
+    assert.equal(ledger(a.address), '');
+    assert.equal(balance(a.address), 0);
+    assert.equal(live(a.address), '0');
+    assert.equal(sql(`SELECT state || ' ' || error_reason FROM x402_payments WHERE payer = '${lower(a.address)}'`),
+                 'failed invalid_exact_evm_nonce_already_used');
+    assert.equal(await balanceOf(a.address), paid);
+});
+
+test('the indexer credits the transfer first (the facilitator answers late): the settlement credits nothing more', async () => {
+    const g = new Facilitator({ rpcUrl: s.chainUrl, chainId: 1337, privateKey: FACILITATOR_KEY });
+    g.port = await freePort();
+    // the first /settle settles on chain, then answers settlement_pending until released
+    const settle = g.x402.settle.bind(g.x402);
+    let held = null, released = false;
+    g.x402.settle = async (payload, req) => {
+        held ??= await settle(payload, req);
+        return released ? held
+            : { success: false, errorReason: 'settlement_pending', transaction: held.transaction, network: held.network };
+    };
+    await g.start();
+    const lines = [...BASE.filter(l => !l.startsWith('x402_settle') && !l.startsWith('x402_facilitator_url')),
+        'x402_settle facilitator', `x402_facilitator_url ${g.url}`, 'job_max_attempts 1000',
+        'deposit_poll_interval 200ms'];
+    await restartWorker(lines);
+    try {
+        const { account: a } = await freshPayer();
+        const paying = pay(a, { profile: 'small', minutes: 30, ssh_public_key: keygen('k-late').pub });
+        await waitFor(() => held?.transaction, 'the facilitator settled on chain');
+        const tx = held.transaction.toLowerCase();
+        await s.mine(DEPOSIT_CONFIRMATIONS + 2);
+        await waitFor(() => /^credited:[1-9]/.test(depositState(tx)), 'the indexer credited the transfer', 60000);
+        const dep = ledger(a.address);
+        assert.match(dep, /^\d+:deposit:1337:/);
+        released = true;
+
+        const r = await paying;
+        assert.ok(r.status === 200 || r.status === 202, JSON.stringify(r.body));
+        const nonce = r.body.payment_id;
+        await waitFor(() => sql(`SELECT state FROM x402_payments WHERE nonce = '${nonce}'`) === 'settled',
+                      'the payment settled');
+        assert.equal(ledger(a.address), dep);
+        assert.equal(sql(`SELECT x.ledger_id = d.ledger_id FROM x402_payments x, deposits d
+                           WHERE x.nonce = '${nonce}' AND d.tx_hash = '${tx}'`), 't');
+        assert.equal(positive(a.address), '1');
+        if (r.body.auth_token) {
+            await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
+        }
+        await waitFor(() => live(a.address) === '0' || !r.body.auth_token, 'the session ended');
+    } finally {
+        await g.stop();
+    }
+});
+
+test('a reorg mines the settlement again in another block, behind another transaction: still one credit', async () => {
+    const lines = BASE.filter(l => !l.startsWith('x402_settle') && !l.startsWith('x402_facilitator_url')
+                                   && !l.startsWith('job_max_attempts') && !l.startsWith('deposit_poll_interval'));
+    await restartWorker([...lines, 'deposit_poll_interval 200ms']);
+    const { account: a } = await freshPayer();
+    const { Contract } = await import('ethers');
+    const eth = await s.ethers();
+    const snap = await s.snapshot();
+    const r = await pay(a, { profile: 'small', minutes: 30, ssh_public_key: keygen('k-reorg').pub });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const tx = r.settle.transaction;
+    const key = `30:x402:${r.body.payment_id}:${lower(a.address)}`;
+    assert.match(ledger(a.address), new RegExp(`^30:x402:${r.body.payment_id}`));
+    const raw = '0x' + sql(`SELECT encode(raw_tx, 'hex') FROM x402_payments WHERE nonce = '${r.body.payment_id}'`);
+    const blockBefore = (await s.rpc('eth_getTransactionReceipt', [tx])).blockHash;
+
+    // the block is gone; the same transaction is mined again, after another one
+    await s.revert(snap);
+    await s.rpc('miner_stop', []);
+    try {
+        const t = new Contract(usdc.address, USDC_ABI, eth.wallets[1]);
+        await t.transfer(a.address, 1n, { maxPriorityFeePerGas: 10n ** 11n, maxFeePerGas: 10n ** 12n });
+        await s.rpc('eth_sendRawTransaction', [raw]);
+        await s.rpc('evm_mine', []);
+    } finally {
+        await s.rpc('miner_start', []);
+    }
+    // moved: another block, behind the other transaction (ganache numbers a receipt's logs
+    // from 0 in each transaction, so the block's log index is not seen to move here)
+    const moved = await s.rpc('eth_getTransactionReceipt', [tx]);
+    assert.equal(moved.transactionIndex, '0x1');
+    assert.notEqual(moved.blockHash, blockBefore);
+
+    await s.mine(DEPOSIT_CONFIRMATIONS + 2);
+    await waitFor(() => depositState(tx).split(',').some(d => d.startsWith('credited:')),
+                  'the moved deposit handled', 60000);
+    assert.equal(positive(a.address), '1');
+    assert.ok(depositState(tx).split(',').includes('credited:0:already_credited'), depositState(tx));
+    assert.equal(ledger(a.address), key);
+    const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
+    assert.equal(rel.status, 202);
+    await waitFor(() => live(a.address) === '0', 'the session ended');
 });
