@@ -21,7 +21,9 @@ const s = new Stack({
         'billing_tick 200ms',
         'session_idle_timeout 6s',
         'session_grace 3s',
-        'queue_reserve_after 3s',
+        // the fair queue's backfill must come before the reservation:
+        // long enough for a loaded machine's steps between the two
+        'queue_reserve_after 10s',
         'reconcile_interval 1s',
         'launcher_timeout 20s',
         'launcher_ready_timeout 20s',
@@ -228,7 +230,10 @@ test('bad claims end at once with the reason: unknown profile, no credits, too l
 test('the fair queue: positions, leaving, backfill, then a reservation lets a large one run', async () => {
     const smalls = [await user(100), await user(100), await user(100)];
     const large = await user(100);
-    const stop = beating(...smalls, large);
+    // signed in and granted now: between large's claim and theirs, only
+    // what the test checks (backfill happens before queue_reserve_after)
+    const [w, leaver, late] = [await user(100), await user(100), await user(100)];
+    const stop = beating(...smalls, large, w, leaver, late);
     const more = [];
     try {
         for (const u of smalls) await claim(u);
@@ -242,9 +247,7 @@ test('the fair queue: positions, leaving, backfill, then a reservation lets a la
         assert.match((await status(large)).reason, /waiting for 4 GPUs on one host \(1 free\)/);
         assert.ok(q);
 
-        const w = await user(100);
         await claim(w);
-        const leaver = await user(100);
         await claim(leaver);
         // w backfills the free GPU; leaver waits behind large
         await until(w, 'running');
@@ -263,7 +266,6 @@ test('the fair queue: positions, leaving, backfill, then a reservation lets a la
         // a small one freed: a new small claim does not take it
         assert.equal((await api('/api/release', smalls[0].token, 'POST')).status, 202);
         await until(smalls[0], 'ended');
-        const late = await user(100);
         more.push(late);
         await claim(late);
         await waitFor(async () => /behind session/.test((await status(late)).reason || ''), 'late waits behind');

@@ -180,7 +180,8 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     // (put on axon:jobs, the main process moves it to the x402 process's stream)
     const queued = unquote(s.redis('XADD', 'axon:jobs', '*', ...Object.entries(job).flat()));
     await waitFor(() => unquote(s.redis('HGET', `axon:job:${queued}`, 'state')) === 'done', 'the job moved');
-    const again = unquote(s.redis('HGET', `axon:job:${queued}`, 'result')).match(/moved to axon:x402:jobs as job (\S+)/)[1];
+    const moved = s.redis('HGETALL', `axon:job:${queued}`);
+    const again = (moved.match(/moved to axon:x402:jobs as job (\S+)/) || assert.fail(`the job ${queued}: ${moved}`))[1];
     await waitFor(() => unquote(s.redis('HGET', `axon:job:${again}`, 'state')) === 'done', 'the job ran again');
     assert.equal(ledger(a.address), `30:x402:${nonce}:${lower(a.address)}`);
     assert.equal(await balanceOf(a.address), before.payer - amount);
