@@ -31,7 +31,8 @@ MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
 DEPS_STAMP  := .deps.stamp
 
-.PHONY: all module worker rpc-tool x402-tool chain deps test unit run up down migrate clean bench images
+.PHONY: all module worker rpc-tool x402-tool chain deps test unit run up down migrate clean bench images \
+        fuzz fuzz-build
 
 all: module worker rpc-tool x402-tool chain
 
@@ -137,6 +138,35 @@ unit: $(UNIT_BINS)
 test: all unit images
 	AXON_BUILD=$(abspath $(BUILD)) AXON_SANITIZE=$(SANITIZE) \
 	    node --test --test-concurrency=1 t/
+
+# ---- fuzzing: libFuzzer harnesses of t/fuzz/, each run FUZZ_SECONDS ------
+# on a copy of its seed corpus under build/fuzz/ (t/fuzz/ is never written)
+
+FUZZ_CC      ?= clang-16
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer \
+                $(WARN) -std=gnu11 -D_GNU_SOURCE -Ilibaxon -Iaxon-worker
+FUZZ_SRCS    := $(wildcard t/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst t/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+
+# the worker's JSON-RPC client: fuzz_rpc.c includes rpc.c itself
+build/fuzz/fuzz_rpc: FUZZ_EXTRA := $(addprefix axon-worker/,config.c log.c core.c) \
+                                   -ljansson -lcurl
+build/fuzz/fuzz_rpc: axon-worker/rpc.c $(WORKER_HDRS)
+build/fuzz/fuzz_x402: axon-worker/tools/axon-x402.c
+
+build/fuzz/%: t/fuzz/%.c t/fuzz/fuzz.h $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS) $(FUZZ_EXTRA) \
+	    $(CORE_LIBS) -ljansson
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+	    t/fuzz/run $(FUZZ_BINS)
 
 # ---- the local stack --------------------------------------------------------
 run: all

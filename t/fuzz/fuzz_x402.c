@@ -1,0 +1,216 @@
+
+/*
+ * libFuzzer: the x402 payment header (PAYMENT-SIGNATURE, X-PAYMENT): base64,
+ * then JSON, then the EIP-3009 authorization and its signature.
+ *
+ * Two readers of it, the same input to each:
+ *
+ *  - axon-x402 (axon-worker/tools/axon-x402.c), the whole tool, included
+ *    here with its main() renamed: its base64 decoder, jansson, the
+ *    domain it takes from the payload or its options, libaxon's parsers
+ *    and ecrecover.
+ *
+ *  - the steps of the module's ngx_http_axon_x402_pay() that do not need
+ *    nginx, in its order: the header's base64 form as the module checks
+ *    it, json_loadb(JSON_REJECT_DUPLICATES), the fields by their JSON
+ *    lengths, axon_address_parse(), axon_uint256_parse_dec(),
+ *    axon_hex_decode() of the nonce, axon_eip3009_recover() under a fixed
+ *    domain, json_dumps() of the payload as the script gets it.  nginx's
+ *    own ngx_decode_base64() is not linked outside nginx: the tool's
+ *    decoder stands in for it, after the module's form check.
+ */
+
+
+#define main  axon_x402_main
+#include "../../axon-worker/tools/axon-x402.c"
+#undef main
+
+#include "fuzz.h"
+
+
+static uint8_t  fz_domain[32];
+
+
+static int
+fz_string(json_t *o, const char *key, const char **s, size_t *len)
+{
+    json_t  *v;
+
+    v = json_object_get(o, key);
+
+    if (!json_is_string(v)) {
+        return 0;
+    }
+
+    *s = json_string_value(v);
+    *len = json_string_length(v);
+
+    return 1;
+}
+
+
+static void
+fz_module(const char *h, size_t hlen)
+{
+    char                 *text;
+    size_t                len, siglen, k;
+    ssize_t               n;
+    json_t               *payload, *accepted, *inner, *auth;
+    uint8_t              *raw, signer[20];
+    uint64_t              u;
+    const char           *s, *sig;
+    axon_eip3009_auth_t   a;
+
+    /* the module's form check: standard alphabet, padded to 4 */
+
+    for (len = 0; len < hlen; len++) {
+        unsigned char  c = (unsigned char) h[len];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+        {
+            break;
+        }
+    }
+
+    if (hlen == 0 || hlen % 4 || hlen - len > 2
+        || (len < hlen && h[len] != '=')
+        || (len + 1 < hlen && h[len + 1] != '='))
+    {
+        return;
+    }
+
+    raw = malloc(hlen / 4 * 3);
+    FZ_ASSERT(raw != NULL);
+
+    n = ax_base64_decode(raw, h, hlen);
+
+    /* what passed the module's check is base64 the tool reads */
+    FZ_ASSERT(n >= 0 && (size_t) n <= hlen / 4 * 3);
+
+    payload = json_loadb((char *) raw, (size_t) n, JSON_REJECT_DUPLICATES,
+                         NULL);
+    free(raw);
+
+    if (!json_is_object(payload)) {
+        json_decref(payload);
+        return;
+    }
+
+    accepted = json_object_get(payload, "accepted");
+    inner = json_object_get(payload, "payload");
+    auth = json_object_get(inner, "authorization");
+
+    if (!json_is_object(accepted) || !json_is_object(auth)
+        || !fz_string(inner, "signature", &sig, &siglen))
+    {
+        goto done;
+    }
+
+    if (!fz_string(auth, "from", &s, &len)
+        || axon_address_parse(a.from, s, len) != AXON_OK
+        || !fz_string(auth, "to", &s, &len)
+        || axon_address_parse(a.to, s, len) != AXON_OK
+        || !fz_string(auth, "value", &s, &len)
+        || axon_uint256_parse_dec(a.value, s, len) != AXON_OK
+        || !fz_string(auth, "validAfter", &s, &len)
+        || axon_uint256_parse_dec(a.valid_after, s, len) != AXON_OK
+        || !fz_string(auth, "validBefore", &s, &len)
+        || axon_uint256_parse_dec(a.valid_before, s, len) != AXON_OK
+        || !fz_string(auth, "nonce", &s, &len)
+        || len != 66 || s[0] != '0' || s[1] != 'x'
+        || axon_hex_decode(a.nonce, 32, s, len) != AXON_OK)
+    {
+        goto done;
+    }
+
+    (void) axon_uint256_to_u64(&u, a.valid_after);
+    (void) axon_uint256_to_u64(&u, a.valid_before);
+
+    if (axon_eip3009_recover(signer, fz_domain, AXON_EIP3009_TRANSFER, &a,
+                             sig, siglen)
+        == AXON_OK)
+    {
+        (void) axon_memeq_ct(signer, a.from, 20);
+    }
+
+    text = json_dumps(payload, JSON_COMPACT);
+    FZ_ASSERT(text != NULL);
+    k = strlen(text);
+    FZ_ASSERT(k > 0);
+    free(text);
+
+done:
+
+    json_decref(payload);
+}
+
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    uint8_t  usdc[20];
+
+    /* the tool writes one line of JSON a run */
+    FZ_ASSERT(freopen("/dev/null", "w", stdout) != NULL);
+
+    FZ_ASSERT(axon_address_parse(usdc,
+                  "0xe78A0F7E598Cc8b0Bb87894B0F60dD2a88d6a8Ab", 42)
+              == AXON_OK);
+    axon_eip712_domain_separator(fz_domain, "USD Coin", 8, "2", 1, 1337,
+                                 usdc);
+
+    return 0;
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int    rc;
+    char  *h, *argv[12];
+
+    h = malloc(size + 1);
+    FZ_ASSERT(h != NULL);
+    memcpy(h, data, size);
+    h[size] = '\0';
+
+    fz_module(h, size);
+
+    /* the tool on the header; odd first bytes with a domain of options */
+
+    if (size > 0 && memchr(h, '\0', size) == NULL) {
+        argv[0] = (char *) "axon-x402";
+
+        if (data[0] & 1) {
+            argv[1] = (char *) "-n";
+            argv[2] = (char *) "USD Coin";
+            argv[3] = (char *) "-v";
+            argv[4] = (char *) "2";
+            argv[5] = (char *) "-i";
+            argv[6] = (char *) "1337";
+            argv[7] = (char *) "-a";
+            argv[8] = (char *) "0xe78A0F7E598Cc8b0Bb87894B0F60dD2a88d6a8Ab";
+            argv[9] = h;
+            argv[10] = NULL;
+            rc = 10;
+
+        } else {
+            argv[1] = h;
+            argv[2] = NULL;
+            rc = 2;
+        }
+
+        /* a run of the tool starts as a process would: getopt() over
+         * (glibc: optind 0), no JSON left from the last run (the tool
+         * frees it but keeps the pointer: once a process, no matter) */
+        optind = 0;
+        ax_root = NULL;
+        rc = axon_x402_main(rc, argv);
+        FZ_ASSERT(rc >= 0 && rc <= 2);
+    }
+
+    free(h);
+
+    return 0;
+}
