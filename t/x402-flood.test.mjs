@@ -18,7 +18,7 @@ import { registerExactEvmScheme } from '@x402/evm/exact/client';
 import { decodePaymentRequiredHeader, encodePaymentSignatureHeader } from '@x402/core/http';
 import { Stack, freePort, waitFor } from './lib/stack.mjs';
 
-const N = 300;                          // the burst: fresh keys, no USDC
+const N = 1000;                         // the burst: fresh keys, no USDC
 const PARALLEL = 30;
 const NETWORK = 'eip155:1337';
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl agent@test';
@@ -32,10 +32,12 @@ const s = new Stack({
         'billing_minute 2s', 'billing_tick 200ms', 'launcher_timeout 20s',
         'launcher_ready_timeout 20s', 'reconcile_interval 2s', 'session_grace 4s'].join('\n'),
     // the burst's server: no limit_req (conf/axon.conf's /api/x402/ has
-    // one per address), and paid requests answered 202 after 1 s
+    // one per address), room for the whole burst in the pending bound
+    // (1000 by default), and paid requests answered 202 after 1 s
     nginx: async () => {
         burstPort = await freePort();
-        return `server { listen 127.0.0.1:${burstPort}; axon_x402_wait 1s; location /api/ { axon_api; } }\n`;
+        return `server { listen 127.0.0.1:${burstPort}; axon_x402_wait 1s; axon_x402_pending 2000 4;\n`
+            + '    location /api/ { axon_api; } }\n';
     },
 });
 
