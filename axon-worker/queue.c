@@ -34,6 +34,13 @@
  * job is axon:jobs'.
  */
 #define aw_queue_stream()  (aw_worker.x402 ? AW_QUEUE_X402 : AW_QUEUE_STREAM)
+
+/*
+ * A job's state hash, by its id in that stream: ids are per stream, and
+ * two streams give the same id to two entries added in the same
+ * millisecond (the main process moving an x402.pay does, often)
+ */
+#define aw_queue_job()     (aw_worker.x402 ? AW_QUEUE_X402_JOB : AW_QUEUE_JOB)
 #define AW_QUEUE_DEAD_FIELDS   64       /* field/value pairs copied */
 
 
@@ -123,7 +130,8 @@ static const char  aw_queue_lua_replay[] =
     "local new = redis.call('XADD', to, '*', unpack(f))\n"
     "redis.call('XDEL', KEYS[1], ARGV[1])\n"
     "if orig ~= '' then\n"
-    "  local k = 'axon:job:' .. orig\n"
+    "  local k = 'axon:x402:job:' .. orig\n"
+    "  if redis.call('EXISTS', k) == 0 then k = 'axon:job:' .. orig end\n"
     "  redis.call('HDEL', k, 'dead_id')\n"
     "  redis.call('HSET', k, 'state', 'replayed', 'replayed_as', new,"
     " 'updated', ARGV[2])\n"
@@ -756,7 +764,7 @@ aw_queue_start(redisReply *e)
     size_t       i;
     redisReply  *fields, *f;
 
-    snprintf(key, sizeof(key), AW_QUEUE_JOB "%s", e->element[0]->str);
+    snprintf(key, sizeof(key), "%s%s", aw_queue_job(), e->element[0]->str);
     strcpy(kindname, "-");
 
     fields = e->element[1];
@@ -820,7 +828,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
     id = e->element[0]->str;
     fields = e->element[1];
 
-    snprintf(key, sizeof(key), AW_QUEUE_JOB "%s", id);
+    snprintf(key, sizeof(key), "%s%s", aw_queue_job(), id);
 
     if (fields->type != REDIS_REPLY_ARRAY) {
         /* deleted while pending: nothing to do */
@@ -1375,7 +1383,7 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
     r = &aw_worker.redis;
     dead_id = aw_job_str(job, "id");
 
-    snprintf(key, sizeof(key), AW_QUEUE_JOB "%s", job->id);
+    snprintf(key, sizeof(key), "%s%s", aw_queue_job(), job->id);
 
     reply = aw_redis_command(r, "EVAL %s 4 %s %s %s %s %s %lld %lld",
                              aw_queue_lua_replay, AW_QUEUE_DEAD,

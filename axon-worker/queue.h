@@ -38,6 +38,7 @@
 #define AW_QUEUE_X402        "axon:x402:jobs"
 #define AW_QUEUE_DEAD        "axon:jobs:dead"
 #define AW_QUEUE_JOB         "axon:job:"
+#define AW_QUEUE_X402_JOB    "axon:x402:job:"
 #define AW_QUEUE_STATS       "axon:queue:stats:"
 
 
