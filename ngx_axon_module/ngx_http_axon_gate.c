@@ -766,39 +766,20 @@ ngx_http_axon_gate_deny(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
 static ngx_uint_t
 ngx_http_axon_gate_navigation(ngx_http_request_t *r)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return 0;
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_http_axon_header_in(r, "Sec-Fetch-Mode",
+                                sizeof("Sec-Fetch-Mode") - 1);
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Sec-Fetch-Mode") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Mode",
-                               sizeof("Sec-Fetch-Mode") - 1)
-               == 0)
-        {
-            return h[i].value.len == sizeof("navigate") - 1
-                   && ngx_strncmp(h[i].value.data, "navigate",
-                                  sizeof("navigate") - 1)
-                      == 0;
-        }
+    if (h) {
+        return h->value.len == sizeof("navigate") - 1
+               && ngx_strncmp(h->value.data, "navigate",
+                              sizeof("navigate") - 1)
+                  == 0;
     }
 
 #if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
