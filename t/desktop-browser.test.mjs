@@ -135,6 +135,14 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
     const responses = [];
     const sockets = [];
     context.on('response', r => responses.push(r));
+    // requests the browser began and has not finished, for the report
+    const pending = new Map();
+    context.on('request', r => pending.set(r, Date.now()));
+    context.on('requestfinished', r => pending.delete(r));
+    context.on('requestfailed', r => pending.delete(r));
+    const consoleSaid = [];
+    page.on('console', m => consoleSaid.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', e => consoleSaid.push(`error: ${e.message}`));
     page.on('websocket', ws => sockets.push(ws.url()));
     try {
         await page.goto(s.url('/'));
@@ -177,7 +185,11 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
             await page.screenshot({ path: artifact('desktop-failed.png'), fullPage: true }).catch(() => {});
             const said = await frame.evaluate(() => `${document.documentElement.className}: ` +
                 document.getElementById('noVNC_status')?.textContent).catch(err => String(err));
-            throw new Error(`${e.message}: ${JSON.stringify(last)}; noVNC ${said}`);
+            // the browser's unfinished requests, and whether nginx saw each
+            const log = readFileSync(join(s.logs, 'nginx-access.log'), 'utf8');
+            const open = [...pending].map(([r, t]) => `${r.method()} ${new URL(r.url()).pathname} ` +
+                `${Math.round((Date.now() - t) / 1000)} s, ${log.includes(new URL(r.url()).pathname) ? 'in' : 'not in'} nginx's log`);
+            throw new Error(`${e.message}: ${JSON.stringify(last)}; noVNC ${said}; pending: ${open.join('; ') || 'none'}; console: ${consoleSaid.join(' | ')}`);
         }
         assert.ok(last.width >= 320 && last.height >= 200, JSON.stringify(last));
 
