@@ -28,6 +28,7 @@ MODULE_SRCS := $(wildcard ngx_axon_module/*.c ngx_axon_module/*.h)
 UNIT_SRCS   := $(wildcard t/unit/*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+SQL_FUNCS   := $(sort $(wildcard sql/functions/*.sql))
 
 DEPS_STAMP  := .deps.stamp
 
@@ -63,9 +64,10 @@ $(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(
 # ---- the worker -------------------------------------------------------------
 worker: $(BUILD)/axon-worker $(BUILD)/axon-launch
 
-$(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed-migrations
+$(BUILD)/migrations.c: $(MIGRATIONS) $(SQL_FUNCS) scripts/embed-migrations
 	@mkdir -p $(BUILD)
-	scripts/embed-migrations $(MIGRATIONS) > $@
+	scripts/embed-migrations $(MIGRATIONS) --functions $(SQL_FUNCS) > $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(BUILD)/migrations.c | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)

@@ -7,6 +7,12 @@
  * all (a migration must therefore not contain BEGIN/COMMIT).  Its checksum
  * is the sha256 of its text; an applied migration whose text changed since
  * is refused, never applied again.
+ *
+ * The function files (sql/functions/NAME.sql, CREATE OR REPLACE FUNCTION)
+ * are applied after the numbered migrations, each again whenever its
+ * sha256 differs from the one recorded in axon_schema_functions, in its
+ * own transaction with its row.  All of it runs under one advisory lock,
+ * so workers that start at once apply each change once.
  */
 
 
@@ -26,6 +32,10 @@
 
 
 static int aw_migrate_apply(aw_db_t *db, void *data);
+static int aw_migrate_functions(aw_db_t *db);
+static int aw_migrate_apply_function(aw_db_t *db, void *data);
+static int aw_migrate_check_functions(aw_db_t *db);
+static int aw_migrate_find_function(PGresult *res, const char *name);
 static PGresult *aw_migrate_applied(aw_db_t *db, int *exists);
 static int aw_migrate_find(PGresult *res, int version);
 static const aw_migration_t *aw_migrate_embedded(int version);
@@ -43,7 +53,7 @@ static int  aw_migrate_version;
 int
 aw_migrate_run(aw_db_t *db)
 {
-    int                    rc, row, exists, applied;
+    int                    rc, row, exists, applied, newer, n;
     PGresult              *res;
     aw_msec_t              start;
     const char            *params[1];
@@ -63,6 +73,7 @@ aw_migrate_run(aw_db_t *db)
     rc = AW_ERROR;
     res = NULL;
     applied = 0;
+    newer = 0;
 
     if (aw_db_exec(db,
             "CREATE TABLE IF NOT EXISTS axon_schema_migrations ("
@@ -89,6 +100,7 @@ aw_migrate_run(aw_db_t *db)
             aw_log(AW_LOG_WARN, "migrate: the database has migration %s, "
                    "which this worker does not know (applied by a newer "
                    "worker?)", PQgetvalue(res, row, 1));
+            newer = 1;
             continue;
         }
 
@@ -130,6 +142,24 @@ aw_migrate_run(aw_db_t *db)
         printf("applied %s (%lld ms)\n", m->name,
                (long long) (aw_monotonic_msec() - start));
         fflush(stdout);
+    }
+
+    /*
+     * a newer worker's functions may depend on its migrations: an older
+     * worker must not put its own definitions back
+     */
+
+    if (newer) {
+        aw_log(AW_LOG_WARN, "migrate: the database is newer than this "
+               "worker; its functions are left as they are");
+
+    } else {
+        n = aw_migrate_functions(db);
+        if (n < 0) {
+            goto done;
+        }
+
+        applied += n;
     }
 
     if (applied == 0) {
@@ -181,8 +211,92 @@ aw_migrate_apply(aw_db_t *db, void *data)
 
 
 /*
+ * Applies each function file whose checksum is not the one recorded (or
+ * that has none); returns how many it applied, -1 on error.
+ */
+
+static int
+aw_migrate_functions(aw_db_t *db)
+{
+    int                   row, applied;
+    PGresult             *res;
+    aw_msec_t             start;
+    const aw_function_t  *f;
+    char                  sum[65];
+
+    res = aw_db_query(db, "SELECT name, checksum FROM axon_schema_functions",
+                      0, NULL);
+    if (res == NULL) {
+        return -1;
+    }
+
+    applied = 0;
+
+    for (f = aw_functions; f->name; f++) {
+        aw_migrate_checksum(f->sql, sum);
+
+        row = aw_migrate_find_function(res, f->name);
+
+        if (row >= 0 && strcmp(sum, PQgetvalue(res, row, 1)) == 0) {
+            continue;
+        }
+
+        start = aw_monotonic_msec();
+
+        if (aw_db_txn(db, NULL, aw_migrate_apply_function, (void *) f)
+            != AW_OK)
+        {
+            aw_log(AW_LOG_ERR, "migrate: function %s (sql/functions/%s.sql) "
+                   "failed: %s; it was rolled back", f->name, f->name,
+                   db->error);
+            PQclear(res);
+            return -1;
+        }
+
+        applied++;
+
+        aw_log(AW_LOG_NOTICE, "migrate: applied function %s", f->name);
+        printf("applied function %s (%lld ms)\n", f->name,
+               (long long) (aw_monotonic_msec() - start));
+        fflush(stdout);
+    }
+
+    PQclear(res);
+
+    return applied;
+}
+
+
+static int
+aw_migrate_apply_function(aw_db_t *db, void *data)
+{
+    char                  sum[65];
+    const char           *params[2];
+    const aw_function_t  *f;
+
+    f = data;
+
+    if (aw_db_script(db, f->sql) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    aw_migrate_checksum(f->sql, sum);
+
+    params[0] = f->name;
+    params[1] = sum;
+
+    return aw_db_exec(db, "INSERT INTO axon_schema_functions"
+                          " (name, checksum) VALUES ($1, $2)"
+                          " ON CONFLICT (name) DO UPDATE"
+                          " SET checksum = excluded.checksum,"
+                          " applied_at = now()", 2, params);
+}
+
+
+/*
  * On each connect: the worker runs only on a database that has every
- * migration it embeds.  AW_FATAL stops it (exit 78).
+ * migration it embeds, and each of its function files applied.  AW_FATAL
+ * stops it (exit 78).
  */
 
 int
@@ -245,9 +359,62 @@ aw_migrate_check(aw_db_t *db)
     }
 
     if (rc == AW_OK) {
+        rc = aw_migrate_check_functions(db);
+    }
+
+    if (rc == AW_OK) {
         aw_migrate_version = highest;
         aw_log(AW_LOG_INFO, "schema: version %d, every migration of this "
                "worker is applied", highest);
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+/*
+ * A function file never applied stops the worker, as a missing migration
+ * does; one whose text differs from the one applied is only noted: the
+ * database may have a newer worker's.
+ */
+
+static int
+aw_migrate_check_functions(aw_db_t *db)
+{
+    int                   row, rc;
+    PGresult             *res;
+    const aw_function_t  *f;
+    char                  sum[65];
+
+    res = aw_db_query(db, "SELECT name, checksum FROM axon_schema_functions",
+                      0, NULL);
+    if (res == NULL) {
+        return AW_ERROR;
+    }
+
+    rc = AW_OK;
+
+    for (f = aw_functions; f->name; f++) {
+        row = aw_migrate_find_function(res, f->name);
+
+        if (row < 0) {
+            aw_log(AW_LOG_EMERG, "database schema is older than this "
+                   "worker: function %s (sql/functions/%s.sql) is not "
+                   "applied (run: axon-worker --migrate)", f->name, f->name);
+            rc = AW_FATAL;
+            break;
+        }
+
+        aw_migrate_checksum(f->sql, sum);
+
+        if (strcmp(sum, PQgetvalue(res, row, 1)) != 0) {
+            aw_log(AW_LOG_WARN, "schema: function %s differs from this "
+                   "worker's sql/functions/%s.sql (its sha256 differs from "
+                   "the database's; --migrate applies it)", f->name,
+                   f->name);
+        }
     }
 
     PQclear(res);
@@ -301,6 +468,21 @@ aw_migrate_find(PGresult *res, int version)
 
     for (row = 0; row < PQntuples(res); row++) {
         if (atoi(PQgetvalue(res, row, 0)) == version) {
+            return row;
+        }
+    }
+
+    return -1;
+}
+
+
+static int
+aw_migrate_find_function(PGresult *res, const char *name)
+{
+    int  row;
+
+    for (row = 0; row < PQntuples(res); row++) {
+        if (strcmp(PQgetvalue(res, row, 0), name) == 0) {
             return row;
         }
     }

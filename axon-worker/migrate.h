@@ -1,7 +1,8 @@
 /*
- * axon-worker: the schema migrations, sql/NNN_name.sql, embedded in the
- * binary by scripts/embed-migrations (build/migrations.c) and recorded in
- * axon_schema_migrations when applied.
+ * axon-worker: the schema migrations, sql/NNN_name.sql, and the function
+ * files, sql/functions/NAME.sql, embedded in the binary by
+ * scripts/embed-migrations (build/migrations.c) and recorded, when
+ * applied, in axon_schema_migrations and axon_schema_functions.
  */
 
 #ifndef AW_MIGRATE_H
@@ -19,8 +20,17 @@ typedef struct {
 } aw_migration_t;
 
 
+typedef struct {
+    const char   *name;         /* "axon_billing_tick" */
+    const char   *sql;          /* the file's text */
+} aw_function_t;
+
+
 /* in build/migrations.c, ascending by version, ends with { 0, NULL, NULL } */
 extern const aw_migration_t  aw_migrations[];
+
+/* in build/migrations.c, by name, ends with { NULL, NULL } */
+extern const aw_function_t   aw_functions[];
 
 
 int aw_migrate_run(aw_db_t *db);
