@@ -1,13 +1,17 @@
 // The schema's invariants hold in Postgres itself, whatever the code does:
 // idempotent append-only ledger, no negative balance, exclusive GPUs, one
 // live session per wallet, one deposit per (chain, tx, log index).  And the
-// worker refuses a schema older than itself.
+// worker refuses a schema older than itself.  The function files
+// (sql/functions/NAME.sql) are applied again when their checksum changes,
+// once, however many workers migrate at once.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Stack, BUILD } from './lib/stack.mjs';
+import { Stack, BUILD, ROOT } from './lib/stack.mjs';
 
 const s = new Stack();
 before(() => s.start());
@@ -174,6 +178,78 @@ test('the worker refuses a schema older than itself, naming the migration', asyn
     } finally {
         sql(`INSERT INTO axon_schema_migrations (version, name, checksum)
              VALUES (${row[0]}, '${row[1]}', '${row[2]}')`);
+    }
+    await s.stack('start', 'worker');
+});
+
+const FUNCS = join(ROOT, 'sql/functions');
+const fileSum = name => createHash('sha256').update(readFileSync(join(FUNCS, `${name}.sql`))).digest('hex');
+
+// --migrate, as a worker starting up runs it: its exit status, what it
+// printed (stdout) and logged (stderr)
+function migrate() {
+    return new Promise((ok, fail) => {
+        const p = spawn(join(BUILD, 'axon-worker'), ['-c', join(s.dir, 'worker.conf'), '--migrate']);
+        let out = '', err = '';
+        p.stdout.on('data', d => { out += d; });
+        p.stderr.on('data', d => { err += d; });
+        p.on('error', fail);
+        p.on('close', status => ok({ status, out, err }));
+    });
+}
+
+test('every function file is applied and recorded with its checksum', () => {
+    const files = readdirSync(FUNCS).filter(f => f.endsWith('.sql')).map(f => f.slice(0, -4)).sort();
+    const rows = sql(`SELECT name || ' ' || checksum FROM axon_schema_functions ORDER BY name`);
+    assert.equal(rows, files.map(n => `${n} ${fileSum(n)}`).join('\n'));
+    // each file defines the function of its name, and no other is left
+    assert.equal(sql(`SELECT string_agg(p.proname, ' ' ORDER BY p.proname) FROM pg_proc p
+                      JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'`),
+                 files.join(' '));
+});
+
+test('a function file whose checksum changed is applied again, once, with two workers migrating at once', async () => {
+    const F = 'axon_grace_minutes';
+    const def = () => sql(`SELECT pg_get_functiondef('${F}'::regproc)`);
+    const stamps = () => sql(`SELECT string_agg(name || ' ' || applied_at, ',' ORDER BY name)
+                              FROM axon_schema_functions WHERE name <> '${F}'`);
+    const want = def();
+    const others = stamps();
+    const at = sql(`SELECT applied_at FROM axon_schema_functions WHERE name = '${F}'`);
+    // the database has another text of it than this worker's file
+    sql(`CREATE OR REPLACE FUNCTION ${F}(p_grace_ms bigint, p_minute_ms bigint)
+         RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT 0::bigint $$`);
+    sql(`UPDATE axon_schema_functions SET checksum = 'stale' WHERE name = '${F}'`);
+    assert.notEqual(def(), want);
+
+    const runs = await Promise.all([migrate(), migrate()]);
+    for (const r of runs) assert.equal(r.status, 0, r.err);
+    const out = runs.map(r => r.out).join('');
+    const applied = out.match(/^applied .*/gm) || [];
+    assert.equal(applied.length, 1, out);
+    assert.match(applied[0], new RegExp(`^applied function ${F} \\(\\d+ ms\\)$`));
+    assert.match(out, /nothing to apply/);
+
+    assert.equal(def(), want);
+    assert.equal(sql(`SELECT checksum FROM axon_schema_functions WHERE name = '${F}'`), fileSum(F));
+    assert.equal(sql(`SELECT applied_at > '${at}' FROM axon_schema_functions WHERE name = '${F}'`), 't');
+    // the unchanged ones were left alone
+    assert.equal(stamps(), others);
+});
+
+test('the worker refuses a database where a function file was never applied', async () => {
+    await s.stack('stop', 'worker');
+    const F = 'axon_grace_minutes';
+    const row = sql(`SELECT checksum, applied_at FROM axon_schema_functions WHERE name = '${F}'`).split('|');
+    sql(`DELETE FROM axon_schema_functions WHERE name = '${F}'`);
+    try {
+        const r = spawnSync(join(BUILD, 'axon-worker'), ['-c', join(s.dir, 'worker.conf')],
+            { timeout: 30000 });
+        assert.equal(r.status, 78, r.stderr.toString());
+        assert.match(r.stderr.toString(), new RegExp(`\\[emerg\\].*function ${F} .*is not applied`));
+    } finally {
+        sql(`INSERT INTO axon_schema_functions (name, checksum, applied_at)
+             VALUES ('${F}', '${row[0]}', '${row[1]}')`);
     }
     await s.stack('start', 'worker');
 });
