@@ -1,5 +1,5 @@
 // The job queue and the credit ledger, through the real interfaces: jobs
-// queued with redis-cli (the README's own command lines), run by the real
+// queued with redis-cli (docs/worker.md's own command lines), run by the real
 // worker into the real Postgres, read back from Redis (what the gate reads)
 // and psql.  Faults are real too: a Postgres trigger that refuses inserts.
 
@@ -27,12 +27,12 @@ const s = new Stack({
 before(() => s.start());
 after(() => s.stop());
 
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const DOC = readFileSync(join(ROOT, 'docs/worker.md'), 'utf8');
 
-// A command line of the README, run as written but for the port.
-function readmeLine(re) {
-    const line = README.split('\n').find(l => re.test(l));
-    assert.ok(line, `README has a line matching ${re}`);
+// A command line of docs/worker.md, run as written but for the port.
+function docLine(re) {
+    const line = DOC.split('\n').find(l => re.test(l));
+    assert.ok(line, `docs/worker.md has a line matching ${re}`);
     return line;
 }
 
@@ -89,8 +89,8 @@ function deadEntry(jobId) {
     return null;
 }
 
-test("grant with the README's redis-cli line: credited, visible where the gate reads it", async () => {
-    const line = readmeLine(/^redis-cli XADD axon:jobs '\*' kind credit\.grant wallet 0x[0-9a-fA-F]{40} minutes 120 ref grant-42$/);
+test("grant with the docs' redis-cli line: credited, visible where the gate reads it", async () => {
+    const line = docLine(/^redis-cli XADD axon:jobs '\*' kind credit\.grant wallet 0x[0-9a-fA-F]{40} minutes 120 ref grant-42$/);
     const addr = line.match(/wallet (0x[0-9a-fA-F]{40})/)[1];
     const id = sh(line);
     assert.match(id, /^\d+-\d+$/);
@@ -235,9 +235,9 @@ test('a job that keeps failing is dead-lettered after job_max_attempts, and can 
     assert.equal(d.attempts, String(MAX_ATTEMPTS));
     assert.equal(pgBalance(w), '0');
 
-    // the fault is repaired; the admin replays it with the README's line
+    // the fault is repaired; the admin replays it with the docs' line
     sql('UPDATE test_fault_switch SET always = false');
-    const line = readmeLine(/^redis-cli XADD axon:jobs '\*' kind job\.replay id \S+$/)
+    const line = docLine(/^redis-cli XADD axon:jobs '\*' kind job\.replay id \S+$/)
         .replace(/ id \S+$/, ` id ${d.entry}`);
     const rid = sh(line);
     await finished(rid);
@@ -259,7 +259,7 @@ test('a job that keeps failing is dead-lettered after job_max_attempts, and can 
 test('an adjustment that would take a balance below zero is refused; within it, applied', async () => {
     const w = wallet();
     await finished(enqueue({ kind: 'credit.grant', wallet: w, minutes: 100, ref: `adj-g-${w}` }));
-    const line = readmeLine(/^redis-cli XADD axon:jobs '\*' kind credit\.adjust wallet 0x[0-9a-fA-F]{40} minutes -\d+ ref \S+ reason '[^']+'$/)
+    const line = docLine(/^redis-cli XADD axon:jobs '\*' kind credit\.adjust wallet 0x[0-9a-fA-F]{40} minutes -\d+ ref \S+ reason '[^']+'$/)
         .replace(/wallet \S+/, `wallet ${w}`).replace(/minutes \S+/, 'minutes -150').replace(/ ref \S+/, ` ref adj-1-${w}`);
     const id = sh(line);
     const h = await finished(id, 'dead');
@@ -270,7 +270,7 @@ test('an adjustment that would take a balance below zero is refused; within it, 
 
     await finished(enqueue({ kind: 'credit.adjust', wallet: w, minutes: -30, ref: `adj-2-${w}`, reason: 'refund of a test' }));
     assert.equal(redisBalance(w), '70');
-    const rline = readmeLine(/^redis-cli XADD axon:jobs '\*' kind credit\.revoke wallet 0x[0-9a-fA-F]{40} minutes \d+ ref \S+ reason '[^']+'$/)
+    const rline = docLine(/^redis-cli XADD axon:jobs '\*' kind credit\.revoke wallet 0x[0-9a-fA-F]{40} minutes \d+ ref \S+ reason '[^']+'$/)
         .replace(/wallet \S+/, `wallet ${w}`).replace(/minutes \S+/, 'minutes 70').replace(/ ref \S+/, ` ref rev-${w}`);
     await finished(sh(rline));
     assert.equal(redisBalance(w), '0');

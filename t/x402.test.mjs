@@ -9,7 +9,7 @@
 // SDK's signer from the PAYMENT-SIGNATURE header, the SDK's facilitator
 // settles it with transferWithAuthorization, a replayed or altered header
 // is refused, a facilitator that is down settles nothing and the payment
-// goes through once it is back.  See docs/x402-notes.md.
+// goes through once it is back.  See docs/x402.md.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 // A local x402 facilitator for the tests, built from the SDK's own code:
 // @x402/core's x402Facilitator with @x402/evm's exact EVM scheme, settling
 // on the stack's chain from a gas wallet, behind the HTTP API the SDK's
-// HTTPFacilitatorClient speaks (docs/x402-notes.md, section 4):
+// HTTPFacilitatorClient speaks (docs/x402.md, "4. Settlement"):
 //
 //   POST /verify    {x402Version, paymentPayload, paymentRequirements}
 //                   -> 200 {isValid, invalidReason?, invalidMessage?, payer?}
