@@ -1,5 +1,5 @@
 # axon: nginx module + worker daemon.  `make` builds both, `make run` starts the
-# local stack in the foreground, `make test` runs every test.
+# local stack in the foreground, `make test` runs every test (docs/testing.md).
 
 BUILD      ?= build
 SANITIZE   ?=
@@ -64,6 +64,8 @@ $(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(
 # ---- the worker -------------------------------------------------------------
 worker: $(BUILD)/axon-worker $(BUILD)/axon-launch
 
+# the schema, embedded in the worker: the numbered migrations, then the
+# function files, applied again when they change (docs/database.md)
 $(BUILD)/migrations.c: $(MIGRATIONS) $(SQL_FUNCS) scripts/embed-migrations
 	@mkdir -p $(BUILD)
 	scripts/embed-migrations $(MIGRATIONS) --functions $(SQL_FUNCS) > $@.tmp

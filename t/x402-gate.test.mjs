@@ -1,9 +1,9 @@
-// The gate's side of x402 (issue 10): the module's discovery, its checks of
+// The gate's side of x402: the module's discovery, its checks of
 // a PAYMENT-SIGNATURE, the one x402.pay job it queues, and its answer once
 // the worker has settled (or not).  Real nginx, Redis and local chain; the
 // unmodified SDK client (@x402/fetch, @x402/evm with a viem account) pays.
 // The worker is stopped and the test plays its side of x402.pay by writing
-// what the contract says it writes (README: "Agents: x402"): the record's
+// what the contract says it writes (docs/protocol.md: "The x402.pay job"): the record's
 // outcome and, once settled, the payer's token (settle() below).
 
 import { test, before, after } from 'node:test';

@@ -18,7 +18,7 @@ import { BUILD } from './stack.mjs';
 export const CHROMIUM = process.env.AXON_CHROMIUM || '/usr/bin/chromium';
 
 // Screenshots and other things a person looks at after a run; CI keeps
-// this directory (README: Tests).
+// this directory (docs/testing.md).
 export const ARTIFACTS = join(BUILD, 'test-artifacts');
 
 export function artifact(name) {
