@@ -1,4 +1,4 @@
-// The desktop through nginx, in a real browser (issue 7): headless Chromium
+// The desktop through nginx, in a real browser: headless Chromium
 // (t/lib/browser.mjs) signs in on the launch page with an injected
 // EIP-1193 wallet, claims a profile, and the worker launches the desktop
 // image (podman, no GPU); the page's noVNC, served by nginx itself from

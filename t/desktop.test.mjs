@@ -1,4 +1,4 @@
-// The desktop image (issue 7): launched through build/axon-launch like any
+// The desktop image: launched through build/axon-launch like any
 // session, and on its own (single-desktop mode: podman run -p ...:6080,
 // no gate); reached on 127.0.0.1 only.  `make images` builds it; without
 // it (make test DESKTOP=0) this file skips itself, saying so.

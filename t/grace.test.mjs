@@ -1,4 +1,4 @@
-// Every GPU-minute a session runs is paid (issue 16, item 3): the grace at
+// Every GPU-minute a session runs is paid: the grace at
 // zero balance is billed from a reserve the claim must hold.  Real nginx,
 // worker, Postgres, Redis and podman with the test image; minutes of 2 s,
 // a grace of 6 s: 3 minutes, so a claim needs (1 + 3) x gpus x price.

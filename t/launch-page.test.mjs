@@ -1,6 +1,6 @@
 // The launch page, noVNC and the desktop location of conf/axon.conf, as the
 // operator's drop-in serves them (the page's own flow in a browser is the
-// desktop issue's Chromium test).
+// Chromium test, t/desktop-browser.test.mjs).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
-// Sign-in bound to the operator's origin, and the cookie only from it
-// (issue 16, items 2 and 7): a phishing relay's Host never reaches a
-// message; a browser's Origin must be the gate's; a cross-site request
+// Sign-in bound to the operator's origin, and the cookie only from it:
+// a phishing relay's Host never reaches a message; a browser's Origin must
+// be the gate's; a cross-site request
 // cannot act with the cookie, Bearer can; an empty cookie hides no other
 // carrier; a logout racing a token lookup stays a logout; no token in the
 // access log; the local machine is rate-limited unless the stack opts out.

@@ -149,7 +149,7 @@ test('claim in SSH mode: ssh in with the key runs a command; another key and a p
     assert.equal(u.port, pool[0], 'the lowest free port of the pool');
     assert.equal(sql(`SELECT port FROM sessions WHERE id = ${u.id}`), String(u.port));
     assert.equal(st.connect.path, undefined, 'no desktop path for an SSH session');
-    // issue 9's names, and the command to paste, which works as given
+    // the API's names, and the command to paste, which works as given
     assert.equal(st.ssh_host, '127.0.0.1');
     assert.equal(st.ssh_port, u.port);
     assert.equal(st.ssh_user, 'aXonian');

@@ -1,4 +1,4 @@
-// x402 without a flood (issue 16): a burst of well-formed authorizations
+// x402 without a flood: a burst of well-formed authorizations
 // from fresh, unfunded keys.  Each one the module verifies is recorded and
 // queued on axon:x402:jobs, which only the worker's x402 process consumes;
 // a session claim made meanwhile is scheduled by the main process without

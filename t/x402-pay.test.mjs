@@ -1,4 +1,4 @@
-// x402 end to end (issue 10): the unmodified x402 SDK client pays for an
+// x402 end to end: the unmodified x402 SDK client pays for an
 // SSH GPU session, the worker settles the payment (x402_settle self: its
 // own transferWithAuthorization from a gas wallet; then x402_settle
 // facilitator: a local facilitator built from the SDK's own code), credits
