@@ -140,6 +140,7 @@ unit: $(UNIT_BINS)
 	BUILD=$(BUILD) scripts/run-unit $(UNIT_BINS)
 
 test: all unit images
+	scripts/check-links
 	AXON_BUILD=$(abspath $(BUILD)) AXON_SANITIZE=$(SANITIZE) \
 	    node --test --test-concurrency=1 t/
 
