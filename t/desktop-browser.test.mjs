@@ -139,11 +139,21 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
     const pending = new Map();
     context.on('request', r => pending.set(r, Date.now()));
     context.on('requestfinished', r => pending.delete(r));
-    context.on('requestfailed', r => pending.delete(r));
+    const failed = [];
+    context.on('requestfailed', r => {
+        pending.delete(r);
+        failed.push(`${r.method()} ${new URL(r.url()).pathname}: ${r.failure()?.errorText}`);
+    });
     const consoleSaid = [];
     page.on('console', m => consoleSaid.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', e => consoleSaid.push(`error: ${e.message}`));
     page.on('websocket', ws => sockets.push(ws.url()));
+    // the first fetch of one of noVNC's modules dropped, as a connection
+    // lost on the way: noVNC stays on its loading screen, and the page
+    // loads it again
+    let rfbFetches = 0;
+    await context.route(/\/novnc\/core\/rfb\.js$/,
+                        route => (rfbFetches++ === 0 ? route.abort('connectionreset') : route.continue()));
     try {
         await page.goto(s.url('/'));
         await page.click('#connect');
@@ -189,9 +199,12 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
             const log = readFileSync(join(s.logs, 'nginx-access.log'), 'utf8');
             const open = [...pending].map(([r, t]) => `${r.method()} ${new URL(r.url()).pathname} ` +
                 `${Math.round((Date.now() - t) / 1000)} s, ${log.includes(new URL(r.url()).pathname) ? 'in' : 'not in'} nginx's log`);
-            throw new Error(`${e.message}: ${JSON.stringify(last)}; noVNC ${said}; pending: ${open.join('; ') || 'none'}; console: ${consoleSaid.join(' | ')}`);
+            throw new Error(`${e.message}: ${JSON.stringify(last)}; noVNC ${said}; pending: ${open.join('; ') || 'none'}; failed: ${failed.join('; ') || 'none'}; console: ${consoleSaid.join(' | ')}`);
         }
         assert.ok(last.width >= 320 && last.height >= 200, JSON.stringify(last));
+        assert.ok(rfbFetches >= 2, `rfb.js fetched ${rfbFetches} times`);
+        assert.ok(consoleSaid.some(l => /noVNC still loading after \d+ s: loading it again \(1 of 3\)/.test(l)),
+                  consoleSaid.join(' | '));
 
         // the client came from nginx's static files, not from the
         // container: each of its files bears the ETag nginx makes from this

@@ -15,13 +15,26 @@ const LOW_MINUTES = 10;
 let pollTimer = null;
 let heartbeatTimer = null;
 let lastSession = null;
+let frameLoads = null;     // noVNC's frame: since when it loads, reloads
+
+// A request that fails or gets no answer within API_TIMEOUT_MS is status 0
+// with an error the page shows, never an exception: the session poll and
+// the heartbeat go on after a dropped connection instead of stopping.
+const API_TIMEOUT_MS = 20000;
 
 async function api(path, opts = {}) {
-    const res = await fetch(path, {
-        credentials: 'same-origin',
-        headers: opts.body ? { 'content-type': 'application/json' } : {},
-        ...opts,
-    });
+    let res;
+    try {
+        res = await fetch(path, {
+            credentials: 'same-origin',
+            headers: opts.body ? { 'content-type': 'application/json' } : {},
+            signal: AbortSignal.timeout(API_TIMEOUT_MS),
+            ...opts,
+        });
+    } catch (e) {
+        return { status: 0, body: { error: { code: 'unreachable',
+            message: `The gate did not answer (${e.name === 'TimeoutError' ? 'timed out' : e.message}); retrying.` } } };
+    }
     let body = null;
     try { body = await res.json(); } catch { /* empty */ }
     return { status: res.status, body };
@@ -218,6 +231,9 @@ async function pollSession() {
             $('open').href = url;
             frame.src = url;
             frame.hidden = false;
+            frameLoads = { since: Date.now(), reloads: 0 };
+        } else {
+            watchFrame(frame);
         }
         if (!heartbeatTimer) heartbeatTimer = setInterval(heartbeat, HEARTBEAT_MS);
     } else {
@@ -234,6 +250,27 @@ async function pollSession() {
     lastSession = s;
     if (s.status !== 'ended') pollTimer = setTimeout(pollSession, POLL_MS);
     else if (justEnded) await refresh();
+}
+
+// noVNC shows its loading screen until every one of its ES modules has
+// loaded; a module whose fetch failed (a connection dropped on the way)
+// leaves it there for good, and noVNC reports nothing.  The frame is same
+// origin: while it still loads after NOVNC_LOAD_MS, load it again, a few
+// times, saying so in the console.
+const NOVNC_LOAD_MS = 20000;
+const NOVNC_RELOADS = 3;
+
+function watchFrame(frame) {
+    if (!frameLoads || frameLoads.reloads >= NOVNC_RELOADS) return;
+    let loading;
+    try {
+        loading = frame.contentDocument.documentElement.classList.contains('noVNC_loading');
+    } catch { return; }
+    if (!loading || Date.now() - frameLoads.since < NOVNC_LOAD_MS) return;
+    frameLoads.reloads++;
+    frameLoads.since = Date.now();
+    console.warn(`noVNC still loading after ${NOVNC_LOAD_MS / 1000} s: loading it again (${frameLoads.reloads} of ${NOVNC_RELOADS})`);
+    frame.contentWindow.location.reload();
 }
 
 // noVNC, served by nginx (/novnc/: Debian's novnc package), connects its
