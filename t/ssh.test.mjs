@@ -321,11 +321,14 @@ test('ended while its container is being launched: the launching worker stops it
     const u = await claimed(await user());
     await waitFor(() => sql(`SELECT state = 'starting' AND lease_until IS NOT NULL FROM sessions WHERE id = ${u.id}`) === 't',
                   'starting, leased by the worker', 30000);
-    // as an admin's session.end would, while the worker is in `podman run`
-    assert.equal(sql(`SELECT axon_session_stop(${u.id}, NULL, 'admin', false)`), 'stopping');
-    assert.equal(state(u), 'ending');
-    assert.equal(sql(`SELECT lease_until IS NOT NULL FROM sessions WHERE id = ${u.id}`), 't',
-                 'still under the launching worker\'s lease: no other worker ends it meanwhile');
+    // as an admin's session.end would, while the worker is in `podman run`;
+    // the row read back in the same transaction (one psql -c), which holds
+    // the row: a launch that ends at this moment cannot change it between
+    // the two, and the test sees what the stop left
+    const [stopped, left] = sql(`SELECT axon_session_stop(${u.id}, NULL, 'admin', false); ` +
+        `SELECT state || ' ' || (lease_until IS NOT NULL) FROM sessions WHERE id = ${u.id}`).split('\n');
+    assert.equal(stopped, 'stopping');
+    assert.equal(left, 'ending true', 'still under the launching worker\'s lease: no other worker ends it meanwhile');
     await ended(u);
     assert.equal(sql(`SELECT end_reason || ' ' || billed_minutes FROM sessions WHERE id = ${u.id}`), 'admin 0');
     await waitFor(() => containers().length === 0, 'no container left');
