@@ -11,8 +11,6 @@
 
 #include <openssl/rand.h>
 
-#include <openssl/evp.h>
-
 #include "axon_eth.h"
 #include "axon_siwe.h"
 
@@ -258,19 +256,6 @@ ngx_http_axon_siwe_origin(ngx_http_request_t *r,
 }
 
 
-u_char *
-ngx_http_axon_iso8601(u_char *p, time_t t)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime(t, &tm);
-
-    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-}
-
-
 /*
  * POST /api/auth/verify-wallet {"message": SIWE, "signature": "0x..."}
  *
@@ -310,51 +295,6 @@ ngx_int_t
 ngx_http_axon_verify_handler(ngx_http_request_t *r)
 {
     return ngx_http_axon_read_json(r, ngx_http_axon_verify_body);
-}
-
-
-/*
- * A new token: 256 random bits, base64url without padding into token
- * (NGX_HTTP_AXON_TOKEN_LEN characters and a NUL), and its SHA-256 in md.
- */
-
-ngx_int_t
-ngx_http_axon_token_new(ngx_log_t *log, u_char *token, u_char md[32])
-{
-    uint8_t    rnd[NGX_HTTP_AXON_TOKEN_BYTES];
-    ngx_str_t  src, dst;
-
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0, "axon: RAND_bytes() failed");
-        return NGX_ERROR;
-    }
-
-    src.data = rnd;
-    src.len = sizeof(rnd);
-    dst.data = token;
-    ngx_encode_base64url(&dst, &src);
-    token[dst.len] = '\0';
-
-    ngx_explicit_memzero(rnd, sizeof(rnd));
-
-    return ngx_http_axon_token_digest(md, token, dst.len);
-}
-
-
-/* A token is kept (in Redis, in Postgres, in the cache) as its SHA-256. */
-
-ngx_int_t
-ngx_http_axon_token_digest(u_char md[32], const u_char *token, size_t len)
-{
-    unsigned int  mdlen;
-
-    if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1
-        || mdlen != 32)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 

@@ -6,9 +6,12 @@
  *   ngx_http_axon_redis.c    hiredis async client on nginx events
  *   ngx_http_axon_api.c      the JSON API router and its responses
  *   ngx_http_axon_auth.c     wallet sign-in (EIP-4361, EIP-191), logout
- *   ngx_http_axon_gate.c     the token check in the access phase, its cache
+ *   ngx_http_axon_token.c    tokens: new ones, their digest; ISO 8601 times
+ *   ngx_http_axon_gate.c     the token check in the access phase
+ *   ngx_http_axon_token_cache.c  the tokens Redis confirmed, in shared memory
  *   ngx_http_axon_me.c       GET /api/me
- *   ngx_http_axon_session.c  GPU sessions: claim, status, release, routing
+ *   ngx_http_axon_session.c  GPU sessions: claim, status, release
+ *   ngx_http_axon_route.c    axon_gate session: to the caller's session
  *   ngx_http_axon_health.c   GET /api/health
  *   ngx_http_axon_deposit.c  deposits: verify-deposit, GET /api/deposits
  *   ngx_http_axon_x402.c     agents paying with x402: discovery, payment
@@ -108,6 +111,16 @@ typedef struct {
 } ngx_http_axon_loc_conf_t;
 
 
+/* what most scripts of a wallet's session take */
+typedef struct {
+    u_char                    wallet_key[sizeof(AXON_KEY_WALLET) - 1
+                                         + AXON_ADDR_TEXT_LEN];
+    char                      wallet[AXON_ADDR_TEXT_LEN + 1];   /* lower */
+    u_char                    now[NGX_TIME_T_LEN];
+    size_t                    now_len;
+} ngx_http_axon_session_args_t;
+
+
 /* An API handler that takes the request's JSON object body. */
 typedef ngx_int_t (*ngx_http_axon_json_handler_pt)(ngx_http_request_t *r,
     json_t *body);
@@ -181,13 +194,15 @@ void ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_axon_challenge_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_verify_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_logout_handler(ngx_http_request_t *r);
+ngx_http_axon_siwe_t *ngx_http_axon_siwe_origin(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, ngx_table_elt_t *origin);
+
+/* ngx_http_axon_token.c */
 ngx_int_t ngx_http_axon_token_new(ngx_log_t *log, u_char *token,
     u_char md[32]);
 ngx_int_t ngx_http_axon_token_digest(u_char md[32], const u_char *token,
     size_t len);
 u_char *ngx_http_axon_iso8601(u_char *p, time_t t);
-ngx_http_axon_siwe_t *ngx_http_axon_siwe_origin(ngx_http_request_t *r,
-    ngx_http_axon_loc_conf_t *alcf, ngx_table_elt_t *origin);
 
 /* ngx_http_axon_gate.c */
 ngx_int_t ngx_http_axon_gate_handler(ngx_http_request_t *r);
@@ -196,9 +211,15 @@ ngx_int_t ngx_http_axon_token_check(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx, ngx_str_t *token);
 ngx_int_t ngx_http_axon_wallet_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-void ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64]);
 ngx_table_elt_t *ngx_http_axon_header_in(ngx_http_request_t *r,
     const char *name, size_t len);
+
+/* ngx_http_axon_token_cache.c */
+ngx_int_t ngx_http_axon_token_cache_get(ngx_http_request_t *r,
+    ngx_http_axon_ctx_t *ctx, const u_char hash[32]);
+void ngx_http_axon_token_cache_put(ngx_http_request_t *r,
+    ngx_http_axon_ctx_t *ctx, const u_char hash[32]);
+void ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64]);
 char *ngx_http_axon_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_axon_token_cache_add(ngx_conf_t *cf,
@@ -213,13 +234,17 @@ ngx_int_t ngx_http_axon_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_leave_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_heartbeat_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_release_handler(ngx_http_request_t *r);
+json_t *ngx_http_axon_session_json(redisReply *fields);
+ngx_http_axon_session_args_t *ngx_http_axon_session_args(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_session_ssh(json_t *o, const char *host,
+    const char *port, const char *user);
+
+/* ngx_http_axon_route.c */
 ngx_int_t ngx_http_axon_session_route(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx);
 ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-json_t *ngx_http_axon_session_json(redisReply *fields);
-ngx_int_t ngx_http_axon_session_ssh(json_t *o, const char *host,
-    const char *port, const char *user);
 
 /* ngx_http_axon_deposit.c */
 ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);
