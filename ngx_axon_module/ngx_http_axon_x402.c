@@ -24,15 +24,13 @@
 #include <openssl/rand.h>
 
 #include "axon_eip712.h"
+#include "axon_x402.h"
 #include "axon_sshkey.h"
 
 
-#define NGX_HTTP_AXON_X402_NONCE_LEN   66          /* 0x + 64 hex */
 #define NGX_HTTP_AXON_X402_HEADER_MAX  6144
 #define NGX_HTTP_AXON_X402_POLL        250         /* ms between polls */
 #define NGX_HTTP_AXON_X402_KEEP        86400       /* s past validBefore */
-#define NGX_HTTP_AXON_X402_SKEW        60          /* s of clock skew */
-#define NGX_HTTP_AXON_X402_MARGIN      6           /* s, as the SDK's */
 #define NGX_HTTP_AXON_X402_MINUTES_MAX 10080       /* a week */
 
 
@@ -49,12 +47,12 @@ typedef struct {
     char                      amount[AXON_UINT256_DEC_MAX + 1];
 
     /* the verified payment */
-    char                      nonce[NGX_HTTP_AXON_X402_NONCE_LEN + 1];
+    char                      nonce[AXON_X402_NONCE_LEN + 1];
     char                      payer[AXON_ADDR_TEXT_LEN + 1];    /* EIP-55 */
     char                      payer_lower[AXON_ADDR_TEXT_LEN + 1];
     u_char                    token[NGX_HTTP_AXON_TOKEN_LEN + 1];
     u_char                    pay_key[sizeof(AXON_KEY_X402_PAY)
-                                      + NGX_HTTP_AXON_X402_NONCE_LEN];
+                                      + AXON_X402_NONCE_LEN];
     size_t                    pay_key_len;
     ngx_msec_t                until;              /* the wait's end */
     unsigned                  v1:1;               /* X-PAYMENT */
@@ -81,6 +79,11 @@ static ngx_int_t ngx_http_axon_x402_header(ngx_http_request_t *r,
     const char *name, json_t *v);
 static ngx_int_t ngx_http_axon_x402_pay(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x);
+static json_t *ngx_http_axon_x402_decode(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, ngx_int_t *answer);
+static ngx_int_t ngx_http_axon_x402_record(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *payload, const u_char *hash,
+    uint64_t before);
 static ngx_int_t ngx_http_axon_x402_no_session(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, ngx_int_t why, redisReply *id,
     redisReply *state);
@@ -94,8 +97,6 @@ static void ngx_http_axon_x402_poll_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static void ngx_http_axon_x402_timer(ngx_event_t *ev);
 static void ngx_http_axon_x402_cleanup(void *data);
-static ngx_int_t ngx_http_axon_x402_accepted(ngx_http_request_t *r,
-    ngx_http_axon_x402_ctx_t *x, json_t *accepted);
 static ngx_int_t ngx_http_axon_x402_answer(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *reply, ngx_uint_t last);
 static ngx_int_t ngx_http_axon_x402_settled(ngx_http_request_t *r,
@@ -823,262 +824,59 @@ ngx_http_axon_x402_malformed(ngx_http_request_t *r, const char *message)
 }
 
 
-static int
-ngx_http_axon_x402_string(json_t *o, const char *key, const char **s,
-    size_t *len)
-{
-    json_t  *v;
-
-    v = json_object_get(o, key);
-
-    if (!json_is_string(v)) {
-        return 0;
-    }
-
-    *s = json_string_value(v);
-    *len = json_string_length(v);
-
-    return 1;
-}
-
-
 /*
- * The payment, checked before anything is written: the header's form, the
- * offer it accepted (ours, field by field), the authorization against our
- * own domain, price and payTo, its times, and the signer.  Then the script.
+ * The payment, checked before anything is written (axon_x402_check(): the
+ * offer it accepted, the authorization against our own domain, price and
+ * payTo, its times, and the signer); then the token, and the script that
+ * records it and queues it for the worker.
  */
 
 static ngx_int_t
 ngx_http_axon_x402_pay(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 {
-    u_char                    *p;
-    size_t                     len, siglen;
-    time_t                     now;
-    json_t                    *payload, *accepted, *inner, *auth, *jv;
-    uint64_t                   after, before;
-    ngx_str_t                  src, dst;
-    const char                *s, *sig;
-    axon_eip3009_auth_t        a;
-    uint8_t                    amount[32], signer[AXON_ADDR_LEN];
+    int                        rc;
     u_char                     md[32], hash[64];
-    u_char                     created[NGX_TIME_T_LEN], keep[NGX_TIME_T_LEN];
-    u_char                     exp[NGX_TIME_T_LEN], minutes[NGX_INT_T_LEN];
-    u_char                     sid[NGX_INT_T_LEN], vb[NGX_INT_T_LEN];
-    u_char                     max[NGX_INT_T_LEN], max_payer[NGX_INT_T_LEN];
-    char                      *payload_text, *req_text;
-    u_char                     wallet_key[sizeof(AXON_KEY_WALLET)
-                                          + AXON_ADDR_TEXT_LEN];
-    u_char                     pending_key[sizeof(AXON_KEY_X402_PENDING)
-                                           + 1 + AXON_ADDR_TEXT_LEN];
-    const char                *argv[22];
-    size_t                     argvlen[22];
-    ngx_int_t                  rc;
+    json_t                    *payload;
+    ngx_int_t                  answer;
+    const char                *code, *why;
+    axon_x402_terms_t          t;
+    axon_x402_payment_t        p;
     ngx_http_axon_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
-    /* the header: size, base64 (standard, padded), a JSON object */
-
-    if (x->header.len > NGX_HTTP_AXON_X402_HEADER_MAX) {
-        return ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is too "
-                                               "large");
+    payload = ngx_http_axon_x402_decode(r, x, &answer);
+    if (payload == NULL) {
+        return answer;
     }
 
-    for (len = 0; len < x->header.len; len++) {
-        p = &x->header.data[len];
+    t.network = (const char *) alcf->x402_network.data;
+    t.network_len = alcf->x402_network.len;
+    ngx_memcpy(t.asset, alcf->x402_asset_addr, AXON_ADDR_LEN);
+    ngx_memcpy(t.pay_to, alcf->x402_pay_to_addr, AXON_ADDR_LEN);
+    t.amount = x->amount;
+    t.domain = alcf->x402_domain;
+    t.max_timeout = (uint64_t) alcf->x402_max_timeout;
 
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
-              || (*p >= '0' && *p <= '9') || *p == '+' || *p == '/'))
-        {
-            break;
-        }
+    rc = axon_x402_check(&p, payload, &t, (uint64_t) ngx_time(), &code, &why);
+
+    if (p.read) {
+        ngx_memcpy(x->nonce, p.nonce, sizeof(x->nonce));
+        axon_address_format(x->payer, p.auth.from);
+        axon_address_format_lower(x->payer_lower, p.auth.from);
     }
 
-    if (x->header.len == 0 || x->header.len % 4
-        || x->header.len - len > 2
-        || (len < x->header.len && x->header.data[len] != '=')
-        || (len + 1 < x->header.len && x->header.data[len + 1] != '='))
-    {
-        return ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not "
-                                               "base64");
-    }
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon x402: payment %s checked: %d %s",
+                   p.read ? x->nonce : "-", rc, code ? code : "");
 
-    src = x->header;
-    dst.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len));
-    if (dst.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_decode_base64(&dst, &src) != NGX_OK) {
-        return ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not "
-                                               "base64");
-    }
-
-    payload = json_loadb((char *) dst.data, dst.len, JSON_REJECT_DUPLICATES,
-                         NULL);
-
-    if (!json_is_object(payload)) {
+    if (rc != AXON_X402_OK) {
         json_decref(payload);
-        return ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not a "
-                                               "JSON object");
+
+        return rc == AXON_X402_REFUSED
+               ? ngx_http_axon_x402_refuse(r, x, code, why)
+               : ngx_http_axon_x402_malformed(r, why);
     }
-
-    /* from here on: "goto refused" with code and why, or "malformed" */
-
-    {
-    const char  *code, *why;
-
-    code = NULL;
-    why = NULL;
-
-    jv = json_object_get(payload, "x402Version");
-
-    if (!json_is_integer(jv) || json_integer_value(jv) != 2) {
-        code = "invalid_x402_version";
-        why = "this gate speaks x402 version 2";
-        goto refused;
-    }
-
-    accepted = json_object_get(payload, "accepted");
-    inner = json_object_get(payload, "payload");
-    auth = json_object_get(inner, "authorization");
-
-    if (!json_is_object(accepted) || !json_is_object(auth)
-        || !ngx_http_axon_x402_string(inner, "signature", &sig, &siglen))
-    {
-        why = "the payload needs \"accepted\" and \"payload\": "
-              "{\"authorization\", \"signature\"}";
-        goto malformed;
-    }
-
-    /* the authorization's fields */
-
-    if (!ngx_http_axon_x402_string(auth, "from", &s, &len)
-        || axon_address_parse(a.from, s, len) != AXON_OK
-        || !ngx_http_axon_x402_string(auth, "to", &s, &len)
-        || axon_address_parse(a.to, s, len) != AXON_OK)
-    {
-        why = "authorization.from and .to must be addresses";
-        goto malformed;
-    }
-
-    if (!ngx_http_axon_x402_string(auth, "value", &s, &len)
-        || axon_uint256_parse_dec(a.value, s, len) != AXON_OK
-        || !ngx_http_axon_x402_string(auth, "validAfter", &s, &len)
-        || axon_uint256_parse_dec(a.valid_after, s, len) != AXON_OK
-        || !ngx_http_axon_x402_string(auth, "validBefore", &s, &len)
-        || axon_uint256_parse_dec(a.valid_before, s, len) != AXON_OK)
-    {
-        why = "authorization.value, .validAfter and .validBefore must be "
-              "decimal strings";
-        goto malformed;
-    }
-
-    if (!ngx_http_axon_x402_string(auth, "nonce", &s, &len)
-        || len != NGX_HTTP_AXON_X402_NONCE_LEN
-        || s[0] != '0' || s[1] != 'x'
-        || axon_hex_decode(a.nonce, 32, s, len) != AXON_OK)
-    {
-        why = "authorization.nonce must be 0x and 64 hex digits";
-        goto malformed;
-    }
-
-    x->nonce[0] = '0';
-    x->nonce[1] = 'x';
-    axon_hex_encode(x->nonce + 2, a.nonce, 32);
-
-    axon_address_format(x->payer, a.from);
-    axon_address_format_lower(x->payer_lower, a.from);
-
-    /* the offer it accepted: ours, exactly */
-
-    rc = ngx_http_axon_x402_accepted(r, x, accepted);
-
-    if (rc == 1) {
-        code = "invalid_exact_evm_scheme";
-        why = "the scheme must be \"exact\"";
-        goto refused;
-    }
-
-    if (rc == 2) {
-        code = "invalid_exact_evm_network_mismatch";
-        why = "the payment is for another network";
-        goto refused;
-    }
-
-    if (rc != 0) {
-        code = "no_matching_payment_requirements";
-        why = "\"accepted\" is not this offer (asset, amount or payTo)";
-        goto refused;
-    }
-
-    /* the authorization against our terms */
-
-    if (!axon_memeq_ct(a.to, alcf->x402_pay_to_addr, AXON_ADDR_LEN)) {
-        code = "invalid_exact_evm_recipient_mismatch";
-        why = "authorization.to is not this gate's payTo";
-        goto refused;
-    }
-
-    (void) axon_uint256_parse_dec(amount, x->amount, ngx_strlen(x->amount));
-
-    if (axon_uint256_cmp(a.value, amount) < 0) {
-        code = "invalid_exact_evm_payload_authorization_value_mismatch";
-        why = "authorization.value is less than the price";
-        goto refused;
-    }
-
-    now = ngx_time();
-
-    if (axon_uint256_to_u64(&after, a.valid_after) != AXON_OK
-        || after > (uint64_t) now)
-    {
-        code = "invalid_exact_evm_payload_authorization_valid_after";
-        why = "the authorization is not valid yet";
-        goto refused;
-    }
-
-    if (axon_uint256_to_u64(&before, a.valid_before) != AXON_OK
-        || before < (uint64_t) now + NGX_HTTP_AXON_X402_MARGIN)
-    {
-        code = "invalid_exact_evm_payload_authorization_valid_before";
-        why = "the authorization has expired or expires too soon";
-        goto refused;
-    }
-
-    if (before > (uint64_t) now + alcf->x402_max_timeout
-                 + NGX_HTTP_AXON_X402_SKEW)
-    {
-        code = "invalid_exact_evm_payload_authorization_valid_before";
-        why = "the authorization is valid for longer than "
-              "maxTimeoutSeconds";
-        goto refused;
-    }
-
-    rc = axon_eip3009_recover(signer, alcf->x402_domain,
-                              AXON_EIP3009_TRANSFER, &a, sig, siglen);
-
-    if (rc != AXON_OK || !axon_memeq_ct(signer, a.from, AXON_ADDR_LEN)) {
-        code = "invalid_exact_evm_signature";
-        why = rc != AXON_OK ? "the signature is malformed"
-                            : "the signature is not by authorization.from";
-        goto refused;
-    }
-
-    goto verified;
-
-refused:
-
-    json_decref(payload);
-    return ngx_http_axon_x402_refuse(r, x, code, why);
-
-malformed:
-
-    json_decref(payload);
-    return ngx_http_axon_x402_malformed(r, why);
-    }
-
-verified:
 
     /*
      * the auth token, as a sign-in's: 256 random bits; the record has its
@@ -1092,9 +890,94 @@ verified:
 
     axon_hex_encode((char *) hash, md, sizeof(md));
 
+    rc = ngx_http_axon_x402_record(r, x, payload, hash, p.valid_before);
+
+    json_decref(payload);
+
+    return rc;
+}
+
+
+/*
+ * The header: its size, base64 (standard, padded), a JSON object without
+ * duplicate keys.  The object, or NULL and *answer, the response's rc.
+ */
+
+static json_t *
+ngx_http_axon_x402_decode(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    ngx_int_t *answer)
+{
+    json_t     *payload;
+    ngx_str_t   dst;
+
+    if (x->header.len > NGX_HTTP_AXON_X402_HEADER_MAX) {
+        *answer = ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is too "
+                                                  "large");
+        return NULL;
+    }
+
+    if (!axon_x402_base64_form((const char *) x->header.data,
+                               x->header.len))
+    {
+        *answer = ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not "
+                                                  "base64");
+        return NULL;
+    }
+
+    dst.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(x->header.len));
+    if (dst.data == NULL) {
+        *answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
+    }
+
+    if (ngx_decode_base64(&dst, &x->header) != NGX_OK) {
+        *answer = ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not "
+                                                  "base64");
+        return NULL;
+    }
+
+    payload = json_loadb((char *) dst.data, dst.len, JSON_REJECT_DUPLICATES,
+                         NULL);
+
+    if (!json_is_object(payload)) {
+        json_decref(payload);
+        *answer = ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not a "
+                                                  "JSON object");
+        return NULL;
+    }
+
+    return payload;
+}
+
+
+/*
+ * The checked payment: its record and its x402.pay job, by one script
+ * (lua/x402_pay.lua), whose reply ngx_http_axon_x402_pay_reply() reads.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_record(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    json_t *payload, const u_char *hash, uint64_t before)
+{
+    time_t                     now;
+    ngx_int_t                  rc;
+    u_char                     created[NGX_TIME_T_LEN], keep[NGX_TIME_T_LEN];
+    u_char                     exp[NGX_TIME_T_LEN], minutes[NGX_INT_T_LEN];
+    u_char                     sid[NGX_INT_T_LEN], vb[NGX_INT_T_LEN];
+    u_char                     max[NGX_INT_T_LEN], max_payer[NGX_INT_T_LEN];
+    char                      *payload_text, *req_text;
+    u_char                     wallet_key[sizeof(AXON_KEY_WALLET)
+                                          + AXON_ADDR_TEXT_LEN];
+    u_char                     pending_key[sizeof(AXON_KEY_X402_PENDING)
+                                           + 1 + AXON_ADDR_TEXT_LEN];
+    const char                *argv[22];
+    size_t                     argvlen[22];
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
     payload_text = json_dumps(payload, JSON_COMPACT);
     req_text = json_dumps(x->requirement, JSON_COMPACT);
-    json_decref(payload);
 
     if (payload_text == NULL || req_text == NULL) {
         free(payload_text);
@@ -1145,7 +1028,7 @@ verified:
     argv[12] = (const char *) max;                              /* 8 */
     argvlen[12] = ngx_sprintf(max, "%ui", alcf->x402_pending) - max;
     argv[13] = x->nonce;                                        /* 9 */
-    argvlen[13] = NGX_HTTP_AXON_X402_NONCE_LEN;
+    argvlen[13] = AXON_X402_NONCE_LEN;
     argv[14] = x->ssh_key.len ? (const char *) x->ssh_key.data : "";
     argvlen[14] = x->ssh_key.len;                               /* 10 */
     argv[15] = payload_text;                                    /* 11 */
@@ -1173,57 +1056,6 @@ verified:
     free(req_text);
 
     return ngx_http_axon_redis_wait(r, rc);
-}
-
-
-/* 0: accepted is our requirement; 1 scheme, 2 network, 3 the rest */
-
-static ngx_int_t
-ngx_http_axon_x402_accepted(ngx_http_request_t *r,
-    ngx_http_axon_x402_ctx_t *x, json_t *accepted)
-{
-    size_t                     len;
-    uint8_t                    addr[AXON_ADDR_LEN];
-    const char                *s;
-    ngx_http_axon_loc_conf_t  *alcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
-
-    if (!ngx_http_axon_x402_string(accepted, "scheme", &s, &len)
-        || len != 5 || ngx_strncmp(s, "exact", 5) != 0)
-    {
-        return 1;
-    }
-
-    if (!ngx_http_axon_x402_string(accepted, "network", &s, &len)
-        || len != alcf->x402_network.len
-        || ngx_strncmp(s, alcf->x402_network.data, len) != 0)
-    {
-        return 2;
-    }
-
-    if (!ngx_http_axon_x402_string(accepted, "asset", &s, &len)
-        || axon_address_parse(addr, s, len) != AXON_OK
-        || !axon_memeq_ct(addr, alcf->x402_asset_addr, AXON_ADDR_LEN))
-    {
-        return 3;
-    }
-
-    if (!ngx_http_axon_x402_string(accepted, "payTo", &s, &len)
-        || axon_address_parse(addr, s, len) != AXON_OK
-        || !axon_memeq_ct(addr, alcf->x402_pay_to_addr, AXON_ADDR_LEN))
-    {
-        return 3;
-    }
-
-    if (!ngx_http_axon_x402_string(accepted, "amount", &s, &len)
-        || len != ngx_strlen(x->amount)
-        || ngx_strncmp(s, x->amount, len) != 0)
-    {
-        return 3;
-    }
-
-    return 0;
 }
 
 
@@ -1886,7 +1718,7 @@ ngx_http_axon_x402_status_url(ngx_http_request_t *r,
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
     url = ngx_pnalloc(r->pool, alcf->api_prefix.len + sizeof("/x402/payment/")
-                               + NGX_HTTP_AXON_X402_NONCE_LEN);
+                               + AXON_X402_NONCE_LEN);
     if (url == NULL) {
         return NULL;
     }
@@ -1972,7 +1804,7 @@ ngx_http_axon_x402_payment_handler(ngx_http_request_t *r)
     arg.data = p + 13;
     arg.len = r->uri.data + r->uri.len - arg.data;
 
-    if (arg.len != NGX_HTTP_AXON_X402_NONCE_LEN
+    if (arg.len != AXON_X402_NONCE_LEN
         || arg.data[0] != '0' || arg.data[1] != 'x'
         || axon_hex_decode(nonce, 32, (char *) arg.data, arg.len) != AXON_OK)
     {
@@ -1983,7 +1815,7 @@ ngx_http_axon_x402_payment_handler(ngx_http_request_t *r)
     }
 
     key = ngx_pnalloc(r->pool, sizeof(AXON_KEY_X402_PAY)
-                               + NGX_HTTP_AXON_X402_NONCE_LEN);
+                               + AXON_X402_NONCE_LEN);
     if (key == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
