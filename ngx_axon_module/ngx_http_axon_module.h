@@ -14,7 +14,8 @@
  *   ngx_http_axon_route.c    axon_gate session: to the caller's session
  *   ngx_http_axon_health.c   GET /api/health
  *   ngx_http_axon_deposit.c  deposits: verify-deposit, GET /api/deposits
- *   ngx_http_axon_x402.c     agents paying with x402: discovery, payment
+ *   ngx_http_axon_x402_*.c   agents paying with x402: offers, payment,
+ *                            directives (ngx_http_axon_x402.h)
  */
 
 #ifndef _NGX_HTTP_AXON_MODULE_H_INCLUDED_
@@ -251,7 +252,7 @@ ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_deposits_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_quote_handler(ngx_http_request_t *r);
 
-/* ngx_http_axon_x402.c */
+/* ngx_http_axon_x402_offers.c, _pay.c, _conf.c */
 ngx_int_t ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_x402_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_x402_payment_handler(ngx_http_request_t *r);
