@@ -11,14 +11,11 @@
 
 static int axon_x402_string(json_t *o, const char *key, const char **s,
     size_t *len);
-static int axon_x402_read(axon_x402_payment_t *p, json_t *payload,
-    json_t **accepted, const char **sig, size_t *siglen, const char **code,
-    const char **why);
 static int axon_x402_accepted(json_t *accepted, const axon_x402_terms_t *t,
     const char **code, const char **why);
 static int axon_x402_terms(axon_x402_payment_t *p,
-    const axon_x402_terms_t *t, uint64_t now, const char *sig,
-    size_t siglen, const char **code, const char **why);
+    const axon_x402_terms_t *t, uint64_t now, const char **code,
+    const char **why);
 
 
 int
@@ -26,27 +23,19 @@ axon_x402_check(axon_x402_payment_t *p, json_t *payload,
     const axon_x402_terms_t *t, uint64_t now, const char **code,
     const char **why)
 {
-    int          rc;
-    size_t       siglen;
-    json_t      *accepted;
-    const char  *sig;
+    int  rc;
 
-    memset(p, 0, sizeof(axon_x402_payment_t));
-
-    *code = NULL;
-    *why = NULL;
-
-    rc = axon_x402_read(p, payload, &accepted, &sig, &siglen, code, why);
+    rc = axon_x402_read(p, payload, code, why);
     if (rc != AXON_X402_OK) {
         return rc;
     }
 
-    rc = axon_x402_accepted(accepted, t, code, why);
+    rc = axon_x402_accepted(p->accepted, t, code, why);
     if (rc != AXON_X402_OK) {
         return rc;
     }
 
-    return axon_x402_terms(p, t, now, sig, siglen, code, why);
+    return axon_x402_terms(p, t, now, code, why);
 }
 
 
@@ -91,13 +80,18 @@ axon_x402_string(json_t *o, const char *key, const char **s, size_t *len)
 
 /* the version, the payload's shape, the authorization's fields */
 
-static int
-axon_x402_read(axon_x402_payment_t *p, json_t *payload, json_t **accepted,
-    const char **sig, size_t *siglen, const char **code, const char **why)
+int
+axon_x402_read(axon_x402_payment_t *p, json_t *payload, const char **code,
+    const char **why)
 {
     size_t       len;
     json_t      *jv, *inner, *auth;
     const char  *s;
+
+    memset(p, 0, sizeof(axon_x402_payment_t));
+
+    *code = NULL;
+    *why = NULL;
 
     jv = json_object_get(payload, "x402Version");
 
@@ -108,12 +102,12 @@ axon_x402_read(axon_x402_payment_t *p, json_t *payload, json_t **accepted,
         return AXON_X402_REFUSED;
     }
 
-    *accepted = json_object_get(payload, "accepted");
+    p->accepted = json_object_get(payload, "accepted");
     inner = json_object_get(payload, "payload");
     auth = json_object_get(inner, "authorization");
 
-    if (!json_is_object(*accepted) || !json_is_object(auth)
-        || !axon_x402_string(inner, "signature", sig, siglen))
+    if (!json_is_object(p->accepted) || !json_is_object(auth)
+        || !axon_x402_string(inner, "signature", &p->sig, &p->siglen))
     {
         *why = "the payload needs \"accepted\" and \"payload\": "
                "{\"authorization\", \"signature\"}";
@@ -208,8 +202,7 @@ axon_x402_accepted(json_t *accepted, const axon_x402_terms_t *t,
 
 static int
 axon_x402_terms(axon_x402_payment_t *p, const axon_x402_terms_t *t,
-    uint64_t now, const char *sig, size_t siglen, const char **code,
-    const char **why)
+    uint64_t now, const char **code, const char **why)
 {
     int       rc;
     uint8_t   amount[32], signer[AXON_ADDR_LEN];
@@ -255,7 +248,7 @@ axon_x402_terms(axon_x402_payment_t *p, const axon_x402_terms_t *t,
     }
 
     rc = axon_eip3009_recover(signer, t->domain, AXON_EIP3009_TRANSFER,
-                              &p->auth, sig, siglen);
+                              &p->auth, p->sig, p->siglen);
 
     if (rc != AXON_OK
         || !axon_memeq_ct(signer, p->auth.from, AXON_ADDR_LEN))

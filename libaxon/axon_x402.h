@@ -54,6 +54,9 @@ typedef struct {
 
 typedef struct {
     axon_eip3009_auth_t   auth;
+    json_t               *accepted;    /* in the payload */
+    const char           *sig;         /* in the payload: hex, 0x... */
+    size_t                siglen;
     uint64_t              valid_before;
     char                  nonce[AXON_X402_NONCE_LEN + 1];  /* lowercase */
     int                   read;        /* auth's fields were read */
@@ -77,6 +80,16 @@ typedef struct {
 int axon_x402_check(axon_x402_payment_t *p, json_t *payload,
     const axon_x402_terms_t *t, uint64_t now, const char **code,
     const char **why);
+
+/*
+ * The first steps of axon_x402_check() alone: x402Version, the payload's
+ * shape and the authorization's fields, into p (auth, nonce, accepted,
+ * sig; not valid_before).  For a reader of a payment already checked
+ * (the worker reads the one the module queued).  Answers as
+ * axon_x402_check().
+ */
+int axon_x402_read(axon_x402_payment_t *p, json_t *payload,
+    const char **code, const char **why);
 
 /*
  * The form of a base64 header as the SDK writes it: standard alphabet,

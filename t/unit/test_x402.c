@@ -132,6 +132,26 @@ test_checks(void)
 
     json_decref(j);
 
+    /* the reader alone: a payment past its time still reads */
+
+    p = good; p.before = NOW - 100;
+    j = payment(&p);
+
+    if (axon_x402_read(&out, j, &code, &why) == AXON_X402_OK
+        && out.read && out.siglen == AXON_SIG_TEXT_LEN
+        && strncmp(out.sig, "0x", 2) == 0
+        && json_is_object(out.accepted) && strcmp(out.nonce, NONCE) == 0)
+    {
+        passed++;
+
+    } else {
+        failed++;
+        printf("%s:%d: FAIL read: %s\n", __FILE__, __LINE__,
+               why ? why : "-");
+    }
+
+    json_decref(j);
+
     p = good; p.value = "1000001";
     EXPECT("more than the price", payment(&p), AXON_X402_OK, NULL, NULL);
 
