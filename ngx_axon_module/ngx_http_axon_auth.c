@@ -567,9 +567,9 @@ ngx_http_axon_verify_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    if (reply->integer != 1) {
+    if (reply->integer != AXON_SIGNIN_OK) {
         rc = ngx_http_axon_refuse(r, "unknown_nonce",
-                                  reply->integer == 0
+                                  reply->integer == AXON_SIGNIN_NO_NONCE
                                   ? "unknown, used or expired nonce"
                                   : "the nonce was issued for another "
                                     "address",

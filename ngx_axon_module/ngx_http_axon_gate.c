@@ -323,6 +323,8 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
             }
 
             if (token->len) {
+                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "axon gate: token from Authorization");
                 return NGX_OK;
             }
         }
@@ -334,6 +336,8 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
         != NULL
         && token->len)
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "axon gate: token from the cookie");
         *by_cookie = 1;
         return NGX_OK;
     }
@@ -343,6 +347,8 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
         != NGX_DECLINED
         && token->len)
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "axon gate: token from the cookie");
         *by_cookie = 1;
         return NGX_OK;
     }
@@ -351,8 +357,13 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
     if (ngx_http_arg(r, (u_char *) "token", 5, token) == NGX_OK
         && token->len)
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "axon gate: token from the query");
         return NGX_OK;
     }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon gate: no token");
 
     return NGX_DECLINED;
 }
@@ -581,6 +592,9 @@ ngx_http_axon_gate_deny(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
     code = ctx->gate_code;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon gate: refused: %s", code);
 
     if (ngx_strcmp(code, "redis_unavailable") == 0) {
         rc = ngx_http_axon_redis_unavailable(r);

@@ -38,8 +38,8 @@ ngx_http_axon_me_handler(ngx_http_request_t *r)
     argvlen[0] = 4;
     argv[1] = (const char *) key;
     argvlen[1] = sizeof(key);
-    argv[2] = "balance";
-    argvlen[2] = 7;
+    argv[2] = AXON_WALLET_BALANCE;
+    argvlen[2] = sizeof(AXON_WALLET_BALANCE) - 1;
 
     return ngx_http_axon_redis_wait(r,
                ngx_http_axon_redis_command(r, ngx_http_axon_me_reply, ctx, 3,

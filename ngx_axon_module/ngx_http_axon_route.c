@@ -96,7 +96,7 @@ ngx_http_axon_route_reply(ngx_http_request_t *r, redisReply *reply,
 
     e = reply->element;
 
-    if (e[0]->integer == 0 || reply->elements != 4) {
+    if (e[0]->integer == AXON_LIVE_NONE || reply->elements != 4) {
         ctx->gate_code = "no_session";
         goto done;
     }
@@ -236,9 +236,11 @@ ngx_http_axon_activity_check(ngx_event_t *ev)
             (void) ngx_http_axon_redis_command(r,
                        ngx_http_axon_activity_sent, NULL, 4,
                        (const char *[]) {
-                           "HSET", (const char *) key.data, "activity",
-                           (const char *) a->now },
-                       (const size_t[]) { 4, key.len, 8, a->now_len });
+                           "HSET", (const char *) key.data,
+                           AXON_SESSION_ACTIVITY, (const char *) a->now },
+                       (const size_t[]) {
+                           4, key.len, sizeof(AXON_SESSION_ACTIVITY) - 1,
+                           a->now_len });
         }
     }
 

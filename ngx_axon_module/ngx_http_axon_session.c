@@ -276,9 +276,12 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
     e = reply->element;
     code = (ngx_int_t) e[0]->integer;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon session: claim script answered %i", code);
+
     switch (code) {
 
-    case 1:
+    case AXON_CLAIM_OK:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "axon: session %*s claimed", (size_t) e[1]->len,
                       e[1]->str);
@@ -291,7 +294,7 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
         break;
 
-    case -1:
+    case AXON_CLAIM_EXISTS:
         body = json_pack("{s:{s:s, s:s, s:I, s:s#}}", "error",
                          "code", "session_exists",
                          "message", "the wallet already has a session: "
@@ -303,21 +306,21 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
         break;
 
-    case -3:
+    case AXON_CLAIM_NO_PROFILE:
         rc = ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                       "unknown_profile",
                                       "no such profile: see "
                                       "GET /api/profiles");
         break;
 
-    case -5:
+    case AXON_CLAIM_SSH_OFF:
         rc = ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                       "ssh_disabled",
                                       "SSH sessions are off on this "
                                       "platform");
         break;
 
-    case -4:
+    case AXON_CLAIM_CREDITS:
         body = json_pack("{s:{s:s, s:s, s:I, s:I, s:I}}", "error",
                          "code", "insufficient_credits",
                          "message", "the balance does not pay for the "
@@ -378,7 +381,7 @@ ngx_http_axon_status_reply(ngx_http_request_t *r, redisReply *reply,
 
 /*
  * A running SSH session: ssh_host, ssh_port, ssh_user and the command to
- * paste, from its connect_* fields (issue 9's names), set in o.  The one
+ * paste, from its connect_* fields (host, port, user), set in o.  The one
  * builder of ssh_command: GET /api/session (beside "connect") and x402's
  * answer.  The worker checked the host's characters (ssh_host, or the
  * publish address) and the user is its own; the port must be a number.
@@ -457,8 +460,11 @@ ngx_http_axon_session_json(redisReply *fields)
         value.data = (u_char *) val->str;
         value.len = val->len;
 
-        if ((name.len == 8 && ngx_strncmp(name.data, "upstream", 8) == 0)
-            || (name.len == 9 && ngx_strncmp(name.data, "heartbeat", 9) == 0))
+        if ((name.len == sizeof(AXON_SESSION_UPSTREAM) - 1
+             && ngx_strncmp(name.data, AXON_SESSION_UPSTREAM, name.len) == 0)
+            || (name.len == sizeof(AXON_SESSION_HEARTBEAT) - 1
+                && ngx_strncmp(name.data, AXON_SESSION_HEARTBEAT, name.len)
+                   == 0))
         {
             continue;
         }
@@ -588,7 +594,7 @@ ngx_http_axon_leave_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    if (reply->element[0]->integer == -1) {
+    if (reply->element[0]->integer == AXON_LIVE_NOT_QUEUED) {
         body = json_pack("{s:{s:s, s:s, s:s#}}", "error",
                          "code", "not_queued",
                          "message", "the session is not in the queue "
@@ -848,7 +854,7 @@ ngx_http_axon_session_live(redisReply *reply, ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (reply->element[0]->integer == 0) {
+    if (reply->element[0]->integer == AXON_LIVE_NONE) {
         *rc = ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "no_session",
                                        "no live session: claim one with "
                                        "POST /api/session");

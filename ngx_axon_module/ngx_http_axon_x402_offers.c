@@ -26,6 +26,8 @@ static ngx_int_t ngx_http_axon_x402_offers(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x);
 static ngx_int_t ngx_http_axon_x402_body(ngx_http_request_t *r,
     json_t *body);
+static ngx_int_t ngx_http_axon_x402_payment_header(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x);
 static void ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static json_t *ngx_http_axon_x402_requirement(ngx_http_request_t *r,
@@ -182,8 +184,6 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
     ngx_uint_t                 i;
     ngx_int_t                 *m;
     const char                *why;
-    ngx_table_elt_t           *h;
-    ngx_list_part_t           *part;
     ngx_http_axon_loc_conf_t  *alcf;
     ngx_http_axon_x402_ctx_t  *x;
 
@@ -289,7 +289,29 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
                                         "authorized_keys line");
     }
 
-    /* the payment headers */
+    if (ngx_http_axon_x402_payment_header(r, x) != NGX_OK) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_payment_header",
+                                        "PAYMENT-SIGNATURE given twice");
+    }
+
+    return ngx_http_axon_x402_offers(r, x);
+}
+
+
+/*
+ * The payment headers: PAYMENT-SIGNATURE, at most once (NGX_DECLINED: it
+ * came twice); or X-PAYMENT, version 1's, answered with our version 2
+ * requirements.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_payment_header(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+    ngx_list_part_t  *part;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -311,10 +333,7 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
                                h[i].key.len) == 0)
         {
             if (x->header.data) {
-                return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                                "invalid_payment_header",
-                                                "PAYMENT-SIGNATURE given "
-                                                "twice");
+                return NGX_DECLINED;
             }
 
             x->header = h[i].value;
@@ -330,7 +349,12 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
         }
     }
 
-    return ngx_http_axon_x402_offers(r, x);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon x402: payment header: %s%s",
+                   x->header.data ? "PAYMENT-SIGNATURE" : "none",
+                   x->v1 ? " (X-PAYMENT, version 1)" : "");
+
+    return NGX_OK;
 }
 
 
@@ -492,8 +516,9 @@ ngx_http_axon_x402_requirement(ngx_http_request_t *r, json_t *profile,
     } else if (json_is_integer(jg) && json_is_integer(jpr)
                && json_integer_value(jg) > 0 && json_integer_value(jpr) > 0)
     {
-        per_minute = (uint64_t) json_integer_value(jg)
-                     * (uint64_t) json_integer_value(jpr);
+        per_minute = AXON_PRICE_PER_MINUTE(
+                         (uint64_t) json_integer_value(jg),
+                         (uint64_t) json_integer_value(jpr));
 
     } else {
         return NULL;

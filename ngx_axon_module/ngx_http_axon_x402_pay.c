@@ -368,7 +368,7 @@ ngx_http_axon_x402_no_session(ngx_http_request_t *r,
 
     switch (why) {
 
-    case -1:
+    case AXON_X402_PAY_LIVE:
         code = "session_exists";
         status = NGX_HTTP_CONFLICT;
         message = "the wallet already has a live session: top it up "
@@ -376,14 +376,14 @@ ngx_http_axon_x402_no_session(ngx_http_request_t *r,
                   "(POST /api/release) first";
         break;
 
-    case -4:
+    case AXON_X402_PAY_DESKTOP:
         code = "desktop_session";
         status = NGX_HTTP_CONFLICT;
         message = "x402 pays for SSH sessions: a desktop session is topped "
                   "up with credit minutes (a deposit), not here";
         break;
 
-    case -3:
+    case AXON_X402_PAY_ENDED:
         code = "session_ended";
         status = NGX_HTTP_CONFLICT;
         message = "this session has ended and cannot be topped up: leave "
@@ -453,13 +453,13 @@ ngx_http_axon_x402_busy(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "axon: x402: payment %s of %s refused: %s payments are "
                   "pending settlement already", x->nonce, x->payer,
-                  why == -5 ? "the payer's" : "too many");
+                  why == AXON_X402_PAY_PAYER_MAX ? "the payer's" : "too many");
 
     if (ngx_http_axon_add_header(r, &name, &value) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (why == -5) {
+    if (why == AXON_X402_PAY_PAYER_MAX) {
         return ngx_http_axon_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                         "too_many_pending",
                                         "this payer has the most payments "
@@ -504,7 +504,11 @@ ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
 
     code = reply->element[0]->integer;
 
-    if (code == 0) {
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon x402: payment %s: record script answered %i",
+                   x->nonce, code);
+
+    if (code == AXON_X402_PAY_USED) {
         rc = ngx_http_axon_x402_refuse(r, x,
                                        "invalid_exact_evm_nonce_already_used",
                                        "this authorization was used "
@@ -513,12 +517,12 @@ ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    if (code == -5 || code == -6) {
+    if (code == AXON_X402_PAY_PAYER_MAX || code == AXON_X402_PAY_ALL_MAX) {
         ngx_http_axon_finalize(r, ngx_http_axon_x402_busy(r, x, code));
         return;
     }
 
-    if (code != 1) {
+    if (code != AXON_X402_PAY_QUEUED) {
         rc = ngx_http_axon_x402_no_session(r, x, code,
                  reply->elements == 3 ? reply->element[1] : NULL,
                  reply->elements == 3 ? reply->element[2] : NULL);
