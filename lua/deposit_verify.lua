@@ -1,4 +1,4 @@
--- POST /api/verify-deposit: the submission is recorded for GET
+-- POST /api/auth/verify-deposit: the submission is recorded for GET
 -- /api/deposits at once (unless the worker already wrote an answer other
 -- than a rejection for this hash) and the job queued.
 --   KEYS: axon:deposits:WALLET, axon:jobs

@@ -357,9 +357,15 @@ ngx_http_axon_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
                           "axon: redis error: %s", rr->str);
         }
 
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "axon redis: reply type %d%s",
-                       rr ? rr->type : -1, rr ? "" : " (none: failed)");
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "axon redis: reply: %s",
+                       rr == NULL ? "none (redis failed)"
+                       : rr->type == REDIS_REPLY_STRING ? "string"
+                       : rr->type == REDIS_REPLY_ARRAY ? "array"
+                       : rr->type == REDIS_REPLY_INTEGER ? "integer"
+                       : rr->type == REDIS_REPLY_NIL ? "nil"
+                       : rr->type == REDIS_REPLY_STATUS ? "status"
+                       : "error");
 
         op->handler(r, rr, op->data);
     }
