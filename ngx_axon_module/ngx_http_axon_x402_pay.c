@@ -44,6 +44,11 @@ static ngx_int_t ngx_http_axon_x402_settled(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, ngx_str_t *reason, ngx_str_t *tx);
 static ngx_int_t ngx_http_axon_x402_answer(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *reply, ngx_uint_t last);
+static ngx_int_t ngx_http_axon_x402_failed(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, redisReply *p, ngx_str_t *tx);
+static ngx_int_t ngx_http_axon_x402_running(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s,
+    ngx_str_t *tx);
 static ngx_int_t ngx_http_axon_x402_unstarted(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s,
     ngx_str_t *tx);
@@ -694,12 +699,9 @@ static ngx_int_t
 ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     redisReply *reply, ngx_uint_t last)
 {
-    u_char      *st, iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
-    time_t       expires;
-    json_t      *body;
+    u_char      *st;
     ngx_int_t    rc;
-    ngx_str_t    state, sstate, tx, reason, sid, host, port, user, paid;
-    ngx_str_t    started;
+    ngx_str_t    state, sstate, tx, reason;
     redisReply  *p, *s;
 
     if (reply->elements != 2
@@ -724,45 +726,100 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
         ngx_str_null(&sstate);
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon x402: payment %s: %V, session %V", x->nonce,
+                   &state, &sstate);
+
     if (state.len == 6 && ngx_strncmp(state.data, "failed", 6) == 0) {
-        if (ngx_http_axon_x402_field(p, "error_reason", &reason) == NULL) {
-            ngx_str_set(&reason, "settlement_failed");
+        return ngx_http_axon_x402_failed(r, x, p, &tx);
+    }
+
+    if (state.len == 7 && ngx_strncmp(state.data, "settled", 7) == 0) {
+
+        if (ngx_http_axon_x402_field(p, "session_error", &reason) != NULL
+            || (sstate.len == 5 && ngx_strncmp(sstate.data, "ended", 5) == 0))
+        {
+            return ngx_http_axon_x402_unstarted(r, x, p, s, &tx);
         }
 
-        if (ngx_http_axon_x402_settled(r, x, &reason, &tx) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (sstate.len == 7 && ngx_strncmp(sstate.data, "running", 7) == 0) {
+            rc = ngx_http_axon_x402_running(r, x, p, s, &tx);
+
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
         }
-
-        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "axon: x402: payment %s failed: %V", x->nonce, &reason);
-
-        body = json_pack("{s:{s:s#, s:s}, s:s}",
-                         "error", "code", reason.data, reason.len,
-                         "message", "the payment was not settled: nothing "
-                                    "was charged for a session",
-                         "payment_id", x->nonce);
-
-        return body ? ngx_http_axon_send_json(r, 402, body)
-                    : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!(state.len == 7 && ngx_strncmp(state.data, "settled", 7) == 0)) {
-        goto wait;
+    /* not settled, or its session not running yet */
+
+    if (!last) {
+        return NGX_AGAIN;
     }
 
-    if (ngx_http_axon_x402_field(p, "session_error", &reason) != NULL
-        || (sstate.len == 5 && ngx_strncmp(sstate.data, "ended", 5) == 0))
-    {
-        return ngx_http_axon_x402_unstarted(r, x, p, s, &tx);
+    st = ngx_pnalloc(r->pool, state.len + 1);
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!(sstate.len == 7 && ngx_strncmp(sstate.data, "running", 7) == 0)
-        || ngx_http_axon_x402_field(p, "session_id", &sid) == NULL
+    *ngx_cpymem(st, state.data, state.len) = '\0';
+
+    return ngx_http_axon_x402_later(r, x, (char *) st);
+}
+
+
+/* the payment failed: 402 with the reason, nothing charged */
+
+static ngx_int_t
+ngx_http_axon_x402_failed(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    redisReply *p, ngx_str_t *tx)
+{
+    json_t     *body;
+    ngx_str_t   reason;
+
+    if (ngx_http_axon_x402_field(p, "error_reason", &reason) == NULL) {
+        ngx_str_set(&reason, "settlement_failed");
+    }
+
+    if (ngx_http_axon_x402_settled(r, x, &reason, tx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "axon: x402: payment %s failed: %V", x->nonce, &reason);
+
+    body = json_pack("{s:{s:s#, s:s}, s:s}",
+                     "error", "code", reason.data, reason.len,
+                     "message", "the payment was not settled: nothing "
+                                "was charged for a session",
+                     "payment_id", x->nonce);
+
+    return body ? ngx_http_axon_send_json(r, 402, body)
+                : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/*
+ * Settled, its session running: 200 with the token and where to connect.
+ * NGX_DECLINED: not usable yet (no SSH coordinates): wait on.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_running(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    redisReply *p, redisReply *s, ngx_str_t *tx)
+{
+    u_char      iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
+    time_t      expires;
+    json_t     *body;
+    ngx_int_t   rc;
+    ngx_str_t   sid, host, port, user, paid, started;
+
+    if (ngx_http_axon_x402_field(p, "session_id", &sid) == NULL
         || ngx_http_axon_x402_field(s, "connect_host", &host) == NULL
         || ngx_http_axon_x402_field(s, "connect_port", &port) == NULL
         || ngx_http_axon_x402_field(s, "connect_user", &user) == NULL)
     {
-        goto wait;
+        return NGX_DECLINED;
     }
 
     if (ngx_http_axon_x402_field(p, "paid_until", &paid)) {
@@ -783,7 +840,7 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                      "auth_token", (char *) x->token,
                      "expires_at", (char *) iso,
                      "payment_id", x->nonce,
-                     "transaction", tx.data, tx.len);
+                     "transaction", tx->data, tx->len);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -803,10 +860,10 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "axon: x402: payment %s: session %V has no usable "
                       "SSH coordinates", x->nonce, &sid);
-        goto wait;
+        return NGX_DECLINED;
     }
 
-    if (ngx_http_axon_x402_settled(r, x, NULL, &tx) != NGX_OK) {
+    if (ngx_http_axon_x402_settled(r, x, NULL, tx) != NGX_OK) {
         json_decref(body);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -816,21 +873,6 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                   &sid);
 
     return ngx_http_axon_send_json(r, NGX_HTTP_OK, body);
-
-wait:
-
-    if (!last) {
-        return NGX_AGAIN;
-    }
-
-    st = ngx_pnalloc(r->pool, state.len + 1);
-    if (st == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    *ngx_cpymem(st, state.data, state.len) = '\0';
-
-    return ngx_http_axon_x402_later(r, x, (char *) st);
 }
 
 
