@@ -30,6 +30,8 @@ static ngx_int_t ngx_http_axon_x402_payment_header(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x);
 static void ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
+static json_t *ngx_http_axon_x402_accepts(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *profiles);
 static json_t *ngx_http_axon_x402_requirement(ngx_http_request_t *r,
     json_t *profile, ngx_int_t minutes, char *amount);
 static json_t *ngx_http_axon_x402_resource(ngx_http_request_t *r,
@@ -370,13 +372,8 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
 {
     ngx_http_axon_x402_ctx_t  *x = data;
 
-    size_t                     i, k;
-    json_t                    *all, *profiles, *q, *accepts, *req, *name;
-    ngx_int_t                  rc, *m;
-    ngx_http_axon_loc_conf_t  *alcf;
-    char                       amount[AXON_UINT256_DEC_MAX + 1];
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+    json_t     *all, *profiles, *accepts;
+    ngx_int_t   rc;
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
@@ -401,48 +398,11 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    accepts = json_array();
+    accepts = ngx_http_axon_x402_accepts(r, x, profiles);
     if (accepts == NULL) {
         json_decref(all);
         ngx_http_axon_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
-    }
-
-    m = alcf->x402_minutes->elts;
-
-    json_array_foreach(profiles, i, q) {
-        name = json_object_get(q, "name");
-
-        if (!json_is_string(name)) {
-            continue;
-        }
-
-        if (x->minutes) {
-            if (json_string_length(name) != x->profile.len
-                || ngx_strncmp(json_string_value(name), x->profile.data,
-                               x->profile.len) != 0)
-            {
-                continue;
-            }
-
-            req = ngx_http_axon_x402_requirement(r, q, x->minutes, amount);
-
-            if (req) {
-                ngx_memcpy(x->amount, amount, sizeof(amount));
-                x->requirement = json_incref(req);
-                json_array_append_new(accepts, req);
-            }
-
-            break;
-        }
-
-        for (k = 0; k < alcf->x402_minutes->nelts; k++) {
-            req = ngx_http_axon_x402_requirement(r, q, m[k], amount);
-
-            if (req) {
-                json_array_append_new(accepts, req);
-            }
-        }
     }
 
     json_decref(all);
@@ -491,6 +451,71 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
     }
 
     ngx_http_axon_finalize(r, rc);
+}
+
+
+/*
+ * The offers of the published profiles: with x->minutes, the one of
+ * x->profile for those minutes (kept in x as the requirement the payment
+ * must accept); without, every profile for every axon_x402_minutes.  An
+ * array, empty when nothing has a price; NULL: no memory.
+ */
+
+static json_t *
+ngx_http_axon_x402_accepts(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    json_t *profiles)
+{
+    size_t                     i, k;
+    json_t                    *q, *accepts, *req, *name;
+    ngx_int_t                 *m;
+    ngx_http_axon_loc_conf_t  *alcf;
+    char                       amount[AXON_UINT256_DEC_MAX + 1];
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    accepts = json_array();
+    if (accepts == NULL) {
+        return NULL;
+    }
+
+    m = alcf->x402_minutes->elts;
+
+    json_array_foreach(profiles, i, q) {
+        name = json_object_get(q, "name");
+
+        if (!json_is_string(name)) {
+            continue;
+        }
+
+        if (x->minutes) {
+            if (json_string_length(name) != x->profile.len
+                || ngx_strncmp(json_string_value(name), x->profile.data,
+                               x->profile.len) != 0)
+            {
+                continue;
+            }
+
+            req = ngx_http_axon_x402_requirement(r, q, x->minutes, amount);
+
+            if (req) {
+                ngx_memcpy(x->amount, amount, sizeof(amount));
+                x->requirement = json_incref(req);
+                json_array_append_new(accepts, req);
+            }
+
+            break;
+        }
+
+        for (k = 0; k < alcf->x402_minutes->nelts; k++) {
+            req = ngx_http_axon_x402_requirement(r, q, m[k], amount);
+
+            if (req) {
+                json_array_append_new(accepts, req);
+            }
+        }
+    }
+
+    return accepts;
 }
 
 
