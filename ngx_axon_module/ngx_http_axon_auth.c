@@ -283,6 +283,15 @@ typedef struct {
 
 static ngx_int_t ngx_http_axon_verify_body(ngx_http_request_t *r,
     json_t *body);
+static ngx_http_axon_siwe_t *ngx_http_axon_verify_domain(
+    ngx_http_request_t *r, ngx_http_axon_loc_conf_t *alcf, axon_siwe_t *m,
+    const char **why);
+static ngx_int_t ngx_http_axon_verify_message(ngx_http_axon_loc_conf_t *alcf,
+    ngx_http_axon_siwe_t *siwe, axon_siwe_t *m, time_t now, json_t *jmsg,
+    json_t *jsig, const char **code, const char **why);
+static ngx_int_t ngx_http_axon_signin_send(ngx_http_request_t *r,
+    ngx_http_axon_signin_ctx_t *ctx, axon_siwe_t *m, const char *lower,
+    const u_char *hash, time_t now);
 static void ngx_http_axon_verify_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static ngx_int_t ngx_http_axon_set_cookie(ngx_http_request_t *r,
@@ -301,24 +310,12 @@ ngx_http_axon_verify_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
 {
-    int                          rc;
-    u_char                      *p;
-    time_t                       now;
-    size_t                       msglen, siglen, ualen;
-    json_t                      *jmsg, *jsig;
-    ngx_uint_t                   i;
-    axon_siwe_t                  m;
-    ngx_table_elt_t             *origin;
-    const char                  *msg, *sig, *why, *code;
-    uint8_t                      signer[AXON_ADDR_LEN];
-    char                         lower[AXON_ADDR_TEXT_LEN + 1];
     u_char                       md[32], hash[64];
-    u_char                       value[96];
-    u_char                       ttl[NGX_INT_T_LEN], exp[NGX_INT_T_LEN];
-    u_char                       issued[NGX_INT_T_LEN];
-    u_char                       challenge_key[64], token_key[80];
-    const char                  *argv[12];
-    size_t                       argvlen[12];
+    time_t                       now;
+    json_t                      *jmsg, *jsig;
+    axon_siwe_t                  m;
+    const char                  *why, *code;
+    char                         lower[AXON_ADDR_TEXT_LEN + 1];
     ngx_http_axon_siwe_t        *siwe;
     ngx_http_axon_loc_conf_t    *alcf;
     ngx_http_axon_signin_ctx_t  *ctx;
@@ -335,140 +332,33 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
                                         "be strings");
     }
 
-    msg = json_string_value(jmsg);
-    msglen = json_string_length(jmsg);
-    sig = json_string_value(jsig);
-    siglen = json_string_length(jsig);
-
-    if (axon_siwe_parse(&m, msg, msglen, &why) != AXON_OK) {
+    if (axon_siwe_parse(&m, json_string_value(jmsg),
+                        json_string_length(jmsg), &why)
+        != AXON_OK)
+    {
         return ngx_http_axon_refuse(r, "bad_message", why, NULL);
     }
 
     axon_address_format_lower(lower, m.addr);
     lower[AXON_ADDR_TEXT_LEN] = '\0';
 
-    /*
-     * The message names one of this gate's origins; a browser's request
-     * comes from a page there, and the message names that page's domain.
-     */
-
-    origin = ngx_http_axon_header_in(r, "Origin", sizeof("Origin") - 1);
-
-    if (origin) {
-        siwe = ngx_http_axon_siwe_origin(r, alcf, origin);
-
-        if (siwe == NULL) {
-            return ngx_http_axon_refuse(r, "domain_mismatch",
-                                        "the page asking (its Origin) is "
-                                        "not this gate's", lower);
-        }
-
-        if (!(m.domain.len == siwe->domain.len
-              && ngx_strncmp(m.domain.data, siwe->domain.data,
-                             siwe->domain.len)
-                 == 0))
-        {
-            siwe = NULL;
-        }
-
-    } else {
-        siwe = NULL;
-
-        for (i = 0; alcf->siwe && i < alcf->siwe->nelts; i++) {
-            siwe = (ngx_http_axon_siwe_t *) alcf->siwe->elts + i;
-
-            if (m.domain.len == siwe->domain.len
-                && ngx_strncmp(m.domain.data, siwe->domain.data,
-                               siwe->domain.len)
-                   == 0)
-            {
-                break;
-            }
-
-            siwe = NULL;
-        }
-    }
+    siwe = ngx_http_axon_verify_domain(r, alcf, &m, &why);
 
     if (siwe == NULL) {
-        return ngx_http_axon_refuse(r, "domain_mismatch",
-                                    "the message is for another domain",
-                                    lower);
-    }
-
-    /* a "scheme://" before the domain must be the URI's (EIP-4361) */
-
-    if (m.scheme.len
-        && !(m.scheme.len == siwe->scheme.len
-             && ngx_strncasecmp((u_char *) m.scheme.data, siwe->scheme.data,
-                                siwe->scheme.len)
-                == 0))
-    {
-        return ngx_http_axon_refuse(r, "domain_mismatch",
-                                    "the message is for another scheme",
-                                    lower);
-    }
-
-    if (m.uri.len != siwe->uri.len
-        || ngx_strncmp(m.uri.data, siwe->uri.data, siwe->uri.len) != 0)
-    {
-        return ngx_http_axon_refuse(r, "uri_mismatch",
-                                    "the message is for another URI", lower);
-    }
-
-    if (m.chain_id != alcf->chain_id) {
-        return ngx_http_axon_refuse(r, "chain_mismatch",
-                                    "the message is for another chain id",
-                                    lower);
+        return ngx_http_axon_refuse(r, "domain_mismatch", why, lower);
     }
 
     now = ngx_time();
 
-    if (m.expiration_unix != -1 && now >= m.expiration_unix) {
-        return ngx_http_axon_refuse(r, "expired",
-                                    "the challenge has expired", lower);
-    }
-
-    if (m.issued_at_unix > now
-        || (m.not_before_unix != -1 && now < m.not_before_unix))
+    if (ngx_http_axon_verify_message(alcf, siwe, &m, now, jmsg, jsig, &code,
+                                     &why)
+        != NGX_OK)
     {
-        return ngx_http_axon_refuse(r, "not_yet_valid",
-                                    "the message is not valid yet", lower);
+        return ngx_http_axon_refuse(r, code, why, lower);
     }
 
-    rc = axon_personal_recover(signer, msg, msglen, sig, siglen);
-
-    if (rc != AXON_OK) {
-        switch (rc) {
-        case AXON_ERR_LEN:
-            code = "bad_signature_length";
-            break;
-        case AXON_ERR_HEX:
-            code = "bad_signature_hex";
-            break;
-        case AXON_ERR_SIG_V:
-            code = "bad_signature_v";
-            break;
-        case AXON_ERR_SIG_HIGH_S:
-            code = "bad_signature_high_s";
-            break;
-        default:
-            code = "bad_signature";
-        }
-
-        return ngx_http_axon_refuse(r, code, "the signature is not valid",
-                                    lower);
-    }
-
-    if (!axon_memeq_ct(signer, m.addr, AXON_ADDR_LEN)) {
-        return ngx_http_axon_refuse(r, "wrong_signer",
-                                    "the signature is not by the message's "
-                                    "address", lower);
-    }
-
-    if (m.nonce.len > 48) {
-        return ngx_http_axon_refuse(r, "unknown_nonce",
-                                    "unknown, used or expired nonce", lower);
-    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon sign-in: message and signature of %s good", lower);
 
     /* the token: 256 random bits; Redis and the worker see only its hash */
 
@@ -490,10 +380,189 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     ctx->expires_unix = now + (time_t) (alcf->token_ttl / 1000);
     *ngx_http_axon_iso8601(ctx->expires, ctx->expires_unix) = '\0';
 
-    /* the script's keys, then its arguments */
+    return ngx_http_axon_signin_send(r, ctx, &m, lower, hash, now);
+}
+
+
+/*
+ * The message names one of this gate's origins: that origin, or NULL and
+ * *why.
+ */
+
+static ngx_http_axon_siwe_t *
+ngx_http_axon_verify_domain(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, axon_siwe_t *m, const char **why)
+{
+    ngx_uint_t             i;
+    ngx_table_elt_t       *origin;
+    ngx_http_axon_siwe_t  *siwe;
+
+    /*
+     * The message names one of this gate's origins; a browser's request
+     * comes from a page there, and the message names that page's domain.
+     */
+
+    origin = ngx_http_axon_header_in(r, "Origin", sizeof("Origin") - 1);
+
+    if (origin) {
+        siwe = ngx_http_axon_siwe_origin(r, alcf, origin);
+
+        if (siwe == NULL) {
+            *why = "the page asking (its Origin) is not this gate's";
+            return NULL;
+        }
+
+        if (!(m->domain.len == siwe->domain.len
+              && ngx_strncmp(m->domain.data, siwe->domain.data,
+                             siwe->domain.len)
+                 == 0))
+        {
+            siwe = NULL;
+        }
+
+    } else {
+        siwe = NULL;
+
+        for (i = 0; alcf->siwe && i < alcf->siwe->nelts; i++) {
+            siwe = (ngx_http_axon_siwe_t *) alcf->siwe->elts + i;
+
+            if (m->domain.len == siwe->domain.len
+                && ngx_strncmp(m->domain.data, siwe->domain.data,
+                               siwe->domain.len)
+                   == 0)
+            {
+                break;
+            }
+
+            siwe = NULL;
+        }
+    }
+
+    if (siwe == NULL) {
+        *why = "the message is for another domain";
+    }
+
+    return siwe;
+}
+
+
+/*
+ * The rest of the local checks, no I/O: the scheme, URI, chain and times
+ * the message names, then its signature and signer.  NGX_OK, or
+ * NGX_DECLINED with *code and *why.
+ */
+
+static ngx_int_t
+ngx_http_axon_verify_message(ngx_http_axon_loc_conf_t *alcf,
+    ngx_http_axon_siwe_t *siwe, axon_siwe_t *m, time_t now, json_t *jmsg,
+    json_t *jsig, const char **code, const char **why)
+{
+    int      rc;
+    uint8_t  signer[AXON_ADDR_LEN];
+
+    *code = NULL;
+
+    /* a "scheme://" before the domain must be the URI's (EIP-4361) */
+
+    if (m->scheme.len
+        && !(m->scheme.len == siwe->scheme.len
+             && ngx_strncasecmp((u_char *) m->scheme.data, siwe->scheme.data,
+                                siwe->scheme.len)
+                == 0))
+    {
+        *code = "domain_mismatch";
+        *why = "the message is for another scheme";
+
+    } else if (m->uri.len != siwe->uri.len
+               || ngx_strncmp(m->uri.data, siwe->uri.data, siwe->uri.len)
+                  != 0)
+    {
+        *code = "uri_mismatch";
+        *why = "the message is for another URI";
+
+    } else if (m->chain_id != alcf->chain_id) {
+        *code = "chain_mismatch";
+        *why = "the message is for another chain id";
+
+    } else if (m->expiration_unix != -1 && now >= m->expiration_unix) {
+        *code = "expired";
+        *why = "the challenge has expired";
+
+    } else if (m->issued_at_unix > now
+               || (m->not_before_unix != -1 && now < m->not_before_unix))
+    {
+        *code = "not_yet_valid";
+        *why = "the message is not valid yet";
+    }
+
+    if (*code) {
+        return NGX_DECLINED;
+    }
+
+    rc = axon_personal_recover(signer, json_string_value(jmsg),
+                               json_string_length(jmsg),
+                               json_string_value(jsig),
+                               json_string_length(jsig));
+
+    if (rc != AXON_OK) {
+        switch (rc) {
+        case AXON_ERR_LEN:
+            *code = "bad_signature_length";
+            break;
+        case AXON_ERR_HEX:
+            *code = "bad_signature_hex";
+            break;
+        case AXON_ERR_SIG_V:
+            *code = "bad_signature_v";
+            break;
+        case AXON_ERR_SIG_HIGH_S:
+            *code = "bad_signature_high_s";
+            break;
+        default:
+            *code = "bad_signature";
+        }
+
+        *why = "the signature is not valid";
+        return NGX_DECLINED;
+    }
+
+    if (!axon_memeq_ct(signer, m->addr, AXON_ADDR_LEN)) {
+        *code = "wrong_signer";
+        *why = "the signature is not by the message's address";
+        return NGX_DECLINED;
+    }
+
+    if (m->nonce.len > 48) {
+        *code = "unknown_nonce";
+        *why = "unknown, used or expired nonce";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* one script: the nonce consumed, the token stored, the sign-in queued */
+
+static ngx_int_t
+ngx_http_axon_signin_send(ngx_http_request_t *r,
+    ngx_http_axon_signin_ctx_t *ctx, axon_siwe_t *m, const char *lower,
+    const u_char *hash, time_t now)
+{
+    u_char                     *p;
+    size_t                      ualen;
+    u_char                      value[96];
+    u_char                      ttl[NGX_INT_T_LEN], exp[NGX_INT_T_LEN];
+    u_char                      issued[NGX_INT_T_LEN];
+    u_char                      challenge_key[64], token_key[80];
+    const char                 *argv[12];
+    size_t                      argvlen[12];
+    ngx_http_axon_loc_conf_t   *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
     p = ngx_sprintf(challenge_key, AXON_KEY_CHALLENGE "%*s",
-                    m.nonce.len, m.nonce.data);
+                    m->nonce.len, m->nonce.data);
     argv[0] = (const char *) challenge_key;
     argvlen[0] = p - challenge_key;
 
@@ -530,8 +599,8 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
 
     argvlen[7] = ualen;
 
-    argv[8] = m.nonce.data;
-    argvlen[8] = m.nonce.len;
+    argv[8] = m->nonce.data;
+    argvlen[8] = m->nonce.len;
 
     argv[9] = (const char *) hash;
     argvlen[9] = 64;
