@@ -30,12 +30,16 @@ static void ngx_http_axon_challenge_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static ngx_int_t ngx_http_axon_refuse(ngx_http_request_t *r,
     const char *code, const char *message, const char *wallet);
+static u_char *ngx_http_axon_challenge_message(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, ngx_http_axon_siwe_t *siwe,
+    const char *addr_text, const u_char *nonce, const u_char *issued,
+    const u_char *expires, size_t *len);
 
 
 ngx_int_t
 ngx_http_axon_challenge_handler(ngx_http_request_t *r)
 {
-    u_char                          *p, *message;
+    u_char                          *message;
     size_t                           len;
     time_t                           now;
     ngx_str_t                        arg;
@@ -100,41 +104,11 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     *ngx_http_axon_iso8601(expires,
                            now + (time_t) (alcf->challenge_ttl / 1000)) = '\0';
 
-    len = siwe->domain.len
-          + sizeof(" wants you to sign in with your Ethereum account:\n") - 1
-          + AXON_ADDR_TEXT_LEN + 2
-          + alcf->siwe_statement.len + 2
-          + sizeof("URI: \n") - 1 + siwe->uri.len
-          + sizeof("Version: 1\n") - 1
-          + sizeof("Chain ID: \n") - 1 + NGX_INT_T_LEN
-          + sizeof("Nonce: \n") - 1 + NGX_HTTP_AXON_NONCE_LEN
-          + sizeof("Issued At: \n") - 1 + NGX_HTTP_AXON_ISO8601_LEN
-          + sizeof("Expiration Time: ") - 1 + NGX_HTTP_AXON_ISO8601_LEN;
-
-    message = ngx_pnalloc(r->pool, len);
+    message = ngx_http_axon_challenge_message(r, alcf, siwe, addr_text,
+                                              nonce, issued, expires, &len);
     if (message == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_sprintf(message,
-                    "%V wants you to sign in with your Ethereum account:\n"
-                    "%s\n\n",
-                    &siwe->domain, addr_text);
-
-    if (alcf->siwe_statement.len) {
-        p = ngx_sprintf(p, "%V\n\n", &alcf->siwe_statement);
-    }
-
-    p = ngx_sprintf(p,
-                    "URI: %V\n"
-                    "Version: 1\n"
-                    "Chain ID: %ui\n"
-                    "Nonce: %*s\n"
-                    "Issued At: %s\n"
-                    "Expiration Time: %s",
-                    &siwe->uri, alcf->chain_id,
-                    (size_t) NGX_HTTP_AXON_NONCE_LEN, nonce,
-                    issued, expires);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_axon_challenge_ctx_t));
     if (ctx == NULL) {
@@ -144,7 +118,7 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     ctx->body = json_pack("{s:s, s:s#, s:s#, s:s, s:s}",
                           "address", addr_text,
                           "nonce", nonce, (size_t) NGX_HTTP_AXON_NONCE_LEN,
-                          "message", message, (size_t) (p - message),
+                          "message", message, len,
                           "issued_at", issued,
                           "expires_at", expires);
     if (ctx->body == NULL) {
@@ -179,6 +153,58 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r, rc);
+}
+
+
+/* the EIP-4361 message of a challenge: *len bytes, not NUL-terminated */
+
+static u_char *
+ngx_http_axon_challenge_message(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, ngx_http_axon_siwe_t *siwe,
+    const char *addr_text, const u_char *nonce, const u_char *issued,
+    const u_char *expires, size_t *len)
+{
+    u_char  *p, *message;
+
+    *len = siwe->domain.len
+           + sizeof(" wants you to sign in with your Ethereum account:\n") - 1
+           + AXON_ADDR_TEXT_LEN + 2
+           + alcf->siwe_statement.len + 2
+           + sizeof("URI: \n") - 1 + siwe->uri.len
+           + sizeof("Version: 1\n") - 1
+           + sizeof("Chain ID: \n") - 1 + NGX_INT_T_LEN
+           + sizeof("Nonce: \n") - 1 + NGX_HTTP_AXON_NONCE_LEN
+           + sizeof("Issued At: \n") - 1 + NGX_HTTP_AXON_ISO8601_LEN
+           + sizeof("Expiration Time: ") - 1 + NGX_HTTP_AXON_ISO8601_LEN;
+
+    message = ngx_pnalloc(r->pool, *len);
+    if (message == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(message,
+                    "%V wants you to sign in with your Ethereum account:\n"
+                    "%s\n\n",
+                    &siwe->domain, addr_text);
+
+    if (alcf->siwe_statement.len) {
+        p = ngx_sprintf(p, "%V\n\n", &alcf->siwe_statement);
+    }
+
+    p = ngx_sprintf(p,
+                    "URI: %V\n"
+                    "Version: 1\n"
+                    "Chain ID: %ui\n"
+                    "Nonce: %*s\n"
+                    "Issued At: %s\n"
+                    "Expiration Time: %s",
+                    &siwe->uri, alcf->chain_id,
+                    (size_t) NGX_HTTP_AXON_NONCE_LEN, nonce,
+                    issued, expires);
+
+    *len = p - message;
+
+    return message;
 }
 
 

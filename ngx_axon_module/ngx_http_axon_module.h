@@ -92,7 +92,7 @@ typedef struct {
     ngx_str_t                 gate_login;     /* axon_gate_login */
     ngx_msec_t                activity_interval; /* axon_activity_interval */
 
-    /* x402 (ngx_http_axon_x402.c); on when axon_x402_network is set */
+    /* x402 (ngx_http_axon_x402_*.c); on when axon_x402_network is set */
     ngx_str_t                 x402_network;   /* axon_x402_network */
     uint64_t                  x402_chain_id;
     ngx_str_t                 x402_asset;     /* axon_x402_asset, EIP-55 */
