@@ -50,6 +50,8 @@ static ngx_http_axon_deposit_args_t *ngx_http_axon_deposit_args(
     ngx_http_request_t *r);
 static void ngx_http_axon_quote_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
+static json_t *ngx_http_axon_quote_prices(json_t *tokens, json_int_t need,
+    ngx_int_t pct);
 
 
 /*
@@ -351,13 +353,11 @@ ngx_http_axon_quote_reply(ngx_http_request_t *r, redisReply *reply,
 {
     ngx_http_axon_deposit_args_t  *a = data;
 
-    char                 amount[48];
     u_char               expires[NGX_HTTP_AXON_ISO8601_LEN + 1];
     size_t               i;
     json_t              *cfg, *profiles, *prof, *q, *prices, *t;
     ngx_int_t            pct, rc;
-    json_int_t           gpus, price, tprice, dec, need;
-    unsigned __int128    num, den, scale;
+    json_int_t           gpus, price, need;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 4)
@@ -422,35 +422,8 @@ ngx_http_axon_quote_reply(ngx_http_request_t *r, redisReply *reply,
         }
     }
 
-    prices = json_array();
-
-    /*
-     * atomic units = ceil(need x 10^dec x (100 - pct) / (100 x price)):
-     * the deposit that buys at least need minutes at this tier
-     */
-
-    json_array_foreach(json_object_get(cfg, "tokens"), i, q) {
-        tprice = json_integer_value(json_object_get(q, "price"));
-        dec = json_integer_value(json_object_get(q, "decimals"));
-
-        if (tprice < 1 || dec < 0 || dec > 24 || prices == NULL) {
-            continue;
-        }
-
-        for (scale = 1; dec > 0; dec--) {
-            scale *= 10;
-        }
-
-        num = (unsigned __int128) need * scale * (100 - pct);
-        den = (unsigned __int128) tprice * 100;
-        ngx_http_axon_u128_text(amount, (num + den - 1) / den);
-
-        json_array_append_new(prices, json_pack("{s:O, s:O, s:O, s:s}",
-            "symbol", json_object_get(q, "symbol"),
-            "asset", json_object_get(q, "asset"),
-            "decimals", json_object_get(q, "decimals"),
-            "amount", amount));
-    }
+    prices = ngx_http_axon_quote_prices(json_object_get(cfg, "tokens"),
+                                        need, pct);
 
     *ngx_http_axon_iso8601(expires, ngx_time() + NGX_HTTP_AXON_QUOTE_TTL)
         = '\0';
@@ -473,6 +446,54 @@ ngx_http_axon_quote_reply(ngx_http_request_t *r, redisReply *reply,
            : NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     ngx_http_axon_finalize(r, rc);
+}
+
+
+/*
+ * The deposit of each token that buys need credit minutes at a discount
+ * of pct: an array of {symbol, asset, decimals, amount}; NULL: no memory.
+ */
+
+static json_t *
+ngx_http_axon_quote_prices(json_t *tokens, json_int_t need, ngx_int_t pct)
+{
+    char                amount[48];
+    size_t              i;
+    json_t             *q, *prices;
+    json_int_t          tprice, dec;
+    unsigned __int128   num, den, scale;
+
+    prices = json_array();
+
+    /*
+     * atomic units = ceil(need x 10^dec x (100 - pct) / (100 x price)):
+     * the deposit that buys at least need minutes at this tier
+     */
+
+    json_array_foreach(tokens, i, q) {
+        tprice = json_integer_value(json_object_get(q, "price"));
+        dec = json_integer_value(json_object_get(q, "decimals"));
+
+        if (tprice < 1 || dec < 0 || dec > 24 || prices == NULL) {
+            continue;
+        }
+
+        for (scale = 1; dec > 0; dec--) {
+            scale *= 10;
+        }
+
+        num = (unsigned __int128) need * scale * (100 - pct);
+        den = (unsigned __int128) tprice * 100;
+        ngx_http_axon_u128_text(amount, (num + den - 1) / den);
+
+        json_array_append_new(prices, json_pack("{s:O, s:O, s:O, s:s}",
+            "symbol", json_object_get(q, "symbol"),
+            "asset", json_object_get(q, "asset"),
+            "decimals", json_object_get(q, "decimals"),
+            "amount", amount));
+    }
+
+    return prices;
 }
 
 
