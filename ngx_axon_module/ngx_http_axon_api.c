@@ -126,6 +126,9 @@ static ngx_str_t  ngx_http_axon_json_type = ngx_string("application/json");
 static ngx_str_t  ngx_http_axon_cache_control = ngx_string("Cache-Control");
 static ngx_str_t  ngx_http_axon_no_store = ngx_string("no-store");
 static ngx_str_t  ngx_http_axon_allow = ngx_string("Allow");
+#if (NGX_DEBUG)
+static ngx_str_t  ngx_http_axon_no_route = ngx_string("nothing");
+#endif
 
 
 ngx_int_t
@@ -134,6 +137,10 @@ ngx_http_axon_api_handler(ngx_http_request_t *r)
     ngx_http_axon_route_t  *rt;
 
     rt = ngx_http_axon_api_route(r);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon api: \"%V\" routed to %V", &r->uri,
+                   rt ? &rt->path : &ngx_http_axon_no_route);
 
     if (rt == NULL) {
         return ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",

@@ -11,20 +11,17 @@
 
 #include <openssl/rand.h>
 
-#include <openssl/evp.h>
-
 #include "axon_eth.h"
 #include "axon_siwe.h"
 
 
 #define NGX_HTTP_AXON_NONCE_BYTES     16      /* 128 bits */
 #define NGX_HTTP_AXON_NONCE_LEN       (2 * NGX_HTTP_AXON_NONCE_BYTES)
-#define NGX_HTTP_AXON_CHALLENGE_KEY   "axon:challenge:"
 
 
 typedef struct {
     json_t                   *body;
-    u_char                    key[sizeof(NGX_HTTP_AXON_CHALLENGE_KEY) - 1
+    u_char                    key[sizeof(AXON_KEY_CHALLENGE) - 1
                                   + NGX_HTTP_AXON_NONCE_LEN];
 } ngx_http_axon_challenge_ctx_t;
 
@@ -33,12 +30,16 @@ static void ngx_http_axon_challenge_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static ngx_int_t ngx_http_axon_refuse(ngx_http_request_t *r,
     const char *code, const char *message, const char *wallet);
+static u_char *ngx_http_axon_challenge_message(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, ngx_http_axon_siwe_t *siwe,
+    const char *addr_text, const u_char *nonce, const u_char *issued,
+    const u_char *expires, size_t *len);
 
 
 ngx_int_t
 ngx_http_axon_challenge_handler(ngx_http_request_t *r)
 {
-    u_char                          *p, *message;
+    u_char                          *message;
     size_t                           len;
     time_t                           now;
     ngx_str_t                        arg;
@@ -103,41 +104,11 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     *ngx_http_axon_iso8601(expires,
                            now + (time_t) (alcf->challenge_ttl / 1000)) = '\0';
 
-    len = siwe->domain.len
-          + sizeof(" wants you to sign in with your Ethereum account:\n") - 1
-          + AXON_ADDR_TEXT_LEN + 2
-          + alcf->siwe_statement.len + 2
-          + sizeof("URI: \n") - 1 + siwe->uri.len
-          + sizeof("Version: 1\n") - 1
-          + sizeof("Chain ID: \n") - 1 + NGX_INT_T_LEN
-          + sizeof("Nonce: \n") - 1 + NGX_HTTP_AXON_NONCE_LEN
-          + sizeof("Issued At: \n") - 1 + NGX_HTTP_AXON_ISO8601_LEN
-          + sizeof("Expiration Time: ") - 1 + NGX_HTTP_AXON_ISO8601_LEN;
-
-    message = ngx_pnalloc(r->pool, len);
+    message = ngx_http_axon_challenge_message(r, alcf, siwe, addr_text,
+                                              nonce, issued, expires, &len);
     if (message == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_sprintf(message,
-                    "%V wants you to sign in with your Ethereum account:\n"
-                    "%s\n\n",
-                    &siwe->domain, addr_text);
-
-    if (alcf->siwe_statement.len) {
-        p = ngx_sprintf(p, "%V\n\n", &alcf->siwe_statement);
-    }
-
-    p = ngx_sprintf(p,
-                    "URI: %V\n"
-                    "Version: 1\n"
-                    "Chain ID: %ui\n"
-                    "Nonce: %*s\n"
-                    "Issued At: %s\n"
-                    "Expiration Time: %s",
-                    &siwe->uri, alcf->chain_id,
-                    (size_t) NGX_HTTP_AXON_NONCE_LEN, nonce,
-                    issued, expires);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_axon_challenge_ctx_t));
     if (ctx == NULL) {
@@ -147,15 +118,15 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     ctx->body = json_pack("{s:s, s:s#, s:s#, s:s, s:s}",
                           "address", addr_text,
                           "nonce", nonce, (size_t) NGX_HTTP_AXON_NONCE_LEN,
-                          "message", message, (size_t) (p - message),
+                          "message", message, len,
                           "issued_at", issued,
                           "expires_at", expires);
     if (ctx->body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(ngx_cpymem(ctx->key, NGX_HTTP_AXON_CHALLENGE_KEY,
-                          sizeof(NGX_HTTP_AXON_CHALLENGE_KEY) - 1),
+    ngx_memcpy(ngx_cpymem(ctx->key, AXON_KEY_CHALLENGE,
+                          sizeof(AXON_KEY_CHALLENGE) - 1),
                nonce, NGX_HTTP_AXON_NONCE_LEN);
 
     /* SET axon:challenge:NONCE 0xaddress PX ttl NX */
@@ -182,6 +153,58 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r, rc);
+}
+
+
+/* the EIP-4361 message of a challenge: *len bytes, not NUL-terminated */
+
+static u_char *
+ngx_http_axon_challenge_message(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, ngx_http_axon_siwe_t *siwe,
+    const char *addr_text, const u_char *nonce, const u_char *issued,
+    const u_char *expires, size_t *len)
+{
+    u_char  *p, *message;
+
+    *len = siwe->domain.len
+           + sizeof(" wants you to sign in with your Ethereum account:\n") - 1
+           + AXON_ADDR_TEXT_LEN + 2
+           + alcf->siwe_statement.len + 2
+           + sizeof("URI: \n") - 1 + siwe->uri.len
+           + sizeof("Version: 1\n") - 1
+           + sizeof("Chain ID: \n") - 1 + NGX_INT_T_LEN
+           + sizeof("Nonce: \n") - 1 + NGX_HTTP_AXON_NONCE_LEN
+           + sizeof("Issued At: \n") - 1 + NGX_HTTP_AXON_ISO8601_LEN
+           + sizeof("Expiration Time: ") - 1 + NGX_HTTP_AXON_ISO8601_LEN;
+
+    message = ngx_pnalloc(r->pool, *len);
+    if (message == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(message,
+                    "%V wants you to sign in with your Ethereum account:\n"
+                    "%s\n\n",
+                    &siwe->domain, addr_text);
+
+    if (alcf->siwe_statement.len) {
+        p = ngx_sprintf(p, "%V\n\n", &alcf->siwe_statement);
+    }
+
+    p = ngx_sprintf(p,
+                    "URI: %V\n"
+                    "Version: 1\n"
+                    "Chain ID: %ui\n"
+                    "Nonce: %*s\n"
+                    "Issued At: %s\n"
+                    "Expiration Time: %s",
+                    &siwe->uri, alcf->chain_id,
+                    (size_t) NGX_HTTP_AXON_NONCE_LEN, nonce,
+                    issued, expires);
+
+    *len = p - message;
+
+    return message;
 }
 
 
@@ -259,19 +282,6 @@ ngx_http_axon_siwe_origin(ngx_http_request_t *r,
 }
 
 
-u_char *
-ngx_http_axon_iso8601(u_char *p, time_t t)
-{
-    ngx_tm_t  tm;
-
-    ngx_gmtime(t, &tm);
-
-    return ngx_sprintf(p, "%4d-%02d-%02dT%02d:%02d:%02dZ",
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
-}
-
-
 /*
  * POST /api/auth/verify-wallet {"message": SIWE, "signature": "0x..."}
  *
@@ -281,16 +291,8 @@ ngx_http_axon_iso8601(u_char *p, time_t t)
  * hash and queues the sign-in for the worker's audit, atomically.
  */
 
-static const char  ngx_http_axon_signin_lua[] =
-    "local a = redis.call('GETDEL', KEYS[1])\n"
-    "if not a then return 0 end\n"
-    "if a ~= ARGV[1] then return -1 end\n"
-    "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
-    "redis.call('XADD', KEYS[3], '*', 'kind', 'auth.signin',"
-    " 'wallet', ARGV[1], 'token_hash', ARGV[7], 'issued_at', ARGV[9],"
-    " 'expires_at', ARGV[8], 'nonce', ARGV[6], 'ip', ARGV[4],"
-    " 'user_agent', ARGV[5])\n"
-    "return 1\n";
+static const axon_script_t  ngx_http_axon_signin_script =
+    AXON_SCRIPT(SIGNIN);
 
 
 #define NGX_HTTP_AXON_UA_MAX        256
@@ -307,6 +309,15 @@ typedef struct {
 
 static ngx_int_t ngx_http_axon_verify_body(ngx_http_request_t *r,
     json_t *body);
+static ngx_http_axon_siwe_t *ngx_http_axon_verify_domain(
+    ngx_http_request_t *r, ngx_http_axon_loc_conf_t *alcf, axon_siwe_t *m,
+    const char **why);
+static ngx_int_t ngx_http_axon_verify_message(ngx_http_axon_loc_conf_t *alcf,
+    ngx_http_axon_siwe_t *siwe, axon_siwe_t *m, time_t now, json_t *jmsg,
+    json_t *jsig, const char **code, const char **why);
+static ngx_int_t ngx_http_axon_signin_send(ngx_http_request_t *r,
+    ngx_http_axon_signin_ctx_t *ctx, axon_siwe_t *m, const char *lower,
+    const u_char *hash, time_t now);
 static void ngx_http_axon_verify_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static ngx_int_t ngx_http_axon_set_cookie(ngx_http_request_t *r,
@@ -322,72 +333,15 @@ ngx_http_axon_verify_handler(ngx_http_request_t *r)
 }
 
 
-/*
- * A new token: 256 random bits, base64url without padding into token
- * (NGX_HTTP_AXON_TOKEN_LEN characters and a NUL), and its SHA-256 in md.
- */
-
-ngx_int_t
-ngx_http_axon_token_new(ngx_log_t *log, u_char *token, u_char md[32])
-{
-    uint8_t    rnd[NGX_HTTP_AXON_TOKEN_BYTES];
-    ngx_str_t  src, dst;
-
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0, "axon: RAND_bytes() failed");
-        return NGX_ERROR;
-    }
-
-    src.data = rnd;
-    src.len = sizeof(rnd);
-    dst.data = token;
-    ngx_encode_base64url(&dst, &src);
-    token[dst.len] = '\0';
-
-    ngx_explicit_memzero(rnd, sizeof(rnd));
-
-    return ngx_http_axon_token_digest(md, token, dst.len);
-}
-
-
-/* A token is kept (in Redis, in Postgres, in the cache) as its SHA-256. */
-
-ngx_int_t
-ngx_http_axon_token_digest(u_char md[32], const u_char *token, size_t len)
-{
-    unsigned int  mdlen;
-
-    if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1
-        || mdlen != 32)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
 {
-    int                          rc;
-    u_char                      *p;
-    time_t                       now;
-    size_t                       msglen, siglen, ualen;
-    json_t                      *jmsg, *jsig;
-    ngx_uint_t                   i;
-    axon_siwe_t                  m;
-    ngx_table_elt_t             *origin;
-    const char                  *msg, *sig, *why, *code;
-    uint8_t                      signer[AXON_ADDR_LEN];
-    char                         lower[AXON_ADDR_TEXT_LEN + 1];
     u_char                       md[32], hash[64];
-    u_char                       value[96];
-    u_char                       ttl[NGX_INT_T_LEN], exp[NGX_INT_T_LEN];
-    u_char                       issued[NGX_INT_T_LEN];
-    u_char                       challenge_key[64], token_key[80];
-    const char                  *argv[15];
-    size_t                       argvlen[15];
+    time_t                       now;
+    json_t                      *jmsg, *jsig;
+    axon_siwe_t                  m;
+    const char                  *why, *code;
+    char                         lower[AXON_ADDR_TEXT_LEN + 1];
     ngx_http_axon_siwe_t        *siwe;
     ngx_http_axon_loc_conf_t    *alcf;
     ngx_http_axon_signin_ctx_t  *ctx;
@@ -404,140 +358,33 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
                                         "be strings");
     }
 
-    msg = json_string_value(jmsg);
-    msglen = json_string_length(jmsg);
-    sig = json_string_value(jsig);
-    siglen = json_string_length(jsig);
-
-    if (axon_siwe_parse(&m, msg, msglen, &why) != AXON_OK) {
+    if (axon_siwe_parse(&m, json_string_value(jmsg),
+                        json_string_length(jmsg), &why)
+        != AXON_OK)
+    {
         return ngx_http_axon_refuse(r, "bad_message", why, NULL);
     }
 
     axon_address_format_lower(lower, m.addr);
     lower[AXON_ADDR_TEXT_LEN] = '\0';
 
-    /*
-     * The message names one of this gate's origins; a browser's request
-     * comes from a page there, and the message names that page's domain.
-     */
-
-    origin = ngx_http_axon_header_in(r, "Origin", sizeof("Origin") - 1);
-
-    if (origin) {
-        siwe = ngx_http_axon_siwe_origin(r, alcf, origin);
-
-        if (siwe == NULL) {
-            return ngx_http_axon_refuse(r, "domain_mismatch",
-                                        "the page asking (its Origin) is "
-                                        "not this gate's", lower);
-        }
-
-        if (!(m.domain.len == siwe->domain.len
-              && ngx_strncmp(m.domain.data, siwe->domain.data,
-                             siwe->domain.len)
-                 == 0))
-        {
-            siwe = NULL;
-        }
-
-    } else {
-        siwe = NULL;
-
-        for (i = 0; alcf->siwe && i < alcf->siwe->nelts; i++) {
-            siwe = (ngx_http_axon_siwe_t *) alcf->siwe->elts + i;
-
-            if (m.domain.len == siwe->domain.len
-                && ngx_strncmp(m.domain.data, siwe->domain.data,
-                               siwe->domain.len)
-                   == 0)
-            {
-                break;
-            }
-
-            siwe = NULL;
-        }
-    }
+    siwe = ngx_http_axon_verify_domain(r, alcf, &m, &why);
 
     if (siwe == NULL) {
-        return ngx_http_axon_refuse(r, "domain_mismatch",
-                                    "the message is for another domain",
-                                    lower);
-    }
-
-    /* a "scheme://" before the domain must be the URI's (EIP-4361) */
-
-    if (m.scheme.len
-        && !(m.scheme.len == siwe->scheme.len
-             && ngx_strncasecmp((u_char *) m.scheme.data, siwe->scheme.data,
-                                siwe->scheme.len)
-                == 0))
-    {
-        return ngx_http_axon_refuse(r, "domain_mismatch",
-                                    "the message is for another scheme",
-                                    lower);
-    }
-
-    if (m.uri.len != siwe->uri.len
-        || ngx_strncmp(m.uri.data, siwe->uri.data, siwe->uri.len) != 0)
-    {
-        return ngx_http_axon_refuse(r, "uri_mismatch",
-                                    "the message is for another URI", lower);
-    }
-
-    if (m.chain_id != alcf->chain_id) {
-        return ngx_http_axon_refuse(r, "chain_mismatch",
-                                    "the message is for another chain id",
-                                    lower);
+        return ngx_http_axon_refuse(r, "domain_mismatch", why, lower);
     }
 
     now = ngx_time();
 
-    if (m.expiration_unix != -1 && now >= m.expiration_unix) {
-        return ngx_http_axon_refuse(r, "expired",
-                                    "the challenge has expired", lower);
-    }
-
-    if (m.issued_at_unix > now
-        || (m.not_before_unix != -1 && now < m.not_before_unix))
+    if (ngx_http_axon_verify_message(alcf, siwe, &m, now, jmsg, jsig, &code,
+                                     &why)
+        != NGX_OK)
     {
-        return ngx_http_axon_refuse(r, "not_yet_valid",
-                                    "the message is not valid yet", lower);
+        return ngx_http_axon_refuse(r, code, why, lower);
     }
 
-    rc = axon_personal_recover(signer, msg, msglen, sig, siglen);
-
-    if (rc != AXON_OK) {
-        switch (rc) {
-        case AXON_ERR_LEN:
-            code = "bad_signature_length";
-            break;
-        case AXON_ERR_HEX:
-            code = "bad_signature_hex";
-            break;
-        case AXON_ERR_SIG_V:
-            code = "bad_signature_v";
-            break;
-        case AXON_ERR_SIG_HIGH_S:
-            code = "bad_signature_high_s";
-            break;
-        default:
-            code = "bad_signature";
-        }
-
-        return ngx_http_axon_refuse(r, code, "the signature is not valid",
-                                    lower);
-    }
-
-    if (!axon_memeq_ct(signer, m.addr, AXON_ADDR_LEN)) {
-        return ngx_http_axon_refuse(r, "wrong_signer",
-                                    "the signature is not by the message's "
-                                    "address", lower);
-    }
-
-    if (m.nonce.len > 48) {
-        return ngx_http_axon_refuse(r, "unknown_nonce",
-                                    "unknown, used or expired nonce", lower);
-    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon sign-in: message and signature of %s good", lower);
 
     /* the token: 256 random bits; Redis and the worker see only its hash */
 
@@ -559,66 +406,241 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     ctx->expires_unix = now + (time_t) (alcf->token_ttl / 1000);
     *ngx_http_axon_iso8601(ctx->expires, ctx->expires_unix) = '\0';
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_axon_signin_lua;
-    argvlen[1] = sizeof(ngx_http_axon_signin_lua) - 1;
-    argv[2] = "3";
-    argvlen[2] = 1;
+    return ngx_http_axon_signin_send(r, ctx, &m, lower, hash, now);
+}
 
-    p = ngx_sprintf(challenge_key, NGX_HTTP_AXON_CHALLENGE_KEY "%*s",
-                    m.nonce.len, m.nonce.data);
-    argv[3] = (const char *) challenge_key;
-    argvlen[3] = p - challenge_key;
 
-    p = ngx_sprintf(token_key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
+/*
+ * The message names one of this gate's origins: that origin, or NULL and
+ * *why.
+ */
+
+static ngx_http_axon_siwe_t *
+ngx_http_axon_verify_domain(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, axon_siwe_t *m, const char **why)
+{
+    ngx_uint_t             i;
+    ngx_table_elt_t       *origin;
+    ngx_http_axon_siwe_t  *siwe;
+
+    /*
+     * The message names one of this gate's origins; a browser's request
+     * comes from a page there, and the message names that page's domain.
+     */
+
+    origin = ngx_http_axon_header_in(r, "Origin", sizeof("Origin") - 1);
+
+    if (origin) {
+        siwe = ngx_http_axon_siwe_origin(r, alcf, origin);
+
+        if (siwe == NULL) {
+            *why = "the page asking (its Origin) is not this gate's";
+            return NULL;
+        }
+
+        if (!(m->domain.len == siwe->domain.len
+              && ngx_strncmp(m->domain.data, siwe->domain.data,
+                             siwe->domain.len)
+                 == 0))
+        {
+            siwe = NULL;
+        }
+
+    } else {
+        siwe = NULL;
+
+        for (i = 0; alcf->siwe && i < alcf->siwe->nelts; i++) {
+            siwe = (ngx_http_axon_siwe_t *) alcf->siwe->elts + i;
+
+            if (m->domain.len == siwe->domain.len
+                && ngx_strncmp(m->domain.data, siwe->domain.data,
+                               siwe->domain.len)
+                   == 0)
+            {
+                break;
+            }
+
+            siwe = NULL;
+        }
+    }
+
+    if (siwe == NULL) {
+        *why = "the message is for another domain";
+    }
+
+    return siwe;
+}
+
+
+/*
+ * The rest of the local checks, no I/O: the scheme, URI, chain and times
+ * the message names, then its signature and signer.  NGX_OK, or
+ * NGX_DECLINED with *code and *why.
+ */
+
+static ngx_int_t
+ngx_http_axon_verify_message(ngx_http_axon_loc_conf_t *alcf,
+    ngx_http_axon_siwe_t *siwe, axon_siwe_t *m, time_t now, json_t *jmsg,
+    json_t *jsig, const char **code, const char **why)
+{
+    int      rc;
+    uint8_t  signer[AXON_ADDR_LEN];
+
+    *code = NULL;
+
+    /* a "scheme://" before the domain must be the URI's (EIP-4361) */
+
+    if (m->scheme.len
+        && !(m->scheme.len == siwe->scheme.len
+             && ngx_strncasecmp((u_char *) m->scheme.data, siwe->scheme.data,
+                                siwe->scheme.len)
+                == 0))
+    {
+        *code = "domain_mismatch";
+        *why = "the message is for another scheme";
+
+    } else if (m->uri.len != siwe->uri.len
+               || ngx_strncmp(m->uri.data, siwe->uri.data, siwe->uri.len)
+                  != 0)
+    {
+        *code = "uri_mismatch";
+        *why = "the message is for another URI";
+
+    } else if (m->chain_id != alcf->chain_id) {
+        *code = "chain_mismatch";
+        *why = "the message is for another chain id";
+
+    } else if (m->expiration_unix != -1 && now >= m->expiration_unix) {
+        *code = "expired";
+        *why = "the challenge has expired";
+
+    } else if (m->issued_at_unix > now
+               || (m->not_before_unix != -1 && now < m->not_before_unix))
+    {
+        *code = "not_yet_valid";
+        *why = "the message is not valid yet";
+    }
+
+    if (*code) {
+        return NGX_DECLINED;
+    }
+
+    rc = axon_personal_recover(signer, json_string_value(jmsg),
+                               json_string_length(jmsg),
+                               json_string_value(jsig),
+                               json_string_length(jsig));
+
+    if (rc != AXON_OK) {
+        switch (rc) {
+        case AXON_ERR_LEN:
+            *code = "bad_signature_length";
+            break;
+        case AXON_ERR_HEX:
+            *code = "bad_signature_hex";
+            break;
+        case AXON_ERR_SIG_V:
+            *code = "bad_signature_v";
+            break;
+        case AXON_ERR_SIG_HIGH_S:
+            *code = "bad_signature_high_s";
+            break;
+        default:
+            *code = "bad_signature";
+        }
+
+        *why = "the signature is not valid";
+        return NGX_DECLINED;
+    }
+
+    if (!axon_memeq_ct(signer, m->addr, AXON_ADDR_LEN)) {
+        *code = "wrong_signer";
+        *why = "the signature is not by the message's address";
+        return NGX_DECLINED;
+    }
+
+    if (m->nonce.len > 48) {
+        *code = "unknown_nonce";
+        *why = "unknown, used or expired nonce";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* one script: the nonce consumed, the token stored, the sign-in queued */
+
+static ngx_int_t
+ngx_http_axon_signin_send(ngx_http_request_t *r,
+    ngx_http_axon_signin_ctx_t *ctx, axon_siwe_t *m, const char *lower,
+    const u_char *hash, time_t now)
+{
+    u_char                     *p;
+    size_t                      ualen;
+    u_char                      value[96];
+    u_char                      ttl[NGX_INT_T_LEN], exp[NGX_INT_T_LEN];
+    u_char                      issued[NGX_INT_T_LEN];
+    u_char                      challenge_key[64], token_key[80];
+    const char                 *argv[12];
+    size_t                      argvlen[12];
+    ngx_http_axon_loc_conf_t   *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    p = ngx_sprintf(challenge_key, AXON_KEY_CHALLENGE "%*s",
+                    m->nonce.len, m->nonce.data);
+    argv[0] = (const char *) challenge_key;
+    argvlen[0] = p - challenge_key;
+
+    p = ngx_sprintf(token_key, AXON_KEY_TOKEN "%*s",
                     (size_t) 64, hash);
-    argv[4] = (const char *) token_key;
-    argvlen[4] = p - token_key;
+    argv[1] = (const char *) token_key;
+    argvlen[1] = p - token_key;
 
-    argv[5] = NGX_HTTP_AXON_JOBS;
-    argvlen[5] = sizeof(NGX_HTTP_AXON_JOBS) - 1;
+    argv[2] = AXON_KEY_JOBS;
+    argvlen[2] = sizeof(AXON_KEY_JOBS) - 1;
 
-    argv[6] = lower;
-    argvlen[6] = AXON_ADDR_TEXT_LEN;
+    argv[3] = lower;
+    argvlen[3] = AXON_ADDR_TEXT_LEN;
 
     p = ngx_sprintf(value, "{\"wallet\":\"%*s\",\"exp\":%T}",
                     (size_t) AXON_ADDR_TEXT_LEN, lower, ctx->expires_unix);
-    argv[7] = (const char *) value;
-    argvlen[7] = p - value;
+    argv[4] = (const char *) value;
+    argvlen[4] = p - value;
 
-    argv[8] = (const char *) ttl;
-    argvlen[8] = ngx_sprintf(ttl, "%M", alcf->token_ttl) - ttl;
+    argv[5] = (const char *) ttl;
+    argvlen[5] = ngx_sprintf(ttl, "%M", alcf->token_ttl) - ttl;
 
-    argv[9] = (const char *) r->connection->addr_text.data;
-    argvlen[9] = r->connection->addr_text.len;
+    argv[6] = (const char *) r->connection->addr_text.data;
+    argvlen[6] = r->connection->addr_text.len;
 
     ualen = 0;
-    argv[10] = "";
+    argv[7] = "";
 
     if (r->headers_in.user_agent) {
-        argv[10] = (const char *) r->headers_in.user_agent->value.data;
+        argv[7] = (const char *) r->headers_in.user_agent->value.data;
         ualen = ngx_min(r->headers_in.user_agent->value.len,
                         NGX_HTTP_AXON_UA_MAX);
     }
 
-    argvlen[10] = ualen;
+    argvlen[7] = ualen;
 
-    argv[11] = m.nonce.data;
-    argvlen[11] = m.nonce.len;
+    argv[8] = m->nonce.data;
+    argvlen[8] = m->nonce.len;
 
-    argv[12] = (const char *) hash;
-    argvlen[12] = 64;
+    argv[9] = (const char *) hash;
+    argvlen[9] = 64;
 
-    argv[13] = (const char *) exp;
-    argvlen[13] = ngx_sprintf(exp, "%T", ctx->expires_unix) - exp;
+    argv[10] = (const char *) exp;
+    argvlen[10] = ngx_sprintf(exp, "%T", ctx->expires_unix) - exp;
 
-    argv[14] = (const char *) issued;
-    argvlen[14] = ngx_sprintf(issued, "%T", now) - issued;
+    argv[11] = (const char *) issued;
+    argvlen[11] = ngx_sprintf(issued, "%T", now) - issued;
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_redis_command(r, ngx_http_axon_verify_reply, ctx,
-                                           15, argv, argvlen));
+               ngx_http_axon_redis_script(r, ngx_http_axon_verify_reply, ctx,
+                                          &ngx_http_axon_signin_script, 3, 12,
+                                          argv, argvlen));
 }
 
 
@@ -640,9 +662,9 @@ ngx_http_axon_verify_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    if (reply->integer != 1) {
+    if (reply->integer != AXON_SIGNIN_OK) {
         rc = ngx_http_axon_refuse(r, "unknown_nonce",
-                                  reply->integer == 0
+                                  reply->integer == AXON_SIGNIN_NO_NONCE
                                   ? "unknown, used or expired nonce"
                                   : "the nonce was issued for another "
                                     "address",
@@ -733,21 +755,18 @@ ngx_http_axon_set_cookie(ngx_http_request_t *r, u_char *token,
  * within axon_token_cache's valid= time.
  */
 
-static const char  ngx_http_axon_logout_lua[] =
-    "local n = redis.call('DEL', KEYS[1])\n"
-    "redis.call('XADD', KEYS[2], '*', 'kind', 'auth.logout',"
-    " 'token_hash', ARGV[1], 'wallet', ARGV[2], 'at', ARGV[3])\n"
-    "return n\n";
+static const axon_script_t  ngx_http_axon_logout_script =
+    AXON_SCRIPT(LOGOUT);
 
 
 ngx_int_t
 ngx_http_axon_logout_handler(ngx_http_request_t *r)
 {
-    const char           *argv[8];
-    size_t                argvlen[8];
+    const char           *argv[5];
+    size_t                argvlen[5];
     char                  wallet[AXON_ADDR_TEXT_LEN];
     u_char                at[NGX_TIME_T_LEN];
-    u_char                key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) - 1 + 64];
+    u_char                key[sizeof(AXON_KEY_TOKEN) - 1 + 64];
     ngx_http_axon_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
@@ -758,28 +777,25 @@ ngx_http_axon_logout_handler(ngx_http_request_t *r)
 
     axon_address_format_lower(wallet, ctx->wallet);
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_axon_logout_lua;
-    argvlen[1] = sizeof(ngx_http_axon_logout_lua) - 1;
-    argv[2] = "2";
-    argvlen[2] = 1;
-    argv[3] = (const char *) key;
-    argvlen[3] = ngx_sprintf(key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
+    /* the script's keys, then its arguments */
+
+    argv[0] = (const char *) key;
+    argvlen[0] = ngx_sprintf(key, AXON_KEY_TOKEN "%*s",
                              (size_t) 64, ctx->token_hash)
                  - key;
-    argv[4] = NGX_HTTP_AXON_JOBS;
-    argvlen[4] = sizeof(NGX_HTTP_AXON_JOBS) - 1;
-    argv[5] = (const char *) ctx->token_hash;
-    argvlen[5] = 64;
-    argv[6] = wallet;
-    argvlen[6] = AXON_ADDR_TEXT_LEN;
-    argv[7] = (const char *) at;
-    argvlen[7] = ngx_sprintf(at, "%T", ngx_time()) - at;
+    argv[1] = AXON_KEY_JOBS;
+    argvlen[1] = sizeof(AXON_KEY_JOBS) - 1;
+    argv[2] = (const char *) ctx->token_hash;
+    argvlen[2] = 64;
+    argv[3] = wallet;
+    argvlen[3] = AXON_ADDR_TEXT_LEN;
+    argv[4] = (const char *) at;
+    argvlen[4] = ngx_sprintf(at, "%T", ngx_time()) - at;
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_redis_command(r, ngx_http_axon_logout_reply, ctx,
-                                           8, argv, argvlen));
+               ngx_http_axon_redis_script(r, ngx_http_axon_logout_reply, ctx,
+                                          &ngx_http_axon_logout_script, 2, 5,
+                                          argv, argvlen));
 }
 
 

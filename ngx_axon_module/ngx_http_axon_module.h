@@ -6,12 +6,16 @@
  *   ngx_http_axon_redis.c    hiredis async client on nginx events
  *   ngx_http_axon_api.c      the JSON API router and its responses
  *   ngx_http_axon_auth.c     wallet sign-in (EIP-4361, EIP-191), logout
- *   ngx_http_axon_gate.c     the token check in the access phase, its cache
+ *   ngx_http_axon_token.c    tokens: new ones, their digest; ISO 8601 times
+ *   ngx_http_axon_gate.c     the token check in the access phase
+ *   ngx_http_axon_token_cache.c  the tokens Redis confirmed, in shared memory
  *   ngx_http_axon_me.c       GET /api/me
- *   ngx_http_axon_session.c  GPU sessions: claim, status, release, routing
+ *   ngx_http_axon_session.c  GPU sessions: claim, status, release
+ *   ngx_http_axon_route.c    axon_gate session: to the caller's session
  *   ngx_http_axon_health.c   GET /api/health
  *   ngx_http_axon_deposit.c  deposits: verify-deposit, GET /api/deposits
- *   ngx_http_axon_x402.c     agents paying with x402: discovery, payment
+ *   ngx_http_axon_x402_*.c   agents paying with x402: offers, payment,
+ *                            directives (ngx_http_axon_x402.h)
  */
 
 #ifndef _NGX_HTTP_AXON_MODULE_H_INCLUDED_
@@ -25,7 +29,9 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "axon_contract.h"
 #include "axon_eth.h"
+#include "axon_lua.h"
 
 
 #define NGX_HTTP_AXON_VERSION       "0.1.0"
@@ -33,26 +39,7 @@
 #define NGX_HTTP_AXON_TOKEN_BYTES   32      /* 256 random bits */
 #define NGX_HTTP_AXON_TOKEN_LEN     43      /* base64url, no padding */
 #define NGX_HTTP_AXON_ISO8601_LEN   (sizeof("1970-01-01T00:00:00Z") - 1)
-
-/* Redis keys shared with axon-worker (README: "Redis keys") */
-#define NGX_HTTP_AXON_TOKEN_KEY     "axon:token:"   /* + sha256 hex */
-#define NGX_HTTP_AXON_WALLET_KEY    "axon:wallet:"  /* + lowercase address */
-#define NGX_HTTP_AXON_JOBS          "axon:jobs"
-
-/*
- * The wallet's live session, as every script that refuses a second one
- * reads it: the wallet's "session" field and that session's state, live
- * when present and not "ended".  WALLET is a Lua expression naming the
- * wallet's key; the script goes on with live_id and live_st (false when
- * the wallet has no live session).
- */
-#define NGX_HTTP_AXON_WALLET_LIVE_LUA(wallet)                                \
-    "local live_id = redis.call('HGET', " wallet ", 'session')\n"            \
-    "local live_st = false\n"                                                \
-    "if live_id then\n"                                                      \
-    "  live_st = redis.call('HGET', 'axon:session:' .. live_id, 'state')\n"  \
-    "  if live_st == 'ended' then live_st = false end\n"                     \
-    "end\n"
+#define NGX_HTTP_AXON_SCRIPT_ARGS   24      /* a script's keys and args */
 
 /* axon_gate */
 #define NGX_HTTP_AXON_GATE_OFF      0
@@ -105,7 +92,7 @@ typedef struct {
     ngx_str_t                 gate_login;     /* axon_gate_login */
     ngx_msec_t                activity_interval; /* axon_activity_interval */
 
-    /* x402 (ngx_http_axon_x402.c); on when axon_x402_network is set */
+    /* x402 (ngx_http_axon_x402_*.c); on when axon_x402_network is set */
     ngx_str_t                 x402_network;   /* axon_x402_network */
     uint64_t                  x402_chain_id;
     ngx_str_t                 x402_asset;     /* axon_x402_asset, EIP-55 */
@@ -123,6 +110,16 @@ typedef struct {
     uint8_t                   x402_domain[32]; /* EIP-712 domain separator */
     ngx_str_t                 x402_resource;  /* axon_x402_discovery PATH */
 } ngx_http_axon_loc_conf_t;
+
+
+/* what most scripts of a wallet's session take */
+typedef struct {
+    u_char                    wallet_key[sizeof(AXON_KEY_WALLET) - 1
+                                         + AXON_ADDR_TEXT_LEN];
+    char                      wallet[AXON_ADDR_TEXT_LEN + 1];   /* lower */
+    u_char                    now[NGX_TIME_T_LEN];
+    size_t                    now_len;
+} ngx_http_axon_session_args_t;
 
 
 /* An API handler that takes the request's JSON object body. */
@@ -173,6 +170,10 @@ ngx_uint_t ngx_http_axon_redis_up(void);
 ngx_int_t ngx_http_axon_redis_command(ngx_http_request_t *r,
     ngx_http_axon_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
+ngx_int_t ngx_http_axon_redis_script(ngx_http_request_t *r,
+    ngx_http_axon_redis_handler_pt handler, void *data,
+    const axon_script_t *script, ngx_uint_t nkeys, ngx_uint_t n,
+    const char **args, const size_t *lens);
 
 /* ngx_http_axon_api.c */
 ngx_int_t ngx_http_axon_api_handler(ngx_http_request_t *r);
@@ -194,13 +195,15 @@ void ngx_http_axon_finalize(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_axon_challenge_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_verify_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_logout_handler(ngx_http_request_t *r);
+ngx_http_axon_siwe_t *ngx_http_axon_siwe_origin(ngx_http_request_t *r,
+    ngx_http_axon_loc_conf_t *alcf, ngx_table_elt_t *origin);
+
+/* ngx_http_axon_token.c */
 ngx_int_t ngx_http_axon_token_new(ngx_log_t *log, u_char *token,
     u_char md[32]);
 ngx_int_t ngx_http_axon_token_digest(u_char md[32], const u_char *token,
     size_t len);
 u_char *ngx_http_axon_iso8601(u_char *p, time_t t);
-ngx_http_axon_siwe_t *ngx_http_axon_siwe_origin(ngx_http_request_t *r,
-    ngx_http_axon_loc_conf_t *alcf, ngx_table_elt_t *origin);
 
 /* ngx_http_axon_gate.c */
 ngx_int_t ngx_http_axon_gate_handler(ngx_http_request_t *r);
@@ -209,9 +212,15 @@ ngx_int_t ngx_http_axon_token_check(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx, ngx_str_t *token);
 ngx_int_t ngx_http_axon_wallet_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-void ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64]);
 ngx_table_elt_t *ngx_http_axon_header_in(ngx_http_request_t *r,
     const char *name, size_t len);
+
+/* ngx_http_axon_token_cache.c */
+ngx_int_t ngx_http_axon_token_cache_get(ngx_http_request_t *r,
+    ngx_http_axon_ctx_t *ctx, const u_char hash[32]);
+void ngx_http_axon_token_cache_put(ngx_http_request_t *r,
+    ngx_http_axon_ctx_t *ctx, const u_char hash[32]);
+void ngx_http_axon_token_forget(ngx_http_request_t *r, const u_char hex[64]);
 char *ngx_http_axon_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_axon_token_cache_add(ngx_conf_t *cf,
@@ -226,20 +235,24 @@ ngx_int_t ngx_http_axon_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_leave_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_heartbeat_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_release_handler(ngx_http_request_t *r);
+json_t *ngx_http_axon_session_json(redisReply *fields);
+ngx_http_axon_session_args_t *ngx_http_axon_session_args(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_session_ssh(json_t *o, const char *host,
+    const char *port, const char *user);
+
+/* ngx_http_axon_route.c */
 ngx_int_t ngx_http_axon_session_route(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx);
 ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-json_t *ngx_http_axon_session_json(redisReply *fields);
-ngx_int_t ngx_http_axon_session_ssh(json_t *o, const char *host,
-    const char *port, const char *user);
 
 /* ngx_http_axon_deposit.c */
 ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_deposits_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_quote_handler(ngx_http_request_t *r);
 
-/* ngx_http_axon_x402.c */
+/* ngx_http_axon_x402_offers.c, _pay.c, _conf.c */
 ngx_int_t ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_x402_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_x402_payment_handler(ngx_http_request_t *r);

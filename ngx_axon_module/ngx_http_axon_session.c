@@ -20,8 +20,7 @@
  * POST /api/release            end it: a session.release job; the token
  *                              may also come as {"auth_token": ...}
  *
- * `axon_gate session` routes a request to the caller's running session:
- * $axon_upstream (host:port) and $axon_session.
+ * `axon_gate session`, which routes to the session: ngx_http_axon_route.c.
  */
 
 
@@ -30,26 +29,9 @@
 #include "axon_sshkey.h"
 
 
-#define NGX_HTTP_AXON_PROFILES_KEY   "axon:profiles"
-#define NGX_HTTP_AXON_SESSION_KEY    "axon:session:"
-#define NGX_HTTP_AXON_SESSION_NEXT   "axon:session:next"
 #define NGX_HTTP_AXON_PROFILE_MAX    32
 
 
-typedef struct {
-    u_char                    wallet_key[sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1
-                                         + AXON_ADDR_TEXT_LEN];
-    char                      wallet[AXON_ADDR_TEXT_LEN + 1];   /* lower */
-    u_char                    now[NGX_TIME_T_LEN];
-    size_t                    now_len;
-} ngx_http_axon_session_args_t;
-
-
-static ngx_int_t ngx_http_axon_session_eval(ngx_http_request_t *r,
-    ngx_http_axon_redis_handler_pt handler, const char *script, size_t len,
-    ngx_uint_t nkeys, ngx_uint_t n, const char **args, const size_t *lens);
-static ngx_http_axon_session_args_t *ngx_http_axon_session_args(
-    ngx_http_request_t *r);
 static void ngx_http_axon_profiles_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static ngx_int_t ngx_http_axon_claim_body(ngx_http_request_t *r,
@@ -68,10 +50,6 @@ static void ngx_http_axon_release_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_release_send(ngx_http_request_t *r);
 static void ngx_http_axon_release_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
-static void ngx_http_axon_route_reply(ngx_http_request_t *r,
-    redisReply *reply, void *data);
-static void ngx_http_axon_activity_start(ngx_http_request_t *r,
-    ngx_http_axon_ctx_t *ctx);
 static ngx_int_t ngx_http_axon_session_live(redisReply *reply,
     ngx_http_request_t *r, ngx_int_t *rc);
 
@@ -86,8 +64,8 @@ ngx_http_axon_profiles_handler(ngx_http_request_t *r)
 
     argv[0] = "GET";
     argvlen[0] = 3;
-    argv[1] = NGX_HTTP_AXON_PROFILES_KEY;
-    argvlen[1] = sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1;
+    argv[1] = AXON_KEY_PROFILES;
+    argvlen[1] = sizeof(AXON_KEY_PROFILES) - 1;
 
     return ngx_http_axon_redis_wait(r,
                ngx_http_axon_redis_command(r, ngx_http_axon_profiles_reply,
@@ -114,7 +92,7 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
 
         if (!json_is_array(json_object_get(v, "profiles"))) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "axon: malformed " NGX_HTTP_AXON_PROFILES_KEY
+                          "axon: malformed " AXON_KEY_PROFILES
                           " in redis");
             json_decref(v);
             v = NULL;
@@ -146,50 +124,14 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
  * session's hash, and the session.claim job.
  */
 
-static const char  ngx_http_axon_claim_lua[] =
-    NGX_HTTP_AXON_WALLET_LIVE_LUA("KEYS[1]")
-    "if live_st then return {-1, live_id, live_st} end\n"
-    "local raw = redis.call('GET', KEYS[2])\n"
-    "if not raw then return {-2} end\n"
-    "local ok, all = pcall(cjson.decode, raw)\n"
-    "if not ok or type(all.profiles) ~= 'table' then return {-2} end\n"
-    "if ARGV[3] == 'ssh' and all.ssh == false then return {-5} end\n"
-    "local p\n"
-    "for _, q in ipairs(all.profiles) do\n"
-    "  if q.name == ARGV[2] then p = q end\n"
-    "end\n"
-    "if not p then return {-3} end\n"
-    "local gpus = tonumber(p.gpus) or 0\n"
-    "local grace = tonumber(all.grace_minutes) or 0\n"
-    "if grace < 0 then grace = 0 end\n"
-    "local need = gpus * (tonumber(p.price) or 0) * (1 + grace)\n"
-    "local bal = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0')\n"
-    "if gpus < 1 then return {-2} end\n"
-    "if bal < need then\n"
-    "  return {-4, tostring(bal), tostring(need), tostring(grace)}\n"
-    "end\n"
-    "local id = redis.call('INCR', KEYS[3])\n"
-    "redis.call('HSET', 'axon:session:' .. id, 'id', id, 'wallet', ARGV[1],"
-    " 'profile', ARGV[2], 'mode', ARGV[3], 'gpus', gpus,"
-    " 'state', 'queued', 'created_at', ARGV[4])\n"
-    "redis.call('HSET', KEYS[1], 'session', id)\n"
-    "local job = {'kind', 'session.claim', 'session_id', id,"
-    " 'wallet', ARGV[1], 'profile', ARGV[2], 'mode', ARGV[3]}\n"
-    "if ARGV[5] ~= '' then\n"
-    "  table.insert(job, 'ssh_key')\n"
-    "  table.insert(job, ARGV[5])\n"
-    "end\n"
-    "redis.call('XADD', KEYS[4], '*', unpack(job))\n"
-    "return {1, tostring(id)}\n";
+static const axon_script_t  ngx_http_axon_claim_script =
+    AXON_SCRIPT(SESSION_CLAIM);
 
 
 ngx_int_t
 ngx_http_axon_session_handler(ngx_http_request_t *r)
 {
-    static const char  status_lua[] =
-        "local id = redis.call('HGET', KEYS[1], 'session')\n"
-        "if not id then return false end\n"
-        "return redis.call('HGETALL', 'axon:session:' .. id)\n";
+    static const axon_script_t  status = AXON_SCRIPT(SESSION_STATUS);
 
     ngx_http_axon_session_args_t  *a;
 
@@ -203,8 +145,8 @@ ngx_http_axon_session_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_status_reply,
-                   status_lua, sizeof(status_lua) - 1, 1, 1,
+               ngx_http_axon_redis_script(r, ngx_http_axon_status_reply,
+                   NULL, &status, 1, 1,
                    (const char *[]) { (const char *) a->wallet_key },
                    (const size_t[]) { sizeof(a->wallet_key) }));
 }
@@ -298,19 +240,18 @@ ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_claim_reply,
-                   ngx_http_axon_claim_lua,
-                   sizeof(ngx_http_axon_claim_lua) - 1, 4, 9,
+               ngx_http_axon_redis_script(r, ngx_http_axon_claim_reply,
+                   NULL, &ngx_http_axon_claim_script, 4, 9,
                    (const char *[]) {
                        (const char *) a->wallet_key,
-                       NGX_HTTP_AXON_PROFILES_KEY, NGX_HTTP_AXON_SESSION_NEXT,
-                       NGX_HTTP_AXON_JOBS, a->wallet, profile, mode,
+                       AXON_KEY_PROFILES, AXON_KEY_SESSION_NEXT,
+                       AXON_KEY_JOBS, a->wallet, profile, mode,
                        (const char *) a->now, key },
                    (const size_t[]) {
                        sizeof(a->wallet_key),
-                       sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1,
-                       sizeof(NGX_HTTP_AXON_SESSION_NEXT) - 1,
-                       sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                       sizeof(AXON_KEY_PROFILES) - 1,
+                       sizeof(AXON_KEY_SESSION_NEXT) - 1,
+                       sizeof(AXON_KEY_JOBS) - 1,
                        AXON_ADDR_TEXT_LEN, len, ngx_strlen(mode),
                        a->now_len, keylen }));
 }
@@ -335,9 +276,12 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
     e = reply->element;
     code = (ngx_int_t) e[0]->integer;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon session: claim script answered %i", code);
+
     switch (code) {
 
-    case 1:
+    case AXON_CLAIM_OK:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "axon: session %*s claimed", (size_t) e[1]->len,
                       e[1]->str);
@@ -350,7 +294,7 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
         break;
 
-    case -1:
+    case AXON_CLAIM_EXISTS:
         body = json_pack("{s:{s:s, s:s, s:I, s:s#}}", "error",
                          "code", "session_exists",
                          "message", "the wallet already has a session: "
@@ -362,21 +306,21 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
         break;
 
-    case -3:
+    case AXON_CLAIM_NO_PROFILE:
         rc = ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                       "unknown_profile",
                                       "no such profile: see "
                                       "GET /api/profiles");
         break;
 
-    case -5:
+    case AXON_CLAIM_SSH_OFF:
         rc = ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                       "ssh_disabled",
                                       "SSH sessions are off on this "
                                       "platform");
         break;
 
-    case -4:
+    case AXON_CLAIM_CREDITS:
         body = json_pack("{s:{s:s, s:s, s:I, s:I, s:I}}", "error",
                          "code", "insufficient_credits",
                          "message", "the balance does not pay for the "
@@ -437,7 +381,7 @@ ngx_http_axon_status_reply(ngx_http_request_t *r, redisReply *reply,
 
 /*
  * A running SSH session: ssh_host, ssh_port, ssh_user and the command to
- * paste, from its connect_* fields (issue 9's names), set in o.  The one
+ * paste, from its connect_* fields (host, port, user), set in o.  The one
  * builder of ssh_command: GET /api/session (beside "connect") and x402's
  * answer.  The worker checked the host's characters (ssh_host, or the
  * publish address) and the user is its own; the port must be a number.
@@ -516,8 +460,11 @@ ngx_http_axon_session_json(redisReply *fields)
         value.data = (u_char *) val->str;
         value.len = val->len;
 
-        if ((name.len == 8 && ngx_strncmp(name.data, "upstream", 8) == 0)
-            || (name.len == 9 && ngx_strncmp(name.data, "heartbeat", 9) == 0))
+        if ((name.len == sizeof(AXON_SESSION_UPSTREAM) - 1
+             && ngx_strncmp(name.data, AXON_SESSION_UPSTREAM, name.len) == 0)
+            || (name.len == sizeof(AXON_SESSION_HEARTBEAT) - 1
+                && ngx_strncmp(name.data, AXON_SESSION_HEARTBEAT, name.len)
+                   == 0))
         {
             continue;
         }
@@ -610,30 +557,12 @@ failed:
 }
 
 
-/*
- * The wallet's live session: a script that answers {id, state} of its
- * latest session, and does the step given to it when the session is live.
- */
-
-#define NGX_HTTP_AXON_LIVE_LUA                                               \
-    "local id = redis.call('HGET', KEYS[1], 'session')\n"                     \
-    "if not id then return {0} end\n"                                         \
-    "local sk = 'axon:session:' .. id\n"                                      \
-    "local st = redis.call('HGET', sk, 'state')\n"                            \
-    "if not st or st == 'ended' then return {0} end\n"
-
-
 /* DELETE /api/session/queue */
 
 ngx_int_t
 ngx_http_axon_leave_handler(ngx_http_request_t *r)
 {
-    static const char  leave_lua[] =
-        NGX_HTTP_AXON_LIVE_LUA
-        "if st ~= 'queued' then return {-1, id, st} end\n"
-        "redis.call('XADD', KEYS[2], '*', 'kind', 'session.leave',"
-        " 'session_id', id, 'wallet', ARGV[1])\n"
-        "return {1, id, st}\n";
+    static const axon_script_t  leave = AXON_SCRIPT(SESSION_LEAVE);
 
     ngx_http_axon_session_args_t  *a;
 
@@ -643,12 +572,12 @@ ngx_http_axon_leave_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_leave_reply,
-                   leave_lua, sizeof(leave_lua) - 1, 2, 3,
+               ngx_http_axon_redis_script(r, ngx_http_axon_leave_reply,
+                   NULL, &leave, 2, 3,
                    (const char *[]) { (const char *) a->wallet_key,
-                                      NGX_HTTP_AXON_JOBS, a->wallet },
+                                      AXON_KEY_JOBS, a->wallet },
                    (const size_t[]) { sizeof(a->wallet_key),
-                                      sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                                      sizeof(AXON_KEY_JOBS) - 1,
                                       AXON_ADDR_TEXT_LEN }));
 }
 
@@ -665,7 +594,7 @@ ngx_http_axon_leave_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    if (reply->element[0]->integer == -1) {
+    if (reply->element[0]->integer == AXON_LIVE_NOT_QUEUED) {
         body = json_pack("{s:{s:s, s:s, s:s#}}", "error",
                          "code", "not_queued",
                          "message", "the session is not in the queue "
@@ -695,12 +624,7 @@ ngx_http_axon_leave_reply(ngx_http_request_t *r, redisReply *reply,
 ngx_int_t
 ngx_http_axon_heartbeat_handler(ngx_http_request_t *r)
 {
-    static const char  heartbeat_lua[] =
-        NGX_HTTP_AXON_LIVE_LUA
-        "redis.call('HSET', sk, 'heartbeat', ARGV[1])\n"
-        "return {1, id, st,"
-        " redis.call('HGET', KEYS[1], 'balance') or '0',"
-        " redis.call('HGET', sk, 'grace_until') or ''}\n";
+    static const axon_script_t  heartbeat = AXON_SCRIPT(SESSION_HEARTBEAT);
 
     ngx_http_axon_session_args_t  *a;
 
@@ -710,8 +634,8 @@ ngx_http_axon_heartbeat_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_heartbeat_reply,
-                   heartbeat_lua, sizeof(heartbeat_lua) - 1, 1, 2,
+               ngx_http_axon_redis_script(r, ngx_http_axon_heartbeat_reply,
+                   NULL, &heartbeat, 1, 2,
                    (const char *[]) { (const char *) a->wallet_key,
                                       (const char *) a->now },
                    (const size_t[]) { sizeof(a->wallet_key),
@@ -862,11 +786,7 @@ ngx_http_axon_release_resume(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_axon_release_send(ngx_http_request_t *r)
 {
-    static const char  release_lua[] =
-        NGX_HTTP_AXON_LIVE_LUA
-        "redis.call('XADD', KEYS[2], '*', 'kind', 'session.release',"
-        " 'session_id', id, 'wallet', ARGV[1])\n"
-        "return {1, id, st}\n";
+    static const axon_script_t  release = AXON_SCRIPT(SESSION_RELEASE);
 
     ngx_http_axon_session_args_t  *a;
 
@@ -876,12 +796,12 @@ ngx_http_axon_release_send(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_release_reply,
-                   release_lua, sizeof(release_lua) - 1, 2, 3,
+               ngx_http_axon_redis_script(r, ngx_http_axon_release_reply,
+                   NULL, &release, 2, 3,
                    (const char *[]) { (const char *) a->wallet_key,
-                                      NGX_HTTP_AXON_JOBS, a->wallet },
+                                      AXON_KEY_JOBS, a->wallet },
                    (const size_t[]) { sizeof(a->wallet_key),
-                                      sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                                      sizeof(AXON_KEY_JOBS) - 1,
                                       AXON_ADDR_TEXT_LEN }));
 }
 
@@ -915,7 +835,7 @@ ngx_http_axon_release_reply(ngx_http_request_t *r, redisReply *reply,
 
 
 /*
- * A reply of a NGX_HTTP_AXON_LIVE_LUA script: NGX_OK when it is an array
+ * A reply of a script of the live session (lua/session_*.lua): NGX_OK when it is an array
  * {code, id, state, ...} of a live session; otherwise *rc is the answer
  * (503 for Redis, 404 no_session).
  */
@@ -934,7 +854,7 @@ ngx_http_axon_session_live(redisReply *reply, ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (reply->element[0]->integer == 0) {
+    if (reply->element[0]->integer == AXON_LIVE_NONE) {
         *rc = ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "no_session",
                                        "no live session: claim one with "
                                        "POST /api/session");
@@ -957,287 +877,9 @@ ngx_http_axon_session_live(redisReply *reply, ngx_http_request_t *r,
 }
 
 
-/*
- * `axon_gate session`: the caller's running session, asked from Redis on
- * every request (a session's container and port change when it ends; the
- * token's cache does not hold them).  NGX_OK with ctx->gate_code set or
- * not, NGX_AGAIN, NGX_ERROR.
- */
+/* the wallet's key, the wallet, now: what most scripts of a session take */
 
-ngx_int_t
-ngx_http_axon_session_route(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx)
-{
-    static const char  route_lua[] =
-        NGX_HTTP_AXON_LIVE_LUA
-        "if st == 'running' then\n"
-        "  redis.call('HSET', sk, 'activity', ARGV[1])\n"
-        "end\n"
-        "return {1, id, st, redis.call('HGET', sk, 'upstream') or ''}\n";
-
-    ngx_int_t                      rc;
-    ngx_http_axon_session_args_t  *a;
-
-    a = ngx_http_axon_session_args(r);
-    if (a == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_axon_session_eval(r, ngx_http_axon_route_reply,
-             route_lua, sizeof(route_lua) - 1, 1, 2,
-             (const char *[]) { (const char *) a->wallet_key,
-                                (const char *) a->now },
-             (const size_t[]) { sizeof(a->wallet_key), a->now_len });
-
-    if (rc == NGX_OK) {
-        ctx->gate_waiting = 1;
-        return NGX_AGAIN;
-    }
-
-    if (rc == NGX_DECLINED) {
-        ctx->gate_code = "redis_unavailable";
-        return NGX_OK;
-    }
-
-    return NGX_ERROR;
-}
-
-
-static void
-ngx_http_axon_route_reply(ngx_http_request_t *r, redisReply *reply,
-    void *data)
-{
-    u_char               *p, *last;
-    redisReply          **e;
-    ngx_http_axon_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
-    ctx->gate_waiting = 0;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements == 0
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
-    {
-        ctx->gate_code = "redis_unavailable";
-        goto done;
-    }
-
-    e = reply->element;
-
-    if (e[0]->integer == 0 || reply->elements != 4) {
-        ctx->gate_code = "no_session";
-        goto done;
-    }
-
-    if (e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING
-        || e[3]->type != REDIS_REPLY_STRING)
-    {
-        ctx->gate_code = "no_session";
-        goto done;
-    }
-
-    if (e[2]->len != 7 || ngx_strncmp(e[2]->str, "running", 7) != 0
-        || e[3]->len == 0 || e[3]->len > NGX_SOCKADDR_STRLEN)
-    {
-        ctx->gate_code = "session_not_running";
-        goto done;
-    }
-
-    /* host:port as the worker wrote it; nothing that could end a URL */
-
-    last = (u_char *) e[3]->str + e[3]->len;
-
-    for (p = (u_char *) e[3]->str; p < last; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')
-              || (*p >= 'A' && *p <= 'Z') || *p == '.' || *p == ':'
-              || *p == '-' || *p == '[' || *p == ']'))
-        {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "axon: session %*s: bad upstream in redis",
-                          (size_t) e[1]->len, e[1]->str);
-            ctx->gate_code = "session_not_running";
-            goto done;
-        }
-    }
-
-    ctx->upstream.data = ngx_pnalloc(r->pool, e[3]->len + e[1]->len);
-    if (ctx->upstream.data == NULL) {
-        ctx->gate_code = "session_not_running";
-        goto done;
-    }
-
-    ctx->upstream.len = e[3]->len;
-    ngx_memcpy(ctx->upstream.data, e[3]->str, e[3]->len);
-
-    ctx->session_id.data = ctx->upstream.data + e[3]->len;
-    ctx->session_id.len = e[1]->len;
-    ngx_memcpy(ctx->session_id.data, e[1]->str, e[1]->len);
-
-    ctx->gate_code = NULL;
-
-    if (r->headers_in.upgrade) {
-        ngx_http_axon_activity_start(r, ctx);
-    }
-
-done:
-
-    ngx_http_axon_gate_resume(r);
-}
-
-
-/*
- * Liveness from traffic.  A WebSocket to a session (noVNC's) lives long
- * and needs no heartbeat: while bytes flow through it either way, every
- * axon_activity_interval one HSET axon:session:ID activity NOW tells the
- * worker's idle check the session is in use, so a desktop watched in a
- * background tab (whose timers the browser throttles) is not culled.  One
- * timer per proxied WebSocket, checking two counters; nothing per byte.
- */
-
-typedef struct {
-    ngx_http_request_t       *request;
-    ngx_event_t               ev;
-    off_t                     down;       /* bytes to the client */
-    off_t                     up;         /* bytes to the container */
-} ngx_http_axon_activity_t;
-
-
-static void ngx_http_axon_activity_check(ngx_event_t *ev);
-static void ngx_http_axon_activity_stop(void *data);
-static void ngx_http_axon_activity_sent(ngx_http_request_t *r,
-    redisReply *reply, void *data);
-
-
-static void
-ngx_http_axon_activity_start(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx)
-{
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_axon_activity_t   *act;
-    ngx_http_axon_loc_conf_t   *alcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_axon_activity_t));
-    if (cln == NULL) {
-        return;
-    }
-
-    act = cln->data;
-    ngx_memzero(act, sizeof(ngx_http_axon_activity_t));
-
-    act->request = r;
-    act->ev.handler = ngx_http_axon_activity_check;
-    act->ev.data = act;
-    act->ev.log = r->connection->log;
-    act->ev.cancelable = 1;
-
-    cln->handler = ngx_http_axon_activity_stop;
-
-    ngx_add_timer(&act->ev, alcf->activity_interval);
-}
-
-
-static void
-ngx_http_axon_activity_check(ngx_event_t *ev)
-{
-    ngx_http_axon_activity_t  *act = ev->data;
-
-    off_t                          down, up;
-    u_char                         buf[sizeof(NGX_HTTP_AXON_SESSION_KEY)
-                                       + NGX_INT64_LEN];
-    ngx_str_t                      key;
-    ngx_http_request_t            *r;
-    ngx_http_axon_ctx_t           *ctx;
-    ngx_http_axon_loc_conf_t      *alcf;
-    ngx_http_axon_session_args_t  *a;
-
-    r = act->request;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
-
-    down = r->connection->sent;
-    up = (r->upstream && r->upstream->peer.connection)
-         ? r->upstream->peer.connection->sent : act->up;
-
-    if (ctx && (down != act->down || up != act->up)) {
-        act->down = down;
-        act->up = up;
-
-        a = ngx_http_axon_session_args(r);
-
-        if (a && ctx->session_id.len <= NGX_INT64_LEN) {
-            key.data = buf;
-            key.len = ngx_sprintf(buf, NGX_HTTP_AXON_SESSION_KEY "%V",
-                                  &ctx->session_id)
-                      - buf;
-
-            /* Redis down: the next check tries again */
-            (void) ngx_http_axon_redis_command(r,
-                       ngx_http_axon_activity_sent, NULL, 4,
-                       (const char *[]) {
-                           "HSET", (const char *) key.data, "activity",
-                           (const char *) a->now },
-                       (const size_t[]) { 4, key.len, 8, a->now_len });
-        }
-    }
-
-    ngx_add_timer(&act->ev, alcf->activity_interval);
-}
-
-
-static void
-ngx_http_axon_activity_sent(ngx_http_request_t *r, redisReply *reply,
-    void *data)
-{
-    /* nothing to answer: the next check tries again */
-}
-
-
-static void
-ngx_http_axon_activity_stop(void *data)
-{
-    ngx_http_axon_activity_t  *act = data;
-
-    if (act->ev.timer_set) {
-        ngx_del_timer(&act->ev);
-    }
-}
-
-
-/* $axon_upstream, $axon_session */
-
-ngx_int_t
-ngx_http_axon_session_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_str_t            *s;
-    ngx_http_axon_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
-
-    if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    s = (ngx_str_t *) ((char *) ctx + data);
-
-    if (s->len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->data = s->data;
-    v->len = s->len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_http_axon_session_args_t *
+ngx_http_axon_session_args_t *
 ngx_http_axon_session_args(ngx_http_request_t *r)
 {
     ngx_http_axon_ctx_t           *ctx;
@@ -1254,10 +896,10 @@ ngx_http_axon_session_args(ngx_http_request_t *r)
         return NULL;
     }
 
-    ngx_memcpy(a->wallet_key, NGX_HTTP_AXON_WALLET_KEY,
-               sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1);
+    ngx_memcpy(a->wallet_key, AXON_KEY_WALLET,
+               sizeof(AXON_KEY_WALLET) - 1);
     axon_address_format_lower((char *) a->wallet_key
-                              + sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1,
+                              + sizeof(AXON_KEY_WALLET) - 1,
                               ctx->wallet);
 
     axon_address_format_lower(a->wallet, ctx->wallet);
@@ -1267,40 +909,3 @@ ngx_http_axon_session_args(ngx_http_request_t *r)
 
     return a;
 }
-
-
-/*
- * EVAL script with nkeys keys among its n arguments: NGX_OK (the handler
- * will be called), NGX_DECLINED (Redis is down), NGX_ERROR.
- */
-
-static ngx_int_t
-ngx_http_axon_session_eval(ngx_http_request_t *r,
-    ngx_http_axon_redis_handler_pt handler, const char *script, size_t len,
-    ngx_uint_t nkeys, ngx_uint_t n, const char **args, const size_t *lens)
-{
-    ngx_uint_t   i;
-    u_char       nk[NGX_INT_T_LEN];
-    const char  *argv[16];
-    size_t       argvlen[16];
-
-    if (n + 3 > 16) {
-        return NGX_ERROR;
-    }
-
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = script;
-    argvlen[1] = len;
-    argv[2] = (const char *) nk;
-    argvlen[2] = ngx_sprintf(nk, "%ui", nkeys) - nk;
-
-    for (i = 0; i < n; i++) {
-        argv[3 + i] = args[i];
-        argvlen[3 + i] = lens[i];
-    }
-
-    return ngx_http_axon_redis_command(r, handler, NULL, (int) (n + 3), argv,
-                                       argvlen);
-}
-

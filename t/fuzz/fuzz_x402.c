@@ -10,14 +10,15 @@
  *    domain it takes from the payload or its options, libaxon's parsers
  *    and ecrecover.
  *
- *  - the steps of the module's ngx_http_axon_x402_pay() that do not need
- *    nginx, in its order: the header's base64 form as the module checks
- *    it, json_loadb(JSON_REJECT_DUPLICATES), the fields by their JSON
- *    lengths, axon_address_parse(), axon_uint256_parse_dec(),
- *    axon_hex_decode() of the nonce, axon_eip3009_recover() under a fixed
- *    domain, json_dumps() of the payload as the script gets it.  nginx's
- *    own ngx_decode_base64() is not linked outside nginx: the tool's
- *    decoder stands in for it, after the module's form check.
+ *  - the module's steps that do not need nginx, in its order: the
+ *    header's base64 form (axon_x402_base64_form()),
+ *    json_loadb(JSON_REJECT_DUPLICATES), libaxon's axon_x402_check()
+ *    under fixed terms, json_dumps() of the payload as the script gets
+ *    it; and, since fixed terms rarely let a mutated payload reach the
+ *    signature, the authorization's fields and axon_eip3009_recover()
+ *    under the same domain whatever the offer says.  nginx's own
+ *    ngx_decode_base64() is not linked outside nginx: the tool's decoder
+ *    stands in for it, after the form check.
  */
 
 
@@ -25,10 +26,12 @@
 #include "../../axon-worker/tools/axon-x402.c"
 #undef main
 
+#include "axon_x402.h"
 #include "fuzz.h"
 
 
-static uint8_t  fz_domain[32];
+static uint8_t            fz_domain[32];
+static axon_x402_terms_t  fz_terms;
 
 
 static int
@@ -58,25 +61,14 @@ fz_module(const char *h, size_t hlen)
     json_t               *payload, *accepted, *inner, *auth;
     uint8_t              *raw, signer[20];
     uint64_t              u;
-    const char           *s, *sig;
+    int                   rc;
+    const char           *s, *sig, *code, *why;
     axon_eip3009_auth_t   a;
+    axon_x402_payment_t   p;
 
     /* the module's form check: standard alphabet, padded to 4 */
 
-    for (len = 0; len < hlen; len++) {
-        unsigned char  c = (unsigned char) h[len];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-              || (c >= '0' && c <= '9') || c == '+' || c == '/'))
-        {
-            break;
-        }
-    }
-
-    if (hlen == 0 || hlen % 4 || hlen - len > 2
-        || (len < hlen && h[len] != '=')
-        || (len + 1 < hlen && h[len + 1] != '='))
-    {
+    if (!axon_x402_base64_form(h, hlen)) {
         return;
     }
 
@@ -96,6 +88,10 @@ fz_module(const char *h, size_t hlen)
         json_decref(payload);
         return;
     }
+
+    rc = axon_x402_check(&p, payload, &fz_terms, 1700000000, &code, &why);
+    FZ_ASSERT(rc == AXON_X402_OK || why != NULL);
+    FZ_ASSERT(rc != AXON_X402_REFUSED || code != NULL);
 
     accepted = json_object_get(payload, "accepted");
     inner = json_object_get(payload, "payload");
@@ -159,6 +155,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
               == AXON_OK);
     axon_eip712_domain_separator(fz_domain, "USD Coin", 8, "2", 1, 1337,
                                  usdc);
+
+    fz_terms.network = "eip155:1337";
+    fz_terms.network_len = sizeof("eip155:1337") - 1;
+    memcpy(fz_terms.asset, usdc, 20);
+    memcpy(fz_terms.pay_to, usdc, 20);
+    fz_terms.amount = "1000";
+    fz_terms.domain = fz_domain;
+    fz_terms.max_timeout = 300;
 
     return 0;
 }

@@ -1,0 +1,265 @@
+/*
+ * axon: the check of an x402 payment before anything is recorded
+ * (axon_x402.h).
+ */
+
+
+#include <string.h>
+
+#include "axon_x402.h"
+
+
+static int axon_x402_string(json_t *o, const char *key, const char **s,
+    size_t *len);
+static int axon_x402_accepted(json_t *accepted, const axon_x402_terms_t *t,
+    const char **code, const char **why);
+static int axon_x402_terms(axon_x402_payment_t *p,
+    const axon_x402_terms_t *t, uint64_t now, const char **code,
+    const char **why);
+
+
+int
+axon_x402_check(axon_x402_payment_t *p, json_t *payload,
+    const axon_x402_terms_t *t, uint64_t now, const char **code,
+    const char **why)
+{
+    int  rc;
+
+    rc = axon_x402_read(p, payload, code, why);
+    if (rc != AXON_X402_OK) {
+        return rc;
+    }
+
+    rc = axon_x402_accepted(p->accepted, t, code, why);
+    if (rc != AXON_X402_OK) {
+        return rc;
+    }
+
+    return axon_x402_terms(p, t, now, code, why);
+}
+
+
+int
+axon_x402_base64_form(const char *s, size_t len)
+{
+    size_t  n;
+
+    for (n = 0; n < len; n++) {
+        if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z')
+              || (s[n] >= '0' && s[n] <= '9') || s[n] == '+' || s[n] == '/'))
+        {
+            break;
+        }
+    }
+
+    /* then at most "==" to the end */
+
+    return !(len == 0 || len % 4 || len - n > 2
+             || (n < len && s[n] != '=')
+             || (n + 1 < len && s[n + 1] != '='));
+}
+
+
+static int
+axon_x402_string(json_t *o, const char *key, const char **s, size_t *len)
+{
+    json_t  *v;
+
+    v = json_object_get(o, key);
+
+    if (!json_is_string(v)) {
+        return 0;
+    }
+
+    *s = json_string_value(v);
+    *len = json_string_length(v);
+
+    return 1;
+}
+
+
+/* the version, the payload's shape, the authorization's fields */
+
+int
+axon_x402_read(axon_x402_payment_t *p, json_t *payload, const char **code,
+    const char **why)
+{
+    size_t       len;
+    json_t      *jv, *inner, *auth;
+    const char  *s;
+
+    memset(p, 0, sizeof(axon_x402_payment_t));
+
+    *code = NULL;
+    *why = NULL;
+
+    jv = json_object_get(payload, "x402Version");
+
+    if (!json_is_integer(jv) || json_integer_value(jv) != AXON_X402_VERSION)
+    {
+        *code = "invalid_x402_version";
+        *why = "this gate speaks x402 version 2";
+        return AXON_X402_REFUSED;
+    }
+
+    p->accepted = json_object_get(payload, "accepted");
+    inner = json_object_get(payload, "payload");
+    auth = json_object_get(inner, "authorization");
+
+    if (!json_is_object(p->accepted) || !json_is_object(auth)
+        || !axon_x402_string(inner, "signature", &p->sig, &p->siglen))
+    {
+        *why = "the payload needs \"accepted\" and \"payload\": "
+               "{\"authorization\", \"signature\"}";
+        return AXON_X402_MALFORMED;
+    }
+
+    if (!axon_x402_string(auth, "from", &s, &len)
+        || axon_address_parse(p->auth.from, s, len) != AXON_OK
+        || !axon_x402_string(auth, "to", &s, &len)
+        || axon_address_parse(p->auth.to, s, len) != AXON_OK)
+    {
+        *why = "authorization.from and .to must be addresses";
+        return AXON_X402_MALFORMED;
+    }
+
+    if (!axon_x402_string(auth, "value", &s, &len)
+        || axon_uint256_parse_dec(p->auth.value, s, len) != AXON_OK
+        || !axon_x402_string(auth, "validAfter", &s, &len)
+        || axon_uint256_parse_dec(p->auth.valid_after, s, len) != AXON_OK
+        || !axon_x402_string(auth, "validBefore", &s, &len)
+        || axon_uint256_parse_dec(p->auth.valid_before, s, len) != AXON_OK)
+    {
+        *why = "authorization.value, .validAfter and .validBefore must be "
+               "decimal strings";
+        return AXON_X402_MALFORMED;
+    }
+
+    if (!axon_x402_string(auth, "nonce", &s, &len)
+        || len != AXON_X402_NONCE_LEN
+        || s[0] != '0' || s[1] != 'x'
+        || axon_hex_decode(p->auth.nonce, 32, s, len) != AXON_OK)
+    {
+        *why = "authorization.nonce must be 0x and 64 hex digits";
+        return AXON_X402_MALFORMED;
+    }
+
+    p->nonce[0] = '0';
+    p->nonce[1] = 'x';
+    axon_hex_encode(p->nonce + 2, p->auth.nonce, 32);
+    p->nonce[AXON_X402_NONCE_LEN] = '\0';
+    p->read = 1;
+
+    return AXON_X402_OK;
+}
+
+
+/* the offer it accepted: ours, exactly */
+
+static int
+axon_x402_accepted(json_t *accepted, const axon_x402_terms_t *t,
+    const char **code, const char **why)
+{
+    size_t       len;
+    uint8_t      addr[AXON_ADDR_LEN];
+    const char  *s;
+
+    if (!axon_x402_string(accepted, "scheme", &s, &len)
+        || len != 5 || memcmp(s, "exact", 5) != 0)
+    {
+        *code = "invalid_exact_evm_scheme";
+        *why = "the scheme must be \"exact\"";
+        return AXON_X402_REFUSED;
+    }
+
+    if (!axon_x402_string(accepted, "network", &s, &len)
+        || len != t->network_len || memcmp(s, t->network, len) != 0)
+    {
+        *code = "invalid_exact_evm_network_mismatch";
+        *why = "the payment is for another network";
+        return AXON_X402_REFUSED;
+    }
+
+    if (!axon_x402_string(accepted, "asset", &s, &len)
+        || axon_address_parse(addr, s, len) != AXON_OK
+        || !axon_memeq_ct(addr, t->asset, AXON_ADDR_LEN)
+        || !axon_x402_string(accepted, "payTo", &s, &len)
+        || axon_address_parse(addr, s, len) != AXON_OK
+        || !axon_memeq_ct(addr, t->pay_to, AXON_ADDR_LEN)
+        || !axon_x402_string(accepted, "amount", &s, &len)
+        || len != strlen(t->amount) || memcmp(s, t->amount, len) != 0)
+    {
+        *code = "no_matching_payment_requirements";
+        *why = "\"accepted\" is not this offer (asset, amount or payTo)";
+        return AXON_X402_REFUSED;
+    }
+
+    return AXON_X402_OK;
+}
+
+
+/* the authorization against our terms, then its signer */
+
+static int
+axon_x402_terms(axon_x402_payment_t *p, const axon_x402_terms_t *t,
+    uint64_t now, const char **code, const char **why)
+{
+    int       rc;
+    uint8_t   amount[32], signer[AXON_ADDR_LEN];
+    uint64_t  after;
+
+    if (!axon_memeq_ct(p->auth.to, t->pay_to, AXON_ADDR_LEN)) {
+        *code = "invalid_exact_evm_recipient_mismatch";
+        *why = "authorization.to is not this gate's payTo";
+        return AXON_X402_REFUSED;
+    }
+
+    if (axon_uint256_parse_dec(amount, t->amount, strlen(t->amount))
+        != AXON_OK
+        || axon_uint256_cmp(p->auth.value, amount) < 0)
+    {
+        *code = "invalid_exact_evm_payload_authorization_value_mismatch";
+        *why = "authorization.value is less than the price";
+        return AXON_X402_REFUSED;
+    }
+
+    if (axon_uint256_to_u64(&after, p->auth.valid_after) != AXON_OK
+        || after > now)
+    {
+        *code = "invalid_exact_evm_payload_authorization_valid_after";
+        *why = "the authorization is not valid yet";
+        return AXON_X402_REFUSED;
+    }
+
+    if (axon_uint256_to_u64(&p->valid_before, p->auth.valid_before)
+        != AXON_OK
+        || p->valid_before < now + AXON_X402_MARGIN)
+    {
+        *code = "invalid_exact_evm_payload_authorization_valid_before";
+        *why = "the authorization has expired or expires too soon";
+        return AXON_X402_REFUSED;
+    }
+
+    if (p->valid_before > now + t->max_timeout + AXON_X402_SKEW) {
+        *code = "invalid_exact_evm_payload_authorization_valid_before";
+        *why = "the authorization is valid for longer than "
+               "maxTimeoutSeconds";
+        return AXON_X402_REFUSED;
+    }
+
+    rc = axon_eip3009_recover(signer, t->domain, AXON_EIP3009_TRANSFER,
+                              &p->auth, p->sig, p->siglen);
+
+    if (rc != AXON_OK
+        || !axon_memeq_ct(signer, p->auth.from, AXON_ADDR_LEN))
+    {
+        *code = "invalid_exact_evm_signature";
+        *why = rc != AXON_OK ? "the signature is malformed"
+                             : "the signature is not by authorization.from";
+        return AXON_X402_REFUSED;
+    }
+
+    *code = NULL;
+
+    return AXON_X402_OK;
+}

@@ -1,0 +1,769 @@
+/*
+ * x402: the offers.  Agents pay for an SSH GPU session with a signed USDC
+ * authorization (EIP-3009), protocol version 2 of the @x402 packages
+ * (docs/x402-notes.md).
+ *
+ *   GET  /.well-known/x402       (axon_x402_discovery) 402: every offer
+ *   GET  /api/x402/session       the same
+ *   POST /api/x402/session       {"profile", "minutes", "ssh_public_key"
+ *                                [, "session_id"]}: without a payment 402
+ *                                with the one offer; with PAYMENT-SIGNATURE
+ *                                (or X-PAYMENT), the payment
+ *                                (ngx_http_axon_x402_pay.c)
+ *
+ * An offer is a profile's price for some minutes: minutes x the profile's
+ * credit minutes per minute x axon_x402_price, in the asset's units.
+ */
+
+
+#include "ngx_http_axon_x402.h"
+
+#include "axon_sshkey.h"
+
+
+static void ngx_http_axon_x402_cleanup(void *data);
+static ngx_int_t ngx_http_axon_x402_offers(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x);
+static ngx_int_t ngx_http_axon_x402_body(ngx_http_request_t *r,
+    json_t *body);
+static ngx_int_t ngx_http_axon_x402_payment_header(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x);
+static void ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static json_t *ngx_http_axon_x402_accepts(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *profiles);
+static json_t *ngx_http_axon_x402_requirement(ngx_http_request_t *r,
+    json_t *profile, ngx_int_t minutes, char *amount);
+static json_t *ngx_http_axon_x402_resource(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x);
+static ngx_int_t ngx_http_axon_x402_required(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *accepts, const char *code,
+    const char *message);
+
+
+static ngx_str_t  ngx_http_axon_x402_sig = ngx_string("payment-signature");
+static ngx_str_t  ngx_http_axon_x402_v1 = ngx_string("x-payment");
+
+
+ngx_int_t
+ngx_http_axon_x402_off(ngx_http_request_t *r)
+{
+    return ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                    "x402 is not configured here");
+}
+
+
+ngx_http_axon_x402_ctx_t *
+ngx_http_axon_x402_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_axon_x402_ctx_t  *x;
+
+    x = ngx_pcalloc(r->pool, sizeof(ngx_http_axon_x402_ctx_t));
+    if (x == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_axon_x402_cleanup;
+    cln->data = x;
+
+    x->request = r;
+
+    return x;
+}
+
+
+static void
+ngx_http_axon_x402_cleanup(void *data)
+{
+    ngx_http_axon_x402_ctx_t  *x = data;
+
+    if (x->timer.timer_set) {
+        ngx_del_timer(&x->timer);
+    }
+
+    json_decref(x->requirement);
+    x->requirement = NULL;
+}
+
+
+/* GET /.well-known/x402 (a location with axon_x402_discovery) */
+
+ngx_int_t
+ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r)
+{
+    static ngx_str_t  allow_name = ngx_string("Allow");
+    static ngx_str_t  allow = ngx_string("GET, HEAD");
+
+    ngx_http_axon_loc_conf_t  *alcf;
+    ngx_http_axon_x402_ctx_t  *x;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    if (alcf->x402_network.len == 0) {
+        return ngx_http_axon_x402_off(r);
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_axon_add_header(r, &allow_name, &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_axon_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                        "method_not_allowed",
+                                        "method not allowed here");
+    }
+
+    x = ngx_http_axon_x402_ctx(r);
+    if (x == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_x402_offers(r, x);
+}
+
+
+/* GET|POST /api/x402/session */
+
+ngx_int_t
+ngx_http_axon_x402_session_handler(ngx_http_request_t *r)
+{
+    ngx_http_axon_loc_conf_t  *alcf;
+    ngx_http_axon_x402_ctx_t  *x;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    if (alcf->x402_network.len == 0) {
+        return ngx_http_axon_x402_off(r);
+    }
+
+    if (r->method == NGX_HTTP_POST) {
+        return ngx_http_axon_read_json(r, ngx_http_axon_x402_body);
+    }
+
+    x = ngx_http_axon_x402_ctx(r);
+    if (x == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_x402_offers(r, x);
+}
+
+
+/*
+ * reads axon:profiles; the reply goes on with what x asks for.  An unpaid
+ * top-up is not looked up: whose a session is, and whether it is live,
+ * only the paid POST tells, to its payer (session ids are sequential).
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_offers(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
+{
+    const char  *argv[2];
+    size_t       argvlen[2];
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = AXON_KEY_PROFILES;
+    argvlen[1] = sizeof(AXON_KEY_PROFILES) - 1;
+
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_command(r,
+                   ngx_http_axon_x402_profiles_reply, x, 2, argv, argvlen));
+}
+
+
+static ngx_int_t
+ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
+{
+    u_char                    *p, *last;
+    json_t                    *jp, *jm, *jk, *js;
+    ngx_uint_t                 i;
+    ngx_int_t                 *m;
+    const char                *why;
+    ngx_http_axon_loc_conf_t  *alcf;
+    ngx_http_axon_x402_ctx_t  *x;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    x = ngx_http_axon_x402_ctx(r);
+    if (x == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    jp = json_object_get(body, "profile");
+    jm = json_object_get(body, "minutes");
+    jk = json_object_get(body, "ssh_public_key");
+    js = json_object_get(body, "session_id");
+
+    if (!json_is_string(jp) || !json_is_integer(jm)) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "\"profile\" must be a string and "
+                                        "\"minutes\" an integer");
+    }
+
+    x->profile.len = json_string_length(jp);
+    x->profile.data = ngx_pnalloc(r->pool, x->profile.len + 1);
+    if (x->profile.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(x->profile.data, json_string_value(jp), x->profile.len + 1);
+
+    last = x->profile.data + x->profile.len;
+
+    for (p = x->profile.data; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '-' || *p == '_'))
+        {
+            break;
+        }
+    }
+
+    if (x->profile.len == 0 || x->profile.len > 32 || p != last) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "unknown_profile",
+                                        "no such profile: see "
+                                        "GET /api/x402/session");
+    }
+
+    m = alcf->x402_minutes->elts;
+
+    for (i = 0; i < alcf->x402_minutes->nelts; i++) {
+        if (m[i] == json_integer_value(jm)) {
+            x->minutes = m[i];
+        }
+    }
+
+    if (x->minutes == 0) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "unknown_minutes",
+                                        "these minutes are not sold: see "
+                                        "GET /api/x402/session");
+    }
+
+    if (js && !json_is_null(js)) {
+        if (!json_is_integer(js) || json_integer_value(js) < 1) {
+            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_request",
+                                            "\"session_id\" must be a "
+                                            "positive integer");
+        }
+
+        x->session_id = (ngx_int_t) json_integer_value(js);
+    }
+
+    if (jk && !json_is_null(jk)) {
+        if (!json_is_string(jk)) {
+            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_ssh_key",
+                                            "\"ssh_public_key\" must be one "
+                                            "authorized_keys line");
+        }
+
+        if (axon_ssh_key_check(json_string_value(jk), json_string_length(jk),
+                               &why)
+            != AXON_OK)
+        {
+            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_ssh_key", why);
+        }
+
+        x->ssh_key.len = json_string_length(jk);
+        x->ssh_key.data = ngx_pnalloc(r->pool, x->ssh_key.len);
+        if (x->ssh_key.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(x->ssh_key.data, json_string_value(jk), x->ssh_key.len);
+
+    } else if (x->session_id == 0) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_ssh_key",
+                                        "an SSH session needs "
+                                        "\"ssh_public_key\": one "
+                                        "authorized_keys line");
+    }
+
+    if (ngx_http_axon_x402_payment_header(r, x) != NGX_OK) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_payment_header",
+                                        "PAYMENT-SIGNATURE given twice");
+    }
+
+    return ngx_http_axon_x402_offers(r, x);
+}
+
+
+/*
+ * The payment headers: PAYMENT-SIGNATURE, at most once (NGX_DECLINED: it
+ * came twice); or X-PAYMENT, version 1's, answered with our version 2
+ * requirements.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_payment_header(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+    ngx_list_part_t  *part;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == ngx_http_axon_x402_sig.len
+            && ngx_strncasecmp(h[i].key.data, ngx_http_axon_x402_sig.data,
+                               h[i].key.len) == 0)
+        {
+            if (x->header.data) {
+                return NGX_DECLINED;
+            }
+
+            x->header = h[i].value;
+        }
+
+        if (h[i].key.len == ngx_http_axon_x402_v1.len
+            && ngx_strncasecmp(h[i].key.data, ngx_http_axon_x402_v1.data,
+                               h[i].key.len) == 0
+            && x->header.data == NULL)
+        {
+            /* version 1: answered with our version 2 requirements */
+            x->v1 = 1;
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon x402: payment header: %s%s",
+                   x->header.data ? "PAYMENT-SIGNATURE" : "none",
+                   x->v1 ? " (X-PAYMENT, version 1)" : "");
+
+    return NGX_OK;
+}
+
+
+/*
+ * axon:profiles is here: the offers.  Without a profile asked for (GET),
+ * every profile times every duration; else the one asked for, and then
+ * the payment if there is one.
+ */
+
+static void
+ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    ngx_http_axon_x402_ctx_t  *x = data;
+
+    json_t     *all, *profiles, *accepts;
+    ngx_int_t   rc;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
+        return;
+    }
+
+    all = NULL;
+    profiles = NULL;
+
+    if (reply->type == REDIS_REPLY_STRING) {
+        all = json_loadb(reply->str, reply->len, 0, NULL);
+        profiles = json_object_get(all, "profiles");
+    }
+
+    if (!json_is_array(profiles)) {
+        json_decref(all);
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "worker_unavailable",
+                                      "the worker has not published the "
+                                      "GPU profiles yet");
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    accepts = ngx_http_axon_x402_accepts(r, x, profiles);
+    if (accepts == NULL) {
+        json_decref(all);
+        ngx_http_axon_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    json_decref(all);
+
+    if (json_array_size(accepts) == 0) {
+        json_decref(accepts);
+
+        if (x->minutes) {
+            rc = ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "unknown_profile",
+                                          "no such profile: see "
+                                          "GET /api/x402/session");
+        } else {
+            rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "worker_unavailable",
+                                          "no profile has a price yet");
+        }
+
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    if (x->minutes == 0 || (x->header.data == NULL && !x->v1)) {
+        rc = ngx_http_axon_x402_required(r, x, accepts, NULL, NULL);
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    if (x->header.data == NULL) {
+        rc = ngx_http_axon_x402_required(r, x, accepts,
+                                         "invalid_x402_version",
+                                         "this gate speaks x402 version 2: "
+                                         "send PAYMENT-SIGNATURE");
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    json_decref(accepts);
+
+    rc = ngx_http_axon_x402_pay(r, x);
+
+    if (rc == NGX_DONE) {
+        /* pay_reply finishes it: the reference is handed on */
+        r->main->count--;
+        return;
+    }
+
+    ngx_http_axon_finalize(r, rc);
+}
+
+
+/*
+ * The offers of the published profiles: with x->minutes, the one of
+ * x->profile for those minutes (kept in x as the requirement the payment
+ * must accept); without, every profile for every axon_x402_minutes.  An
+ * array, empty when nothing has a price; NULL: no memory.
+ */
+
+static json_t *
+ngx_http_axon_x402_accepts(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    json_t *profiles)
+{
+    size_t                     i, k;
+    json_t                    *q, *accepts, *req, *name;
+    ngx_int_t                 *m;
+    ngx_http_axon_loc_conf_t  *alcf;
+    char                       amount[AXON_UINT256_DEC_MAX + 1];
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    accepts = json_array();
+    if (accepts == NULL) {
+        return NULL;
+    }
+
+    m = alcf->x402_minutes->elts;
+
+    json_array_foreach(profiles, i, q) {
+        name = json_object_get(q, "name");
+
+        if (!json_is_string(name)) {
+            continue;
+        }
+
+        if (x->minutes) {
+            if (json_string_length(name) != x->profile.len
+                || ngx_strncmp(json_string_value(name), x->profile.data,
+                               x->profile.len) != 0)
+            {
+                continue;
+            }
+
+            req = ngx_http_axon_x402_requirement(r, q, x->minutes, amount);
+
+            if (req) {
+                ngx_memcpy(x->amount, amount, sizeof(amount));
+                x->requirement = json_incref(req);
+                json_array_append_new(accepts, req);
+            }
+
+            break;
+        }
+
+        for (k = 0; k < alcf->x402_minutes->nelts; k++) {
+            req = ngx_http_axon_x402_requirement(r, q, m[k], amount);
+
+            if (req) {
+                json_array_append_new(accepts, req);
+            }
+        }
+    }
+
+    return accepts;
+}
+
+
+/* amount = minutes x the profile's credit minutes per minute x the price */
+
+static json_t *
+ngx_http_axon_x402_requirement(ngx_http_request_t *r, json_t *profile,
+    ngx_int_t minutes, char *amount)
+{
+    json_t                    *jpm, *jg, *jpr;
+    uint64_t                   per_minute, a;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    jpm = json_object_get(profile, "per_minute");
+    jg = json_object_get(profile, "gpus");
+    jpr = json_object_get(profile, "price");
+
+    if (json_is_integer(jpm) && json_integer_value(jpm) > 0) {
+        per_minute = (uint64_t) json_integer_value(jpm);
+
+    } else if (json_is_integer(jg) && json_is_integer(jpr)
+               && json_integer_value(jg) > 0 && json_integer_value(jpr) > 0)
+    {
+        per_minute = AXON_PRICE_PER_MINUTE(
+                         (uint64_t) json_integer_value(jg),
+                         (uint64_t) json_integer_value(jpr));
+
+    } else {
+        return NULL;
+    }
+
+    if (__builtin_mul_overflow(per_minute, (uint64_t) minutes, &a)
+        || __builtin_mul_overflow(a, alcf->x402_price, &a))
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "axon: x402: the price of %s for %i minutes "
+                      "overflows", json_string_value(
+                          json_object_get(profile, "name")), minutes);
+        return NULL;
+    }
+
+    ngx_sprintf((u_char *) amount, "%uL%Z", a);
+
+    return json_pack("{s:s, s:s#, s:s#, s:s, s:s#, s:I, s:{s:s#, s:s#, "
+                     "s:O, s:I}}",
+                     "scheme", "exact",
+                     "network", alcf->x402_network.data,
+                     alcf->x402_network.len,
+                     "asset", alcf->x402_asset.data, alcf->x402_asset.len,
+                     "amount", amount,
+                     "payTo", alcf->x402_pay_to.data, alcf->x402_pay_to.len,
+                     "maxTimeoutSeconds",
+                     (json_int_t) alcf->x402_max_timeout,
+                     "extra",
+                     "name", alcf->x402_name.data, alcf->x402_name.len,
+                     "version", alcf->x402_version.data,
+                     alcf->x402_version.len,
+                     "profile", json_object_get(profile, "name"),
+                     "minutes", (json_int_t) minutes);
+}
+
+
+static json_t *
+ngx_http_axon_x402_resource(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x)
+{
+    u_char                    *p, *url;
+    size_t                     len;
+    ngx_str_t                  host, path;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+    } else {
+        host = r->headers_in.server;
+    }
+
+    if (alcf->api) {
+        path = alcf->api_prefix;
+    } else {
+        path = alcf->x402_resource;
+    }
+
+    len = sizeof("https://") + host.len + path.len + sizeof("/x402/session");
+
+    url = ngx_pnalloc(r->pool, len);
+    if (url == NULL) {
+        return NULL;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        p = ngx_sprintf(url, "https://%V%V", &host, &path);
+    } else
+#endif
+    {
+        p = ngx_sprintf(url, "http://%V%V", &host, &path);
+    }
+
+    if (alcf->api) {
+        if (p[-1] != '/') {
+            *p++ = '/';
+        }
+
+        p = ngx_cpymem(p, "x402/session", sizeof("x402/session") - 1);
+    }
+
+    if (x->minutes) {
+        return json_pack("{s:s#, s:s, s:s}",
+                         "url", url, (size_t) (p - url),
+                         "description", "an SSH GPU session: the profile "
+                                        "and minutes asked for",
+                         "mimeType", "application/json");
+    }
+
+    return json_pack("{s:s#, s:s, s:s}",
+                     "url", url, (size_t) (p - url),
+                     "description", "SSH GPU sessions: POST {\"profile\", "
+                                    "\"minutes\", \"ssh_public_key\"} here",
+                     "mimeType", "application/json");
+}
+
+
+/* 402: PAYMENT-REQUIRED (base64 of PaymentRequired) and a JSON body */
+
+static ngx_int_t
+ngx_http_axon_x402_required(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *accepts, const char *code,
+    const char *message)
+{
+    json_t  *pr, *body, *resource;
+
+    resource = ngx_http_axon_x402_resource(r, x);
+
+    pr = json_pack("{s:i, s:o, s:o, s:{}}",
+                   "x402Version", 2,
+                   "resource", resource ? resource : json_null(),
+                   "accepts", accepts,
+                   "extensions");
+    if (pr == NULL || resource == NULL) {
+        json_decref(pr);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (code) {
+        json_object_set_new(pr, "error", json_string(code));
+    }
+
+    if (ngx_http_axon_x402_header(r, "PAYMENT-REQUIRED", pr) != NGX_OK) {
+        json_decref(pr);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body = json_deep_copy(pr);
+    json_decref(pr);
+
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    json_object_set_new(body, "error",
+                        json_pack("{s:s, s:s}",
+                                  "code", code ? code : "payment_required",
+                                  "message",
+                                  message ? message
+                                          : "pay with x402 (version 2): "
+                                            "see PAYMENT-REQUIRED"));
+
+    return ngx_http_axon_send_json(r, 402, body);
+}
+
+
+/* NAME: base64 of the compact JSON of v */
+
+ngx_int_t
+ngx_http_axon_x402_header(ngx_http_request_t *r, const char *name, json_t *v)
+{
+    char       *text;
+    ngx_str_t   src, dst, key;
+
+    text = json_dumps(v, JSON_COMPACT);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = (u_char *) text;
+    src.len = ngx_strlen(text);
+
+    dst.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(src.len));
+    if (dst.data == NULL) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64(&dst, &src);
+    free(text);
+
+    key.data = (u_char *) name;
+    key.len = ngx_strlen(name);
+
+    return ngx_http_axon_add_header(r, &key, &dst);
+}
+
+
+static json_t *
+ngx_http_axon_x402_one(ngx_http_axon_x402_ctx_t *x)
+{
+    json_t  *a;
+
+    a = json_array();
+
+    if (a && json_array_append(a, x->requirement) != 0) {
+        json_decref(a);
+        return NULL;
+    }
+
+    return a;
+}
+
+
+/* a refused payment: 402 with a fresh PAYMENT-REQUIRED saying why */
+
+ngx_int_t
+ngx_http_axon_x402_refuse(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    const char *code, const char *message)
+{
+    json_t  *a;
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "axon: x402: payment refused: %s (%s), payer %s",
+                  code, message, x->payer[0] ? x->payer : "unknown");
+
+    a = ngx_http_axon_x402_one(x);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_x402_required(r, x, a, code, message);
+}
+
+
+ngx_int_t
+ngx_http_axon_x402_malformed(ngx_http_request_t *r, const char *message)
+{
+    return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                    "invalid_payment_header", message);
+}

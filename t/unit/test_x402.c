@@ -1,0 +1,357 @@
+/*
+ * Unit tests for libaxon/axon_x402.h: the check of an x402 payment, case
+ * by case in the order the checks run, with authorizations signed here
+ * (libsecp256k1) so each case can change one field and sign again.
+ * Recovery itself is checked against ethers and the x402 SDK in
+ * test_eip712.  The last line is "N passed, N failed".
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+
+#include "axon_x402.h"
+
+
+#define NOW        1700000000ULL
+#define NETWORK    "eip155:8453"
+#define ASSET      "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+#define PAY_TO     "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+#define AMOUNT     "1000000"
+#define NONCE      "0x" "f3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480"
+
+#define EXPECT(name, payload, want_rc, want_code, want_why)                  \
+    expect(__LINE__, name, payload, want_rc, want_code, want_why)
+
+
+typedef struct {
+    const char   *scheme;
+    const char   *network;
+    const char   *amount;        /* accepted's */
+    const char   *to;
+    const char   *value;
+    uint64_t      after;
+    uint64_t      before;
+    const char   *nonce;
+    int           version;
+    int           other_signer;
+    int           bad_signature;
+} pay_t;
+
+
+static void expect(int line, const char *name, json_t *payload, int want_rc,
+    const char *want_code, const char *want_why);
+static json_t *payment(const pay_t *p);
+static void sign(char *out, const uint8_t key[32],
+    const axon_eip3009_auth_t *a);
+static void test_checks(void);
+static void test_base64_form(void);
+
+
+static unsigned                    passed, failed;
+static secp256k1_context          *ctx;
+static uint8_t                     domain[32];
+static axon_x402_terms_t           terms;
+static const uint8_t               key[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+static const uint8_t               other[32] = { 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+static char                        payer[AXON_ADDR_TEXT_LEN + 1];
+
+
+int
+main(int argc, char **argv)
+{
+    uint8_t                    pub[65], addr[AXON_ADDR_LEN];
+    size_t                     len;
+    secp256k1_pubkey           pk;
+
+    ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN
+                                   | SECP256K1_CONTEXT_VERIFY);
+
+    if (!secp256k1_ec_pubkey_create(ctx, &pk, key)) {
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+
+    len = sizeof(pub);
+    secp256k1_ec_pubkey_serialize(ctx, pub, &len, &pk,
+                                  SECP256K1_EC_UNCOMPRESSED);
+    axon_address_from_pubkey(addr, pub + 1);
+    axon_address_format(payer, addr);
+    payer[AXON_ADDR_TEXT_LEN] = '\0';
+
+    (void) axon_address_parse(addr, ASSET, sizeof(ASSET) - 1);
+    axon_eip712_domain_separator(domain, "USD Coin", 8, "2", 1, 8453, addr);
+
+    terms.network = NETWORK;
+    terms.network_len = sizeof(NETWORK) - 1;
+    (void) axon_address_parse(terms.asset, ASSET, sizeof(ASSET) - 1);
+    (void) axon_address_parse(terms.pay_to, PAY_TO, sizeof(PAY_TO) - 1);
+    terms.amount = AMOUNT;
+    terms.domain = domain;
+    terms.max_timeout = 300;
+
+    test_checks();
+    test_base64_form();
+
+    secp256k1_context_destroy(ctx);
+
+    printf("%u passed, %u failed\n", passed, failed);
+
+    return failed ? 1 : 0;
+}
+
+
+static void
+test_checks(void)
+{
+    pay_t                good = { "exact", NETWORK, AMOUNT, PAY_TO, AMOUNT,
+                                  NOW - 10, NOW + 200, NONCE, 2, 0, 0 };
+    pay_t                p;
+    json_t              *j;
+    const char          *code, *why;
+    axon_x402_payment_t  out;
+
+    j = payment(&good);
+
+    if (axon_x402_check(&out, j, &terms, NOW, &code, &why) == AXON_X402_OK
+        && strcmp(out.nonce, NONCE) == 0 && out.valid_before == NOW + 200
+        && out.read)
+    {
+        passed++;
+
+    } else {
+        failed++;
+        printf("%s:%d: FAIL good payment: %s %s\n", __FILE__, __LINE__,
+               code ? code : "-", why ? why : "-");
+    }
+
+    json_decref(j);
+
+    /* the reader alone: a payment past its time still reads */
+
+    p = good; p.before = NOW - 100;
+    j = payment(&p);
+
+    if (axon_x402_read(&out, j, &code, &why) == AXON_X402_OK
+        && out.read && out.siglen == AXON_SIG_TEXT_LEN
+        && strncmp(out.sig, "0x", 2) == 0
+        && json_is_object(out.accepted) && strcmp(out.nonce, NONCE) == 0)
+    {
+        passed++;
+
+    } else {
+        failed++;
+        printf("%s:%d: FAIL read: %s\n", __FILE__, __LINE__,
+               why ? why : "-");
+    }
+
+    json_decref(j);
+
+    p = good; p.value = "1000001";
+    EXPECT("more than the price", payment(&p), AXON_X402_OK, NULL, NULL);
+
+    p = good; p.version = 1;
+    EXPECT("version 1", payment(&p), AXON_X402_REFUSED,
+           "invalid_x402_version", NULL);
+
+    j = payment(&good);
+    json_object_del(json_object_get(j, "payload"), "signature");
+    EXPECT("no signature", j, AXON_X402_MALFORMED, NULL,
+           "the payload needs \"accepted\" and \"payload\": "
+           "{\"authorization\", \"signature\"}");
+
+    j = payment(&good);
+    json_object_del(j, "accepted");
+    EXPECT("no accepted", j, AXON_X402_MALFORMED, NULL, NULL);
+
+    j = payment(&good);
+    json_object_set_new(json_object_get(json_object_get(j, "payload"),
+                                        "authorization"),
+                        "from", json_string("0x1234"));
+    EXPECT("bad from", j, AXON_X402_MALFORMED, NULL,
+           "authorization.from and .to must be addresses");
+
+    j = payment(&good);
+    json_object_set_new(json_object_get(json_object_get(j, "payload"),
+                                        "authorization"),
+                        "validAfter", json_integer(5));
+    EXPECT("validAfter a number", j, AXON_X402_MALFORMED, NULL,
+           "authorization.value, .validAfter and .validBefore must be "
+           "decimal strings");
+
+    p = good; p.nonce = "0x1234";
+    EXPECT("short nonce", payment(&p), AXON_X402_MALFORMED, NULL,
+           "authorization.nonce must be 0x and 64 hex digits");
+
+    p = good; p.scheme = "upto";
+    EXPECT("scheme", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_scheme", NULL);
+
+    p = good; p.network = "eip155:1";
+    EXPECT("network", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_network_mismatch", NULL);
+
+    p = good; p.amount = "999999";
+    EXPECT("accepted amount", payment(&p), AXON_X402_REFUSED,
+           "no_matching_payment_requirements", NULL);
+
+    p = good; p.to = ASSET;
+    EXPECT("to", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_recipient_mismatch", NULL);
+
+    p = good; p.value = "999999";
+    EXPECT("value", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_payload_authorization_value_mismatch", NULL);
+
+    p = good; p.after = NOW + 1;
+    EXPECT("not valid yet", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_payload_authorization_valid_after", NULL);
+
+    p = good; p.before = NOW + AXON_X402_MARGIN - 1;
+    EXPECT("expires too soon", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_payload_authorization_valid_before",
+           "the authorization has expired or expires too soon");
+
+    p = good; p.before = NOW + AXON_X402_MARGIN;
+    EXPECT("expires at the margin", payment(&p), AXON_X402_OK, NULL, NULL);
+
+    p = good; p.before = NOW + 300 + AXON_X402_SKEW + 1;
+    EXPECT("valid too long", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_payload_authorization_valid_before",
+           "the authorization is valid for longer than maxTimeoutSeconds");
+
+    p = good; p.before = NOW + 300 + AXON_X402_SKEW;
+    EXPECT("valid for the longest", payment(&p), AXON_X402_OK, NULL, NULL);
+
+    p = good; p.other_signer = 1;
+    EXPECT("another signer", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_signature",
+           "the signature is not by authorization.from");
+
+    p = good; p.bad_signature = 1;
+    EXPECT("malformed signature", payment(&p), AXON_X402_REFUSED,
+           "invalid_exact_evm_signature", "the signature is malformed");
+}
+
+
+static void
+test_base64_form(void)
+{
+    static const struct {
+        const char  *s;
+        int          ok;
+    } cases[] = {
+        { "eyJhIjoxfQ==", 1 }, { "YWJj", 1 }, { "YWI=", 1 },
+        { "", 0 }, { "YWJ", 0 }, { "YW==x", 0 }, { "Y===", 0 },
+        { "YW-_", 0 }, { "YW=b", 0 }, { "YWJj\n", 0 }
+    };
+
+    size_t  i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (axon_x402_base64_form(cases[i].s, strlen(cases[i].s))
+            == cases[i].ok)
+        {
+            passed++;
+
+        } else {
+            failed++;
+            printf("%s:%d: FAIL base64 form \"%s\": want %d\n", __FILE__,
+                   __LINE__, cases[i].s, cases[i].ok);
+        }
+    }
+}
+
+
+static void
+expect(int line, const char *name, json_t *payload, int want_rc,
+    const char *want_code, const char *want_why)
+{
+    int                  rc;
+    const char          *code, *why;
+    axon_x402_payment_t  out;
+
+    rc = axon_x402_check(&out, payload, &terms, NOW, &code, &why);
+    json_decref(payload);
+
+    if (rc == want_rc
+        && (want_code == NULL || (code && strcmp(code, want_code) == 0))
+        && (want_why == NULL || (why && strcmp(why, want_why) == 0))
+        && (rc == AXON_X402_OK || why != NULL))
+    {
+        passed++;
+        return;
+    }
+
+    failed++;
+    printf("%s:%d: FAIL %s: rc %d (want %d), code %s, why %s\n", __FILE__,
+           line, name, rc, want_rc, code ? code : "-", why ? why : "-");
+}
+
+
+/* a version 2 payload as the SDK sends it, signed by key (or other) */
+
+static json_t *
+payment(const pay_t *p)
+{
+    char                 sig[AXON_SIG_TEXT_LEN + 1], after[24], before[24];
+    axon_eip3009_auth_t  a;
+
+    snprintf(after, sizeof(after), "%llu", (unsigned long long) p->after);
+    snprintf(before, sizeof(before), "%llu", (unsigned long long) p->before);
+
+    memset(&a, 0, sizeof(a));
+    (void) axon_address_parse(a.from, payer, strlen(payer));
+    (void) axon_address_parse(a.to, p->to, strlen(p->to));
+    (void) axon_uint256_parse_dec(a.value, p->value, strlen(p->value));
+    axon_uint256_from_u64(a.valid_after, p->after);
+    axon_uint256_from_u64(a.valid_before, p->before);
+    (void) axon_hex_decode(a.nonce, 32, p->nonce, strlen(p->nonce));
+
+    sign(sig, p->other_signer ? other : key, &a);
+
+    if (p->bad_signature) {
+        sig[AXON_SIG_TEXT_LEN - 2] = '0';        /* v = 0x?0: not 27/28 */
+        sig[AXON_SIG_TEXT_LEN - 1] = '5';
+    }
+
+    return json_pack("{s:i, s:{s:s, s:s, s:s, s:s, s:s, s:i}, "
+                     "s:{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}}",
+                     "x402Version", p->version,
+                     "accepted",
+                       "scheme", p->scheme, "network", p->network,
+                       "asset", ASSET, "payTo", PAY_TO,
+                       "amount", p->amount, "maxTimeoutSeconds", 300,
+                     "payload",
+                       "signature", sig,
+                       "authorization",
+                         "from", payer, "to", p->to, "value", p->value,
+                         "validAfter", after, "validBefore", before,
+                         "nonce", p->nonce);
+}
+
+
+static void
+sign(char *out, const uint8_t k[32], const axon_eip3009_auth_t *a)
+{
+    int                                  recid;
+    uint8_t                              digest[32], rs[65];
+    secp256k1_ecdsa_recoverable_signature  s;
+
+    axon_eip3009_digest(digest, domain, AXON_EIP3009_TRANSFER, a);
+
+    (void) secp256k1_ecdsa_sign_recoverable(ctx, &s, digest, k, NULL, NULL);
+    (void) secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, rs,
+                                                                   &recid, &s);
+    rs[64] = (uint8_t) (27 + recid);
+
+    out[0] = '0';
+    out[1] = 'x';
+    axon_hex_encode(out + 2, rs, 65);
+    out[AXON_SIG_TEXT_LEN] = '\0';
+}
