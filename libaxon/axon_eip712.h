@@ -2,7 +2,7 @@
 /*
  * axon: EIP-712 typed-data hashing for EIP-3009 authorizations, the
  * signatures x402's `exact` scheme pays with on EVM chains
- * (docs/x402-notes.md), and the uint256 decimal strings they carry.
+ * (docs/x402.md), and the uint256 decimal strings they carry.
  *
  * Pure C on top of axon_eth.h (Keccak-256, ecrecover): no allocation,
  * re-entrant.

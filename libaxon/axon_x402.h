@@ -1,6 +1,6 @@
 /*
  * axon: the check of an x402 payment (protocol version 2, the `exact`
- * scheme on EVM chains, docs/x402-notes.md) before anything is recorded:
+ * scheme on EVM chains, docs/x402.md) before anything is recorded:
  * the payload's form, the offer it accepted against ours, the EIP-3009
  * authorization against our terms (payTo, the price, its times) and its
  * signer.  Pure code on jansson and axon_eip712.h: no I/O, no clock (the

@@ -578,7 +578,7 @@ ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * axon_siwe_domain HOST[:PORT] ...: the domains (EIP-4361: the authority)
  * a sign-in message may name; the first is the one named when the request
- * does not choose another (README: "Sign-in").
+ * does not choose another (docs/api.md, "Sign-in").
  */
 
 static char *

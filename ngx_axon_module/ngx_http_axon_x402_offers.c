@@ -1,7 +1,7 @@
 /*
  * x402: the offers.  Agents pay for an SSH GPU session with a signed USDC
  * authorization (EIP-3009), protocol version 2 of the @x402 packages
- * (docs/x402-notes.md).
+ * (docs/x402.md).
  *
  *   GET  /.well-known/x402       (axon_x402_discovery) 402: every offer
  *   GET  /api/x402/session       the same
