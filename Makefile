@@ -22,7 +22,7 @@ WORKER_SRCS := $(wildcard axon-worker/*.c)
 WORKER_HDRS := $(wildcard axon-worker/*.h)
 WORKER_LIBS := $(CORE_LIBS) -lpq -lhiredis -ljansson -lcurl -lm
 # axon-rpc: the worker's JSON-RPC client on the command line
-RPC_TOOL_SRCS := axon-worker/tools/axon-rpc.c $(addprefix axon-worker/,rpc.c config.c log.c core.c)
+RPC_TOOL_SRCS := axon-worker/tools/axon-rpc.c $(addprefix axon-worker/,rpc.c eth.c config.c log.c core.c)
 CHAIN_SRCS  := $(wildcard chain/contracts/*.sol)
 MODULE_SRCS := $(wildcard ngx_axon_module/*.c ngx_axon_module/*.h)
 UNIT_SRCS   := $(wildcard t/unit/*.c)
@@ -152,9 +152,9 @@ FUZZ_SRCS    := $(wildcard t/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst t/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 
 # the worker's JSON-RPC client: fuzz_rpc.c includes rpc.c itself
-build/fuzz/fuzz_rpc: FUZZ_EXTRA := $(addprefix axon-worker/,config.c log.c core.c) \
+build/fuzz/fuzz_rpc: FUZZ_EXTRA := $(addprefix axon-worker/,eth.c config.c log.c core.c) \
                                    -ljansson -lcurl
-build/fuzz/fuzz_rpc: axon-worker/rpc.c $(WORKER_HDRS)
+build/fuzz/fuzz_rpc: axon-worker/rpc.c axon-worker/eth.c $(WORKER_HDRS)
 build/fuzz/fuzz_x402: axon-worker/tools/axon-x402.c
 
 build/fuzz/%: t/fuzz/%.c t/fuzz/fuzz.h $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)

@@ -39,6 +39,7 @@
 
 #include <jansson.h>
 
+#include "axon_eip712.h"
 #include "axon_eth.h"
 #include "job.h"
 #include "jobs.h"
@@ -350,7 +351,8 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
         fputs(buf, col[4]);
         fputs(f.token->text, col[5]);
         fputs(f.token->symbol, col[6]);
-        fputs(aw_u256_to_decimal(&f.amount, buf), col[7]);
+        axon_uint256_format(buf, f.amount.b);
+        fputs(buf, col[7]);
         found++;
     }
 
@@ -460,7 +462,7 @@ aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
     snprintf(blk, sizeof(blk), "%llu", (unsigned long long) block);
     snprintf(li, sizeof(li), "%d", f->log_index);
     aw_dep_hex_addr(payer, &f->payer);
-    aw_u256_to_decimal(&f->amount, amount);
+    axon_uint256_format(amount, f->amount.b);
 
     params[0] = chain;
     params[1] = txh;
@@ -850,7 +852,7 @@ aw_dep_tier(const aw_addr_t *wallet, int *pct)
         return AW_ERROR;
     }
 
-    aw_u256_to_decimal(&bal, dec);
+    axon_uint256_format(dec, bal.b);
     len = strlen(dec);
 
     if (len <= (size_t) aw_dep.tier_decimals) {
@@ -918,7 +920,7 @@ aw_dep_log_in_tx(PGresult *pg, int row, const aw_eth_receipt_t *r)
 
         token = aw_dep_token_of(&r->logs[i].address);
         aw_dep_hex_addr(payer, &from);
-        aw_u256_to_decimal(&value, amount);
+        axon_uint256_format(amount, value.b);
 
         if (token == NULL || strcmp(token->text, PQgetvalue(pg, row, 6)) != 0
             || strcmp(payer, PQgetvalue(pg, row, 5)) != 0

@@ -29,7 +29,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "redis.h"
-#include "rpc.h"
+#include "eth.h"
 #include "worker.h"
 
 
