@@ -42,7 +42,7 @@
 #include "axon_eip712.h"
 #include "axon_eth.h"
 #include "job.h"
-#include "jobs.h"
+#include "sources.h"
 #include "log.h"
 #include "wallet.h"
 #include "worker.h"
@@ -136,7 +136,7 @@ static int aw_dep_publish_config(void);
 static void aw_dep_publish_tier(const char *wallet, int pct);
 
 
-const aw_jobs_t  aw_deposits_jobs = {
+const aw_source_t  aw_deposits_source = {
     "deposits",
     aw_deposits_init,
     aw_deposits_run,

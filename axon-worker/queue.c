@@ -174,7 +174,7 @@ static void aw_queue_printable(char *dst, size_t size, const char *s,
     size_t len);
 
 
-const aw_jobs_t  aw_queue_jobs = {
+const aw_source_t  aw_queue_source = {
     "queue",
     aw_queue_init,
     aw_queue_run,

@@ -31,7 +31,7 @@
 
 
 #include "core.h"
-#include "jobs.h"
+#include "sources.h"
 
 
 #define AW_QUEUE_STREAM      "axon:jobs"
@@ -60,7 +60,7 @@ typedef struct {
 } aw_queue_stats_t;
 
 
-extern const aw_jobs_t  aw_queue_jobs;
+extern const aw_source_t  aw_queue_source;
 
 
 const aw_queue_stats_t *aw_queue_stats(void);

@@ -60,7 +60,7 @@ static void aw_sched_wallets(PGresult *pg, aw_job_result_t *res);
 static int aw_sched_redis_ok(redisReply *reply, const char *what);
 
 
-const aw_jobs_t  aw_sched_jobs = {
+const aw_source_t  aw_sched_source = {
     "sessions",
     aw_sched_init,
     aw_sched_run,
@@ -156,7 +156,7 @@ aw_sched_kick(void)
 {
     aw_sched.kicked = 1;
     aw_sched.profiles_dirty = 1;
-    aw_jobs_wake(&aw_sched_jobs);
+    aw_sources_wake(&aw_sched_source);
 }
 
 

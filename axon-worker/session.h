@@ -28,7 +28,7 @@
 
 #include "core.h"
 #include "job.h"
-#include "jobs.h"
+#include "sources.h"
 
 
 #define AW_SESSION_KEY       "axon:session:"
@@ -36,7 +36,7 @@
 #define AW_PROFILES_KEY      "axon:profiles"
 
 
-extern const aw_jobs_t  aw_sched_jobs;
+extern const aw_source_t  aw_sched_source;
 
 
 /* something changed: run the scheduler at the next turn of the loop */
