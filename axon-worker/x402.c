@@ -36,9 +36,10 @@
  *      module refuses a nonce whose record exists, whoever paid; the
  *      worker writes only a record of the same payer).
  *
- * The chain calls are synchronous (rpc.c, each bounded by eth_rpc_timeout);
- * the wait for a receipt is bounded by x402_receipt_wait, after which the
- * job is retried.
+ * This file is the job's flow; step 2 is in x402_facilitator.c and
+ * x402_self.c.  The chain calls are synchronous (eth.c, each bounded by
+ * eth_rpc_timeout); the wait for a receipt is bounded by x402_receipt_wait,
+ * after which the job is retried.
  */
 
 
@@ -48,78 +49,14 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "axon_eip712.h"
 #include "axon_eth.h"
-#include "axon_tx.h"
 #include "job.h"
 #include "log.h"
 #include "worker.h"
-
-
-#define AW_X402_PAY_KEY      "axon:x402:pay:"
-#define AW_X402_PENDING      "axon:x402:pending"    /* ZSETs of nonces */
-#define AW_X402_SESSION_JOBS "axon:jobs"            /* session.claim */
-#define AW_X402_JOBS         "axon:x402:jobs"       /* x402.pay */
-#define AW_X402_RAW_MAX      1024
-#define AW_X402_HTTP_MAX     (64 * 1024)
-#define AW_X402_LOG_BACK     4096        /* blocks searched for a used nonce */
-#define AW_X402_KEEP         86400       /* s: a record the worker creates */
-
-
-typedef enum {
-    AW_X402_SETTLED = 0,
-    AW_X402_FAILED,
-    AW_X402_LATER
-} aw_x402_outcome_e;
-
-
-typedef struct {
-    aw_job_t            *job;
-
-    /* the job's fields */
-    const char          *nonce;             /* 0x + 64 lowercase hex */
-    const char          *payer;             /* lowercase */
-    const char          *profile;
-    int64_t              minutes;
-    const char          *ssh_key;
-    const char          *amount;
-    int64_t              topup;             /* 0: a new session */
-    json_t              *payload;
-    json_t              *requirements;
-
-    /* parsed from them */
-    axon_eip3009_auth_t  auth;
-    uint8_t              sig[256];
-    size_t               siglen;
-    aw_addr_t            asset;
-    aw_addr_t            pay_to;
-    char                 asset_s[43];
-    char                 pay_to_s[43];
-    const char          *network;
-    const aw_conf_profile_t  *p;
-    int64_t              credit;
-
-    /* the row */
-    char                 state[16];
-    char                 tx[67];
-    uint8_t              raw[AW_X402_RAW_MAX];
-    size_t               rawlen;
-    int64_t              session_id;
-    int64_t              gas_nonce;
-    int                  txlog;             /* the Transfer's index in tx */
-    unsigned             self:1;            /* the row's settle_mode */
-
-    /* the payer's auth token, issued once settled */
-    int64_t              token_exp;
-    unsigned             token:1;           /* store it with the outcome */
-
-    /* the outcome */
-    char                 reason[80];
-    char                 message[300];
-} aw_x402_t;
+#include "x402.h"
 
 
 static int aw_x402_move(aw_job_t *job, aw_job_result_t *res);
@@ -127,26 +64,13 @@ static int aw_x402_parse(aw_x402_t *x, char *err, size_t errlen);
 static int aw_x402_begin(aw_x402_t *x, aw_job_result_t *res);
 static aw_x402_outcome_e aw_x402_precheck(aw_x402_t *x);
 static int aw_x402_token(aw_x402_t *x, aw_job_result_t *res);
-static aw_x402_outcome_e aw_x402_facilitator(aw_x402_t *x);
-static int aw_x402_http(const char *path, json_t *body, long *status,
-    json_t **answer, char *err, size_t errlen);
-static aw_x402_outcome_e aw_x402_self(aw_x402_t *x);
-static aw_x402_outcome_e aw_x402_send(aw_x402_t *x);
-static int aw_x402_sign(aw_db_t *db, void *data);
-static aw_x402_outcome_e aw_x402_receipt(aw_x402_t *x);
 static int aw_x402_transferred(aw_x402_t *x, const aw_eth_receipt_t *r);
-static aw_x402_outcome_e aw_x402_diagnose(aw_x402_t *x, const char *what);
 static aw_x402_outcome_e aw_x402_used_by(aw_x402_t *x);
-static void aw_x402_unsend(aw_x402_t *x);
 static int aw_x402_session(aw_x402_t *x, aw_job_result_t *res,
     char *serr, size_t serrlen);
 static int aw_x402_claim(aw_x402_t *x, aw_job_result_t *res);
 static int aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     const char *session_error);
-static aw_x402_outcome_e aw_x402_fail(aw_x402_t *x, const char *reason,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static aw_x402_outcome_e aw_x402_later(aw_x402_t *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 
 static aw_db_stmt_t  aw_x402_begin_stmt = aw_db_stmt("x402_begin",
@@ -186,19 +110,9 @@ static aw_db_stmt_t  aw_x402_token_stmt = aw_db_stmt("x402_token",
     " FROM auth_tokens WHERE token_hash = $1::bytea"
     " AND NOT EXISTS (SELECT 1 FROM t)");
 
-static aw_db_stmt_t  aw_x402_state_stmt = aw_db_stmt("x402_state",
-    "UPDATE x402_payments SET state = $3"
-    " WHERE nonce = $1 AND payer = $2 AND state = $4");
-
 
 /* keccak256 of the signatures, as selectors and topics */
 
-static const uint8_t  aw_x402_sel_vrs[4] = { 0xe3, 0xee, 0x16, 0x0e };
-    /* transferWithAuthorization(address,address,uint256,uint256,uint256,
-       bytes32,uint8,bytes32,bytes32) */
-static const uint8_t  aw_x402_sel_bytes[4] = { 0xcf, 0x09, 0x29, 0x95 };
-    /* transferWithAuthorization(address,address,uint256,uint256,uint256,
-       bytes32,bytes) */
 static const uint8_t  aw_x402_sel_state[4] = { 0xe9, 0x4a, 0x01, 0x02 };
     /* authorizationState(address,bytes32) */
 
@@ -772,7 +686,7 @@ aw_x402_token(aw_x402_t *x, aw_job_result_t *res)
 }
 
 
-static aw_x402_outcome_e
+aw_x402_outcome_e
 aw_x402_fail(aw_x402_t *x, const char *reason, const char *fmt, ...)
 {
     va_list  args;
@@ -787,7 +701,7 @@ aw_x402_fail(aw_x402_t *x, const char *reason, const char *fmt, ...)
 }
 
 
-static aw_x402_outcome_e
+aw_x402_outcome_e
 aw_x402_later(aw_x402_t *x, const char *fmt, ...)
 {
     va_list  args;
@@ -800,616 +714,9 @@ aw_x402_later(aw_x402_t *x, const char *fmt, ...)
 }
 
 
-/* a string field of an answer, "" when absent */
-
-static const char *
-aw_x402_str(json_t *obj, const char *name)
-{
-    const char  *s;
-
-    s = json_string_value(json_object_get(obj, name));
-
-    return s ? s : "";
-}
-
-
-/* settlement by the facilitator: /verify, then /settle */
-
-static aw_x402_outcome_e
-aw_x402_facilitator(aw_x402_t *x)
-{
-    int           rc;
-    long          status;
-    char          err[256];
-    json_t       *body, *answer, *v;
-    PGresult     *pg;
-    aw_hash_t     hash;
-    const char   *params[4], *s;
-
-    body = json_pack("{s:i, s:O, s:O}", "x402Version", 2,
-                     "paymentPayload", x->payload,
-                     "paymentRequirements", x->requirements);
-    if (body == NULL) {
-        return aw_x402_later(x, "out of memory");
-    }
-
-    if (strcmp(x->state, "new") == 0) {
-        rc = aw_x402_http("/verify", body, &status, &answer, err,
-                          sizeof(err));
-
-        if (rc != AW_OK) {
-            json_decref(body);
-            return aw_x402_fail(x, "facilitator_unavailable", "/verify: %s",
-                                err);
-        }
-
-        v = json_object_get(answer, "isValid");
-
-        if (!json_is_true(v)) {
-            if (!json_is_boolean(v)) {
-                aw_x402_fail(x, "facilitator_error", "/verify answered "
-                             "HTTP %ld without isValid", status);
-            } else {
-                s = json_string_value(json_object_get(answer,
-                                                      "invalidReason"));
-                aw_x402_fail(x, s ? s : "invalid_payment", "/verify: %s",
-                             aw_x402_str(answer, "invalidMessage"));
-            }
-
-            json_decref(answer);
-            json_decref(body);
-            return AW_X402_FAILED;
-        }
-
-        json_decref(answer);
-
-        /* from here the facilitator may move the money: 'sent' first */
-
-        params[0] = x->nonce;
-        params[1] = x->payer;
-        params[2] = "sent";
-        params[3] = "new";
-
-        pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_state_stmt, 4,
-                                  params);
-        if (pg == NULL) {
-            json_decref(body);
-            return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
-        }
-
-        PQclear(pg);
-        strcpy(x->state, "sent");
-    }
-
-    rc = aw_x402_http("/settle", body, &status, &answer, err, sizeof(err));
-    json_decref(body);
-
-    if (rc != AW_OK) {
-        /* it may have settled: ask again later, it answers for the same */
-        return aw_x402_later(x, "/settle: %s; asking again", err);
-    }
-
-    /* the hash, lowercase as we keep it; anything else: none */
-    s = json_string_value(json_object_get(answer, "transaction"));
-    x->tx[0] = '\0';
-
-    if (s && aw_eth_parse_bytes(s, 32, hash.b) == AW_OK) {
-        aw_eth_hex(x->tx, hash.b, 32);
-    }
-
-    if (json_is_true(json_object_get(answer, "success"))) {
-        json_decref(answer);
-
-        if (x->tx[0] == '\0') {
-            return aw_x402_later(x, "/settle succeeded without a "
-                                 "transaction hash; asking again");
-        }
-
-        params[0] = x->nonce;
-        params[1] = x->payer;
-        params[2] = x->tx;
-
-        pg = aw_db_query(&aw_worker.db, "UPDATE x402_payments"
-                         " SET sent_txs = array_append(sent_txs, $3::text)"
-                         " WHERE nonce = $1 AND payer = $2"
-                         " AND NOT $3::text = ANY (sent_txs)", 3, params);
-        if (pg == NULL) {
-            return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
-        }
-
-        PQclear(pg);
-
-        /* its transfer seen on chain, and where it is in the transaction */
-        return aw_x402_receipt(x);
-    }
-
-    s = json_string_value(json_object_get(answer, "errorReason"));
-
-    if (s && strcmp(s, "settlement_pending") == 0) {
-        json_decref(answer);
-        return aw_x402_later(x, "/settle: settlement_pending (%s); asking "
-                             "again", x->tx);
-    }
-
-    if (!json_is_false(json_object_get(answer, "success"))) {
-        json_decref(answer);
-        return aw_x402_later(x, "/settle answered HTTP %ld without "
-                             "success; asking again", status);
-    }
-
-    aw_x402_fail(x, s ? s : "settlement_failed", "/settle: %s",
-                 aw_x402_str(answer, "errorMessage"));
-    json_decref(answer);
-
-    return AW_X402_FAILED;
-}
-
-
-typedef struct {
-    char    *buf;
-    size_t   len;
-} aw_x402_buf_t;
-
-
-static size_t
-aw_x402_write(char *p, size_t size, size_t n, void *data)
-{
-    aw_x402_buf_t  *b = data;
-
-    char    *nb;
-    size_t   len;
-
-    len = size * n;
-
-    if (b->len + len > AW_X402_HTTP_MAX) {
-        return 0;
-    }
-
-    nb = realloc(b->buf, b->len + len + 1);
-    if (nb == NULL) {
-        return 0;
-    }
-
-    memcpy(nb + b->len, p, len);
-    b->buf = nb;
-    b->len += len;
-    b->buf[b->len] = '\0';
-
-    return len;
-}
-
-
-/*
- * POST x402_facilitator_url + path with a JSON body: AW_OK with the HTTP
- * status and the JSON answer (an object), else AW_ERROR with why.
- */
-
-static int
-aw_x402_http(const char *path, json_t *body, long *status, json_t **answer,
-    char *err, size_t errlen)
-{
-    char               *text, url[1100];
-    CURL               *c;
-    CURLcode            rc;
-    aw_conf_t          *conf;
-    json_error_t        je;
-    aw_x402_buf_t       b;
-    struct curl_slist  *h;
-
-    conf = aw_worker.conf;
-    *answer = NULL;
-
-    snprintf(url, sizeof(url), "%s%s", conf->x402_facilitator_url, path);
-
-    /* "https://f.example/" + "/settle" */
-    if (strlen(conf->x402_facilitator_url) > 0
-        && conf->x402_facilitator_url[strlen(conf->x402_facilitator_url) - 1]
-           == '/')
-    {
-        snprintf(url, sizeof(url), "%s%s", conf->x402_facilitator_url,
-                 path + 1);
-    }
-
-    text = json_dumps(body, JSON_COMPACT);
-    c = curl_easy_init();
-    h = curl_slist_append(NULL, "Content-Type: application/json");
-
-    if (text == NULL || c == NULL || h == NULL) {
-        free(text);
-        curl_slist_free_all(h);
-        if (c) {
-            curl_easy_cleanup(c);
-        }
-        snprintf(err, errlen, "out of memory");
-        return AW_ERROR;
-    }
-
-    memset(&b, 0, sizeof(b));
-
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                     (long) conf->x402_facilitator_timeout);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, aw_x402_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-
-    rc = curl_easy_perform(c);
-
-    *status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    free(text);
-
-    if (rc != CURLE_OK) {
-        free(b.buf);
-        snprintf(err, errlen, "the facilitator did not answer: %s",
-                 curl_easy_strerror(rc));
-        return AW_ERROR;
-    }
-
-    *answer = b.buf ? json_loads(b.buf, 0, &je) : NULL;
-    free(b.buf);
-
-    if (!json_is_object(*answer)) {
-        json_decref(*answer);
-        *answer = NULL;
-        snprintf(err, errlen, "the facilitator answered HTTP %ld without a "
-                 "JSON object", *status);
-        return AW_ERROR;
-    }
-
-    return AW_OK;
-}
-
-
-/* the calldata of transferWithAuthorization, into buf (at least 4 + 9*32) */
-
-static size_t
-aw_x402_calldata(aw_x402_t *x, uint8_t *buf, size_t cap)
-{
-    size_t    n, padded;
-    uint8_t  *p;
-
-    p = buf;
-    memset(buf, 0, cap);
-
-    if (x->siglen == 65) {
-        memcpy(p, aw_x402_sel_vrs, 4);
-    } else {
-        memcpy(p, aw_x402_sel_bytes, 4);
-    }
-
-    p += 4;
-    memcpy(p + 12, x->auth.from, 20);
-    p += 32;
-    memcpy(p + 12, x->auth.to, 20);
-    p += 32;
-    memcpy(p, x->auth.value, 32);
-    p += 32;
-    memcpy(p, x->auth.valid_after, 32);
-    p += 32;
-    memcpy(p, x->auth.valid_before, 32);
-    p += 32;
-    memcpy(p, x->auth.nonce, 32);
-    p += 32;
-
-    if (x->siglen == 65) {
-        /* v, r, s; v 27/28 (or 0/1, which the token does not take) */
-        p[31] = x->sig[64] < 27 ? (uint8_t) (x->sig[64] + 27) : x->sig[64];
-        p += 32;
-        memcpy(p, x->sig, 32);
-        p += 32;
-        memcpy(p, x->sig + 32, 32);
-        p += 32;
-
-        return (size_t) (p - buf);
-    }
-
-    /* bytes: the offset (7 words), the length, the data padded */
-    padded = (x->siglen + 31) / 32 * 32;
-    n = 4 + 7 * 32 + 32 + padded;
-
-    if (n > cap) {
-        return 0;
-    }
-
-    p[31] = 7 * 32;
-    p += 32;
-    p[30] = (uint8_t) (x->siglen >> 8);
-    p[31] = (uint8_t) x->siglen;
-    p += 32;
-    memcpy(p, x->sig, x->siglen);
-
-    return n;
-}
-
-
-typedef struct {
-    aw_x402_t        *x;
-    axon_signer_t    *signer;
-    const uint8_t    *data;
-    size_t            len;
-    uint64_t          pending;
-    uint64_t          gas;
-    aw_u256_t         max_fee;
-    aw_u256_t         tip;
-    char              err[256];
-} aw_x402_sign_t;
-
-
-/* settlement by our own transaction */
-
-static aw_x402_outcome_e
-aw_x402_self(aw_x402_t *x)
-{
-    int                rc;
-    uint8_t            data[4 + 9 * 32 + 256 + 32];
-    size_t             len;
-    aw_rpc_t          *rpc;
-    aw_addr_t          gas;
-    aw_x402_sign_t     s;
-
-    rpc = &aw_worker.rpc;
-
-    if (strcmp(x->state, "sent") == 0 && x->rawlen > 0) {
-        /* sent before: the same bytes again (a node may have lost them) */
-        return aw_x402_send(x);
-    }
-
-    memset(&s, 0, sizeof(s));
-    s.x = x;
-
-    s.signer = axon_signer_create(aw_worker.conf->x402_gas_key);
-    if (s.signer == NULL) {
-        return aw_x402_later(x, "the gas key cannot sign (out of memory?)");
-    }
-
-    memcpy(gas.b, axon_signer_address(s.signer), 20);
-
-    len = aw_x402_calldata(x, data, sizeof(data));
-    s.data = data;
-    s.len = len;
-
-    if (len == 0) {
-        axon_signer_destroy(s.signer);
-        return aw_x402_fail(x, "invalid_exact_evm_signature", "the signature "
-                            "is too long");
-    }
-
-    /* the simulation: a revert says why it cannot settle */
-
-    rc = aw_rpc_estimate_gas(rpc, &gas, &x->asset, data, len, &s.gas);
-
-    if (rc == AW_RPC_ERPC) {
-        axon_signer_destroy(s.signer);
-        return aw_x402_diagnose(x, rpc->error);
-    }
-
-    if (rc == AW_RPC_OK) {
-        rc = aw_rpc_fees(rpc, &s.max_fee, &s.tip);
-    }
-
-    if (rc == AW_RPC_OK) {
-        rc = aw_rpc_nonce(rpc, &gas, &s.pending);
-    }
-
-    if (rc != AW_RPC_OK) {
-        axon_signer_destroy(s.signer);
-        /* nothing was sent: final, the agent pays again later */
-        return aw_x402_fail(x, "settlement_unavailable", "the chain node "
-                            "failed: %s", rpc->error);
-    }
-
-    s.gas += s.gas / 5;     /* estimates are tight; unused gas is kept */
-
-    rc = aw_db_txn(&aw_worker.db, NULL, aw_x402_sign, &s);
-    axon_signer_destroy(s.signer);
-
-    if (rc != AW_OK) {
-        return aw_x402_later(x, "recording the transaction: %s",
-                             s.err[0] ? s.err : aw_worker.db.error);
-    }
-
-    strcpy(x->state, "sent");
-
-    aw_log(AW_LOG_INFO, "sending %s (gas account nonce %lld)", x->tx,
-           (long long) x->gas_nonce);
-
-    return aw_x402_send(x);
-}
-
-
-/*
- * Our signed transaction to the node (again, after a retry: "already
- * known" is sent), then its receipt.
- */
-
-static aw_x402_outcome_e
-aw_x402_send(aw_x402_t *x)
-{
-    int                rc;
-    aw_rpc_t          *rpc;
-    aw_x402_outcome_e  o;
-
-    rpc = &aw_worker.rpc;
-
-    rc = aw_rpc_send_raw(rpc, x->raw, x->rawlen);
-
-    if (rc == AW_RPC_ERPC) {
-        if (strstr(rpc->error, "nonce too low") != NULL) {
-            o = aw_x402_receipt(x);
-            if (o != AW_X402_LATER) {
-                return o;
-            }
-
-            /* the nonce went to another transaction: sign again */
-            aw_x402_unsend(x);
-            return aw_x402_later(x, "gas account nonce %lld was used by "
-                                 "another transaction; signing again",
-                                 (long long) x->gas_nonce);
-        }
-
-        /* refused (no gas money, fee too low...): nothing was sent */
-        aw_log(AW_LOG_ERR, "the node refused %s: %s", x->tx, rpc->error);
-        aw_x402_unsend(x);
-        x->tx[0] = '\0';
-        return aw_x402_fail(x, "settlement_failed", "the node refused the "
-                            "transaction: %s", rpc->error);
-    }
-
-    /* sent, or unknown (transport): the receipt tells; a retry resends */
-
-    return aw_x402_receipt(x);
-}
-
-
-/*
- * In one transaction: the gas account's next nonce (the node's pending
- * count, or ours if greater: sent transactions it has not seen yet), the
- * transaction signed with it, and the row 'sent' with its bytes.
- */
-
-static int
-aw_x402_sign(aw_db_t *db, void *data)
-{
-    aw_x402_sign_t  *s = data;
-
-    int             rc;
-    char            gas[43], pending[24], nonce[24], hash_s[67];
-    char           *raw_s;
-    size_t          raw_len;
-    uint8_t         hash[32];
-    PGresult       *pg;
-    aw_x402_t      *x;
-    const char     *params[6];
-    axon_tx1559_t   tx;
-
-    x = s->x;
-
-    aw_eth_hex(gas, axon_signer_address(s->signer), 20);
-    snprintf(pending, sizeof(pending), "%llu",
-             (unsigned long long) s->pending);
-
-    params[0] = gas;
-    params[1] = pending;
-
-    pg = aw_db_query(db, "INSERT INTO x402_gas_accounts AS g (address,"
-                     " next_nonce) VALUES ($1, $2::bigint + 1)"
-                     " ON CONFLICT (address) DO UPDATE"
-                     " SET next_nonce = greatest(g.next_nonce,"
-                     " $2::bigint) + 1"
-                     " RETURNING next_nonce - 1", 2, params);
-    if (pg == NULL) {
-        return AW_ERROR;
-    }
-
-    x->gas_nonce = atoll(PQgetvalue(pg, 0, 0));
-    PQclear(pg);
-
-    memset(&tx, 0, sizeof(tx));
-    tx.chain_id = (uint64_t) aw_worker.conf->eth_chain_id;
-    tx.nonce = (uint64_t) x->gas_nonce;
-    memcpy(tx.max_priority_fee, s->tip.b, 32);
-    memcpy(tx.max_fee, s->max_fee.b, 32);
-    tx.gas_limit = s->gas;
-    memcpy(tx.to, x->asset.b, 20);
-    tx.data = s->data;
-    tx.data_len = s->len;
-
-    rc = axon_tx1559_sign(s->signer, &tx, x->raw, sizeof(x->raw),
-                          &x->rawlen, hash);
-    if (rc != AXON_OK) {
-        snprintf(s->err, sizeof(s->err), "signing failed (%d)", rc);
-        return AW_ERROR;
-    }
-
-    aw_eth_hex(hash_s, hash, 32);
-
-    raw_s = (char *) PQescapeByteaConn(db->conn, x->raw, x->rawlen,
-                                       &raw_len);
-    if (raw_s == NULL) {
-        snprintf(s->err, sizeof(s->err), "out of memory");
-        return AW_ERROR;
-    }
-
-    snprintf(nonce, sizeof(nonce), "%lld", (long long) x->gas_nonce);
-
-    params[0] = x->nonce;
-    params[1] = hash_s;
-    params[2] = raw_s;
-    params[3] = gas;
-    params[4] = nonce;
-    params[5] = x->payer;
-
-    /* sent_txs: every transaction of ours, which alone can settle it */
-    pg = aw_db_query(db, "UPDATE x402_payments SET state = 'sent',"
-                     " tx_hash = $2::text, raw_tx = $3::bytea,"
-                     " gas_account = $4, gas_nonce = $5::bigint,"
-                     " sent_txs = array_append(sent_txs, $2::text)"
-                     " WHERE nonce = $1 AND payer = $6 AND state = 'new'"
-                     " RETURNING 1", 6, params);
-    PQfreemem(raw_s);
-
-    if (pg == NULL) {
-        return AW_ERROR;
-    }
-
-    rc = PQntuples(pg) == 1 ? AW_OK : AW_ERROR;
-    PQclear(pg);
-
-    if (rc != AW_OK) {
-        snprintf(s->err, sizeof(s->err), "the payment is no longer new "
-                 "(another worker?)");
-        return AW_ERROR;
-    }
-
-    strcpy(x->tx, hash_s);
-
-    return AW_OK;
-}
-
-
-/*
- * Sent, not taken by the node: the row back to 'new' and, if no later
- * nonce was drawn meanwhile, the gas account's nonce with it.
- */
-
-static void
-aw_x402_unsend(aw_x402_t *x)
-{
-    char         nonce[24];
-    PGresult    *pg;
-    const char  *params[3];
-
-    snprintf(nonce, sizeof(nonce), "%lld", (long long) x->gas_nonce);
-
-    params[0] = x->nonce;
-    params[1] = nonce;
-    params[2] = x->payer;
-
-    pg = aw_db_query(&aw_worker.db, "WITH p AS (UPDATE x402_payments"
-                     " SET state = 'new', tx_hash = NULL, raw_tx = NULL,"
-                     " gas_nonce = NULL"
-                     " WHERE nonce = $1 AND payer = $3 AND state = 'sent'"
-                     " RETURNING gas_account)"
-                     " UPDATE x402_gas_accounts g SET next_nonce = $2::bigint"
-                     " FROM p WHERE g.address = p.gas_account"
-                     " AND g.next_nonce = $2::bigint + 1", 3, params);
-    PQclear(pg);
-
-    strcpy(x->state, "new");
-    x->rawlen = 0;
-}
-
-
 /* our transaction's receipt, waited for up to x402_receipt_wait */
 
-static aw_x402_outcome_e
+aw_x402_outcome_e
 aw_x402_receipt(aw_x402_t *x)
 {
     int                rc, paid;
@@ -1516,7 +823,7 @@ aw_x402_transferred(aw_x402_t *x, const aw_eth_receipt_t *r)
  * settlement), the payer's balance, or the simulation's own message.
  */
 
-static aw_x402_outcome_e
+aw_x402_outcome_e
 aw_x402_diagnose(aw_x402_t *x, const char *what)
 {
     int         rc;
