@@ -1,0 +1,501 @@
+
+/*
+ * axon-worker: what the scheduler publishes to Redis for the module, from
+ * Postgres, the system of record: each session whose row changed
+ * (synced = false) to axon:session:ID, guarded by the row's revision;
+ * axon:profiles; axon:session:next (see session.h for the keys).
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "scheduler.h"
+#include "session.h"
+#include "wallet.h"
+#include "worker.h"
+
+
+#define AW_SCHED_PUBLISH    500     /* sessions published per round */
+
+
+/* KEYS[1] the hash; ARGV[1] rev, ARGV[2] the number of pairs that are set
+ * only if absent (the module's fields), then field/value pairs; an empty
+ * value deletes the field */
+static const char  aw_sched_lua_session[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')\n"
+    "if tonumber(ARGV[1]) < cur then return 0 end\n"
+    "local nx = tonumber(ARGV[2])\n"
+    "local i = 3\n"
+    "while i < 3 + 2 * nx do\n"
+    "  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+    "  i = i + 2\n"
+    "end\n"
+    "while i < #ARGV do\n"
+    "  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])\n"
+    "  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "  i = i + 2\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'rev', ARGV[1])\n"
+    "return 1\n";
+
+static const char  aw_sched_lua_counter[] =
+    "local cur = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "if tonumber(ARGV[1]) > cur then\n"
+    "  redis.call('SET', KEYS[1], ARGV[1])\n"
+    "  return cur\n"
+    "end\n"
+    "return -1\n";
+
+
+static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
+    "SELECT id, wallet, profile, mode, gpu_count, state,"
+    " coalesce(position::text, ''), coalesce(reason, ''),"
+    " coalesce(upstream, ''),"
+    " coalesce(extract(epoch FROM started_at)::bigint::text, ''),"
+    " coalesce(extract(epoch FROM ended_at)::bigint::text, ''),"
+    " coalesce(end_reason, ''), billed_minutes,"
+    " coalesce(ceil(extract(epoch FROM grace_until))::bigint::text, ''),"
+    " extract(epoch FROM created_at)::bigint, rev,"
+    " coalesce(vnc_password, '')"
+    " FROM sessions WHERE NOT synced ORDER BY id LIMIT 500");
+
+static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
+    "UPDATE sessions SET synced = true"
+    " FROM unnest($1::bigint[], $2::bigint[]) u(id, rev)"
+    " WHERE sessions.id = u.id AND sessions.rev = u.rev");
+
+
+/*
+ * The sessions whose row changed, to axon:session:ID; returns how many
+ * (-1: failed).
+ */
+
+int
+aw_sched_publish(void)
+{
+    int           i, n, argc, rc, running, ssh;
+    char          key[64], *p, *up, port[16];
+    char         *ids, *revs, host[256];
+    size_t        lens[48], len_ids, len_revs;
+    PGresult     *pg;
+    aw_conf_t    *conf;
+    redisReply   *reply;
+    const char   *argv[48], *state, *params[2];
+
+    conf = aw_worker.conf;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_unsynced_stmt, 0,
+                              NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: publish: %s", aw_worker.db.error);
+        return -1;
+    }
+
+    n = PQntuples(pg);
+
+    if (n == 0) {
+        PQclear(pg);
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        state = PQgetvalue(pg, i, 5);
+        running = (strcmp(state, "running") == 0);
+        ssh = (strcmp(PQgetvalue(pg, i, 3), "ssh") == 0);
+        up = PQgetvalue(pg, i, 8);
+
+        /* the upstream's host and port, for an SSH session's connect_* */
+        snprintf(host, sizeof(host), "%s", up);
+        p = strrchr(host, ':');
+        port[0] = '\0';
+
+        if (p) {
+            *p = '\0';
+            snprintf(port, sizeof(port), "%s", p + 1);
+        }
+
+        if (conf->ssh_host[0]) {
+            snprintf(host, sizeof(host), "%s", conf->ssh_host);
+        }
+
+        snprintf(key, sizeof(key), AW_SESSION_KEY "%s", PQgetvalue(pg, i, 0));
+
+        argc = 0;
+        argv[argc++] = "EVAL";
+        argv[argc++] = aw_sched_lua_session;
+        argv[argc++] = "1";
+        argv[argc++] = key;
+        argv[argc++] = PQgetvalue(pg, i, 15);
+        argv[argc++] = "6";
+
+        argv[argc++] = "id";
+        argv[argc++] = PQgetvalue(pg, i, 0);
+        argv[argc++] = "wallet";
+        argv[argc++] = PQgetvalue(pg, i, 1);
+        argv[argc++] = "profile";
+        argv[argc++] = PQgetvalue(pg, i, 2);
+        argv[argc++] = "mode";
+        argv[argc++] = PQgetvalue(pg, i, 3);
+        argv[argc++] = "gpus";
+        argv[argc++] = PQgetvalue(pg, i, 4);
+        argv[argc++] = "created_at";
+        argv[argc++] = PQgetvalue(pg, i, 14);
+
+        argv[argc++] = "state";
+        argv[argc++] = state;
+        argv[argc++] = "position";
+        argv[argc++] = PQgetvalue(pg, i, 6);
+        argv[argc++] = "reason";
+        argv[argc++] = PQgetvalue(pg, i, 7);
+        argv[argc++] = "upstream";
+        argv[argc++] = running ? up : "";
+        argv[argc++] = "started_at";
+        argv[argc++] = PQgetvalue(pg, i, 9);
+        argv[argc++] = "ended_at";
+        argv[argc++] = PQgetvalue(pg, i, 10);
+        argv[argc++] = "end_reason";
+        argv[argc++] = PQgetvalue(pg, i, 11);
+        argv[argc++] = "billed_minutes";
+        argv[argc++] = PQgetvalue(pg, i, 12);
+        argv[argc++] = "grace_until";
+        argv[argc++] = PQgetvalue(pg, i, 13);
+        argv[argc++] = "connect_path";
+        argv[argc++] = running && !ssh ? conf->session_connect_path : "";
+        argv[argc++] = "connect_host";
+        argv[argc++] = running && ssh ? host : "";
+        argv[argc++] = "connect_port";
+        argv[argc++] = running && ssh ? port : "";
+        argv[argc++] = "connect_user";
+        argv[argc++] = running && ssh ? "aXonian" : "";
+        argv[argc++] = "connect_password";
+        argv[argc++] = running && !ssh ? PQgetvalue(pg, i, 16) : "";
+
+        aw_assert(argc <= (int) aw_nelems(argv));
+
+        for (rc = 0; rc < argc; rc++) {
+            lens[rc] = strlen(argv[rc]);
+        }
+
+        if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens)
+            != AW_OK)
+        {
+            PQclear(pg);
+            return -1;
+        }
+    }
+
+    rc = AW_OK;
+
+    for (i = 0; i < n; i++) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+
+        if (reply == NULL) {
+            PQclear(pg);
+            return -1;
+        }
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            aw_log(AW_LOG_ERR, "sessions: publish: redis: %s", reply->str);
+            rc = AW_ERROR;
+        }
+
+        freeReplyObject(reply);
+    }
+
+    if (rc != AW_OK) {
+        PQclear(pg);
+        return -1;
+    }
+
+    /* {id,id,...} and {rev,rev,...} */
+
+    ids = malloc((size_t) (unsigned) n * 24 + 3);
+    revs = malloc((size_t) (unsigned) n * 24 + 3);
+
+    if (ids == NULL || revs == NULL) {
+        free(ids);
+        free(revs);
+        PQclear(pg);
+        return -1;
+    }
+
+    len_ids = len_revs = 0;
+    ids[len_ids++] = '{';
+    revs[len_revs++] = '{';
+
+    for (i = 0; i < n; i++) {
+        len_ids += sprintf(ids + len_ids, "%s%s", i ? "," : "",
+                           PQgetvalue(pg, i, 0));
+        len_revs += sprintf(revs + len_revs, "%s%s", i ? "," : "",
+                            PQgetvalue(pg, i, 15));
+        aw_log(AW_LOG_DEBUG, "sessions: published session %s: %s",
+               PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 5));
+    }
+
+    strcpy(ids + len_ids, "}");
+    strcpy(revs + len_revs, "}");
+
+    PQclear(pg);
+
+    params[0] = ids;
+    params[1] = revs;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_synced_stmt, 2,
+                              params);
+    free(ids);
+    free(revs);
+
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: publish: %s", aw_worker.db.error);
+        return -1;
+    }
+
+    PQclear(pg);
+
+    return n == AW_SCHED_PUBLISH ? n : 0;
+}
+
+
+/*
+ * axon:profiles: the profiles, whether each fits now, and the pool.
+ * Written when it differs from what this worker wrote last (or force).
+ */
+
+int
+aw_sched_profiles(int force)
+{
+    int          i, j, k, total, nfree, largest, fits, drained, ports, pfree;
+    char        *text;
+    json_t      *used, *drains, *profiles, *hosts, *free_gpus, *doc, *u,
+                *taken;
+    PGresult    *pg;
+    aw_conf_t   *conf;
+    redisReply  *reply;
+    long long    queued;
+
+    conf = aw_worker.conf;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT coalesce((SELECT json_agg(json_build_array("
+                     "host, gpu_index)) FROM gpu_assignments"
+                     " WHERE released_at IS NULL), '[]'),"
+                     " coalesce((SELECT json_agg(host)"
+                     " FROM gpu_hosts_drained), '[]'),"
+                     " (SELECT count(*) FROM sessions WHERE state = 'queued'),"
+                     " coalesce((SELECT json_agg(json_build_array(host, port))"
+                     " FROM sessions WHERE state <> 'ended'"
+                     " AND port IS NOT NULL), '[]')",
+                     0, NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: profiles: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    used = json_loads(PQgetvalue(pg, 0, 0), 0, NULL);
+    drains = json_loads(PQgetvalue(pg, 0, 1), 0, NULL);
+    queued = atoll(PQgetvalue(pg, 0, 2));
+    taken = json_loads(PQgetvalue(pg, 0, 3), 0, NULL);
+    PQclear(pg);
+
+    hosts = json_array();
+    total = nfree = largest = pfree = 0;
+
+    for (i = 0; i < conf->nhosts; i++) {
+        free_gpus = json_array();
+        drained = 0;
+
+        for (k = 0; k < (int) json_array_size(drains); k++) {
+            if (strcmp(json_string_value(json_array_get(drains, k)) ?: "",
+                       conf->host[i].name) == 0)
+            {
+                drained = 1;
+            }
+        }
+
+        for (j = 0; j < conf->host[i].ngpus; j++) {
+            for (k = 0; k < (int) json_array_size(used); k++) {
+                u = json_array_get(used, k);
+
+                if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
+                           conf->host[i].name) == 0
+                    && json_integer_value(json_array_get(u, 1))
+                       == conf->host[i].gpus[j])
+                {
+                    break;
+                }
+            }
+
+            if (k == (int) json_array_size(used)) {
+                json_array_append_new(free_gpus,
+                                      json_integer(conf->host[i].gpus[j]));
+            }
+        }
+
+        /* the free ports of its pool */
+        ports = conf->port_pool_size;
+
+        for (k = 0; k < (int) json_array_size(taken); k++) {
+            u = json_array_get(taken, k);
+
+            if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
+                       conf->host[i].name) == 0
+                && json_integer_value(json_array_get(u, 1))
+                   >= conf->port_pool_start
+                && json_integer_value(json_array_get(u, 1))
+                   < conf->port_pool_start + conf->port_pool_size)
+            {
+                ports--;
+            }
+        }
+
+        total += conf->host[i].ngpus;
+
+        if (!drained) {
+            nfree += json_array_size(free_gpus);
+            pfree += ports;
+
+            if (ports > 0) {
+                largest = aw_max(largest, (int) json_array_size(free_gpus));
+            }
+        }
+
+        json_array_append_new(hosts,
+            json_pack("{s:s, s:i, s:o, s:b, s:i}", "name", conf->host[i].name,
+                      "gpus", conf->host[i].ngpus, "free", free_gpus,
+                      "draining", drained, "ports_free", ports));
+    }
+
+    json_decref(used);
+    json_decref(drains);
+    json_decref(taken);
+
+    profiles = json_array();
+
+    for (i = 0; i < conf->nprofiles; i++) {
+        fits = 0;
+
+        for (j = 0; j < conf->nhosts; j++) {
+            fits |= conf->host[j].ngpus >= conf->profile[i].gpus;
+        }
+
+        json_array_append_new(profiles,
+            json_pack("{s:s, s:i, s:i, s:i, s:b, s:b}",
+                      "name", conf->profile[i].name,
+                      "gpus", conf->profile[i].gpus,
+                      "price", conf->profile[i].price,
+                      "per_minute",
+                      conf->profile[i].gpus * conf->profile[i].price,
+                      "available", queued == 0
+                                   && largest >= conf->profile[i].gpus,
+                      "fits_pool", fits));
+    }
+
+    doc = json_pack("{s:o, s:b, s:{s:i, s:i, s:{s:i, s:i, s:i}, s:I, s:s, "
+                    "s:I, s:I, s:o}}",
+                    "profiles", profiles, "ssh", conf->ssh_sessions,
+                    "pool", "gpus", total, "free", nfree,
+                    "ports", "start", conf->port_pool_start,
+                    "size", conf->port_pool_size, "free", pfree,
+                    "queued", (json_int_t) queued,
+                    "policy", "fcfs-backfill-reserve",
+                    "reserve_after_s",
+                    (json_int_t) (conf->queue_reserve_after / 1000),
+                    "billing_minute_s",
+                    (json_int_t) (conf->billing_minute / 1000),
+                    "hosts", hosts);
+
+    if (doc) {
+        json_object_set_new(doc, "grace_minutes",
+                            json_integer(aw_sched_grace_minutes()));
+    }
+
+    text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+
+    if (text == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: profiles: cannot build the JSON");
+        return AW_ERROR;
+    }
+
+    if (!force && aw_sched.profiles && strcmp(text, aw_sched.profiles) == 0)
+    {
+        free(text);
+        return AW_OK;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "SET %s %s", AW_PROFILES_KEY,
+                             text);
+    if (reply == NULL) {
+        free(text);
+        return AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    free(aw_sched.profiles);
+    aw_sched.profiles = text;
+
+    return AW_OK;
+}
+
+
+int
+aw_sched_redis_ok(redisReply *reply, const char *what)
+{
+    int  rc;
+
+    rc = AW_OK;
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        aw_log(AW_LOG_ERR, "%s: redis: %s", what, reply->str);
+        rc = AW_ERROR;
+    }
+
+    freeReplyObject(reply);
+
+    return rc;
+}
+
+
+/*
+ * axon:session:next is at least max(sessions.id): a Redis that lost it
+ * would give out ids that exist.
+ */
+
+int
+aw_sched_counter(void)
+{
+    PGresult    *pg;
+    redisReply  *reply;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT coalesce(max(id), 0) FROM sessions", 0, NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: counter: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "EVAL %s 1 %s %s",
+                             aw_sched_lua_counter, AW_SESSION_NEXT,
+                             PQgetvalue(pg, 0, 0));
+    if (reply == NULL) {
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0) {
+        aw_log(AW_LOG_WARN, "reconcile: " AW_SESSION_NEXT " was %lld, "
+               "behind the sessions in Postgres: raised to %s",
+               (long long) reply->integer, PQgetvalue(pg, 0, 0));
+    }
+
+    freeReplyObject(reply);
+    PQclear(pg);
+
+    return AW_OK;
+}
