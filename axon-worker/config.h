@@ -219,4 +219,20 @@ const aw_conf_profile_t *aw_conf_profile(const aw_conf_t *conf,
     const char *name);
 
 
+/* shared by the configuration's files: config.c, config_check.c, ... */
+
+#define aw_conf_field(conf, opt)  ((char *) (conf) + (opt)->offset)
+
+const aw_conf_option_t *aw_conf_find(const char *name);
+int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
+
+/* the values an option takes, as its errors and the sample print them */
+const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,
+    size_t size);
+
+/* "FILE:LINE" of the key's line, or "default" (in buf) */
+const char *aw_conf_location(const aw_conf_t *conf,
+    const aw_conf_option_t *opt, char *buf, size_t size);
+
+
 #endif /* AW_CONFIG_H */
