@@ -30,6 +30,10 @@ MODULE_SRCS := $(wildcard ngx_axon_module/*.c ngx_axon_module/*.h)
 UNIT_SRCS   := $(wildcard t/unit/*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+# the Redis scripts both sides run: one header, each with its SHA1
+LUA_SRCS    := $(sort $(wildcard lua/*.lua))
+LUA_LIBS    := $(wildcard lua/lib/*.lua)
+LUA_HDR     := $(BUILD)/axon_lua.h
 
 DEPS_STAMP  := .deps.stamp
 
@@ -54,10 +58,11 @@ $(shell mkdir -p $(BUILD); echo '$(sort $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS)
     | cmp -s - $(MODULE_LIST) 2>/dev/null \
     || echo '$(sort $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS))' > $(MODULE_LIST))
 
-$(BUILD)/nginx/objs/Makefile: config $(MODULE_LIST) | $(DEPS_STAMP)
-	scripts/ngx-configure $(BUILD)/nginx "$(SAN)"
+# the module finds $(LUA_HDR) through AXON_GEN_DIR (see config)
+$(BUILD)/nginx/objs/Makefile: config $(MODULE_LIST) | $(DEPS_STAMP) $(LUA_HDR)
+	AXON_GEN_DIR=$(abspath $(BUILD)) scripts/ngx-configure $(BUILD)/nginx "$(SAN)"
 
-$(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(CORE_SRCS) $(CORE_HDRS) $(LUA_HDR)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
 	@# a new file, renamed into place: a running nginx keeps its mapping
 	cp $(BUILD)/nginx/objs/ngx_http_axon_module.so $@.tmp && mv -f $@.tmp $@
@@ -65,11 +70,15 @@ $(BUILD)/ngx_http_axon_module.so: $(BUILD)/nginx/objs/Makefile $(MODULE_SRCS) $(
 # ---- the worker -------------------------------------------------------------
 worker: $(BUILD)/axon-worker $(BUILD)/axon-launch
 
+$(LUA_HDR): $(LUA_SRCS) $(LUA_LIBS) scripts/embed-lua
+	@mkdir -p $(BUILD)
+	scripts/embed-lua $(LUA_SRCS) > $@.tmp && mv -f $@.tmp $@
+
 $(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed-migrations
 	@mkdir -p $(BUILD)
 	scripts/embed-migrations $(MIGRATIONS) > $@
 
-$(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(BUILD)/migrations.c | $(DEPS_STAMP)
+$(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(BUILD)/migrations.c $(LUA_HDR) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $(WORKER_SRCS) $(CORE_SRCS) $(BUILD)/migrations.c $(WORKER_LIBS)
 	mv -f $@.tmp $@

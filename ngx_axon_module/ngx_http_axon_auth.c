@@ -19,12 +19,11 @@
 
 #define NGX_HTTP_AXON_NONCE_BYTES     16      /* 128 bits */
 #define NGX_HTTP_AXON_NONCE_LEN       (2 * NGX_HTTP_AXON_NONCE_BYTES)
-#define NGX_HTTP_AXON_CHALLENGE_KEY   "axon:challenge:"
 
 
 typedef struct {
     json_t                   *body;
-    u_char                    key[sizeof(NGX_HTTP_AXON_CHALLENGE_KEY) - 1
+    u_char                    key[sizeof(AXON_KEY_CHALLENGE) - 1
                                   + NGX_HTTP_AXON_NONCE_LEN];
 } ngx_http_axon_challenge_ctx_t;
 
@@ -154,8 +153,8 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(ngx_cpymem(ctx->key, NGX_HTTP_AXON_CHALLENGE_KEY,
-                          sizeof(NGX_HTTP_AXON_CHALLENGE_KEY) - 1),
+    ngx_memcpy(ngx_cpymem(ctx->key, AXON_KEY_CHALLENGE,
+                          sizeof(AXON_KEY_CHALLENGE) - 1),
                nonce, NGX_HTTP_AXON_NONCE_LEN);
 
     /* SET axon:challenge:NONCE 0xaddress PX ttl NX */
@@ -281,16 +280,8 @@ ngx_http_axon_iso8601(u_char *p, time_t t)
  * hash and queues the sign-in for the worker's audit, atomically.
  */
 
-static const char  ngx_http_axon_signin_lua[] =
-    "local a = redis.call('GETDEL', KEYS[1])\n"
-    "if not a then return 0 end\n"
-    "if a ~= ARGV[1] then return -1 end\n"
-    "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
-    "redis.call('XADD', KEYS[3], '*', 'kind', 'auth.signin',"
-    " 'wallet', ARGV[1], 'token_hash', ARGV[7], 'issued_at', ARGV[9],"
-    " 'expires_at', ARGV[8], 'nonce', ARGV[6], 'ip', ARGV[4],"
-    " 'user_agent', ARGV[5])\n"
-    "return 1\n";
+static const axon_script_t  ngx_http_axon_signin_script =
+    AXON_SCRIPT(SIGNIN);
 
 
 #define NGX_HTTP_AXON_UA_MAX        256
@@ -386,8 +377,8 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     u_char                       ttl[NGX_INT_T_LEN], exp[NGX_INT_T_LEN];
     u_char                       issued[NGX_INT_T_LEN];
     u_char                       challenge_key[64], token_key[80];
-    const char                  *argv[15];
-    size_t                       argvlen[15];
+    const char                  *argv[12];
+    size_t                       argvlen[12];
     ngx_http_axon_siwe_t        *siwe;
     ngx_http_axon_loc_conf_t    *alcf;
     ngx_http_axon_signin_ctx_t  *ctx;
@@ -559,66 +550,62 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     ctx->expires_unix = now + (time_t) (alcf->token_ttl / 1000);
     *ngx_http_axon_iso8601(ctx->expires, ctx->expires_unix) = '\0';
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_axon_signin_lua;
-    argvlen[1] = sizeof(ngx_http_axon_signin_lua) - 1;
-    argv[2] = "3";
-    argvlen[2] = 1;
+    /* the script's keys, then its arguments */
 
-    p = ngx_sprintf(challenge_key, NGX_HTTP_AXON_CHALLENGE_KEY "%*s",
+    p = ngx_sprintf(challenge_key, AXON_KEY_CHALLENGE "%*s",
                     m.nonce.len, m.nonce.data);
-    argv[3] = (const char *) challenge_key;
-    argvlen[3] = p - challenge_key;
+    argv[0] = (const char *) challenge_key;
+    argvlen[0] = p - challenge_key;
 
-    p = ngx_sprintf(token_key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
+    p = ngx_sprintf(token_key, AXON_KEY_TOKEN "%*s",
                     (size_t) 64, hash);
-    argv[4] = (const char *) token_key;
-    argvlen[4] = p - token_key;
+    argv[1] = (const char *) token_key;
+    argvlen[1] = p - token_key;
 
-    argv[5] = NGX_HTTP_AXON_JOBS;
-    argvlen[5] = sizeof(NGX_HTTP_AXON_JOBS) - 1;
+    argv[2] = AXON_KEY_JOBS;
+    argvlen[2] = sizeof(AXON_KEY_JOBS) - 1;
 
-    argv[6] = lower;
-    argvlen[6] = AXON_ADDR_TEXT_LEN;
+    argv[3] = lower;
+    argvlen[3] = AXON_ADDR_TEXT_LEN;
 
     p = ngx_sprintf(value, "{\"wallet\":\"%*s\",\"exp\":%T}",
                     (size_t) AXON_ADDR_TEXT_LEN, lower, ctx->expires_unix);
-    argv[7] = (const char *) value;
-    argvlen[7] = p - value;
+    argv[4] = (const char *) value;
+    argvlen[4] = p - value;
 
-    argv[8] = (const char *) ttl;
-    argvlen[8] = ngx_sprintf(ttl, "%M", alcf->token_ttl) - ttl;
+    argv[5] = (const char *) ttl;
+    argvlen[5] = ngx_sprintf(ttl, "%M", alcf->token_ttl) - ttl;
 
-    argv[9] = (const char *) r->connection->addr_text.data;
-    argvlen[9] = r->connection->addr_text.len;
+    argv[6] = (const char *) r->connection->addr_text.data;
+    argvlen[6] = r->connection->addr_text.len;
 
     ualen = 0;
-    argv[10] = "";
+    argv[7] = "";
 
     if (r->headers_in.user_agent) {
-        argv[10] = (const char *) r->headers_in.user_agent->value.data;
+        argv[7] = (const char *) r->headers_in.user_agent->value.data;
         ualen = ngx_min(r->headers_in.user_agent->value.len,
                         NGX_HTTP_AXON_UA_MAX);
     }
 
-    argvlen[10] = ualen;
+    argvlen[7] = ualen;
 
-    argv[11] = m.nonce.data;
-    argvlen[11] = m.nonce.len;
+    argv[8] = m.nonce.data;
+    argvlen[8] = m.nonce.len;
 
-    argv[12] = (const char *) hash;
-    argvlen[12] = 64;
+    argv[9] = (const char *) hash;
+    argvlen[9] = 64;
 
-    argv[13] = (const char *) exp;
-    argvlen[13] = ngx_sprintf(exp, "%T", ctx->expires_unix) - exp;
+    argv[10] = (const char *) exp;
+    argvlen[10] = ngx_sprintf(exp, "%T", ctx->expires_unix) - exp;
 
-    argv[14] = (const char *) issued;
-    argvlen[14] = ngx_sprintf(issued, "%T", now) - issued;
+    argv[11] = (const char *) issued;
+    argvlen[11] = ngx_sprintf(issued, "%T", now) - issued;
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_redis_command(r, ngx_http_axon_verify_reply, ctx,
-                                           15, argv, argvlen));
+               ngx_http_axon_redis_script(r, ngx_http_axon_verify_reply, ctx,
+                                          &ngx_http_axon_signin_script, 3, 12,
+                                          argv, argvlen));
 }
 
 
@@ -733,21 +720,18 @@ ngx_http_axon_set_cookie(ngx_http_request_t *r, u_char *token,
  * within axon_token_cache's valid= time.
  */
 
-static const char  ngx_http_axon_logout_lua[] =
-    "local n = redis.call('DEL', KEYS[1])\n"
-    "redis.call('XADD', KEYS[2], '*', 'kind', 'auth.logout',"
-    " 'token_hash', ARGV[1], 'wallet', ARGV[2], 'at', ARGV[3])\n"
-    "return n\n";
+static const axon_script_t  ngx_http_axon_logout_script =
+    AXON_SCRIPT(LOGOUT);
 
 
 ngx_int_t
 ngx_http_axon_logout_handler(ngx_http_request_t *r)
 {
-    const char           *argv[8];
-    size_t                argvlen[8];
+    const char           *argv[5];
+    size_t                argvlen[5];
     char                  wallet[AXON_ADDR_TEXT_LEN];
     u_char                at[NGX_TIME_T_LEN];
-    u_char                key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) - 1 + 64];
+    u_char                key[sizeof(AXON_KEY_TOKEN) - 1 + 64];
     ngx_http_axon_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
@@ -758,28 +742,25 @@ ngx_http_axon_logout_handler(ngx_http_request_t *r)
 
     axon_address_format_lower(wallet, ctx->wallet);
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_axon_logout_lua;
-    argvlen[1] = sizeof(ngx_http_axon_logout_lua) - 1;
-    argv[2] = "2";
-    argvlen[2] = 1;
-    argv[3] = (const char *) key;
-    argvlen[3] = ngx_sprintf(key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
+    /* the script's keys, then its arguments */
+
+    argv[0] = (const char *) key;
+    argvlen[0] = ngx_sprintf(key, AXON_KEY_TOKEN "%*s",
                              (size_t) 64, ctx->token_hash)
                  - key;
-    argv[4] = NGX_HTTP_AXON_JOBS;
-    argvlen[4] = sizeof(NGX_HTTP_AXON_JOBS) - 1;
-    argv[5] = (const char *) ctx->token_hash;
-    argvlen[5] = 64;
-    argv[6] = wallet;
-    argvlen[6] = AXON_ADDR_TEXT_LEN;
-    argv[7] = (const char *) at;
-    argvlen[7] = ngx_sprintf(at, "%T", ngx_time()) - at;
+    argv[1] = AXON_KEY_JOBS;
+    argvlen[1] = sizeof(AXON_KEY_JOBS) - 1;
+    argv[2] = (const char *) ctx->token_hash;
+    argvlen[2] = 64;
+    argv[3] = wallet;
+    argvlen[3] = AXON_ADDR_TEXT_LEN;
+    argv[4] = (const char *) at;
+    argvlen[4] = ngx_sprintf(at, "%T", ngx_time()) - at;
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_redis_command(r, ngx_http_axon_logout_reply, ctx,
-                                           8, argv, argvlen));
+               ngx_http_axon_redis_script(r, ngx_http_axon_logout_reply, ctx,
+                                          &ngx_http_axon_logout_script, 2, 5,
+                                          argv, argvlen));
 }
 
 

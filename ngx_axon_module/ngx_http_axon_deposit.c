@@ -23,14 +23,13 @@
 #include "ngx_http_axon_module.h"
 
 
-#define NGX_HTTP_AXON_DEPOSITS_KEY  "axon:deposits:"
 #define NGX_HTTP_AXON_QUOTE_TTL     600         /* seconds a quote holds */
 #define NGX_HTTP_AXON_TIER_STALE    "300"       /* seconds */
 
 
 typedef struct {
-    u_char    key[sizeof(NGX_HTTP_AXON_DEPOSITS_KEY) - 1 + AXON_ADDR_TEXT_LEN];
-    u_char    wallet_key[sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1
+    u_char    key[sizeof(AXON_KEY_DEPOSITS) - 1 + AXON_ADDR_TEXT_LEN];
+    u_char    wallet_key[sizeof(AXON_KEY_WALLET) - 1
                          + AXON_ADDR_TEXT_LEN];
     ngx_str_t profile;
     ngx_int_t minutes;
@@ -51,9 +50,6 @@ static ngx_http_axon_deposit_args_t *ngx_http_axon_deposit_args(
     ngx_http_request_t *r);
 static void ngx_http_axon_quote_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
-static ngx_int_t ngx_http_axon_deposit_send(ngx_http_request_t *r,
-    ngx_http_axon_redis_handler_pt handler, void *data, ngx_uint_t n,
-    const char **argv, const size_t *lens);
 
 
 /*
@@ -62,15 +58,8 @@ static ngx_int_t ngx_http_axon_deposit_send(ngx_http_request_t *r,
  * script.
  */
 
-static const char  ngx_http_axon_verify_deposit_lua[] =
-    "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
-    "if not cur or string.find(cur, '\"status\":\"rejected\"', 1, true)"
-    " then\n"
-    "  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({tx_hash = ARGV[1],"
-    " status = 'submitted', updated = tonumber(ARGV[3])}))\n"
-    "end\n"
-    "return redis.call('XADD', KEYS[2], '*', 'kind', 'deposit.verify',"
-    " 'tx_hash', ARGV[1], 'wallet', ARGV[2])\n";
+static const axon_script_t  ngx_http_axon_verify_deposit_script =
+    AXON_SCRIPT(DEPOSIT_VERIFY);
 
 
 ngx_int_t
@@ -116,16 +105,17 @@ ngx_http_axon_verify_deposit_body(ngx_http_request_t *r, json_t *body)
         a->tx[i] = ngx_tolower((u_char) s[i]);
     }
 
-    return ngx_http_axon_deposit_send(r, ngx_http_axon_verify_deposit_reply,
-               a, 8,
-               (const char *[]) {
-                   "EVAL", ngx_http_axon_verify_deposit_lua, "2",
-                   (const char *) a->key, NGX_HTTP_AXON_JOBS,
-                   (const char *) a->tx, a->wallet, (const char *) a->now },
-               (const size_t[]) {
-                   4, sizeof(ngx_http_axon_verify_deposit_lua) - 1, 1,
-                   sizeof(a->key), sizeof(NGX_HTTP_AXON_JOBS) - 1,
-                   sizeof(a->tx), AXON_ADDR_TEXT_LEN, a->now_len });
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_script(r,
+                   ngx_http_axon_verify_deposit_reply, a,
+                   &ngx_http_axon_verify_deposit_script, 2, 5,
+                   (const char *[]) {
+                       (const char *) a->key, AXON_KEY_JOBS,
+                       (const char *) a->tx, a->wallet,
+                       (const char *) a->now },
+                   (const size_t[]) {
+                       sizeof(a->key), sizeof(AXON_KEY_JOBS) - 1,
+                       sizeof(a->tx), AXON_ADDR_TEXT_LEN, a->now_len }));
 
 bad:
 
@@ -176,9 +166,10 @@ ngx_http_axon_deposits_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_axon_deposit_send(r, ngx_http_axon_deposits_reply, a, 2,
-               (const char *[]) { "HVALS", (const char *) a->key },
-               (const size_t[]) { 5, sizeof(a->key) });
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_command(r, ngx_http_axon_deposits_reply, a,
+                   2, (const char *[]) { "HVALS", (const char *) a->key },
+                   (const size_t[]) { 5, sizeof(a->key) }));
 }
 
 
@@ -267,18 +258,8 @@ ngx_http_axon_deposits_reply(ngx_http_request_t *r, redisReply *reply,
  * the tier is unknown or stale (at most one per 10 s per wallet).
  */
 
-static const char  ngx_http_axon_quote_lua[] =
-    "local t = redis.call('HMGET', KEYS[3], 'tier_pct', 'tier_at',"
-    " 'tier_asked')\n"
-    "local now = tonumber(ARGV[2])\n"
-    "if (not t[2] or tonumber(t[2]) < now - tonumber(ARGV[3]))"
-    " and (not t[3] or tonumber(t[3]) < now - 10) then\n"
-    "  redis.call('HSET', KEYS[3], 'tier_asked', now)\n"
-    "  redis.call('XADD', KEYS[4], '*', 'kind', 'deposit.tier',"
-    " 'wallet', ARGV[1])\n"
-    "end\n"
-    "return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2])"
-    " or '', t[1] or '', t[2] or ''}\n";
+static const axon_script_t  ngx_http_axon_quote_script =
+    AXON_SCRIPT(DEPOSIT_QUOTE);
 
 
 ngx_int_t
@@ -325,19 +306,19 @@ ngx_http_axon_quote_handler(ngx_http_request_t *r)
                                         "required");
     }
 
-    return ngx_http_axon_deposit_send(r, ngx_http_axon_quote_reply, a, 10,
-               (const char *[]) {
-                   "EVAL", ngx_http_axon_quote_lua, "4",
-                   NGX_HTTP_AXON_DEPOSITS_KEY "config", "axon:profiles",
-                   (const char *) a->wallet_key, NGX_HTTP_AXON_JOBS,
-                   a->wallet, (const char *) a->now,
-                   NGX_HTTP_AXON_TIER_STALE },
-               (const size_t[]) {
-                   4, sizeof(ngx_http_axon_quote_lua) - 1, 1,
-                   sizeof(NGX_HTTP_AXON_DEPOSITS_KEY "config") - 1,
-                   sizeof("axon:profiles") - 1, sizeof(a->wallet_key),
-                   sizeof(NGX_HTTP_AXON_JOBS) - 1, AXON_ADDR_TEXT_LEN,
-                   a->now_len, sizeof(NGX_HTTP_AXON_TIER_STALE) - 1 });
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_script(r, ngx_http_axon_quote_reply, a,
+                   &ngx_http_axon_quote_script, 4, 7,
+                   (const char *[]) {
+                       AXON_KEY_DEPOSITS_CONFIG, AXON_KEY_PROFILES,
+                       (const char *) a->wallet_key, AXON_KEY_JOBS,
+                       a->wallet, (const char *) a->now,
+                       NGX_HTTP_AXON_TIER_STALE },
+                   (const size_t[]) {
+                       sizeof(AXON_KEY_DEPOSITS_CONFIG) - 1,
+                       sizeof(AXON_KEY_PROFILES) - 1, sizeof(a->wallet_key),
+                       sizeof(AXON_KEY_JOBS) - 1, AXON_ADDR_TEXT_LEN,
+                       a->now_len, sizeof(NGX_HTTP_AXON_TIER_STALE) - 1 }));
 }
 
 
@@ -429,7 +410,7 @@ ngx_http_axon_quote_reply(ngx_http_request_t *r, redisReply *reply,
 
     gpus = json_integer_value(json_object_get(prof, "gpus"));
     price = json_integer_value(json_object_get(prof, "price"));
-    need = (json_int_t) a->minutes * gpus * price;
+    need = (json_int_t) a->minutes * AXON_PRICE_PER_MINUTE(gpus, price);
 
     pct = 0;
 
@@ -512,16 +493,16 @@ ngx_http_axon_deposit_args(ngx_http_request_t *r)
         return NULL;
     }
 
-    ngx_memcpy(a->key, NGX_HTTP_AXON_DEPOSITS_KEY,
-               sizeof(NGX_HTTP_AXON_DEPOSITS_KEY) - 1);
+    ngx_memcpy(a->key, AXON_KEY_DEPOSITS,
+               sizeof(AXON_KEY_DEPOSITS) - 1);
     axon_address_format_lower((char *) a->key
-                              + sizeof(NGX_HTTP_AXON_DEPOSITS_KEY) - 1,
+                              + sizeof(AXON_KEY_DEPOSITS) - 1,
                               ctx->wallet);
 
-    ngx_memcpy(a->wallet_key, NGX_HTTP_AXON_WALLET_KEY,
-               sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1);
+    ngx_memcpy(a->wallet_key, AXON_KEY_WALLET,
+               sizeof(AXON_KEY_WALLET) - 1);
     axon_address_format_lower((char *) a->wallet_key
-                              + sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1,
+                              + sizeof(AXON_KEY_WALLET) - 1,
                               ctx->wallet);
 
     axon_address_format_lower(a->wallet, ctx->wallet);
@@ -530,26 +511,4 @@ ngx_http_axon_deposit_args(ngx_http_request_t *r)
     a->now_len = ngx_sprintf(a->now, "%T", ngx_time()) - a->now;
 
     return a;
-}
-
-
-static ngx_int_t
-ngx_http_axon_deposit_send(ngx_http_request_t *r,
-    ngx_http_axon_redis_handler_pt handler, void *data, ngx_uint_t n,
-    const char **argv, const size_t *lens)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_axon_redis_command(r, handler, data, (int) n, argv, lens);
-
-    if (rc == NGX_OK) {
-        r->main->count++;
-        return NGX_DONE;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_axon_redis_unavailable(r);
-    }
-
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -225,7 +225,7 @@ ngx_http_axon_token_check(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
     ngx_int_t                     rc;
     const char                   *argv[2];
     size_t                        argvlen[2];
-    u_char                        key[sizeof(NGX_HTTP_AXON_TOKEN_KEY) - 1
+    u_char                        key[sizeof(AXON_KEY_TOKEN) - 1
                                       + 64];
     ngx_http_axon_main_conf_t    *amcf;
     ngx_http_axon_token_cache_t  *cache;
@@ -286,7 +286,7 @@ ngx_http_axon_token_check(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
     argv[0] = "GET";
     argvlen[0] = 3;
     argv[1] = (const char *) key;
-    argvlen[1] = ngx_sprintf(key, NGX_HTTP_AXON_TOKEN_KEY "%*s",
+    argvlen[1] = ngx_sprintf(key, AXON_KEY_TOKEN "%*s",
                              (size_t) 64, ctx->token_hash)
                  - key;
 
@@ -345,7 +345,7 @@ ngx_http_axon_gate_reply(ngx_http_request_t *r, redisReply *reply,
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "axon: gate: malformed token entry in redis: "
-                      "axon:token:%*s...", (size_t) 8, ctx->token_hash);
+                      AXON_KEY_TOKEN "%*s...", (size_t) 8, ctx->token_hash);
         json_decref(v);
         goto done;
     }

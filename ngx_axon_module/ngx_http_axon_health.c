@@ -23,13 +23,13 @@ static ngx_int_t ngx_http_axon_health_send(ngx_http_request_t *r,
 
 
 static const char  *ngx_http_axon_health_argv[] = {
-    "MGET", "axon:worker:heartbeat", "axon:worker:postgres"
+    "MGET", AXON_KEY_HEARTBEAT, AXON_KEY_POSTGRES
 };
 
 static const size_t  ngx_http_axon_health_argvlen[] = {
     sizeof("MGET") - 1,
-    sizeof("axon:worker:heartbeat") - 1,
-    sizeof("axon:worker:postgres") - 1
+    sizeof(AXON_KEY_HEARTBEAT) - 1,
+    sizeof(AXON_KEY_POSTGRES) - 1
 };
 
 

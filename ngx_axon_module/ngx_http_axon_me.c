@@ -18,7 +18,7 @@ ngx_http_axon_me_handler(ngx_http_request_t *r)
 {
     const char           *argv[3];
     size_t                argvlen[3];
-    u_char                key[sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1
+    u_char                key[sizeof(AXON_KEY_WALLET) - 1
                               + AXON_ADDR_TEXT_LEN];
     ngx_http_axon_ctx_t  *ctx;
 
@@ -28,10 +28,10 @@ ngx_http_axon_me_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(key, NGX_HTTP_AXON_WALLET_KEY,
-               sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1);
+    ngx_memcpy(key, AXON_KEY_WALLET,
+               sizeof(AXON_KEY_WALLET) - 1);
     axon_address_format_lower((char *) key
-                              + sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1,
+                              + sizeof(AXON_KEY_WALLET) - 1,
                               ctx->wallet);
 
     argv[0] = "HGET";

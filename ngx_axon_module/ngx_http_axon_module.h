@@ -25,7 +25,9 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "axon_contract.h"
 #include "axon_eth.h"
+#include "axon_lua.h"
 
 
 #define NGX_HTTP_AXON_VERSION       "0.1.0"
@@ -33,26 +35,7 @@
 #define NGX_HTTP_AXON_TOKEN_BYTES   32      /* 256 random bits */
 #define NGX_HTTP_AXON_TOKEN_LEN     43      /* base64url, no padding */
 #define NGX_HTTP_AXON_ISO8601_LEN   (sizeof("1970-01-01T00:00:00Z") - 1)
-
-/* Redis keys shared with axon-worker (README: "Redis keys") */
-#define NGX_HTTP_AXON_TOKEN_KEY     "axon:token:"   /* + sha256 hex */
-#define NGX_HTTP_AXON_WALLET_KEY    "axon:wallet:"  /* + lowercase address */
-#define NGX_HTTP_AXON_JOBS          "axon:jobs"
-
-/*
- * The wallet's live session, as every script that refuses a second one
- * reads it: the wallet's "session" field and that session's state, live
- * when present and not "ended".  WALLET is a Lua expression naming the
- * wallet's key; the script goes on with live_id and live_st (false when
- * the wallet has no live session).
- */
-#define NGX_HTTP_AXON_WALLET_LIVE_LUA(wallet)                                \
-    "local live_id = redis.call('HGET', " wallet ", 'session')\n"            \
-    "local live_st = false\n"                                                \
-    "if live_id then\n"                                                      \
-    "  live_st = redis.call('HGET', 'axon:session:' .. live_id, 'state')\n"  \
-    "  if live_st == 'ended' then live_st = false end\n"                     \
-    "end\n"
+#define NGX_HTTP_AXON_SCRIPT_ARGS   24      /* a script's keys and args */
 
 /* axon_gate */
 #define NGX_HTTP_AXON_GATE_OFF      0
@@ -173,6 +156,10 @@ ngx_uint_t ngx_http_axon_redis_up(void);
 ngx_int_t ngx_http_axon_redis_command(ngx_http_request_t *r,
     ngx_http_axon_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
+ngx_int_t ngx_http_axon_redis_script(ngx_http_request_t *r,
+    ngx_http_axon_redis_handler_pt handler, void *data,
+    const axon_script_t *script, ngx_uint_t nkeys, ngx_uint_t n,
+    const char **args, const size_t *lens);
 
 /* ngx_http_axon_api.c */
 ngx_int_t ngx_http_axon_api_handler(ngx_http_request_t *r);

@@ -18,6 +18,11 @@
  * it, so every command of one event-loop pass leaves in one write(2), a
  * pipeline; only a write that cannot finish arms the real event.
  *
+ * Scripts go as EVALSHA with the SHA1 computed at build time: no load step
+ * at start.  A Redis that has not seen the script (restarted, SCRIPT FLUSH)
+ * answers NOSCRIPT, and that one command goes again as EVAL with the text,
+ * which caches the script for the next ones; the caller sees one reply.
+ *
  * A command's state lives in a small heap block, not in the request pool:
  * the request may finish (client gone) before Redis answers, and hiredis
  * still owns the callback until then.
@@ -62,6 +67,13 @@ typedef struct {
     void                            *data;
     ngx_event_t                      timer;
     ngx_pool_cleanup_t              *cleanup;
+
+    /* a script's EVALSHA, kept to go again as EVAL on NOSCRIPT */
+    const axon_script_t             *script;
+    char                            *cmd;      /* RESP, hiredis-allocated */
+    size_t                           cmd_len;
+    size_t                           tail;     /* where numkeys begins */
+    int                              argc;
 } ngx_http_axon_redis_op_t;
 
 
@@ -86,6 +98,13 @@ static void ngx_http_axon_redis_del_write(void *data);
 static void ngx_http_axon_redis_cleanup(void *data);
 static void ngx_http_axon_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static ngx_http_axon_redis_op_t *ngx_http_axon_redis_op(
+    ngx_http_request_t *r, ngx_http_axon_redis_handler_pt handler,
+    void *data);
+static void ngx_http_axon_redis_op_sent(ngx_http_axon_redis_op_t *op);
+static void ngx_http_axon_redis_op_free(ngx_http_axon_redis_op_t *op);
+static ngx_int_t ngx_http_axon_redis_noscript(ngx_http_axon_redis_op_t *op,
+    redisReply *reply);
 static void ngx_http_axon_redis_op_timeout(ngx_event_t *ev);
 static void ngx_http_axon_redis_op_cleanup(void *data);
 
@@ -153,23 +172,122 @@ ngx_http_axon_redis_command(ngx_http_request_t *r,
     ngx_http_axon_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
-    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
-
-    ngx_pool_cleanup_t        *cln;
     ngx_http_axon_redis_op_t  *op;
 
-    if (rd->state != NGX_HTTP_AXON_REDIS_UP) {
+    if (ngx_http_axon_redis.state != NGX_HTTP_AXON_REDIS_UP) {
         return NGX_DECLINED;
     }
 
+    op = ngx_http_axon_redis_op(r, handler, data);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (redisAsyncCommandArgv(ngx_http_axon_redis.ac,
+                              ngx_http_axon_redis_reply, op, argc, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        ngx_http_axon_redis_op_free(op);
+        return NGX_DECLINED;
+    }
+
+    ngx_http_axon_redis_op_sent(op);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Runs a script of lua/ with the first nkeys of its n arguments as keys:
+ * EVALSHA, then EVAL on NOSCRIPT.  Returns as ngx_http_axon_redis_command;
+ * the handler sees the script's reply, never NOSCRIPT.
+ */
+
+ngx_int_t
+ngx_http_axon_redis_script(ngx_http_request_t *r,
+    ngx_http_axon_redis_handler_pt handler, void *data,
+    const axon_script_t *script, ngx_uint_t nkeys, ngx_uint_t n,
+    const char **args, const size_t *lens)
+{
+    int                        len;
+    u_char                     nk[NGX_INT_T_LEN], head[64];
+    ngx_uint_t                 i;
+    const char                *argv[NGX_HTTP_AXON_SCRIPT_ARGS + 3];
+    size_t                     argvlen[NGX_HTTP_AXON_SCRIPT_ARGS + 3];
+    ngx_http_axon_redis_op_t  *op;
+
+    if (n > NGX_HTTP_AXON_SCRIPT_ARGS) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_axon_redis.state != NGX_HTTP_AXON_REDIS_UP) {
+        return NGX_DECLINED;
+    }
+
+    argv[0] = "EVALSHA";
+    argvlen[0] = sizeof("EVALSHA") - 1;
+    argv[1] = script->sha1;
+    argvlen[1] = AXON_SHA1_HEX_LEN;
+    argv[2] = (const char *) nk;
+    argvlen[2] = ngx_sprintf(nk, "%ui", nkeys) - nk;
+
+    for (i = 0; i < n; i++) {
+        argv[3 + i] = args[i];
+        argvlen[3 + i] = lens[i];
+    }
+
+    op = ngx_http_axon_redis_op(r, handler, data);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    op->script = script;
+    op->argc = (int) (n + 3);
+
+    len = redisFormatCommandArgv(&op->cmd, op->argc, argv, argvlen);
+    if (len < 0) {
+        ngx_http_axon_redis_op_free(op);
+        return NGX_ERROR;
+    }
+
+    op->cmd_len = (size_t) len;
+
+    /* the EVALSHA and the SHA1 as RESP: numkeys and the rest follow */
+    op->tail = ngx_sprintf(head, "*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n",
+                           op->argc, AXON_SHA1_HEX_LEN)
+               - head + AXON_SHA1_HEX_LEN + 2;
+
+    if (redisAsyncFormattedCommand(ngx_http_axon_redis.ac,
+                                   ngx_http_axon_redis_reply, op, op->cmd,
+                                   op->cmd_len)
+        != REDIS_OK)
+    {
+        ngx_http_axon_redis_op_free(op);
+        return NGX_DECLINED;
+    }
+
+    ngx_http_axon_redis_op_sent(op);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_axon_redis_op_t *
+ngx_http_axon_redis_op(ngx_http_request_t *r,
+    ngx_http_axon_redis_handler_pt handler, void *data)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_axon_redis_op_t  *op;
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     op = ngx_calloc(sizeof(ngx_http_axon_redis_op_t), r->connection->log);
     if (op == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     op->request = r;
@@ -177,23 +295,33 @@ ngx_http_axon_redis_command(ngx_http_request_t *r,
     op->data = data;
     op->cleanup = cln;
 
-    if (redisAsyncCommandArgv(rd->ac, ngx_http_axon_redis_reply, op, argc,
-                              argv, argvlen)
-        != REDIS_OK)
-    {
-        ngx_free(op);
-        return NGX_DECLINED;
-    }
+    return op;
+}
 
-    cln->handler = ngx_http_axon_redis_op_cleanup;
-    cln->data = op;
+
+/* hiredis owns the op's callback now: the request may go, the wait counts */
+
+static void
+ngx_http_axon_redis_op_sent(ngx_http_axon_redis_op_t *op)
+{
+    op->cleanup->handler = ngx_http_axon_redis_op_cleanup;
+    op->cleanup->data = op;
 
     op->timer.handler = ngx_http_axon_redis_op_timeout;
     op->timer.data = op;
-    op->timer.log = r->connection->log;
-    ngx_add_timer(&op->timer, rd->timeout);
+    op->timer.log = op->request->connection->log;
+    ngx_add_timer(&op->timer, ngx_http_axon_redis.timeout);
+}
 
-    return NGX_OK;
+
+static void
+ngx_http_axon_redis_op_free(ngx_http_axon_redis_op_t *op)
+{
+    if (op->cmd) {
+        redisFreeCommand(op->cmd);
+    }
+
+    ngx_free(op);
 }
 
 
@@ -202,6 +330,7 @@ ngx_http_axon_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     ngx_http_axon_redis_op_t  *op = privdata;
 
+    redisReply          *rr = reply;
     ngx_http_request_t  *r;
 
     r = op->request;
@@ -210,19 +339,92 @@ ngx_http_axon_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         ngx_del_timer(&op->timer);
     }
 
+    if (op->script && rr && rr->type == REDIS_REPLY_ERROR
+        && rr->len >= 8 && ngx_strncmp(rr->str, "NOSCRIPT", 8) == 0)
+    {
+        if (ngx_http_axon_redis_noscript(op, rr) == NGX_OK) {
+            return;
+        }
+
+        rr = NULL;
+    }
+
     if (r) {
         op->cleanup->handler = NULL;
 
-        if (reply && ((redisReply *) reply)->type == REDIS_REPLY_ERROR) {
+        if (rr && rr->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "axon: redis error: %s",
-                          ((redisReply *) reply)->str);
+                          "axon: redis error: %s", rr->str);
         }
 
-        op->handler(r, reply, op->data);
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "axon redis: reply type %d%s",
+                       rr ? rr->type : -1, rr ? "" : " (none: failed)");
+
+        op->handler(r, rr, op->data);
     }
 
-    ngx_free(op);
+    ngx_http_axon_redis_op_free(op);
+}
+
+
+/*
+ * Redis does not know the script: the same command as EVAL with its text,
+ * which Redis caches.  It goes even when the request is gone, as the
+ * EVALSHA would have run: a logout whose client left still revokes.
+ * NGX_OK: sent, the op waits again.
+ */
+
+static ngx_int_t
+ngx_http_axon_redis_noscript(ngx_http_axon_redis_op_t *op, redisReply *reply)
+{
+    ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    u_char     *cmd, *p;
+    size_t      len;
+    ngx_log_t  *log;
+    ngx_int_t   rc;
+
+    log = op->request ? op->request->connection->log : rd->log;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "axon redis: script %s not cached, sending it",
+                   op->script->name);
+
+    if (rd->ac == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = sizeof("*\r\n$4\r\nEVAL\r\n$\r\n\r\n") - 1 + 2 * NGX_INT_T_LEN
+          + op->script->len + op->cmd_len - op->tail;
+
+    cmd = ngx_alloc(len, log);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(cmd, "*%d\r\n$4\r\nEVAL\r\n$%uz\r\n", op->argc,
+                    op->script->len);
+    p = ngx_cpymem(p, op->script->src, op->script->len);
+    *p++ = '\r';
+    *p++ = '\n';
+    p = ngx_cpymem(p, op->cmd + op->tail, op->cmd_len - op->tail);
+
+    /* once is enough: a second NOSCRIPT is an error like any other */
+    op->script = NULL;
+
+    rc = redisAsyncFormattedCommand(rd->ac, ngx_http_axon_redis_reply, op,
+                                    (char *) cmd, p - cmd);
+    ngx_free(cmd);
+
+    if (rc != REDIS_OK) {
+        return NGX_ERROR;
+    }
+
+    op->timer.log = log;
+    ngx_add_timer(&op->timer, rd->timeout);
+
+    return NGX_OK;
 }
 
 

@@ -30,14 +30,11 @@
 #include "axon_sshkey.h"
 
 
-#define NGX_HTTP_AXON_PROFILES_KEY   "axon:profiles"
-#define NGX_HTTP_AXON_SESSION_KEY    "axon:session:"
-#define NGX_HTTP_AXON_SESSION_NEXT   "axon:session:next"
 #define NGX_HTTP_AXON_PROFILE_MAX    32
 
 
 typedef struct {
-    u_char                    wallet_key[sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1
+    u_char                    wallet_key[sizeof(AXON_KEY_WALLET) - 1
                                          + AXON_ADDR_TEXT_LEN];
     char                      wallet[AXON_ADDR_TEXT_LEN + 1];   /* lower */
     u_char                    now[NGX_TIME_T_LEN];
@@ -45,9 +42,6 @@ typedef struct {
 } ngx_http_axon_session_args_t;
 
 
-static ngx_int_t ngx_http_axon_session_eval(ngx_http_request_t *r,
-    ngx_http_axon_redis_handler_pt handler, const char *script, size_t len,
-    ngx_uint_t nkeys, ngx_uint_t n, const char **args, const size_t *lens);
 static ngx_http_axon_session_args_t *ngx_http_axon_session_args(
     ngx_http_request_t *r);
 static void ngx_http_axon_profiles_reply(ngx_http_request_t *r,
@@ -86,8 +80,8 @@ ngx_http_axon_profiles_handler(ngx_http_request_t *r)
 
     argv[0] = "GET";
     argvlen[0] = 3;
-    argv[1] = NGX_HTTP_AXON_PROFILES_KEY;
-    argvlen[1] = sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1;
+    argv[1] = AXON_KEY_PROFILES;
+    argvlen[1] = sizeof(AXON_KEY_PROFILES) - 1;
 
     return ngx_http_axon_redis_wait(r,
                ngx_http_axon_redis_command(r, ngx_http_axon_profiles_reply,
@@ -114,7 +108,7 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
 
         if (!json_is_array(json_object_get(v, "profiles"))) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "axon: malformed " NGX_HTTP_AXON_PROFILES_KEY
+                          "axon: malformed " AXON_KEY_PROFILES
                           " in redis");
             json_decref(v);
             v = NULL;
@@ -146,50 +140,14 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
  * session's hash, and the session.claim job.
  */
 
-static const char  ngx_http_axon_claim_lua[] =
-    NGX_HTTP_AXON_WALLET_LIVE_LUA("KEYS[1]")
-    "if live_st then return {-1, live_id, live_st} end\n"
-    "local raw = redis.call('GET', KEYS[2])\n"
-    "if not raw then return {-2} end\n"
-    "local ok, all = pcall(cjson.decode, raw)\n"
-    "if not ok or type(all.profiles) ~= 'table' then return {-2} end\n"
-    "if ARGV[3] == 'ssh' and all.ssh == false then return {-5} end\n"
-    "local p\n"
-    "for _, q in ipairs(all.profiles) do\n"
-    "  if q.name == ARGV[2] then p = q end\n"
-    "end\n"
-    "if not p then return {-3} end\n"
-    "local gpus = tonumber(p.gpus) or 0\n"
-    "local grace = tonumber(all.grace_minutes) or 0\n"
-    "if grace < 0 then grace = 0 end\n"
-    "local need = gpus * (tonumber(p.price) or 0) * (1 + grace)\n"
-    "local bal = tonumber(redis.call('HGET', KEYS[1], 'balance') or '0')\n"
-    "if gpus < 1 then return {-2} end\n"
-    "if bal < need then\n"
-    "  return {-4, tostring(bal), tostring(need), tostring(grace)}\n"
-    "end\n"
-    "local id = redis.call('INCR', KEYS[3])\n"
-    "redis.call('HSET', 'axon:session:' .. id, 'id', id, 'wallet', ARGV[1],"
-    " 'profile', ARGV[2], 'mode', ARGV[3], 'gpus', gpus,"
-    " 'state', 'queued', 'created_at', ARGV[4])\n"
-    "redis.call('HSET', KEYS[1], 'session', id)\n"
-    "local job = {'kind', 'session.claim', 'session_id', id,"
-    " 'wallet', ARGV[1], 'profile', ARGV[2], 'mode', ARGV[3]}\n"
-    "if ARGV[5] ~= '' then\n"
-    "  table.insert(job, 'ssh_key')\n"
-    "  table.insert(job, ARGV[5])\n"
-    "end\n"
-    "redis.call('XADD', KEYS[4], '*', unpack(job))\n"
-    "return {1, tostring(id)}\n";
+static const axon_script_t  ngx_http_axon_claim_script =
+    AXON_SCRIPT(SESSION_CLAIM);
 
 
 ngx_int_t
 ngx_http_axon_session_handler(ngx_http_request_t *r)
 {
-    static const char  status_lua[] =
-        "local id = redis.call('HGET', KEYS[1], 'session')\n"
-        "if not id then return false end\n"
-        "return redis.call('HGETALL', 'axon:session:' .. id)\n";
+    static const axon_script_t  status = AXON_SCRIPT(SESSION_STATUS);
 
     ngx_http_axon_session_args_t  *a;
 
@@ -203,8 +161,8 @@ ngx_http_axon_session_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_status_reply,
-                   status_lua, sizeof(status_lua) - 1, 1, 1,
+               ngx_http_axon_redis_script(r, ngx_http_axon_status_reply,
+                   NULL, &status, 1, 1,
                    (const char *[]) { (const char *) a->wallet_key },
                    (const size_t[]) { sizeof(a->wallet_key) }));
 }
@@ -298,19 +256,18 @@ ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_claim_reply,
-                   ngx_http_axon_claim_lua,
-                   sizeof(ngx_http_axon_claim_lua) - 1, 4, 9,
+               ngx_http_axon_redis_script(r, ngx_http_axon_claim_reply,
+                   NULL, &ngx_http_axon_claim_script, 4, 9,
                    (const char *[]) {
                        (const char *) a->wallet_key,
-                       NGX_HTTP_AXON_PROFILES_KEY, NGX_HTTP_AXON_SESSION_NEXT,
-                       NGX_HTTP_AXON_JOBS, a->wallet, profile, mode,
+                       AXON_KEY_PROFILES, AXON_KEY_SESSION_NEXT,
+                       AXON_KEY_JOBS, a->wallet, profile, mode,
                        (const char *) a->now, key },
                    (const size_t[]) {
                        sizeof(a->wallet_key),
-                       sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1,
-                       sizeof(NGX_HTTP_AXON_SESSION_NEXT) - 1,
-                       sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                       sizeof(AXON_KEY_PROFILES) - 1,
+                       sizeof(AXON_KEY_SESSION_NEXT) - 1,
+                       sizeof(AXON_KEY_JOBS) - 1,
                        AXON_ADDR_TEXT_LEN, len, ngx_strlen(mode),
                        a->now_len, keylen }));
 }
@@ -610,30 +567,12 @@ failed:
 }
 
 
-/*
- * The wallet's live session: a script that answers {id, state} of its
- * latest session, and does the step given to it when the session is live.
- */
-
-#define NGX_HTTP_AXON_LIVE_LUA                                               \
-    "local id = redis.call('HGET', KEYS[1], 'session')\n"                     \
-    "if not id then return {0} end\n"                                         \
-    "local sk = 'axon:session:' .. id\n"                                      \
-    "local st = redis.call('HGET', sk, 'state')\n"                            \
-    "if not st or st == 'ended' then return {0} end\n"
-
-
 /* DELETE /api/session/queue */
 
 ngx_int_t
 ngx_http_axon_leave_handler(ngx_http_request_t *r)
 {
-    static const char  leave_lua[] =
-        NGX_HTTP_AXON_LIVE_LUA
-        "if st ~= 'queued' then return {-1, id, st} end\n"
-        "redis.call('XADD', KEYS[2], '*', 'kind', 'session.leave',"
-        " 'session_id', id, 'wallet', ARGV[1])\n"
-        "return {1, id, st}\n";
+    static const axon_script_t  leave = AXON_SCRIPT(SESSION_LEAVE);
 
     ngx_http_axon_session_args_t  *a;
 
@@ -643,12 +582,12 @@ ngx_http_axon_leave_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_leave_reply,
-                   leave_lua, sizeof(leave_lua) - 1, 2, 3,
+               ngx_http_axon_redis_script(r, ngx_http_axon_leave_reply,
+                   NULL, &leave, 2, 3,
                    (const char *[]) { (const char *) a->wallet_key,
-                                      NGX_HTTP_AXON_JOBS, a->wallet },
+                                      AXON_KEY_JOBS, a->wallet },
                    (const size_t[]) { sizeof(a->wallet_key),
-                                      sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                                      sizeof(AXON_KEY_JOBS) - 1,
                                       AXON_ADDR_TEXT_LEN }));
 }
 
@@ -695,12 +634,7 @@ ngx_http_axon_leave_reply(ngx_http_request_t *r, redisReply *reply,
 ngx_int_t
 ngx_http_axon_heartbeat_handler(ngx_http_request_t *r)
 {
-    static const char  heartbeat_lua[] =
-        NGX_HTTP_AXON_LIVE_LUA
-        "redis.call('HSET', sk, 'heartbeat', ARGV[1])\n"
-        "return {1, id, st,"
-        " redis.call('HGET', KEYS[1], 'balance') or '0',"
-        " redis.call('HGET', sk, 'grace_until') or ''}\n";
+    static const axon_script_t  heartbeat = AXON_SCRIPT(SESSION_HEARTBEAT);
 
     ngx_http_axon_session_args_t  *a;
 
@@ -710,8 +644,8 @@ ngx_http_axon_heartbeat_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_heartbeat_reply,
-                   heartbeat_lua, sizeof(heartbeat_lua) - 1, 1, 2,
+               ngx_http_axon_redis_script(r, ngx_http_axon_heartbeat_reply,
+                   NULL, &heartbeat, 1, 2,
                    (const char *[]) { (const char *) a->wallet_key,
                                       (const char *) a->now },
                    (const size_t[]) { sizeof(a->wallet_key),
@@ -862,11 +796,7 @@ ngx_http_axon_release_resume(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_axon_release_send(ngx_http_request_t *r)
 {
-    static const char  release_lua[] =
-        NGX_HTTP_AXON_LIVE_LUA
-        "redis.call('XADD', KEYS[2], '*', 'kind', 'session.release',"
-        " 'session_id', id, 'wallet', ARGV[1])\n"
-        "return {1, id, st}\n";
+    static const axon_script_t  release = AXON_SCRIPT(SESSION_RELEASE);
 
     ngx_http_axon_session_args_t  *a;
 
@@ -876,12 +806,12 @@ ngx_http_axon_release_send(ngx_http_request_t *r)
     }
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_session_eval(r, ngx_http_axon_release_reply,
-                   release_lua, sizeof(release_lua) - 1, 2, 3,
+               ngx_http_axon_redis_script(r, ngx_http_axon_release_reply,
+                   NULL, &release, 2, 3,
                    (const char *[]) { (const char *) a->wallet_key,
-                                      NGX_HTTP_AXON_JOBS, a->wallet },
+                                      AXON_KEY_JOBS, a->wallet },
                    (const size_t[]) { sizeof(a->wallet_key),
-                                      sizeof(NGX_HTTP_AXON_JOBS) - 1,
+                                      sizeof(AXON_KEY_JOBS) - 1,
                                       AXON_ADDR_TEXT_LEN }));
 }
 
@@ -915,7 +845,7 @@ ngx_http_axon_release_reply(ngx_http_request_t *r, redisReply *reply,
 
 
 /*
- * A reply of a NGX_HTTP_AXON_LIVE_LUA script: NGX_OK when it is an array
+ * A reply of a script of the live session (lua/session_*.lua): NGX_OK when it is an array
  * {code, id, state, ...} of a live session; otherwise *rc is the answer
  * (503 for Redis, 404 no_session).
  */
@@ -967,12 +897,7 @@ ngx_http_axon_session_live(redisReply *reply, ngx_http_request_t *r,
 ngx_int_t
 ngx_http_axon_session_route(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx)
 {
-    static const char  route_lua[] =
-        NGX_HTTP_AXON_LIVE_LUA
-        "if st == 'running' then\n"
-        "  redis.call('HSET', sk, 'activity', ARGV[1])\n"
-        "end\n"
-        "return {1, id, st, redis.call('HGET', sk, 'upstream') or ''}\n";
+    static const axon_script_t  route = AXON_SCRIPT(SESSION_ROUTE);
 
     ngx_int_t                      rc;
     ngx_http_axon_session_args_t  *a;
@@ -982,8 +907,8 @@ ngx_http_axon_session_route(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    rc = ngx_http_axon_session_eval(r, ngx_http_axon_route_reply,
-             route_lua, sizeof(route_lua) - 1, 1, 2,
+    rc = ngx_http_axon_redis_script(r, ngx_http_axon_route_reply,
+             NULL, &route, 1, 2,
              (const char *[]) { (const char *) a->wallet_key,
                                 (const char *) a->now },
              (const size_t[]) { sizeof(a->wallet_key), a->now_len });
@@ -1142,7 +1067,7 @@ ngx_http_axon_activity_check(ngx_event_t *ev)
     ngx_http_axon_activity_t  *act = ev->data;
 
     off_t                          down, up;
-    u_char                         buf[sizeof(NGX_HTTP_AXON_SESSION_KEY)
+    u_char                         buf[sizeof(AXON_KEY_SESSION)
                                        + NGX_INT64_LEN];
     ngx_str_t                      key;
     ngx_http_request_t            *r;
@@ -1167,7 +1092,7 @@ ngx_http_axon_activity_check(ngx_event_t *ev)
 
         if (a && ctx->session_id.len <= NGX_INT64_LEN) {
             key.data = buf;
-            key.len = ngx_sprintf(buf, NGX_HTTP_AXON_SESSION_KEY "%V",
+            key.len = ngx_sprintf(buf, AXON_KEY_SESSION "%V",
                                   &ctx->session_id)
                       - buf;
 
@@ -1254,10 +1179,10 @@ ngx_http_axon_session_args(ngx_http_request_t *r)
         return NULL;
     }
 
-    ngx_memcpy(a->wallet_key, NGX_HTTP_AXON_WALLET_KEY,
-               sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1);
+    ngx_memcpy(a->wallet_key, AXON_KEY_WALLET,
+               sizeof(AXON_KEY_WALLET) - 1);
     axon_address_format_lower((char *) a->wallet_key
-                              + sizeof(NGX_HTTP_AXON_WALLET_KEY) - 1,
+                              + sizeof(AXON_KEY_WALLET) - 1,
                               ctx->wallet);
 
     axon_address_format_lower(a->wallet, ctx->wallet);
@@ -1267,40 +1192,3 @@ ngx_http_axon_session_args(ngx_http_request_t *r)
 
     return a;
 }
-
-
-/*
- * EVAL script with nkeys keys among its n arguments: NGX_OK (the handler
- * will be called), NGX_DECLINED (Redis is down), NGX_ERROR.
- */
-
-static ngx_int_t
-ngx_http_axon_session_eval(ngx_http_request_t *r,
-    ngx_http_axon_redis_handler_pt handler, const char *script, size_t len,
-    ngx_uint_t nkeys, ngx_uint_t n, const char **args, const size_t *lens)
-{
-    ngx_uint_t   i;
-    u_char       nk[NGX_INT_T_LEN];
-    const char  *argv[16];
-    size_t       argvlen[16];
-
-    if (n + 3 > 16) {
-        return NGX_ERROR;
-    }
-
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = script;
-    argvlen[1] = len;
-    argv[2] = (const char *) nk;
-    argvlen[2] = ngx_sprintf(nk, "%ui", nkeys) - nk;
-
-    for (i = 0; i < n; i++) {
-        argv[3 + i] = args[i];
-        argvlen[3 + i] = lens[i];
-    }
-
-    return ngx_http_axon_redis_command(r, handler, NULL, (int) (n + 3), argv,
-                                       argvlen);
-}
-

@@ -27,11 +27,6 @@
 #include "axon_sshkey.h"
 
 
-#define NGX_HTTP_AXON_PROFILES_KEY     "axon:profiles"
-#define NGX_HTTP_AXON_SESSION_KEY      "axon:session:"
-#define NGX_HTTP_AXON_X402_PAY_KEY     "axon:x402:pay:"
-#define NGX_HTTP_AXON_X402_JOBS        "axon:x402:jobs"
-#define NGX_HTTP_AXON_X402_PENDING     "axon:x402:pending"
 #define NGX_HTTP_AXON_X402_NONCE_LEN   66          /* 0x + 64 hex */
 #define NGX_HTTP_AXON_X402_HEADER_MAX  6144
 #define NGX_HTTP_AXON_X402_POLL        250         /* ms between polls */
@@ -58,7 +53,7 @@ typedef struct {
     char                      payer[AXON_ADDR_TEXT_LEN + 1];    /* EIP-55 */
     char                      payer_lower[AXON_ADDR_TEXT_LEN + 1];
     u_char                    token[NGX_HTTP_AXON_TOKEN_LEN + 1];
-    u_char                    pay_key[sizeof(NGX_HTTP_AXON_X402_PAY_KEY)
+    u_char                    pay_key[sizeof(AXON_KEY_X402_PAY)
                                       + NGX_HTTP_AXON_X402_NONCE_LEN];
     size_t                    pay_key_len;
     ngx_msec_t                until;              /* the wait's end */
@@ -124,111 +119,25 @@ static ngx_int_t ngx_http_axon_x402_status_public(ngx_http_request_t *r,
 
 /* the payment's record and, once it has one, its session */
 
-static const char  ngx_http_axon_x402_poll_lua[] =
-    "local p = redis.call('HGETALL', KEYS[1])\n"
-    "if #p == 0 then return false end\n"
-    "local sid = redis.call('HGET', KEYS[1], 'session_id')\n"
-    "local s = {}\n"
-    "if sid then s = redis.call('HGETALL', 'axon:session:' .. sid) end\n"
-    "return {p, s}\n";
+static const axon_script_t  ngx_http_axon_x402_poll_script =
+    AXON_SCRIPT(X402_POLL);
 
 
 /*
- * A used nonce is refused; so is, before anything is recorded, a payment
- * that cannot give a session (its authorization is then never submitted):
- * a new session for a wallet that has a live one, read as POST
- * /api/session reads it; a top-up of a session that is not the payer's,
- * has ended, or is a desktop's.  So is one past the bounds of the work
- * not settled yet: the payer's pending payments, everyone's.  Else the
- * record and the job, atomically, on the settlement stream.  No token:
- * the worker issues it (token_hash, token_exp) once the payment settled.
- * A pending set's score is the time past which its entry stops counting
- * (validBefore and a minute: the worker is done with it by then).
- *   KEYS: pay key, axon:x402:jobs, the payer's wallet key,
- *         axon:x402:pending, axon:x402:pending:PAYER
- *   ARGV: payer profile minutes amount created_at keep_s token_exp
- *         pending_max nonce ssh_key payload requirements token_hash
- *         session_id network valid_before pending_payer_max
- *   {1}: queued; {0}: the nonce was used; {-1, id, state}: a live session;
- *   {-2}: no such session of the payer's; {-3}: it has ended; {-4}: it is
- *   a desktop; {-5}: the payer's pending payments are at the bound; {-6}:
- *   everyone's are
+ * The payment's checks that need Redis (a used nonce, the session it pays
+ * for, the bounds of pending payments), then its record and its x402.pay
+ * job, atomically: lua/x402_pay.lua says which answer means what.
  */
 
-static const char  ngx_http_axon_x402_pay_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end\n"
-    "if ARGV[14] == '' then\n"
-    NGX_HTTP_AXON_WALLET_LIVE_LUA("KEYS[3]")
-    "  if live_st then return {-1, live_id, live_st} end\n"
-    "else\n"
-    "  local t = redis.call('HMGET', 'axon:session:' .. ARGV[14],"
-    " 'wallet', 'state', 'mode')\n"
-    "  if not t[2] or t[1] ~= ARGV[1] then return {-2} end\n"
-    "  if t[2] == 'ended' then return {-3} end\n"
-    "  if t[3] == 'desktop' then return {-4} end\n"
-    "end\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[5])\n"
-    "if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[17]) then\n"
-    "  return {-5}\n"
-    "end\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5])\n"
-    "if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[8]) then\n"
-    "  return {-6}\n"
-    "end\n"
-    "local horizon = tonumber(ARGV[16]) + 60\n"
-    "redis.call('ZADD', KEYS[4], horizon, ARGV[9])\n"
-    "redis.call('ZADD', KEYS[5], horizon, ARGV[9])\n"
-    "if redis.call('TTL', KEYS[5]) < horizon - tonumber(ARGV[5]) then\n"
-    "  redis.call('EXPIRE', KEYS[5], horizon - tonumber(ARGV[5]))\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'state', 'pending', 'payer', ARGV[1],"
-    " 'profile', ARGV[2], 'minutes', ARGV[3], 'amount', ARGV[4],"
-    " 'network', ARGV[15], 'valid_before', ARGV[16],"
-    " 'created_at', ARGV[5], 'token_hash', ARGV[13])\n"
-    "if ARGV[14] ~= '' then\n"
-    "  redis.call('HSET', KEYS[1], 'session_id', ARGV[14])\n"
-    "end\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
-    "local job = {'kind', 'x402.pay', 'nonce', ARGV[9], 'payer', ARGV[1],"
-    " 'profile', ARGV[2], 'minutes', ARGV[3], 'ssh_key', ARGV[10],"
-    " 'amount', ARGV[4], 'payload', ARGV[11], 'requirements', ARGV[12],"
-    " 'token_hash', ARGV[13], 'token_exp', ARGV[7]}\n"
-    "if ARGV[14] ~= '' then\n"
-    "  table.insert(job, 'session_id')\n"
-    "  table.insert(job, ARGV[14])\n"
-    "end\n"
-    "local id = redis.call('XADD', KEYS[2], '*', unpack(job))\n"
-    "redis.call('HSET', KEYS[1], 'job_id', id)\n"
-    "return {1}\n";
+static const axon_script_t  ngx_http_axon_x402_pay_script =
+    AXON_SCRIPT(X402_PAY);
 
 
-/*
- * GET /api/x402/payment/NONCE: the record, its session, and whether the
- * caller is the payer: a live token (the one this payment issued, or a
- * sign-in's) of the payer's wallet.
- *   KEYS: pay key; ARGV: the hash of the caller's token ('': none), now
- *   {record, session, 1|0}, or nil
- */
+/* GET /api/x402/payment/NONCE: the record, its session, whether the
+ * caller is the payer (lua/x402_status.lua) */
 
-static const char  ngx_http_axon_x402_status_lua[] =
-    "local p = redis.call('HGETALL', KEYS[1])\n"
-    "if #p == 0 then return false end\n"
-    "local f = redis.call('HMGET', KEYS[1], 'session_id', 'payer')\n"
-    "local s = {}\n"
-    "if f[1] then s = redis.call('HGETALL', 'axon:session:' .. f[1]) end\n"
-    "local owner = 0\n"
-    "if ARGV[1] ~= '' and f[2] then\n"
-    "  local t = redis.call('GET', 'axon:token:' .. ARGV[1])\n"
-    "  if t then\n"
-    "    local ok, v = pcall(cjson.decode, t)\n"
-    "    if ok and type(v) == 'table' and v.wallet == f[2]\n"
-    "       and tonumber(v.exp) and tonumber(v.exp) > tonumber(ARGV[2])\n"
-    "    then\n"
-    "      owner = 1\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return {p, s, owner}\n";
+static const axon_script_t  ngx_http_axon_x402_status_script =
+    AXON_SCRIPT(X402_STATUS);
 
 
 static ngx_str_t  ngx_http_axon_x402_sig = ngx_string("payment-signature");
@@ -360,8 +269,8 @@ ngx_http_axon_x402_offers(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 
     argv[0] = "GET";
     argvlen[0] = 3;
-    argv[1] = NGX_HTTP_AXON_PROFILES_KEY;
-    argvlen[1] = sizeof(NGX_HTTP_AXON_PROFILES_KEY) - 1;
+    argv[1] = AXON_KEY_PROFILES;
+    argvlen[1] = sizeof(AXON_KEY_PROFILES) - 1;
 
     return ngx_http_axon_redis_wait(r,
                ngx_http_axon_redis_command(r,
@@ -957,12 +866,12 @@ ngx_http_axon_x402_pay(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
     u_char                     sid[NGX_INT_T_LEN], vb[NGX_INT_T_LEN];
     u_char                     max[NGX_INT_T_LEN], max_payer[NGX_INT_T_LEN];
     char                      *payload_text, *req_text;
-    u_char                     wallet_key[sizeof(NGX_HTTP_AXON_WALLET_KEY)
+    u_char                     wallet_key[sizeof(AXON_KEY_WALLET)
                                           + AXON_ADDR_TEXT_LEN];
-    u_char                     pending_key[sizeof(NGX_HTTP_AXON_X402_PENDING)
+    u_char                     pending_key[sizeof(AXON_KEY_X402_PENDING)
                                            + 1 + AXON_ADDR_TEXT_LEN];
-    const char                *argv[25];
-    size_t                     argvlen[25];
+    const char                *argv[22];
+    size_t                     argvlen[22];
     ngx_int_t                  rc;
     ngx_http_axon_loc_conf_t  *alcf;
 
@@ -1195,76 +1104,70 @@ verified:
 
     now = ngx_time();
 
-    x->pay_key_len = ngx_sprintf(x->pay_key, NGX_HTTP_AXON_X402_PAY_KEY "%s",
+    x->pay_key_len = ngx_sprintf(x->pay_key, AXON_KEY_X402_PAY "%s",
                                  x->nonce)
                      - x->pay_key;
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_axon_x402_pay_lua;
-    argvlen[1] = sizeof(ngx_http_axon_x402_pay_lua) - 1;
-    argv[2] = "5";
-    argvlen[2] = 1;
-    argv[3] = (const char *) x->pay_key;
-    argvlen[3] = x->pay_key_len;
-    argv[4] = NGX_HTTP_AXON_X402_JOBS;
-    argvlen[4] = sizeof(NGX_HTTP_AXON_X402_JOBS) - 1;
-    argv[5] = (const char *) wallet_key;
-    argvlen[5] = ngx_sprintf(wallet_key, NGX_HTTP_AXON_WALLET_KEY "%*s",
+    argv[0] = (const char *) x->pay_key;
+    argvlen[0] = x->pay_key_len;
+    argv[1] = AXON_KEY_X402_JOBS;
+    argvlen[1] = sizeof(AXON_KEY_X402_JOBS) - 1;
+    argv[2] = (const char *) wallet_key;
+    argvlen[2] = ngx_sprintf(wallet_key, AXON_KEY_WALLET "%*s",
                              (size_t) AXON_ADDR_TEXT_LEN, x->payer_lower)
                  - wallet_key;
-    argv[6] = NGX_HTTP_AXON_X402_PENDING;
-    argvlen[6] = sizeof(NGX_HTTP_AXON_X402_PENDING) - 1;
-    argv[7] = (const char *) pending_key;
-    argvlen[7] = ngx_sprintf(pending_key, NGX_HTTP_AXON_X402_PENDING ":%*s",
+    argv[3] = AXON_KEY_X402_PENDING;
+    argvlen[3] = sizeof(AXON_KEY_X402_PENDING) - 1;
+    argv[4] = (const char *) pending_key;
+    argvlen[4] = ngx_sprintf(pending_key, AXON_KEY_X402_PENDING ":%*s",
                              (size_t) AXON_ADDR_TEXT_LEN, x->payer_lower)
                  - pending_key;
 
-    argv[8] = x->payer_lower;                                   /* 1 */
-    argvlen[8] = AXON_ADDR_TEXT_LEN;
-    argv[9] = (const char *) x->profile.data;                   /* 2 */
-    argvlen[9] = x->profile.len;
-    argv[10] = (const char *) minutes;                          /* 3 */
-    argvlen[10] = ngx_sprintf(minutes, "%i", x->minutes) - minutes;
-    argv[11] = x->amount;                                       /* 4 */
-    argvlen[11] = ngx_strlen(x->amount);
-    argv[12] = (const char *) created;                          /* 5 */
-    argvlen[12] = ngx_sprintf(created, "%T", now) - created;
-    argv[13] = (const char *) keep;                             /* 6 */
-    argvlen[13] = ngx_sprintf(keep, "%uL",
+    argv[5] = x->payer_lower;                                   /* 1 */
+    argvlen[5] = AXON_ADDR_TEXT_LEN;
+    argv[6] = (const char *) x->profile.data;                   /* 2 */
+    argvlen[6] = x->profile.len;
+    argv[7] = (const char *) minutes;                          /* 3 */
+    argvlen[7] = ngx_sprintf(minutes, "%i", x->minutes) - minutes;
+    argv[8] = x->amount;                                       /* 4 */
+    argvlen[8] = ngx_strlen(x->amount);
+    argv[9] = (const char *) created;                          /* 5 */
+    argvlen[9] = ngx_sprintf(created, "%T", now) - created;
+    argv[10] = (const char *) keep;                             /* 6 */
+    argvlen[10] = ngx_sprintf(keep, "%uL",
                               before - (uint64_t) now
                               + NGX_HTTP_AXON_X402_KEEP)
                   - keep;
-    argv[14] = (const char *) exp;                              /* 7 */
-    argvlen[14] = ngx_sprintf(exp, "%T",
+    argv[11] = (const char *) exp;                              /* 7 */
+    argvlen[11] = ngx_sprintf(exp, "%T",
                               now + (time_t) (alcf->token_ttl / 1000))
                   - exp;
-    argv[15] = (const char *) max;                              /* 8 */
-    argvlen[15] = ngx_sprintf(max, "%ui", alcf->x402_pending) - max;
-    argv[16] = x->nonce;                                        /* 9 */
-    argvlen[16] = NGX_HTTP_AXON_X402_NONCE_LEN;
-    argv[17] = x->ssh_key.len ? (const char *) x->ssh_key.data : "";
-    argvlen[17] = x->ssh_key.len;                               /* 10 */
-    argv[18] = payload_text;                                    /* 11 */
-    argvlen[18] = ngx_strlen(payload_text);
-    argv[19] = req_text;                                        /* 12 */
-    argvlen[19] = ngx_strlen(req_text);
-    argv[20] = (const char *) hash;                             /* 13 */
-    argvlen[20] = 64;
-    argv[21] = (const char *) sid;                              /* 14 */
-    argvlen[21] = x->session_id
+    argv[12] = (const char *) max;                              /* 8 */
+    argvlen[12] = ngx_sprintf(max, "%ui", alcf->x402_pending) - max;
+    argv[13] = x->nonce;                                        /* 9 */
+    argvlen[13] = NGX_HTTP_AXON_X402_NONCE_LEN;
+    argv[14] = x->ssh_key.len ? (const char *) x->ssh_key.data : "";
+    argvlen[14] = x->ssh_key.len;                               /* 10 */
+    argv[15] = payload_text;                                    /* 11 */
+    argvlen[15] = ngx_strlen(payload_text);
+    argv[16] = req_text;                                        /* 12 */
+    argvlen[16] = ngx_strlen(req_text);
+    argv[17] = (const char *) hash;                             /* 13 */
+    argvlen[17] = 64;
+    argv[18] = (const char *) sid;                              /* 14 */
+    argvlen[18] = x->session_id
                   ? (size_t) (ngx_sprintf(sid, "%i", x->session_id) - sid)
                   : 0;
-    argv[22] = (const char *) alcf->x402_network.data;          /* 15 */
-    argvlen[22] = alcf->x402_network.len;
-    argv[23] = (const char *) vb;                               /* 16 */
-    argvlen[23] = ngx_sprintf(vb, "%uL", before) - vb;
-    argv[24] = (const char *) max_payer;                        /* 17 */
-    argvlen[24] = ngx_sprintf(max_payer, "%ui", alcf->x402_pending_payer)
+    argv[19] = (const char *) alcf->x402_network.data;          /* 15 */
+    argvlen[19] = alcf->x402_network.len;
+    argv[20] = (const char *) vb;                               /* 16 */
+    argvlen[20] = ngx_sprintf(vb, "%uL", before) - vb;
+    argv[21] = (const char *) max_payer;                        /* 17 */
+    argvlen[21] = ngx_sprintf(max_payer, "%ui", alcf->x402_pending_payer)
                   - max_payer;
 
-    rc = ngx_http_axon_redis_command(r, ngx_http_axon_x402_pay_reply, x,
-                                     25, argv, argvlen);
+    rc = ngx_http_axon_redis_script(r, ngx_http_axon_x402_pay_reply, x,
+             &ngx_http_axon_x402_pay_script, 5, 22, argv, argvlen);
 
     free(payload_text);
     free(req_text);
@@ -1557,20 +1460,14 @@ static ngx_int_t
 ngx_http_axon_x402_poll(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 {
     ngx_int_t    rc;
-    const char  *argv[4];
-    size_t       argvlen[4];
+    const char  *argv[1];
+    size_t       argvlen[1];
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_axon_x402_poll_lua;
-    argvlen[1] = sizeof(ngx_http_axon_x402_poll_lua) - 1;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = (const char *) x->pay_key;
-    argvlen[3] = x->pay_key_len;
+    argv[0] = (const char *) x->pay_key;
+    argvlen[0] = x->pay_key_len;
 
-    rc = ngx_http_axon_redis_command(r, ngx_http_axon_x402_poll_reply, x,
-                                     4, argv, argvlen);
+    rc = ngx_http_axon_redis_script(r, ngx_http_axon_x402_poll_reply, x,
+             &ngx_http_axon_x402_poll_script, 1, 1, argv, argvlen);
 
     if (rc == NGX_OK) {
         return NGX_DONE;
@@ -2055,8 +1952,8 @@ ngx_http_axon_x402_payment_handler(ngx_http_request_t *r)
     size_t                     i, thlen;
     uint8_t                    nonce[32];
     ngx_str_t                  arg, token;
-    const char                *argv[6];
-    size_t                     argvlen[6];
+    const char                *argv[3];
+    size_t                     argvlen[3];
     ngx_table_elt_t           *auth;
     ngx_http_axon_loc_conf_t  *alcf;
 
@@ -2085,14 +1982,14 @@ ngx_http_axon_x402_payment_handler(ngx_http_request_t *r)
                                         "digits");
     }
 
-    key = ngx_pnalloc(r->pool, sizeof(NGX_HTTP_AXON_X402_PAY_KEY)
+    key = ngx_pnalloc(r->pool, sizeof(AXON_KEY_X402_PAY)
                                + NGX_HTTP_AXON_X402_NONCE_LEN);
     if (key == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(key, NGX_HTTP_AXON_X402_PAY_KEY "0x",
-                   sizeof(NGX_HTTP_AXON_X402_PAY_KEY "0x") - 1);
+    p = ngx_cpymem(key, AXON_KEY_X402_PAY "0x",
+                   sizeof(AXON_KEY_X402_PAY "0x") - 1);
     axon_hex_encode((char *) p, nonce, 32);
 
     for (i = 0; i < 64; i++) {
@@ -2130,22 +2027,17 @@ ngx_http_axon_x402_payment_handler(ngx_http_request_t *r)
         }
     }
 
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = ngx_http_axon_x402_status_lua;
-    argvlen[1] = sizeof(ngx_http_axon_x402_status_lua) - 1;
-    argv[2] = "1";
-    argvlen[2] = 1;
-    argv[3] = (const char *) key;
-    argvlen[3] = p + 64 - key;
-    argv[4] = (const char *) th;
-    argvlen[4] = thlen;
-    argv[5] = (const char *) now;
-    argvlen[5] = ngx_sprintf(now, "%T", ngx_time()) - now;
+    argv[0] = (const char *) key;
+    argvlen[0] = p + 64 - key;
+    argv[1] = (const char *) th;
+    argvlen[1] = thlen;
+    argv[2] = (const char *) now;
+    argvlen[2] = ngx_sprintf(now, "%T", ngx_time()) - now;
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_redis_command(r,
-                   ngx_http_axon_x402_status_reply, NULL, 6, argv, argvlen));
+               ngx_http_axon_redis_script(r, ngx_http_axon_x402_status_reply,
+                   NULL, &ngx_http_axon_x402_status_script, 1, 3, argv,
+                   argvlen));
 }
 
 

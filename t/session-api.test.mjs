@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import { Wallet } from 'ethers';
 import { WebSocketServer, WebSocket } from 'ws';
-import { Stack, freePort, waitFor } from './lib/stack.mjs';
+import { Stack, BUILD, freePort, waitFor } from './lib/stack.mjs';
 
 // two "session containers": each answers who it is
 const containers = ['A', 'B'].map(name => createServer((req, res) => {
@@ -171,6 +171,38 @@ test('claim -> 202 queued and a session.claim job; a second claim -> 409; status
     const next = await api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(next.status, 202);
     assert.ok(next.body.session_id > id);
+});
+
+// The module sends scripts as EVALSHA with the SHA1 computed at build time;
+// a Redis that lost them (restart, SCRIPT FLUSH) answers NOSCRIPT, and that
+// one call goes again as EVAL, which caches the script for the next ones.
+test('scripts after SCRIPT FLUSH: sign-in, claim and status still work, and Redis has the scripts again', async () => {
+    const header = readFileSync(join(BUILD, 'axon_lua.h'), 'utf8');
+    const sha = name => header.match(new RegExp(`AXON_LUA_${name}_SHA1\\s+"([0-9a-f]{40})"`))[1];
+    const cached = name => s.redis('--raw', 'SCRIPT', 'EXISTS', sha(name));
+    const noscript = () => Number(s.redis('--raw', 'INFO', 'errorstats').match(/errorstat_NOSCRIPT:count=(\d+)/)?.[1] ?? 0);
+
+    s.redis('SCRIPT', 'FLUSH');
+    const refused = noscript();
+    assert.equal(cached('SIGNIN'), '0');
+    assert.equal(cached('SESSION_CLAIM'), '0');
+
+    const { w, token } = await signedIn(100);
+    assert.equal(cached('SIGNIN'), '1', 'the sign-in went again as EVAL');
+    const r = await api('/api/session', token, 'POST', { profile: 'small' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal(cached('SESSION_CLAIM'), '1');
+    assert.ok(noscript() >= refused + 2, 'both went first by SHA1 alone, and Redis did not know them');
+    assert.match(jobs(), new RegExp(`session\\.claim\\s+session_id\\s+${r.body.session_id}\\s+wallet\\s+${w.address.toLowerCase()}`));
+
+    // cached now: the same scripts by SHA1 alone
+    const again = await api('/api/session', token, 'POST', { profile: 'small' });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.session_id, r.body.session_id);
+    const st = await api('/api/session', token);
+    assert.equal(st.status, 200);
+    assert.equal(st.body.session_id, r.body.session_id);
+    s.redis('HSET', `axon:session:${r.body.session_id}`, 'state', 'ended');
 });
 
 test('GET /api/session before any claim -> 404 no_session', async () => {
