@@ -203,6 +203,35 @@ aw_conf_free(aw_conf_t *conf)
 }
 
 
+int
+aw_conf_list_next(const char **p, int blanks_only, const char **item,
+    size_t *len)
+{
+    const char  *s;
+
+    s = *p + strspn(*p, " \t");
+
+    if (*s == '\0') {
+        *p = s;
+        return 0;
+    }
+
+    *item = s;
+    *len = strcspn(s, blanks_only ? " \t" : ", \t");
+
+    s += *len;
+    s += strspn(s, " \t");
+
+    if (!blanks_only && *s == ',') {
+        s++;
+    }
+
+    *p = s;
+
+    return 1;
+}
+
+
 const aw_conf_profile_t *
 aw_conf_profile(const aw_conf_t *conf, const char *name)
 {

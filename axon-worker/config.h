@@ -219,6 +219,19 @@ const aw_conf_profile_t *aw_conf_profile(const aw_conf_t *conf,
     const char *name);
 
 
+/*
+ * The one list syntax of the configuration (profiles, eth_rpc_url,
+ * deposit_tokens, deposit_tiers, gpu_hosts): items separated by commas or
+ * blanks or both ("a,b", "a b", "a, b"), an item's fields by ':'.  Two
+ * commas in a row leave an empty item, which each list refuses.  gpu_hosts'
+ * items hold commas themselves (NAME=INDEX,INDEX), so blanks_only: blanks
+ * alone separate them.  Returns 0 at the end, else 1 with the next item in
+ * *item and *len (not NUL-terminated); *p moves past it.
+ */
+int aw_conf_list_next(const char **p, int blanks_only, const char **item,
+    size_t *len);
+
+
 /* shared by the configuration's files: config.c, config_check.c, ... */
 
 #define aw_conf_field(conf, opt)  ((char *) (conf) + (opt)->offset)

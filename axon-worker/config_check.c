@@ -187,25 +187,20 @@ aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen)
     int                      n;
     char                     loc[300];
     size_t                   len;
-    const char              *p;
+    const char              *p, *url;
     const aw_conf_option_t  *opt;
 
     opt = aw_conf_find("eth_rpc_url");
     n = 0;
 
-    for (p = conf->eth_rpc_url; *p; p += len + (p[len] == ',')) {
-        p += strspn(p, " \t");
-        len = strcspn(p, ",");
-
-        if (len == 0 && *p == '\0') {
-            break;
-        }
-
-        if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) {
+    for (p = conf->eth_rpc_url; aw_conf_list_next(&p, 0, &url, &len); ) {
+        if (!(len >= 7 && strncmp(url, "http://", 7) == 0)
+            && !(len >= 8 && strncmp(url, "https://", 8) == 0))
+        {
             snprintf(err, errlen, "%s: eth_rpc_url: \"%.*s\" is not an "
                      "http:// or https:// URL",
                      aw_conf_location(conf, opt, loc, sizeof(loc)),
-                     (int) aw_min(len, 64), p);
+                     (int) aw_min(len, 64), url);
             return AW_ERROR;
         }
 
@@ -228,40 +223,35 @@ static int
 aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
 {
     int                 i, n, used;
-    char                loc[300], name[64];
+    char                loc[300], name[64], item[128];
     long                gpus, price;
-    const char         *p;
+    size_t              len;
+    const char         *p, *s;
     aw_conf_profile_t  *pr;
 
     aw_conf_location(conf, aw_conf_find("profiles"), loc, sizeof(loc));
 
     conf->nprofiles = 0;
-    p = conf->profiles;
 
-    for ( ;; ) {
-        p += strspn(p, " \t");
-
-        if (*p == '\0') {
-            break;
-        }
-
+    for (p = conf->profiles; aw_conf_list_next(&p, 0, &s, &len); ) {
+        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), s);
         used = 0;
-        n = sscanf(p, "%63[a-z0-9_-]:%ld:%ld%n", name, &gpus, &price, &used);
+        n = sscanf(item, "%63[a-z0-9_-]:%ld:%ld%n", name, &gpus, &price,
+                   &used);
 
-        if (n != 3 || (p[used] != '\0' && p[used] != ' ' && p[used] != '\t'))
-        {
+        if (len > 127 || n != 3 || item[used] != '\0') {
             snprintf(err, errlen, "%s: profiles: \"%.*s\" is not "
                      "NAME:GPUS:PRICE (NAME of a-z 0-9 _ -, e.g. small:1:1)",
-                     loc, (int) aw_min(strcspn(p, " \t"), 64), p);
+                     loc, (int) aw_min(len, 64), s);
             return AW_ERROR;
         }
 
         if (strlen(name) > 32 || gpus < 1 || gpus > AW_LAUNCHER_MAX_GPUS
             || price < 1 || price > 10000)
         {
-            snprintf(err, errlen, "%s: profiles: \"%.*s\": NAME is 1 to 32 "
+            snprintf(err, errlen, "%s: profiles: \"%s\": NAME is 1 to 32 "
                      "characters, GPUS 1 to %d, PRICE 1 to 10000", loc,
-                     used, p, AW_LAUNCHER_MAX_GPUS);
+                     item, AW_LAUNCHER_MAX_GPUS);
             return AW_ERROR;
         }
 
@@ -283,8 +273,6 @@ aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
         strcpy(pr->name, name);
         pr->gpus = (int) gpus;
         pr->price = (int) price;
-
-        p += used;
     }
 
     if (conf->nprofiles == 0) {
@@ -434,7 +422,7 @@ aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
     char                 loc[300], sym[32], addr[64], item[128];
     size_t               len;
     long long            dec, price, min, pct;
-    const char          *p, *what;
+    const char          *p, *s, *what;
     aw_conf_token_t     *t;
     aw_conf_deposits_t  *d;
 
@@ -459,20 +447,13 @@ aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
     what = "deposit_tokens";
     aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc));
 
-    for (p = conf->deposit_tokens; *p; p += len + (p[len] == ',')) {
-        p += strspn(p, " \t");
-        len = strcspn(p, ",");
-
+    for (p = conf->deposit_tokens; aw_conf_list_next(&p, 0, &s, &len); ) {
         if (len == 0) {
-            if (*p == '\0') {
-                break;
-            }
-
             snprintf(err, errlen, "%s: deposit_tokens: an empty item", loc);
             return AW_ERROR;
         }
 
-        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), p);
+        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), s);
         n = 0;
 
         if (len > 127
@@ -556,15 +537,8 @@ aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
     what = "deposit_tiers";
     aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc));
 
-    for (p = conf->deposit_tiers; *p; p += len + (p[len] == ',')) {
-        p += strspn(p, " \t");
-        len = strcspn(p, ",");
-
-        if (len == 0 && *p == '\0') {
-            break;
-        }
-
-        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), p);
+    for (p = conf->deposit_tiers; aw_conf_list_next(&p, 0, &s, &len); ) {
+        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), s);
         n = 0;
 
         if (len == 0 || len > 127
@@ -608,29 +582,23 @@ static int
 aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
 {
     int                  i, j, used;
-    char                 loc[300], *end;
+    char                 loc[300], *end, item[4096], *q;
     long                 idx;
-    size_t               len;
+    size_t               len, wlen;
     const char          *p, *word;
     aw_conf_gpu_host_t  *h;
 
     aw_conf_location(conf, aw_conf_find("gpu_hosts"), loc, sizeof(loc));
 
     conf->nhosts = 0;
-    p = conf->gpu_hosts;
 
-    for ( ;; ) {
-        p += strspn(p, " \t");
+    for (p = conf->gpu_hosts; aw_conf_list_next(&p, 1, &word, &wlen); ) {
+        snprintf(item, sizeof(item), "%.*s", (int) wlen, word);
+        q = item;
+        len = strcspn(q, "=");
 
-        if (*p == '\0') {
-            break;
-        }
-
-        word = p;
-        len = strcspn(p, "= \t");
-
-        if (len == 0 || len > 64 || p[len] != '='
-            || strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        if (len == 0 || len > 64 || q[len] != '='
+            || strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                       "0123456789._-") < len)
         {
             goto bad;
@@ -643,7 +611,7 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
         }
 
         h = &conf->host[conf->nhosts];
-        memcpy(h->name, p, len);
+        memcpy(h->name, q, len);
         h->name[len] = '\0';
         h->ngpus = 0;
 
@@ -655,15 +623,15 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
             }
         }
 
-        p += len + 1;
+        q += len + 1;
 
         for ( ;; ) {
-            if (*p < '0' || *p > '9') {
+            if (*q < '0' || *q > '9') {
                 goto bad;
             }
 
-            idx = strtol(p, &end, 10);
-            used = (int) (end - p);
+            idx = strtol(q, &end, 10);
+            used = (int) (end - q);
 
             if (idx > 1023 || used > 4) {
                 goto bad;
@@ -684,16 +652,16 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
             }
 
             h->gpus[h->ngpus++] = (int) idx;
-            p = end;
+            q = end;
 
-            if (*p != ',') {
+            if (*q != ',') {
                 break;
             }
 
-            p++;
+            q++;
         }
 
-        if (*p != '\0' && *p != ' ' && *p != '\t') {
+        if (*q != '\0') {
             goto bad;
         }
 
@@ -705,8 +673,7 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
 bad:
 
     snprintf(err, errlen, "%s: gpu_hosts: \"%.*s\" is not NAME=INDEX,... "
-             "(e.g. local=0,1,2,3)", loc,
-             (int) aw_min(strcspn(word, " \t"), 64), word);
+             "(e.g. local=0,1,2,3)", loc, (int) aw_min(wlen, 64), word);
 
     return AW_ERROR;
 }

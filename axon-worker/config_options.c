@@ -99,8 +99,8 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "eth_rpc_url", AW_CONF_STRING, "", 0, 4095, NULL,
       offsetof(aw_conf_t, eth_rpc_url), AW_CONF_ETH|AW_CONF_SECRET,
-      "Ethereum JSON-RPC endpoints (http:// or https://), comma-separated, "
-      "at most 8: the first is used until it fails (connect error, "
+      "Ethereum JSON-RPC endpoints (http:// or https://), a list, at "
+      "most 8: the first is used until it fails (connect error, "
       "timeout, HTTP error, an answer that is not JSON-RPC), then the next.  "
       "Empty: no chain, deposits off.  Secret (URLs often hold an API key): "
       "--print-config hides it, the log names only scheme://host:port." },
@@ -281,7 +281,7 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "deposit_tokens", AW_CONF_STRING, "", 0, 4095, NULL,
       offsetof(aw_conf_t, deposit_tokens), 0,
-      "The accepted ERC-20 tokens, comma-separated "
+      "The accepted ERC-20 tokens, a list of "
       "SYMBOL:ADDRESS:DECIMALS:PRICE, PRICE in credit minutes per whole "
       "token (10^DECIMALS atomic units), an integer: "
       "\"USDC:0xA0b8...eB48:6:60\"." },
@@ -317,7 +317,7 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "deposit_tiers", AW_CONF_STRING, "100:5,1000:10,10000:15,100000:25",
       0, 1023, NULL, offsetof(aw_conf_t, deposit_tiers), 0,
-      "Discount tiers, comma-separated MIN:PERCENT, MIN in whole tier "
+      "Discount tiers, a list of MIN:PERCENT, MIN in whole tier "
       "tokens held, ascending; below the first: no discount.  A tier's "
       "discount is on the price: a deposit buys 100/(100-PERCENT) times "
       "the minutes." },
@@ -398,14 +398,15 @@ const aw_conf_option_t  aw_conf_options[] = {
     { "profiles", AW_CONF_STRING, "small:1:1 medium:2:1 large:4:1 max:8:1",
       1, 1024, NULL,
       offsetof(aw_conf_t, profiles), 0,
-      "The session profiles, NAME:GPUS:PRICE separated by blanks: NAME "
+      "The session profiles, a list of NAME:GPUS:PRICE: NAME "
       "of 1 to 32 of a-z 0-9 _ -, GPUS 1 to 16, PRICE in credit minutes "
       "per GPU-minute (1 to 10000).  A minute of a session costs GPUS x "
       "PRICE credit minutes." },
 
     { "gpu_hosts", AW_CONF_STRING, "local=0,1,2,3,4,5,6,7", 0, 4095, NULL,
       offsetof(aw_conf_t, gpu_hosts), 0,
-      "The GPU pool, NAME=INDEX,INDEX,... per host separated by blanks "
+      "The GPU pool, NAME=INDEX,INDEX,... per host, the hosts separated "
+      "by blanks "
       "(local=0,1,2,3 gpu2=0,1).  A session's GPUs are all on one host. "
       "The docker launcher starts every container on this worker's host, "
       "so more than one host needs one worker per host, each listing its "

@@ -18,6 +18,7 @@
 
 #include "axon_eth.h"
 #include "axon_u256.h"
+#include "config.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -92,28 +93,16 @@ aw_rpc_configure(aw_rpc_t *rpc, const char *urls, aw_msec_t timeout,
     uint64_t chain_id, unsigned batch_max, aw_msec_t reconnect_min,
     aw_msec_t reconnect_max)
 {
-    char          *list, *p, *url, *save;
+    char          *url;
     size_t         len;
     unsigned       i, n;
+    const char    *p, *item;
     aw_rpc_url_t   parsed[AW_RPC_MAX_URLS];
-
-    list = strdup(urls);
-    if (list == NULL) {
-        aw_log(AW_LOG_ERR, "%s: out of memory", rpc->name);
-        return AW_ERROR;
-    }
 
     memset(parsed, 0, sizeof(parsed));
     n = 0;
 
-    for (p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-        p += strspn(p, " \t");
-        len = strlen(p);
-
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
-            p[--len] = '\0';
-        }
-
+    for (p = urls; aw_conf_list_next(&p, 0, &item, &len); ) {
         if (len == 0) {
             continue;
         }
@@ -124,7 +113,7 @@ aw_rpc_configure(aw_rpc_t *rpc, const char *urls, aw_msec_t timeout,
             break;
         }
 
-        url = strdup(p);
+        url = strndup(item, len);
         if (url == NULL) {
             aw_log(AW_LOG_ERR, "%s: out of memory", rpc->name);
 
@@ -132,7 +121,6 @@ aw_rpc_configure(aw_rpc_t *rpc, const char *urls, aw_msec_t timeout,
                 free(parsed[i].url);
             }
 
-            free(list);
             return AW_ERROR;
         }
 
@@ -143,8 +131,6 @@ aw_rpc_configure(aw_rpc_t *rpc, const char *urls, aw_msec_t timeout,
         parsed[n].backoff.ok_since = aw_monotonic_msec();
         n++;
     }
-
-    free(list);
 
     for (i = 0; i < rpc->nurls; i++) {
         free(rpc->urls[i].url);
