@@ -39,6 +39,7 @@
 
 #include <jansson.h>
 
+#include "axon_contract.h"
 #include "axon_eip712.h"
 #include "axon_eth.h"
 #include "job.h"
@@ -48,7 +49,6 @@
 #include "worker.h"
 
 
-#define AW_DEP_KEY          "axon:deposits:"
 #define AW_DEP_MAX_TOKENS   AW_CONF_MAX_TOKENS
 #define AW_DEP_MAX_TIERS    AW_CONF_MAX_TIERS
 #define AW_DEP_BATCH        100
@@ -408,7 +408,7 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
             continue;
         }
 
-        snprintf(key, sizeof(key), AW_DEP_KEY "%s", PQgetvalue(pg, row, 5));
+        snprintf(key, sizeof(key), AXON_KEY_DEPOSITS "%s", PQgetvalue(pg, row, 5));
         snprintf(field, sizeof(field), "%s:%s", PQgetvalue(pg, row, 1),
                  PQgetvalue(pg, row, 2));
 
@@ -572,7 +572,7 @@ aw_dep_publish(const char *wallet, const char *field, json_t *entry,
         return AW_ERROR;
     }
 
-    snprintf(key, sizeof(key), AW_DEP_KEY "%s", wallet);
+    snprintf(key, sizeof(key), AXON_KEY_DEPOSITS "%s", wallet);
 
     reply = aw_redis_command(&aw_worker.redis, "HSET %s %s %s", key, field,
                              text);
@@ -1037,7 +1037,7 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
     }
 
     if (!PQgetisnull(cr, 0, 2) && !PQgetisnull(cr, 0, 3)) {
-        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(pg, row, 5));
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", PQgetvalue(pg, row, 5));
         snprintf(bal, sizeof(bal), "%s", PQgetvalue(cr, 0, 3));
         snprintf(lid, sizeof(lid), "%s", PQgetvalue(cr, 0, 2));
 
@@ -1685,7 +1685,7 @@ aw_dep_publish_config(void)
     }
 
     reply = aw_redis_command(&aw_worker.redis, "SET %s %s",
-                             AW_DEP_KEY "config", text);
+                             AXON_KEY_DEPOSITS "config", text);
     free(text);
 
     if (reply == NULL) {
@@ -1705,7 +1705,7 @@ aw_dep_publish_tier(const char *wallet, int pct)
 {
     redisReply  *reply;
 
-    reply = aw_redis_command(&aw_worker.redis, "HSET " AW_WALLET_KEY "%s "
+    reply = aw_redis_command(&aw_worker.redis, "HSET " AXON_KEY_WALLET "%s "
                              "tier_pct %d tier_at %lld", wallet, pct,
                              (long long) time(NULL));
     if (reply) {

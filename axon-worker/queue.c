@@ -33,14 +33,14 @@
  * takes x402.pay jobs from axon:x402:jobs, as CONSUMER:x402; every other
  * job is axon:jobs'.
  */
-#define aw_queue_stream()  (aw_worker.x402 ? AW_QUEUE_X402 : AW_QUEUE_STREAM)
+#define aw_queue_stream()  (aw_worker.x402 ? AXON_KEY_X402_JOBS : AXON_KEY_JOBS)
 
 /*
  * A job's state hash, by its id in that stream: ids are per stream, and
  * two streams give the same id to two entries added in the same
  * millisecond (the main process moving an x402.pay does, often)
  */
-#define aw_queue_job()     (aw_worker.x402 ? AW_QUEUE_X402_JOB : AW_QUEUE_JOB)
+#define aw_queue_job()     (aw_worker.x402 ? AXON_KEY_X402_JOB : AXON_KEY_JOB)
 #define AW_QUEUE_DEAD_FIELDS   64       /* field/value pairs copied */
 
 
@@ -774,8 +774,9 @@ aw_queue_start(redisReply *e)
     {
         f = fields->element[i];
 
-        if (f->type == REDIS_REPLY_STRING && f->len == 4
-            && memcmp(f->str, "kind", 4) == 0
+        if (f->type == REDIS_REPLY_STRING
+            && f->len == sizeof(AXON_JOB_KIND) - 1
+            && memcmp(f->str, AXON_JOB_KIND, f->len) == 0
             && fields->element[i + 1]->type == REDIS_REPLY_STRING)
         {
             aw_queue_printable(kindname, sizeof(kindname),
@@ -860,7 +861,9 @@ aw_queue_entry(redisReply *e, redisReply *start)
             continue;
         }
 
-        if (f->len == 4 && memcmp(f->str, "kind", 4) == 0) {
+        if (f->len == sizeof(AXON_JOB_KIND) - 1
+            && memcmp(f->str, AXON_JOB_KIND, f->len) == 0)
+        {
             if (kind && err[0] == '\0') {
                 snprintf(err, sizeof(err), "field \"kind\" is given twice");
             }
@@ -1066,7 +1069,7 @@ aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     argv[argc++] = key;
 
     if (res->has_balance) {
-        snprintf(wallet, sizeof(wallet), AW_WALLET_KEY "%s", res->wallet);
+        snprintf(wallet, sizeof(wallet), AXON_KEY_WALLET "%s", res->wallet);
         argv[argc++] = wallet;
     }
 
@@ -1114,7 +1117,7 @@ aw_queue_dead(const char *id, const char *key, redisReply *fields,
     argv[argc++] = aw_queue_lua_dead;
     argv[argc++] = "3";
     argv[argc++] = aw_queue_stream();
-    argv[argc++] = AW_QUEUE_DEAD;
+    argv[argc++] = AXON_KEY_JOBS_DEAD;
     argv[argc++] = key;
     argv[argc++] = conf->queue_group;
     argv[argc++] = id;
@@ -1274,8 +1277,8 @@ aw_queue_tick(aw_msec_t now)
            != AW_OK
         || aw_redis_append(r, "XPENDING %s %s", aw_queue_stream(),
                            conf->queue_group) != AW_OK
-        || aw_redis_append(r, "XLEN %s", AW_QUEUE_DEAD) != AW_OK
-        || aw_redis_append(r, "EXISTS %s", AW_WALLET_SYNCED) != AW_OK)
+        || aw_redis_append(r, "XLEN %s", AXON_KEY_JOBS_DEAD) != AW_OK
+        || aw_redis_append(r, "EXISTS %s", AXON_KEY_WALLETS_SYNCED) != AW_OK)
     {
         return;
     }
@@ -1333,7 +1336,7 @@ aw_queue_tick(aw_msec_t now)
         freeReplyObject(reply[i]);
     }
 
-    snprintf(key, sizeof(key), AW_QUEUE_STATS "%s", aw_queue.consumer);
+    snprintf(key, sizeof(key), AXON_KEY_QUEUE_STATS "%s", aw_queue.consumer);
 
     if (aw_redis_append(r, "HSET %s done %llu failed %llu retried %llu "
                         "dead %llu replayed %llu claimed %llu depth %lld "
@@ -1386,8 +1389,8 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
     snprintf(key, sizeof(key), "%s%s", aw_queue_job(), job->id);
 
     reply = aw_redis_command(r, "EVAL %s 4 %s %s %s %s %s %lld %lld",
-                             aw_queue_lua_replay, AW_QUEUE_DEAD,
-                             AW_QUEUE_STREAM, key, AW_QUEUE_X402, dead_id,
+                             aw_queue_lua_replay, AXON_KEY_JOBS_DEAD,
+                             AXON_KEY_JOBS, key, AXON_KEY_X402_JOBS, dead_id,
                              (long long) aw_unix_msec(),
                              (long long) aw_worker.conf->job_state_ttl);
     if (reply == NULL) {
@@ -1407,7 +1410,7 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
     kind = reply->element[3]->str;
 
     if (strcmp(status, "missing") == 0) {
-        aw_job_fail(res, 1, "no entry %s in " AW_QUEUE_DEAD " (replayed "
+        aw_job_fail(res, 1, "no entry %s in " AXON_KEY_JOBS_DEAD " (replayed "
                     "already, or never dead-lettered)", dead_id);
         freeReplyObject(reply);
         return AW_ERROR;

@@ -30,16 +30,9 @@
 #define AW_QUEUE_H
 
 
+#include "axon_contract.h"
 #include "core.h"
 #include "sources.h"
-
-
-#define AW_QUEUE_STREAM      "axon:jobs"
-#define AW_QUEUE_X402        "axon:x402:jobs"
-#define AW_QUEUE_DEAD        "axon:jobs:dead"
-#define AW_QUEUE_JOB         "axon:job:"
-#define AW_QUEUE_X402_JOB    "axon:x402:job:"
-#define AW_QUEUE_STATS       "axon:queue:stats:"
 
 
 /* what a metrics endpoint exports; since the worker started */

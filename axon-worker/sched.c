@@ -742,7 +742,7 @@ aw_sched_heartbeats(char **ids, char **hbs)
     n = PQntuples(pg);
 
     for (i = 0; i < n; i++) {
-        if (aw_redis_append(&aw_worker.redis, "HMGET " AW_SESSION_KEY "%s "
+        if (aw_redis_append(&aw_worker.redis, "HMGET " AXON_KEY_SESSION "%s "
                             "heartbeat activity", PQgetvalue(pg, i, 0))
             != AW_OK)
         {
@@ -823,7 +823,7 @@ aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
     }
 
     for (i = 0; i < n; i++) {
-        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(pg, i, 0));
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", PQgetvalue(pg, i, 0));
 
         if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s",
                             AW_WALLET_LUA_SET, key, PQgetvalue(pg, i, 1),

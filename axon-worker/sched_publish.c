@@ -123,7 +123,7 @@ aw_sched_publish(void)
             snprintf(host, sizeof(host), "%s", conf->ssh_host);
         }
 
-        snprintf(key, sizeof(key), AW_SESSION_KEY "%s", PQgetvalue(pg, i, 0));
+        snprintf(key, sizeof(key), AXON_KEY_SESSION "%s", PQgetvalue(pg, i, 0));
 
         argc = 0;
         argv[argc++] = "EVAL";
@@ -428,7 +428,7 @@ aw_sched_profiles(int force)
         return AW_OK;
     }
 
-    reply = aw_redis_command(&aw_worker.redis, "SET %s %s", AW_PROFILES_KEY,
+    reply = aw_redis_command(&aw_worker.redis, "SET %s %s", AXON_KEY_PROFILES,
                              text);
     if (reply == NULL) {
         free(text);
@@ -481,7 +481,7 @@ aw_sched_counter(void)
     }
 
     reply = aw_redis_command(&aw_worker.redis, "EVAL %s 1 %s %s",
-                             aw_sched_lua_counter, AW_SESSION_NEXT,
+                             aw_sched_lua_counter, AXON_KEY_SESSION_NEXT,
                              PQgetvalue(pg, 0, 0));
     if (reply == NULL) {
         PQclear(pg);
@@ -489,7 +489,7 @@ aw_sched_counter(void)
     }
 
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0) {
-        aw_log(AW_LOG_WARN, "reconcile: " AW_SESSION_NEXT " was %lld, "
+        aw_log(AW_LOG_WARN, "reconcile: " AXON_KEY_SESSION_NEXT " was %lld, "
                "behind the sessions in Postgres: raised to %s",
                (long long) reply->integer, PQgetvalue(pg, 0, 0));
     }

@@ -221,7 +221,7 @@ aw_sched_drift(PGresult *pg)
     n = PQntuples(pg);
 
     for (i = 0; i < n; i++) {
-        if (aw_redis_append(&aw_worker.redis, "HGET " AW_SESSION_KEY "%s "
+        if (aw_redis_append(&aw_worker.redis, "HGET " AXON_KEY_SESSION "%s "
                             "state", PQgetvalue(pg, i, 0))
             != AW_OK)
         {

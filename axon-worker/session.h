@@ -26,14 +26,10 @@
 #define AW_SESSION_H
 
 
+#include "axon_contract.h"
 #include "core.h"
 #include "job.h"
 #include "sources.h"
-
-
-#define AW_SESSION_KEY       "axon:session:"
-#define AW_SESSION_NEXT      "axon:session:next"
-#define AW_PROFILES_KEY      "axon:profiles"
 
 
 extern const aw_source_t  aw_sched_source;

@@ -45,7 +45,7 @@ aw_wallet_check(int exists)
         return;
     }
 
-    aw_log(AW_LOG_NOTICE, "wallets: " AW_WALLET_SYNCED " is missing: "
+    aw_log(AW_LOG_NOTICE, "wallets: " AXON_KEY_WALLETS_SYNCED " is missing: "
            "rebuilding every wallet's balance in Redis from Postgres");
 
     aw_wallet.rebuilding = 1;
@@ -95,7 +95,7 @@ aw_wallet_rebuild_step(void)
     n = PQntuples(res);
 
     for (i = 0; i < n; i++) {
-        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(res, i, 0));
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", PQgetvalue(res, i, 0));
 
         argv[0] = "EVAL";
         argv[1] = AW_WALLET_LUA_SET;
@@ -144,7 +144,7 @@ aw_wallet_rebuild_step(void)
 
     snprintf(ms, sizeof(ms), "%lld", (long long) aw_unix_msec());
 
-    reply = aw_redis_command(r, "SET %s %s", AW_WALLET_SYNCED, ms);
+    reply = aw_redis_command(r, "SET %s %s", AXON_KEY_WALLETS_SYNCED, ms);
     if (reply == NULL) {
         return AW_ERROR;
     }

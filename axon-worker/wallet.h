@@ -19,12 +19,9 @@
 #define AW_WALLET_H
 
 
+#include "axon_contract.h"
 #include "core.h"
 #include "redis.h"
-
-
-#define AW_WALLET_KEY      "axon:wallet:"
-#define AW_WALLET_SYNCED   "axon:wallets:synced"
 
 
 /* the Lua of the guarded write: KEYS[1] the hash, ARGV balance, ledger_id */

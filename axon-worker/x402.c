@@ -342,10 +342,10 @@ aw_x402_move(aw_job_t *job, aw_job_result_t *res)
 
     argc = 0;
     argv[argc++] = "XADD";
-    argv[argc++] = AW_X402_JOBS;
+    argv[argc++] = AXON_KEY_X402_JOBS;
     argv[argc++] = "*";
-    argv[argc++] = "kind";
-    argv[argc++] = "x402.pay";
+    argv[argc++] = AXON_JOB_KIND;
+    argv[argc++] = AXON_JOB_X402_PAY;
 
     for (f = job->kind->fields; f->name && argc + 2 <= (int) aw_nelems(argv);
          f++)
@@ -363,12 +363,12 @@ aw_x402_move(aw_job_t *job, aw_job_result_t *res)
             freeReplyObject(reply);
         }
 
-        aw_job_fail(res, 0, "redis: moving the job to " AW_X402_JOBS
+        aw_job_fail(res, 0, "redis: moving the job to " AXON_KEY_X402_JOBS
                     " failed");
         return AW_ERROR;
     }
 
-    snprintf(res->note, sizeof(res->note), "moved to " AW_X402_JOBS " as "
+    snprintf(res->note, sizeof(res->note), "moved to " AXON_KEY_X402_JOBS " as "
              "job %s (the x402 process runs x402.pay)", reply->str);
 
     freeReplyObject(reply);
@@ -1034,8 +1034,8 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
     }
 
     if (x->session_id == 0) {
-        snprintf(pay, sizeof(pay), AW_X402_PAY_KEY "%s", x->nonce);
-        snprintf(wallet, sizeof(wallet), "axon:wallet:%s", x->payer);
+        snprintf(pay, sizeof(pay), AXON_KEY_X402_PAY "%s", x->nonce);
+        snprintf(wallet, sizeof(wallet), AXON_KEY_WALLET "%s", x->payer);
         snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
         snprintf(gpus, sizeof(gpus), "%d", x->p->gpus);
 
@@ -1044,7 +1044,7 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
         argv[2] = "3";
         argv[3] = pay;
         argv[4] = wallet;
-        argv[5] = "axon:session:next";
+        argv[5] = AXON_KEY_SESSION_NEXT;
         argv[6] = x->payer;
         argv[7] = x->profile;
         argv[8] = now;
@@ -1114,10 +1114,10 @@ aw_x402_claim(aw_x402_t *x, aw_job_result_t *res)
 
     argc = 0;
     argv[argc++] = "XADD";
-    argv[argc++] = AW_X402_SESSION_JOBS;
+    argv[argc++] = AXON_KEY_JOBS;
     argv[argc++] = "*";
-    argv[argc++] = "kind";
-    argv[argc++] = "session.claim";
+    argv[argc++] = AXON_JOB_KIND;
+    argv[argc++] = AXON_JOB_SESSION_CLAIM;
     argv[argc++] = "session_id";
     argv[argc++] = id;
     argv[argc++] = "wallet";
@@ -1169,7 +1169,7 @@ aw_x402_claim(aw_x402_t *x, aw_job_result_t *res)
 static const char  aw_x402_record_lua[] =
     "local p = redis.call('HGET', KEYS[1], 'payer')\n"
     "if p and p ~= ARGV[4] then\n"
-    "  redis.call('ZREM', '" AW_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
+    "  redis.call('ZREM', '" AXON_KEY_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
     "  return -1\n"
     "end\n"
     "local n = redis.call('EXISTS', KEYS[1])\n"
@@ -1182,8 +1182,8 @@ static const char  aw_x402_record_lua[] =
     "if ARGV[1] ~= '' and was ~= 'settled' then\n"
     "  redis.call('SET', KEYS[2], ARGV[1], 'EXAT', ARGV[2])\n"
     "end\n"
-    "redis.call('ZREM', '" AW_X402_PENDING "', ARGV[3])\n"
-    "redis.call('ZREM', '" AW_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
+    "redis.call('ZREM', '" AXON_KEY_X402_PENDING "', ARGV[3])\n"
+    "redis.call('ZREM', '" AXON_KEY_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
     "return n\n";
 
 
@@ -1197,8 +1197,8 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     redisReply  *reply;
     const char  *argv[40];
 
-    snprintf(key, sizeof(key), AW_X402_PAY_KEY "%s", x->nonce);
-    snprintf(tkey, sizeof(tkey), "axon:token:%s",
+    snprintf(key, sizeof(key), AXON_KEY_X402_PAY "%s", x->nonce);
+    snprintf(tkey, sizeof(tkey), AXON_KEY_TOKEN "%s",
              aw_job_str(x->job, "token_hash"));
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 

@@ -10,14 +10,11 @@
 
 #include <jansson.h>
 
+#include "axon_contract.h"
 #include "axon_eip712.h"
 #include "job.h"
 
 
-#define AW_X402_PAY_KEY      "axon:x402:pay:"
-#define AW_X402_PENDING      "axon:x402:pending"    /* ZSETs of nonces */
-#define AW_X402_SESSION_JOBS "axon:jobs"            /* session.claim */
-#define AW_X402_JOBS         "axon:x402:jobs"       /* x402.pay */
 #define AW_X402_RAW_MAX      1024
 #define AW_X402_HTTP_MAX     (64 * 1024)
 #define AW_X402_LOG_BACK     4096        /* blocks searched for a used nonce */
