@@ -956,8 +956,7 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
     char                   bal[24], lid[24], txl[16];
     PGresult              *cr;
     aw_addr_t              payer;
-    const char            *params[8], *asset, *argv[6];
-    size_t                 lens[6], i;
+    const char            *params[8], *asset, *argv[3];
     redisReply            *reply;
     const aw_dep_token_t  *token;
 
@@ -1041,18 +1040,12 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
         snprintf(bal, sizeof(bal), "%s", PQgetvalue(cr, 0, 3));
         snprintf(lid, sizeof(lid), "%s", PQgetvalue(cr, 0, 2));
 
-        argv[0] = "EVAL";
-        argv[1] = AW_WALLET_LUA_SET;
-        argv[2] = "1";
-        argv[3] = key;
-        argv[4] = bal;
-        argv[5] = lid;
+        argv[0] = key;
+        argv[1] = bal;
+        argv[2] = lid;
 
-        for (i = 0; i < 6; i++) {
-            lens[i] = strlen(argv[i]);
-        }
-
-        reply = aw_redis_command_argv(&aw_worker.redis, 6, argv, lens);
+        reply = aw_redis_script(&aw_worker.redis, &aw_wallet_balance_script,
+                                1, 3, argv, NULL);
         if (reply) {
             freeReplyObject(reply);
         }

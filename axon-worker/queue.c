@@ -44,101 +44,10 @@
 #define AW_QUEUE_DEAD_FIELDS   64       /* field/value pairs copied */
 
 
-/* KEYS[1] the state; ARGV kind, worker, now: returns {attempts, error} */
-static const char  aw_queue_lua_start[] =
-    "local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
-    "redis.call('HSET', KEYS[1], 'state', 'running', 'kind', ARGV[1],"
-    " 'worker', ARGV[2], 'updated', ARGV[3])\n"
-    "redis.call('HDEL', KEYS[1], 'retry_at')\n"
-    "redis.call('PERSIST', KEYS[1])\n"
-    "return {n, redis.call('HGET', KEYS[1], 'error') or ''}\n";
-
-/*
- * KEYS[1] the stream, KEYS[2] the state, KEYS[3] (optional) the wallet;
- * ARGV group, id, now, ms, ttl, result [, balance, ledger_id]
- */
-static const char  aw_queue_lua_done[] =
-    "redis.call('HSET', KEYS[2], 'state', 'done', 'updated', ARGV[3],"
-    " 'ms', ARGV[4], 'result', ARGV[6])\n"
-    "redis.call('HDEL', KEYS[2], 'error', 'retry_at')\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[5])\n"
-    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "if KEYS[3] then\n"
-    "  local cur = tonumber(redis.call('HGET', KEYS[3], 'ledger_id') or '0')\n"
-    "  if tonumber(ARGV[8]) > cur then\n"
-    "    redis.call('HSET', KEYS[3], 'balance', ARGV[7], 'ledger_id',"
-    " ARGV[8])\n"
-    "  end\n"
-    "end\n"
-    "return 1\n";
-
-/*
- * KEYS[1] the stream, KEYS[2] the dead-letter stream, KEYS[3] the state;
- * ARGV group, id, error, attempts, now, worker, field, value, ...
- * Nothing if the job was finished meanwhile (by another worker).
- */
-static const char  aw_queue_lua_dead[] =
-    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0\n"
-    "   and #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) == 0 then\n"
-    "  return false\n"
-    "end\n"
-    "local f = {}\n"
-    "for i = 7, #ARGV do f[#f + 1] = ARGV[i] end\n"
-    "for _, v in ipairs({'job_id', ARGV[2], 'error', ARGV[3], 'attempts',"
-    " ARGV[4], 'failed_at', ARGV[5], 'worker', ARGV[6]}) do\n"
-    "  f[#f + 1] = v\n"
-    "end\n"
-    "local d = redis.call('XADD', KEYS[2], '*', unpack(f))\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "redis.call('HSET', KEYS[3], 'state', 'dead', 'error', ARGV[3],"
-    " 'attempts', ARGV[4], 'updated', ARGV[5], 'dead_id', d)\n"
-    "redis.call('HDEL', KEYS[3], 'retry_at')\n"
-    "redis.call('PERSIST', KEYS[3])\n"
-    "return d\n";
-
-/*
- * KEYS[1] the dead-letter stream, KEYS[2] the stream, KEYS[3] the replay
- * job's state, KEYS[4] the x402 stream (where an x402.pay goes back to);
- * ARGV the dead entry's id, now, ttl.  Returns {status, new
- * id, replayed job's id, its kind}; status ok, again (this replay job ran
- * already) or missing.
- */
-static const char  aw_queue_lua_replay[] =
-    "local again = redis.call('HGET', KEYS[3], 'replayed_as')\n"
-    "if again then\n"
-    "  return {'again', again, redis.call('HGET', KEYS[3], 'replayed_job')"
-    " or '', ''}\n"
-    "end\n"
-    "local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])\n"
-    "if #e == 0 then return {'missing', '', '', ''} end\n"
-    "local meta = {job_id = true, error = true, attempts = true,"
-    " failed_at = true, worker = true, replay_of = true}\n"
-    "local f, orig, kind, v = {}, '', '', e[1][2]\n"
-    "for i = 1, #v, 2 do\n"
-    "  if v[i] == 'job_id' then orig = v[i + 1] end\n"
-    "  if v[i] == 'kind' then kind = v[i + 1] end\n"
-    "  if not meta[v[i]] then\n"
-    "    f[#f + 1] = v[i]\n"
-    "    f[#f + 1] = v[i + 1]\n"
-    "  end\n"
-    "end\n"
-    "f[#f + 1] = 'replay_of'\n"
-    "f[#f + 1] = orig\n"
-    "local to = KEYS[2]\n"
-    "if kind == 'x402.pay' then to = KEYS[4] end\n"
-    "local new = redis.call('XADD', to, '*', unpack(f))\n"
-    "redis.call('XDEL', KEYS[1], ARGV[1])\n"
-    "if orig ~= '' then\n"
-    "  local k = 'axon:x402:job:' .. orig\n"
-    "  if redis.call('EXISTS', k) == 0 then k = 'axon:job:' .. orig end\n"
-    "  redis.call('HDEL', k, 'dead_id')\n"
-    "  redis.call('HSET', k, 'state', 'replayed', 'replayed_as', new,"
-    " 'updated', ARGV[2])\n"
-    "  redis.call('PEXPIRE', k, ARGV[3])\n"
-    "end\n"
-    "redis.call('HSET', KEYS[3], 'replayed_as', new, 'replayed_job', orig)\n"
-    "return {'ok', new, orig, kind}\n";
+static aw_script_t  aw_queue_start_script = aw_script(JOB_START);
+static aw_script_t  aw_queue_done_script = aw_script(JOB_DONE);
+static aw_script_t  aw_queue_dead_script = aw_script(JOB_DEAD);
+static aw_script_t  aw_queue_replay_script = aw_script(JOB_REPLAY);
 
 
 typedef struct {
@@ -762,6 +671,7 @@ aw_queue_start(redisReply *e)
 {
     char         key[AW_JOB_ID_LEN + 16], kindname[72], now[32];
     size_t       i;
+    const char  *argv[4];
     redisReply  *fields, *f;
 
     snprintf(key, sizeof(key), "%s%s", aw_queue_job(), e->element[0]->str);
@@ -788,9 +698,13 @@ aw_queue_start(redisReply *e)
 
     snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
 
-    if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s %s",
-                        aw_queue_lua_start, key, kindname,
-                        aw_worker.conf->worker_id, now)
+    argv[0] = key;
+    argv[1] = kindname;
+    argv[2] = aw_worker.conf->worker_id;
+    argv[3] = now;
+
+    if (aw_redis_append_script(&aw_worker.redis, &aw_queue_start_script, 1,
+                               4, argv, NULL)
         != AW_OK)
     {
         return AW_ERROR;
@@ -1048,10 +962,9 @@ static void
 aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     aw_job_result_t *res)
 {
-    int          i, argc;
+    int          argc;
     char         now[32], took[32], ttl[32], wallet[64], balance[32];
     char         ledger[32];
-    size_t       lens[16];
     aw_conf_t   *conf;
     const char  *argv[16];
 
@@ -1062,9 +975,6 @@ aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     snprintf(ttl, sizeof(ttl), "%lld", (long long) conf->job_state_ttl);
 
     argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = aw_queue_lua_done;
-    argv[argc++] = res->has_balance ? "3" : "2";
     argv[argc++] = aw_queue_stream();
     argv[argc++] = key;
 
@@ -1087,11 +997,10 @@ aw_queue_done(const char *id, const char *key, aw_msec_t ms,
         argv[argc++] = ledger;
     }
 
-    for (i = 0; i < argc; i++) {
-        lens[i] = strlen(argv[i]);
-    }
-
-    if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens) == AW_OK) {
+    if (aw_redis_append_script(&aw_worker.redis, &aw_queue_done_script,
+                               res->has_balance ? 3 : 2, argc, argv, NULL)
+        == AW_OK)
+    {
         aw_queue.replies++;
     }
 }
@@ -1113,9 +1022,6 @@ aw_queue_dead(const char *id, const char *key, redisReply *fields,
     snprintf(tries, sizeof(tries), "%d", attempts);
 
     argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = aw_queue_lua_dead;
-    argv[argc++] = "3";
     argv[argc++] = aw_queue_stream();
     argv[argc++] = AXON_KEY_JOBS_DEAD;
     argv[argc++] = key;
@@ -1145,7 +1051,10 @@ aw_queue_dead(const char *id, const char *key, redisReply *fields,
         lens[argc++] = fields->element[i + 1]->len;
     }
 
-    if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens) == AW_OK) {
+    if (aw_redis_append_script(&aw_worker.redis, &aw_queue_dead_script, 3,
+                               argc, argv, lens)
+        == AW_OK)
+    {
         aw_queue.replies++;
     }
 
@@ -1382,17 +1291,27 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
     PGresult    *pg;
     redisReply  *reply;
     const char  *dead_id, *status, *new_id, *orig, *kind, *params[5];
+    const char  *argv[7];
+    char         now[32], ttl[32];
 
     r = &aw_worker.redis;
     dead_id = aw_job_str(job, "id");
 
     snprintf(key, sizeof(key), "%s%s", aw_queue_job(), job->id);
 
-    reply = aw_redis_command(r, "EVAL %s 4 %s %s %s %s %s %lld %lld",
-                             aw_queue_lua_replay, AXON_KEY_JOBS_DEAD,
-                             AXON_KEY_JOBS, key, AXON_KEY_X402_JOBS, dead_id,
-                             (long long) aw_unix_msec(),
-                             (long long) aw_worker.conf->job_state_ttl);
+    snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
+    snprintf(ttl, sizeof(ttl), "%lld",
+             (long long) aw_worker.conf->job_state_ttl);
+
+    argv[0] = AXON_KEY_JOBS_DEAD;
+    argv[1] = AXON_KEY_JOBS;
+    argv[2] = key;
+    argv[3] = AXON_KEY_X402_JOBS;
+    argv[4] = dead_id;
+    argv[5] = now;
+    argv[6] = ttl;
+
+    reply = aw_redis_script(r, &aw_queue_replay_script, 4, 7, argv, NULL);
     if (reply == NULL) {
         aw_job_fail(res, 0, "redis: %s", r->error);
         return AW_ERROR;

@@ -807,6 +807,7 @@ aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
     int          i, n;
     char         key[64];
     redisReply  *reply;
+    const char  *argv[3];
 
     n = PQntuples(pg);
 
@@ -825,9 +826,13 @@ aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
     for (i = 0; i < n; i++) {
         snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", PQgetvalue(pg, i, 0));
 
-        if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s",
-                            AW_WALLET_LUA_SET, key, PQgetvalue(pg, i, 1),
-                            PQgetvalue(pg, i, 2))
+        argv[0] = key;
+        argv[1] = PQgetvalue(pg, i, 1);
+        argv[2] = PQgetvalue(pg, i, 2);
+
+        if (aw_redis_append_script(&aw_worker.redis,
+                                   &aw_wallet_balance_script, 1, 3, argv,
+                                   NULL)
             != AW_OK)
         {
             return;

@@ -23,33 +23,8 @@
 #define AW_SCHED_PUBLISH    500     /* sessions published per round */
 
 
-/* KEYS[1] the hash; ARGV[1] rev, ARGV[2] the number of pairs that are set
- * only if absent (the module's fields), then field/value pairs; an empty
- * value deletes the field */
-static const char  aw_sched_lua_session[] =
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')\n"
-    "if tonumber(ARGV[1]) < cur then return 0 end\n"
-    "local nx = tonumber(ARGV[2])\n"
-    "local i = 3\n"
-    "while i < 3 + 2 * nx do\n"
-    "  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])\n"
-    "  i = i + 2\n"
-    "end\n"
-    "while i < #ARGV do\n"
-    "  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])\n"
-    "  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
-    "  i = i + 2\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'rev', ARGV[1])\n"
-    "return 1\n";
-
-static const char  aw_sched_lua_counter[] =
-    "local cur = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-    "if tonumber(ARGV[1]) > cur then\n"
-    "  redis.call('SET', KEYS[1], ARGV[1])\n"
-    "  return cur\n"
-    "end\n"
-    "return -1\n";
+static aw_script_t  aw_sched_publish_script = aw_script(SESSION_PUBLISH);
+static aw_script_t  aw_sched_counter_script = aw_script(SESSION_COUNTER);
 
 
 static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
@@ -81,7 +56,7 @@ aw_sched_publish(void)
     int           i, n, argc, rc, running, ssh;
     char          key[64], *p, *up, port[16];
     char         *ids, *revs, host[256];
-    size_t        lens[48], len_ids, len_revs;
+    size_t        len_ids, len_revs;
     PGresult     *pg;
     aw_conf_t    *conf;
     redisReply   *reply;
@@ -126,9 +101,6 @@ aw_sched_publish(void)
         snprintf(key, sizeof(key), AXON_KEY_SESSION "%s", PQgetvalue(pg, i, 0));
 
         argc = 0;
-        argv[argc++] = "EVAL";
-        argv[argc++] = aw_sched_lua_session;
-        argv[argc++] = "1";
         argv[argc++] = key;
         argv[argc++] = PQgetvalue(pg, i, 15);
         argv[argc++] = "6";
@@ -177,11 +149,9 @@ aw_sched_publish(void)
 
         aw_assert(argc <= (int) aw_nelems(argv));
 
-        for (rc = 0; rc < argc; rc++) {
-            lens[rc] = strlen(argv[rc]);
-        }
-
-        if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens)
+        if (aw_redis_append_script(&aw_worker.redis,
+                                   &aw_sched_publish_script, 1, argc, argv,
+                                   NULL)
             != AW_OK)
         {
             PQclear(pg);
@@ -389,7 +359,8 @@ aw_sched_profiles(int force)
                       "gpus", conf->profile[i].gpus,
                       "price", conf->profile[i].price,
                       "per_minute",
-                      conf->profile[i].gpus * conf->profile[i].price,
+                      AXON_PRICE_PER_MINUTE(conf->profile[i].gpus,
+                                            conf->profile[i].price),
                       "available", queued == 0
                                    && largest >= conf->profile[i].gpus,
                       "fits_pool", fits));
@@ -472,6 +443,7 @@ aw_sched_counter(void)
 {
     PGresult    *pg;
     redisReply  *reply;
+    const char  *argv[2];
 
     pg = aw_db_query(&aw_worker.db,
                      "SELECT coalesce(max(id), 0) FROM sessions", 0, NULL);
@@ -480,9 +452,11 @@ aw_sched_counter(void)
         return AW_ERROR;
     }
 
-    reply = aw_redis_command(&aw_worker.redis, "EVAL %s 1 %s %s",
-                             aw_sched_lua_counter, AXON_KEY_SESSION_NEXT,
-                             PQgetvalue(pg, 0, 0));
+    argv[0] = AXON_KEY_SESSION_NEXT;
+    argv[1] = PQgetvalue(pg, 0, 0);
+
+    reply = aw_redis_script(&aw_worker.redis, &aw_sched_counter_script, 1, 2,
+                            argv, NULL);
     if (reply == NULL) {
         PQclear(pg);
         return AW_ERROR;

@@ -19,6 +19,9 @@
 #define AW_WALLET_CHUNK_TEXT  "500"
 
 
+aw_script_t  aw_wallet_balance_script = aw_script(WALLET_BALANCE);
+
+
 static struct {
     unsigned     rebuilding:1;
     char         from[43];          /* the last wallet done */
@@ -71,13 +74,12 @@ aw_wallet_rebuilding(void)
 int
 aw_wallet_rebuild_step(void)
 {
-    int           i, j, n;
+    int           i, n;
     char          key[64], ms[32];
     PGresult     *res;
     aw_redis_t   *r;
     redisReply   *reply;
-    const char   *params[1], *argv[6];
-    size_t        lens[6];
+    const char   *params[1], *argv[3];
 
     r = &aw_worker.redis;
     params[0] = aw_wallet.from;
@@ -97,18 +99,14 @@ aw_wallet_rebuild_step(void)
     for (i = 0; i < n; i++) {
         snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", PQgetvalue(res, i, 0));
 
-        argv[0] = "EVAL";
-        argv[1] = AW_WALLET_LUA_SET;
-        argv[2] = "1";
-        argv[3] = key;
-        argv[4] = PQgetvalue(res, i, 1);
-        argv[5] = PQgetisnull(res, i, 2) ? "0" : PQgetvalue(res, i, 2);
+        argv[0] = key;
+        argv[1] = PQgetvalue(res, i, 1);
+        argv[2] = PQgetisnull(res, i, 2) ? "0" : PQgetvalue(res, i, 2);
 
-        for (j = 0; j < 6; j++) {
-            lens[j] = strlen(argv[j]);
-        }
-
-        if (aw_redis_append_argv(r, 6, argv, lens) != AW_OK) {
+        if (aw_redis_append_script(r, &aw_wallet_balance_script, 1, 3, argv,
+                                   NULL)
+            != AW_OK)
+        {
             PQclear(res);
             return AW_ERROR;
         }

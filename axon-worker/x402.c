@@ -73,6 +73,10 @@ static int aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     const char *session_error);
 
 
+static aw_script_t  aw_x402_session_script = aw_script(X402_SESSION);
+static aw_script_t  aw_x402_record_script = aw_script(X402_RECORD);
+
+
 static aw_db_stmt_t  aw_x402_begin_stmt = aw_db_stmt("x402_begin",
     "SELECT state, coalesce(tx_hash, ''), coalesce(raw_tx, ''::bytea),"
     " coalesce(session_id, 0), coalesce(gas_nonce, -1),"
@@ -295,7 +299,8 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
         goto done_error;
     }
 
-    per_minute = x.p ? (int64_t) x.p->gpus * x.p->price : 0;
+    per_minute = x.p ? AXON_PRICE_PER_MINUTE((int64_t) x.p->gpus, x.p->price)
+                     : 0;
     paid_until = (int64_t) time(NULL)
                  + (per_minute ? res->balance / per_minute * 60 : 0);
 
@@ -511,7 +516,9 @@ aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
     }
 
     x->p = aw_conf_profile(aw_worker.conf, x->profile);
-    x->credit = x->p ? x->minutes * x->p->gpus * x->p->price : x->minutes;
+    x->credit = x->p ? x->minutes * AXON_PRICE_PER_MINUTE(x->p->gpus,
+                                                          x->p->price)
+                     : x->minutes;
 
     return AW_OK;
 }
@@ -979,26 +986,6 @@ aw_x402_used_by(aw_x402_t *x)
  * no session, for the record.
  */
 
-static const char  aw_x402_session_lua[] =
-    "local mine = redis.call('HGET', KEYS[1], 'payer') == ARGV[1]\n"
-    "local sid = mine and redis.call('HGET', KEYS[1], 'session_id')\n"
-    "if sid then return {0, sid} end\n"
-    "local cur = redis.call('HGET', KEYS[2], 'session')\n"
-    "if cur then\n"
-    "  local st = redis.call('HGET', 'axon:session:' .. cur, 'state')\n"
-    "  if st and st ~= 'ended' then return {-1, cur} end\n"
-    "end\n"
-    "local id = redis.call('INCR', KEYS[3])\n"
-    "redis.call('HSET', 'axon:session:' .. id, 'id', id, 'wallet', ARGV[1],"
-    " 'profile', ARGV[2], 'mode', 'ssh', 'gpus', ARGV[4],"
-    " 'state', 'queued', 'created_at', ARGV[3])\n"
-    "redis.call('HSET', KEYS[2], 'session', id)\n"
-    "if mine then\n"
-    "  redis.call('HSET', KEYS[1], 'session_id', id)\n"
-    "end\n"
-    "return {1, tostring(id)}\n";
-
-
 static int
 aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
     size_t serrlen)
@@ -1039,18 +1026,16 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
         snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
         snprintf(gpus, sizeof(gpus), "%d", x->p->gpus);
 
-        argv[0] = "EVAL";
-        argv[1] = aw_x402_session_lua;
-        argv[2] = "3";
-        argv[3] = pay;
-        argv[4] = wallet;
-        argv[5] = AXON_KEY_SESSION_NEXT;
-        argv[6] = x->payer;
-        argv[7] = x->profile;
-        argv[8] = now;
-        argv[9] = gpus;
+        argv[0] = pay;
+        argv[1] = wallet;
+        argv[2] = AXON_KEY_SESSION_NEXT;
+        argv[3] = x->payer;
+        argv[4] = x->profile;
+        argv[5] = now;
+        argv[6] = gpus;
 
-        reply = aw_redis_command_argv(&aw_worker.redis, 10, argv, NULL);
+        reply = aw_redis_script(&aw_worker.redis, &aw_x402_session_script, 3,
+                                7, argv, NULL);
 
         if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
             || reply->elements != 2
@@ -1166,34 +1151,13 @@ aw_x402_claim(aw_x402_t *x, aw_job_result_t *res)
  *         (1|0), then the record's fields and values
  */
 
-static const char  aw_x402_record_lua[] =
-    "local p = redis.call('HGET', KEYS[1], 'payer')\n"
-    "if p and p ~= ARGV[4] then\n"
-    "  redis.call('ZREM', '" AXON_KEY_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
-    "  return -1\n"
-    "end\n"
-    "local n = redis.call('EXISTS', KEYS[1])\n"
-    "local was = redis.call('HGET', KEYS[1], 'state')\n"
-    "local f = {}\n"
-    "for i = 6, #ARGV do f[#f + 1] = ARGV[i] end\n"
-    "redis.call('HSET', KEYS[1], unpack(f))\n"
-    "if ARGV[5] == '1' then redis.call('EXPIRE', KEYS[1], 600)\n"
-    "elseif n == 0 then redis.call('EXPIRE', KEYS[1], 86400) end\n"
-    "if ARGV[1] ~= '' and was ~= 'settled' then\n"
-    "  redis.call('SET', KEYS[2], ARGV[1], 'EXAT', ARGV[2])\n"
-    "end\n"
-    "redis.call('ZREM', '" AXON_KEY_X402_PENDING "', ARGV[3])\n"
-    "redis.call('ZREM', '" AXON_KEY_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
-    "return n\n";
-
-
 static int
 aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     const char *session_error)
 {
     int          argc;
     char         key[96], now[24], sid[24], until[24], credit[24];
-    char         tkey[96], tval[128], texp[24];
+    char         tkey[96], tval[128], texp[24], pending[96];
     redisReply  *reply;
     const char  *argv[40];
 
@@ -1211,12 +1175,14 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
 
     snprintf(texp, sizeof(texp), "%lld", (long long) x->token_exp);
 
+    snprintf(pending, sizeof(pending), AXON_KEY_X402_PENDING ":%s",
+             x->payer ? x->payer : "");
+
     argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = aw_x402_record_lua;
-    argv[argc++] = "2";
     argv[argc++] = key;
     argv[argc++] = tkey;
+    argv[argc++] = AXON_KEY_X402_PENDING;
+    argv[argc++] = pending;
     argv[argc++] = tval;
     argv[argc++] = texp;
     argv[argc++] = x->nonce;
@@ -1261,7 +1227,8 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
         }
     }
 
-    reply = aw_redis_command_argv(&aw_worker.redis, argc, argv, NULL);
+    reply = aw_redis_script(&aw_worker.redis, &aw_x402_record_script, 4,
+                            argc, argv, NULL);
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         if (reply) {
