@@ -1678,7 +1678,7 @@ aw_dep_publish_config(void)
     }
 
     reply = aw_redis_command(&aw_worker.redis, "SET %s %s",
-                             AXON_KEY_DEPOSITS "config", text);
+                             AXON_KEY_DEPOSITS_CONFIG, text);
     free(text);
 
     if (reply == NULL) {

@@ -743,7 +743,8 @@ aw_sched_heartbeats(char **ids, char **hbs)
 
     for (i = 0; i < n; i++) {
         if (aw_redis_append(&aw_worker.redis, "HMGET " AXON_KEY_SESSION "%s "
-                            "heartbeat activity", PQgetvalue(pg, i, 0))
+                            AXON_SESSION_HEARTBEAT " " AXON_SESSION_ACTIVITY,
+                            PQgetvalue(pg, i, 0))
             != AW_OK)
         {
             PQclear(pg);

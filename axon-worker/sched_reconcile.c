@@ -222,7 +222,7 @@ aw_sched_drift(PGresult *pg)
 
     for (i = 0; i < n; i++) {
         if (aw_redis_append(&aw_worker.redis, "HGET " AXON_KEY_SESSION "%s "
-                            "state", PQgetvalue(pg, i, 0))
+                            AXON_SESSION_STATE, PQgetvalue(pg, i, 0))
             != AW_OK)
         {
             return AW_ERROR;

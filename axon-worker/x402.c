@@ -1188,7 +1188,7 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     argv[argc++] = x->nonce;
     argv[argc++] = x->payer ? x->payer : "";
     argv[argc++] = settled ? "0" : "1";
-    argv[argc++] = "payer";
+    argv[argc++] = AXON_X402_PAYER;
     argv[argc++] = x->payer ? x->payer : "";
 
     if (x->tx[0]) {
@@ -1197,8 +1197,8 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     }
 
     if (!settled) {
-        argv[argc++] = "state";
-        argv[argc++] = "failed";
+        argv[argc++] = AXON_X402_STATE;
+        argv[argc++] = AXON_X402_FAILED;
         argv[argc++] = "error_reason";
         argv[argc++] = x->reason[0] ? x->reason : "settlement_failed";
 
@@ -1207,8 +1207,8 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
         snprintf(until, sizeof(until), "%lld", (long long) paid_until);
         snprintf(credit, sizeof(credit), "%lld", (long long) x->credit);
 
-        argv[argc++] = "state";
-        argv[argc++] = "settled";
+        argv[argc++] = AXON_X402_STATE;
+        argv[argc++] = AXON_X402_SETTLED;
         argv[argc++] = "settled_at";
         argv[argc++] = now;
         argv[argc++] = "paid_until";
@@ -1217,7 +1217,7 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
         argv[argc++] = credit;
 
         if (x->session_id) {
-            argv[argc++] = "session_id";
+            argv[argc++] = AXON_X402_SESSION_ID;
             argv[argc++] = sid;
         }
 
