@@ -70,7 +70,7 @@ const aw_source_t  aw_sched_source = {
 
 
 static aw_db_stmt_t  aw_sched_assign_stmt = aw_db_stmt("sched_assign",
-    "SELECT session_id, host, array_to_string(gpus, ','), port"
+    "SELECT session_id, host, array_to_string(gpus, ',') AS gpus, port"
     " FROM axon_sched_assign($1::jsonb, $2::bigint)");
 
 
@@ -80,9 +80,9 @@ static aw_db_stmt_t  aw_sched_secret_stmt = aw_db_stmt("sched_secret",
 
 
 static aw_db_stmt_t  aw_sched_lease_stmt = aw_db_stmt("sched_lease",
-    "SELECT id, wallet, mode, state, array_to_string(gpus, ','), attempts,"
-    " coalesce(ssh_key, ''),"
-    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0)"
+    "SELECT id, wallet, mode, state, array_to_string(gpus, ',') AS gpus,"
+    " attempts, coalesce(ssh_key, '') AS ssh_key,"
+    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port"
     " FROM axon_session_lease($1, $2::bigint) l");
 
 static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
@@ -90,7 +90,7 @@ static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
     " $2::bigint, $3::bigint, $4::bigint, $5::bigint[], $6::bigint[])");
 
 static aw_db_stmt_t  aw_sched_finish_stmt = aw_db_stmt("sched_finish",
-    "SELECT axon_session_finish($1::bigint, $2::text[], $3)");
+    "SELECT axon_session_finish($1::bigint, $2::text[], $3) AS gpus");
 
 
 void
@@ -308,8 +308,9 @@ aw_sched_assign(void)
 
     for (i = 0; i < n; i++) {
         aw_log(AW_LOG_INFO, "scheduler: session %s gets GPUs %s and port "
-               "%s of host %s", PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 2),
-               PQgetvalue(pg, i, 3), PQgetvalue(pg, i, 1));
+               "%s of host %s", aw_db_get(pg, i, "session_id"),
+               aw_db_get(pg, i, "gpus"), aw_db_get(pg, i, "port"),
+               aw_db_get(pg, i, "host"));
     }
 
     PQclear(pg);
@@ -390,11 +391,11 @@ aw_sched_lease(void)
         return 0;
     }
 
-    id = atoll(PQgetvalue(pg, 0, 0));
+    id = atoll(aw_db_get(pg, 0, "id"));
 
     aw_log_ctx("session %lld", (long long) id);
 
-    if (strcmp(PQgetvalue(pg, 0, 3), "starting") == 0) {
+    if (strcmp(aw_db_get(pg, 0, "state"), "starting") == 0) {
         rc = aw_sched_launch(pg);
 
     } else {
@@ -464,10 +465,10 @@ aw_sched_launch(PGresult *pg)
     aw_container_t   c;
     const char      *params[4];
 
-    sid = atoll(PQgetvalue(pg, 0, 0));
-    attempts = atoi(PQgetvalue(pg, 0, 5));
+    sid = atoll(aw_db_get(pg, 0, "id"));
+    attempts = atoi(aw_db_get(pg, 0, "attempts"));
 
-    snprintf(list, sizeof(list), "%s", PQgetvalue(pg, 0, 4));
+    snprintf(list, sizeof(list), "%s", aw_db_get(pg, 0, "gpus"));
     ngpus = 0;
 
     for (p = list; *p && ngpus < AW_LAUNCHER_MAX_GPUS; p = end) {
@@ -491,13 +492,14 @@ aw_sched_launch(PGresult *pg)
 
     memset(&req, 0, sizeof(req));
     req.session = sid;
-    req.wallet = PQgetvalue(pg, 0, 1);
-    req.mode = strcmp(PQgetvalue(pg, 0, 2), "ssh") == 0 ? AW_SESSION_SSH
+    req.wallet = aw_db_get(pg, 0, "wallet");
+    req.mode = strcmp(aw_db_get(pg, 0, "mode"), "ssh") == 0 ? AW_SESSION_SSH
                                                         : AW_SESSION_DESKTOP;
     req.gpus = gpus;
     req.ngpus = ngpus;
-    req.ssh_key = PQgetvalue(pg, 0, 6)[0] ? PQgetvalue(pg, 0, 6) : NULL;
-    req.port = atoi(PQgetvalue(pg, 0, 7));
+    req.ssh_key = aw_db_get(pg, 0, "ssh_key")[0]
+                  ? aw_db_get(pg, 0, "ssh_key") : NULL;
+    req.port = atoi(aw_db_get(pg, 0, "port"));
 
     snprintf(id, sizeof(id), "%lld", (long long) sid);
     snprintf(att, sizeof(att), "%d", attempts);
@@ -546,9 +548,9 @@ aw_sched_launch(PGresult *pg)
 
         r = aw_db_query(&aw_worker.db,
                         "SELECT axon_session_launch_failed($1::bigint,"
-                        " $2::int, $3)", 3, params);
+                        " $2::int, $3) AS recorded", 3, params);
 
-        if (r == NULL || PQgetvalue(r, 0, 0)[0] != 't') {
+        if (r == NULL || aw_db_get(r, 0, "recorded")[0] != 't') {
             PQclear(r);
             return AW_ERROR;
         }
@@ -567,8 +569,8 @@ aw_sched_launch(PGresult *pg)
     params[3] = c.id;
 
     r = aw_db_query(&aw_worker.db,
-                    "SELECT axon_session_started($1::bigint, $2::int, $3, $4)",
-                    4, params);
+                    "SELECT axon_session_started($1::bigint, $2::int, $3, $4)"
+                    " AS recorded", 4, params);
 
     if (r == NULL) {
         /* the lease expires; the next attempt removes this container */
@@ -577,7 +579,7 @@ aw_sched_launch(PGresult *pg)
         return AW_ERROR;
     }
 
-    if (PQgetvalue(r, 0, 0)[0] != 't') {
+    if (aw_db_get(r, 0, "recorded")[0] != 't') {
         PQclear(r);
         aw_log(AW_LOG_NOTICE, "launched, but the session ended meanwhile: "
                "stopping it");
@@ -624,7 +626,7 @@ aw_sched_stop(int64_t id)
     }
 
     aw_log(AW_LOG_NOTICE, "container stopped, GPUs freed: %s",
-           PQgetvalue(r, 0, 0));
+           aw_db_get(r, 0, "gpus"));
 
     PQclear(r);
 
@@ -725,7 +727,7 @@ aw_sched_unix(redisReply *reply, size_t i)
 static int
 aw_sched_heartbeats(char **ids, char **hbs)
 {
-    int          i, n, rc;
+    int          i, n, rc, id;
     char        *a, *b;
     size_t       la, lb;
     PGresult    *pg;
@@ -740,11 +742,12 @@ aw_sched_heartbeats(char **ids, char **hbs)
     }
 
     n = PQntuples(pg);
+    id = aw_db_col(pg, "id");
 
     for (i = 0; i < n; i++) {
         if (aw_redis_append(&aw_worker.redis, "HMGET " AXON_KEY_SESSION "%s "
                             AXON_SESSION_HEARTBEAT " " AXON_SESSION_ACTIVITY,
-                            PQgetvalue(pg, i, 0))
+                            PQgetvalue(pg, i, id))
             != AW_OK)
         {
             PQclear(pg);
@@ -775,7 +778,7 @@ aw_sched_heartbeats(char **ids, char **hbs)
             break;
         }
 
-        la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, 0));
+        la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, id));
         lb += sprintf(b + lb, "%s%lld", i ? "," : "",
                       aw_max(aw_sched_unix(reply, 0), aw_sched_unix(reply, 1)));
 
@@ -805,7 +808,7 @@ aw_sched_heartbeats(char **ids, char **hbs)
 static void
 aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
 {
-    int          i, n;
+    int          i, n, wallet, balance, ledger_id;
     char         key[64];
     redisReply  *reply;
     const char  *argv[3];
@@ -816,20 +819,25 @@ aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
         if (n > 0) {
             res->has_balance = 1;
             snprintf(res->wallet, sizeof(res->wallet), "%s",
-                     PQgetvalue(pg, 0, 0));
-            res->balance = atoll(PQgetvalue(pg, 0, 1));
-            res->ledger_id = atoll(PQgetvalue(pg, 0, 2));
+                     aw_db_get(pg, 0, "wallet"));
+            res->balance = atoll(aw_db_get(pg, 0, "balance"));
+            res->ledger_id = atoll(aw_db_get(pg, 0, "ledger_id"));
         }
 
         return;
     }
 
+    wallet = aw_db_col(pg, "wallet");
+    balance = aw_db_col(pg, "balance");
+    ledger_id = aw_db_col(pg, "ledger_id");
+
     for (i = 0; i < n; i++) {
-        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", PQgetvalue(pg, i, 0));
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s",
+                 PQgetvalue(pg, i, wallet));
 
         argv[0] = key;
-        argv[1] = PQgetvalue(pg, i, 1);
-        argv[2] = PQgetvalue(pg, i, 2);
+        argv[1] = PQgetvalue(pg, i, balance);
+        argv[2] = PQgetvalue(pg, i, ledger_id);
 
         if (aw_redis_append_script(&aw_worker.redis,
                                    &aw_wallet_balance_script, 1, 3, argv,

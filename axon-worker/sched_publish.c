@@ -29,20 +29,44 @@ static aw_script_t  aw_sched_counter_script = aw_script(SESSION_COUNTER);
 
 static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
     "SELECT id, wallet, profile, mode, gpu_count, state,"
-    " coalesce(position::text, ''), coalesce(reason, ''),"
-    " coalesce(upstream, ''),"
-    " coalesce(extract(epoch FROM started_at)::bigint::text, ''),"
-    " coalesce(extract(epoch FROM ended_at)::bigint::text, ''),"
-    " coalesce(end_reason, ''), billed_minutes,"
-    " coalesce(ceil(extract(epoch FROM grace_until))::bigint::text, ''),"
-    " extract(epoch FROM created_at)::bigint, rev,"
-    " coalesce(vnc_password, '')"
+    " coalesce(position::text, '') AS position,"
+    " coalesce(reason, '') AS reason, coalesce(upstream, '') AS upstream,"
+    " coalesce(extract(epoch FROM started_at)::bigint::text, '')"
+    " AS started_at,"
+    " coalesce(extract(epoch FROM ended_at)::bigint::text, '') AS ended_at,"
+    " coalesce(end_reason, '') AS end_reason, billed_minutes,"
+    " coalesce(ceil(extract(epoch FROM grace_until))::bigint::text, '')"
+    " AS grace_until,"
+    " extract(epoch FROM created_at)::bigint AS created_at, rev,"
+    " coalesce(vnc_password, '') AS vnc_password"
     " FROM sessions WHERE NOT synced ORDER BY id LIMIT 500");
 
 static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
     "UPDATE sessions SET synced = true"
     " FROM unnest($1::bigint[], $2::bigint[]) u(id, rev)"
     " WHERE sessions.id = u.id AND sessions.rev = u.rev");
+
+
+/* the columns of aw_sched_unsynced_stmt, looked up once per result */
+typedef struct {
+    int  id, wallet, profile, mode, gpu_count, state, position, reason,
+         upstream, started_at, ended_at, end_reason, billed_minutes,
+         grace_until, created_at, rev, vnc_password;
+} aw_sched_cols_t;
+
+
+/* the host and port of an SSH session, from its upstream */
+typedef struct {
+    char  host[256];
+    char  port[16];
+} aw_sched_connect_t;
+
+
+static void aw_sched_cols(PGresult *pg, aw_sched_cols_t *c);
+static int aw_sched_session_argv(PGresult *pg, int row,
+    const aw_sched_cols_t *c, char *key, aw_sched_connect_t *to,
+    const char **argv);
+static int aw_sched_synced(PGresult *pg, const aw_sched_cols_t *c);
 
 
 /*
@@ -53,16 +77,13 @@ static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
 int
 aw_sched_publish(void)
 {
-    int           i, n, argc, rc, running, ssh;
-    char          key[64], *p, *up, port[16];
-    char         *ids, *revs, host[256];
-    size_t        len_ids, len_revs;
-    PGresult     *pg;
-    aw_conf_t    *conf;
-    redisReply   *reply;
-    const char   *argv[48], *state, *params[2];
-
-    conf = aw_worker.conf;
+    int                  i, n, argc, rc;
+    char                 key[64];
+    PGresult            *pg;
+    redisReply          *reply;
+    const char          *argv[48];
+    aw_sched_cols_t      c;
+    aw_sched_connect_t   to;
 
     pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_unsynced_stmt, 0,
                               NULL);
@@ -78,74 +99,10 @@ aw_sched_publish(void)
         return 0;
     }
 
+    aw_sched_cols(pg, &c);
+
     for (i = 0; i < n; i++) {
-        state = PQgetvalue(pg, i, 5);
-        running = (strcmp(state, "running") == 0);
-        ssh = (strcmp(PQgetvalue(pg, i, 3), "ssh") == 0);
-        up = PQgetvalue(pg, i, 8);
-
-        /* the upstream's host and port, for an SSH session's connect_* */
-        snprintf(host, sizeof(host), "%s", up);
-        p = strrchr(host, ':');
-        port[0] = '\0';
-
-        if (p) {
-            *p = '\0';
-            snprintf(port, sizeof(port), "%s", p + 1);
-        }
-
-        if (conf->ssh_host[0]) {
-            snprintf(host, sizeof(host), "%s", conf->ssh_host);
-        }
-
-        snprintf(key, sizeof(key), AXON_KEY_SESSION "%s", PQgetvalue(pg, i, 0));
-
-        argc = 0;
-        argv[argc++] = key;
-        argv[argc++] = PQgetvalue(pg, i, 15);
-        argv[argc++] = "6";
-
-        argv[argc++] = AXON_SESSION_ID;
-        argv[argc++] = PQgetvalue(pg, i, 0);
-        argv[argc++] = AXON_SESSION_WALLET;
-        argv[argc++] = PQgetvalue(pg, i, 1);
-        argv[argc++] = AXON_SESSION_PROFILE;
-        argv[argc++] = PQgetvalue(pg, i, 2);
-        argv[argc++] = AXON_SESSION_MODE;
-        argv[argc++] = PQgetvalue(pg, i, 3);
-        argv[argc++] = AXON_SESSION_GPUS;
-        argv[argc++] = PQgetvalue(pg, i, 4);
-        argv[argc++] = AXON_SESSION_CREATED_AT;
-        argv[argc++] = PQgetvalue(pg, i, 14);
-
-        argv[argc++] = AXON_SESSION_STATE;
-        argv[argc++] = state;
-        argv[argc++] = "position";
-        argv[argc++] = PQgetvalue(pg, i, 6);
-        argv[argc++] = "reason";
-        argv[argc++] = PQgetvalue(pg, i, 7);
-        argv[argc++] = AXON_SESSION_UPSTREAM;
-        argv[argc++] = running ? up : "";
-        argv[argc++] = "started_at";
-        argv[argc++] = PQgetvalue(pg, i, 9);
-        argv[argc++] = "ended_at";
-        argv[argc++] = PQgetvalue(pg, i, 10);
-        argv[argc++] = "end_reason";
-        argv[argc++] = PQgetvalue(pg, i, 11);
-        argv[argc++] = "billed_minutes";
-        argv[argc++] = PQgetvalue(pg, i, 12);
-        argv[argc++] = AXON_SESSION_GRACE_UNTIL;
-        argv[argc++] = PQgetvalue(pg, i, 13);
-        argv[argc++] = AXON_SESSION_CONNECT_ "path";
-        argv[argc++] = running && !ssh ? conf->session_connect_path : "";
-        argv[argc++] = AXON_SESSION_CONNECT_ "host";
-        argv[argc++] = running && ssh ? host : "";
-        argv[argc++] = AXON_SESSION_CONNECT_ "port";
-        argv[argc++] = running && ssh ? port : "";
-        argv[argc++] = AXON_SESSION_CONNECT_ "user";
-        argv[argc++] = running && ssh ? "aXonian" : "";
-        argv[argc++] = AXON_SESSION_CONNECT_ "password";
-        argv[argc++] = running && !ssh ? PQgetvalue(pg, i, 16) : "";
+        argc = aw_sched_session_argv(pg, i, &c, key, &to, argv);
 
         aw_assert(argc <= (int) aw_nelems(argv));
 
@@ -177,10 +134,145 @@ aw_sched_publish(void)
         freeReplyObject(reply);
     }
 
+    if (rc == AW_OK) {
+        rc = aw_sched_synced(pg, &c);
+    }
+
+    PQclear(pg);
+
     if (rc != AW_OK) {
-        PQclear(pg);
         return -1;
     }
+
+    return n == AW_SCHED_PUBLISH ? n : 0;
+}
+
+
+static void
+aw_sched_cols(PGresult *pg, aw_sched_cols_t *c)
+{
+    c->id = aw_db_col(pg, "id");
+    c->wallet = aw_db_col(pg, "wallet");
+    c->profile = aw_db_col(pg, "profile");
+    c->mode = aw_db_col(pg, "mode");
+    c->gpu_count = aw_db_col(pg, "gpu_count");
+    c->state = aw_db_col(pg, "state");
+    c->position = aw_db_col(pg, "position");
+    c->reason = aw_db_col(pg, "reason");
+    c->upstream = aw_db_col(pg, "upstream");
+    c->started_at = aw_db_col(pg, "started_at");
+    c->ended_at = aw_db_col(pg, "ended_at");
+    c->end_reason = aw_db_col(pg, "end_reason");
+    c->billed_minutes = aw_db_col(pg, "billed_minutes");
+    c->grace_until = aw_db_col(pg, "grace_until");
+    c->created_at = aw_db_col(pg, "created_at");
+    c->rev = aw_db_col(pg, "rev");
+    c->vnc_password = aw_db_col(pg, "vnc_password");
+}
+
+
+/*
+ * The arguments of lua/session_publish.lua for one row: the key, the rev,
+ * the module's fields (set only if absent), then the worker's.  key and to
+ * hold strings argv points to.
+ */
+
+static int
+aw_sched_session_argv(PGresult *pg, int row, const aw_sched_cols_t *c,
+    char *key, aw_sched_connect_t *to, const char **argv)
+{
+    int          argc, running, ssh;
+    char        *p, *up;
+    aw_conf_t   *conf;
+    const char  *state;
+
+    conf = aw_worker.conf;
+
+    state = PQgetvalue(pg, row, c->state);
+    running = (strcmp(state, "running") == 0);
+    ssh = (strcmp(PQgetvalue(pg, row, c->mode), "ssh") == 0);
+    up = PQgetvalue(pg, row, c->upstream);
+
+    /* the upstream's host and port, for an SSH session's connect_* */
+    snprintf(to->host, sizeof(to->host), "%s", up);
+    p = strrchr(to->host, ':');
+    to->port[0] = '\0';
+
+    if (p) {
+        *p = '\0';
+        snprintf(to->port, sizeof(to->port), "%s", p + 1);
+    }
+
+    if (conf->ssh_host[0]) {
+        snprintf(to->host, sizeof(to->host), "%s", conf->ssh_host);
+    }
+
+    snprintf(key, 64, AXON_KEY_SESSION "%s", PQgetvalue(pg, row, c->id));
+
+    argc = 0;
+    argv[argc++] = key;
+    argv[argc++] = PQgetvalue(pg, row, c->rev);
+    argv[argc++] = "6";
+
+    argv[argc++] = AXON_SESSION_ID;
+    argv[argc++] = PQgetvalue(pg, row, c->id);
+    argv[argc++] = AXON_SESSION_WALLET;
+    argv[argc++] = PQgetvalue(pg, row, c->wallet);
+    argv[argc++] = AXON_SESSION_PROFILE;
+    argv[argc++] = PQgetvalue(pg, row, c->profile);
+    argv[argc++] = AXON_SESSION_MODE;
+    argv[argc++] = PQgetvalue(pg, row, c->mode);
+    argv[argc++] = AXON_SESSION_GPUS;
+    argv[argc++] = PQgetvalue(pg, row, c->gpu_count);
+    argv[argc++] = AXON_SESSION_CREATED_AT;
+    argv[argc++] = PQgetvalue(pg, row, c->created_at);
+
+    argv[argc++] = AXON_SESSION_STATE;
+    argv[argc++] = state;
+    argv[argc++] = "position";
+    argv[argc++] = PQgetvalue(pg, row, c->position);
+    argv[argc++] = "reason";
+    argv[argc++] = PQgetvalue(pg, row, c->reason);
+    argv[argc++] = AXON_SESSION_UPSTREAM;
+    argv[argc++] = running ? up : "";
+    argv[argc++] = "started_at";
+    argv[argc++] = PQgetvalue(pg, row, c->started_at);
+    argv[argc++] = "ended_at";
+    argv[argc++] = PQgetvalue(pg, row, c->ended_at);
+    argv[argc++] = "end_reason";
+    argv[argc++] = PQgetvalue(pg, row, c->end_reason);
+    argv[argc++] = "billed_minutes";
+    argv[argc++] = PQgetvalue(pg, row, c->billed_minutes);
+    argv[argc++] = AXON_SESSION_GRACE_UNTIL;
+    argv[argc++] = PQgetvalue(pg, row, c->grace_until);
+    argv[argc++] = AXON_SESSION_CONNECT_ "path";
+    argv[argc++] = running && !ssh ? conf->session_connect_path : "";
+    argv[argc++] = AXON_SESSION_CONNECT_ "host";
+    argv[argc++] = running && ssh ? to->host : "";
+    argv[argc++] = AXON_SESSION_CONNECT_ "port";
+    argv[argc++] = running && ssh ? to->port : "";
+    argv[argc++] = AXON_SESSION_CONNECT_ "user";
+    argv[argc++] = running && ssh ? "aXonian" : "";
+    argv[argc++] = AXON_SESSION_CONNECT_ "password";
+    argv[argc++] = running && !ssh ? PQgetvalue(pg, row, c->vnc_password)
+                                   : "";
+
+    return argc;
+}
+
+
+/* the rows published, marked synced at the revision published */
+
+static int
+aw_sched_synced(PGresult *pg, const aw_sched_cols_t *c)
+{
+    int          i, n;
+    char        *ids, *revs;
+    size_t       len_ids, len_revs;
+    PGresult    *r;
+    const char  *params[2];
+
+    n = PQntuples(pg);
 
     /* {id,id,...} and {rev,rev,...} */
 
@@ -190,8 +282,7 @@ aw_sched_publish(void)
     if (ids == NULL || revs == NULL) {
         free(ids);
         free(revs);
-        PQclear(pg);
-        return -1;
+        return AW_ERROR;
     }
 
     len_ids = len_revs = 0;
@@ -200,34 +291,32 @@ aw_sched_publish(void)
 
     for (i = 0; i < n; i++) {
         len_ids += sprintf(ids + len_ids, "%s%s", i ? "," : "",
-                           PQgetvalue(pg, i, 0));
+                           PQgetvalue(pg, i, c->id));
         len_revs += sprintf(revs + len_revs, "%s%s", i ? "," : "",
-                            PQgetvalue(pg, i, 15));
+                            PQgetvalue(pg, i, c->rev));
         aw_log(AW_LOG_DEBUG, "sessions: published session %s: %s",
-               PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 5));
+               PQgetvalue(pg, i, c->id), PQgetvalue(pg, i, c->state));
     }
 
     strcpy(ids + len_ids, "}");
     strcpy(revs + len_revs, "}");
 
-    PQclear(pg);
-
     params[0] = ids;
     params[1] = revs;
 
-    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_synced_stmt, 2,
-                              params);
+    r = aw_db_query_prepared(&aw_worker.db, &aw_sched_synced_stmt, 2,
+                             params);
     free(ids);
     free(revs);
 
-    if (pg == NULL) {
+    if (r == NULL) {
         aw_log(AW_LOG_ERR, "sessions: publish: %s", aw_worker.db.error);
-        return -1;
+        return AW_ERROR;
     }
 
-    PQclear(pg);
+    PQclear(r);
 
-    return n == AW_SCHED_PUBLISH ? n : 0;
+    return AW_OK;
 }
 
 
@@ -253,23 +342,24 @@ aw_sched_profiles(int force)
     pg = aw_db_query(&aw_worker.db,
                      "SELECT coalesce((SELECT json_agg(json_build_array("
                      "host, gpu_index)) FROM gpu_assignments"
-                     " WHERE released_at IS NULL), '[]'),"
+                     " WHERE released_at IS NULL), '[]') AS used,"
                      " coalesce((SELECT json_agg(host)"
-                     " FROM gpu_hosts_drained), '[]'),"
-                     " (SELECT count(*) FROM sessions WHERE state = 'queued'),"
+                     " FROM gpu_hosts_drained), '[]') AS drained,"
+                     " (SELECT count(*) FROM sessions WHERE state = 'queued')"
+                     " AS queued,"
                      " coalesce((SELECT json_agg(json_build_array(host, port))"
                      " FROM sessions WHERE state <> 'ended'"
-                     " AND port IS NOT NULL), '[]')",
+                     " AND port IS NOT NULL), '[]') AS ports",
                      0, NULL);
     if (pg == NULL) {
         aw_log(AW_LOG_ERR, "sessions: profiles: %s", aw_worker.db.error);
         return AW_ERROR;
     }
 
-    used = json_loads(PQgetvalue(pg, 0, 0), 0, NULL);
-    drains = json_loads(PQgetvalue(pg, 0, 1), 0, NULL);
-    queued = atoll(PQgetvalue(pg, 0, 2));
-    taken = json_loads(PQgetvalue(pg, 0, 3), 0, NULL);
+    used = json_loads(aw_db_get(pg, 0, "used"), 0, NULL);
+    drains = json_loads(aw_db_get(pg, 0, "drained"), 0, NULL);
+    queued = atoll(aw_db_get(pg, 0, "queued"));
+    taken = json_loads(aw_db_get(pg, 0, "ports"), 0, NULL);
     PQclear(pg);
 
     hosts = json_array();
@@ -446,14 +536,15 @@ aw_sched_counter(void)
     const char  *argv[2];
 
     pg = aw_db_query(&aw_worker.db,
-                     "SELECT coalesce(max(id), 0) FROM sessions", 0, NULL);
+                     "SELECT coalesce(max(id), 0) AS last FROM sessions", 0,
+                     NULL);
     if (pg == NULL) {
         aw_log(AW_LOG_ERR, "sessions: counter: %s", aw_worker.db.error);
         return AW_ERROR;
     }
 
     argv[0] = AXON_KEY_SESSION_NEXT;
-    argv[1] = PQgetvalue(pg, 0, 0);
+    argv[1] = aw_db_get(pg, 0, "last");
 
     reply = aw_redis_script(&aw_worker.redis, &aw_sched_counter_script, 1, 2,
                             argv, NULL);
@@ -465,7 +556,7 @@ aw_sched_counter(void)
     if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0) {
         aw_log(AW_LOG_WARN, "reconcile: " AXON_KEY_SESSION_NEXT " was %lld, "
                "behind the sessions in Postgres: raised to %s",
-               (long long) reply->integer, PQgetvalue(pg, 0, 0));
+               (long long) reply->integer, aw_db_get(pg, 0, "last"));
     }
 
     freeReplyObject(reply);

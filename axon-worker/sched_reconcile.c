@@ -81,16 +81,17 @@ aw_sched_reconcile(void)
 static int
 aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
 {
-    int          i, j, n, found;
+    int          i, j, n, found, c_id;
     char         id[32];
     size_t       plen;
     PGresult    *r;
     aw_conf_t   *conf;
-    const char  *params[1];
+    const char  *params[1], *state;
 
     conf = aw_worker.conf;
     plen = strlen(conf->launcher_prefix);
     n = PQntuples(pg);
+    c_id = aw_db_col(pg, "id");
 
     for (j = 0; j < (int) nc; j++) {
         if (strncmp(list[j].name, conf->launcher_prefix, plen) != 0
@@ -108,7 +109,7 @@ aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
         found = 0;
 
         for (i = 0; i < n; i++) {
-            if (atoll(PQgetvalue(pg, i, 0)) == list[j].session) {
+            if (atoll(PQgetvalue(pg, i, c_id)) == list[j].session) {
                 found = 1;
             }
         }
@@ -122,18 +123,20 @@ aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
         params[0] = id;
         r = aw_db_query(&aw_worker.db,
                         "SELECT coalesce((SELECT state FROM sessions"
-                        " WHERE id = $1::bigint), 'unknown')", 1, params);
+                        " WHERE id = $1::bigint), 'unknown') AS state", 1,
+                        params);
         if (r == NULL) {
             continue;
         }
 
-        if (strcmp(PQgetvalue(r, 0, 0), "ended") == 0
-            || strcmp(PQgetvalue(r, 0, 0), "unknown") == 0
-            || strcmp(PQgetvalue(r, 0, 0), "queued") == 0)
+        state = aw_db_get(r, 0, "state");
+
+        if (strcmp(state, "ended") == 0 || strcmp(state, "unknown") == 0
+            || strcmp(state, "queued") == 0)
         {
             aw_log(AW_LOG_WARN, "reconcile: container %s (%s) has no live "
                    "session (session %s is %s): removing it", list[j].name,
-                   list[j].state, id, PQgetvalue(r, 0, 0));
+                   list[j].state, id, state);
 
             if (aw_sched.launcher.ops->remove(&aw_sched.launcher,
                                               list[j].name)
@@ -155,7 +158,7 @@ aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
 static void
 aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
 {
-    int          i, j, n, found;
+    int          i, j, n, found, c_id, c_state;
     char         id[32];
     size_t       plen;
     int64_t      sid;
@@ -166,13 +169,15 @@ aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
     conf = aw_worker.conf;
     plen = strlen(conf->launcher_prefix);
     n = PQntuples(pg);
+    c_id = aw_db_col(pg, "id");
+    c_state = aw_db_col(pg, "state");
 
     for (i = 0; i < n; i++) {
-        if (strcmp(PQgetvalue(pg, i, 1), "running") != 0) {
+        if (strcmp(PQgetvalue(pg, i, c_state), "running") != 0) {
             continue;
         }
 
-        sid = atoll(PQgetvalue(pg, i, 0));
+        sid = atoll(PQgetvalue(pg, i, c_id));
         found = 0;
 
         for (j = 0; j < (int) nc; j++) {
@@ -213,16 +218,18 @@ aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
 static int
 aw_sched_drift(PGresult *pg)
 {
-    int          i, n;
+    int          i, n, c_id, c_state;
     PGresult    *r;
     redisReply  *reply;
     const char  *params[1];
 
     n = PQntuples(pg);
+    c_id = aw_db_col(pg, "id");
+    c_state = aw_db_col(pg, "state");
 
     for (i = 0; i < n; i++) {
         if (aw_redis_append(&aw_worker.redis, "HGET " AXON_KEY_SESSION "%s "
-                            AXON_SESSION_STATE, PQgetvalue(pg, i, 0))
+                            AXON_SESSION_STATE, PQgetvalue(pg, i, c_id))
             != AW_OK)
         {
             return AW_ERROR;
@@ -237,14 +244,14 @@ aw_sched_drift(PGresult *pg)
         }
 
         if (reply->type != REDIS_REPLY_STRING
-            || strcmp(reply->str, PQgetvalue(pg, i, 1)) != 0)
+            || strcmp(reply->str, PQgetvalue(pg, i, c_state)) != 0)
         {
             aw_log(AW_LOG_WARN, "reconcile: session %s is %s in Postgres "
                    "but %s in Redis: publishing it again",
-                   PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 1),
+                   PQgetvalue(pg, i, c_id), PQgetvalue(pg, i, c_state),
                    reply->type == REDIS_REPLY_STRING ? reply->str
                                                      : "missing");
-            params[0] = PQgetvalue(pg, i, 0);
+            params[0] = PQgetvalue(pg, i, c_id);
             r = aw_db_query(&aw_worker.db,
                             "UPDATE sessions SET synced = false"
                             " WHERE id = $1::bigint", 1, params);
