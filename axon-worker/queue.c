@@ -33,7 +33,8 @@
  * takes x402.pay jobs from axon:x402:jobs, as CONSUMER:x402; every other
  * job is axon:jobs'.
  */
-#define aw_queue_stream()  (aw_worker.x402 ? AXON_KEY_X402_JOBS : AXON_KEY_JOBS)
+#define aw_queue_stream()                                                     \
+    (aw_worker.x402 ? AXON_KEY_X402_JOBS : AXON_KEY_JOBS)
 
 /*
  * A job's state hash, by its id in that stream: ids are per stream, and

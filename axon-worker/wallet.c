@@ -74,7 +74,7 @@ aw_wallet_rebuilding(void)
 int
 aw_wallet_rebuild_step(void)
 {
-    int           i, n;
+    int           i, n, wallet, balance, ledger_id;
     char          key[64], ms[32];
     PGresult     *res;
     aw_redis_t   *r;
@@ -87,21 +87,27 @@ aw_wallet_rebuild_step(void)
     res = aw_db_query(&aw_worker.db,
                       "SELECT b.wallet, b.balance,"
                       " (SELECT max(l.id) FROM credit_ledger l"
-                      "   WHERE l.wallet = b.wallet)"
+                      "   WHERE l.wallet = b.wallet) AS ledger_id"
                       " FROM wallet_balances b WHERE b.wallet::text > $1"
-                      " ORDER BY b.wallet::text LIMIT " AW_WALLET_CHUNK_TEXT, 1, params);
+                      " ORDER BY b.wallet::text"
+                      " LIMIT " AW_WALLET_CHUNK_TEXT, 1, params);
     if (res == NULL) {
         return AW_ERROR;
     }
 
     n = PQntuples(res);
+    wallet = aw_db_col(res, "wallet");
+    balance = aw_db_col(res, "balance");
+    ledger_id = aw_db_col(res, "ledger_id");
 
     for (i = 0; i < n; i++) {
-        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", PQgetvalue(res, i, 0));
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s",
+                 PQgetvalue(res, i, wallet));
 
         argv[0] = key;
-        argv[1] = PQgetvalue(res, i, 1);
-        argv[2] = PQgetisnull(res, i, 2) ? "0" : PQgetvalue(res, i, 2);
+        argv[1] = PQgetvalue(res, i, balance);
+        argv[2] = PQgetisnull(res, i, ledger_id)
+                  ? "0" : PQgetvalue(res, i, ledger_id);
 
         if (aw_redis_append_script(r, &aw_wallet_balance_script, 1, 3, argv,
                                    NULL)
@@ -121,7 +127,7 @@ aw_wallet_rebuild_step(void)
 
         if (reply->type == REDIS_REPLY_ERROR) {
             aw_log(AW_LOG_ERR, "wallets: rebuilding %s: %s",
-                   PQgetvalue(res, i, 0), reply->str);
+                   PQgetvalue(res, i, wallet), reply->str);
         }
 
         freeReplyObject(reply);
@@ -129,7 +135,7 @@ aw_wallet_rebuild_step(void)
 
     if (n > 0) {
         snprintf(aw_wallet.from, sizeof(aw_wallet.from), "%s",
-                 PQgetvalue(res, n - 1, 0));
+                 PQgetvalue(res, n - 1, wallet));
     }
 
     PQclear(res);

@@ -78,9 +78,11 @@ static aw_script_t  aw_x402_record_script = aw_script(X402_RECORD);
 
 
 static aw_db_stmt_t  aw_x402_begin_stmt = aw_db_stmt("x402_begin",
-    "SELECT state, coalesce(tx_hash, ''), coalesce(raw_tx, ''::bytea),"
-    " coalesce(session_id, 0), coalesce(gas_nonce, -1),"
-    " coalesce(error_reason, ''), settle_mode"
+    "SELECT state, coalesce(tx_hash, '') AS tx_hash,"
+    " coalesce(raw_tx, ''::bytea) AS raw_tx,"
+    " coalesce(session_id, 0) AS session_id,"
+    " coalesce(gas_nonce, -1) AS gas_nonce,"
+    " coalesce(error_reason, '') AS error_reason, settle_mode"
     " FROM axon_x402_begin($1, $2, $3, $4, $5, $6::numeric, $7, $8::int,"
     " $9::bigint, nullif($10, '')::bigint, $11, $12, $13::bytea,"
     " $14::bigint)");
@@ -108,7 +110,7 @@ static aw_db_stmt_t  aw_x402_token_stmt = aw_db_stmt("x402_token",
     " ON CONFLICT (token_hash) DO NOTHING"
     " RETURNING wallet, revoked_at, expires_at)"
     " SELECT wallet = $2 AND revoked_at IS NULL AND expires_at > now()"
-    " FROM t"
+    " AS live FROM t"
     " UNION ALL"
     " SELECT wallet = $2 AND revoked_at IS NULL AND expires_at > now()"
     " FROM auth_tokens WHERE token_hash = $1::bytea"
@@ -273,10 +275,10 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
 
     res->has_balance = 1;
     snprintf(res->wallet, sizeof(res->wallet), "%s", x.payer);
-    res->ledger_id = atoll(PQgetvalue(pg, 0, 0));
-    res->balance = atoll(PQgetvalue(pg, 0, 1));
+    res->ledger_id = atoll(aw_db_get(pg, 0, "ledger_id"));
+    res->balance = atoll(aw_db_get(pg, 0, "balance"));
 
-    if (PQgetvalue(pg, 0, 2)[0] == 't') {
+    if (aw_db_get(pg, 0, "applied")[0] == 't') {
         aw_log(AW_LOG_NOTICE, "payment %s of %s settled by %s: %+lld "
                "minutes, balance %lld", x.nonce, x.payer, x.tx,
                (long long) x.credit, (long long) res->balance);
@@ -373,8 +375,8 @@ aw_x402_move(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    snprintf(res->note, sizeof(res->note), "moved to " AXON_KEY_X402_JOBS " as "
-             "job %s (the x402 process runs x402.pay)", reply->str);
+    snprintf(res->note, sizeof(res->note), "moved to " AXON_KEY_X402_JOBS
+             " as job %s (the x402 process runs x402.pay)", reply->str);
 
     freeReplyObject(reply);
 
@@ -563,14 +565,15 @@ aw_x402_begin(aw_x402_t *x, aw_job_result_t *res)
         return aw_job_db_failed(x->job, res);
     }
 
-    snprintf(x->state, sizeof(x->state), "%s", PQgetvalue(pg, 0, 0));
-    snprintf(x->tx, sizeof(x->tx), "%s", PQgetvalue(pg, 0, 1));
-    x->session_id = atoll(PQgetvalue(pg, 0, 3));
-    x->gas_nonce = atoll(PQgetvalue(pg, 0, 4));
-    snprintf(x->reason, sizeof(x->reason), "%s", PQgetvalue(pg, 0, 5));
-    x->self = strcmp(PQgetvalue(pg, 0, 6), "self") == 0;
+    snprintf(x->state, sizeof(x->state), "%s", aw_db_get(pg, 0, "state"));
+    snprintf(x->tx, sizeof(x->tx), "%s", aw_db_get(pg, 0, "tx_hash"));
+    x->session_id = atoll(aw_db_get(pg, 0, "session_id"));
+    x->gas_nonce = atoll(aw_db_get(pg, 0, "gas_nonce"));
+    snprintf(x->reason, sizeof(x->reason), "%s",
+             aw_db_get(pg, 0, "error_reason"));
+    x->self = strcmp(aw_db_get(pg, 0, "settle_mode"), "self") == 0;
 
-    v = PQgetvalue(pg, 0, 2);
+    v = aw_db_get(pg, 0, "raw_tx");
     raw = PQunescapeBytea((const unsigned char *) v, &rawlen);
 
     if (raw && rawlen <= sizeof(x->raw)) {
@@ -684,7 +687,7 @@ aw_x402_token(aw_x402_t *x, aw_job_result_t *res)
         return aw_job_db_failed(x->job, res);
     }
 
-    x->token = PQntuples(pg) == 1 && PQgetvalue(pg, 0, 0)[0] == 't'
+    x->token = PQntuples(pg) == 1 && aw_db_get(pg, 0, "live")[0] == 't'
                && x->token_exp > (int64_t) time(NULL);
 
     PQclear(pg);
@@ -938,14 +941,14 @@ aw_x402_used_by(aw_x402_t *x)
     params[1] = x->payer;
     params[2] = tx;
 
-    pg = aw_db_query(&aw_worker.db, "SELECT count(*) FROM x402_payments"
+    pg = aw_db_query(&aw_worker.db, "SELECT count(*) AS n FROM x402_payments"
                      " WHERE nonce = $1 AND payer = $2"
                      " AND $3::text = ANY (sent_txs)", 3, params);
     if (pg == NULL) {
         return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
     }
 
-    ours = atoi(PQgetvalue(pg, 0, 0)) > 0;
+    ours = atoi(aw_db_get(pg, 0, "n")) > 0;
     PQclear(pg);
 
     if (!ours) {
@@ -1005,11 +1008,12 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
             return aw_job_db_failed(x->job, res);
         }
 
-        if (PQntuples(pg) == 0 || strcmp(PQgetvalue(pg, 0, 0), x->payer) != 0)
+        if (PQntuples(pg) == 0
+            || strcmp(aw_db_get(pg, 0, "wallet"), x->payer) != 0)
         {
             snprintf(serr, serrlen, "unknown_session");
 
-        } else if (strcmp(PQgetvalue(pg, 0, 1), "ended") == 0) {
+        } else if (strcmp(aw_db_get(pg, 0, "state"), "ended") == 0) {
             snprintf(serr, serrlen, "session_ended");
         }
 
@@ -1072,7 +1076,8 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
             return aw_job_db_failed(x->job, res);
         }
 
-        x->session_id = PQntuples(pg) ? atoll(PQgetvalue(pg, 0, 0)) : 0;
+        x->session_id = PQntuples(pg)
+                        ? atoll(aw_db_get(pg, 0, "session_id")) : 0;
         PQclear(pg);
     }
 

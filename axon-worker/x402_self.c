@@ -271,12 +271,12 @@ aw_x402_sign(aw_db_t *db, void *data)
                      " ON CONFLICT (address) DO UPDATE"
                      " SET next_nonce = greatest(g.next_nonce,"
                      " $2::bigint) + 1"
-                     " RETURNING next_nonce - 1", 2, params);
+                     " RETURNING next_nonce - 1 AS nonce", 2, params);
     if (pg == NULL) {
         return AW_ERROR;
     }
 
-    x->gas_nonce = atoll(PQgetvalue(pg, 0, 0));
+    x->gas_nonce = atoll(aw_db_get(pg, 0, "nonce"));
     PQclear(pg);
 
     memset(&tx, 0, sizeof(tx));
