@@ -396,7 +396,7 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
     sent = 0;
 
     for (row = 0; row < rows; row++) {
-        if (strcmp(PQgetvalue(pg, row, 9), "confirming") != 0) {
+        if (strcmp(aw_db_get(pg, row, "state"), "confirming") != 0) {
             continue;
         }
 
@@ -408,9 +408,10 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
             continue;
         }
 
-        snprintf(key, sizeof(key), AXON_KEY_DEPOSITS "%s", PQgetvalue(pg, row, 5));
-        snprintf(field, sizeof(field), "%s:%s", PQgetvalue(pg, row, 1),
-                 PQgetvalue(pg, row, 2));
+        snprintf(key, sizeof(key), AXON_KEY_DEPOSITS "%s",
+                 aw_db_get(pg, row, "payer"));
+        snprintf(field, sizeof(field), "%s:%s", aw_db_get(pg, row, "tx_hash"),
+                 aw_db_get(pg, row, "log_index"));
 
         if (aw_redis_append(&aw_worker.redis, "HSET %s %s %s", key, field,
                             dump) == AW_OK)
@@ -503,10 +504,10 @@ aw_dep_row_json(PGresult *pg, int row, uint64_t head)
     int64_t      confs;
     uint64_t     block;
     json_t      *o;
-    const char  *state;
+    const char  *state, *v;
 
-    state = PQgetvalue(pg, row, 9);
-    block = strtoull(PQgetvalue(pg, row, 3), NULL, 10);
+    state = aw_db_get(pg, row, "state");
+    block = strtoull(aw_db_get(pg, row, "block_number"), NULL, 10);
     confs = 0;
 
     if (strcmp(state, "credited") == 0) {
@@ -517,11 +518,11 @@ aw_dep_row_json(PGresult *pg, int row, uint64_t head)
     }
 
     o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:i, s:I, s:I}",
-                  "tx_hash", PQgetvalue(pg, row, 1),
-                  "log_index", atoi(PQgetvalue(pg, row, 2)),
-                  "asset", PQgetvalue(pg, row, 6),
-                  "symbol", PQgetvalue(pg, row, 7),
-                  "amount", PQgetvalue(pg, row, 8),
+                  "tx_hash", aw_db_get(pg, row, "tx_hash"),
+                  "log_index", atoi(aw_db_get(pg, row, "log_index")),
+                  "asset", aw_db_get(pg, row, "asset"),
+                  "symbol", aw_db_get(pg, row, "symbol"),
+                  "amount", aw_db_get(pg, row, "amount"),
                   "status", state,
                   "confirmations", (json_int_t) confs,
                   "required", aw_worker.conf->deposit_confirmations,
@@ -532,20 +533,22 @@ aw_dep_row_json(PGresult *pg, int row, uint64_t head)
         return NULL;
     }
 
-    json_object_set_new(o, "payer", json_string(PQgetvalue(pg, row, 5)));
+    json_object_set_new(o, "payer", json_string(aw_db_get(pg, row, "payer")));
 
-    if (!PQgetisnull(pg, row, 10)) {
-        json_object_set_new(o, "reason", json_string(PQgetvalue(pg, row, 10)));
+    if (!aw_db_isnull(pg, row, "reject_reason")) {
+        json_object_set_new(o, "reason",
+                            json_string(aw_db_get(pg, row, "reject_reason")));
     }
 
-    if (!PQgetisnull(pg, row, 11)) {
-        json_object_set_new(o, "minutes",
-                            json_integer(atoll(PQgetvalue(pg, row, 11))));
+    if (!aw_db_isnull(pg, row, "credited_minutes")) {
+        v = aw_db_get(pg, row, "credited_minutes");
+        json_object_set_new(o, "minutes", json_integer(atoll(v)));
     }
 
-    if (!PQgetisnull(pg, row, 12)) {
+    if (!aw_db_isnull(pg, row, "discount_pct")) {
         json_object_set_new(o, "discount_pct",
-                            json_integer(atoi(PQgetvalue(pg, row, 12))));
+                            json_integer(atoi(aw_db_get(pg, row,
+                                                        "discount_pct"))));
     }
 
     return o;
@@ -600,10 +603,10 @@ aw_dep_publish_row(PGresult *pg, int row, uint64_t head, const char *drop)
 {
     char  field[96];
 
-    snprintf(field, sizeof(field), "%s:%s", PQgetvalue(pg, row, 1),
-             PQgetvalue(pg, row, 2));
+    snprintf(field, sizeof(field), "%s:%s", aw_db_get(pg, row, "tx_hash"),
+             aw_db_get(pg, row, "log_index"));
 
-    return aw_dep_publish(PQgetvalue(pg, row, 5), field,
+    return aw_dep_publish(aw_db_get(pg, row, "payer"), field,
                           aw_dep_row_json(pg, row, head), drop);
 }
 
@@ -903,11 +906,11 @@ aw_dep_log_in_tx(PGresult *pg, int row, const aw_eth_receipt_t *r)
     aw_u256_t     value;
     const aw_dep_token_t  *token;
 
-    if (strcmp(PQgetvalue(pg, row, 2), "-1") == 0) {
+    if (strcmp(aw_db_get(pg, row, "log_index"), "-1") == 0) {
         return -1;
     }
 
-    li = strtoull(PQgetvalue(pg, row, 2), NULL, 10);
+    li = strtoull(aw_db_get(pg, row, "log_index"), NULL, 10);
     found = -2;
     n = 0;
 
@@ -922,9 +925,10 @@ aw_dep_log_in_tx(PGresult *pg, int row, const aw_eth_receipt_t *r)
         aw_dep_hex_addr(payer, &from);
         axon_uint256_format(amount, value.b);
 
-        if (token == NULL || strcmp(token->text, PQgetvalue(pg, row, 6)) != 0
-            || strcmp(payer, PQgetvalue(pg, row, 5)) != 0
-            || strcmp(amount, PQgetvalue(pg, row, 8)) != 0)
+        if (token == NULL
+            || strcmp(token->text, aw_db_get(pg, row, "asset")) != 0
+            || strcmp(payer, aw_db_get(pg, row, "payer")) != 0
+            || strcmp(amount, aw_db_get(pg, row, "amount")) != 0)
         {
             continue;
         }
@@ -956,11 +960,11 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
     char                   bal[24], lid[24], txl[16];
     PGresult              *cr;
     aw_addr_t              payer;
-    const char            *params[8], *asset, *argv[3];
+    const char            *params[8], *asset, *argv[3], *minutes;
     redisReply            *reply;
     const aw_dep_token_t  *token;
 
-    asset = PQgetvalue(pg, row, 6);
+    asset = aw_db_get(pg, row, "asset");
 
     if (strcmp(asset, "ETH") == 0) {
         snprintf(price, sizeof(price), "%lld", (long long) aw_dep.eth_price);
@@ -971,8 +975,8 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
 
         if (token == NULL) {
             aw_log(AW_LOG_WARN, "deposits: %s:%s: token %s is no longer "
-                   "accepted: not credited", PQgetvalue(pg, row, 1),
-                   PQgetvalue(pg, row, 2), asset);
+                   "accepted: not credited", aw_db_get(pg, row, "tx_hash"),
+                   aw_db_get(pg, row, "log_index"), asset);
             if (res) {
                 aw_job_fail(res, 1, "token %s is not accepted", asset);
             }
@@ -983,7 +987,7 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
         snprintf(decimals, sizeof(decimals), "%d", token->decimals);
     }
 
-    if (axon_address_parse(payer.b, PQgetvalue(pg, row, 5), 42) != AXON_OK
+    if (axon_address_parse(payer.b, aw_db_get(pg, row, "payer"), 42) != AXON_OK
         || aw_dep_tier(&payer, &pct) != AW_OK)
     {
         if (res) {
@@ -993,9 +997,9 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
     }
 
     snprintf(disc, sizeof(disc), "%d", pct);
-    aw_dep_publish_tier(PQgetvalue(pg, row, 5), pct);
+    aw_dep_publish_tier(aw_db_get(pg, row, "payer"), pct);
 
-    params[0] = PQgetvalue(pg, row, 0);
+    params[0] = aw_db_get(pg, row, "id");
     params[1] = price;
     params[2] = decimals;
     params[3] = disc;
@@ -1016,29 +1020,34 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
             aw_job_db_failed(NULL, res);
         } else {
             aw_log(AW_LOG_WARN, "deposits: crediting %s: %s",
-                   PQgetvalue(pg, row, 1), aw_worker.db.error);
+                   aw_db_get(pg, row, "tx_hash"), aw_worker.db.error);
         }
         return AW_ERROR;
     }
 
+    minutes = aw_db_isnull(cr, 0, "minutes") ? "0"
+                                             : aw_db_get(cr, 0, "minutes");
+
     aw_log(AW_LOG_INFO, "deposits: %s:%s of %s (%s %s): %s, %s minutes at "
-           "%d%% off%s", PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2),
-           PQgetvalue(pg, row, 5), PQgetvalue(pg, row, 8),
-           PQgetvalue(pg, row, 7), PQgetvalue(cr, 0, 0),
-           PQgetisnull(cr, 0, 1) ? "0" : PQgetvalue(cr, 0, 1), pct,
-           PQgetvalue(cr, 0, 4)[0] == 't' ? "" : " (credited already)");
+           "%d%% off%s", aw_db_get(pg, row, "tx_hash"),
+           aw_db_get(pg, row, "log_index"), aw_db_get(pg, row, "payer"),
+           aw_db_get(pg, row, "amount"), aw_db_get(pg, row, "symbol"),
+           aw_db_get(cr, 0, "new_state"), minutes, pct,
+           aw_db_get(cr, 0, "applied")[0] == 't' ? "" : " (credited already)");
 
     if (res) {
         snprintf(res->note, sizeof(res->note), "%s:%s %s, %s minutes",
-                 PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2),
-                 PQgetvalue(cr, 0, 0),
-                 PQgetisnull(cr, 0, 1) ? "0" : PQgetvalue(cr, 0, 1));
+                 aw_db_get(pg, row, "tx_hash"),
+                 aw_db_get(pg, row, "log_index"),
+                 aw_db_get(cr, 0, "new_state"), minutes);
     }
 
-    if (!PQgetisnull(cr, 0, 2) && !PQgetisnull(cr, 0, 3)) {
-        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", PQgetvalue(pg, row, 5));
-        snprintf(bal, sizeof(bal), "%s", PQgetvalue(cr, 0, 3));
-        snprintf(lid, sizeof(lid), "%s", PQgetvalue(cr, 0, 2));
+    if (!aw_db_isnull(cr, 0, "ledger_id") && !aw_db_isnull(cr, 0, "balance"))
+    {
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s",
+                 aw_db_get(pg, row, "payer"));
+        snprintf(bal, sizeof(bal), "%s", aw_db_get(cr, 0, "balance"));
+        snprintf(lid, sizeof(lid), "%s", aw_db_get(cr, 0, "ledger_id"));
 
         argv[0] = key;
         argv[1] = bal;
@@ -1053,7 +1062,7 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
 
     PQclear(cr);
 
-    aw_dep_publish_id(PQgetvalue(pg, row, 0), 0);
+    aw_dep_publish_id(aw_db_get(pg, row, "id"), 0);
 
     return AW_OK;
 }
@@ -1134,7 +1143,7 @@ aw_dep_index(uint64_t head)
         return;
     }
 
-    cursor = PQntuples(pg) ? atoll(PQgetvalue(pg, 0, 0))
+    cursor = PQntuples(pg) ? atoll(aw_db_get(pg, 0, "block"))
                            : (int64_t) conf->deposit_start_block - 1;
     PQclear(pg);
 
@@ -1255,7 +1264,7 @@ aw_dep_confirm(uint64_t head)
     }
 
     for (row = 0; row < n; row++) {
-        aw_eth_parse_bytes(PQgetvalue(pg, row, 1), 32, hashes[row].b);
+        aw_eth_parse_bytes(aw_db_get(pg, row, "tx_hash"), 32, hashes[row].b);
     }
 
     rc = aw_rpc_get_receipts(&aw_worker.rpc, hashes, n, receipts, rcs);
@@ -1282,7 +1291,7 @@ aw_dep_confirm(uint64_t head)
 
         if (rcs[row] == AW_RPC_NOT_FOUND || !receipts[row].status) {
             /* the block left the chain, and the tx with it */
-            params[0] = PQgetvalue(pg, row, 0);
+            params[0] = aw_db_get(pg, row, "id");
 
             if (aw_db_exec(&aw_worker.db,
                            "UPDATE deposits SET state = 'orphaned',"
@@ -1293,19 +1302,20 @@ aw_dep_confirm(uint64_t head)
             {
                 aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: its "
                        "transaction is no longer on the chain",
-                       PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2));
+                       aw_db_get(pg, row, "tx_hash"),
+                       aw_db_get(pg, row, "log_index"));
                 aw_dep_publish_id(params[0], head);
             }
 
             continue;
         }
 
-        if (strcmp(bh, PQgetvalue(pg, row, 4)) != 0) {
+        if (strcmp(bh, aw_db_get(pg, row, "block_hash")) != 0) {
             /* mined again in another block: follow it */
             snprintf(blk, sizeof(blk), "%llu",
                      (unsigned long long) receipts[row].block_number);
 
-            mp[0] = PQgetvalue(pg, row, 0);
+            mp[0] = aw_db_get(pg, row, "id");
             mp[1] = blk;
             mp[2] = bh;
 
@@ -1316,7 +1326,8 @@ aw_dep_confirm(uint64_t head)
                            3, mp) == AW_OK)
             {
                 aw_log(AW_LOG_NOTICE, "deposits: %s:%s moved to block %s",
-                       PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2), blk);
+                       aw_db_get(pg, row, "tx_hash"),
+                       aw_db_get(pg, row, "log_index"), blk);
             }
 
             continue;
@@ -1346,7 +1357,7 @@ aw_dep_confirm(uint64_t head)
 
         if (txlog < -1) {
             /* moved with its transaction: found again at its new index */
-            params[0] = PQgetvalue(pg, row, 0);
+            params[0] = aw_db_get(pg, row, "id");
 
             if (aw_db_exec(&aw_worker.db,
                            "UPDATE deposits SET state = 'orphaned',"
@@ -1356,8 +1367,9 @@ aw_dep_confirm(uint64_t head)
                            1, params) == AW_OK)
             {
                 aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: its log "
-                       "is no longer at that index", PQgetvalue(pg, row, 1),
-                       PQgetvalue(pg, row, 2));
+                       "is no longer at that index",
+                       aw_db_get(pg, row, "tx_hash"),
+                       aw_db_get(pg, row, "log_index"));
                 aw_dep_publish_id(params[0], head);
             }
 
@@ -1439,12 +1451,13 @@ aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
     aw_hash_t          hash;
     aw_eth_receipt_t   r;
 
-    if (strcmp(PQgetvalue(pg, 0, 2), "-1") == 0) {
+    if (strcmp(aw_db_get(pg, 0, "log_index"), "-1") == 0) {
         return -1;
     }
 
     if (!aw_rpc_enabled(&aw_worker.rpc)
-        || aw_eth_parse_bytes(PQgetvalue(pg, 0, 1), 32, hash.b) != AW_OK)
+        || aw_eth_parse_bytes(aw_db_get(pg, 0, "tx_hash"), 32, hash.b)
+           != AW_OK)
     {
         aw_job_fail(res, 0, "eth: no node to read the receipt from");
         return -2;
@@ -1455,7 +1468,7 @@ aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
 
     if (rc != AW_RPC_OK) {
         aw_job_fail(res, rc == AW_RPC_NOT_FOUND, "eth: the receipt of %s: %s",
-                    PQgetvalue(pg, 0, 1), rc == AW_RPC_NOT_FOUND
+                    aw_db_get(pg, 0, "tx_hash"), rc == AW_RPC_NOT_FOUND
                     ? "not on the chain" : aw_worker.rpc.error);
         return -2;
     }
@@ -1466,7 +1479,8 @@ aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
     if (rc < -1) {
         aw_job_fail(res, 1, "%s:%s: the log at that index is not this "
                     "deposit (a reorg moved it: deposit.rescan)",
-                    PQgetvalue(pg, 0, 1), PQgetvalue(pg, 0, 2));
+                    aw_db_get(pg, 0, "tx_hash"),
+                    aw_db_get(pg, 0, "log_index"));
     }
 
     return rc;
@@ -1528,16 +1542,17 @@ aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    if (strcmp(PQgetvalue(pg, 0, 9), "credited") == 0) {
+    if (strcmp(aw_db_get(pg, 0, "state"), "credited") == 0) {
         aw_job_fail(res, 1, "%s:%s is credited already: take the minutes "
-                    "back with credit.revoke", PQgetvalue(pg, 0, 1),
-                    PQgetvalue(pg, 0, 2));
+                    "back with credit.revoke", aw_db_get(pg, 0, "tx_hash"),
+                    aw_db_get(pg, 0, "log_index"));
         PQclear(pg);
         return AW_ERROR;
     }
 
     j = json_pack("{s:s, s:s, s:s, s:s?}", "via", "redis", "reason",
-                  aw_job_str(job, "reason"), "tx_hash", PQgetvalue(pg, 0, 1),
+                  aw_job_str(job, "reason"),
+                  "tx_hash", aw_db_get(pg, 0, "tx_hash"),
                   "replay_of", job->replay_of);
     detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -1548,11 +1563,11 @@ aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    params[0] = PQgetvalue(pg, 0, 0);
+    params[0] = aw_db_get(pg, 0, "id");
     params[1] = aw_job_str(job, "reason");
     params[2] = job->id;
     params[3] = detail;
-    params[4] = PQgetvalue(pg, 0, 5);
+    params[4] = aw_db_get(pg, 0, "payer");
 
     up = aw_db_query(&aw_worker.db,
                      "WITH u AS (UPDATE deposits SET state = 'rejected',"
@@ -1571,7 +1586,7 @@ aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
     PQclear(up);
 
     snprintf(res->note, sizeof(res->note), "%s:%s rejected",
-             PQgetvalue(pg, 0, 1), PQgetvalue(pg, 0, 2));
+             aw_db_get(pg, 0, "tx_hash"), aw_db_get(pg, 0, "log_index"));
 
     PQclear(pg);
 
