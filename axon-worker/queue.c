@@ -70,6 +70,12 @@ static int aw_queue_read(aw_msec_t now);
 static int aw_queue_batch(redisReply *entries, int fresh, char *last);
 static int aw_queue_start(redisReply *e);
 static int aw_queue_entry(redisReply *e, redisReply *start);
+static const aw_job_kind_t *aw_queue_check(redisReply *fields, aw_job_t *job,
+    char *kindname, size_t size, char *err, size_t errlen);
+static int aw_queue_running(redisReply *e, redisReply *start, int *attempts,
+    char *error, size_t size);
+static int aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
+    const char *key, redisReply *fields);
 static void aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     aw_job_result_t *res);
 static void aw_queue_dead(const char *id, const char *key,
@@ -725,19 +731,14 @@ aw_queue_start(redisReply *e)
 static int
 aw_queue_entry(redisReply *e, redisReply *start)
 {
-    int                   rc, n, attempts;
+    int                   rc, attempts;
     char                  key[AW_JOB_ID_LEN + 16], kindname[72];
-    char                  list[256], err[AW_JOB_ERROR_LEN];
+    char                  err[AW_JOB_ERROR_LEN];
     char                  error[AW_JOB_ERROR_LEN + 64];
-    size_t                i, nlens[AW_JOB_MAX_FIELDS];
-    size_t                vlens[AW_JOB_MAX_FIELDS];
     aw_job_t              job;
-    aw_msec_t             took;
     aw_conf_t            *conf;
-    redisReply           *fields, *f, *kind, *reply;
-    const char           *id, *names[AW_JOB_MAX_FIELDS];
-    const char           *values[AW_JOB_MAX_FIELDS];
-    aw_job_result_t       res;
+    redisReply           *fields;
+    const char           *id;
     const aw_job_kind_t  *k;
 
     conf = aw_worker.conf;
@@ -759,129 +760,25 @@ aw_queue_entry(redisReply *e, redisReply *start)
         return AW_OK;
     }
 
-    /* the fields, against the kind's */
-
-    memset(&job, 0, sizeof(job));
-    kind = NULL;
-    k = NULL;
-    n = 0;
-    err[0] = '\0';
-
-    for (i = 0; i + 1 < fields->elements; i += 2) {
-        f = fields->element[i];
-
-        if (f->type != REDIS_REPLY_STRING
-            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
-        {
-            continue;
-        }
-
-        if (f->len == sizeof(AXON_JOB_KIND) - 1
-            && memcmp(f->str, AXON_JOB_KIND, f->len) == 0)
-        {
-            if (kind && err[0] == '\0') {
-                snprintf(err, sizeof(err), "field \"kind\" is given twice");
-            }
-
-            kind = fields->element[i + 1];
-            continue;
-        }
-
-        if (f->len == 9 && memcmp(f->str, "replay_of", 9) == 0) {
-            job.replay_of = fields->element[i + 1]->str;
-            continue;
-        }
-
-        if (n == AW_JOB_MAX_FIELDS) {
-            if (err[0] == '\0') {
-                snprintf(err, sizeof(err), "too many fields (at most %d)",
-                         AW_JOB_MAX_FIELDS);
-            }
-
-            continue;
-        }
-
-        names[n] = f->str;
-        nlens[n] = f->len;
-        values[n] = fields->element[i + 1]->str;
-        vlens[n] = fields->element[i + 1]->len;
-        n++;
-    }
-
-    if (kind) {
-        aw_queue_printable(kindname, sizeof(kindname), kind->str, kind->len);
-        k = aw_job_kind(kind->str, kind->len);
-
-    } else {
-        strcpy(kindname, "-");
-    }
-
-    if (err[0]) {
-        /* void */
-
-    } else if (kind == NULL) {
-        aw_job_kinds_list(list, sizeof(list));
-        snprintf(err, sizeof(err), "no \"kind\" field (the kinds: %s)", list);
-
-    } else if (k == NULL) {
-        aw_job_kinds_list(list, sizeof(list));
-        snprintf(err, sizeof(err), "unknown job kind \"%s\" (the kinds: %s)",
-                 kindname, list);
-
-    } else {
-        (void) aw_job_parse(&job, k, names, nlens, values, vlens, n, err,
-                            sizeof(err));
-    }
+    k = aw_queue_check(fields, &job, kindname, sizeof(kindname), err,
+                       sizeof(err));
 
     /* running: in one write with the previous job's outcome */
 
-    if (start) {
-        reply = start;
-
-    } else {
-        if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK)
-        {
-            return AW_ERROR;
-        }
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_INTEGER
-        || reply->element[1]->type != REDIS_REPLY_STRING)
+    if (aw_queue_running(e, start, &attempts, error, sizeof(error))
+        != AW_OK)
     {
-        aw_log(AW_LOG_ERR, "job %s: marking it running failed: %s", id,
-               reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                : "unexpected reply");
-        if (reply != start) {
-            freeReplyObject(reply);
-        }
-
         return AW_ERROR;
     }
 
-    attempts = (int) reply->element[0]->integer;
-
     aw_log_ctx("job %s %s", id, kindname);
 
-    if (attempts > conf->job_max_attempts) {
-        /* e.g. a job that made its worker crash each time */
-        snprintf(error, sizeof(error), "gave up after %d attempts; the last "
-                 "failed with: %s", attempts - 1,
-                 reply->element[1]->len ? reply->element[1]->str
-                                        : "(no error: the worker stopped)");
-        if (reply != start) {
-            freeReplyObject(reply);
-        }
-
+    if (error[0]) {
         aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
         aw_queue_dead(id, key, fields, error, attempts - 1);
         aw_log_ctx(NULL);
 
         return AW_OK;
-    }
-
-    if (reply != start) {
-        freeReplyObject(reply);
     }
 
     if (err[0]) {
@@ -906,11 +803,189 @@ aw_queue_entry(redisReply *e, redisReply *start)
 
     job.id = id;
     job.attempt = attempts;
+
+    rc = aw_queue_handle(&job, k, key, fields);
+
+    aw_log_ctx(NULL);
+
+    return rc;
+}
+
+
+/*
+ * The entry's fields against its kind's (kind, replay_of and the rest):
+ * the kind, or NULL; err says what is wrong ("" if nothing), and kindname
+ * the kind as logged.
+ */
+
+static const aw_job_kind_t *
+aw_queue_check(redisReply *fields, aw_job_t *job, char *kindname,
+    size_t size, char *err, size_t errlen)
+{
+    int                   n;
+    char                  list[256];
+    size_t                i, nlens[AW_JOB_MAX_FIELDS];
+    size_t                vlens[AW_JOB_MAX_FIELDS];
+    redisReply           *f, *kind;
+    const char           *names[AW_JOB_MAX_FIELDS];
+    const char           *values[AW_JOB_MAX_FIELDS];
+    const aw_job_kind_t  *k;
+
+    memset(job, 0, sizeof(aw_job_t));
+    kind = NULL;
+    k = NULL;
+    n = 0;
+    err[0] = '\0';
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        f = fields->element[i];
+
+        if (f->type != REDIS_REPLY_STRING
+            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        if (f->len == sizeof(AXON_JOB_KIND) - 1
+            && memcmp(f->str, AXON_JOB_KIND, f->len) == 0)
+        {
+            if (kind && err[0] == '\0') {
+                snprintf(err, errlen, "field \"kind\" is given twice");
+            }
+
+            kind = fields->element[i + 1];
+            continue;
+        }
+
+        if (f->len == 9 && memcmp(f->str, "replay_of", 9) == 0) {
+            job->replay_of = fields->element[i + 1]->str;
+            continue;
+        }
+
+        if (n == AW_JOB_MAX_FIELDS) {
+            if (err[0] == '\0') {
+                snprintf(err, errlen, "too many fields (at most %d)",
+                         AW_JOB_MAX_FIELDS);
+            }
+
+            continue;
+        }
+
+        names[n] = f->str;
+        nlens[n] = f->len;
+        values[n] = fields->element[i + 1]->str;
+        vlens[n] = fields->element[i + 1]->len;
+        n++;
+    }
+
+    if (kind) {
+        aw_queue_printable(kindname, size, kind->str, kind->len);
+        k = aw_job_kind(kind->str, kind->len);
+
+    } else {
+        snprintf(kindname, size, "-");
+    }
+
+    if (err[0]) {
+        /* void */
+
+    } else if (kind == NULL) {
+        aw_job_kinds_list(list, sizeof(list));
+        snprintf(err, errlen, "no \"kind\" field (the kinds: %s)", list);
+
+    } else if (k == NULL) {
+        aw_job_kinds_list(list, sizeof(list));
+        snprintf(err, errlen, "unknown job kind \"%s\" (the kinds: %s)",
+                 kindname, list);
+
+    } else {
+        (void) aw_job_parse(job, k, names, nlens, values, vlens, n, err,
+                            errlen);
+    }
+
+    return k;
+}
+
+
+/*
+ * The job marked running (start: that script's reply, already read), its
+ * attempts counted.  Past job_max_attempts, error says why it is given up
+ * (else ""): e.g. a job that made its worker crash each time.  AW_ERROR
+ * when the reply is missing or not the script's.
+ */
+
+static int
+aw_queue_running(redisReply *e, redisReply *start, int *attempts,
+    char *error, size_t size)
+{
+    int          rc;
+    const char  *id;
+    redisReply  *reply;
+
+    id = e->element[0]->str;
+    error[0] = '\0';
+
+    if (start) {
+        reply = start;
+
+    } else {
+        if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK)
+        {
+            return AW_ERROR;
+        }
+    }
+
+    rc = AW_OK;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        aw_log(AW_LOG_ERR, "job %s: marking it running failed: %s", id,
+               reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                : "unexpected reply");
+        rc = AW_ERROR;
+
+    } else {
+        *attempts = (int) reply->element[0]->integer;
+
+        if (*attempts > aw_worker.conf->job_max_attempts) {
+            snprintf(error, size, "gave up after %d attempts; the last "
+                     "failed with: %s", *attempts - 1,
+                     reply->element[1]->len
+                     ? reply->element[1]->str
+                     : "(no error: the worker stopped)");
+        }
+    }
+
+    if (reply != start) {
+        freeReplyObject(reply);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Runs the handler and records the outcome: done, retried later, or
+ * dead-lettered.  AW_ERROR when a connection was lost: the batch stops
+ * until it is back.
+ */
+
+static int
+aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
+    const char *key, redisReply *fields)
+{
+    int              rc;
+    char             error[AW_JOB_ERROR_LEN + 64];
+    aw_msec_t        took;
+    aw_job_result_t  res;
+
     memset(&res, 0, sizeof(res));
 
     took = aw_monotonic_msec();
 
-    rc = k->handler(&job, &res);
+    rc = k->handler(job, &res);
 
     took = aw_monotonic_msec() - took;
 
@@ -920,8 +995,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
         aw_log(AW_LOG_INFO, "done in %lld ms%s%s", (long long) took,
                res.note[0] ? ": " : "", res.note);
 
-        aw_queue_done(id, key, took, &res);
-        aw_log_ctx(NULL);
+        aw_queue_done(job->id, key, took, &res);
 
         return AW_OK;
     }
@@ -935,21 +1009,17 @@ aw_queue_entry(redisReply *e, redisReply *start)
     if (res.permanent) {
         aw_log(AW_LOG_WARN, "failed: %s; permanent, dead-lettered",
                res.error);
-        aw_queue_dead(id, key, fields, res.error, attempts);
+        aw_queue_dead(job->id, key, fields, res.error, job->attempt);
 
-    } else if (attempts >= conf->job_max_attempts) {
+    } else if (job->attempt >= aw_worker.conf->job_max_attempts) {
         snprintf(error, sizeof(error), "failed %d times; the last: %s",
-                 attempts, res.error);
+                 job->attempt, res.error);
         aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
-        aw_queue_dead(id, key, fields, error, attempts);
+        aw_queue_dead(job->id, key, fields, error, job->attempt);
 
     } else {
-        aw_queue_retry(id, key, attempts, res.error);
+        aw_queue_retry(job->id, key, job->attempt, res.error);
     }
-
-    aw_log_ctx(NULL);
-
-    /* a lost connection: stop the batch until it is back */
 
     if (!aw_db_up(&aw_worker.db) || !aw_redis_up(&aw_worker.redis)) {
         return AW_ERROR;
