@@ -125,6 +125,20 @@ static int aw_dep_publish(const char *wallet, const char *field,
 static int aw_dep_tier(const aw_addr_t *wallet, int *pct);
 static void aw_dep_index(uint64_t head);
 static void aw_dep_confirm(uint64_t head);
+static int aw_dep_fetch(aw_job_result_t *res, const char *wallet,
+    const char *txh, const aw_hash_t *hash, aw_eth_receipt_t *receipt,
+    aw_eth_tx_t *tx, int *rc);
+static size_t aw_dep_found_in(const aw_eth_tx_t *tx,
+    const aw_eth_receipt_t *receipt, aw_dep_found_t *found, size_t size,
+    int *unaccepted);
+static int aw_dep_record_found(const aw_eth_receipt_t *receipt,
+    const aw_hash_t *hash, const char *txh, const char *wallet,
+    const aw_dep_found_t *found, size_t n);
+static void aw_dep_confirm_row(PGresult *pg, int row, int rc,
+    const aw_eth_receipt_t *r, uint64_t head, aw_eth_block_t *b,
+    uint64_t *checked);
+static void aw_dep_orphan(PGresult *pg, int row, const char *reason,
+    const char *why, uint64_t head);
 static int aw_dep_log_in_tx(PGresult *pg, int row,
     const aw_eth_receipt_t *r);
 static int aw_dep_credit_row(PGresult *pg, int row, int txlog,
@@ -669,17 +683,12 @@ int
 aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
 {
     int                rc, mine, unaccepted;
-    size_t             i, n;
-    char               field[96], payer[43];
-    json_t            *entry;
+    size_t             n;
     aw_hash_t          hash;
-    aw_addr_t          from;
-    aw_u256_t          amount;
     aw_eth_tx_t        tx;
     const char        *txh, *wallet;
     aw_dep_found_t     found[16];
     aw_eth_receipt_t   receipt;
-    const aw_dep_token_t  *token;
 
     txh = aw_job_str(job, "tx_hash");
     wallet = aw_job_addr(job, "wallet");
@@ -699,78 +708,12 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    rc = aw_rpc_get_receipt(&aw_worker.rpc, &hash, &receipt);
-
-    if (rc == AW_RPC_NOT_FOUND) {
-        rc = aw_rpc_get_transaction(&aw_worker.rpc, &hash, &tx);
-
-        if (rc == AW_RPC_NOT_FOUND) {
-            return aw_dep_reject(res, wallet, txh, "tx_not_found",
-                                 "the node knows no such transaction");
-        }
-
-        if (rc == AW_RPC_OK) {
-            aw_job_fail(res, 0, "%s is pending: trying again later", txh);
-            return AW_ERROR;
-        }
+    if (!aw_dep_fetch(res, wallet, txh, &hash, &receipt, &tx, &rc)) {
+        return rc;
     }
 
-    if (rc != AW_RPC_OK) {
-        aw_job_fail(res, rc == AW_RPC_EMALFORMED, "eth: %s",
-                    aw_worker.rpc.error);
-        return AW_ERROR;
-    }
-
-    rc = aw_rpc_get_transaction(&aw_worker.rpc, &hash, &tx);
-
-    if (rc != AW_RPC_OK) {
-        aw_eth_receipt_free(&receipt);
-        aw_job_fail(res, 0, "eth: %s", rc == AW_RPC_NOT_FOUND
-                    ? "the transaction vanished" : aw_worker.rpc.error);
-        return AW_ERROR;
-    }
-
-    if (!receipt.status) {
-        aw_eth_receipt_free(&receipt);
-        return aw_dep_reject(res, wallet, txh, "tx_failed",
-                             "the transaction reverted");
-    }
-
-    n = 0;
-    unaccepted = 0;
-
-    if (tx.has_to && memcmp(tx.to.b, aw_dep.revenue.b, 20) == 0
-        && aw_dep.eth_price > 0)
-    {
-        for (i = 0; i < 32 && tx.value.b[i] == 0; i++) { /* void */ }
-
-        if (i < 32) {
-            found[n].log_index = -1;
-            found[n].payer = tx.from;
-            found[n].token = NULL;
-            found[n].amount = tx.value;
-            n++;
-        }
-    }
-
-    for (i = 0; i < receipt.nlogs && n < aw_nelems(found); i++) {
-        if (!aw_dep_transfer_log(&receipt.logs[i], &from, &amount)) {
-            continue;
-        }
-
-        token = aw_dep_token_of(&receipt.logs[i].address);
-
-        if (token == NULL) {
-            unaccepted++;
-            continue;
-        }
-
-        found[n].log_index = (int) receipt.logs[i].log_index;
-        found[n].payer = from;
-        found[n].token = token;
-        found[n].amount = amount;
-        n++;
-    }
+    n = aw_dep_found_in(&tx, &receipt, found, aw_nelems(found),
+                        &unaccepted);
 
     if (n == 0) {
         aw_eth_receipt_free(&receipt);
@@ -786,15 +729,163 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
                              "wallet");
     }
 
+    mine = aw_dep_record_found(&receipt, &hash, txh, wallet, found, n);
+
+    aw_eth_receipt_free(&receipt);
+
+    if (mine < 0) {
+        return aw_job_db_failed(job, res);
+    }
+
+    if (mine == 0) {
+        return aw_dep_reject(res, wallet, txh, "not_your_deposit",
+                             "the transaction was paid by another wallet");
+    }
+
+    snprintf(res->note, sizeof(res->note), "%s: %d deposit(s) of %s "
+             "recorded at block %llu", txh, mine, wallet,
+             (unsigned long long) receipt.block_number);
+
+    return AW_OK;
+}
+
+
+/*
+ * The transaction and its receipt, mined and successful: 1, or 0 with the
+ * job's outcome in *rc (rejected, or tried again later).
+ */
+
+static int
+aw_dep_fetch(aw_job_result_t *res, const char *wallet, const char *txh,
+    const aw_hash_t *hash, aw_eth_receipt_t *receipt, aw_eth_tx_t *tx,
+    int *rc)
+{
+    int  r;
+
+    r = aw_rpc_get_receipt(&aw_worker.rpc, hash, receipt);
+
+    if (r == AW_RPC_NOT_FOUND) {
+        r = aw_rpc_get_transaction(&aw_worker.rpc, hash, tx);
+
+        if (r == AW_RPC_NOT_FOUND) {
+            *rc = aw_dep_reject(res, wallet, txh, "tx_not_found",
+                                "the node knows no such transaction");
+            return 0;
+        }
+
+        if (r == AW_RPC_OK) {
+            aw_job_fail(res, 0, "%s is pending: trying again later", txh);
+            *rc = AW_ERROR;
+            return 0;
+        }
+    }
+
+    if (r != AW_RPC_OK) {
+        aw_job_fail(res, r == AW_RPC_EMALFORMED, "eth: %s",
+                    aw_worker.rpc.error);
+        *rc = AW_ERROR;
+        return 0;
+    }
+
+    r = aw_rpc_get_transaction(&aw_worker.rpc, hash, tx);
+
+    if (r != AW_RPC_OK) {
+        aw_eth_receipt_free(receipt);
+        aw_job_fail(res, 0, "eth: %s", r == AW_RPC_NOT_FOUND
+                    ? "the transaction vanished" : aw_worker.rpc.error);
+        *rc = AW_ERROR;
+        return 0;
+    }
+
+    if (!receipt->status) {
+        aw_eth_receipt_free(receipt);
+        *rc = aw_dep_reject(res, wallet, txh, "tx_failed",
+                            "the transaction reverted");
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/*
+ * What a transaction pays the revenue wallet: its value (when ETH is
+ * accepted), and each Transfer of an accepted token, at most size; the
+ * transfers of other tokens are counted in *unaccepted.
+ */
+
+static size_t
+aw_dep_found_in(const aw_eth_tx_t *tx, const aw_eth_receipt_t *receipt,
+    aw_dep_found_t *found, size_t size, int *unaccepted)
+{
+    size_t                 i, n;
+    aw_addr_t              from;
+    aw_u256_t              amount;
+    const aw_dep_token_t  *token;
+
+    n = 0;
+    *unaccepted = 0;
+
+    if (tx->has_to && memcmp(tx->to.b, aw_dep.revenue.b, 20) == 0
+        && aw_dep.eth_price > 0)
+    {
+        for (i = 0; i < 32 && tx->value.b[i] == 0; i++) { /* void */ }
+
+        if (i < 32) {
+            found[n].log_index = -1;
+            found[n].payer = tx->from;
+            found[n].token = NULL;
+            found[n].amount = tx->value;
+            n++;
+        }
+    }
+
+    for (i = 0; i < receipt->nlogs && n < size; i++) {
+        if (!aw_dep_transfer_log(&receipt->logs[i], &from, &amount)) {
+            continue;
+        }
+
+        token = aw_dep_token_of(&receipt->logs[i].address);
+
+        if (token == NULL) {
+            (*unaccepted)++;
+            continue;
+        }
+
+        found[n].log_index = (int) receipt->logs[i].log_index;
+        found[n].payer = from;
+        found[n].token = token;
+        found[n].amount = amount;
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * The deposits found, recorded and shown to their payers: how many are
+ * the job's wallet's (-1: Postgres failed).
+ */
+
+static int
+aw_dep_record_found(const aw_eth_receipt_t *receipt, const aw_hash_t *hash,
+    const char *txh, const char *wallet, const aw_dep_found_t *found,
+    size_t n)
+{
+    int      mine;
+    char     field[96], payer[43];
+    size_t   i;
+    json_t  *entry;
+
     mine = 0;
 
     for (i = 0; i < n; i++) {
-        if (aw_dep_record(receipt.block_number, &receipt.block_hash, &hash,
+        if (aw_dep_record(receipt->block_number, &receipt->block_hash, hash,
                           &found[i], &entry)
             != AW_OK)
         {
-            aw_eth_receipt_free(&receipt);
-            return aw_job_db_failed(job, res);
+            return -1;
         }
 
         aw_dep_hex_addr(payer, &found[i].payer);
@@ -810,18 +901,7 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
         }
     }
 
-    aw_eth_receipt_free(&receipt);
-
-    if (mine == 0) {
-        return aw_dep_reject(res, wallet, txh, "not_your_deposit",
-                             "the transaction was paid by another wallet");
-    }
-
-    snprintf(res->note, sizeof(res->note), "%s: %d deposit(s) of %s "
-             "recorded at block %llu", txh, mine, wallet,
-             (unsigned long long) receipt.block_number);
-
-    return AW_OK;
+    return mine;
 }
 
 
@@ -1225,13 +1305,13 @@ aw_dep_index(uint64_t head)
 static void
 aw_dep_confirm(uint64_t head)
 {
-    int                rc, *rcs, row, n, txlog;
-    char               chain[24], bh[67], sql[512], blk[24];
-    uint64_t           block, checked;
+    int                rc, *rcs, row, n;
+    char               chain[24], sql[512];
+    uint64_t           checked;
     PGresult          *pg;
     aw_hash_t         *hashes;
     aw_conf_t         *conf;
-    const char        *params[2], *mp[3];
+    const char        *params[1];
     aw_eth_block_t     b;
     aw_eth_receipt_t  *receipts;
 
@@ -1280,103 +1360,8 @@ aw_dep_confirm(uint64_t head)
     aw_dep_tiers.n = 0;
 
     for (row = 0; row < n; row++) {
-
-        if (rcs[row] != AW_RPC_OK && rcs[row] != AW_RPC_NOT_FOUND) {
-            continue;
-        }
-
-        if (rcs[row] == AW_RPC_OK) {
-            aw_eth_hex(bh, receipts[row].block_hash.b, 32);
-        }
-
-        if (rcs[row] == AW_RPC_NOT_FOUND || !receipts[row].status) {
-            /* the block left the chain, and the tx with it */
-            params[0] = aw_db_get(pg, row, "id");
-
-            if (aw_db_exec(&aw_worker.db,
-                           "UPDATE deposits SET state = 'orphaned',"
-                           " reject_reason = 'reorg: the transaction left "
-                           "the chain', updated_at = now()"
-                           " WHERE id = $1 AND state = 'confirming'",
-                           1, params) == AW_OK)
-            {
-                aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: its "
-                       "transaction is no longer on the chain",
-                       aw_db_get(pg, row, "tx_hash"),
-                       aw_db_get(pg, row, "log_index"));
-                aw_dep_publish_id(params[0], head);
-            }
-
-            continue;
-        }
-
-        if (strcmp(bh, aw_db_get(pg, row, "block_hash")) != 0) {
-            /* mined again in another block: follow it */
-            snprintf(blk, sizeof(blk), "%llu",
-                     (unsigned long long) receipts[row].block_number);
-
-            mp[0] = aw_db_get(pg, row, "id");
-            mp[1] = blk;
-            mp[2] = bh;
-
-            if (aw_db_exec(&aw_worker.db,
-                           "UPDATE deposits SET block_number = $2,"
-                           " block_hash = $3, updated_at = now()"
-                           " WHERE id = $1 AND state = 'confirming'",
-                           3, mp) == AW_OK)
-            {
-                aw_log(AW_LOG_NOTICE, "deposits: %s:%s moved to block %s",
-                       aw_db_get(pg, row, "tx_hash"),
-                       aw_db_get(pg, row, "log_index"), blk);
-            }
-
-            continue;
-        }
-
-        block = receipts[row].block_number;
-
-        if (head + 1 < block + conf->deposit_confirmations) {
-            aw_dep_publish_row(pg, row, head, NULL);
-            continue;
-        }
-
-        /* the block at that height is still the deposit's */
-        if (block != checked) {
-            if (aw_rpc_get_block(&aw_worker.rpc, block, &b) != AW_RPC_OK) {
-                continue;
-            }
-
-            checked = block;
-        }
-
-        if (memcmp(b.hash.b, receipts[row].block_hash.b, 32) != 0) {
-            continue;
-        }
-
-        txlog = aw_dep_log_in_tx(pg, row, &receipts[row]);
-
-        if (txlog < -1) {
-            /* moved with its transaction: found again at its new index */
-            params[0] = aw_db_get(pg, row, "id");
-
-            if (aw_db_exec(&aw_worker.db,
-                           "UPDATE deposits SET state = 'orphaned',"
-                           " reject_reason = 'reorg: the log moved',"
-                           " updated_at = now()"
-                           " WHERE id = $1 AND state = 'confirming'",
-                           1, params) == AW_OK)
-            {
-                aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: its log "
-                       "is no longer at that index",
-                       aw_db_get(pg, row, "tx_hash"),
-                       aw_db_get(pg, row, "log_index"));
-                aw_dep_publish_id(params[0], head);
-            }
-
-            continue;
-        }
-
-        aw_dep_credit_row(pg, row, txlog, "worker", NULL, NULL, NULL);
+        aw_dep_confirm_row(pg, row, rcs[row], &receipts[row], head, &b,
+                           &checked);
     }
 
 done:
@@ -1395,6 +1380,116 @@ done:
     free(receipts);
     free(rcs);
     PQclear(pg);
+}
+
+
+/*
+ * One confirming deposit against its receipt (rc: how it was read):
+ * orphaned, moved to another block, still confirming (published with its
+ * confirmations), or credited.  b and checked: the block last read at a
+ * height, read once a pass since deposits come in block order.
+ */
+
+static void
+aw_dep_confirm_row(PGresult *pg, int row, int rc, const aw_eth_receipt_t *r,
+    uint64_t head, aw_eth_block_t *b, uint64_t *checked)
+{
+    int          txlog;
+    char         bh[67], blk[24];
+    uint64_t     block;
+    const char  *mp[3];
+
+    if (rc != AW_RPC_OK && rc != AW_RPC_NOT_FOUND) {
+        return;
+    }
+
+    if (rc == AW_RPC_NOT_FOUND || !r->status) {
+        /* the block left the chain, and the tx with it */
+        aw_dep_orphan(pg, row, "reorg: the transaction left the chain",
+                      "its transaction is no longer on the chain", head);
+        return;
+    }
+
+    aw_eth_hex(bh, r->block_hash.b, 32);
+
+    if (strcmp(bh, aw_db_get(pg, row, "block_hash")) != 0) {
+        /* mined again in another block: follow it */
+        snprintf(blk, sizeof(blk), "%llu",
+                 (unsigned long long) r->block_number);
+
+        mp[0] = aw_db_get(pg, row, "id");
+        mp[1] = blk;
+        mp[2] = bh;
+
+        if (aw_db_exec(&aw_worker.db,
+                       "UPDATE deposits SET block_number = $2,"
+                       " block_hash = $3, updated_at = now()"
+                       " WHERE id = $1 AND state = 'confirming'",
+                       3, mp) == AW_OK)
+        {
+            aw_log(AW_LOG_NOTICE, "deposits: %s:%s moved to block %s",
+                   aw_db_get(pg, row, "tx_hash"),
+                   aw_db_get(pg, row, "log_index"), blk);
+        }
+
+        return;
+    }
+
+    block = r->block_number;
+
+    if (head + 1 < block + aw_worker.conf->deposit_confirmations) {
+        aw_dep_publish_row(pg, row, head, NULL);
+        return;
+    }
+
+    /* the block at that height is still the deposit's */
+    if (block != *checked) {
+        if (aw_rpc_get_block(&aw_worker.rpc, block, b) != AW_RPC_OK) {
+            return;
+        }
+
+        *checked = block;
+    }
+
+    if (memcmp(b->hash.b, r->block_hash.b, 32) != 0) {
+        return;
+    }
+
+    txlog = aw_dep_log_in_tx(pg, row, r);
+
+    if (txlog < -1) {
+        /* moved with its transaction: found again at its new index */
+        aw_dep_orphan(pg, row, "reorg: the log moved",
+                      "its log is no longer at that index", head);
+        return;
+    }
+
+    aw_dep_credit_row(pg, row, txlog, "worker", NULL, NULL, NULL);
+}
+
+
+/* a confirming deposit that left the chain: orphaned, for reason */
+
+static void
+aw_dep_orphan(PGresult *pg, int row, const char *reason, const char *why,
+    uint64_t head)
+{
+    const char  *params[2];
+
+    params[0] = aw_db_get(pg, row, "id");
+    params[1] = reason;
+
+    if (aw_db_exec(&aw_worker.db,
+                   "UPDATE deposits SET state = 'orphaned',"
+                   " reject_reason = $2, updated_at = now()"
+                   " WHERE id = $1 AND state = 'confirming'",
+                   2, params) == AW_OK)
+    {
+        aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: %s",
+               aw_db_get(pg, row, "tx_hash"),
+               aw_db_get(pg, row, "log_index"), why);
+        aw_dep_publish_id(params[0], head);
+    }
 }
 
 
