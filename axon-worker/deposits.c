@@ -117,6 +117,9 @@ static void aw_deposits_reload(void);
 static int aw_dep_configure(void);
 static void aw_dep_hex_addr(char out[43], const aw_addr_t *a);
 static int aw_dep_record_logs(const aw_eth_log_t *logs, size_t n);
+static int aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n,
+    char **text);
+static void aw_dep_publish_seen(PGresult *pg);
 static int aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
     const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry);
 static json_t *aw_dep_row_json(PGresult *pg, int row, uint64_t head);
@@ -314,30 +317,92 @@ aw_dep_transfer_log(const aw_eth_log_t *log, aw_addr_t *from,
 static int
 aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
 {
-    int               rc, row, rows;
-    FILE             *col[8];
-    char             *text[8], buf[80], *dump, key[64], field[96];
-    size_t            i, len[8], k, found, sent;
-    json_t           *entry;
-    PGresult         *pg;
-    redisReply       *reply;
-    const char       *params[9];
-    aw_dep_found_t    f;
-
-    rc = AW_ERROR;
-    pg = NULL;
-    found = 0;
+    int          rc, found;
+    char        *text[8], chain[24];
+    size_t       k;
+    PGresult    *pg;
+    const char  *params[9];
 
     for (k = 0; k < 8; k++) {
         text[k] = NULL;
-        col[k] = NULL;
     }
+
+    found = aw_dep_logs_arrays(logs, n, text);
+
+    if (found <= 0) {
+        rc = found == 0 ? AW_OK : AW_ERROR;
+        goto done;
+    }
+
+    snprintf(chain, sizeof(chain), "%d", aw_worker.conf->eth_chain_id);
+    params[0] = chain;
+
+    for (k = 0; k < 8; k++) {
+        params[k + 1] = text[k];
+    }
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT s.id, s.tx_hash, s.log_index, s.block_number,"
+                     " s.block_hash, s.payer, s.asset, s.symbol,"
+                     " s.amount::text, s.state, s.reject_reason,"
+                     " s.credited_minutes, s.discount_pct"
+                     " FROM unnest($2::text[], $3::int[], $4::bigint[],"
+                     " $5::text[], $6::text[], $7::text[], $8::text[],"
+                     " $9::numeric[]) WITH ORDINALITY"
+                     " AS x(tx, li, blk, bh, payer, asset, sym, amount, o)"
+                     " CROSS JOIN LATERAL axon_deposit_seen($1, x.tx, x.li,"
+                     " x.blk, x.bh, x.payer, x.asset, x.sym, x.amount) s"
+                     " ORDER BY x.o", 9, params);
+
+    if (pg == NULL) {
+        rc = AW_ERROR;
+        goto done;
+    }
+
+    aw_dep_publish_seen(pg);
+    PQclear(pg);
+
+    rc = AW_OK;
+
+done:
+
+    for (k = 0; k < 8; k++) {
+        free(text[k]);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The Transfers of accepted tokens among logs as eight Postgres arrays
+ * (tx, log index, block, block hash, payer, asset, symbol, amount), one
+ * element per deposit: how many (-1: out of memory).  The caller frees
+ * text[].
+ */
+
+static int
+aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n, char **text)
+{
+    int              found;
+    FILE            *col[8];
+    char             buf[80];
+    size_t           i, k, len[8];
+    aw_dep_found_t   f;
+
+    found = 0;
 
     for (k = 0; k < 8; k++) {
         col[k] = open_memstream(&text[k], &len[k]);
+
         if (col[k] == NULL) {
-            goto done;
+            while (k--) {
+                fclose(col[k]);
+            }
+
+            return -1;
         }
+
         fputc('{', col[k]);
     }
 
@@ -373,39 +438,26 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
     for (k = 0; k < 8; k++) {
         fputc('}', col[k]);
         fclose(col[k]);
-        col[k] = NULL;
     }
 
-    if (found == 0) {
-        rc = AW_OK;
-        goto done;
-    }
+    return found;
+}
 
-    snprintf(buf, sizeof(buf), "%d", aw_worker.conf->eth_chain_id);
-    params[0] = buf;
 
-    for (k = 0; k < 8; k++) {
-        params[k + 1] = text[k];
-    }
+/*
+ * The deposits just seen that are confirming, shown in their payers'
+ * lists at once; a lost reply only delays a wallet's list.
+ */
 
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT s.id, s.tx_hash, s.log_index, s.block_number,"
-                     " s.block_hash, s.payer, s.asset, s.symbol,"
-                     " s.amount::text, s.state, s.reject_reason,"
-                     " s.credited_minutes, s.discount_pct"
-                     " FROM unnest($2::text[], $3::int[], $4::bigint[],"
-                     " $5::text[], $6::text[], $7::text[], $8::text[],"
-                     " $9::numeric[]) WITH ORDINALITY"
-                     " AS x(tx, li, blk, bh, payer, asset, sym, amount, o)"
-                     " CROSS JOIN LATERAL axon_deposit_seen($1, x.tx, x.li,"
-                     " x.blk, x.bh, x.payer, x.asset, x.sym, x.amount) s"
-                     " ORDER BY x.o", 9, params);
+static void
+aw_dep_publish_seen(PGresult *pg)
+{
+    int          row, rows;
+    char        *dump, key[64], field[96];
+    size_t       sent;
+    json_t      *entry;
+    redisReply  *reply;
 
-    if (pg == NULL) {
-        goto done;
-    }
-
-    rc = AW_OK;
     rows = PQntuples(pg);
     sent = 0;
 
@@ -436,7 +488,6 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
         free(dump);
     }
 
-    /* the replies, in order; a lost one only delays the wallet's list */
     while (sent--) {
         reply = aw_redis_get_reply(&aw_worker.redis);
         if (reply == NULL) {
@@ -444,19 +495,6 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
         }
         freeReplyObject(reply);
     }
-
-done:
-
-    for (k = 0; k < 8; k++) {
-        if (col[k]) {
-            fclose(col[k]);
-        }
-        free(text[k]);
-    }
-
-    PQclear(pg);
-
-    return rc;
 }
 
 
