@@ -25,6 +25,9 @@ static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_deposit_tokens(aw_conf_t *conf, char *err,
+    size_t errlen);
+static int aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen);
 
 
@@ -418,12 +421,10 @@ aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
 static int
 aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
 {
-    int                  n, i;
-    char                 loc[300], sym[32], addr[64], item[128];
-    size_t               len;
-    long long            dec, price, min, pct;
-    const char          *p, *s, *what;
-    aw_conf_token_t     *t;
+    int                  n;
+    char                 loc[300], addr[64];
+    long long            dec;
+    const char          *p, *what;
     aw_conf_deposits_t  *d;
 
     d = &conf->deposit;
@@ -443,6 +444,51 @@ aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
 
         d->enabled = 1;
     }
+
+    if (aw_conf_deposit_tokens(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    what = "deposit_tier_token";
+    p = conf->deposit_tier_token;
+
+    if (*p == '\0') {
+        return AW_OK;
+    }
+
+    n = 0;
+
+    if (sscanf(p, "%63[^:]:%lld %n", addr, &dec, &n) != 2 || p[n] != '\0'
+        || dec < 0 || dec > 36
+        || axon_address_parse(d->tier_token, addr, strlen(addr)) != AXON_OK)
+    {
+        snprintf(err, errlen, "%s: deposit_tier_token \"%s\" is not "
+                 "ADDRESS:DECIMALS (DECIMALS 0 to 36)",
+                 aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc)),
+                 p);
+        return AW_ERROR;
+    }
+
+    d->tier_decimals = (int) dec;
+
+    return aw_conf_deposit_tiers(conf, err, errlen);
+}
+
+
+/* deposit_tokens: SYMBOL:ADDRESS:DECIMALS:PRICE, ... */
+
+static int
+aw_conf_deposit_tokens(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  n, i;
+    char                 loc[300], sym[32], addr[64], item[128];
+    size_t               len;
+    long long            dec, price;
+    const char          *p, *s, *what;
+    aw_conf_token_t     *t;
+    aw_conf_deposits_t  *d;
+
+    d = &conf->deposit;
 
     what = "deposit_tokens";
     aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc));
@@ -512,27 +558,23 @@ aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
         d->ntokens++;
     }
 
-    what = "deposit_tier_token";
-    p = conf->deposit_tier_token;
+    return AW_OK;
+}
 
-    if (*p == '\0') {
-        return AW_OK;
-    }
 
-    n = 0;
+/* deposit_tiers: MIN:PERCENT, ..., MIN ascending */
 
-    if (sscanf(p, "%63[^:]:%lld %n", addr, &dec, &n) != 2 || p[n] != '\0'
-        || dec < 0 || dec > 36
-        || axon_address_parse(d->tier_token, addr, strlen(addr)) != AXON_OK)
-    {
-        snprintf(err, errlen, "%s: deposit_tier_token \"%s\" is not "
-                 "ADDRESS:DECIMALS (DECIMALS 0 to 36)",
-                 aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc)),
-                 p);
-        return AW_ERROR;
-    }
+static int
+aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  n;
+    char                 loc[300], item[128];
+    size_t               len;
+    long long            min, pct;
+    const char          *p, *s, *what;
+    aw_conf_deposits_t  *d;
 
-    d->tier_decimals = (int) dec;
+    d = &conf->deposit;
 
     what = "deposit_tiers";
     aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc));
