@@ -60,6 +60,9 @@
 
 
 static int aw_x402_move(aw_job_t *job, aw_job_result_t *res);
+static aw_x402_outcome_e aw_x402_settle(aw_x402_t *x);
+static int aw_x402_failed(aw_x402_t *x, aw_job_result_t *res);
+static int aw_x402_settled(aw_x402_t *x, aw_job_result_t *res);
 static int aw_x402_parse(aw_x402_t *x, char *err, size_t errlen);
 static int aw_x402_begin(aw_x402_t *x, aw_job_result_t *res);
 static aw_x402_outcome_e aw_x402_precheck(aw_x402_t *x);
@@ -138,12 +141,9 @@ int
 aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
 {
     int                 rc;
-    char                err[256], serr[64], chain[24], txlog[16];
-    int64_t             paid_until, per_minute;
-    PGresult           *pg;
+    char                err[256];
     aw_conf_t          *conf;
     aw_x402_t           x;
-    const char         *params[6];
     aw_x402_outcome_e   outcome;
 
     conf = aw_worker.conf;
@@ -181,156 +181,203 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
     }
 
     if (aw_x402_begin(&x, res) != AW_OK) {
-        goto done_error;
-    }
-
-    if (strcmp(x.state, "settled") == 0) {
-        outcome = AW_X402_SETTLED;
-
-    } else if (strcmp(x.state, "failed") == 0) {
-        outcome = AW_X402_FAILED;
-
-    } else if (strcmp(x.state, "new") == 0 && x.p == NULL) {
-        /* before anything is sent; once sent, the payment is seen through */
-        outcome = aw_x402_fail(&x, "unknown_profile", "profile \"%s\" is not "
-                               "sold by this worker", x.profile);
-
-    } else if (strcmp(x.state, "new") == 0
-               && (!conf->sessions || !conf->ssh_sessions))
-    {
-        outcome = aw_x402_fail(&x, "ssh_disabled", "this worker runs no SSH "
-                               "sessions (keys sessions, ssh_sessions)");
-
-    } else if (strcmp(x.state, "new") == 0
-               && (outcome = aw_x402_precheck(&x)) != AW_X402_SETTLED)
-    {
-        /* refused (or the chain is not answering) before any gas is spent */
-
-    } else if (strcmp(x.state, "sent") == 0 && x.self && x.rawlen == 0) {
-        outcome = aw_x402_later(&x, "the row is sent without its bytes");
-
-    } else if (strcmp(x.state, "sent") == 0 ? !x.self
-               : conf->x402_settle == AW_X402_FACILITATOR)
-    {
-        /* a payment under way is seen through the way it was begun */
-        outcome = aw_x402_facilitator(&x);
+        rc = AW_ERROR;
 
     } else {
-        outcome = aw_x402_self(&x);
+        outcome = aw_x402_settle(&x);
+
+        if (outcome == AW_X402_LATER) {
+            aw_job_fail(res, 0, "%s", x.message);
+            rc = AW_ERROR;
+
+        } else if (outcome == AW_X402_FAILED) {
+            rc = aw_x402_failed(&x, res);
+
+        } else {
+            rc = aw_x402_settled(&x, res);
+        }
     }
 
-    if (outcome == AW_X402_LATER) {
-        aw_job_fail(res, 0, "%s", x.message);
-        goto done_error;
+    json_decref(x.payload);
+    json_decref(x.requirements);
+
+    return rc;
+}
+
+
+/*
+ * Settlement, by the row's state: nothing more for a payment settled or
+ * failed; a new one checked first and refused before any gas is spent; one
+ * under way seen through the way it was begun.
+ */
+
+static aw_x402_outcome_e
+aw_x402_settle(aw_x402_t *x)
+{
+    aw_x402_outcome_e   outcome;
+    aw_conf_t          *conf;
+
+    conf = aw_worker.conf;
+
+    if (strcmp(x->state, "settled") == 0) {
+        return AW_X402_SETTLED;
     }
 
-    if (outcome == AW_X402_FAILED) {
-        if (strcmp(x.state, "failed") != 0) {
-            params[0] = x.nonce;
-            params[1] = x.payer;
-            params[2] = x.reason;
-            params[3] = x.tx;
+    if (strcmp(x->state, "failed") == 0) {
+        return AW_X402_FAILED;
+    }
 
-            pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_failed_stmt, 4,
-                                      params);
-            if (pg == NULL) {
-                aw_job_db_failed(job, res);
-                goto done_error;
-            }
-
-            PQclear(pg);
-
-            aw_log(AW_LOG_NOTICE, "payment %s of %s failed: %s: %s", x.nonce,
-                   x.payer, x.reason, x.message);
+    if (strcmp(x->state, "new") == 0) {
+        if (x->p == NULL) {
+            return aw_x402_fail(x, "unknown_profile", "profile \"%s\" is "
+                                "not sold by this worker", x->profile);
         }
 
-        if (aw_x402_record(&x, 0, 0, NULL) != AW_OK) {
-            aw_job_fail(res, 0, "redis: the outcome was not written");
-            goto done_error;
+        if (!conf->sessions || !conf->ssh_sessions) {
+            return aw_x402_fail(x, "ssh_disabled", "this worker runs no SSH "
+                                "sessions (keys sessions, ssh_sessions)");
         }
 
-        snprintf(res->note, sizeof(res->note), "payment %s of %s failed "
-                 "(%s): no credit, no session", x.nonce, x.payer, x.reason);
-        goto done;
+        outcome = aw_x402_precheck(x);
+
+        if (outcome != AW_X402_SETTLED) {
+            return outcome;
+        }
+
+    } else if (strcmp(x->state, "sent") == 0 && x->self && x->rawlen == 0) {
+        return aw_x402_later(x, "the row is sent without its bytes");
     }
 
-    /* settled: the credit, once for the transfer whoever saw it */
+    if (strcmp(x->state, "sent") == 0 ? !x->self
+        : conf->x402_settle == AW_X402_FACILITATOR)
+    {
+        return aw_x402_facilitator(x);
+    }
+
+    return aw_x402_self(x);
+}
+
+
+/* a payment that failed: the row, then the record the module polls */
+
+static int
+aw_x402_failed(aw_x402_t *x, aw_job_result_t *res)
+{
+    PGresult    *pg;
+    const char  *params[4];
+
+    if (strcmp(x->state, "failed") != 0) {
+        params[0] = x->nonce;
+        params[1] = x->payer;
+        params[2] = x->reason;
+        params[3] = x->tx;
+
+        pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_failed_stmt, 4,
+                                  params);
+        if (pg == NULL) {
+            aw_job_db_failed(x->job, res);
+            return AW_ERROR;
+        }
+
+        PQclear(pg);
+
+        aw_log(AW_LOG_NOTICE, "payment %s of %s failed: %s: %s", x->nonce,
+               x->payer, x->reason, x->message);
+    }
+
+    if (aw_x402_record(x, 0, 0, NULL) != AW_OK) {
+        aw_job_fail(res, 0, "redis: the outcome was not written");
+        return AW_ERROR;
+    }
+
+    snprintf(res->note, sizeof(res->note), "payment %s of %s failed "
+             "(%s): no credit, no session", x->nonce, x->payer, x->reason);
+    return AW_OK;
+}
+
+
+/*
+ * A payment settled: the credit, once for the transfer whoever saw it;
+ * the payer's token; the session it pays for; the record the module polls.
+ */
+
+static int
+aw_x402_settled(aw_x402_t *x, aw_job_result_t *res)
+{
+    char         serr[64], chain[24], txlog[16];
+    int64_t      paid_until, per_minute;
+    PGresult    *pg;
+    aw_conf_t   *conf;
+    const char  *params[6];
+
+    conf = aw_worker.conf;
 
     snprintf(chain, sizeof(chain), "%d", conf->eth_chain_id);
-    snprintf(txlog, sizeof(txlog), "%d", x.txlog);
+    snprintf(txlog, sizeof(txlog), "%d", x->txlog);
 
-    params[0] = x.nonce;
-    params[1] = x.payer;
-    params[2] = x.tx;
+    params[0] = x->nonce;
+    params[1] = x->payer;
+    params[2] = x->tx;
     params[3] = chain;
     params[4] = txlog;
-    params[5] = job->id;
+    params[5] = x->job->id;
 
     pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_settled_stmt, 6,
                               params);
     if (pg == NULL) {
-        aw_job_db_failed(job, res);
-        goto done_error;
+        aw_job_db_failed(x->job, res);
+        return AW_ERROR;
     }
 
     res->has_balance = 1;
-    snprintf(res->wallet, sizeof(res->wallet), "%s", x.payer);
+    snprintf(res->wallet, sizeof(res->wallet), "%s", x->payer);
     res->ledger_id = atoll(aw_db_get(pg, 0, "ledger_id"));
     res->balance = atoll(aw_db_get(pg, 0, "balance"));
 
     if (aw_db_get(pg, 0, "applied")[0] == 't') {
         aw_log(AW_LOG_NOTICE, "payment %s of %s settled by %s: %+lld "
-               "minutes, balance %lld", x.nonce, x.payer, x.tx,
-               (long long) x.credit, (long long) res->balance);
+               "minutes, balance %lld", x->nonce, x->payer, x->tx,
+               (long long) x->credit, (long long) res->balance);
 
     } else {
         aw_log(AW_LOG_NOTICE, "payment %s of %s settled by %s, credited "
-               "before (ledger id %lld): nothing credited now", x.nonce,
-               x.payer, x.tx, (long long) res->ledger_id);
+               "before (ledger id %lld): nothing credited now", x->nonce,
+               x->payer, x->tx, (long long) res->ledger_id);
     }
 
     PQclear(pg);
 
-    if (aw_x402_token(&x, res) != AW_OK) {
-        goto done_error;
+    if (aw_x402_token(x, res) != AW_OK) {
+        return AW_ERROR;
     }
 
     serr[0] = '\0';
 
-    if (x.p && aw_x402_session(&x, res, serr, sizeof(serr)) != AW_OK) {
-        goto done_error;
+    if (x->p && aw_x402_session(x, res, serr, sizeof(serr)) != AW_OK) {
+        return AW_ERROR;
     }
 
-    per_minute = x.p ? AXON_PRICE_PER_MINUTE((int64_t) x.p->gpus, x.p->price)
-                     : 0;
+    per_minute = x->p ? AXON_PRICE_PER_MINUTE((int64_t) x->p->gpus,
+                                              x->p->price)
+                      : 0;
     paid_until = (int64_t) time(NULL)
                  + (per_minute ? res->balance / per_minute * 60 : 0);
 
-    if (x.p == NULL) {
+    if (x->p == NULL) {
         snprintf(serr, sizeof(serr), "unknown_profile");
     }
 
-    if (aw_x402_record(&x, 1, paid_until, serr[0] ? serr : NULL) != AW_OK) {
+    if (aw_x402_record(x, 1, paid_until, serr[0] ? serr : NULL) != AW_OK) {
         aw_job_fail(res, 0, "redis: the outcome was not written");
-        goto done_error;
+        return AW_ERROR;
     }
 
     snprintf(res->note, sizeof(res->note), "payment %s of %s settled (%s): "
-             "%lld minutes credited, session %lld%s%s", x.nonce, x.payer,
-             x.tx, (long long) x.credit, (long long) x.session_id,
+             "%lld minutes credited, session %lld%s%s", x->nonce, x->payer,
+             x->tx, (long long) x->credit, (long long) x->session_id,
              serr[0] ? ": " : "", serr);
 
-done:
-
-    json_decref(x.payload);
-    json_decref(x.requirements);
     return AW_OK;
-
-done_error:
-
-    json_decref(x.payload);
-    json_decref(x.requirements);
-    return AW_ERROR;
 }
 
 
