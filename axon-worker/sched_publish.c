@@ -62,11 +62,20 @@ typedef struct {
 } aw_sched_connect_t;
 
 
+/* the pool's counts, of the hosts that do not drain (total: all) */
+typedef struct {
+    int  total, nfree, largest, pfree;
+} aw_sched_pool_t;
+
+
 static void aw_sched_cols(PGresult *pg, aw_sched_cols_t *c);
 static int aw_sched_session_argv(PGresult *pg, int row,
     const aw_sched_cols_t *c, char *key, aw_sched_connect_t *to,
     const char **argv);
 static int aw_sched_synced(PGresult *pg, const aw_sched_cols_t *c);
+static json_t *aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used,
+    json_t *drains, json_t *taken, aw_sched_pool_t *pool);
+static json_t *aw_sched_profile_list(int largest, long long queued);
 
 
 /*
@@ -328,14 +337,14 @@ aw_sched_synced(PGresult *pg, const aw_sched_cols_t *c)
 int
 aw_sched_profiles(int force)
 {
-    int          i, j, k, total, nfree, largest, fits, drained, ports, pfree;
-    char        *text;
-    json_t      *used, *drains, *profiles, *hosts, *free_gpus, *doc, *u,
-                *taken;
-    PGresult    *pg;
-    aw_conf_t   *conf;
-    redisReply  *reply;
-    long long    queued;
+    int               i;
+    char             *text;
+    json_t           *used, *drains, *profiles, *hosts, *doc, *taken;
+    PGresult         *pg;
+    aw_conf_t        *conf;
+    redisReply       *reply;
+    long long         queued;
+    aw_sched_pool_t   pool;
 
     conf = aw_worker.conf;
 
@@ -363,105 +372,25 @@ aw_sched_profiles(int force)
     PQclear(pg);
 
     hosts = json_array();
-    total = nfree = largest = pfree = 0;
+    memset(&pool, 0, sizeof(pool));
 
     for (i = 0; i < conf->nhosts; i++) {
-        free_gpus = json_array();
-        drained = 0;
-
-        for (k = 0; k < (int) json_array_size(drains); k++) {
-            if (strcmp(json_string_value(json_array_get(drains, k)) ?: "",
-                       conf->host[i].name) == 0)
-            {
-                drained = 1;
-            }
-        }
-
-        for (j = 0; j < conf->host[i].ngpus; j++) {
-            for (k = 0; k < (int) json_array_size(used); k++) {
-                u = json_array_get(used, k);
-
-                if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
-                           conf->host[i].name) == 0
-                    && json_integer_value(json_array_get(u, 1))
-                       == conf->host[i].gpus[j])
-                {
-                    break;
-                }
-            }
-
-            if (k == (int) json_array_size(used)) {
-                json_array_append_new(free_gpus,
-                                      json_integer(conf->host[i].gpus[j]));
-            }
-        }
-
-        /* the free ports of its pool */
-        ports = conf->port_pool_size;
-
-        for (k = 0; k < (int) json_array_size(taken); k++) {
-            u = json_array_get(taken, k);
-
-            if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
-                       conf->host[i].name) == 0
-                && json_integer_value(json_array_get(u, 1))
-                   >= conf->port_pool_start
-                && json_integer_value(json_array_get(u, 1))
-                   < conf->port_pool_start + conf->port_pool_size)
-            {
-                ports--;
-            }
-        }
-
-        total += conf->host[i].ngpus;
-
-        if (!drained) {
-            nfree += json_array_size(free_gpus);
-            pfree += ports;
-
-            if (ports > 0) {
-                largest = aw_max(largest, (int) json_array_size(free_gpus));
-            }
-        }
-
-        json_array_append_new(hosts,
-            json_pack("{s:s, s:i, s:o, s:b, s:i}", "name", conf->host[i].name,
-                      "gpus", conf->host[i].ngpus, "free", free_gpus,
-                      "draining", drained, "ports_free", ports));
+        json_array_append_new(hosts, aw_sched_host(&conf->host[i], used,
+                                                   drains, taken, &pool));
     }
 
     json_decref(used);
     json_decref(drains);
     json_decref(taken);
 
-    profiles = json_array();
-
-    for (i = 0; i < conf->nprofiles; i++) {
-        fits = 0;
-
-        for (j = 0; j < conf->nhosts; j++) {
-            fits |= conf->host[j].ngpus >= conf->profile[i].gpus;
-        }
-
-        json_array_append_new(profiles,
-            json_pack("{s:s, s:i, s:i, s:i, s:b, s:b}",
-                      "name", conf->profile[i].name,
-                      "gpus", conf->profile[i].gpus,
-                      "price", conf->profile[i].price,
-                      "per_minute",
-                      AXON_PRICE_PER_MINUTE(conf->profile[i].gpus,
-                                            conf->profile[i].price),
-                      "available", queued == 0
-                                   && largest >= conf->profile[i].gpus,
-                      "fits_pool", fits));
-    }
+    profiles = aw_sched_profile_list(pool.largest, queued);
 
     doc = json_pack("{s:o, s:b, s:{s:i, s:i, s:{s:i, s:i, s:i}, s:I, s:s, "
                     "s:I, s:I, s:o}}",
                     "profiles", profiles, "ssh", conf->ssh_sessions,
-                    "pool", "gpus", total, "free", nfree,
+                    "pool", "gpus", pool.total, "free", pool.nfree,
                     "ports", "start", conf->port_pool_start,
-                    "size", conf->port_pool_size, "free", pfree,
+                    "size", conf->port_pool_size, "free", pool.pfree,
                     "queued", (json_int_t) queued,
                     "policy", "fcfs-backfill-reserve",
                     "reserve_after_s",
@@ -502,6 +431,124 @@ aw_sched_profiles(int force)
     aw_sched.profiles = text;
 
     return AW_OK;
+}
+
+
+/*
+ * One host of the pool as axon:profiles shows it (its free GPUs and
+ * ports, whether it drains), its counts added to pool's unless it drains.
+ * used: [[host, gpu]], drains: [host], taken: [[host, port]].
+ */
+
+static json_t *
+aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used, json_t *drains,
+    json_t *taken, aw_sched_pool_t *pool)
+{
+    int          j, k, drained, ports;
+    json_t      *free_gpus, *u;
+    aw_conf_t   *conf;
+
+    conf = aw_worker.conf;
+    free_gpus = json_array();
+    drained = 0;
+
+    for (k = 0; k < (int) json_array_size(drains); k++) {
+        if (strcmp(json_string_value(json_array_get(drains, k)) ?: "",
+                   h->name) == 0)
+        {
+            drained = 1;
+        }
+    }
+
+    for (j = 0; j < h->ngpus; j++) {
+        for (k = 0; k < (int) json_array_size(used); k++) {
+            u = json_array_get(used, k);
+
+            if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
+                       h->name) == 0
+                && json_integer_value(json_array_get(u, 1)) == h->gpus[j])
+            {
+                break;
+            }
+        }
+
+        if (k == (int) json_array_size(used)) {
+            json_array_append_new(free_gpus, json_integer(h->gpus[j]));
+        }
+    }
+
+    /* the free ports of its pool */
+    ports = conf->port_pool_size;
+
+    for (k = 0; k < (int) json_array_size(taken); k++) {
+        u = json_array_get(taken, k);
+
+        if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
+                   h->name) == 0
+            && json_integer_value(json_array_get(u, 1))
+               >= conf->port_pool_start
+            && json_integer_value(json_array_get(u, 1))
+               < conf->port_pool_start + conf->port_pool_size)
+        {
+            ports--;
+        }
+    }
+
+    pool->total += h->ngpus;
+
+    if (!drained) {
+        pool->nfree += json_array_size(free_gpus);
+        pool->pfree += ports;
+
+        if (ports > 0) {
+            pool->largest = aw_max(pool->largest,
+                                   (int) json_array_size(free_gpus));
+        }
+    }
+
+    return json_pack("{s:s, s:i, s:o, s:b, s:i}", "name", h->name,
+                     "gpus", h->ngpus, "free", free_gpus,
+                     "draining", drained, "ports_free", ports);
+}
+
+
+/*
+ * The profiles with their price per minute, whether one fits now (nothing
+ * queued, and a host with that many free GPUs and a port) and whether it
+ * fits the pool at all.
+ */
+
+static json_t *
+aw_sched_profile_list(int largest, long long queued)
+{
+    int          i, j, fits;
+    json_t      *profiles;
+    aw_conf_t   *conf;
+
+    conf = aw_worker.conf;
+    profiles = json_array();
+
+    for (i = 0; i < conf->nprofiles; i++) {
+        fits = 0;
+
+        for (j = 0; j < conf->nhosts; j++) {
+            fits |= conf->host[j].ngpus >= conf->profile[i].gpus;
+        }
+
+        json_array_append_new(profiles,
+            json_pack("{s:s, s:i, s:i, s:i, s:b, s:b}",
+                      "name", conf->profile[i].name,
+                      "gpus", conf->profile[i].gpus,
+                      "price", conf->profile[i].price,
+                      "per_minute",
+                      AXON_PRICE_PER_MINUTE(conf->profile[i].gpus,
+                                            conf->profile[i].price),
+                      "available", queued == 0
+                                   && largest >= conf->profile[i].gpus,
+                      "fits_pool", fits));
+    }
+
+    return profiles;
 }
 
 

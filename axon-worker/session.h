@@ -6,9 +6,9 @@
  *               gpu.drain, gpu.undrain (admins)
  *   sched.c     the job source that runs the rest: the scheduler (the fair
  *               queue, sql/003_sessions.sql's axon_sched_assign), launching
- *               and stopping containers, the billing tick, idle and grace,
- *               publishing sessions and profiles to Redis, the reconcile
- *               sweep
+ *               and stopping containers, the billing tick, idle and grace;
+ *               sched_publish.c publishes sessions and profiles to Redis,
+ *               sched_reconcile.c is the reconcile sweep (scheduler.h)
  *
  * Postgres is the system of record; Redis holds what the module reads:
  *
