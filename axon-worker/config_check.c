@@ -181,7 +181,7 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
 
 
 /*
- * eth_rpc_url: at most 8 http:// or https:// URLs, comma-separated.
+ * eth_rpc_url: a list of at most 8 http:// or https:// URLs.
  */
 
 static int

@@ -389,8 +389,8 @@ aw_loop(void)
         x402_next = aw_x402_process(now);
 
         /*
-         * The jobs: the queue, deposits, the scheduler of later issues
-         * plug in here, through the aw_sources[] table of sources.c.
+         * The sources of work (the queue, deposits, the scheduler) run
+         * here, through the aw_sources[] table of sources.c.
          */
 
         if (now >= jobs_next) {

@@ -83,7 +83,7 @@ aw_rpc_init(aw_rpc_t *rpc, const char *name)
 
 
 /*
- * urls: a comma-separated list of http:// or https:// URLs, "" for none.
+ * urls: a list of http:// or https:// URLs (aw_conf_list_next), "" for none.
  * A new list starts over: every URL is tried again, the chain id checked
  * again.
  */

@@ -2,7 +2,7 @@
  * axon-worker: the JSON-RPC transport to Ethereum nodes, over libcurl,
  * synchronous (the typed calls on top of it are in eth.h).
  *
- * A client has one or more RPC URLs (eth_rpc_url, comma-separated).  A call
+ * A client has one or more RPC URLs (eth_rpc_url, a list: config.h).  A call
  * goes to the URL in use; on a transport failure (connect, timeout, an HTTP
  * status other than 200, an answer that is not JSON-RPC) that URL is marked
  * down with its own backoff and the same request goes to the next URL, so a
