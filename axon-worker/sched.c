@@ -51,6 +51,12 @@ static int aw_sched_assign(void);
 static int aw_sched_lease(void);
 static int aw_sched_unlease(void);
 static int aw_sched_launch(PGresult *pg);
+static int aw_sched_gpus(const char *list, int *gpus);
+static int aw_sched_vnc(const char *id, char *vnc, size_t size);
+static int aw_sched_launch_failed(int64_t sid, const char *id,
+    const char *att);
+static int aw_sched_started(int64_t sid, const char *id, const char *att,
+    const aw_container_t *c, const char *list);
 static int aw_sched_secret(char *buf, size_t size);
 static int aw_sched_stop(int64_t id);
 static int aw_sched_heartbeats(char **ids, char **hbs);
@@ -453,35 +459,22 @@ aw_sched_secret(char *buf, size_t size)
 }
 
 
+/* a starting session's container launched (pg: its lease's row) */
+
 static int
 aw_sched_launch(PGresult *pg)
 {
     int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts, rc;
-    char             upstream[128], *p, *end, list[256], id[32], att[16],
-                     vnc[AW_SCHED_VNC_LEN + 1];
+    char             list[256], id[32], att[16], vnc[AW_SCHED_VNC_LEN + 1];
     int64_t          sid;
-    PGresult        *r;
     aw_launch_t      req;
     aw_container_t   c;
-    const char      *params[4];
 
     sid = atoll(aw_db_get(pg, 0, "id"));
     attempts = atoi(aw_db_get(pg, 0, "attempts"));
 
     snprintf(list, sizeof(list), "%s", aw_db_get(pg, 0, "gpus"));
-    ngpus = 0;
-
-    for (p = list; *p && ngpus < AW_LAUNCHER_MAX_GPUS; p = end) {
-        gpus[ngpus++] = (int) strtol(p, &end, 10);
-
-        if (*end == ',') {
-            end++;
-        }
-
-        if (end == p) {
-            break;
-        }
-    }
+    ngpus = aw_sched_gpus(list, gpus);
 
     if (attempts > 1) {
         /* an earlier attempt's worker died: its container may be there */
@@ -504,32 +497,11 @@ aw_sched_launch(PGresult *pg)
     snprintf(id, sizeof(id), "%lld", (long long) sid);
     snprintf(att, sizeof(att), "%d", attempts);
 
-    /*
-     * A desktop's VNC password, new for each launch, in the session's row
-     * before the container exists: once it runs, the row publishes it to
-     * the owner (connect_password), and a worker that dies here leaves
-     * the next attempt to make another.
-     */
     if (req.mode == AW_SESSION_DESKTOP) {
-        if (aw_sched_secret(vnc, sizeof(vnc)) != AW_OK) {
-            aw_log(AW_LOG_ERR, "no random bytes for the VNC password");
+        if (aw_sched_vnc(id, vnc, sizeof(vnc)) != AW_OK) {
             return AW_ERROR;
         }
 
-        params[0] = id;
-        params[1] = vnc;
-
-        r = aw_db_query_prepared(&aw_worker.db, &aw_sched_secret_stmt, 2,
-                                 params);
-        if (r == NULL) {
-            /* the lease expires and the launch is tried again */
-            aw_log(AW_LOG_ERR, "VNC password not recorded: %s",
-                   aw_worker.db.error);
-            explicit_bzero(vnc, sizeof(vnc));
-            return AW_ERROR;
-        }
-
-        PQclear(r);
         req.vnc_password = vnc;
     }
 
@@ -539,34 +511,124 @@ aw_sched_launch(PGresult *pg)
     if (rc != AW_OK) {
         aw_log(AW_LOG_WARN, "launch failed, nothing billed: %s",
                aw_sched.launcher.err);
+        return aw_sched_launch_failed(sid, id, att);
+    }
 
-        /* ending, under this lease: GPUs and port are freed once the stop
-         * has made sure nothing of the launch is left */
-        params[0] = id;
-        params[1] = att;
-        params[2] = "launch_failed";
+    return aw_sched_started(sid, id, att, &c, list);
+}
 
-        r = aw_db_query(&aw_worker.db,
-                        "SELECT axon_session_launch_failed($1::bigint,"
-                        " $2::int, $3) AS recorded", 3, params);
 
-        if (r == NULL || aw_db_get(r, 0, "recorded")[0] != 't') {
-            PQclear(r);
-            return AW_ERROR;
+/* "0,1,2" into gpus: how many */
+
+static int
+aw_sched_gpus(const char *list, int *gpus)
+{
+    int          ngpus;
+    char        *end;
+    const char  *p;
+
+    ngpus = 0;
+
+    for (p = list; *p && ngpus < AW_LAUNCHER_MAX_GPUS; p = end) {
+        gpus[ngpus++] = (int) strtol(p, &end, 10);
+
+        if (*end == ',') {
+            end++;
         }
 
-        PQclear(r);
-        (void) aw_sched_stop(sid);
+        if (end == p) {
+            break;
+        }
+    }
 
+    return ngpus;
+}
+
+
+/*
+ * A desktop's VNC password, new for each launch, in the session's row
+ * before the container exists: once it runs, the row publishes it to the
+ * owner (connect_password), and a worker that dies here leaves the next
+ * attempt to make another.
+ */
+
+static int
+aw_sched_vnc(const char *id, char *vnc, size_t size)
+{
+    PGresult    *r;
+    const char  *params[2];
+
+    if (aw_sched_secret(vnc, size) != AW_OK) {
+        aw_log(AW_LOG_ERR, "no random bytes for the VNC password");
         return AW_ERROR;
     }
 
-    snprintf(upstream, sizeof(upstream), "%s:%d", c.host, c.port);
+    params[0] = id;
+    params[1] = vnc;
+
+    r = aw_db_query_prepared(&aw_worker.db, &aw_sched_secret_stmt, 2,
+                             params);
+    if (r == NULL) {
+        /* the lease expires and the launch is tried again */
+        aw_log(AW_LOG_ERR, "VNC password not recorded: %s",
+               aw_worker.db.error);
+        explicit_bzero(vnc, size);
+        return AW_ERROR;
+    }
+
+    PQclear(r);
+
+    return AW_OK;
+}
+
+
+/*
+ * A launch that failed: the session ends under this lease; its GPUs and
+ * port are freed once the stop has made sure nothing of it is left.
+ */
+
+static int
+aw_sched_launch_failed(int64_t sid, const char *id, const char *att)
+{
+    PGresult    *r;
+    const char  *params[3];
+
+    params[0] = id;
+    params[1] = att;
+    params[2] = "launch_failed";
+
+    r = aw_db_query(&aw_worker.db,
+                    "SELECT axon_session_launch_failed($1::bigint,"
+                    " $2::int, $3) AS recorded", 3, params);
+
+    if (r == NULL || aw_db_get(r, 0, "recorded")[0] != 't') {
+        PQclear(r);
+        return AW_ERROR;
+    }
+
+    PQclear(r);
+    (void) aw_sched_stop(sid);
+
+    return AW_ERROR;
+}
+
+
+/* a container that runs: the session is running, its first minute billed */
+
+static int
+aw_sched_started(int64_t sid, const char *id, const char *att,
+    const aw_container_t *c, const char *list)
+{
+    char         upstream[128];
+    PGresult    *r;
+    const char  *params[4];
+
+    snprintf(upstream, sizeof(upstream), "%s:%d", c->host, c->port);
 
     params[0] = id;
     params[1] = att;
     params[2] = upstream;
-    params[3] = c.id;
+    params[3] = c->id;
 
     r = aw_db_query(&aw_worker.db,
                     "SELECT axon_session_started($1::bigint, $2::int, $3, $4)"
@@ -588,7 +650,7 @@ aw_sched_launch(PGresult *pg)
 
     PQclear(r);
 
-    aw_log(AW_LOG_NOTICE, "running: %s on %s, GPUs %s", c.name, upstream,
+    aw_log(AW_LOG_NOTICE, "running: %s on %s, GPUs %s", c->name, upstream,
            list[0] ? list : "none");
 
     /* its first minute, now */
