@@ -20,9 +20,11 @@ CORE_HDRS   := $(wildcard libaxon/*.h)
 CORE_LIBS   := -lsecp256k1 -lnettle -lcrypto
 WORKER_SRCS := $(wildcard axon-worker/*.c)
 WORKER_HDRS := $(wildcard axon-worker/*.h)
+CONFIG_SRCS := $(addprefix axon-worker/,config.c config_options.c config_check.c \
+                 config_print.c)
 WORKER_LIBS := $(CORE_LIBS) -lpq -lhiredis -ljansson -lcurl -lm
 # axon-rpc: the worker's JSON-RPC client on the command line
-RPC_TOOL_SRCS := axon-worker/tools/axon-rpc.c $(addprefix axon-worker/,rpc.c config.c log.c core.c)
+RPC_TOOL_SRCS := axon-worker/tools/axon-rpc.c $(addprefix axon-worker/,rpc.c eth.c log.c core.c) $(CONFIG_SRCS)
 CHAIN_SRCS  := $(wildcard chain/contracts/*.sol)
 MODULE_SRCS := $(wildcard ngx_axon_module/*.c ngx_axon_module/*.h)
 UNIT_SRCS   := $(wildcard t/unit/*.c)
@@ -87,7 +89,8 @@ $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(
 
 # axon-launch: the launcher from the command line (tests, operators), from
 # the worker's own sources
-LAUNCH_SRCS := $(addprefix axon-worker/,config.c core.c log.c launcher.c process.c)
+LAUNCH_SRCS := $(addprefix axon-worker/,core.c log.c launcher.c process.c) \
+               $(CONFIG_SRCS)
 
 $(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
@@ -166,9 +169,10 @@ FUZZ_SRCS    := $(wildcard t/fuzz/fuzz_*.c)
 FUZZ_BINS    := $(patsubst t/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 
 # the worker's JSON-RPC client: fuzz_rpc.c includes rpc.c itself
-build/fuzz/fuzz_rpc: FUZZ_EXTRA := $(addprefix axon-worker/,config.c log.c core.c) \
+build/fuzz/fuzz_rpc: FUZZ_EXTRA := $(addprefix axon-worker/,eth.c log.c core.c) \
+                                   $(CONFIG_SRCS) \
                                    -ljansson -lcurl
-build/fuzz/fuzz_rpc: axon-worker/rpc.c $(WORKER_HDRS)
+build/fuzz/fuzz_rpc: axon-worker/rpc.c axon-worker/eth.c $(WORKER_HDRS)
 build/fuzz/fuzz_x402: axon-worker/tools/axon-x402.c
 
 build/fuzz/%: t/fuzz/%.c t/fuzz/fuzz.h $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)

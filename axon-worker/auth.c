@@ -22,7 +22,7 @@ static aw_db_stmt_t  aw_auth_signin_stmt = aw_db_stmt("signin",
     " $6::inet, $7)");
 
 static aw_db_stmt_t  aw_auth_logout_stmt = aw_db_stmt("logout",
-    "SELECT axon_logout($1::bytea, $2, $3::bigint)");
+    "SELECT axon_logout($1::bytea, $2, $3::bigint) AS revoked");
 
 
 int
@@ -92,7 +92,7 @@ aw_auth_logout(aw_job_t *job, aw_job_result_t *res)
         return aw_job_db_failed(job, res);
     }
 
-    if (PQgetvalue(pg, 0, 0)[0] != 't') {
+    if (aw_db_get(pg, 0, "revoked")[0] != 't') {
         PQclear(pg);
         aw_job_fail(res, 1, "the token is recorded for another wallet than "
                     "%s: not revoked", params[1]);

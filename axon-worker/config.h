@@ -219,4 +219,33 @@ const aw_conf_profile_t *aw_conf_profile(const aw_conf_t *conf,
     const char *name);
 
 
+/*
+ * The one list syntax of the configuration (profiles, eth_rpc_url,
+ * deposit_tokens, deposit_tiers, gpu_hosts): items separated by commas or
+ * blanks or both ("a,b", "a b", "a, b"), an item's fields by ':'.  Two
+ * commas in a row leave an empty item, which each list refuses.  gpu_hosts'
+ * items hold commas themselves (NAME=INDEX,INDEX), so blanks_only: blanks
+ * alone separate them.  Returns 0 at the end, else 1 with the next item in
+ * *item and *len (not NUL-terminated); *p moves past it.
+ */
+int aw_conf_list_next(const char **p, int blanks_only, const char **item,
+    size_t *len);
+
+
+/* shared by the configuration's files: config.c, config_check.c, ... */
+
+#define aw_conf_field(conf, opt)  ((char *) (conf) + (opt)->offset)
+
+const aw_conf_option_t *aw_conf_find(const char *name);
+int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
+
+/* the values an option takes, as its errors and the sample print them */
+const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,
+    size_t size);
+
+/* "FILE:LINE" of the key's line, or "default" (in buf) */
+const char *aw_conf_location(const aw_conf_t *conf,
+    const aw_conf_option_t *opt, char *buf, size_t size);
+
+
 #endif /* AW_CONFIG_H */

@@ -114,25 +114,25 @@ aw_credit_post(aw_job_t *job, aw_job_result_t *res, const char *kind,
         {
             pg = aw_db_query(&aw_worker.db,
                              "SELECT coalesce((SELECT balance"
-                             " FROM wallet_balances WHERE wallet = $1), 0)",
-                             1, params);
+                             " FROM wallet_balances WHERE wallet = $1), 0)"
+                             " AS balance", 1, params);
 
             aw_job_fail(res, 1, "refused: %lld minutes would take the "
                         "balance of %s (%s) below zero "
                         "(balance_never_negative)", (long long) delta,
-                        wallet, pg ? PQgetvalue(pg, 0, 0) : "?");
+                        wallet, pg ? aw_db_get(pg, 0, "balance") : "?");
             PQclear(pg);
         }
 
         return AW_ERROR;
     }
 
-    applied = (PQgetvalue(pg, 0, 2)[0] == 't');
+    applied = (aw_db_get(pg, 0, "applied")[0] == 't');
 
     res->has_balance = 1;
     snprintf(res->wallet, sizeof(res->wallet), "%s", wallet);
-    res->ledger_id = atoll(PQgetvalue(pg, 0, 0));
-    res->balance = atoll(PQgetvalue(pg, 0, 1));
+    res->ledger_id = atoll(aw_db_get(pg, 0, "ledger_id"));
+    res->balance = atoll(aw_db_get(pg, 0, "balance"));
 
     if (applied) {
         snprintf(res->note, sizeof(res->note), "%+lld minutes to %s "

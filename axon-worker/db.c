@@ -764,3 +764,20 @@ aw_db_notice(void *arg, const PGresult *res)
     aw_log(strcmp(severity, "WARNING") == 0 ? AW_LOG_WARN : AW_LOG_DEBUG,
            "%s: %s: %s", db->name, severity, msg ? msg : "");
 }
+
+
+int
+aw_db_col(const PGresult *pg, const char *name)
+{
+    int  col;
+
+    col = PQfnumber(pg, name);
+
+    if (col < 0) {
+        aw_log(AW_LOG_EMERG, "postgres: no column \"%s\" in a result",
+               name);
+        aw_assert(col >= 0);
+    }
+
+    return col;
+}

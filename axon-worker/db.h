@@ -90,5 +90,16 @@ int aw_db_exec(aw_db_t *db, const char *sql, int nparams,
 int aw_db_script(aw_db_t *db, const char *sql);
 int aw_db_txn(aw_db_t *db, const char *begin, aw_db_txn_pt fn, void *data);
 
+/*
+ * A result's columns read by name, not by position: aw_db_col() looks one
+ * up (PQfnumber) once, for a loop over rows; aw_db_get() reads one value
+ * of a row, for a result read once.  A name the statement does not give
+ * is a bug in the statement, asserted.
+ */
+int aw_db_col(const PGresult *pg, const char *name);
+#define aw_db_get(pg, row, name)  PQgetvalue(pg, row, aw_db_col(pg, name))
+#define aw_db_isnull(pg, row, name)                                           \
+    PQgetisnull(pg, row, aw_db_col(pg, name))
+
 
 #endif /* AW_DB_H */

@@ -39,15 +39,16 @@
 
 #include <jansson.h>
 
+#include "axon_contract.h"
+#include "axon_eip712.h"
 #include "axon_eth.h"
 #include "job.h"
-#include "jobs.h"
+#include "sources.h"
 #include "log.h"
 #include "wallet.h"
 #include "worker.h"
 
 
-#define AW_DEP_KEY          "axon:deposits:"
 #define AW_DEP_MAX_TOKENS   AW_CONF_MAX_TOKENS
 #define AW_DEP_MAX_TIERS    AW_CONF_MAX_TIERS
 #define AW_DEP_BATCH        100
@@ -116,6 +117,9 @@ static void aw_deposits_reload(void);
 static int aw_dep_configure(void);
 static void aw_dep_hex_addr(char out[43], const aw_addr_t *a);
 static int aw_dep_record_logs(const aw_eth_log_t *logs, size_t n);
+static int aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n,
+    char **text);
+static void aw_dep_publish_seen(PGresult *pg);
 static int aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
     const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry);
 static json_t *aw_dep_row_json(PGresult *pg, int row, uint64_t head);
@@ -124,6 +128,20 @@ static int aw_dep_publish(const char *wallet, const char *field,
 static int aw_dep_tier(const aw_addr_t *wallet, int *pct);
 static void aw_dep_index(uint64_t head);
 static void aw_dep_confirm(uint64_t head);
+static int aw_dep_fetch(aw_job_result_t *res, const char *wallet,
+    const char *txh, const aw_hash_t *hash, aw_eth_receipt_t *receipt,
+    aw_eth_tx_t *tx, int *rc);
+static size_t aw_dep_found_in(const aw_eth_tx_t *tx,
+    const aw_eth_receipt_t *receipt, aw_dep_found_t *found, size_t size,
+    int *unaccepted);
+static int aw_dep_record_found(const aw_eth_receipt_t *receipt,
+    const aw_hash_t *hash, const char *txh, const char *wallet,
+    const aw_dep_found_t *found, size_t n);
+static void aw_dep_confirm_row(PGresult *pg, int row, int rc,
+    const aw_eth_receipt_t *r, uint64_t head, aw_eth_block_t *b,
+    uint64_t *checked);
+static void aw_dep_orphan(PGresult *pg, int row, const char *reason,
+    const char *why, uint64_t head);
 static int aw_dep_log_in_tx(PGresult *pg, int row,
     const aw_eth_receipt_t *r);
 static int aw_dep_credit_row(PGresult *pg, int row, int txlog,
@@ -135,7 +153,7 @@ static int aw_dep_publish_config(void);
 static void aw_dep_publish_tier(const char *wallet, int pct);
 
 
-const aw_jobs_t  aw_deposits_jobs = {
+const aw_source_t  aw_deposits_source = {
     "deposits",
     aw_deposits_init,
     aw_deposits_run,
@@ -299,30 +317,92 @@ aw_dep_transfer_log(const aw_eth_log_t *log, aw_addr_t *from,
 static int
 aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
 {
-    int               rc, row, rows;
-    FILE             *col[8];
-    char             *text[8], buf[80], *dump, key[64], field[96];
-    size_t            i, len[8], k, found, sent;
-    json_t           *entry;
-    PGresult         *pg;
-    redisReply       *reply;
-    const char       *params[9];
-    aw_dep_found_t    f;
-
-    rc = AW_ERROR;
-    pg = NULL;
-    found = 0;
+    int          rc, found;
+    char        *text[8], chain[24];
+    size_t       k;
+    PGresult    *pg;
+    const char  *params[9];
 
     for (k = 0; k < 8; k++) {
         text[k] = NULL;
-        col[k] = NULL;
     }
+
+    found = aw_dep_logs_arrays(logs, n, text);
+
+    if (found <= 0) {
+        rc = found == 0 ? AW_OK : AW_ERROR;
+        goto done;
+    }
+
+    snprintf(chain, sizeof(chain), "%d", aw_worker.conf->eth_chain_id);
+    params[0] = chain;
+
+    for (k = 0; k < 8; k++) {
+        params[k + 1] = text[k];
+    }
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT s.id, s.tx_hash, s.log_index, s.block_number,"
+                     " s.block_hash, s.payer, s.asset, s.symbol,"
+                     " s.amount::text, s.state, s.reject_reason,"
+                     " s.credited_minutes, s.discount_pct"
+                     " FROM unnest($2::text[], $3::int[], $4::bigint[],"
+                     " $5::text[], $6::text[], $7::text[], $8::text[],"
+                     " $9::numeric[]) WITH ORDINALITY"
+                     " AS x(tx, li, blk, bh, payer, asset, sym, amount, o)"
+                     " CROSS JOIN LATERAL axon_deposit_seen($1, x.tx, x.li,"
+                     " x.blk, x.bh, x.payer, x.asset, x.sym, x.amount) s"
+                     " ORDER BY x.o", 9, params);
+
+    if (pg == NULL) {
+        rc = AW_ERROR;
+        goto done;
+    }
+
+    aw_dep_publish_seen(pg);
+    PQclear(pg);
+
+    rc = AW_OK;
+
+done:
+
+    for (k = 0; k < 8; k++) {
+        free(text[k]);
+    }
+
+    return rc;
+}
+
+
+/*
+ * The Transfers of accepted tokens among logs as eight Postgres arrays
+ * (tx, log index, block, block hash, payer, asset, symbol, amount), one
+ * element per deposit: how many (-1: out of memory).  The caller frees
+ * text[].
+ */
+
+static int
+aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n, char **text)
+{
+    int              found;
+    FILE            *col[8];
+    char             buf[80];
+    size_t           i, k, len[8];
+    aw_dep_found_t   f;
+
+    found = 0;
 
     for (k = 0; k < 8; k++) {
         col[k] = open_memstream(&text[k], &len[k]);
+
         if (col[k] == NULL) {
-            goto done;
+            while (k--) {
+                fclose(col[k]);
+            }
+
+            return -1;
         }
+
         fputc('{', col[k]);
     }
 
@@ -350,51 +430,39 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
         fputs(buf, col[4]);
         fputs(f.token->text, col[5]);
         fputs(f.token->symbol, col[6]);
-        fputs(aw_u256_to_decimal(&f.amount, buf), col[7]);
+        axon_uint256_format(buf, f.amount.b);
+        fputs(buf, col[7]);
         found++;
     }
 
     for (k = 0; k < 8; k++) {
         fputc('}', col[k]);
         fclose(col[k]);
-        col[k] = NULL;
     }
 
-    if (found == 0) {
-        rc = AW_OK;
-        goto done;
-    }
+    return found;
+}
 
-    snprintf(buf, sizeof(buf), "%d", aw_worker.conf->eth_chain_id);
-    params[0] = buf;
 
-    for (k = 0; k < 8; k++) {
-        params[k + 1] = text[k];
-    }
+/*
+ * The deposits just seen that are confirming, shown in their payers'
+ * lists at once; a lost reply only delays a wallet's list.
+ */
 
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT s.id, s.tx_hash, s.log_index, s.block_number,"
-                     " s.block_hash, s.payer, s.asset, s.symbol,"
-                     " s.amount::text, s.state, s.reject_reason,"
-                     " s.credited_minutes, s.discount_pct"
-                     " FROM unnest($2::text[], $3::int[], $4::bigint[],"
-                     " $5::text[], $6::text[], $7::text[], $8::text[],"
-                     " $9::numeric[]) WITH ORDINALITY"
-                     " AS x(tx, li, blk, bh, payer, asset, sym, amount, o)"
-                     " CROSS JOIN LATERAL axon_deposit_seen($1, x.tx, x.li,"
-                     " x.blk, x.bh, x.payer, x.asset, x.sym, x.amount) s"
-                     " ORDER BY x.o", 9, params);
+static void
+aw_dep_publish_seen(PGresult *pg)
+{
+    int          row, rows;
+    char        *dump, key[64], field[96];
+    size_t       sent;
+    json_t      *entry;
+    redisReply  *reply;
 
-    if (pg == NULL) {
-        goto done;
-    }
-
-    rc = AW_OK;
     rows = PQntuples(pg);
     sent = 0;
 
     for (row = 0; row < rows; row++) {
-        if (strcmp(PQgetvalue(pg, row, 9), "confirming") != 0) {
+        if (strcmp(aw_db_get(pg, row, "state"), "confirming") != 0) {
             continue;
         }
 
@@ -406,9 +474,10 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
             continue;
         }
 
-        snprintf(key, sizeof(key), AW_DEP_KEY "%s", PQgetvalue(pg, row, 5));
-        snprintf(field, sizeof(field), "%s:%s", PQgetvalue(pg, row, 1),
-                 PQgetvalue(pg, row, 2));
+        snprintf(key, sizeof(key), AXON_KEY_DEPOSITS "%s",
+                 aw_db_get(pg, row, "payer"));
+        snprintf(field, sizeof(field), "%s:%s", aw_db_get(pg, row, "tx_hash"),
+                 aw_db_get(pg, row, "log_index"));
 
         if (aw_redis_append(&aw_worker.redis, "HSET %s %s %s", key, field,
                             dump) == AW_OK)
@@ -419,7 +488,6 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
         free(dump);
     }
 
-    /* the replies, in order; a lost one only delays the wallet's list */
     while (sent--) {
         reply = aw_redis_get_reply(&aw_worker.redis);
         if (reply == NULL) {
@@ -427,19 +495,6 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
         }
         freeReplyObject(reply);
     }
-
-done:
-
-    for (k = 0; k < 8; k++) {
-        if (col[k]) {
-            fclose(col[k]);
-        }
-        free(text[k]);
-    }
-
-    PQclear(pg);
-
-    return rc;
 }
 
 
@@ -460,7 +515,7 @@ aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
     snprintf(blk, sizeof(blk), "%llu", (unsigned long long) block);
     snprintf(li, sizeof(li), "%d", f->log_index);
     aw_dep_hex_addr(payer, &f->payer);
-    aw_u256_to_decimal(&f->amount, amount);
+    axon_uint256_format(amount, f->amount.b);
 
     params[0] = chain;
     params[1] = txh;
@@ -501,10 +556,10 @@ aw_dep_row_json(PGresult *pg, int row, uint64_t head)
     int64_t      confs;
     uint64_t     block;
     json_t      *o;
-    const char  *state;
+    const char  *state, *v;
 
-    state = PQgetvalue(pg, row, 9);
-    block = strtoull(PQgetvalue(pg, row, 3), NULL, 10);
+    state = aw_db_get(pg, row, "state");
+    block = strtoull(aw_db_get(pg, row, "block_number"), NULL, 10);
     confs = 0;
 
     if (strcmp(state, "credited") == 0) {
@@ -515,11 +570,11 @@ aw_dep_row_json(PGresult *pg, int row, uint64_t head)
     }
 
     o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:i, s:I, s:I}",
-                  "tx_hash", PQgetvalue(pg, row, 1),
-                  "log_index", atoi(PQgetvalue(pg, row, 2)),
-                  "asset", PQgetvalue(pg, row, 6),
-                  "symbol", PQgetvalue(pg, row, 7),
-                  "amount", PQgetvalue(pg, row, 8),
+                  "tx_hash", aw_db_get(pg, row, "tx_hash"),
+                  "log_index", atoi(aw_db_get(pg, row, "log_index")),
+                  "asset", aw_db_get(pg, row, "asset"),
+                  "symbol", aw_db_get(pg, row, "symbol"),
+                  "amount", aw_db_get(pg, row, "amount"),
                   "status", state,
                   "confirmations", (json_int_t) confs,
                   "required", aw_worker.conf->deposit_confirmations,
@@ -530,20 +585,22 @@ aw_dep_row_json(PGresult *pg, int row, uint64_t head)
         return NULL;
     }
 
-    json_object_set_new(o, "payer", json_string(PQgetvalue(pg, row, 5)));
+    json_object_set_new(o, "payer", json_string(aw_db_get(pg, row, "payer")));
 
-    if (!PQgetisnull(pg, row, 10)) {
-        json_object_set_new(o, "reason", json_string(PQgetvalue(pg, row, 10)));
+    if (!aw_db_isnull(pg, row, "reject_reason")) {
+        json_object_set_new(o, "reason",
+                            json_string(aw_db_get(pg, row, "reject_reason")));
     }
 
-    if (!PQgetisnull(pg, row, 11)) {
-        json_object_set_new(o, "minutes",
-                            json_integer(atoll(PQgetvalue(pg, row, 11))));
+    if (!aw_db_isnull(pg, row, "credited_minutes")) {
+        v = aw_db_get(pg, row, "credited_minutes");
+        json_object_set_new(o, "minutes", json_integer(atoll(v)));
     }
 
-    if (!PQgetisnull(pg, row, 12)) {
+    if (!aw_db_isnull(pg, row, "discount_pct")) {
         json_object_set_new(o, "discount_pct",
-                            json_integer(atoi(PQgetvalue(pg, row, 12))));
+                            json_integer(atoi(aw_db_get(pg, row,
+                                                        "discount_pct"))));
     }
 
     return o;
@@ -570,7 +627,7 @@ aw_dep_publish(const char *wallet, const char *field, json_t *entry,
         return AW_ERROR;
     }
 
-    snprintf(key, sizeof(key), AW_DEP_KEY "%s", wallet);
+    snprintf(key, sizeof(key), AXON_KEY_DEPOSITS "%s", wallet);
 
     reply = aw_redis_command(&aw_worker.redis, "HSET %s %s %s", key, field,
                              text);
@@ -598,10 +655,10 @@ aw_dep_publish_row(PGresult *pg, int row, uint64_t head, const char *drop)
 {
     char  field[96];
 
-    snprintf(field, sizeof(field), "%s:%s", PQgetvalue(pg, row, 1),
-             PQgetvalue(pg, row, 2));
+    snprintf(field, sizeof(field), "%s:%s", aw_db_get(pg, row, "tx_hash"),
+             aw_db_get(pg, row, "log_index"));
 
-    return aw_dep_publish(PQgetvalue(pg, row, 5), field,
+    return aw_dep_publish(aw_db_get(pg, row, "payer"), field,
                           aw_dep_row_json(pg, row, head), drop);
 }
 
@@ -664,17 +721,12 @@ int
 aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
 {
     int                rc, mine, unaccepted;
-    size_t             i, n;
-    char               field[96], payer[43];
-    json_t            *entry;
+    size_t             n;
     aw_hash_t          hash;
-    aw_addr_t          from;
-    aw_u256_t          amount;
     aw_eth_tx_t        tx;
     const char        *txh, *wallet;
     aw_dep_found_t     found[16];
     aw_eth_receipt_t   receipt;
-    const aw_dep_token_t  *token;
 
     txh = aw_job_str(job, "tx_hash");
     wallet = aw_job_addr(job, "wallet");
@@ -694,78 +746,12 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    rc = aw_rpc_get_receipt(&aw_worker.rpc, &hash, &receipt);
-
-    if (rc == AW_RPC_NOT_FOUND) {
-        rc = aw_rpc_get_transaction(&aw_worker.rpc, &hash, &tx);
-
-        if (rc == AW_RPC_NOT_FOUND) {
-            return aw_dep_reject(res, wallet, txh, "tx_not_found",
-                                 "the node knows no such transaction");
-        }
-
-        if (rc == AW_RPC_OK) {
-            aw_job_fail(res, 0, "%s is pending: trying again later", txh);
-            return AW_ERROR;
-        }
+    if (!aw_dep_fetch(res, wallet, txh, &hash, &receipt, &tx, &rc)) {
+        return rc;
     }
 
-    if (rc != AW_RPC_OK) {
-        aw_job_fail(res, rc == AW_RPC_EMALFORMED, "eth: %s",
-                    aw_worker.rpc.error);
-        return AW_ERROR;
-    }
-
-    rc = aw_rpc_get_transaction(&aw_worker.rpc, &hash, &tx);
-
-    if (rc != AW_RPC_OK) {
-        aw_eth_receipt_free(&receipt);
-        aw_job_fail(res, 0, "eth: %s", rc == AW_RPC_NOT_FOUND
-                    ? "the transaction vanished" : aw_worker.rpc.error);
-        return AW_ERROR;
-    }
-
-    if (!receipt.status) {
-        aw_eth_receipt_free(&receipt);
-        return aw_dep_reject(res, wallet, txh, "tx_failed",
-                             "the transaction reverted");
-    }
-
-    n = 0;
-    unaccepted = 0;
-
-    if (tx.has_to && memcmp(tx.to.b, aw_dep.revenue.b, 20) == 0
-        && aw_dep.eth_price > 0)
-    {
-        for (i = 0; i < 32 && tx.value.b[i] == 0; i++) { /* void */ }
-
-        if (i < 32) {
-            found[n].log_index = -1;
-            found[n].payer = tx.from;
-            found[n].token = NULL;
-            found[n].amount = tx.value;
-            n++;
-        }
-    }
-
-    for (i = 0; i < receipt.nlogs && n < aw_nelems(found); i++) {
-        if (!aw_dep_transfer_log(&receipt.logs[i], &from, &amount)) {
-            continue;
-        }
-
-        token = aw_dep_token_of(&receipt.logs[i].address);
-
-        if (token == NULL) {
-            unaccepted++;
-            continue;
-        }
-
-        found[n].log_index = (int) receipt.logs[i].log_index;
-        found[n].payer = from;
-        found[n].token = token;
-        found[n].amount = amount;
-        n++;
-    }
+    n = aw_dep_found_in(&tx, &receipt, found, aw_nelems(found),
+                        &unaccepted);
 
     if (n == 0) {
         aw_eth_receipt_free(&receipt);
@@ -781,15 +767,163 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
                              "wallet");
     }
 
+    mine = aw_dep_record_found(&receipt, &hash, txh, wallet, found, n);
+
+    aw_eth_receipt_free(&receipt);
+
+    if (mine < 0) {
+        return aw_job_db_failed(job, res);
+    }
+
+    if (mine == 0) {
+        return aw_dep_reject(res, wallet, txh, "not_your_deposit",
+                             "the transaction was paid by another wallet");
+    }
+
+    snprintf(res->note, sizeof(res->note), "%s: %d deposit(s) of %s "
+             "recorded at block %llu", txh, mine, wallet,
+             (unsigned long long) receipt.block_number);
+
+    return AW_OK;
+}
+
+
+/*
+ * The transaction and its receipt, mined and successful: 1, or 0 with the
+ * job's outcome in *rc (rejected, or tried again later).
+ */
+
+static int
+aw_dep_fetch(aw_job_result_t *res, const char *wallet, const char *txh,
+    const aw_hash_t *hash, aw_eth_receipt_t *receipt, aw_eth_tx_t *tx,
+    int *rc)
+{
+    int  r;
+
+    r = aw_rpc_get_receipt(&aw_worker.rpc, hash, receipt);
+
+    if (r == AW_RPC_NOT_FOUND) {
+        r = aw_rpc_get_transaction(&aw_worker.rpc, hash, tx);
+
+        if (r == AW_RPC_NOT_FOUND) {
+            *rc = aw_dep_reject(res, wallet, txh, "tx_not_found",
+                                "the node knows no such transaction");
+            return 0;
+        }
+
+        if (r == AW_RPC_OK) {
+            aw_job_fail(res, 0, "%s is pending: trying again later", txh);
+            *rc = AW_ERROR;
+            return 0;
+        }
+    }
+
+    if (r != AW_RPC_OK) {
+        aw_job_fail(res, r == AW_RPC_EMALFORMED, "eth: %s",
+                    aw_worker.rpc.error);
+        *rc = AW_ERROR;
+        return 0;
+    }
+
+    r = aw_rpc_get_transaction(&aw_worker.rpc, hash, tx);
+
+    if (r != AW_RPC_OK) {
+        aw_eth_receipt_free(receipt);
+        aw_job_fail(res, 0, "eth: %s", r == AW_RPC_NOT_FOUND
+                    ? "the transaction vanished" : aw_worker.rpc.error);
+        *rc = AW_ERROR;
+        return 0;
+    }
+
+    if (!receipt->status) {
+        aw_eth_receipt_free(receipt);
+        *rc = aw_dep_reject(res, wallet, txh, "tx_failed",
+                            "the transaction reverted");
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/*
+ * What a transaction pays the revenue wallet: its value (when ETH is
+ * accepted), and each Transfer of an accepted token, at most size; the
+ * transfers of other tokens are counted in *unaccepted.
+ */
+
+static size_t
+aw_dep_found_in(const aw_eth_tx_t *tx, const aw_eth_receipt_t *receipt,
+    aw_dep_found_t *found, size_t size, int *unaccepted)
+{
+    size_t                 i, n;
+    aw_addr_t              from;
+    aw_u256_t              amount;
+    const aw_dep_token_t  *token;
+
+    n = 0;
+    *unaccepted = 0;
+
+    if (tx->has_to && memcmp(tx->to.b, aw_dep.revenue.b, 20) == 0
+        && aw_dep.eth_price > 0)
+    {
+        for (i = 0; i < 32 && tx->value.b[i] == 0; i++) { /* void */ }
+
+        if (i < 32) {
+            found[n].log_index = -1;
+            found[n].payer = tx->from;
+            found[n].token = NULL;
+            found[n].amount = tx->value;
+            n++;
+        }
+    }
+
+    for (i = 0; i < receipt->nlogs && n < size; i++) {
+        if (!aw_dep_transfer_log(&receipt->logs[i], &from, &amount)) {
+            continue;
+        }
+
+        token = aw_dep_token_of(&receipt->logs[i].address);
+
+        if (token == NULL) {
+            (*unaccepted)++;
+            continue;
+        }
+
+        found[n].log_index = (int) receipt->logs[i].log_index;
+        found[n].payer = from;
+        found[n].token = token;
+        found[n].amount = amount;
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * The deposits found, recorded and shown to their payers: how many are
+ * the job's wallet's (-1: Postgres failed).
+ */
+
+static int
+aw_dep_record_found(const aw_eth_receipt_t *receipt, const aw_hash_t *hash,
+    const char *txh, const char *wallet, const aw_dep_found_t *found,
+    size_t n)
+{
+    int      mine;
+    char     field[96], payer[43];
+    size_t   i;
+    json_t  *entry;
+
     mine = 0;
 
     for (i = 0; i < n; i++) {
-        if (aw_dep_record(receipt.block_number, &receipt.block_hash, &hash,
+        if (aw_dep_record(receipt->block_number, &receipt->block_hash, hash,
                           &found[i], &entry)
             != AW_OK)
         {
-            aw_eth_receipt_free(&receipt);
-            return aw_job_db_failed(job, res);
+            return -1;
         }
 
         aw_dep_hex_addr(payer, &found[i].payer);
@@ -805,18 +939,7 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
         }
     }
 
-    aw_eth_receipt_free(&receipt);
-
-    if (mine == 0) {
-        return aw_dep_reject(res, wallet, txh, "not_your_deposit",
-                             "the transaction was paid by another wallet");
-    }
-
-    snprintf(res->note, sizeof(res->note), "%s: %d deposit(s) of %s "
-             "recorded at block %llu", txh, mine, wallet,
-             (unsigned long long) receipt.block_number);
-
-    return AW_OK;
+    return mine;
 }
 
 
@@ -850,7 +973,7 @@ aw_dep_tier(const aw_addr_t *wallet, int *pct)
         return AW_ERROR;
     }
 
-    aw_u256_to_decimal(&bal, dec);
+    axon_uint256_format(dec, bal.b);
     len = strlen(dec);
 
     if (len <= (size_t) aw_dep.tier_decimals) {
@@ -901,11 +1024,11 @@ aw_dep_log_in_tx(PGresult *pg, int row, const aw_eth_receipt_t *r)
     aw_u256_t     value;
     const aw_dep_token_t  *token;
 
-    if (strcmp(PQgetvalue(pg, row, 2), "-1") == 0) {
+    if (strcmp(aw_db_get(pg, row, "log_index"), "-1") == 0) {
         return -1;
     }
 
-    li = strtoull(PQgetvalue(pg, row, 2), NULL, 10);
+    li = strtoull(aw_db_get(pg, row, "log_index"), NULL, 10);
     found = -2;
     n = 0;
 
@@ -918,11 +1041,12 @@ aw_dep_log_in_tx(PGresult *pg, int row, const aw_eth_receipt_t *r)
 
         token = aw_dep_token_of(&r->logs[i].address);
         aw_dep_hex_addr(payer, &from);
-        aw_u256_to_decimal(&value, amount);
+        axon_uint256_format(amount, value.b);
 
-        if (token == NULL || strcmp(token->text, PQgetvalue(pg, row, 6)) != 0
-            || strcmp(payer, PQgetvalue(pg, row, 5)) != 0
-            || strcmp(amount, PQgetvalue(pg, row, 8)) != 0)
+        if (token == NULL
+            || strcmp(token->text, aw_db_get(pg, row, "asset")) != 0
+            || strcmp(payer, aw_db_get(pg, row, "payer")) != 0
+            || strcmp(amount, aw_db_get(pg, row, "amount")) != 0)
         {
             continue;
         }
@@ -954,12 +1078,11 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
     char                   bal[24], lid[24], txl[16];
     PGresult              *cr;
     aw_addr_t              payer;
-    const char            *params[8], *asset, *argv[6];
-    size_t                 lens[6], i;
+    const char            *params[8], *asset, *argv[3], *minutes;
     redisReply            *reply;
     const aw_dep_token_t  *token;
 
-    asset = PQgetvalue(pg, row, 6);
+    asset = aw_db_get(pg, row, "asset");
 
     if (strcmp(asset, "ETH") == 0) {
         snprintf(price, sizeof(price), "%lld", (long long) aw_dep.eth_price);
@@ -970,8 +1093,8 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
 
         if (token == NULL) {
             aw_log(AW_LOG_WARN, "deposits: %s:%s: token %s is no longer "
-                   "accepted: not credited", PQgetvalue(pg, row, 1),
-                   PQgetvalue(pg, row, 2), asset);
+                   "accepted: not credited", aw_db_get(pg, row, "tx_hash"),
+                   aw_db_get(pg, row, "log_index"), asset);
             if (res) {
                 aw_job_fail(res, 1, "token %s is not accepted", asset);
             }
@@ -982,7 +1105,7 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
         snprintf(decimals, sizeof(decimals), "%d", token->decimals);
     }
 
-    if (axon_address_parse(payer.b, PQgetvalue(pg, row, 5), 42) != AXON_OK
+    if (axon_address_parse(payer.b, aw_db_get(pg, row, "payer"), 42) != AXON_OK
         || aw_dep_tier(&payer, &pct) != AW_OK)
     {
         if (res) {
@@ -992,9 +1115,9 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
     }
 
     snprintf(disc, sizeof(disc), "%d", pct);
-    aw_dep_publish_tier(PQgetvalue(pg, row, 5), pct);
+    aw_dep_publish_tier(aw_db_get(pg, row, "payer"), pct);
 
-    params[0] = PQgetvalue(pg, row, 0);
+    params[0] = aw_db_get(pg, row, "id");
     params[1] = price;
     params[2] = decimals;
     params[3] = disc;
@@ -1015,42 +1138,41 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
             aw_job_db_failed(NULL, res);
         } else {
             aw_log(AW_LOG_WARN, "deposits: crediting %s: %s",
-                   PQgetvalue(pg, row, 1), aw_worker.db.error);
+                   aw_db_get(pg, row, "tx_hash"), aw_worker.db.error);
         }
         return AW_ERROR;
     }
 
+    minutes = aw_db_isnull(cr, 0, "minutes") ? "0"
+                                             : aw_db_get(cr, 0, "minutes");
+
     aw_log(AW_LOG_INFO, "deposits: %s:%s of %s (%s %s): %s, %s minutes at "
-           "%d%% off%s", PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2),
-           PQgetvalue(pg, row, 5), PQgetvalue(pg, row, 8),
-           PQgetvalue(pg, row, 7), PQgetvalue(cr, 0, 0),
-           PQgetisnull(cr, 0, 1) ? "0" : PQgetvalue(cr, 0, 1), pct,
-           PQgetvalue(cr, 0, 4)[0] == 't' ? "" : " (credited already)");
+           "%d%% off%s", aw_db_get(pg, row, "tx_hash"),
+           aw_db_get(pg, row, "log_index"), aw_db_get(pg, row, "payer"),
+           aw_db_get(pg, row, "amount"), aw_db_get(pg, row, "symbol"),
+           aw_db_get(cr, 0, "new_state"), minutes, pct,
+           aw_db_get(cr, 0, "applied")[0] == 't' ? "" : " (credited already)");
 
     if (res) {
         snprintf(res->note, sizeof(res->note), "%s:%s %s, %s minutes",
-                 PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2),
-                 PQgetvalue(cr, 0, 0),
-                 PQgetisnull(cr, 0, 1) ? "0" : PQgetvalue(cr, 0, 1));
+                 aw_db_get(pg, row, "tx_hash"),
+                 aw_db_get(pg, row, "log_index"),
+                 aw_db_get(cr, 0, "new_state"), minutes);
     }
 
-    if (!PQgetisnull(cr, 0, 2) && !PQgetisnull(cr, 0, 3)) {
-        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(pg, row, 5));
-        snprintf(bal, sizeof(bal), "%s", PQgetvalue(cr, 0, 3));
-        snprintf(lid, sizeof(lid), "%s", PQgetvalue(cr, 0, 2));
+    if (!aw_db_isnull(cr, 0, "ledger_id") && !aw_db_isnull(cr, 0, "balance"))
+    {
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s",
+                 aw_db_get(pg, row, "payer"));
+        snprintf(bal, sizeof(bal), "%s", aw_db_get(cr, 0, "balance"));
+        snprintf(lid, sizeof(lid), "%s", aw_db_get(cr, 0, "ledger_id"));
 
-        argv[0] = "EVAL";
-        argv[1] = AW_WALLET_LUA_SET;
-        argv[2] = "1";
-        argv[3] = key;
-        argv[4] = bal;
-        argv[5] = lid;
+        argv[0] = key;
+        argv[1] = bal;
+        argv[2] = lid;
 
-        for (i = 0; i < 6; i++) {
-            lens[i] = strlen(argv[i]);
-        }
-
-        reply = aw_redis_command_argv(&aw_worker.redis, 6, argv, lens);
+        reply = aw_redis_script(&aw_worker.redis, &aw_wallet_balance_script,
+                                1, 3, argv, NULL);
         if (reply) {
             freeReplyObject(reply);
         }
@@ -1058,7 +1180,7 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
 
     PQclear(cr);
 
-    aw_dep_publish_id(PQgetvalue(pg, row, 0), 0);
+    aw_dep_publish_id(aw_db_get(pg, row, "id"), 0);
 
     return AW_OK;
 }
@@ -1139,7 +1261,7 @@ aw_dep_index(uint64_t head)
         return;
     }
 
-    cursor = PQntuples(pg) ? atoll(PQgetvalue(pg, 0, 0))
+    cursor = PQntuples(pg) ? atoll(aw_db_get(pg, 0, "block"))
                            : (int64_t) conf->deposit_start_block - 1;
     PQclear(pg);
 
@@ -1221,13 +1343,13 @@ aw_dep_index(uint64_t head)
 static void
 aw_dep_confirm(uint64_t head)
 {
-    int                rc, *rcs, row, n, txlog;
-    char               chain[24], bh[67], sql[512], blk[24];
-    uint64_t           block, checked;
+    int                rc, *rcs, row, n;
+    char               chain[24], sql[512];
+    uint64_t           checked;
     PGresult          *pg;
     aw_hash_t         *hashes;
     aw_conf_t         *conf;
-    const char        *params[2], *mp[3];
+    const char        *params[1];
     aw_eth_block_t     b;
     aw_eth_receipt_t  *receipts;
 
@@ -1260,7 +1382,7 @@ aw_dep_confirm(uint64_t head)
     }
 
     for (row = 0; row < n; row++) {
-        aw_eth_parse_bytes(PQgetvalue(pg, row, 1), 32, hashes[row].b);
+        aw_eth_parse_bytes(aw_db_get(pg, row, "tx_hash"), 32, hashes[row].b);
     }
 
     rc = aw_rpc_get_receipts(&aw_worker.rpc, hashes, n, receipts, rcs);
@@ -1276,100 +1398,8 @@ aw_dep_confirm(uint64_t head)
     aw_dep_tiers.n = 0;
 
     for (row = 0; row < n; row++) {
-
-        if (rcs[row] != AW_RPC_OK && rcs[row] != AW_RPC_NOT_FOUND) {
-            continue;
-        }
-
-        if (rcs[row] == AW_RPC_OK) {
-            aw_eth_hex(bh, receipts[row].block_hash.b, 32);
-        }
-
-        if (rcs[row] == AW_RPC_NOT_FOUND || !receipts[row].status) {
-            /* the block left the chain, and the tx with it */
-            params[0] = PQgetvalue(pg, row, 0);
-
-            if (aw_db_exec(&aw_worker.db,
-                           "UPDATE deposits SET state = 'orphaned',"
-                           " reject_reason = 'reorg: the transaction left "
-                           "the chain', updated_at = now()"
-                           " WHERE id = $1 AND state = 'confirming'",
-                           1, params) == AW_OK)
-            {
-                aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: its "
-                       "transaction is no longer on the chain",
-                       PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2));
-                aw_dep_publish_id(params[0], head);
-            }
-
-            continue;
-        }
-
-        if (strcmp(bh, PQgetvalue(pg, row, 4)) != 0) {
-            /* mined again in another block: follow it */
-            snprintf(blk, sizeof(blk), "%llu",
-                     (unsigned long long) receipts[row].block_number);
-
-            mp[0] = PQgetvalue(pg, row, 0);
-            mp[1] = blk;
-            mp[2] = bh;
-
-            if (aw_db_exec(&aw_worker.db,
-                           "UPDATE deposits SET block_number = $2,"
-                           " block_hash = $3, updated_at = now()"
-                           " WHERE id = $1 AND state = 'confirming'",
-                           3, mp) == AW_OK)
-            {
-                aw_log(AW_LOG_NOTICE, "deposits: %s:%s moved to block %s",
-                       PQgetvalue(pg, row, 1), PQgetvalue(pg, row, 2), blk);
-            }
-
-            continue;
-        }
-
-        block = receipts[row].block_number;
-
-        if (head + 1 < block + conf->deposit_confirmations) {
-            aw_dep_publish_row(pg, row, head, NULL);
-            continue;
-        }
-
-        /* the block at that height is still the deposit's */
-        if (block != checked) {
-            if (aw_rpc_get_block(&aw_worker.rpc, block, &b) != AW_RPC_OK) {
-                continue;
-            }
-
-            checked = block;
-        }
-
-        if (memcmp(b.hash.b, receipts[row].block_hash.b, 32) != 0) {
-            continue;
-        }
-
-        txlog = aw_dep_log_in_tx(pg, row, &receipts[row]);
-
-        if (txlog < -1) {
-            /* moved with its transaction: found again at its new index */
-            params[0] = PQgetvalue(pg, row, 0);
-
-            if (aw_db_exec(&aw_worker.db,
-                           "UPDATE deposits SET state = 'orphaned',"
-                           " reject_reason = 'reorg: the log moved',"
-                           " updated_at = now()"
-                           " WHERE id = $1 AND state = 'confirming'",
-                           1, params) == AW_OK)
-            {
-                aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: its log "
-                       "is no longer at that index", PQgetvalue(pg, row, 1),
-                       PQgetvalue(pg, row, 2));
-                aw_dep_publish_id(params[0], head);
-            }
-
-            continue;
-        }
-
-        aw_dep_credit_row(pg, row, txlog, "worker", NULL, NULL, NULL);
+        aw_dep_confirm_row(pg, row, rcs[row], &receipts[row], head, &b,
+                           &checked);
     }
 
 done:
@@ -1388,6 +1418,116 @@ done:
     free(receipts);
     free(rcs);
     PQclear(pg);
+}
+
+
+/*
+ * One confirming deposit against its receipt (rc: how it was read):
+ * orphaned, moved to another block, still confirming (published with its
+ * confirmations), or credited.  b and checked: the block last read at a
+ * height, read once a pass since deposits come in block order.
+ */
+
+static void
+aw_dep_confirm_row(PGresult *pg, int row, int rc, const aw_eth_receipt_t *r,
+    uint64_t head, aw_eth_block_t *b, uint64_t *checked)
+{
+    int          txlog;
+    char         bh[67], blk[24];
+    uint64_t     block;
+    const char  *mp[3];
+
+    if (rc != AW_RPC_OK && rc != AW_RPC_NOT_FOUND) {
+        return;
+    }
+
+    if (rc == AW_RPC_NOT_FOUND || !r->status) {
+        /* the block left the chain, and the tx with it */
+        aw_dep_orphan(pg, row, "reorg: the transaction left the chain",
+                      "its transaction is no longer on the chain", head);
+        return;
+    }
+
+    aw_eth_hex(bh, r->block_hash.b, 32);
+
+    if (strcmp(bh, aw_db_get(pg, row, "block_hash")) != 0) {
+        /* mined again in another block: follow it */
+        snprintf(blk, sizeof(blk), "%llu",
+                 (unsigned long long) r->block_number);
+
+        mp[0] = aw_db_get(pg, row, "id");
+        mp[1] = blk;
+        mp[2] = bh;
+
+        if (aw_db_exec(&aw_worker.db,
+                       "UPDATE deposits SET block_number = $2,"
+                       " block_hash = $3, updated_at = now()"
+                       " WHERE id = $1 AND state = 'confirming'",
+                       3, mp) == AW_OK)
+        {
+            aw_log(AW_LOG_NOTICE, "deposits: %s:%s moved to block %s",
+                   aw_db_get(pg, row, "tx_hash"),
+                   aw_db_get(pg, row, "log_index"), blk);
+        }
+
+        return;
+    }
+
+    block = r->block_number;
+
+    if (head + 1 < block + aw_worker.conf->deposit_confirmations) {
+        aw_dep_publish_row(pg, row, head, NULL);
+        return;
+    }
+
+    /* the block at that height is still the deposit's */
+    if (block != *checked) {
+        if (aw_rpc_get_block(&aw_worker.rpc, block, b) != AW_RPC_OK) {
+            return;
+        }
+
+        *checked = block;
+    }
+
+    if (memcmp(b->hash.b, r->block_hash.b, 32) != 0) {
+        return;
+    }
+
+    txlog = aw_dep_log_in_tx(pg, row, r);
+
+    if (txlog < -1) {
+        /* moved with its transaction: found again at its new index */
+        aw_dep_orphan(pg, row, "reorg: the log moved",
+                      "its log is no longer at that index", head);
+        return;
+    }
+
+    aw_dep_credit_row(pg, row, txlog, "worker", NULL, NULL, NULL);
+}
+
+
+/* a confirming deposit that left the chain: orphaned, for reason */
+
+static void
+aw_dep_orphan(PGresult *pg, int row, const char *reason, const char *why,
+    uint64_t head)
+{
+    const char  *params[2];
+
+    params[0] = aw_db_get(pg, row, "id");
+    params[1] = reason;
+
+    if (aw_db_exec(&aw_worker.db,
+                   "UPDATE deposits SET state = 'orphaned',"
+                   " reject_reason = $2, updated_at = now()"
+                   " WHERE id = $1 AND state = 'confirming'",
+                   2, params) == AW_OK)
+    {
+        aw_log(AW_LOG_NOTICE, "deposits: %s:%s orphaned: %s",
+               aw_db_get(pg, row, "tx_hash"),
+               aw_db_get(pg, row, "log_index"), why);
+        aw_dep_publish_id(params[0], head);
+    }
 }
 
 
@@ -1444,12 +1584,13 @@ aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
     aw_hash_t          hash;
     aw_eth_receipt_t   r;
 
-    if (strcmp(PQgetvalue(pg, 0, 2), "-1") == 0) {
+    if (strcmp(aw_db_get(pg, 0, "log_index"), "-1") == 0) {
         return -1;
     }
 
     if (!aw_rpc_enabled(&aw_worker.rpc)
-        || aw_eth_parse_bytes(PQgetvalue(pg, 0, 1), 32, hash.b) != AW_OK)
+        || aw_eth_parse_bytes(aw_db_get(pg, 0, "tx_hash"), 32, hash.b)
+           != AW_OK)
     {
         aw_job_fail(res, 0, "eth: no node to read the receipt from");
         return -2;
@@ -1460,7 +1601,7 @@ aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
 
     if (rc != AW_RPC_OK) {
         aw_job_fail(res, rc == AW_RPC_NOT_FOUND, "eth: the receipt of %s: %s",
-                    PQgetvalue(pg, 0, 1), rc == AW_RPC_NOT_FOUND
+                    aw_db_get(pg, 0, "tx_hash"), rc == AW_RPC_NOT_FOUND
                     ? "not on the chain" : aw_worker.rpc.error);
         return -2;
     }
@@ -1471,7 +1612,8 @@ aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
     if (rc < -1) {
         aw_job_fail(res, 1, "%s:%s: the log at that index is not this "
                     "deposit (a reorg moved it: deposit.rescan)",
-                    PQgetvalue(pg, 0, 1), PQgetvalue(pg, 0, 2));
+                    aw_db_get(pg, 0, "tx_hash"),
+                    aw_db_get(pg, 0, "log_index"));
     }
 
     return rc;
@@ -1533,16 +1675,17 @@ aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    if (strcmp(PQgetvalue(pg, 0, 9), "credited") == 0) {
+    if (strcmp(aw_db_get(pg, 0, "state"), "credited") == 0) {
         aw_job_fail(res, 1, "%s:%s is credited already: take the minutes "
-                    "back with credit.revoke", PQgetvalue(pg, 0, 1),
-                    PQgetvalue(pg, 0, 2));
+                    "back with credit.revoke", aw_db_get(pg, 0, "tx_hash"),
+                    aw_db_get(pg, 0, "log_index"));
         PQclear(pg);
         return AW_ERROR;
     }
 
     j = json_pack("{s:s, s:s, s:s, s:s?}", "via", "redis", "reason",
-                  aw_job_str(job, "reason"), "tx_hash", PQgetvalue(pg, 0, 1),
+                  aw_job_str(job, "reason"),
+                  "tx_hash", aw_db_get(pg, 0, "tx_hash"),
                   "replay_of", job->replay_of);
     detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -1553,11 +1696,11 @@ aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    params[0] = PQgetvalue(pg, 0, 0);
+    params[0] = aw_db_get(pg, 0, "id");
     params[1] = aw_job_str(job, "reason");
     params[2] = job->id;
     params[3] = detail;
-    params[4] = PQgetvalue(pg, 0, 5);
+    params[4] = aw_db_get(pg, 0, "payer");
 
     up = aw_db_query(&aw_worker.db,
                      "WITH u AS (UPDATE deposits SET state = 'rejected',"
@@ -1576,7 +1719,7 @@ aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
     PQclear(up);
 
     snprintf(res->note, sizeof(res->note), "%s:%s rejected",
-             PQgetvalue(pg, 0, 1), PQgetvalue(pg, 0, 2));
+             aw_db_get(pg, 0, "tx_hash"), aw_db_get(pg, 0, "log_index"));
 
     PQclear(pg);
 
@@ -1683,7 +1826,7 @@ aw_dep_publish_config(void)
     }
 
     reply = aw_redis_command(&aw_worker.redis, "SET %s %s",
-                             AW_DEP_KEY "config", text);
+                             AXON_KEY_DEPOSITS_CONFIG, text);
     free(text);
 
     if (reply == NULL) {
@@ -1703,7 +1846,7 @@ aw_dep_publish_tier(const char *wallet, int pct)
 {
     redisReply  *reply;
 
-    reply = aw_redis_command(&aw_worker.redis, "HSET " AW_WALLET_KEY "%s "
+    reply = aw_redis_command(&aw_worker.redis, "HSET " AXON_KEY_WALLET "%s "
                              "tier_pct %d tier_at %lld", wallet, pct,
                              (long long) time(NULL));
     if (reply) {

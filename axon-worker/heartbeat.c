@@ -76,7 +76,7 @@ aw_heartbeat_tick(aw_msec_t now)
         return;
     }
 
-    reply = aw_redis_command(r, "SET %s %s PX %lld", AW_KEY_POSTGRES,
+    reply = aw_redis_command(r, "SET %s %s PX %lld", AXON_KEY_POSTGRES,
                              aw_worker.db.error, (long long) ttl);
     if (reply == NULL) {
         return;
@@ -114,7 +114,7 @@ aw_heartbeat_publish(aw_redis_t *r, aw_msec_t ttl)
         return AW_ERROR;
     }
 
-    reply = aw_redis_command(r, "SET %s %s PX %lld", AW_KEY_HEARTBEAT, text,
+    reply = aw_redis_command(r, "SET %s %s PX %lld", AXON_KEY_HEARTBEAT, text,
                              (long long) ttl);
     free(text);
 
@@ -124,7 +124,7 @@ aw_heartbeat_publish(aw_redis_t *r, aw_msec_t ttl)
 
     freeReplyObject(reply);
 
-    reply = aw_redis_command(r, "DEL %s", AW_KEY_POSTGRES);
+    reply = aw_redis_command(r, "DEL %s", AXON_KEY_POSTGRES);
     if (reply == NULL) {
         return AW_ERROR;
     }
@@ -152,12 +152,12 @@ aw_heartbeat_state(aw_heartbeat_state_e state)
 
     case AW_HEARTBEAT_UP:
         aw_log(AW_LOG_NOTICE, "heartbeat: postgres and redis are up, "
-               "publishing " AW_KEY_HEARTBEAT);
+               "publishing " AXON_KEY_HEARTBEAT);
         break;
 
     case AW_HEARTBEAT_PG_DOWN:
         aw_log(AW_LOG_WARN, "heartbeat: postgres is down, publishing "
-               AW_KEY_POSTGRES " \"%s\" and letting " AW_KEY_HEARTBEAT
+               AXON_KEY_POSTGRES " \"%s\" and letting " AXON_KEY_HEARTBEAT
                " expire", aw_worker.db.error);
         break;
 

@@ -19,11 +19,8 @@
 #define AW_HEARTBEAT_H
 
 
+#include "axon_contract.h"
 #include "core.h"
-
-
-#define AW_KEY_HEARTBEAT  "axon:worker:heartbeat"
-#define AW_KEY_POSTGRES   "axon:worker:postgres"
 
 
 void aw_heartbeat_tick(aw_msec_t now);

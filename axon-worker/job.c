@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "axon_eth.h"
+#include "axon_contract.h"
 #include "job.h"
 #include "log.h"
 #include "worker.h"
@@ -157,84 +158,88 @@ static const aw_job_field_t  aw_job_drain_fields[] = {
 
 const aw_job_kind_t  aw_job_kinds[] = {
 
-    { "auth.signin", aw_auth_signin, aw_job_signin_fields, 0,
+    { AXON_JOB_AUTH_SIGNIN, aw_auth_signin, aw_job_signin_fields, 0,
       "A sign-in the gate accepted (queued by the module): the wallet, its "
       "token (by hash) and the sign-in's audit row, once per nonce." },
 
-    { "auth.logout", aw_auth_logout, aw_job_logout_fields, 0,
+    { AXON_JOB_AUTH_LOGOUT, aw_auth_logout, aw_job_logout_fields, 0,
       "A logout (queued by the module): the token is revoked; one that is "
       "not recorded yet is revoked when its sign-in job arrives." },
 
-    { "credit.grant", aw_credit_grant, aw_job_grant_fields, AW_JOB_ADMIN,
+    { AXON_JOB_CREDIT_GRANT, aw_credit_grant, aw_job_grant_fields,
+      AW_JOB_ADMIN,
       "Grants minutes to a wallet (ledger kind 'grant', idempotency key "
       "grant:REF)." },
 
-    { "credit.adjust", aw_credit_adjust, aw_job_adjust_fields, AW_JOB_ADMIN,
+    { AXON_JOB_CREDIT_ADJUST, aw_credit_adjust, aw_job_adjust_fields,
+      AW_JOB_ADMIN,
       "Adds or takes minutes (ledger kind 'adjustment', key adjust:REF); "
       "one that would take the balance below zero is refused." },
 
-    { "credit.revoke", aw_credit_revoke, aw_job_revoke_fields, AW_JOB_ADMIN,
+    { AXON_JOB_CREDIT_REVOKE, aw_credit_revoke, aw_job_revoke_fields,
+      AW_JOB_ADMIN,
       "Takes minutes away (ledger kind 'adjustment' with a negative "
       "amount, key revoke:REF); refused below zero." },
 
-    { "job.replay", aw_queue_replay, aw_job_replay_fields,
+    { AXON_JOB_REPLAY, aw_queue_replay, aw_job_replay_fields,
       AW_JOB_ADMIN|AW_JOB_REDIS,
       "Queues a dead-lettered job again, as a new job with its fields, and "
       "removes it from axon:jobs:dead." },
 
-    { "deposit.verify", aw_deposit_verify, aw_job_deposit_verify_fields,
+    { AXON_JOB_DEPOSIT_VERIFY, aw_deposit_verify, aw_job_deposit_verify_fields,
       AW_JOB_REDIS,
       "A transaction a wallet submitted (queued by the module): its "
       "deposits are recorded, confirming, or it is rejected with a reason, "
       "in axon:deposits:WALLET." },
 
-    { "deposit.credit", aw_deposit_credit, aw_job_deposit_fields,
+    { AXON_JOB_DEPOSIT_CREDIT, aw_deposit_credit, aw_job_deposit_fields,
       AW_JOB_ADMIN|AW_JOB_REDIS,
       "Credits a recorded deposit now, whatever its confirmations (once: "
       "ledger key deposit:CHAIN:TX:LOG)." },
 
-    { "deposit.reject", aw_deposit_reject, aw_job_deposit_fields,
+    { AXON_JOB_DEPOSIT_REJECT, aw_deposit_reject, aw_job_deposit_fields,
       AW_JOB_ADMIN|AW_JOB_REDIS,
       "Rejects a recorded deposit that is not credited: it never will be." },
 
-    { "deposit.tier", aw_deposit_tier, aw_job_deposit_tier_fields,
+    { AXON_JOB_DEPOSIT_TIER, aw_deposit_tier, aw_job_deposit_tier_fields,
       AW_JOB_REDIS,
       "The wallet's discount tier now, by its balance of the tier token "
       "(queued by GET /api/quote when it is unknown or older than 5 "
       "minutes): axon:wallet:ADDR tier_pct, tier_at." },
 
-    { "deposit.rescan", aw_deposit_rescan, aw_job_deposit_rescan_fields,
+    { AXON_JOB_DEPOSIT_RESCAN, aw_deposit_rescan, aw_job_deposit_rescan_fields,
       AW_JOB_ADMIN,
       "Moves the indexer's cursor back: it scans again from block FROM." },
 
-    { "session.claim", aw_session_claim, aw_job_claim_fields, AW_JOB_REDIS,
+    { AXON_JOB_SESSION_CLAIM, aw_session_claim, aw_job_claim_fields,
+      AW_JOB_REDIS,
       "A claim (queued by the module): the session's row, queued for GPUs; "
       "or ended at once with the reason (unknown_profile, no_host_fits, "
       "session_exists, insufficient_credits)." },
 
-    { "session.leave", aw_session_leave, aw_job_session_fields, 0,
+    { AXON_JOB_SESSION_LEAVE, aw_session_leave, aw_job_session_fields, 0,
       "Leaves the queue (queued by the module): a queued session of that "
       "wallet ends (left_queue); one that already has GPUs is left alone." },
 
-    { "session.release", aw_session_release, aw_job_session_fields, 0,
+    { AXON_JOB_SESSION_RELEASE, aw_session_release, aw_job_session_fields, 0,
       "A release (queued by the module): a session of that wallet ends "
       "(released); billing stops now, the container is stopped and its "
       "GPUs freed." },
 
-    { "session.end", aw_session_end, aw_job_end_fields, AW_JOB_ADMIN,
+    { AXON_JOB_SESSION_END, aw_session_end, aw_job_end_fields, AW_JOB_ADMIN,
       "Ends any session (end_reason 'admin: REASON'), as a release does." },
 
-    { "x402.pay", aw_x402_pay, aw_job_x402_fields, AW_JOB_REDIS,
+    { AXON_JOB_X402_PAY, aw_x402_pay, aw_job_x402_fields, AW_JOB_REDIS,
       "An x402 payment the module verified: settled (x402_settle), "
       "credited once (ledger key x402:NONCE:PAYER; its Transfer claimed in "
       "chain_credits), and the SSH session it pays "
       "for claimed or topped up; the outcome in axon:x402:pay:NONCE." },
 
-    { "gpu.drain", aw_gpu_drain, aw_job_drain_fields, AW_JOB_ADMIN,
+    { AXON_JOB_GPU_DRAIN, aw_gpu_drain, aw_job_drain_fields, AW_JOB_ADMIN,
       "No new session starts on that GPU host; its running sessions run "
       "on until they end." },
 
-    { "gpu.undrain", aw_gpu_undrain, aw_job_drain_fields, AW_JOB_ADMIN,
+    { AXON_JOB_GPU_UNDRAIN, aw_gpu_undrain, aw_job_drain_fields, AW_JOB_ADMIN,
       "The GPU host takes sessions again." },
 
     { NULL, NULL, NULL, 0, NULL }

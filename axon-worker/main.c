@@ -25,11 +25,11 @@
 #include "core.h"
 #include "db.h"
 #include "heartbeat.h"
-#include "jobs.h"
+#include "sources.h"
 #include "log.h"
 #include "migrate.h"
 #include "redis.h"
-#include "rpc.h"
+#include "eth.h"
 #include "worker.h"
 
 
@@ -294,7 +294,7 @@ aw_run(void)
     if (aw_worker_stopping()) {
         /* a refusal at start: the wrong chain */
 
-    } else if (aw_jobs_init() == AW_OK) {
+    } else if (aw_sources_init() == AW_OK) {
         if (!aw_worker.x402) {
             aw_heartbeat_kick();
         }
@@ -307,7 +307,7 @@ aw_run(void)
 
     aw_x402_wait();
 
-    aw_jobs_fini();
+    aw_sources_fini();
 
     aw_db_free(&aw_worker.db);
     aw_redis_free(&aw_worker.redis);
@@ -389,12 +389,12 @@ aw_loop(void)
         x402_next = aw_x402_process(now);
 
         /*
-         * The jobs: the queue, deposits, the scheduler of later issues
-         * plug in here, through the aw_jobs[] table of jobs.c.
+         * The sources of work (the queue, deposits, the scheduler) run
+         * here, through the aw_sources[] table of sources.c.
          */
 
         if (now >= jobs_next) {
-            jobs_next = aw_jobs_run(now);
+            jobs_next = aw_sources_run(now);
         }
 
         if (aw_worker_stopping() || aw_sig_quit || aw_sig_reload) {
@@ -543,7 +543,7 @@ aw_reload(void)
         aw_rpc_start(0);
     }
 
-    aw_jobs_reload();
+    aw_sources_reload();
 
     aw_x402_signal(SIGHUP);
 

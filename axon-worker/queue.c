@@ -33,112 +33,22 @@
  * takes x402.pay jobs from axon:x402:jobs, as CONSUMER:x402; every other
  * job is axon:jobs'.
  */
-#define aw_queue_stream()  (aw_worker.x402 ? AW_QUEUE_X402 : AW_QUEUE_STREAM)
+#define aw_queue_stream()                                                     \
+    (aw_worker.x402 ? AXON_KEY_X402_JOBS : AXON_KEY_JOBS)
 
 /*
  * A job's state hash, by its id in that stream: ids are per stream, and
  * two streams give the same id to two entries added in the same
  * millisecond (the main process moving an x402.pay does, often)
  */
-#define aw_queue_job()     (aw_worker.x402 ? AW_QUEUE_X402_JOB : AW_QUEUE_JOB)
+#define aw_queue_job()     (aw_worker.x402 ? AXON_KEY_X402_JOB : AXON_KEY_JOB)
 #define AW_QUEUE_DEAD_FIELDS   64       /* field/value pairs copied */
 
 
-/* KEYS[1] the state; ARGV kind, worker, now: returns {attempts, error} */
-static const char  aw_queue_lua_start[] =
-    "local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
-    "redis.call('HSET', KEYS[1], 'state', 'running', 'kind', ARGV[1],"
-    " 'worker', ARGV[2], 'updated', ARGV[3])\n"
-    "redis.call('HDEL', KEYS[1], 'retry_at')\n"
-    "redis.call('PERSIST', KEYS[1])\n"
-    "return {n, redis.call('HGET', KEYS[1], 'error') or ''}\n";
-
-/*
- * KEYS[1] the stream, KEYS[2] the state, KEYS[3] (optional) the wallet;
- * ARGV group, id, now, ms, ttl, result [, balance, ledger_id]
- */
-static const char  aw_queue_lua_done[] =
-    "redis.call('HSET', KEYS[2], 'state', 'done', 'updated', ARGV[3],"
-    " 'ms', ARGV[4], 'result', ARGV[6])\n"
-    "redis.call('HDEL', KEYS[2], 'error', 'retry_at')\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[5])\n"
-    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "if KEYS[3] then\n"
-    "  local cur = tonumber(redis.call('HGET', KEYS[3], 'ledger_id') or '0')\n"
-    "  if tonumber(ARGV[8]) > cur then\n"
-    "    redis.call('HSET', KEYS[3], 'balance', ARGV[7], 'ledger_id',"
-    " ARGV[8])\n"
-    "  end\n"
-    "end\n"
-    "return 1\n";
-
-/*
- * KEYS[1] the stream, KEYS[2] the dead-letter stream, KEYS[3] the state;
- * ARGV group, id, error, attempts, now, worker, field, value, ...
- * Nothing if the job was finished meanwhile (by another worker).
- */
-static const char  aw_queue_lua_dead[] =
-    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0\n"
-    "   and #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) == 0 then\n"
-    "  return false\n"
-    "end\n"
-    "local f = {}\n"
-    "for i = 7, #ARGV do f[#f + 1] = ARGV[i] end\n"
-    "for _, v in ipairs({'job_id', ARGV[2], 'error', ARGV[3], 'attempts',"
-    " ARGV[4], 'failed_at', ARGV[5], 'worker', ARGV[6]}) do\n"
-    "  f[#f + 1] = v\n"
-    "end\n"
-    "local d = redis.call('XADD', KEYS[2], '*', unpack(f))\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "redis.call('HSET', KEYS[3], 'state', 'dead', 'error', ARGV[3],"
-    " 'attempts', ARGV[4], 'updated', ARGV[5], 'dead_id', d)\n"
-    "redis.call('HDEL', KEYS[3], 'retry_at')\n"
-    "redis.call('PERSIST', KEYS[3])\n"
-    "return d\n";
-
-/*
- * KEYS[1] the dead-letter stream, KEYS[2] the stream, KEYS[3] the replay
- * job's state, KEYS[4] the x402 stream (where an x402.pay goes back to);
- * ARGV the dead entry's id, now, ttl.  Returns {status, new
- * id, replayed job's id, its kind}; status ok, again (this replay job ran
- * already) or missing.
- */
-static const char  aw_queue_lua_replay[] =
-    "local again = redis.call('HGET', KEYS[3], 'replayed_as')\n"
-    "if again then\n"
-    "  return {'again', again, redis.call('HGET', KEYS[3], 'replayed_job')"
-    " or '', ''}\n"
-    "end\n"
-    "local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])\n"
-    "if #e == 0 then return {'missing', '', '', ''} end\n"
-    "local meta = {job_id = true, error = true, attempts = true,"
-    " failed_at = true, worker = true, replay_of = true}\n"
-    "local f, orig, kind, v = {}, '', '', e[1][2]\n"
-    "for i = 1, #v, 2 do\n"
-    "  if v[i] == 'job_id' then orig = v[i + 1] end\n"
-    "  if v[i] == 'kind' then kind = v[i + 1] end\n"
-    "  if not meta[v[i]] then\n"
-    "    f[#f + 1] = v[i]\n"
-    "    f[#f + 1] = v[i + 1]\n"
-    "  end\n"
-    "end\n"
-    "f[#f + 1] = 'replay_of'\n"
-    "f[#f + 1] = orig\n"
-    "local to = KEYS[2]\n"
-    "if kind == 'x402.pay' then to = KEYS[4] end\n"
-    "local new = redis.call('XADD', to, '*', unpack(f))\n"
-    "redis.call('XDEL', KEYS[1], ARGV[1])\n"
-    "if orig ~= '' then\n"
-    "  local k = 'axon:x402:job:' .. orig\n"
-    "  if redis.call('EXISTS', k) == 0 then k = 'axon:job:' .. orig end\n"
-    "  redis.call('HDEL', k, 'dead_id')\n"
-    "  redis.call('HSET', k, 'state', 'replayed', 'replayed_as', new,"
-    " 'updated', ARGV[2])\n"
-    "  redis.call('PEXPIRE', k, ARGV[3])\n"
-    "end\n"
-    "redis.call('HSET', KEYS[3], 'replayed_as', new, 'replayed_job', orig)\n"
-    "return {'ok', new, orig, kind}\n";
+static aw_script_t  aw_queue_start_script = aw_script(JOB_START);
+static aw_script_t  aw_queue_done_script = aw_script(JOB_DONE);
+static aw_script_t  aw_queue_dead_script = aw_script(JOB_DEAD);
+static aw_script_t  aw_queue_replay_script = aw_script(JOB_REPLAY);
 
 
 typedef struct {
@@ -160,6 +70,12 @@ static int aw_queue_read(aw_msec_t now);
 static int aw_queue_batch(redisReply *entries, int fresh, char *last);
 static int aw_queue_start(redisReply *e);
 static int aw_queue_entry(redisReply *e, redisReply *start);
+static const aw_job_kind_t *aw_queue_check(redisReply *fields, aw_job_t *job,
+    char *kindname, size_t size, char *err, size_t errlen);
+static int aw_queue_running(redisReply *e, redisReply *start, int *attempts,
+    char *error, size_t size);
+static int aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
+    const char *key, redisReply *fields);
 static void aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     aw_job_result_t *res);
 static void aw_queue_dead(const char *id, const char *key,
@@ -174,7 +90,7 @@ static void aw_queue_printable(char *dst, size_t size, const char *s,
     size_t len);
 
 
-const aw_jobs_t  aw_queue_jobs = {
+const aw_source_t  aw_queue_source = {
     "queue",
     aw_queue_init,
     aw_queue_run,
@@ -762,6 +678,7 @@ aw_queue_start(redisReply *e)
 {
     char         key[AW_JOB_ID_LEN + 16], kindname[72], now[32];
     size_t       i;
+    const char  *argv[4];
     redisReply  *fields, *f;
 
     snprintf(key, sizeof(key), "%s%s", aw_queue_job(), e->element[0]->str);
@@ -774,8 +691,9 @@ aw_queue_start(redisReply *e)
     {
         f = fields->element[i];
 
-        if (f->type == REDIS_REPLY_STRING && f->len == 4
-            && memcmp(f->str, "kind", 4) == 0
+        if (f->type == REDIS_REPLY_STRING
+            && f->len == sizeof(AXON_JOB_KIND) - 1
+            && memcmp(f->str, AXON_JOB_KIND, f->len) == 0
             && fields->element[i + 1]->type == REDIS_REPLY_STRING)
         {
             aw_queue_printable(kindname, sizeof(kindname),
@@ -787,9 +705,13 @@ aw_queue_start(redisReply *e)
 
     snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
 
-    if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s %s",
-                        aw_queue_lua_start, key, kindname,
-                        aw_worker.conf->worker_id, now)
+    argv[0] = key;
+    argv[1] = kindname;
+    argv[2] = aw_worker.conf->worker_id;
+    argv[3] = now;
+
+    if (aw_redis_append_script(&aw_worker.redis, &aw_queue_start_script, 1,
+                               4, argv, NULL)
         != AW_OK)
     {
         return AW_ERROR;
@@ -809,19 +731,14 @@ aw_queue_start(redisReply *e)
 static int
 aw_queue_entry(redisReply *e, redisReply *start)
 {
-    int                   rc, n, attempts;
+    int                   rc, attempts;
     char                  key[AW_JOB_ID_LEN + 16], kindname[72];
-    char                  list[256], err[AW_JOB_ERROR_LEN];
+    char                  err[AW_JOB_ERROR_LEN];
     char                  error[AW_JOB_ERROR_LEN + 64];
-    size_t                i, nlens[AW_JOB_MAX_FIELDS];
-    size_t                vlens[AW_JOB_MAX_FIELDS];
     aw_job_t              job;
-    aw_msec_t             took;
     aw_conf_t            *conf;
-    redisReply           *fields, *f, *kind, *reply;
-    const char           *id, *names[AW_JOB_MAX_FIELDS];
-    const char           *values[AW_JOB_MAX_FIELDS];
-    aw_job_result_t       res;
+    redisReply           *fields;
+    const char           *id;
     const aw_job_kind_t  *k;
 
     conf = aw_worker.conf;
@@ -843,127 +760,25 @@ aw_queue_entry(redisReply *e, redisReply *start)
         return AW_OK;
     }
 
-    /* the fields, against the kind's */
-
-    memset(&job, 0, sizeof(job));
-    kind = NULL;
-    k = NULL;
-    n = 0;
-    err[0] = '\0';
-
-    for (i = 0; i + 1 < fields->elements; i += 2) {
-        f = fields->element[i];
-
-        if (f->type != REDIS_REPLY_STRING
-            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
-        {
-            continue;
-        }
-
-        if (f->len == 4 && memcmp(f->str, "kind", 4) == 0) {
-            if (kind && err[0] == '\0') {
-                snprintf(err, sizeof(err), "field \"kind\" is given twice");
-            }
-
-            kind = fields->element[i + 1];
-            continue;
-        }
-
-        if (f->len == 9 && memcmp(f->str, "replay_of", 9) == 0) {
-            job.replay_of = fields->element[i + 1]->str;
-            continue;
-        }
-
-        if (n == AW_JOB_MAX_FIELDS) {
-            if (err[0] == '\0') {
-                snprintf(err, sizeof(err), "too many fields (at most %d)",
-                         AW_JOB_MAX_FIELDS);
-            }
-
-            continue;
-        }
-
-        names[n] = f->str;
-        nlens[n] = f->len;
-        values[n] = fields->element[i + 1]->str;
-        vlens[n] = fields->element[i + 1]->len;
-        n++;
-    }
-
-    if (kind) {
-        aw_queue_printable(kindname, sizeof(kindname), kind->str, kind->len);
-        k = aw_job_kind(kind->str, kind->len);
-
-    } else {
-        strcpy(kindname, "-");
-    }
-
-    if (err[0]) {
-        /* void */
-
-    } else if (kind == NULL) {
-        aw_job_kinds_list(list, sizeof(list));
-        snprintf(err, sizeof(err), "no \"kind\" field (the kinds: %s)", list);
-
-    } else if (k == NULL) {
-        aw_job_kinds_list(list, sizeof(list));
-        snprintf(err, sizeof(err), "unknown job kind \"%s\" (the kinds: %s)",
-                 kindname, list);
-
-    } else {
-        (void) aw_job_parse(&job, k, names, nlens, values, vlens, n, err,
-                            sizeof(err));
-    }
+    k = aw_queue_check(fields, &job, kindname, sizeof(kindname), err,
+                       sizeof(err));
 
     /* running: in one write with the previous job's outcome */
 
-    if (start) {
-        reply = start;
-
-    } else {
-        if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK)
-        {
-            return AW_ERROR;
-        }
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_INTEGER
-        || reply->element[1]->type != REDIS_REPLY_STRING)
+    if (aw_queue_running(e, start, &attempts, error, sizeof(error))
+        != AW_OK)
     {
-        aw_log(AW_LOG_ERR, "job %s: marking it running failed: %s", id,
-               reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                : "unexpected reply");
-        if (reply != start) {
-            freeReplyObject(reply);
-        }
-
         return AW_ERROR;
     }
 
-    attempts = (int) reply->element[0]->integer;
-
     aw_log_ctx("job %s %s", id, kindname);
 
-    if (attempts > conf->job_max_attempts) {
-        /* e.g. a job that made its worker crash each time */
-        snprintf(error, sizeof(error), "gave up after %d attempts; the last "
-                 "failed with: %s", attempts - 1,
-                 reply->element[1]->len ? reply->element[1]->str
-                                        : "(no error: the worker stopped)");
-        if (reply != start) {
-            freeReplyObject(reply);
-        }
-
+    if (error[0]) {
         aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
         aw_queue_dead(id, key, fields, error, attempts - 1);
         aw_log_ctx(NULL);
 
         return AW_OK;
-    }
-
-    if (reply != start) {
-        freeReplyObject(reply);
     }
 
     if (err[0]) {
@@ -988,11 +803,189 @@ aw_queue_entry(redisReply *e, redisReply *start)
 
     job.id = id;
     job.attempt = attempts;
+
+    rc = aw_queue_handle(&job, k, key, fields);
+
+    aw_log_ctx(NULL);
+
+    return rc;
+}
+
+
+/*
+ * The entry's fields against its kind's (kind, replay_of and the rest):
+ * the kind, or NULL; err says what is wrong ("" if nothing), and kindname
+ * the kind as logged.
+ */
+
+static const aw_job_kind_t *
+aw_queue_check(redisReply *fields, aw_job_t *job, char *kindname,
+    size_t size, char *err, size_t errlen)
+{
+    int                   n;
+    char                  list[256];
+    size_t                i, nlens[AW_JOB_MAX_FIELDS];
+    size_t                vlens[AW_JOB_MAX_FIELDS];
+    redisReply           *f, *kind;
+    const char           *names[AW_JOB_MAX_FIELDS];
+    const char           *values[AW_JOB_MAX_FIELDS];
+    const aw_job_kind_t  *k;
+
+    memset(job, 0, sizeof(aw_job_t));
+    kind = NULL;
+    k = NULL;
+    n = 0;
+    err[0] = '\0';
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        f = fields->element[i];
+
+        if (f->type != REDIS_REPLY_STRING
+            || fields->element[i + 1]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        if (f->len == sizeof(AXON_JOB_KIND) - 1
+            && memcmp(f->str, AXON_JOB_KIND, f->len) == 0)
+        {
+            if (kind && err[0] == '\0') {
+                snprintf(err, errlen, "field \"kind\" is given twice");
+            }
+
+            kind = fields->element[i + 1];
+            continue;
+        }
+
+        if (f->len == 9 && memcmp(f->str, "replay_of", 9) == 0) {
+            job->replay_of = fields->element[i + 1]->str;
+            continue;
+        }
+
+        if (n == AW_JOB_MAX_FIELDS) {
+            if (err[0] == '\0') {
+                snprintf(err, errlen, "too many fields (at most %d)",
+                         AW_JOB_MAX_FIELDS);
+            }
+
+            continue;
+        }
+
+        names[n] = f->str;
+        nlens[n] = f->len;
+        values[n] = fields->element[i + 1]->str;
+        vlens[n] = fields->element[i + 1]->len;
+        n++;
+    }
+
+    if (kind) {
+        aw_queue_printable(kindname, size, kind->str, kind->len);
+        k = aw_job_kind(kind->str, kind->len);
+
+    } else {
+        snprintf(kindname, size, "-");
+    }
+
+    if (err[0]) {
+        /* void */
+
+    } else if (kind == NULL) {
+        aw_job_kinds_list(list, sizeof(list));
+        snprintf(err, errlen, "no \"kind\" field (the kinds: %s)", list);
+
+    } else if (k == NULL) {
+        aw_job_kinds_list(list, sizeof(list));
+        snprintf(err, errlen, "unknown job kind \"%s\" (the kinds: %s)",
+                 kindname, list);
+
+    } else {
+        (void) aw_job_parse(job, k, names, nlens, values, vlens, n, err,
+                            errlen);
+    }
+
+    return k;
+}
+
+
+/*
+ * The job marked running (start: that script's reply, already read), its
+ * attempts counted.  Past job_max_attempts, error says why it is given up
+ * (else ""): e.g. a job that made its worker crash each time.  AW_ERROR
+ * when the reply is missing or not the script's.
+ */
+
+static int
+aw_queue_running(redisReply *e, redisReply *start, int *attempts,
+    char *error, size_t size)
+{
+    int          rc;
+    const char  *id;
+    redisReply  *reply;
+
+    id = e->element[0]->str;
+    error[0] = '\0';
+
+    if (start) {
+        reply = start;
+
+    } else {
+        if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK)
+        {
+            return AW_ERROR;
+        }
+    }
+
+    rc = AW_OK;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        aw_log(AW_LOG_ERR, "job %s: marking it running failed: %s", id,
+               reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                : "unexpected reply");
+        rc = AW_ERROR;
+
+    } else {
+        *attempts = (int) reply->element[0]->integer;
+
+        if (*attempts > aw_worker.conf->job_max_attempts) {
+            snprintf(error, size, "gave up after %d attempts; the last "
+                     "failed with: %s", *attempts - 1,
+                     reply->element[1]->len
+                     ? reply->element[1]->str
+                     : "(no error: the worker stopped)");
+        }
+    }
+
+    if (reply != start) {
+        freeReplyObject(reply);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Runs the handler and records the outcome: done, retried later, or
+ * dead-lettered.  AW_ERROR when a connection was lost: the batch stops
+ * until it is back.
+ */
+
+static int
+aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
+    const char *key, redisReply *fields)
+{
+    int              rc;
+    char             error[AW_JOB_ERROR_LEN + 64];
+    aw_msec_t        took;
+    aw_job_result_t  res;
+
     memset(&res, 0, sizeof(res));
 
     took = aw_monotonic_msec();
 
-    rc = k->handler(&job, &res);
+    rc = k->handler(job, &res);
 
     took = aw_monotonic_msec() - took;
 
@@ -1002,8 +995,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
         aw_log(AW_LOG_INFO, "done in %lld ms%s%s", (long long) took,
                res.note[0] ? ": " : "", res.note);
 
-        aw_queue_done(id, key, took, &res);
-        aw_log_ctx(NULL);
+        aw_queue_done(job->id, key, took, &res);
 
         return AW_OK;
     }
@@ -1017,21 +1009,17 @@ aw_queue_entry(redisReply *e, redisReply *start)
     if (res.permanent) {
         aw_log(AW_LOG_WARN, "failed: %s; permanent, dead-lettered",
                res.error);
-        aw_queue_dead(id, key, fields, res.error, attempts);
+        aw_queue_dead(job->id, key, fields, res.error, job->attempt);
 
-    } else if (attempts >= conf->job_max_attempts) {
+    } else if (job->attempt >= aw_worker.conf->job_max_attempts) {
         snprintf(error, sizeof(error), "failed %d times; the last: %s",
-                 attempts, res.error);
+                 job->attempt, res.error);
         aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
-        aw_queue_dead(id, key, fields, error, attempts);
+        aw_queue_dead(job->id, key, fields, error, job->attempt);
 
     } else {
-        aw_queue_retry(id, key, attempts, res.error);
+        aw_queue_retry(job->id, key, job->attempt, res.error);
     }
-
-    aw_log_ctx(NULL);
-
-    /* a lost connection: stop the batch until it is back */
 
     if (!aw_db_up(&aw_worker.db) || !aw_redis_up(&aw_worker.redis)) {
         return AW_ERROR;
@@ -1045,10 +1033,9 @@ static void
 aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     aw_job_result_t *res)
 {
-    int          i, argc;
+    int          argc;
     char         now[32], took[32], ttl[32], wallet[64], balance[32];
     char         ledger[32];
-    size_t       lens[16];
     aw_conf_t   *conf;
     const char  *argv[16];
 
@@ -1059,14 +1046,11 @@ aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     snprintf(ttl, sizeof(ttl), "%lld", (long long) conf->job_state_ttl);
 
     argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = aw_queue_lua_done;
-    argv[argc++] = res->has_balance ? "3" : "2";
     argv[argc++] = aw_queue_stream();
     argv[argc++] = key;
 
     if (res->has_balance) {
-        snprintf(wallet, sizeof(wallet), AW_WALLET_KEY "%s", res->wallet);
+        snprintf(wallet, sizeof(wallet), AXON_KEY_WALLET "%s", res->wallet);
         argv[argc++] = wallet;
     }
 
@@ -1084,11 +1068,10 @@ aw_queue_done(const char *id, const char *key, aw_msec_t ms,
         argv[argc++] = ledger;
     }
 
-    for (i = 0; i < argc; i++) {
-        lens[i] = strlen(argv[i]);
-    }
-
-    if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens) == AW_OK) {
+    if (aw_redis_append_script(&aw_worker.redis, &aw_queue_done_script,
+                               res->has_balance ? 3 : 2, argc, argv, NULL)
+        == AW_OK)
+    {
         aw_queue.replies++;
     }
 }
@@ -1110,11 +1093,8 @@ aw_queue_dead(const char *id, const char *key, redisReply *fields,
     snprintf(tries, sizeof(tries), "%d", attempts);
 
     argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = aw_queue_lua_dead;
-    argv[argc++] = "3";
     argv[argc++] = aw_queue_stream();
-    argv[argc++] = AW_QUEUE_DEAD;
+    argv[argc++] = AXON_KEY_JOBS_DEAD;
     argv[argc++] = key;
     argv[argc++] = conf->queue_group;
     argv[argc++] = id;
@@ -1142,7 +1122,10 @@ aw_queue_dead(const char *id, const char *key, redisReply *fields,
         lens[argc++] = fields->element[i + 1]->len;
     }
 
-    if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens) == AW_OK) {
+    if (aw_redis_append_script(&aw_worker.redis, &aw_queue_dead_script, 3,
+                               argc, argv, lens)
+        == AW_OK)
+    {
         aw_queue.replies++;
     }
 
@@ -1274,8 +1257,8 @@ aw_queue_tick(aw_msec_t now)
            != AW_OK
         || aw_redis_append(r, "XPENDING %s %s", aw_queue_stream(),
                            conf->queue_group) != AW_OK
-        || aw_redis_append(r, "XLEN %s", AW_QUEUE_DEAD) != AW_OK
-        || aw_redis_append(r, "EXISTS %s", AW_WALLET_SYNCED) != AW_OK)
+        || aw_redis_append(r, "XLEN %s", AXON_KEY_JOBS_DEAD) != AW_OK
+        || aw_redis_append(r, "EXISTS %s", AXON_KEY_WALLETS_SYNCED) != AW_OK)
     {
         return;
     }
@@ -1333,7 +1316,7 @@ aw_queue_tick(aw_msec_t now)
         freeReplyObject(reply[i]);
     }
 
-    snprintf(key, sizeof(key), AW_QUEUE_STATS "%s", aw_queue.consumer);
+    snprintf(key, sizeof(key), AXON_KEY_QUEUE_STATS "%s", aw_queue.consumer);
 
     if (aw_redis_append(r, "HSET %s done %llu failed %llu retried %llu "
                         "dead %llu replayed %llu claimed %llu depth %lld "
@@ -1379,17 +1362,27 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
     PGresult    *pg;
     redisReply  *reply;
     const char  *dead_id, *status, *new_id, *orig, *kind, *params[5];
+    const char  *argv[7];
+    char         now[32], ttl[32];
 
     r = &aw_worker.redis;
     dead_id = aw_job_str(job, "id");
 
     snprintf(key, sizeof(key), "%s%s", aw_queue_job(), job->id);
 
-    reply = aw_redis_command(r, "EVAL %s 4 %s %s %s %s %s %lld %lld",
-                             aw_queue_lua_replay, AW_QUEUE_DEAD,
-                             AW_QUEUE_STREAM, key, AW_QUEUE_X402, dead_id,
-                             (long long) aw_unix_msec(),
-                             (long long) aw_worker.conf->job_state_ttl);
+    snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
+    snprintf(ttl, sizeof(ttl), "%lld",
+             (long long) aw_worker.conf->job_state_ttl);
+
+    argv[0] = AXON_KEY_JOBS_DEAD;
+    argv[1] = AXON_KEY_JOBS;
+    argv[2] = key;
+    argv[3] = AXON_KEY_X402_JOBS;
+    argv[4] = dead_id;
+    argv[5] = now;
+    argv[6] = ttl;
+
+    reply = aw_redis_script(r, &aw_queue_replay_script, 4, 7, argv, NULL);
     if (reply == NULL) {
         aw_job_fail(res, 0, "redis: %s", r->error);
         return AW_ERROR;
@@ -1407,7 +1400,7 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
     kind = reply->element[3]->str;
 
     if (strcmp(status, "missing") == 0) {
-        aw_job_fail(res, 1, "no entry %s in " AW_QUEUE_DEAD " (replayed "
+        aw_job_fail(res, 1, "no entry %s in " AXON_KEY_JOBS_DEAD " (replayed "
                     "already, or never dead-lettered)", dead_id);
         freeReplyObject(reply);
         return AW_ERROR;

@@ -30,16 +30,9 @@
 #define AW_QUEUE_H
 
 
+#include "axon_contract.h"
 #include "core.h"
-#include "jobs.h"
-
-
-#define AW_QUEUE_STREAM      "axon:jobs"
-#define AW_QUEUE_X402        "axon:x402:jobs"
-#define AW_QUEUE_DEAD        "axon:jobs:dead"
-#define AW_QUEUE_JOB         "axon:job:"
-#define AW_QUEUE_X402_JOB    "axon:x402:job:"
-#define AW_QUEUE_STATS       "axon:queue:stats:"
+#include "sources.h"
 
 
 /* what a metrics endpoint exports; since the worker started */
@@ -60,7 +53,7 @@ typedef struct {
 } aw_queue_stats_t;
 
 
-extern const aw_jobs_t  aw_queue_jobs;
+extern const aw_source_t  aw_queue_source;
 
 
 const aw_queue_stats_t *aw_queue_stats(void);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +23,14 @@ static int aw_redis_connect_reply(aw_redis_t *r, redisContext *ctx,
 static char *aw_redis_errstr(redisContext *ctx);
 static void aw_redis_lost(aw_redis_t *r, const char *reason);
 static void aw_redis_set_error(aw_redis_t *r, const char *msg, size_t len);
+static int aw_redis_script_argv(aw_redis_t *r, aw_script_t *s, int eval,
+    int nkeys, int argc, const char **argv, const size_t *argvlen,
+    const char **av, size_t *avlen, char *num);
+static int aw_redis_noscript(aw_redis_t *r, redisReply *reply);
+
+
+/* the most arguments a script takes: a dead job's fields and more */
+#define AW_REDIS_SCRIPT_ARGS  192
 
 
 void
@@ -150,6 +159,7 @@ aw_redis_connect(aw_redis_t *r)
 
     r->ctx = ctx;
     r->connects++;
+    r->script_gen++;                /* a new server, maybe: no scripts */
 
     aw_backoff_reset(&r->backoff, now);
     r->down_logged = 0;
@@ -357,7 +367,128 @@ aw_redis_get_reply(aw_redis_t *r)
         return NULL;
     }
 
+    (void) aw_redis_noscript(r, reply);
+
     return reply;
+}
+
+
+redisReply *
+aw_redis_script(aw_redis_t *r, aw_script_t *s, int nkeys, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    int          n;
+    char         num[16];
+    size_t       avlen[AW_REDIS_SCRIPT_ARGS];
+    redisReply  *reply;
+    const char  *av[AW_REDIS_SCRIPT_ARGS];
+
+    if (r->ctx == NULL) {
+        aw_redis_set_error(r, "not connected", 13);
+        return NULL;
+    }
+
+    n = aw_redis_script_argv(r, s, s->gen != r->script_gen, nkeys, argc,
+                             argv, argvlen, av, avlen, num);
+    if (n < 0) {
+        return NULL;
+    }
+
+    reply = redisCommandArgv(r->ctx, n, av, avlen);
+
+    if (reply != NULL && aw_redis_noscript(r, reply)) {
+        freeReplyObject(reply);
+
+        n = aw_redis_script_argv(r, s, 1, nkeys, argc, argv, argvlen, av,
+                                 avlen, num);
+        reply = redisCommandArgv(r->ctx, n, av, avlen);
+    }
+
+    return aw_redis_reply(r, reply, s->s.name);
+}
+
+
+int
+aw_redis_append_script(aw_redis_t *r, aw_script_t *s, int nkeys, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    int          n;
+    char         num[16];
+    size_t       avlen[AW_REDIS_SCRIPT_ARGS];
+    const char  *av[AW_REDIS_SCRIPT_ARGS];
+
+    if (r->ctx == NULL) {
+        aw_redis_set_error(r, "not connected", 13);
+        return AW_ERROR;
+    }
+
+    n = aw_redis_script_argv(r, s, s->gen != r->script_gen, nkeys, argc,
+                             argv, argvlen, av, avlen, num);
+    if (n < 0) {
+        return AW_ERROR;
+    }
+
+    return aw_redis_append_argv(r, n, av, avlen);
+}
+
+
+/* EVAL TEXT (or EVALSHA SHA1) NKEYS argv...: the count of av, or -1 */
+
+static int
+aw_redis_script_argv(aw_redis_t *r, aw_script_t *s, int eval, int nkeys,
+    int argc, const char **argv, const size_t *argvlen, const char **av,
+    size_t *avlen, char *num)
+{
+    int  i;
+
+    if (argc + 3 > AW_REDIS_SCRIPT_ARGS) {
+        aw_redis_set_error(r, "too many script arguments", 25);
+        aw_log(AW_LOG_ERR, "%s: %s: %d arguments, at most %d", r->name,
+               s->s.name, argc, AW_REDIS_SCRIPT_ARGS - 3);
+        return -1;
+    }
+
+    if (eval) {
+        av[0] = "EVAL";
+        av[1] = s->s.src;
+        avlen[1] = s->s.len;
+        s->gen = r->script_gen;
+
+    } else {
+        av[0] = "EVALSHA";
+        av[1] = s->s.sha1;
+        avlen[1] = AXON_SHA1_HEX_LEN;
+    }
+
+    avlen[0] = strlen(av[0]);
+
+    snprintf(num, 16, "%d", nkeys);
+    av[2] = num;
+    avlen[2] = strlen(num);
+
+    for (i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        avlen[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+
+    return argc + 3;
+}
+
+
+/* Redis lost its scripts (SCRIPT FLUSH): each goes by EVAL again */
+
+static int
+aw_redis_noscript(aw_redis_t *r, redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ERROR
+        || strncmp(reply->str, "NOSCRIPT", 8) != 0)
+    {
+        return 0;
+    }
+
+    r->script_gen++;
+
+    return 1;
 }
 
 

@@ -11,6 +11,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "axon_contract.h"
+#include "axon_lua.h"
 #include "core.h"
 
 
@@ -26,6 +28,7 @@ typedef struct {
 
     unsigned        down_logged:1;
     unsigned long   connects;       /* successful connects so far */
+    unsigned long   script_gen;     /* a new one: scripts go by EVAL again */
 
     char            error[256];     /* the last error, or error reply */
 } aw_redis_t;
@@ -60,6 +63,29 @@ int aw_redis_append(aw_redis_t *r, const char *fmt, ...);
 int aw_redis_append_argv(aw_redis_t *r, int argc, const char **argv,
     const size_t *argvlen);
 redisReply *aw_redis_get_reply(aw_redis_t *r);
+
+
+/*
+ * A script of lua/ (build/axon_lua.h), aw_script(NAME) for lua/name.lua,
+ * run with argv: its nkeys keys, then its arguments (argvlen NULL: C
+ * strings).  It goes by EVALSHA once Redis has it, else by EVAL with its
+ * text, which caches it: Redis has it once this connection sent it by EVAL
+ * (commands run in order, so a pipeline may send EVALSHA right behind that
+ * EVAL).  A NOSCRIPT answer (a SCRIPT FLUSH) makes the next use of every
+ * script go by EVAL again; aw_redis_script() sends that EVAL at once, while
+ * a pipelined command that met NOSCRIPT fails like any error reply.
+ */
+typedef struct {
+    axon_script_t   s;
+    unsigned long   gen;            /* script_gen when it went by EVAL */
+} aw_script_t;
+
+#define aw_script(NAME)  { AXON_SCRIPT(NAME), 0 }
+
+redisReply *aw_redis_script(aw_redis_t *r, aw_script_t *s, int nkeys,
+    int argc, const char **argv, const size_t *argvlen);
+int aw_redis_append_script(aw_redis_t *r, aw_script_t *s, int nkeys,
+    int argc, const char **argv, const size_t *argvlen);
 
 
 #endif /* AW_REDIS_H */

@@ -1,5 +1,5 @@
 /*
- * axon-worker: the job source of GPU sessions (see sched.h).  Each turn
+ * axon-worker: the job source of GPU sessions (see session.h).  Each turn
  * does, when due:
  *
  *   assign     axon_sched_assign(): the fair queue gives GPUs and a port
@@ -8,6 +8,7 @@
  *              sessions (host, port))
  *   publish    sessions whose row changed (synced = false) to
  *              axon:session:ID; axon:profiles when the pool changed
+ *              (sched_publish.c)
  *   lease      one session to launch (starting) or stop (ending): the
  *              container command runs with no transaction open; the
  *              result is recorded after
@@ -16,6 +17,7 @@
  *              Redis
  *   reconcile  every reconcile_interval: containers against sessions,
  *              Redis against Postgres, axon:session:next
+ *              (sched_reconcile.c)
  *
  * A launch blocks the worker's one thread for the container's start and
  * readiness (the queue waits meanwhile; see README, Sessions).
@@ -31,13 +33,13 @@
 
 #include "launcher.h"
 #include "log.h"
+#include "scheduler.h"
 #include "session.h"
 #include "wallet.h"
 #include "worker.h"
 
 
 #define AW_SCHED_POLL       250     /* ms between checks when idle */
-#define AW_SCHED_PUBLISH    500     /* sessions published per round */
 #define AW_SCHED_VNC_LEN    8       /* a desktop's VNC password */
 
 
@@ -46,21 +48,25 @@ static aw_msec_t aw_sched_run(aw_msec_t now);
 static void aw_sched_reload(void);
 static void aw_sched_fini(void);
 static int aw_sched_assign(void);
-static int aw_sched_publish(void);
-static int aw_sched_profiles(int force);
 static int aw_sched_lease(void);
 static int aw_sched_unlease(void);
 static int aw_sched_launch(PGresult *pg);
+static int aw_sched_gpus(const char *list, int *gpus);
+static int aw_sched_vnc(const char *id, char *vnc, size_t size);
+static int aw_sched_launch_failed(int64_t sid, const char *id,
+    const char *att);
+static int aw_sched_started(int64_t sid, const char *id, const char *att,
+    const aw_container_t *c, const char *list);
 static int aw_sched_secret(char *buf, size_t size);
 static int aw_sched_stop(int64_t id);
 static int aw_sched_heartbeats(char **ids, char **hbs);
-static int aw_sched_reconcile(void);
-static int aw_sched_counter(void);
 static void aw_sched_wallets(PGresult *pg, aw_job_result_t *res);
-static int aw_sched_redis_ok(redisReply *reply, const char *what);
 
 
-const aw_jobs_t  aw_sched_jobs = {
+aw_sched_t  aw_sched;
+
+
+const aw_source_t  aw_sched_source = {
     "sessions",
     aw_sched_init,
     aw_sched_run,
@@ -69,78 +75,20 @@ const aw_jobs_t  aw_sched_jobs = {
 };
 
 
-static struct {
-    unsigned long   redis_connects;
-    unsigned        kicked:1;
-    unsigned        profiles_dirty:1;
-    unsigned        started:1;
-    aw_msec_t       next_poll;
-    aw_msec_t       next_bill;
-    aw_msec_t       next_reconcile;
-    char           *profiles;           /* the JSON last published */
-    char           *pool;               /* p_pool of axon_sched_assign */
-    aw_launcher_t   launcher;
-} aw_sched;
-
-
-/* KEYS[1] the hash; ARGV[1] rev, ARGV[2] the number of pairs that are set
- * only if absent (the module's fields), then field/value pairs; an empty
- * value deletes the field */
-static const char  aw_sched_lua_session[] =
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')\n"
-    "if tonumber(ARGV[1]) < cur then return 0 end\n"
-    "local nx = tonumber(ARGV[2])\n"
-    "local i = 3\n"
-    "while i < 3 + 2 * nx do\n"
-    "  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])\n"
-    "  i = i + 2\n"
-    "end\n"
-    "while i < #ARGV do\n"
-    "  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])\n"
-    "  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
-    "  i = i + 2\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'rev', ARGV[1])\n"
-    "return 1\n";
-
-static const char  aw_sched_lua_counter[] =
-    "local cur = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-    "if tonumber(ARGV[1]) > cur then\n"
-    "  redis.call('SET', KEYS[1], ARGV[1])\n"
-    "  return cur\n"
-    "end\n"
-    "return -1\n";
-
-
 static aw_db_stmt_t  aw_sched_assign_stmt = aw_db_stmt("sched_assign",
-    "SELECT session_id, host, array_to_string(gpus, ','), port"
+    "SELECT session_id, host, array_to_string(gpus, ',') AS gpus, port"
     " FROM axon_sched_assign($1::jsonb, $2::bigint)");
 
-static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
-    "SELECT id, wallet, profile, mode, gpu_count, state,"
-    " coalesce(position::text, ''), coalesce(reason, ''),"
-    " coalesce(upstream, ''),"
-    " coalesce(extract(epoch FROM started_at)::bigint::text, ''),"
-    " coalesce(extract(epoch FROM ended_at)::bigint::text, ''),"
-    " coalesce(end_reason, ''), billed_minutes,"
-    " coalesce(ceil(extract(epoch FROM grace_until))::bigint::text, ''),"
-    " extract(epoch FROM created_at)::bigint, rev,"
-    " coalesce(vnc_password, '')"
-    " FROM sessions WHERE NOT synced ORDER BY id LIMIT 500");
 
 static aw_db_stmt_t  aw_sched_secret_stmt = aw_db_stmt("sched_secret",
     "UPDATE sessions SET vnc_password = $2"
     " WHERE id = $1::bigint AND state = 'starting'");
 
-static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
-    "UPDATE sessions SET synced = true"
-    " FROM unnest($1::bigint[], $2::bigint[]) u(id, rev)"
-    " WHERE sessions.id = u.id AND sessions.rev = u.rev");
 
 static aw_db_stmt_t  aw_sched_lease_stmt = aw_db_stmt("sched_lease",
-    "SELECT id, wallet, mode, state, array_to_string(gpus, ','), attempts,"
-    " coalesce(ssh_key, ''),"
-    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0)"
+    "SELECT id, wallet, mode, state, array_to_string(gpus, ',') AS gpus,"
+    " attempts, coalesce(ssh_key, '') AS ssh_key,"
+    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port"
     " FROM axon_session_lease($1, $2::bigint) l");
 
 static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
@@ -148,7 +96,7 @@ static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
     " $2::bigint, $3::bigint, $4::bigint, $5::bigint[], $6::bigint[])");
 
 static aw_db_stmt_t  aw_sched_finish_stmt = aw_db_stmt("sched_finish",
-    "SELECT axon_session_finish($1::bigint, $2::text[], $3)");
+    "SELECT axon_session_finish($1::bigint, $2::text[], $3) AS gpus");
 
 
 void
@@ -156,7 +104,7 @@ aw_sched_kick(void)
 {
     aw_sched.kicked = 1;
     aw_sched.profiles_dirty = 1;
-    aw_jobs_wake(&aw_sched_jobs);
+    aw_sources_wake(&aw_sched_source);
 }
 
 
@@ -366,387 +314,14 @@ aw_sched_assign(void)
 
     for (i = 0; i < n; i++) {
         aw_log(AW_LOG_INFO, "scheduler: session %s gets GPUs %s and port "
-               "%s of host %s", PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 2),
-               PQgetvalue(pg, i, 3), PQgetvalue(pg, i, 1));
+               "%s of host %s", aw_db_get(pg, i, "session_id"),
+               aw_db_get(pg, i, "gpus"), aw_db_get(pg, i, "port"),
+               aw_db_get(pg, i, "host"));
     }
 
     PQclear(pg);
 
     return n;
-}
-
-
-/*
- * The sessions whose row changed, to axon:session:ID; returns how many
- * (-1: failed).
- */
-
-static int
-aw_sched_publish(void)
-{
-    int           i, n, argc, rc, running, ssh;
-    char          key[64], *p, *up, port[16];
-    char         *ids, *revs, host[256];
-    size_t        lens[48], len_ids, len_revs;
-    PGresult     *pg;
-    aw_conf_t    *conf;
-    redisReply   *reply;
-    const char   *argv[48], *state, *params[2];
-
-    conf = aw_worker.conf;
-
-    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_unsynced_stmt, 0,
-                              NULL);
-    if (pg == NULL) {
-        aw_log(AW_LOG_ERR, "sessions: publish: %s", aw_worker.db.error);
-        return -1;
-    }
-
-    n = PQntuples(pg);
-
-    if (n == 0) {
-        PQclear(pg);
-        return 0;
-    }
-
-    for (i = 0; i < n; i++) {
-        state = PQgetvalue(pg, i, 5);
-        running = (strcmp(state, "running") == 0);
-        ssh = (strcmp(PQgetvalue(pg, i, 3), "ssh") == 0);
-        up = PQgetvalue(pg, i, 8);
-
-        /* the upstream's host and port, for an SSH session's connect_* */
-        snprintf(host, sizeof(host), "%s", up);
-        p = strrchr(host, ':');
-        port[0] = '\0';
-
-        if (p) {
-            *p = '\0';
-            snprintf(port, sizeof(port), "%s", p + 1);
-        }
-
-        if (conf->ssh_host[0]) {
-            snprintf(host, sizeof(host), "%s", conf->ssh_host);
-        }
-
-        snprintf(key, sizeof(key), AW_SESSION_KEY "%s", PQgetvalue(pg, i, 0));
-
-        argc = 0;
-        argv[argc++] = "EVAL";
-        argv[argc++] = aw_sched_lua_session;
-        argv[argc++] = "1";
-        argv[argc++] = key;
-        argv[argc++] = PQgetvalue(pg, i, 15);
-        argv[argc++] = "6";
-
-        argv[argc++] = "id";
-        argv[argc++] = PQgetvalue(pg, i, 0);
-        argv[argc++] = "wallet";
-        argv[argc++] = PQgetvalue(pg, i, 1);
-        argv[argc++] = "profile";
-        argv[argc++] = PQgetvalue(pg, i, 2);
-        argv[argc++] = "mode";
-        argv[argc++] = PQgetvalue(pg, i, 3);
-        argv[argc++] = "gpus";
-        argv[argc++] = PQgetvalue(pg, i, 4);
-        argv[argc++] = "created_at";
-        argv[argc++] = PQgetvalue(pg, i, 14);
-
-        argv[argc++] = "state";
-        argv[argc++] = state;
-        argv[argc++] = "position";
-        argv[argc++] = PQgetvalue(pg, i, 6);
-        argv[argc++] = "reason";
-        argv[argc++] = PQgetvalue(pg, i, 7);
-        argv[argc++] = "upstream";
-        argv[argc++] = running ? up : "";
-        argv[argc++] = "started_at";
-        argv[argc++] = PQgetvalue(pg, i, 9);
-        argv[argc++] = "ended_at";
-        argv[argc++] = PQgetvalue(pg, i, 10);
-        argv[argc++] = "end_reason";
-        argv[argc++] = PQgetvalue(pg, i, 11);
-        argv[argc++] = "billed_minutes";
-        argv[argc++] = PQgetvalue(pg, i, 12);
-        argv[argc++] = "grace_until";
-        argv[argc++] = PQgetvalue(pg, i, 13);
-        argv[argc++] = "connect_path";
-        argv[argc++] = running && !ssh ? conf->session_connect_path : "";
-        argv[argc++] = "connect_host";
-        argv[argc++] = running && ssh ? host : "";
-        argv[argc++] = "connect_port";
-        argv[argc++] = running && ssh ? port : "";
-        argv[argc++] = "connect_user";
-        argv[argc++] = running && ssh ? "aXonian" : "";
-        argv[argc++] = "connect_password";
-        argv[argc++] = running && !ssh ? PQgetvalue(pg, i, 16) : "";
-
-        aw_assert(argc <= (int) aw_nelems(argv));
-
-        for (rc = 0; rc < argc; rc++) {
-            lens[rc] = strlen(argv[rc]);
-        }
-
-        if (aw_redis_append_argv(&aw_worker.redis, argc, argv, lens)
-            != AW_OK)
-        {
-            PQclear(pg);
-            return -1;
-        }
-    }
-
-    rc = AW_OK;
-
-    for (i = 0; i < n; i++) {
-        reply = aw_redis_get_reply(&aw_worker.redis);
-
-        if (reply == NULL) {
-            PQclear(pg);
-            return -1;
-        }
-
-        if (reply->type == REDIS_REPLY_ERROR) {
-            aw_log(AW_LOG_ERR, "sessions: publish: redis: %s", reply->str);
-            rc = AW_ERROR;
-        }
-
-        freeReplyObject(reply);
-    }
-
-    if (rc != AW_OK) {
-        PQclear(pg);
-        return -1;
-    }
-
-    /* {id,id,...} and {rev,rev,...} */
-
-    ids = malloc((size_t) (unsigned) n * 24 + 3);
-    revs = malloc((size_t) (unsigned) n * 24 + 3);
-
-    if (ids == NULL || revs == NULL) {
-        free(ids);
-        free(revs);
-        PQclear(pg);
-        return -1;
-    }
-
-    len_ids = len_revs = 0;
-    ids[len_ids++] = '{';
-    revs[len_revs++] = '{';
-
-    for (i = 0; i < n; i++) {
-        len_ids += sprintf(ids + len_ids, "%s%s", i ? "," : "",
-                           PQgetvalue(pg, i, 0));
-        len_revs += sprintf(revs + len_revs, "%s%s", i ? "," : "",
-                            PQgetvalue(pg, i, 15));
-        aw_log(AW_LOG_DEBUG, "sessions: published session %s: %s",
-               PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 5));
-    }
-
-    strcpy(ids + len_ids, "}");
-    strcpy(revs + len_revs, "}");
-
-    PQclear(pg);
-
-    params[0] = ids;
-    params[1] = revs;
-
-    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_synced_stmt, 2,
-                              params);
-    free(ids);
-    free(revs);
-
-    if (pg == NULL) {
-        aw_log(AW_LOG_ERR, "sessions: publish: %s", aw_worker.db.error);
-        return -1;
-    }
-
-    PQclear(pg);
-
-    return n == AW_SCHED_PUBLISH ? n : 0;
-}
-
-
-/*
- * axon:profiles: the profiles, whether each fits now, and the pool.
- * Written when it differs from what this worker wrote last (or force).
- */
-
-static int
-aw_sched_profiles(int force)
-{
-    int          i, j, k, total, nfree, largest, fits, drained, ports, pfree;
-    char        *text;
-    json_t      *used, *drains, *profiles, *hosts, *free_gpus, *doc, *u,
-                *taken;
-    PGresult    *pg;
-    aw_conf_t   *conf;
-    redisReply  *reply;
-    long long    queued;
-
-    conf = aw_worker.conf;
-
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT coalesce((SELECT json_agg(json_build_array("
-                     "host, gpu_index)) FROM gpu_assignments"
-                     " WHERE released_at IS NULL), '[]'),"
-                     " coalesce((SELECT json_agg(host)"
-                     " FROM gpu_hosts_drained), '[]'),"
-                     " (SELECT count(*) FROM sessions WHERE state = 'queued'),"
-                     " coalesce((SELECT json_agg(json_build_array(host, port))"
-                     " FROM sessions WHERE state <> 'ended'"
-                     " AND port IS NOT NULL), '[]')",
-                     0, NULL);
-    if (pg == NULL) {
-        aw_log(AW_LOG_ERR, "sessions: profiles: %s", aw_worker.db.error);
-        return AW_ERROR;
-    }
-
-    used = json_loads(PQgetvalue(pg, 0, 0), 0, NULL);
-    drains = json_loads(PQgetvalue(pg, 0, 1), 0, NULL);
-    queued = atoll(PQgetvalue(pg, 0, 2));
-    taken = json_loads(PQgetvalue(pg, 0, 3), 0, NULL);
-    PQclear(pg);
-
-    hosts = json_array();
-    total = nfree = largest = pfree = 0;
-
-    for (i = 0; i < conf->nhosts; i++) {
-        free_gpus = json_array();
-        drained = 0;
-
-        for (k = 0; k < (int) json_array_size(drains); k++) {
-            if (strcmp(json_string_value(json_array_get(drains, k)) ?: "",
-                       conf->host[i].name) == 0)
-            {
-                drained = 1;
-            }
-        }
-
-        for (j = 0; j < conf->host[i].ngpus; j++) {
-            for (k = 0; k < (int) json_array_size(used); k++) {
-                u = json_array_get(used, k);
-
-                if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
-                           conf->host[i].name) == 0
-                    && json_integer_value(json_array_get(u, 1))
-                       == conf->host[i].gpus[j])
-                {
-                    break;
-                }
-            }
-
-            if (k == (int) json_array_size(used)) {
-                json_array_append_new(free_gpus,
-                                      json_integer(conf->host[i].gpus[j]));
-            }
-        }
-
-        /* the free ports of its pool */
-        ports = conf->port_pool_size;
-
-        for (k = 0; k < (int) json_array_size(taken); k++) {
-            u = json_array_get(taken, k);
-
-            if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
-                       conf->host[i].name) == 0
-                && json_integer_value(json_array_get(u, 1))
-                   >= conf->port_pool_start
-                && json_integer_value(json_array_get(u, 1))
-                   < conf->port_pool_start + conf->port_pool_size)
-            {
-                ports--;
-            }
-        }
-
-        total += conf->host[i].ngpus;
-
-        if (!drained) {
-            nfree += json_array_size(free_gpus);
-            pfree += ports;
-
-            if (ports > 0) {
-                largest = aw_max(largest, (int) json_array_size(free_gpus));
-            }
-        }
-
-        json_array_append_new(hosts,
-            json_pack("{s:s, s:i, s:o, s:b, s:i}", "name", conf->host[i].name,
-                      "gpus", conf->host[i].ngpus, "free", free_gpus,
-                      "draining", drained, "ports_free", ports));
-    }
-
-    json_decref(used);
-    json_decref(drains);
-    json_decref(taken);
-
-    profiles = json_array();
-
-    for (i = 0; i < conf->nprofiles; i++) {
-        fits = 0;
-
-        for (j = 0; j < conf->nhosts; j++) {
-            fits |= conf->host[j].ngpus >= conf->profile[i].gpus;
-        }
-
-        json_array_append_new(profiles,
-            json_pack("{s:s, s:i, s:i, s:i, s:b, s:b}",
-                      "name", conf->profile[i].name,
-                      "gpus", conf->profile[i].gpus,
-                      "price", conf->profile[i].price,
-                      "per_minute",
-                      conf->profile[i].gpus * conf->profile[i].price,
-                      "available", queued == 0
-                                   && largest >= conf->profile[i].gpus,
-                      "fits_pool", fits));
-    }
-
-    doc = json_pack("{s:o, s:b, s:{s:i, s:i, s:{s:i, s:i, s:i}, s:I, s:s, "
-                    "s:I, s:I, s:o}}",
-                    "profiles", profiles, "ssh", conf->ssh_sessions,
-                    "pool", "gpus", total, "free", nfree,
-                    "ports", "start", conf->port_pool_start,
-                    "size", conf->port_pool_size, "free", pfree,
-                    "queued", (json_int_t) queued,
-                    "policy", "fcfs-backfill-reserve",
-                    "reserve_after_s",
-                    (json_int_t) (conf->queue_reserve_after / 1000),
-                    "billing_minute_s",
-                    (json_int_t) (conf->billing_minute / 1000),
-                    "hosts", hosts);
-
-    if (doc) {
-        json_object_set_new(doc, "grace_minutes",
-                            json_integer(aw_sched_grace_minutes()));
-    }
-
-    text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-
-    if (text == NULL) {
-        aw_log(AW_LOG_ERR, "sessions: profiles: cannot build the JSON");
-        return AW_ERROR;
-    }
-
-    if (!force && aw_sched.profiles && strcmp(text, aw_sched.profiles) == 0)
-    {
-        free(text);
-        return AW_OK;
-    }
-
-    reply = aw_redis_command(&aw_worker.redis, "SET %s %s", AW_PROFILES_KEY,
-                             text);
-    if (reply == NULL) {
-        free(text);
-        return AW_ERROR;
-    }
-
-    freeReplyObject(reply);
-
-    free(aw_sched.profiles);
-    aw_sched.profiles = text;
-
-    return AW_OK;
 }
 
 
@@ -822,11 +397,11 @@ aw_sched_lease(void)
         return 0;
     }
 
-    id = atoll(PQgetvalue(pg, 0, 0));
+    id = atoll(aw_db_get(pg, 0, "id"));
 
     aw_log_ctx("session %lld", (long long) id);
 
-    if (strcmp(PQgetvalue(pg, 0, 3), "starting") == 0) {
+    if (strcmp(aw_db_get(pg, 0, "state"), "starting") == 0) {
         rc = aw_sched_launch(pg);
 
     } else {
@@ -884,22 +459,74 @@ aw_sched_secret(char *buf, size_t size)
 }
 
 
+/* a starting session's container launched (pg: its lease's row) */
+
 static int
 aw_sched_launch(PGresult *pg)
 {
     int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts, rc;
-    char             upstream[128], *p, *end, list[256], id[32], att[16],
-                     vnc[AW_SCHED_VNC_LEN + 1];
+    char             list[256], id[32], att[16], vnc[AW_SCHED_VNC_LEN + 1];
     int64_t          sid;
-    PGresult        *r;
     aw_launch_t      req;
     aw_container_t   c;
-    const char      *params[4];
 
-    sid = atoll(PQgetvalue(pg, 0, 0));
-    attempts = atoi(PQgetvalue(pg, 0, 5));
+    sid = atoll(aw_db_get(pg, 0, "id"));
+    attempts = atoi(aw_db_get(pg, 0, "attempts"));
 
-    snprintf(list, sizeof(list), "%s", PQgetvalue(pg, 0, 4));
+    snprintf(list, sizeof(list), "%s", aw_db_get(pg, 0, "gpus"));
+    ngpus = aw_sched_gpus(list, gpus);
+
+    if (attempts > 1) {
+        /* an earlier attempt's worker died: its container may be there */
+        aw_log(AW_LOG_NOTICE, "launch attempt %d: removing what an earlier "
+               "attempt may have left", attempts);
+        (void) aw_launcher_stop(&aw_sched.launcher, sid);
+    }
+
+    memset(&req, 0, sizeof(req));
+    req.session = sid;
+    req.wallet = aw_db_get(pg, 0, "wallet");
+    req.mode = strcmp(aw_db_get(pg, 0, "mode"), "ssh") == 0 ? AW_SESSION_SSH
+                                                        : AW_SESSION_DESKTOP;
+    req.gpus = gpus;
+    req.ngpus = ngpus;
+    req.ssh_key = aw_db_get(pg, 0, "ssh_key")[0]
+                  ? aw_db_get(pg, 0, "ssh_key") : NULL;
+    req.port = atoi(aw_db_get(pg, 0, "port"));
+
+    snprintf(id, sizeof(id), "%lld", (long long) sid);
+    snprintf(att, sizeof(att), "%d", attempts);
+
+    if (req.mode == AW_SESSION_DESKTOP) {
+        if (aw_sched_vnc(id, vnc, sizeof(vnc)) != AW_OK) {
+            return AW_ERROR;
+        }
+
+        req.vnc_password = vnc;
+    }
+
+    rc = aw_launcher_launch(&aw_sched.launcher, &req, &c);
+    explicit_bzero(vnc, sizeof(vnc));
+
+    if (rc != AW_OK) {
+        aw_log(AW_LOG_WARN, "launch failed, nothing billed: %s",
+               aw_sched.launcher.err);
+        return aw_sched_launch_failed(sid, id, att);
+    }
+
+    return aw_sched_started(sid, id, att, &c, list);
+}
+
+
+/* "0,1,2" into gpus: how many */
+
+static int
+aw_sched_gpus(const char *list, int *gpus)
+{
+    int          ngpus;
+    char        *end;
+    const char  *p;
+
     ngpus = 0;
 
     for (p = list; *p && ngpus < AW_LAUNCHER_MAX_GPUS; p = end) {
@@ -914,93 +541,98 @@ aw_sched_launch(PGresult *pg)
         }
     }
 
-    if (attempts > 1) {
-        /* an earlier attempt's worker died: its container may be there */
-        aw_log(AW_LOG_NOTICE, "launch attempt %d: removing what an earlier "
-               "attempt may have left", attempts);
-        (void) aw_launcher_stop(&aw_sched.launcher, sid);
-    }
+    return ngpus;
+}
 
-    memset(&req, 0, sizeof(req));
-    req.session = sid;
-    req.wallet = PQgetvalue(pg, 0, 1);
-    req.mode = strcmp(PQgetvalue(pg, 0, 2), "ssh") == 0 ? AW_SESSION_SSH
-                                                        : AW_SESSION_DESKTOP;
-    req.gpus = gpus;
-    req.ngpus = ngpus;
-    req.ssh_key = PQgetvalue(pg, 0, 6)[0] ? PQgetvalue(pg, 0, 6) : NULL;
-    req.port = atoi(PQgetvalue(pg, 0, 7));
 
-    snprintf(id, sizeof(id), "%lld", (long long) sid);
-    snprintf(att, sizeof(att), "%d", attempts);
+/*
+ * A desktop's VNC password, new for each launch, in the session's row
+ * before the container exists: once it runs, the row publishes it to the
+ * owner (connect_password), and a worker that dies here leaves the next
+ * attempt to make another.
+ */
 
-    /*
-     * A desktop's VNC password, new for each launch, in the session's row
-     * before the container exists: once it runs, the row publishes it to
-     * the owner (connect_password), and a worker that dies here leaves
-     * the next attempt to make another.
-     */
-    if (req.mode == AW_SESSION_DESKTOP) {
-        if (aw_sched_secret(vnc, sizeof(vnc)) != AW_OK) {
-            aw_log(AW_LOG_ERR, "no random bytes for the VNC password");
-            return AW_ERROR;
-        }
+static int
+aw_sched_vnc(const char *id, char *vnc, size_t size)
+{
+    PGresult    *r;
+    const char  *params[2];
 
-        params[0] = id;
-        params[1] = vnc;
-
-        r = aw_db_query_prepared(&aw_worker.db, &aw_sched_secret_stmt, 2,
-                                 params);
-        if (r == NULL) {
-            /* the lease expires and the launch is tried again */
-            aw_log(AW_LOG_ERR, "VNC password not recorded: %s",
-                   aw_worker.db.error);
-            explicit_bzero(vnc, sizeof(vnc));
-            return AW_ERROR;
-        }
-
-        PQclear(r);
-        req.vnc_password = vnc;
-    }
-
-    rc = aw_launcher_launch(&aw_sched.launcher, &req, &c);
-    explicit_bzero(vnc, sizeof(vnc));
-
-    if (rc != AW_OK) {
-        aw_log(AW_LOG_WARN, "launch failed, nothing billed: %s",
-               aw_sched.launcher.err);
-
-        /* ending, under this lease: GPUs and port are freed once the stop
-         * has made sure nothing of the launch is left */
-        params[0] = id;
-        params[1] = att;
-        params[2] = "launch_failed";
-
-        r = aw_db_query(&aw_worker.db,
-                        "SELECT axon_session_launch_failed($1::bigint,"
-                        " $2::int, $3)", 3, params);
-
-        if (r == NULL || PQgetvalue(r, 0, 0)[0] != 't') {
-            PQclear(r);
-            return AW_ERROR;
-        }
-
-        PQclear(r);
-        (void) aw_sched_stop(sid);
-
+    if (aw_sched_secret(vnc, size) != AW_OK) {
+        aw_log(AW_LOG_ERR, "no random bytes for the VNC password");
         return AW_ERROR;
     }
 
-    snprintf(upstream, sizeof(upstream), "%s:%d", c.host, c.port);
+    params[0] = id;
+    params[1] = vnc;
+
+    r = aw_db_query_prepared(&aw_worker.db, &aw_sched_secret_stmt, 2,
+                             params);
+    if (r == NULL) {
+        /* the lease expires and the launch is tried again */
+        aw_log(AW_LOG_ERR, "VNC password not recorded: %s",
+               aw_worker.db.error);
+        explicit_bzero(vnc, size);
+        return AW_ERROR;
+    }
+
+    PQclear(r);
+
+    return AW_OK;
+}
+
+
+/*
+ * A launch that failed: the session ends under this lease; its GPUs and
+ * port are freed once the stop has made sure nothing of it is left.
+ */
+
+static int
+aw_sched_launch_failed(int64_t sid, const char *id, const char *att)
+{
+    PGresult    *r;
+    const char  *params[3];
+
+    params[0] = id;
+    params[1] = att;
+    params[2] = "launch_failed";
+
+    r = aw_db_query(&aw_worker.db,
+                    "SELECT axon_session_launch_failed($1::bigint,"
+                    " $2::int, $3) AS recorded", 3, params);
+
+    if (r == NULL || aw_db_get(r, 0, "recorded")[0] != 't') {
+        PQclear(r);
+        return AW_ERROR;
+    }
+
+    PQclear(r);
+    (void) aw_sched_stop(sid);
+
+    return AW_ERROR;
+}
+
+
+/* a container that runs: the session is running, its first minute billed */
+
+static int
+aw_sched_started(int64_t sid, const char *id, const char *att,
+    const aw_container_t *c, const char *list)
+{
+    char         upstream[128];
+    PGresult    *r;
+    const char  *params[4];
+
+    snprintf(upstream, sizeof(upstream), "%s:%d", c->host, c->port);
 
     params[0] = id;
     params[1] = att;
     params[2] = upstream;
-    params[3] = c.id;
+    params[3] = c->id;
 
     r = aw_db_query(&aw_worker.db,
-                    "SELECT axon_session_started($1::bigint, $2::int, $3, $4)",
-                    4, params);
+                    "SELECT axon_session_started($1::bigint, $2::int, $3, $4)"
+                    " AS recorded", 4, params);
 
     if (r == NULL) {
         /* the lease expires; the next attempt removes this container */
@@ -1009,7 +641,7 @@ aw_sched_launch(PGresult *pg)
         return AW_ERROR;
     }
 
-    if (PQgetvalue(r, 0, 0)[0] != 't') {
+    if (aw_db_get(r, 0, "recorded")[0] != 't') {
         PQclear(r);
         aw_log(AW_LOG_NOTICE, "launched, but the session ended meanwhile: "
                "stopping it");
@@ -1018,7 +650,7 @@ aw_sched_launch(PGresult *pg)
 
     PQclear(r);
 
-    aw_log(AW_LOG_NOTICE, "running: %s on %s, GPUs %s", c.name, upstream,
+    aw_log(AW_LOG_NOTICE, "running: %s on %s, GPUs %s", c->name, upstream,
            list[0] ? list : "none");
 
     /* its first minute, now */
@@ -1056,7 +688,7 @@ aw_sched_stop(int64_t id)
     }
 
     aw_log(AW_LOG_NOTICE, "container stopped, GPUs freed: %s",
-           PQgetvalue(r, 0, 0));
+           aw_db_get(r, 0, "gpus"));
 
     PQclear(r);
 
@@ -1157,7 +789,7 @@ aw_sched_unix(redisReply *reply, size_t i)
 static int
 aw_sched_heartbeats(char **ids, char **hbs)
 {
-    int          i, n, rc;
+    int          i, n, rc, id;
     char        *a, *b;
     size_t       la, lb;
     PGresult    *pg;
@@ -1172,10 +804,12 @@ aw_sched_heartbeats(char **ids, char **hbs)
     }
 
     n = PQntuples(pg);
+    id = aw_db_col(pg, "id");
 
     for (i = 0; i < n; i++) {
-        if (aw_redis_append(&aw_worker.redis, "HMGET " AW_SESSION_KEY "%s "
-                            "heartbeat activity", PQgetvalue(pg, i, 0))
+        if (aw_redis_append(&aw_worker.redis, "HMGET " AXON_KEY_SESSION "%s "
+                            AXON_SESSION_HEARTBEAT " " AXON_SESSION_ACTIVITY,
+                            PQgetvalue(pg, i, id))
             != AW_OK)
         {
             PQclear(pg);
@@ -1206,7 +840,7 @@ aw_sched_heartbeats(char **ids, char **hbs)
             break;
         }
 
-        la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, 0));
+        la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, id));
         lb += sprintf(b + lb, "%s%lld", i ? "," : "",
                       aw_max(aw_sched_unix(reply, 0), aw_sched_unix(reply, 1)));
 
@@ -1236,9 +870,10 @@ aw_sched_heartbeats(char **ids, char **hbs)
 static void
 aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
 {
-    int          i, n;
+    int          i, n, wallet, balance, ledger_id;
     char         key[64];
     redisReply  *reply;
+    const char  *argv[3];
 
     n = PQntuples(pg);
 
@@ -1246,20 +881,29 @@ aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
         if (n > 0) {
             res->has_balance = 1;
             snprintf(res->wallet, sizeof(res->wallet), "%s",
-                     PQgetvalue(pg, 0, 0));
-            res->balance = atoll(PQgetvalue(pg, 0, 1));
-            res->ledger_id = atoll(PQgetvalue(pg, 0, 2));
+                     aw_db_get(pg, 0, "wallet"));
+            res->balance = atoll(aw_db_get(pg, 0, "balance"));
+            res->ledger_id = atoll(aw_db_get(pg, 0, "ledger_id"));
         }
 
         return;
     }
 
-    for (i = 0; i < n; i++) {
-        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(pg, i, 0));
+    wallet = aw_db_col(pg, "wallet");
+    balance = aw_db_col(pg, "balance");
+    ledger_id = aw_db_col(pg, "ledger_id");
 
-        if (aw_redis_append(&aw_worker.redis, "EVAL %s 1 %s %s %s",
-                            AW_WALLET_LUA_SET, key, PQgetvalue(pg, i, 1),
-                            PQgetvalue(pg, i, 2))
+    for (i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s",
+                 PQgetvalue(pg, i, wallet));
+
+        argv[0] = key;
+        argv[1] = PQgetvalue(pg, i, balance);
+        argv[2] = PQgetvalue(pg, i, ledger_id);
+
+        if (aw_redis_append_script(&aw_worker.redis,
+                                   &aw_wallet_balance_script, 1, 3, argv,
+                                   NULL)
             != AW_OK)
         {
             return;
@@ -1278,249 +922,3 @@ aw_sched_wallets(PGresult *pg, aw_job_result_t *res)
 }
 
 
-static int
-aw_sched_redis_ok(redisReply *reply, const char *what)
-{
-    int  rc;
-
-    rc = AW_OK;
-
-    if (reply->type == REDIS_REPLY_ERROR) {
-        aw_log(AW_LOG_ERR, "%s: redis: %s", what, reply->str);
-        rc = AW_ERROR;
-    }
-
-    freeReplyObject(reply);
-
-    return rc;
-}
-
-
-/*
- * axon:session:next is at least max(sessions.id): a Redis that lost it
- * would give out ids that exist.
- */
-
-static int
-aw_sched_counter(void)
-{
-    PGresult    *pg;
-    redisReply  *reply;
-
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT coalesce(max(id), 0) FROM sessions", 0, NULL);
-    if (pg == NULL) {
-        aw_log(AW_LOG_ERR, "sessions: counter: %s", aw_worker.db.error);
-        return AW_ERROR;
-    }
-
-    reply = aw_redis_command(&aw_worker.redis, "EVAL %s 1 %s %s",
-                             aw_sched_lua_counter, AW_SESSION_NEXT,
-                             PQgetvalue(pg, 0, 0));
-    if (reply == NULL) {
-        PQclear(pg);
-        return AW_ERROR;
-    }
-
-    if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 0) {
-        aw_log(AW_LOG_WARN, "reconcile: " AW_SESSION_NEXT " was %lld, "
-               "behind the sessions in Postgres: raised to %s",
-               (long long) reply->integer, PQgetvalue(pg, 0, 0));
-    }
-
-    freeReplyObject(reply);
-    PQclear(pg);
-
-    return AW_OK;
-}
-
-
-/*
- * The reconcile sweep: Postgres first (what should run), then the
- * containers (what runs), then each difference repaired and logged:
- *
- *   a container of ours whose session is not live    removed
- *   a running session whose container is gone        ended
- *                                                   (container_vanished)
- *   a live session whose state in Redis differs      published again
- */
-
-static int
-aw_sched_reconcile(void)
-{
-    int              i, j, n, found;
-    char             id[32];
-    size_t           nc, plen;
-    int64_t          sid;
-    PGresult        *pg, *r;
-    aw_conf_t       *conf;
-    redisReply      *reply;
-    aw_container_t  *list;
-    const char      *params[4];
-
-    conf = aw_worker.conf;
-    plen = strlen(conf->launcher_prefix);
-
-    (void) aw_sched_counter();
-
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT id, state FROM sessions"
-                     " WHERE state IN ('starting', 'running', 'ending')"
-                     " ORDER BY id", 0, NULL);
-    if (pg == NULL) {
-        aw_log(AW_LOG_ERR, "reconcile: %s", aw_worker.db.error);
-        return AW_ERROR;
-    }
-
-    n = PQntuples(pg);
-
-    if (aw_sched.launcher.ops->list(&aw_sched.launcher, &list, &nc)
-        != AW_OK)
-    {
-        aw_log(AW_LOG_ERR, "reconcile: cannot list the containers: %s",
-               aw_sched.launcher.err);
-        PQclear(pg);
-        return AW_ERROR;
-    }
-
-    /* containers of ours with no live session */
-
-    for (j = 0; j < (int) nc; j++) {
-        if (strncmp(list[j].name, conf->launcher_prefix, plen) != 0
-            || list[j].session <= 0)
-        {
-            continue;
-        }
-
-        snprintf(id, sizeof(id), "%lld", (long long) list[j].session);
-
-        if (strcmp(list[j].name + plen, id) != 0) {
-            continue;
-        }
-
-        found = 0;
-
-        for (i = 0; i < n; i++) {
-            if (atoll(PQgetvalue(pg, i, 0)) == list[j].session) {
-                found = 1;
-            }
-        }
-
-        if (found) {
-            continue;
-        }
-
-        /* started since the query above? ask again */
-
-        params[0] = id;
-        r = aw_db_query(&aw_worker.db,
-                        "SELECT coalesce((SELECT state FROM sessions"
-                        " WHERE id = $1::bigint), 'unknown')", 1, params);
-        if (r == NULL) {
-            continue;
-        }
-
-        if (strcmp(PQgetvalue(r, 0, 0), "ended") == 0
-            || strcmp(PQgetvalue(r, 0, 0), "unknown") == 0
-            || strcmp(PQgetvalue(r, 0, 0), "queued") == 0)
-        {
-            aw_log(AW_LOG_WARN, "reconcile: container %s (%s) has no live "
-                   "session (session %s is %s): removing it", list[j].name,
-                   list[j].state, id, PQgetvalue(r, 0, 0));
-
-            if (aw_sched.launcher.ops->remove(&aw_sched.launcher,
-                                              list[j].name)
-                != AW_OK)
-            {
-                aw_log(AW_LOG_ERR, "reconcile: %s", aw_sched.launcher.err);
-            }
-        }
-
-        PQclear(r);
-    }
-
-    /* running sessions whose container is gone */
-
-    for (i = 0; i < n; i++) {
-        if (strcmp(PQgetvalue(pg, i, 1), "running") != 0) {
-            continue;
-        }
-
-        sid = atoll(PQgetvalue(pg, i, 0));
-        found = 0;
-
-        for (j = 0; j < (int) nc; j++) {
-            if (list[j].session == sid
-                && strncmp(list[j].name, conf->launcher_prefix, plen) == 0
-                && strcmp(list[j].state, "running") == 0)
-            {
-                found = 1;
-            }
-        }
-
-        if (found) {
-            continue;
-        }
-
-        snprintf(id, sizeof(id), "%lld", (long long) sid);
-
-        aw_log(AW_LOG_WARN, "reconcile: session %s is running but its "
-               "container is gone: ending it (container_vanished)", id);
-
-        params[0] = id;
-        params[1] = "";
-        params[2] = "container_vanished";
-        params[3] = "false";
-
-        r = aw_db_query(&aw_worker.db,
-                        "SELECT axon_session_stop($1::bigint, nullif($2, ''),"
-                        " $3, $4::boolean)", 4, params);
-        PQclear(r);
-
-        (void) aw_sched_bill(sid, NULL);
-    }
-
-    free(list);
-
-    /* Redis against Postgres: the state of every live session */
-
-    for (i = 0; i < n; i++) {
-        if (aw_redis_append(&aw_worker.redis, "HGET " AW_SESSION_KEY "%s "
-                            "state", PQgetvalue(pg, i, 0))
-            != AW_OK)
-        {
-            PQclear(pg);
-            return AW_ERROR;
-        }
-    }
-
-    for (i = 0; i < n; i++) {
-        reply = aw_redis_get_reply(&aw_worker.redis);
-
-        if (reply == NULL) {
-            PQclear(pg);
-            return AW_ERROR;
-        }
-
-        if (reply->type != REDIS_REPLY_STRING
-            || strcmp(reply->str, PQgetvalue(pg, i, 1)) != 0)
-        {
-            aw_log(AW_LOG_WARN, "reconcile: session %s is %s in Postgres "
-                   "but %s in Redis: publishing it again",
-                   PQgetvalue(pg, i, 0), PQgetvalue(pg, i, 1),
-                   reply->type == REDIS_REPLY_STRING ? reply->str
-                                                     : "missing");
-            params[0] = PQgetvalue(pg, i, 0);
-            r = aw_db_query(&aw_worker.db,
-                            "UPDATE sessions SET synced = false"
-                            " WHERE id = $1::bigint", 1, params);
-            PQclear(r);
-        }
-
-        freeReplyObject(reply);
-    }
-
-    PQclear(pg);
-
-    return aw_sched_profiles(1);
-}

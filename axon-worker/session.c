@@ -28,22 +28,23 @@ static int aw_gpu_drain_set(aw_job_t *job, aw_job_result_t *res, int drain);
 
 
 static aw_db_stmt_t  aw_session_claim_stmt = aw_db_stmt("session_claim",
-    "SELECT o_state, coalesce(o_end_reason, ''), o_wallet, o_new"
-    " FROM axon_session_claim($1::bigint, $2, $3, $4, $5::int, $6::int,"
+    "SELECT o_state, coalesce(o_end_reason, '') AS o_end_reason, o_wallet,"
+    " o_new FROM axon_session_claim($1::bigint, $2, $3, $4, $5::int, $6::int,"
     " nullif($7, ''), nullif($8, ''), $9::int)");
 
 /* the claim and the scheduler's pass in one statement (sql/006_perf.sql,
  * 010_grace.sql) */
 static aw_db_stmt_t  aw_session_claim_assign_stmt = aw_db_stmt(
     "session_claim_assign",
-    "SELECT o_state, coalesce(o_end_reason, ''), o_wallet, o_new,"
-    " o_assigned, coalesce(o_note, '')"
+    "SELECT o_state, coalesce(o_end_reason, '') AS o_end_reason, o_wallet,"
+    " o_new, o_assigned, coalesce(o_note, '') AS o_note"
     " FROM axon_session_claim_assign($1::bigint, $2, $3, $4, $5::int,"
     " $6::int, nullif($7, ''), nullif($8, ''), $10::jsonb, $11::bigint,"
     " $9::int)");
 
 static aw_db_stmt_t  aw_session_stop_stmt = aw_db_stmt("session_stop",
-    "SELECT axon_session_stop($1::bigint, nullif($2, ''), $3, $4::boolean)");
+    "SELECT axon_session_stop($1::bigint, nullif($2, ''), $3, $4::boolean)"
+    " AS outcome");
 
 
 static int
@@ -167,30 +168,31 @@ aw_session_claim_for(aw_job_result_t *res, int64_t sid, const char *wallet,
         return aw_job_db_failed(NULL, res);
     }
 
-    if (strcmp(PQgetvalue(pg, 0, 2), wallet) != 0) {
+    if (strcmp(aw_db_get(pg, 0, "o_wallet"), wallet) != 0) {
         aw_job_fail(res, 1, "session %s is recorded for another wallet (%s)",
-                    id, PQgetvalue(pg, 0, 2));
+                    id, aw_db_get(pg, 0, "o_wallet"));
         PQclear(pg);
         return AW_ERROR;
     }
 
     snprintf(res->note, sizeof(res->note), "session %s of %s (%s, %s): %s%s"
              "%s%s", id, wallet, profile, mode,
-             PQgetvalue(pg, 0, 3)[0] == 't' ? "" : "recorded already: ",
-             PQgetvalue(pg, 0, 0), PQgetvalue(pg, 0, 1)[0] ? ", " : "",
-             PQgetvalue(pg, 0, 1));
+             aw_db_get(pg, 0, "o_new")[0] == 't' ? "" : "recorded already: ",
+             aw_db_get(pg, 0, "o_state"),
+             aw_db_get(pg, 0, "o_end_reason")[0] ? ", " : "",
+             aw_db_get(pg, 0, "o_end_reason"));
 
     assigned = 0;
 
     if (params[9]) {
-        assigned = atoi(PQgetvalue(pg, 0, 4));
+        assigned = atoi(aw_db_get(pg, 0, "o_assigned"));
 
         if (assigned > 0) {
-            aw_log(AW_LOG_INFO, "scheduler: %s", PQgetvalue(pg, 0, 5));
+            aw_log(AW_LOG_INFO, "scheduler: %s", aw_db_get(pg, 0, "o_note"));
 
         } else if (assigned < 0) {
             aw_log(AW_LOG_WARN, "scheduler: the claim's pass failed (the "
-                   "next one assigns): %s", PQgetvalue(pg, 0, 5));
+                   "next one assigns): %s", aw_db_get(pg, 0, "o_note"));
         }
     }
 
@@ -301,7 +303,7 @@ aw_session_stop(aw_job_t *job, aw_job_result_t *res, const char *wallet,
         return aw_job_db_failed(job, res);
     }
 
-    outcome = PQgetvalue(pg, 0, 0);
+    outcome = aw_db_get(pg, 0, "outcome");
 
     if (strcmp(outcome, "missing") == 0) {
         /* its claim job has not run yet (another worker has it) */

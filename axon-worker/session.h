@@ -6,9 +6,9 @@
  *               gpu.drain, gpu.undrain (admins)
  *   sched.c     the job source that runs the rest: the scheduler (the fair
  *               queue, sql/003_sessions.sql's axon_sched_assign), launching
- *               and stopping containers, the billing tick, idle and grace,
- *               publishing sessions and profiles to Redis, the reconcile
- *               sweep
+ *               and stopping containers, the billing tick, idle and grace;
+ *               sched_publish.c publishes sessions and profiles to Redis,
+ *               sched_reconcile.c is the reconcile sweep (scheduler.h)
  *
  * Postgres is the system of record; Redis holds what the module reads:
  *
@@ -26,17 +26,13 @@
 #define AW_SESSION_H
 
 
+#include "axon_contract.h"
 #include "core.h"
 #include "job.h"
-#include "jobs.h"
+#include "sources.h"
 
 
-#define AW_SESSION_KEY       "axon:session:"
-#define AW_SESSION_NEXT      "axon:session:next"
-#define AW_PROFILES_KEY      "axon:profiles"
-
-
-extern const aw_jobs_t  aw_sched_jobs;
+extern const aw_source_t  aw_sched_source;
 
 
 /* something changed: run the scheduler at the next turn of the loop */

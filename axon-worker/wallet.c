@@ -19,6 +19,9 @@
 #define AW_WALLET_CHUNK_TEXT  "500"
 
 
+aw_script_t  aw_wallet_balance_script = aw_script(WALLET_BALANCE);
+
+
 static struct {
     unsigned     rebuilding:1;
     char         from[43];          /* the last wallet done */
@@ -45,7 +48,7 @@ aw_wallet_check(int exists)
         return;
     }
 
-    aw_log(AW_LOG_NOTICE, "wallets: " AW_WALLET_SYNCED " is missing: "
+    aw_log(AW_LOG_NOTICE, "wallets: " AXON_KEY_WALLETS_SYNCED " is missing: "
            "rebuilding every wallet's balance in Redis from Postgres");
 
     aw_wallet.rebuilding = 1;
@@ -71,13 +74,12 @@ aw_wallet_rebuilding(void)
 int
 aw_wallet_rebuild_step(void)
 {
-    int           i, j, n;
+    int           i, n, wallet, balance, ledger_id;
     char          key[64], ms[32];
     PGresult     *res;
     aw_redis_t   *r;
     redisReply   *reply;
-    const char   *params[1], *argv[6];
-    size_t        lens[6];
+    const char   *params[1], *argv[3];
 
     r = &aw_worker.redis;
     params[0] = aw_wallet.from;
@@ -85,30 +87,32 @@ aw_wallet_rebuild_step(void)
     res = aw_db_query(&aw_worker.db,
                       "SELECT b.wallet, b.balance,"
                       " (SELECT max(l.id) FROM credit_ledger l"
-                      "   WHERE l.wallet = b.wallet)"
+                      "   WHERE l.wallet = b.wallet) AS ledger_id"
                       " FROM wallet_balances b WHERE b.wallet::text > $1"
-                      " ORDER BY b.wallet::text LIMIT " AW_WALLET_CHUNK_TEXT, 1, params);
+                      " ORDER BY b.wallet::text"
+                      " LIMIT " AW_WALLET_CHUNK_TEXT, 1, params);
     if (res == NULL) {
         return AW_ERROR;
     }
 
     n = PQntuples(res);
+    wallet = aw_db_col(res, "wallet");
+    balance = aw_db_col(res, "balance");
+    ledger_id = aw_db_col(res, "ledger_id");
 
     for (i = 0; i < n; i++) {
-        snprintf(key, sizeof(key), AW_WALLET_KEY "%s", PQgetvalue(res, i, 0));
+        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s",
+                 PQgetvalue(res, i, wallet));
 
-        argv[0] = "EVAL";
-        argv[1] = AW_WALLET_LUA_SET;
-        argv[2] = "1";
-        argv[3] = key;
-        argv[4] = PQgetvalue(res, i, 1);
-        argv[5] = PQgetisnull(res, i, 2) ? "0" : PQgetvalue(res, i, 2);
+        argv[0] = key;
+        argv[1] = PQgetvalue(res, i, balance);
+        argv[2] = PQgetisnull(res, i, ledger_id)
+                  ? "0" : PQgetvalue(res, i, ledger_id);
 
-        for (j = 0; j < 6; j++) {
-            lens[j] = strlen(argv[j]);
-        }
-
-        if (aw_redis_append_argv(r, 6, argv, lens) != AW_OK) {
+        if (aw_redis_append_script(r, &aw_wallet_balance_script, 1, 3, argv,
+                                   NULL)
+            != AW_OK)
+        {
             PQclear(res);
             return AW_ERROR;
         }
@@ -123,7 +127,7 @@ aw_wallet_rebuild_step(void)
 
         if (reply->type == REDIS_REPLY_ERROR) {
             aw_log(AW_LOG_ERR, "wallets: rebuilding %s: %s",
-                   PQgetvalue(res, i, 0), reply->str);
+                   PQgetvalue(res, i, wallet), reply->str);
         }
 
         freeReplyObject(reply);
@@ -131,7 +135,7 @@ aw_wallet_rebuild_step(void)
 
     if (n > 0) {
         snprintf(aw_wallet.from, sizeof(aw_wallet.from), "%s",
-                 PQgetvalue(res, n - 1, 0));
+                 PQgetvalue(res, n - 1, wallet));
     }
 
     PQclear(res);
@@ -144,7 +148,7 @@ aw_wallet_rebuild_step(void)
 
     snprintf(ms, sizeof(ms), "%lld", (long long) aw_unix_msec());
 
-    reply = aw_redis_command(r, "SET %s %s", AW_WALLET_SYNCED, ms);
+    reply = aw_redis_command(r, "SET %s %s", AXON_KEY_WALLETS_SYNCED, ms);
     if (reply == NULL) {
         return AW_ERROR;
     }

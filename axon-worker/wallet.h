@@ -19,22 +19,13 @@
 #define AW_WALLET_H
 
 
+#include "axon_contract.h"
 #include "core.h"
 #include "redis.h"
 
 
-#define AW_WALLET_KEY      "axon:wallet:"
-#define AW_WALLET_SYNCED   "axon:wallets:synced"
-
-
-/* the Lua of the guarded write: KEYS[1] the hash, ARGV balance, ledger_id */
-#define AW_WALLET_LUA_SET                                                     \
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'ledger_id') or '0')\n"\
-    "if tonumber(ARGV[2]) > cur then\n"                                       \
-    "  redis.call('HSET', KEYS[1], 'balance', ARGV[1], 'ledger_id', ARGV[2])\n"\
-    "  return 1\n"                                                            \
-    "end\n"                                                                   \
-    "return 0\n"
+/* lua/wallet_balance.lua: a balance, written only over an older one */
+extern aw_script_t  aw_wallet_balance_script;
 
 
 void aw_wallet_reset(void);

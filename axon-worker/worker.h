@@ -11,7 +11,7 @@
 #include "core.h"
 #include "db.h"
 #include "redis.h"
-#include "rpc.h"
+#include "eth.h"
 
 
 typedef struct {

@@ -36,9 +36,10 @@
  *      module refuses a nonce whose record exists, whoever paid; the
  *      worker writes only a record of the same payer).
  *
- * The chain calls are synchronous (rpc.c, each bounded by eth_rpc_timeout);
- * the wait for a receipt is bounded by x402_receipt_wait, after which the
- * job is retried.
+ * This file is the job's flow; step 2 is in x402_facilitator.c and
+ * x402_self.c.  The chain calls are synchronous (eth.c, each bounded by
+ * eth_rpc_timeout); the wait for a receipt is bounded by x402_receipt_wait,
+ * after which the job is retried.
  */
 
 
@@ -48,111 +49,43 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "axon_eip712.h"
 #include "axon_eth.h"
-#include "axon_tx.h"
 #include "job.h"
 #include "log.h"
 #include "worker.h"
-
-
-#define AW_X402_PAY_KEY      "axon:x402:pay:"
-#define AW_X402_PENDING      "axon:x402:pending"    /* ZSETs of nonces */
-#define AW_X402_SESSION_JOBS "axon:jobs"            /* session.claim */
-#define AW_X402_JOBS         "axon:x402:jobs"       /* x402.pay */
-#define AW_X402_RAW_MAX      1024
-#define AW_X402_HTTP_MAX     (64 * 1024)
-#define AW_X402_LOG_BACK     4096        /* blocks searched for a used nonce */
-#define AW_X402_KEEP         86400       /* s: a record the worker creates */
-
-
-typedef enum {
-    AW_X402_SETTLED = 0,
-    AW_X402_FAILED,
-    AW_X402_LATER
-} aw_x402_outcome_e;
-
-
-typedef struct {
-    aw_job_t            *job;
-
-    /* the job's fields */
-    const char          *nonce;             /* 0x + 64 lowercase hex */
-    const char          *payer;             /* lowercase */
-    const char          *profile;
-    int64_t              minutes;
-    const char          *ssh_key;
-    const char          *amount;
-    int64_t              topup;             /* 0: a new session */
-    json_t              *payload;
-    json_t              *requirements;
-
-    /* parsed from them */
-    axon_eip3009_auth_t  auth;
-    uint8_t              sig[256];
-    size_t               siglen;
-    aw_addr_t            asset;
-    aw_addr_t            pay_to;
-    char                 asset_s[43];
-    char                 pay_to_s[43];
-    const char          *network;
-    const aw_conf_profile_t  *p;
-    int64_t              credit;
-
-    /* the row */
-    char                 state[16];
-    char                 tx[67];
-    uint8_t              raw[AW_X402_RAW_MAX];
-    size_t               rawlen;
-    int64_t              session_id;
-    int64_t              gas_nonce;
-    int                  txlog;             /* the Transfer's index in tx */
-    unsigned             self:1;            /* the row's settle_mode */
-
-    /* the payer's auth token, issued once settled */
-    int64_t              token_exp;
-    unsigned             token:1;           /* store it with the outcome */
-
-    /* the outcome */
-    char                 reason[80];
-    char                 message[300];
-} aw_x402_t;
+#include "x402.h"
 
 
 static int aw_x402_move(aw_job_t *job, aw_job_result_t *res);
+static aw_x402_outcome_e aw_x402_settle(aw_x402_t *x);
+static int aw_x402_failed(aw_x402_t *x, aw_job_result_t *res);
+static int aw_x402_settled(aw_x402_t *x, aw_job_result_t *res);
 static int aw_x402_parse(aw_x402_t *x, char *err, size_t errlen);
 static int aw_x402_begin(aw_x402_t *x, aw_job_result_t *res);
 static aw_x402_outcome_e aw_x402_precheck(aw_x402_t *x);
 static int aw_x402_token(aw_x402_t *x, aw_job_result_t *res);
-static aw_x402_outcome_e aw_x402_facilitator(aw_x402_t *x);
-static int aw_x402_http(const char *path, json_t *body, long *status,
-    json_t **answer, char *err, size_t errlen);
-static aw_x402_outcome_e aw_x402_self(aw_x402_t *x);
-static aw_x402_outcome_e aw_x402_send(aw_x402_t *x);
-static int aw_x402_sign(aw_db_t *db, void *data);
-static aw_x402_outcome_e aw_x402_receipt(aw_x402_t *x);
 static int aw_x402_transferred(aw_x402_t *x, const aw_eth_receipt_t *r);
-static aw_x402_outcome_e aw_x402_diagnose(aw_x402_t *x, const char *what);
 static aw_x402_outcome_e aw_x402_used_by(aw_x402_t *x);
-static void aw_x402_unsend(aw_x402_t *x);
 static int aw_x402_session(aw_x402_t *x, aw_job_result_t *res,
     char *serr, size_t serrlen);
 static int aw_x402_claim(aw_x402_t *x, aw_job_result_t *res);
 static int aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     const char *session_error);
-static aw_x402_outcome_e aw_x402_fail(aw_x402_t *x, const char *reason,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static aw_x402_outcome_e aw_x402_later(aw_x402_t *x, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+
+
+static aw_script_t  aw_x402_session_script = aw_script(X402_SESSION);
+static aw_script_t  aw_x402_record_script = aw_script(X402_RECORD);
 
 
 static aw_db_stmt_t  aw_x402_begin_stmt = aw_db_stmt("x402_begin",
-    "SELECT state, coalesce(tx_hash, ''), coalesce(raw_tx, ''::bytea),"
-    " coalesce(session_id, 0), coalesce(gas_nonce, -1),"
-    " coalesce(error_reason, ''), settle_mode"
+    "SELECT state, coalesce(tx_hash, '') AS tx_hash,"
+    " coalesce(raw_tx, ''::bytea) AS raw_tx,"
+    " coalesce(session_id, 0) AS session_id,"
+    " coalesce(gas_nonce, -1) AS gas_nonce,"
+    " coalesce(error_reason, '') AS error_reason, settle_mode"
     " FROM axon_x402_begin($1, $2, $3, $4, $5, $6::numeric, $7, $8::int,"
     " $9::bigint, nullif($10, '')::bigint, $11, $12, $13::bytea,"
     " $14::bigint)");
@@ -180,25 +113,15 @@ static aw_db_stmt_t  aw_x402_token_stmt = aw_db_stmt("x402_token",
     " ON CONFLICT (token_hash) DO NOTHING"
     " RETURNING wallet, revoked_at, expires_at)"
     " SELECT wallet = $2 AND revoked_at IS NULL AND expires_at > now()"
-    " FROM t"
+    " AS live FROM t"
     " UNION ALL"
     " SELECT wallet = $2 AND revoked_at IS NULL AND expires_at > now()"
     " FROM auth_tokens WHERE token_hash = $1::bytea"
     " AND NOT EXISTS (SELECT 1 FROM t)");
 
-static aw_db_stmt_t  aw_x402_state_stmt = aw_db_stmt("x402_state",
-    "UPDATE x402_payments SET state = $3"
-    " WHERE nonce = $1 AND payer = $2 AND state = $4");
-
 
 /* keccak256 of the signatures, as selectors and topics */
 
-static const uint8_t  aw_x402_sel_vrs[4] = { 0xe3, 0xee, 0x16, 0x0e };
-    /* transferWithAuthorization(address,address,uint256,uint256,uint256,
-       bytes32,uint8,bytes32,bytes32) */
-static const uint8_t  aw_x402_sel_bytes[4] = { 0xcf, 0x09, 0x29, 0x95 };
-    /* transferWithAuthorization(address,address,uint256,uint256,uint256,
-       bytes32,bytes) */
 static const uint8_t  aw_x402_sel_state[4] = { 0xe9, 0x4a, 0x01, 0x02 };
     /* authorizationState(address,bytes32) */
 
@@ -218,12 +141,9 @@ int
 aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
 {
     int                 rc;
-    char                err[256], serr[64], chain[24], txlog[16];
-    int64_t             paid_until, per_minute;
-    PGresult           *pg;
+    char                err[256];
     aw_conf_t          *conf;
     aw_x402_t           x;
-    const char         *params[6];
     aw_x402_outcome_e   outcome;
 
     conf = aw_worker.conf;
@@ -261,155 +181,203 @@ aw_x402_pay(aw_job_t *job, aw_job_result_t *res)
     }
 
     if (aw_x402_begin(&x, res) != AW_OK) {
-        goto done_error;
-    }
-
-    if (strcmp(x.state, "settled") == 0) {
-        outcome = AW_X402_SETTLED;
-
-    } else if (strcmp(x.state, "failed") == 0) {
-        outcome = AW_X402_FAILED;
-
-    } else if (strcmp(x.state, "new") == 0 && x.p == NULL) {
-        /* before anything is sent; once sent, the payment is seen through */
-        outcome = aw_x402_fail(&x, "unknown_profile", "profile \"%s\" is not "
-                               "sold by this worker", x.profile);
-
-    } else if (strcmp(x.state, "new") == 0
-               && (!conf->sessions || !conf->ssh_sessions))
-    {
-        outcome = aw_x402_fail(&x, "ssh_disabled", "this worker runs no SSH "
-                               "sessions (keys sessions, ssh_sessions)");
-
-    } else if (strcmp(x.state, "new") == 0
-               && (outcome = aw_x402_precheck(&x)) != AW_X402_SETTLED)
-    {
-        /* refused (or the chain is not answering) before any gas is spent */
-
-    } else if (strcmp(x.state, "sent") == 0 && x.self && x.rawlen == 0) {
-        outcome = aw_x402_later(&x, "the row is sent without its bytes");
-
-    } else if (strcmp(x.state, "sent") == 0 ? !x.self
-               : conf->x402_settle == AW_X402_FACILITATOR)
-    {
-        /* a payment under way is seen through the way it was begun */
-        outcome = aw_x402_facilitator(&x);
+        rc = AW_ERROR;
 
     } else {
-        outcome = aw_x402_self(&x);
+        outcome = aw_x402_settle(&x);
+
+        if (outcome == AW_X402_LATER) {
+            aw_job_fail(res, 0, "%s", x.message);
+            rc = AW_ERROR;
+
+        } else if (outcome == AW_X402_FAILED) {
+            rc = aw_x402_failed(&x, res);
+
+        } else {
+            rc = aw_x402_settled(&x, res);
+        }
     }
 
-    if (outcome == AW_X402_LATER) {
-        aw_job_fail(res, 0, "%s", x.message);
-        goto done_error;
+    json_decref(x.payload);
+    json_decref(x.requirements);
+
+    return rc;
+}
+
+
+/*
+ * Settlement, by the row's state: nothing more for a payment settled or
+ * failed; a new one checked first and refused before any gas is spent; one
+ * under way seen through the way it was begun.
+ */
+
+static aw_x402_outcome_e
+aw_x402_settle(aw_x402_t *x)
+{
+    aw_x402_outcome_e   outcome;
+    aw_conf_t          *conf;
+
+    conf = aw_worker.conf;
+
+    if (strcmp(x->state, "settled") == 0) {
+        return AW_X402_SETTLED;
     }
 
-    if (outcome == AW_X402_FAILED) {
-        if (strcmp(x.state, "failed") != 0) {
-            params[0] = x.nonce;
-            params[1] = x.payer;
-            params[2] = x.reason;
-            params[3] = x.tx;
+    if (strcmp(x->state, "failed") == 0) {
+        return AW_X402_FAILED;
+    }
 
-            pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_failed_stmt, 4,
-                                      params);
-            if (pg == NULL) {
-                aw_job_db_failed(job, res);
-                goto done_error;
-            }
-
-            PQclear(pg);
-
-            aw_log(AW_LOG_NOTICE, "payment %s of %s failed: %s: %s", x.nonce,
-                   x.payer, x.reason, x.message);
+    if (strcmp(x->state, "new") == 0) {
+        if (x->p == NULL) {
+            return aw_x402_fail(x, "unknown_profile", "profile \"%s\" is "
+                                "not sold by this worker", x->profile);
         }
 
-        if (aw_x402_record(&x, 0, 0, NULL) != AW_OK) {
-            aw_job_fail(res, 0, "redis: the outcome was not written");
-            goto done_error;
+        if (!conf->sessions || !conf->ssh_sessions) {
+            return aw_x402_fail(x, "ssh_disabled", "this worker runs no SSH "
+                                "sessions (keys sessions, ssh_sessions)");
         }
 
-        snprintf(res->note, sizeof(res->note), "payment %s of %s failed "
-                 "(%s): no credit, no session", x.nonce, x.payer, x.reason);
-        goto done;
+        outcome = aw_x402_precheck(x);
+
+        if (outcome != AW_X402_SETTLED) {
+            return outcome;
+        }
+
+    } else if (strcmp(x->state, "sent") == 0 && x->self && x->rawlen == 0) {
+        return aw_x402_later(x, "the row is sent without its bytes");
     }
 
-    /* settled: the credit, once for the transfer whoever saw it */
+    if (strcmp(x->state, "sent") == 0 ? !x->self
+        : conf->x402_settle == AW_X402_FACILITATOR)
+    {
+        return aw_x402_facilitator(x);
+    }
+
+    return aw_x402_self(x);
+}
+
+
+/* a payment that failed: the row, then the record the module polls */
+
+static int
+aw_x402_failed(aw_x402_t *x, aw_job_result_t *res)
+{
+    PGresult    *pg;
+    const char  *params[4];
+
+    if (strcmp(x->state, "failed") != 0) {
+        params[0] = x->nonce;
+        params[1] = x->payer;
+        params[2] = x->reason;
+        params[3] = x->tx;
+
+        pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_failed_stmt, 4,
+                                  params);
+        if (pg == NULL) {
+            aw_job_db_failed(x->job, res);
+            return AW_ERROR;
+        }
+
+        PQclear(pg);
+
+        aw_log(AW_LOG_NOTICE, "payment %s of %s failed: %s: %s", x->nonce,
+               x->payer, x->reason, x->message);
+    }
+
+    if (aw_x402_record(x, 0, 0, NULL) != AW_OK) {
+        aw_job_fail(res, 0, "redis: the outcome was not written");
+        return AW_ERROR;
+    }
+
+    snprintf(res->note, sizeof(res->note), "payment %s of %s failed "
+             "(%s): no credit, no session", x->nonce, x->payer, x->reason);
+    return AW_OK;
+}
+
+
+/*
+ * A payment settled: the credit, once for the transfer whoever saw it;
+ * the payer's token; the session it pays for; the record the module polls.
+ */
+
+static int
+aw_x402_settled(aw_x402_t *x, aw_job_result_t *res)
+{
+    char         serr[64], chain[24], txlog[16];
+    int64_t      paid_until, per_minute;
+    PGresult    *pg;
+    aw_conf_t   *conf;
+    const char  *params[6];
+
+    conf = aw_worker.conf;
 
     snprintf(chain, sizeof(chain), "%d", conf->eth_chain_id);
-    snprintf(txlog, sizeof(txlog), "%d", x.txlog);
+    snprintf(txlog, sizeof(txlog), "%d", x->txlog);
 
-    params[0] = x.nonce;
-    params[1] = x.payer;
-    params[2] = x.tx;
+    params[0] = x->nonce;
+    params[1] = x->payer;
+    params[2] = x->tx;
     params[3] = chain;
     params[4] = txlog;
-    params[5] = job->id;
+    params[5] = x->job->id;
 
     pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_settled_stmt, 6,
                               params);
     if (pg == NULL) {
-        aw_job_db_failed(job, res);
-        goto done_error;
+        aw_job_db_failed(x->job, res);
+        return AW_ERROR;
     }
 
     res->has_balance = 1;
-    snprintf(res->wallet, sizeof(res->wallet), "%s", x.payer);
-    res->ledger_id = atoll(PQgetvalue(pg, 0, 0));
-    res->balance = atoll(PQgetvalue(pg, 0, 1));
+    snprintf(res->wallet, sizeof(res->wallet), "%s", x->payer);
+    res->ledger_id = atoll(aw_db_get(pg, 0, "ledger_id"));
+    res->balance = atoll(aw_db_get(pg, 0, "balance"));
 
-    if (PQgetvalue(pg, 0, 2)[0] == 't') {
+    if (aw_db_get(pg, 0, "applied")[0] == 't') {
         aw_log(AW_LOG_NOTICE, "payment %s of %s settled by %s: %+lld "
-               "minutes, balance %lld", x.nonce, x.payer, x.tx,
-               (long long) x.credit, (long long) res->balance);
+               "minutes, balance %lld", x->nonce, x->payer, x->tx,
+               (long long) x->credit, (long long) res->balance);
 
     } else {
         aw_log(AW_LOG_NOTICE, "payment %s of %s settled by %s, credited "
-               "before (ledger id %lld): nothing credited now", x.nonce,
-               x.payer, x.tx, (long long) res->ledger_id);
+               "before (ledger id %lld): nothing credited now", x->nonce,
+               x->payer, x->tx, (long long) res->ledger_id);
     }
 
     PQclear(pg);
 
-    if (aw_x402_token(&x, res) != AW_OK) {
-        goto done_error;
+    if (aw_x402_token(x, res) != AW_OK) {
+        return AW_ERROR;
     }
 
     serr[0] = '\0';
 
-    if (x.p && aw_x402_session(&x, res, serr, sizeof(serr)) != AW_OK) {
-        goto done_error;
+    if (x->p && aw_x402_session(x, res, serr, sizeof(serr)) != AW_OK) {
+        return AW_ERROR;
     }
 
-    per_minute = x.p ? (int64_t) x.p->gpus * x.p->price : 0;
+    per_minute = x->p ? AXON_PRICE_PER_MINUTE((int64_t) x->p->gpus,
+                                              x->p->price)
+                      : 0;
     paid_until = (int64_t) time(NULL)
                  + (per_minute ? res->balance / per_minute * 60 : 0);
 
-    if (x.p == NULL) {
+    if (x->p == NULL) {
         snprintf(serr, sizeof(serr), "unknown_profile");
     }
 
-    if (aw_x402_record(&x, 1, paid_until, serr[0] ? serr : NULL) != AW_OK) {
+    if (aw_x402_record(x, 1, paid_until, serr[0] ? serr : NULL) != AW_OK) {
         aw_job_fail(res, 0, "redis: the outcome was not written");
-        goto done_error;
+        return AW_ERROR;
     }
 
     snprintf(res->note, sizeof(res->note), "payment %s of %s settled (%s): "
-             "%lld minutes credited, session %lld%s%s", x.nonce, x.payer,
-             x.tx, (long long) x.credit, (long long) x.session_id,
+             "%lld minutes credited, session %lld%s%s", x->nonce, x->payer,
+             x->tx, (long long) x->credit, (long long) x->session_id,
              serr[0] ? ": " : "", serr);
 
-done:
-
-    json_decref(x.payload);
-    json_decref(x.requirements);
     return AW_OK;
-
-done_error:
-
-    json_decref(x.payload);
-    json_decref(x.requirements);
-    return AW_ERROR;
 }
 
 
@@ -428,10 +396,10 @@ aw_x402_move(aw_job_t *job, aw_job_result_t *res)
 
     argc = 0;
     argv[argc++] = "XADD";
-    argv[argc++] = AW_X402_JOBS;
+    argv[argc++] = AXON_KEY_X402_JOBS;
     argv[argc++] = "*";
-    argv[argc++] = "kind";
-    argv[argc++] = "x402.pay";
+    argv[argc++] = AXON_JOB_KIND;
+    argv[argc++] = AXON_JOB_X402_PAY;
 
     for (f = job->kind->fields; f->name && argc + 2 <= (int) aw_nelems(argv);
          f++)
@@ -449,13 +417,13 @@ aw_x402_move(aw_job_t *job, aw_job_result_t *res)
             freeReplyObject(reply);
         }
 
-        aw_job_fail(res, 0, "redis: moving the job to " AW_X402_JOBS
+        aw_job_fail(res, 0, "redis: moving the job to " AXON_KEY_X402_JOBS
                     " failed");
         return AW_ERROR;
     }
 
-    snprintf(res->note, sizeof(res->note), "moved to " AW_X402_JOBS " as "
-             "job %s (the x402 process runs x402.pay)", reply->str);
+    snprintf(res->note, sizeof(res->note), "moved to " AXON_KEY_X402_JOBS
+             " as job %s (the x402 process runs x402.pay)", reply->str);
 
     freeReplyObject(reply);
 
@@ -597,7 +565,9 @@ aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
     }
 
     x->p = aw_conf_profile(aw_worker.conf, x->profile);
-    x->credit = x->p ? x->minutes * x->p->gpus * x->p->price : x->minutes;
+    x->credit = x->p ? x->minutes * AXON_PRICE_PER_MINUTE(x->p->gpus,
+                                                          x->p->price)
+                     : x->minutes;
 
     return AW_OK;
 }
@@ -642,14 +612,15 @@ aw_x402_begin(aw_x402_t *x, aw_job_result_t *res)
         return aw_job_db_failed(x->job, res);
     }
 
-    snprintf(x->state, sizeof(x->state), "%s", PQgetvalue(pg, 0, 0));
-    snprintf(x->tx, sizeof(x->tx), "%s", PQgetvalue(pg, 0, 1));
-    x->session_id = atoll(PQgetvalue(pg, 0, 3));
-    x->gas_nonce = atoll(PQgetvalue(pg, 0, 4));
-    snprintf(x->reason, sizeof(x->reason), "%s", PQgetvalue(pg, 0, 5));
-    x->self = strcmp(PQgetvalue(pg, 0, 6), "self") == 0;
+    snprintf(x->state, sizeof(x->state), "%s", aw_db_get(pg, 0, "state"));
+    snprintf(x->tx, sizeof(x->tx), "%s", aw_db_get(pg, 0, "tx_hash"));
+    x->session_id = atoll(aw_db_get(pg, 0, "session_id"));
+    x->gas_nonce = atoll(aw_db_get(pg, 0, "gas_nonce"));
+    snprintf(x->reason, sizeof(x->reason), "%s",
+             aw_db_get(pg, 0, "error_reason"));
+    x->self = strcmp(aw_db_get(pg, 0, "settle_mode"), "self") == 0;
 
-    v = PQgetvalue(pg, 0, 2);
+    v = aw_db_get(pg, 0, "raw_tx");
     raw = PQunescapeBytea((const unsigned char *) v, &rawlen);
 
     if (raw && rawlen <= sizeof(x->raw)) {
@@ -763,7 +734,7 @@ aw_x402_token(aw_x402_t *x, aw_job_result_t *res)
         return aw_job_db_failed(x->job, res);
     }
 
-    x->token = PQntuples(pg) == 1 && PQgetvalue(pg, 0, 0)[0] == 't'
+    x->token = PQntuples(pg) == 1 && aw_db_get(pg, 0, "live")[0] == 't'
                && x->token_exp > (int64_t) time(NULL);
 
     PQclear(pg);
@@ -772,7 +743,7 @@ aw_x402_token(aw_x402_t *x, aw_job_result_t *res)
 }
 
 
-static aw_x402_outcome_e
+aw_x402_outcome_e
 aw_x402_fail(aw_x402_t *x, const char *reason, const char *fmt, ...)
 {
     va_list  args;
@@ -787,7 +758,7 @@ aw_x402_fail(aw_x402_t *x, const char *reason, const char *fmt, ...)
 }
 
 
-static aw_x402_outcome_e
+aw_x402_outcome_e
 aw_x402_later(aw_x402_t *x, const char *fmt, ...)
 {
     va_list  args;
@@ -800,616 +771,9 @@ aw_x402_later(aw_x402_t *x, const char *fmt, ...)
 }
 
 
-/* a string field of an answer, "" when absent */
-
-static const char *
-aw_x402_str(json_t *obj, const char *name)
-{
-    const char  *s;
-
-    s = json_string_value(json_object_get(obj, name));
-
-    return s ? s : "";
-}
-
-
-/* settlement by the facilitator: /verify, then /settle */
-
-static aw_x402_outcome_e
-aw_x402_facilitator(aw_x402_t *x)
-{
-    int           rc;
-    long          status;
-    char          err[256];
-    json_t       *body, *answer, *v;
-    PGresult     *pg;
-    aw_hash_t     hash;
-    const char   *params[4], *s;
-
-    body = json_pack("{s:i, s:O, s:O}", "x402Version", 2,
-                     "paymentPayload", x->payload,
-                     "paymentRequirements", x->requirements);
-    if (body == NULL) {
-        return aw_x402_later(x, "out of memory");
-    }
-
-    if (strcmp(x->state, "new") == 0) {
-        rc = aw_x402_http("/verify", body, &status, &answer, err,
-                          sizeof(err));
-
-        if (rc != AW_OK) {
-            json_decref(body);
-            return aw_x402_fail(x, "facilitator_unavailable", "/verify: %s",
-                                err);
-        }
-
-        v = json_object_get(answer, "isValid");
-
-        if (!json_is_true(v)) {
-            if (!json_is_boolean(v)) {
-                aw_x402_fail(x, "facilitator_error", "/verify answered "
-                             "HTTP %ld without isValid", status);
-            } else {
-                s = json_string_value(json_object_get(answer,
-                                                      "invalidReason"));
-                aw_x402_fail(x, s ? s : "invalid_payment", "/verify: %s",
-                             aw_x402_str(answer, "invalidMessage"));
-            }
-
-            json_decref(answer);
-            json_decref(body);
-            return AW_X402_FAILED;
-        }
-
-        json_decref(answer);
-
-        /* from here the facilitator may move the money: 'sent' first */
-
-        params[0] = x->nonce;
-        params[1] = x->payer;
-        params[2] = "sent";
-        params[3] = "new";
-
-        pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_state_stmt, 4,
-                                  params);
-        if (pg == NULL) {
-            json_decref(body);
-            return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
-        }
-
-        PQclear(pg);
-        strcpy(x->state, "sent");
-    }
-
-    rc = aw_x402_http("/settle", body, &status, &answer, err, sizeof(err));
-    json_decref(body);
-
-    if (rc != AW_OK) {
-        /* it may have settled: ask again later, it answers for the same */
-        return aw_x402_later(x, "/settle: %s; asking again", err);
-    }
-
-    /* the hash, lowercase as we keep it; anything else: none */
-    s = json_string_value(json_object_get(answer, "transaction"));
-    x->tx[0] = '\0';
-
-    if (s && aw_eth_parse_bytes(s, 32, hash.b) == AW_OK) {
-        aw_eth_hex(x->tx, hash.b, 32);
-    }
-
-    if (json_is_true(json_object_get(answer, "success"))) {
-        json_decref(answer);
-
-        if (x->tx[0] == '\0') {
-            return aw_x402_later(x, "/settle succeeded without a "
-                                 "transaction hash; asking again");
-        }
-
-        params[0] = x->nonce;
-        params[1] = x->payer;
-        params[2] = x->tx;
-
-        pg = aw_db_query(&aw_worker.db, "UPDATE x402_payments"
-                         " SET sent_txs = array_append(sent_txs, $3::text)"
-                         " WHERE nonce = $1 AND payer = $2"
-                         " AND NOT $3::text = ANY (sent_txs)", 3, params);
-        if (pg == NULL) {
-            return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
-        }
-
-        PQclear(pg);
-
-        /* its transfer seen on chain, and where it is in the transaction */
-        return aw_x402_receipt(x);
-    }
-
-    s = json_string_value(json_object_get(answer, "errorReason"));
-
-    if (s && strcmp(s, "settlement_pending") == 0) {
-        json_decref(answer);
-        return aw_x402_later(x, "/settle: settlement_pending (%s); asking "
-                             "again", x->tx);
-    }
-
-    if (!json_is_false(json_object_get(answer, "success"))) {
-        json_decref(answer);
-        return aw_x402_later(x, "/settle answered HTTP %ld without "
-                             "success; asking again", status);
-    }
-
-    aw_x402_fail(x, s ? s : "settlement_failed", "/settle: %s",
-                 aw_x402_str(answer, "errorMessage"));
-    json_decref(answer);
-
-    return AW_X402_FAILED;
-}
-
-
-typedef struct {
-    char    *buf;
-    size_t   len;
-} aw_x402_buf_t;
-
-
-static size_t
-aw_x402_write(char *p, size_t size, size_t n, void *data)
-{
-    aw_x402_buf_t  *b = data;
-
-    char    *nb;
-    size_t   len;
-
-    len = size * n;
-
-    if (b->len + len > AW_X402_HTTP_MAX) {
-        return 0;
-    }
-
-    nb = realloc(b->buf, b->len + len + 1);
-    if (nb == NULL) {
-        return 0;
-    }
-
-    memcpy(nb + b->len, p, len);
-    b->buf = nb;
-    b->len += len;
-    b->buf[b->len] = '\0';
-
-    return len;
-}
-
-
-/*
- * POST x402_facilitator_url + path with a JSON body: AW_OK with the HTTP
- * status and the JSON answer (an object), else AW_ERROR with why.
- */
-
-static int
-aw_x402_http(const char *path, json_t *body, long *status, json_t **answer,
-    char *err, size_t errlen)
-{
-    char               *text, url[1100];
-    CURL               *c;
-    CURLcode            rc;
-    aw_conf_t          *conf;
-    json_error_t        je;
-    aw_x402_buf_t       b;
-    struct curl_slist  *h;
-
-    conf = aw_worker.conf;
-    *answer = NULL;
-
-    snprintf(url, sizeof(url), "%s%s", conf->x402_facilitator_url, path);
-
-    /* "https://f.example/" + "/settle" */
-    if (strlen(conf->x402_facilitator_url) > 0
-        && conf->x402_facilitator_url[strlen(conf->x402_facilitator_url) - 1]
-           == '/')
-    {
-        snprintf(url, sizeof(url), "%s%s", conf->x402_facilitator_url,
-                 path + 1);
-    }
-
-    text = json_dumps(body, JSON_COMPACT);
-    c = curl_easy_init();
-    h = curl_slist_append(NULL, "Content-Type: application/json");
-
-    if (text == NULL || c == NULL || h == NULL) {
-        free(text);
-        curl_slist_free_all(h);
-        if (c) {
-            curl_easy_cleanup(c);
-        }
-        snprintf(err, errlen, "out of memory");
-        return AW_ERROR;
-    }
-
-    memset(&b, 0, sizeof(b));
-
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                     (long) conf->x402_facilitator_timeout);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, aw_x402_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-
-    rc = curl_easy_perform(c);
-
-    *status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    free(text);
-
-    if (rc != CURLE_OK) {
-        free(b.buf);
-        snprintf(err, errlen, "the facilitator did not answer: %s",
-                 curl_easy_strerror(rc));
-        return AW_ERROR;
-    }
-
-    *answer = b.buf ? json_loads(b.buf, 0, &je) : NULL;
-    free(b.buf);
-
-    if (!json_is_object(*answer)) {
-        json_decref(*answer);
-        *answer = NULL;
-        snprintf(err, errlen, "the facilitator answered HTTP %ld without a "
-                 "JSON object", *status);
-        return AW_ERROR;
-    }
-
-    return AW_OK;
-}
-
-
-/* the calldata of transferWithAuthorization, into buf (at least 4 + 9*32) */
-
-static size_t
-aw_x402_calldata(aw_x402_t *x, uint8_t *buf, size_t cap)
-{
-    size_t    n, padded;
-    uint8_t  *p;
-
-    p = buf;
-    memset(buf, 0, cap);
-
-    if (x->siglen == 65) {
-        memcpy(p, aw_x402_sel_vrs, 4);
-    } else {
-        memcpy(p, aw_x402_sel_bytes, 4);
-    }
-
-    p += 4;
-    memcpy(p + 12, x->auth.from, 20);
-    p += 32;
-    memcpy(p + 12, x->auth.to, 20);
-    p += 32;
-    memcpy(p, x->auth.value, 32);
-    p += 32;
-    memcpy(p, x->auth.valid_after, 32);
-    p += 32;
-    memcpy(p, x->auth.valid_before, 32);
-    p += 32;
-    memcpy(p, x->auth.nonce, 32);
-    p += 32;
-
-    if (x->siglen == 65) {
-        /* v, r, s; v 27/28 (or 0/1, which the token does not take) */
-        p[31] = x->sig[64] < 27 ? (uint8_t) (x->sig[64] + 27) : x->sig[64];
-        p += 32;
-        memcpy(p, x->sig, 32);
-        p += 32;
-        memcpy(p, x->sig + 32, 32);
-        p += 32;
-
-        return (size_t) (p - buf);
-    }
-
-    /* bytes: the offset (7 words), the length, the data padded */
-    padded = (x->siglen + 31) / 32 * 32;
-    n = 4 + 7 * 32 + 32 + padded;
-
-    if (n > cap) {
-        return 0;
-    }
-
-    p[31] = 7 * 32;
-    p += 32;
-    p[30] = (uint8_t) (x->siglen >> 8);
-    p[31] = (uint8_t) x->siglen;
-    p += 32;
-    memcpy(p, x->sig, x->siglen);
-
-    return n;
-}
-
-
-typedef struct {
-    aw_x402_t        *x;
-    axon_signer_t    *signer;
-    const uint8_t    *data;
-    size_t            len;
-    uint64_t          pending;
-    uint64_t          gas;
-    aw_u256_t         max_fee;
-    aw_u256_t         tip;
-    char              err[256];
-} aw_x402_sign_t;
-
-
-/* settlement by our own transaction */
-
-static aw_x402_outcome_e
-aw_x402_self(aw_x402_t *x)
-{
-    int                rc;
-    uint8_t            data[4 + 9 * 32 + 256 + 32];
-    size_t             len;
-    aw_rpc_t          *rpc;
-    aw_addr_t          gas;
-    aw_x402_sign_t     s;
-
-    rpc = &aw_worker.rpc;
-
-    if (strcmp(x->state, "sent") == 0 && x->rawlen > 0) {
-        /* sent before: the same bytes again (a node may have lost them) */
-        return aw_x402_send(x);
-    }
-
-    memset(&s, 0, sizeof(s));
-    s.x = x;
-
-    s.signer = axon_signer_create(aw_worker.conf->x402_gas_key);
-    if (s.signer == NULL) {
-        return aw_x402_later(x, "the gas key cannot sign (out of memory?)");
-    }
-
-    memcpy(gas.b, axon_signer_address(s.signer), 20);
-
-    len = aw_x402_calldata(x, data, sizeof(data));
-    s.data = data;
-    s.len = len;
-
-    if (len == 0) {
-        axon_signer_destroy(s.signer);
-        return aw_x402_fail(x, "invalid_exact_evm_signature", "the signature "
-                            "is too long");
-    }
-
-    /* the simulation: a revert says why it cannot settle */
-
-    rc = aw_rpc_estimate_gas(rpc, &gas, &x->asset, data, len, &s.gas);
-
-    if (rc == AW_RPC_ERPC) {
-        axon_signer_destroy(s.signer);
-        return aw_x402_diagnose(x, rpc->error);
-    }
-
-    if (rc == AW_RPC_OK) {
-        rc = aw_rpc_fees(rpc, &s.max_fee, &s.tip);
-    }
-
-    if (rc == AW_RPC_OK) {
-        rc = aw_rpc_nonce(rpc, &gas, &s.pending);
-    }
-
-    if (rc != AW_RPC_OK) {
-        axon_signer_destroy(s.signer);
-        /* nothing was sent: final, the agent pays again later */
-        return aw_x402_fail(x, "settlement_unavailable", "the chain node "
-                            "failed: %s", rpc->error);
-    }
-
-    s.gas += s.gas / 5;     /* estimates are tight; unused gas is kept */
-
-    rc = aw_db_txn(&aw_worker.db, NULL, aw_x402_sign, &s);
-    axon_signer_destroy(s.signer);
-
-    if (rc != AW_OK) {
-        return aw_x402_later(x, "recording the transaction: %s",
-                             s.err[0] ? s.err : aw_worker.db.error);
-    }
-
-    strcpy(x->state, "sent");
-
-    aw_log(AW_LOG_INFO, "sending %s (gas account nonce %lld)", x->tx,
-           (long long) x->gas_nonce);
-
-    return aw_x402_send(x);
-}
-
-
-/*
- * Our signed transaction to the node (again, after a retry: "already
- * known" is sent), then its receipt.
- */
-
-static aw_x402_outcome_e
-aw_x402_send(aw_x402_t *x)
-{
-    int                rc;
-    aw_rpc_t          *rpc;
-    aw_x402_outcome_e  o;
-
-    rpc = &aw_worker.rpc;
-
-    rc = aw_rpc_send_raw(rpc, x->raw, x->rawlen);
-
-    if (rc == AW_RPC_ERPC) {
-        if (strstr(rpc->error, "nonce too low") != NULL) {
-            o = aw_x402_receipt(x);
-            if (o != AW_X402_LATER) {
-                return o;
-            }
-
-            /* the nonce went to another transaction: sign again */
-            aw_x402_unsend(x);
-            return aw_x402_later(x, "gas account nonce %lld was used by "
-                                 "another transaction; signing again",
-                                 (long long) x->gas_nonce);
-        }
-
-        /* refused (no gas money, fee too low...): nothing was sent */
-        aw_log(AW_LOG_ERR, "the node refused %s: %s", x->tx, rpc->error);
-        aw_x402_unsend(x);
-        x->tx[0] = '\0';
-        return aw_x402_fail(x, "settlement_failed", "the node refused the "
-                            "transaction: %s", rpc->error);
-    }
-
-    /* sent, or unknown (transport): the receipt tells; a retry resends */
-
-    return aw_x402_receipt(x);
-}
-
-
-/*
- * In one transaction: the gas account's next nonce (the node's pending
- * count, or ours if greater: sent transactions it has not seen yet), the
- * transaction signed with it, and the row 'sent' with its bytes.
- */
-
-static int
-aw_x402_sign(aw_db_t *db, void *data)
-{
-    aw_x402_sign_t  *s = data;
-
-    int             rc;
-    char            gas[43], pending[24], nonce[24], hash_s[67];
-    char           *raw_s;
-    size_t          raw_len;
-    uint8_t         hash[32];
-    PGresult       *pg;
-    aw_x402_t      *x;
-    const char     *params[6];
-    axon_tx1559_t   tx;
-
-    x = s->x;
-
-    aw_eth_hex(gas, axon_signer_address(s->signer), 20);
-    snprintf(pending, sizeof(pending), "%llu",
-             (unsigned long long) s->pending);
-
-    params[0] = gas;
-    params[1] = pending;
-
-    pg = aw_db_query(db, "INSERT INTO x402_gas_accounts AS g (address,"
-                     " next_nonce) VALUES ($1, $2::bigint + 1)"
-                     " ON CONFLICT (address) DO UPDATE"
-                     " SET next_nonce = greatest(g.next_nonce,"
-                     " $2::bigint) + 1"
-                     " RETURNING next_nonce - 1", 2, params);
-    if (pg == NULL) {
-        return AW_ERROR;
-    }
-
-    x->gas_nonce = atoll(PQgetvalue(pg, 0, 0));
-    PQclear(pg);
-
-    memset(&tx, 0, sizeof(tx));
-    tx.chain_id = (uint64_t) aw_worker.conf->eth_chain_id;
-    tx.nonce = (uint64_t) x->gas_nonce;
-    memcpy(tx.max_priority_fee, s->tip.b, 32);
-    memcpy(tx.max_fee, s->max_fee.b, 32);
-    tx.gas_limit = s->gas;
-    memcpy(tx.to, x->asset.b, 20);
-    tx.data = s->data;
-    tx.data_len = s->len;
-
-    rc = axon_tx1559_sign(s->signer, &tx, x->raw, sizeof(x->raw),
-                          &x->rawlen, hash);
-    if (rc != AXON_OK) {
-        snprintf(s->err, sizeof(s->err), "signing failed (%d)", rc);
-        return AW_ERROR;
-    }
-
-    aw_eth_hex(hash_s, hash, 32);
-
-    raw_s = (char *) PQescapeByteaConn(db->conn, x->raw, x->rawlen,
-                                       &raw_len);
-    if (raw_s == NULL) {
-        snprintf(s->err, sizeof(s->err), "out of memory");
-        return AW_ERROR;
-    }
-
-    snprintf(nonce, sizeof(nonce), "%lld", (long long) x->gas_nonce);
-
-    params[0] = x->nonce;
-    params[1] = hash_s;
-    params[2] = raw_s;
-    params[3] = gas;
-    params[4] = nonce;
-    params[5] = x->payer;
-
-    /* sent_txs: every transaction of ours, which alone can settle it */
-    pg = aw_db_query(db, "UPDATE x402_payments SET state = 'sent',"
-                     " tx_hash = $2::text, raw_tx = $3::bytea,"
-                     " gas_account = $4, gas_nonce = $5::bigint,"
-                     " sent_txs = array_append(sent_txs, $2::text)"
-                     " WHERE nonce = $1 AND payer = $6 AND state = 'new'"
-                     " RETURNING 1", 6, params);
-    PQfreemem(raw_s);
-
-    if (pg == NULL) {
-        return AW_ERROR;
-    }
-
-    rc = PQntuples(pg) == 1 ? AW_OK : AW_ERROR;
-    PQclear(pg);
-
-    if (rc != AW_OK) {
-        snprintf(s->err, sizeof(s->err), "the payment is no longer new "
-                 "(another worker?)");
-        return AW_ERROR;
-    }
-
-    strcpy(x->tx, hash_s);
-
-    return AW_OK;
-}
-
-
-/*
- * Sent, not taken by the node: the row back to 'new' and, if no later
- * nonce was drawn meanwhile, the gas account's nonce with it.
- */
-
-static void
-aw_x402_unsend(aw_x402_t *x)
-{
-    char         nonce[24];
-    PGresult    *pg;
-    const char  *params[3];
-
-    snprintf(nonce, sizeof(nonce), "%lld", (long long) x->gas_nonce);
-
-    params[0] = x->nonce;
-    params[1] = nonce;
-    params[2] = x->payer;
-
-    pg = aw_db_query(&aw_worker.db, "WITH p AS (UPDATE x402_payments"
-                     " SET state = 'new', tx_hash = NULL, raw_tx = NULL,"
-                     " gas_nonce = NULL"
-                     " WHERE nonce = $1 AND payer = $3 AND state = 'sent'"
-                     " RETURNING gas_account)"
-                     " UPDATE x402_gas_accounts g SET next_nonce = $2::bigint"
-                     " FROM p WHERE g.address = p.gas_account"
-                     " AND g.next_nonce = $2::bigint + 1", 3, params);
-    PQclear(pg);
-
-    strcpy(x->state, "new");
-    x->rawlen = 0;
-}
-
-
 /* our transaction's receipt, waited for up to x402_receipt_wait */
 
-static aw_x402_outcome_e
+aw_x402_outcome_e
 aw_x402_receipt(aw_x402_t *x)
 {
     int                rc, paid;
@@ -1516,7 +880,7 @@ aw_x402_transferred(aw_x402_t *x, const aw_eth_receipt_t *r)
  * settlement), the payer's balance, or the simulation's own message.
  */
 
-static aw_x402_outcome_e
+aw_x402_outcome_e
 aw_x402_diagnose(aw_x402_t *x, const char *what)
 {
     int         rc;
@@ -1624,14 +988,14 @@ aw_x402_used_by(aw_x402_t *x)
     params[1] = x->payer;
     params[2] = tx;
 
-    pg = aw_db_query(&aw_worker.db, "SELECT count(*) FROM x402_payments"
+    pg = aw_db_query(&aw_worker.db, "SELECT count(*) AS n FROM x402_payments"
                      " WHERE nonce = $1 AND payer = $2"
                      " AND $3::text = ANY (sent_txs)", 3, params);
     if (pg == NULL) {
         return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
     }
 
-    ours = atoi(PQgetvalue(pg, 0, 0)) > 0;
+    ours = atoi(aw_db_get(pg, 0, "n")) > 0;
     PQclear(pg);
 
     if (!ours) {
@@ -1672,26 +1036,6 @@ aw_x402_used_by(aw_x402_t *x)
  * no session, for the record.
  */
 
-static const char  aw_x402_session_lua[] =
-    "local mine = redis.call('HGET', KEYS[1], 'payer') == ARGV[1]\n"
-    "local sid = mine and redis.call('HGET', KEYS[1], 'session_id')\n"
-    "if sid then return {0, sid} end\n"
-    "local cur = redis.call('HGET', KEYS[2], 'session')\n"
-    "if cur then\n"
-    "  local st = redis.call('HGET', 'axon:session:' .. cur, 'state')\n"
-    "  if st and st ~= 'ended' then return {-1, cur} end\n"
-    "end\n"
-    "local id = redis.call('INCR', KEYS[3])\n"
-    "redis.call('HSET', 'axon:session:' .. id, 'id', id, 'wallet', ARGV[1],"
-    " 'profile', ARGV[2], 'mode', 'ssh', 'gpus', ARGV[4],"
-    " 'state', 'queued', 'created_at', ARGV[3])\n"
-    "redis.call('HSET', KEYS[2], 'session', id)\n"
-    "if mine then\n"
-    "  redis.call('HSET', KEYS[1], 'session_id', id)\n"
-    "end\n"
-    "return {1, tostring(id)}\n";
-
-
 static int
 aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
     size_t serrlen)
@@ -1711,11 +1055,12 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
             return aw_job_db_failed(x->job, res);
         }
 
-        if (PQntuples(pg) == 0 || strcmp(PQgetvalue(pg, 0, 0), x->payer) != 0)
+        if (PQntuples(pg) == 0
+            || strcmp(aw_db_get(pg, 0, "wallet"), x->payer) != 0)
         {
             snprintf(serr, serrlen, "unknown_session");
 
-        } else if (strcmp(PQgetvalue(pg, 0, 1), "ended") == 0) {
+        } else if (strcmp(aw_db_get(pg, 0, "state"), "ended") == 0) {
             snprintf(serr, serrlen, "session_ended");
         }
 
@@ -1727,23 +1072,21 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
     }
 
     if (x->session_id == 0) {
-        snprintf(pay, sizeof(pay), AW_X402_PAY_KEY "%s", x->nonce);
-        snprintf(wallet, sizeof(wallet), "axon:wallet:%s", x->payer);
+        snprintf(pay, sizeof(pay), AXON_KEY_X402_PAY "%s", x->nonce);
+        snprintf(wallet, sizeof(wallet), AXON_KEY_WALLET "%s", x->payer);
         snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
         snprintf(gpus, sizeof(gpus), "%d", x->p->gpus);
 
-        argv[0] = "EVAL";
-        argv[1] = aw_x402_session_lua;
-        argv[2] = "3";
-        argv[3] = pay;
-        argv[4] = wallet;
-        argv[5] = "axon:session:next";
-        argv[6] = x->payer;
-        argv[7] = x->profile;
-        argv[8] = now;
-        argv[9] = gpus;
+        argv[0] = pay;
+        argv[1] = wallet;
+        argv[2] = AXON_KEY_SESSION_NEXT;
+        argv[3] = x->payer;
+        argv[4] = x->profile;
+        argv[5] = now;
+        argv[6] = gpus;
 
-        reply = aw_redis_command_argv(&aw_worker.redis, 10, argv, NULL);
+        reply = aw_redis_script(&aw_worker.redis, &aw_x402_session_script, 3,
+                                7, argv, NULL);
 
         if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
             || reply->elements != 2
@@ -1780,7 +1123,8 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
             return aw_job_db_failed(x->job, res);
         }
 
-        x->session_id = PQntuples(pg) ? atoll(PQgetvalue(pg, 0, 0)) : 0;
+        x->session_id = PQntuples(pg)
+                        ? atoll(aw_db_get(pg, 0, "session_id")) : 0;
         PQclear(pg);
     }
 
@@ -1807,10 +1151,10 @@ aw_x402_claim(aw_x402_t *x, aw_job_result_t *res)
 
     argc = 0;
     argv[argc++] = "XADD";
-    argv[argc++] = AW_X402_SESSION_JOBS;
+    argv[argc++] = AXON_KEY_JOBS;
     argv[argc++] = "*";
-    argv[argc++] = "kind";
-    argv[argc++] = "session.claim";
+    argv[argc++] = AXON_JOB_KIND;
+    argv[argc++] = AXON_JOB_SESSION_CLAIM;
     argv[argc++] = "session_id";
     argv[argc++] = id;
     argv[argc++] = "wallet";
@@ -1859,39 +1203,18 @@ aw_x402_claim(aw_x402_t *x, aw_job_result_t *res)
  *         (1|0), then the record's fields and values
  */
 
-static const char  aw_x402_record_lua[] =
-    "local p = redis.call('HGET', KEYS[1], 'payer')\n"
-    "if p and p ~= ARGV[4] then\n"
-    "  redis.call('ZREM', '" AW_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
-    "  return -1\n"
-    "end\n"
-    "local n = redis.call('EXISTS', KEYS[1])\n"
-    "local was = redis.call('HGET', KEYS[1], 'state')\n"
-    "local f = {}\n"
-    "for i = 6, #ARGV do f[#f + 1] = ARGV[i] end\n"
-    "redis.call('HSET', KEYS[1], unpack(f))\n"
-    "if ARGV[5] == '1' then redis.call('EXPIRE', KEYS[1], 600)\n"
-    "elseif n == 0 then redis.call('EXPIRE', KEYS[1], 86400) end\n"
-    "if ARGV[1] ~= '' and was ~= 'settled' then\n"
-    "  redis.call('SET', KEYS[2], ARGV[1], 'EXAT', ARGV[2])\n"
-    "end\n"
-    "redis.call('ZREM', '" AW_X402_PENDING "', ARGV[3])\n"
-    "redis.call('ZREM', '" AW_X402_PENDING ":' .. ARGV[4], ARGV[3])\n"
-    "return n\n";
-
-
 static int
 aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     const char *session_error)
 {
     int          argc;
     char         key[96], now[24], sid[24], until[24], credit[24];
-    char         tkey[96], tval[128], texp[24];
+    char         tkey[96], tval[128], texp[24], pending[96];
     redisReply  *reply;
     const char  *argv[40];
 
-    snprintf(key, sizeof(key), AW_X402_PAY_KEY "%s", x->nonce);
-    snprintf(tkey, sizeof(tkey), "axon:token:%s",
+    snprintf(key, sizeof(key), AXON_KEY_X402_PAY "%s", x->nonce);
+    snprintf(tkey, sizeof(tkey), AXON_KEY_TOKEN "%s",
              aw_job_str(x->job, "token_hash"));
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 
@@ -1904,18 +1227,20 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
 
     snprintf(texp, sizeof(texp), "%lld", (long long) x->token_exp);
 
+    snprintf(pending, sizeof(pending), AXON_KEY_X402_PENDING ":%s",
+             x->payer ? x->payer : "");
+
     argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = aw_x402_record_lua;
-    argv[argc++] = "2";
     argv[argc++] = key;
     argv[argc++] = tkey;
+    argv[argc++] = AXON_KEY_X402_PENDING;
+    argv[argc++] = pending;
     argv[argc++] = tval;
     argv[argc++] = texp;
     argv[argc++] = x->nonce;
     argv[argc++] = x->payer ? x->payer : "";
     argv[argc++] = settled ? "0" : "1";
-    argv[argc++] = "payer";
+    argv[argc++] = AXON_X402_PAYER;
     argv[argc++] = x->payer ? x->payer : "";
 
     if (x->tx[0]) {
@@ -1924,8 +1249,8 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
     }
 
     if (!settled) {
-        argv[argc++] = "state";
-        argv[argc++] = "failed";
+        argv[argc++] = AXON_X402_STATE;
+        argv[argc++] = AXON_X402_FAILED;
         argv[argc++] = "error_reason";
         argv[argc++] = x->reason[0] ? x->reason : "settlement_failed";
 
@@ -1934,8 +1259,8 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
         snprintf(until, sizeof(until), "%lld", (long long) paid_until);
         snprintf(credit, sizeof(credit), "%lld", (long long) x->credit);
 
-        argv[argc++] = "state";
-        argv[argc++] = "settled";
+        argv[argc++] = AXON_X402_STATE;
+        argv[argc++] = AXON_X402_SETTLED;
         argv[argc++] = "settled_at";
         argv[argc++] = now;
         argv[argc++] = "paid_until";
@@ -1944,7 +1269,7 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
         argv[argc++] = credit;
 
         if (x->session_id) {
-            argv[argc++] = "session_id";
+            argv[argc++] = AXON_X402_SESSION_ID;
             argv[argc++] = sid;
         }
 
@@ -1954,7 +1279,8 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
         }
     }
 
-    reply = aw_redis_command_argv(&aw_worker.redis, argc, argv, NULL);
+    reply = aw_redis_script(&aw_worker.redis, &aw_x402_record_script, 4,
+                            argc, argv, NULL);
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         if (reply) {

@@ -21,12 +21,14 @@
 
 #include <jansson.h>
 
+#include "axon_eip712.h"
 #include "axon_eth.h"
 #include "axon_tx.h"
+#include "axon_u256.h"
 #include "config.h"
 #include "core.h"
+#include "eth.h"
 #include "log.h"
-#include "rpc.h"
 
 
 static json_t *aw_tool_block(const aw_eth_block_t *b);
@@ -350,8 +352,8 @@ aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
         rc = aw_rpc_erc20_balance(rpc, &token, &owner, &balance);
 
         if (rc == AW_RPC_OK) {
-            *out = json_pack("{s:s}", "balance",
-                             aw_u256_to_decimal(&balance, dec));
+            axon_uint256_format(dec, balance.b);
+            *out = json_pack("{s:s}", "balance", dec);
         }
 
         return rc;
@@ -447,8 +449,8 @@ aw_tool_send(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
         || strncmp(argv[3], "0x", 2) != 0
         || axon_hex_decode(data, datalen, argv[3], strlen(argv[3]))
            != AXON_OK
-        || (argc == 5 && aw_eth_parse_u256(argv[4], (aw_u256_t *) tx.value)
-                         != AW_OK))
+        || (argc == 5 && axon_quantity_parse_u256(tx.value, argv[4])
+                         != AXON_OK))
     {
         free(data);
         axon_signer_destroy(signer);
@@ -569,11 +571,13 @@ aw_tool_tx(const aw_eth_tx_t *tx)
     char     dec[80];
     json_t  *j;
 
+    axon_uint256_format(dec, tx->value.b);
+
     j = json_pack("{s:o, s:o, s:o, s:s, s:I, s:b}",
                   "hash", aw_tool_hex(tx->hash.b, 32),
                   "from", aw_tool_hex(tx->from.b, 20),
                   "to", tx->has_to ? aw_tool_hex(tx->to.b, 20) : json_null(),
-                  "value", aw_u256_to_decimal(&tx->value, dec),
+                  "value", dec,
                   "nonce", (json_int_t) tx->nonce,
                   "pending", (int) tx->pending);
 

@@ -1,7 +1,7 @@
 
 /*
- * libFuzzer: the worker's JSON-RPC client (axon-worker/rpc.c) reading what
- * an Ethereum node answers: the HTTP body as JSON, the JSON-RPC envelope
+ * libFuzzer: the worker's JSON-RPC client (axon-worker/rpc.c and eth.c)
+ * reading what an Ethereum node answers: the HTTP body as JSON, the JSON-RPC envelope
  * (ids, result or error, batches matched by id), blocks, transactions,
  * receipts, logs, quantities, fees, eth_call words, the "already known"
  * of eth_sendRawTransaction, the eth_chainId check and failover.
@@ -36,6 +36,7 @@ static CURLcode fz_curl_getinfo(CURL *c, CURLINFO info, ...);
 #define curl_easy_getinfo  fz_curl_getinfo
 
 #include "../../axon-worker/rpc.c"
+#include "eth.h"
 
 #undef curl_easy_reset
 #undef curl_easy_setopt

@@ -1,9 +1,10 @@
 /*
- * axon-worker: where the work plugs in.
+ * axon-worker: the sources of work the main loop runs in turn.
  *
- * Each kind of work of a later issue (the Redis Streams job queue,
- * deposits, the GPU scheduler, billing) is one file that defines an
- * aw_jobs_t and adds it to aw_jobs[] in jobs.c.  The main loop calls:
+ * A source is one kind of work that finds its own jobs (the Redis Streams
+ * job queue, deposits, the GPU scheduler): one file that defines an
+ * aw_source_t and adds it to aw_sources[] in sources.c.  The job kinds a
+ * queue carries are job.h's.  The main loop calls:
  *
  *   init()     once, before the loop; the connections may still be down.
  *   run(now)   when now reaches the time it last asked for (at first: at
@@ -13,10 +14,11 @@
  *              uses aw_worker.db and aw_worker.redis, and checks
  *              aw_db_ready()/aw_redis_ready() first: a connection may be
  *              down, and the loop reconnects it.  aw_worker.rpc is the
- *              Ethereum JSON-RPC client (rpc.h; aw_rpc_enabled() is false
+ *              Ethereum JSON-RPC client (eth.h; aw_rpc_enabled() is false
  *              without eth_rpc_url): its calls fail over and back off by
- *              themselves, and fail at once while every URL is down.  After SIGTERM run() is
- *              not called again: the unit in progress finishes, then exit.
+ *              themselves, and fail at once while every URL is down.
+ *              After SIGTERM run() is not called again: the unit in
+ *              progress finishes, then exit.
  *   reload()   after SIGHUP installed a new aw_worker.conf.
  *   fini()     once, at exit.
  *
@@ -24,8 +26,8 @@
  * is cleared after each run().
  */
 
-#ifndef AW_JOBS_H
-#define AW_JOBS_H
+#ifndef AW_SOURCES_H
+#define AW_SOURCES_H
 
 
 #include "core.h"
@@ -37,14 +39,14 @@ typedef struct {
     aw_msec_t   (*run)(aw_msec_t now);
     void        (*reload)(void);
     void        (*fini)(void);
-} aw_jobs_t;
+} aw_source_t;
 
 
-int aw_jobs_init(void);
-aw_msec_t aw_jobs_run(aw_msec_t now);
-void aw_jobs_reload(void);
-void aw_jobs_wake(const aw_jobs_t *j);
-void aw_jobs_fini(void);
+int aw_sources_init(void);
+aw_msec_t aw_sources_run(aw_msec_t now);
+void aw_sources_reload(void);
+void aw_sources_wake(const aw_source_t *j);
+void aw_sources_fini(void);
 
 
-#endif /* AW_JOBS_H */
+#endif /* AW_SOURCES_H */

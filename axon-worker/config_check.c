@@ -1,0 +1,721 @@
+/*
+ * axon-worker: the checks of a loaded configuration that a single value's
+ * type and bounds cannot make: keys that depend on each other, and the
+ * lists (profiles, gpu_hosts, eth_rpc_url, deposit_*) parsed into
+ * aw_conf_t.  Each error names the file and line of the key.
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "axon_eth.h"
+#include "axon_tx.h"
+#include "config.h"
+#include "launcher.h"
+#include "log.h"
+
+
+static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_deposit_tokens(aw_conf_t *conf, char *err,
+    size_t errlen);
+static int aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen);
+
+
+/*
+ * Checks that involve several keys, and values computed from others.
+ */
+
+int
+aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
+{
+    char                    *id, loc[300], a[32], b[32], host[256];
+    const aw_conf_option_t  *ttl, *max;
+
+    ttl = aw_conf_find("heartbeat_ttl");
+    max = aw_conf_find("reconnect_max");
+
+    if (conf->heartbeat_ttl <= conf->heartbeat_interval) {
+        snprintf(err, errlen, "%s: heartbeat_ttl (%s) must be greater than "
+                 "heartbeat_interval (%s)",
+                 aw_conf_location(conf, ttl, loc, sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->heartbeat_ttl),
+                 aw_conf_format_msec(b, sizeof(b), conf->heartbeat_interval));
+        return AW_ERROR;
+    }
+
+    if (conf->reconnect_max < conf->reconnect_min) {
+        snprintf(err, errlen, "%s: reconnect_max (%s) must not be less than "
+                 "reconnect_min (%s)",
+                 aw_conf_location(conf, max, loc, sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->reconnect_max),
+                 aw_conf_format_msec(b, sizeof(b), conf->reconnect_min));
+        return AW_ERROR;
+    }
+
+    if (conf->queue_block >= conf->redis_timeout) {
+        snprintf(err, errlen, "%s: queue_block (%s) must be less than "
+                 "redis_timeout (%s)",
+                 aw_conf_location(conf, aw_conf_find("queue_block"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->queue_block),
+                 aw_conf_format_msec(b, sizeof(b), conf->redis_timeout));
+        return AW_ERROR;
+    }
+
+    if (conf->job_retry_max < conf->job_retry_min) {
+        snprintf(err, errlen, "%s: job_retry_max (%s) must not be less than "
+                 "job_retry_min (%s)",
+                 aw_conf_location(conf, aw_conf_find("job_retry_max"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->job_retry_max),
+                 aw_conf_format_msec(b, sizeof(b), conf->job_retry_min));
+        return AW_ERROR;
+    }
+
+    if (conf->job_claim_idle <= conf->job_retry_max) {
+        snprintf(err, errlen, "%s: job_claim_idle (%s) must be greater than "
+                 "job_retry_max (%s)",
+                 aw_conf_location(conf, aw_conf_find("job_claim_idle"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->job_claim_idle),
+                 aw_conf_format_msec(b, sizeof(b), conf->job_retry_max));
+        return AW_ERROR;
+    }
+
+    if (aw_conf_check_urls(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (conf->billing_tick > conf->billing_minute) {
+        snprintf(err, errlen, "%s: billing_tick (%s) must not be greater "
+                 "than billing_minute (%s)",
+                 aw_conf_location(conf, aw_conf_find("billing_tick"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->billing_tick),
+                 aw_conf_format_msec(b, sizeof(b), conf->billing_minute));
+        return AW_ERROR;
+    }
+
+    if (strspn(conf->launcher_prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+               "abcdefghijklmnopqrstuvwxyz0123456789_.-")
+        != strlen(conf->launcher_prefix)
+        || strchr("_.-", conf->launcher_prefix[0]) != NULL)
+    {
+        snprintf(err, errlen, "%s: launcher_prefix \"%s\": a container "
+                 "name begins with a letter or digit and has only letters, "
+                 "digits and _.-",
+                 aw_conf_location(conf, aw_conf_find("launcher_prefix"), loc,
+                                  sizeof(loc)), conf->launcher_prefix);
+        return AW_ERROR;
+    }
+
+    if ((int64_t) conf->port_pool_start + conf->port_pool_size - 1 > 65535) {
+        snprintf(err, errlen, "%s: the port pool, port_pool_start (%d) + "
+                 "port_pool_size (%d), ends past port 65535",
+                 aw_conf_location(conf, aw_conf_find(
+                                      conf->line[aw_conf_find("port_pool_size")
+                                                 - aw_conf_options]
+                                      ? "port_pool_size" : "port_pool_start"),
+                                  loc, sizeof(loc)),
+                 conf->port_pool_start, conf->port_pool_size);
+        return AW_ERROR;
+    }
+
+    if (strspn(conf->ssh_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+               "0123456789.-:") != strlen(conf->ssh_host))
+    {
+        snprintf(err, errlen, "%s: ssh_host \"%s\": a host name or an "
+                 "address (letters, digits, . - :)",
+                 aw_conf_location(conf, aw_conf_find("ssh_host"), loc,
+                                  sizeof(loc)), conf->ssh_host);
+        return AW_ERROR;
+    }
+
+    if (aw_conf_profiles(conf, err, errlen) != AW_OK
+        || aw_conf_gpu_hosts(conf, err, errlen) != AW_OK
+        || aw_conf_deposits(conf, err, errlen) != AW_OK
+        || aw_conf_x402(conf, err, errlen) != AW_OK)
+    {
+        return AW_ERROR;
+    }
+
+    if (conf->worker_id[0] == '\0') {
+        if (gethostname(host, sizeof(host)) == -1) {
+            strcpy(host, "localhost");
+        }
+
+        host[sizeof(host) - 1] = '\0';
+
+        if (asprintf(&id, "%s:%d", host, (int) getpid()) == -1) {
+            snprintf(err, errlen, "out of memory");
+            return AW_ERROR;
+        }
+
+        free(conf->worker_id);
+        conf->worker_id = id;
+    }
+
+    if (conf->queue_consumer[0] == '\0') {
+        id = strdup(conf->worker_id);
+        if (id == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return AW_ERROR;
+        }
+
+        free(conf->queue_consumer);
+        conf->queue_consumer = id;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * eth_rpc_url: a list of at most 8 http:// or https:// URLs.
+ */
+
+static int
+aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                      n;
+    char                     loc[300];
+    size_t                   len;
+    const char              *p, *url;
+    const aw_conf_option_t  *opt;
+
+    opt = aw_conf_find("eth_rpc_url");
+    n = 0;
+
+    for (p = conf->eth_rpc_url; aw_conf_list_next(&p, 0, &url, &len); ) {
+        if (!(len >= 7 && strncmp(url, "http://", 7) == 0)
+            && !(len >= 8 && strncmp(url, "https://", 8) == 0))
+        {
+            snprintf(err, errlen, "%s: eth_rpc_url: \"%.*s\" is not an "
+                     "http:// or https:// URL",
+                     aw_conf_location(conf, opt, loc, sizeof(loc)),
+                     (int) aw_min(len, 64), url);
+            return AW_ERROR;
+        }
+
+        if (++n > 8) {
+            snprintf(err, errlen, "%s: eth_rpc_url: more than 8 URLs",
+                     aw_conf_location(conf, opt, loc, sizeof(loc)));
+            return AW_ERROR;
+        }
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * profiles: NAME:GPUS:PRICE ...
+ */
+
+static int
+aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                 i, n, used;
+    char                loc[300], name[64], item[128];
+    long                gpus, price;
+    size_t              len;
+    const char         *p, *s;
+    aw_conf_profile_t  *pr;
+
+    aw_conf_location(conf, aw_conf_find("profiles"), loc, sizeof(loc));
+
+    conf->nprofiles = 0;
+
+    for (p = conf->profiles; aw_conf_list_next(&p, 0, &s, &len); ) {
+        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), s);
+        used = 0;
+        n = sscanf(item, "%63[a-z0-9_-]:%ld:%ld%n", name, &gpus, &price,
+                   &used);
+
+        if (len > 127 || n != 3 || item[used] != '\0') {
+            snprintf(err, errlen, "%s: profiles: \"%.*s\" is not "
+                     "NAME:GPUS:PRICE (NAME of a-z 0-9 _ -, e.g. small:1:1)",
+                     loc, (int) aw_min(len, 64), s);
+            return AW_ERROR;
+        }
+
+        if (strlen(name) > 32 || gpus < 1 || gpus > AW_LAUNCHER_MAX_GPUS
+            || price < 1 || price > 10000)
+        {
+            snprintf(err, errlen, "%s: profiles: \"%s\": NAME is 1 to 32 "
+                     "characters, GPUS 1 to %d, PRICE 1 to 10000", loc,
+                     item, AW_LAUNCHER_MAX_GPUS);
+            return AW_ERROR;
+        }
+
+        for (i = 0; i < conf->nprofiles; i++) {
+            if (strcmp(conf->profile[i].name, name) == 0) {
+                snprintf(err, errlen, "%s: profiles: \"%s\" is given twice",
+                         loc, name);
+                return AW_ERROR;
+            }
+        }
+
+        if (conf->nprofiles == AW_CONF_MAX_PROFILES) {
+            snprintf(err, errlen, "%s: profiles: at most %d", loc,
+                     AW_CONF_MAX_PROFILES);
+            return AW_ERROR;
+        }
+
+        pr = &conf->profile[conf->nprofiles++];
+        strcpy(pr->name, name);
+        pr->gpus = (int) gpus;
+        pr->price = (int) price;
+    }
+
+    if (conf->nprofiles == 0) {
+        snprintf(err, errlen, "%s: profiles: at least one", loc);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * x402_settle and what its mode needs: the facilitator's URL, or the gas
+ * wallet's key file (owner-only, 64 hex, a valid secp256k1 key) and a
+ * chain to send on.
+ */
+
+static int
+aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int             fd, n;
+    char            loc[300], buf[130], *p, *e;
+    ssize_t         len;
+    struct stat     st;
+    axon_signer_t  *signer;
+
+    explicit_bzero(conf->x402_gas_key, sizeof(conf->x402_gas_key));
+
+    if (conf->x402_settle == AW_X402_FACILITATOR) {
+        aw_conf_location(conf, aw_conf_find("x402_facilitator_url"), loc,
+                         sizeof(loc));
+
+        if (strncmp(conf->x402_facilitator_url, "http://", 7) != 0
+            && strncmp(conf->x402_facilitator_url, "https://", 8) != 0)
+        {
+            snprintf(err, errlen, "%s: x402_settle facilitator needs "
+                     "x402_facilitator_url, an http:// or https:// URL",
+                     loc);
+            return AW_ERROR;
+        }
+
+        if (conf->eth_rpc_url[0] == '\0') {
+            snprintf(err, errlen, "%s: x402_settle facilitator needs "
+                     "eth_rpc_url: the worker reads each settlement's "
+                     "receipt before it credits it", loc);
+            return AW_ERROR;
+        }
+    }
+
+    if (conf->x402_settle != AW_X402_SELF) {
+        return AW_OK;
+    }
+
+    aw_conf_location(conf, aw_conf_find("x402_gas_key_file"), loc,
+                     sizeof(loc));
+
+    if (conf->eth_rpc_url[0] == '\0') {
+        snprintf(err, errlen, "%s: x402_settle self needs eth_rpc_url: the "
+                 "worker sends the settlements itself", loc);
+        return AW_ERROR;
+    }
+
+    if (conf->x402_gas_key_file[0] == '\0') {
+        snprintf(err, errlen, "%s: x402_settle self needs x402_gas_key_file",
+                 loc);
+        return AW_ERROR;
+    }
+
+    fd = open(conf->x402_gas_key_file, O_RDONLY | O_CLOEXEC);
+
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        snprintf(err, errlen, "%s: x402_gas_key_file \"%s\": %s", loc,
+                 conf->x402_gas_key_file, strerror(errno));
+        if (fd != -1) {
+            close(fd);
+        }
+        return AW_ERROR;
+    }
+
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+        close(fd);
+        snprintf(err, errlen, "%s: x402_gas_key_file \"%s\" must be a file "
+                 "only its owner can read (chmod 600)", loc,
+                 conf->x402_gas_key_file);
+        return AW_ERROR;
+    }
+
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+
+    if (len < 0) {
+        len = 0;
+    }
+
+    buf[len] = '\0';
+
+    p = buf;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        p += 2;
+    }
+
+    for (e = p; *e && strchr("0123456789abcdefABCDEF", *e); e++) {
+        /* void */
+    }
+
+    n = (int) (e - p);
+
+    while (*e == '\n' || *e == '\r' || *e == ' ' || *e == '\t') {
+        e++;
+    }
+
+    signer = NULL;
+
+    if (n == 64 && *e == '\0'
+        && axon_hex_decode(conf->x402_gas_key, 32, p, 64) == AXON_OK)
+    {
+        signer = axon_signer_create(conf->x402_gas_key);
+    }
+
+    explicit_bzero(buf, sizeof(buf));
+
+    if (signer == NULL) {
+        explicit_bzero(conf->x402_gas_key, sizeof(conf->x402_gas_key));
+        snprintf(err, errlen, "%s: x402_gas_key_file \"%s\" does not hold "
+                 "a secp256k1 secret key (64 hex digits, one line)", loc,
+                 conf->x402_gas_key_file);
+        return AW_ERROR;
+    }
+
+    axon_signer_destroy(signer);
+
+    return AW_OK;
+}
+
+
+/*
+ * deposit_revenue_wallet, deposit_tokens (SYMBOL:ADDRESS:DECIMALS:PRICE,...),
+ * deposit_tier_token (ADDRESS:DECIMALS) and deposit_tiers (MIN:PERCENT,...):
+ * checked whether deposits are on or not, so `-t` finds a typo before the
+ * day the operator sets the revenue wallet.
+ */
+
+static int
+aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  n;
+    char                 loc[300], addr[64];
+    long long            dec;
+    const char          *p, *what;
+    aw_conf_deposits_t  *d;
+
+    d = &conf->deposit;
+    memset(d, 0, sizeof(*d));
+
+    what = "deposit_revenue_wallet";
+    p = conf->deposit_revenue_wallet;
+
+    if (*p) {
+        if (axon_address_parse(d->revenue, p, strlen(p)) != AXON_OK) {
+            snprintf(err, errlen, "%s: deposit_revenue_wallet \"%s\" is not "
+                     "an address (0x and 40 hex digits)",
+                     aw_conf_location(conf, aw_conf_find(what), loc,
+                                      sizeof(loc)), p);
+            return AW_ERROR;
+        }
+
+        d->enabled = 1;
+    }
+
+    if (aw_conf_deposit_tokens(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    what = "deposit_tier_token";
+    p = conf->deposit_tier_token;
+
+    if (*p == '\0') {
+        return AW_OK;
+    }
+
+    n = 0;
+
+    if (sscanf(p, "%63[^:]:%lld %n", addr, &dec, &n) != 2 || p[n] != '\0'
+        || dec < 0 || dec > 36
+        || axon_address_parse(d->tier_token, addr, strlen(addr)) != AXON_OK)
+    {
+        snprintf(err, errlen, "%s: deposit_tier_token \"%s\" is not "
+                 "ADDRESS:DECIMALS (DECIMALS 0 to 36)",
+                 aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc)),
+                 p);
+        return AW_ERROR;
+    }
+
+    d->tier_decimals = (int) dec;
+
+    return aw_conf_deposit_tiers(conf, err, errlen);
+}
+
+
+/* deposit_tokens: SYMBOL:ADDRESS:DECIMALS:PRICE, ... */
+
+static int
+aw_conf_deposit_tokens(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  n, i;
+    char                 loc[300], sym[32], addr[64], item[128];
+    size_t               len;
+    long long            dec, price;
+    const char          *p, *s, *what;
+    aw_conf_token_t     *t;
+    aw_conf_deposits_t  *d;
+
+    d = &conf->deposit;
+
+    what = "deposit_tokens";
+    aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc));
+
+    for (p = conf->deposit_tokens; aw_conf_list_next(&p, 0, &s, &len); ) {
+        if (len == 0) {
+            snprintf(err, errlen, "%s: deposit_tokens: an empty item", loc);
+            return AW_ERROR;
+        }
+
+        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), s);
+        n = 0;
+
+        if (len > 127
+            || sscanf(item, "%31[^:]:%63[^:]:%lld:%lld %n", sym, addr, &dec,
+                      &price, &n) != 4
+            || item[n] != '\0')
+        {
+            snprintf(err, errlen, "%s: deposit_tokens: \"%.64s\" is not "
+                     "SYMBOL:ADDRESS:DECIMALS:PRICE", loc, item);
+            return AW_ERROR;
+        }
+
+        if (d->ntokens == AW_CONF_MAX_TOKENS) {
+            snprintf(err, errlen, "%s: deposit_tokens: at most %d tokens",
+                     loc, AW_CONF_MAX_TOKENS);
+            return AW_ERROR;
+        }
+
+        t = &d->token[d->ntokens];
+
+        if (strlen(sym) > 15
+            || strspn(sym, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789.-_") != strlen(sym))
+        {
+            snprintf(err, errlen, "%s: deposit_tokens: \"%s\": SYMBOL is 1 "
+                     "to 15 letters, digits, . - _", loc, sym);
+            return AW_ERROR;
+        }
+
+        if (axon_address_parse(t->addr, addr, strlen(addr)) != AXON_OK) {
+            snprintf(err, errlen, "%s: deposit_tokens: \"%s\": \"%s\" is not "
+                     "an address", loc, sym, addr);
+            return AW_ERROR;
+        }
+
+        if (dec < 0 || dec > 36 || price < 1 || price > INT32_MAX) {
+            snprintf(err, errlen, "%s: deposit_tokens: \"%s\": DECIMALS is 0 "
+                     "to 36, PRICE (credit minutes per whole token) 1 to %d",
+                     loc, sym, INT32_MAX);
+            return AW_ERROR;
+        }
+
+        for (i = 0; i < d->ntokens; i++) {
+            if (strcmp(d->token[i].symbol, sym) == 0
+                || memcmp(d->token[i].addr, t->addr, 20) == 0)
+            {
+                snprintf(err, errlen, "%s: deposit_tokens: \"%s\" is given "
+                         "twice", loc, sym);
+                return AW_ERROR;
+            }
+        }
+
+        strcpy(t->symbol, sym);
+        t->decimals = (int) dec;
+        t->price = price;
+        d->ntokens++;
+    }
+
+    return AW_OK;
+}
+
+
+/* deposit_tiers: MIN:PERCENT, ..., MIN ascending */
+
+static int
+aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  n;
+    char                 loc[300], item[128];
+    size_t               len;
+    long long            min, pct;
+    const char          *p, *s, *what;
+    aw_conf_deposits_t  *d;
+
+    d = &conf->deposit;
+
+    what = "deposit_tiers";
+    aw_conf_location(conf, aw_conf_find(what), loc, sizeof(loc));
+
+    for (p = conf->deposit_tiers; aw_conf_list_next(&p, 0, &s, &len); ) {
+        snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 127), s);
+        n = 0;
+
+        if (len == 0 || len > 127
+            || sscanf(item, "%lld:%lld %n", &min, &pct, &n) != 2
+            || item[n] != '\0' || min < 0 || pct < 0 || pct > 99)
+        {
+            snprintf(err, errlen, "%s: deposit_tiers: \"%.64s\" is not "
+                     "MIN:PERCENT (MIN whole tokens, PERCENT 0 to 99)", loc,
+                     item);
+            return AW_ERROR;
+        }
+
+        if (d->ntiers == AW_CONF_MAX_TIERS) {
+            snprintf(err, errlen, "%s: deposit_tiers: at most %d tiers", loc,
+                     AW_CONF_MAX_TIERS);
+            return AW_ERROR;
+        }
+
+        if (d->ntiers && (uint64_t) min <= d->tier_min[d->ntiers - 1]) {
+            snprintf(err, errlen, "%s: deposit_tiers: \"%s\": MIN must be "
+                     "greater than the tier before", loc, item);
+            return AW_ERROR;
+        }
+
+        d->tier_min[d->ntiers] = (uint64_t) min;
+        d->tier_pct[d->ntiers] = (int) pct;
+        d->ntiers++;
+    }
+
+    d->has_tier = 1;
+
+    return AW_OK;
+}
+
+
+/*
+ * gpu_hosts: NAME=INDEX,INDEX,... ...
+ */
+
+static int
+aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  i, j, used;
+    char                 loc[300], *end, item[4096], *q;
+    long                 idx;
+    size_t               len, wlen;
+    const char          *p, *word;
+    aw_conf_gpu_host_t  *h;
+
+    aw_conf_location(conf, aw_conf_find("gpu_hosts"), loc, sizeof(loc));
+
+    conf->nhosts = 0;
+
+    for (p = conf->gpu_hosts; aw_conf_list_next(&p, 1, &word, &wlen); ) {
+        snprintf(item, sizeof(item), "%.*s", (int) wlen, word);
+        q = item;
+        len = strcspn(q, "=");
+
+        if (len == 0 || len > 64 || q[len] != '='
+            || strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789._-") < len)
+        {
+            goto bad;
+        }
+
+        if (conf->nhosts == AW_CONF_MAX_HOSTS) {
+            snprintf(err, errlen, "%s: gpu_hosts: at most %d hosts", loc,
+                     AW_CONF_MAX_HOSTS);
+            return AW_ERROR;
+        }
+
+        h = &conf->host[conf->nhosts];
+        memcpy(h->name, q, len);
+        h->name[len] = '\0';
+        h->ngpus = 0;
+
+        for (i = 0; i < conf->nhosts; i++) {
+            if (strcmp(conf->host[i].name, h->name) == 0) {
+                snprintf(err, errlen, "%s: gpu_hosts: host \"%s\" is given "
+                         "twice", loc, h->name);
+                return AW_ERROR;
+            }
+        }
+
+        q += len + 1;
+
+        for ( ;; ) {
+            if (*q < '0' || *q > '9') {
+                goto bad;
+            }
+
+            idx = strtol(q, &end, 10);
+            used = (int) (end - q);
+
+            if (idx > 1023 || used > 4) {
+                goto bad;
+            }
+
+            for (j = 0; j < h->ngpus; j++) {
+                if (h->gpus[j] == idx) {
+                    snprintf(err, errlen, "%s: gpu_hosts: GPU %ld of host "
+                             "\"%s\" is given twice", loc, idx, h->name);
+                    return AW_ERROR;
+                }
+            }
+
+            if (h->ngpus == AW_CONF_MAX_HOST_GPUS) {
+                snprintf(err, errlen, "%s: gpu_hosts: at most %d GPUs per "
+                         "host", loc, AW_CONF_MAX_HOST_GPUS);
+                return AW_ERROR;
+            }
+
+            h->gpus[h->ngpus++] = (int) idx;
+            q = end;
+
+            if (*q != ',') {
+                break;
+            }
+
+            q++;
+        }
+
+        if (*q != '\0') {
+            goto bad;
+        }
+
+        conf->nhosts++;
+    }
+
+    return AW_OK;
+
+bad:
+
+    snprintf(err, errlen, "%s: gpu_hosts: \"%.*s\" is not NAME=INDEX,... "
+             "(e.g. local=0,1,2,3)", loc, (int) aw_min(wlen, 64), word);
+
+    return AW_ERROR;
+}

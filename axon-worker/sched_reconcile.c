@@ -1,0 +1,265 @@
+
+/*
+ * axon-worker: the scheduler's reconcile sweep, every reconcile_interval:
+ * events can be lost (a crash between a container's start and its row, a
+ * Redis that restarted empty), so the sweep compares Postgres, the
+ * containers and Redis, and repairs what differs.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "scheduler.h"
+#include "session.h"
+#include "worker.h"
+
+
+static int aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc);
+static void aw_sched_vanished(PGresult *pg, aw_container_t *list,
+    size_t nc);
+static int aw_sched_drift(PGresult *pg);
+
+
+/*
+ * The reconcile sweep: Postgres first (what should run), then the
+ * containers (what runs), then each difference repaired and logged:
+ *
+ *   a container of ours whose session is not live    removed
+ *   a running session whose container is gone        ended
+ *                                                   (container_vanished)
+ *   a live session whose state in Redis differs      published again
+ */
+
+int
+aw_sched_reconcile(void)
+{
+    int              rc;
+    size_t           nc;
+    PGresult        *pg;
+    aw_container_t  *list;
+
+    (void) aw_sched_counter();
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT id, state FROM sessions"
+                     " WHERE state IN ('starting', 'running', 'ending')"
+                     " ORDER BY id", 0, NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "reconcile: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    if (aw_sched.launcher.ops->list(&aw_sched.launcher, &list, &nc)
+        != AW_OK)
+    {
+        aw_log(AW_LOG_ERR, "reconcile: cannot list the containers: %s",
+               aw_sched.launcher.err);
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    (void) aw_sched_orphans(pg, list, nc);
+    aw_sched_vanished(pg, list, nc);
+    free(list);
+
+    rc = aw_sched_drift(pg);
+    PQclear(pg);
+
+    if (rc != AW_OK) {
+        return AW_ERROR;
+    }
+
+    return aw_sched_profiles(1);
+}
+
+
+/* containers of ours with no live session (pg: id, state of the live ones) */
+
+static int
+aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
+{
+    int          i, j, n, found, c_id;
+    char         id[32];
+    size_t       plen;
+    PGresult    *r;
+    aw_conf_t   *conf;
+    const char  *params[1], *state;
+
+    conf = aw_worker.conf;
+    plen = strlen(conf->launcher_prefix);
+    n = PQntuples(pg);
+    c_id = aw_db_col(pg, "id");
+
+    for (j = 0; j < (int) nc; j++) {
+        if (strncmp(list[j].name, conf->launcher_prefix, plen) != 0
+            || list[j].session <= 0)
+        {
+            continue;
+        }
+
+        snprintf(id, sizeof(id), "%lld", (long long) list[j].session);
+
+        if (strcmp(list[j].name + plen, id) != 0) {
+            continue;
+        }
+
+        found = 0;
+
+        for (i = 0; i < n; i++) {
+            if (atoll(PQgetvalue(pg, i, c_id)) == list[j].session) {
+                found = 1;
+            }
+        }
+
+        if (found) {
+            continue;
+        }
+
+        /* started since the query above? ask again */
+
+        params[0] = id;
+        r = aw_db_query(&aw_worker.db,
+                        "SELECT coalesce((SELECT state FROM sessions"
+                        " WHERE id = $1::bigint), 'unknown') AS state", 1,
+                        params);
+        if (r == NULL) {
+            continue;
+        }
+
+        state = aw_db_get(r, 0, "state");
+
+        if (strcmp(state, "ended") == 0 || strcmp(state, "unknown") == 0
+            || strcmp(state, "queued") == 0)
+        {
+            aw_log(AW_LOG_WARN, "reconcile: container %s (%s) has no live "
+                   "session (session %s is %s): removing it", list[j].name,
+                   list[j].state, id, state);
+
+            if (aw_sched.launcher.ops->remove(&aw_sched.launcher,
+                                              list[j].name)
+                != AW_OK)
+            {
+                aw_log(AW_LOG_ERR, "reconcile: %s", aw_sched.launcher.err);
+            }
+        }
+
+        PQclear(r);
+    }
+
+    return AW_OK;
+}
+
+
+/* running sessions whose container is gone: ended, and billed */
+
+static void
+aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
+{
+    int          i, j, n, found, c_id, c_state;
+    char         id[32];
+    size_t       plen;
+    int64_t      sid;
+    PGresult    *r;
+    aw_conf_t   *conf;
+    const char  *params[4];
+
+    conf = aw_worker.conf;
+    plen = strlen(conf->launcher_prefix);
+    n = PQntuples(pg);
+    c_id = aw_db_col(pg, "id");
+    c_state = aw_db_col(pg, "state");
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(PQgetvalue(pg, i, c_state), "running") != 0) {
+            continue;
+        }
+
+        sid = atoll(PQgetvalue(pg, i, c_id));
+        found = 0;
+
+        for (j = 0; j < (int) nc; j++) {
+            if (list[j].session == sid
+                && strncmp(list[j].name, conf->launcher_prefix, plen) == 0
+                && strcmp(list[j].state, "running") == 0)
+            {
+                found = 1;
+            }
+        }
+
+        if (found) {
+            continue;
+        }
+
+        snprintf(id, sizeof(id), "%lld", (long long) sid);
+
+        aw_log(AW_LOG_WARN, "reconcile: session %s is running but its "
+               "container is gone: ending it (container_vanished)", id);
+
+        params[0] = id;
+        params[1] = "";
+        params[2] = "container_vanished";
+        params[3] = "false";
+
+        r = aw_db_query(&aw_worker.db,
+                        "SELECT axon_session_stop($1::bigint, nullif($2, ''),"
+                        " $3, $4::boolean)", 4, params);
+        PQclear(r);
+
+        (void) aw_sched_bill(sid, NULL);
+    }
+}
+
+
+/* Redis against Postgres: the state of every live session */
+
+static int
+aw_sched_drift(PGresult *pg)
+{
+    int          i, n, c_id, c_state;
+    PGresult    *r;
+    redisReply  *reply;
+    const char  *params[1];
+
+    n = PQntuples(pg);
+    c_id = aw_db_col(pg, "id");
+    c_state = aw_db_col(pg, "state");
+
+    for (i = 0; i < n; i++) {
+        if (aw_redis_append(&aw_worker.redis, "HGET " AXON_KEY_SESSION "%s "
+                            AXON_SESSION_STATE, PQgetvalue(pg, i, c_id))
+            != AW_OK)
+        {
+            return AW_ERROR;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+
+        if (reply == NULL) {
+            return AW_ERROR;
+        }
+
+        if (reply->type != REDIS_REPLY_STRING
+            || strcmp(reply->str, PQgetvalue(pg, i, c_state)) != 0)
+        {
+            aw_log(AW_LOG_WARN, "reconcile: session %s is %s in Postgres "
+                   "but %s in Redis: publishing it again",
+                   PQgetvalue(pg, i, c_id), PQgetvalue(pg, i, c_state),
+                   reply->type == REDIS_REPLY_STRING ? reply->str
+                                                     : "missing");
+            params[0] = PQgetvalue(pg, i, c_id);
+            r = aw_db_query(&aw_worker.db,
+                            "UPDATE sessions SET synced = false"
+                            " WHERE id = $1::bigint", 1, params);
+            PQclear(r);
+        }
+
+        freeReplyObject(reply);
+    }
+
+    return AW_OK;
+}

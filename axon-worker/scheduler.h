@@ -1,0 +1,53 @@
+/*
+ * axon-worker: the scheduler's parts (session.h is its interface to the
+ * rest of the worker):
+ *
+ *   sched.c            the loop: assign, lease, launch and stop, billing
+ *   sched_publish.c    Postgres to Redis: axon:session:ID, axon:profiles,
+ *                      axon:session:next
+ *   sched_reconcile.c  the sweep that compares Postgres, the containers
+ *                      and Redis, and repairs drift
+ */
+
+#ifndef AW_SCHEDULER_H
+#define AW_SCHEDULER_H
+
+
+#include <hiredis/hiredis.h>
+
+#include "launcher.h"
+
+
+typedef struct {
+    unsigned long   redis_connects;
+    unsigned        kicked:1;
+    unsigned        profiles_dirty:1;
+    unsigned        started:1;
+    aw_msec_t       next_poll;
+    aw_msec_t       next_bill;
+    aw_msec_t       next_reconcile;
+    char           *profiles;           /* the JSON last published */
+    char           *pool;               /* p_pool of axon_sched_assign */
+    aw_launcher_t   launcher;
+} aw_sched_t;
+
+
+extern aw_sched_t  aw_sched;
+
+
+/* the sessions whose row changed, to Redis: how many (-1: failed) */
+int aw_sched_publish(void);
+
+/* axon:profiles, when it differs from what was written last (or force) */
+int aw_sched_profiles(int force);
+
+/* axon:session:next raised to max(sessions.id) */
+int aw_sched_counter(void);
+
+int aw_sched_reconcile(void);
+
+/* AW_ERROR (logged with what) for an error reply; frees reply */
+int aw_sched_redis_ok(redisReply *reply, const char *what);
+
+
+#endif /* AW_SCHEDULER_H */

@@ -1,0 +1,21 @@
+-- A session's row, published: only a newer revision replaces what is
+-- there.  The module's own fields are set only if absent; an empty value
+-- deletes a field that does not apply now.
+--   KEYS: axon:session:ID
+--   ARGV: rev, the number of set-if-absent pairs, then field value ...
+--   1 written, 0 older than what is there
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
+if tonumber(ARGV[1]) < cur then return 0 end
+local nx = tonumber(ARGV[2])
+local i = 3
+while i < 3 + 2 * nx do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i < #ARGV do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
+  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  i = i + 2
+end
+redis.call('HSET', KEYS[1], 'rev', ARGV[1])
+return 1
