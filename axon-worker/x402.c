@@ -53,6 +53,7 @@
 
 #include "axon_eip712.h"
 #include "axon_eth.h"
+#include "axon_x402.h"
 #include "job.h"
 #include "log.h"
 #include "worker.h"
@@ -444,31 +445,44 @@ aw_x402_hexfield(json_t *obj, const char *name, uint8_t *out, size_t n)
 }
 
 
+/*
+ * The signature as bytes, for transferWithAuthorization: 0x, then 65
+ * bytes (r, s, v) or more (a smart wallet's), at most what x->sig holds.
+ */
+
 static int
-aw_x402_decfield(json_t *obj, const char *name, uint8_t out[32])
+aw_x402_signature(aw_x402_t *x, const char *s, size_t len)
 {
-    const char  *s;
+    if (len < 2 || s[0] != '0' || s[1] != 'x' || len % 2 != 0
+        || len - 2 < 2 * AXON_SIG_LEN || len - 2 > 2 * sizeof(x->sig)
+        || axon_hex_decode(x->sig, (len - 2) / 2, s, len) != AXON_OK)
+    {
+        return 0;
+    }
 
-    s = json_string_value(json_object_get(obj, name));
+    x->siglen = (len - 2) / 2;
 
-    return s && axon_uint256_parse_dec(out, s, strlen(s)) == AXON_OK;
+    return 1;
 }
 
 
 /*
- * The job's fields and what the module put in them; it checked all of it,
- * so a failure here is a bug or a forged job.
+ * The job's fields and what the module put in them; it checked all of it
+ * (the payload with the same reader, axon_x402_read()), so a failure here
+ * is a bug or a forged job.
  */
 
 static int
 aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
 {
-    size_t        len;
-    uint8_t       amount[32];
-    json_t       *pl, *a;
-    aw_job_t     *job;
-    const char   *s;
-    json_error_t  je;
+    int                   rc;
+    char                  from[43];
+    size_t                len;
+    uint8_t               amount[32];
+    aw_job_t             *job;
+    const char           *code, *why;
+    json_error_t          je;
+    axon_x402_payment_t   p;
 
     job = x->job;
 
@@ -509,28 +523,16 @@ aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    pl = json_object_get(x->payload, "payload");
-    a = json_object_get(pl, "authorization");
-    s = json_string_value(json_object_get(pl, "signature"));
+    rc = axon_x402_read(&p, x->payload, &code, &why);
 
-    if (!aw_x402_hexfield(a, "from", x->auth.from, 20)
-        || !aw_x402_hexfield(a, "to", x->auth.to, 20)
-        || !aw_x402_hexfield(a, "nonce", x->auth.nonce, 32)
-        || !aw_x402_decfield(a, "value", x->auth.value)
-        || !aw_x402_decfield(a, "validAfter", x->auth.valid_after)
-        || !aw_x402_decfield(a, "validBefore", x->auth.valid_before)
-        || s == NULL || strncmp(s, "0x", 2) != 0
-        || (strlen(s) - 2) % 2 != 0 || strlen(s) - 2 < 130
-        || strlen(s) - 2 > 2 * sizeof(x->sig)
-        || axon_hex_decode(x->sig, (strlen(s) - 2) / 2, s + 2, strlen(s) - 2)
-           != AXON_OK)
-    {
-        snprintf(err, errlen, "payload.payload: the authorization or the "
-                 "signature is malformed");
+    if (rc != AXON_X402_OK || !aw_x402_signature(x, p.sig, p.siglen)) {
+        snprintf(err, errlen, "payload: the authorization or the signature "
+                 "is malformed (%s)",
+                 rc != AXON_X402_OK ? why : "payload.signature");
         return AW_ERROR;
     }
 
-    x->siglen = (strlen(s) - 2) / 2;
+    x->auth = p.auth;
 
     if (!aw_x402_hexfield(x->requirements, "asset", x->asset.b, 20)
         || !aw_x402_hexfield(x->requirements, "payTo", x->pay_to.b, 20)
@@ -547,21 +549,15 @@ aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
 
     aw_eth_hex(x->asset_s, x->asset.b, 20);
     aw_eth_hex(x->pay_to_s, x->pay_to.b, 20);
-
-    {
-    char  from[43], nonce[67];
-
     aw_eth_hex(from, x->auth.from, 20);
-    aw_eth_hex(nonce, x->auth.nonce, 32);
 
-    if (strcmp(from, x->payer) != 0 || strcmp(nonce, x->nonce) != 0
+    if (strcmp(from, x->payer) != 0 || strcmp(p.nonce, x->nonce) != 0
         || memcmp(x->auth.to, x->pay_to.b, 20) != 0
         || axon_uint256_cmp(x->auth.value, amount) < 0)
     {
         snprintf(err, errlen, "the authorization does not match the job "
                  "(from, nonce, to, value)");
         return AW_ERROR;
-    }
     }
 
     x->p = aw_conf_profile(aw_worker.conf, x->profile);
