@@ -4,13 +4,60 @@
  */
 
 
+#include <stddef.h>
 #include <string.h>
 
 #include "axon_x402.h"
 
 
+#define AXON_X402_SHAPE                                                      \
+    "the payload needs \"accepted\" and \"payload\": "                        \
+    "{\"authorization\", \"signature\"}"
+
+#define AXON_X402_WHY_ADDRESS                                                \
+    "authorization.from and .to must be addresses"
+#define AXON_X402_WHY_DECIMAL                                                \
+    "authorization.value, .validAfter and .validBefore must be decimal "     \
+    "strings"
+
+
+/* the authorization's fields: each a key, a place in the auth, a type */
+
+enum {
+    AXON_X402_ADDRESS,
+    AXON_X402_DECIMAL,
+    AXON_X402_BYTES32
+};
+
+typedef struct {
+    const char  *key;
+    size_t       offset;
+    int          type;
+    const char  *why;
+} axon_x402_field_t;
+
+
+static const axon_x402_field_t  axon_x402_fields[] = {
+    { "from", offsetof(axon_eip3009_auth_t, from), AXON_X402_ADDRESS,
+      AXON_X402_WHY_ADDRESS },
+    { "to", offsetof(axon_eip3009_auth_t, to), AXON_X402_ADDRESS,
+      AXON_X402_WHY_ADDRESS },
+    { "value", offsetof(axon_eip3009_auth_t, value), AXON_X402_DECIMAL,
+      AXON_X402_WHY_DECIMAL },
+    { "validAfter", offsetof(axon_eip3009_auth_t, valid_after),
+      AXON_X402_DECIMAL, AXON_X402_WHY_DECIMAL },
+    { "validBefore", offsetof(axon_eip3009_auth_t, valid_before),
+      AXON_X402_DECIMAL, AXON_X402_WHY_DECIMAL },
+    { "nonce", offsetof(axon_eip3009_auth_t, nonce), AXON_X402_BYTES32,
+      "authorization.nonce must be 0x and 64 hex digits" },
+    { NULL, 0, 0, NULL }
+};
+
+
 static int axon_x402_string(json_t *o, const char *key, const char **s,
     size_t *len);
+static int axon_x402_field(const axon_x402_field_t *f, uint8_t *out,
+    const char *s, size_t len);
 static int axon_x402_accepted(json_t *accepted, const axon_x402_terms_t *t,
     const char **code, const char **why);
 static int axon_x402_terms(axon_x402_payment_t *p,
@@ -60,6 +107,67 @@ axon_x402_base64_form(const char *s, size_t len)
 }
 
 
+int
+axon_x402_base64_decode(uint8_t *dst, size_t *n, const char *src,
+    size_t len)
+{
+    int       v;
+    size_t    i, pad;
+    uint32_t  acc;
+    unsigned  bits;
+    uint8_t   c;
+
+    *n = 0;
+
+    pad = 0;
+    while (len > 0 && src[len - 1] == '=' && pad < 2) {
+        len--;
+        pad++;
+    }
+
+    if (pad > 0 && (len + pad) % 4 != 0) {
+        return 0;
+    }
+
+    /* a lone 6-bit group is no byte */
+
+    if (len % 4 == 1) {
+        return 0;
+    }
+
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (uint8_t) src[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+        } else if (c == '+') {
+            v = 62;
+        } else if (c == '/') {
+            v = 63;
+        } else {
+            return 0;
+        }
+
+        acc = (acc << 6) | (uint32_t) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            dst[(*n)++] = (uint8_t) (acc >> bits);
+        }
+    }
+
+    return 1;
+}
+
+
 static int
 axon_x402_string(json_t *o, const char *key, const char **s, size_t *len)
 {
@@ -84,9 +192,7 @@ int
 axon_x402_read(axon_x402_payment_t *p, json_t *payload, const char **code,
     const char **why)
 {
-    size_t       len;
-    json_t      *jv, *inner, *auth;
-    const char  *s;
+    json_t  *jv;
 
     memset(p, 0, sizeof(axon_x402_payment_t));
 
@@ -103,46 +209,58 @@ axon_x402_read(axon_x402_payment_t *p, json_t *payload, const char **code,
     }
 
     p->accepted = json_object_get(payload, "accepted");
-    inner = json_object_get(payload, "payload");
-    auth = json_object_get(inner, "authorization");
 
-    if (!json_is_object(p->accepted) || !json_is_object(auth)
-        || !axon_x402_string(inner, "signature", &p->sig, &p->siglen))
-    {
-        *why = "the payload needs \"accepted\" and \"payload\": "
-               "{\"authorization\", \"signature\"}";
+    if (!json_is_object(p->accepted)) {
+        *why = AXON_X402_SHAPE;
         return AXON_X402_MALFORMED;
     }
 
-    if (!axon_x402_string(auth, "from", &s, &len)
-        || axon_address_parse(p->auth.from, s, len) != AXON_OK
-        || !axon_x402_string(auth, "to", &s, &len)
-        || axon_address_parse(p->auth.to, s, len) != AXON_OK)
+    return axon_x402_read_exact(p, json_object_get(payload, "payload"), why);
+}
+
+
+/* the exact payload's fields, in the order they are read */
+
+int
+axon_x402_read_exact(axon_x402_payment_t *p, json_t *exact, const char **why)
+{
+    size_t                   len;
+    json_t                  *auth;
+    const char              *s;
+    const axon_x402_field_t *f;
+
+    *why = NULL;
+
+    p->field = NULL;
+    p->err = 0;
+
+    auth = json_object_get(exact, "authorization");
+
+    if (!json_is_object(auth)
+        || !axon_x402_string(exact, "signature", &p->sig, &p->siglen))
     {
-        *why = "authorization.from and .to must be addresses";
+        *why = AXON_X402_SHAPE;
         return AXON_X402_MALFORMED;
     }
 
-    if (!axon_x402_string(auth, "value", &s, &len)
-        || axon_uint256_parse_dec(p->auth.value, s, len) != AXON_OK
-        || !axon_x402_string(auth, "validAfter", &s, &len)
-        || axon_uint256_parse_dec(p->auth.valid_after, s, len) != AXON_OK
-        || !axon_x402_string(auth, "validBefore", &s, &len)
-        || axon_uint256_parse_dec(p->auth.valid_before, s, len) != AXON_OK)
-    {
-        *why = "authorization.value, .validAfter and .validBefore must be "
-               "decimal strings";
-        return AXON_X402_MALFORMED;
+    for (f = axon_x402_fields; f->key; f++) {
+        p->field = f->key;
+
+        if (!axon_x402_string(auth, f->key, &s, &len)) {
+            *why = f->why;
+            return AXON_X402_MALFORMED;
+        }
+
+        p->err = axon_x402_field(f, (uint8_t *) &p->auth + f->offset, s,
+                                 len);
+
+        if (p->err != AXON_OK) {
+            *why = f->why;
+            return AXON_X402_MALFORMED;
+        }
     }
 
-    if (!axon_x402_string(auth, "nonce", &s, &len)
-        || len != AXON_X402_NONCE_LEN
-        || s[0] != '0' || s[1] != 'x'
-        || axon_hex_decode(p->auth.nonce, 32, s, len) != AXON_OK)
-    {
-        *why = "authorization.nonce must be 0x and 64 hex digits";
-        return AXON_X402_MALFORMED;
-    }
+    p->field = NULL;
 
     p->nonce[0] = '0';
     p->nonce[1] = 'x';
@@ -151,6 +269,30 @@ axon_x402_read(axon_x402_payment_t *p, json_t *payload, const char **code,
     p->read = 1;
 
     return AXON_X402_OK;
+}
+
+
+/* one field into out: an AXON_* code */
+
+static int
+axon_x402_field(const axon_x402_field_t *f, uint8_t *out, const char *s,
+    size_t len)
+{
+    switch (f->type) {
+
+    case AXON_X402_ADDRESS:
+        return axon_address_parse(out, s, len);
+
+    case AXON_X402_DECIMAL:
+        return axon_uint256_parse_dec(out, s, len);
+
+    default: /* AXON_X402_BYTES32 */
+        if (len != AXON_X402_NONCE_LEN || s[0] != '0' || s[1] != 'x') {
+            return AXON_ERR_LEN;
+        }
+
+        return axon_hex_decode(out, 32, s, len);
+    }
 }
 
 

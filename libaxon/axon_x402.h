@@ -60,6 +60,12 @@ typedef struct {
     uint64_t              valid_before;
     char                  nonce[AXON_X402_NONCE_LEN + 1];  /* lowercase */
     int                   read;        /* auth's fields were read */
+
+    /* malformed: the authorization's field that failed ("from", ...;
+     * NULL when the payload's shape did) and what its parser said
+     * (AXON_ERR_*; 0 when it is missing or not a string) */
+    const char           *field;
+    int                   err;
 } axon_x402_payment_t;
 
 
@@ -92,10 +98,29 @@ int axon_x402_read(axon_x402_payment_t *p, json_t *payload,
     const char **code, const char **why);
 
 /*
+ * The `exact` EVM scheme's payload, the object under "payload" in x402
+ * versions 1 and 2 alike: {"authorization", "signature"}, into p (auth,
+ * nonce, sig; p->field and p->err say what failed).  axon_x402_read()
+ * reads it after the version and "accepted"; a reader of either version
+ * (axon-x402) calls it alone.  AXON_X402_OK, or AXON_X402_MALFORMED and
+ * *why.  p is not cleared first.
+ */
+int axon_x402_read_exact(axon_x402_payment_t *p, json_t *exact,
+    const char **why);
+
+/*
  * The form of a base64 header as the SDK writes it: standard alphabet,
  * padded to a multiple of 4.  1: it is; 0: it is not.
  */
 int axon_x402_base64_form(const char *s, size_t len);
+
+/*
+ * Base64 as the SDK writes it (btoa): the standard alphabet, the padding
+ * optional; no blanks, no line breaks.  dst holds at least len / 4 * 3 + 2
+ * bytes; *n is set to the bytes written.  1: decoded; 0: not base64.
+ */
+int axon_x402_base64_decode(uint8_t *dst, size_t *n, const char *src,
+    size_t len);
 
 
 #endif /* AXON_X402_H_INCLUDED */

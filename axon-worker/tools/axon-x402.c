@@ -1,6 +1,7 @@
 /*
  * axon-x402: decode an x402 payment header and recover who signed its
- * EIP-3009 authorization with libaxon (axon_eip712.h): for an operator to
+ * EIP-3009 authorization with libaxon (axon_x402.h reads it as the gate
+ * does, axon_eip712.h recovers the signer): for an operator to
  * look at what an agent sent, and for the tests, which check that the x402
  * SDK's payments and libaxon agree (docs/x402-notes.md).
  *
@@ -30,11 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
 #include <jansson.h>
 
-#include "axon_eip712.h"
+#include "axon_x402.h"
 
 
 #define AX_HEADER_MAX  65536
@@ -51,11 +51,10 @@ typedef struct {
 
 static json_t   *ax_root;
 static char      ax_text[AX_HEADER_MAX + 1];
-static uint8_t   ax_raw[AX_HEADER_MAX];
+static uint8_t   ax_raw[AX_HEADER_MAX / 4 * 3 + 2];
 
 
 static int ax_fail(const char *code, const char *fmt, const char *arg);
-static ssize_t ax_base64_decode(uint8_t *dst, const char *src, size_t len);
 static int ax_chain_id(const char *network, uint64_t *id);
 static const char *ax_str(json_t *o, const char *key);
 static json_t *ax_hex(const uint8_t *p, size_t n);
@@ -79,70 +78,6 @@ ax_fail(const char *code, const char *fmt, const char *arg)
     ax_root = NULL;
 
     return 2;
-}
-
-
-/* standard base64 with optional padding, as the SDK writes it (btoa) */
-
-static ssize_t
-ax_base64_decode(uint8_t *dst, const char *src, size_t len)
-{
-    int      v;
-    size_t   i, n, pad;
-    uint32_t acc;
-    unsigned bits;
-
-    while (len > 0 && (src[len - 1] == '\n' || src[len - 1] == '\r')) {
-        len--;
-    }
-
-    pad = 0;
-    while (len > 0 && src[len - 1] == '=' && pad < 2) {
-        len--;
-        pad++;
-    }
-
-    if (pad > 0 && (len + pad) % 4 != 0) {
-        return -1;
-    }
-
-    acc = 0;
-    bits = 0;
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) src[i];
-
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-        } else if (c == '+') {
-            v = 62;
-        } else if (c == '/') {
-            v = 63;
-        } else {
-            return -1;
-        }
-
-        acc = (acc << 6) | (uint32_t) v;
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            dst[n++] = (uint8_t) (acc >> bits);
-        }
-    }
-
-    /* a lone 6-bit group is no byte */
-
-    if (len % 4 == 1) {
-        return -1;
-    }
-
-    return (ssize_t) n;
 }
 
 
@@ -229,18 +164,17 @@ ax_usage(void)
 int
 main(int argc, char **argv)
 {
-    int                  c, rc, version;
+    int                  c, rc, read, version;
     char                *text, *end;
-    size_t               len;
-    ssize_t              n;
-    json_t              *root, *accepted, *payload, *auth, *extra, *out;
+    size_t               len, n;
+    json_t              *root, *accepted, *payload, *extra, *out;
     uint8_t             *raw, contract[20], domain[32], digest[32],
                          signer[20];
     uint64_t             chain_id;
-    const char          *s, *network, *scheme, *sig;
+    const char          *s, *network, *scheme, *why;
     json_error_t         err;
     ax_domain_opts_t     opt;
-    axon_eip3009_auth_t  a;
+    axon_x402_payment_t  p;
 
     memset(&opt, 0, sizeof(opt));
 
@@ -291,14 +225,17 @@ main(int argc, char **argv)
         }
     }
 
-    n = ax_base64_decode(raw, text, len);
+    /* a line read from stdin ends there */
 
-    if (n < 0) {
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) {
+        len--;
+    }
+
+    if (!axon_x402_base64_decode(raw, &n, text, len)) {
         return ax_fail("bad_base64", "the header is not base64%s", NULL);
     }
 
-    root = json_loadb((const char *) raw, (size_t) n, JSON_REJECT_DUPLICATES,
-                      &err);
+    root = json_loadb((const char *) raw, n, JSON_REJECT_DUPLICATES, &err);
     ax_root = root;
 
     if (root == NULL) {
@@ -310,13 +247,17 @@ main(int argc, char **argv)
 
     version = (int) json_integer_value(json_object_get(root, "x402Version"));
     payload = json_object_get(root, "payload");
-    auth = json_object_get(payload, "authorization");
-    sig = ax_str(payload, "signature");
     accepted = json_object_get(root, "accepted");
     extra = json_object_get(accepted, "extra");
 
-    if ((version != 1 && version != 2) || !json_is_object(auth)
-        || sig == NULL || (version == 2 && !json_is_object(accepted)))
+    /* the payload as the gate reads it; a bad field is told below */
+
+    memset(&p, 0, sizeof(p));
+    read = axon_x402_read_exact(&p, payload, &why);
+
+    if ((version != 1 && version != 2)
+        || (read != AXON_X402_OK && p.field == NULL)
+        || (version == 2 && !json_is_object(accepted)))
     {
         return ax_fail("bad_payload", "not an x402 exact EVM payment%s",
                        NULL);
@@ -370,37 +311,19 @@ main(int argc, char **argv)
 
     /* the authorization, strictly */
 
-    memset(&a, 0, sizeof(a));
-
-#define AX_FIELD(key, expr)                                                  \
-    s = ax_str(auth, key);                                                   \
-    if (s == NULL) {                                                         \
-        return ax_fail("bad_payload", "authorization.%s missing", key);      \
-    }                                                                        \
-    rc = expr;                                                               \
-    if (rc != AXON_OK) {                                                     \
-        return ax_fail(axon_strerror(rc), "authorization.%s", key);          \
+    if (read != AXON_X402_OK) {
+        return ax_fail(p.err ? axon_strerror(p.err) : "bad_payload",
+                       p.err ? "authorization.%s" : "authorization.%s missing",
+                       p.field);
     }
-
-    AX_FIELD("from", axon_address_parse(a.from, s, strlen(s)))
-    AX_FIELD("to", axon_address_parse(a.to, s, strlen(s)))
-    AX_FIELD("value", axon_uint256_parse_dec(a.value, s, strlen(s)))
-    AX_FIELD("validAfter",
-             axon_uint256_parse_dec(a.valid_after, s, strlen(s)))
-    AX_FIELD("validBefore",
-             axon_uint256_parse_dec(a.valid_before, s, strlen(s)))
-    AX_FIELD("nonce", (strlen(s) == 66 && strncmp(s, "0x", 2) == 0)
-                      ? axon_hex_decode(a.nonce, 32, s, 66) : AXON_ERR_LEN)
-
-#undef AX_FIELD
 
     axon_eip712_domain_separator(domain, opt.name, strlen(opt.name),
                                  opt.version, strlen(opt.version), chain_id,
                                  contract);
-    axon_eip3009_digest(digest, domain, AXON_EIP3009_TRANSFER, &a);
+    axon_eip3009_digest(digest, domain, AXON_EIP3009_TRANSFER, &p.auth);
 
-    rc = axon_eip3009_recover(signer, domain, AXON_EIP3009_TRANSFER, &a, sig,
-                              strlen(sig));
+    rc = axon_eip3009_recover(signer, domain, AXON_EIP3009_TRANSFER, &p.auth,
+                              p.sig, p.siglen);
     if (rc != AXON_OK) {
         return ax_fail(axon_strerror(rc), "payload.signature%s", NULL);
     }
@@ -418,21 +341,21 @@ main(int argc, char **argv)
     json_object_set_new(out, "pay_to", s ? json_string(s) : json_null());
     s = ax_str(accepted, "amount");
     json_object_set_new(out, "amount", s ? json_string(s) : json_null());
-    json_object_set_new(out, "from", ax_addr(a.from));
-    json_object_set_new(out, "to", ax_addr(a.to));
-    json_object_set_new(out, "value", ax_u256(a.value));
-    json_object_set_new(out, "valid_after", ax_u256(a.valid_after));
-    json_object_set_new(out, "valid_before", ax_u256(a.valid_before));
-    json_object_set_new(out, "nonce", ax_hex(a.nonce, 32));
+    json_object_set_new(out, "from", ax_addr(p.auth.from));
+    json_object_set_new(out, "to", ax_addr(p.auth.to));
+    json_object_set_new(out, "value", ax_u256(p.auth.value));
+    json_object_set_new(out, "valid_after", ax_u256(p.auth.valid_after));
+    json_object_set_new(out, "valid_before", ax_u256(p.auth.valid_before));
+    json_object_set_new(out, "nonce", json_string(p.nonce));
     json_object_set_new(out, "digest", ax_hex(digest, 32));
     json_object_set_new(out, "signer", ax_addr(signer));
     json_object_set_new(out, "signed_by_from",
-                        json_boolean(axon_memeq_ct(signer, a.from, 20)));
+                        json_boolean(axon_memeq_ct(signer, p.auth.from, 20)));
 
     json_dumpf(out, stdout, JSON_COMPACT);
     putchar('\n');
 
-    rc = axon_memeq_ct(signer, a.from, 20) ? 0 : 1;
+    rc = axon_memeq_ct(signer, p.auth.from, 20) ? 0 : 1;
 
     json_decref(out);
     json_decref(root);

@@ -6,19 +6,19 @@
  * Two readers of it, the same input to each:
  *
  *  - axon-x402 (axon-worker/tools/axon-x402.c), the whole tool, included
- *    here with its main() renamed: its base64 decoder, jansson, the
- *    domain it takes from the payload or its options, libaxon's parsers
- *    and ecrecover.
+ *    here with its main() renamed: libaxon's base64 decoder, jansson, the
+ *    domain it takes from the payload or its options, libaxon's reader of
+ *    the payload and ecrecover.
  *
  *  - the module's steps that do not need nginx, in its order: the
  *    header's base64 form (axon_x402_base64_form()),
  *    json_loadb(JSON_REJECT_DUPLICATES), libaxon's axon_x402_check()
  *    under fixed terms, json_dumps() of the payload as the script gets
  *    it; and, since fixed terms rarely let a mutated payload reach the
- *    signature, the authorization's fields and axon_eip3009_recover()
- *    under the same domain whatever the offer says.  nginx's own
- *    ngx_decode_base64() is not linked outside nginx: the tool's decoder
- *    stands in for it, after the form check.
+ *    signature, the authorization's fields (axon_x402_read_exact()) and
+ *    axon_eip3009_recover() under the same domain whatever the offer
+ *    says.  nginx's own ngx_decode_base64() is not linked outside nginx:
+ *    libaxon's decoder stands in for it, after the form check.
  */
 
 
@@ -34,36 +34,16 @@ static uint8_t            fz_domain[32];
 static axon_x402_terms_t  fz_terms;
 
 
-static int
-fz_string(json_t *o, const char *key, const char **s, size_t *len)
-{
-    json_t  *v;
-
-    v = json_object_get(o, key);
-
-    if (!json_is_string(v)) {
-        return 0;
-    }
-
-    *s = json_string_value(v);
-    *len = json_string_length(v);
-
-    return 1;
-}
-
-
 static void
 fz_module(const char *h, size_t hlen)
 {
     char                 *text;
-    size_t                len, siglen, k;
-    ssize_t               n;
-    json_t               *payload, *accepted, *inner, *auth;
+    size_t                n, k;
+    json_t               *payload;
     uint8_t              *raw, signer[20];
     uint64_t              u;
     int                   rc;
-    const char           *s, *sig, *code, *why;
-    axon_eip3009_auth_t   a;
+    const char           *code, *why;
     axon_x402_payment_t   p;
 
     /* the module's form check: standard alphabet, padded to 4 */
@@ -72,16 +52,14 @@ fz_module(const char *h, size_t hlen)
         return;
     }
 
-    raw = malloc(hlen / 4 * 3);
+    raw = malloc(hlen / 4 * 3 + 2);
     FZ_ASSERT(raw != NULL);
 
-    n = ax_base64_decode(raw, h, hlen);
+    /* what passed the module's check is base64 the decoder reads */
+    FZ_ASSERT(axon_x402_base64_decode(raw, &n, h, hlen));
+    FZ_ASSERT(n <= hlen / 4 * 3);
 
-    /* what passed the module's check is base64 the tool reads */
-    FZ_ASSERT(n >= 0 && (size_t) n <= hlen / 4 * 3);
-
-    payload = json_loadb((char *) raw, (size_t) n, JSON_REJECT_DUPLICATES,
-                         NULL);
+    payload = json_loadb((char *) raw, n, JSON_REJECT_DUPLICATES, NULL);
     free(raw);
 
     if (!json_is_object(payload)) {
@@ -93,41 +71,25 @@ fz_module(const char *h, size_t hlen)
     FZ_ASSERT(rc == AXON_X402_OK || why != NULL);
     FZ_ASSERT(rc != AXON_X402_REFUSED || code != NULL);
 
-    accepted = json_object_get(payload, "accepted");
-    inner = json_object_get(payload, "payload");
-    auth = json_object_get(inner, "authorization");
+    memset(&p, 0, sizeof(p));
+    rc = axon_x402_read_exact(&p, json_object_get(payload, "payload"), &why);
+    FZ_ASSERT(rc == AXON_X402_OK ? p.read && p.field == NULL
+                                 : why != NULL && !p.read);
 
-    if (!json_is_object(accepted) || !json_is_object(auth)
-        || !fz_string(inner, "signature", &sig, &siglen))
+    if (rc != AXON_X402_OK
+        || !json_is_object(json_object_get(payload, "accepted")))
     {
         goto done;
     }
 
-    if (!fz_string(auth, "from", &s, &len)
-        || axon_address_parse(a.from, s, len) != AXON_OK
-        || !fz_string(auth, "to", &s, &len)
-        || axon_address_parse(a.to, s, len) != AXON_OK
-        || !fz_string(auth, "value", &s, &len)
-        || axon_uint256_parse_dec(a.value, s, len) != AXON_OK
-        || !fz_string(auth, "validAfter", &s, &len)
-        || axon_uint256_parse_dec(a.valid_after, s, len) != AXON_OK
-        || !fz_string(auth, "validBefore", &s, &len)
-        || axon_uint256_parse_dec(a.valid_before, s, len) != AXON_OK
-        || !fz_string(auth, "nonce", &s, &len)
-        || len != 66 || s[0] != '0' || s[1] != 'x'
-        || axon_hex_decode(a.nonce, 32, s, len) != AXON_OK)
-    {
-        goto done;
-    }
+    (void) axon_uint256_to_u64(&u, p.auth.valid_after);
+    (void) axon_uint256_to_u64(&u, p.auth.valid_before);
 
-    (void) axon_uint256_to_u64(&u, a.valid_after);
-    (void) axon_uint256_to_u64(&u, a.valid_before);
-
-    if (axon_eip3009_recover(signer, fz_domain, AXON_EIP3009_TRANSFER, &a,
-                             sig, siglen)
+    if (axon_eip3009_recover(signer, fz_domain, AXON_EIP3009_TRANSFER,
+                             &p.auth, p.sig, p.siglen)
         == AXON_OK)
     {
-        (void) axon_memeq_ct(signer, a.from, 20);
+        (void) axon_memeq_ct(signer, p.auth.from, 20);
     }
 
     text = json_dumps(payload, JSON_COMPACT);

@@ -50,7 +50,9 @@ static json_t *payment(const pay_t *p);
 static void sign(char *out, const uint8_t key[32],
     const axon_eip3009_auth_t *a);
 static void test_checks(void);
+static void test_read_exact(void);
 static void test_base64_form(void);
+static void test_base64_decode(void);
 
 
 static unsigned                    passed, failed;
@@ -96,7 +98,9 @@ main(int argc, char **argv)
     terms.max_timeout = 300;
 
     test_checks();
+    test_read_exact();
     test_base64_form();
+    test_base64_decode();
 
     secp256k1_context_destroy(ctx);
 
@@ -239,6 +243,124 @@ test_checks(void)
 }
 
 
+/*
+ * The exact payload alone, as in version 1 as in 2: what it reads, and
+ * which field failed with what code.
+ */
+
+static void
+test_read_exact(void)
+{
+    static const struct {
+        const char  *key;        /* the field removed; NULL: none */
+        const char  *field;      /* the field named; NULL: it reads */
+    } cases[] = {
+        { NULL, NULL }, { "value", "value" }, { "to", "to" },
+        { "from", "from" }, { "nonce", "nonce" }
+    };
+
+    pay_t                good = { "exact", NETWORK, AMOUNT, PAY_TO, AMOUNT,
+                                  NOW - 10, NOW + 200, NONCE, 1, 0, 0 };
+    size_t               i;
+    json_t              *j, *exact, *auth;
+    const char          *why;
+    axon_x402_payment_t  out;
+
+    static const struct {
+        const char  *key;
+        const char  *value;
+        int          err;
+    } bad[] = {
+        { "from", "0x1234", AXON_ERR_LEN },
+        { "to", "0X209693BC6AFC0C5328BA36FAF03C514EF312287C", AXON_ERR_HEX },
+        { "to", "0x209693bc6afc0C5328bA36FaF03C514EF312287C",
+          AXON_ERR_CHECKSUM },
+        { "value", "0100", AXON_ERR_NUMBER },
+        { "validAfter", "-1", AXON_ERR_NUMBER },
+        { "validBefore", "1e9", AXON_ERR_NUMBER },
+        { "nonce", "0x1234", AXON_ERR_LEN },
+        { "nonce", "0X" "f3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a7"
+                   "1a4462f13480", AXON_ERR_LEN },
+        { "nonce", "0x" "g3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a7"
+                   "1a4462f13480", AXON_ERR_HEX }
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        j = payment(&good);
+        exact = json_object_get(j, "payload");
+        auth = json_object_get(exact, "authorization");
+
+        if (cases[i].key) {
+            json_object_del(auth, cases[i].key);
+        }
+
+        memset(&out, 0, sizeof(out));
+
+        if (axon_x402_read_exact(&out, exact, &why)
+            == (cases[i].field ? AXON_X402_MALFORMED : AXON_X402_OK)
+            && (cases[i].field
+                ? out.field && strcmp(out.field, cases[i].field) == 0
+                  && out.err == 0 && why != NULL && !out.read
+                : out.field == NULL && out.read
+                  && strcmp(out.nonce, NONCE) == 0
+                  && out.siglen == AXON_SIG_TEXT_LEN))
+        {
+            passed++;
+
+        } else {
+            failed++;
+            printf("%s:%d: FAIL read_exact without %s\n", __FILE__,
+                   __LINE__, cases[i].key ? cases[i].key : "nothing");
+        }
+
+        json_decref(j);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        j = payment(&good);
+        exact = json_object_get(j, "payload");
+        auth = json_object_get(exact, "authorization");
+        json_object_set_new(auth, bad[i].key, json_string(bad[i].value));
+
+        memset(&out, 0, sizeof(out));
+
+        if (axon_x402_read_exact(&out, exact, &why) == AXON_X402_MALFORMED
+            && out.field && strcmp(out.field, bad[i].key) == 0
+            && out.err == bad[i].err && why != NULL)
+        {
+            passed++;
+
+        } else {
+            failed++;
+            printf("%s:%d: FAIL read_exact %s \"%s\": field %s, err %d\n",
+                   __FILE__, __LINE__, bad[i].key, bad[i].value,
+                   out.field ? out.field : "-", out.err);
+        }
+
+        json_decref(j);
+    }
+
+    /* no signature: the shape, no field */
+
+    j = payment(&good);
+    exact = json_object_get(j, "payload");
+    json_object_del(exact, "signature");
+
+    if (axon_x402_read_exact(&out, exact, &why) == AXON_X402_MALFORMED
+        && out.field == NULL && why != NULL)
+    {
+        passed++;
+
+    } else {
+        failed++;
+        printf("%s:%d: FAIL read_exact without a signature\n", __FILE__,
+               __LINE__);
+    }
+
+    json_decref(j);
+}
+
+
 static void
 test_base64_form(void)
 {
@@ -263,6 +385,44 @@ test_base64_form(void)
             failed++;
             printf("%s:%d: FAIL base64 form \"%s\": want %d\n", __FILE__,
                    __LINE__, cases[i].s, cases[i].ok);
+        }
+    }
+}
+
+
+static void
+test_base64_decode(void)
+{
+    static const struct {
+        const char  *s;
+        const char  *out;        /* NULL: not base64 */
+    } cases[] = {
+        { "eyJhIjoxfQ==", "{\"a\":1}" }, { "eyJhIjoxfQ", "{\"a\":1}" },
+        { "YWJj", "abc" }, { "YWI=", "ab" }, { "YWI", "ab" }, { "YQ==", "a" },
+        { "YQ", "a" }, { "", "" }, { "Pz8+Pw==", "?\?>?" },
+        { "Pz8_Pw==", NULL }, { "YWJj=", NULL }, { "YQ=", NULL },
+        { "Y", NULL }, { "YWJjZ", NULL }, { "Y===", NULL },
+        { "YW==x", NULL }, { "YWJj\n", NULL }, { "YW Jj", NULL }
+    };
+
+    size_t   i, n;
+    uint8_t  out[16];
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].out == NULL
+            ? !axon_x402_base64_decode(out, &n, cases[i].s,
+                                       strlen(cases[i].s))
+            : axon_x402_base64_decode(out, &n, cases[i].s,
+                                      strlen(cases[i].s))
+              && n == strlen(cases[i].out)
+              && memcmp(out, cases[i].out, n) == 0)
+        {
+            passed++;
+
+        } else {
+            failed++;
+            printf("%s:%d: FAIL base64 decode \"%s\"\n", __FILE__, __LINE__,
+                   cases[i].s);
         }
     }
 }
