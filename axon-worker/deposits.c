@@ -40,8 +40,8 @@
 #include <jansson.h>
 
 #include "axon_contract.h"
-#include "axon_eip712.h"
 #include "axon_eth.h"
+#include "axon_u256.h"
 #include "job.h"
 #include "sources.h"
 #include "log.h"

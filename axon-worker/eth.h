@@ -123,8 +123,8 @@ void aw_eth_logs_free(aw_eth_log_t *logs, size_t n);
 
 /*
  * DATA of exactly len bytes ("0x" and 2 * len hex digits), and its
- * encoding; quantities are parsed by axon_u256.h, amounts printed in
- * decimal by axon_uint256_format() (axon_eip712.h).
+ * encoding; quantities are parsed, and amounts printed in decimal, by
+ * axon_u256.h.
  */
 int aw_eth_parse_bytes(const char *s, size_t len, uint8_t *out);
 char *aw_eth_hex(char *buf, const uint8_t *p, size_t n);    /* "0x..." */

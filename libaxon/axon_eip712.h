@@ -2,7 +2,7 @@
 /*
  * axon: EIP-712 typed-data hashing for EIP-3009 authorizations, the
  * signatures x402's `exact` scheme pays with on EVM chains
- * (docs/x402.md), and the uint256 decimal strings they carry.
+ * (docs/x402.md); the uint256 decimal strings they carry are axon_u256.h's.
  *
  * Pure C on top of axon_eth.h (Keccak-256, ecrecover): no allocation,
  * re-entrant.
@@ -32,9 +32,7 @@
 #include <stdint.h>
 
 #include "axon_eth.h"
-
-
-#define AXON_UINT256_DEC_MAX  78    /* digits of 2^256 - 1 */
+#include "axon_u256.h"          /* the uint256 fields' decimal strings */
 
 
 typedef enum {
@@ -85,25 +83,6 @@ void axon_eip3009_digest(uint8_t out[32], const uint8_t domain[32],
 int axon_eip3009_recover(uint8_t addr[20], const uint8_t domain[32],
     axon_eip3009_kind_e kind, const axon_eip3009_auth_t *a,
     const char *sighex, size_t siglen);
-
-
-/*
- * uint256 as the decimal strings x402 sends ("500000", "0"): 1 to 78
- * digits, no sign, no spaces, no leading zero except "0" itself, at most
- * 2^256 - 1.  Anything else is AXON_ERR_NUMBER (out is then all zero).
- *
- * axon_uint256_format() writes the shortest decimal and a NUL; dst must
- * hold AXON_UINT256_DEC_MAX + 1 bytes.  Returns the number of digits.
- *
- * axon_uint256_to_u64(): AXON_ERR_NUMBER when the value does not fit.
- *
- * axon_uint256_cmp(): -1, 0 or 1 as a <, ==, > b.
- */
-int axon_uint256_parse_dec(uint8_t out[32], const char *s, size_t len);
-size_t axon_uint256_format(char *dst, const uint8_t v[32]);
-int axon_uint256_to_u64(uint64_t *out, const uint8_t v[32]);
-void axon_uint256_from_u64(uint8_t out[32], uint64_t v);
-int axon_uint256_cmp(const uint8_t a[32], const uint8_t b[32]);
 
 
 #endif /* AXON_EIP712_H_INCLUDED */

@@ -21,7 +21,6 @@
 
 #include <jansson.h>
 
-#include "axon_eip712.h"
 #include "axon_eth.h"
 #include "axon_tx.h"
 #include "axon_u256.h"

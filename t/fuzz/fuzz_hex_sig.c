@@ -14,7 +14,8 @@
 
 #include "fuzz.h"
 
-#include "axon_eip712.h"
+#include "axon_eth.h"
+#include "axon_u256.h"
 
 
 static void

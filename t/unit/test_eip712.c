@@ -1,7 +1,7 @@
 
 /*
  * Unit tests for libaxon/axon_eip712.h: EIP-712 hashing of EIP-3009
- * authorizations, signer recovery, uint256 decimal strings.
+ * authorizations, signer recovery (uint256 decimal strings: test_u256).
  *
  * usage: test_eip712 [--vectors FILE]
  *
@@ -41,7 +41,6 @@ static int check_hex(const char *file, int line, const char *name,
 static void unhex(uint8_t *dst, size_t n, const char *src);
 static void unaddr(uint8_t dst[20], const char *src);
 
-static void test_uint256(void);
 static void test_fixed(void);
 static void test_vectors(const char *path);
 static void test_vector(json_t *v, size_t i, unsigned *nok, unsigned *nsdk);
@@ -164,97 +163,6 @@ unaddr(uint8_t dst[20], const char *src)
         fprintf(stderr, "bad address fixture: %s\n", src);
         abort();
     }
-}
-
-
-static void
-test_uint256(void)
-{
-    char     text[AXON_UINT256_DEC_MAX + 1];
-    size_t   i, n;
-    uint8_t  v[32], w[32];
-    uint64_t u;
-
-    static const char  max[] =
-        "115792089237316195423570985008687907853269984665640564039457584007913"
-        "129639935";
-    static const char  over[] =
-        "115792089237316195423570985008687907853269984665640564039457584007913"
-        "129639936";
-    static const char  *good[] = {
-        "0", "1", "9", "10", "255", "256", "500000", "1795443584",
-        "18446744073709551615", "18446744073709551616",
-        "340282366920938463463374607431768211456", max
-    };
-    static const char  *bad[] = {
-        "", "-1", "+1", " 1", "1 ", "01", "00", "0x10", "1e6", "1.5",
-        "12a", over,
-        "999999999999999999999999999999999999999999999999999999999999999999"
-        "999999999999"
-    };
-
-    /* each good one round-trips */
-
-    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        if (CHECK_RC(good[i], axon_uint256_parse_dec(v, good[i],
-                                                    strlen(good[i])),
-                     AXON_OK))
-        {
-            n = axon_uint256_format(text, v);
-            CHECK(good[i], n == strlen(good[i]) && strcmp(text, good[i]) == 0);
-        }
-    }
-
-    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        memset(v, 0xaa, 32);
-        CHECK_RC(bad[i], axon_uint256_parse_dec(v, bad[i], strlen(bad[i])),
-                 AXON_ERR_NUMBER);
-        memset(w, 0, 32);
-        CHECK(bad[i], memcmp(v, w, 32) == 0);
-    }
-
-    /* the bytes */
-
-    axon_uint256_parse_dec(v, "500000", 6);
-    CHECK_HEX("500000", v, 32,
-        "000000000000000000000000000000000000000000000000000000000007a120");
-    axon_uint256_parse_dec(v, max, strlen(max));
-    CHECK_HEX("max", v, 32,
-        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
-
-    /* a length that stops early: "1234" read as "12" */
-
-    CHECK_RC("prefix", axon_uint256_parse_dec(v, "1234", 2), AXON_OK);
-    CHECK("prefix", axon_uint256_to_u64(&u, v) == AXON_OK && u == 12);
-
-    /* u64 both ways */
-
-    axon_uint256_parse_dec(v, "18446744073709551615", 20);
-    CHECK_RC("u64 max", axon_uint256_to_u64(&u, v), AXON_OK);
-    CHECK("u64 max", u == UINT64_MAX);
-    axon_uint256_from_u64(w, UINT64_MAX);
-    CHECK("u64 max back", memcmp(v, w, 32) == 0);
-
-    axon_uint256_parse_dec(v, "18446744073709551616", 20);
-    CHECK_RC("u64 over", axon_uint256_to_u64(&u, v), AXON_ERR_NUMBER);
-    CHECK("u64 over", u == 0);
-
-    axon_uint256_from_u64(w, 1795443584);
-    n = axon_uint256_format(text, w);
-    CHECK("from u64", n == 10 && strcmp(text, "1795443584") == 0);
-
-    /* compare */
-
-    axon_uint256_parse_dec(v, "500000", 6);
-    axon_uint256_parse_dec(w, "499999", 6);
-    CHECK("cmp >", axon_uint256_cmp(v, w) == 1);
-    CHECK("cmp <", axon_uint256_cmp(w, v) == -1);
-    CHECK("cmp =", axon_uint256_cmp(v, v) == 0);
-    axon_uint256_parse_dec(w, "340282366920938463463374607431768211456", 39);
-    CHECK("cmp high word", axon_uint256_cmp(v, w) == -1);
-
-    CHECK("strerror", strcmp(axon_strerror(AXON_ERR_NUMBER), "bad_number")
-                      == 0);
 }
 
 
@@ -527,7 +435,6 @@ main(int argc, char **argv)
         }
     }
 
-    test_uint256();
     test_fixed();
 
     if (vectors != NULL) {

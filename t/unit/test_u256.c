@@ -2,7 +2,8 @@
 /*
  * Unit tests for libaxon/axon_u256.h: Ethereum JSON-RPC quantities of 64
  * and 256 bits, the latter printed in decimal as the worker logs and stores
- * token amounts.
+ * token amounts; the decimal strings x402 sends, both ways, and uint256
+ * to and from 64 bits, compared.
  *
  * usage: test_u256 [--vectors FILE]   (FILE is ignored)
  *
@@ -15,7 +16,6 @@
 #include <string.h>
 
 #include "axon_eth.h"
-#include "axon_eip712.h"
 #include "axon_u256.h"
 
 
@@ -26,16 +26,18 @@
 static unsigned  passed, failed;
 
 
-static void
+static int
 check(const char *file, int line, const char *name, int ok)
 {
     if (ok) {
         passed++;
-        return;
+        return 1;
     }
 
     failed++;
     printf("%s:%d: FAIL %s\n", file, line, name);
+
+    return 0;
 }
 
 
@@ -45,6 +47,16 @@ dec_of(const uint8_t v[32], char *dec)
     axon_uint256_format(dec, v);
 
     return dec;
+}
+
+
+static const char *
+hex_of(const uint8_t v[32], char *hex)
+{
+    axon_hex_encode(hex, v, 32);
+    hex[64] = '\0';
+
+    return hex;
 }
 
 
@@ -127,11 +139,105 @@ test_u256(void)
 }
 
 
+static void
+test_uint256(void)
+{
+    char     text[AXON_UINT256_DEC_MAX + 1], hex[65];
+    size_t   i, n;
+    uint8_t  v[32], w[32];
+    uint64_t u;
+
+    static const char  max[] =
+        "115792089237316195423570985008687907853269984665640564039457584007913"
+        "129639935";
+    static const char  over[] =
+        "115792089237316195423570985008687907853269984665640564039457584007913"
+        "129639936";
+    static const char  *good[] = {
+        "0", "1", "9", "10", "255", "256", "500000", "1795443584",
+        "18446744073709551615", "18446744073709551616",
+        "340282366920938463463374607431768211456", max
+    };
+    static const char  *bad[] = {
+        "", "-1", "+1", " 1", "1 ", "01", "00", "0x10", "1e6", "1.5",
+        "12a", over,
+        "999999999999999999999999999999999999999999999999999999999999999999"
+        "999999999999"
+    };
+
+    /* each good one round-trips */
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (CHECK(good[i], axon_uint256_parse_dec(v, good[i],
+                                                  strlen(good[i]))
+                           == AXON_OK))
+        {
+            n = axon_uint256_format(text, v);
+            CHECK(good[i], n == strlen(good[i]) && strcmp(text, good[i]) == 0);
+        }
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(v, 0xaa, 32);
+        CHECK(bad[i], axon_uint256_parse_dec(v, bad[i], strlen(bad[i]))
+                      == AXON_ERR_NUMBER);
+        memset(w, 0, 32);
+        CHECK(bad[i], memcmp(v, w, 32) == 0);
+    }
+
+    /* the bytes */
+
+    axon_uint256_parse_dec(v, "500000", 6);
+    CHECK("500000", strcmp(hex_of(v, hex),
+        "000000000000000000000000000000000000000000000000000000000007a120")
+        == 0);
+    axon_uint256_parse_dec(v, max, strlen(max));
+    CHECK("max", strcmp(hex_of(v, hex),
+        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")
+        == 0);
+
+    /* a length that stops early: "1234" read as "12" */
+
+    CHECK("prefix", axon_uint256_parse_dec(v, "1234", 2) == AXON_OK);
+    CHECK("prefix", axon_uint256_to_u64(&u, v) == AXON_OK && u == 12);
+
+    /* u64 both ways */
+
+    axon_uint256_parse_dec(v, "18446744073709551615", 20);
+    CHECK("u64 max", axon_uint256_to_u64(&u, v) == AXON_OK);
+    CHECK("u64 max", u == UINT64_MAX);
+    axon_uint256_from_u64(w, UINT64_MAX);
+    CHECK("u64 max back", memcmp(v, w, 32) == 0);
+
+    axon_uint256_parse_dec(v, "18446744073709551616", 20);
+    CHECK("u64 over", axon_uint256_to_u64(&u, v) == AXON_ERR_NUMBER);
+    CHECK("u64 over", u == 0);
+
+    axon_uint256_from_u64(w, 1795443584);
+    n = axon_uint256_format(text, w);
+    CHECK("from u64", n == 10 && strcmp(text, "1795443584") == 0);
+
+    /* compare */
+
+    axon_uint256_parse_dec(v, "500000", 6);
+    axon_uint256_parse_dec(w, "499999", 6);
+    CHECK("cmp >", axon_uint256_cmp(v, w) == 1);
+    CHECK("cmp <", axon_uint256_cmp(w, v) == -1);
+    CHECK("cmp =", axon_uint256_cmp(v, v) == 0);
+    axon_uint256_parse_dec(w, "340282366920938463463374607431768211456", 39);
+    CHECK("cmp high word", axon_uint256_cmp(v, w) == -1);
+
+    CHECK("strerror", strcmp(axon_strerror(AXON_ERR_NUMBER), "bad_number")
+                      == 0);
+}
+
+
 int
 main(int argc, char **argv)
 {
     test_quantity();
     test_u256();
+    test_uint256();
 
     printf("%u passed, %u failed\n", passed, failed);
 
