@@ -75,6 +75,18 @@ int axon_hex_decode(uint8_t *dst, size_t dstlen, const char *src,
     size_t srclen);
 void axon_hex_encode(char *dst, const uint8_t *src, size_t n);
 
+/*
+ * Base64, the standard alphabet (RFC 4648 4), as the x402 SDK writes a
+ * header (btoa) and OpenSSH a key.  The padding is optional; canonical
+ * asks for it (a multiple of 4 characters) and for zero unused bits.  No
+ * blanks, no line breaks.  dst holds at least srclen / 4 * 3 + 2 bytes;
+ * *n is set to the bytes written.  Returns AXON_OK, AXON_ERR_LEN (a
+ * length or padding that cannot be) or AXON_ERR_HEX (a character outside
+ * the alphabet, or unused bits set where canonical).
+ */
+int axon_base64_decode(uint8_t *dst, size_t *n, const char *src,
+    size_t srclen, int canonical);
+
 
 /*
  * Keccak-256 as Ethereum uses it: the original Keccak padding (0x01 ... 0x80),

@@ -1,6 +1,6 @@
 
 /*
- * axon: hex encoding and decoding.
+ * axon: hex encoding and decoding; base64 decoding.
  */
 
 
@@ -8,6 +8,7 @@
 
 
 static int axon_hex_digit(unsigned char c);
+static int axon_base64_digit(unsigned char c);
 
 
 static int
@@ -70,4 +71,79 @@ axon_hex_encode(char *dst, const uint8_t *src, size_t n)
         dst[2 * i] = digits[src[i] >> 4];
         dst[2 * i + 1] = digits[src[i] & 0x0f];
     }
+}
+
+
+static int
+axon_base64_digit(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+
+int
+axon_base64_decode(uint8_t *dst, size_t *n, const char *src, size_t len,
+    int canonical)
+{
+    int       v;
+    size_t    i, pad;
+    uint32_t  acc;
+    unsigned  bits;
+
+    *n = 0;
+
+    if (canonical && (len == 0 || len % 4 != 0)) {
+        return AXON_ERR_LEN;
+    }
+
+    pad = 0;
+    while (len > 0 && src[len - 1] == '=' && pad < 2) {
+        len--;
+        pad++;
+    }
+
+    /* padding to a multiple of 4 or none; a lone 6-bit group is no byte */
+
+    if ((pad > 0 && (len + pad) % 4 != 0) || len % 4 == 1) {
+        return AXON_ERR_LEN;
+    }
+
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < len; i++) {
+        v = axon_base64_digit((unsigned char) src[i]);
+
+        if (v < 0) {
+            return AXON_ERR_HEX;
+        }
+
+        acc = (acc << 6) | (uint32_t) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            dst[(*n)++] = (uint8_t) (acc >> bits);
+        }
+    }
+
+    /* canonical: the bits past the last byte are zero */
+
+    if (canonical && (acc & ((1u << bits) - 1)) != 0) {
+        return AXON_ERR_HEX;
+    }
+
+    return AXON_OK;
 }

@@ -43,8 +43,6 @@ static const struct {
 };
 
 
-static int axon_ssh_base64(uint8_t *dst, size_t *dstlen, const char *src,
-    size_t len);
 static int axon_ssh_string(axon_ssh_blob_t *b, const uint8_t **s,
     size_t *len);
 
@@ -112,7 +110,7 @@ axon_ssh_key_check(const char *line, size_t len, const char **why)
         return AXON_ERR_SSH_KEY;
     }
 
-    if (axon_ssh_base64(blob, &blen, b64, i) != AXON_OK) {
+    if (axon_base64_decode(blob, &blen, b64, i, 1) != AXON_OK) {
         *why = "the key's base64 is not valid (truncated?)";
         return AXON_ERR_SSH_KEY;
     }
@@ -225,73 +223,6 @@ axon_ssh_string(axon_ssh_blob_t *b, const uint8_t **s, size_t *len)
 
     b->p += 4 + n;
     b->left -= 4 + n;
-
-    return AXON_OK;
-}
-
-
-/* canonical base64 (RFC 4648 4): padding where due, zero unused bits */
-
-static int
-axon_ssh_base64(uint8_t *dst, size_t *dstlen, const char *src, size_t len)
-{
-    size_t    i, n, pad;
-    uint32_t  v;
-    int       c, k;
-
-    if (len == 0 || len % 4 != 0) {
-        return AXON_ERR_SSH_KEY;
-    }
-
-    pad = 0;
-
-    if (src[len - 1] == '=') {
-        pad = (src[len - 2] == '=') ? 2 : 1;
-    }
-
-    n = 0;
-
-    for (i = 0; i < len; i += 4) {
-        v = 0;
-
-        for (k = 0; k < 4; k++) {
-            c = (unsigned char) src[i + k];
-
-            if (c >= 'A' && c <= 'Z') {
-                c -= 'A';
-            } else if (c >= 'a' && c <= 'z') {
-                c = c - 'a' + 26;
-            } else if (c >= '0' && c <= '9') {
-                c = c - '0' + 52;
-            } else if (c == '+') {
-                c = 62;
-            } else if (c == '/') {
-                c = 63;
-            } else if (c == '=' && i + 4 == len && k >= 4 - (int) pad) {
-                c = 0;
-            } else {
-                return AXON_ERR_SSH_KEY;
-            }
-
-            v = (v << 6) | (uint32_t) c;
-        }
-
-        dst[n++] = (uint8_t) (v >> 16);
-
-        if (i + 4 < len || pad < 2) {
-            dst[n++] = (uint8_t) (v >> 8);
-        } else if (v & 0xffff) {
-            return AXON_ERR_SSH_KEY;
-        }
-
-        if (i + 4 < len || pad < 1) {
-            dst[n++] = (uint8_t) v;
-        } else if (v & 0xff) {
-            return AXON_ERR_SSH_KEY;
-        }
-    }
-
-    *dstlen = n;
 
     return AXON_OK;
 }

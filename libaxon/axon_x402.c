@@ -107,67 +107,6 @@ axon_x402_base64_form(const char *s, size_t len)
 }
 
 
-int
-axon_x402_base64_decode(uint8_t *dst, size_t *n, const char *src,
-    size_t len)
-{
-    int       v;
-    size_t    i, pad;
-    uint32_t  acc;
-    unsigned  bits;
-    uint8_t   c;
-
-    *n = 0;
-
-    pad = 0;
-    while (len > 0 && src[len - 1] == '=' && pad < 2) {
-        len--;
-        pad++;
-    }
-
-    if (pad > 0 && (len + pad) % 4 != 0) {
-        return 0;
-    }
-
-    /* a lone 6-bit group is no byte */
-
-    if (len % 4 == 1) {
-        return 0;
-    }
-
-    acc = 0;
-    bits = 0;
-
-    for (i = 0; i < len; i++) {
-        c = (uint8_t) src[i];
-
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-        } else if (c == '+') {
-            v = 62;
-        } else if (c == '/') {
-            v = 63;
-        } else {
-            return 0;
-        }
-
-        acc = (acc << 6) | (uint32_t) v;
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            dst[(*n)++] = (uint8_t) (acc >> bits);
-        }
-    }
-
-    return 1;
-}
-
-
 static int
 axon_x402_string(json_t *o, const char *key, const char **s, size_t *len)
 {

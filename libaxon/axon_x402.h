@@ -110,17 +110,10 @@ int axon_x402_read_exact(axon_x402_payment_t *p, json_t *exact,
 
 /*
  * The form of a base64 header as the SDK writes it: standard alphabet,
- * padded to a multiple of 4.  1: it is; 0: it is not.
+ * padded to a multiple of 4.  1: it is; 0: it is not.  (The decoder is
+ * axon_base64_decode(), axon_eth.h.)
  */
 int axon_x402_base64_form(const char *s, size_t len);
-
-/*
- * Base64 as the SDK writes it (btoa): the standard alphabet, the padding
- * optional; no blanks, no line breaks.  dst holds at least len / 4 * 3 + 2
- * bytes; *n is set to the bytes written.  1: decoded; 0: not base64.
- */
-int axon_x402_base64_decode(uint8_t *dst, size_t *n, const char *src,
-    size_t len);
 
 
 #endif /* AXON_X402_H_INCLUDED */

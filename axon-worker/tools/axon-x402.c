@@ -231,7 +231,7 @@ main(int argc, char **argv)
         len--;
     }
 
-    if (!axon_x402_base64_decode(raw, &n, text, len)) {
+    if (axon_base64_decode(raw, &n, text, len, 0) != AXON_OK) {
         return ax_fail("bad_base64", "the header is not base64%s", NULL);
     }
 

@@ -6,7 +6,7 @@
  * Two readers of it, the same input to each:
  *
  *  - axon-x402 (axon-worker/tools/axon-x402.c), the whole tool, included
- *    here with its main() renamed: libaxon's base64 decoder, jansson, the
+ *    here with its main() renamed: libaxon's base64 decoder (axon_base64_decode()), jansson, the
  *    domain it takes from the payload or its options, libaxon's reader of
  *    the payload and ecrecover.
  *
@@ -56,7 +56,7 @@ fz_module(const char *h, size_t hlen)
     FZ_ASSERT(raw != NULL);
 
     /* what passed the module's check is base64 the decoder reads */
-    FZ_ASSERT(axon_x402_base64_decode(raw, &n, h, hlen));
+    FZ_ASSERT(axon_base64_decode(raw, &n, h, hlen, 0) == AXON_OK);
     FZ_ASSERT(n <= hlen / 4 * 3);
 
     payload = json_loadb((char *) raw, n, JSON_REJECT_DUPLICATES, NULL);
