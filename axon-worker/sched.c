@@ -20,7 +20,7 @@
  *              (sched_reconcile.c)
  *
  * A launch blocks the worker's one thread for the container's start and
- * readiness (the queue waits meanwhile; see README, Sessions).
+ * readiness (the queue waits meanwhile; docs/worker.md, "GPU sessions").
  */
 
 

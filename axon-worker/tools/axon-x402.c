@@ -2,7 +2,7 @@
  * axon-x402: decode an x402 payment header and recover who signed its
  * EIP-3009 authorization with libaxon (axon_eip712.h): for an operator to
  * look at what an agent sent, and for the tests, which check that the x402
- * SDK's payments and libaxon agree (docs/x402-notes.md).
+ * SDK's payments and libaxon agree (docs/x402.md).
  *
  *   axon-x402 [-n NAME] [-v VERSION] [-i CHAIN_ID] [-a ASSET] [HEADER]
  *
