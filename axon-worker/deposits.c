@@ -19,8 +19,8 @@
  * each pass and a log that moved to another block is found there; nothing
  * is credited before N confirmations of the block it is in now.
  *
- * Money: axon_deposit_credit() (sql/functions/axon_deposit_credit.sql) computes
- * the minutes in numeric and posts the ledger row, key deposit:CHAIN:TX:LOG,
+ * Money: axon_deposit_credit() (sql/functions/axon_deposit_credit.sql)
+ * computes the minutes in numeric and posts the ledger row, key deposit:CHAIN:TX:LOG,
  * with the deposit's state change and the claim of its chain event (the
  * transaction and the log's index in it, which an x402 settlement of the
  * same transfer claims too) in one transaction: credited once, whoever
