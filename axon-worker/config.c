@@ -22,6 +22,11 @@
 #define AW_CONF_MAX_ARGS  8
 
 
+static void aw_conf_defaults(aw_conf_t *conf);
+static int aw_conf_read(aw_conf_t *conf, const char *path, char *err,
+    size_t errlen);
+static int aw_conf_line(aw_conf_t *conf, char *line, const char *path,
+    unsigned lineno, char *err, size_t errlen);
 static int aw_conf_split(const char *line, char **argv, int *argc,
     char *err, size_t errlen);
 static void aw_conf_free_args(char **argv, int argc);
@@ -38,24 +43,47 @@ static int aw_conf_parse_msec(const char *s, aw_msec_t *ms);
 aw_conf_t *
 aw_conf_load(const char *path, char *err, size_t errlen)
 {
-    int                      argc, n;
-    FILE                    *f;
-    char                    *line, *p, *argv[AW_CONF_MAX_ARGS], msg[512];
-    size_t                   size, len;
-    ssize_t                  nread;
-    unsigned                 lineno;
-    aw_conf_t               *conf;
-    const aw_conf_option_t  *opt;
-
-    f = NULL;
-    line = NULL;
-    argc = 0;
+    aw_conf_t  *conf;
 
     conf = calloc(1, sizeof(aw_conf_t));
     if (conf == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+
+    aw_conf_defaults(conf);
+
+    if (path != NULL) {
+        conf->path = strdup(path);
+        if (conf->path == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto failed;
+        }
+
+        if (aw_conf_read(conf, path, err, errlen) != AW_OK) {
+            goto failed;
+        }
+    }
+
+    if (aw_conf_check(conf, err, errlen) != AW_OK) {
+        goto failed;
+    }
+
+    return conf;
+
+failed:
+
+    aw_conf_free(conf);
+
+    return NULL;
+}
+
+
+static void
+aw_conf_defaults(aw_conf_t *conf)
+{
+    char                     msg[512];
+    const aw_conf_option_t  *opt;
 
     for (opt = aw_conf_options; opt->name; opt++) {
         aw_assert(opt - aw_conf_options < AW_CONF_MAX_OPTIONS);
@@ -66,24 +94,28 @@ aw_conf_load(const char *path, char *err, size_t errlen)
             aw_assert(0);
         }
     }
+}
 
-    if (path == NULL) {
-        goto check;
-    }
 
-    conf->path = strdup(path);
-    if (conf->path == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto failed;
-    }
+static int
+aw_conf_read(aw_conf_t *conf, const char *path, char *err, size_t errlen)
+{
+    int        rc;
+    FILE      *f;
+    char      *line;
+    size_t     size, len;
+    ssize_t    nread;
+    unsigned   lineno;
 
     f = fopen(path, "re");
     if (f == NULL) {
         snprintf(err, errlen, "cannot open configuration file \"%s\": %s",
                  path, strerror(errno));
-        goto failed;
+        return AW_ERROR;
     }
 
+    rc = AW_ERROR;
+    line = NULL;
     size = 0;
     lineno = 0;
 
@@ -97,87 +129,93 @@ aw_conf_load(const char *path, char *err, size_t errlen)
 
         if (strlen(line) != len) {
             snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
-            goto file_failed;
+            goto done;
         }
 
-        if (aw_conf_split(line, argv, &argc, msg, sizeof(msg)) != AW_OK) {
-            p = line + strspn(line, " \t");
-            snprintf(err, errlen, "%s:%u: %.*s: %s", path, lineno,
-                     (int) aw_min(strcspn(p, " \t"), 64), p, msg);
-            goto file_failed;
+        if (aw_conf_line(conf, line, path, lineno, err, errlen) != AW_OK) {
+            goto done;
         }
-
-        if (argc == 0) {
-            continue;
-        }
-
-        opt = aw_conf_find(argv[0]);
-
-        if (opt == NULL) {
-            snprintf(err, errlen, "%s:%u: unknown key \"%.64s\"",
-                     path, lineno, argv[0]);
-            goto args_failed;
-        }
-
-        if (argc != 2) {
-            snprintf(err, errlen, "%s:%u: %s takes one value, not %d "
-                     "(quote a value that contains spaces)",
-                     path, lineno, opt->name, argc - 1);
-            goto args_failed;
-        }
-
-        n = opt - aw_conf_options;
-
-        if (conf->line[n]) {
-            snprintf(err, errlen, "%s:%u: %s is already set on line %u",
-                     path, lineno, opt->name, conf->line[n]);
-            goto args_failed;
-        }
-
-        if (aw_conf_set(conf, opt, argv[1], msg, sizeof(msg)) != AW_OK) {
-            snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-            goto args_failed;
-        }
-
-        conf->line[n] = lineno;
-
-        aw_conf_free_args(argv, argc);
     }
 
     if (ferror(f)) {
         snprintf(err, errlen, "cannot read configuration file \"%s\": %s",
                  path, strerror(errno));
-        goto file_failed;
+        goto done;
     }
+
+    rc = AW_OK;
+
+done:
 
     free(line);
     fclose(f);
 
-check:
+    return rc;
+}
 
-    if (aw_conf_check(conf, err, errlen) != AW_OK) {
+
+/* one line of the file: "key value", a comment or nothing */
+
+static int
+aw_conf_line(aw_conf_t *conf, char *line, const char *path, unsigned lineno,
+    char *err, size_t errlen)
+{
+    int                      argc, n;
+    char                    *p, *argv[AW_CONF_MAX_ARGS], msg[512];
+    const aw_conf_option_t  *opt;
+
+    argc = 0;
+
+    if (aw_conf_split(line, argv, &argc, msg, sizeof(msg)) != AW_OK) {
+        p = line + strspn(line, " \t");
+        snprintf(err, errlen, "%s:%u: %.*s: %s", path, lineno,
+                 (int) aw_min(strcspn(p, " \t"), 64), p, msg);
+        return AW_ERROR;
+    }
+
+    if (argc == 0) {
+        return AW_OK;
+    }
+
+    opt = aw_conf_find(argv[0]);
+
+    if (opt == NULL) {
+        snprintf(err, errlen, "%s:%u: unknown key \"%.64s\"",
+                 path, lineno, argv[0]);
         goto failed;
     }
 
-    return conf;
+    if (argc != 2) {
+        snprintf(err, errlen, "%s:%u: %s takes one value, not %d "
+                 "(quote a value that contains spaces)",
+                 path, lineno, opt->name, argc - 1);
+        goto failed;
+    }
 
-args_failed:
+    n = opt - aw_conf_options;
+
+    if (conf->line[n]) {
+        snprintf(err, errlen, "%s:%u: %s is already set on line %u",
+                 path, lineno, opt->name, conf->line[n]);
+        goto failed;
+    }
+
+    if (aw_conf_set(conf, opt, argv[1], msg, sizeof(msg)) != AW_OK) {
+        snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+        goto failed;
+    }
+
+    conf->line[n] = lineno;
 
     aw_conf_free_args(argv, argc);
 
-file_failed:
-
-    free(line);
-
-    if (f != NULL) {
-        fclose(f);
-    }
+    return AW_OK;
 
 failed:
 
-    aw_conf_free(conf);
+    aw_conf_free_args(argv, argc);
 
-    return NULL;
+    return AW_ERROR;
 }
 
 
