@@ -33,6 +33,8 @@ static int aw_conf_deposit_tokens(aw_conf_t *conf, char *err,
     size_t errlen);
 static int aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_gas_key(aw_conf_t *conf, const char *loc, char *err,
+    size_t errlen);
 
 
 /*
@@ -341,11 +343,7 @@ aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
 static int
 aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
 {
-    int             fd, n;
-    char            loc[300], buf[130], *p, *e;
-    ssize_t         len;
-    struct stat     st;
-    axon_signer_t  *signer;
+    char  loc[300];
 
     explicit_bzero(conf->x402_gas_key, sizeof(conf->x402_gas_key));
 
@@ -388,6 +386,24 @@ aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
                  loc);
         return AW_ERROR;
     }
+
+    return aw_conf_gas_key(conf, loc, err, errlen);
+}
+
+
+/*
+ * x402_gas_key_file: owner-only, 64 hex digits (0x allowed), a valid
+ * secp256k1 key; kept in conf->x402_gas_key.  loc names the key.
+ */
+
+static int
+aw_conf_gas_key(aw_conf_t *conf, const char *loc, char *err, size_t errlen)
+{
+    int             fd, n;
+    char            buf[130], *p, *e;
+    ssize_t         len;
+    struct stat     st;
+    axon_signer_t  *signer;
 
     fd = open(conf->x402_gas_key_file, O_RDONLY | O_CLOEXEC);
 
