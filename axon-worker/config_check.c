@@ -175,8 +175,9 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (strspn(conf->ssh_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-               "0123456789.-:") != strlen(conf->ssh_host))
+    if (strspn(conf->ssh_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "abcdefghijklmnopqrstuvwxyz0123456789.-:")
+        != strlen(conf->ssh_host))
     {
         snprintf(err, errlen, "%s: ssh_host \"%s\": a host name or an "
                  "address (letters, digits, . - :)",
@@ -582,8 +583,9 @@ aw_conf_deposit_tokens(aw_conf_t *conf, char *err, size_t errlen)
         t = &d->token[d->ntokens];
 
         if (strlen(sym) > 15
-            || strspn(sym, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                      "0123456789.-_") != strlen(sym))
+            || strspn(sym, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "abcdefghijklmnopqrstuvwxyz0123456789.-_")
+               != strlen(sym))
         {
             snprintf(err, errlen, "%s: deposit_tokens: \"%s\": SYMBOL is 1 "
                      "to 15 letters, digits, . - _", loc, sym);

@@ -20,8 +20,9 @@
  * is credited before N confirmations of the block it is in now.
  *
  * Money: axon_deposit_credit() (sql/functions/axon_deposit_credit.sql)
- * computes the minutes in numeric and posts the ledger row, key deposit:CHAIN:TX:LOG,
- * with the deposit's state change and the claim of its chain event (the
+ * computes the minutes in numeric and posts the ledger row, key
+ * deposit:CHAIN:TX:LOG, with the deposit's state change and the claim of
+ * its chain event (the
  * transaction and the log's index in it, which an x402 settlement of the
  * same transfer claims too) in one transaction: credited once, whoever
  * found it, however often, by whichever path.

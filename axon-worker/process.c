@@ -1,5 +1,6 @@
 /*
- * axon-worker: child processes: posix_spawn with pipes, a timeout and a reaped child.
+ * axon-worker: child processes: posix_spawn with pipes, a timeout and a
+ * reaped child.
  */
 
 

@@ -842,7 +842,8 @@ aw_sched_heartbeats(char **ids, char **hbs)
 
         la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, id));
         lb += sprintf(b + lb, "%s%lld", i ? "," : "",
-                      aw_max(aw_sched_unix(reply, 0), aw_sched_unix(reply, 1)));
+                      aw_max(aw_sched_unix(reply, 0),
+                             aw_sched_unix(reply, 1)));
 
         freeReplyObject(reply);
     }
