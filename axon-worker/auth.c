@@ -2,7 +2,7 @@
  * axon-worker: the jobs the gate queues when a wallet signs in or out:
  * auth.signin, auth.logout.  The module has done every check (signature,
  * nonce); the worker records the outcome in Postgres, idempotently
- * (axon_signin and axon_logout of sql/002_queue.sql).
+ * (sql/functions/axon_signin.sql, axon_logout.sql).
  */
 
 

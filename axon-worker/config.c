@@ -22,10 +22,27 @@
 #define AW_CONF_MAX_ARGS  8
 
 
+static void aw_conf_defaults(aw_conf_t *conf);
+static int aw_conf_read(aw_conf_t *conf, const char *path, char *err,
+    size_t errlen);
+static int aw_conf_line(aw_conf_t *conf, char *line, const char *path,
+    unsigned lineno, char *err, size_t errlen);
 static int aw_conf_split(const char *line, char **argv, int *argc,
+    char *err, size_t errlen);
+static int aw_conf_quoted(const char **pp, char *word, size_t *lenp,
     char *err, size_t errlen);
 static void aw_conf_free_args(char **argv, int argc);
 static int aw_conf_set(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen);
+static int aw_conf_set_string(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen);
+static int aw_conf_set_int(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen);
+static int aw_conf_set_msec(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen);
+static int aw_conf_set_bool(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen);
+static int aw_conf_set_enum(aw_conf_t *conf, const aw_conf_option_t *opt,
     const char *value, char *err, size_t errlen);
 static int aw_conf_parse_msec(const char *s, aw_msec_t *ms);
 
@@ -38,24 +55,47 @@ static int aw_conf_parse_msec(const char *s, aw_msec_t *ms);
 aw_conf_t *
 aw_conf_load(const char *path, char *err, size_t errlen)
 {
-    int                      argc, n;
-    FILE                    *f;
-    char                    *line, *p, *argv[AW_CONF_MAX_ARGS], msg[512];
-    size_t                   size, len;
-    ssize_t                  nread;
-    unsigned                 lineno;
-    aw_conf_t               *conf;
-    const aw_conf_option_t  *opt;
-
-    f = NULL;
-    line = NULL;
-    argc = 0;
+    aw_conf_t  *conf;
 
     conf = calloc(1, sizeof(aw_conf_t));
     if (conf == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+
+    aw_conf_defaults(conf);
+
+    if (path != NULL) {
+        conf->path = strdup(path);
+        if (conf->path == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto failed;
+        }
+
+        if (aw_conf_read(conf, path, err, errlen) != AW_OK) {
+            goto failed;
+        }
+    }
+
+    if (aw_conf_check(conf, err, errlen) != AW_OK) {
+        goto failed;
+    }
+
+    return conf;
+
+failed:
+
+    aw_conf_free(conf);
+
+    return NULL;
+}
+
+
+static void
+aw_conf_defaults(aw_conf_t *conf)
+{
+    char                     msg[512];
+    const aw_conf_option_t  *opt;
 
     for (opt = aw_conf_options; opt->name; opt++) {
         aw_assert(opt - aw_conf_options < AW_CONF_MAX_OPTIONS);
@@ -66,24 +106,28 @@ aw_conf_load(const char *path, char *err, size_t errlen)
             aw_assert(0);
         }
     }
+}
 
-    if (path == NULL) {
-        goto check;
-    }
 
-    conf->path = strdup(path);
-    if (conf->path == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto failed;
-    }
+static int
+aw_conf_read(aw_conf_t *conf, const char *path, char *err, size_t errlen)
+{
+    int        rc;
+    FILE      *f;
+    char      *line;
+    size_t     size, len;
+    ssize_t    nread;
+    unsigned   lineno;
 
     f = fopen(path, "re");
     if (f == NULL) {
         snprintf(err, errlen, "cannot open configuration file \"%s\": %s",
                  path, strerror(errno));
-        goto failed;
+        return AW_ERROR;
     }
 
+    rc = AW_ERROR;
+    line = NULL;
     size = 0;
     lineno = 0;
 
@@ -97,87 +141,93 @@ aw_conf_load(const char *path, char *err, size_t errlen)
 
         if (strlen(line) != len) {
             snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
-            goto file_failed;
+            goto done;
         }
 
-        if (aw_conf_split(line, argv, &argc, msg, sizeof(msg)) != AW_OK) {
-            p = line + strspn(line, " \t");
-            snprintf(err, errlen, "%s:%u: %.*s: %s", path, lineno,
-                     (int) aw_min(strcspn(p, " \t"), 64), p, msg);
-            goto file_failed;
+        if (aw_conf_line(conf, line, path, lineno, err, errlen) != AW_OK) {
+            goto done;
         }
-
-        if (argc == 0) {
-            continue;
-        }
-
-        opt = aw_conf_find(argv[0]);
-
-        if (opt == NULL) {
-            snprintf(err, errlen, "%s:%u: unknown key \"%.64s\"",
-                     path, lineno, argv[0]);
-            goto args_failed;
-        }
-
-        if (argc != 2) {
-            snprintf(err, errlen, "%s:%u: %s takes one value, not %d "
-                     "(quote a value that contains spaces)",
-                     path, lineno, opt->name, argc - 1);
-            goto args_failed;
-        }
-
-        n = opt - aw_conf_options;
-
-        if (conf->line[n]) {
-            snprintf(err, errlen, "%s:%u: %s is already set on line %u",
-                     path, lineno, opt->name, conf->line[n]);
-            goto args_failed;
-        }
-
-        if (aw_conf_set(conf, opt, argv[1], msg, sizeof(msg)) != AW_OK) {
-            snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-            goto args_failed;
-        }
-
-        conf->line[n] = lineno;
-
-        aw_conf_free_args(argv, argc);
     }
 
     if (ferror(f)) {
         snprintf(err, errlen, "cannot read configuration file \"%s\": %s",
                  path, strerror(errno));
-        goto file_failed;
+        goto done;
     }
+
+    rc = AW_OK;
+
+done:
 
     free(line);
     fclose(f);
 
-check:
+    return rc;
+}
 
-    if (aw_conf_check(conf, err, errlen) != AW_OK) {
+
+/* one line of the file: "key value", a comment or nothing */
+
+static int
+aw_conf_line(aw_conf_t *conf, char *line, const char *path, unsigned lineno,
+    char *err, size_t errlen)
+{
+    int                      argc, n;
+    char                    *p, *argv[AW_CONF_MAX_ARGS], msg[512];
+    const aw_conf_option_t  *opt;
+
+    argc = 0;
+
+    if (aw_conf_split(line, argv, &argc, msg, sizeof(msg)) != AW_OK) {
+        p = line + strspn(line, " \t");
+        snprintf(err, errlen, "%s:%u: %.*s: %s", path, lineno,
+                 (int) aw_min(strcspn(p, " \t"), 64), p, msg);
+        return AW_ERROR;
+    }
+
+    if (argc == 0) {
+        return AW_OK;
+    }
+
+    opt = aw_conf_find(argv[0]);
+
+    if (opt == NULL) {
+        snprintf(err, errlen, "%s:%u: unknown key \"%.64s\"",
+                 path, lineno, argv[0]);
         goto failed;
     }
 
-    return conf;
+    if (argc != 2) {
+        snprintf(err, errlen, "%s:%u: %s takes one value, not %d "
+                 "(quote a value that contains spaces)",
+                 path, lineno, opt->name, argc - 1);
+        goto failed;
+    }
 
-args_failed:
+    n = opt - aw_conf_options;
+
+    if (conf->line[n]) {
+        snprintf(err, errlen, "%s:%u: %s is already set on line %u",
+                 path, lineno, opt->name, conf->line[n]);
+        goto failed;
+    }
+
+    if (aw_conf_set(conf, opt, argv[1], msg, sizeof(msg)) != AW_OK) {
+        snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+        goto failed;
+    }
+
+    conf->line[n] = lineno;
 
     aw_conf_free_args(argv, argc);
 
-file_failed:
-
-    free(line);
-
-    if (f != NULL) {
-        fclose(f);
-    }
+    return AW_OK;
 
 failed:
 
-    aw_conf_free(conf);
+    aw_conf_free_args(argv, argc);
 
-    return NULL;
+    return AW_ERROR;
 }
 
 
@@ -257,8 +307,7 @@ static int
 aw_conf_split(const char *line, char **argv, int *argc, char *err,
     size_t errlen)
 {
-    int          n, hex;
-    char        *word, quote;
+    char        *word;
     size_t       len;
     const char  *p;
 
@@ -297,53 +346,8 @@ aw_conf_split(const char *line, char **argv, int *argc, char *err,
             continue;
         }
 
-        quote = *p++;
-
-        for ( ;; ) {
-            if (*p == '\0') {
-                snprintf(err, errlen, "unbalanced quotes");
-                goto failed;
-            }
-
-            if (*p == quote) {
-                p++;
-                break;
-            }
-
-            if (*p != '\\' || p[1] == '\0') {
-                word[len++] = *p++;
-                continue;
-            }
-
-            if (quote == '\'') {
-                if (p[1] == '\'') {
-                    p++;
-                }
-
-                word[len++] = *p++;
-                continue;
-            }
-
-            p++;
-
-            switch (*p) {
-            case 'n':  word[len++] = '\n'; p++; break;
-            case 'r':  word[len++] = '\r'; p++; break;
-            case 't':  word[len++] = '\t'; p++; break;
-
-            case 'x':
-                if (sscanf(p + 1, "%2x%n", &hex, &n) == 1 && n == 2) {
-                    word[len++] = (char) hex;
-                    p += 3;
-                    break;
-                }
-
-                snprintf(err, errlen, "bad \\x escape in quotes");
-                goto failed;
-
-            default:
-                word[len++] = *p++;
-            }
+        if (aw_conf_quoted(&p, word, &len, err, errlen) != AW_OK) {
+            goto failed;
         }
 
         word[len] = '\0';
@@ -366,6 +370,79 @@ failed:
     *argc = 0;
 
     return AW_ERROR;
+}
+
+
+/*
+ * The quoted word at *p into word, its length in *len; *p is moved past
+ * the closing quote.
+ */
+
+static int
+aw_conf_quoted(const char **pp, char *word, size_t *lenp, char *err,
+    size_t errlen)
+{
+    int          n, hex;
+    char         quote;
+    size_t       len;
+    const char  *p;
+
+    p = *pp;
+    len = 0;
+
+    quote = *p++;
+
+    for ( ;; ) {
+        if (*p == '\0') {
+            snprintf(err, errlen, "unbalanced quotes");
+            return AW_ERROR;
+        }
+
+        if (*p == quote) {
+            p++;
+            break;
+        }
+
+        if (*p != '\\' || p[1] == '\0') {
+            word[len++] = *p++;
+            continue;
+        }
+
+        if (quote == '\'') {
+            if (p[1] == '\'') {
+                p++;
+            }
+
+            word[len++] = *p++;
+            continue;
+        }
+
+        p++;
+
+        switch (*p) {
+        case 'n':  word[len++] = '\n'; p++; break;
+        case 'r':  word[len++] = '\r'; p++; break;
+        case 't':  word[len++] = '\t'; p++; break;
+
+        case 'x':
+            if (sscanf(p + 1, "%2x%n", &hex, &n) == 1 && n == 2) {
+                word[len++] = (char) hex;
+                p += 3;
+                break;
+            }
+
+            snprintf(err, errlen, "bad \\x escape in quotes");
+            return AW_ERROR;
+
+        default:
+            word[len++] = *p++;
+        }
+    }
+
+    *pp = p;
+    *lenp = len;
+
+    return AW_OK;
 }
 
 
@@ -404,112 +481,160 @@ static int
 aw_conf_set(aw_conf_t *conf, const aw_conf_option_t *opt, const char *value,
     char *err, size_t errlen)
 {
-    char                  *end, *copy, range[128];
-    size_t                 len;
-    int64_t                n;
-    aw_msec_t              ms;
-    const aw_conf_enum_t  *e;
-
     switch (opt->type) {
 
     case AW_CONF_STRING:
-        len = strlen(value);
-
-        if ((int64_t) len < opt->min || (opt->max && (int64_t) len > opt->max))
-        {
-            snprintf(err, errlen, "%s: \"%.64s\" must be %s characters long",
-                     opt->name, value, aw_conf_range(opt, range,
-                                                     sizeof(range)));
-            return AW_ERROR;
-        }
-
-        copy = strdup(value);
-        if (copy == NULL) {
-            snprintf(err, errlen, "out of memory");
-            return AW_ERROR;
-        }
-
-        free(*(char **) aw_conf_field(conf, opt));
-        *(char **) aw_conf_field(conf, opt) = copy;
-
-        return AW_OK;
+        return aw_conf_set_string(conf, opt, value, err, errlen);
 
     case AW_CONF_INT:
-        errno = 0;
-        n = strtoll(value, &end, 10);
-
-        if (errno || end == value || *end != '\0') {
-            snprintf(err, errlen, "%s: \"%.64s\" is not an integer (%s)",
-                     opt->name, value, aw_conf_range(opt, range,
-                                                     sizeof(range)));
-            return AW_ERROR;
-        }
-
-        if (n < opt->min || n > opt->max) {
-            snprintf(err, errlen, "%s: %.64s is out of range (%s)",
-                     opt->name, value, aw_conf_range(opt, range,
-                                                     sizeof(range)));
-            return AW_ERROR;
-        }
-
-        *(int *) aw_conf_field(conf, opt) = (int) n;
-
-        return AW_OK;
+        return aw_conf_set_int(conf, opt, value, err, errlen);
 
     case AW_CONF_MSEC:
-        if (aw_conf_parse_msec(value, &ms) != AW_OK) {
-            snprintf(err, errlen, "%s: \"%.64s\" is not a duration "
-                     "(a number and a unit: ms, s, m or h, as in 500ms, 2s, "
-                     "1m30s; %s)", opt->name, value,
-                     aw_conf_range(opt, range, sizeof(range)));
-            return AW_ERROR;
-        }
-
-        if (ms < opt->min || ms > opt->max) {
-            snprintf(err, errlen, "%s: %.64s is out of range (%s)",
-                     opt->name, value, aw_conf_range(opt, range,
-                                                     sizeof(range)));
-            return AW_ERROR;
-        }
-
-        *(aw_msec_t *) aw_conf_field(conf, opt) = ms;
-
-        return AW_OK;
+        return aw_conf_set_msec(conf, opt, value, err, errlen);
 
     case AW_CONF_BOOL:
-        if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "on") == 0
-            || strcasecmp(value, "true") == 0)
-        {
-            *(int *) aw_conf_field(conf, opt) = 1;
-            return AW_OK;
-        }
-
-        if (strcasecmp(value, "no") == 0 || strcasecmp(value, "off") == 0
-            || strcasecmp(value, "false") == 0)
-        {
-            *(int *) aw_conf_field(conf, opt) = 0;
-            return AW_OK;
-        }
-
-        snprintf(err, errlen, "%s: \"%.64s\" is not yes/no, on/off or "
-                 "true/false", opt->name, value);
-        return AW_ERROR;
+        return aw_conf_set_bool(conf, opt, value, err, errlen);
 
     case AW_CONF_ENUM:
-        for (e = opt->values; e->name; e++) {
-            if (strcmp(e->name, value) == 0) {
-                *(int *) aw_conf_field(conf, opt) = e->value;
-                return AW_OK;
-            }
-        }
-
-        snprintf(err, errlen, "%s: \"%.64s\" is not one of %s",
-                 opt->name, value, aw_conf_range(opt, range, sizeof(range)));
-        return AW_ERROR;
+        return aw_conf_set_enum(conf, opt, value, err, errlen);
     }
 
     snprintf(err, errlen, "%s: unknown type", opt->name);
 
+    return AW_ERROR;
+}
+
+
+static int
+aw_conf_set_string(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen)
+{
+    char    *copy, range[128];
+    size_t   len;
+
+    len = strlen(value);
+
+    if ((int64_t) len < opt->min || (opt->max && (int64_t) len > opt->max))
+    {
+        snprintf(err, errlen, "%s: \"%.64s\" must be %s characters long",
+                 opt->name, value, aw_conf_range(opt, range,
+                                                 sizeof(range)));
+        return AW_ERROR;
+    }
+
+    copy = strdup(value);
+    if (copy == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return AW_ERROR;
+    }
+
+    free(*(char **) aw_conf_field(conf, opt));
+    *(char **) aw_conf_field(conf, opt) = copy;
+
+    return AW_OK;
+}
+
+
+static int
+aw_conf_set_int(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen)
+{
+    char     *end, range[128];
+    int64_t   n;
+
+    errno = 0;
+    n = strtoll(value, &end, 10);
+
+    if (errno || end == value || *end != '\0') {
+        snprintf(err, errlen, "%s: \"%.64s\" is not an integer (%s)",
+                 opt->name, value, aw_conf_range(opt, range,
+                                                 sizeof(range)));
+        return AW_ERROR;
+    }
+
+    if (n < opt->min || n > opt->max) {
+        snprintf(err, errlen, "%s: %.64s is out of range (%s)",
+                 opt->name, value, aw_conf_range(opt, range,
+                                                 sizeof(range)));
+        return AW_ERROR;
+    }
+
+    *(int *) aw_conf_field(conf, opt) = (int) n;
+
+    return AW_OK;
+}
+
+
+static int
+aw_conf_set_msec(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen)
+{
+    char       range[128];
+    aw_msec_t  ms;
+
+    if (aw_conf_parse_msec(value, &ms) != AW_OK) {
+        snprintf(err, errlen, "%s: \"%.64s\" is not a duration "
+                 "(a number and a unit: ms, s, m or h, as in 500ms, 2s, "
+                 "1m30s; %s)", opt->name, value,
+                 aw_conf_range(opt, range, sizeof(range)));
+        return AW_ERROR;
+    }
+
+    if (ms < opt->min || ms > opt->max) {
+        snprintf(err, errlen, "%s: %.64s is out of range (%s)",
+                 opt->name, value, aw_conf_range(opt, range,
+                                                 sizeof(range)));
+        return AW_ERROR;
+    }
+
+    *(aw_msec_t *) aw_conf_field(conf, opt) = ms;
+
+    return AW_OK;
+}
+
+
+/* yes/no, on/off, true/false */
+
+static int
+aw_conf_set_bool(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen)
+{
+    if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "on") == 0
+        || strcasecmp(value, "true") == 0)
+    {
+        *(int *) aw_conf_field(conf, opt) = 1;
+        return AW_OK;
+    }
+
+    if (strcasecmp(value, "no") == 0 || strcasecmp(value, "off") == 0
+        || strcasecmp(value, "false") == 0)
+    {
+        *(int *) aw_conf_field(conf, opt) = 0;
+        return AW_OK;
+    }
+
+    snprintf(err, errlen, "%s: \"%.64s\" is not yes/no, on/off or "
+             "true/false", opt->name, value);
+    return AW_ERROR;
+}
+
+
+static int
+aw_conf_set_enum(aw_conf_t *conf, const aw_conf_option_t *opt,
+    const char *value, char *err, size_t errlen)
+{
+    char                   range[128];
+    const aw_conf_enum_t  *e;
+
+    for (e = opt->values; e->name; e++) {
+        if (strcmp(e->name, value) == 0) {
+            *(int *) aw_conf_field(conf, opt) = e->value;
+            return AW_OK;
+        }
+    }
+
+    snprintf(err, errlen, "%s: \"%.64s\" is not one of %s",
+             opt->name, value, aw_conf_range(opt, range, sizeof(range)));
     return AW_ERROR;
 }
 

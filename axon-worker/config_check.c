@@ -21,6 +21,10 @@
 #include "log.h"
 
 
+static int aw_conf_check_timers(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_check_launcher(aw_conf_t *conf, char *err,
+    size_t errlen);
+static int aw_conf_worker_id(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
@@ -29,6 +33,8 @@ static int aw_conf_deposit_tokens(aw_conf_t *conf, char *err,
     size_t errlen);
 static int aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_gas_key(aw_conf_t *conf, const char *loc, char *err,
+    size_t errlen);
 
 
 /*
@@ -38,7 +44,48 @@ static int aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen);
 int
 aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
 {
-    char                    *id, loc[300], a[32], b[32], host[256];
+    char  loc[300], a[32], b[32];
+
+    if (aw_conf_check_timers(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (aw_conf_check_urls(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (conf->billing_tick > conf->billing_minute) {
+        snprintf(err, errlen, "%s: billing_tick (%s) must not be greater "
+                 "than billing_minute (%s)",
+                 aw_conf_location(conf, aw_conf_find("billing_tick"), loc,
+                                  sizeof(loc)),
+                 aw_conf_format_msec(a, sizeof(a), conf->billing_tick),
+                 aw_conf_format_msec(b, sizeof(b), conf->billing_minute));
+        return AW_ERROR;
+    }
+
+    if (aw_conf_check_launcher(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (aw_conf_profiles(conf, err, errlen) != AW_OK
+        || aw_conf_gpu_hosts(conf, err, errlen) != AW_OK
+        || aw_conf_deposits(conf, err, errlen) != AW_OK
+        || aw_conf_x402(conf, err, errlen) != AW_OK)
+    {
+        return AW_ERROR;
+    }
+
+    return aw_conf_worker_id(conf, err, errlen);
+}
+
+
+/* the timers that bound one another */
+
+static int
+aw_conf_check_timers(aw_conf_t *conf, char *err, size_t errlen)
+{
+    char                    loc[300], a[32], b[32];
     const aw_conf_option_t  *ttl, *max;
 
     ttl = aw_conf_find("heartbeat_ttl");
@@ -92,19 +139,16 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (aw_conf_check_urls(conf, err, errlen) != AW_OK) {
-        return AW_ERROR;
-    }
+    return AW_OK;
+}
 
-    if (conf->billing_tick > conf->billing_minute) {
-        snprintf(err, errlen, "%s: billing_tick (%s) must not be greater "
-                 "than billing_minute (%s)",
-                 aw_conf_location(conf, aw_conf_find("billing_tick"), loc,
-                                  sizeof(loc)),
-                 aw_conf_format_msec(a, sizeof(a), conf->billing_tick),
-                 aw_conf_format_msec(b, sizeof(b), conf->billing_minute));
-        return AW_ERROR;
-    }
+
+/* container names, the port pool and the host that ssh users are given */
+
+static int
+aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
+{
+    char  loc[300];
 
     if (strspn(conf->launcher_prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                "abcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -131,8 +175,9 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (strspn(conf->ssh_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-               "0123456789.-:") != strlen(conf->ssh_host))
+    if (strspn(conf->ssh_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "abcdefghijklmnopqrstuvwxyz0123456789.-:")
+        != strlen(conf->ssh_host))
     {
         snprintf(err, errlen, "%s: ssh_host \"%s\": a host name or an "
                  "address (letters, digits, . - :)",
@@ -141,13 +186,16 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (aw_conf_profiles(conf, err, errlen) != AW_OK
-        || aw_conf_gpu_hosts(conf, err, errlen) != AW_OK
-        || aw_conf_deposits(conf, err, errlen) != AW_OK
-        || aw_conf_x402(conf, err, errlen) != AW_OK)
-    {
-        return AW_ERROR;
-    }
+    return AW_OK;
+}
+
+
+/* worker_id defaults to host:pid, queue_consumer to worker_id */
+
+static int
+aw_conf_worker_id(aw_conf_t *conf, char *err, size_t errlen)
+{
+    char  *id, host[256];
 
     if (conf->worker_id[0] == '\0') {
         if (gethostname(host, sizeof(host)) == -1) {
@@ -296,11 +344,7 @@ aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
 static int
 aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
 {
-    int             fd, n;
-    char            loc[300], buf[130], *p, *e;
-    ssize_t         len;
-    struct stat     st;
-    axon_signer_t  *signer;
+    char  loc[300];
 
     explicit_bzero(conf->x402_gas_key, sizeof(conf->x402_gas_key));
 
@@ -343,6 +387,24 @@ aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
                  loc);
         return AW_ERROR;
     }
+
+    return aw_conf_gas_key(conf, loc, err, errlen);
+}
+
+
+/*
+ * x402_gas_key_file: owner-only, 64 hex digits (0x allowed), a valid
+ * secp256k1 key; kept in conf->x402_gas_key.  loc names the key.
+ */
+
+static int
+aw_conf_gas_key(aw_conf_t *conf, const char *loc, char *err, size_t errlen)
+{
+    int             fd, n;
+    char            buf[130], *p, *e;
+    ssize_t         len;
+    struct stat     st;
+    axon_signer_t  *signer;
 
     fd = open(conf->x402_gas_key_file, O_RDONLY | O_CLOEXEC);
 
@@ -521,8 +583,9 @@ aw_conf_deposit_tokens(aw_conf_t *conf, char *err, size_t errlen)
         t = &d->token[d->ntokens];
 
         if (strlen(sym) > 15
-            || strspn(sym, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                      "0123456789.-_") != strlen(sym))
+            || strspn(sym, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "abcdefghijklmnopqrstuvwxyz0123456789.-_")
+               != strlen(sym))
         {
             snprintf(err, errlen, "%s: deposit_tokens: \"%s\": SYMBOL is 1 "
                      "to 15 letters, digits, . - _", loc, sym);

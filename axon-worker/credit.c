@@ -2,8 +2,9 @@
  * axon-worker: the admin jobs of the credit ledger: credit.grant,
  * credit.adjust, credit.revoke.
  *
- * Each is one call of axon_credit_post() (sql/002_queue.sql): the ledger
- * row by idempotency key (KIND:REF), the admin's audit row (once per job),
+ * Each is one call of axon_credit_post()
+ * (sql/functions/axon_credit_post.sql): the ledger row by idempotency key
+ * (KIND:REF), the admin's audit row (once per job),
  * and the wallet's balance afterwards, which the queue publishes for the
  * gate.  The same ref twice is applied once; the same ref with another
  * wallet or amount is refused.

@@ -24,6 +24,11 @@ static PGresult *aw_db_send(aw_db_t *db, const char *sql, int nparams,
 #define AW_DB_SCRIPT    1
 #define AW_DB_PREPARE   2
 #define AW_DB_PREPARED  3
+static int aw_db_results(aw_db_t *db, aw_msec_t timeout, PGresult **lastp);
+static void aw_db_query_failed(aw_db_t *db, const char *sql, int mode,
+    PGresult *last);
+static PGconn *aw_db_open(aw_db_t *db, aw_msec_t deadline);
+static void aw_db_connect_failed(aw_db_t *db, aw_msec_t now);
 static int aw_db_wait(int fd, short events, aw_msec_t deadline);
 static void aw_db_lost(aw_db_t *db, const char *reason);
 static void aw_db_set_error(aw_db_t *db, const char *msg);
@@ -80,11 +85,73 @@ aw_db_configure(aw_db_t *db, const char *conninfo, aw_msec_t connect_timeout,
 int
 aw_db_connect(aw_db_t *db)
 {
-    int                        rc, ver;
+    int         rc, ver;
+    PGconn     *conn;
+    aw_msec_t   now;
+
+    aw_db_close(db);
+
+    now = aw_monotonic_msec();
+
+    conn = aw_db_open(db, now + db->connect_timeout);
+    if (conn == NULL) {
+        aw_db_connect_failed(db, now);
+        return AW_ERROR;
+    }
+
+    PQsetNoticeReceiver(conn, aw_db_notice, db);
+
+    db->conn = conn;
+    db->closing = 0;
+    db->connects++;
+
+    ver = PQserverVersion(conn);
+
+    aw_log(AW_LOG_INFO, "%s: connected to host=%s port=%s dbname=%s user=%s "
+           "(server %d.%d)", db->name, PQhost(conn), PQport(conn),
+           PQdb(conn), PQuser(conn), ver / 10000, ver % 10000);
+
+    if (db->on_connect) {
+        rc = db->on_connect(db);
+
+        if (rc == AW_FATAL) {
+            db->fatal = 1;
+            aw_db_close(db);
+            return AW_FATAL;
+        }
+
+        if (rc != AW_OK) {
+            if (db->conn) {
+                /* else aw_db_lost() has scheduled the next attempt */
+                PQfinish(db->conn);
+                db->conn = NULL;
+                aw_backoff_fail(&db->backoff, now);
+            }
+
+            return AW_ERROR;
+        }
+    }
+
+    aw_backoff_reset(&db->backoff, now);
+    db->down_logged = 0;
+    db->error[0] = '\0';
+
+    return AW_OK;
+}
+
+
+/*
+ * Opens a non-blocking connection by deadline.  NULL on failure, with
+ * db->error set.
+ */
+
+static PGconn *
+aw_db_open(aw_db_t *db, aw_msec_t deadline)
+{
+    int                        rc;
     PGconn                    *conn;
-    aw_msec_t                  now, deadline;
     const char                *msg;
-    char                       timeout[32], min[32], max[32];
+    char                       timeout[32];
     PostgresPollingStatusType  st;
     static const char         *keywords[] = {
                                    "dbname", "application_name", NULL
@@ -93,11 +160,7 @@ aw_db_connect(aw_db_t *db)
                                    NULL, "axon-worker", NULL
                                };
 
-    aw_db_close(db);
-
     values[0] = db->conninfo;
-    now = aw_monotonic_msec();
-    deadline = now + db->connect_timeout;
 
     /* the conninfo is expanded from dbname; application_name overrides */
     conn = PQconnectStartParams(keywords, values, 1);
@@ -146,44 +209,7 @@ aw_db_connect(aw_db_t *db)
         goto failed;
     }
 
-    PQsetNoticeReceiver(conn, aw_db_notice, db);
-
-    db->conn = conn;
-    db->closing = 0;
-    db->connects++;
-
-    ver = PQserverVersion(conn);
-
-    aw_log(AW_LOG_INFO, "%s: connected to host=%s port=%s dbname=%s user=%s "
-           "(server %d.%d)", db->name, PQhost(conn), PQport(conn),
-           PQdb(conn), PQuser(conn), ver / 10000, ver % 10000);
-
-    if (db->on_connect) {
-        rc = db->on_connect(db);
-
-        if (rc == AW_FATAL) {
-            db->fatal = 1;
-            aw_db_close(db);
-            return AW_FATAL;
-        }
-
-        if (rc != AW_OK) {
-            if (db->conn) {
-                /* else aw_db_lost() has scheduled the next attempt */
-                PQfinish(db->conn);
-                db->conn = NULL;
-                aw_backoff_fail(&db->backoff, now);
-            }
-
-            return AW_ERROR;
-        }
-    }
-
-    aw_backoff_reset(&db->backoff, now);
-    db->down_logged = 0;
-    db->error[0] = '\0';
-
-    return AW_OK;
+    return conn;
 
 failed:
 
@@ -195,6 +221,17 @@ failed:
         PQfinish(conn);
     }
 
+    return NULL;
+}
+
+
+/* schedules the next attempt; logged once per outage, then at debug */
+
+static void
+aw_db_connect_failed(aw_db_t *db, aw_msec_t now)
+{
+    char  min[32], max[32];
+
     aw_backoff_fail(&db->backoff, now);
 
     aw_log(db->down_logged ? AW_LOG_DEBUG : AW_LOG_ERR,
@@ -204,8 +241,6 @@ failed:
            aw_conf_format_msec(max, sizeof(max), db->backoff.max));
 
     db->down_logged = 1;
-
-    return AW_ERROR;
 }
 
 
@@ -480,13 +515,9 @@ aw_db_send(aw_db_t *db, const char *sql, int nparams,
     const char *const *params, int mode, const char *name,
     aw_msec_t timeout)
 {
-    int             rc, n, line;
-    char            buf[32];
-    size_t          len;
+    int             rc;
     PGconn         *conn;
-    PGresult       *res, *last;
-    aw_msec_t       deadline;
-    const char     *msg, *state, *pos, *p;
+    PGresult       *last;
     ExecStatusType  st;
 
     db->sqlstate[0] = '\0';
@@ -521,6 +552,45 @@ aw_db_send(aw_db_t *db, const char *sql, int nparams,
         return NULL;
     }
 
+    if (aw_db_results(db, timeout, &last) != AW_OK) {
+        return NULL;
+    }
+
+    if (last == NULL) {
+        aw_db_set_error(db, "no result");
+        return NULL;
+    }
+
+    st = PQresultStatus(last);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
+        || st == PGRES_EMPTY_QUERY)
+    {
+        return last;
+    }
+
+    aw_db_query_failed(db, sql, mode, last);
+
+    return NULL;
+}
+
+
+/*
+ * Flushes the query sent and reads its results within timeout: *last is
+ * the first error, else the last result.  On AW_ERROR the connection is
+ * lost.
+ */
+
+static int
+aw_db_results(aw_db_t *db, aw_msec_t timeout, PGresult **lastp)
+{
+    int         rc;
+    char        buf[32];
+    PGconn     *conn;
+    PGresult   *res, *last;
+    aw_msec_t   deadline;
+
+    conn = db->conn;
     deadline = timeout ? aw_monotonic_msec() + timeout : AW_MSEC_NEVER;
     last = NULL;
 
@@ -565,18 +635,41 @@ aw_db_send(aw_db_t *db, const char *sql, int nparams,
         }
     }
 
-    if (last == NULL) {
-        aw_db_set_error(db, "no result");
-        return NULL;
-    }
+    *lastp = last;
 
-    st = PQresultStatus(last);
+    return AW_OK;
 
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
-        || st == PGRES_EMPTY_QUERY)
-    {
-        return last;
-    }
+timedout:
+
+    snprintf(buf, sizeof(buf), "query timed out after ");
+    aw_conf_format_msec(buf + strlen(buf), sizeof(buf) - strlen(buf),
+                        timeout);
+
+    PQclear(last);
+    aw_db_lost(db, buf);
+
+    return AW_ERROR;
+
+lost:
+
+    PQclear(last);
+    aw_db_lost(db, PQerrorMessage(conn));
+
+    return AW_ERROR;
+}
+
+
+/*
+ * Sets db->error and db->sqlstate from a failed result and frees it; logs
+ * the failure, or treats a broken connection as lost.
+ */
+
+static void
+aw_db_query_failed(aw_db_t *db, const char *sql, int mode, PGresult *last)
+{
+    int          n, line;
+    size_t       len;
+    const char  *msg, *state, *pos, *p;
 
     state = PQresultErrorField(last, PG_DIAG_SQLSTATE);
     msg = PQresultErrorField(last, PG_DIAG_MESSAGE_PRIMARY);
@@ -601,35 +694,15 @@ aw_db_send(aw_db_t *db, const char *sql, int nparams,
 
     PQclear(last);
 
-    if (PQstatus(conn) == CONNECTION_BAD) {
+    if (PQstatus(db->conn) == CONNECTION_BAD) {
         aw_db_lost(db, db->error);
-        return NULL;
+        return;
     }
 
     aw_log(aw_db_retryable(db) ? AW_LOG_INFO : AW_LOG_ERR,
            "%s: query failed: %s (SQLSTATE %s) in \"%.*s\"",
            db->name, db->error, db->sqlstate,
            (int) aw_min(strcspn(sql, "\n"), 60), sql);
-
-    return NULL;
-
-timedout:
-
-    snprintf(buf, sizeof(buf), "query timed out after ");
-    aw_conf_format_msec(buf + strlen(buf), sizeof(buf) - strlen(buf),
-                        timeout);
-
-    PQclear(last);
-    aw_db_lost(db, buf);
-
-    return NULL;
-
-lost:
-
-    PQclear(last);
-    aw_db_lost(db, PQerrorMessage(conn));
-
-    return NULL;
 }
 
 

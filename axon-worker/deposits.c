@@ -1,5 +1,5 @@
 /*
- * axon-worker: deposits on chain (README: "Deposits").
+ * axon-worker: deposits on chain (docs/worker.md, "Deposits").
  *
  *   deposit.verify   a job (queued by the module for a tx hash a wallet
  *                    submitted): checks the transaction and records the
@@ -19,9 +19,10 @@
  * each pass and a log that moved to another block is found there; nothing
  * is credited before N confirmations of the block it is in now.
  *
- * Money: axon_deposit_credit() (sql/003_deposits.sql, sql/009) computes
- * the minutes in numeric and posts the ledger row, key deposit:CHAIN:TX:LOG,
- * with the deposit's state change and the claim of its chain event (the
+ * Money: axon_deposit_credit() (sql/functions/axon_deposit_credit.sql)
+ * computes the minutes in numeric and posts the ledger row, key
+ * deposit:CHAIN:TX:LOG, with the deposit's state change and the claim of
+ * its chain event (the
  * transaction and the log's index in it, which an x402 settlement of the
  * same transfer claims too) in one transaction: credited once, whoever
  * found it, however often, by whichever path.

@@ -248,6 +248,16 @@ const aw_job_kind_t  aw_job_kinds[] = {
 
 static int aw_job_check(const aw_job_field_t *f, const char *v, size_t len,
     int64_t *num, char *addr, char *err, size_t errlen);
+static int aw_job_check_address(const aw_job_field_t *f, const char *v,
+    size_t len, char *addr, char *err, size_t errlen);
+static int aw_job_check_int(const aw_job_field_t *f, const char *v,
+    size_t len, int64_t *num, char *err, size_t errlen);
+static int aw_job_check_text(const aw_job_field_t *f, const char *v,
+    size_t len, char *err, size_t errlen);
+static int aw_job_check_ip(const aw_job_field_t *f, const char *v,
+    size_t len, char *err, size_t errlen);
+static int aw_job_check_stream_id(const aw_job_field_t *f, const char *v,
+    size_t len, char *err, size_t errlen);
 static int aw_job_parse_int(const char *v, size_t len, int64_t *n);
 
 
@@ -417,13 +427,6 @@ static int
 aw_job_check(const aw_job_field_t *f, const char *v, size_t len,
     int64_t *num, char *addr, char *err, size_t errlen)
 {
-    int            rc;
-    size_t         i;
-    uint8_t        a[AXON_ADDR_LEN];
-    unsigned char  ip[16];
-    char           buf[64];
-    const char    *p;
-
     if (memchr(v, '\0', len) != NULL) {
         snprintf(err, errlen, "field \"%s\" has a NUL byte", f->name);
         return AW_ERROR;
@@ -432,128 +435,188 @@ aw_job_check(const aw_job_field_t *f, const char *v, size_t len,
     switch (f->type) {
 
     case AW_JOB_ADDRESS:
-        rc = axon_address_parse(a, v, len);
-
-        if (rc == AXON_ERR_CHECKSUM) {
-            snprintf(err, errlen, "field \"%s\": \"%.*s\" is a mixed-case "
-                     "address with a wrong EIP-55 checksum", f->name,
-                     (int) aw_min(len, 64), v);
-            return AW_ERROR;
-        }
-
-        if (rc != AXON_OK) {
-            snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an address "
-                     "(0x and 40 hex digits)", f->name, (int) aw_min(len, 64),
-                     v);
-            return AW_ERROR;
-        }
-
-        axon_address_format_lower(addr, a);
-        addr[AXON_ADDR_TEXT_LEN] = '\0';
-
-        return AW_OK;
+        return aw_job_check_address(f, v, len, addr, err, errlen);
 
     case AW_JOB_INT:
     case AW_JOB_NONZERO:
-        if (aw_job_parse_int(v, len, num) != AW_OK) {
-            snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an integer",
-                     f->name, (int) aw_min(len, 64), v);
-            return AW_ERROR;
-        }
-
-        if (*num < f->min || *num > f->max) {
-            snprintf(err, errlen, "field \"%s\": %lld is out of range "
-                     "(%lld .. %lld)", f->name, (long long) *num,
-                     (long long) f->min, (long long) f->max);
-            return AW_ERROR;
-        }
-
-        if (f->type == AW_JOB_NONZERO && *num == 0) {
-            snprintf(err, errlen, "field \"%s\" must not be 0", f->name);
-            return AW_ERROR;
-        }
-
-        return AW_OK;
+        return aw_job_check_int(f, v, len, num, err, errlen);
 
     case AW_JOB_HEX:
     case AW_JOB_REF:
     case AW_JOB_TEXT:
-        if ((int64_t) len < f->min || (int64_t) len > f->max) {
-            if (f->min == f->max) {
-                snprintf(err, errlen, "field \"%s\" must be %lld characters "
-                         "long, not %zu", f->name, (long long) f->min, len);
-
-            } else {
-                snprintf(err, errlen, "field \"%s\" must be %lld to %lld "
-                         "characters long, not %zu", f->name,
-                         (long long) f->min, (long long) f->max, len);
-            }
-
-            return AW_ERROR;
-        }
-
-        for (i = 0; i < len && f->type != AW_JOB_TEXT; i++) {
-            p = (f->type == AW_JOB_HEX) ? "0123456789abcdef"
-                : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                  "0123456789._:/@-";
-
-            if (strchr(p, v[i]) == NULL) {
-                snprintf(err, errlen, "field \"%s\": \"%.*s\" is not %s",
-                         f->name, (int) aw_min(len, 64), v,
-                         f->type == AW_JOB_HEX ? "lowercase hex"
-                         : "a reference (letters, digits and ._:/@-)");
-                return AW_ERROR;
-            }
-        }
-
-        return AW_OK;
+        return aw_job_check_text(f, v, len, err, errlen);
 
     case AW_JOB_IP:
-        if (len == 0) {
-            return AW_OK;
-        }
-
-        if (len < sizeof(buf)) {
-            memcpy(buf, v, len);
-            buf[len] = '\0';
-
-            if (inet_pton(AF_INET, buf, ip) == 1
-                || inet_pton(AF_INET6, buf, ip) == 1)
-            {
-                return AW_OK;
-            }
-        }
-
-        snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an IPv4 or IPv6 "
-                 "address", f->name, (int) aw_min(len, 64), v);
-        return AW_ERROR;
+        return aw_job_check_ip(f, v, len, err, errlen);
 
     case AW_JOB_STREAM_ID:
-        i = 0;
-
-        while (i < len && v[i] >= '0' && v[i] <= '9') {
-            i++;
-        }
-
-        if (i > 0 && i < 21 && i < len && v[i] == '-') {
-            p = v + i + 1;
-
-            while (p < v + len && *p >= '0' && *p <= '9') {
-                p++;
-            }
-
-            if (p == v + len && len - i - 1 > 0 && len - i - 1 < 21) {
-                return AW_OK;
-            }
-        }
-
-        snprintf(err, errlen, "field \"%s\": \"%.*s\" is not a stream entry "
-                 "id (as 1700000000000-0)", f->name, (int) aw_min(len, 64), v);
-        return AW_ERROR;
+        return aw_job_check_stream_id(f, v, len, err, errlen);
     }
 
     snprintf(err, errlen, "field \"%s\": unknown type", f->name);
 
+    return AW_ERROR;
+}
+
+
+/* addr: the address in lowercase */
+
+static int
+aw_job_check_address(const aw_job_field_t *f, const char *v, size_t len,
+    char *addr, char *err, size_t errlen)
+{
+    int      rc;
+    uint8_t  a[AXON_ADDR_LEN];
+
+    rc = axon_address_parse(a, v, len);
+
+    if (rc == AXON_ERR_CHECKSUM) {
+        snprintf(err, errlen, "field \"%s\": \"%.*s\" is a mixed-case "
+                 "address with a wrong EIP-55 checksum", f->name,
+                 (int) aw_min(len, 64), v);
+        return AW_ERROR;
+    }
+
+    if (rc != AXON_OK) {
+        snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an address "
+                 "(0x and 40 hex digits)", f->name, (int) aw_min(len, 64),
+                 v);
+        return AW_ERROR;
+    }
+
+    axon_address_format_lower(addr, a);
+    addr[AXON_ADDR_TEXT_LEN] = '\0';
+
+    return AW_OK;
+}
+
+
+static int
+aw_job_check_int(const aw_job_field_t *f, const char *v, size_t len,
+    int64_t *num, char *err, size_t errlen)
+{
+    if (aw_job_parse_int(v, len, num) != AW_OK) {
+        snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an integer",
+                 f->name, (int) aw_min(len, 64), v);
+        return AW_ERROR;
+    }
+
+    if (*num < f->min || *num > f->max) {
+        snprintf(err, errlen, "field \"%s\": %lld is out of range "
+                 "(%lld .. %lld)", f->name, (long long) *num,
+                 (long long) f->min, (long long) f->max);
+        return AW_ERROR;
+    }
+
+    if (f->type == AW_JOB_NONZERO && *num == 0) {
+        snprintf(err, errlen, "field \"%s\" must not be 0", f->name);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/* hex, a reference or free text: length bounds, then the characters */
+
+static int
+aw_job_check_text(const aw_job_field_t *f, const char *v, size_t len,
+    char *err, size_t errlen)
+{
+    size_t       i;
+    const char  *p;
+
+    if ((int64_t) len < f->min || (int64_t) len > f->max) {
+        if (f->min == f->max) {
+            snprintf(err, errlen, "field \"%s\" must be %lld characters "
+                     "long, not %zu", f->name, (long long) f->min, len);
+
+        } else {
+            snprintf(err, errlen, "field \"%s\" must be %lld to %lld "
+                     "characters long, not %zu", f->name,
+                     (long long) f->min, (long long) f->max, len);
+        }
+
+        return AW_ERROR;
+    }
+
+    for (i = 0; i < len && f->type != AW_JOB_TEXT; i++) {
+        p = (f->type == AW_JOB_HEX) ? "0123456789abcdef"
+            : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+              "0123456789._:/@-";
+
+        if (strchr(p, v[i]) == NULL) {
+            snprintf(err, errlen, "field \"%s\": \"%.*s\" is not %s",
+                     f->name, (int) aw_min(len, 64), v,
+                     f->type == AW_JOB_HEX ? "lowercase hex"
+                     : "a reference (letters, digits and ._:/@-)");
+            return AW_ERROR;
+        }
+    }
+
+    return AW_OK;
+}
+
+
+/* empty, or an IPv4 or IPv6 address */
+
+static int
+aw_job_check_ip(const aw_job_field_t *f, const char *v, size_t len,
+    char *err, size_t errlen)
+{
+    unsigned char  ip[16];
+    char           buf[64];
+
+    if (len == 0) {
+        return AW_OK;
+    }
+
+    if (len < sizeof(buf)) {
+        memcpy(buf, v, len);
+        buf[len] = '\0';
+
+        if (inet_pton(AF_INET, buf, ip) == 1
+            || inet_pton(AF_INET6, buf, ip) == 1)
+        {
+            return AW_OK;
+        }
+    }
+
+    snprintf(err, errlen, "field \"%s\": \"%.*s\" is not an IPv4 or IPv6 "
+             "address", f->name, (int) aw_min(len, 64), v);
+    return AW_ERROR;
+}
+
+
+/* a Redis stream entry id: MS-SEQ, each of at most 20 digits */
+
+static int
+aw_job_check_stream_id(const aw_job_field_t *f, const char *v, size_t len,
+    char *err, size_t errlen)
+{
+    size_t       i;
+    const char  *p;
+
+    i = 0;
+
+    while (i < len && v[i] >= '0' && v[i] <= '9') {
+        i++;
+    }
+
+    if (i > 0 && i < 21 && i < len && v[i] == '-') {
+        p = v + i + 1;
+
+        while (p < v + len && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+        if (p == v + len && len - i - 1 > 0 && len - i - 1 < 21) {
+            return AW_OK;
+        }
+    }
+
+    snprintf(err, errlen, "field \"%s\": \"%.*s\" is not a stream entry "
+             "id (as 1700000000000-0)", f->name, (int) aw_min(len, 64), v);
     return AW_ERROR;
 }
 

@@ -64,6 +64,12 @@ static int aw_docker_ready(aw_launcher_t *l, const aw_container_t *c,
 static int aw_docker_remove(aw_launcher_t *l, const char *name);
 static int aw_docker_list(aw_launcher_t *l, aw_container_t **list,
     size_t *n);
+static size_t aw_docker_parse(char *out, aw_container_t *all, size_t size);
+static void aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
+    const aw_launch_t *req, const char *name, const char *image, int port,
+    const char *gpus, char *vnc, size_t vnclen);
+static int aw_docker_start_port(aw_launcher_t *l, aw_container_t *c,
+    int port);
 static int aw_docker_port(aw_launcher_t *l, aw_container_t *c, int port);
 static int aw_docker_state(aw_launcher_t *l, const char *name, char *state,
     size_t size);
@@ -246,7 +252,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
     int                 i, port, rc;
     char                gpus[AW_LAUNCHER_MAX_GPUS * 12], *p, line[512],
-                        state[64], vnc[96];
+                        vnc[96];
     size_t              len;
     aw_argv_t           a;
     const char         *image, *mode;
@@ -288,64 +294,8 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
     snprintf(c->host, sizeof(c->host), "%s", conf->launcher_publish_addr);
 
-    aw_argv_init(&a, conf);
-    aw_argv_push(&a, "run");
-    aw_argv_push(&a, "-d");
-    aw_argv_push(&a, "--name");
-    aw_argv_push(&a, "%s", c->name);
-    aw_argv_push(&a, "--label");
-    aw_argv_push(&a, "axon.session=%lld", (long long) req->session);
-    aw_argv_push(&a, "--label");
-    aw_argv_push(&a, "axon.wallet=%s", req->wallet);
-    aw_argv_push(&a, "--label");
-    aw_argv_push(&a, "axon.mode=%s", mode);
-
-    if (conf->launcher_network[0]) {
-        aw_argv_push(&a, "--network");
-        aw_argv_push(&a, "%s", conf->launcher_network);
-    }
-
-    aw_argv_push(&a, "-e");
-    aw_argv_push(&a, "AXON_SESSION=%lld", (long long) req->session);
-    aw_argv_push(&a, "-e");
-    aw_argv_push(&a, "AXON_WALLET=%s", req->wallet);
-    aw_argv_push(&a, "-e");
-    aw_argv_push(&a, "AXON_GPUS=%s", gpus);
-
-    if (req->ssh_key && req->ssh_key[0]) {
-        aw_argv_push(&a, "-e");
-        aw_argv_push(&a, "AXON_SSH_KEY=%s", req->ssh_key);
-    }
-
-    vnc[0] = '\0';
-
-    if (req->vnc_password && req->vnc_password[0]) {
-        snprintf(vnc, sizeof(vnc), "AXON_VNC_PASSWORD=%s",
-                 req->vnc_password);
-        aw_argv_push(&a, "-e");
-        aw_argv_push(&a, "AXON_VNC_PASSWORD");
-    }
-
-    aw_argv_push(&a, "-p");
-
-    if (req->port > 0) {
-        aw_argv_push(&a, strchr(conf->launcher_publish_addr, ':')
-                         ? "[%s]:%d:%d" : "%s:%d:%d",
-                     conf->launcher_publish_addr, req->port, port);
-
-    } else if (strchr(conf->launcher_publish_addr, ':') != NULL) {
-        aw_argv_push(&a, "[%s]::%d", conf->launcher_publish_addr, port);
-
-    } else {
-        aw_argv_push(&a, "%s::%d", conf->launcher_publish_addr, port);
-    }
-
-    if (req->ngpus > 0) {
-        aw_argv_split(&a, conf->launcher_gpu_args, gpus);
-    }
-
-    aw_argv_split(&a, conf->launcher_args, NULL);
-    aw_argv_push(&a, "%s", image);
+    aw_docker_run_args(&a, conf, req, c->name, image, port, gpus, vnc,
+                       sizeof(vnc));
 
     rc = aw_docker_run_env(l, &a, vnc[0] ? vnc : NULL, &r);
     explicit_bzero(vnc, sizeof(vnc));
@@ -378,6 +328,94 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
         c->port = req->port;
         return AW_OK;
     }
+
+    return aw_docker_start_port(l, c, port);
+}
+
+
+/*
+ * The "docker run" command line of a session: its labels, environment and
+ * published port.  The VNC password goes in vnc as "NAME=value", for the
+ * CLI's environment rather than its argv.
+ */
+
+static void
+aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
+    const aw_launch_t *req, const char *name, const char *image, int port,
+    const char *gpus, char *vnc, size_t vnclen)
+{
+    const char  *mode;
+
+    mode = aw_session_modes[req->mode];
+    vnc[0] = '\0';
+
+    aw_argv_init(a, conf);
+    aw_argv_push(a, "run");
+    aw_argv_push(a, "-d");
+    aw_argv_push(a, "--name");
+    aw_argv_push(a, "%s", name);
+    aw_argv_push(a, "--label");
+    aw_argv_push(a, "axon.session=%lld", (long long) req->session);
+    aw_argv_push(a, "--label");
+    aw_argv_push(a, "axon.wallet=%s", req->wallet);
+    aw_argv_push(a, "--label");
+    aw_argv_push(a, "axon.mode=%s", mode);
+
+    if (conf->launcher_network[0]) {
+        aw_argv_push(a, "--network");
+        aw_argv_push(a, "%s", conf->launcher_network);
+    }
+
+    aw_argv_push(a, "-e");
+    aw_argv_push(a, "AXON_SESSION=%lld", (long long) req->session);
+    aw_argv_push(a, "-e");
+    aw_argv_push(a, "AXON_WALLET=%s", req->wallet);
+    aw_argv_push(a, "-e");
+    aw_argv_push(a, "AXON_GPUS=%s", gpus);
+
+    if (req->ssh_key && req->ssh_key[0]) {
+        aw_argv_push(a, "-e");
+        aw_argv_push(a, "AXON_SSH_KEY=%s", req->ssh_key);
+    }
+
+    if (req->vnc_password && req->vnc_password[0]) {
+        snprintf(vnc, vnclen, "AXON_VNC_PASSWORD=%s", req->vnc_password);
+        aw_argv_push(a, "-e");
+        aw_argv_push(a, "AXON_VNC_PASSWORD");
+    }
+
+    aw_argv_push(a, "-p");
+
+    if (req->port > 0) {
+        aw_argv_push(a, strchr(conf->launcher_publish_addr, ':')
+                         ? "[%s]:%d:%d" : "%s:%d:%d",
+                     conf->launcher_publish_addr, req->port, port);
+
+    } else if (strchr(conf->launcher_publish_addr, ':') != NULL) {
+        aw_argv_push(a, "[%s]::%d", conf->launcher_publish_addr, port);
+
+    } else {
+        aw_argv_push(a, "%s::%d", conf->launcher_publish_addr, port);
+    }
+
+    if (req->ngpus > 0) {
+        aw_argv_split(a, conf->launcher_gpu_args, gpus);
+    }
+
+    aw_argv_split(a, conf->launcher_args, NULL);
+    aw_argv_push(a, "%s", image);
+}
+
+
+/*
+ * Finds the host port docker chose; without one the container is removed,
+ * and an exited container's state is the better error.
+ */
+
+static int
+aw_docker_start_port(aw_launcher_t *l, aw_container_t *c, int port)
+{
+    char  line[512], state[64];
 
     if (aw_docker_port(l, c, port) != AW_OK) {
         memcpy(line, l->err, aw_min(sizeof(line), sizeof(l->err)));
@@ -618,10 +656,10 @@ static int
 aw_docker_list(aw_launcher_t *l, aw_container_t **list, size_t *n)
 {
     int                 rc;
-    char               *line, *save, *f[6], *p, *end;
-    size_t              count, size, i;
+    char               *line, *save;
+    size_t              count, size;
     aw_argv_t           a;
-    aw_container_t     *c, *all;
+    aw_container_t     *all;
     aw_spawn_result_t   r;
 
     *list = NULL;
@@ -691,9 +729,33 @@ aw_docker_list(aw_launcher_t *l, aw_container_t **list, size_t *n)
         return AW_ERROR;
     }
 
+    count = aw_docker_parse(r.out, all, size);
+
+    aw_spawn_result_free(&r);
+
+    *list = all;
+    *n = count;
+
+    return AW_OK;
+}
+
+
+
+/*
+ * Fills all[] from inspect's lines, one container a line, fields split by
+ * AW_LAUNCHER_FS; returns how many it filled.
+ */
+
+static size_t
+aw_docker_parse(char *out, aw_container_t *all, size_t size)
+{
+    char            *line, *save, *f[6], *p, *end;
+    size_t           count, i;
+    aw_container_t  *c;
+
     count = 0;
 
-    for (line = strtok_r(r.out, "\r\n", &save); line && count < size;
+    for (line = strtok_r(out, "\r\n", &save); line && count < size;
          line = strtok_r(NULL, "\r\n", &save))
     {
         f[0] = line;
@@ -731,12 +793,7 @@ aw_docker_list(aw_launcher_t *l, aw_container_t **list, size_t *n)
                                            : AW_SESSION_DESKTOP;
     }
 
-    aw_spawn_result_free(&r);
-
-    *list = all;
-    *n = count;
-
-    return AW_OK;
+    return count;
 }
 
 

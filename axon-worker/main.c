@@ -33,8 +33,25 @@
 #include "worker.h"
 
 
+/* the command line */
+typedef struct {
+    const char  *path;
+    int          test;
+    int          print;
+    int          sample;
+    int          migrate;
+} aw_args_t;
+
+/* aw_args_parse(): no exit status, go on */
+#define AW_EXIT_NONE  -1
+
+
 static int aw_run(void);
+static int aw_args_parse(aw_args_t *args, int argc, char **argv);
+static void aw_version(void);
 static void aw_loop(void);
+static int aw_reconnect(aw_msec_t now);
+static void aw_loop_poll(aw_msec_t next);
 static void aw_reload(void);
 static void aw_configure_connections(aw_conf_t *conf);
 static void aw_configure_rpc(aw_conf_t *conf);
@@ -92,13 +109,66 @@ static const struct option  aw_options[] = {
 int
 main(int argc, char **argv)
 {
-    int                    c, test, print, sample, migrate, rc;
-    char                   err[1024];
-    const char            *path;
-    const aw_migration_t  *m;
+    int        rc;
+    char       err[1024];
+    aw_args_t  args;
 
-    path = NULL;
-    test = print = sample = migrate = 0;
+    rc = aw_args_parse(&args, argc, argv);
+    if (rc != AW_EXIT_NONE) {
+        return rc;
+    }
+
+    if (args.sample) {
+        aw_conf_print_sample(stdout);
+        return AW_EXIT_OK;
+    }
+
+    aw_random_init();
+
+    aw_worker.conf = aw_conf_load(args.path, err, sizeof(err));
+
+    if (aw_worker.conf == NULL) {
+        fprintf(stderr, "axon-worker: %s\n", err);
+        return AW_EXIT_CONFIG;
+    }
+
+    aw_log_level = aw_worker.conf->log_level;
+
+    if (args.test) {
+        fprintf(stderr, "axon-worker: configuration %s%s is ok\n",
+                args.path ? "file " : "(defaults only)",
+                args.path ? args.path : "");
+        rc = AW_EXIT_OK;
+
+    } else if (args.print) {
+        aw_conf_print(stdout, aw_worker.conf);
+        rc = AW_EXIT_OK;
+
+    } else if (args.migrate) {
+        /* an admin runs this by hand: the log stays on stderr */
+        rc = aw_migrate_main(aw_worker.conf);
+
+    } else {
+        rc = aw_run();
+    }
+
+    aw_conf_free(aw_worker.conf);
+
+    return rc;
+}
+
+
+/*
+ * The command line into args.  Returns AW_EXIT_NONE to go on, else the
+ * exit status: -v and -h are done, or the command line is wrong.
+ */
+
+static int
+aw_args_parse(aw_args_t *args, int argc, char **argv)
+{
+    int  c;
+
+    memset(args, 0, sizeof(aw_args_t));
 
     opterr = 0;
 
@@ -106,23 +176,23 @@ main(int argc, char **argv)
         switch (c) {
 
         case 'c':
-            path = optarg;
+            args->path = optarg;
             break;
 
         case 't':
-            test = 1;
+            args->test = 1;
             break;
 
         case AW_OPT_PRINT_CONFIG:
-            print = 1;
+            args->print = 1;
             break;
 
         case AW_OPT_SAMPLE_CONFIG:
-            sample = 1;
+            args->sample = 1;
             break;
 
         case AW_OPT_MIGRATE:
-            migrate = 1;
+            args->migrate = 1;
             break;
 
         case AW_OPT_X402:
@@ -131,15 +201,7 @@ main(int argc, char **argv)
             break;
 
         case 'v':
-            printf("axon-worker %s\n", AXON_VERSION);
-
-            for (m = aw_migrations; m->name; m++) {
-                if (m[1].name == NULL) {
-                    printf("schema: %d migrations, up to %s\n",
-                           (int) (m - aw_migrations + 1), m->name);
-                }
-            }
-
+            aw_version();
             return AW_EXIT_OK;
 
         case 'h':
@@ -171,48 +233,29 @@ main(int argc, char **argv)
         return AW_EXIT_CONFIG;
     }
 
-    if (test + print + sample + migrate > 1) {
+    if (args->test + args->print + args->sample + args->migrate > 1) {
         fprintf(stderr, "axon-worker: -t, --print-config, --sample-config "
                 "and --migrate exclude each other\n");
         return AW_EXIT_CONFIG;
     }
 
-    if (sample) {
-        aw_conf_print_sample(stdout);
-        return AW_EXIT_OK;
+    return AW_EXIT_NONE;
+}
+
+
+static void
+aw_version(void)
+{
+    const aw_migration_t  *m;
+
+    printf("axon-worker %s\n", AXON_VERSION);
+
+    for (m = aw_migrations; m->name; m++) {
+        if (m[1].name == NULL) {
+            printf("schema: %d migrations, up to %s\n",
+                   (int) (m - aw_migrations + 1), m->name);
+        }
     }
-
-    aw_random_init();
-
-    aw_worker.conf = aw_conf_load(path, err, sizeof(err));
-
-    if (aw_worker.conf == NULL) {
-        fprintf(stderr, "axon-worker: %s\n", err);
-        return AW_EXIT_CONFIG;
-    }
-
-    aw_log_level = aw_worker.conf->log_level;
-
-    if (test) {
-        fprintf(stderr, "axon-worker: configuration %s%s is ok\n",
-                path ? "file " : "(defaults only)", path ? path : "");
-        rc = AW_EXIT_OK;
-
-    } else if (print) {
-        aw_conf_print(stdout, aw_worker.conf);
-        rc = AW_EXIT_OK;
-
-    } else if (migrate) {
-        /* an admin runs this by hand: the log stays on stderr */
-        rc = aw_migrate_main(aw_worker.conf);
-
-    } else {
-        rc = aw_run();
-    }
-
-    aw_conf_free(aw_worker.conf);
-
-    return rc;
 }
 
 
@@ -337,9 +380,7 @@ aw_run(void)
 static void
 aw_loop(void)
 {
-    int            i, n, db_fd, redis_fd, db_up, redis_up;
-    aw_msec_t      now, next, jobs_next, x402_next;
-    struct pollfd  pfd[3];
+    aw_msec_t  now, next, jobs_next, x402_next;
 
     jobs_next = 0;
 
@@ -363,23 +404,9 @@ aw_loop(void)
 
         now = aw_monotonic_msec();
 
-        /* reconnect what is down and due */
-
-        db_up = aw_db_up(&aw_worker.db);
-        redis_up = aw_redis_up(&aw_worker.redis);
-
-        if (aw_db_ready(&aw_worker.db, now) == AW_FATAL) {
+        if (aw_reconnect(now) == AW_FATAL) {
             aw_worker_stop(AW_EXIT_CONFIG);
             return;
-        }
-
-        (void) aw_redis_ready(&aw_worker.redis, now);
-
-        if ((!db_up && aw_db_up(&aw_worker.db))
-            || (!redis_up && aw_redis_up(&aw_worker.redis)))
-        {
-            /* tell nginx at once */
-            aw_heartbeat_kick();
         }
 
         if (!aw_worker.x402 && now >= aw_heartbeat_next()) {
@@ -409,57 +436,103 @@ aw_loop(void)
         next = aw_min(next, aw_db_wakeup(&aw_worker.db));
         next = aw_min(next, aw_redis_wakeup(&aw_worker.redis));
 
-        now = aw_monotonic_msec();
+        aw_loop_poll(next);
+    }
+}
 
-        pfd[0].fd = aw_sig_pipe[0];
-        pfd[0].events = POLLIN;
-        n = 1;
 
-        db_fd = aw_db_fd(&aw_worker.db);
-        redis_fd = aw_redis_fd(&aw_worker.redis);
+/*
+ * Reconnects what is down and due; a connection that comes back is told
+ * to nginx at once.  AW_FATAL: the database is not one to work with.
+ */
 
-        if (db_fd != -1) {
-            pfd[n].fd = db_fd;
-            pfd[n].events = POLLIN;
-            n++;
+static int
+aw_reconnect(aw_msec_t now)
+{
+    int  db_up, redis_up;
+
+    db_up = aw_db_up(&aw_worker.db);
+    redis_up = aw_redis_up(&aw_worker.redis);
+
+    if (aw_db_ready(&aw_worker.db, now) == AW_FATAL) {
+        return AW_FATAL;
+    }
+
+    (void) aw_redis_ready(&aw_worker.redis, now);
+
+    if ((!db_up && aw_db_up(&aw_worker.db))
+        || (!redis_up && aw_redis_up(&aw_worker.redis)))
+    {
+        /* tell nginx at once */
+        aw_heartbeat_kick();
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * Sleeps in poll() until next, a signal, or a connection that becomes
+ * readable while idle (the server closed it), and handles what came.
+ */
+
+static void
+aw_loop_poll(aw_msec_t next)
+{
+    int            i, n, db_fd, redis_fd;
+    aw_msec_t      now;
+    struct pollfd  pfd[3];
+
+    now = aw_monotonic_msec();
+
+    pfd[0].fd = aw_sig_pipe[0];
+    pfd[0].events = POLLIN;
+    n = 1;
+
+    db_fd = aw_db_fd(&aw_worker.db);
+    redis_fd = aw_redis_fd(&aw_worker.redis);
+
+    if (db_fd != -1) {
+        pfd[n].fd = db_fd;
+        pfd[n].events = POLLIN;
+        n++;
+    }
+
+    if (redis_fd != -1) {
+        pfd[n].fd = redis_fd;
+        pfd[n].events = POLLIN;
+        n++;
+    }
+
+    for (i = 0; i < n; i++) {
+        pfd[i].revents = 0;
+    }
+
+    if (poll(pfd, n, next <= now ? 0 : (int) aw_min(next - now, INT_MAX))
+        == -1)
+    {
+        if (errno != EINTR) {
+            aw_log(AW_LOG_ALERT, "poll() failed: %s", strerror(errno));
+            aw_sleep_msec(100);
         }
 
-        if (redis_fd != -1) {
-            pfd[n].fd = redis_fd;
-            pfd[n].events = POLLIN;
-            n++;
-        }
+        return;
+    }
 
-        for (i = 0; i < n; i++) {
-            pfd[i].revents = 0;
-        }
+    if (pfd[0].revents) {
+        aw_signals_drain();
+    }
 
-        if (poll(pfd, n, next <= now ? 0 : (int) aw_min(next - now, INT_MAX))
-            == -1)
-        {
-            if (errno != EINTR) {
-                aw_log(AW_LOG_ALERT, "poll() failed: %s", strerror(errno));
-                aw_sleep_msec(100);
-            }
-
+    for (i = 1; i < n; i++) {
+        if (pfd[i].revents == 0) {
             continue;
         }
 
-        if (pfd[0].revents) {
-            aw_signals_drain();
-        }
+        if (pfd[i].fd == db_fd) {
+            aw_db_readable(&aw_worker.db);
 
-        for (i = 1; i < n; i++) {
-            if (pfd[i].revents == 0) {
-                continue;
-            }
-
-            if (pfd[i].fd == db_fd) {
-                aw_db_readable(&aw_worker.db);
-
-            } else if (pfd[i].fd == redis_fd) {
-                aw_redis_readable(&aw_worker.redis);
-            }
+        } else if (pfd[i].fd == redis_fd) {
+            aw_redis_readable(&aw_worker.redis);
         }
     }
 }

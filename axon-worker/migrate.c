@@ -31,6 +31,8 @@
 #define AW_MIGRATE_LOCK  "7023486138956998514"
 
 
+static int aw_migrate_verify(PGresult *res, int *newer);
+static int aw_migrate_pending(aw_db_t *db, PGresult *res);
 static int aw_migrate_apply(aw_db_t *db, void *data);
 static int aw_migrate_functions(aw_db_t *db);
 static int aw_migrate_apply_function(aw_db_t *db, void *data);
@@ -53,12 +55,10 @@ static int  aw_migrate_version;
 int
 aw_migrate_run(aw_db_t *db)
 {
-    int                    rc, row, exists, applied, newer, n;
+    int                    rc, exists, applied, newer, n;
     PGresult              *res;
-    aw_msec_t              start;
     const char            *params[1];
-    const aw_migration_t  *m, *known;
-    char                   sum[65];
+    const aw_migration_t  *m;
 
     params[0] = AW_MIGRATE_LOCK;
 
@@ -93,56 +93,16 @@ aw_migrate_run(aw_db_t *db)
 
     /* check what is recorded before applying anything */
 
-    for (row = 0; row < PQntuples(res); row++) {
-        known = aw_migrate_embedded(atoi(PQgetvalue(res, row, 0)));
-
-        if (known == NULL) {
-            aw_log(AW_LOG_WARN, "migrate: the database has migration %s, "
-                   "which this worker does not know (applied by a newer "
-                   "worker?)", PQgetvalue(res, row, 1));
-            newer = 1;
-            continue;
-        }
-
-        if (strcmp(known->name, PQgetvalue(res, row, 1)) != 0) {
-            aw_log(AW_LOG_ERR, "migrate: migration %s of this worker has "
-                   "the version of %s in the database; refusing to migrate",
-                   known->name, PQgetvalue(res, row, 1));
-            goto done;
-        }
-
-        aw_migrate_checksum(known->sql, sum);
-
-        if (strcmp(sum, PQgetvalue(res, row, 2)) != 0) {
-            aw_log(AW_LOG_ERR, "migrate: migration %s was edited after it "
-                   "was applied (sha256 %.12s... in the database, %.12s... "
-                   "in this worker); refusing to migrate: write a new "
-                   "migration instead", known->name, PQgetvalue(res, row, 2),
-                   sum);
-            goto done;
-        }
+    if (aw_migrate_verify(res, &newer) != AW_OK) {
+        goto done;
     }
 
-    for (m = aw_migrations; m->name; m++) {
-        if (aw_migrate_find(res, m->version) >= 0) {
-            continue;
-        }
-
-        start = aw_monotonic_msec();
-
-        if (aw_db_txn(db, NULL, aw_migrate_apply, (void *) m) != AW_OK) {
-            aw_log(AW_LOG_ERR, "migrate: migration %s failed: %s; it was "
-                   "rolled back", m->name, db->error);
-            goto done;
-        }
-
-        applied++;
-
-        aw_log(AW_LOG_NOTICE, "migrate: applied %s", m->name);
-        printf("applied %s (%lld ms)\n", m->name,
-               (long long) (aw_monotonic_msec() - start));
-        fflush(stdout);
+    n = aw_migrate_pending(db, res);
+    if (n < 0) {
+        goto done;
     }
+
+    applied += n;
 
     /*
      * a newer worker's functions may depend on its migrations: an older
@@ -163,6 +123,8 @@ aw_migrate_run(aw_db_t *db)
     }
 
     if (applied == 0) {
+        for (m = aw_migrations; m->name; m++) { /* void */ }
+
         printf("nothing to apply: the schema is up to date%s%s%s\n",
                m > aw_migrations ? " (" : "",
                m > aw_migrations ? m[-1].name : "",
@@ -181,6 +143,88 @@ done:
     }
 
     return rc;
+}
+
+
+/*
+ * Checks the recorded migrations against the embedded ones: a known one
+ * renamed or edited is refused; an unknown one sets *newer.
+ */
+
+static int
+aw_migrate_verify(PGresult *res, int *newer)
+{
+    int                    row;
+    const aw_migration_t  *known;
+    char                   sum[65];
+
+    for (row = 0; row < PQntuples(res); row++) {
+        known = aw_migrate_embedded(atoi(PQgetvalue(res, row, 0)));
+
+        if (known == NULL) {
+            aw_log(AW_LOG_WARN, "migrate: the database has migration %s, "
+                   "which this worker does not know (applied by a newer "
+                   "worker?)", PQgetvalue(res, row, 1));
+            *newer = 1;
+            continue;
+        }
+
+        if (strcmp(known->name, PQgetvalue(res, row, 1)) != 0) {
+            aw_log(AW_LOG_ERR, "migrate: migration %s of this worker has "
+                   "the version of %s in the database; refusing to migrate",
+                   known->name, PQgetvalue(res, row, 1));
+            return AW_ERROR;
+        }
+
+        aw_migrate_checksum(known->sql, sum);
+
+        if (strcmp(sum, PQgetvalue(res, row, 2)) != 0) {
+            aw_log(AW_LOG_ERR, "migrate: migration %s was edited after it "
+                   "was applied (sha256 %.12s... in the database, %.12s... "
+                   "in this worker); refusing to migrate: write a new "
+                   "migration instead", known->name, PQgetvalue(res, row, 2),
+                   sum);
+            return AW_ERROR;
+        }
+    }
+
+    return AW_OK;
+}
+
+
+/* applies each embedded migration not in res; returns how many, or -1 */
+
+static int
+aw_migrate_pending(aw_db_t *db, PGresult *res)
+{
+    int                    applied;
+    aw_msec_t              start;
+    const aw_migration_t  *m;
+
+    applied = 0;
+
+    for (m = aw_migrations; m->name; m++) {
+        if (aw_migrate_find(res, m->version) >= 0) {
+            continue;
+        }
+
+        start = aw_monotonic_msec();
+
+        if (aw_db_txn(db, NULL, aw_migrate_apply, (void *) m) != AW_OK) {
+            aw_log(AW_LOG_ERR, "migrate: migration %s failed: %s; it was "
+                   "rolled back", m->name, db->error);
+            return -1;
+        }
+
+        applied++;
+
+        aw_log(AW_LOG_NOTICE, "migrate: applied %s", m->name);
+        printf("applied %s (%lld ms)\n", m->name,
+               (long long) (aw_monotonic_msec() - start));
+        fflush(stdout);
+    }
+
+    return applied;
 }
 
 

@@ -1,5 +1,6 @@
 /*
- * axon-worker: child processes: posix_spawn with pipes, a timeout and a reaped child.
+ * axon-worker: child processes: posix_spawn with pipes, a timeout and a
+ * reaped child.
  */
 
 
@@ -29,6 +30,12 @@ typedef struct {
 } aw_spawn_stream_t;
 
 
+static int aw_spawn_child(char *const argv[], char *const envp[], int out,
+    int err, pid_t *pid);
+static void aw_spawn_drain(aw_spawn_stream_t streams[2], aw_msec_t deadline,
+    aw_spawn_result_t *r);
+static int aw_spawn_wait(pid_t pid, aw_msec_t deadline, aw_spawn_result_t *r,
+    int *status, char *msg, size_t msglen);
 static char **aw_spawn_env(char *const env[]);
 static int aw_spawn_read(aw_spawn_stream_t *s);
 static void aw_spawn_close_pipes(int out[2], int err[2]);
@@ -38,16 +45,11 @@ int
 aw_spawn_run(char *const argv[], char *const env[], aw_msec_t timeout,
     aw_spawn_result_t *r, char *msg, size_t msglen)
 {
-    int                          out[2], err[2], rc, status, i, n, open,
-                                 reaped;
-    pid_t                        pid, w;
-    char                       **envp;
-    sigset_t                     none, all;
-    aw_msec_t                    start, deadline, now;
-    struct pollfd                pfd[2];
-    aw_spawn_stream_t            streams[2];
-    posix_spawnattr_t            attr;
-    posix_spawn_file_actions_t   fa;
+    int                 out[2], err[2], rc, status, i;
+    pid_t               pid;
+    char              **envp;
+    aw_msec_t           start, deadline;
+    aw_spawn_stream_t   streams[2];
 
     memset(r, 0, sizeof(aw_spawn_result_t));
     r->status = -1;
@@ -73,32 +75,8 @@ aw_spawn_run(char *const argv[], char *const env[], aw_msec_t timeout,
         return AW_ERROR;
     }
 
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    /* the worker's sockets and files are none of the child's business */
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    rc = aw_spawn_child(argv, envp, out[1], err[1], &pid);
 
-    /* the worker's signal mask and handlers are not the child's either */
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK
-                                    | POSIX_SPAWN_SETSIGDEF
-                                    | POSIX_SPAWN_SETPGROUP);
-
-    if (strchr(argv[0], '/') != NULL) {
-        rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
-    } else {
-        rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
-    }
-
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&fa);
     free(envp);
 
     close(out[1]);
@@ -117,8 +95,96 @@ aw_spawn_run(char *const argv[], char *const env[], aw_msec_t timeout,
     streams[0] = (aw_spawn_stream_t) { out[0], &r->out, &r->out_len, 1 };
     streams[1] = (aw_spawn_stream_t) { err[0], &r->err, &r->err_len, 1 };
 
-    /* read both pipes until the child (and whatever inherited them) closes
-     * them, or the time is up */
+    aw_spawn_drain(streams, deadline, r);
+
+    rc = aw_spawn_wait(pid, deadline, r, &status, msg, msglen);
+
+    for (i = 0; i < 2; i++) {
+        if (streams[i].fd != -1) {
+            close(streams[i].fd);
+        }
+    }
+
+    r->elapsed = aw_monotonic_msec() - start;
+
+    if (rc != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (WIFEXITED(status)) {
+        r->status = WEXITSTATUS(status);
+
+    } else if (WIFSIGNALED(status)) {
+        r->signo = WTERMSIG(status);
+    }
+
+    if (r->timed_out) {
+        snprintf(msg, msglen, "\"%s\" did not finish within %lld ms: killed",
+                 argv[0], (long long) timeout);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * Starts argv with stdin on /dev/null, stdout and stderr on the write ends
+ * given, in a process group of its own.  Returns posix_spawn()'s error.
+ */
+
+static int
+aw_spawn_child(char *const argv[], char *const envp[], int out, int err,
+    pid_t *pid)
+{
+    int                          rc;
+    sigset_t                     none, all;
+    posix_spawnattr_t            attr;
+    posix_spawn_file_actions_t   fa;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);
+    posix_spawn_file_actions_adddup2(&fa, err, 2);
+    /* the worker's sockets and files are none of the child's business */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+    /* the worker's signal mask and handlers are not the child's either */
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK
+                                    | POSIX_SPAWN_SETSIGDEF
+                                    | POSIX_SPAWN_SETPGROUP);
+
+    if (strchr(argv[0], '/') != NULL) {
+        rc = posix_spawn(pid, argv[0], &fa, &attr, argv, envp);
+    } else {
+        rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, envp);
+    }
+
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+
+    return rc;
+}
+
+
+/*
+ * Reads both pipes until the child (and whatever inherited them) closes
+ * them, or the time is up; sets r->timed_out then.
+ */
+
+static void
+aw_spawn_drain(aw_spawn_stream_t streams[2], aw_msec_t deadline,
+    aw_spawn_result_t *r)
+{
+    int             i, n, rc, open;
+    aw_msec_t       now;
+    struct pollfd   pfd[2];
 
     open = 2;
 
@@ -157,18 +223,28 @@ aw_spawn_run(char *const argv[], char *const env[], aw_msec_t timeout,
             }
         }
     }
+}
 
-    /* then wait for the exit itself */
 
-    status = 0;
-    reaped = 0;
+/*
+ * Waits for the child's exit; past the deadline (or when draining the pipes
+ * already timed out) kills its process group and reaps it.  Returns AW_ERROR
+ * only when waitpid() fails, with the child not reaped.
+ */
+
+static int
+aw_spawn_wait(pid_t pid, aw_msec_t deadline, aw_spawn_result_t *r,
+    int *status, char *msg, size_t msglen)
+{
+    pid_t  w;
+
+    *status = 0;
 
     while (!r->timed_out) {
-        w = waitpid(pid, &status, WNOHANG);
+        w = waitpid(pid, status, WNOHANG);
 
         if (w == pid) {
-            reaped = 1;
-            break;
+            return AW_OK;
         }
 
         if (w == -1 && errno != EINTR) {
@@ -176,7 +252,7 @@ aw_spawn_run(char *const argv[], char *const env[], aw_msec_t timeout,
                    (int) pid, strerror(errno));
             snprintf(msg, msglen, "waitpid() failed: %s", strerror(errno));
             r->timed_out = 0;
-            goto done;
+            return AW_ERROR;
         }
 
         if (aw_monotonic_msec() >= deadline) {
@@ -187,40 +263,11 @@ aw_spawn_run(char *const argv[], char *const env[], aw_msec_t timeout,
         aw_sleep_msec(5);
     }
 
-    if (r->timed_out) {
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
 
-        while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
-            /* void */
-        }
-    }
-
-done:
-
-    for (i = 0; i < 2; i++) {
-        if (streams[i].fd != -1) {
-            close(streams[i].fd);
-        }
-    }
-
-    r->elapsed = aw_monotonic_msec() - start;
-
-    if (!reaped && !r->timed_out) {
-        return AW_ERROR;
-    }
-
-    if (WIFEXITED(status)) {
-        r->status = WEXITSTATUS(status);
-
-    } else if (WIFSIGNALED(status)) {
-        r->signo = WTERMSIG(status);
-    }
-
-    if (r->timed_out) {
-        snprintf(msg, msglen, "\"%s\" did not finish within %lld ms: killed",
-                 argv[0], (long long) timeout);
-        return AW_ERROR;
+    while (waitpid(pid, status, 0) == -1 && errno == EINTR) {
+        /* void */
     }
 
     return AW_OK;

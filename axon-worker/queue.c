@@ -84,6 +84,7 @@ static void aw_queue_retry(const char *id, const char *key, int attempts,
     const char *error);
 static int aw_queue_flush(redisReply **last, int n);
 static void aw_queue_tick(aw_msec_t now);
+static int aw_queue_gauges(void);
 static int aw_queue_retrying(const char *id);
 static int aw_queue_failed(const char *what);
 static void aw_queue_printable(char *dst, size_t size, const char *s,
@@ -1241,8 +1242,59 @@ aw_queue_flush(redisReply **last, int n)
 static void
 aw_queue_tick(aw_msec_t now)
 {
-    int                i;
     char               key[256];
+    aw_conf_t         *conf;
+    aw_redis_t        *r;
+    aw_queue_stats_t  *s;
+
+    conf = aw_worker.conf;
+    r = &aw_worker.redis;
+    s = &aw_queue.stats;
+
+    if (aw_queue_gauges() != AW_OK) {
+        return;
+    }
+
+    snprintf(key, sizeof(key), AXON_KEY_QUEUE_STATS "%s", aw_queue.consumer);
+
+    if (aw_redis_append(r, "HSET %s done %llu failed %llu retried %llu "
+                        "dead %llu replayed %llu claimed %llu depth %lld "
+                        "pending %lld oldest_age_ms %lld dead_depth %lld "
+                        "worker %s updated %lld", key,
+                        (unsigned long long) s->done,
+                        (unsigned long long) s->failed,
+                        (unsigned long long) s->retried,
+                        (unsigned long long) s->dead,
+                        (unsigned long long) s->replayed,
+                        (unsigned long long) s->claimed,
+                        (long long) s->depth, (long long) s->pending,
+                        (long long) s->oldest_age, (long long) s->dead_depth,
+                        conf->worker_id, (long long) aw_unix_msec())
+        != AW_OK
+        || aw_redis_append(r, "PEXPIRE %s %lld", key,
+                           (long long) aw_max(conf->heartbeat_ttl,
+                                              3 * conf->heartbeat_interval))
+           != AW_OK)
+    {
+        return;
+    }
+
+    aw_queue.replies += 2;
+
+    (void) aw_queue_flush(NULL, 0);
+}
+
+
+/*
+ * The gauges in aw_queue.stats (depth, oldest entry's age, pending, dead
+ * entries), one pipeline; also notes a group that is gone, and tells
+ * aw_wallet_check() whether the wallets are synced.
+ */
+
+static int
+aw_queue_gauges(void)
+{
+    int                i;
     aw_conf_t         *conf;
     aw_redis_t        *r;
     redisReply        *reply[5];
@@ -1260,7 +1312,7 @@ aw_queue_tick(aw_msec_t now)
         || aw_redis_append(r, "XLEN %s", AXON_KEY_JOBS_DEAD) != AW_OK
         || aw_redis_append(r, "EXISTS %s", AXON_KEY_WALLETS_SYNCED) != AW_OK)
     {
-        return;
+        return AW_ERROR;
     }
 
     for (i = 0; i < 5; i++) {
@@ -1271,7 +1323,7 @@ aw_queue_tick(aw_msec_t now)
                 freeReplyObject(reply[i]);
             }
 
-            return;
+            return AW_ERROR;
         }
     }
 
@@ -1316,33 +1368,7 @@ aw_queue_tick(aw_msec_t now)
         freeReplyObject(reply[i]);
     }
 
-    snprintf(key, sizeof(key), AXON_KEY_QUEUE_STATS "%s", aw_queue.consumer);
-
-    if (aw_redis_append(r, "HSET %s done %llu failed %llu retried %llu "
-                        "dead %llu replayed %llu claimed %llu depth %lld "
-                        "pending %lld oldest_age_ms %lld dead_depth %lld "
-                        "worker %s updated %lld", key,
-                        (unsigned long long) s->done,
-                        (unsigned long long) s->failed,
-                        (unsigned long long) s->retried,
-                        (unsigned long long) s->dead,
-                        (unsigned long long) s->replayed,
-                        (unsigned long long) s->claimed,
-                        (long long) s->depth, (long long) s->pending,
-                        (long long) s->oldest_age, (long long) s->dead_depth,
-                        conf->worker_id, (long long) aw_unix_msec())
-        != AW_OK
-        || aw_redis_append(r, "PEXPIRE %s %lld", key,
-                           (long long) aw_max(conf->heartbeat_ttl,
-                                              3 * conf->heartbeat_interval))
-           != AW_OK)
-    {
-        return;
-    }
-
-    aw_queue.replies += 2;
-
-    (void) aw_queue_flush(NULL, 0);
+    return AW_OK;
 }
 
 

@@ -33,7 +33,12 @@ typedef struct {
 } aw_rpc_buf_t;
 
 
+static void aw_rpc_batch_match(aw_rpc_t *rpc, json_t *answer,
+    json_int_t first, size_t n, const char **methods, json_t **results,
+    int *rcs);
 static int aw_rpc_exchange(aw_rpc_t *rpc, json_t *request, json_t **answer);
+static int aw_rpc_exchange_failed(aw_rpc_t *rpc, int rc, unsigned tried,
+    unsigned wrong, aw_msec_t next);
 static int aw_rpc_post(aw_rpc_t *rpc, aw_rpc_url_t *u, const char *body,
     size_t len, json_t **answer);
 static int aw_rpc_check_chain(aw_rpc_t *rpc, aw_rpc_url_t *u);
@@ -270,7 +275,7 @@ aw_rpc_batch(aw_rpc_t *rpc, size_t n, const char **methods, json_t **params,
 {
     int          rc;
     size_t       i, k;
-    json_t      *request, *answer, *one, *jid;
+    json_t      *request, *answer, *one;
     json_int_t   first, id;
 
     for (i = 0; i < n; i++) {
@@ -341,6 +346,27 @@ aw_rpc_batch(aw_rpc_t *rpc, size_t n, const char **methods, json_t **params,
         return rc;
     }
 
+    aw_rpc_batch_match(rpc, answer, first, n, methods, results, rcs);
+
+    json_decref(answer);
+
+    return AW_RPC_OK;
+}
+
+
+/*
+ * Each answer of a batch to its call by id (the ids of the calls run from
+ * first); a call without an answer, or with two, is malformed.
+ */
+
+static void
+aw_rpc_batch_match(aw_rpc_t *rpc, json_t *answer, json_int_t first, size_t n,
+    const char **methods, json_t **results, int *rcs)
+{
+    size_t       i, k;
+    json_t      *one, *jid;
+    json_int_t   id;
+
     json_array_foreach(answer, k, one) {
         jid = json_is_object(one) ? json_object_get(one, "id") : NULL;
 
@@ -375,10 +401,6 @@ aw_rpc_batch(aw_rpc_t *rpc, size_t n, const char **methods, json_t **params,
                                  (long long) (first + (json_int_t) i));
         }
     }
-
-    json_decref(answer);
-
-    return AW_RPC_OK;
 }
 
 
@@ -477,6 +499,21 @@ aw_rpc_exchange(aw_rpc_t *rpc, json_t *request, json_t **answer)
     }
 
     free(body);
+
+    return aw_rpc_exchange_failed(rpc, rc, tried, wrong, next);
+}
+
+
+/*
+ * Why no URL answered: all on another chain, all down and not yet due,
+ * or the last one's failure (rc, already in rpc->error).
+ */
+
+static int
+aw_rpc_exchange_failed(aw_rpc_t *rpc, int rc, unsigned tried, unsigned wrong,
+    aw_msec_t next)
+{
+    aw_msec_t  now;
 
     if (wrong == rpc->nurls) {
         return aw_rpc_fail(rpc, AW_RPC_ECHAIN, "every RPC URL is on "

@@ -20,7 +20,7 @@
  *              (sched_reconcile.c)
  *
  * A launch blocks the worker's one thread for the container's start and
- * readiness (the queue waits meanwhile; see README, Sessions).
+ * readiness (the queue waits meanwhile; docs/worker.md, "GPU sessions").
  */
 
 
@@ -842,7 +842,8 @@ aw_sched_heartbeats(char **ids, char **hbs)
 
         la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, id));
         lb += sprintf(b + lb, "%s%lld", i ? "," : "",
-                      aw_max(aw_sched_unix(reply, 0), aw_sched_unix(reply, 1)));
+                      aw_max(aw_sched_unix(reply, 0),
+                             aw_sched_unix(reply, 1)));
 
         freeReplyObject(reply);
     }

@@ -1,11 +1,12 @@
 /*
  * axon-worker: the job kinds of GPU sessions (see sched.h).
  *
- * Each writes Postgres only (sql/004_sessions.sql), in one statement, and
- * wakes the scheduler, which publishes the change to Redis: a handler runs
- * inside a batch of the queue, whose Redis replies may be in flight.  But
- * session.claim (AW_JOB_REDIS: the pipeline is emptied first) publishes
- * the sessions its statement gave GPUs to itself (sql/006_perf.sql).
+ * Each writes Postgres only (sql/functions/axon_session_*.sql), in one
+ * statement, and wakes the scheduler, which publishes the change to Redis:
+ * a handler runs inside a batch of the queue, whose Redis replies may be
+ * in flight.  But session.claim (AW_JOB_REDIS: the pipeline is emptied
+ * first) publishes the sessions its statement gave GPUs to itself
+ * (axon_session_claim_assign).
  */
 
 
@@ -32,8 +33,8 @@ static aw_db_stmt_t  aw_session_claim_stmt = aw_db_stmt("session_claim",
     " o_new FROM axon_session_claim($1::bigint, $2, $3, $4, $5::int, $6::int,"
     " nullif($7, ''), nullif($8, ''), $9::int)");
 
-/* the claim and the scheduler's pass in one statement (sql/006_perf.sql,
- * 010_grace.sql) */
+/* the claim and the scheduler's pass in one statement
+ * (sql/functions/axon_session_claim_assign.sql) */
 static aw_db_stmt_t  aw_session_claim_assign_stmt = aw_db_stmt(
     "session_claim_assign",
     "SELECT o_state, coalesce(o_end_reason, '') AS o_end_reason, o_wallet,"

@@ -5,7 +5,7 @@
  *               session.release (queued by the module), session.end,
  *               gpu.drain, gpu.undrain (admins)
  *   sched.c     the job source that runs the rest: the scheduler (the fair
- *               queue, sql/003_sessions.sql's axon_sched_assign), launching
+ *               queue, sql/functions/axon_sched_assign.sql), launching
  *               and stopping containers, the billing tick, idle and grace;
  *               sched_publish.c publishes sessions and profiles to Redis,
  *               sched_reconcile.c is the reconcile sweep (scheduler.h)

@@ -1,10 +1,10 @@
 /*
  * axon-worker: x402.pay, the settlement of an x402 payment the module
- * verified (README, "Agents: x402"), and the SSH session it pays for.
+ * verified (docs/x402.md), and the SSH session it pays for.
  *
  * The module checked everything it can without the chain and recorded the
  * payment in axon:x402:pay:NONCE (pending).  Here, by the payment's row in
- * x402_payments (sql/008_x402.sql, keyed by nonce and payer since 009),
+ * x402_payments (keyed by nonce and payer; docs/database.md),
  * each step idempotent, so that a job run again (a crash, a retry) picks up
  * where the last run stopped:
  *
@@ -26,7 +26,7 @@
  *   3. the settlement's receipt read (either mode): the authorization's
  *      Transfer to payTo, and its index in the transaction;
  *   4. the credit, ledger key x402:NONCE:PAYER, with the row 'settled' and
- *      the claim of the transfer (chain_credits, sql/009) in one
+ *      the claim of the transfer (chain_credits) in one
  *      transaction (axon_x402_settled): a deposit path that sees the same
  *      Transfer later credits nothing, and one that came first leaves
  *      nothing to credit here;

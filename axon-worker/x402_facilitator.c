@@ -20,6 +20,9 @@
 
 
 static const char *aw_x402_str(json_t *obj, const char *name);
+static int aw_x402_verify(aw_x402_t *x, json_t *body, aw_x402_outcome_e *out);
+static aw_x402_outcome_e aw_x402_settled(aw_x402_t *x, json_t *answer,
+    long status);
 static int aw_x402_http(const char *path, json_t *body, long *status,
     json_t **answer, char *err, size_t errlen);
 
@@ -47,13 +50,11 @@ aw_x402_str(json_t *obj, const char *name)
 aw_x402_outcome_e
 aw_x402_facilitator(aw_x402_t *x)
 {
-    int           rc;
-    long          status;
-    char          err[256];
-    json_t       *body, *answer, *v;
-    PGresult     *pg;
-    aw_hash_t     hash;
-    const char   *params[4], *s;
+    int                rc;
+    long               status;
+    char               err[256];
+    json_t            *body, *answer;
+    aw_x402_outcome_e  out;
 
     body = json_pack("{s:i, s:O, s:O}", "x402Version", 2,
                      "paymentPayload", x->payload,
@@ -62,52 +63,10 @@ aw_x402_facilitator(aw_x402_t *x)
         return aw_x402_later(x, "out of memory");
     }
 
-    if (strcmp(x->state, "new") == 0) {
-        rc = aw_x402_http("/verify", body, &status, &answer, err,
-                          sizeof(err));
-
-        if (rc != AW_OK) {
-            json_decref(body);
-            return aw_x402_fail(x, "facilitator_unavailable", "/verify: %s",
-                                err);
-        }
-
-        v = json_object_get(answer, "isValid");
-
-        if (!json_is_true(v)) {
-            if (!json_is_boolean(v)) {
-                aw_x402_fail(x, "facilitator_error", "/verify answered "
-                             "HTTP %ld without isValid", status);
-            } else {
-                s = json_string_value(json_object_get(answer,
-                                                      "invalidReason"));
-                aw_x402_fail(x, s ? s : "invalid_payment", "/verify: %s",
-                             aw_x402_str(answer, "invalidMessage"));
-            }
-
-            json_decref(answer);
-            json_decref(body);
-            return AW_X402_FAILED;
-        }
-
-        json_decref(answer);
-
-        /* from here the facilitator may move the money: 'sent' first */
-
-        params[0] = x->nonce;
-        params[1] = x->payer;
-        params[2] = "sent";
-        params[3] = "new";
-
-        pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_state_stmt, 4,
-                                  params);
-        if (pg == NULL) {
-            json_decref(body);
-            return aw_x402_later(x, "postgres: %s", aw_worker.db.error);
-        }
-
-        PQclear(pg);
-        strcpy(x->state, "sent");
+    if (strcmp(x->state, "new") == 0
+        && aw_x402_verify(x, body, &out) != AW_OK)
+    {
+        return out;
     }
 
     rc = aw_x402_http("/settle", body, &status, &answer, err, sizeof(err));
@@ -117,6 +76,87 @@ aw_x402_facilitator(aw_x402_t *x)
         /* it may have settled: ask again later, it answers for the same */
         return aw_x402_later(x, "/settle: %s; asking again", err);
     }
+
+    return aw_x402_settled(x, answer, status);
+}
+
+
+/*
+ * /verify, then the row marked 'sent': from here the facilitator may move
+ * the money.  AW_ERROR with the outcome in *out, and body freed.
+ */
+
+static int
+aw_x402_verify(aw_x402_t *x, json_t *body, aw_x402_outcome_e *out)
+{
+    int          rc;
+    long         status;
+    char         err[256];
+    json_t      *answer, *v;
+    PGresult    *pg;
+    const char  *params[4], *s;
+
+    rc = aw_x402_http("/verify", body, &status, &answer, err,
+                      sizeof(err));
+
+    if (rc != AW_OK) {
+        json_decref(body);
+        *out = aw_x402_fail(x, "facilitator_unavailable", "/verify: %s",
+                            err);
+        return AW_ERROR;
+    }
+
+    v = json_object_get(answer, "isValid");
+
+    if (!json_is_true(v)) {
+        if (!json_is_boolean(v)) {
+            aw_x402_fail(x, "facilitator_error", "/verify answered "
+                         "HTTP %ld without isValid", status);
+        } else {
+            s = json_string_value(json_object_get(answer,
+                                                  "invalidReason"));
+            aw_x402_fail(x, s ? s : "invalid_payment", "/verify: %s",
+                         aw_x402_str(answer, "invalidMessage"));
+        }
+
+        json_decref(answer);
+        json_decref(body);
+        *out = AW_X402_FAILED;
+        return AW_ERROR;
+    }
+
+    json_decref(answer);
+
+    /* from here the facilitator may move the money: 'sent' first */
+
+    params[0] = x->nonce;
+    params[1] = x->payer;
+    params[2] = "sent";
+    params[3] = "new";
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_x402_state_stmt, 4,
+                              params);
+    if (pg == NULL) {
+        json_decref(body);
+        *out = aw_x402_later(x, "postgres: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    PQclear(pg);
+    strcpy(x->state, "sent");
+
+    return AW_OK;
+}
+
+
+/* what /settle answered; answer is freed */
+
+static aw_x402_outcome_e
+aw_x402_settled(aw_x402_t *x, json_t *answer, long status)
+{
+    PGresult    *pg;
+    aw_hash_t    hash;
+    const char  *params[3], *s;
 
     /* the hash, lowercase as we keep it; anything else: none */
     s = json_string_value(json_object_get(answer, "transaction"));

@@ -4,14 +4,16 @@
 //
 // RESULTS holds one measurement a line, a kind then key=value pairs:
 //   http target=T round=R kind=load|one rps=… p50_us=… p99_us=… requests=…
-//        non2xx=… sockerr=… cpu_nginx=TICKS cpu_redis=TICKS
+//        non2xx=… sockerr=… cpu_nginx=TICKS cpu_redis=TICKS [upstream_conns=N]
+//        (T chp: configurable-http-proxy; cpu_nginx is its node process's)
 //   rss target=T workers=N vmrss_kb=… anon_kb=…     (sums over the workers)
 //   crypto KEY=VALUE                                 (bench_recover's output)
 //   ir op=OP instructions=N                          (callgrind, one call)
 //   queue target=T round=R jobs=N seconds=S jps=J    (scripts/bench-queue)
 //   info KEY=VALUE                                  (date, cpus, clk_tck, …)
 //   signin round=R signins=N errors=E secs=S cpu_nginx=TICKS cpu_redis=TICKS
-//   ws target=gated|plain round=R mibs=… p50_us=… p99_us=…   (bench/ws.mjs)
+//   ws target=gated|plain|small|chp round=R mibs=… p50_us=… p99_us=…
+//                                                    (bench/ws.mjs)
 //   sessions bench=billing_tick round=R sessions=N due=D ms=… cpu_ms=…
 //   sessions bench=claim_scheduled claims=N p50_ms=… p99_ms=… max_ms=…
 //   sessions bench=claim_scheduled_flood claims=Q+F quiet_p50_ms=… quiet_p99_ms=… flood_p50_ms=… flood_p99_ms=… ratio=… payments=N answers=STATUS:N,…
@@ -130,6 +132,20 @@ httpRows('gate GET /api/health vs plain nginx return 200:', 'gate', 'plain');
 httpRows('gate GET /api/nope (JSON 404, no Redis) vs plain:', 'gate404', 'plain');
 httpRows('nginx + module loaded, unused, vs plain nginx:', 'loaded', 'plain');
 httpRows('gated proxy_pass vs the same, ungated:', 'gated', 'ungated');
+httpRows('gated proxy_pass vs configurable-http-proxy:', 'gated', 'chp');
+
+// upstream connections opened per request, under load: keep-alive is on
+// where this is about 0
+const conns = (t) => {
+    const v = http.filter((h) => h.target === t && h.kind === 'load' && h.upstream_conns !== undefined)
+        .map((h) => h.upstream_conns / h.requests);
+    return v.length ? median(v) : null;
+};
+if (conns('gated') !== null) {
+    row('  upstream connections opened per request:',
+        ['gated', 'ungated', 'chp'].filter((t) => conns(t) !== null)
+            .map((t) => `${t} ${conns(t).toFixed(4)}`).join(', '));
+}
 rssRow('nginx worker RSS, gate vs plain:', 'gate', 'plain');
 rssRow('nginx worker RSS, module loaded unused vs plain:', 'loaded', 'plain');
 
@@ -155,6 +171,16 @@ if (ws.length) {
     row('  echo latency, one message at a time:',
         `p50 ${l.a >= l.b ? '+' : ''}${(l.a - l.b).toFixed(1)} us (${x(l.ratio)})  p99 ${x(l99.ratio)}   ` +
         `(gated ${l.a.toFixed(0)} / ${l99.a.toFixed(0)} us; plain ${l.b.toFixed(0)} / ${l99.b.toFixed(0)} us)`);
+    const versus = (label, a, b) => {
+        const [ra, rb] = [by(a), by(b)];
+        const tp = paired(ra, rb, (w) => w.mibs);
+        const lp = paired(ra, rb, (w) => w.p50_us);
+        if (!tp) return;
+        row(label, `${x(tp.ratio)}   (${a} ${tp.a.toFixed(0)} MiB/s, ${b} ${tp.b.toFixed(0)} MiB/s; ` +
+            `echo p50 ${lp.a.toFixed(0)} vs ${lp.b.toFixed(0)} us)`);
+    };
+    versus('WebSocket stream, gated vs configurable-http-proxy:', 'gated', 'chp');
+    versus('  plain, proxy_buffer_size 64k vs nginx default:', 'plain', 'small');
 }
 
 if (signin.length && crypto.raw_ns) {

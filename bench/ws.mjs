@@ -1,19 +1,25 @@
 // A WebSocket stream through the gate (`axon_gate session`, the desktop's
-// way) against the same stream through a plain proxy_pass location, for
-// scripts/bench.  Prints "ws" result lines.
+// way) against the same stream through a plain proxy_pass location, and
+// through other proxies in front of the same server, for scripts/bench.
+// Prints "ws" result lines.
 //
-//   node bench/ws.mjs GATED_URL PLAIN_URL UPSTREAM_PORT ROUNDS
+//   node bench/ws.mjs GATED_URL PLAIN_URL UPSTREAM_PORT ROUNDS [NAME=URL ...]
 //
 // GATED_URL and PLAIN_URL are ws:// URLs of the two locations (the gated
-// one with ?token=); both proxy to the server this script starts on
-// UPSTREAM_PORT.  Per round and location: throughput (the server pushes
-// 64 MiB in 64 KiB messages, timed at the client) and latency (2,000
-// one-at-a-time echoes of 64 bytes, p50/p99), after one untimed stream on
-// each; the order of the two alternates from round to round.
+// one with ?token=); NAME=URL adds a target of that name (scripts/bench:
+// `small`, the plain location with nginx's default buffers; `chp`,
+// JupyterHub's configurable-http-proxy).  All proxy to the server this
+// script starts on UPSTREAM_PORT.  Per round and target: throughput (the
+// server pushes 64 MiB in 64 KiB messages, timed at the client) and
+// latency (2,000 one-at-a-time echoes of 64 bytes, p50/p99), after one
+// untimed stream on each; the order of the targets turns from round to
+// round.
 
 import { WebSocketServer, WebSocket } from 'ws';
 
-const [gated, plain, port, rounds] = process.argv.slice(2);
+const [gated, plain, port, rounds, ...more] = process.argv.slice(2);
+const targets = [['gated', gated], ['plain', plain],
+    ...more.map((m) => [m.slice(0, m.indexOf('=')), m.slice(m.indexOf('=') + 1)])];
 const CHUNK = 64 * 1024;
 const TOTAL = 64 * 1024 * 1024;
 const ECHOES = 2000;
@@ -82,12 +88,12 @@ async function latency(url) {
 }
 
 // warm-up, untimed: the first stream of a run pays for JIT and buffers
-await throughput(gated);
-await throughput(plain);
+for (const [, url] of targets) await throughput(url);
 
 for (let r = 1; r <= Number(rounds); r++) {
-    // alternate which side goes first
-    const order = r % 2 ? [['gated', gated], ['plain', plain]] : [['plain', plain], ['gated', gated]];
+    // turn which target goes first
+    const k = (r - 1) % targets.length;
+    const order = [...targets.slice(k), ...targets.slice(0, k)];
     for (const [name, url] of order) {
         const mibs = await throughput(url);
         const { p50, p99 } = await latency(url);

@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 
-/* ---- keys ---------------------------------------------------------------- */
+/* ---- keys --------------------------------------------------------------- */
 
 /* string, JSON {"profiles": [{"name", "gpus", "price", ...}], "ssh",
  * "grace_minutes", ...}: the worker publishes, the module reads */
@@ -64,7 +64,7 @@
 #define AXON_KEY_X402_PENDING    "axon:x402:pending"
 
 
-/* ---- hash fields ----------------------------------------------------------- */
+/* ---- hash fields -------------------------------------------------------- */
 
 /* axon:wallet:ADDR */
 #define AXON_WALLET_BALANCE      "balance"     /* worker: credit minutes */
@@ -116,7 +116,7 @@
 #define AXON_JOBSTATE_ERROR      "error"
 
 
-/* ---- job kinds ------------------------------------------------------------- */
+/* ---- job kinds ---------------------------------------------------------- */
 
 /*
  * Every job is a stream entry: "kind", then its fields.  The worker's
@@ -124,17 +124,17 @@
  * bounds; the module queues these from its scripts (lua/):
  *
  *   auth.signin      wallet token_hash issued_at expires_at nonce ip
- *                    user_agent                          lua/signin.lua
- *   auth.logout      token_hash wallet at                lua/logout.lua
- *   deposit.verify   tx_hash wallet                      lua/deposit_verify.lua
- *   deposit.tier     wallet                              lua/deposit_quote.lua
+ *                    user_agent                       lua/signin.lua
+ *   auth.logout      token_hash wallet at             lua/logout.lua
+ *   deposit.verify   tx_hash wallet                   lua/deposit_verify.lua
+ *   deposit.tier     wallet                           lua/deposit_quote.lua
  *   session.claim    session_id wallet profile mode [ssh_key]
- *                                                        lua/session_claim.lua
- *   session.leave    session_id wallet                   lua/session_leave.lua
- *   session.release  session_id wallet                   lua/session_release.lua
+ *                                                     lua/session_claim.lua
+ *   session.leave    session_id wallet                lua/session_leave.lua
+ *   session.release  session_id wallet                lua/session_release.lua
  *   x402.pay         nonce payer profile minutes ssh_key amount payload
  *                    requirements token_hash token_exp [session_id]
- *                    (on axon:x402:jobs)                 lua/x402_pay.lua
+ *                    (on axon:x402:jobs)              lua/x402_pay.lua
  *
  * and an admin adds the others by hand (credit.*, deposit.credit|reject|
  * rescan, job.replay, session.end, gpu.drain|undrain).
@@ -161,7 +161,7 @@
 #define AXON_JOB_GPU_UNDRAIN     "gpu.undrain"
 
 
-/* ---- scripts --------------------------------------------------------------- */
+/* ---- scripts ------------------------------------------------------------ */
 
 /*
  * A script of lua/, as embedded: AXON_SCRIPT(SIGNIN) for lua/signin.lua.
@@ -210,7 +210,7 @@ typedef struct {
 #define AXON_X402_PAY_ALL_MAX    (-6)          /* everyone's */
 
 
-/* ---- the price ------------------------------------------------------------- */
+/* ---- the price ---------------------------------------------------------- */
 
 /*
  * Credit minutes one minute of a profile costs: each of its GPUs at the

@@ -62,6 +62,11 @@ typedef struct {
 } axon_siwe_lines_t;
 
 
+static const char *axon_siwe_bytes(const char *msg, size_t len);
+static int axon_siwe_head(axon_siwe_t *m, axon_siwe_lines_t *it,
+    axon_str_t *line, const char **err);
+static int axon_siwe_body(axon_siwe_t *m, axon_siwe_lines_t *it,
+    axon_str_t *line, const char **err);
 static int axon_siwe_next_line(axon_siwe_lines_t *it, axon_str_t *line);
 static int axon_siwe_field_of(const axon_str_t *line);
 static int axon_siwe_later(const axon_siwe_lines_t *it, int field);
@@ -114,200 +119,27 @@ int
 axon_siwe_parse(axon_siwe_t *m, const char *msg, size_t len,
     const char **why)
 {
-    int                 k, idx;
-    size_t              i;
-    unsigned char       c;
     const char         *err;
-    axon_str_t          line, next;
-    axon_siwe_lines_t   it, peek;
-    unsigned char       seen[AXON_SIWE_NFIELDS];
+    axon_str_t          line;
+    axon_siwe_lines_t   it;
 
     memset(m, 0, sizeof(axon_siwe_t));
     m->expiration_unix = -1;
     m->not_before_unix = -1;
 
-    err = NULL;
+    err = axon_siwe_bytes(msg, len);
 
-    if (msg == NULL || len == 0) {
-        err = "the message is empty";
+    if (err != NULL) {
         goto failed;
-    }
-
-    if (memchr(msg, '\0', len) != NULL) {
-        err = "the message contains a NUL byte";
-        goto failed;
-    }
-
-    if (memchr(msg, '\r', len) != NULL) {
-        err = "the message contains a CR: lines must end with LF alone";
-        goto failed;
-    }
-
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) msg[i];
-
-        if ((c < 0x20 && c != '\n') || c > 0x7e) {
-            err = "the message contains a byte that is not printable ASCII";
-            goto failed;
-        }
     }
 
     it.p = msg;
     it.end = msg + len;
     it.last = 0;
 
-    /* line 1: [scheme "://"] domain " wants you to sign in ..." */
-
-    (void) axon_siwe_next_line(&it, &line);
-
-    if (line.len < sizeof(AXON_SIWE_HEADER) - 1
-        || memcmp(line.data + line.len - (sizeof(AXON_SIWE_HEADER) - 1),
-                  AXON_SIWE_HEADER, sizeof(AXON_SIWE_HEADER) - 1) != 0)
+    if (axon_siwe_head(m, &it, &line, &err) != AXON_OK
+        || axon_siwe_body(m, &it, &line, &err) != AXON_OK)
     {
-        err = "line 1: expected \"DOMAIN wants you to sign in with your "
-              "Ethereum account:\"";
-        goto failed;
-    }
-
-    if (axon_siwe_domain(m, line.data,
-                         line.len - (sizeof(AXON_SIWE_HEADER) - 1), &err)
-        != AXON_OK)
-    {
-        goto failed;
-    }
-
-    /* line 2: the address; line 3: empty */
-
-    if (!axon_siwe_next_line(&it, &line)) {
-        err = "missing address";
-        goto failed;
-    }
-
-    if (axon_siwe_address(m, &line, &err) != AXON_OK) {
-        goto failed;
-    }
-
-    if (!axon_siwe_next_line(&it, &line)) {
-        err = "missing URI";
-        goto failed;
-    }
-
-    if (line.len != 0) {
-        err = "line 3 must be empty";
-        goto failed;
-    }
-
-    /*
-     * The statement: the next line when it is not empty and an empty line
-     * that is not the last follows it.  Otherwise there is no statement and
-     * the next line is either the empty line of the EIP's ABNF or already
-     * "URI: " (as viem writes it).
-     */
-
-    if (!axon_siwe_next_line(&it, &line)) {
-        err = "missing URI";
-        goto failed;
-    }
-
-    peek = it;
-
-    if (line.len == 0) {
-        if (!axon_siwe_next_line(&it, &line)) {
-            err = "missing URI";
-            goto failed;
-        }
-
-    } else if (axon_siwe_next_line(&peek, &next)
-               && next.len == 0 && !peek.last)
-    {
-        if (axon_siwe_statement_check(line.data, line.len) != AXON_OK) {
-            err = "the statement contains a character that is not allowed";
-            goto failed;
-        }
-
-        m->statement = line;
-        it = peek;
-
-        /* the empty line was not the last: there is a next one */
-
-        (void) axon_siwe_next_line(&it, &line);
-    }
-
-    /* the fields, one per line, in order, each at most once */
-
-    memset(seen, 0, sizeof(seen));
-    idx = 0;
-
-    for ( ;; ) {
-
-        if (line.len == 0) {
-            err = it.last ? "the message must not end with a newline"
-                          : "unexpected empty line";
-            goto failed;
-        }
-
-        if (idx == AXON_SIWE_NFIELDS
-            && line.len >= 2 && line.data[0] == '-' && line.data[1] == ' ')
-        {
-            if (!axon_uri_ok(line.data + 2, line.len - 2)) {
-                err = "a resource is not a valid RFC 3986 URI";
-                goto failed;
-            }
-
-            if (m->nresources++ == 0) {
-                m->resources.data = line.data;
-            }
-
-            goto next_line;
-        }
-
-        k = axon_siwe_field_of(&line);
-
-        if (k < 0) {
-            err = (idx == 0)
-                  ? "missing URI (a statement must be one line followed by "
-                    "an empty line)"
-                  : axon_siwe_fields[idx - 1].after;
-            goto failed;
-        }
-
-        if (seen[k]) {
-            err = axon_siwe_fields[k].duplicate;
-            goto failed;
-        }
-
-        if (k < idx) {
-            err = axon_siwe_fields[k].order;
-            goto failed;
-        }
-
-        /* skipped a required field: missing, or somewhere further down */
-
-        if (idx < k && idx <= AXON_SIWE_ISSUED_AT) {
-            err = axon_siwe_later(&it, idx) ? axon_siwe_fields[idx].order
-                                            : axon_siwe_fields[idx].missing;
-            goto failed;
-        }
-
-        line.data += axon_siwe_fields[k].len;
-        line.len -= axon_siwe_fields[k].len;
-
-        if (axon_siwe_value(m, k, &line, &err) != AXON_OK) {
-            goto failed;
-        }
-
-        seen[k] = 1;
-        idx = k + 1;
-
-    next_line:
-
-        if (!axon_siwe_next_line(&it, &line)) {
-            break;
-        }
-    }
-
-    if (idx <= AXON_SIWE_ISSUED_AT) {
-        err = axon_siwe_fields[idx].missing;
         goto failed;
     }
 
@@ -324,6 +156,220 @@ failed:
     }
 
     return AXON_ERR_SIWE;
+}
+
+
+/* the message's bytes: printable ASCII lines ending with LF; NULL: good */
+
+static const char *
+axon_siwe_bytes(const char *msg, size_t len)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (msg == NULL || len == 0) {
+        return "the message is empty";
+    }
+
+    if (memchr(msg, '\0', len) != NULL) {
+        return "the message contains a NUL byte";
+    }
+
+    if (memchr(msg, '\r', len) != NULL) {
+        return "the message contains a CR: lines must end with LF alone";
+    }
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) msg[i];
+
+        if ((c < 0x20 && c != '\n') || c > 0x7e) {
+            return "the message contains a byte that is not printable ASCII";
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The lines before the fields: the domain's line, the address, an empty
+ * line and the statement if there is one.  *line is then the first field's.
+ */
+
+static int
+axon_siwe_head(axon_siwe_t *m, axon_siwe_lines_t *it, axon_str_t *line,
+    const char **err)
+{
+    axon_str_t         next;
+    axon_siwe_lines_t  peek;
+
+    /* line 1: [scheme "://"] domain " wants you to sign in ..." */
+
+    (void) axon_siwe_next_line(it, line);
+
+    if (line->len < sizeof(AXON_SIWE_HEADER) - 1
+        || memcmp(line->data + line->len - (sizeof(AXON_SIWE_HEADER) - 1),
+                  AXON_SIWE_HEADER, sizeof(AXON_SIWE_HEADER) - 1) != 0)
+    {
+        *err = "line 1: expected \"DOMAIN wants you to sign in with your "
+               "Ethereum account:\"";
+        return AXON_ERR_SIWE;
+    }
+
+    if (axon_siwe_domain(m, line->data,
+                         line->len - (sizeof(AXON_SIWE_HEADER) - 1), err)
+        != AXON_OK)
+    {
+        return AXON_ERR_SIWE;
+    }
+
+    /* line 2: the address; line 3: empty */
+
+    if (!axon_siwe_next_line(it, line)) {
+        *err = "missing address";
+        return AXON_ERR_SIWE;
+    }
+
+    if (axon_siwe_address(m, line, err) != AXON_OK) {
+        return AXON_ERR_SIWE;
+    }
+
+    if (!axon_siwe_next_line(it, line)) {
+        *err = "missing URI";
+        return AXON_ERR_SIWE;
+    }
+
+    if (line->len != 0) {
+        *err = "line 3 must be empty";
+        return AXON_ERR_SIWE;
+    }
+
+    /*
+     * The statement: the next line when it is not empty and an empty line
+     * that is not the last follows it.  Otherwise there is no statement and
+     * the next line is either the empty line of the EIP's ABNF or already
+     * "URI: " (as viem writes it).
+     */
+
+    if (!axon_siwe_next_line(it, line)) {
+        *err = "missing URI";
+        return AXON_ERR_SIWE;
+    }
+
+    peek = *it;
+
+    if (line->len == 0) {
+        if (!axon_siwe_next_line(it, line)) {
+            *err = "missing URI";
+            return AXON_ERR_SIWE;
+        }
+
+    } else if (axon_siwe_next_line(&peek, &next)
+               && next.len == 0 && !peek.last)
+    {
+        if (axon_siwe_statement_check(line->data, line->len) != AXON_OK) {
+            *err = "the statement contains a character that is not allowed";
+            return AXON_ERR_SIWE;
+        }
+
+        m->statement = *line;
+        *it = peek;
+
+        /* the empty line was not the last: there is a next one */
+
+        (void) axon_siwe_next_line(it, line);
+    }
+
+    return AXON_OK;
+}
+
+
+/* the fields from *line on, one per line, in order, each at most once */
+
+static int
+axon_siwe_body(axon_siwe_t *m, axon_siwe_lines_t *it, axon_str_t *line,
+    const char **err)
+{
+    int            k, idx;
+    unsigned char  seen[AXON_SIWE_NFIELDS];
+
+    memset(seen, 0, sizeof(seen));
+    idx = 0;
+
+    for ( ;; ) {
+
+        if (line->len == 0) {
+            *err = it->last ? "the message must not end with a newline"
+                            : "unexpected empty line";
+            return AXON_ERR_SIWE;
+        }
+
+        if (idx == AXON_SIWE_NFIELDS
+            && line->len >= 2 && line->data[0] == '-' && line->data[1] == ' ')
+        {
+            if (!axon_uri_ok(line->data + 2, line->len - 2)) {
+                *err = "a resource is not a valid RFC 3986 URI";
+                return AXON_ERR_SIWE;
+            }
+
+            if (m->nresources++ == 0) {
+                m->resources.data = line->data;
+            }
+
+            goto next_line;
+        }
+
+        k = axon_siwe_field_of(line);
+
+        if (k < 0) {
+            *err = (idx == 0)
+                   ? "missing URI (a statement must be one line followed by "
+                     "an empty line)"
+                   : axon_siwe_fields[idx - 1].after;
+            return AXON_ERR_SIWE;
+        }
+
+        if (seen[k]) {
+            *err = axon_siwe_fields[k].duplicate;
+            return AXON_ERR_SIWE;
+        }
+
+        if (k < idx) {
+            *err = axon_siwe_fields[k].order;
+            return AXON_ERR_SIWE;
+        }
+
+        /* skipped a required field: missing, or somewhere further down */
+
+        if (idx < k && idx <= AXON_SIWE_ISSUED_AT) {
+            *err = axon_siwe_later(it, idx) ? axon_siwe_fields[idx].order
+                                            : axon_siwe_fields[idx].missing;
+            return AXON_ERR_SIWE;
+        }
+
+        line->data += axon_siwe_fields[k].len;
+        line->len -= axon_siwe_fields[k].len;
+
+        if (axon_siwe_value(m, k, line, err) != AXON_OK) {
+            return AXON_ERR_SIWE;
+        }
+
+        seen[k] = 1;
+        idx = k + 1;
+
+    next_line:
+
+        if (!axon_siwe_next_line(it, line)) {
+            break;
+        }
+    }
+
+    if (idx <= AXON_SIWE_ISSUED_AT) {
+        *err = axon_siwe_fields[idx].missing;
+        return AXON_ERR_SIWE;
+    }
+
+    return AXON_OK;
 }
 
 

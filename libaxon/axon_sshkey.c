@@ -43,6 +43,9 @@ static const struct {
 };
 
 
+static int axon_ssh_key_material(axon_ssh_blob_t *b, size_t n,
+    const char **why);
+static int axon_ssh_rsa(axon_ssh_blob_t *b, const char **why);
 static int axon_ssh_string(axon_ssh_blob_t *b, const uint8_t **s,
     size_t *len);
 
@@ -50,7 +53,7 @@ static int axon_ssh_string(axon_ssh_blob_t *b, const uint8_t **s,
 int
 axon_ssh_key_check(const char *line, size_t len, const char **why)
 {
-    size_t           i, n, tlen, blen, slen, bits;
+    size_t           i, n, tlen, blen, slen;
     const char      *type, *b64, *end;
     const uint8_t   *s;
     axon_ssh_blob_t  b;
@@ -125,74 +128,102 @@ axon_ssh_key_check(const char *line, size_t len, const char **why)
         return AXON_ERR_SSH_KEY;
     }
 
-    if (tlen == sizeof("ssh-ed25519") - 1
-        && memcmp(type, "ssh-ed25519", tlen) == 0)
-    {
-        if (axon_ssh_string(&b, &s, &slen) != AXON_OK || slen != 32) {
-            *why = "the ed25519 key is not 32 bytes";
-            return AXON_ERR_SSH_KEY;
-        }
-
-    } else if (axon_ssh_types[n].curve) {
-        if (axon_ssh_string(&b, &s, &slen) != AXON_OK
-            || slen != strlen(axon_ssh_types[n].curve)
-            || memcmp(s, axon_ssh_types[n].curve, slen) != 0)
-        {
-            *why = "the ECDSA key names another curve than its type";
-            return AXON_ERR_SSH_KEY;
-        }
-
-        if (axon_ssh_string(&b, &s, &slen) != AXON_OK
-            || slen != axon_ssh_types[n].point || s[0] != 0x04)
-        {
-            *why = "the ECDSA key's point is malformed";
-            return AXON_ERR_SSH_KEY;
-        }
-
-    } else {
-        /* ssh-rsa: mpint e, mpint n */
-
-        if (axon_ssh_string(&b, &s, &slen) != AXON_OK
-            || slen == 0 || slen > 8 || (s[0] & 0x80)
-            || !(s[slen - 1] & 1))
-        {
-            *why = "the RSA key's exponent is malformed";
-            return AXON_ERR_SSH_KEY;
-        }
-
-        if (axon_ssh_string(&b, &s, &slen) != AXON_OK
-            || slen == 0 || (s[0] & 0x80))
-        {
-            *why = "the RSA key's modulus is malformed";
-            return AXON_ERR_SSH_KEY;
-        }
-
-        while (slen && s[0] == 0) {
-            s++;
-            slen--;
-        }
-
-        bits = slen * 8;
-
-        if (slen) {
-            for (i = 0x80; i && !(s[0] & i); i >>= 1) {
-                bits--;
-            }
-        }
-
-        if (bits < AXON_SSH_RSA_MIN_BITS) {
-            *why = "the RSA key is shorter than 3072 bits";
-            return AXON_ERR_SSH_KEY;
-        }
-
-        if (bits > AXON_SSH_RSA_MAX_BITS) {
-            *why = "the RSA key is longer than 16384 bits";
-            return AXON_ERR_SSH_KEY;
-        }
+    if (axon_ssh_key_material(&b, n, why) != AXON_OK) {
+        return AXON_ERR_SSH_KEY;
     }
 
     if (b.left != 0) {
         *why = "the key's blob has bytes after the key";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    return AXON_OK;
+}
+
+
+/* the key itself, after the type: a type of axon_ssh_types[n] */
+
+static int
+axon_ssh_key_material(axon_ssh_blob_t *b, size_t n, const char **why)
+{
+    size_t          slen;
+    const uint8_t  *s;
+
+    if (strcmp(axon_ssh_types[n].type, "ssh-ed25519") == 0) {
+        if (axon_ssh_string(b, &s, &slen) != AXON_OK || slen != 32) {
+            *why = "the ed25519 key is not 32 bytes";
+            return AXON_ERR_SSH_KEY;
+        }
+
+        return AXON_OK;
+    }
+
+    if (axon_ssh_types[n].curve == NULL) {
+        return axon_ssh_rsa(b, why);
+    }
+
+    if (axon_ssh_string(b, &s, &slen) != AXON_OK
+        || slen != strlen(axon_ssh_types[n].curve)
+        || memcmp(s, axon_ssh_types[n].curve, slen) != 0)
+    {
+        *why = "the ECDSA key names another curve than its type";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    if (axon_ssh_string(b, &s, &slen) != AXON_OK
+        || slen != axon_ssh_types[n].point || s[0] != 0x04)
+    {
+        *why = "the ECDSA key's point is malformed";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    return AXON_OK;
+}
+
+
+/* ssh-rsa: mpint e, mpint n; n of AXON_SSH_RSA_MIN_BITS to _MAX_BITS */
+
+static int
+axon_ssh_rsa(axon_ssh_blob_t *b, const char **why)
+{
+    size_t          i, slen, bits;
+    const uint8_t  *s;
+
+    if (axon_ssh_string(b, &s, &slen) != AXON_OK
+        || slen == 0 || slen > 8 || (s[0] & 0x80)
+        || !(s[slen - 1] & 1))
+    {
+        *why = "the RSA key's exponent is malformed";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    if (axon_ssh_string(b, &s, &slen) != AXON_OK
+        || slen == 0 || (s[0] & 0x80))
+    {
+        *why = "the RSA key's modulus is malformed";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    while (slen && s[0] == 0) {
+        s++;
+        slen--;
+    }
+
+    bits = slen * 8;
+
+    if (slen) {
+        for (i = 0x80; i && !(s[0] & i); i >>= 1) {
+            bits--;
+        }
+    }
+
+    if (bits < AXON_SSH_RSA_MIN_BITS) {
+        *why = "the RSA key is shorter than 3072 bits";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    if (bits > AXON_SSH_RSA_MAX_BITS) {
+        *why = "the RSA key is longer than 16384 bits";
         return AXON_ERR_SSH_KEY;
     }
 

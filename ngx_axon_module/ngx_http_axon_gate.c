@@ -748,7 +748,8 @@ ngx_http_axon_gate_redirect(ngx_http_request_t *r, ngx_str_t *login)
                       ? "&next=" : "?next=",
                    sizeof("?next=") - 1);
     p = (u_char *) ngx_escape_uri(p, r->unparsed_uri.data,
-                                  r->unparsed_uri.len, NGX_ESCAPE_URI_COMPONENT);
+                                  r->unparsed_uri.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
 
     location->value.len = p - location->value.data;
 

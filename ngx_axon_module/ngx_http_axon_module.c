@@ -29,6 +29,8 @@ static char *ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_axon_siwe_merge(ngx_conf_t *cf,
     ngx_http_axon_loc_conf_t *prev, ngx_http_axon_loc_conf_t *conf);
+static ngx_int_t ngx_http_axon_origin_of(ngx_conf_t *cf,
+    ngx_str_t *scheme, ngx_str_t *domain, ngx_str_t *origin);
 
 static char *ngx_http_axon_chain_id(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -760,39 +762,57 @@ ngx_http_axon_siwe_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
             s->uri.len = p - s->uri.data;
         }
 
-        /* a browser's Origin: lowercase, without the scheme's own port */
-
-        len = d[i].len;
-
-        if (scheme.len == 5
-            && ngx_strncasecmp(scheme.data, (u_char *) "https", 5) == 0
-            && len > 4
-            && ngx_strncmp(d[i].data + len - 4, ":443", 4) == 0)
+        if (ngx_http_axon_origin_of(cf, &scheme, &d[i], &s->origin)
+            != NGX_OK)
         {
-            len -= 4;
-
-        } else if (scheme.len == 4
-                   && ngx_strncasecmp(scheme.data, (u_char *) "http", 4) == 0
-                   && len > 3
-                   && ngx_strncmp(d[i].data + len - 3, ":80", 3) == 0)
-        {
-            len -= 3;
-        }
-
-        s->origin.len = scheme.len + sizeof("://") - 1 + len;
-        s->origin.data = ngx_pnalloc(cf->pool, s->origin.len);
-        if (s->origin.data == NULL) {
             return NGX_CONF_ERROR;
         }
-
-        p = ngx_cpymem(s->origin.data, scheme.data, scheme.len);
-        p = ngx_cpymem(p, "://", sizeof("://") - 1);
-        ngx_memcpy(p, d[i].data, len);
-        ngx_strlow(s->origin.data, s->origin.data, s->origin.len);
     }
 
     return NGX_CONF_OK;
 }
+
+
+/* a browser's Origin for a domain: lowercase, without the scheme's own port */
+
+static ngx_int_t
+ngx_http_axon_origin_of(ngx_conf_t *cf, ngx_str_t *scheme,
+    ngx_str_t *domain, ngx_str_t *origin)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = domain->len;
+
+    if (scheme->len == 5
+        && ngx_strncasecmp(scheme->data, (u_char *) "https", 5) == 0
+        && len > 4
+        && ngx_strncmp(domain->data + len - 4, ":443", 4) == 0)
+    {
+        len -= 4;
+
+    } else if (scheme->len == 4
+               && ngx_strncasecmp(scheme->data, (u_char *) "http", 4) == 0
+               && len > 3
+               && ngx_strncmp(domain->data + len - 3, ":80", 3) == 0)
+    {
+        len -= 3;
+    }
+
+    origin->len = scheme->len + sizeof("://") - 1 + len;
+    origin->data = ngx_pnalloc(cf->pool, origin->len);
+    if (origin->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(origin->data, scheme->data, scheme->len);
+    p = ngx_cpymem(p, "://", sizeof("://") - 1);
+    ngx_memcpy(p, domain->data, len);
+    ngx_strlow(origin->data, origin->data, origin->len);
+
+    return NGX_OK;
+}
+
 
 
 /*

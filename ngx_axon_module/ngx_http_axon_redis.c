@@ -6,12 +6,13 @@
  * addRead/delRead/addWrite/delWrite hooks become level-triggered nginx
  * events (hiredis reads at most one buffer per call, so edge-triggered
  * events could strand data).  With axon_redis_password, AUTH is the first
- * command, and the connection is up only once Redis accepted it.  hiredis 0.14 has no timeouts: every wait is
- * an nginx timer.  A connect that takes too long, or a command whose reply
- * does not come in time, drops the connection; hiredis then calls every
- * pending command's callback with a NULL reply, so every waiting request
- * gets its answer (503) at once and nothing leaks.  Reconnects back off
- * from 50ms to 1s.
+ * command, and the connection is up only once Redis accepted it.
+ *
+ * hiredis 0.14 has no timeouts: every wait is an nginx timer.  A connect
+ * that takes too long, or a command whose reply does not come in time,
+ * drops the connection; hiredis then calls every pending command's
+ * callback with a NULL reply, so every waiting request gets its answer
+ * (503) at once and nothing leaks.  Reconnects back off from 50ms to 1s.
  *
  * Writes are coalesced: a command issued while handling an event does not
  * arm the socket's write event (two epoll_ctl calls a command) but posts
@@ -466,15 +467,18 @@ ngx_http_axon_redis_connect(void)
 {
     ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
 
-    u_char              text[NGX_SOCKADDR_STRLEN + 1];
-    size_t              len;
-    redisAsyncContext  *ac;
-    ngx_connection_t   *c;
+    u_char                 text[NGX_SOCKADDR_STRLEN + 1];
+    size_t                 len;
+    redisAsyncContext     *ac;
+    ngx_connection_t      *c;
+#if (NGX_HAVE_UNIX_DOMAIN)
+    struct sockaddr_un    *sun;
+#endif
 
 #if (NGX_HAVE_UNIX_DOMAIN)
     if (rd->url->family == AF_UNIX) {
-        ac = redisAsyncConnectUnix(
-                 ((struct sockaddr_un *) rd->url->addrs[0].sockaddr)->sun_path);
+        sun = (struct sockaddr_un *) rd->url->addrs[0].sockaddr;
+        ac = redisAsyncConnectUnix(sun->sun_path);
     } else
 #endif
     {

@@ -50,6 +50,8 @@ static void ngx_http_axon_release_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_release_send(ngx_http_request_t *r);
 static void ngx_http_axon_release_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
+static json_t *ngx_http_axon_session_value(ngx_str_t *name,
+    ngx_str_t *value);
 static ngx_int_t ngx_http_axon_session_live(redisReply *reply,
     ngx_http_request_t *r, ngx_int_t *rc);
 
@@ -423,19 +425,63 @@ ngx_http_axon_session_ssh(json_t *o, const char *host, const char *port,
 }
 
 
-json_t *
-ngx_http_axon_session_json(redisReply *fields)
+/*
+ * A field of the session's hash as the API gives it: the name it has there
+ * (id is session_id, state is status) and its value typed (times as ISO
+ * 8601, counts as numbers).
+ */
+
+static json_t *
+ngx_http_axon_session_value(ngx_str_t *name, ngx_str_t *value)
 {
-    size_t       i, n;
-    u_char       iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
-    json_t      *o, *connect, *v;
-    const char  *mode;
-    ngx_str_t    name, value;
-    redisReply  *k, *val;
+    size_t   n;
+    u_char   iso[NGX_HTTP_AXON_ISO8601_LEN + 1];
 
     static const char  *numbers[] = {
         "gpus", "position", "billed_minutes", "queued", NULL
     };
+
+    if (name->len == 2 && ngx_strncmp(name->data, "id", 2) == 0) {
+        ngx_str_set(name, "session_id");
+        return json_integer(ngx_atoi(value->data, value->len));
+    }
+
+    if (name->len == 5 && ngx_strncmp(name->data, "state", 5) == 0) {
+        ngx_str_set(name, "status");
+        return json_stringn((char *) value->data, value->len);
+    }
+
+    if ((name->len > 3
+         && ngx_strncmp(name->data + name->len - 3, "_at", 3) == 0)
+        || (name->len == 11
+            && ngx_strncmp(name->data, "grace_until", 11) == 0))
+    {
+        *ngx_http_axon_iso8601(iso, (time_t) ngx_atotm(value->data,
+                                                       value->len))
+            = '\0';
+        return json_string((char *) iso);
+    }
+
+    for (n = 0; numbers[n]; n++) {
+        if (name->len == ngx_strlen(numbers[n])
+            && ngx_strncmp(name->data, numbers[n], name->len) == 0)
+        {
+            return json_integer(ngx_atoi(value->data, value->len));
+        }
+    }
+
+    return json_stringn((char *) value->data, value->len);
+}
+
+
+json_t *
+ngx_http_axon_session_json(redisReply *fields)
+{
+    size_t       i;
+    json_t      *o, *connect, *v;
+    const char  *mode;
+    ngx_str_t    name, value;
+    redisReply  *k, *val;
 
     o = json_object();
     connect = json_object();
@@ -469,40 +515,7 @@ ngx_http_axon_session_json(redisReply *fields)
             continue;
         }
 
-        if (name.len == 2 && ngx_strncmp(name.data, "id", 2) == 0) {
-            v = json_integer(ngx_atoi(value.data, value.len));
-            ngx_str_set(&name, "session_id");
-
-        } else if (name.len == 5 && ngx_strncmp(name.data, "state", 5) == 0) {
-            v = json_stringn(val->str, val->len);
-            ngx_str_set(&name, "status");
-
-        } else if ((name.len > 3
-                    && ngx_strncmp(name.data + name.len - 3, "_at", 3) == 0)
-                   || (name.len == 11
-                       && ngx_strncmp(name.data, "grace_until", 11) == 0))
-        {
-            *ngx_http_axon_iso8601(iso, (time_t) ngx_atotm(value.data,
-                                                           value.len))
-                = '\0';
-            v = json_string((char *) iso);
-
-        } else {
-            v = NULL;
-
-            for (n = 0; numbers[n]; n++) {
-                if (name.len == ngx_strlen(numbers[n])
-                    && ngx_strncmp(name.data, numbers[n], name.len) == 0)
-                {
-                    v = json_integer(ngx_atoi(value.data, value.len));
-                    break;
-                }
-            }
-
-            if (v == NULL) {
-                v = json_stringn(val->str, val->len);
-            }
-        }
+        v = ngx_http_axon_session_value(&name, &value);
 
         if (v == NULL) {
             goto failed;
@@ -835,9 +848,9 @@ ngx_http_axon_release_reply(ngx_http_request_t *r, redisReply *reply,
 
 
 /*
- * A reply of a script of the live session (lua/session_*.lua): NGX_OK when it is an array
- * {code, id, state, ...} of a live session; otherwise *rc is the answer
- * (503 for Redis, 404 no_session).
+ * A reply of a script of the live session (lua/session_*.lua): NGX_OK
+ * when it is an array {code, id, state, ...} of a live session; otherwise
+ * *rc is the answer (503 for Redis, 404 no_session).
  */
 
 static ngx_int_t

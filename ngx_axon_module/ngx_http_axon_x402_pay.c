@@ -49,6 +49,9 @@ static ngx_int_t ngx_http_axon_x402_failed(ngx_http_request_t *r,
 static ngx_int_t ngx_http_axon_x402_running(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s,
     ngx_str_t *tx);
+static u_char *ngx_http_axon_x402_unstarted_text(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, ngx_int_t credit, const char *why,
+    ngx_str_t *serr, ngx_str_t *reason);
 static ngx_int_t ngx_http_axon_x402_unstarted(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s,
     ngx_str_t *tx);
@@ -159,6 +162,57 @@ ngx_http_axon_x402_pay(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
     json_decref(payload);
 
     return rc;
+}
+
+
+/*
+ * The message of a settled payment without a session: what was credited,
+ * why no session (why, or the session's error or end), and how to use the
+ * credit.
+ */
+
+static u_char *
+ngx_http_axon_x402_unstarted_text(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, ngx_int_t credit, const char *why,
+    ngx_str_t *serr, ngx_str_t *reason)
+{
+    u_char  *msg, *m, *end;
+
+    msg = ngx_pnalloc(r->pool, 1024);
+    if (msg == NULL) {
+        return NULL;
+    }
+
+    end = msg + 1023;
+
+    m = ngx_slprintf(msg, end, "the payment was settled and credited to "
+                     "wallet %s as ", x->payer);
+
+    if (credit >= 0) {
+        m = ngx_slprintf(m, end, "%i credit minutes", credit);
+
+    } else {
+        m = ngx_slprintf(m, end, "credit minutes");
+    }
+
+    if (why) {
+        m = ngx_slprintf(m, end, "%s", why);
+
+    } else {
+        m = ngx_slprintf(m, end, ", but no session could be started (%V): "
+                         "start one when capacity allows",
+                         serr->len ? serr
+                                   : reason->len ? reason
+                                                 : &ngx_http_axon_x402_ended);
+    }
+
+    m = ngx_slprintf(m, end, " with POST /api/session {\"profile\", "
+                     "\"mode\": \"ssh\", \"ssh_public_key\"} and "
+                     "auth_token as Bearer; the credit stays in the wallet "
+                     "until used");
+    *m = '\0';
+
+    return msg;
 }
 
 
@@ -888,7 +942,7 @@ static ngx_int_t
 ngx_http_axon_x402_unstarted(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *p, redisReply *s, ngx_str_t *tx)
 {
-    u_char      *msg, *m, *end;
+    u_char      *msg;
     json_t      *body, *v;
     ngx_int_t    credit, status;
     ngx_str_t    serr, reason, sid, text;
@@ -932,39 +986,11 @@ ngx_http_axon_x402_unstarted(ngx_http_request_t *r,
         why = NULL;
     }
 
-    msg = ngx_pnalloc(r->pool, 1024);
+    msg = ngx_http_axon_x402_unstarted_text(r, x, credit, why, &serr,
+                                            &reason);
     if (msg == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    end = msg + 1023;
-
-    m = ngx_slprintf(msg, end, "the payment was settled and credited to "
-                     "wallet %s as ", x->payer);
-
-    if (credit >= 0) {
-        m = ngx_slprintf(m, end, "%i credit minutes", credit);
-
-    } else {
-        m = ngx_slprintf(m, end, "credit minutes");
-    }
-
-    if (why) {
-        m = ngx_slprintf(m, end, "%s", why);
-
-    } else {
-        m = ngx_slprintf(m, end, ", but no session could be started (%V): "
-                         "start one when capacity allows",
-                         serr.len ? &serr
-                                  : reason.len ? &reason
-                                               : &ngx_http_axon_x402_ended);
-    }
-
-    m = ngx_slprintf(m, end, " with POST /api/session {\"profile\", "
-                     "\"mode\": \"ssh\", \"ssh_public_key\"} and "
-                     "auth_token as Bearer; the credit stays in the wallet "
-                     "until used");
-    *m = '\0';
 
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "axon: x402: payment %s settled, no session: %s "

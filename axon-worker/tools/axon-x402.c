@@ -3,7 +3,7 @@
  * EIP-3009 authorization with libaxon (axon_x402.h reads it as the gate
  * does, axon_eip712.h recovers the signer): for an operator to
  * look at what an agent sent, and for the tests, which check that the x402
- * SDK's payments and libaxon agree (docs/x402-notes.md).
+ * SDK's payments and libaxon agree (docs/x402.md).
  *
  *   axon-x402 [-n NAME] [-v VERSION] [-i CHAIN_ID] [-a ASSET] [HEADER]
  *

@@ -12,6 +12,7 @@
 
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync, existsSync, rmSync, chmodSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve, basename } from 'node:path';
@@ -139,14 +140,29 @@ export class Stack {
 
     get chainUrl() { return `http://127.0.0.1:${this.chainPort}`; }
 
-    // A raw JSON-RPC call to the node; throws on a JSON-RPC error.
+    // A raw JSON-RPC call to the node; throws on a JSON-RPC error.  One
+    // connection per call, never a kept-alive one: ganache closes an idle
+    // connection after 5 s, and fetch's pool, whose expiry timer a test's
+    // synchronous psql or redis-cli call can hold up, may send on one the
+    // node has just closed ('fetch failed', seen under two suites at once).
     async rpc(method, params = []) {
-        const res = await fetch(this.chainUrl, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+        const payload = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params });
+        const text = await new Promise((ok, fail) => {
+            const req = httpRequest(this.chainUrl, {
+                method: 'POST', agent: false,
+                headers: { 'content-type': 'application/json',
+                           'content-length': Buffer.byteLength(payload) },
+            }, (res) => {
+                let data = '';
+                res.setEncoding('utf8');
+                res.on('data', (c) => { data += c; });
+                res.on('end', () => ok(data));
+                res.on('error', fail);
+            });
+            req.on('error', fail);
+            req.end(payload);
         });
-        const body = await res.json();
+        const body = JSON.parse(text);
         if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
         return body.result;
     }
