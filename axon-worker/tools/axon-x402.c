@@ -49,11 +49,29 @@ typedef struct {
 } ax_domain_opts_t;
 
 
+/* what is read of the payment and worked out from it */
+
+typedef struct {
+    int                  version;
+    const char          *scheme;
+    const char          *network;
+    uint64_t             chain_id;
+    uint8_t              contract[20];
+    uint8_t              digest[32];
+    uint8_t              signer[20];
+    json_t              *accepted;
+    axon_x402_payment_t  p;
+} ax_payment_t;
+
+
 static json_t   *ax_root;
 static char      ax_text[AX_HEADER_MAX + 1];
 static uint8_t   ax_raw[AX_HEADER_MAX / 4 * 3 + 2];
 
 
+static int ax_options(int argc, char **argv, ax_domain_opts_t *opt);
+static int ax_header(int argc, char **argv);
+static int ax_print(const ax_payment_t *x, const ax_domain_opts_t *opt);
 static int ax_fail(const char *code, const char *fmt, const char *arg);
 static int ax_chain_id(const char *network, uint64_t *id);
 static const char *ax_str(json_t *o, const char *key);
@@ -161,36 +179,29 @@ ax_usage(void)
 }
 
 
-int
-main(int argc, char **argv)
-{
-    int                  c, rc, read, version;
-    char                *text, *end;
-    size_t               len, n;
-    json_t              *root, *accepted, *payload, *extra, *out;
-    uint8_t             *raw, contract[20], domain[32], digest[32],
-                         signer[20];
-    uint64_t             chain_id;
-    const char          *s, *network, *scheme, *why;
-    json_error_t         err;
-    ax_domain_opts_t     opt;
-    axon_x402_payment_t  p;
+/* the options; -1: go on, else the exit status */
 
-    memset(&opt, 0, sizeof(opt));
+static int
+ax_options(int argc, char **argv, ax_domain_opts_t *opt)
+{
+    int    c;
+    char  *end;
+
+    memset(opt, 0, sizeof(ax_domain_opts_t));
 
     while ((c = getopt(argc, argv, "n:v:i:a:h")) != -1) {
         switch (c) {
-        case 'n': opt.name = optarg; break;
-        case 'v': opt.version = optarg; break;
-        case 'a': opt.asset = optarg; break;
+        case 'n': opt->name = optarg; break;
+        case 'v': opt->version = optarg; break;
+        case 'a': opt->asset = optarg; break;
         case 'i':
             errno = 0;
-            opt.chain_id = strtoull(optarg, &end, 10);
+            opt->chain_id = strtoull(optarg, &end, 10);
             if (errno != 0 || *end != '\0' || end == optarg) {
                 ax_usage();
                 return 2;
             }
-            opt.have_chain_id = 1;
+            opt->have_chain_id = 1;
             break;
         default: ax_usage(); return 2;
         }
@@ -201,10 +212,17 @@ main(int argc, char **argv)
         return 2;
     }
 
-    /* the header */
+    return -1;
+}
 
-    text = ax_text;
-    raw = ax_raw;
+
+/* the header, from the argument or stdin, as JSON in ax_root; -1: go on */
+
+static int
+ax_header(int argc, char **argv)
+{
+    size_t        len, n;
+    json_error_t  err;
 
     if (optind < argc) {
         len = strlen(argv[optind]);
@@ -214,10 +232,10 @@ main(int argc, char **argv)
                            "65536");
         }
 
-        memcpy(text, argv[optind], len);
+        memcpy(ax_text, argv[optind], len);
 
     } else {
-        len = fread(text, 1, AX_HEADER_MAX + 1, stdin);
+        len = fread(ax_text, 1, AX_HEADER_MAX + 1, stdin);
 
         if (len > AX_HEADER_MAX) {
             return ax_fail("bad_length", "the header is over %s bytes",
@@ -227,53 +245,122 @@ main(int argc, char **argv)
 
     /* a line read from stdin ends there */
 
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) {
+    while (len > 0 && (ax_text[len - 1] == '\n' || ax_text[len - 1] == '\r'))
+    {
         len--;
     }
 
-    if (axon_base64_decode(raw, &n, text, len, 0) != AXON_OK) {
+    if (axon_base64_decode(ax_raw, &n, ax_text, len, 0) != AXON_OK) {
         return ax_fail("bad_base64", "the header is not base64%s", NULL);
     }
 
-    root = json_loadb((const char *) raw, n, JSON_REJECT_DUPLICATES, &err);
-    ax_root = root;
+    ax_root = json_loadb((const char *) ax_raw, n, JSON_REJECT_DUPLICATES,
+                         &err);
 
-    if (root == NULL) {
+    if (ax_root == NULL) {
         return ax_fail("bad_json", "%s", err.text);
+    }
+
+    return -1;
+}
+
+
+/* the line of JSON; 0: signed by from, 1: by someone else */
+
+static int
+ax_print(const ax_payment_t *x, const ax_domain_opts_t *opt)
+{
+    int          rc;
+    json_t      *out;
+    const char  *s;
+
+    out = json_object();
+    json_object_set_new(out, "x402_version", json_integer(x->version));
+    json_object_set_new(out, "scheme", json_string(x->scheme));
+    json_object_set_new(out, "network", x->network ? json_string(x->network)
+                                                   : json_null());
+    json_object_set_new(out, "chain_id",
+                        json_integer((json_int_t) x->chain_id));
+    json_object_set_new(out, "asset", ax_addr(x->contract));
+    json_object_set_new(out, "name", json_string(opt->name));
+    json_object_set_new(out, "version", json_string(opt->version));
+    s = ax_str(x->accepted, "payTo");
+    json_object_set_new(out, "pay_to", s ? json_string(s) : json_null());
+    s = ax_str(x->accepted, "amount");
+    json_object_set_new(out, "amount", s ? json_string(s) : json_null());
+    json_object_set_new(out, "from", ax_addr(x->p.auth.from));
+    json_object_set_new(out, "to", ax_addr(x->p.auth.to));
+    json_object_set_new(out, "value", ax_u256(x->p.auth.value));
+    json_object_set_new(out, "valid_after", ax_u256(x->p.auth.valid_after));
+    json_object_set_new(out, "valid_before",
+                        ax_u256(x->p.auth.valid_before));
+    json_object_set_new(out, "nonce", json_string(x->p.nonce));
+    json_object_set_new(out, "digest", ax_hex(x->digest, 32));
+    json_object_set_new(out, "signer", ax_addr(x->signer));
+    json_object_set_new(out, "signed_by_from",
+                        json_boolean(axon_memeq_ct(x->signer, x->p.auth.from,
+                                                   20)));
+
+    json_dumpf(out, stdout, JSON_COMPACT);
+    putchar('\n');
+
+    rc = axon_memeq_ct(x->signer, x->p.auth.from, 20) ? 0 : 1;
+
+    json_decref(out);
+
+    return rc;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                rc, read;
+    uint8_t            domain[32];
+    json_t            *payload, *extra;
+    const char        *why;
+    ax_payment_t       x;
+    ax_domain_opts_t   opt;
+
+    rc = ax_options(argc, argv, &opt);
+    if (rc >= 0) {
+        return rc;
+    }
+
+    rc = ax_header(argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
 
     /* version 2: {x402Version, accepted: {...}, payload: {...}};
      * version 1: {x402Version, scheme, network, payload: {...}} */
 
-    version = (int) json_integer_value(json_object_get(root, "x402Version"));
-    payload = json_object_get(root, "payload");
-    accepted = json_object_get(root, "accepted");
-    extra = json_object_get(accepted, "extra");
+    memset(&x, 0, sizeof(x));
+
+    x.version = (int) json_integer_value(json_object_get(ax_root,
+                                                         "x402Version"));
+    payload = json_object_get(ax_root, "payload");
+    x.accepted = json_object_get(ax_root, "accepted");
+    extra = json_object_get(x.accepted, "extra");
 
     /* the payload as the gate reads it; a bad field is told below */
 
-    memset(&p, 0, sizeof(p));
-    read = axon_x402_read_exact(&p, payload, &why);
+    read = axon_x402_read_exact(&x.p, payload, &why);
 
-    if ((version != 1 && version != 2)
-        || (read != AXON_X402_OK && p.field == NULL)
-        || (version == 2 && !json_is_object(accepted)))
+    if ((x.version != 1 && x.version != 2)
+        || (read != AXON_X402_OK && x.p.field == NULL)
+        || (x.version == 2 && !json_is_object(x.accepted)))
     {
         return ax_fail("bad_payload", "not an x402 exact EVM payment%s",
                        NULL);
     }
 
-    if (version == 2) {
-        scheme = ax_str(accepted, "scheme");
-        network = ax_str(accepted, "network");
-    } else {
-        scheme = ax_str(root, "scheme");
-        network = ax_str(root, "network");
-    }
+    x.scheme = ax_str(x.version == 2 ? x.accepted : ax_root, "scheme");
+    x.network = ax_str(x.version == 2 ? x.accepted : ax_root, "network");
 
-    if (scheme == NULL || strcmp(scheme, "exact") != 0) {
+    if (x.scheme == NULL || strcmp(x.scheme, "exact") != 0) {
         return ax_fail("bad_payload", "scheme %s is not exact",
-                       scheme ? scheme : "(none)");
+                       x.scheme ? x.scheme : "(none)");
     }
 
     /* the domain: the options, else what the payload names */
@@ -287,15 +374,15 @@ main(int argc, char **argv)
     }
 
     if (opt.asset == NULL) {
-        opt.asset = ax_str(accepted, "asset");
+        opt.asset = ax_str(x.accepted, "asset");
     }
 
     if (opt.have_chain_id) {
-        chain_id = opt.chain_id;
+        x.chain_id = opt.chain_id;
 
-    } else if (ax_chain_id(network, &chain_id) != 0) {
+    } else if (ax_chain_id(x.network, &x.chain_id) != 0) {
         return ax_fail("bad_payload", "network %s is not eip155:N (use -i)",
-                       network ? network : "(none)");
+                       x.network ? x.network : "(none)");
     }
 
     if (opt.name == NULL || opt.version == NULL || opt.asset == NULL) {
@@ -304,7 +391,7 @@ main(int argc, char **argv)
                        " (use -n, -v, -a)", NULL);
     }
 
-    rc = axon_address_parse(contract, opt.asset, strlen(opt.asset));
+    rc = axon_address_parse(x.contract, opt.asset, strlen(opt.asset));
     if (rc != AXON_OK) {
         return ax_fail(axon_strerror(rc), "asset %s", opt.asset);
     }
@@ -312,53 +399,26 @@ main(int argc, char **argv)
     /* the authorization, strictly */
 
     if (read != AXON_X402_OK) {
-        return ax_fail(p.err ? axon_strerror(p.err) : "bad_payload",
-                       p.err ? "authorization.%s" : "authorization.%s missing",
-                       p.field);
+        return ax_fail(x.p.err ? axon_strerror(x.p.err) : "bad_payload",
+                       x.p.err ? "authorization.%s"
+                               : "authorization.%s missing",
+                       x.p.field);
     }
 
     axon_eip712_domain_separator(domain, opt.name, strlen(opt.name),
-                                 opt.version, strlen(opt.version), chain_id,
-                                 contract);
-    axon_eip3009_digest(digest, domain, AXON_EIP3009_TRANSFER, &p.auth);
+                                 opt.version, strlen(opt.version),
+                                 x.chain_id, x.contract);
+    axon_eip3009_digest(x.digest, domain, AXON_EIP3009_TRANSFER, &x.p.auth);
 
-    rc = axon_eip3009_recover(signer, domain, AXON_EIP3009_TRANSFER, &p.auth,
-                              p.sig, p.siglen);
+    rc = axon_eip3009_recover(x.signer, domain, AXON_EIP3009_TRANSFER,
+                              &x.p.auth, x.p.sig, x.p.siglen);
     if (rc != AXON_OK) {
         return ax_fail(axon_strerror(rc), "payload.signature%s", NULL);
     }
 
-    out = json_object();
-    json_object_set_new(out, "x402_version", json_integer(version));
-    json_object_set_new(out, "scheme", json_string(scheme));
-    json_object_set_new(out, "network", network ? json_string(network)
-                                                : json_null());
-    json_object_set_new(out, "chain_id", json_integer((json_int_t) chain_id));
-    json_object_set_new(out, "asset", ax_addr(contract));
-    json_object_set_new(out, "name", json_string(opt.name));
-    json_object_set_new(out, "version", json_string(opt.version));
-    s = ax_str(accepted, "payTo");
-    json_object_set_new(out, "pay_to", s ? json_string(s) : json_null());
-    s = ax_str(accepted, "amount");
-    json_object_set_new(out, "amount", s ? json_string(s) : json_null());
-    json_object_set_new(out, "from", ax_addr(p.auth.from));
-    json_object_set_new(out, "to", ax_addr(p.auth.to));
-    json_object_set_new(out, "value", ax_u256(p.auth.value));
-    json_object_set_new(out, "valid_after", ax_u256(p.auth.valid_after));
-    json_object_set_new(out, "valid_before", ax_u256(p.auth.valid_before));
-    json_object_set_new(out, "nonce", json_string(p.nonce));
-    json_object_set_new(out, "digest", ax_hex(digest, 32));
-    json_object_set_new(out, "signer", ax_addr(signer));
-    json_object_set_new(out, "signed_by_from",
-                        json_boolean(axon_memeq_ct(signer, p.auth.from, 20)));
+    rc = ax_print(&x, &opt);
 
-    json_dumpf(out, stdout, JSON_COMPACT);
-    putchar('\n');
-
-    rc = axon_memeq_ct(signer, p.auth.from, 20) ? 0 : 1;
-
-    json_decref(out);
-    json_decref(root);
+    json_decref(ax_root);
 
     return rc;
 }
