@@ -714,7 +714,15 @@ aw_docker_list(aw_launcher_t *l, aw_container_t **list, size_t *n)
     aw_argv_free(&a);
 
     /* a container removed between ps and inspect is an error of inspect,
-     * but the others are still printed */
+     * but the others are still printed; when every one was removed (by
+     * another worker, or stopped meanwhile), nothing is printed but "no
+     * such container", and the list is empty */
+    if (rc == AW_OK && r.status != 0 && r.out_len == 0 && aw_docker_gone(&r))
+    {
+        aw_spawn_result_free(&r);
+        return AW_OK;
+    }
+
     if (rc != AW_OK || (r.status != 0 && r.out_len == 0)) {
         aw_docker_fail(l, "inspect", &r);
         aw_spawn_result_free(&r);

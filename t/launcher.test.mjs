@@ -132,6 +132,24 @@ test('a launch answers on its port, is listed with its labels, and stop removes 
     assert.equal((await launch(cfg, 'stop', String(id))).code, 0);
 });
 
+test('a list while its containers are removed (between ps and inspect): what is left, not an error', async () => {
+    const id = nextId();
+    const s = await launch(conf(), 'start', String(id), '0x00000000000000000000000000000000000000cc');
+    assert.equal(s.code, 0, s.err);
+    // a docker that removes the container just before inspect runs, as
+    // another worker's stop or a parallel run's cleanup can
+    const vanish = join(dir, 'docker-vanish');
+    writeFileSync(vanish, '#!/bin/sh\n'
+        + `[ "$1" = inspect ] && podman rm -f -t 0 ${s.json.name} >/dev/null 2>&1\n`
+        + 'exec podman "$@"\n');
+    chmodSync(vanish, 0o755);
+    const l = await launch(conf({ launcher_docker: vanish }), 'list');
+    assert.equal(l.code, 0, l.err);
+    assert.ok(Array.isArray(l.json), l.out);
+    assert.equal(l.json.some(c => c.session === id), false);
+    assert.equal(podman('container', 'exists', s.json.name).ok, false);
+});
+
 test('two launches reach two containers; the GPU template gets the indexes', async () => {
     const cfg = conf();
     const [a, b] = [nextId(), nextId()];
