@@ -26,6 +26,8 @@ typedef struct {
 } ngx_http_axon_challenge_ctx_t;
 
 
+static ngx_int_t ngx_http_axon_challenge_store(ngx_http_request_t *r,
+    ngx_http_axon_challenge_ctx_t *ctx, const char *lower, ngx_msec_t ttl);
 static void ngx_http_axon_challenge_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static ngx_int_t ngx_http_axon_refuse(ngx_http_request_t *r,
@@ -47,14 +49,11 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     ngx_table_elt_t                 *origin;
     char                             addr_text[AXON_ADDR_TEXT_LEN + 1];
     char                             lower[AXON_ADDR_TEXT_LEN];
-    char                             px[NGX_INT_T_LEN];
     u_char                           nonce[NGX_HTTP_AXON_NONCE_LEN];
     u_char                           issued[NGX_HTTP_AXON_ISO8601_LEN + 1];
     u_char                           expires[NGX_HTTP_AXON_ISO8601_LEN + 1];
     uint8_t                          addr[AXON_ADDR_LEN];
     uint8_t                          rnd[NGX_HTTP_AXON_NONCE_BYTES];
-    const char                      *argv[6];
-    size_t                           argvlen[6];
     ngx_http_axon_siwe_t            *siwe;
     ngx_http_axon_loc_conf_t        *alcf;
     ngx_http_axon_challenge_ctx_t   *ctx;
@@ -129,7 +128,26 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
                           sizeof(AXON_KEY_CHALLENGE) - 1),
                nonce, NGX_HTTP_AXON_NONCE_LEN);
 
-    /* SET axon:challenge:NONCE 0xaddress PX ttl NX */
+    rc = ngx_http_axon_challenge_store(r, ctx, lower, alcf->challenge_ttl);
+
+    return ngx_http_axon_redis_wait(r, rc);
+}
+
+
+/*
+ * SET axon:challenge:NONCE 0xaddress PX ttl NX, with
+ * ngx_http_axon_challenge_reply() to answer; ctx->body is freed if the
+ * command cannot be sent
+ */
+
+static ngx_int_t
+ngx_http_axon_challenge_store(ngx_http_request_t *r,
+    ngx_http_axon_challenge_ctx_t *ctx, const char *lower, ngx_msec_t ttl)
+{
+    ngx_int_t    rc;
+    const char  *argv[6];
+    size_t       argvlen[6];
+    char         px[NGX_INT_T_LEN];
 
     argv[0] = "SET";
     argvlen[0] = 3;
@@ -140,8 +158,7 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
     argv[3] = "PX";
     argvlen[3] = 2;
     argv[4] = px;
-    argvlen[4] = ngx_sprintf((u_char *) px, "%M", alcf->challenge_ttl)
-                 - (u_char *) px;
+    argvlen[4] = ngx_sprintf((u_char *) px, "%M", ttl) - (u_char *) px;
     argv[5] = "NX";
     argvlen[5] = 2;
 
@@ -152,7 +169,7 @@ ngx_http_axon_challenge_handler(ngx_http_request_t *r)
         json_decref(ctx->body);
     }
 
-    return ngx_http_axon_redis_wait(r, rc);
+    return rc;
 }
 
 

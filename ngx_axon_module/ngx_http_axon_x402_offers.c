@@ -26,6 +26,9 @@ static ngx_int_t ngx_http_axon_x402_offers(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x);
 static ngx_int_t ngx_http_axon_x402_body(ngx_http_request_t *r,
     json_t *body);
+static ngx_int_t ngx_http_axon_x402_profile_name(ngx_str_t *name);
+static ngx_int_t ngx_http_axon_x402_ssh_key(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *jk, const char **why);
 static ngx_int_t ngx_http_axon_x402_payment_header(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x);
 static void ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r,
@@ -181,10 +184,9 @@ ngx_http_axon_x402_offers(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 static ngx_int_t
 ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
 {
-    u_char                    *p, *last;
     json_t                    *jp, *jm, *jk, *js;
+    ngx_int_t                  rc, *m;
     ngx_uint_t                 i;
-    ngx_int_t                 *m;
     const char                *why;
     ngx_http_axon_loc_conf_t  *alcf;
     ngx_http_axon_x402_ctx_t  *x;
@@ -216,17 +218,7 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
 
     ngx_memcpy(x->profile.data, json_string_value(jp), x->profile.len + 1);
 
-    last = x->profile.data + x->profile.len;
-
-    for (p = x->profile.data; p < last; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
-              || *p == '-' || *p == '_'))
-        {
-            break;
-        }
-    }
-
-    if (x->profile.len == 0 || x->profile.len > 32 || p != last) {
+    if (ngx_http_axon_x402_profile_name(&x->profile) != NGX_OK) {
         return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                         "unknown_profile",
                                         "no such profile: see "
@@ -260,28 +252,16 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
     }
 
     if (jk && !json_is_null(jk)) {
-        if (!json_is_string(jk)) {
-            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "bad_ssh_key",
-                                            "\"ssh_public_key\" must be one "
-                                            "authorized_keys line");
-        }
+        rc = ngx_http_axon_x402_ssh_key(r, x, jk, &why);
 
-        if (axon_ssh_key_check(json_string_value(jk), json_string_length(jk),
-                               &why)
-            != AXON_OK)
-        {
-            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "bad_ssh_key", why);
-        }
-
-        x->ssh_key.len = json_string_length(jk);
-        x->ssh_key.data = ngx_pnalloc(r->pool, x->ssh_key.len);
-        if (x->ssh_key.data == NULL) {
+        if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_memcpy(x->ssh_key.data, json_string_value(jk), x->ssh_key.len);
+        if (rc == NGX_DECLINED) {
+            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_ssh_key", why);
+        }
 
     } else if (x->session_id == 0) {
         return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -298,6 +278,64 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
     }
 
     return ngx_http_axon_x402_offers(r, x);
+}
+
+
+/* a profile's name: 1 to 32 of [a-z0-9_-] */
+
+static ngx_int_t
+ngx_http_axon_x402_profile_name(ngx_str_t *name)
+{
+    u_char  *p, *last;
+
+    last = name->data + name->len;
+
+    for (p = name->data; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '-' || *p == '_'))
+        {
+            break;
+        }
+    }
+
+    if (name->len == 0 || name->len > 32 || p != last) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "ssh_public_key", one authorized_keys line, into x->ssh_key; NGX_DECLINED
+ * with the reason in *why if it is not one.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_ssh_key(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *jk, const char **why)
+{
+    if (!json_is_string(jk)) {
+        *why = "\"ssh_public_key\" must be one authorized_keys line";
+        return NGX_DECLINED;
+    }
+
+    if (axon_ssh_key_check(json_string_value(jk), json_string_length(jk),
+                           why)
+        != AXON_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    x->ssh_key.len = json_string_length(jk);
+    x->ssh_key.data = ngx_pnalloc(r->pool, x->ssh_key.len);
+    if (x->ssh_key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(x->ssh_key.data, json_string_value(jk), x->ssh_key.len);
+
+    return NGX_OK;
 }
 
 

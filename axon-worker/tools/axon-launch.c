@@ -28,6 +28,10 @@
 #include "log.h"
 
 
+static int aw_launch_start(aw_launcher_t *l, char **argv,
+    const char *ssh_key, int *gpus, int ngpus);
+static int aw_launch_list(aw_launcher_t *l);
+static void aw_print_json(json_t *j);
 static json_t *aw_container_json(const aw_container_t *c);
 static int aw_parse_gpus(const char *s, int *gpus, int *n);
 
@@ -39,14 +43,10 @@ int
 main(int argc, char **argv)
 {
     int              c, rc, ngpus, gpus[AW_LAUNCHER_MAX_GPUS];
-    char             err[1024], *end;
-    size_t           i, n;
-    json_t          *j;
+    char             err[1024];
     aw_conf_t       *conf;
     const char      *path, *cmd, *ssh_key;
-    aw_launch_t      req;
     aw_launcher_t    l;
-    aw_container_t   ct, *list;
 
     static const struct option  options[] = {
         { "config", required_argument, NULL, 'c' },
@@ -108,29 +108,7 @@ main(int argc, char **argv)
     rc = AW_EXIT_FAILURE;
 
     if (strcmp(cmd, "start") == 0 && argc - optind == 3) {
-        memset(&req, 0, sizeof(req));
-        req.session = strtoll(argv[optind + 1], &end, 10);
-        req.wallet = argv[optind + 2];
-        req.mode = ssh_key ? AW_SESSION_SSH : AW_SESSION_DESKTOP;
-        req.ssh_key = ssh_key;
-        req.gpus = gpus;
-        req.ngpus = ngpus;
-
-        if (req.mode == AW_SESSION_DESKTOP) {
-            req.vnc_password = getenv("AXON_VNC_PASSWORD");
-        }
-
-        if (*end != '\0') {
-            req.session = 0;
-        }
-
-        if (aw_launcher_launch(&l, &req, &ct) == AW_OK) {
-            j = aw_container_json(&ct);
-            json_dumpf(j, stdout, JSON_COMPACT);
-            putchar('\n');
-            json_decref(j);
-            rc = AW_EXIT_OK;
-        }
+        rc = aw_launch_start(&l, argv + optind, ssh_key, gpus, ngpus);
 
     } else if (strcmp(cmd, "stop") == 0 && argc - optind == 2) {
         if (aw_launcher_stop(&l, strtoll(argv[optind + 1], NULL, 10))
@@ -140,19 +118,7 @@ main(int argc, char **argv)
         }
 
     } else if (strcmp(cmd, "list") == 0 && argc - optind == 1) {
-        if (l.ops->list(&l, &list, &n) == AW_OK) {
-            j = json_array();
-
-            for (i = 0; i < n; i++) {
-                json_array_append_new(j, aw_container_json(&list[i]));
-            }
-
-            json_dumpf(j, stdout, JSON_COMPACT);
-            putchar('\n');
-            json_decref(j);
-            free(list);
-            rc = AW_EXIT_OK;
-        }
+        rc = aw_launch_list(&l);
 
     } else {
         fprintf(stderr, "axon-launch: bad command line (-h)\n");
@@ -167,6 +133,77 @@ main(int argc, char **argv)
     aw_conf_free(conf);
 
     return rc;
+}
+
+
+/* start SESSION WALLET: ARGV from "start" on */
+
+static int
+aw_launch_start(aw_launcher_t *l, char **argv, const char *ssh_key,
+    int *gpus, int ngpus)
+{
+    char            *end;
+    aw_launch_t      req;
+    aw_container_t   ct;
+
+    memset(&req, 0, sizeof(req));
+    req.session = strtoll(argv[1], &end, 10);
+    req.wallet = argv[2];
+    req.mode = ssh_key ? AW_SESSION_SSH : AW_SESSION_DESKTOP;
+    req.ssh_key = ssh_key;
+    req.gpus = gpus;
+    req.ngpus = ngpus;
+
+    if (req.mode == AW_SESSION_DESKTOP) {
+        req.vnc_password = getenv("AXON_VNC_PASSWORD");
+    }
+
+    if (*end != '\0') {
+        req.session = 0;
+    }
+
+    if (aw_launcher_launch(l, &req, &ct) != AW_OK) {
+        return AW_EXIT_FAILURE;
+    }
+
+    aw_print_json(aw_container_json(&ct));
+
+    return AW_EXIT_OK;
+}
+
+
+static int
+aw_launch_list(aw_launcher_t *l)
+{
+    size_t           i, n;
+    json_t          *j;
+    aw_container_t  *list;
+
+    if (l->ops->list(l, &list, &n) != AW_OK) {
+        return AW_EXIT_FAILURE;
+    }
+
+    j = json_array();
+
+    for (i = 0; i < n; i++) {
+        json_array_append_new(j, aw_container_json(&list[i]));
+    }
+
+    aw_print_json(j);
+    free(list);
+
+    return AW_EXIT_OK;
+}
+
+
+/* one line of JSON on stdout; takes J's reference */
+
+static void
+aw_print_json(json_t *j)
+{
+    json_dumpf(j, stdout, JSON_COMPACT);
+    putchar('\n');
+    json_decref(j);
 }
 
 

@@ -14,6 +14,7 @@
 
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,16 @@
 #include "log.h"
 
 
+/* CMD with its number of arguments, CMD included */
+
+typedef struct {
+    const char  *name;
+    int          min_args;
+    int          max_args;
+    int        (*run)(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
+} aw_tool_cmd_t;
+
+
 static json_t *aw_tool_block(const aw_eth_block_t *b);
 static json_t *aw_tool_tx(const aw_eth_tx_t *tx);
 static json_t *aw_tool_receipt(const aw_eth_receipt_t *r);
@@ -38,9 +49,44 @@ static json_t *aw_tool_hex(const uint8_t *p, size_t n);
 static json_t *aw_tool_error(aw_rpc_t *rpc, int rc);
 static int aw_tool_hash(const char *s, aw_hash_t *h);
 static int aw_tool_addr(const char *s, aw_addr_t *a);
-static int aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
 static void aw_tool_usage(void);
+static int aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
+static int aw_tool_single(json_t **out, int *rcs);
+static axon_signer_t *aw_tool_signer(const char *path);
+static int aw_tool_wait(aw_rpc_t *rpc, aw_hash_t *h,
+    aw_eth_receipt_t *receipt);
+
+static int aw_tool_chain_id(aw_rpc_t *rpc, int argc, char **argv,
+    json_t **out);
+static int aw_tool_block_number(aw_rpc_t *rpc, int argc, char **argv,
+    json_t **out);
+static int aw_tool_blocks(aw_rpc_t *rpc, int argc, char **argv,
+    json_t **out);
+static int aw_tool_get_tx(aw_rpc_t *rpc, int argc, char **argv,
+    json_t **out);
+static int aw_tool_receipts(aw_rpc_t *rpc, int argc, char **argv,
+    json_t **out);
+static int aw_tool_logs(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
+static int aw_tool_balance(aw_rpc_t *rpc, int argc, char **argv,
+    json_t **out);
+static int aw_tool_call(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
 static int aw_tool_send(aw_rpc_t *rpc, int argc, char **argv, json_t **out);
+
+
+static const aw_tool_cmd_t  aw_tool_cmds[] = {
+    { "chain-id",     1, 1,       aw_tool_chain_id },
+    { "block-number", 1, 1,       aw_tool_block_number },
+    { "block",        2, 2,       aw_tool_blocks },
+    { "blocks",       3, 3,       aw_tool_blocks },
+    { "tx",           2, 2,       aw_tool_get_tx },
+    { "receipt",      2, 2,       aw_tool_receipts },
+    { "receipts",     2, INT_MAX, aw_tool_receipts },
+    { "logs",         4, 4 + 4,   aw_tool_logs },
+    { "balance",      3, 3,       aw_tool_balance },
+    { "call",         2, 3,       aw_tool_call },
+    { "send",         4, 5,       aw_tool_send },
+    { NULL,           0, 0,       NULL }
+};
 
 
 int
@@ -157,233 +203,294 @@ aw_tool_usage(void)
 }
 
 
-/* returns an AW_RPC_* code, or -1 for bad arguments */
+/*
+ * The commands: each gets argc and argv from CMD on, argc within the
+ * table's bounds, and returns an AW_RPC_* code, or -1 for bad arguments.
+ */
 
 static int
 aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
 {
-    int                rc, *rcs;
-    char              *end, dec[80], *list, *p, *save;
-    size_t             i, n, naddrs;
-    json_t            *params, *result;
-    uint64_t           v, first;
-    aw_eth_tx_t        tx;
-    aw_eth_log_t      *logs;
-    aw_hash_t         *hashes, topics[AW_RPC_MAX_TOPICS];
-    aw_addr_t          token, owner, addrs[16];
-    aw_u256_t          balance;
-    json_error_t       jerr;
-    aw_eth_block_t    *blocks;
-    aw_eth_filter_t    filter;
-    aw_eth_receipt_t  *receipts;
-    const char        *cmd;
+    const aw_tool_cmd_t  *c;
 
     *out = NULL;
-    cmd = argv[0];
 
-    if (strcmp(cmd, "chain-id") == 0 && argc == 1) {
-        rc = aw_rpc_chain_id(rpc, &v);
-        *out = json_pack("{s:I}", "chain_id", (json_int_t) v);
-        return rc;
-    }
-
-    if (strcmp(cmd, "block-number") == 0 && argc == 1) {
-        rc = aw_rpc_block_number(rpc, &v);
-        *out = json_pack("{s:I}", "block_number", (json_int_t) v);
-        return rc;
-    }
-
-    if ((strcmp(cmd, "block") == 0 && argc == 2)
-        || (strcmp(cmd, "blocks") == 0 && argc == 3))
-    {
-        first = strtoull(argv[1], &end, 10);
-        n = argc == 3 ? strtoull(argv[2], &end, 10) : 1;
-
-        if (n == 0 || n > 10000) {
-            return -1;
-        }
-
-        blocks = calloc(n, sizeof(aw_eth_block_t));
-        rcs = calloc(n, sizeof(int));
-
-        rc = aw_rpc_get_blocks(rpc, first, n, blocks, rcs);
-
-        if (rc == AW_RPC_OK) {
-            *out = json_array();
-
-            for (i = 0; i < n; i++) {
-                json_array_append_new(*out, rcs[i] == AW_RPC_OK
-                                      ? aw_tool_block(&blocks[i])
-                                      : aw_tool_error(rpc, rcs[i]));
-            }
-
-            if (argc == 2) {
-                rc = rcs[0];
-                result = json_incref(json_array_get(*out, 0));
-                json_decref(*out);
-                *out = result;
-            }
-        }
-
-        free(blocks);
-        free(rcs);
-        return rc;
-    }
-
-    if (strcmp(cmd, "tx") == 0 && argc == 2) {
-        if (aw_tool_hash(argv[1], &topics[0]) != AW_OK) {
-            return -1;
-        }
-
-        rc = aw_rpc_get_transaction(rpc, &topics[0], &tx);
-
-        if (rc == AW_RPC_OK) {
-            *out = aw_tool_tx(&tx);
-        }
-
-        return rc;
-    }
-
-    if ((strcmp(cmd, "receipt") == 0 && argc == 2)
-        || (strcmp(cmd, "receipts") == 0 && argc >= 2))
-    {
-        n = argc - 1;
-        hashes = calloc(n, sizeof(aw_hash_t));
-        receipts = calloc(n, sizeof(aw_eth_receipt_t));
-        rcs = calloc(n, sizeof(int));
-
-        for (i = 0; i < n; i++) {
-            if (aw_tool_hash(argv[1 + i], &hashes[i]) != AW_OK) {
-                free(hashes);
-                free(receipts);
-                free(rcs);
-                return -1;
-            }
-        }
-
-        rc = aw_rpc_get_receipts(rpc, hashes, n, receipts, rcs);
-
-        if (rc == AW_RPC_OK) {
-            *out = json_array();
-
-            for (i = 0; i < n; i++) {
-                json_array_append_new(*out, rcs[i] == AW_RPC_OK
-                                      ? aw_tool_receipt(&receipts[i])
-                                      : aw_tool_error(rpc, rcs[i]));
-
-                if (rcs[i] == AW_RPC_OK) {
-                    aw_eth_receipt_free(&receipts[i]);
-                }
-            }
-
-            if (strcmp(cmd, "receipt") == 0) {
-                rc = rcs[0];
-                result = json_incref(json_array_get(*out, 0));
-                json_decref(*out);
-                *out = result;
-            }
-        }
-
-        free(hashes);
-        free(receipts);
-        free(rcs);
-        return rc;
-    }
-
-    if (strcmp(cmd, "logs") == 0 && argc >= 4 && argc <= 4 + 4) {
-        memset(&filter, 0, sizeof(filter));
-        filter.from_block = strtoull(argv[1], &end, 10);
-        filter.to_block = strtoull(argv[2], &end, 10);
-
-        list = strdup(argv[3]);
-        naddrs = 0;
-
-        for (p = strtok_r(list, ",", &save); p && naddrs < 16;
-             p = strtok_r(NULL, ",", &save))
+    for (c = aw_tool_cmds; c->name; c++) {
+        if (strcmp(argv[0], c->name) == 0
+            && argc >= c->min_args && argc <= c->max_args)
         {
-            if (aw_tool_addr(p, &addrs[naddrs++]) != AW_OK) {
-                free(list);
-                return -1;
-            }
+            return c->run(rpc, argc, argv, out);
         }
-
-        free(list);
-
-        filter.addresses = addrs;
-        filter.naddresses = naddrs;
-
-        for (i = 4; i < (size_t) argc; i++) {
-            if (strcmp(argv[i], "-") == 0) {
-                filter.topics[i - 4] = NULL;
-
-            } else if (aw_tool_hash(argv[i], &topics[i - 4]) == AW_OK) {
-                filter.topics[i - 4] = &topics[i - 4];
-
-            } else {
-                return -1;
-            }
-
-            filter.ntopics++;
-        }
-
-        rc = aw_rpc_get_logs(rpc, &filter, &logs, &n);
-
-        if (rc == AW_RPC_OK) {
-            *out = json_array();
-
-            for (i = 0; i < n; i++) {
-                json_array_append_new(*out, aw_tool_log(&logs[i]));
-            }
-
-            aw_eth_logs_free(logs, n);
-        }
-
-        return rc;
-    }
-
-    if (strcmp(cmd, "balance") == 0 && argc == 3) {
-        if (aw_tool_addr(argv[1], &token) != AW_OK
-            || aw_tool_addr(argv[2], &owner) != AW_OK)
-        {
-            return -1;
-        }
-
-        rc = aw_rpc_erc20_balance(rpc, &token, &owner, &balance);
-
-        if (rc == AW_RPC_OK) {
-            axon_uint256_format(dec, balance.b);
-            *out = json_pack("{s:s}", "balance", dec);
-        }
-
-        return rc;
-    }
-
-    if (strcmp(cmd, "call") == 0 && (argc == 2 || argc == 3)) {
-        params = NULL;
-
-        if (argc == 3) {
-            params = json_loads(argv[2], 0, &jerr);
-
-            if (!json_is_array(params)) {
-                json_decref(params);
-                return -1;
-            }
-        }
-
-        rc = aw_rpc_call(rpc, argv[1], params, &result);
-
-        if (rc == AW_RPC_OK) {
-            *out = json_pack("{s:o}", "result", result);
-        }
-
-        return rc;
-    }
-
-    if (strcmp(cmd, "send") == 0 && (argc == 4 || argc == 5)) {
-        return aw_tool_send(rpc, argc, argv, out);
     }
 
     return -1;
+}
+
+
+static int
+aw_tool_chain_id(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int       rc;
+    uint64_t  v;
+
+    rc = aw_rpc_chain_id(rpc, &v);
+    *out = json_pack("{s:I}", "chain_id", (json_int_t) v);
+
+    return rc;
+}
+
+
+static int
+aw_tool_block_number(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int       rc;
+    uint64_t  v;
+
+    rc = aw_rpc_block_number(rpc, &v);
+    *out = json_pack("{s:I}", "block_number", (json_int_t) v);
+
+    return rc;
+}
+
+
+/* "block" and "receipt" answer with the one result of a batch of one */
+
+static int
+aw_tool_single(json_t **out, int *rcs)
+{
+    json_t  *result;
+
+    result = json_incref(json_array_get(*out, 0));
+    json_decref(*out);
+    *out = result;
+
+    return rcs[0];
+}
+
+
+static int
+aw_tool_blocks(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int              rc, *rcs;
+    char            *end;
+    size_t           i, n;
+    uint64_t         first;
+    aw_eth_block_t  *blocks;
+
+    first = strtoull(argv[1], &end, 10);
+    n = argc == 3 ? strtoull(argv[2], &end, 10) : 1;
+
+    if (n == 0 || n > 10000) {
+        return -1;
+    }
+
+    blocks = calloc(n, sizeof(aw_eth_block_t));
+    rcs = calloc(n, sizeof(int));
+
+    rc = aw_rpc_get_blocks(rpc, first, n, blocks, rcs);
+
+    if (rc == AW_RPC_OK) {
+        *out = json_array();
+
+        for (i = 0; i < n; i++) {
+            json_array_append_new(*out, rcs[i] == AW_RPC_OK
+                                  ? aw_tool_block(&blocks[i])
+                                  : aw_tool_error(rpc, rcs[i]));
+        }
+
+        if (argc == 2) {
+            rc = aw_tool_single(out, rcs);
+        }
+    }
+
+    free(blocks);
+    free(rcs);
+    return rc;
+}
+
+
+static int
+aw_tool_get_tx(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int          rc;
+    aw_hash_t    hash;
+    aw_eth_tx_t  tx;
+
+    if (aw_tool_hash(argv[1], &hash) != AW_OK) {
+        return -1;
+    }
+
+    rc = aw_rpc_get_transaction(rpc, &hash, &tx);
+
+    if (rc == AW_RPC_OK) {
+        *out = aw_tool_tx(&tx);
+    }
+
+    return rc;
+}
+
+
+static int
+aw_tool_receipts(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int                rc, *rcs;
+    size_t             i, n;
+    aw_hash_t         *hashes;
+    aw_eth_receipt_t  *receipts;
+
+    n = argc - 1;
+    hashes = calloc(n, sizeof(aw_hash_t));
+    receipts = calloc(n, sizeof(aw_eth_receipt_t));
+    rcs = calloc(n, sizeof(int));
+
+    for (i = 0; i < n; i++) {
+        if (aw_tool_hash(argv[1 + i], &hashes[i]) != AW_OK) {
+            free(hashes);
+            free(receipts);
+            free(rcs);
+            return -1;
+        }
+    }
+
+    rc = aw_rpc_get_receipts(rpc, hashes, n, receipts, rcs);
+
+    if (rc == AW_RPC_OK) {
+        *out = json_array();
+
+        for (i = 0; i < n; i++) {
+            json_array_append_new(*out, rcs[i] == AW_RPC_OK
+                                  ? aw_tool_receipt(&receipts[i])
+                                  : aw_tool_error(rpc, rcs[i]));
+
+            if (rcs[i] == AW_RPC_OK) {
+                aw_eth_receipt_free(&receipts[i]);
+            }
+        }
+
+        if (strcmp(argv[0], "receipt") == 0) {
+            rc = aw_tool_single(out, rcs);
+        }
+    }
+
+    free(hashes);
+    free(receipts);
+    free(rcs);
+    return rc;
+}
+
+
+static int
+aw_tool_logs(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int               rc;
+    char             *end, *list, *p, *save;
+    size_t            i, n, naddrs;
+    aw_hash_t         topics[AW_RPC_MAX_TOPICS];
+    aw_addr_t         addrs[16];
+    aw_eth_log_t     *logs;
+    aw_eth_filter_t   filter;
+
+    memset(&filter, 0, sizeof(filter));
+    filter.from_block = strtoull(argv[1], &end, 10);
+    filter.to_block = strtoull(argv[2], &end, 10);
+
+    list = strdup(argv[3]);
+    naddrs = 0;
+
+    for (p = strtok_r(list, ",", &save); p && naddrs < 16;
+         p = strtok_r(NULL, ",", &save))
+    {
+        if (aw_tool_addr(p, &addrs[naddrs++]) != AW_OK) {
+            free(list);
+            return -1;
+        }
+    }
+
+    free(list);
+
+    filter.addresses = addrs;
+    filter.naddresses = naddrs;
+
+    for (i = 4; i < (size_t) argc; i++) {
+        if (strcmp(argv[i], "-") == 0) {
+            filter.topics[i - 4] = NULL;
+
+        } else if (aw_tool_hash(argv[i], &topics[i - 4]) == AW_OK) {
+            filter.topics[i - 4] = &topics[i - 4];
+
+        } else {
+            return -1;
+        }
+
+        filter.ntopics++;
+    }
+
+    rc = aw_rpc_get_logs(rpc, &filter, &logs, &n);
+
+    if (rc == AW_RPC_OK) {
+        *out = json_array();
+
+        for (i = 0; i < n; i++) {
+            json_array_append_new(*out, aw_tool_log(&logs[i]));
+        }
+
+        aw_eth_logs_free(logs, n);
+    }
+
+    return rc;
+}
+
+
+static int
+aw_tool_balance(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int        rc;
+    char       dec[80];
+    aw_addr_t  token, owner;
+    aw_u256_t  balance;
+
+    if (aw_tool_addr(argv[1], &token) != AW_OK
+        || aw_tool_addr(argv[2], &owner) != AW_OK)
+    {
+        return -1;
+    }
+
+    rc = aw_rpc_erc20_balance(rpc, &token, &owner, &balance);
+
+    if (rc == AW_RPC_OK) {
+        axon_uint256_format(dec, balance.b);
+        *out = json_pack("{s:s}", "balance", dec);
+    }
+
+    return rc;
+}
+
+
+static int
+aw_tool_call(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
+{
+    int           rc;
+    json_t       *params, *result;
+    json_error_t  jerr;
+
+    params = NULL;
+
+    if (argc == 3) {
+        params = json_loads(argv[2], 0, &jerr);
+
+        if (!json_is_array(params)) {
+            json_decref(params);
+            return -1;
+        }
+    }
+
+    rc = aw_rpc_call(rpc, argv[1], params, &result);
+
+    if (rc == AW_RPC_OK) {
+        *out = json_pack("{s:o}", "result", result);
+    }
+
+    return rc;
 }
 
 
@@ -397,11 +504,9 @@ aw_tool_run(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
 static int
 aw_tool_send(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
 {
-    int                rc, i;
-    char               keyhex[80];
-    FILE              *f;
+    int                rc;
     size_t             len, datalen;
-    uint8_t            key[32], raw[4096], hash[32], *data;
+    uint8_t            raw[4096], hash[32], *data;
     uint64_t           chain_id;
     aw_addr_t          from, to;
     aw_hash_t          h;
@@ -409,31 +514,9 @@ aw_tool_send(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
     axon_tx1559_t      tx;
     aw_eth_receipt_t   receipt;
 
-    f = fopen(argv[1], "r");
-    if (f == NULL) {
-        fprintf(stderr, "axon-rpc: %s: %m\n", argv[1]);
-        return -1;
-    }
-
-    len = fread(keyhex, 1, sizeof(keyhex) - 1, f);
-    fclose(f);
-
-    while (len && (keyhex[len - 1] == '\n' || keyhex[len - 1] == ' ')) {
-        len--;
-    }
-
-    if (axon_hex_decode(key, 32, keyhex, len) != AXON_OK) {
-        fprintf(stderr, "axon-rpc: %s: not a 32-byte hex key\n", argv[1]);
-        return -1;
-    }
-
-    signer = axon_signer_create(key);
-    memset(key, 0, sizeof(key));
-    memset(keyhex, 0, sizeof(keyhex));
+    signer = aw_tool_signer(argv[1]);
 
     if (signer == NULL) {
-        fprintf(stderr, "axon-rpc: %s: not a secp256k1 secret key\n",
-                argv[1]);
         return -1;
     }
 
@@ -494,15 +577,7 @@ aw_tool_send(aw_rpc_t *rpc, int argc, char **argv, json_t **out)
 
     memcpy(h.b, hash, 32);
 
-    for (i = 0; i < 100; i++) {
-        rc = aw_rpc_get_receipt(rpc, &h, &receipt);
-
-        if (rc != AW_RPC_NOT_FOUND) {
-            break;
-        }
-
-        usleep(rpc->timeout * 100);
-    }
+    rc = aw_tool_wait(rpc, &h, &receipt);
 
     if (rc == AW_RPC_OK) {
         *out = json_pack("{s:o, s:o, s:I, s:I, s:s}",
@@ -518,6 +593,72 @@ done:
 
     free(data);
     axon_signer_destroy(signer);
+
+    return rc;
+}
+
+
+
+/* the secret key in PATH, as 64 hex digits; NULL, said on stderr, if not */
+
+static axon_signer_t *
+aw_tool_signer(const char *path)
+{
+    char            keyhex[80];
+    FILE           *f;
+    size_t          len;
+    uint8_t         key[32];
+    axon_signer_t  *signer;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "axon-rpc: %s: %m\n", path);
+        return NULL;
+    }
+
+    len = fread(keyhex, 1, sizeof(keyhex) - 1, f);
+    fclose(f);
+
+    while (len && (keyhex[len - 1] == '\n' || keyhex[len - 1] == ' ')) {
+        len--;
+    }
+
+    if (axon_hex_decode(key, 32, keyhex, len) != AXON_OK) {
+        fprintf(stderr, "axon-rpc: %s: not a 32-byte hex key\n", path);
+        return NULL;
+    }
+
+    signer = axon_signer_create(key);
+    memset(key, 0, sizeof(key));
+    memset(keyhex, 0, sizeof(keyhex));
+
+    if (signer == NULL) {
+        fprintf(stderr, "axon-rpc: %s: not a secp256k1 secret key\n", path);
+        return NULL;
+    }
+
+    return signer;
+}
+
+
+/* polls for the receipt of H, 100 times, eth_rpc_timeout / 10 apart */
+
+static int
+aw_tool_wait(aw_rpc_t *rpc, aw_hash_t *h, aw_eth_receipt_t *receipt)
+{
+    int  rc, i;
+
+    rc = AW_RPC_NOT_FOUND;
+
+    for (i = 0; i < 100; i++) {
+        rc = aw_rpc_get_receipt(rpc, h, receipt);
+
+        if (rc != AW_RPC_NOT_FOUND) {
+            break;
+        }
+
+        usleep(rpc->timeout * 100);
+    }
 
     return rc;
 }
