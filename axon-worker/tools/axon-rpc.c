@@ -724,7 +724,8 @@ aw_tool_tx(const aw_eth_tx_t *tx)
     if (!tx->pending) {
         json_object_set_new(j, "block_number",
                             json_integer((json_int_t) tx->block_number));
-        json_object_set_new(j, "block_hash", aw_tool_hex(tx->block_hash.b, 32));
+        json_object_set_new(j, "block_hash",
+                            aw_tool_hex(tx->block_hash.b, 32));
         json_object_set_new(j, "index", json_integer((json_int_t) tx->index));
     }
 
