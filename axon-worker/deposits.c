@@ -1602,7 +1602,8 @@ aw_dep_index(uint64_t head, int *found)
                (long long) from, (long long) to, n);
     }
 
-    return to < (int64_t) head;
+    /* on at once while the cursor moves, not over the young blocks */
+    return final > cursor && to < (int64_t) head;
 }
 
 
