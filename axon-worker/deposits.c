@@ -179,6 +179,8 @@ static int aw_dep_credit_row(PGresult *pg, int row, int txlog,
     aw_job_result_t *res);
 static void aw_dep_credit_rows(PGresult *pg, const int *rows,
     const int *txlogs, size_t k);
+static int aw_dep_credited_all(PGresult *pg, const int *rows, const int *ok,
+    size_t k, PGresult *cr);
 static PGresult *aw_dep_rows_by_id(const char *ids);
 static const aw_dep_token_t *aw_dep_token_by_asset(const char *asset);
 static void aw_dep_publish_id(const char *id, uint64_t head);
@@ -1292,9 +1294,9 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
 
 
 /*
- * The k ripe deposits rows[] of pg (aw_dep_cols; their logs in their
- * transactions txlogs[]) credited in one statement, axon_deposit_credit()
- * for each in id order: one transaction.  Should it fail (an x402
+ * The k ripe deposits rows[] of pg (aw_dep_cols, in id order; their logs
+ * in their transactions txlogs[]) credited in one statement,
+ * axon_deposits_credit(): one transaction.  Should it fail (an x402
  * settlement claiming one of the transfers at that instant, a deadlock
  * with another worker), nothing of it stays and each is credited by
  * itself, as before.  The tiers, balances and deposits are then published
@@ -1363,15 +1365,13 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
     }
 
     cr = aw_db_query(&aw_worker.db,
-                     "SELECT c.new_state, c.minutes, c.ledger_id, c.balance,"
-                     " c.applied FROM unnest($1::bigint[], $2::bigint[],"
-                     " $3::int[], $4::int[], $5::int[]) WITH ORDINALITY"
-                     " AS x(id, price, dec, disc, log, o)"
-                     " CROSS JOIN LATERAL axon_deposit_credit(x.id, x.price,"
-                     " x.dec, x.disc, 'worker', NULL, NULL, x.log) c"
-                     " ORDER BY x.o", 5, params);
+                     "SELECT id, new_state, minutes, ledger_id, balance,"
+                     " applied FROM axon_deposits_credit($1::bigint[],"
+                     " $2::bigint[], $3::int[], $4::int[], $5::int[])"
+                     " ORDER BY id", 5, params);
 
-    if (cr == NULL || (size_t) PQntuples(cr) != n) {
+    if (cr == NULL || !aw_dep_credited_all(pg, rows, ok, k, cr)) {
+        /* undone, or (a row short) done again: credited once either way */
         aw_log(AW_LOG_NOTICE, "deposits: crediting %zu deposits together: "
                "%s: one by one", n, cr ? "a row short" : aw_worker.db.error);
         PQclear(cr);
@@ -1424,6 +1424,36 @@ done:
 
     free(pcts);
     free(ok);
+}
+
+
+/* does cr hold a result for each rows[i] with ok[i], in that order? */
+
+static int
+aw_dep_credited_all(PGresult *pg, const int *rows, const int *ok, size_t k,
+    PGresult *cr)
+{
+    int     crow;
+    size_t  i;
+
+    crow = 0;
+
+    for (i = 0; i < k; i++) {
+        if (!ok[i]) {
+            continue;
+        }
+
+        if (crow >= PQntuples(cr)
+            || strcmp(aw_db_get(cr, crow, "id"),
+                      aw_db_get(pg, rows[i], "id")) != 0)
+        {
+            return 0;
+        }
+
+        crow++;
+    }
+
+    return crow == PQntuples(cr);
 }
 
 
