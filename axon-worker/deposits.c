@@ -5,14 +5,17 @@
  *                    submitted): checks the transaction and records the
  *                    deposits it carries, 'confirming'
  *   the indexer      a job source: scans the accepted tokens' Transfer
- *                    logs to the revenue wallet, deposit_index_range blocks
- *                    at a time, from its cursor in Postgres
- *                    (deposit_cursor), and records what it finds
- *   the confirmer    the same source, after each scan: every confirming
- *                    deposit's receipt is read again; one whose block left
- *                    the chain is 'orphaned', one with
- *                    deposit_confirmations is credited (the block hash at
- *                    its height checked once more first)
+ *                    logs to the revenue wallet, a range at a time (from
+ *                    deposit_index_range blocks, as the node allows:
+ *                    aw_dep_scan_done), from its cursor in Postgres
+ *                    (deposit_cursor), and records what it finds; range
+ *                    after range while it catches up
+ *   the confirmer    the same source, after a scan that found deposits
+ *                    and at the head: every confirming deposit's receipt
+ *                    is read again; one whose block left the chain is
+ *                    'orphaned', those with deposit_confirmations are
+ *                    credited together (the block hash at each height
+ *                    checked once more first)
  *
  * Reorgs: the cursor only moves past blocks that are
  * deposit_confirmations deep, so the young blocks are scanned again at
@@ -24,7 +27,9 @@
  * with the deposit's state change and the claim of its chain event (the
  * transaction and the log's index in it, which an x402 settlement of the
  * same transfer claims too) in one transaction: credited once, whoever
- * found it, however often, by whichever path.
+ * found it, however often, by whichever path.  The confirmer's
+ * axon_deposits_credit() does the same for many deposits in one
+ * transaction.
  *
  * What the module shows (GET /api/deposits) is published in Redis:
  * axon:deposits:ADDR, a hash of TXHASH:LOGINDEX (or TXHASH, for a
