@@ -118,8 +118,9 @@ static struct {
 
 /*
  * One confirmation pass credits many deposits of a few wallets at one
- * head: each wallet's tier is read once per pass, not once per deposit.
- * On only during aw_dep_confirm(); the admin's credit reads it afresh.
+ * head: each wallet's tier is read once per pass (its batches one after
+ * another), not once per deposit.  On only during aw_dep_confirm(); the
+ * admin's credit reads it afresh.
  */
 #define AW_DEP_TIER_CACHE   32
 
@@ -184,6 +185,8 @@ static int aw_dep_credit_row(PGresult *pg, int row, int txlog,
     aw_job_result_t *res);
 static void aw_dep_credit_rows(PGresult *pg, const int *rows,
     const int *txlogs, size_t k);
+static size_t aw_dep_append_wallets(PGresult *pg, const int *rows,
+    const int *ok, const int *pcts, size_t k, PGresult *cr);
 static int aw_dep_credited_all(PGresult *pg, const int *rows, const int *ok,
     size_t k, PGresult *cr);
 static PGresult *aw_dep_rows_by_id(const char *ids);
@@ -1312,7 +1315,7 @@ static void
 aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
     size_t k)
 {
-    int          *pcts, *ok, crow, row;
+    int          *pcts, *ok, crow;
     FILE         *col[5];
     char         *text[5], price[24], decimals[8];
     size_t        i, c, len[5], sent, n;
@@ -1391,21 +1394,15 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
         goto done;
     }
 
-    sent = 0;
     crow = 0;
 
     for (i = 0; i < k; i++) {
-        if (!ok[i]) {
-            continue;
+        if (ok[i]) {
+            aw_dep_credit_log(pg, rows[i], cr, crow++, pcts[i]);
         }
-
-        row = rows[i];
-        aw_dep_credit_log(pg, row, cr, crow, pcts[i]);
-        sent += aw_dep_append_tier(aw_db_get(pg, row, "payer"), pcts[i]);
-        sent += aw_dep_append_balance(aw_db_get(pg, row, "payer"), cr, crow);
-        crow++;
     }
 
+    sent = aw_dep_append_wallets(pg, rows, ok, pcts, k, cr);
     PQclear(cr);
 
     /* the deposits as they are now, for their wallets' lists */
@@ -1429,6 +1426,76 @@ done:
 
     free(pcts);
     free(ok);
+}
+
+
+/*
+ * The tier and the balance of each wallet credited (cr: the results for
+ * rows[i] with ok[i], in order), appended to the Redis pipeline once a
+ * wallet: its result of the greatest ledger id, the one the balance script
+ * would keep of them all.  Returns how many commands were appended.
+ */
+
+static size_t
+aw_dep_append_wallets(PGresult *pg, const int *rows, const int *ok,
+    const int *pcts, size_t k, PGresult *cr)
+{
+    int          crow, *best, *at;
+    size_t       i, w, nw, sent;
+    const char  *payer;
+
+    best = calloc(k, sizeof(int));
+    at = calloc(k, sizeof(int));
+    nw = 0;
+    sent = 0;
+
+    if (best == NULL || at == NULL) {
+        goto done;
+    }
+
+    crow = 0;
+
+    for (i = 0; i < k; i++) {
+        if (!ok[i]) {
+            continue;
+        }
+
+        payer = aw_db_get(pg, rows[i], "payer");
+
+        for (w = 0; w < nw; w++) {
+            if (strcmp(payer, aw_db_get(pg, rows[at[w]], "payer")) == 0) {
+                break;
+            }
+        }
+
+        if (w == nw) {
+            at[nw] = i;
+            best[nw++] = crow;
+
+        } else if (!aw_db_isnull(cr, crow, "ledger_id")
+                   && (aw_db_isnull(cr, best[w], "ledger_id")
+                       || atoll(aw_db_get(cr, crow, "ledger_id"))
+                          > atoll(aw_db_get(cr, best[w], "ledger_id"))))
+        {
+            at[w] = i;
+            best[w] = crow;
+        }
+
+        crow++;
+    }
+
+    for (w = 0; w < nw; w++) {
+        payer = aw_db_get(pg, rows[at[w]], "payer");
+        sent += aw_dep_append_tier(payer, pcts[at[w]]);
+        sent += aw_dep_append_balance(payer, cr, best[w]);
+    }
+
+done:
+
+    free(best);
+    free(at);
+
+    return sent;
 }
 
 
@@ -1718,6 +1785,11 @@ aw_dep_confirm(uint64_t head)
              " AND state = 'confirming' AND id > $2 ORDER BY id LIMIT %d",
              aw_dep_cols, AW_DEP_BATCH);
 
+    if (aw_dep_confirm_after == 0) {
+        /* a new round over the confirming deposits: the tiers read afresh */
+        aw_dep_tiers.n = 0;
+    }
+
     aw_dep_confirm_after = 0;
 
     pg = aw_db_query(&aw_worker.db, sql, 2, params);
@@ -1762,7 +1834,6 @@ aw_dep_confirm(uint64_t head)
     }
 
     aw_dep_tiers.on = 1;
-    aw_dep_tiers.n = 0;
 
     aw_dep_credit_ripe(pg, acts, receipts, n, head);
     t2 = aw_monotonic_msec();
