@@ -7,8 +7,8 @@
 -- INSERT into credit_ledger, in id order, with the balance after each row
 -- (computed here, as the billing tick does: credit_ledger_apply would move
 -- a balance row once per ledger row; credit_ledger_chain checks them); any
--- other goes through axon_deposit_credit() after them.  An x402 claim made meanwhile: 23505,
--- all of this undone, as for one.
+-- other goes through axon_deposit_credit() after them.  An x402 claim
+-- made meanwhile: 23505, all of this undone, as for one.
 CREATE OR REPLACE FUNCTION axon_deposits_credit(
     p_ids bigint[], p_price bigint[], p_decimals int[], p_discount int[],
     p_log int[])
