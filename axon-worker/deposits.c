@@ -5,14 +5,17 @@
  *                    submitted): checks the transaction and records the
  *                    deposits it carries, 'confirming'
  *   the indexer      a job source: scans the accepted tokens' Transfer
- *                    logs to the revenue wallet, deposit_index_range blocks
- *                    at a time, from its cursor in Postgres
- *                    (deposit_cursor), and records what it finds
- *   the confirmer    the same source, after each scan: every confirming
- *                    deposit's receipt is read again; one whose block left
- *                    the chain is 'orphaned', one with
- *                    deposit_confirmations is credited (the block hash at
- *                    its height checked once more first)
+ *                    logs to the revenue wallet, a range at a time (from
+ *                    deposit_index_range blocks, as the node allows:
+ *                    aw_dep_scan_done), from its cursor in Postgres
+ *                    (deposit_cursor), and records what it finds; range
+ *                    after range while it catches up
+ *   the confirmer    the same source, after a scan that found deposits
+ *                    and at the head: every confirming deposit's receipt
+ *                    is read again; one whose block left the chain is
+ *                    'orphaned', those with deposit_confirmations are
+ *                    credited together (the block hash at each height
+ *                    checked once more first)
  *
  * Reorgs: the cursor only moves past blocks that are
  * deposit_confirmations deep, so the young blocks are scanned again at
@@ -25,7 +28,9 @@
  * its chain event (the
  * transaction and the log's index in it, which an x402 settlement of the
  * same transfer claims too) in one transaction: credited once, whoever
- * found it, however often, by whichever path.
+ * found it, however often, by whichever path.  The confirmer's
+ * axon_deposits_credit() does the same for many deposits in one
+ * transaction.
  *
  * What the module shows (GET /api/deposits) is published in Redis:
  * axon:deposits:ADDR, a hash of TXHASH:LOGINDEX (or TXHASH, for a
@@ -52,7 +57,12 @@
 
 #define AW_DEP_MAX_TOKENS   AW_CONF_MAX_TOKENS
 #define AW_DEP_MAX_TIERS    AW_CONF_MAX_TIERS
-#define AW_DEP_BATCH        100
+#define AW_DEP_BATCH        1000
+
+/* what a confirmation pass does with a confirming deposit */
+#define AW_DEP_DONE         0       /* nothing more now (orphaned, moved) */
+#define AW_DEP_YOUNG        1       /* its confirmations published */
+#define AW_DEP_RIPE         2       /* credited if its block still is */
 
 
 typedef struct {
@@ -93,11 +103,25 @@ typedef struct {
 
 static aw_dep_conf_t  aw_dep;
 static unsigned       aw_dep_published;     /* axon:deposits:config */
+static int64_t        aw_dep_confirm_after; /* the last id of a full batch */
+
+/* the indexer's eth_getLogs range (aw_dep_scan_done) */
+#define AW_DEP_RANGE_MAX    100000
+#define AW_DEP_FEW_LOGS     1000
+#define AW_DEP_MANY_LOGS    5000
+#define AW_DEP_CEILING_CALLS  64
+
+static struct {
+    int64_t         range;              /* blocks of the next call */
+    int64_t         ceiling;            /* the most the node takes */
+    unsigned        at_ceiling;         /* calls of that many since */
+} aw_dep_scan;
 
 /*
  * One confirmation pass credits many deposits of a few wallets at one
- * head: each wallet's tier is read once per pass, not once per deposit.
- * On only during aw_dep_confirm(); the admin's credit reads it afresh.
+ * head: each wallet's tier is read once per pass (its batches one after
+ * another), not once per deposit.  On only during aw_dep_confirm(); the
+ * admin's credit reads it afresh.
  */
 #define AW_DEP_TIER_CACHE   32
 
@@ -121,14 +145,18 @@ static int aw_dep_record_logs(const aw_eth_log_t *logs, size_t n);
 static int aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n,
     char **text);
 static void aw_dep_publish_seen(PGresult *pg);
+static int aw_dep_append_row(PGresult *pg, int row, uint64_t head);
+static void aw_dep_replies(size_t n);
 static int aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
     const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry);
 static json_t *aw_dep_row_json(PGresult *pg, int row, uint64_t head);
 static int aw_dep_publish(const char *wallet, const char *field,
     json_t *entry, const char *drop);
 static int aw_dep_tier(const aw_addr_t *wallet, int *pct);
-static void aw_dep_index(uint64_t head);
-static void aw_dep_confirm(uint64_t head);
+static int aw_dep_index(uint64_t head, int *found);
+static int aw_dep_scan_failed(int rc, int64_t blocks);
+static void aw_dep_scan_done(size_t logs);
+static int aw_dep_confirm(uint64_t head);
 static int aw_dep_fetch(aw_job_result_t *res, const char *wallet,
     const char *txh, const aw_hash_t *hash, aw_eth_receipt_t *receipt,
     aw_eth_tx_t *tx, int *rc);
@@ -138,20 +166,36 @@ static size_t aw_dep_found_in(const aw_eth_tx_t *tx,
 static int aw_dep_record_found(const aw_eth_receipt_t *receipt,
     const aw_hash_t *hash, const char *txh, const char *wallet,
     const aw_dep_found_t *found, size_t n);
-static void aw_dep_confirm_row(PGresult *pg, int row, int rc,
-    const aw_eth_receipt_t *r, uint64_t head, aw_eth_block_t *b,
-    uint64_t *checked);
+static int aw_dep_confirm_row(PGresult *pg, int row, int rc,
+    const aw_eth_receipt_t *r, uint64_t head);
+static void aw_dep_credit_ripe(PGresult *pg, int *acts,
+    const aw_eth_receipt_t *receipts, int n, uint64_t head);
+static void aw_dep_publish_young(PGresult *pg, const int *acts, int n,
+    uint64_t head);
 static void aw_dep_orphan(PGresult *pg, int row, const char *reason,
     const char *why, uint64_t head);
 static int aw_dep_log_in_tx(PGresult *pg, int row,
     const aw_eth_receipt_t *r);
+static int aw_dep_credit_terms(PGresult *pg, int row, char price[24],
+    char decimals[8], int *pct, aw_job_result_t *res);
+static void aw_dep_credit_log(PGresult *pg, int row, PGresult *cr, int crow,
+    int pct);
+static int aw_dep_append_balance(const char *wallet, PGresult *cr, int crow);
 static int aw_dep_credit_row(PGresult *pg, int row, int txlog,
     const char *actor, const char *job, const char *detail,
     aw_job_result_t *res);
+static void aw_dep_credit_rows(PGresult *pg, const int *rows,
+    const int *txlogs, size_t k);
+static size_t aw_dep_append_wallets(PGresult *pg, const int *rows,
+    const int *ok, const int *pcts, size_t k, PGresult *cr);
+static int aw_dep_credited_all(PGresult *pg, const int *rows, const int *ok,
+    size_t k, PGresult *cr);
+static PGresult *aw_dep_rows_by_id(const char *ids);
 static const aw_dep_token_t *aw_dep_token_by_asset(const char *asset);
 static void aw_dep_publish_id(const char *id, uint64_t head);
 static int aw_dep_publish_config(void);
 static void aw_dep_publish_tier(const char *wallet, int pct);
+static int aw_dep_append_tier(const char *wallet, int pct);
 
 
 const aw_source_t  aw_deposits_source = {
@@ -196,6 +240,9 @@ aw_dep_configure(void)
     d = &aw_worker.conf->deposit;
     memset(&aw_dep, 0, sizeof(aw_dep));
     aw_dep_published = 0;
+    aw_dep_scan.range = aw_worker.conf->deposit_index_range;
+    aw_dep_scan.ceiling = aw_max(aw_dep_scan.range, AW_DEP_RANGE_MAX);
+    aw_dep_scan.at_ceiling = 0;
 
     if (!d->enabled) {
         return AW_OK;
@@ -453,43 +500,62 @@ aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n, char **text)
 static void
 aw_dep_publish_seen(PGresult *pg)
 {
-    int          row, rows;
-    char        *dump, key[64], field[96];
-    size_t       sent;
-    json_t      *entry;
-    redisReply  *reply;
+    int     row, rows;
+    size_t  sent;
 
     rows = PQntuples(pg);
     sent = 0;
 
     for (row = 0; row < rows; row++) {
-        if (strcmp(aw_db_get(pg, row, "state"), "confirming") != 0) {
-            continue;
+        if (strcmp(aw_db_get(pg, row, "state"), "confirming") == 0) {
+            sent += aw_dep_append_row(pg, row, 0);
         }
-
-        entry = aw_dep_row_json(pg, row, 0);
-        dump = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
-        json_decref(entry);
-
-        if (dump == NULL) {
-            continue;
-        }
-
-        snprintf(key, sizeof(key), AXON_KEY_DEPOSITS "%s",
-                 aw_db_get(pg, row, "payer"));
-        snprintf(field, sizeof(field), "%s:%s", aw_db_get(pg, row, "tx_hash"),
-                 aw_db_get(pg, row, "log_index"));
-
-        if (aw_redis_append(&aw_worker.redis, "HSET %s %s %s", key, field,
-                            dump) == AW_OK)
-        {
-            sent++;
-        }
-
-        free(dump);
     }
 
-    while (sent--) {
+    aw_dep_replies(sent);
+}
+
+
+/*
+ * HSET of the deposits row (aw_dep_cols) at row in its wallet's list,
+ * appended to the Redis pipeline: 1, or 0 if it could not be.
+ */
+
+static int
+aw_dep_append_row(PGresult *pg, int row, uint64_t head)
+{
+    int      rc;
+    char    *dump, key[64], field[96];
+    json_t  *entry;
+
+    entry = aw_dep_row_json(pg, row, head);
+    dump = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
+    json_decref(entry);
+
+    if (dump == NULL) {
+        return 0;
+    }
+
+    snprintf(key, sizeof(key), AXON_KEY_DEPOSITS "%s",
+             aw_db_get(pg, row, "payer"));
+    snprintf(field, sizeof(field), "%s:%s", aw_db_get(pg, row, "tx_hash"),
+             aw_db_get(pg, row, "log_index"));
+
+    rc = aw_redis_append(&aw_worker.redis, "HSET %s %s %s", key, field, dump);
+    free(dump);
+
+    return rc == AW_OK;
+}
+
+
+/* the replies of n commands appended, read and dropped */
+
+static void
+aw_dep_replies(size_t n)
+{
+    redisReply  *reply;
+
+    while (n--) {
         reply = aw_redis_get_reply(&aw_worker.redis);
         if (reply == NULL) {
             break;
@@ -1065,29 +1131,23 @@ aw_dep_log_in_tx(PGresult *pg, int row, const aw_eth_receipt_t *r)
 
 
 /*
- * Credits the deposits row (aw_dep_cols) at row, whose log is txlog in its
- * transaction (aw_dep_log_in_tx): its tier now, the ledger row, the
- * wallet's balance and the deposit published.
+ * What the deposits row (aw_dep_cols) at row is credited at: the price
+ * and decimals of its asset, its wallet's tier now (published for quotes).
  */
 
 static int
-aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
-    const char *job, const char *detail, aw_job_result_t *res)
+aw_dep_credit_terms(PGresult *pg, int row, char price[24], char decimals[8],
+    int *pct, aw_job_result_t *res)
 {
-    int                    pct;
-    char                   price[24], decimals[8], disc[8], key[64];
-    char                   bal[24], lid[24], txl[16];
-    PGresult              *cr;
     aw_addr_t              payer;
-    const char            *params[8], *asset, *argv[3], *minutes;
-    redisReply            *reply;
+    const char            *asset;
     const aw_dep_token_t  *token;
 
     asset = aw_db_get(pg, row, "asset");
 
     if (strcmp(asset, "ETH") == 0) {
-        snprintf(price, sizeof(price), "%lld", (long long) aw_dep.eth_price);
-        snprintf(decimals, sizeof(decimals), "18");
+        snprintf(price, 24, "%lld", (long long) aw_dep.eth_price);
+        snprintf(decimals, 8, "18");
 
     } else {
         token = aw_dep_token_by_asset(asset);
@@ -1102,12 +1162,12 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
             return AW_ERROR;
         }
 
-        snprintf(price, sizeof(price), "%lld", (long long) token->price);
-        snprintf(decimals, sizeof(decimals), "%d", token->decimals);
+        snprintf(price, 24, "%lld", (long long) token->price);
+        snprintf(decimals, 8, "%d", token->decimals);
     }
 
     if (axon_address_parse(payer.b, aw_db_get(pg, row, "payer"), 42) != AXON_OK
-        || aw_dep_tier(&payer, &pct) != AW_OK)
+        || aw_dep_tier(&payer, pct) != AW_OK)
     {
         if (res) {
             aw_job_fail(res, 0, "eth: the tier: %s", aw_worker.rpc.error);
@@ -1115,8 +1175,85 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
         return AW_ERROR;
     }
 
+    return AW_OK;
+}
+
+
+/* the log line of a deposit credited: cr (axon_deposit_credit's) at crow */
+
+static void
+aw_dep_credit_log(PGresult *pg, int row, PGresult *cr, int crow, int pct)
+{
+    const char  *minutes;
+
+    minutes = aw_db_isnull(cr, crow, "minutes")
+              ? "0" : aw_db_get(cr, crow, "minutes");
+
+    aw_log(AW_LOG_INFO, "deposits: %s:%s of %s (%s %s): %s, %s minutes at "
+           "%d%% off%s", aw_db_get(pg, row, "tx_hash"),
+           aw_db_get(pg, row, "log_index"), aw_db_get(pg, row, "payer"),
+           aw_db_get(pg, row, "amount"), aw_db_get(pg, row, "symbol"),
+           aw_db_get(cr, crow, "new_state"), minutes, pct,
+           aw_db_get(cr, crow, "applied")[0] == 't'
+           ? "" : " (credited already)");
+}
+
+
+/*
+ * The wallet's balance after a credit (cr at crow: its ledger row and
+ * balance), appended to the Redis pipeline: 1, or 0.
+ */
+
+static int
+aw_dep_append_balance(const char *wallet, PGresult *cr, int crow)
+{
+    char         key[64], bal[24], lid[24];
+    const char  *argv[3];
+
+    if (aw_db_isnull(cr, crow, "ledger_id")
+        || aw_db_isnull(cr, crow, "balance"))
+    {
+        return 0;
+    }
+
+    snprintf(key, sizeof(key), AXON_KEY_WALLET "%s", wallet);
+    snprintf(bal, sizeof(bal), "%s", aw_db_get(cr, crow, "balance"));
+    snprintf(lid, sizeof(lid), "%s", aw_db_get(cr, crow, "ledger_id"));
+
+    argv[0] = key;
+    argv[1] = bal;
+    argv[2] = lid;
+
+    return aw_redis_append_script(&aw_worker.redis, &aw_wallet_balance_script,
+                                  1, 3, argv, NULL) == AW_OK;
+}
+
+
+/*
+ * Credits the deposits row (aw_dep_cols) at row, whose log is txlog in its
+ * transaction (aw_dep_log_in_tx): its tier now, the ledger row, the
+ * wallet's balance and the deposit published.
+ */
+
+static int
+aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
+    const char *job, const char *detail, aw_job_result_t *res)
+{
+    int          pct;
+    char         price[24], decimals[8], disc[8], txl[16];
+    size_t       sent;
+    PGresult    *cr;
+    const char  *params[8], *minutes;
+
+    if (aw_dep_credit_terms(pg, row, price, decimals, &pct, res) != AW_OK) {
+        return AW_ERROR;
+    }
+
     snprintf(disc, sizeof(disc), "%d", pct);
-    aw_dep_publish_tier(aw_db_get(pg, row, "payer"), pct);
+    snprintf(txl, sizeof(txl), "%d", txlog);
+
+    /* sent with the first reply read, after the credit */
+    sent = aw_dep_append_tier(aw_db_get(pg, row, "payer"), pct);
 
     params[0] = aw_db_get(pg, row, "id");
     params[1] = price;
@@ -1127,14 +1264,14 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
     params[6] = detail;
     params[7] = txl;
 
-    snprintf(txl, sizeof(txl), "%d", txlog);
-
     cr = aw_db_query(&aw_worker.db,
                      "SELECT new_state, minutes, ledger_id, balance, applied"
                      " FROM axon_deposit_credit($1, $2, $3, $4, $5, $6,"
                      " $7::jsonb, $8::int)", 8, params);
 
     if (cr == NULL) {
+        aw_dep_replies(sent);
+
         if (res) {
             aw_job_db_failed(NULL, res);
         } else {
@@ -1144,41 +1281,19 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
         return AW_ERROR;
     }
 
-    minutes = aw_db_isnull(cr, 0, "minutes") ? "0"
-                                             : aw_db_get(cr, 0, "minutes");
-
-    aw_log(AW_LOG_INFO, "deposits: %s:%s of %s (%s %s): %s, %s minutes at "
-           "%d%% off%s", aw_db_get(pg, row, "tx_hash"),
-           aw_db_get(pg, row, "log_index"), aw_db_get(pg, row, "payer"),
-           aw_db_get(pg, row, "amount"), aw_db_get(pg, row, "symbol"),
-           aw_db_get(cr, 0, "new_state"), minutes, pct,
-           aw_db_get(cr, 0, "applied")[0] == 't' ? "" : " (credited already)");
+    aw_dep_credit_log(pg, row, cr, 0, pct);
+    sent += aw_dep_append_balance(aw_db_get(pg, row, "payer"), cr, 0);
 
     if (res) {
+        minutes = aw_db_isnull(cr, 0, "minutes")
+                  ? "0" : aw_db_get(cr, 0, "minutes");
         snprintf(res->note, sizeof(res->note), "%s:%s %s, %s minutes",
                  aw_db_get(pg, row, "tx_hash"),
                  aw_db_get(pg, row, "log_index"),
                  aw_db_get(cr, 0, "new_state"), minutes);
     }
 
-    if (!aw_db_isnull(cr, 0, "ledger_id") && !aw_db_isnull(cr, 0, "balance"))
-    {
-        snprintf(key, sizeof(key), AXON_KEY_WALLET "%s",
-                 aw_db_get(pg, row, "payer"));
-        snprintf(bal, sizeof(bal), "%s", aw_db_get(cr, 0, "balance"));
-        snprintf(lid, sizeof(lid), "%s", aw_db_get(cr, 0, "ledger_id"));
-
-        argv[0] = key;
-        argv[1] = bal;
-        argv[2] = lid;
-
-        reply = aw_redis_script(&aw_worker.redis, &aw_wallet_balance_script,
-                                1, 3, argv, NULL);
-        if (reply) {
-            freeReplyObject(reply);
-        }
-    }
-
+    aw_dep_replies(sent);
     PQclear(cr);
 
     aw_dep_publish_id(aw_db_get(pg, row, "id"), 0);
@@ -1187,10 +1302,254 @@ aw_dep_credit_row(PGresult *pg, int row, int txlog, const char *actor,
 }
 
 
+/*
+ * The k ripe deposits rows[] of pg (aw_dep_cols, in id order; their logs
+ * in their transactions txlogs[]) credited in one statement,
+ * axon_deposits_credit(): one transaction.  Should it fail (an x402
+ * settlement claiming one of the transfers at that instant, a deadlock
+ * with another worker), nothing of it stays and each is credited by
+ * itself, as before.  The tiers, balances and deposits are then published
+ * in one Redis pipeline.
+ */
+
+static void
+aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
+    size_t k)
+{
+    int          *pcts, *ok, crow;
+    FILE         *col[5];
+    char         *text[5], price[24], decimals[8];
+    size_t        i, c, len[5], sent, n;
+    PGresult     *cr, *now;
+    const char   *params[5];
+
+    pcts = calloc(k, sizeof(int));
+    ok = calloc(k, sizeof(int));
+    n = 0;
+
+    for (c = 0; c < 5; c++) {
+        text[c] = NULL;
+        col[c] = pcts && ok ? open_memstream(&text[c], &len[c]) : NULL;
+    }
+
+    if (pcts == NULL || ok == NULL || col[0] == NULL || col[1] == NULL
+        || col[2] == NULL || col[3] == NULL || col[4] == NULL)
+    {
+        goto done;
+    }
+
+    for (c = 0; c < 5; c++) {
+        fputc('{', col[c]);
+    }
+
+    for (i = 0; i < k; i++) {
+        if (aw_dep_credit_terms(pg, rows[i], price, decimals, &pcts[i], NULL)
+            != AW_OK)
+        {
+            continue;
+        }
+
+        for (c = 0; n && c < 5; c++) {
+            fputc(',', col[c]);
+        }
+
+        fputs(aw_db_get(pg, rows[i], "id"), col[0]);
+        fputs(price, col[1]);
+        fputs(decimals, col[2]);
+        fprintf(col[3], "%d", pcts[i]);
+        fprintf(col[4], "%d", txlogs[i]);
+        ok[i] = 1;
+        n++;
+    }
+
+    for (c = 0; c < 5; c++) {
+        fputc('}', col[c]);
+        fclose(col[c]);
+        col[c] = NULL;
+        params[c] = text[c];
+    }
+
+    if (n == 0) {
+        goto done;
+    }
+
+    cr = aw_db_query(&aw_worker.db,
+                     "SELECT id, new_state, minutes, ledger_id, balance,"
+                     " applied FROM axon_deposits_credit($1::bigint[],"
+                     " $2::bigint[], $3::int[], $4::int[], $5::int[])"
+                     " ORDER BY id", 5, params);
+
+    if (cr == NULL || !aw_dep_credited_all(pg, rows, ok, k, cr)) {
+        /* undone, or (a row short) done again: credited once either way */
+        aw_log(AW_LOG_NOTICE, "deposits: crediting %zu deposits together: "
+               "%s: one by one", n, cr ? "a row short" : aw_worker.db.error);
+        PQclear(cr);
+
+        for (i = 0; i < k; i++) {
+            if (ok[i]) {
+                aw_dep_credit_row(pg, rows[i], txlogs[i], "worker", NULL,
+                                  NULL, NULL);
+            }
+        }
+
+        goto done;
+    }
+
+    crow = 0;
+
+    for (i = 0; i < k; i++) {
+        if (ok[i]) {
+            aw_dep_credit_log(pg, rows[i], cr, crow++, pcts[i]);
+        }
+    }
+
+    sent = aw_dep_append_wallets(pg, rows, ok, pcts, k, cr);
+    PQclear(cr);
+
+    /* the deposits as they are now, for their wallets' lists */
+    now = aw_dep_rows_by_id(text[0]);
+
+    for (crow = 0; now && crow < PQntuples(now); crow++) {
+        sent += aw_dep_append_row(now, crow, 0);
+    }
+
+    PQclear(now);
+    aw_dep_replies(sent);
+
+done:
+
+    for (c = 0; c < 5; c++) {
+        if (col[c]) {
+            fclose(col[c]);
+        }
+        free(text[c]);
+    }
+
+    free(pcts);
+    free(ok);
+}
+
+
+/*
+ * The tier and the balance of each wallet credited (cr: the results for
+ * rows[i] with ok[i], in order), appended to the Redis pipeline once a
+ * wallet: its result of the greatest ledger id, the one the balance script
+ * would keep of them all.  Returns how many commands were appended.
+ */
+
+static size_t
+aw_dep_append_wallets(PGresult *pg, const int *rows, const int *ok,
+    const int *pcts, size_t k, PGresult *cr)
+{
+    int          crow, *best, *at;
+    size_t       i, w, nw, sent;
+    const char  *payer;
+
+    best = calloc(k, sizeof(int));
+    at = calloc(k, sizeof(int));
+    nw = 0;
+    sent = 0;
+
+    if (best == NULL || at == NULL) {
+        goto done;
+    }
+
+    crow = 0;
+
+    for (i = 0; i < k; i++) {
+        if (!ok[i]) {
+            continue;
+        }
+
+        payer = aw_db_get(pg, rows[i], "payer");
+
+        for (w = 0; w < nw; w++) {
+            if (strcmp(payer, aw_db_get(pg, rows[at[w]], "payer")) == 0) {
+                break;
+            }
+        }
+
+        if (w == nw) {
+            at[nw] = i;
+            best[nw++] = crow;
+
+        } else if (!aw_db_isnull(cr, crow, "ledger_id")
+                   && (aw_db_isnull(cr, best[w], "ledger_id")
+                       || atoll(aw_db_get(cr, crow, "ledger_id"))
+                          > atoll(aw_db_get(cr, best[w], "ledger_id"))))
+        {
+            at[w] = i;
+            best[w] = crow;
+        }
+
+        crow++;
+    }
+
+    for (w = 0; w < nw; w++) {
+        payer = aw_db_get(pg, rows[at[w]], "payer");
+        sent += aw_dep_append_tier(payer, pcts[at[w]]);
+        sent += aw_dep_append_balance(payer, cr, best[w]);
+    }
+
+done:
+
+    free(best);
+    free(at);
+
+    return sent;
+}
+
+
+/* does cr hold a result for each rows[i] with ok[i], in that order? */
+
+static int
+aw_dep_credited_all(PGresult *pg, const int *rows, const int *ok, size_t k,
+    PGresult *cr)
+{
+    int     crow;
+    size_t  i;
+
+    crow = 0;
+
+    for (i = 0; i < k; i++) {
+        if (!ok[i]) {
+            continue;
+        }
+
+        if (crow >= PQntuples(cr)
+            || strcmp(aw_db_get(cr, crow, "id"),
+                      aw_db_get(pg, rows[i], "id")) != 0)
+        {
+            return 0;
+        }
+
+        crow++;
+    }
+
+    return crow == PQntuples(cr);
+}
+
+
+/* the deposits rows of ids (a Postgres array), as they are now */
+
+static PGresult *
+aw_dep_rows_by_id(const char *ids)
+{
+    char         sql[512];
+    const char  *params[1];
+
+    params[0] = ids;
+    snprintf(sql, sizeof(sql), "SELECT %s FROM deposits"
+             " WHERE id = ANY($1::bigint[]) ORDER BY id", aw_dep_cols);
+
+    return aw_db_query(&aw_worker.db, sql, 1, params);
+}
+
+
 static aw_msec_t
 aw_deposits_run(aw_msec_t now)
 {
-    int        rc;
+    int        rc, more, found;
     uint64_t   head;
     aw_conf_t *conf;
 
@@ -1217,23 +1576,31 @@ aw_deposits_run(aw_msec_t now)
         aw_dep_published = 1;
     }
 
-    aw_dep_index(head);
-    aw_dep_confirm(head);
+    /*
+     * Catching up, range after range: the confirmer runs when a range
+     * found deposits, when a batch of it is left, and once at the head.
+     */
+    more = aw_dep_index(head, &found);
 
-    return now + conf->deposit_poll_interval;
+    if (found || !more || aw_dep_confirm_after) {
+        more |= aw_dep_confirm(head);
+    }
+
+    return more ? now : now + conf->deposit_poll_interval;
 }
 
 
 /*
  * One scan of the indexer: the Transfer logs to the revenue wallet of the
- * accepted tokens from the cursor + 1, deposit_index_range blocks at most.
+ * accepted tokens from the cursor + 1, aw_dep_scan.range blocks at most.
  * The cursor moves only past blocks deposit_confirmations deep: younger
  * blocks are scanned again at the next pass, so a log that a reorg moved
- * is found in its new block.
+ * is found in its new block.  Returns 1 when blocks are left to scan now
+ * (catching up); *found: deposits were recorded.
  */
 
-static void
-aw_dep_index(uint64_t head)
+static int
+aw_dep_index(uint64_t head, int *found)
 {
     int               rc;
     char              chain[24], blk[24];
@@ -1248,9 +1615,10 @@ aw_dep_index(uint64_t head)
     aw_eth_filter_t   filter;
 
     conf = aw_worker.conf;
+    *found = 0;
 
     if (aw_dep.ntokens == 0) {
-        return;
+        return 0;
     }
 
     snprintf(chain, sizeof(chain), "%d", conf->eth_chain_id);
@@ -1259,7 +1627,7 @@ aw_dep_index(uint64_t head)
     pg = aw_db_query(&aw_worker.db, "SELECT block FROM deposit_cursor"
                      " WHERE chain_id = $1", 1, params);
     if (pg == NULL) {
-        return;
+        return 0;
     }
 
     cursor = PQntuples(pg) ? atoll(aw_db_get(pg, 0, "block"))
@@ -1267,10 +1635,10 @@ aw_dep_index(uint64_t head)
     PQclear(pg);
 
     from = cursor + 1;
-    to = aw_min((int64_t) head, from + conf->deposit_index_range - 1);
+    to = aw_min((int64_t) head, from + aw_dep_scan.range - 1);
 
     if (from > (int64_t) head) {
-        return;
+        return 0;
     }
 
     for (i = 0; i < aw_dep.ntokens; i++) {
@@ -1297,17 +1665,20 @@ aw_dep_index(uint64_t head)
     if (rc != AW_RPC_OK) {
         aw_log(AW_LOG_WARN, "deposits: eth_getLogs %lld..%lld: %s",
                (long long) from, (long long) to, aw_worker.rpc.error);
-        return;
+        return aw_dep_scan_failed(rc, to - from + 1);
     }
+
+    aw_dep_scan_done(n);
 
     if (n && aw_dep_record_logs(logs, n) != AW_OK) {
         aw_log(AW_LOG_WARN, "deposits: recording blocks %lld..%lld: %s",
                (long long) from, (long long) to, aw_worker.db.error);
         aw_eth_logs_free(logs, n);
-        return;
+        return 0;
     }
 
     aw_eth_logs_free(logs, n);
+    *found = n > 0;
 
     final = (int64_t) head - conf->deposit_confirmations + 1;
     final = aw_min(final, to);
@@ -1325,6 +1696,7 @@ aw_dep_index(uint64_t head)
         {
             aw_log(AW_LOG_WARN, "deposits: the cursor: %s",
                    aw_worker.db.error);
+            return 0;
         }
     }
 
@@ -1332,53 +1704,114 @@ aw_dep_index(uint64_t head)
         aw_log(AW_LOG_DEBUG, "deposits: blocks %lld..%lld: %zu log(s)",
                (long long) from, (long long) to, n);
     }
+
+    /* on at once while the cursor moves, not over the young blocks */
+    return final > cursor && to < (int64_t) head;
 }
 
 
 /*
- * The confirming deposits: each one's receipt again.  Gone (or in another
- * block): orphaned (or moved).  N confirmations, and the block at that
- * height is still the deposit's: credited.  Else the count is published.
+ * The range of the next eth_getLogs follows what the node gives: it
+ * starts at deposit_index_range blocks, doubles after a range of few logs
+ * (nearly empty blocks: a catch-up goes at the node's speed, not the
+ * calls'), up to the most the node took, and halves after a range of many.
+ * A range the node refused (an error answer: providers cap the blocks or
+ * the logs of a call) caps it at half that, at once tried again; the cap
+ * is tried doubled after AW_DEP_CEILING_CALLS calls at it (an error that
+ * was the node's moment, not its limit).  A node that refuses a range of
+ * one block, or cannot be reached, is waited for (deposit_poll_interval).
  */
 
+static int
+aw_dep_scan_failed(int rc, int64_t blocks)
+{
+    if (rc != AW_RPC_ERPC || blocks <= 1) {
+        aw_dep_scan.range = aw_max(blocks / 2, 1);
+        return 0;
+    }
+
+    aw_dep_scan.ceiling = aw_max(blocks / 2, 1);
+    aw_dep_scan.range = aw_dep_scan.ceiling;
+    aw_dep_scan.at_ceiling = 0;
+
+    return 1;
+}
+
+
 static void
+aw_dep_scan_done(size_t logs)
+{
+    if (logs < AW_DEP_FEW_LOGS) {
+        if (aw_dep_scan.range == aw_dep_scan.ceiling
+            && ++aw_dep_scan.at_ceiling >= AW_DEP_CEILING_CALLS)
+        {
+            aw_dep_scan.ceiling = aw_min(aw_dep_scan.ceiling * 2,
+                                         AW_DEP_RANGE_MAX);
+            aw_dep_scan.at_ceiling = 0;
+        }
+
+        aw_dep_scan.range = aw_min(aw_dep_scan.range * 2, aw_dep_scan.ceiling);
+
+    } else if (logs > AW_DEP_MANY_LOGS) {
+        aw_dep_scan.range = aw_max(aw_dep_scan.range / 2, 1);
+    }
+}
+
+
+/*
+ * The confirming deposits, AW_DEP_BATCH at a time in id order: each one's
+ * receipt again (one batch).  Gone (or in another block): orphaned (or
+ * moved).  N confirmations, and the block at that height is still the
+ * deposit's: credited, all of them in one statement.  Else the count is
+ * published.  Returns 1 when a full batch was done (more are due now).
+ */
+
+static int
 aw_dep_confirm(uint64_t head)
 {
-    int                rc, *rcs, row, n;
-    char               chain[24], sql[512];
-    uint64_t           checked;
+    int                rc, *rcs, *acts, row, n, more;
+    char               chain[24], after[24], sql[512];
+    aw_msec_t          t0, t1, t2;
     PGresult          *pg;
     aw_hash_t         *hashes;
-    aw_conf_t         *conf;
-    const char        *params[1];
-    aw_eth_block_t     b;
+    const char        *params[2];
     aw_eth_receipt_t  *receipts;
 
-    conf = aw_worker.conf;
-    snprintf(chain, sizeof(chain), "%d", conf->eth_chain_id);
+    snprintf(chain, sizeof(chain), "%d", aw_worker.conf->eth_chain_id);
+    snprintf(after, sizeof(after), "%lld", (long long) aw_dep_confirm_after);
     params[0] = chain;
+    params[1] = after;
 
     snprintf(sql, sizeof(sql), "SELECT %s FROM deposits WHERE chain_id = $1"
-             " AND state = 'confirming' ORDER BY id LIMIT %d", aw_dep_cols,
-             AW_DEP_BATCH);
+             " AND state = 'confirming' AND id > $2 ORDER BY id LIMIT %d",
+             aw_dep_cols, AW_DEP_BATCH);
 
-    pg = aw_db_query(&aw_worker.db, sql, 1, params);
+    if (aw_dep_confirm_after == 0) {
+        /* a new round over the confirming deposits: the tiers read afresh */
+        aw_dep_tiers.n = 0;
+    }
+
+    aw_dep_confirm_after = 0;
+
+    pg = aw_db_query(&aw_worker.db, sql, 2, params);
     if (pg == NULL) {
-        return;
+        return 0;
     }
 
     n = PQntuples(pg);
+    more = 0;
 
     if (n == 0) {
         PQclear(pg);
-        return;
+        return 0;
     }
 
     hashes = calloc(n, sizeof(aw_hash_t));
     receipts = calloc(n, sizeof(aw_eth_receipt_t));
     rcs = calloc(n, sizeof(int));
+    acts = calloc(n, sizeof(int));
 
-    if (hashes == NULL || receipts == NULL || rcs == NULL) {
+    if (hashes == NULL || receipts == NULL || rcs == NULL || acts == NULL) {
         goto done;
     }
 
@@ -1386,6 +1819,7 @@ aw_dep_confirm(uint64_t head)
         aw_eth_parse_bytes(aw_db_get(pg, row, "tx_hash"), 32, hashes[row].b);
     }
 
+    t0 = aw_monotonic_msec();
     rc = aw_rpc_get_receipts(&aw_worker.rpc, hashes, n, receipts, rcs);
 
     if (rc != AW_RPC_OK) {
@@ -1393,14 +1827,27 @@ aw_dep_confirm(uint64_t head)
         goto done;
     }
 
-    /* deposits come in block order: a block is looked at once a pass */
-    checked = UINT64_MAX;
-    aw_dep_tiers.on = 1;
-    aw_dep_tiers.n = 0;
+    t1 = aw_monotonic_msec();
 
     for (row = 0; row < n; row++) {
-        aw_dep_confirm_row(pg, row, rcs[row], &receipts[row], head, &b,
-                           &checked);
+        acts[row] = aw_dep_confirm_row(pg, row, rcs[row], &receipts[row],
+                                       head);
+    }
+
+    aw_dep_tiers.on = 1;
+
+    aw_dep_credit_ripe(pg, acts, receipts, n, head);
+    t2 = aw_monotonic_msec();
+    aw_dep_publish_young(pg, acts, n, head);
+
+    aw_log(AW_LOG_DEBUG, "deposits: %d confirming at head %llu: receipts "
+           "%lld ms, the ripe ones %lld ms, the young ones %lld ms", n,
+           (unsigned long long) head, (long long) (t1 - t0),
+           (long long) (t2 - t1), (long long) (aw_monotonic_msec() - t2));
+
+    if (n == AW_DEP_BATCH) {
+        aw_dep_confirm_after = atoll(aw_db_get(pg, n - 1, "id"));
+        more = 1;
     }
 
 done:
@@ -1418,35 +1865,35 @@ done:
     free(hashes);
     free(receipts);
     free(rcs);
+    free(acts);
     PQclear(pg);
+
+    return more;
 }
 
 
 /*
  * One confirming deposit against its receipt (rc: how it was read):
- * orphaned, moved to another block, still confirming (published with its
- * confirmations), or credited.  b and checked: the block last read at a
- * height, read once a pass since deposits come in block order.
+ * orphaned or moved to another block (AW_DEP_DONE), still confirming
+ * (AW_DEP_YOUNG) or with its confirmations (AW_DEP_RIPE).
  */
 
-static void
+static int
 aw_dep_confirm_row(PGresult *pg, int row, int rc, const aw_eth_receipt_t *r,
-    uint64_t head, aw_eth_block_t *b, uint64_t *checked)
+    uint64_t head)
 {
-    int          txlog;
     char         bh[67], blk[24];
-    uint64_t     block;
     const char  *mp[3];
 
     if (rc != AW_RPC_OK && rc != AW_RPC_NOT_FOUND) {
-        return;
+        return AW_DEP_DONE;
     }
 
     if (rc == AW_RPC_NOT_FOUND || !r->status) {
         /* the block left the chain, and the tx with it */
         aw_dep_orphan(pg, row, "reorg: the transaction left the chain",
                       "its transaction is no longer on the chain", head);
-        return;
+        return AW_DEP_DONE;
     }
 
     aw_eth_hex(bh, r->block_hash.b, 32);
@@ -1471,39 +1918,130 @@ aw_dep_confirm_row(PGresult *pg, int row, int rc, const aw_eth_receipt_t *r,
                    aw_db_get(pg, row, "log_index"), blk);
         }
 
-        return;
+        return AW_DEP_DONE;
     }
 
-    block = r->block_number;
-
-    if (head + 1 < block + aw_worker.conf->deposit_confirmations) {
-        aw_dep_publish_row(pg, row, head, NULL);
-        return;
+    if (head + 1 < r->block_number + aw_worker.conf->deposit_confirmations) {
+        return AW_DEP_YOUNG;
     }
 
-    /* the block at that height is still the deposit's */
-    if (block != *checked) {
-        if (aw_rpc_get_block(&aw_worker.rpc, block, b) != AW_RPC_OK) {
-            return;
+    return AW_DEP_RIPE;
+}
+
+
+/*
+ * The ripe deposits among the n rows of pg (acts[]): the block at each
+ * one's height is read once more (the heights in one batch) and must
+ * still be the deposit's; the log's index in its transaction is found in
+ * its receipt; then they are credited together.
+ */
+
+static void
+aw_dep_credit_ripe(PGresult *pg, int *acts, const aw_eth_receipt_t *receipts,
+    int n, uint64_t head)
+{
+    int              row, txlog, *brcs, *rows, *txlogs;
+    size_t           i, nb, k;
+    uint64_t        *heights;
+    aw_eth_block_t  *blocks;
+
+    heights = calloc(n, sizeof(uint64_t));
+    blocks = calloc(n, sizeof(aw_eth_block_t));
+    brcs = calloc(n, sizeof(int));
+    rows = calloc(n, sizeof(int));
+    txlogs = calloc(n, sizeof(int));
+
+    if (heights == NULL || blocks == NULL || brcs == NULL || rows == NULL
+        || txlogs == NULL)
+    {
+        goto done;
+    }
+
+    /* deposits come mostly in block order: each height once */
+    nb = 0;
+
+    for (row = 0; row < n; row++) {
+        if (acts[row] != AW_DEP_RIPE) {
+            continue;
         }
 
-        *checked = block;
+        for (i = nb; i > 0 && heights[i - 1] != receipts[row].block_number;
+             i--)
+        { /* void */ }
+
+        if (i == 0) {
+            heights[nb++] = receipts[row].block_number;
+        }
     }
 
-    if (memcmp(b->hash.b, r->block_hash.b, 32) != 0) {
-        return;
+    if (nb == 0
+        || aw_rpc_get_blocks_at(&aw_worker.rpc, heights, nb, blocks, brcs)
+           != AW_RPC_OK)
+    {
+        goto done;
     }
 
-    txlog = aw_dep_log_in_tx(pg, row, r);
+    k = 0;
 
-    if (txlog < -1) {
-        /* moved with its transaction: found again at its new index */
-        aw_dep_orphan(pg, row, "reorg: the log moved",
-                      "its log is no longer at that index", head);
-        return;
+    for (row = 0; row < n; row++) {
+        if (acts[row] != AW_DEP_RIPE) {
+            continue;
+        }
+
+        for (i = 0; heights[i] != receipts[row].block_number; i++) {
+            /* void */
+        }
+
+        if (brcs[i] != AW_RPC_OK
+            || memcmp(blocks[i].hash.b, receipts[row].block_hash.b, 32) != 0)
+        {
+            continue;
+        }
+
+        txlog = aw_dep_log_in_tx(pg, row, &receipts[row]);
+
+        if (txlog < -1) {
+            /* moved with its transaction: found again at its new index */
+            aw_dep_orphan(pg, row, "reorg: the log moved",
+                          "its log is no longer at that index", head);
+            continue;
+        }
+
+        rows[k] = row;
+        txlogs[k++] = txlog;
     }
 
-    aw_dep_credit_row(pg, row, txlog, "worker", NULL, NULL, NULL);
+    if (k) {
+        aw_dep_credit_rows(pg, rows, txlogs, k);
+    }
+
+done:
+
+    free(heights);
+    free(blocks);
+    free(brcs);
+    free(rows);
+    free(txlogs);
+}
+
+
+/* the confirmations of the young deposits, in one pipeline */
+
+static void
+aw_dep_publish_young(PGresult *pg, const int *acts, int n, uint64_t head)
+{
+    int     row;
+    size_t  sent;
+
+    sent = 0;
+
+    for (row = 0; row < n; row++) {
+        if (acts[row] == AW_DEP_YOUNG) {
+            sent += aw_dep_append_row(pg, row, head);
+        }
+    }
+
+    aw_dep_replies(sent);
 }
 
 
@@ -1845,14 +2383,18 @@ aw_dep_publish_config(void)
 static void
 aw_dep_publish_tier(const char *wallet, int pct)
 {
-    redisReply  *reply;
+    aw_dep_replies(aw_dep_append_tier(wallet, pct));
+}
 
-    reply = aw_redis_command(&aw_worker.redis, "HSET " AXON_KEY_WALLET "%s "
-                             "tier_pct %d tier_at %lld", wallet, pct,
-                             (long long) time(NULL));
-    if (reply) {
-        freeReplyObject(reply);
-    }
+
+/* that HSET appended to the Redis pipeline: 1, or 0 */
+
+static int
+aw_dep_append_tier(const char *wallet, int pct)
+{
+    return aw_redis_append(&aw_worker.redis, "HSET " AXON_KEY_WALLET "%s "
+                           "tier_pct %d tier_at %lld", wallet, pct,
+                           (long long) time(NULL)) == AW_OK;
 }
 
 

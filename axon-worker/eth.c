@@ -33,6 +33,8 @@ static json_t *aw_rpc_hex_json(const uint8_t *p, size_t n);
 static int aw_rpc_quantity(aw_rpc_t *rpc, const char *method,
     json_t *params, uint64_t *v);
 static json_t *aw_rpc_qty_json(uint64_t v);
+static int aw_rpc_blocks(aw_rpc_t *rpc, uint64_t first,
+    const uint64_t *numbers, size_t n, aw_eth_block_t *blocks, int *rcs);
 
 
 /* ---- the typed calls ---------------------------------------------------- */
@@ -97,8 +99,29 @@ int
 aw_rpc_get_blocks(aw_rpc_t *rpc, uint64_t first, size_t n,
     aw_eth_block_t *blocks, int *rcs)
 {
+    return aw_rpc_blocks(rpc, first, NULL, n, blocks, rcs);
+}
+
+
+/* the blocks at the n heights numbers[], as aw_rpc_get_blocks() */
+
+int
+aw_rpc_get_blocks_at(aw_rpc_t *rpc, const uint64_t *numbers, size_t n,
+    aw_eth_block_t *blocks, int *rcs)
+{
+    return aw_rpc_blocks(rpc, 0, numbers, n, blocks, rcs);
+}
+
+
+/* block i is at numbers[i], or first + i without numbers */
+
+static int
+aw_rpc_blocks(aw_rpc_t *rpc, uint64_t first, const uint64_t *numbers,
+    size_t n, aw_eth_block_t *blocks, int *rcs)
+{
     int          rc, res[256];
     size_t       i, k, chunk;
+    uint64_t     number;
     json_t      *params[256], *results[256];
     const char  *methods[256];
 
@@ -106,8 +129,9 @@ aw_rpc_get_blocks(aw_rpc_t *rpc, uint64_t first, size_t n,
         chunk = aw_min(n - i, aw_min(rpc->batch_max, 256));
 
         for (k = 0; k < chunk; k++) {
+            number = numbers ? numbers[i + k] : first + i + k;
             methods[k] = "eth_getBlockByNumber";
-            params[k] = json_pack("[o, b]", aw_rpc_qty_json(first + i + k), 0);
+            params[k] = json_pack("[o, b]", aw_rpc_qty_json(number), 0);
         }
 
         rc = aw_rpc_batch(rpc, chunk, methods, params, results, res);

@@ -91,6 +91,8 @@ int aw_rpc_block_number(aw_rpc_t *rpc, uint64_t *number);
 int aw_rpc_get_block(aw_rpc_t *rpc, uint64_t number, aw_eth_block_t *block);
 int aw_rpc_get_blocks(aw_rpc_t *rpc, uint64_t first, size_t n,
     aw_eth_block_t *blocks, int *rcs);
+int aw_rpc_get_blocks_at(aw_rpc_t *rpc, const uint64_t *numbers, size_t n,
+    aw_eth_block_t *blocks, int *rcs);
 int aw_rpc_get_transaction(aw_rpc_t *rpc, const aw_hash_t *hash,
     aw_eth_tx_t *tx);
 int aw_rpc_get_receipt(aw_rpc_t *rpc, const aw_hash_t *hash,

@@ -165,6 +165,48 @@ test('x402 payments keyed by (nonce, payer); one credit per transfer on chain', 
               SELECT 1337, '${tx}', 1, id, 'test' FROM credit_ledger LIMIT 1`, /chain_credits_pkey/);
 });
 
+// the confirmer's credit of many deposits at once: each as one at a time
+test('axon_deposits_credit: each deposit as axon_deposit_credit, one ledger row per transfer', () => {
+    const C = '0x' + 'c'.repeat(40), D = '0x' + 'd'.repeat(40);
+    const tx = n => '0x' + n.repeat(64);
+    const dep = (t, li, payer, amount, state = 'confirming') => sql(`INSERT INTO deposits
+        (chain_id, tx_hash, log_index, payer, asset, amount, state)
+        VALUES (1337, '${t}', ${li}, '${payer}', '${B}', ${amount}, '${state}') RETURNING id`);
+    const ids = [
+        dep(tx('5'), 0, C, 1000000),        // 60 minutes
+        dep(tx('6'), 0, C, 2000000),        // 120 more, after it
+        dep(tx('7'), 0, D, 1000),           // worth no minute: rejected
+        dep(tx('8'), 4, D, 1000000),        // its transfer (log 0 in its tx) credited by x402
+        dep(tx('9'), 2, C, 1000000),        // two rows of one transfer (a reorg moved
+        dep(tx('9'), 5, C, 1000000),        // its log): the first credited, not the second
+        dep(tx('a'), 0, D, 1000000, 'rejected'),
+    ];
+    const x402 = sql(`SELECT id FROM credit_ledger LIMIT 1`);
+    sql(`INSERT INTO chain_credits (chain_id, tx_hash, log_index, ledger_id, credited_as)
+         VALUES (1337, '${tx('8')}', 0, ${x402}, 'x402:test')`);
+    const [c0, d0] = [balance(C) || 0, balance(D) || 0];
+    const credit = () => sql(`SELECT string_agg(id || ' ' || new_state || ' ' || coalesce(minutes, -1) || ' '
+        || applied, ',' ORDER BY id) FROM axon_deposits_credit('{${ids}}', '{60,60,60,60,60,60,60}',
+        '{6,6,6,6,6,6,6}', '{0,0,0,0,0,0,0}', '{0,0,0,0,0,0,0}')`).split(',');
+    const first = credit();
+    assert.deepEqual(first.map(r => r.split(' ').slice(1).join(' ')), [
+        'credited 60 true', 'credited 120 true', 'rejected -1 false', 'credited 0 false',
+        'credited 60 true', 'credited 0 false', 'rejected -1 false']);
+    assert.equal(balance(C), c0 + 240);
+    assert.equal(balance(D) || 0, d0);
+    assert.equal(sql(`SELECT string_agg(coalesce(reject_reason, '-'), ',' ORDER BY id) FROM deposits
+                      WHERE id IN (${ids})`),
+                 '-,-,amount_too_small,already_credited,-,already_credited,-');
+    assert.equal(sql(`SELECT string_agg(balance_after::text, ',' ORDER BY id) FROM credit_ledger
+                      WHERE wallet = '${C}'`), `${c0 + 60},${c0 + 180},${c0 + 240}`);
+    assert.equal(sql(`SELECT count(*) FROM chain_credits WHERE tx_hash IN ('${tx('5')}', '${tx('6')}', '${tx('9')}')`),
+                 '3');
+    // again: nothing more, the same answers but applied
+    assert.deepEqual(credit(), first.map(r => r.replace(/ true$/, ' false')));
+    assert.equal(balance(C), c0 + 240);
+    assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${C}'`), '3');
+});
+
 test('the worker refuses a schema older than itself, naming the migration', async () => {
     await s.stack('stop', 'worker');
     const row = sql(`SELECT version, name, checksum FROM axon_schema_migrations WHERE name = '001_core'`)
