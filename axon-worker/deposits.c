@@ -25,10 +25,10 @@
  * Money: axon_deposit_credit() (sql/functions/axon_deposit_credit.sql)
  * computes the minutes in numeric and posts the ledger row, key
  * deposit:CHAIN:TX:LOG, with the deposit's state change and the claim of
- * its chain event (the
- * transaction and the log's index in it, which an x402 settlement of the
- * same transfer claims too) in one transaction: credited once, whoever
- * found it, however often, by whichever path.  The confirmer's
+ * its chain event (the transaction and the log's index in it, which an
+ * x402 settlement of the same transfer claims too) in one transaction:
+ * credited once, whoever found it, however often, by whichever path.  The
+ * confirmer's
  * axon_deposits_credit() does the same for many deposits in one
  * transaction.
  *
