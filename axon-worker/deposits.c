@@ -28,9 +28,8 @@
  * its chain event (the transaction and the log's index in it, which an
  * x402 settlement of the same transfer claims too) in one transaction:
  * credited once, whoever found it, however often, by whichever path.  The
- * confirmer's
- * axon_deposits_credit() does the same for many deposits in one
- * transaction.
+ * confirmer's axon_deposits_credit() does the same for many deposits in
+ * one transaction.
  *
  * What the module shows (GET /api/deposits) is published in Redis:
  * axon:deposits:ADDR, a hash of TXHASH:LOGINDEX (or TXHASH, for a
