@@ -182,7 +182,7 @@ ngx_http_axon_config_tokens(json_t *deposits)
 
 /*
  * The profiles as the worker published them, each with "per_hour" (credit
- * minutes an hour of it costs) and "prices_per_hour" (that hour in each
+ * minutes an hour of it costs: an hour's billing minutes x gpus x price) and "prices_per_hour" (that hour in each
  * token, atomic units, no discount: the same arithmetic as a quote)
  */
 
@@ -191,15 +191,24 @@ ngx_http_axon_config_profiles(json_t *published, json_t *deposits)
 {
     size_t      i;
     json_t     *profiles, *p, *q, *tokens;
-    json_int_t  hour;
+    json_int_t  hour, minute_s;
 
     profiles = json_array();
     tokens = json_object_get(deposits, "tokens");
 
+    /* billing minutes in an hour: 60 unless the operator's minute differs */
+    minute_s = json_integer_value(json_object_get(
+                   json_object_get(published, "pool"), "billing_minute_s"));
+
+    if (minute_s < 1 || minute_s > 3600) {
+        minute_s = 60;
+    }
+
     json_array_foreach(json_object_get(published, "profiles"), i, p) {
-        hour = 60 * AXON_PRICE_PER_MINUTE(
-                   json_integer_value(json_object_get(p, "gpus")),
-                   json_integer_value(json_object_get(p, "price")));
+        hour = (3600 + minute_s - 1) / minute_s
+               * AXON_PRICE_PER_MINUTE(
+                     json_integer_value(json_object_get(p, "gpus")),
+                     json_integer_value(json_object_get(p, "price")));
 
         q = json_deep_copy(p);
         if (q == NULL) {
