@@ -182,8 +182,9 @@ ngx_http_axon_config_tokens(json_t *deposits)
 
 /*
  * The profiles as the worker published them, each with "per_hour" (credit
- * minutes an hour of it costs: an hour's billing minutes x gpus x price) and "prices_per_hour" (that hour in each
- * token, atomic units, no discount: the same arithmetic as a quote)
+ * minutes an hour of it costs: an hour's billing minutes x gpus x price)
+ * and "prices_per_hour" (that hour in each token, atomic units, no
+ * discount: the same arithmetic as a quote)
  */
 
 static json_t *

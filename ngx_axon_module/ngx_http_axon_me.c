@@ -1,8 +1,8 @@
 /*
  * GET /api/me: the signed-in wallet, its credit balance in minutes and its
- * session; GET /api/usage: its sessions.  The gate has found the wallet; the balance is what axon-worker
- * keeps in Redis after each ledger change (axon:wallet:ADDRESS, field
- * balance): none yet means 0.
+ * session; GET /api/usage: its sessions.  The gate has found the wallet;
+ * the balance is what axon-worker keeps in Redis after each ledger change
+ * (axon:wallet:ADDRESS, field balance): none yet means 0.
  */
 
 
