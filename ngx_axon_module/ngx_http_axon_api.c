@@ -9,15 +9,6 @@
 #include "ngx_http_axon_module.h"
 
 
-typedef struct {
-    ngx_str_t                 path;
-    ngx_uint_t                methods;
-    ngx_str_t                 allow;      /* the Allow header of a 405 */
-    ngx_uint_t                wallet;     /* NGX_HTTP_AXON_WALLET_* */
-    ngx_http_handler_pt       handler;
-} ngx_http_axon_route_t;
-
-
 static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
 
     { ngx_string("health"),
@@ -216,6 +207,16 @@ ngx_http_axon_api_route(ngx_http_request_t *r)
         path.len--;
     }
 
+    /* the original gate's routes first: some share axon's paths */
+
+    if (alcf->compat != NGX_HTTP_AXON_COMPAT_OFF) {
+        rt = ngx_http_axon_compat_route(r, &path);
+
+        if (rt) {
+            return rt;
+        }
+    }
+
     for (rt = ngx_http_axon_routes; rt->handler; rt++) {
 
         if (rt->path.len == path.len
@@ -346,7 +347,7 @@ ngx_http_axon_body_ready(ngx_http_request_t *r)
 {
     u_char                    *p, *text;
     off_t                      len, size;
-    json_t                    *body;
+    json_t                    *body, *renamed;
     ssize_t                    n;
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
@@ -429,7 +430,21 @@ ngx_http_axon_body_ready(ngx_http_request_t *r)
         return;
     }
 
-    rc = ctx->json_handler(r, body);
+    rc = (alcf->compat != NGX_HTTP_AXON_COMPAT_OFF)
+         ? ngx_http_axon_compat_body(r, body) : NGX_DECLINED;
+
+    if (rc == NGX_DECLINED) {
+        /* the original's body, renamed to axon's fields */
+        renamed = ctx->compat_body;
+
+        rc = ctx->json_handler(r, renamed ? renamed : body);
+
+        if (renamed) {
+            json_decref(renamed);
+            ctx->compat_body = NULL;
+        }
+    }
+
     json_decref(body);
 
     ngx_http_finalize_request(r, rc);
@@ -462,11 +477,23 @@ ngx_int_t
 ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body)
 {
-    char         *text;
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    char                 *text;
+    size_t                len;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_chain_t           out;
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx && ctx->compat && body) {
+        /* the original gate's names and status conventions */
+        body = ngx_http_axon_compat_answer(r, &status, body);
+
+        if (body == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
