@@ -749,9 +749,17 @@ ngx_http_axon_compat_answer(ngx_http_request_t *r, ngx_uint_t *status,
         msg = "Valid auth token required";
     }
 
+    /* axon's other fields (a session_id, a balance) stay beside */
+
     o = json_pack("{s:s?, s:s?}", "error", msg, "code", code);
 
-    if (o && c->flag) {
+    if (o == NULL || json_object_update_missing(o, body) != 0) {
+        json_decref(o);
+        json_decref(body);
+        return NULL;
+    }
+
+    if (c->flag) {
         ngx_http_axon_compat_set(o, c->flag, json_false());
     }
 
@@ -1098,23 +1106,32 @@ ngx_http_axon_compat_claim_answer(ngx_http_request_t *r,
     if (json_is_object(e)) {
         code = json_string_value(json_object_get(e, "code"));
 
-        if (code && ngx_strcmp(code, "bad_ssh_key") == 0) {
+        if (code == NULL) {
+            return body;
+        }
+
+        if (ngx_strcmp(code, "bad_ssh_key") == 0) {
             json_object_set_new(e, "message",
                                 json_string("A valid SSH public key is "
                                             "required for SSH access"));
+            return body;
+        }
 
-        } else if (code && ngx_strcmp(code, "insufficient_credits") == 0) {
+        if (ngx_strcmp(code, "insufficient_credits") == 0) {
             json_object_set_new(e, "message",
                                 json_string("No prepaid credit. Deposit "
                                             "AXGT and verify tx hash."));
         }
 
-        if (*status != NGX_HTTP_BAD_REQUEST
-            || (code && ngx_strcmp(code, "bad_ssh_key") != 0))
+        if (ngx_strcmp(code, "insufficient_credits") == 0
+            || ngx_strcmp(code, "unknown_profile") == 0
+            || ngx_strcmp(code, "ssh_disabled") == 0
+            || ngx_strcmp(code, "session_exists") == 0)
         {
             /* the original refuses a claim with 200 and a reason */
             ngx_http_axon_compat_set(body, "reason",
                 json_incref(json_object_get(e, "message")));
+            *status = NGX_HTTP_OK;
         }
 
         return body;
@@ -1180,6 +1197,10 @@ ngx_http_axon_compat_heartbeat_answer(ngx_http_request_t *r,
     ngx_http_axon_compat_set(body, "container_id", json_null());
     ngx_http_axon_compat_set(body, "assigned_gpu_ids", json_array());
     ngx_http_axon_compat_set(body, "gpu_billing_enabled", json_true());
+
+    /* not in axon's heartbeat: GET /api/session/status has the profile */
+    ngx_http_axon_compat_set(body, "requested_profile", json_null());
+    ngx_http_axon_compat_set(body, "billing_gpu_count", json_null());
 
     return body;
 }

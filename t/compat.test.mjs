@@ -1,0 +1,339 @@
+// axon_compat original: a client of the gate axon replaces, as plain HTTP
+// requests built from its published API (shared/notes/original-gate.md):
+// challenge, verify-wallet, its three token carriers, wallet-status,
+// claim (SSH), heartbeat, status, restart, release, quote, config,
+// verify-deposit; each answer has the original's fields, a wallet_address
+// that is not the token's is refused, and the container launched has the
+// original image's AXGT_* variables.  A second server with the layer off
+// (the default) answers those paths 404 and ignores those carriers.
+// Real nginx, worker, Postgres, Redis, the local chain and podman.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Wallet } from 'ethers';
+import { Stack, freePort, waitFor, ROOT } from './lib/stack.mjs';
+
+const s = new Stack({
+    sessions: true,
+    chain: true,
+    workerConf: ['gpu_hosts local=0,1', 'profiles "small:1:1 medium:2:1"',
+                 'billing_minute 2s', 'billing_tick 200ms', 'session_grace 4s',
+                 'launcher_timeout 20s', 'launcher_ready_timeout 20s',
+                 'reconcile_interval 2s', 'port_pool_size 2'].join('\n'),
+    nginx: async st => {
+        st.offPort = await freePort();
+        return `
+server {
+    listen 127.0.0.1:${st.offPort};
+    location /api/ {
+        axon_api;
+    }
+}
+`;
+    },
+});
+
+const keys = mkdtempSync(join(tmpdir(), 'axon-compat-'));
+let prefix;
+before(async () => {
+    await s.start();
+    prefix = `axgt-${basename(s.dir)}-`;
+});
+after(async () => {
+    rmSync(keys, { recursive: true, force: true });
+    await s.stop();
+});
+
+const penv = { ...process.env, CONTAINERS_CONF: `${ROOT}/conf/podman/containers.conf` };
+function podman(...args) {
+    const r = spawnSync('podman', args, { env: penv });
+    return { ok: r.status === 0, out: r.stdout.toString().trim(), err: r.stderr.toString().trim() };
+}
+
+// plain HTTP as the original's page or script sends it
+async function call(path, { method = 'GET', headers = {}, body, port = s.port } = {}) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method,
+        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: res.status, body: json };
+}
+
+function has(body, fields, what) {
+    for (const f of fields) assert.ok(f in body, `${what}: no "${f}" in ${JSON.stringify(body)}`);
+}
+
+let refs = 0;
+function grant(addr, minutes) {
+    s.redis('XADD', 'axon:jobs', '*', 'kind', 'credit.grant', 'wallet', addr, 'minutes', String(minutes),
+            'ref', `compat-${process.pid}-${++refs}`);
+    return waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'balance') === String(minutes), 'the grant');
+}
+
+// the original's sign-in: challenge, the client signs what it is given
+async function signIn(w) {
+    const addr = w.address.toLowerCase();
+    const c = await call(`/api/auth/challenge?wallet_address=${addr}`);
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    has(c.body, ['challenge', 'challenge_expires_in_seconds'], 'challenge');
+    assert.equal(c.body.challenge_expires_in_seconds, 300);
+    const signature = await w.signMessage(c.body.challenge);
+    const v = await call('/api/auth/verify-wallet', { method: 'POST',
+        body: { wallet_address: addr, message: c.body.challenge, signature } });
+    assert.equal(v.status, 200, JSON.stringify(v.body));
+    has(v.body, ['verified', 'wallet_address', 'auth_token', 'auth_token_expires_in_seconds'], 'verify-wallet');
+    assert.equal(v.body.verified, true);
+    assert.equal(v.body.wallet_address, addr);
+    assert.match(v.body.auth_token, /^[A-Za-z0-9_-]{43}$/);
+    return { w, addr, token: v.body.auth_token, h: { 'x-axgt-auth-token': v.body.auth_token } };
+}
+
+function keygen() {
+    const f = join(keys, `k${++refs}`);
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'compat', '-f', f]);
+    return readFileSync(`${f}.pub`, 'utf8').trim();
+}
+
+test('sign-in: the original\'s names; a signature with another wallet_address is refused; bad input is the original\'s 400', async () => {
+    await signIn(Wallet.createRandom());
+
+    const w = Wallet.createRandom(), other = Wallet.createRandom();
+    const c = await call(`/api/auth/challenge?wallet_address=${w.address.toLowerCase()}`);
+    const signature = await w.signMessage(c.body.challenge);
+    const v = await call('/api/auth/verify-wallet', { method: 'POST',
+        body: { wallet_address: other.address.toLowerCase(), message: c.body.challenge, signature_hex: signature } });
+    assert.equal(v.status, 401);
+    assert.equal(v.body.verified, false);
+    assert.equal(v.body.error, 'Wallet signature verification failed.');
+
+    const bad = await call('/api/auth/verify-wallet', { method: 'POST',
+        body: { wallet_address: 'nope', message: 'x', signature: '0x' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.verified, false);
+    assert.equal(typeof bad.body.error, 'string');
+
+    // the nonce still works: signature_hex is the original's other name
+    const ok = await call('/api/auth/verify-wallet', { method: 'POST',
+        body: { wallet_address: w.address.toLowerCase(), message: c.body.challenge, signature_hex: signature } });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+
+    // axon's own sign-in on the same paths is answered axon's way
+    const a = await call(`/api/auth/challenge?address=${w.address}`);
+    assert.equal(a.status, 200);
+    assert.ok(!('challenge' in a.body));
+});
+
+test('token carriers: the axgt_auth_token cookie, X-AXGT-Auth-Token, ?auth_token=; wallet-status with each', async () => {
+    const u = await signIn(Wallet.createRandom());
+    const fields = ['wallet_address', 'verified', 'locked', 'access_type', 'remaining_minutes', 'reason',
+                    'auth_token_expires_in_seconds'];
+    for (const [how, req] of [
+        ['cookie', { headers: { cookie: `axgt_auth_token=${u.token}` } }],
+        ['header', { headers: { 'x-axgt-auth-token': u.token } }],
+        ['query', { path: `?auth_token=${u.token}` }],
+    ]) {
+        const r = await call(`/api/auth/wallet-status${req.path || ''}`, req);
+        assert.equal(r.status, 200, `${how}: ${JSON.stringify(r.body)}`);
+        has(r.body, fields, `wallet-status by ${how}`);
+        assert.equal(r.body.wallet_address, u.addr);
+        assert.equal(r.body.verified, false);
+        assert.equal(r.body.remaining_minutes, 0);
+        assert.match(r.body.error, /No prepaid credit/);
+    }
+    // the token in the query is not in the access log
+    assert.ok(!s.log('nginx-access.log').includes(u.token));
+
+    const none = await call('/api/auth/wallet-status');
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error, 'Valid auth token required');
+
+    // the cookie is ambient: acting with it needs this gate's own page
+    const cross = await call('/api/session/release', { method: 'POST',
+        headers: { cookie: `axgt_auth_token=${u.token}` }, body: { wallet_address: u.addr } });
+    assert.equal(cross.status, 403);
+
+    await grant(u.addr, 50);
+    const r = await call('/api/auth/wallet-status', { headers: u.h });
+    assert.equal(r.body.verified, true);
+    assert.equal(r.body.remaining_minutes, 50);
+    assert.equal(r.body.access_type, 'deposit_credit');
+});
+
+test('a wallet_address that is not the token\'s is refused, and nothing is done', async () => {
+    const u = await signIn(Wallet.createRandom());
+    await grant(u.addr, 50);
+    const other = Wallet.createRandom().address.toLowerCase();
+
+    const c = await call('/api/session/claim', { method: 'POST', headers: u.h,
+        body: { wallet_address: other, requested_profile: 'small' } });
+    assert.equal(c.status, 401);
+    assert.equal(c.body.granted, false);
+    assert.equal(typeof c.body.error, 'string');
+    assert.equal((await call(`/api/auth/wallet-status?wallet_address=${other}`, { headers: u.h })).status, 401);
+    assert.equal((await call(`/api/session/status?wallet_address=${other}`, { headers: u.h })).status, 401);
+    assert.equal(s.redis('--raw', 'HGET', `axon:wallet:${u.addr}`, 'session'), '', 'no session claimed');
+
+    const bad = await call('/api/session/claim', { method: 'POST', headers: u.h,
+        body: { wallet_address: 'x', requested_profile: 'small' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error, 'Valid wallet_address required');
+
+    const noToken = await call('/api/session/claim', { method: 'POST',
+        body: { wallet_address: u.addr, requested_profile: 'small' } });
+    assert.equal(noToken.status, 401);
+    assert.equal(noToken.body.error, 'Valid auth token required');
+});
+
+test('the original\'s session sequence: claim (SSH), heartbeat, status, restart, release; the container has AXGT_*', async () => {
+    const u = await signIn(Wallet.createRandom());
+
+    const broke = await call('/api/session/claim', { method: 'POST', headers: u.h,
+        body: { wallet_address: u.addr, requested_profile: 'small' } });
+    assert.equal(broke.status, 200, 'the original refuses a claim with 200');
+    assert.equal(broke.body.granted, false);
+    assert.match(broke.body.reason, /No prepaid credit/);
+
+    const badKey = await call('/api/session/claim', { method: 'POST', headers: u.h,
+        body: { wallet_address: u.addr, requested_profile: 'small', requested_ssh: true, ssh_pubkey: 'nope' } });
+    assert.equal(badKey.status, 400);
+    assert.equal(badKey.body.error, 'A valid SSH public key is required for SSH access');
+
+    await grant(u.addr, 100);
+    const key = keygen();
+    const body = { wallet_address: u.addr, requested_profile: 'small', requested_ssh: true, ssh_pubkey: key };
+    const first = await call('/api/session/claim', { method: 'POST', headers: u.h, body });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    has(first.body, ['granted', 'session_id', 'requested_profile', 'allocation_status'], 'claim');
+    const id = first.body.session_id;
+
+    // axon queues and starts; the original's client claims again
+    const g = await waitFor(async () => {
+        const r = await call('/api/session/claim', { method: 'POST', headers: u.h, body });
+        return r.body.granted ? r : null;
+    }, 'granted', 90000);
+    assert.equal(g.status, 200);
+    has(g.body, ['granted', 'session_id', 'requested_profile', 'assigned_gpu_ids', 'container_id',
+                 'allocation_status', 'ssh_enabled', 'ssh_host', 'ssh_port', 'ssh_user'], 'granted claim');
+    assert.equal(g.body.session_id, id);
+    assert.equal(g.body.allocation_status, 'allocated');
+    assert.equal(g.body.requested_profile, 'small');
+    assert.equal(g.body.ssh_enabled, true);
+    assert.equal(typeof g.body.ssh_port, 'number');
+    assert.equal(g.body.ssh_user, 'aXonian');
+
+    // the original image's variables beside axon's
+    const env = JSON.parse(podman('inspect', '--format', '{{json .Config.Env}}', `${prefix}${id}`).out);
+    for (const v of [`AXGT_SESSION_ID=${id}`, `AXGT_WALLET_ADDRESS=${u.addr}`, 'AXGT_REQUESTED_PROFILE=small',
+                     'AXGT_DESKTOP_ENABLED=false', 'AXGT_SSH_ENABLED=true', `AXGT_SSH_PUBKEY=${key}`,
+                     `AXON_SESSION=${id}`]) {
+        assert.ok(env.includes(v), `${v} in ${JSON.stringify(env)}`);
+    }
+    assert.ok(env.some(e => /^AXGT_ASSIGNED_GPU_IDS=\d$/.test(e)), JSON.stringify(env));
+
+    const hb = await call('/api/session/heartbeat', { method: 'POST', headers: u.h, body: { wallet_address: u.addr } });
+    assert.equal(hb.status, 200, JSON.stringify(hb.body));
+    has(hb.body, ['ok', 'remaining_seconds', 'requested_profile', 'assigned_gpu_ids', 'container_id',
+                  'allocation_status', 'gpu_billing_enabled', 'billing_gpu_count'], 'heartbeat');
+    assert.equal(hb.body.ok, true);
+    assert.equal(hb.body.allocation_status, 'allocated');
+
+    const st = await call(`/api/session/status?wallet_address=${u.addr}`, { headers: u.h });
+    assert.equal(st.status, 200);
+    has(st.body, ['active', 'multi_session_enabled', 'gpu_profiles_enabled', 'active_sessions_count',
+                  'active_wallet', 'session_remaining_seconds', 'is_owner', 'active_sessions'], 'status');
+    assert.equal(st.body.active, true);
+    assert.equal(st.body.is_owner, true);
+    has(st.body.active_sessions[0], ['session_id', 'wallet_address', 'requested_profile', 'assigned_gpu_ids',
+                                     'container_id', 'allocation_status', 'started_at'], 'active_sessions[0]');
+    assert.equal(st.body.active_sessions[0].session_id, id);
+
+    const rs = await call('/api/session/restart', { method: 'POST', headers: u.h, body: { wallet_address: u.addr } });
+    assert.equal(rs.status, 200);
+    assert.equal(rs.body.restarted, false);
+    assert.equal(typeof rs.body.reason, 'string');
+
+    const rel = await call('/api/session/release', { method: 'POST', headers: u.h, body: { wallet_address: u.addr } });
+    assert.equal(rel.status, 200, JSON.stringify(rel.body));
+    has(rel.body, ['released', 'released_gpu_ids', 'container_id'], 'release');
+    assert.equal(rel.body.released, true);
+
+    await waitFor(async () => (await call('/api/session/status', { headers: u.h })).body.active === false,
+        'the session ended', 60000);
+    const again = await call('/api/session/release', { method: 'POST', headers: u.h, body: { wallet_address: u.addr } });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.released, false);
+    assert.equal(again.body.reason, 'No active session for this wallet');
+    const hb2 = await call('/api/session/heartbeat', { method: 'POST', headers: u.h, body: { wallet_address: u.addr } });
+    assert.equal(hb2.status, 200);
+    assert.equal(hb2.body.ok, false);
+    assert.equal(hb2.body.reason, 'No active session for this wallet');
+});
+
+test('quote, config, verify-deposit in the original\'s names', async () => {
+    const u = await signIn(Wallet.createRandom());
+
+    const q = await call(`/api/discount/quote?wallet_address=${u.addr}&base_eth=0.001`, { headers: u.h });
+    assert.equal(q.status, 200, JSON.stringify(q.body));
+    has(q.body, ['ok', 'wallet_address', 'base_eth', 'final_eth', 'discount_percent', 'tier_index', 'tier_label',
+                 'tier_min_axgt', 'axgt_balance', 'axgt_balance_floor', 'balance_check_ok', 'balance_check_error',
+                 'tiers', 'estimated_minutes', 'eth_credit_per_eth_minutes'], 'quote');
+    assert.equal(q.body.ok, true);
+    assert.equal(q.body.base_eth, 0.001);
+    assert.ok(q.body.eth_credit_per_eth_minutes > 0);
+    assert.equal(q.body.estimated_minutes, Math.floor(0.001 * q.body.eth_credit_per_eth_minutes));
+
+    const badQ = await call(`/api/discount/quote?wallet_address=${u.addr}&base_eth=x`, { headers: u.h });
+    assert.equal(badQ.status, 400);
+    assert.equal(badQ.body.ok, false);
+    assert.equal(badQ.body.error, 'Invalid base_eth value');
+
+    const c = await call('/api/config');
+    assert.equal(c.status, 200);
+    has(c.body, ['axgt_contract_address', 'axgt_chain_id', 'axgt_revenue_wallet', 'axgt_token_decimals',
+                 'eth_deposits_enabled', 'eth_credit_per_eth_minutes', 'axgt_discount_tiers',
+                 'multi_session_enabled', 'gpu_profiles_enabled', 'gpu_profiles', 'gpu_weighted_billing_enabled',
+                 'chain', 'tokens'], 'config');
+    assert.equal(c.body.axgt_chain_id, c.body.chain.id);
+    assert.equal(c.body.axgt_revenue_wallet, c.body.revenue_wallet);
+    assert.equal(c.body.eth_deposits_enabled, true);
+    assert.deepEqual(c.body.gpu_profiles, { small: 1, medium: 2 });
+
+    const tx = `0x${'ab'.repeat(32)}`;
+    const d = await call('/api/auth/verify-deposit', { method: 'POST', headers: u.h,
+        body: { wallet_address: u.addr, tx_hash: tx } });
+    assert.equal(d.status, 200, JSON.stringify(d.body));
+    has(d.body, ['verified', 'pending', 'wallet_address', 'tx_hash', 'error', 'confirmations', 'required'],
+        'verify-deposit');
+    assert.equal(d.body.pending, true);
+    assert.equal(d.body.tx_hash, tx);
+});
+
+test('with the layer off (the default): the original\'s paths are 404 and its carriers are not taken', async () => {
+    const u = await signIn(Wallet.createRandom());
+    const off = { port: s.offPort };
+    for (const [path, method] of [['/api/session/claim', 'POST'], ['/api/session/release', 'POST'],
+                                  ['/api/session/status', 'GET'], ['/api/session/restart', 'POST'],
+                                  ['/api/discount/quote', 'GET'], ['/api/auth/wallet-status', 'GET']]) {
+        const r = await call(path, { ...off, method, headers: u.h,
+            body: method === 'POST' ? { wallet_address: u.addr } : undefined });
+        assert.equal(r.status, 404, `${method} ${path}: ${JSON.stringify(r.body)}`);
+    }
+    assert.equal((await call('/api/me', { ...off, headers: u.h })).status, 401);
+    assert.equal((await call(`/api/me?auth_token=${u.token}`, off)).status, 401);
+    assert.equal((await call('/api/me', { ...off, headers: { cookie: `axgt_auth_token=${u.token}` } })).status, 401);
+    assert.equal((await call('/api/me', { ...off, headers: { authorization: `Bearer ${u.token}` } })).status, 200);
+
+    const c = await call('/api/config', off);
+    assert.equal(c.status, 200);
+    assert.ok(!('axgt_chain_id' in c.body));
+    const ch = await call(`/api/auth/challenge?wallet_address=${u.addr}`, off);
+    assert.equal(ch.status, 400, 'axon\'s challenge wants ?address=');
+});
