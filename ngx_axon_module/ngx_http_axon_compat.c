@@ -36,6 +36,8 @@ static ngx_int_t ngx_http_axon_compat_release_body(ngx_http_request_t *r,
     json_t *body);
 static ngx_int_t ngx_http_axon_compat_restart(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_wallet_arg(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_compat_wallet_status(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_compat_status(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_verify_body(ngx_http_request_t *r,
     json_t *body);
 static json_t *ngx_http_axon_compat_challenge_answer(ngx_http_request_t *r,
@@ -66,50 +68,50 @@ static double ngx_http_axon_compat_base_eth(ngx_http_request_t *r);
 
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_challenge_c = {
-    NULL, 0, NULL, NULL, ngx_http_axon_compat_challenge_answer
+    NULL, 0, NULL, ngx_http_axon_compat_challenge_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_verify_c = {
-    "verified", 0, NULL, ngx_http_axon_compat_verify_body,
+    "verified", 0, ngx_http_axon_compat_verify_body,
     ngx_http_axon_compat_verify_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_wallet_c = {
-    "verified", 0, ngx_http_axon_compat_wallet_arg, NULL,
+    "verified", 0, NULL,
     ngx_http_axon_compat_wallet_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_deposit_c = {
-    "verified", 0, NULL, NULL, ngx_http_axon_compat_deposit_answer
+    "verified", 0, NULL, ngx_http_axon_compat_deposit_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_config_c = {
-    NULL, 0, NULL, NULL, ngx_http_axon_compat_config_answer
+    NULL, 0, NULL, ngx_http_axon_compat_config_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_quote_c = {
-    "ok", 0, ngx_http_axon_compat_wallet_arg, NULL,
+    "ok", 0, NULL,
     ngx_http_axon_compat_quote_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_claim_c = {
-    "granted", 1, NULL, NULL, ngx_http_axon_compat_claim_answer
+    "granted", 1, NULL, ngx_http_axon_compat_claim_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_heartbeat_c = {
-    "ok", 1, NULL, NULL, ngx_http_axon_compat_heartbeat_answer
+    "ok", 1, NULL, ngx_http_axon_compat_heartbeat_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_release_c = {
-    "released", 1, NULL, NULL, ngx_http_axon_compat_release_answer
+    "released", 1, NULL, ngx_http_axon_compat_release_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_restart_c = {
-    "restarted", 1, NULL, NULL, NULL
+    "restarted", 1, NULL, NULL
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_status_c = {
-    "active", 1, ngx_http_axon_compat_wallet_arg, NULL,
+    "active", 1, NULL,
     ngx_http_axon_compat_status_answer
 };
 
@@ -136,7 +138,7 @@ static ngx_http_axon_compat_route_t  ngx_http_axon_compat_routes[] = {
       0, ngx_http_axon_verify_handler }, &ngx_http_axon_compat_verify_c },
 
     { { ngx_string("auth/wallet-status"), NGX_HTTP_GET, ngx_string("GET"),
-      1, ngx_http_axon_me_handler }, &ngx_http_axon_compat_wallet_c },
+      1, ngx_http_axon_compat_wallet_status }, &ngx_http_axon_compat_wallet_c },
 
     { { ngx_string("auth/verify-deposit"), NGX_HTTP_POST, ngx_string("POST"),
       1, ngx_http_axon_verify_deposit_handler },
@@ -162,7 +164,7 @@ static ngx_http_axon_compat_route_t  ngx_http_axon_compat_routes[] = {
       1, ngx_http_axon_compat_restart }, &ngx_http_axon_compat_restart_c },
 
     { { ngx_string("session/status"), NGX_HTTP_GET, ngx_string("GET"),
-      1, ngx_http_axon_session_handler }, &ngx_http_axon_compat_status_c },
+      1, ngx_http_axon_compat_status }, &ngx_http_axon_compat_status_c },
 
     { { ngx_null_string, 0, ngx_null_string, 0, NULL }, NULL }
 };
@@ -276,7 +278,8 @@ ngx_http_axon_compat_token(ngx_http_request_t *r, ngx_str_t *token,
 
 /*
  * wallet_address, where the request names one: a wallet's address, the
- * token's when there is a token.  NGX_OK, or the answer refusing it.
+ * token's when there is a token.  NGX_DECLINED: it is; else the answer
+ * refusing it was sent, and this is its code.
  */
 
 static ngx_int_t
@@ -306,7 +309,7 @@ ngx_http_axon_compat_wallet(ngx_http_request_t *r, const u_char *s,
                                           "this auth token was issued to");
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -316,10 +319,34 @@ ngx_http_axon_compat_wallet_arg(ngx_http_request_t *r)
     ngx_str_t  v;
 
     if (ngx_http_arg(r, (u_char *) "wallet_address", 14, &v) != NGX_OK) {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     return ngx_http_axon_compat_wallet(r, v.data, v.len);
+}
+
+
+/* GET auth/wallet-status and session/status: axon's /api/me, session */
+
+static ngx_int_t
+ngx_http_axon_compat_wallet_status(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_axon_compat_wallet_arg(r);
+
+    return (rc == NGX_DECLINED) ? ngx_http_axon_me_handler(r) : rc;
+}
+
+
+static ngx_int_t
+ngx_http_axon_compat_status(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_axon_compat_wallet_arg(r);
+
+    return (rc == NGX_DECLINED) ? ngx_http_axon_session_handler(r) : rc;
 }
 
 
@@ -363,7 +390,7 @@ ngx_http_axon_compat_body(ngx_http_request_t *r, json_t *body)
         rc = ngx_http_axon_compat_wallet(r,
                                          (u_char *) json_string_value(w),
                                          json_string_length(w));
-        if (rc != NGX_OK) {
+        if (rc != NGX_DECLINED) {
             return rc;
         }
     }
@@ -487,7 +514,7 @@ ngx_http_axon_compat_quote(ngx_http_request_t *r)
     ngx_int_t   rc;
 
     rc = ngx_http_axon_compat_wallet_arg(r);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
