@@ -138,7 +138,8 @@ static ngx_http_axon_compat_route_t  ngx_http_axon_compat_routes[] = {
       0, ngx_http_axon_verify_handler }, &ngx_http_axon_compat_verify_c },
 
     { { ngx_string("auth/wallet-status"), NGX_HTTP_GET, ngx_string("GET"),
-      1, ngx_http_axon_compat_wallet_status }, &ngx_http_axon_compat_wallet_c },
+      1, ngx_http_axon_compat_wallet_status },
+      &ngx_http_axon_compat_wallet_c },
 
     { { ngx_string("auth/verify-deposit"), NGX_HTTP_POST, ngx_string("POST"),
       1, ngx_http_axon_verify_deposit_handler },
@@ -443,7 +444,7 @@ static ngx_int_t
 ngx_http_axon_compat_verify_body(ngx_http_request_t *r, json_t *body)
 {
     json_t               *w, *m, *s, *b;
-    const char           *why;
+    const char           *why, *sig;
     axon_siwe_t           siwe;
     uint8_t               addr[AXON_ADDR_LEN];
     ngx_http_axon_ctx_t  *ctx;
@@ -493,7 +494,13 @@ ngx_http_axon_compat_verify_body(ngx_http_request_t *r, json_t *body)
 
     /* a message axon cannot parse is refused by axon's own check */
 
-    b = json_pack("{s:O, s:O}", "message", m, "signature", s);
+    /* the original took the signature's hex with or without 0x */
+
+    sig = json_string_value(s);
+
+    b = (sig[0] == '0' && (sig[1] == 'x' || sig[1] == 'X'))
+        ? json_pack("{s:O, s:O}", "message", m, "signature", s)
+        : json_pack("{s:O, s:s+}", "message", m, "signature", "0x", sig);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1049,44 +1056,45 @@ static json_t *
 ngx_http_axon_compat_quote_answer(ngx_http_request_t *r,
     ngx_uint_t *status, json_t *body)
 {
-    size_t       i;
-    double       base, amount, credit, pct, rate;
-    json_t      *o, *p, *eth;
-    const char  *a;
-    char         final[48];
+    size_t                i;
+    double                base, amount, credit, pct, rate;
+    json_t               *o, *p;
+    const char           *a, *wei;
+    char                  final[48], wallet[AXON_ADDR_TEXT_LEN + 1];
+    ngx_http_axon_ctx_t  *ctx;
 
     if (*status != NGX_HTTP_OK) {
         return body;
     }
 
-    base = ngx_http_axon_compat_base_eth(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+    axon_address_format_lower(wallet, ctx->wallet);
+    wallet[AXON_ADDR_TEXT_LEN] = '\0';
 
-    eth = NULL;
+    base = ngx_http_axon_compat_base_eth(r);
+    wei = NULL;
 
     json_array_foreach(json_object_get(body, "prices"), i, p) {
         a = json_string_value(json_object_get(p, "asset"));
 
         if (a && ngx_strcmp(a, "ETH") == 0) {
-            eth = p;
+            wei = json_string_value(json_object_get(p, "amount"));
         }
     }
 
     pct = (double) json_integer_value(json_object_get(body, "discount_pct"));
     credit = (double) json_integer_value(json_object_get(body,
                                                          "credit_minutes"));
-    amount = eth ? strtod(json_string_value(json_object_get(eth, "amount"))
-                          ? json_string_value(json_object_get(eth, "amount"))
-                          : "0", NULL) / 1e18
-                 : 0;
+    amount = wei ? strtod(wei, NULL) / 1e18 : 0;
 
-    /* the undiscounted minutes an ETH buys */
+    /* the undiscounted minutes an ETH buys (amount is discounted) */
     rate = (amount > 0 && pct < 100) ? credit * (1 - pct / 100) / amount : 0;
 
     snprintf(final, sizeof(final), "%.12g", base * (1 - pct / 100));
 
-    o = json_pack("{s:b, s:O, s:f, s:s, s:I, s:n, s:n, s:n, s:n, s:n,"
-                  " s:O?, s:n, s:[], s:I, s:I}",
-                  "ok", 1, "wallet_address", json_null(),
+    o = json_pack("{s:b, s:s, s:f, s:s, s:I, s:n, s:n, s:n, s:n, s:n,"
+                  " s:O?, s:n, s:[], s:I, s:I, s:O}",
+                  "ok", 1, "wallet_address", wallet,
                   "base_eth", base, "final_eth", final,
                   "discount_percent", (json_int_t) pct,
                   "tier_index", "tier_label", "tier_min_axgt",
@@ -1095,18 +1103,8 @@ ngx_http_axon_compat_quote_answer(ngx_http_request_t *r,
                   json_object_get(body, "tier_known"),
                   "balance_check_error", "tiers",
                   "estimated_minutes", (json_int_t) (base * rate),
-                  "eth_credit_per_eth_minutes", (json_int_t) rate);
-
-    if (o) {
-        ngx_http_axon_ctx_t  *ctx;
-        char                  wallet[AXON_ADDR_TEXT_LEN + 1];
-
-        ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
-        axon_address_format_lower(wallet, ctx->wallet);
-        wallet[AXON_ADDR_TEXT_LEN] = '\0';
-        ngx_http_axon_compat_set(o, "wallet_address", json_string(wallet));
-        ngx_http_axon_compat_set(o, "quote", json_incref(body));
-    }
+                  "eth_credit_per_eth_minutes", (json_int_t) rate,
+                  "quote", body);
 
     json_decref(body);
 
