@@ -67,52 +67,51 @@ static void ngx_http_axon_compat_set(json_t *o, const char *key, json_t *v);
 static double ngx_http_axon_compat_base_eth(ngx_http_request_t *r);
 
 
+/* flag, refusals 200, path shared with axon, body renaming, answer's */
+
 static ngx_http_axon_compat_t  ngx_http_axon_compat_challenge_c = {
-    NULL, 0, NULL, ngx_http_axon_compat_challenge_answer
+    NULL, 0, 1, NULL, ngx_http_axon_compat_challenge_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_verify_c = {
-    "verified", 0, ngx_http_axon_compat_verify_body,
+    "verified", 0, 1, ngx_http_axon_compat_verify_body,
     ngx_http_axon_compat_verify_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_wallet_c = {
-    "verified", 0, NULL,
-    ngx_http_axon_compat_wallet_answer
+    "verified", 0, 0, NULL, ngx_http_axon_compat_wallet_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_deposit_c = {
-    "verified", 0, NULL, ngx_http_axon_compat_deposit_answer
+    "verified", 0, 1, NULL, ngx_http_axon_compat_deposit_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_config_c = {
-    NULL, 0, NULL, ngx_http_axon_compat_config_answer
+    NULL, 0, 0, NULL, ngx_http_axon_compat_config_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_quote_c = {
-    "ok", 0, NULL,
-    ngx_http_axon_compat_quote_answer
+    "ok", 0, 0, NULL, ngx_http_axon_compat_quote_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_claim_c = {
-    "granted", 1, NULL, ngx_http_axon_compat_claim_answer
+    "granted", 1, 0, NULL, ngx_http_axon_compat_claim_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_heartbeat_c = {
-    "ok", 1, NULL, ngx_http_axon_compat_heartbeat_answer
+    "ok", 1, 1, NULL, ngx_http_axon_compat_heartbeat_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_release_c = {
-    "released", 1, NULL, ngx_http_axon_compat_release_answer
+    "released", 1, 0, NULL, ngx_http_axon_compat_release_answer
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_restart_c = {
-    "restarted", 1, NULL, NULL
+    "restarted", 1, 0, NULL, NULL
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_status_c = {
-    "active", 1, NULL,
-    ngx_http_axon_compat_status_answer
+    "active", 1, 0, NULL, ngx_http_axon_compat_status_answer
 };
 
 
@@ -185,7 +184,6 @@ ngx_http_axon_route_t *
 ngx_http_axon_compat_route(ngx_http_request_t *r, ngx_str_t *path)
 {
     ngx_str_t                      v;
-    ngx_uint_t                     shared;
     ngx_http_axon_ctx_t           *ctx;
     ngx_http_axon_compat_route_t  *rt;
 
@@ -206,12 +204,7 @@ ngx_http_axon_compat_route(ngx_http_request_t *r, ngx_str_t *path)
         return NULL;
     }
 
-    shared = (rt->compat == &ngx_http_axon_compat_challenge_c
-              || rt->compat == &ngx_http_axon_compat_verify_c
-              || rt->compat == &ngx_http_axon_compat_deposit_c
-              || rt->compat == &ngx_http_axon_compat_heartbeat_c);
-
-    if (!shared
+    if (!rt->compat->shared
         || (r->method == NGX_HTTP_GET
             && ngx_http_arg(r, (u_char *) "wallet_address", 14, &v)
                == NGX_OK))
@@ -220,6 +213,11 @@ ngx_http_axon_compat_route(ngx_http_request_t *r, ngx_str_t *path)
     }
 
     ctx->compat_route = rt->compat;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "axon compat: \"%V\" is the original's, answered %s",
+                   &rt->route.path,
+                   ctx->compat ? "its way" : "its way if wallet_address");
 
     return &rt->route;
 }

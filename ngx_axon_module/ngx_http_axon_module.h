@@ -150,6 +150,7 @@ typedef json_t *(*ngx_http_axon_compat_answer_pt)(ngx_http_request_t *r,
 struct ngx_http_axon_compat_s {
     const char                     *flag;    /* false in a refusal */
     ngx_uint_t                      ok;      /* refusals are 200 */
+    ngx_uint_t                      shared;  /* axon has the path too */
     ngx_int_t                     (*body)(ngx_http_request_t *r,
                                           json_t *body);
     ngx_http_axon_compat_answer_pt  answer;

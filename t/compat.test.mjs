@@ -279,6 +279,24 @@ test('the original\'s session sequence: claim (SSH), heartbeat, status, restart,
     assert.equal(hb2.body.reason, 'No active session for this wallet');
 });
 
+test('a desktop claim: granted once running, and its container is told AXGT_DESKTOP_ENABLED=true', async () => {
+    const u = await signIn(Wallet.createRandom());
+    await grant(u.addr, 100);
+    const body = { wallet_address: u.addr, requested_profile: 'small' };
+    const g = await waitFor(async () => {
+        const r = await call('/api/session/claim', { method: 'POST', headers: u.h, body });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        return r.body.granted ? r : null;
+    }, 'granted', 90000);
+    assert.ok(!('ssh_enabled' in g.body));
+    const env = JSON.parse(podman('inspect', '--format', '{{json .Config.Env}}',
+                                  `${prefix}${g.body.session_id}`).out);
+    assert.ok(env.includes('AXGT_DESKTOP_ENABLED=true'), JSON.stringify(env));
+    assert.ok(!env.some(e => e.startsWith('AXGT_SSH_')), JSON.stringify(env));
+    const rel = await call('/api/session/release', { method: 'POST', headers: u.h, body: { wallet_address: u.addr } });
+    assert.equal(rel.body.released, true);
+});
+
 test('quote, config, verify-deposit in the original\'s names', async () => {
     const u = await signIn(Wallet.createRandom());
 
