@@ -2,7 +2,8 @@
 // its network, pays for an SSH GPU session on the local chain run under
 // Base Sepolia's chain id (AXON_CHAIN_ID=84532, so "base-sepolia"): the
 // gate takes X-PAYMENT on version 2's path (one check, one record, one
-// settlement by the worker), answers X-PAYMENT-RESPONSE, and ssh runs in
+// settlement by the worker, itself or through a local facilitator that
+// sees version 2's form), answers X-PAYMENT-RESPONSE, and ssh runs in
 // the session.  One authorization pays once whichever version carries it:
 // replayed as version 2 (and a version 2 one replayed as version 1) it is
 // refused, and the ledger has one credit.  One 402 serves both versions;
@@ -22,18 +23,21 @@ import { wrapFetchWithPayment as wrapV1, decodeXPaymentResponse } from 'x402-fet
 import { PaymentRequirementsSchema } from 'x402/types';
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
-import { Stack, waitFor } from './lib/stack.mjs';
+import { Stack, freePort, waitFor } from './lib/stack.mjs';
+import { Facilitator } from './lib/facilitator.mjs';
 
 const NETWORK = 'eip155:84532';
 const PRICE = 16667n;                   // chain/deploy.mjs: atomic USDC per credit minute
 const dir = mkdtempSync(join(tmpdir(), 'axon-x402v1-'));
+// ganache's deployer (a well-known key): the local facilitator's gas wallet
+const FACILITATOR_KEY = '0x4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d';
 
 const s = new Stack({ chain: true, sessions: true, env: { AXON_CHAIN_ID: '84532' },
     workerConf: ['gpu_hosts local=0,1', 'profiles "small:1:1"', 'billing_minute 2s',
         'session_grace 4s', 'billing_tick 200ms', 'launcher_timeout 20s',
         'launcher_ready_timeout 20s', 'reconcile_interval 2s', 'port_pool_size 4',
         'job_retry_min 100ms', 'job_retry_max 1s', 'x402_receipt_wait 2s'].join('\n') });
-let usdc;
+let usdc, f;
 
 before(async () => {
     await s.start();
@@ -41,6 +45,7 @@ before(async () => {
 });
 
 after(async () => {
+    await f?.stop();
     await s?.stop();
     rmSync(dir, { recursive: true, force: true });
 });
@@ -271,4 +276,39 @@ test('a malformed or wrong X-PAYMENT: the clear error, nothing recorded', async 
     assert.equal(payKeys(), keys);
     assert.equal(payRows(), rows);
     assert.equal(ledger(a.address), '');
+});
+
+test('facilitator settlement of a version 1 payment: the facilitator sees version 2\'s form, settles once', async () => {
+    f = new Facilitator({ rpcUrl: s.chainUrl, chainId: 84532, privateKey: FACILITATOR_KEY });
+    f.port = await freePort();
+    await f.start();
+    const conf = s.env.AXON_WORKER_CONF;
+    s.env.AXON_WORKER_CONF = `${conf}\nx402_settle facilitator\nx402_facilitator_url ${f.url}\n`;
+    try {
+        await s.stack('stop', 'worker');
+        await s.stack('start', 'worker');
+        const a = payer(2);
+        const key = keygen('k-fac');
+        const sent = [];
+        const before = await balanceOf(a.address);
+        const res = await agentV1(a, sent)(s.url('/api/x402/session'), { method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ profile: 'small', minutes: 30, ssh_public_key: key.pub }) });
+        const r = await res.json();
+        assert.equal(res.status, 200, JSON.stringify(r));
+        assert.equal(decodeXPaymentResponse(res.headers.get('X-PAYMENT-RESPONSE')).success, true);
+        assert.deepEqual(f.requests.map(q => q.path), ['/verify', '/settle']);
+        const q = f.requests[1].body;
+        assert.equal(q.paymentPayload.x402Version, 2);
+        assert.equal(q.paymentPayload.accepted.network, NETWORK);
+        assert.deepEqual(q.paymentPayload.payload, unb64(sent[0]).payload);
+        assert.equal(await balanceOf(a.address), before - 30n * PRICE);
+        assert.equal(ledger(a.address), `30:x402:${r.payment_id}:${lower(a.address)}`);
+        assert.equal(sql(`SELECT settle_mode FROM x402_payments WHERE nonce = '${r.payment_id}'`), 'facilitator');
+        const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.auth_token}` } });
+        assert.equal(rel.status, 202);
+        await waitFor(() => live(a.address) === '0', 'the session ended');
+    } finally {
+        s.env.AXON_WORKER_CONF = conf;
+    }
 });
