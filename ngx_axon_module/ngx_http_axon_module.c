@@ -217,6 +217,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       0,
       NULL },
 
+    { ngx_string("axon_x402_v1"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, x402_v1),
+      NULL },
+
     { ngx_string("axon_x402_discovery"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_axon_x402_discovery,
@@ -421,6 +428,7 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->x402_wait = NGX_CONF_UNSET_MSEC;
     alcf->x402_pending = NGX_CONF_UNSET_UINT;
     alcf->x402_pending_payer = NGX_CONF_UNSET_UINT;
+    alcf->x402_v1 = NGX_CONF_UNSET;
 
     return alcf;
 }

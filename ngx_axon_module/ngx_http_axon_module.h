@@ -112,6 +112,7 @@ typedef struct {
     uint8_t                   x402_pay_to_addr[AXON_ADDR_LEN];
     uint8_t                   x402_domain[32]; /* EIP-712 domain separator */
     ngx_str_t                 x402_resource;  /* axon_x402_discovery PATH */
+    ngx_flag_t                x402_v1;        /* axon_x402_v1 */
 } ngx_http_axon_loc_conf_t;
 
 
