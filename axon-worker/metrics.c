@@ -717,15 +717,14 @@ aw_metrics_postgres(aw_metrics_buf_t *b)
 
     PQclear(pg);
 
-    aw_metrics_printf(b, "# HELP axon_ledger_minutes_total Credit minutes "
+    aw_metrics_printf(b, "# HELP axon_ledger_credits_total Credit, in minutes, "
                       "in the ledger, credited (deposits, grants, refunds, "
-                      "adjustments up) "
-                      "and debited (usage, adjustments down); every worker reports the "
-                      "whole ledger's.\n"
-                      "# TYPE axon_ledger_minutes_total counter\n"
-                      "axon_ledger_minutes_total{direction=\"credited\"} "
+                      "adjustments up) and debited (usage, adjustments "
+                      "down); every worker reports the whole ledger's.\n"
+                      "# TYPE axon_ledger_credits_total counter\n"
+                      "axon_ledger_credits_total{direction=\"credited\"} "
                       "%llu\n"
-                      "axon_ledger_minutes_total{direction=\"debited\"} "
+                      "axon_ledger_credits_total{direction=\"debited\"} "
                       "%llu\n",
                       (unsigned long long) (aw_metrics_credited + ct),
                       (unsigned long long) (aw_metrics_debited + dt));
