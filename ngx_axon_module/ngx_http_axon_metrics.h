@@ -58,9 +58,11 @@ typedef struct {
 extern ngx_http_axon_metrics_t  *ngx_http_axon_metrics;
 
 #define ngx_http_axon_count(field)                                           \
-    if (ngx_http_axon_metrics) {                                             \
-        (void) ngx_atomic_fetch_add(&ngx_http_axon_metrics->field, 1);       \
-    }
+    do {                                                                     \
+        if (ngx_http_axon_metrics) {                                         \
+            (void) ngx_atomic_fetch_add(&ngx_http_axon_metrics->field, 1);   \
+        }                                                                    \
+    } while (0)
 
 
 ngx_int_t ngx_http_axon_metrics_init(ngx_conf_t *cf);
