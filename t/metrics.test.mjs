@@ -9,12 +9,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
-import { Stack, freePort, portIsFree, waitFor } from './lib/stack.mjs';
+import { Stack, ROOT, freePort, portIsFree, waitFor } from './lib/stack.mjs';
 
 const N_OK = 3;             // sign-ins that succeed
 const N_WRONG = 2;          // refused: wrong_signer
@@ -301,4 +301,19 @@ scrape_configs:
     await waitFor(async () => await one('axon_worker_chain_head_block') === head, 'the head scraped');
     const cursor = Number(sql('SELECT block FROM deposit_cursor'));
     assert.equal(await one('axon_worker_indexer_lag_blocks'), head - cursor);
+
+    // the Grafana dashboard's queries are ones Prometheus takes, over
+    // series it has
+    const dash = JSON.parse(readFileSync(join(ROOT, 'conf/grafana-axon.json'), 'utf8'));
+    const exprs = dash.panels.flatMap(p => (p.targets || []).map(t => t.expr));
+    assert.ok(exprs.length >= 16);
+    for (const e of exprs) {
+        const series = e.match(/axon_[a-z0-9_]+/g);
+        assert.ok(series, e);
+        for (const name of series) {
+            const bare = name.replace(/_(bucket|sum|count)$/, '');
+            assert.ok((await query(`count({__name__=~"${bare}(_bucket)?"})`)).length, `${e}: ${name} scraped`);
+        }
+        await query(e.replaceAll('$__rate_interval', '1m'));
+    }
 });
