@@ -126,6 +126,7 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
     }
 
     if (alcf->gate != NGX_HTTP_AXON_GATE_SESSION) {
+        ngx_http_axon_metrics_websocket(r);
         return NGX_OK;
     }
 

@@ -281,16 +281,19 @@ ngx_http_axon_metrics_rtt(ngx_msec_t ms)
 }
 
 
-/* the gate let a WebSocket upgrade through (to the session) */
+/* the gate of an axon_gate location let an upgrade request through */
 
 void
 ngx_http_axon_metrics_websocket(ngx_http_request_t *r)
 {
-    ngx_http_axon_ctx_t  *ctx;
+    ngx_http_axon_ctx_t       *ctx;
+    ngx_http_axon_loc_conf_t  *alcf;
 
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
 
-    if (ctx == NULL || ctx->websocket || r->headers_in.upgrade == NULL
+    if (alcf->gate == NGX_HTTP_AXON_GATE_OFF || ctx == NULL
+        || ctx->websocket || r->headers_in.upgrade == NULL
         || ngx_http_axon_metrics == NULL)
     {
         return;
@@ -511,8 +514,8 @@ ngx_http_axon_metrics_gate(u_char *p, ngx_http_axon_metrics_t *m)
         m->cache_hits, m->cache_misses, m->cache_evictions);
 
     p = ngx_sprintf(p,
-        "# HELP axon_websocket_connections Upgrades the gate let through "
-        "to a session, open now.\n"
+        "# HELP axon_websocket_connections Upgrade requests an axon_gate "
+        "let through (the desktops), open now.\n"
         "# TYPE axon_websocket_connections gauge\n"
         "axon_websocket_connections %A\n"
         "# HELP axon_websocket_connections_total Upgrades the gate let "

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
@@ -50,12 +50,27 @@ server {
         axon_gate session;
         proxy_pass http://$axon_upstream/;
     }
+    location /ws/ {
+        axon_gate on;
+        proxy_http_version  1.1;
+        proxy_set_header    Upgrade $http_upgrade;
+        proxy_set_header    Connection "upgrade";
+        proxy_pass          http://127.0.0.1:${st.echoPort = await freePort()};
+    }
 }
 `;
     },
 });
 
 let promDir, prom, promPort;
+
+// behind /ws/: answers an upgrade with 101, then echoes every byte
+const echo = createServer((req, res) => res.end());
+echo.on('upgrade', (req, socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
+                 + 'Connection: Upgrade\r\n\r\n');
+    socket.pipe(socket);
+});
 
 before(async () => {
     // two ports in a row: the main process's and the x402 process's
@@ -64,6 +79,7 @@ before(async () => {
     } while (!await portIsFree(s.metricsPort + 1));
     s.opts.workerConf += `\nmetrics_listen 127.0.0.1:${s.metricsPort}`;
     await s.start();
+    await new Promise(r => echo.listen(s.echoPort, '127.0.0.1', r));
 });
 
 after(async () => {
@@ -72,6 +88,7 @@ after(async () => {
         await new Promise(r => prom.exitCode !== null ? r() : prom.on('exit', r));
     }
     if (promDir) rmSync(promDir, { recursive: true, force: true });
+    echo.close();
     await s.stop();
 });
 
@@ -201,6 +218,43 @@ test('known activity: sign-ins, jobs, sessions, an upgrade', async () => {
         'axon_worker_jobs_total{kind="auth.signin",outcome="done"}') === N_OK, 'the sign-in jobs');
 });
 
+// an upgraded connection through the gate: open while it lasts, its bytes
+// counted when it closes
+test('WebSockets: open, then closed with its bytes both ways', async () => {
+    const WS = 100000;
+    const before = await gateMetrics();
+    const socket = await new Promise((ok, fail) => {
+        const req = request({ host: '127.0.0.1', port: s.gatePort, path: '/ws/', agent: false,
+                              headers: { ...auth(users[0].token), connection: 'Upgrade', upgrade: 'websocket' } });
+        req.on('upgrade', (res, sock) => ok(sock));
+        req.on('response', res => fail(new Error(`no upgrade: ${res.statusCode}`)));
+        req.on('error', fail);
+        req.end();
+    });
+    try {
+        assert.equal(value(await gateMetrics(), 'axon_websocket_connections'), 1, 'open');
+        let got = 0;
+        await new Promise(r => {
+            socket.on('data', d => { got += d.length; if (got >= WS) r(); });
+            socket.write(Buffer.alloc(WS, 'x'));
+        });
+        await new Promise(r => { socket.on('close', r); socket.end(); });
+    } finally {
+        socket.destroy();
+    }
+    const closed = () => gateMetrics().then(t => value(t, 'axon_websocket_connections') === 0 ? t : null);
+    const after = await waitFor(closed, 'the connection closed at the gate');
+    const bytes = (t, d) => value(t, `axon_websocket_bytes_total{direction="${d}"}`);
+    // the payload, and the headers of the upgrade (under 1k each way)
+    for (const d of ['in', 'out']) {
+        const n = bytes(after, d) - bytes(before, d);
+        assert.ok(n >= WS && n < WS + 1024, `${d}: ${n}`);
+    }
+    assert.equal(value(after, 'axon_websocket_connections_total')
+                 - value(before, 'axon_websocket_connections_total'), 1);
+    assert.equal(value(after, 'axon_http_requests_total{route="gate",status="101"}'), 1);
+});
+
 test('promtool check metrics accepts the gate\'s and both worker processes\'', async () => {
     for (const [name, text] of [['gate', await gateMetrics()], ['worker', await workerMetrics()],
                                 ['x402 process', await workerMetrics(1)]]) {
@@ -271,7 +325,7 @@ scrape_configs:
     assert.equal(await one('axon_http_requests_total{route="auth/verify-wallet",status="200"}'), N_OK);
     assert.equal(await one('axon_http_requests_total{route="auth/verify-wallet",status="401"}'), N_WRONG + N_BAD);
     assert.equal(await one('axon_http_requests_total{route="release",status="202"}'), K);
-    assert.equal(await one('axon_websocket_connections_total'), 1);
+    assert.equal(await one('axon_websocket_connections_total'), 2);
     assert.equal(await one('axon_websocket_connections'), 0);
     assert.equal(await one('sum(axon_redis_errors_total)'), 0);
     assert.ok(await one('axon_redis_rtt_seconds_count') > 0);
