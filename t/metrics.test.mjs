@@ -265,6 +265,14 @@ test('promtool check metrics accepts the gate\'s and both worker processes\'', a
 });
 
 test('the gate serves /metrics to the local machine only, GET and HEAD', async () => {
+    // 127.0.0.2 is this machine too, but not an address conf/axon.conf allows
+    const other = await new Promise((ok, fail) => {
+        const req = request({ host: '127.0.0.1', port: s.port, path: '/metrics', agent: false,
+                              localAddress: '127.0.0.2' }, res => { res.resume(); ok(res.statusCode); });
+        req.on('error', fail);
+        req.end();
+    });
+    assert.equal(other, 403);
     const r = await s.fetch('/metrics', { method: 'POST' });
     assert.equal(r.status, 405);
     assert.equal((await s.fetch('/metrics', { method: 'HEAD' })).status, 200);
