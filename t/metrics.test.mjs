@@ -305,8 +305,14 @@ scrape_configs:
     let promLog = '';
     prom.stderr.on('data', d => { promLog += d; });
 
-    const query = async q => {
-        const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
+    // at a time: the worker answers a scrape between two units of work, and
+    // one of them (podman's container list) can outlast a 1 s scrape
+    // timeout, which leaves that target's series stale until its next
+    // scrape; so the queries are asked at a time all three were scraped
+    let at;
+    const query = async (q, time = at) => {
+        const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`
+                              + (time ? `&time=${time}` : ''));
         const body = await r.json();
         assert.equal(body.status, 'success', JSON.stringify(body));
         return body.data.result;
@@ -317,12 +323,14 @@ scrape_configs:
         return Number(r[0].value[1]);
     };
 
-    // a scrape of both after all the activity
+    // a scrape of the three, each after all the activity
     const since = Date.now() / 1000;
     await waitFor(async () => {
         if (prom.exitCode !== null) throw new Error(`prometheus exited: ${promLog}`);
-        const up = await query('timestamp(up == 1)').catch(() => []);
-        return up.length === 3 && up.every(x => Number(x.value[1]) > since);
+        const up = await query('timestamp(up == 1)', null).catch(() => []);
+        if (up.length !== 3 || !up.every(x => Number(x.value[1]) > since)) return false;
+        at = Math.max(...up.map(x => Number(x.value[1])));
+        return true;
     }, 'Prometheus scraped the gate and both worker processes');
 
     // the gate
@@ -360,8 +368,8 @@ scrape_configs:
 
     // the chain's head as the indexer saw it; its cursor from Postgres
     const head = await s.blockNumber();
-    await waitFor(async () => await one('axon_worker_chain_head_block') === head, 'the head scraped');
     const cursor = Number(sql('SELECT block FROM deposit_cursor'));
+    assert.equal(await one('axon_worker_chain_head_block'), head);
     assert.equal(await one('axon_worker_indexer_lag_blocks'), head - cursor);
 
     // the Grafana dashboard's queries are ones Prometheus takes, over
