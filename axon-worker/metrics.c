@@ -13,9 +13,9 @@
  *
  * A scrape runs in the loop, between two units of work: reading the
  * request and writing the answer have a deadline each (AW_METRICS_IO_MS),
- * and the main process asks Postgres one query of indexed reads (the
- * sessions, the GPUs in use, the ledger's rows since the last scrape),
- * bounded by postgres_query_timeout like any query.
+ * and the main process asks Postgres one query (the sessions by state,
+ * the GPUs in use, the ledger's rows since the last scrape), bounded by
+ * postgres_query_timeout like any query.
  *
  * Counters are this process's since it started, but the ledger's minutes,
  * which are the ledger's own totals (a restart does not reset them, and
