@@ -132,6 +132,8 @@ typedef struct {
     char         *pid_file;
     char         *worker_id;
 
+    char         *metrics_listen;
+
     char         *queue_group;
     char         *queue_consumer;
     int           queue_batch;

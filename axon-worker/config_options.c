@@ -134,6 +134,13 @@ const aw_conf_option_t  aw_conf_options[] = {
       "File the worker writes its pid to at start and removes at exit; "
       "empty: none." },
 
+    { "metrics_listen", AW_CONF_STRING, "", 0, 255, NULL,
+      offsetof(aw_conf_t, metrics_listen), 0,
+      "HOST:PORT where the worker serves Prometheus metrics (GET "
+      "/metrics, docs/metrics.md), such as 127.0.0.1:9187; the x402 "
+      "process serves its own at PORT + 1.  No authentication: keep it "
+      "on the local machine or a private network.  Empty: off." },
+
     { "worker_id", AW_CONF_STRING, "", 0, 128, NULL,
       offsetof(aw_conf_t, worker_id), 0,
       "This worker's name in its heartbeat and logs; empty: hostname:pid." },

@@ -20,6 +20,7 @@
 
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "wallet.h"
 #include "worker.h"
@@ -775,6 +776,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
     aw_log_ctx("job %s %s", id, kindname);
 
     if (error[0]) {
+        aw_metrics_job(k, AW_METRICS_DEAD);
         aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
         aw_queue_dead(id, key, fields, error, attempts - 1);
         aw_log_ctx(NULL);
@@ -784,6 +786,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
 
     if (err[0]) {
         aw_queue.stats.failed++;
+        aw_metrics_job(k, AW_METRICS_REFUSED);
 
         snprintf(error, sizeof(error), "%s%s%s", k ? k->name : "",
                  k ? ": " : "", err);
@@ -992,6 +995,7 @@ aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
 
     if (rc == AW_OK) {
         aw_queue.stats.done++;
+        aw_metrics_job(k, AW_METRICS_DONE);
 
         aw_log(AW_LOG_INFO, "done in %lld ms%s%s", (long long) took,
                res.note[0] ? ": " : "", res.note);
@@ -1006,6 +1010,10 @@ aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
     if (res.error[0] == '\0') {
         strcpy(res.error, "failed, without a reason (a bug)");
     }
+
+    aw_metrics_job(k, res.permanent
+                      || job->attempt >= aw_worker.conf->job_max_attempts
+                      ? AW_METRICS_DEAD : AW_METRICS_RETRIED);
 
     if (res.permanent) {
         aw_log(AW_LOG_WARN, "failed: %s; permanent, dead-lettered",

@@ -33,6 +33,7 @@
 
 #include "launcher.h"
 #include "log.h"
+#include "metrics.h"
 #include "scheduler.h"
 #include "session.h"
 #include "wallet.h"
@@ -205,6 +206,7 @@ static aw_msec_t
 aw_sched_run(aw_msec_t now)
 {
     int          more;
+    aw_msec_t    took;
     aw_conf_t   *conf;
     aw_redis_t  *r;
 
@@ -256,7 +258,9 @@ aw_sched_run(aw_msec_t now)
     if (now >= aw_sched.next_bill) {
         aw_sched.next_bill = now + conf->billing_tick;
 
+        took = aw_monotonic_msec();
         (void) aw_sched_bill(0, NULL);
+        aw_metrics_bill(aw_monotonic_msec() - took);
         aw_sched.profiles_dirty = 1;
         more = 1;
     }

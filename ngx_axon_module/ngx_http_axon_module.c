@@ -238,6 +238,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       0,
       NULL },
 
+    { ngx_string("axon_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_axon_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -332,7 +339,7 @@ ngx_http_axon_init(ngx_conf_t *cf)
 
     *h = ngx_http_axon_gate_handler;
 
-    return NGX_OK;
+    return ngx_http_axon_metrics_init(cf);
 }
 
 
@@ -381,6 +388,12 @@ ngx_http_axon_init_main_conf(ngx_conf_t *cf, void *conf)
         if (ngx_parse_url(cf->pool, &amcf->redis) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (amcf->enabled
+        && ngx_http_axon_metrics_zone(cf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (amcf->enabled && amcf->token_cache == NULL) {

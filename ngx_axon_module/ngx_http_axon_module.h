@@ -16,6 +16,7 @@
  *   ngx_http_axon_deposit.c  deposits: verify-deposit, GET /api/deposits
  *   ngx_http_axon_x402_*.c   agents paying with x402: offers, payment,
  *                            directives (ngx_http_axon_x402.h)
+ *   ngx_http_axon_metrics.c  counters, axon_metrics (Prometheus)
  */
 
 #ifndef _NGX_HTTP_AXON_MODULE_H_INCLUDED_
@@ -32,6 +33,7 @@
 #include "axon_contract.h"
 #include "axon_eth.h"
 #include "axon_lua.h"
+#include "ngx_http_axon_metrics.h"
 
 
 #define NGX_HTTP_AXON_VERSION       "0.1.0"
@@ -146,11 +148,13 @@ typedef struct {
     ngx_str_t                 session_id;     /* $axon_session */
 
     ngx_uint_t                cache_gen;      /* revocations, at lookup */
+    ngx_uint_t                route;          /* NGX_HTTP_AXON_ROUTE_* */
 
     unsigned                  has_wallet:1;
     unsigned                  gate_done:1;
     unsigned                  gate_waiting:1;
     unsigned                  session_done:1;
+    unsigned                  websocket:1;    /* counted as open */
 } ngx_http_axon_ctx_t;
 
 
@@ -182,6 +186,7 @@ ngx_int_t ngx_http_axon_redis_script(ngx_http_request_t *r,
 /* ngx_http_axon_api.c */
 ngx_int_t ngx_http_axon_api_handler(ngx_http_request_t *r);
 ngx_uint_t ngx_http_axon_api_needs_wallet(ngx_http_request_t *r);
+ngx_str_t *ngx_http_axon_api_route_name(ngx_uint_t i);
 ngx_int_t ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body);
 ngx_http_axon_ctx_t *ngx_http_axon_get_ctx(ngx_http_request_t *r);

@@ -122,6 +122,8 @@ ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r)
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
+    ngx_http_axon_metrics_route(r, NGX_HTTP_AXON_ROUTE_DISCOVERY);
+
     if (alcf->x402_network.len == 0) {
         return ngx_http_axon_x402_off(r);
     }
@@ -954,6 +956,8 @@ ngx_http_axon_x402_refuse(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 {
     json_t  *a;
 
+    ngx_http_axon_count(x402[NGX_HTTP_AXON_X402_REFUSED]);
+
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "axon: x402: payment refused: %s (%s), payer %s",
                   code, message, x->payer[0] ? x->payer : "unknown");
@@ -970,6 +974,8 @@ ngx_http_axon_x402_refuse(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 ngx_int_t
 ngx_http_axon_x402_malformed(ngx_http_request_t *r, const char *message)
 {
+    ngx_http_axon_count(x402[NGX_HTTP_AXON_X402_MALFORMED]);
+
     return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                     "invalid_payment_header", message);
 }

@@ -570,6 +570,8 @@ ngx_http_axon_x402_busy(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     static ngx_str_t  name = ngx_string("Retry-After");
     static ngx_str_t  value = ngx_string("10");
 
+    ngx_http_axon_count(x402[NGX_HTTP_AXON_X402_BUSY]);
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "axon: x402: payment %s of %s refused: %s payments are "
                   "pending settlement already", x->nonce, x->payer,
@@ -654,6 +656,8 @@ ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
                   "axon: x402: payment %s queued: payer %s, profile %V, "
                   "%i minutes, amount %s", x->nonce, x->payer, &x->profile,
                   x->minutes, x->amount);
+
+    ngx_http_axon_count(x402[NGX_HTTP_AXON_X402_QUEUED]);
 
     x->until = ngx_current_msec + alcf->x402_wait;
 
