@@ -31,6 +31,7 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "home.h"
 #include "launcher.h"
 #include "log.h"
 #include "scheduler.h"
@@ -691,6 +692,8 @@ aw_sched_stop(int64_t id)
            aw_db_get(r, 0, "gpus"));
 
     PQclear(r);
+
+    aw_home_ended(id);
 
     return AW_OK;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "home.h"
 #include "log.h"
 #include "scheduler.h"
 #include "session.h"
@@ -31,6 +32,7 @@ static int aw_sched_drift(PGresult *pg);
  *   a running session whose container is gone        ended
  *                                                   (container_vanished)
  *   a live session whose state in Redis differs      published again
+ *   a home volume kept past home_keep                removed (home.c)
  */
 
 int
@@ -71,6 +73,8 @@ aw_sched_reconcile(void)
     if (rc != AW_OK) {
         return AW_ERROR;
     }
+
+    (void) aw_home_sweep();
 
     return aw_sched_profiles(1);
 }

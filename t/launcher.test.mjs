@@ -47,6 +47,9 @@ function conf(extra = {}) {
         launcher_timeout: '20s',
         launcher_ready_timeout: '20s',
         launcher_stop_grace: '2s',
+        // no home volumes: these wallets are not addresses, and the
+        // default prefix's volumes would be a real stack's (t/home.test.mjs)
+        home_keep: '0',
         ...extra,
     };
     const path = join(dir, `worker-${++confs}.conf`);
@@ -268,11 +271,16 @@ test('the local stack\'s worker.conf launches the test image; axon-stack down re
     const id = nextId();
     try {
         await run(stack, ['stop', 'worker'], { env });
-        const s = await launch(join(var_, 'worker.conf'), 'start', String(id), '0x1');
+        const s = await launch(join(var_, 'worker.conf'), 'start', String(id), `0x${'e'.repeat(40)}`);
         assert.equal(s.code, 0, s.err);
         assert.match(await get(s.json.port), new RegExp(`^session=${id}\n`));
+        // the wallet's home volume carries the stack's label, as the container does
+        assert.match(podman('volume', 'ls', '-q', '--filter', `label=axon.stack=${var_}`).out,
+                     new RegExp(`-home-0x${'e'.repeat(40)}$`));
     } finally {
         await run(stack, ['down'], { env });
+        const vols = podman('volume', 'ls', '-q', '--filter', `label=axon.stack=${var_}`).out;
+        if (vols) podman('volume', 'rm', '-f', ...vols.split('\n'));
         rmSync(var_, { recursive: true, force: true });
     }
     assert.equal(podman('container', 'exists', `axgt-session-${id}`).ok, false);
