@@ -53,9 +53,11 @@ static aw_db_stmt_t  aw_home_live_stmt = aw_db_stmt("home_live",
 
 
 static char *aw_home_wallets(const aw_home_t *list, size_t n);
-static void aw_home_decide(PGresult *pg, const aw_home_t *list, size_t n);
+static int aw_home_decide(PGresult *pg, const aw_home_t *list, size_t n);
 static int aw_home_remove(const char *wallet, const char *name,
     const char *ended);
+static int aw_home_append(const char *wallet, const char *until);
+static int aw_home_replies(int n);
 
 
 /*
@@ -67,6 +69,7 @@ static int aw_home_remove(const char *wallet, const char *name,
 int
 aw_home_sweep(void)
 {
+    int          rc;
     char         keep[32], *wallets;
     size_t       n;
     PGresult    *pg;
@@ -107,12 +110,12 @@ aw_home_sweep(void)
         return AW_ERROR;
     }
 
-    aw_home_decide(pg, list, n);
+    rc = aw_home_decide(pg, list, n);
 
     PQclear(pg);
     free(list);
 
-    return AW_OK;
+    return rc;
 }
 
 
@@ -142,14 +145,21 @@ aw_home_wallets(const aw_home_t *list, size_t n)
 }
 
 
-static void
+/*
+ * Each volume's fate; what changes in Redis goes in one pipeline (a host
+ * keeps a week of wallets' homes: one round trip, not one each).
+ */
+
+static int
 aw_home_decide(PGresult *pg, const aw_home_t *list, size_t n)
 {
-    int          i, rows, c_wallet, c_live, c_until, c_expired, c_ended;
+    int          i, rows, c_wallet, c_live, c_until, c_expired, c_ended,
+                 sent;
     size_t       j;
-    const char  *wallet, *name;
+    const char  *wallet, *name, *until;
 
     rows = PQntuples(pg);
+    sent = 0;
     c_wallet = aw_db_col(pg, "wallet");
     c_live = aw_db_col(pg, "live");
     c_until = aw_db_col(pg, "until");
@@ -170,25 +180,34 @@ aw_home_decide(PGresult *pg, const aw_home_t *list, size_t n)
             continue;
         }
 
-        if (PQgetvalue(pg, i, c_live)[0] == 't') {
-            (void) aw_home_publish(wallet, NULL);
-            continue;
-        }
+        until = PQgetvalue(pg, i, c_until);
 
-        if (PQgetvalue(pg, i, c_until)[0] == '\0') {
+        if (PQgetvalue(pg, i, c_live)[0] == 't') {
+            until = NULL;               /* kept while it runs */
+
+        } else if (until[0] == '\0') {
             aw_log(AW_LOG_INFO, "home: %s: no session of %s in Postgres: "
                    "kept (home.delete removes it)", name, wallet);
             continue;
+
+        } else if (PQgetvalue(pg, i, c_expired)[0] == 't') {
+            if (aw_home_remove(wallet, name, PQgetvalue(pg, i, c_ended))
+                != AW_OK)
+            {
+                continue;
+            }
+
+            until = NULL;
         }
 
-        if (PQgetvalue(pg, i, c_expired)[0] == 't') {
-            (void) aw_home_remove(wallet, name,
-                                  PQgetvalue(pg, i, c_ended));
-            continue;
+        if (aw_home_append(wallet, until) != AW_OK) {
+            break;
         }
 
-        (void) aw_home_publish(wallet, PQgetvalue(pg, i, c_until));
+        sent++;
     }
+
+    return aw_home_replies(sent);
 }
 
 
@@ -211,7 +230,51 @@ aw_home_remove(const char *wallet, const char *name, const char *ended)
            aw_conf_format_msec(keep, sizeof(keep),
                                aw_worker.conf->home_keep));
 
-    return aw_home_publish(wallet, NULL);
+    return AW_OK;
+}
+
+
+/* home_until of a wallet, or its removal (until NULL), to the pipeline */
+
+static int
+aw_home_append(const char *wallet, const char *until)
+{
+    if (until) {
+        return aw_redis_append(&aw_worker.redis, "HSET " AXON_KEY_WALLET
+                               "%s " AXON_WALLET_HOME_UNTIL " %s", wallet,
+                               until);
+    }
+
+    return aw_redis_append(&aw_worker.redis, "HDEL " AXON_KEY_WALLET "%s "
+                           AXON_WALLET_HOME_UNTIL, wallet);
+}
+
+
+static int
+aw_home_replies(int n)
+{
+    int          i, rc;
+    redisReply  *reply;
+
+    rc = AW_OK;
+
+    for (i = 0; i < n; i++) {
+        reply = aw_redis_get_reply(&aw_worker.redis);
+
+        if (reply == NULL) {
+            aw_log(AW_LOG_ERR, "home: " AXON_WALLET_HOME_UNTIL ": redis: %s",
+                   aw_worker.redis.error);
+            return AW_ERROR;
+        }
+
+        if (aw_sched_redis_ok(reply, "home: " AXON_WALLET_HOME_UNTIL)
+            != AW_OK)
+        {
+            rc = AW_ERROR;
+        }
+    }
+
+    return rc;
 }
 
 
@@ -260,26 +323,13 @@ aw_home_ended(int64_t session)
 int
 aw_home_publish(const char *wallet, const char *until)
 {
-    redisReply  *reply;
-
-    if (until) {
-        reply = aw_redis_command(&aw_worker.redis, "HSET " AXON_KEY_WALLET
-                                 "%s " AXON_WALLET_HOME_UNTIL " %s", wallet,
-                                 until);
-    } else {
-        reply = aw_redis_command(&aw_worker.redis, "HDEL " AXON_KEY_WALLET
-                                 "%s " AXON_WALLET_HOME_UNTIL, wallet);
-    }
-
-    if (reply == NULL) {
-        aw_log(AW_LOG_ERR, "home: %s of %s: redis: %s",
-               AXON_WALLET_HOME_UNTIL, wallet, aw_worker.redis.error);
+    if (aw_home_append(wallet, until) != AW_OK) {
+        aw_log(AW_LOG_ERR, "home: " AXON_WALLET_HOME_UNTIL ": redis: %s",
+               aw_worker.redis.error);
         return AW_ERROR;
     }
 
-    freeReplyObject(reply);
-
-    return AW_OK;
+    return aw_home_replies(1);
 }
 
 

@@ -11,9 +11,10 @@
  * how a reconcile sweep finds them all (list) without trusting anything
  * else.  With home_keep, the wallet's home volume, axgt-home-ADDR
  * (labelled axon.home=ADDR), is created if missing and mounted at
- * home_path; homes() lists them for the sweep of home.c.  Every call blocks for at most launcher_timeout per container
- * command (ready: launcher_ready_timeout) and leaves why it failed in
- * l->err, for the log and for the session's record.
+ * home_path; homes() lists them for the sweep of home.c.  Every call
+ * blocks for at most launcher_timeout per container command (ready:
+ * launcher_ready_timeout) and leaves why it failed in l->err, for the log
+ * and for the session's record.
  */
 
 #ifndef AW_LAUNCHER_H
