@@ -208,3 +208,14 @@ test('an SSH session mounts the same home as a desktop session', { skip: ssh.ski
     assert.equal(exec(d, 'cat /home/aXonian/.ssh/authorized_keys').out, key);
     await release(d);
 });
+
+test('GET /api/me leaves out a home_until it cannot read, and still answers', async () => {
+    const e = await user();
+    s.redis('HSET', `axon:wallet:${e.addr}`, 'home_until', 'soon');
+    const me = await api('/api/me', e);
+    assert.equal(me.status, 200);
+    assert.equal(me.body.balance_minutes, 100);
+    assert.equal('home_kept_until' in me.body, false);
+    s.redis('HSET', `axon:wallet:${e.addr}`, 'home_until', '1800000000');
+    assert.equal((await api('/api/me', e)).body.home_kept_until, 1800000000);
+});
