@@ -370,9 +370,10 @@ const aw_conf_option_t  aw_conf_options[] = {
       "runtime, PREFIX + home- + the wallet's address (launcher_prefix's "
       "trailing session- dropped: axgt-home-0x...), mounted at home_path "
       "in every session of the wallet, desktop and SSH alike.  It is kept "
-      "for home_keep after the end of the wallet's last session: the "
-      "reconcile sweep removes it later (never while the wallet has a "
-      "session that is not ended); home.delete removes one now.  0: no "
+      "for home_keep after the end of the wallet's last session: a sweep "
+      "every home_keep / 4 (at least reconcile_interval, at most 1h) "
+      "removes it later (never while the wallet has a session that is "
+      "not ended); home.delete removes one now.  0: no "
       "home volumes: sessions start with the image's home, and the sweep "
       "removes the volumes of wallets without a live session." },
 

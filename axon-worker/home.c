@@ -6,12 +6,15 @@
  *   kept until   the end of the wallet's last session + home_keep, from
  *                Postgres (sessions.ended_at); never while the wallet has
  *                a session that is not ended
- *   sweep        with the reconcile sweep: each home volume of ours whose
- *                wallet has no live session and whose time is past is
- *                removed (a notice), the others' time published again
+ *   sweep        every home_keep / 4 (from reconcile_interval to an
+ *                hour: a keep of days needs no sweep every 30 s): each
+ *                home volume of ours whose wallet has no live session and
+ *                whose time is past is removed (a notice), the others'
+ *                time published again
  *   published    axon:wallet:ADDR home_until (unix s), when a session's
  *                container is stopped and at each sweep; gone with the
- *                volume, and while the wallet has a live session
+ *                volume, and while the wallet has a live session (from
+ *                its launch on)
  *   home.delete  an admin job: one wallet's volume now, refused while the
  *                wallet has a live session
  */
@@ -60,8 +63,20 @@ static int aw_home_append(const char *wallet, const char *until);
 static int aw_home_replies(int n);
 
 
+aw_msec_t
+aw_home_interval(void)
+{
+    aw_conf_t  *conf;
+
+    conf = aw_worker.conf;
+
+    return aw_max(conf->reconcile_interval,
+                  aw_min(conf->home_keep / 4, 60 * 60 * 1000));
+}
+
+
 /*
- * The sweep, from the reconcile sweep.  A volume whose wallet has no
+ * The sweep, from the scheduler.  A volume whose wallet has no
  * session in Postgres at all (its rows are gone, or another deployment
  * shares the prefix) is left alone: home.delete removes it.
  */
@@ -315,6 +330,15 @@ aw_home_ended(int64_t session)
     }
 
     PQclear(pg);
+}
+
+
+void
+aw_home_started(const char *wallet)
+{
+    if (aw_worker.conf->home_keep > 0) {
+        (void) aw_home_publish(wallet, NULL);
+    }
 }
 
 

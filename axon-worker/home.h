@@ -11,8 +11,12 @@
 #include "core.h"
 
 
-/* the sweep, from the reconcile sweep (scheduler's, sessions on) */
+/* the sweep, from the scheduler (sessions on), every aw_home_interval() */
 int aw_home_sweep(void);
+aw_msec_t aw_home_interval(void);
+
+/* a session of the wallet runs: its home is kept, no date */
+void aw_home_started(const char *wallet);
 
 /* a session's container was stopped and its row ended: publish until
  * when its wallet's home is kept */

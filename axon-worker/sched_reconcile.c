@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "home.h"
 #include "log.h"
 #include "scheduler.h"
 #include "session.h"
@@ -32,7 +31,6 @@ static int aw_sched_drift(PGresult *pg);
  *   a running session whose container is gone        ended
  *                                                   (container_vanished)
  *   a live session whose state in Redis differs      published again
- *   a home volume kept past home_keep                removed (home.c)
  */
 
 int
@@ -73,8 +71,6 @@ aw_sched_reconcile(void)
     if (rc != AW_OK) {
         return AW_ERROR;
     }
-
-    (void) aw_home_sweep();
 
     return aw_sched_profiles(1);
 }
