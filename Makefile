@@ -187,6 +187,9 @@ fuzz: fuzz-build
 	    t/fuzz/run $(FUZZ_BINS)
 
 # ---- the local stack --------------------------------------------------------
+# its sessions launch the desktop and SSH images: scripts/axon-stack builds
+# one the store lacks (the desktop: minutes, once), `make images` one whose
+# recipe changed
 run: all
 	scripts/axon-stack run
 up: all

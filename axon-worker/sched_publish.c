@@ -70,12 +70,13 @@ typedef struct {
 
 static void aw_sched_cols(PGresult *pg, aw_sched_cols_t *c);
 static int aw_sched_session_argv(PGresult *pg, int row,
-    const aw_sched_cols_t *c, char *key, aw_sched_connect_t *to,
-    const char **argv);
+    const aw_sched_cols_t *c, char *key, char *usage,
+    aw_sched_connect_t *to, const char **argv);
 static int aw_sched_synced(PGresult *pg, const aw_sched_cols_t *c);
 static json_t *aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used,
     json_t *drains, json_t *taken, aw_sched_pool_t *pool);
-static json_t *aw_sched_profile_list(int largest, long long queued);
+static json_t *aw_sched_profile_list(int largest, long long queued,
+    json_t *by);
 
 
 /*
@@ -87,7 +88,7 @@ int
 aw_sched_publish(void)
 {
     int                  i, n, argc, rc;
-    char                 key[64];
+    char                 key[64], usage[64];
     PGresult            *pg;
     redisReply          *reply;
     const char          *argv[48];
@@ -111,12 +112,12 @@ aw_sched_publish(void)
     aw_sched_cols(pg, &c);
 
     for (i = 0; i < n; i++) {
-        argc = aw_sched_session_argv(pg, i, &c, key, &to, argv);
+        argc = aw_sched_session_argv(pg, i, &c, key, usage, &to, argv);
 
         aw_assert(argc <= (int) aw_nelems(argv));
 
         if (aw_redis_append_script(&aw_worker.redis,
-                                   &aw_sched_publish_script, 1, argc, argv,
+                                   &aw_sched_publish_script, 2, argc, argv,
                                    NULL)
             != AW_OK)
         {
@@ -181,14 +182,15 @@ aw_sched_cols(PGresult *pg, aw_sched_cols_t *c)
 
 
 /*
- * The arguments of lua/session_publish.lua for one row: the key, the rev,
- * the module's fields (set only if absent), then the worker's.  key and to
- * hold strings argv points to.
+ * The arguments of lua/session_publish.lua for one row: the keys (the
+ * session's, the wallet's usage list), the rev, the module's fields (set
+ * only if absent), then the worker's.  key, usage and to hold strings argv
+ * points to.
  */
 
 static int
 aw_sched_session_argv(PGresult *pg, int row, const aw_sched_cols_t *c,
-    char *key, aw_sched_connect_t *to, const char **argv)
+    char *key, char *usage, aw_sched_connect_t *to, const char **argv)
 {
     int          argc, running, ssh;
     char        *p, *up;
@@ -217,10 +219,13 @@ aw_sched_session_argv(PGresult *pg, int row, const aw_sched_cols_t *c,
     }
 
     snprintf(key, 64, AXON_KEY_SESSION "%s", PQgetvalue(pg, row, c->id));
+    snprintf(usage, 64, AXON_KEY_USAGE "%s", PQgetvalue(pg, row, c->wallet));
 
     argc = 0;
     argv[argc++] = key;
+    argv[argc++] = usage;
     argv[argc++] = PQgetvalue(pg, row, c->rev);
+    argv[argc++] = AXON_USAGE_KEEP;
     argv[argc++] = "6";
 
     argv[argc++] = AXON_SESSION_ID;
@@ -339,7 +344,7 @@ aw_sched_profiles(int force)
 {
     int               i;
     char             *text;
-    json_t           *used, *drains, *profiles, *hosts, *doc, *taken;
+    json_t           *used, *drains, *profiles, *hosts, *doc, *taken, *by;
     PGresult         *pg;
     aw_conf_t        *conf;
     redisReply       *reply;
@@ -356,6 +361,16 @@ aw_sched_profiles(int force)
                      " FROM gpu_hosts_drained), '[]') AS drained,"
                      " (SELECT count(*) FROM sessions WHERE state = 'queued')"
                      " AS queued,"
+                     " (SELECT json_object_agg(profile, n) FROM"
+                     " (SELECT profile, count(*) AS n FROM sessions"
+                     " WHERE state = 'queued' GROUP BY profile) q)"
+                     " AS queued_by,"
+                     " (SELECT json_object_agg(profile, m) FROM"
+                     " (SELECT profile, percentile_disc(0.5) WITHIN GROUP"
+                     " (ORDER BY billed_minutes) AS m FROM (SELECT profile,"
+                     " billed_minutes FROM sessions WHERE state = 'ended'"
+                     " AND started_at IS NOT NULL ORDER BY id DESC"
+                     " LIMIT 200) r GROUP BY profile) q) AS minutes_by,"
                      " coalesce((SELECT json_agg(json_build_array(host, port))"
                      " FROM sessions WHERE state <> 'ended'"
                      " AND port IS NOT NULL), '[]') AS ports",
@@ -369,6 +384,11 @@ aw_sched_profiles(int force)
     drains = json_loads(aw_db_get(pg, 0, "drained"), 0, NULL);
     queued = atoll(aw_db_get(pg, 0, "queued"));
     taken = json_loads(aw_db_get(pg, 0, "ports"), 0, NULL);
+    by = json_pack("{s:o?, s:o?}",
+                   "queued", json_loads(aw_db_get(pg, 0, "queued_by"), 0,
+                                        NULL),
+                   "minutes", json_loads(aw_db_get(pg, 0, "minutes_by"), 0,
+                                         NULL));
     PQclear(pg);
 
     hosts = json_array();
@@ -383,7 +403,8 @@ aw_sched_profiles(int force)
     json_decref(drains);
     json_decref(taken);
 
-    profiles = aw_sched_profile_list(pool.largest, queued);
+    profiles = aw_sched_profile_list(pool.largest, queued, by);
+    json_decref(by);
 
     doc = json_pack("{s:o, s:b, s:{s:i, s:i, s:{s:i, s:i, s:i}, s:I, s:s, "
                     "s:I, s:I, s:o}}",
@@ -518,12 +539,19 @@ aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used, json_t *drains,
  * fits the pool at all.
  */
 
+/*
+ * Each profile: its price, whether it fits now, its sessions queued and
+ * the median minutes of its last ended sessions (by: {"queued": {NAME: n},
+ * "minutes": {NAME: m}}), for a page's estimate of a wait.
+ */
+
 static json_t *
-aw_sched_profile_list(int largest, long long queued)
+aw_sched_profile_list(int largest, long long queued, json_t *by)
 {
     int          i, j, fits;
-    json_t      *profiles;
+    json_t      *profiles, *p, *v;
     aw_conf_t   *conf;
+    const char  *name;
 
     conf = aw_worker.conf;
     profiles = json_array();
@@ -535,9 +563,10 @@ aw_sched_profile_list(int largest, long long queued)
             fits |= conf->host[j].ngpus >= conf->profile[i].gpus;
         }
 
-        json_array_append_new(profiles,
-            json_pack("{s:s, s:i, s:i, s:i, s:b, s:b}",
-                      "name", conf->profile[i].name,
+        name = conf->profile[i].name;
+
+        p = json_pack("{s:s, s:i, s:i, s:i, s:b, s:b, s:I}",
+                      "name", name,
                       "gpus", conf->profile[i].gpus,
                       "price", conf->profile[i].price,
                       "per_minute",
@@ -545,7 +574,17 @@ aw_sched_profile_list(int largest, long long queued)
                                             conf->profile[i].price),
                       "available", queued == 0
                                    && largest >= conf->profile[i].gpus,
-                      "fits_pool", fits));
+                      "fits_pool", fits, "queued",
+                      json_integer_value(json_object_get(
+                          json_object_get(by, "queued"), name)));
+
+        v = json_object_get(json_object_get(by, "minutes"), name);
+
+        if (p && json_is_integer(v)) {
+            json_object_set(p, "typical_minutes", v);
+        }
+
+        json_array_append_new(profiles, p);
     }
 
     return profiles;

@@ -147,6 +147,9 @@ function write(c) {
         const u = c.tokens.USDC;
         writeFile(nginxConf, [
             '# the local chain: written by chain/deploy.mjs (see chain.json)',
+            // what GET /api/config tells a browser wallet to add
+            'axon_chain_name    "axon local chain";',
+            `axon_chain_rpc_url ${c.rpc_url};`,
             `axon_x402_network  eip155:${c.chain_id};`,
             `axon_x402_asset    ${u.address} "${u.eip712.name}" "${u.eip712.version}";`,
             `axon_x402_pay_to   ${c.revenue_wallet};`,

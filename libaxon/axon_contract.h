@@ -43,6 +43,11 @@
 #define AXON_KEY_SESSION_NEXT    "axon:session:next"
 #define AXON_KEY_SESSION         "axon:session:"
 
+/* ZSET per wallet, + lowercase address: its sessions' ids (score: the
+ * id), the newest AXON_USAGE_KEEP; the worker adds, GET /api/usage reads */
+#define AXON_KEY_USAGE           "axon:usage:"
+#define AXON_USAGE_KEEP          "100"
+
 /* hash per wallet, + lowercase address: tx hash -> JSON of that deposit;
  * AXON_KEY_DEPOSITS "config": the worker's deposit tokens and tiers */
 #define AXON_KEY_DEPOSITS        "axon:deposits:"

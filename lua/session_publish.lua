@@ -1,14 +1,16 @@
 -- A session's row, published: only a newer revision replaces what is
 -- there.  The module's own fields are set only if absent; an empty value
 -- deletes a field that does not apply now.
---   KEYS: axon:session:ID
---   ARGV: rev, the number of set-if-absent pairs, then field value ...
+--   KEYS: axon:session:ID, axon:usage:WALLET (the wallet's sessions by
+--         id, for GET /api/usage: the newest AXON_USAGE_KEEP kept)
+--   ARGV: rev, how many sessions a usage list keeps, the number of
+--         set-if-absent pairs, then field value ...
 --   1 written, 0 older than what is there
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
 if tonumber(ARGV[1]) < cur then return 0 end
-local nx = tonumber(ARGV[2])
-local i = 3
-while i < 3 + 2 * nx do
+local nx = tonumber(ARGV[3])
+local i = 4
+while i < 4 + 2 * nx do
   redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
@@ -18,4 +20,9 @@ while i < #ARGV do
   i = i + 2
 end
 redis.call('HSET', KEYS[1], 'rev', ARGV[1])
+local id = redis.call('HGET', KEYS[1], 'id')
+if id then
+  redis.call('ZADD', KEYS[2], id, id)
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[2]))
+end
 return 1

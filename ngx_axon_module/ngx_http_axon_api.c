@@ -68,6 +68,18 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
       1,
       ngx_http_axon_me_handler },
 
+    { ngx_string("usage"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      1,
+      ngx_http_axon_usage_handler },
+
+    { ngx_string("config"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_axon_config_handler },
+
     { ngx_string("profiles"),
       NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_string("GET, HEAD"),

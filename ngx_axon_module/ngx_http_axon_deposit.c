@@ -50,8 +50,6 @@ static ngx_http_axon_deposit_args_t *ngx_http_axon_deposit_args(
     ngx_http_request_t *r);
 static void ngx_http_axon_quote_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
-static json_t *ngx_http_axon_quote_prices(json_t *tokens, json_int_t need,
-    ngx_int_t pct);
 
 
 /*
@@ -454,7 +452,7 @@ ngx_http_axon_quote_reply(ngx_http_request_t *r, redisReply *reply,
  * of pct: an array of {symbol, asset, decimals, amount}; NULL: no memory.
  */
 
-static json_t *
+json_t *
 ngx_http_axon_quote_prices(json_t *tokens, json_int_t need, ngx_int_t pct)
 {
     char                amount[48];

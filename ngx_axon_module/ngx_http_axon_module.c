@@ -98,6 +98,27 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       offsetof(ngx_http_axon_loc_conf_t, chain_id),
       NULL },
 
+    { ngx_string("axon_chain_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, chain_name),
+      NULL },
+
+    { ngx_string("axon_chain_rpc_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, chain_rpc),
+      NULL },
+
+    { ngx_string("axon_chain_explorer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, chain_explorer),
+      NULL },
+
     { ngx_string("axon_challenge_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -380,6 +401,9 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
      *     alcf->siwe_uri = { 0, NULL };
      *     alcf->siwe = NULL;
      *     alcf->siwe_statement = { 0, NULL };
+     *     alcf->chain_name = { 0, NULL };
+     *     alcf->chain_rpc = { 0, NULL };
+     *     alcf->chain_explorer = { 0, NULL };
      *     alcf->gate_login = { 0, NULL };
      */
 
@@ -446,6 +470,10 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->siwe_statement, prev->siwe_statement,
                              "Sign in to the axon GPU gate.");
     ngx_conf_merge_uint_value(conf->chain_id, prev->chain_id, 1);
+    ngx_conf_merge_str_value(conf->chain_name, prev->chain_name, "");
+    ngx_conf_merge_str_value(conf->chain_rpc, prev->chain_rpc, "");
+    ngx_conf_merge_str_value(conf->chain_explorer, prev->chain_explorer,
+                             "");
     ngx_conf_merge_msec_value(conf->challenge_ttl, prev->challenge_ttl,
                               5 * 60 * 1000);
 

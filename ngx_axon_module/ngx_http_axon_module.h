@@ -84,6 +84,9 @@ typedef struct {
     ngx_array_t              *siwe;           /* of ngx_http_axon_siwe_t */
     ngx_str_t                 siwe_statement; /* axon_siwe_statement */
     ngx_uint_t                chain_id;       /* axon_chain_id */
+    ngx_str_t                 chain_name;     /* axon_chain_name */
+    ngx_str_t                 chain_rpc;      /* axon_chain_rpc_url */
+    ngx_str_t                 chain_explorer; /* axon_chain_explorer */
     ngx_msec_t                challenge_ttl;  /* axon_challenge_ttl */
     ngx_msec_t                token_ttl;      /* axon_token_ttl */
     size_t                    body_max;       /* axon_body_max_size */
@@ -228,6 +231,8 @@ char *ngx_http_axon_token_cache_add(ngx_conf_t *cf,
 
 /* ngx_http_axon_me.c */
 ngx_int_t ngx_http_axon_me_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_usage_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_config_handler(ngx_http_request_t *r);
 
 /* ngx_http_axon_session.c */
 ngx_int_t ngx_http_axon_profiles_handler(ngx_http_request_t *r);
@@ -251,6 +256,8 @@ ngx_int_t ngx_http_axon_session_variable(ngx_http_request_t *r,
 ngx_int_t ngx_http_axon_verify_deposit_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_deposits_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_quote_handler(ngx_http_request_t *r);
+json_t *ngx_http_axon_quote_prices(json_t *tokens, json_int_t need,
+    ngx_int_t pct);
 
 /* ngx_http_axon_x402_offers.c, _pay.c, _conf.c */
 ngx_int_t ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r);

@@ -227,6 +227,50 @@ test('bad claims end at once with the reason: unknown profile, no credits, too l
     assert.equal(r.body.error.code, 'ssh_disabled');
 });
 
+test('usage: a wallet\'s sessions newest first, with the minutes billed as the ledger has them; nobody else\'s', async () => {
+    const u = await user(100);
+    const other = await user(100);
+    const stop = beating(u);
+    const ids = [];
+    try {
+        for (const profile of ['small', 'medium']) {
+            ids.push(await claim(u, profile));
+            await until(u, 'running');
+            assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+            await until(u, 'ended');
+        }
+    } finally {
+        stop();
+    }
+    const r = await waitFor(async () => {
+        const x = await api('/api/usage', u.token);
+        return x.body.sessions?.length === 2 ? x : null;
+    }, 'both sessions in the usage list');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.wallet.toLowerCase(), u.addr);
+    assert.deepEqual(r.body.sessions.map(x => x.session_id), ids.reverse(), 'newest first');
+    for (const x of r.body.sessions) {
+        const [profile, gpus, billed, reason] = sql(`SELECT profile, gpu_count, billed_minutes, end_reason
+            FROM sessions WHERE id = ${x.session_id}`).split('|');
+        assert.equal(x.profile, profile);
+        assert.equal(x.gpus, Number(gpus));
+        assert.equal(x.status, 'ended');
+        assert.equal(x.end_reason, reason);
+        assert.equal(x.billed_minutes, Number(billed));
+        assert.ok(x.billed_minutes >= 1);
+        // what the ledger took: a row per minute, gpus x price 1 each
+        assert.equal(sql(`SELECT -sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${x.session_id}'`),
+                     String(x.billed_minutes * x.gpus));
+        assert.ok(x.created_at && x.started_at && x.ended_at);
+        assert.equal(x.connect, undefined, 'never a password or an upstream');
+        assert.equal(x.upstream, undefined);
+    }
+    assert.deepEqual((await api('/api/usage', other.token)).body.sessions, []);
+    assert.equal((await api('/api/usage?limit=1', u.token)).body.sessions.length, 1);
+    assert.equal((await api('/api/usage?limit=0', u.token)).status, 400);
+    assert.equal((await api('/api/usage')).status, 401);
+});
+
 test('the fair queue: positions, leaving, backfill, then a reservation lets a large one run', async () => {
     const smalls = [await user(100), await user(100), await user(100)];
     const large = await user(100);

@@ -45,6 +45,22 @@ export function portIsFree(port) {
     });
 }
 
+// The images a test stack's sessions launch, unless the environment names
+// others: the test image on 8080 for desktop sessions (axon-stack's own
+// default, the desktop image, it would build when missing), and the SSH
+// image; named, axon-stack builds none.
+export function testImages() {
+    const ref = (name) => {
+        const f = join(BUILD, 'images', `${name}.ref`);
+        return existsSync(f) ? readFileSync(f, 'utf8').trim() : `axon-session-${name}:latest`;
+    };
+    return {
+        AXON_SESSION_IMAGE: process.env.AXON_SESSION_IMAGE || ref('test'),
+        AXON_SESSION_PORT: process.env.AXON_SESSION_PORT || '8080',
+        AXON_SSH_IMAGE: process.env.AXON_SSH_IMAGE || ref('ssh'),
+    };
+}
+
 // Log lines that fail a test wherever they appear.
 const BAD = /\[(alert|emerg)\]|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
 
@@ -67,7 +83,8 @@ export class Stack {
     // opts.sessions: the worker runs GPU sessions (scheduler, billing, the
     // reconcile sweep's container listings); off unless a test needs them
     // opts.env: more environment for scripts/axon-stack (AXON_SESSION_IMAGE,
-    // AXON_SESSION_PORT: the image the worker launches and its port)
+    // AXON_SESSION_PORT: the image the worker launches and its port; a key
+    // set to undefined is not passed)
     constructor(opts = {}) {
         this.opts = opts;
         this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
@@ -94,6 +111,7 @@ export class Stack {
                 + (this.opts.sessions ? await this.portPool() : 'sessions off\n')
                 + (this.opts.workerConf || ''),
             AXON_CHAIN: this.opts.chain ? '1' : '0',
+            ...testImages(),
             ...(this.opts.env || {}),
         };
         if (this.opts.chain) {
