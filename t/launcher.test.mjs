@@ -333,7 +333,9 @@ test('the local stack\'s worker.conf launches the test image; axon-stack down re
     // `stop worker` writes the stack's configuration and starts nothing
     const stack = join(ROOT, 'scripts/axon-stack');
     const var_ = mkdtempSync(join(tmpdir(), 'axon-stack-'));
-    const env = { ...process.env, AXON_VAR: var_, AXON_BUILD: BUILD };
+    // the stack's own default is the desktop image: the tests name theirs
+    const env = { ...process.env, AXON_VAR: var_, AXON_BUILD: BUILD,
+                  AXON_SESSION_IMAGE: image, AXON_SESSION_PORT: '8080' };
     const id = nextId();
     try {
         await run(stack, ['stop', 'worker'], { env });
