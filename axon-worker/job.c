@@ -149,6 +149,12 @@ static const aw_job_field_t  aw_job_end_fields[] = {
     { NULL, 0, 0, 0, 0, NULL }
 };
 
+static const aw_job_field_t  aw_job_home_fields[] = {
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "the wallet whose home goes" },
+    { "reason", AW_JOB_TEXT, 1, 500, 0, "why, for the audit row" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
 static const aw_job_field_t  aw_job_drain_fields[] = {
     { "host", AW_JOB_REF, 1, 64, 0, "a host of gpu_hosts" },
     { "reason", AW_JOB_TEXT, 0, 500, 1, "why, for the audit row" },
@@ -241,6 +247,12 @@ const aw_job_kind_t  aw_job_kinds[] = {
 
     { AXON_JOB_GPU_UNDRAIN, aw_gpu_undrain, aw_job_drain_fields, AW_JOB_ADMIN,
       "The GPU host takes sessions again." },
+
+    { AXON_JOB_HOME_DELETE, aw_home_delete, aw_job_home_fields,
+      AW_JOB_ADMIN|AW_JOB_REDIS,
+      "Deletes the wallet's home volume (its files) now, instead of "
+      "home_keep after its last session; refused while the wallet has a "
+      "session that is not ended." },
 
     { NULL, NULL, NULL, 0, NULL }
 };

@@ -140,6 +140,7 @@ int aw_session_release(aw_job_t *job, aw_job_result_t *res);
 int aw_session_end(aw_job_t *job, aw_job_result_t *res);
 int aw_gpu_drain(aw_job_t *job, aw_job_result_t *res);
 int aw_gpu_undrain(aw_job_t *job, aw_job_result_t *res);
+int aw_home_delete(aw_job_t *job, aw_job_result_t *res);
 int aw_x402_pay(aw_job_t *job, aw_job_result_t *res);
 
 

@@ -18,6 +18,9 @@
  *   reconcile  every reconcile_interval: containers against sessions,
  *              Redis against Postgres, axon:session:next
  *              (sched_reconcile.c)
+ *   homes      the wallets' home volumes kept past home_keep removed,
+ *              home_until published (home.c), every home_keep / 4, from
+ *              reconcile_interval to an hour
  *
  * A launch blocks the worker's one thread for the container's start and
  * readiness (the queue waits meanwhile; docs/worker.md, "GPU sessions").
@@ -31,6 +34,7 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "home.h"
 #include "launcher.h"
 #include "log.h"
 #include "metrics.h"
@@ -198,6 +202,7 @@ aw_sched_reload(void)
     aw_sched.profiles_dirty = 1;
     aw_sched.next_bill = 0;
     aw_sched.next_reconcile = 0;
+    aw_sched.next_home = 0;
     aw_sched.redis_connects = 0;     /* publish the profiles again */
 }
 
@@ -272,6 +277,13 @@ aw_sched_run(aw_msec_t now)
         more = 1;
     }
 
+    if (now >= aw_sched.next_home) {
+        aw_sched.next_home = now + aw_home_interval();
+
+        (void) aw_home_sweep();
+        more = 1;
+    }
+
     if (aw_sched.profiles_dirty) {
         aw_sched.profiles_dirty = 0;
         (void) aw_sched_profiles(0);
@@ -284,7 +296,7 @@ aw_sched_run(aw_msec_t now)
         return now;
     }
 
-    return aw_min(aw_sched.next_poll,
+    return aw_min(aw_min(aw_sched.next_poll, aw_sched.next_home),
                   aw_min(aw_sched.next_bill, aw_sched.next_reconcile));
 }
 
@@ -518,6 +530,8 @@ aw_sched_launch(PGresult *pg)
         return aw_sched_launch_failed(sid, id, att);
     }
 
+    aw_home_started(req.wallet);
+
     return aw_sched_started(sid, id, att, &c, list);
 }
 
@@ -695,6 +709,8 @@ aw_sched_stop(int64_t id)
            aw_db_get(r, 0, "gpus"));
 
     PQclear(r);
+
+    aw_home_ended(id);
 
     return AW_OK;
 }

@@ -285,11 +285,21 @@ export class Stack {
 
     pid(name) { return Number(readFileSync(join(this.dir, 'run', `${name}.pid`), 'utf8')); }
 
+    // The wallets' home volumes this stack's worker made (labelled with
+    // the stack, as its containers are): home_keep would keep them days.
+    removeHomes() {
+        const env = { ...process.env, CONTAINERS_CONF: join(ROOT, 'conf/podman/containers.conf') };
+        const ls = spawnSync('podman', ['volume', 'ls', '-q', '--filter', `label=axon.stack=${this.dir}`], { env });
+        const names = (ls.stdout || '').toString().split('\n').filter(Boolean);
+        if (names.length) spawnSync('podman', ['volume', 'rm', '-f', ...names], { env });
+    }
+
     // Stops everything; throws if a log has [alert]/[emerg]/sanitizer lines.
     async stop() {
         if (!this.env) return;
         this.provider?.destroy();
         await this.stack('down').catch(() => {});
+        if (this.opts.sessions) this.removeHomes();
         const bad = badLogLines(this.logs);
         if (bad.length === 0 && !process.env.AXON_KEEP) {
             rmSync(this.dir, { recursive: true, force: true });
