@@ -188,9 +188,10 @@ fuzz: fuzz-build
 
 # ---- Debian packages ----------------------------------------------------
 # build/deb/*.deb, built by debian/rules from a copy of the files git knows
-# (a clean clone's, plus new files not ignored), then checked by lintian
-# (debian/*.lintian-overrides say why each override).  Installed and
-# purged in a clean Debian root by t/deb.test.mjs (docs/operating.md).
+# (a clean clone's, plus new files not ignored), then checked by lintian:
+# a warning fails (an override would go in debian/, with its reason).
+# Installed and purged in a clean Debian root by t/deb.test.mjs
+# (docs/operating.md).
 DEB_OUT := $(BUILD)/deb
 
 deb: | $(DEPS_STAMP)
