@@ -366,10 +366,10 @@ aw_home_publish(const char *wallet, const char *until)
 int
 aw_home_delete(aw_job_t *job, aw_job_result_t *res)
 {
-    char         home[160], *detail;
-    json_t      *j;
+    char         home[160], target[64];
+    json_t      *detail;
     PGresult    *pg;
-    const char  *wallet, *params[5];
+    const char  *wallet, *params[1];
 
     wallet = aw_job_addr(job, "wallet");
 
@@ -398,10 +398,8 @@ aw_home_delete(aw_job_t *job, aw_job_result_t *res)
 
     (void) aw_launcher_home_name(aw_worker.conf, wallet, home, sizeof(home));
 
-    j = json_pack("{s:s, s:s, s:s}", "via", "redis", "reason",
-                  aw_job_str(job, "reason"), "volume", home);
-    detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
+    detail = json_pack("{s:s, s:s, s:s}", "via", "redis", "reason",
+                       aw_job_str(job, "reason"), "volume", home);
 
     if (detail == NULL) {
         aw_job_fail(res, 1, "reason: cannot be written as JSON (is it "
@@ -413,32 +411,23 @@ aw_home_delete(aw_job_t *job, aw_job_result_t *res)
         != AW_OK)
     {
         aw_job_fail(res, 0, "%s", aw_sched.launcher.err);
-        free(detail);
+        json_decref(detail);
         return AW_ERROR;
     }
 
     if (aw_home_publish(wallet, NULL) != AW_OK) {
         aw_job_fail(res, 0, "redis: %s", aw_worker.redis.error);
-        free(detail);
+        json_decref(detail);
         return AW_ERROR;
     }
 
-    params[0] = "admin";
-    params[1] = AXON_JOB_HOME_DELETE;
-    params[2] = wallet;
-    params[3] = detail;
-    params[4] = job->id;
+    snprintf(target, sizeof(target), "wallet:%s", wallet);
 
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT axon_admin_audit($1, $2, 'wallet:' || $3,"
-                     " $4::jsonb, $5)", 5, params);
-    free(detail);
-
-    if (pg == NULL) {
-        return aw_job_db_failed(job, res);
+    if (aw_job_audit(job, res, AXON_JOB_HOME_DELETE, target, detail)
+        != AW_OK)
+    {
+        return AW_ERROR;
     }
-
-    PQclear(pg);
 
     aw_log(AW_LOG_NOTICE, "home: removed %s, the home of %s (home.delete: "
            "%s)", home, wallet, aw_job_str(job, "reason"));

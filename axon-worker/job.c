@@ -714,3 +714,46 @@ aw_job_db_failed(aw_job_t *job, aw_job_result_t *res)
 
     return AW_ERROR;
 }
+
+
+/*
+ * The audit row of an admin job: ACTION on TARGET ("session:12") with
+ * DETAIL, which this takes (NULL: the caller's json_pack failed, out of
+ * memory).  AW_OK, or AW_ERROR with the failure in res.
+ */
+
+int
+aw_job_audit(aw_job_t *job, aw_job_result_t *res, const char *action,
+    const char *target, json_t *detail)
+{
+    char        *text;
+    PGresult    *pg;
+    const char  *params[5];
+
+    text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    json_decref(detail);
+
+    if (text == NULL) {
+        aw_job_fail(res, 0, "audit of %s: out of memory", action);
+        return AW_ERROR;
+    }
+
+    params[0] = "admin";
+    params[1] = action;
+    params[2] = target;
+    params[3] = text;
+    params[4] = job->id;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT axon_admin_audit($1, $2, $3, $4::jsonb, $5)",
+                     5, params);
+    free(text);
+
+    if (pg == NULL) {
+        return aw_job_db_failed(job, res);
+    }
+
+    PQclear(pg);
+
+    return AW_OK;
+}

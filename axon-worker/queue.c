@@ -1390,12 +1390,11 @@ int
 aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
 {
     int          again;
-    char        *detail, key[AW_JOB_ID_LEN + 16];
+    char         key[AW_JOB_ID_LEN + 16];
     json_t      *j;
     aw_redis_t  *r;
-    PGresult    *pg;
     redisReply  *reply;
-    const char  *dead_id, *status, *new_id, *orig, *kind, *params[5];
+    const char  *dead_id, *status, *new_id, *orig, *kind;
     const char  *argv[7];
     char         now[32], ttl[32];
 
@@ -1451,32 +1450,11 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
     j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "via", "redis",
                   "dead_id", dead_id, "job_id", orig, "replayed_as", new_id,
                   "kind", kind);
-    detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
 
-    if (detail == NULL) {
+    if (aw_job_audit(job, res, "job.replay", orig, j) != AW_OK) {
         freeReplyObject(reply);
-        aw_job_fail(res, 0, "out of memory");
         return AW_ERROR;
     }
-
-    params[0] = "admin";
-    params[1] = "job.replay";
-    params[2] = orig;
-    params[3] = detail;
-    params[4] = job->id;
-
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT axon_admin_audit($1, $2, $3, $4::jsonb, $5)",
-                     5, params);
-    free(detail);
-
-    if (pg == NULL) {
-        freeReplyObject(reply);
-        return aw_job_db_failed(job, res);
-    }
-
-    PQclear(pg);
 
     snprintf(res->note, sizeof(res->note), "%sreplayed dead job %s as job %s",
              again ? "already " : "", orig, new_id);
