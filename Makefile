@@ -38,7 +38,7 @@ LUA_HDR     := $(BUILD)/axon_lua.h
 
 DEPS_STAMP  := .deps.stamp
 
-.PHONY: all module worker rpc-tool x402-tool chain deps test unit run up down migrate clean bench images \
+.PHONY: all module worker rpc-tool x402-tool chain deps test unit run up down migrate clean bench images deb \
         fuzz fuzz-build
 
 all: module worker rpc-tool x402-tool chain
@@ -186,7 +186,29 @@ fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
 	    t/fuzz/run $(FUZZ_BINS)
 
+# ---- Debian packages ----------------------------------------------------
+# build/deb/*.deb, built by debian/rules from a copy of the files git knows
+# (a clean clone's, plus new files not ignored), then checked by lintian:
+# a warning fails (an override would go in debian/, with its reason).
+# Installed and purged in a clean Debian root by t/deb.test.mjs
+# (docs/operating.md).
+DEB_OUT := $(BUILD)/deb
+
+deb: | $(DEPS_STAMP)
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src/axon
+	git ls-files -z --cached --others --exclude-standard \
+	    | xargs -0 cp -a --parents -t $(DEB_OUT)/src/axon
+	cd $(DEB_OUT)/src/axon && dpkg-buildpackage -b -us -uc >../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	mv $(DEB_OUT)/src/*.deb $(DEB_OUT)/src/*.changes $(DEB_OUT)/src/*.buildinfo \
+	    $(DEB_OUT)/
+	rm -rf $(DEB_OUT)/src/axon
+	lintian --fail-on error,warning --info $(DEB_OUT)/*.changes
+
 # ---- the local stack --------------------------------------------------------
+# its sessions launch the desktop and SSH images: scripts/axon-stack builds
+# one the store lacks (the desktop: minutes, once), `make images` one whose
+# recipe changed
 run: all
 	scripts/axon-stack run
 up: all

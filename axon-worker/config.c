@@ -574,8 +574,8 @@ aw_conf_set_msec(aw_conf_t *conf, const aw_conf_option_t *opt,
 
     if (aw_conf_parse_msec(value, &ms) != AW_OK) {
         snprintf(err, errlen, "%s: \"%.64s\" is not a duration "
-                 "(a number and a unit: ms, s, m or h, as in 500ms, 2s, "
-                 "1m30s; %s)", opt->name, value,
+                 "(a number and a unit: ms, s, m, h or d, as in 500ms, "
+                 "2s, 1m30s; %s)", opt->name, value,
                  aw_conf_range(opt, range, sizeof(range)));
         return AW_ERROR;
     }
@@ -640,7 +640,8 @@ aw_conf_set_enum(aw_conf_t *conf, const aw_conf_option_t *opt,
 
 
 /*
- * "0", or numbers each followed by a unit: "500ms", "2s", "1m30s", "1h".
+ * "0", or numbers each followed by a unit: "500ms", "2s", "1m30s", "1h",
+ * "7d".
  */
 
 static int
@@ -686,6 +687,10 @@ aw_conf_parse_msec(const char *s, aw_msec_t *ms)
 
         } else if (*p == 'h') {
             unit = 60 * 60 * 1000;
+            p++;
+
+        } else if (*p == 'd') {
+            unit = 24 * 60 * 60 * 1000;
             p++;
 
         } else {

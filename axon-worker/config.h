@@ -22,7 +22,8 @@
 typedef enum {
     AW_CONF_STRING,     /* char *; min/max bound the length, max 0: none */
     AW_CONF_INT,        /* int */
-    AW_CONF_MSEC,       /* aw_msec_t; "500ms", "2s", "1m", "1h", "1m30s" */
+    AW_CONF_MSEC,       /* aw_msec_t; "500ms", "2s", "1m", "1h", "7d",
+                           "1m30s" */
     AW_CONF_BOOL,       /* int; yes/no, on/off, true/false */
     AW_CONF_ENUM        /* int: the value of the matching aw_conf_enum_t */
 } aw_conf_type_e;
@@ -132,6 +133,8 @@ typedef struct {
     char         *pid_file;
     char         *worker_id;
 
+    char         *metrics_listen;
+
     char         *queue_group;
     char         *queue_consumer;
     int           queue_batch;
@@ -157,6 +160,9 @@ typedef struct {
     aw_msec_t     launcher_ready_timeout;
     aw_msec_t     launcher_stop_grace;
     char         *launcher_prefix;
+    aw_msec_t     home_keep;
+    char         *home_path;
+    char         *home_size;
     int           port_pool_start;
     int           port_pool_size;
 

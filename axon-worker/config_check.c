@@ -24,6 +24,7 @@
 static int aw_conf_check_timers(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_launcher(aw_conf_t *conf, char *err,
     size_t errlen);
+static int aw_conf_check_home(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_worker_id(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
@@ -175,6 +176,10 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
+    if (aw_conf_check_home(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
     if (strspn(conf->ssh_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                "abcdefghijklmnopqrstuvwxyz0123456789.-:")
         != strlen(conf->ssh_host))
@@ -183,6 +188,46 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
                  "address (letters, digits, . - :)",
                  aw_conf_location(conf, aw_conf_find("ssh_host"), loc,
                                   sizeof(loc)), conf->ssh_host);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/* home_path goes into -v NAME:PATH, home_size into --opt o=size=SIZE */
+
+static int
+aw_conf_check_home(aw_conf_t *conf, char *err, size_t errlen)
+{
+    char         loc[300];
+    size_t       n;
+    const char  *p;
+
+    p = conf->home_path;
+
+    if (p[0] != '/' || strcmp(p, "/") == 0
+        || strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789_.-/") != strlen(p))
+    {
+        snprintf(err, errlen, "%s: home_path \"%s\": an absolute path "
+                 "below / of letters, digits and _.-/",
+                 aw_conf_location(conf, aw_conf_find("home_path"), loc,
+                                  sizeof(loc)), p);
+        return AW_ERROR;
+    }
+
+    p = conf->home_size;
+    n = strspn(p, "0123456789");
+
+    if (p[0] != '\0'
+        && (n == 0 || p[0] == '0' || strlen(p) != n + 1
+            || strchr("kKmMgGtT", p[n]) == NULL))
+    {
+        snprintf(err, errlen, "%s: home_size \"%s\": a number and a unit "
+                 "(k, m, g or t), as in 20g",
+                 aw_conf_location(conf, aw_conf_find("home_size"), loc,
+                                  sizeof(loc)), p);
         return AW_ERROR;
     }
 

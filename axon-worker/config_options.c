@@ -134,6 +134,13 @@ const aw_conf_option_t  aw_conf_options[] = {
       "File the worker writes its pid to at start and removes at exit; "
       "empty: none." },
 
+    { "metrics_listen", AW_CONF_STRING, "", 0, 255, NULL,
+      offsetof(aw_conf_t, metrics_listen), 0,
+      "HOST:PORT where the worker serves Prometheus metrics (GET "
+      "/metrics, docs/metrics.md), such as 127.0.0.1:9187; the x402 "
+      "process serves its own at PORT + 1.  No authentication: keep it "
+      "on the local machine or a private network.  Empty: off." },
+
     { "worker_id", AW_CONF_STRING, "", 0, 128, NULL,
       offsetof(aw_conf_t, worker_id), 0,
       "This worker's name in its heartbeat and logs; empty: hostname:pid." },
@@ -363,6 +370,35 @@ const aw_conf_option_t  aw_conf_options[] = {
       "Session containers are named PREFIX + session id; the reconcile "
       "sweep only touches containers named so (two deployments, or test "
       "stacks, on one container host use different prefixes)." },
+
+    { "home_keep", AW_CONF_MSEC, "7d", 0, 3650 * 24 * (int64_t) H, NULL,
+      offsetof(aw_conf_t, home_keep), 0,
+      "Each wallet's home directory is a named volume of the container "
+      "runtime, PREFIX + home- + the wallet's address (launcher_prefix's "
+      "trailing session- dropped: axgt-home-0x...), mounted at home_path "
+      "in every session of the wallet, desktop and SSH alike.  It is kept "
+      "for home_keep after the end of the wallet's last session: a sweep "
+      "every home_keep / 4 (at least reconcile_interval, at most 1h) "
+      "removes it later (never while the wallet has a session that is "
+      "not ended); home.delete removes one now.  0: no "
+      "home volumes: sessions start with the image's home, and the sweep "
+      "removes the volumes of wallets without a live session." },
+
+    { "home_path", AW_CONF_STRING, "/home/aXonian", 2, 255, NULL,
+      offsetof(aw_conf_t, home_path), 0,
+      "Where the home volume is mounted in a session's container: the "
+      "home of the images' user (uid 1000), the same path in the desktop, "
+      "SSH and test images.  An empty volume gets that directory's "
+      "content and owner from the image at its first mount." },
+
+    { "home_size", AW_CONF_STRING, "", 0, 32, NULL,
+      offsetof(aw_conf_t, home_size), 0,
+      "A size limit of each home volume, a number and a unit (k, m, g, "
+      "t: 20g), set when the volume is created (`volume create --opt "
+      "o=size=20g`).  podman supports it where its volumes' directory "
+      "is on XFS mounted with project quotas (prjquota); elsewhere (ext4, "
+      "overlay, docker's local driver) the runtime refuses it and every "
+      "launch fails, saying so.  Empty: no limit." },
 
     { "port_pool_start", AW_CONF_INT, "42000", 1024, 65535, NULL,
       offsetof(aw_conf_t, port_pool_start), 0,

@@ -50,6 +50,7 @@
 #include "job.h"
 #include "sources.h"
 #include "log.h"
+#include "metrics.h"
 #include "wallet.h"
 #include "worker.h"
 
@@ -1571,6 +1572,8 @@ aw_deposits_run(aw_msec_t now)
         return now + conf->deposit_poll_interval;
     }
 
+    aw_metrics.chain_head = head;
+
     if (!aw_dep_published && aw_dep_publish_config() == AW_OK) {
         aw_dep_published = 1;
     }
@@ -1632,6 +1635,8 @@ aw_dep_index(uint64_t head, int *found)
     cursor = PQntuples(pg) ? atoll(aw_db_get(pg, 0, "block"))
                            : (int64_t) conf->deposit_start_block - 1;
     PQclear(pg);
+
+    aw_metrics.indexer_next = (uint64_t) aw_max(cursor + 1, 0);
 
     from = cursor + 1;
     to = aw_min((int64_t) head, from + aw_dep_scan.range - 1);

@@ -149,6 +149,12 @@ static const aw_job_field_t  aw_job_end_fields[] = {
     { NULL, 0, 0, 0, 0, NULL }
 };
 
+static const aw_job_field_t  aw_job_home_fields[] = {
+    { "wallet", AW_JOB_ADDRESS, 0, 0, 0, "the wallet whose home goes" },
+    { "reason", AW_JOB_TEXT, 1, 500, 0, "why, for the audit row" },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
 static const aw_job_field_t  aw_job_drain_fields[] = {
     { "host", AW_JOB_REF, 1, 64, 0, "a host of gpu_hosts" },
     { "reason", AW_JOB_TEXT, 0, 500, 1, "why, for the audit row" },
@@ -241,6 +247,12 @@ const aw_job_kind_t  aw_job_kinds[] = {
 
     { AXON_JOB_GPU_UNDRAIN, aw_gpu_undrain, aw_job_drain_fields, AW_JOB_ADMIN,
       "The GPU host takes sessions again." },
+
+    { AXON_JOB_HOME_DELETE, aw_home_delete, aw_job_home_fields,
+      AW_JOB_ADMIN|AW_JOB_REDIS,
+      "Deletes the wallet's home volume (its files) now, instead of "
+      "home_keep after its last session; refused while the wallet has a "
+      "session that is not ended." },
 
     { NULL, NULL, NULL, 0, NULL }
 };
@@ -701,4 +713,47 @@ aw_job_db_failed(aw_job_t *job, aw_job_result_t *res)
     }
 
     return AW_ERROR;
+}
+
+
+/*
+ * The audit row of an admin job: ACTION on TARGET ("session:12") with
+ * DETAIL, which this takes (NULL: the caller's json_pack failed, out of
+ * memory).  AW_OK, or AW_ERROR with the failure in res.
+ */
+
+int
+aw_job_audit(aw_job_t *job, aw_job_result_t *res, const char *action,
+    const char *target, json_t *detail)
+{
+    char        *text;
+    PGresult    *pg;
+    const char  *params[5];
+
+    text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    json_decref(detail);
+
+    if (text == NULL) {
+        aw_job_fail(res, 0, "audit of %s: out of memory", action);
+        return AW_ERROR;
+    }
+
+    params[0] = "admin";
+    params[1] = action;
+    params[2] = target;
+    params[3] = text;
+    params[4] = job->id;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT axon_admin_audit($1, $2, $3, $4::jsonb, $5)",
+                     5, params);
+    free(text);
+
+    if (pg == NULL) {
+        return aw_job_db_failed(job, res);
+    }
+
+    PQclear(pg);
+
+    return AW_OK;
 }

@@ -22,6 +22,8 @@
 #define AW_JOB_H
 
 
+#include <jansson.h>
+
 #include "core.h"
 
 
@@ -112,6 +114,8 @@ void aw_job_kinds_list(char *buf, size_t size);
 void aw_job_fail(aw_job_result_t *res, int permanent, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int aw_job_db_failed(aw_job_t *job, aw_job_result_t *res);
+int aw_job_audit(aw_job_t *job, aw_job_result_t *res, const char *action,
+    const char *target, json_t *detail);
 
 /* a field's value by name (NULL, 0: absent); the name must be the kind's */
 const char *aw_job_str(aw_job_t *job, const char *name);
@@ -140,6 +144,7 @@ int aw_session_release(aw_job_t *job, aw_job_result_t *res);
 int aw_session_end(aw_job_t *job, aw_job_result_t *res);
 int aw_gpu_drain(aw_job_t *job, aw_job_result_t *res);
 int aw_gpu_undrain(aw_job_t *job, aw_job_result_t *res);
+int aw_home_delete(aw_job_t *job, aw_job_result_t *res);
 int aw_x402_pay(aw_job_t *job, aw_job_result_t *res);
 
 

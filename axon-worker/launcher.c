@@ -6,7 +6,8 @@
  *
  *   start    docker run -d --name axgt-session-ID
  *                --label axon.session=ID --label axon.wallet=ADDR
- *                --label axon.mode=desktop|ssh [--network NET]
+ *                --label axon.mode=desktop|ssh [-v HOME:home_path]
+ *                [--network NET]
  *                -e AXON_SESSION=ID -e AXON_WALLET=ADDR -e AXON_GPUS=0,1
  *                [-e AXON_SSH_KEY=KEY] [-e AXON_VNC_PASSWORD]
  *                -e AXGT_SESSION_ID=ID ... (the original gate's image)
@@ -15,6 +16,20 @@
  *   remove   docker stop --time GRACE NAME;  docker rm -f NAME
  *   list     docker ps -a -q --no-trunc --filter label=axon.session
  *            docker inspect --format ... ID...
+ *
+ * and, with home_keep, the wallet's home volume:
+ *
+ *   start    docker volume create --label axon.home=ADDR [LABELS]
+ *                [--opt o=size=SIZE] HOME      (before run; one that
+ *                exists is kept as it is)
+ *            docker run ... -v HOME:home_path ...
+ *   homes    docker volume ls -q --filter label=axon.home
+ *   home_remove  docker volume rm HOME         (refused while in use)
+ *
+ * LABELS are the --label words of launcher_args (a test stack's
+ * axon.stack=DIR), so that what labels a stack's containers labels its
+ * volumes too.  An empty volume gets the image's content at home_path,
+ * owner included, at its first mount (podman and docker both copy it).
  *
  * HOSTPORT is the session's port of the port pool, which the scheduler
  * gave it with its GPUs (no two live sessions share one).  A request
@@ -65,10 +80,16 @@ static int aw_docker_ready(aw_launcher_t *l, const aw_container_t *c,
 static int aw_docker_remove(aw_launcher_t *l, const char *name);
 static int aw_docker_list(aw_launcher_t *l, aw_container_t **list,
     size_t *n);
+static int aw_docker_homes(aw_launcher_t *l, aw_home_t **list, size_t *n);
+static int aw_docker_home_remove(aw_launcher_t *l, const char *wallet);
+static int aw_docker_home_create(aw_launcher_t *l, const char *wallet,
+    const char *home);
+static void aw_docker_labels(aw_argv_t *a, const char *args);
+static size_t aw_launcher_home_prefix(const aw_conf_t *conf);
 static size_t aw_docker_parse(char *out, aw_container_t *all, size_t size);
 static void aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
     const aw_launch_t *req, const char *name, const char *image, int port,
-    const char *gpus, char *vnc, size_t vnclen);
+    const char *gpus, const char *home, char *vnc, size_t vnclen);
 static int aw_docker_start_port(aw_launcher_t *l, aw_container_t *c,
     int port);
 static int aw_docker_port(aw_launcher_t *l, aw_container_t *c, int port);
@@ -98,7 +119,9 @@ static const aw_launcher_ops_t  aw_docker_ops = {
     aw_docker_start,
     aw_docker_ready,
     aw_docker_remove,
-    aw_docker_list
+    aw_docker_list,
+    aw_docker_homes,
+    aw_docker_home_remove
 };
 
 
@@ -162,6 +185,44 @@ aw_launcher_stop(aw_launcher_t *l, int64_t session)
              (long long) session);
 
     return l->ops->remove(l, name);
+}
+
+
+int
+aw_launcher_home_name(const aw_conf_t *conf, const char *wallet, char *buf,
+    size_t size)
+{
+    int  n;
+
+    if (strlen(wallet) != 42 || wallet[0] != '0' || wallet[1] != 'x'
+        || strspn(wallet + 2, "0123456789abcdef") != 40)
+    {
+        return AW_ERROR;
+    }
+
+    n = snprintf(buf, size, "%.*shome-%s",
+                 (int) aw_launcher_home_prefix(conf), conf->launcher_prefix,
+                 wallet);
+
+    return (n < 0 || (size_t) n >= size) ? AW_ERROR : AW_OK;
+}
+
+
+/* how much of launcher_prefix the home volumes' names begin with */
+
+static size_t
+aw_launcher_home_prefix(const aw_conf_t *conf)
+{
+    size_t  len;
+
+    len = strlen(conf->launcher_prefix);
+
+    if (len >= 8 && strcmp(conf->launcher_prefix + len - 8, "session-") == 0)
+    {
+        len -= 8;
+    }
+
+    return len;
 }
 
 
@@ -255,7 +316,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
     int                 i, port, rc;
     char                gpus[AW_LAUNCHER_MAX_GPUS * 12], *p, line[512],
-                        vnc[96];
+                        vnc[96], home[160];
     size_t              len;
     aw_argv_t           a;
     const char         *image, *mode;
@@ -297,8 +358,24 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
     snprintf(c->host, sizeof(c->host), "%s", conf->launcher_publish_addr);
 
-    aw_docker_run_args(&a, conf, req, c->name, image, port, gpus, vnc,
-                       sizeof(vnc));
+    home[0] = '\0';
+
+    if (conf->home_keep > 0) {
+        if (aw_launcher_home_name(conf, req->wallet, home, sizeof(home))
+            != AW_OK)
+        {
+            snprintf(l->err, sizeof(l->err), "wallet \"%.64s\" names no "
+                     "home volume (0x + 40 lowercase hex)", req->wallet);
+            return AW_ERROR;
+        }
+
+        if (aw_docker_home_create(l, req->wallet, home) != AW_OK) {
+            return AW_ERROR;
+        }
+    }
+
+    aw_docker_run_args(&a, conf, req, c->name, image, port, gpus,
+                       home[0] ? home : NULL, vnc, sizeof(vnc));
 
     rc = aw_docker_run_env(l, &a, vnc[0] ? vnc : NULL, &r);
     explicit_bzero(vnc, sizeof(vnc));
@@ -345,7 +422,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 static void
 aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
     const aw_launch_t *req, const char *name, const char *image, int port,
-    const char *gpus, char *vnc, size_t vnclen)
+    const char *gpus, const char *home, char *vnc, size_t vnclen)
 {
     const char  *mode;
 
@@ -363,6 +440,11 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
     aw_argv_push(a, "axon.wallet=%s", req->wallet);
     aw_argv_push(a, "--label");
     aw_argv_push(a, "axon.mode=%s", mode);
+
+    if (home) {
+        aw_argv_push(a, "-v");
+        aw_argv_push(a, "%s:%s", home, conf->home_path);
+    }
 
     if (conf->launcher_network[0]) {
         aw_argv_push(a, "--network");
@@ -843,6 +925,211 @@ aw_docker_parse(char *out, aw_container_t *all, size_t size)
     }
 
     return count;
+}
+
+
+/* ---- home volumes ------------------------------------------------------ */
+
+
+/*
+ * The wallet's home volume, made if missing.  docker says nothing of one
+ * that exists; podman says "already exists": both keep it as it is (its
+ * labels and size are those it was made with).
+ */
+
+static int
+aw_docker_home_create(aw_launcher_t *l, const char *wallet, const char *home)
+{
+    int                 rc;
+    aw_argv_t           a;
+    aw_spawn_result_t   r;
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "volume");
+    aw_argv_push(&a, "create");
+    aw_argv_push(&a, "--label");
+    aw_argv_push(&a, AW_LAUNCHER_HOME_LABEL "=%s", wallet);
+    aw_docker_labels(&a, l->conf->launcher_args);
+
+    if (l->conf->home_size[0]) {
+        aw_argv_push(&a, "--opt");
+        aw_argv_push(&a, "o=size=%s", l->conf->home_size);
+    }
+
+    aw_argv_push(&a, "%s", home);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc == AW_OK && r.status != 0
+        && strcasestr(r.err, "already exists") != NULL)
+    {
+        aw_spawn_result_free(&r);
+        return AW_OK;
+    }
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_docker_fail(l, "volume create", &r);
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    aw_spawn_result_free(&r);
+
+    return AW_OK;
+}
+
+
+/* the --label words of launcher_args, as volume create takes them */
+
+static void
+aw_docker_labels(aw_argv_t *a, const char *args)
+{
+    size_t     i;
+    aw_argv_t  w;
+
+    memset(&w, 0, sizeof(aw_argv_t));
+    aw_argv_split(&w, args, NULL);
+
+    for (i = 0; i < w.n; i++) {
+        if ((strcmp(w.v[i], "--label") == 0 || strcmp(w.v[i], "-l") == 0)
+            && i + 1 < w.n)
+        {
+            aw_argv_push(a, "--label");
+            aw_argv_push(a, "%s", w.v[++i]);
+
+        } else if (strncmp(w.v[i], "--label=", 8) == 0) {
+            aw_argv_push(a, "%s", w.v[i]);
+        }
+    }
+
+    if (w.failed) {
+        a->failed = 1;
+    }
+
+    aw_argv_free(&w);
+}
+
+
+static int
+aw_docker_homes(aw_launcher_t *l, aw_home_t **list, size_t *n)
+{
+    int                 rc;
+    char               *line, *save;
+    size_t              count, size, plen;
+    aw_argv_t           a;
+    aw_home_t          *all, *h;
+    aw_spawn_result_t   r;
+
+    *list = NULL;
+    *n = 0;
+    l->err[0] = '\0';
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "volume");
+    aw_argv_push(&a, "ls");
+    aw_argv_push(&a, "-q");
+    aw_argv_push(&a, "--filter");
+    aw_argv_push(&a, "label=" AW_LAUNCHER_HOME_LABEL);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_docker_fail(l, "volume ls", &r);
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    size = 0;
+
+    for (line = r.out; (line = strchr(line, '\n')) != NULL; line++) {
+        size++;
+    }
+
+    all = calloc(size + 1, sizeof(aw_home_t));
+    if (all == NULL) {
+        snprintf(l->err, sizeof(l->err), "out of memory");
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    plen = aw_launcher_home_prefix(l->conf);
+    count = 0;
+
+    for (line = strtok_r(r.out, " \t\r\n", &save); line && count <= size;
+         line = strtok_r(NULL, " \t\r\n", &save))
+    {
+        /* ours: this prefix, then home-, then an address */
+        if (strncmp(line, l->conf->launcher_prefix, plen) != 0
+            || strncmp(line + plen, "home-", 5) != 0)
+        {
+            continue;
+        }
+
+        h = &all[count];
+        snprintf(h->wallet, sizeof(h->wallet), "%s", line + plen + 5);
+
+        if (aw_launcher_home_name(l->conf, h->wallet, h->name,
+                                  sizeof(h->name)) != AW_OK
+            || strcmp(h->name, line) != 0)
+        {
+            continue;
+        }
+
+        count++;
+    }
+
+    aw_spawn_result_free(&r);
+
+    *list = all;
+    *n = count;
+
+    return AW_OK;
+}
+
+
+static int
+aw_docker_home_remove(aw_launcher_t *l, const char *wallet)
+{
+    int                 rc;
+    char                home[160];
+    aw_argv_t           a;
+    aw_spawn_result_t   r;
+
+    l->err[0] = '\0';
+
+    if (aw_launcher_home_name(l->conf, wallet, home, sizeof(home)) != AW_OK)
+    {
+        snprintf(l->err, sizeof(l->err), "wallet \"%.64s\" names no home "
+                 "volume", wallet);
+        return AW_ERROR;
+    }
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "volume");
+    aw_argv_push(&a, "rm");
+    aw_argv_push(&a, "%s", home);
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc == AW_OK && r.status != 0
+        && strcasestr(r.err, "no such volume") != NULL)
+    {
+        aw_spawn_result_free(&r);
+        return AW_OK;
+    }
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_docker_fail(l, "volume rm", &r);
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    aw_spawn_result_free(&r);
+
+    return AW_OK;
 }
 
 

@@ -9,9 +9,12 @@
  * A session's container is named axgt-session-ID and carries the labels
  * axon.session=ID, axon.wallet=ADDR and axon.mode=desktop|ssh, which is
  * how a reconcile sweep finds them all (list) without trusting anything
- * else.  Every call blocks for at most launcher_timeout per container
- * command (ready: launcher_ready_timeout) and leaves why it failed in
- * l->err, for the log and for the session's record.
+ * else.  With home_keep, the wallet's home volume, axgt-home-ADDR
+ * (labelled axon.home=ADDR), is created if missing and mounted at
+ * home_path; homes() lists them for the sweep of home.c.  Every call
+ * blocks for at most launcher_timeout per container command (ready:
+ * launcher_ready_timeout) and leaves why it failed in l->err, for the log
+ * and for the session's record.
  */
 
 #ifndef AW_LAUNCHER_H
@@ -29,6 +32,7 @@
 
 #define AW_LAUNCHER_NAME_PREFIX  "axgt-session-"
 #define AW_LAUNCHER_MAX_GPUS     16
+#define AW_LAUNCHER_HOME_LABEL   "axon.home"
 
 
 typedef enum {
@@ -67,6 +71,13 @@ typedef struct {
 } aw_container_t;
 
 
+/* a home volume, as homes() found it */
+typedef struct {
+    char                name[160];    /* aw_launcher_home_name() */
+    char                wallet[64];   /* its address, from the name */
+} aw_home_t;
+
+
 typedef struct aw_launcher_s  aw_launcher_t;
 
 typedef struct {
@@ -87,6 +98,13 @@ typedef struct {
     /* every container labelled axon.session, in any state; *list is
      * malloc()ed, free() it */
     int  (*list)(aw_launcher_t *l, aw_container_t **list, size_t *n);
+
+    /* the home volumes of this launcher_prefix; *list is malloc()ed */
+    int  (*homes)(aw_launcher_t *l, aw_home_t **list, size_t *n);
+
+    /* removes a wallet's home volume: one already gone is AW_OK, one a
+     * container uses is refused (the runtime's "in use") */
+    int  (*home_remove)(aw_launcher_t *l, const char *wallet);
 } aw_launcher_ops_t;
 
 
@@ -108,6 +126,15 @@ void aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf);
 int aw_launcher_launch(aw_launcher_t *l, const aw_launch_t *req,
     aw_container_t *c);
 int aw_launcher_stop(aw_launcher_t *l, int64_t session);
+
+/*
+ * The name of a wallet's home volume: launcher_prefix without a trailing
+ * "session-", then "home-" and the wallet (axgt-session- gives
+ * axgt-home-0x...; a test stack's axgt-T- gives axgt-T-home-0x...).
+ * AW_ERROR if the wallet is not 0x + 40 lowercase hex.
+ */
+int aw_launcher_home_name(const aw_conf_t *conf, const char *wallet,
+    char *buf, size_t size);
 
 /* one TCP probe of host:port, see launcher.c; AW_OK if it answers */
 int aw_launcher_probe(const char *host, int port, aw_msec_t timeout);

@@ -27,6 +27,7 @@
 #include "heartbeat.h"
 #include "sources.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "redis.h"
 #include "eth.h"
@@ -326,6 +327,7 @@ aw_run(void)
 
     aw_configure_connections(conf);
     aw_configure_rpc(conf);
+    aw_metrics_configure(conf);
 
     aw_log(AW_LOG_NOTICE, "axon-worker %s started%s: worker_id %s, "
            "config %s, log %s", AXON_VERSION,
@@ -351,6 +353,7 @@ aw_run(void)
     aw_x402_wait();
 
     aw_sources_fini();
+    aw_metrics_close();
 
     aw_db_free(&aw_worker.db);
     aw_redis_free(&aw_worker.redis);
@@ -479,9 +482,9 @@ aw_reconnect(aw_msec_t now)
 static void
 aw_loop_poll(aw_msec_t next)
 {
-    int            i, n, db_fd, redis_fd;
+    int            i, n, db_fd, redis_fd, metrics_fd;
     aw_msec_t      now;
-    struct pollfd  pfd[3];
+    struct pollfd  pfd[4];
 
     now = aw_monotonic_msec();
 
@@ -500,6 +503,14 @@ aw_loop_poll(aw_msec_t next)
 
     if (redis_fd != -1) {
         pfd[n].fd = redis_fd;
+        pfd[n].events = POLLIN;
+        n++;
+    }
+
+    metrics_fd = aw_metrics_fd();
+
+    if (metrics_fd != -1) {
+        pfd[n].fd = metrics_fd;
         pfd[n].events = POLLIN;
         n++;
     }
@@ -533,6 +544,9 @@ aw_loop_poll(aw_msec_t next)
 
         } else if (pfd[i].fd == redis_fd) {
             aw_redis_readable(&aw_worker.redis);
+
+        } else if (pfd[i].fd == metrics_fd) {
+            aw_metrics_readable();
         }
     }
 }
@@ -597,6 +611,7 @@ aw_reload(void)
     aw_conf_free(old);
 
     aw_configure_connections(conf);
+    aw_metrics_configure(conf);
 
     if (changes & AW_CONF_PG) {
         aw_log(AW_LOG_NOTICE, "pg: settings changed, reconnecting");

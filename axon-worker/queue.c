@@ -20,6 +20,7 @@
 
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "wallet.h"
 #include "worker.h"
@@ -775,6 +776,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
     aw_log_ctx("job %s %s", id, kindname);
 
     if (error[0]) {
+        aw_metrics_job(k, AW_METRICS_DEAD);
         aw_log(AW_LOG_ERR, "%s; dead-lettered", error);
         aw_queue_dead(id, key, fields, error, attempts - 1);
         aw_log_ctx(NULL);
@@ -784,6 +786,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
 
     if (err[0]) {
         aw_queue.stats.failed++;
+        aw_metrics_job(k, AW_METRICS_REFUSED);
 
         snprintf(error, sizeof(error), "%s%s%s", k ? k->name : "",
                  k ? ": " : "", err);
@@ -992,6 +995,7 @@ aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
 
     if (rc == AW_OK) {
         aw_queue.stats.done++;
+        aw_metrics_job(k, AW_METRICS_DONE);
 
         aw_log(AW_LOG_INFO, "done in %lld ms%s%s", (long long) took,
                res.note[0] ? ": " : "", res.note);
@@ -1006,6 +1010,10 @@ aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
     if (res.error[0] == '\0') {
         strcpy(res.error, "failed, without a reason (a bug)");
     }
+
+    aw_metrics_job(k, res.permanent
+                      || job->attempt >= aw_worker.conf->job_max_attempts
+                      ? AW_METRICS_DEAD : AW_METRICS_RETRIED);
 
     if (res.permanent) {
         aw_log(AW_LOG_WARN, "failed: %s; permanent, dead-lettered",
@@ -1382,12 +1390,11 @@ int
 aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
 {
     int          again;
-    char        *detail, key[AW_JOB_ID_LEN + 16];
+    char         key[AW_JOB_ID_LEN + 16];
     json_t      *j;
     aw_redis_t  *r;
-    PGresult    *pg;
     redisReply  *reply;
-    const char  *dead_id, *status, *new_id, *orig, *kind, *params[5];
+    const char  *dead_id, *status, *new_id, *orig, *kind;
     const char  *argv[7];
     char         now[32], ttl[32];
 
@@ -1443,32 +1450,11 @@ aw_queue_replay(aw_job_t *job, aw_job_result_t *res)
     j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "via", "redis",
                   "dead_id", dead_id, "job_id", orig, "replayed_as", new_id,
                   "kind", kind);
-    detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
 
-    if (detail == NULL) {
+    if (aw_job_audit(job, res, "job.replay", orig, j) != AW_OK) {
         freeReplyObject(reply);
-        aw_job_fail(res, 0, "out of memory");
         return AW_ERROR;
     }
-
-    params[0] = "admin";
-    params[1] = "job.replay";
-    params[2] = orig;
-    params[3] = detail;
-    params[4] = job->id;
-
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT axon_admin_audit($1, $2, $3, $4::jsonb, $5)",
-                     5, params);
-    free(detail);
-
-    if (pg == NULL) {
-        freeReplyObject(reply);
-        return aw_job_db_failed(job, res);
-    }
-
-    PQclear(pg);
 
     snprintf(res->note, sizeof(res->note), "%sreplayed dead job %s as job %s",
              again ? "already " : "", orig, new_id);

@@ -733,6 +733,7 @@ aw_rpc_url_down(aw_rpc_t *rpc, aw_rpc_url_t *u)
 
     u->up = 0;
     u->chain_ok = 0;
+    u->errors++;
 }
 
 

@@ -49,6 +49,7 @@ typedef enum {
 typedef struct {
     char           *url;
     aw_backoff_t    backoff;
+    uint64_t        errors;         /* failed requests, for the metrics */
     unsigned        up:1;           /* the last request succeeded */
     unsigned        chain_ok:1;     /* eth_chainId checked since it came up */
     unsigned        wrong_chain:1;  /* refused until reconfigured */

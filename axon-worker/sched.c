@@ -18,6 +18,9 @@
  *   reconcile  every reconcile_interval: containers against sessions,
  *              Redis against Postgres, axon:session:next
  *              (sched_reconcile.c)
+ *   homes      the wallets' home volumes kept past home_keep removed,
+ *              home_until published (home.c), every home_keep / 4, from
+ *              reconcile_interval to an hour
  *
  * A launch blocks the worker's one thread for the container's start and
  * readiness (the queue waits meanwhile; docs/worker.md, "GPU sessions").
@@ -31,8 +34,10 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "home.h"
 #include "launcher.h"
 #include "log.h"
+#include "metrics.h"
 #include "scheduler.h"
 #include "session.h"
 #include "wallet.h"
@@ -199,6 +204,7 @@ aw_sched_reload(void)
     aw_sched.profiles_dirty = 1;
     aw_sched.next_bill = 0;
     aw_sched.next_reconcile = 0;
+    aw_sched.next_home = 0;
     aw_sched.redis_connects = 0;     /* publish the profiles again */
 }
 
@@ -207,6 +213,7 @@ static aw_msec_t
 aw_sched_run(aw_msec_t now)
 {
     int          more;
+    aw_msec_t    took;
     aw_conf_t   *conf;
     aw_redis_t  *r;
 
@@ -258,7 +265,9 @@ aw_sched_run(aw_msec_t now)
     if (now >= aw_sched.next_bill) {
         aw_sched.next_bill = now + conf->billing_tick;
 
+        took = aw_monotonic_msec();
         (void) aw_sched_bill(0, NULL);
+        aw_metrics_bill(aw_monotonic_msec() - took);
         aw_sched.profiles_dirty = 1;
         more = 1;
     }
@@ -267,6 +276,13 @@ aw_sched_run(aw_msec_t now)
         aw_sched.next_reconcile = now + conf->reconcile_interval;
 
         (void) aw_sched_reconcile();
+        more = 1;
+    }
+
+    if (now >= aw_sched.next_home) {
+        aw_sched.next_home = now + aw_home_interval();
+
+        (void) aw_home_sweep();
         more = 1;
     }
 
@@ -282,7 +298,7 @@ aw_sched_run(aw_msec_t now)
         return now;
     }
 
-    return aw_min(aw_sched.next_poll,
+    return aw_min(aw_min(aw_sched.next_poll, aw_sched.next_home),
                   aw_min(aw_sched.next_bill, aw_sched.next_reconcile));
 }
 
@@ -517,6 +533,8 @@ aw_sched_launch(PGresult *pg)
         return aw_sched_launch_failed(sid, id, att);
     }
 
+    aw_home_started(req.wallet);
+
     return aw_sched_started(sid, id, att, &c, list);
 }
 
@@ -694,6 +712,8 @@ aw_sched_stop(int64_t id)
            aw_db_get(r, 0, "gpus"));
 
     PQclear(r);
+
+    aw_home_ended(id);
 
     return AW_OK;
 }

@@ -26,6 +26,7 @@ typedef struct {
     aw_msec_t       next_poll;
     aw_msec_t       next_bill;
     aw_msec_t       next_reconcile;
+    aw_msec_t       next_home;
     char           *profiles;           /* the JSON last published */
     char           *pool;               /* p_pool of axon_sched_assign */
     aw_launcher_t   launcher;

@@ -224,50 +224,29 @@ aw_session_release(aw_job_t *job, aw_job_result_t *res)
 int
 aw_session_end(aw_job_t *job, aw_job_result_t *res)
 {
-    char         reason[600], *detail;
-    json_t      *j;
-    PGresult    *pg;
-    const char  *params[5];
-    char         id[32];
+    char         reason[600], target[48];
+    json_t      *detail;
 
     snprintf(reason, sizeof(reason), "admin: %s", aw_job_str(job, "reason"));
 
-    if (aw_session_stop(job, res, NULL, reason, 0) != AW_OK) {
-        return AW_ERROR;
-    }
-
-    snprintf(id, sizeof(id), "%lld",
-             (long long) aw_job_int(job, "session_id"));
-
-    j = json_pack("{s:s, s:s}", "via", "redis", "reason",
-                  aw_job_str(job, "reason"));
-    detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-
+    /* before the stop: a reason JSON cannot carry is refused first */
+    detail = json_pack("{s:s, s:s}", "via", "redis", "reason",
+                       aw_job_str(job, "reason"));
     if (detail == NULL) {
         aw_job_fail(res, 1, "reason: cannot be written as JSON (is it "
                     "UTF-8?)");
         return AW_ERROR;
     }
 
-    params[0] = "admin";
-    params[1] = "session.end";
-    params[2] = id;
-    params[3] = detail;
-    params[4] = job->id;
-
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT axon_admin_audit($1, $2, 'session:' || $3,"
-                     " $4::jsonb, $5)", 5, params);
-    free(detail);
-
-    if (pg == NULL) {
-        return aw_job_db_failed(job, res);
+    if (aw_session_stop(job, res, NULL, reason, 0) != AW_OK) {
+        json_decref(detail);
+        return AW_ERROR;
     }
 
-    PQclear(pg);
+    snprintf(target, sizeof(target), "session:%lld",
+             (long long) aw_job_int(job, "session_id"));
 
-    return AW_OK;
+    return aw_job_audit(job, res, "session.end", target, detail);
 }
 
 

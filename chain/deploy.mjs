@@ -21,7 +21,9 @@
 // NGINX_CONF ($AXON_VAR/chain-nginx.conf): the module's x402 directives for
 // this chain (network, the test USDC with its EIP-712 domain, the revenue
 // wallet as payTo, the price: X402_PRICE atomic USDC per credit minute),
-// which axon-stack includes in the generated nginx.conf's http {}.
+// which axon-stack includes in the generated nginx.conf's http {}; and
+// axon_x402_v1 on when version 1 of x402 has a name for the chain
+// (AXON_CHAIN_ID=84532: base-sepolia).
 //
 // Idempotent: when OUT_JSON names the same chain and both tokens have code
 // at their addresses (ganache keeps its state in $AXON_VAR/chain), deployed
@@ -76,6 +78,10 @@ const gasKeyFile = workerConf ? join(dirname(workerConf), 'x402-gas.key') : null
 // x402: 0.016667 USDC per credit minute, about the deposits' 60 credit
 // minutes per USDC
 const X402_PRICE = 16667;
+// the chain ids x402 version 1 names (libaxon/axon_x402.c): base-sepolia
+// 84532, base 8453, polygon 137, ...
+const X402_V1_CHAINS = [2741, 11124, 84532, 8453, 43113, 43114, 4689, 1329,
+    1328, 137, 80002, 3338, 1514, 41923, 324705682];
 if (!out) { console.error('usage: deploy.mjs RPC_URL ARTIFACTS_DIR OUT_JSON [WORKER_CONF [NGINX_CONF]]'); process.exit(2); }
 
 let nextId = 1;
@@ -155,6 +161,7 @@ function write(c) {
             `axon_x402_pay_to   ${c.revenue_wallet};`,
             `axon_x402_price    ${X402_PRICE};`,
             'axon_x402_minutes  30 60 120;',
+            ...(X402_V1_CHAINS.includes(c.chain_id) ? ['axon_x402_v1       on;'] : []),
             '',
         ].join('\n'));
     }

@@ -78,6 +78,8 @@
 #define AXON_WALLET_TIER_PCT     "tier_pct"    /* worker: discount */
 #define AXON_WALLET_TIER_AT      "tier_at"     /* worker: unix s */
 #define AXON_WALLET_TIER_ASKED   "tier_asked"  /* module: unix s */
+#define AXON_WALLET_HOME_UNTIL   "home_until"  /* worker: unix s, the
+                                                  home volume's end */
 
 /*
  * axon:session:ID.  The module writes id wallet profile mode gpus state
@@ -142,7 +144,7 @@
  *                    (on axon:x402:jobs)              lua/x402_pay.lua
  *
  * and an admin adds the others by hand (credit.*, deposit.credit|reject|
- * rescan, job.replay, session.end, gpu.drain|undrain).
+ * rescan, job.replay, session.end, gpu.drain|undrain, home.delete).
  */
 #define AXON_JOB_KIND            "kind"
 
@@ -164,6 +166,7 @@
 #define AXON_JOB_X402_PAY        "x402.pay"
 #define AXON_JOB_GPU_DRAIN       "gpu.drain"
 #define AXON_JOB_GPU_UNDRAIN     "gpu.undrain"
+#define AXON_JOB_HOME_DELETE     "home.delete"
 
 
 /* ---- scripts ------------------------------------------------------------ */

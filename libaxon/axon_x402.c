@@ -54,6 +54,34 @@ static const axon_x402_field_t  axon_x402_fields[] = {
 };
 
 
+/* version 1's EVM networks, as the x402 package (1.x) names them */
+
+typedef struct {
+    const char  *name;
+    uint64_t     chain_id;
+} axon_x402_named_t;
+
+
+static const axon_x402_named_t  axon_x402_named[] = {
+    { "abstract", 2741 },
+    { "abstract-testnet", 11124 },
+    { "base-sepolia", 84532 },
+    { "base", 8453 },
+    { "avalanche-fuji", 43113 },
+    { "avalanche", 43114 },
+    { "iotex", 4689 },
+    { "sei", 1329 },
+    { "sei-testnet", 1328 },
+    { "polygon", 137 },
+    { "polygon-amoy", 80002 },
+    { "peaq", 3338 },
+    { "story", 1514 },
+    { "educhain", 41923 },
+    { "skale-base-sepolia", 324705682 },
+    { NULL, 0 }
+};
+
+
 static int axon_x402_string(json_t *o, const char *key, const char **s,
     size_t *len);
 static int axon_x402_field(const axon_x402_field_t *f, uint8_t *out,
@@ -341,6 +369,85 @@ axon_x402_terms(axon_x402_payment_t *p, const axon_x402_terms_t *t,
     }
 
     *code = NULL;
+
+    return AXON_X402_OK;
+}
+
+
+const char *
+axon_x402_network_name(uint64_t chain_id)
+{
+    const axon_x402_named_t  *n;
+
+    for (n = axon_x402_named; n->name; n++) {
+        if (n->chain_id == chain_id) {
+            return n->name;
+        }
+    }
+
+    return NULL;
+}
+
+
+uint64_t
+axon_x402_network_chain(const char *name, size_t len)
+{
+    const axon_x402_named_t  *n;
+
+    for (n = axon_x402_named; n->name; n++) {
+        if (strlen(n->name) == len && memcmp(n->name, name, len) == 0) {
+            return n->chain_id;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+axon_x402_from_v1(json_t **v2, json_t *v1, json_t *accepted,
+    const char *network_name, const char **code, const char **why)
+{
+    size_t       len;
+    json_t      *exact;
+    const char  *s;
+
+    *v2 = NULL;
+    *code = NULL;
+    *why = NULL;
+
+    if (!axon_x402_string(v1, "scheme", &s, &len)
+        || len != 5 || memcmp(s, "exact", 5) != 0)
+    {
+        *code = "invalid_exact_evm_scheme";
+        *why = "the scheme must be \"exact\"";
+        return AXON_X402_REFUSED;
+    }
+
+    if (network_name == NULL
+        || !axon_x402_string(v1, "network", &s, &len)
+        || len != strlen(network_name) || memcmp(s, network_name, len) != 0)
+    {
+        *code = "invalid_exact_evm_network_mismatch";
+        *why = "the payment is for another network";
+        return AXON_X402_REFUSED;
+    }
+
+    exact = json_object_get(v1, "payload");
+
+    if (!json_is_object(exact) || !json_is_object(accepted)) {
+        *why = "a version 1 payment needs \"payload\": "
+               "{\"authorization\", \"signature\"}";
+        return AXON_X402_MALFORMED;
+    }
+
+    *v2 = json_pack("{s:i, s:O, s:O}", "x402Version", AXON_X402_VERSION,
+                    "accepted", accepted, "payload", exact);
+
+    if (*v2 == NULL) {
+        *why = "out of memory";
+        return AXON_X402_MALFORMED;
+    }
 
     return AXON_X402_OK;
 }

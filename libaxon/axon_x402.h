@@ -109,6 +109,26 @@ int axon_x402_read_exact(axon_x402_payment_t *p, json_t *exact,
     const char **why);
 
 /*
+ * Version 1 (X-PAYMENT: {x402Version: 1, scheme, network, payload}) in
+ * version 2's form, so that one check, one record and one settlement
+ * serve both: *v2 = {x402Version: 2, accepted, payload}, where accepted
+ * is the offer it pays (version 1 names no offer; its scheme and its
+ * network, by version 1's name, must be the offer's).  The caller has
+ * seen x402Version 1.  AXON_X402_OK: *v2 is new (the caller's to
+ * decref); AXON_X402_REFUSED: *code and *why; AXON_X402_MALFORMED: *why.
+ */
+int axon_x402_from_v1(json_t **v2, json_t *v1, json_t *accepted,
+    const char *network_name, const char **code, const char **why);
+
+/*
+ * Version 1's network names (the x402 package's EVM networks: "base",
+ * "base-sepolia", "polygon", ...): the name of a chain id, NULL when it
+ * has none; the chain id of a name, 0 when it is not one.
+ */
+const char *axon_x402_network_name(uint64_t chain_id);
+uint64_t axon_x402_network_chain(const char *name, size_t len);
+
+/*
  * The form of a base64 header as the SDK writes it: standard alphabet,
  * padded to a multiple of 4.  1: it is; 0: it is not.  (The decoder is
  * axon_base64_decode(), axon_eth.h.)

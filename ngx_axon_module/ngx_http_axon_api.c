@@ -145,6 +145,10 @@ ngx_http_axon_api_handler(ngx_http_request_t *r)
                    "axon api: \"%V\" routed to %V", &r->uri,
                    rt ? &rt->path : &ngx_http_axon_no_route);
 
+    ngx_http_axon_metrics_route(r, rt ? NGX_HTTP_AXON_ROUTE_API
+                                        + (rt - ngx_http_axon_routes)
+                                      : NGX_HTTP_AXON_ROUTE_UNKNOWN);
+
     if (rt == NULL) {
         return ngx_http_axon_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                         "no such API endpoint");
@@ -180,6 +184,34 @@ ngx_http_axon_api_needs_wallet(ngx_http_request_t *r)
     }
 
     return rt->wallet;
+}
+
+
+/* the metrics' label of the i-th route: its path, without a last "/" */
+
+ngx_str_t *
+ngx_http_axon_api_route_name(ngx_uint_t i)
+{
+    ngx_uint_t  n;
+
+    static ngx_str_t  names[sizeof(ngx_http_axon_routes)
+                            / sizeof(ngx_http_axon_route_t)];
+
+    n = sizeof(ngx_http_axon_routes) / sizeof(ngx_http_axon_route_t) - 1;
+
+    if (i >= n) {
+        return NULL;
+    }
+
+    if (names[i].data == NULL) {
+        names[i] = ngx_http_axon_routes[i].path;
+
+        if (names[i].data[names[i].len - 1] == '/') {
+            names[i].len--;
+        }
+    }
+
+    return &names[i];
 }
 
 

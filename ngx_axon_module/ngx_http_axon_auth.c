@@ -379,6 +379,7 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
                         json_string_length(jmsg), &why)
         != AXON_OK)
     {
+        ngx_http_axon_metrics_signin("bad_message");
         return ngx_http_axon_refuse(r, "bad_message", why, NULL);
     }
 
@@ -388,6 +389,7 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
     siwe = ngx_http_axon_verify_domain(r, alcf, &m, &why);
 
     if (siwe == NULL) {
+        ngx_http_axon_metrics_signin("domain_mismatch");
         return ngx_http_axon_refuse(r, "domain_mismatch", why, lower);
     }
 
@@ -397,6 +399,7 @@ ngx_http_axon_verify_body(ngx_http_request_t *r, json_t *body)
                                      &why)
         != NGX_OK)
     {
+        ngx_http_axon_metrics_signin(code);
         return ngx_http_axon_refuse(r, code, why, lower);
     }
 
@@ -674,10 +677,14 @@ ngx_http_axon_verify_reply(ngx_http_request_t *r, redisReply *reply,
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_axon_metrics_signin("redis_unavailable");
         rc = ngx_http_axon_redis_unavailable(r);
         ngx_http_axon_finalize(r, rc);
         return;
     }
+
+    ngx_http_axon_metrics_signin(reply->integer == AXON_SIGNIN_OK
+                                 ? NULL : "unknown_nonce");
 
     if (reply->integer != AXON_SIGNIN_OK) {
         rc = ngx_http_axon_refuse(r, "unknown_nonce",

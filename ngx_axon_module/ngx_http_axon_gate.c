@@ -127,6 +127,7 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
     }
 
     if (alcf->gate != NGX_HTTP_AXON_GATE_SESSION) {
+        ngx_http_axon_metrics_websocket(r);
         return NGX_OK;
     }
 
@@ -141,7 +142,13 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
         }
     }
 
-    return ctx->gate_code ? ngx_http_axon_gate_deny(r, ctx, api) : NGX_OK;
+    if (ctx->gate_code) {
+        return ngx_http_axon_gate_deny(r, ctx, api);
+    }
+
+    ngx_http_axon_metrics_websocket(r);
+
+    return NGX_OK;
 }
 
 

@@ -2,7 +2,9 @@
  * GET /api/me: the signed-in wallet, its credit balance in minutes and its
  * session; GET /api/usage: its sessions.  The gate has found the wallet;
  * the balance is what axon-worker keeps in Redis after each ledger change
- * (axon:wallet:ADDRESS, field balance): none yet means 0.
+ * (axon:wallet:ADDRESS, field balance): none yet means 0.  home_kept_until
+ * (field home_until, unix seconds) is there while the worker keeps the
+ * files of the wallet's last session.
  */
 
 
@@ -18,8 +20,8 @@ static void ngx_http_axon_usage_reply(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_axon_me_handler(ngx_http_request_t *r)
 {
-    const char           *argv[3];
-    size_t                argvlen[3];
+    const char           *argv[4];
+    size_t                argvlen[4];
     u_char                key[sizeof(AXON_KEY_WALLET) - 1
                               + AXON_ADDR_TEXT_LEN];
     ngx_http_axon_ctx_t  *ctx;
@@ -36,15 +38,17 @@ ngx_http_axon_me_handler(ngx_http_request_t *r)
                               + sizeof(AXON_KEY_WALLET) - 1,
                               ctx->wallet);
 
-    argv[0] = "HGET";
-    argvlen[0] = 4;
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
     argv[1] = (const char *) key;
     argvlen[1] = sizeof(key);
     argv[2] = AXON_WALLET_BALANCE;
     argvlen[2] = sizeof(AXON_WALLET_BALANCE) - 1;
+    argv[3] = AXON_WALLET_HOME_UNTIL;
+    argvlen[3] = sizeof(AXON_WALLET_HOME_UNTIL) - 1;
 
     return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_redis_command(r, ngx_http_axon_me_reply, ctx, 3,
+               ngx_http_axon_redis_command(r, ngx_http_axon_me_reply, ctx, 4,
                                            argv, argvlen));
 }
 
@@ -54,28 +58,47 @@ ngx_http_axon_me_reply(ngx_http_request_t *r, redisReply *reply, void *data)
 {
     ngx_http_axon_ctx_t  *ctx = data;
 
-    char       wallet[AXON_ADDR_TEXT_LEN + 1];
-    u_char     expires[NGX_HTTP_AXON_ISO8601_LEN + 1];
-    json_t    *body;
-    ngx_int_t  rc, balance;
+    char         wallet[AXON_ADDR_TEXT_LEN + 1];
+    u_char       expires[NGX_HTTP_AXON_ISO8601_LEN + 1];
+    json_t      *body;
+    ngx_int_t    rc, balance, home;
+    redisReply  *v;
 
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2)
+    {
         rc = ngx_http_axon_redis_unavailable(r);
         ngx_http_axon_finalize(r, rc);
         return;
     }
 
     balance = 0;
+    v = reply->element[0];
 
-    if (reply->type == REDIS_REPLY_STRING) {
-        balance = ngx_atoi((u_char *) reply->str, reply->len);
+    if (v->type == REDIS_REPLY_STRING) {
+        balance = ngx_atoi((u_char *) v->str, v->len);
 
         if (balance == NGX_ERROR) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "axon: me: malformed balance \"%*s\" in redis",
-                          ngx_min(reply->len, 32), reply->str);
+                          ngx_min(v->len, 32), v->str);
             ngx_http_axon_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
+        }
+    }
+
+    /* a malformed one is left out: the balance is what matters here */
+    home = NGX_ERROR;
+    v = reply->element[1];
+
+    if (v->type == REDIS_REPLY_STRING) {
+        home = ngx_atoi((u_char *) v->str, v->len);
+
+        if (home == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "axon: me: malformed %s \"%*s\" in redis",
+                          AXON_WALLET_HOME_UNTIL, ngx_min(v->len, 32),
+                          v->str);
         }
     }
 
@@ -88,6 +111,14 @@ ngx_http_axon_me_reply(ngx_http_request_t *r, redisReply *reply, void *data)
                      "balance_minutes", (json_int_t) balance,
                      "session",
                      "token_expires_at", (char *) expires);
+
+    if (body != NULL && home != NGX_ERROR
+        && json_object_set_new(body, "home_kept_until",
+                               json_integer((json_int_t) home)) != 0)
+    {
+        json_decref(body);
+        body = NULL;
+    }
 
     if (body == NULL) {
         ngx_http_axon_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -232,6 +232,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       0,
       NULL },
 
+    { ngx_string("axon_x402_v1"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, x402_v1),
+      NULL },
+
     { ngx_string("axon_x402_discovery"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_axon_x402_discovery,
@@ -243,6 +250,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_axon_token_cache,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("axon_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_axon_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -340,7 +354,7 @@ ngx_http_axon_init(ngx_conf_t *cf)
 
     *h = ngx_http_axon_gate_handler;
 
-    return NGX_OK;
+    return ngx_http_axon_metrics_init(cf);
 }
 
 
@@ -391,6 +405,12 @@ ngx_http_axon_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
+    if (amcf->enabled
+        && ngx_http_axon_metrics_zone(cf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (amcf->enabled && amcf->token_cache == NULL) {
         return ngx_http_axon_token_cache_add(cf, amcf, 0, 0);
     }
@@ -437,6 +457,7 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->x402_wait = NGX_CONF_UNSET_MSEC;
     alcf->x402_pending = NGX_CONF_UNSET_UINT;
     alcf->x402_pending_payer = NGX_CONF_UNSET_UINT;
+    alcf->x402_v1 = NGX_CONF_UNSET;
 
     return alcf;
 }

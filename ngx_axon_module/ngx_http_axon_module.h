@@ -17,6 +17,7 @@
  *   ngx_http_axon_compat.c   axon_compat: the original gate's API
  *   ngx_http_axon_x402_*.c   agents paying with x402: offers, payment,
  *                            directives (ngx_http_axon_x402.h)
+ *   ngx_http_axon_metrics.c  counters, axon_metrics (Prometheus)
  */
 
 #ifndef _NGX_HTTP_AXON_MODULE_H_INCLUDED_
@@ -33,6 +34,7 @@
 #include "axon_contract.h"
 #include "axon_eth.h"
 #include "axon_lua.h"
+#include "ngx_http_axon_metrics.h"
 
 
 #define NGX_HTTP_AXON_VERSION       "0.1.0"
@@ -118,6 +120,7 @@ typedef struct {
     uint8_t                   x402_pay_to_addr[AXON_ADDR_LEN];
     uint8_t                   x402_domain[32]; /* EIP-712 domain separator */
     ngx_str_t                 x402_resource;  /* axon_x402_discovery PATH */
+    ngx_flag_t                x402_v1;        /* axon_x402_v1 */
 } ngx_http_axon_loc_conf_t;
 
 
@@ -181,6 +184,7 @@ typedef struct {
     ngx_str_t                 session_id;     /* $axon_session */
 
     ngx_uint_t                cache_gen;      /* revocations, at lookup */
+    ngx_uint_t                route;          /* NGX_HTTP_AXON_ROUTE_* */
 
     /* answered as the original gate would (axon_compat original) */
     ngx_http_axon_compat_t   *compat;
@@ -191,6 +195,7 @@ typedef struct {
     unsigned                  gate_done:1;
     unsigned                  gate_waiting:1;
     unsigned                  session_done:1;
+    unsigned                  websocket:1;    /* counted as open */
 } ngx_http_axon_ctx_t;
 
 
@@ -222,6 +227,7 @@ ngx_int_t ngx_http_axon_redis_script(ngx_http_request_t *r,
 /* ngx_http_axon_api.c */
 ngx_int_t ngx_http_axon_api_handler(ngx_http_request_t *r);
 ngx_uint_t ngx_http_axon_api_needs_wallet(ngx_http_request_t *r);
+ngx_str_t *ngx_http_axon_api_route_name(ngx_uint_t i);
 ngx_int_t ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body);
 ngx_http_axon_ctx_t *ngx_http_axon_get_ctx(ngx_http_request_t *r);

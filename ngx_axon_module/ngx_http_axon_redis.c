@@ -67,6 +67,7 @@ typedef struct {
     ngx_http_axon_redis_handler_pt   handler;
     void                            *data;
     ngx_event_t                      timer;
+    ngx_msec_t                       sent;     /* for the round trip */
     ngx_pool_cleanup_t              *cleanup;
 
     /* a script's EVALSHA, kept to go again as EVAL on NOSCRIPT */
@@ -312,6 +313,7 @@ ngx_http_axon_redis_op_sent(ngx_http_axon_redis_op_t *op)
     op->timer.data = op;
     op->timer.log = op->request->connection->log;
     ngx_add_timer(&op->timer, ngx_http_axon_redis.timeout);
+    op->sent = ngx_current_msec;
 }
 
 
@@ -348,6 +350,17 @@ ngx_http_axon_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         }
 
         rr = NULL;
+    }
+
+    if (rr) {
+        ngx_http_axon_metrics_rtt(ngx_current_msec - op->sent);
+
+    } else {
+        ngx_http_axon_count(redis_errors[NGX_HTTP_AXON_REDIS_ERR_FAILED]);
+    }
+
+    if (rr && rr->type == REDIS_REPLY_ERROR) {
+        ngx_http_axon_count(redis_errors[NGX_HTTP_AXON_REDIS_ERR_REPLY]);
     }
 
     if (r) {
@@ -441,6 +454,8 @@ ngx_http_axon_redis_op_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, ev->log, 0,
                   "axon: redis did not answer in %M ms, reconnecting",
                   ngx_http_axon_redis.timeout);
+
+    ngx_http_axon_count(redis_errors[NGX_HTTP_AXON_REDIS_ERR_TIMEOUT]);
 
     /* fails every pending command, this one included */
     ngx_http_axon_redis_drop("command timed out");
@@ -542,6 +557,8 @@ static void
 ngx_http_axon_redis_log_down(const char *why)
 {
     ngx_http_axon_redis_t  *rd = &ngx_http_axon_redis;
+
+    ngx_http_axon_count(redis_errors[NGX_HTTP_AXON_REDIS_ERR_CONNECT]);
 
     /* one line per outage, not one per retry */
 

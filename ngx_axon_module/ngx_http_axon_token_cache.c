@@ -111,6 +111,13 @@ ngx_http_axon_token_cache_get(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
+    if (rc == NGX_OK) {
+        ngx_http_axon_count(cache_hits);
+
+    } else {
+        ngx_http_axon_count(cache_misses);
+    }
+
     return rc;
 }
 
@@ -250,6 +257,7 @@ ngx_http_axon_cache_insert(ngx_http_axon_token_cache_t *cache,
             tn = ngx_queue_data(q, ngx_http_axon_token_node_t, queue);
             ngx_rbtree_delete(&cache->sh->rbtree, &tn->node);
             ngx_slab_free_locked(cache->shpool, tn);
+            ngx_http_axon_count(cache_evictions);
 
             tn = ngx_slab_alloc_locked(cache->shpool,
                                        sizeof(ngx_http_axon_token_node_t));

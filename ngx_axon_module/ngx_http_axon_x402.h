@@ -31,7 +31,8 @@ typedef struct {
     ngx_int_t                 minutes;            /* 0: every offer */
     ngx_str_t                 ssh_key;
     ngx_int_t                 session_id;         /* top-up; 0: none */
-    ngx_str_t                 header;             /* PAYMENT-SIGNATURE */
+    ngx_str_t                 header;             /* PAYMENT-SIGNATURE
+                                                     or X-PAYMENT */
 
     /* the matched offer */
     json_t                   *requirement;
@@ -47,6 +48,7 @@ typedef struct {
     size_t                    pay_key_len;
     ngx_msec_t                until;              /* the wait's end */
     unsigned                  v1:1;               /* X-PAYMENT */
+    unsigned                  discovery:1;        /* GET /.well-known */
     ngx_event_t               timer;
     ngx_http_request_t       *request;
 } ngx_http_axon_x402_ctx_t;

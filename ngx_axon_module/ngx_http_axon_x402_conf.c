@@ -26,18 +26,39 @@ ngx_http_axon_x402_network(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /* a version 1 name ("base-sepolia") is its chain's eip155:N */
+
+    n = axon_x402_network_chain((const char *) value[1].data, value[1].len);
+
+    if (n) {
+        alcf->x402_network.data = ngx_pnalloc(cf->pool, 7 + NGX_INT64_LEN);
+        if (alcf->x402_network.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        alcf->x402_network.len = ngx_sprintf(alcf->x402_network.data,
+                                             "eip155:%uL", n)
+                                 - alcf->x402_network.data;
+        alcf->x402_chain_id = n;
+
+        return NGX_CONF_OK;
+    }
+
     if (value[1].len <= 7 || value[1].len > 7 + 16
         || ngx_strncmp(value[1].data, "eip155:", 7) != 0
         || value[1].data[7] == '0')
     {
-        return "must be eip155:CHAIN_ID (eip155:8453 is Base)";
+        return "must be eip155:CHAIN_ID (eip155:8453 is Base) or a name "
+               "of x402 version 1 (base, base-sepolia, polygon, ...)";
     }
 
     n = 0;
 
     for (p = value[1].data + 7; p < value[1].data + value[1].len; p++) {
         if (*p < '0' || *p > '9') {
-            return "must be eip155:CHAIN_ID (eip155:8453 is Base)";
+            return "must be eip155:CHAIN_ID (eip155:8453 is Base) or a "
+                   "name of x402 version 1 (base, base-sepolia, polygon, "
+                   "...)";
         }
 
         n = n * 10 + (*p - '0');
@@ -374,6 +395,8 @@ ngx_http_axon_x402_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
         conf->x402_resource = prev->x402_resource;
     }
 
+    ngx_conf_merge_value(conf->x402_v1, prev->x402_v1, 0);
+
     if (conf->x402_max_timeout < 10 || conf->x402_max_timeout > 3600) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"axon_x402_max_timeout\" must be between 10s "
@@ -436,6 +459,17 @@ ngx_http_axon_x402_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
         m[0] = 30;
         m[1] = 60;
         m[2] = 120;
+    }
+
+    if (conf->x402_v1
+        && axon_x402_network_name(conf->x402_chain_id) == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"axon_x402_v1\" needs a network that x402 "
+                           "version 1 names (base, base-sepolia, polygon, "
+                           "...): %V has no name there",
+                           &conf->x402_network);
+        return NGX_CONF_ERROR;
     }
 
     axon_eip712_domain_separator(conf->x402_domain,

@@ -4,6 +4,8 @@
  * (docs/x402.md).
  *
  *   GET  /.well-known/x402       (axon_x402_discovery) 402: every offer
+ *                                (with axon_x402_v1, the body is the
+ *                                discovery document of version 1)
  *   GET  /api/x402/session       the same
  *   POST /api/x402/session       {"profile", "minutes", "ssh_public_key"
  *                                [, "session_id"]}: without a payment 402
@@ -13,6 +15,11 @@
  *
  * An offer is a profile's price for some minutes: minutes x the profile's
  * credit minutes per minute x axon_x402_price, in the asset's units.
+ *
+ * Version 1 (axon_x402_v1 on): its client reads the offers from the 402's
+ * JSON body, version 2's from PAYMENT-REQUIRED, so one 402 serves both:
+ * the header version 2's, the body version 1's.  Its payment (X-PAYMENT)
+ * is put in version 2's form and goes the same way from there.
  */
 
 
@@ -42,6 +49,13 @@ static json_t *ngx_http_axon_x402_resource(ngx_http_request_t *r,
 static ngx_int_t ngx_http_axon_x402_required(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, json_t *accepts, const char *code,
     const char *message);
+static json_t *ngx_http_axon_x402_v1_body(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *pr, const char *code,
+    const char *message);
+static json_t *ngx_http_axon_x402_v1_requirement(ngx_http_request_t *r,
+    json_t *req, json_t *resource);
+static ngx_int_t ngx_http_axon_x402_v1_discovery(ngx_http_request_t *r,
+    json_t *body);
 
 
 static ngx_str_t  ngx_http_axon_x402_sig = ngx_string("payment-signature");
@@ -108,6 +122,8 @@ ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r)
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
+    ngx_http_axon_metrics_route(r, NGX_HTTP_AXON_ROUTE_DISCOVERY);
+
     if (alcf->x402_network.len == 0) {
         return ngx_http_axon_x402_off(r);
     }
@@ -126,6 +142,8 @@ ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r)
     if (x == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    x->discovery = 1;
 
     return ngx_http_axon_x402_offers(r, x);
 }
@@ -274,7 +292,9 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
     if (ngx_http_axon_x402_payment_header(r, x) != NGX_OK) {
         return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                         "invalid_payment_header",
-                                        "PAYMENT-SIGNATURE given twice");
+                                        "send one payment header, once: "
+                                        "PAYMENT-SIGNATURE (version 2) or "
+                                        "X-PAYMENT (version 1)");
     }
 
     return ngx_http_axon_x402_offers(r, x);
@@ -340,18 +360,20 @@ ngx_http_axon_x402_ssh_key(ngx_http_request_t *r,
 
 
 /*
- * The payment headers: PAYMENT-SIGNATURE, at most once (NGX_DECLINED: it
- * came twice); or X-PAYMENT, version 1's, answered with our version 2
- * requirements.
+ * The payment header: PAYMENT-SIGNATURE, or X-PAYMENT (version 1's), one
+ * of them once (NGX_DECLINED: more).  Whether version 1 is taken is the
+ * offer's to say (axon_x402_v1).
  */
 
 static ngx_int_t
 ngx_http_axon_x402_payment_header(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x)
 {
-    ngx_uint_t        i;
+    ngx_uint_t        i, n;
     ngx_table_elt_t  *h;
     ngx_list_part_t  *part;
+
+    n = 0;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -372,29 +394,27 @@ ngx_http_axon_x402_payment_header(ngx_http_request_t *r,
             && ngx_strncasecmp(h[i].key.data, ngx_http_axon_x402_sig.data,
                                h[i].key.len) == 0)
         {
-            if (x->header.data) {
-                return NGX_DECLINED;
-            }
-
             x->header = h[i].value;
+            x->v1 = 0;
+            n++;
         }
 
         if (h[i].key.len == ngx_http_axon_x402_v1.len
             && ngx_strncasecmp(h[i].key.data, ngx_http_axon_x402_v1.data,
-                               h[i].key.len) == 0
-            && x->header.data == NULL)
+                               h[i].key.len) == 0)
         {
-            /* version 1: answered with our version 2 requirements */
+            x->header = h[i].value;
             x->v1 = 1;
+            n++;
         }
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "axon x402: payment header: %s%s",
-                   x->header.data ? "PAYMENT-SIGNATURE" : "none",
-                   x->v1 ? " (X-PAYMENT, version 1)" : "");
+                   "axon x402: payment header: %s, %ui",
+                   x->header.data ? (x->v1 ? "X-PAYMENT" : "PAYMENT-SIGNATURE")
+                                  : "none", n);
 
-    return NGX_OK;
+    return n > 1 ? NGX_DECLINED : NGX_OK;
 }
 
 
@@ -410,8 +430,11 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
 {
     ngx_http_axon_x402_ctx_t  *x = data;
 
-    json_t     *all, *profiles, *accepts;
-    ngx_int_t   rc;
+    json_t                    *all, *profiles, *accepts;
+    ngx_int_t                  rc;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
@@ -463,13 +486,13 @@ ngx_http_axon_x402_profiles_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    if (x->minutes == 0 || (x->header.data == NULL && !x->v1)) {
+    if (x->minutes == 0 || x->header.data == NULL) {
         rc = ngx_http_axon_x402_required(r, x, accepts, NULL, NULL);
         ngx_http_axon_finalize(r, rc);
         return;
     }
 
-    if (x->header.data == NULL) {
+    if (x->v1 && !alcf->x402_v1) {
         rc = ngx_http_axon_x402_required(r, x, accepts,
                                          "invalid_x402_version",
                                          "this gate speaks x402 version 2: "
@@ -688,7 +711,10 @@ ngx_http_axon_x402_required(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, json_t *accepts, const char *code,
     const char *message)
 {
-    json_t  *pr, *body, *resource;
+    json_t                    *pr, *body, *resource;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
     resource = ngx_http_axon_x402_resource(r, x);
 
@@ -711,6 +737,14 @@ ngx_http_axon_x402_required(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (alcf->x402_v1) {
+        body = ngx_http_axon_x402_v1_body(r, x, pr, code, message);
+        json_decref(pr);
+
+        return body ? ngx_http_axon_send_json(r, 402, body)
+                    : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     body = json_deep_copy(pr);
     json_decref(pr);
 
@@ -727,6 +761,142 @@ ngx_http_axon_x402_required(ngx_http_request_t *r,
                                             "see PAYMENT-REQUIRED"));
 
     return ngx_http_axon_send_json(r, 402, body);
+}
+
+
+/*
+ * Version 1's 402 body, from version 2's PaymentRequired pr: {x402Version:
+ * 1, error (the code), message, accepts} with each offer as version 1
+ * writes it; on the discovery path, the discovery document of version 1
+ * around it.
+ */
+
+static json_t *
+ngx_http_axon_x402_v1_body(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *pr, const char *code,
+    const char *message)
+{
+    size_t   i;
+    json_t  *body, *accepts, *req, *v1;
+
+    accepts = json_array();
+    if (accepts == NULL) {
+        return NULL;
+    }
+
+    json_array_foreach(json_object_get(pr, "accepts"), i, req) {
+        v1 = ngx_http_axon_x402_v1_requirement(r, req,
+                                               json_object_get(pr,
+                                                               "resource"));
+        if (v1 == NULL || json_array_append_new(accepts, v1) != 0) {
+            json_decref(accepts);
+            return NULL;
+        }
+    }
+
+    body = json_pack("{s:i, s:s, s:s, s:o}",
+                     "x402Version", 1,
+                     "error", code ? code : "payment_required",
+                     "message", message ? message
+                                        : "pay with x402: version 1 in "
+                                          "X-PAYMENT (accepts here), "
+                                          "version 2 in PAYMENT-SIGNATURE "
+                                          "(see PAYMENT-REQUIRED)",
+                     "accepts", accepts);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    if (x->discovery && ngx_http_axon_x402_v1_discovery(r, body) != NGX_OK) {
+        json_decref(body);
+        return NULL;
+    }
+
+    return body;
+}
+
+
+/* one offer as version 1 writes it: the amount, the resource, a name */
+
+static json_t *
+ngx_http_axon_x402_v1_requirement(ngx_http_request_t *r, json_t *req,
+    json_t *resource)
+{
+    u_char                    *p;
+    u_char                     text[128];
+    json_t                    *extra;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    extra = json_object_get(req, "extra");
+
+    p = ngx_snprintf(text, sizeof(text) - 1,
+                     "an SSH GPU session: profile %s, %L minutes",
+                     json_string_value(json_object_get(extra, "profile")),
+                     (int64_t) json_integer_value(json_object_get(extra,
+                                                                  "minutes")));
+    *p = '\0';
+
+    return json_pack("{s:O, s:s, s:O, s:O, s:s, s:s, s:O, s:O, s:O, s:O}",
+                     "scheme", json_object_get(req, "scheme"),
+                     "network", axon_x402_network_name(alcf->x402_chain_id),
+                     "maxAmountRequired", json_object_get(req, "amount"),
+                     "resource", json_object_get(resource, "url"),
+                     "description", (char *) text,
+                     "mimeType", "application/json",
+                     "payTo", json_object_get(req, "payTo"),
+                     "maxTimeoutSeconds",
+                     json_object_get(req, "maxTimeoutSeconds"),
+                     "asset", json_object_get(req, "asset"),
+                     "extra", extra);
+}
+
+
+/*
+ * GET /.well-known/x402 as the original gate's clients read it: a name,
+ * what it sells, the offers, the endpoints and a session's course
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_v1_discovery(ngx_http_request_t *r, json_t *body)
+{
+    json_t  *doc;
+
+    doc = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[s, s, s, s], "
+                    "s:[s, s]}",
+        "name", "AxonOS GPU compute",
+        "description", "exclusive GPU containers reached over SSH, paid "
+                       "per session with USDC (x402, EIP-3009)",
+        "endpoints",
+          "offers", "GET /api/x402/session",
+          "session", "POST /api/x402/session {\"profile\", \"minutes\", "
+                     "\"ssh_public_key\"[, \"session_id\"]} with "
+                     "X-PAYMENT (version 1) or PAYMENT-SIGNATURE "
+                     "(version 2)",
+          "payment", "GET /api/x402/payment/{payment_id}",
+          "release", "POST /api/release (auth_token as Bearer)",
+        "session_lifecycle",
+          "the unpaid POST answers 402 with the offer asked for",
+          "the paid POST is checked, settled on chain and credited once",
+          "200: ssh_command, auth_token, expires_at; 202: ask status_url",
+          "the session ends at expires_at, or at POST /api/release, "
+          "the unused minutes kept as credit",
+        "notes",
+          "one authorization pays once, whichever version carries it",
+          "version 2 reads PAYMENT-REQUIRED; version 1 this body");
+    if (doc == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (json_object_update(body, doc) != 0) {
+        json_decref(doc);
+        return NGX_ERROR;
+    }
+
+    json_decref(doc);
+
+    return NGX_OK;
 }
 
 
@@ -786,6 +956,8 @@ ngx_http_axon_x402_refuse(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 {
     json_t  *a;
 
+    ngx_http_axon_count(x402[NGX_HTTP_AXON_X402_REFUSED]);
+
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "axon: x402: payment refused: %s (%s), payer %s",
                   code, message, x->payer[0] ? x->payer : "unknown");
@@ -802,6 +974,8 @@ ngx_http_axon_x402_refuse(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 ngx_int_t
 ngx_http_axon_x402_malformed(ngx_http_request_t *r, const char *message)
 {
+    ngx_http_axon_count(x402[NGX_HTTP_AXON_X402_MALFORMED]);
+
     return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                     "invalid_payment_header", message);
 }

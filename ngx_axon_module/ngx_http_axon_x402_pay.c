@@ -1,6 +1,7 @@
 /*
- * x402: a payment.  POST /api/x402/session with PAYMENT-SIGNATURE (or
- * X-PAYMENT, version 1's name) whose offer matched
+ * x402: a payment.  POST /api/x402/session with PAYMENT-SIGNATURE (or,
+ * with axon_x402_v1, version 1's X-PAYMENT, put in version 2's form
+ * first: one check, one record, one settlement) whose offer matched
  * (ngx_http_axon_x402_offers.c): the payment is checked here
  * (axon_x402_check(), no I/O), recorded and queued for the worker (job
  * x402.pay, lua/x402_pay.lua), then waited for, polling its record, up to
@@ -21,6 +22,8 @@
 
 static json_t *ngx_http_axon_x402_decode(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, ngx_int_t *answer);
+static json_t *ngx_http_axon_x402_v1(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, json_t *payload, ngx_int_t *answer);
 static ngx_int_t ngx_http_axon_x402_record(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, json_t *payload, const u_char *hash,
     uint64_t before);
@@ -112,9 +115,18 @@ ngx_http_axon_x402_pay(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x)
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
+    answer = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
     payload = ngx_http_axon_x402_decode(r, x, &answer);
     if (payload == NULL) {
         return answer;
+    }
+
+    if (x->v1) {
+        payload = ngx_http_axon_x402_v1(r, x, payload, &answer);
+        if (payload == NULL) {
+            return answer;
+        }
     }
 
     t.network = (const char *) alcf->x402_network.data;
@@ -229,16 +241,18 @@ ngx_http_axon_x402_decode(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     ngx_str_t   dst;
 
     if (x->header.len > NGX_HTTP_AXON_X402_HEADER_MAX) {
-        *answer = ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is too "
-                                                  "large");
+        *answer = ngx_http_axon_x402_malformed(r, x->v1
+                                           ? "X-PAYMENT is too large"
+                                           : "PAYMENT-SIGNATURE is too large");
         return NULL;
     }
 
     if (!axon_x402_base64_form((const char *) x->header.data,
                                x->header.len))
     {
-        *answer = ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not "
-                                                  "base64");
+        *answer = ngx_http_axon_x402_malformed(r, x->v1
+                                           ? "X-PAYMENT is not base64"
+                                           : "PAYMENT-SIGNATURE is not base64");
         return NULL;
     }
 
@@ -249,8 +263,9 @@ ngx_http_axon_x402_decode(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     }
 
     if (ngx_decode_base64(&dst, &x->header) != NGX_OK) {
-        *answer = ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not "
-                                                  "base64");
+        *answer = ngx_http_axon_x402_malformed(r, x->v1
+                                           ? "X-PAYMENT is not base64"
+                                           : "PAYMENT-SIGNATURE is not base64");
         return NULL;
     }
 
@@ -259,12 +274,58 @@ ngx_http_axon_x402_decode(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 
     if (!json_is_object(payload)) {
         json_decref(payload);
-        *answer = ngx_http_axon_x402_malformed(r, "PAYMENT-SIGNATURE is not a "
-                                                  "JSON object");
+        *answer = ngx_http_axon_x402_malformed(r, x->v1
+                                           ? "X-PAYMENT is not a JSON object"
+                                           : "PAYMENT-SIGNATURE is not a JSON "
+                                             "object");
         return NULL;
     }
 
     return payload;
+}
+
+
+/*
+ * X-PAYMENT's version 1 payment in version 2's form, with the offer it
+ * pays (axon_x402_from_v1()); payload is released.  The new object, or
+ * NULL and *answer.
+ */
+
+static json_t *
+ngx_http_axon_x402_v1(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
+    json_t *payload, ngx_int_t *answer)
+{
+    int                        rc;
+    json_t                    *v2, *jv;
+    const char                *code, *why;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    jv = json_object_get(payload, "x402Version");
+
+    if (!json_is_integer(jv) || json_integer_value(jv) != 1) {
+        json_decref(payload);
+        *answer = ngx_http_axon_x402_refuse(r, x, "invalid_x402_version",
+                                            "X-PAYMENT carries x402 "
+                                            "version 1; version 2 goes in "
+                                            "PAYMENT-SIGNATURE");
+        return NULL;
+    }
+
+    rc = axon_x402_from_v1(&v2, payload, x->requirement,
+                           axon_x402_network_name(alcf->x402_chain_id),
+                           &code, &why);
+    json_decref(payload);
+
+    if (rc != AXON_X402_OK) {
+        *answer = rc == AXON_X402_REFUSED
+                  ? ngx_http_axon_x402_refuse(r, x, code, why)
+                  : ngx_http_axon_x402_malformed(r, why);
+        return NULL;
+    }
+
+    return v2;
 }
 
 
@@ -509,6 +570,8 @@ ngx_http_axon_x402_busy(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     static ngx_str_t  name = ngx_string("Retry-After");
     static ngx_str_t  value = ngx_string("10");
 
+    ngx_http_axon_count(x402[NGX_HTTP_AXON_X402_BUSY]);
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "axon: x402: payment %s of %s refused: %s payments are "
                   "pending settlement already", x->nonce, x->payer,
@@ -593,6 +656,8 @@ ngx_http_axon_x402_pay_reply(ngx_http_request_t *r, redisReply *reply,
                   "axon: x402: payment %s queued: payer %s, profile %V, "
                   "%i minutes, amount %s", x->nonce, x->payer, &x->profile,
                   x->minutes, x->amount);
+
+    ngx_http_axon_count(x402[NGX_HTTP_AXON_X402_QUEUED]);
 
     x->until = ngx_current_msec + alcf->x402_wait;
 
@@ -702,7 +767,10 @@ ngx_http_axon_x402_field(redisReply *hash, const char *name, ngx_str_t *out)
 }
 
 
-/* PAYMENT-RESPONSE: the SettleResponse; reason NULL when it settled */
+/*
+ * PAYMENT-RESPONSE: the SettleResponse; reason NULL when it settled.  To
+ * version 1's X-PAYMENT, X-PAYMENT-RESPONSE with the network's name.
+ */
 
 static ngx_int_t
 ngx_http_axon_x402_settled(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
@@ -714,12 +782,22 @@ ngx_http_axon_x402_settled(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
 
-    settle = json_pack("{s:b, s:s#, s:s#, s:s}",
-                       "success", reason == NULL,
-                       "transaction", tx->data, tx->len,
-                       "network", alcf->x402_network.data,
-                       alcf->x402_network.len,
-                       "payer", x->payer);
+    if (x->v1) {
+        settle = json_pack("{s:b, s:s#, s:s, s:s}",
+                           "success", reason == NULL,
+                           "transaction", tx->data, tx->len,
+                           "network",
+                           axon_x402_network_name(alcf->x402_chain_id),
+                           "payer", x->payer);
+    } else {
+        settle = json_pack("{s:b, s:s#, s:s#, s:s}",
+                           "success", reason == NULL,
+                           "transaction", tx->data, tx->len,
+                           "network", alcf->x402_network.data,
+                           alcf->x402_network.len,
+                           "payer", x->payer);
+    }
+
     if (settle == NULL) {
         return NGX_ERROR;
     }
@@ -734,7 +812,8 @@ ngx_http_axon_x402_settled(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_axon_x402_header(r, "PAYMENT-RESPONSE", settle);
+    rc = ngx_http_axon_x402_header(r, x->v1 ? "X-PAYMENT-RESPONSE"
+                                            : "PAYMENT-RESPONSE", settle);
     json_decref(settle);
 
     return rc;

@@ -94,7 +94,7 @@ const bad = [
     ['a token cache in a server', '', 'axon_token_cache 1m;', /"axon_token_cache" directive is not allowed here/],
     ['axon_gate with a bad value', '', 'location /g/ { axon_gate yes; }', /"axon_gate" directive must be "on", "off" or "session"/],
     ['an activity interval under a second', '', 'location /g/ { axon_gate session; axon_activity_interval 100ms; }', /"axon_activity_interval" must be at least 1s/],
-    ['an x402 network that is not eip155:N', 'axon_x402_network base;', '', /"axon_x402_network" directive must be eip155:CHAIN_ID/],
+    ['an x402 network that is not eip155:N or a name', 'axon_x402_network mainnet;', '', /"axon_x402_network" directive must be eip155:CHAIN_ID \(eip155:8453 is Base\) or a name of x402 version 1/],
     ['an x402 network of chain 0', 'axon_x402_network eip155:0;', '', /"axon_x402_network" directive must be eip155:CHAIN_ID/],
     ['an x402 asset with a bad address', 'axon_x402_asset 0x1234 "USD Coin" 2;', '', /"axon_x402_asset" directive needs the token's address/],
     ['an x402 asset with a wrong checksum', 'axon_x402_asset 0x833589FCD6eDb6E08f4c7C32D4f71b54bdA02913 "USD Coin" 2;', '', /"axon_x402_asset" directive needs the token's address/],
@@ -111,6 +111,7 @@ const bad = [
     ['x402 without an asset', 'axon_x402_network eip155:1; axon_x402_pay_to 0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0; axon_x402_price 1;', '', /"axon_x402_network" needs "axon_x402_asset"/],
     ['x402 without payTo', 'axon_x402_network eip155:1; axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin" 2; axon_x402_price 1;', '', /"axon_x402_network" needs "axon_x402_pay_to"/],
     ['x402 without a price', 'axon_x402_network eip155:1; axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin" 2; axon_x402_pay_to 0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0;', '', /"axon_x402_network" needs "axon_x402_price"/],
+    ['x402 version 1 on a chain it has no name for', X402.replace('eip155:8453', 'eip155:1337') + ' axon_x402_v1 on;', '', /"axon_x402_v1" needs a network that x402 version 1 names \(base, base-sepolia, polygon, \.\.\.\): eip155:1337 has no name there/],
     ['x402 network twice', 'axon_x402_network eip155:1; axon_x402_network eip155:2;', '', /"axon_x402_network" directive is duplicate/],
     ['axon_x402_network in a location', '', 'location /x/ { axon_x402_network eip155:1; }', /"axon_x402_network" directive is not allowed here/],
     ['axon_x402_discovery with a relative path', '', 'location = /.well-known/x402 { axon_x402_discovery api/x402; }', /"axon_x402_discovery" directive takes the path/],
@@ -172,6 +173,11 @@ test('x402 passes in http and in a server, with discovery', () => {
                    'location = /.well-known/x402 { axon_x402_discovery; }');
     assert.ok(r.ok, r.out);
     r = nginxT('', X402 + ' location = /.well-known/x402 { axon_x402_discovery /api/x402/session; }');
+    assert.ok(r.ok, r.out);
+    // version 1: a network by its version 1 name, and X-PAYMENT taken
+    r = nginxT(X402.replace('eip155:8453', 'base-sepolia') + ' axon_x402_v1 on;');
+    assert.ok(r.ok, r.out);
+    r = nginxT(X402 + ' axon_x402_v1 on;');
     assert.ok(r.ok, r.out);
 });
 

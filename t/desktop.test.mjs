@@ -18,6 +18,9 @@ const run = promisify(execFile);
 const { ref: image, skip } = sessionImage('desktop');
 
 const id = 910000000 + (process.pid % 100000) * 100;
+// a prefix of its own: its home volume is this run's, not a real stack's
+const prefix = `axgt-desk${process.pid}-`;
+const wallet = '0x00000000000000000000000000000000000000dd';
 let dir, cfg, session;
 
 before(async () => {
@@ -32,8 +35,9 @@ before(async () => {
         'launcher_gpu_args ""',
         'launcher_args "--pull never"',
         'launcher_stop_grace 2s',
+        `launcher_prefix ${prefix}`,
     ].join('\n') + '\n');
-    const r = await run(join(BUILD, 'axon-launch'), ['-c', cfg, 'start', String(id), '0x00000000000000000000000000000000000000dd'],
+    const r = await run(join(BUILD, 'axon-launch'), ['-c', cfg, 'start', String(id), wallet],
         { env: { ...penv, AXON_VNC_PASSWORD: 's3cret12' } });
     session = JSON.parse(r.stdout);
 });
@@ -42,7 +46,8 @@ const single = `axon-single-desktop-${process.pid}`;
 
 after(async () => {
     if (skip) return;
-    spawnSync('podman', ['rm', '-f', '-t', '0', `axgt-session-${id}`], { env: penv });
+    spawnSync('podman', ['rm', '-f', '-t', '0', `${prefix}${id}`], { env: penv });
+    spawnSync('podman', ['volume', 'rm', '-f', `${prefix}home-${wallet}`], { env: penv });
     spawnSync('podman', ['rm', '-f', '-t', '0', single], { env: penv });
     rmSync(dir, { recursive: true, force: true });
 });
@@ -51,6 +56,14 @@ test('the desktop serves the noVNC client', { skip }, async () => {
     const res = await fetch(`http://127.0.0.1:${session.port}/vnc.html`);
     assert.equal(res.status, 200);
     assert.match(await res.text(), /noVNC/);
+});
+
+test('its home is the wallet\'s volume: the image\'s skeleton, aXonian\'s own', { skip }, async () => {
+    const mounts = spawnSync('podman', ['inspect', '--format', '{{json .Mounts}}', session.name], { env: penv });
+    assert.match(mounts.stdout.toString(), new RegExp(`"Name":"${prefix}home-${wallet}".*"Destination":"/home/aXonian"`));
+    const ls = spawnSync('podman', ['exec', '--user', 'aXonian', session.name, 'sh', '-c',
+                                    'touch ~/w && stat -c %U ~ ~/w ~/.bashrc ~/.vncpasswd'], { env: penv });
+    assert.equal(ls.stdout.toString().trim(), 'aXonian\naXonian\naXonian\naXonian', ls.stderr.toString());
 });
 
 test('its WebSocket speaks VNC (RFB 3.8) from the XFCE display', { skip }, async () => {

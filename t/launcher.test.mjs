@@ -47,6 +47,9 @@ function conf(extra = {}) {
         launcher_timeout: '20s',
         launcher_ready_timeout: '20s',
         launcher_stop_grace: '2s',
+        // no home volumes: these wallets are not addresses, and the
+        // default prefix's volumes would be a real stack's (t/home.test.mjs)
+        home_keep: '0',
         ...extra,
     };
     const path = join(dir, `worker-${++confs}.conf`);
@@ -260,19 +263,92 @@ test('a docker binary that is not there is a clean error', async () => {
     assert.match(s.err, /cannot run ".*no-docker": No such file or directory/);
 });
 
+test('a home volume: made at the first start, labelled, with the image\'s home; kept by stop; home-rm not while used', async () => {
+    const prefix = `axgt-lt${process.pid}-`;
+    const cfg = conf({ home_keep: '7d', launcher_prefix: prefix,
+                       launcher_args: '--pull never --label axon.test=home' });
+    const wallet = `0x${'ab'.repeat(20)}`;
+    const name = `${prefix}home-${wallet}`;
+    const ids = [nextId(), nextId()];
+    try {
+        const s = await launch(cfg, 'start', String(ids[0]), wallet);
+        assert.equal(s.code, 0, s.err);
+        assert.deepEqual(JSON.parse(podman('volume', 'inspect', '--format', '{{json .Labels}}', name).out),
+                         { 'axon.home': wallet, 'axon.test': 'home' });
+        // the image's home, its owner with it: uid 1000 writes there
+        const w = podman('exec', '--user', '1000', `${prefix}${ids[0]}`, 'sh', '-c',
+                         'echo kept > /home/aXonian/f && stat -c %u /home/aXonian');
+        assert.equal(w.out, '1000', w.err);
+        assert.deepEqual((await launch(cfg, 'homes')).json, [{ name, wallet }]);
+
+        // used by a container: the runtime refuses, the volume stays
+        const busy = await launch(cfg, 'home-rm', wallet);
+        assert.equal(busy.code, 1);
+        assert.match(busy.err, /podman volume rm: exit \d+: .*(in use|being used)/);
+        assert.ok(podman('volume', 'exists', name).ok);
+
+        // stop keeps it: the wallet's next container has the file
+        assert.equal((await launch(cfg, 'stop', String(ids[0]))).code, 0);
+        const again = await launch(cfg, 'start', String(ids[1]), wallet);
+        assert.equal(again.code, 0, again.err);
+        assert.equal(podman('exec', `${prefix}${ids[1]}`, 'cat', '/home/aXonian/f').out, 'kept');
+        assert.equal((await launch(cfg, 'stop', String(ids[1]))).code, 0);
+
+        const rm = await launch(cfg, 'home-rm', wallet);
+        assert.equal(rm.code, 0, rm.err);
+        assert.equal(podman('volume', 'exists', name).ok, false);
+        assert.deepEqual((await launch(cfg, 'homes')).json, []);
+        // gone is done; a wallet that is not an address names no volume
+        assert.equal((await launch(cfg, 'home-rm', wallet)).code, 0);
+        const bad = await launch(cfg, 'start', String(nextId()), '0x1');
+        assert.equal(bad.code, 1);
+        assert.match(bad.err, /wallet "0x1" names no home volume/);
+    } finally {
+        for (const id of ids) podman('rm', '-f', '-t', '0', `${prefix}${id}`);
+        podman('volume', 'rm', '-f', name);
+    }
+});
+
+test('home_size where the runtime has no size for a volume: the launch fails saying so', async (t) => {
+    const root = podman('info', '--format', '{{.Store.GraphRoot}}').out;
+    const fs = spawnSync('stat', ['-f', '-c', '%T', root]).stdout.toString().trim();
+    if (fs === 'xfs') return t.skip('volumes on XFS: project quotas may give them a size');
+    const prefix = `axgt-ls${process.pid}-`;
+    const cfg = conf({ home_keep: '7d', launcher_prefix: prefix, home_size: '1g' });
+    const wallet = `0x${'cd'.repeat(20)}`;
+    const id = nextId();
+    try {
+        const s = await launch(cfg, 'start', String(id), wallet);
+        assert.equal(s.code, 1);
+        assert.match(s.err, /podman volume create: exit \d+: .*size.*not supported/);
+        assert.equal(podman('container', 'exists', `${prefix}${id}`).ok, false);
+        assert.equal(podman('volume', 'exists', `${prefix}home-${wallet}`).ok, false);
+    } finally {
+        podman('rm', '-f', '-t', '0', `${prefix}${id}`);
+        podman('volume', 'rm', '-f', `${prefix}home-${wallet}`);
+    }
+});
+
 test('the local stack\'s worker.conf launches the test image; axon-stack down removes it', async () => {
     // `stop worker` writes the stack's configuration and starts nothing
     const stack = join(ROOT, 'scripts/axon-stack');
     const var_ = mkdtempSync(join(tmpdir(), 'axon-stack-'));
-    const env = { ...process.env, AXON_VAR: var_, AXON_BUILD: BUILD };
+    // the stack's own default is the desktop image: the tests name theirs
+    const env = { ...process.env, AXON_VAR: var_, AXON_BUILD: BUILD,
+                  AXON_SESSION_IMAGE: image, AXON_SESSION_PORT: '8080' };
     const id = nextId();
     try {
         await run(stack, ['stop', 'worker'], { env });
-        const s = await launch(join(var_, 'worker.conf'), 'start', String(id), '0x1');
+        const s = await launch(join(var_, 'worker.conf'), 'start', String(id), `0x${'e'.repeat(40)}`);
         assert.equal(s.code, 0, s.err);
         assert.match(await get(s.json.port), new RegExp(`^session=${id}\n`));
+        // the wallet's home volume carries the stack's label, as the container does
+        assert.match(podman('volume', 'ls', '-q', '--filter', `label=axon.stack=${var_}`).out,
+                     new RegExp(`-home-0x${'e'.repeat(40)}$`));
     } finally {
         await run(stack, ['down'], { env });
+        const vols = podman('volume', 'ls', '-q', '--filter', `label=axon.stack=${var_}`).out;
+        if (vols) podman('volume', 'rm', '-f', ...vols.split('\n'));
         rmSync(var_, { recursive: true, force: true });
     }
     assert.equal(podman('container', 'exists', `axgt-session-${id}`).ok, false);

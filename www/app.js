@@ -707,11 +707,15 @@ function stateSentence() {
     if (wrongChain !== null && config) return `Your wallet is on another network (chain ${wrongChain}); buying minutes asks it to switch to ${chainName()}.`;
     if (buying) return 'Your payment is being confirmed: the minutes are credited after the last confirmation.';
     if (!me.balance_minutes) {
-        return (config && config.deposits) ? 'You have no credit minutes: buy minutes below, then claim a profile.'
-                                           : 'You have no credit minutes: ask the operator how to buy them.';
+        const kept = me.home_kept_until
+            ? ` Your files are kept until ${new Date(me.home_kept_until * 1000).toLocaleDateString()}.` : '';
+        return ((config && config.deposits) ? 'You have no credit minutes: buy minutes below, then claim a profile.'
+                                            : 'You have no credit minutes: ask the operator how to buy them.') + kept;
     }
     if (lastSession && lastSession.status === 'ended') {
-        return `Your last session ended${lastSession.end_reason ? ` (${lastSession.end_reason.replace(/_/g, ' ')})` : ''}: claim a profile to start another.`;
+        const kept = me.home_kept_until
+            ? ` Your files are kept until ${new Date(me.home_kept_until * 1000).toLocaleDateString()}.` : '';
+        return `Your last session ended${lastSession.end_reason ? ` (${lastSession.end_reason.replace(/_/g, ' ')})` : ''}: claim a profile to start another.${kept}`;
     }
     return 'Choose a profile and claim it: a desktop starts in about a minute.';
 }

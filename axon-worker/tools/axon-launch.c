@@ -8,11 +8,14 @@
  *   axon-launch -c FILE start SESSION WALLET [--ssh KEY] [--gpus 0,1]
  *   axon-launch -c FILE stop SESSION
  *   axon-launch -c FILE list
+ *   axon-launch -c FILE homes
+ *   axon-launch -c FILE home-rm WALLET
  *
  * start waits until the container answers, as a launch does.  A desktop
  * gets the VNC password in $AXON_VNC_PASSWORD if set (from the
  * environment, as the worker passes it: never in an argv).  Each prints
- * JSON on stdout (start: the container; list: an array); errors go to
+ * JSON on stdout (start: the container; list, homes: an array; home-rm:
+ * nothing, the wallet's home volume is gone, or was); errors go to
  * stderr with exit 1; a bad configuration exits 78.
  */
 
@@ -31,6 +34,7 @@
 static int aw_launch_start(aw_launcher_t *l, char **argv,
     const char *ssh_key, int *gpus, int ngpus);
 static int aw_launch_list(aw_launcher_t *l);
+static int aw_launch_homes(aw_launcher_t *l);
 static void aw_print_json(json_t *j);
 static json_t *aw_container_json(const aw_container_t *c);
 static int aw_parse_gpus(const char *s, int *gpus, int *n);
@@ -82,7 +86,9 @@ main(int argc, char **argv)
             printf("usage: axon-launch -c FILE start SESSION WALLET "
                    "[--ssh KEY] [--gpus 0,1]\n"
                    "       axon-launch -c FILE stop SESSION\n"
-                   "       axon-launch -c FILE list\n");
+                   "       axon-launch -c FILE list\n"
+                   "       axon-launch -c FILE homes\n"
+                   "       axon-launch -c FILE home-rm WALLET\n");
             return AW_EXIT_OK;
 
         default:
@@ -119,6 +125,14 @@ main(int argc, char **argv)
 
     } else if (strcmp(cmd, "list") == 0 && argc - optind == 1) {
         rc = aw_launch_list(&l);
+
+    } else if (strcmp(cmd, "homes") == 0 && argc - optind == 1) {
+        rc = aw_launch_homes(&l);
+
+    } else if (strcmp(cmd, "home-rm") == 0 && argc - optind == 2) {
+        if (l.ops->home_remove(&l, argv[optind + 1]) == AW_OK) {
+            rc = AW_EXIT_OK;
+        }
 
     } else {
         fprintf(stderr, "axon-launch: bad command line (-h)\n");
@@ -187,6 +201,32 @@ aw_launch_list(aw_launcher_t *l)
 
     for (i = 0; i < n; i++) {
         json_array_append_new(j, aw_container_json(&list[i]));
+    }
+
+    aw_print_json(j);
+    free(list);
+
+    return AW_EXIT_OK;
+}
+
+
+static int
+aw_launch_homes(aw_launcher_t *l)
+{
+    size_t      i, n;
+    json_t     *j;
+    aw_home_t  *list;
+
+    if (l->ops->homes(l, &list, &n) != AW_OK) {
+        return AW_EXIT_FAILURE;
+    }
+
+    j = json_array();
+
+    for (i = 0; i < n; i++) {
+        json_array_append_new(j, json_pack("{s:s, s:s}", "name",
+                                           list[i].name, "wallet",
+                                           list[i].wallet));
     }
 
     aw_print_json(j);

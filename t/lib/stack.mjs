@@ -45,6 +45,22 @@ export function portIsFree(port) {
     });
 }
 
+// The images a test stack's sessions launch, unless the environment names
+// others: the test image on 8080 for desktop sessions (axon-stack's own
+// default, the desktop image, it would build when missing), and the SSH
+// image; named, axon-stack builds none.
+export function testImages() {
+    const ref = (name) => {
+        const f = join(BUILD, 'images', `${name}.ref`);
+        return existsSync(f) ? readFileSync(f, 'utf8').trim() : `axon-session-${name}:latest`;
+    };
+    return {
+        AXON_SESSION_IMAGE: process.env.AXON_SESSION_IMAGE || ref('test'),
+        AXON_SESSION_PORT: process.env.AXON_SESSION_PORT || '8080',
+        AXON_SSH_IMAGE: process.env.AXON_SSH_IMAGE || ref('ssh'),
+    };
+}
+
 // Log lines that fail a test wherever they appear.
 const BAD = /\[(alert|emerg)\]|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
 
@@ -67,7 +83,8 @@ export class Stack {
     // opts.sessions: the worker runs GPU sessions (scheduler, billing, the
     // reconcile sweep's container listings); off unless a test needs them
     // opts.env: more environment for scripts/axon-stack (AXON_SESSION_IMAGE,
-    // AXON_SESSION_PORT: the image the worker launches and its port)
+    // AXON_SESSION_PORT: the image the worker launches and its port; a key
+    // set to undefined is not passed)
     constructor(opts = {}) {
         this.opts = opts;
         this.dir = mkdtempSync(join(tmpdir(), 'axon-t-'));
@@ -94,6 +111,7 @@ export class Stack {
                 + (this.opts.sessions ? await this.portPool() : 'sessions off\n')
                 + (this.opts.workerConf || ''),
             AXON_CHAIN: this.opts.chain ? '1' : '0',
+            ...testImages(),
             ...(this.opts.env || {}),
         };
         if (this.opts.chain) {
@@ -267,11 +285,21 @@ export class Stack {
 
     pid(name) { return Number(readFileSync(join(this.dir, 'run', `${name}.pid`), 'utf8')); }
 
+    // The wallets' home volumes this stack's worker made (labelled with
+    // the stack, as its containers are): home_keep would keep them days.
+    removeHomes() {
+        const env = { ...process.env, CONTAINERS_CONF: join(ROOT, 'conf/podman/containers.conf') };
+        const ls = spawnSync('podman', ['volume', 'ls', '-q', '--filter', `label=axon.stack=${this.dir}`], { env });
+        const names = (ls.stdout || '').toString().split('\n').filter(Boolean);
+        if (names.length) spawnSync('podman', ['volume', 'rm', '-f', ...names], { env });
+    }
+
     // Stops everything; throws if a log has [alert]/[emerg]/sanitizer lines.
     async stop() {
         if (!this.env) return;
         this.provider?.destroy();
         await this.stack('down').catch(() => {});
+        if (this.opts.sessions) this.removeHomes();
         const bad = badLogLines(this.logs);
         if (bad.length === 0 && !process.env.AXON_KEEP) {
             rmSync(this.dir, { recursive: true, force: true });

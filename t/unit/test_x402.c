@@ -51,6 +51,10 @@ static void sign(char *out, const uint8_t key[32],
     const axon_eip3009_auth_t *a);
 static void test_checks(void);
 static void test_read_exact(void);
+static void v1_case(int line, const char *name, const char *scheme,
+    const char *network, int drop_payload, const char *network_name,
+    int want_rc, const char *want_code);
+static void test_v1(void);
 static void test_base64_form(void);
 static void test_base64_decode(void);
 
@@ -99,6 +103,7 @@ main(int argc, char **argv)
 
     test_checks();
     test_read_exact();
+    test_v1();
     test_base64_form();
     test_base64_decode();
 
@@ -358,6 +363,96 @@ test_read_exact(void)
     }
 
     json_decref(j);
+}
+
+
+/*
+ * Version 1: X-PAYMENT {x402Version: 1, scheme, network (a name),
+ * payload} in version 2's form with the offer it pays, then the one
+ * check; and the network names both ways.
+ */
+
+static void
+v1_case(int line, const char *name, const char *scheme, const char *network,
+    int drop_payload, const char *network_name, int want_rc,
+    const char *want_code)
+{
+    pay_t                good = { "exact", NETWORK, AMOUNT, PAY_TO, AMOUNT,
+                                  NOW - 600, NOW + 200, NONCE, 2, 0, 0 };
+    int                  rc;
+    json_t              *j, *accepted, *v2;
+    const char          *code, *why;
+    axon_x402_payment_t  out;
+
+    j = payment(&good);
+    accepted = json_incref(json_object_get(j, "accepted"));
+    json_object_del(j, "accepted");
+    json_object_set_new(j, "x402Version", json_integer(1));
+    json_object_set_new(j, "scheme", json_string(scheme));
+    json_object_set_new(j, "network", json_string(network));
+
+    if (drop_payload) {
+        json_object_del(j, "payload");
+    }
+
+    rc = axon_x402_from_v1(&v2, j, accepted, network_name, &code, &why);
+
+    if (rc == AXON_X402_OK) {
+        rc = axon_x402_check(&out, v2, &terms, NOW, &code, &why);
+        json_decref(v2);
+    }
+
+    if (rc == want_rc
+        && (want_code == NULL ? code == NULL
+                              : code && strcmp(code, want_code) == 0)
+        && (rc == AXON_X402_OK ? strcmp(out.nonce, NONCE) == 0
+                               : why != NULL))
+    {
+        passed++;
+
+    } else {
+        failed++;
+        printf("%s:%d: FAIL v1 %s: rc %d, %s (%s)\n", __FILE__, line, name,
+               rc, code ? code : "-", why ? why : "-");
+    }
+
+    json_decref(accepted);
+    json_decref(j);
+}
+
+
+static void
+test_v1(void)
+{
+    v1_case(__LINE__, "good", "exact", "base", 0, "base", AXON_X402_OK,
+            NULL);
+    v1_case(__LINE__, "scheme", "upto", "base", 0, "base",
+            AXON_X402_REFUSED, "invalid_exact_evm_scheme");
+    v1_case(__LINE__, "network", "exact", "base-sepolia", 0, "base",
+            AXON_X402_REFUSED, "invalid_exact_evm_network_mismatch");
+    v1_case(__LINE__, "CAIP-2 network", "exact", NETWORK, 0, "base",
+            AXON_X402_REFUSED, "invalid_exact_evm_network_mismatch");
+    v1_case(__LINE__, "unnamed chain", "exact", "base", 0, NULL,
+            AXON_X402_REFUSED, "invalid_exact_evm_network_mismatch");
+    v1_case(__LINE__, "no payload", "exact", "base", 1, "base",
+            AXON_X402_MALFORMED, NULL);
+
+    if (axon_x402_network_name(84532)
+        && strcmp(axon_x402_network_name(84532), "base-sepolia") == 0
+        && strcmp(axon_x402_network_name(8453), "base") == 0
+        && axon_x402_network_name(1337) == NULL
+        && axon_x402_network_chain("base", 4) == 8453
+        && axon_x402_network_chain("polygon", 7) == 137
+        && axon_x402_network_chain("base-sepolia", 12) == 84532
+        && axon_x402_network_chain("bas", 3) == 0
+        && axon_x402_network_chain("eip155:8453", 11) == 0)
+    {
+        passed++;
+
+    } else {
+        failed++;
+        printf("%s:%d: FAIL network names\n", __FILE__, __LINE__);
+    }
 }
 
 
