@@ -119,6 +119,7 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
 
 
 static ngx_http_axon_route_t *ngx_http_axon_api_route(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_axon_api_metric(ngx_http_axon_route_t *rt);
 
 
 static ngx_uint_t ngx_http_axon_is_json(ngx_http_request_t *r);
@@ -145,8 +146,7 @@ ngx_http_axon_api_handler(ngx_http_request_t *r)
                    "axon api: \"%V\" routed to %V", &r->uri,
                    rt ? &rt->path : &ngx_http_axon_no_route);
 
-    ngx_http_axon_metrics_route(r, rt ? NGX_HTTP_AXON_ROUTE_API
-                                        + (rt - ngx_http_axon_routes)
+    ngx_http_axon_metrics_route(r, rt ? ngx_http_axon_api_metric(rt)
                                       : NGX_HTTP_AXON_ROUTE_UNKNOWN);
 
     if (rt == NULL) {
@@ -187,7 +187,40 @@ ngx_http_axon_api_needs_wallet(ngx_http_request_t *r)
 }
 
 
-/* the metrics' label of the i-th route: its path, without a last "/" */
+/*
+ * The metrics' index of a route: axon's by its place in the table; one of
+ * the original gate's (axon_compat) as axon's route of the same path if
+ * there is one, else after axon's.
+ */
+
+static ngx_uint_t
+ngx_http_axon_api_metric(ngx_http_axon_route_t *rt)
+{
+    ngx_uint_t              i, n;
+    ngx_http_axon_route_t  *a;
+
+    n = sizeof(ngx_http_axon_routes) / sizeof(ngx_http_axon_route_t) - 1;
+
+    for (i = 0; i < n; i++) {
+        a = &ngx_http_axon_routes[i];
+
+        if (rt == a
+            || (rt->path.len == a->path.len
+                && ngx_strncmp(rt->path.data, a->path.data, a->path.len)
+                   == 0))
+        {
+            return NGX_HTTP_AXON_ROUTE_API + i;
+        }
+    }
+
+    return NGX_HTTP_AXON_ROUTE_API + n + ngx_http_axon_compat_route_index(rt);
+}
+
+
+/*
+ * The metrics' label of the i-th route: its path, without a last "/";
+ * after axon's, the original gate's (ngx_http_axon_compat_route_name).
+ */
 
 ngx_str_t *
 ngx_http_axon_api_route_name(ngx_uint_t i)
@@ -200,7 +233,7 @@ ngx_http_axon_api_route_name(ngx_uint_t i)
     n = sizeof(ngx_http_axon_routes) / sizeof(ngx_http_axon_route_t) - 1;
 
     if (i >= n) {
-        return NULL;
+        return ngx_http_axon_compat_route_name(i - n);
     }
 
     if (names[i].data == NULL) {

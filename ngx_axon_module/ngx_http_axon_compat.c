@@ -173,6 +173,47 @@ static ngx_http_axon_compat_route_t  ngx_http_axon_compat_routes[] = {
 static ngx_str_t  ngx_http_axon_compat_cookie = ngx_string("axgt_auth_token");
 
 
+#define NGX_HTTP_AXON_COMPAT_ROUTES                                          \
+    (sizeof(ngx_http_axon_compat_routes)                                     \
+     / sizeof(ngx_http_axon_compat_route_t) - 1)
+
+
+/* the metrics' index of one of the routes here */
+
+ngx_uint_t
+ngx_http_axon_compat_route_index(ngx_http_axon_route_t *rt)
+{
+    return (ngx_http_axon_compat_route_t *) rt - ngx_http_axon_compat_routes;
+}
+
+
+/* the metrics' label of the i-th route here: "original/" and its path */
+
+ngx_str_t *
+ngx_http_axon_compat_route_name(ngx_uint_t i)
+{
+    ngx_str_t  *path;
+
+    static ngx_str_t  names[NGX_HTTP_AXON_COMPAT_ROUTES];
+    static u_char     text[NGX_HTTP_AXON_COMPAT_ROUTES][64];
+
+    if (i >= NGX_HTTP_AXON_COMPAT_ROUTES) {
+        return NULL;
+    }
+
+    if (names[i].data == NULL) {
+        path = &ngx_http_axon_compat_routes[i].route.path;
+
+        names[i].data = text[i];
+        names[i].len = ngx_snprintf(text[i], sizeof(text[i]), "original/%V",
+                                    path)
+                       - text[i];
+    }
+
+    return &names[i];
+}
+
+
 /*
  * The original's route of path (after the API's prefix), or NULL.  It
  * marks the request: the original's routes of their own are answered the

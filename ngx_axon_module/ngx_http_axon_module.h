@@ -336,6 +336,8 @@ ngx_int_t ngx_http_axon_compat_token(ngx_http_request_t *r,
 json_t *ngx_http_axon_compat_answer(ngx_http_request_t *r,
     ngx_uint_t *status, json_t *body);
 ngx_int_t ngx_http_axon_compat_body(ngx_http_request_t *r, json_t *body);
+ngx_uint_t ngx_http_axon_compat_route_index(ngx_http_axon_route_t *rt);
+ngx_str_t *ngx_http_axon_compat_route_name(ngx_uint_t i);
 
 /* ngx_http_axon_health.c */
 ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);
