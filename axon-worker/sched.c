@@ -17,7 +17,7 @@
  *              Redis
  *   reconcile  every reconcile_interval: containers against sessions,
  *              Redis against Postgres, axon:session:next
- *              (sched_reconcile.c)
+ *              (sched_reconcile.c); axon:telemetry (sched_publish.c)
  *   homes      the wallets' home volumes kept past home_keep removed,
  *              home_until published (home.c), every home_keep / 4, from
  *              reconcile_interval to an hour
@@ -276,6 +276,7 @@ aw_sched_run(aw_msec_t now)
         aw_sched.next_reconcile = now + conf->reconcile_interval;
 
         (void) aw_sched_reconcile();
+        (void) aw_sched_telemetry();
         more = 1;
     }
 

@@ -25,6 +25,11 @@
  * "grace_minutes", ...}: the worker publishes, the module reads */
 #define AXON_KEY_PROFILES        "axon:profiles"
 
+/* string, JSON {"sessions", "deposits", "wallets", "updated_at"}: the
+ * figures of every wallet together, no wallet's own (the worker publishes
+ * them each reconcile_interval; GET /api/public/telemetry/ shows them) */
+#define AXON_KEY_TELEMETRY       "axon:telemetry"
+
 /* strings: the worker's liveness, read by GET /api/health */
 #define AXON_KEY_HEARTBEAT       "axon:worker:heartbeat"
 #define AXON_KEY_POSTGRES        "axon:worker:postgres"

@@ -122,7 +122,6 @@ static ngx_http_axon_route_t *ngx_http_axon_api_route(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_axon_api_metric(ngx_http_axon_route_t *rt);
 
 
-static ngx_uint_t ngx_http_axon_is_json(ngx_http_request_t *r);
 static void ngx_http_axon_body_ready(ngx_http_request_t *r);
 
 
@@ -379,7 +378,7 @@ ngx_http_axon_read_json(ngx_http_request_t *r,
 
 /* Content-Type: application/json, parameters (charset) allowed */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_axon_is_json(ngx_http_request_t *r)
 {
     size_t   n;

@@ -28,6 +28,7 @@ static ngx_int_t ngx_http_axon_compat_claim_body(ngx_http_request_t *r,
     json_t *body);
 static void ngx_http_axon_compat_claim_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
+static ngx_uint_t ngx_http_axon_compat_json_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_heartbeat(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_heartbeat_body(ngx_http_request_t *r,
     json_t *body);
@@ -36,6 +37,11 @@ static ngx_int_t ngx_http_axon_compat_release_body(ngx_http_request_t *r,
     json_t *body);
 static ngx_int_t ngx_http_axon_compat_restart(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_wallet_arg(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_compat_telemetry(ngx_http_request_t *r);
+static void ngx_http_axon_compat_telemetry_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static json_t *ngx_http_axon_compat_telemetry_doc(ngx_http_request_t *r,
+    json_t *t, json_t *pool);
 static ngx_int_t ngx_http_axon_compat_wallet_status(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_status(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_verify_body(ngx_http_request_t *r,
@@ -114,6 +120,10 @@ static ngx_http_axon_compat_t  ngx_http_axon_compat_status_c = {
     "active", 1, 0, NULL, ngx_http_axon_compat_status_answer
 };
 
+static ngx_http_axon_compat_t  ngx_http_axon_compat_telemetry_c = {
+    NULL, 0, 0, NULL, NULL
+};
+
 
 /*
  * The original's routes.  Those that share a path with axon's
@@ -165,6 +175,18 @@ static ngx_http_axon_compat_route_t  ngx_http_axon_compat_routes[] = {
 
     { { ngx_string("session/status"), NGX_HTTP_GET, ngx_string("GET"),
       1, ngx_http_axon_compat_status }, &ngx_http_axon_compat_status_c },
+
+#define NGX_HTTP_AXON_COMPAT_TELEMETRY(name)                                 \
+    { { ngx_string("public/telemetry/" name), NGX_HTTP_GET|NGX_HTTP_HEAD,    \
+      ngx_string("GET, HEAD"), 0, ngx_http_axon_compat_telemetry },          \
+      &ngx_http_axon_compat_telemetry_c }
+
+    NGX_HTTP_AXON_COMPAT_TELEMETRY("summary"),
+    NGX_HTTP_AXON_COMPAT_TELEMETRY("sessions"),
+    NGX_HTTP_AXON_COMPAT_TELEMETRY("events"),
+    NGX_HTTP_AXON_COMPAT_TELEMETRY("wallets"),
+    NGX_HTTP_AXON_COMPAT_TELEMETRY("live"),
+    NGX_HTTP_AXON_COMPAT_TELEMETRY("webrtc"),
 
     { { ngx_null_string, 0, ngx_null_string, 0, NULL }, NULL }
 };
@@ -387,6 +409,150 @@ ngx_http_axon_compat_status(ngx_http_request_t *r)
     rc = ngx_http_axon_compat_wallet_arg(r);
 
     return (rc == NGX_DECLINED) ? ngx_http_axon_session_handler(r) : rc;
+}
+
+
+/*
+ * GET public/telemetry/NAME: the totals the worker publishes
+ * (axon:telemetry) and the pool of axon:profiles, in the original's
+ * sections.  Every wallet's figures together, never one wallet's: the
+ * original's per-session and per-wallet lists are not given.
+ */
+
+static ngx_int_t
+ngx_http_axon_compat_telemetry(ngx_http_request_t *r)
+{
+    const char  *argv[3];
+    size_t       argvlen[3];
+
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+    argv[1] = AXON_KEY_TELEMETRY;
+    argvlen[1] = sizeof(AXON_KEY_TELEMETRY) - 1;
+    argv[2] = AXON_KEY_PROFILES;
+    argvlen[2] = sizeof(AXON_KEY_PROFILES) - 1;
+
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_command(r,
+                   ngx_http_axon_compat_telemetry_reply, NULL, 3, argv,
+                   argvlen));
+}
+
+
+static void
+ngx_http_axon_compat_telemetry_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data)
+{
+    json_t      *t, *p, *doc;
+    ngx_int_t    rc;
+    redisReply  *e;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2)
+    {
+        ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
+        return;
+    }
+
+    e = reply->element[0];
+    t = (e->type == REDIS_REPLY_STRING)
+        ? json_loadb(e->str, e->len, 0, NULL) : NULL;
+
+    e = reply->element[1];
+    p = (e->type == REDIS_REPLY_STRING)
+        ? json_loadb(e->str, e->len, 0, NULL) : NULL;
+
+    if (!json_is_object(json_object_get(t, "sessions"))
+        || !json_is_object(json_object_get(p, "pool")))
+    {
+        json_decref(t);
+        json_decref(p);
+        rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "worker_unavailable",
+                                      "the worker has not published its "
+                                      "figures yet");
+        ngx_http_axon_finalize(r, rc);
+        return;
+    }
+
+    doc = ngx_http_axon_compat_telemetry_doc(r, t, json_object_get(p,
+                                                                   "pool"));
+    json_decref(t);
+    json_decref(p);
+
+    ngx_http_axon_finalize(r, doc ? ngx_http_axon_send_json(r, NGX_HTTP_OK,
+                                                            doc)
+                                  : NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/* the section the path names (after "public/telemetry/") */
+
+static json_t *
+ngx_http_axon_compat_telemetry_doc(ngx_http_request_t *r, json_t *t,
+    json_t *pool)
+{
+    u_char   *name;
+    size_t    len;
+    json_t   *s, *webrtc;
+
+    name = r->uri.data + r->uri.len;
+
+    while (name > r->uri.data && name[-1] != '/') {
+        name--;
+    }
+
+    len = r->uri.data + r->uri.len - name;
+
+    s = json_object_get(t, "sessions");
+
+    /* axon's desktop is VNC: no WebRTC session was ever made */
+    webrtc = json_pack("{s:i, s:i, s:i, s:i}", "total", 0, "closed", 0,
+                       "failed", 0, "answered", 0);
+
+#define ngx_http_axon_compat_is(s)                                           \
+    (len == sizeof(s) - 1 && ngx_strncmp(name, s, len) == 0)
+
+    if (ngx_http_axon_compat_is("summary")) {
+        return json_pack("{s:O, s:O, s:o, s:O}",
+                         "sessions", s,
+                         "deposits", json_object_get(t, "deposits"),
+                         "webrtc", webrtc,
+                         "updated_at", json_object_get(t, "updated_at"));
+    }
+
+    if (ngx_http_axon_compat_is("webrtc")) {
+        return json_pack("{s:o}", "webrtc", webrtc);
+    }
+
+    json_decref(webrtc);
+
+    if (ngx_http_axon_compat_is("sessions")) {
+        return json_pack("{s:O, s:O}", "sessions", s,
+                         "updated_at", json_object_get(t, "updated_at"));
+    }
+
+    if (ngx_http_axon_compat_is("wallets")) {
+        return json_pack("{s:O?, s:O}",
+                         "wallets", json_object_get(t, "wallets"),
+                         "updated_at", json_object_get(t, "updated_at"));
+    }
+
+    if (ngx_http_axon_compat_is("live")) {
+        return json_pack("{s:{s:O?, s:O?, s:O?, s:O?}}",
+                         "live",
+                         "active_sessions", json_object_get(s, "active"),
+                         "queued_sessions", json_object_get(pool, "queued"),
+                         "total_gpus", json_object_get(pool, "gpus"),
+                         "free_gpus", json_object_get(pool, "free"));
+    }
+
+#undef ngx_http_axon_compat_is
+
+    /* events: the original listed each session's; axon none */
+    return json_pack("{s:[], s:s}", "events",
+                     "message", "not published: see "
+                                "/api/public/telemetry/summary");
 }
 
 
@@ -721,15 +887,25 @@ done:
 
 
 /*
- * POST session/heartbeat and session/release: the body, if any, is read
- * for its wallet_address (ngx_http_axon_compat_body) before axon's
- * handler, which takes none.  A heartbeat with no body is axon's own.
+ * POST session/heartbeat and session/release: a JSON body is read for its
+ * wallet_address (ngx_http_axon_compat_body) before axon's handler, which
+ * takes none.  Any other body (none, a form, text) names no wallet: the
+ * request is axon's own, answered as without the layer, its body unread
+ * (axon's heartbeat never read one; the token decides the wallet).
  */
+
+static ngx_uint_t
+ngx_http_axon_compat_json_body(ngx_http_request_t *r)
+{
+    return (r->headers_in.content_length_n > 0 || r->headers_in.chunked)
+           && ngx_http_axon_is_json(r);
+}
+
 
 static ngx_int_t
 ngx_http_axon_compat_heartbeat(ngx_http_request_t *r)
 {
-    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+    if (!ngx_http_axon_compat_json_body(r)) {
         return ngx_http_axon_heartbeat_handler(r);
     }
 
@@ -747,7 +923,7 @@ ngx_http_axon_compat_heartbeat_body(ngx_http_request_t *r, json_t *body)
 static ngx_int_t
 ngx_http_axon_compat_release(ngx_http_request_t *r)
 {
-    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+    if (!ngx_http_axon_compat_json_body(r)) {
         return ngx_http_axon_release_handler(r);
     }
 

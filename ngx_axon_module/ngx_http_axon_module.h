@@ -231,6 +231,7 @@ ngx_str_t *ngx_http_axon_api_route_name(ngx_uint_t i);
 ngx_int_t ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body);
 ngx_http_axon_ctx_t *ngx_http_axon_get_ctx(ngx_http_request_t *r);
+ngx_uint_t ngx_http_axon_is_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_read_json(ngx_http_request_t *r,
     ngx_http_axon_json_handler_pt handler);
 ngx_int_t ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,

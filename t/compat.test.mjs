@@ -246,6 +246,13 @@ test('the original\'s session sequence: claim (SSH), heartbeat, status, restart,
                   'allocation_status', 'gpu_billing_enabled', 'billing_gpu_count'], 'heartbeat');
     assert.equal(hb.body.ok, true);
     assert.equal(hb.body.allocation_status, 'allocated');
+    // a body that is not JSON names no wallet_address: axon's own heartbeat,
+    // as without the layer (not 415)
+    const plain = await call('/api/session/heartbeat', { method: 'POST',
+        headers: { ...u.h, 'content-type': 'text/plain' }, body: 'ping' });
+    assert.equal(plain.status, 200, JSON.stringify(plain.body));
+    assert.equal(plain.body.session_id, id);
+    assert.ok(!('ok' in plain.body), 'answered axon\'s way');
 
     const st = await call(`/api/session/status?wallet_address=${u.addr}`, { headers: u.h });
     assert.equal(st.status, 200);
@@ -339,12 +346,49 @@ test('quote, config, verify-deposit in the original\'s names', async () => {
     assert.equal(d.body.tx_hash, tx);
 });
 
+test('telemetry: the totals of every wallet in the original\'s sections, from Postgres through the worker', async () => {
+    const sql = q => { const r = s.psql(q); assert.ok(r.ok, r.err); return Number(r.out); };
+    const total = sql('SELECT count(*) FROM sessions');
+    assert.ok(total >= 2, 'the tests before made sessions');
+    // the worker publishes each reconcile_interval (2s here)
+    const sum = await waitFor(async () => {
+        const r = await call('/api/public/telemetry/summary');
+        return r.status === 200 && r.body.sessions.total === sql('SELECT count(*) FROM sessions') ? r : null;
+    }, 'the summary of every session');
+    has(sum.body, ['sessions', 'deposits', 'webrtc'], 'summary');
+    has(sum.body.sessions, ['total', 'unique_wallets', 'failed_allocations', 'active', 'total_wall_minutes',
+                            'first_session_ts', 'last_session_ts'], 'summary.sessions');
+    has(sum.body.deposits, ['total_credited_minutes', 'total_consumed_minutes', 'total_remaining_minutes'],
+        'summary.deposits');
+    has(sum.body.webrtc, ['total', 'closed', 'failed', 'answered'], 'summary.webrtc');
+    assert.equal(sum.body.sessions.unique_wallets, sql('SELECT count(DISTINCT wallet) FROM sessions'));
+    assert.ok(sum.body.deposits.total_credited_minutes >= 300, JSON.stringify(sum.body.deposits));
+    assert.ok(sum.body.sessions.last_session_ts >= sum.body.sessions.first_session_ts);
+
+    for (const [name, field] of [['sessions', 'sessions'], ['wallets', 'wallets'], ['live', 'live'],
+                                 ['webrtc', 'webrtc'], ['events', 'events']]) {
+        const r = await call(`/api/public/telemetry/${name}`);
+        assert.equal(r.status, 200, `${name}: ${JSON.stringify(r.body)}`);
+        assert.ok(field in r.body, `${name}: ${JSON.stringify(r.body)}`);
+    }
+    const live = (await call('/api/public/telemetry/live')).body.live;
+    has(live, ['active_sessions', 'queued_sessions', 'total_gpus', 'free_gpus'], 'live');
+    assert.equal(live.total_gpus, 2);
+    // no wallet's address in any of them
+    for (const name of ['summary', 'sessions', 'wallets', 'live', 'events']) {
+        const r = await call(`/api/public/telemetry/${name}`);
+        assert.ok(!/0x[0-9a-fA-F]{40}/.test(JSON.stringify(r.body)), name);
+    }
+    assert.equal((await call('/api/public/telemetry/nope')).status, 404);
+});
+
 test('with the layer off (the default): the original\'s paths are 404 and its carriers are not taken', async () => {
     const u = await signIn(Wallet.createRandom());
     const off = { port: s.offPort };
     for (const [path, method] of [['/api/session/claim', 'POST'], ['/api/session/release', 'POST'],
                                   ['/api/session/status', 'GET'], ['/api/session/restart', 'POST'],
-                                  ['/api/discount/quote', 'GET'], ['/api/auth/wallet-status', 'GET']]) {
+                                  ['/api/discount/quote', 'GET'], ['/api/auth/wallet-status', 'GET'],
+                                  ['/api/public/telemetry/summary', 'GET']]) {
         const r = await call(path, { ...off, method, headers: u.h,
             body: method === 'POST' ? { wallet_address: u.addr } : undefined });
         assert.equal(r.status, 404, `${method} ${path}: ${JSON.stringify(r.body)}`);
