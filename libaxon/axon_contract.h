@@ -112,8 +112,9 @@
 /*
  * axon:x402:pay:NONCE.  The module writes state=pending payer profile
  * minutes amount network valid_before created_at token_hash job_id
- * [session_id]; the worker state settled|failed, transaction, error_reason,
- * settled_at, session_id, paid_until, credit, session_error.
+ * [session_id] [credit_only]; the worker state settled|failed,
+ * transaction, error_reason, settled_at, session_id, paid_until, credit,
+ * balance, session_error.
  */
 #define AXON_X402_STATE          "state"
 #define AXON_X402_PENDING_STATE  "pending"
@@ -146,6 +147,7 @@
  *   session.release  session_id wallet                lua/session_release.lua
  *   x402.pay         nonce payer profile minutes ssh_key amount payload
  *                    requirements token_hash token_exp [session_id]
+ *                    [credit_only]
  *                    (on axon:x402:jobs)              lua/x402_pay.lua
  *
  * and an admin adds the others by hand (credit.*, deposit.credit|reject|

@@ -37,7 +37,16 @@ static ngx_int_t ngx_http_axon_compat_release_body(ngx_http_request_t *r,
     json_t *body);
 static ngx_int_t ngx_http_axon_compat_restart(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_wallet_arg(ngx_http_request_t *r);
+static json_t *ngx_http_axon_compat_lower(json_t *wallet);
 static ngx_int_t ngx_http_axon_compat_telemetry(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_compat_access(ngx_http_request_t *r);
+static void ngx_http_axon_compat_access_reply(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+static ngx_int_t ngx_http_axon_compat_settle(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_compat_pay(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_axon_compat_paid(ngx_http_request_t *r);
+static json_t *ngx_http_axon_compat_x402_answer(ngx_http_request_t *r,
+    ngx_uint_t *status, json_t *body);
 static void ngx_http_axon_compat_telemetry_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static json_t *ngx_http_axon_compat_telemetry_doc(ngx_http_request_t *r,
@@ -124,6 +133,14 @@ static ngx_http_axon_compat_t  ngx_http_axon_compat_telemetry_c = {
     NULL, 0, 0, NULL, NULL
 };
 
+static ngx_http_axon_compat_t  ngx_http_axon_compat_access_c = {
+    "access", 0, 0, NULL, ngx_http_axon_compat_x402_answer
+};
+
+static ngx_http_axon_compat_t  ngx_http_axon_compat_settle_c = {
+    "verified", 0, 0, NULL, ngx_http_axon_compat_x402_answer
+};
+
 
 /*
  * The original's routes.  Those that share a path with axon's
@@ -175,6 +192,13 @@ static ngx_http_axon_compat_route_t  ngx_http_axon_compat_routes[] = {
 
     { { ngx_string("session/status"), NGX_HTTP_GET, ngx_string("GET"),
       1, ngx_http_axon_compat_status }, &ngx_http_axon_compat_status_c },
+
+    { { ngx_string("x402/access"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), NGX_HTTP_AXON_WALLET_BODY,
+      ngx_http_axon_compat_access }, &ngx_http_axon_compat_access_c },
+
+    { { ngx_string("x402/settle"), NGX_HTTP_POST, ngx_string("POST"),
+      0, ngx_http_axon_compat_settle }, &ngx_http_axon_compat_settle_c },
 
 #define NGX_HTTP_AXON_COMPAT_TELEMETRY(name)                                 \
     { { ngx_string("public/telemetry/" name), NGX_HTTP_GET|NGX_HTTP_HEAD,    \
@@ -409,6 +433,171 @@ ngx_http_axon_compat_status(ngx_http_request_t *r)
     rc = ngx_http_axon_compat_wallet_arg(r);
 
     return (rc == NGX_DECLINED) ? ngx_http_axon_session_handler(r) : rc;
+}
+
+
+/*
+ * GET x402/access?wallet_address=&minutes=[&requested_profile=]: 200
+ * {access: true, remaining_minutes} to a signed-in wallet with credit;
+ * else, or paid (a client of x402 sends the same GET again with its
+ * payment), as POST x402/settle.  A token is optional here: without one
+ * the answer is the 402, since a wallet's credit is its owner's.
+ */
+
+static ngx_int_t
+ngx_http_axon_compat_access(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_axon_ctx_t           *ctx;
+    ngx_http_axon_session_args_t  *a;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx == NULL || !ctx->has_wallet || ngx_http_axon_compat_paid(r)) {
+        return ngx_http_axon_compat_pay(r);
+    }
+
+    rc = ngx_http_axon_compat_wallet_arg(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    a = ngx_http_axon_session_args(r);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_command(r,
+                   ngx_http_axon_compat_access_reply, NULL, 3,
+                   (const char *[]) { "HGET", (const char *) a->wallet_key,
+                                      "balance" },
+                   (const size_t[]) { 4, sizeof(a->wallet_key), 7 }));
+}
+
+
+static void
+ngx_http_axon_compat_access_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    json_t     *b;
+    long long   balance;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_axon_finalize(r, ngx_http_axon_redis_unavailable(r));
+        return;
+    }
+
+    balance = (reply->type == REDIS_REPLY_STRING) ? atoll(reply->str) : 0;
+
+    if (balance <= 0) {
+        ngx_http_axon_finalize(r, ngx_http_axon_compat_pay(r));
+        return;
+    }
+
+    b = json_pack("{s:b, s:I}", "access", 1,
+                  "remaining_minutes", (json_int_t) balance);
+
+    ngx_http_axon_finalize(r, b ? ngx_http_axon_send_json(r, NGX_HTTP_OK, b)
+                                : NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/*
+ * POST x402/settle with X-PAYMENT (or PAYMENT-SIGNATURE): axon's x402
+ * payment, credited to the payer's wallet with no session
+ * (ngx_http_axon_x402_credit).  The authorization's signer is the payer:
+ * no token is needed.
+ */
+
+static ngx_int_t
+ngx_http_axon_compat_settle(ngx_http_request_t *r)
+{
+    return ngx_http_axon_compat_pay(r);
+}
+
+
+static ngx_int_t
+ngx_http_axon_compat_pay(ngx_http_request_t *r)
+{
+    ngx_str_t   v, profile;
+    ngx_int_t   minutes;
+
+    minutes = 0;
+
+    if (ngx_http_arg(r, (u_char *) "minutes", 7, &v) == NGX_OK) {
+        minutes = ngx_atoi(v.data, v.len);
+
+        if (minutes <= 0) {
+            return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "unknown_minutes",
+                                            "minutes must be a positive "
+                                            "integer");
+        }
+    }
+
+    if (ngx_http_arg(r, (u_char *) "requested_profile", 17, &profile)
+        != NGX_OK)
+    {
+        ngx_str_null(&profile);
+    }
+
+    return ngx_http_axon_x402_credit(r, &profile, minutes);
+}
+
+
+/* a payment header, of either version */
+
+static ngx_uint_t
+ngx_http_axon_compat_paid(ngx_http_request_t *r)
+{
+    return ngx_http_axon_header_in(r, "X-PAYMENT", sizeof("X-PAYMENT") - 1)
+           || ngx_http_axon_header_in(r, "PAYMENT-SIGNATURE",
+                                      sizeof("PAYMENT-SIGNATURE") - 1);
+}
+
+
+/*
+ * A credited payment in the original's names: its USDC credit result
+ * (deposit_currency, usdc_amount, credited_minutes, remaining_minutes),
+ * settlement_tx_hash, x402: true, and access: true for x402/access.
+ */
+
+static json_t *
+ngx_http_axon_compat_x402_answer(ngx_http_request_t *r, ngx_uint_t *status,
+    json_t *body)
+{
+    char         usdc[48];
+    const char  *amount;
+
+    if (*status != NGX_HTTP_OK
+        || !json_is_string(json_object_get(body, "payment_id")))
+    {
+        return body;
+    }
+
+    /* the asset's 6 decimals, as the original wrote USDC amounts */
+    amount = json_string_value(json_object_get(body, "amount"));
+    snprintf(usdc, sizeof(usdc), "%.6f",
+             amount ? strtod(amount, NULL) / 1e6 : 0.0);
+
+    ngx_http_axon_compat_set(body, "verified", json_true());
+    ngx_http_axon_compat_set(body, "access", json_true());
+    ngx_http_axon_compat_set(body, "x402", json_true());
+    ngx_http_axon_compat_set(body, "wallet_address",
+        ngx_http_axon_compat_lower(json_object_get(body, "payer")));
+    ngx_http_axon_compat_set(body, "tx_hash",
+        json_incref(json_object_get(body, "transaction")));
+    ngx_http_axon_compat_set(body, "settlement_tx_hash",
+        json_incref(json_object_get(body, "transaction")));
+    ngx_http_axon_compat_set(body, "deposit_currency", json_string("USDC"));
+    ngx_http_axon_compat_set(body, "usdc_amount", json_string(usdc));
+    ngx_http_axon_compat_set(body, "credited_minutes",
+        json_incref(json_object_get(body, "credit_minutes")));
+    ngx_http_axon_compat_set(body, "remaining_minutes",
+        json_incref(json_object_get(body, "balance_minutes")));
+
+    return body;
 }
 
 

@@ -312,6 +312,8 @@ json_t *ngx_http_axon_quote_prices(json_t *tokens, json_int_t need,
 ngx_int_t ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_x402_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_x402_payment_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_x402_credit(ngx_http_request_t *r,
+    ngx_str_t *profile, ngx_int_t minutes);
 char *ngx_http_axon_x402_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
     ngx_http_axon_loc_conf_t *conf);
 char *ngx_http_axon_x402_network(ngx_conf_t *cf, ngx_command_t *cmd,

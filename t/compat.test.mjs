@@ -15,15 +15,23 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Wallet } from 'ethers';
+import { createWalletClient, http } from 'viem';
+import { baseSepolia } from 'viem/chains';
+import { privateKeyToAccount } from 'viem/accounts';
+import { wrapFetchWithPayment as wrapV1, decodeXPaymentResponse } from 'x402-fetch';
 import { Stack, freePort, waitFor, ROOT } from './lib/stack.mjs';
 
+// the local chain as Base Sepolia (84532): x402 version 1, as the
+// original's agents pay, beside version 2
 const s = new Stack({
     sessions: true,
     chain: true,
+    env: { AXON_CHAIN_ID: '84532' },
     workerConf: ['gpu_hosts local=0,1', 'profiles "small:1:1 medium:2:1"',
                  'billing_minute 2s', 'billing_tick 200ms', 'session_grace 4s',
                  'launcher_timeout 20s', 'launcher_ready_timeout 20s',
-                 'reconcile_interval 2s', 'port_pool_size 2'].join('\n'),
+                 'reconcile_interval 2s', 'port_pool_size 2',
+                 'job_retry_min 100ms', 'job_retry_max 1s', 'x402_receipt_wait 2s'].join('\n'),
     nginx: async st => {
         st.offPort = await freePort();
         return `
@@ -346,6 +354,96 @@ test('quote, config, verify-deposit in the original\'s names', async () => {
     assert.equal(d.body.tx_hash, tx);
 });
 
+// the unmodified x402-fetch 1.x client; sent[] records its X-PAYMENT headers
+function agentV1(i, sent) {
+    const account = privateKeyToAccount(s.chain.demo_wallets[i].private_key);
+    const wallet = createWalletClient({ account, chain: baseSepolia, transport: http(s.chainUrl) });
+    const spy = async (input, init) => {
+        const h = init?.headers?.['X-PAYMENT'];
+        if (h) sent.push(h);
+        return fetch(input, init);
+    };
+    return { addr: account.address.toLowerCase(), pay: wrapV1(spy, wallet, 10_000_000n) };
+}
+
+test('x402 the original\'s way: access 402s, the version 1 client pays it and settle, credited once, no session', async () => {
+    const sql = q => { const r = s.psql(q); assert.ok(r.ok, r.err); return r.out; };
+    const sent = [];
+    const a = agentV1(0, sent);
+    const ledger = () => sql(`SELECT coalesce(string_agg(delta_minutes::text, ','), '') FROM credit_ledger
+                              WHERE wallet = '${a.addr}' AND kind = 'deposit'`);
+
+    // unfunded: 402 with version 1's requirement of the minutes asked for
+    const q = await call(`/api/x402/access?wallet_address=${a.addr}&minutes=30`);
+    assert.equal(q.status, 402, JSON.stringify(q.body));
+    has(q.body, ['x402Version', 'accepts', 'error'], 'access 402');
+    assert.equal(q.body.x402Version, 1);
+    assert.equal(q.body.accepts.length, 1);
+    has(q.body.accepts[0], ['scheme', 'network', 'maxAmountRequired', 'resource', 'description', 'mimeType',
+                            'payTo', 'maxTimeoutSeconds', 'asset', 'extra'], 'accepts[0]');
+    assert.equal(q.body.accepts[0].network, 'base-sepolia');
+    assert.equal(q.body.accepts[0].maxAmountRequired, String(30 * 16667));
+    const unsold = await call(`/api/x402/access?wallet_address=${a.addr}&minutes=7`);
+    assert.equal(unsold.status, 400);
+    assert.equal(unsold.body.code, 'unknown_minutes');
+
+    // the client sends the same GET again with X-PAYMENT
+    const res = await a.pay(s.url(`/api/x402/access?wallet_address=${a.addr}&minutes=30`));
+    const r = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(r));
+    assert.equal(sent.length, 1);
+    has(r, ['access', 'remaining_minutes', 'verified', 'x402', 'settlement_tx_hash', 'wallet_address', 'tx_hash',
+            'deposit_currency', 'usdc_amount', 'credited_minutes', 'auth_token'], 'paid access');
+    assert.equal(r.access, true);
+    assert.equal(r.x402, true);
+    assert.equal(r.wallet_address, a.addr);
+    assert.equal(r.credited_minutes, 30);
+    assert.equal(r.remaining_minutes, 30);
+    assert.equal(r.usdc_amount, '0.500010');
+    assert.match(r.settlement_tx_hash, /^0x[0-9a-f]{64}$/);
+    const settle = decodeXPaymentResponse(res.headers.get('X-PAYMENT-RESPONSE'));
+    assert.equal(settle.success, true);
+    assert.equal(settle.transaction, r.settlement_tx_hash);
+    assert.equal(ledger(), '30');
+    assert.equal(sql(`SELECT count(*) FROM sessions WHERE wallet = '${a.addr}'`), '0', 'no session');
+
+    // funded, with the token the payment gave: 200 without paying
+    const f = await call(`/api/x402/access?wallet_address=${a.addr}&minutes=30`,
+        { headers: { 'x-axgt-auth-token': r.auth_token } });
+    assert.equal(f.status, 200, JSON.stringify(f.body));
+    assert.deepEqual(f.body, { access: true, remaining_minutes: 30 });
+
+    // the same authorization again: through settle, through version 2's
+    // path: refused, credited once
+    const again = await call('/api/x402/settle', { method: 'POST', headers: { 'x-payment': sent[0] } });
+    assert.equal(again.status, 402, JSON.stringify(again.body));
+    assert.equal(again.body.error, 'invalid_exact_evm_nonce_already_used');
+    const key = keygen();
+    const viaSession = await call('/api/x402/session', { method: 'POST', headers: { 'x-payment': sent[0] },
+        body: { profile: 'small', minutes: 30, ssh_public_key: key } });
+    assert.equal(viaSession.status, 402, JSON.stringify(viaSession.body));
+    assert.equal(viaSession.body.error, 'invalid_exact_evm_nonce_already_used');
+    assert.equal(ledger(), '30');
+    assert.equal(sql(`SELECT count(*) FROM x402_payments WHERE payer = '${a.addr}'`), '1');
+
+    // settle: unpaid 402, then the client pays it
+    const b = agentV1(1, []);
+    const bare = await call('/api/x402/settle', { method: 'POST' });
+    assert.equal(bare.status, 402);
+    assert.equal(bare.body.x402Version, 1);
+    const sr = await b.pay(s.url('/api/x402/settle?minutes=60'), { method: 'POST' });
+    const sb = await sr.json();
+    assert.equal(sr.status, 200, JSON.stringify(sb));
+    has(sb, ['verified', 'x402', 'settlement_tx_hash', 'credited_minutes', 'remaining_minutes',
+             'deposit_currency'], 'settle');
+    assert.equal(sb.verified, true);
+    assert.equal(sb.credited_minutes, 60);
+    assert.equal(sb.wallet_address, b.addr);
+
+    // a malformed X-PAYMENT: the clear 400, nothing recorded
+    assert.equal((await call('/api/x402/settle', { method: 'POST', headers: { 'x-payment': 'nope' } })).status, 400);
+});
+
 test('telemetry: the totals of every wallet in the original\'s sections, from Postgres through the worker', async () => {
     const sql = q => { const r = s.psql(q); assert.ok(r.ok, r.err); return Number(r.out); };
     const total = sql('SELECT count(*) FROM sessions');
@@ -388,7 +486,8 @@ test('with the layer off (the default): the original\'s paths are 404 and its ca
     for (const [path, method] of [['/api/session/claim', 'POST'], ['/api/session/release', 'POST'],
                                   ['/api/session/status', 'GET'], ['/api/session/restart', 'POST'],
                                   ['/api/discount/quote', 'GET'], ['/api/auth/wallet-status', 'GET'],
-                                  ['/api/public/telemetry/summary', 'GET']]) {
+                                  ['/api/public/telemetry/summary', 'GET'], ['/api/x402/access', 'GET'],
+                                  ['/api/x402/settle', 'POST']]) {
         const r = await call(path, { ...off, method, headers: u.h,
             body: method === 'POST' ? { wallet_address: u.addr } : undefined });
         assert.equal(r.status, 404, `${method} ${path}: ${JSON.stringify(r.body)}`);
