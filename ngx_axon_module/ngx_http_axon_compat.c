@@ -82,63 +82,67 @@ static void ngx_http_axon_compat_set(json_t *o, const char *key, json_t *v);
 static double ngx_http_axon_compat_base_eth(ngx_http_request_t *r);
 
 
-/* flag, refusals 200, path shared with axon, body renaming, answer's */
+/*
+ * flag, refusals 200, path shared with axon (answered the original's way
+ * only when wallet_address is named), body renaming, answer's renaming,
+ * refusals kept axon's
+ */
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_challenge_c = {
-    NULL, 0, 1, NULL, ngx_http_axon_compat_challenge_answer
+    NULL, 0, 1, NULL, ngx_http_axon_compat_challenge_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_verify_c = {
     "verified", 0, 1, ngx_http_axon_compat_verify_body,
-    ngx_http_axon_compat_verify_answer
+    ngx_http_axon_compat_verify_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_wallet_c = {
-    "verified", 0, 0, NULL, ngx_http_axon_compat_wallet_answer
+    "verified", 0, 0, NULL, ngx_http_axon_compat_wallet_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_deposit_c = {
-    "verified", 0, 1, NULL, ngx_http_axon_compat_deposit_answer
+    "verified", 0, 1, NULL, ngx_http_axon_compat_deposit_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_config_c = {
-    NULL, 0, 0, NULL, ngx_http_axon_compat_config_answer
+    NULL, 0, 0, NULL, ngx_http_axon_compat_config_answer, 1
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_quote_c = {
-    "ok", 0, 0, NULL, ngx_http_axon_compat_quote_answer
+    "ok", 0, 0, NULL, ngx_http_axon_compat_quote_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_claim_c = {
-    "granted", 1, 0, NULL, ngx_http_axon_compat_claim_answer
+    "granted", 1, 0, NULL, ngx_http_axon_compat_claim_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_heartbeat_c = {
-    "ok", 1, 1, NULL, ngx_http_axon_compat_heartbeat_answer
+    "ok", 1, 1, NULL, ngx_http_axon_compat_heartbeat_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_release_c = {
-    "released", 1, 0, NULL, ngx_http_axon_compat_release_answer
+    "released", 1, 0, NULL, ngx_http_axon_compat_release_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_restart_c = {
-    "restarted", 1, 0, NULL, NULL
+    "restarted", 1, 0, NULL, NULL, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_status_c = {
-    "active", 1, 0, NULL, ngx_http_axon_compat_status_answer
+    "active", 1, 0, NULL, ngx_http_axon_compat_status_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_telemetry_c = {
-    NULL, 0, 0, NULL, NULL
+    NULL, 0, 0, NULL, NULL, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_access_c = {
-    "access", 0, 0, NULL, ngx_http_axon_compat_x402_answer
+    "access", 0, 0, NULL, ngx_http_axon_compat_x402_answer, 0
 };
 
 static ngx_http_axon_compat_t  ngx_http_axon_compat_settle_c = {
-    "verified", 0, 0, NULL, ngx_http_axon_compat_x402_answer
+    "verified", 0, 0, NULL, ngx_http_axon_compat_x402_answer, 0
 };
 
 
@@ -1173,7 +1177,7 @@ ngx_http_axon_compat_answer(ngx_http_request_t *r, ngx_uint_t *status,
 
     e = json_object_get(body, "error");
 
-    if (!json_is_object(e)) {
+    if (!json_is_object(e) || c->axon_errors) {
         return body;
     }
 

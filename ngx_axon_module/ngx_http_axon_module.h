@@ -157,6 +157,9 @@ struct ngx_http_axon_compat_s {
     ngx_int_t                     (*body)(ngx_http_request_t *r,
                                           json_t *body);
     ngx_http_axon_compat_answer_pt  answer;
+    ngx_uint_t                      axon_errors;  /* refusals in axon's
+                                                     form: its clients
+                                                     share the path */
 };
 
 

@@ -277,6 +277,11 @@ test('the original\'s session sequence: claim (SSH), heartbeat, status, restart,
     assert.equal(rs.body.restarted, false);
     assert.equal(typeof rs.body.reason, 'string');
 
+    // the gate's metrics count the original's routes under their own names
+    const m = await (await fetch(s.url('/metrics'))).text();
+    assert.match(m, /axon_http_requests_total\{route="original\/session\/claim",status="200"\} \d+/);
+    assert.match(m, /axon_http_requests_total\{route="session\/heartbeat",status="200"\} \d+/);
+
     const rel = await call('/api/session/release', { method: 'POST', headers: u.h, body: { wallet_address: u.addr } });
     assert.equal(rel.status, 200, JSON.stringify(rel.body));
     has(rel.body, ['released', 'released_gpu_ids', 'container_id'], 'release');
@@ -343,6 +348,10 @@ test('quote, config, verify-deposit in the original\'s names', async () => {
     assert.equal(c.body.axgt_revenue_wallet, c.body.revenue_wallet);
     assert.equal(c.body.eth_deposits_enabled, true);
     assert.deepEqual(c.body.gpu_profiles, { small: 1, medium: 2 });
+    // axon's clients share the path: its refusals stay axon's
+    const post = await call('/api/config', { method: 'POST', body: {} });
+    assert.equal(post.status, 405);
+    assert.equal(post.body.error.code, 'method_not_allowed');
 
     const tx = `0x${'ab'.repeat(32)}`;
     const d = await call('/api/auth/verify-deposit', { method: 'POST', headers: u.h,
