@@ -45,6 +45,10 @@ static void ngx_http_axon_compat_access_reply(ngx_http_request_t *r,
 static ngx_int_t ngx_http_axon_compat_settle(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_pay(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_axon_compat_paid(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_compat_x402_body(ngx_http_request_t *r,
+    json_t *body);
+static json_t *ngx_http_axon_compat_x402_session_answer(ngx_http_request_t *r,
+    ngx_uint_t *status, json_t *body);
 static json_t *ngx_http_axon_compat_x402_answer(ngx_http_request_t *r,
     ngx_uint_t *status, json_t *body);
 static void ngx_http_axon_compat_telemetry_reply(ngx_http_request_t *r,
@@ -141,6 +145,11 @@ static ngx_http_axon_compat_t  ngx_http_axon_compat_access_c = {
     "access", 0, 0, NULL, ngx_http_axon_compat_x402_answer, 0
 };
 
+static ngx_http_axon_compat_t  ngx_http_axon_compat_x402_session_c = {
+    "granted", 0, 1, ngx_http_axon_compat_x402_body,
+    ngx_http_axon_compat_x402_session_answer, 0
+};
+
 static ngx_http_axon_compat_t  ngx_http_axon_compat_settle_c = {
     "verified", 0, 0, NULL, ngx_http_axon_compat_x402_answer, 0
 };
@@ -203,6 +212,10 @@ static ngx_http_axon_compat_route_t  ngx_http_axon_compat_routes[] = {
 
     { { ngx_string("x402/settle"), NGX_HTTP_POST, ngx_string("POST"),
       0, ngx_http_axon_compat_settle }, &ngx_http_axon_compat_settle_c },
+
+    { { ngx_string("x402/session"), NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST,
+      ngx_string("GET, HEAD, POST"), 0, ngx_http_axon_x402_session_handler },
+      &ngx_http_axon_compat_x402_session_c },
 
 #define NGX_HTTP_AXON_COMPAT_TELEMETRY(name)                                 \
     { { ngx_string("public/telemetry/" name), NGX_HTTP_GET|NGX_HTTP_HEAD,    \
@@ -558,6 +571,79 @@ ngx_http_axon_compat_paid(ngx_http_request_t *r)
     return ngx_http_axon_header_in(r, "X-PAYMENT", sizeof("X-PAYMENT") - 1)
            || ngx_http_axon_header_in(r, "PAYMENT-SIGNATURE",
                                       sizeof("PAYMENT-SIGNATURE") - 1);
+}
+
+
+/*
+ * POST x402/session {wallet_address, ssh_pubkey, requested_profile?,
+ * minutes?} with X-PAYMENT: axon's paid session {profile, minutes,
+ * ssh_public_key}; minutes default to the first sold, the profile to
+ * small.  The payer is the authorization's signer: wallet_address is only
+ * checked to be an address.
+ */
+
+static ngx_int_t
+ngx_http_axon_compat_x402_body(ngx_http_request_t *r, json_t *body)
+{
+    json_t                    *p, *m, *k, *b;
+    ngx_int_t                 *sold;
+    ngx_http_axon_ctx_t       *ctx;
+    ngx_http_axon_loc_conf_t  *alcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    p = json_object_get(body, "requested_profile");
+    m = json_object_get(body, "minutes");
+    k = json_object_get(body, "ssh_pubkey");
+
+    sold = alcf->x402_minutes ? alcf->x402_minutes->elts : NULL;
+
+    b = json_pack("{s:O?, s:O?, s:O?}",
+                  "profile", json_is_string(p) ? p : NULL,
+                  "minutes", json_is_integer(m) ? m : NULL,
+                  "ssh_public_key", k);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (json_is_null(json_object_get(b, "profile"))) {
+        json_object_set_new(b, "profile", json_string("small"));
+    }
+
+    if (json_is_null(json_object_get(b, "minutes")) && sold) {
+        json_object_set_new(b, "minutes", json_integer(sold[0]));
+    }
+
+    ctx->compat_body = b;
+
+    return NGX_DECLINED;
+}
+
+
+/* a paid session in the original's names: granted once it runs */
+
+static json_t *
+ngx_http_axon_compat_x402_session_answer(ngx_http_request_t *r,
+    ngx_uint_t *status, json_t *body)
+{
+    const char  *state;
+
+    if (json_is_object(json_object_get(body, "error"))
+        || *status == 402)
+    {
+        return body;
+    }
+
+    state = json_string_value(json_object_get(body, "status"));
+
+    ngx_http_axon_compat_set(body, "granted",
+        json_boolean(*status == NGX_HTTP_OK && state
+                     && ngx_strcmp(state, AXON_STATE_RUNNING) == 0));
+    ngx_http_axon_compat_set(body, "remaining_minutes",
+        json_incref(json_object_get(body, "balance_minutes")));
+
+    return body;
 }
 
 
@@ -992,7 +1078,7 @@ ngx_http_axon_compat_claim_body(ngx_http_request_t *r, json_t *body)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (json_object_get(b, "profile") == NULL) {
+    if (json_is_null(json_object_get(b, "profile"))) {
         json_object_set_new(b, "profile", json_string("small"));
     }
 

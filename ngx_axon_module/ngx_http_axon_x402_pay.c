@@ -1005,7 +1005,7 @@ ngx_http_axon_x402_running(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     time_t      expires;
     json_t     *body;
     ngx_int_t   rc;
-    ngx_str_t   sid, host, port, user, paid, started;
+    ngx_str_t   sid, host, port, user, paid, started, balance;
 
     if (ngx_http_axon_x402_field(p, "session_id", &sid) == NULL
         || ngx_http_axon_x402_field(s, "connect_host", &host) == NULL
@@ -1036,6 +1036,13 @@ ngx_http_axon_x402_running(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                      "transaction", tx->data, tx->len);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the wallet's balance just after the credit */
+    if (ngx_http_axon_x402_field(p, "balance", &balance)) {
+        json_object_set_new(body, "balance_minutes",
+                            json_integer(ngx_atoi(balance.data,
+                                                  balance.len)));
     }
 
     /* the one ssh_command builder; hiredis ends its strings with a NUL */

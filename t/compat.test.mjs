@@ -302,13 +302,15 @@ test('the original\'s session sequence: claim (SSH), heartbeat, status, restart,
 test('a desktop claim: granted once running, and its container is told AXGT_DESKTOP_ENABLED=true', async () => {
     const u = await signIn(Wallet.createRandom());
     await grant(u.addr, 100);
-    const body = { wallet_address: u.addr, requested_profile: 'small' };
+    // requested_profile left out: the original's default, small
+    const body = { wallet_address: u.addr };
     const g = await waitFor(async () => {
         const r = await call('/api/session/claim', { method: 'POST', headers: u.h, body });
         assert.equal(r.status, 200, JSON.stringify(r.body));
         return r.body.granted ? r : null;
     }, 'granted', 90000);
     assert.ok(!('ssh_enabled' in g.body));
+    assert.equal(g.body.requested_profile, 'small');
     const env = JSON.parse(podman('inspect', '--format', '{{json .Config.Env}}',
                                   `${prefix}${g.body.session_id}`).out);
     assert.ok(env.includes('AXGT_DESKTOP_ENABLED=true'), JSON.stringify(env));
@@ -448,6 +450,23 @@ test('x402 the original\'s way: access 402s, the version 1 client pays it and se
     assert.equal(sb.verified, true);
     assert.equal(sb.credited_minutes, 60);
     assert.equal(sb.wallet_address, b.addr);
+
+    // the original's paid session: its body's names, granted once running
+    const c = agentV1(2, []);
+    const pub = keygen();
+    const xr = await c.pay(s.url('/api/x402/session'), { method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ wallet_address: c.addr, ssh_pubkey: pub }) });
+    const xb = await xr.json();
+    assert.equal(xr.status, 200, JSON.stringify(xb));
+    has(xb, ['granted', 'ssh_host', 'ssh_port', 'ssh_user', 'remaining_minutes', 'auth_token'], 'x402/session');
+    assert.equal(xb.granted, true);
+    assert.equal(xb.remaining_minutes, 30);
+    assert.equal(typeof xb.ssh_port, 'number');
+    const env = JSON.parse(podman('inspect', '--format', '{{json .Config.Env}}', `${prefix}${xb.session_id}`).out);
+    assert.ok(env.includes(`AXGT_SSH_PUBKEY=${pub}`), JSON.stringify(env));
+    const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${xb.auth_token}` } });
+    assert.equal(rel.status, 202);
 
     // a malformed X-PAYMENT: the clear 400, nothing recorded
     assert.equal((await call('/api/x402/settle', { method: 'POST', headers: { 'x-payment': 'nope' } })).status, 400);
