@@ -1609,6 +1609,7 @@ aw_dep_index(uint64_t head, int *found)
     size_t            i, n;
     int64_t           cursor, from, to, final;
     PGresult         *pg;
+    aw_msec_t         t_logs, t_record;
     aw_addr_t         addrs[AW_DEP_MAX_TOKENS];
     aw_hash_t         t0, t2;
     aw_conf_t        *conf;
@@ -1664,7 +1665,9 @@ aw_dep_index(uint64_t head, int *found)
     filter.topics[2] = &t2;
     filter.ntopics = 3;
 
+    t_logs = aw_monotonic_msec();
     rc = aw_rpc_get_logs(&aw_worker.rpc, &filter, &logs, &n);
+    t_record = aw_monotonic_msec();
 
     if (rc != AW_RPC_OK) {
         aw_log(AW_LOG_WARN, "deposits: eth_getLogs %lld..%lld: %s",
@@ -1705,8 +1708,11 @@ aw_dep_index(uint64_t head, int *found)
     }
 
     if (n) {
-        aw_log(AW_LOG_DEBUG, "deposits: blocks %lld..%lld: %zu log(s)",
-               (long long) from, (long long) to, n);
+        aw_log(AW_LOG_DEBUG, "deposits: blocks %lld..%lld: %zu log(s): "
+               "eth_getLogs %lld ms, recorded in %lld ms",
+               (long long) from, (long long) to, n,
+               (long long) (t_record - t_logs),
+               (long long) (aw_monotonic_msec() - t_record));
     }
 
     /* on at once while the cursor moves, not over the young blocks */

@@ -52,6 +52,10 @@ static json_t *ngx_http_axon_session_value(ngx_str_t *name,
     ngx_str_t *value);
 static ngx_int_t ngx_http_axon_session_live(redisReply *reply,
     ngx_http_request_t *r, ngx_int_t *rc);
+static ngx_int_t ngx_http_axon_session_job(ngx_http_request_t *r,
+    const axon_script_t *script, ngx_http_axon_redis_handler_pt handler);
+static void ngx_http_axon_session_accepted(ngx_http_request_t *r,
+    redisReply *reply, const char *status);
 
 
 /* GET /api/profiles */
@@ -575,21 +579,7 @@ ngx_http_axon_leave_handler(ngx_http_request_t *r)
 {
     static const axon_script_t  leave = AXON_SCRIPT(SESSION_LEAVE);
 
-    ngx_http_axon_session_args_t  *a;
-
-    a = ngx_http_axon_session_args(r);
-    if (a == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_redis_script(r, ngx_http_axon_leave_reply,
-                   NULL, &leave, 2, 3,
-                   (const char *[]) { (const char *) a->wallet_key,
-                                      AXON_KEY_JOBS, a->wallet },
-                   (const size_t[]) { sizeof(a->wallet_key),
-                                      sizeof(AXON_KEY_JOBS) - 1,
-                                      AXON_ADDR_TEXT_LEN }));
+    return ngx_http_axon_session_job(r, &leave, ngx_http_axon_leave_reply);
 }
 
 
@@ -618,15 +608,7 @@ ngx_http_axon_leave_reply(ngx_http_request_t *r, redisReply *reply,
         return;
     }
 
-    body = json_pack("{s:I, s:s}",
-                     "session_id",
-                     (json_int_t) atoll(reply->element[1]->str),
-                     "status", "leaving");
-
-    ngx_http_axon_finalize(r, body
-                              ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED,
-                                                        body)
-                              : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    ngx_http_axon_session_accepted(r, reply, "leaving");
 }
 
 
@@ -799,21 +781,8 @@ ngx_http_axon_release_send(ngx_http_request_t *r)
 {
     static const axon_script_t  release = AXON_SCRIPT(SESSION_RELEASE);
 
-    ngx_http_axon_session_args_t  *a;
-
-    a = ngx_http_axon_session_args(r);
-    if (a == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_axon_redis_wait(r,
-               ngx_http_axon_redis_script(r, ngx_http_axon_release_reply,
-                   NULL, &release, 2, 3,
-                   (const char *[]) { (const char *) a->wallet_key,
-                                      AXON_KEY_JOBS, a->wallet },
-                   (const size_t[]) { sizeof(a->wallet_key),
-                                      sizeof(AXON_KEY_JOBS) - 1,
-                                      AXON_ADDR_TEXT_LEN }));
+    return ngx_http_axon_session_job(r, &release,
+                                     ngx_http_axon_release_reply);
 }
 
 
@@ -821,8 +790,7 @@ static void
 ngx_http_axon_release_reply(ngx_http_request_t *r, redisReply *reply,
     void *data)
 {
-    json_t     *body;
-    ngx_int_t   rc;
+    ngx_int_t  rc;
 
     if (ngx_http_axon_session_live(reply, r, &rc) != NGX_OK) {
         ngx_http_axon_finalize(r, rc);
@@ -833,15 +801,7 @@ ngx_http_axon_release_reply(ngx_http_request_t *r, redisReply *reply,
                   "axon: session %*s: release asked",
                   (size_t) reply->element[1]->len, reply->element[1]->str);
 
-    body = json_pack("{s:I, s:s}",
-                     "session_id",
-                     (json_int_t) atoll(reply->element[1]->str),
-                     "status", "ending");
-
-    ngx_http_axon_finalize(r, body
-                              ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED,
-                                                        body)
-                              : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    ngx_http_axon_session_accepted(r, reply, "ending");
 }
 
 
@@ -885,6 +845,53 @@ ngx_http_axon_session_live(redisReply *reply, ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A script that queues a job for the wallet's live session (leave,
+ * release): its keys are the wallet's and the queue, its argument the
+ * wallet.
+ */
+
+static ngx_int_t
+ngx_http_axon_session_job(ngx_http_request_t *r,
+    const axon_script_t *script, ngx_http_axon_redis_handler_pt handler)
+{
+    ngx_http_axon_session_args_t  *a;
+
+    a = ngx_http_axon_session_args(r);
+    if (a == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_axon_redis_wait(r,
+               ngx_http_axon_redis_script(r, handler, NULL, script, 2, 3,
+                   (const char *[]) { (const char *) a->wallet_key,
+                                      AXON_KEY_JOBS, a->wallet },
+                   (const size_t[]) { sizeof(a->wallet_key),
+                                      sizeof(AXON_KEY_JOBS) - 1,
+                                      AXON_ADDR_TEXT_LEN }));
+}
+
+
+/* 202 {session_id, status}: the job is queued, the worker does the rest */
+
+static void
+ngx_http_axon_session_accepted(ngx_http_request_t *r, redisReply *reply,
+    const char *status)
+{
+    json_t  *body;
+
+    body = json_pack("{s:I, s:s}",
+                     "session_id",
+                     (json_int_t) atoll(reply->element[1]->str),
+                     "status", status);
+
+    ngx_http_axon_finalize(r, body
+                              ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED,
+                                                        body)
+                              : NGX_HTTP_INTERNAL_SERVER_ERROR);
 }
 
 

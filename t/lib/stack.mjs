@@ -11,7 +11,7 @@
 // a few seconds per stack.
 
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync, existsSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync, existsSync, rmSync, chmodSync, copyFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -133,6 +133,27 @@ export class Stack {
             this.chain = JSON.parse(readFileSync(join(this.dir, 'chain.json'), 'utf8'));
         }
         return this;
+    }
+
+    // Another gate on this stack's Redis: nginx with the module on its own
+    // port and directory, configured as this one's and answering to its
+    // name in sign-in messages (as an operator runs several behind one
+    // name).  Its stop() stops only its nginx.
+    async gate() {
+        const g = new Stack({ ...this.opts, gateOf: this });
+        g.port = await freePort();
+        for (const k of ['redisPort', 'pgPort', 'chainPort', 'chain']) g[k] = this[k];
+        g.env = { ...this.env, AXON_VAR: g.dir, AXON_PORT: String(g.port),
+                  AXON_SIWE_PORT: String(this.port) };
+        for (const f of ['chain-nginx.conf', 'chain.json', 'chain-worker.conf']) {
+            if (existsSync(join(this.dir, f))) copyFileSync(join(this.dir, f), join(g.dir, f));
+        }
+        if (this.opts.nginx) {
+            g.env.AXON_NGINX_INCLUDE = join(g.dir, 'test-nginx.conf');
+            writeFileSync(g.env.AXON_NGINX_INCLUDE, await this.opts.nginx(g));
+        }
+        await g.stack('start', 'nginx');
+        return g;
     }
 
     // The session port pool (port_pool_start, port_pool_size) unless the
@@ -298,8 +319,12 @@ export class Stack {
     async stop() {
         if (!this.env) return;
         this.provider?.destroy();
-        await this.stack('down').catch(() => {});
-        if (this.opts.sessions) this.removeHomes();
+        if (this.opts.gateOf) {
+            await this.stack('stop', 'nginx').catch(() => {});
+        } else {
+            await this.stack('down').catch(() => {});
+            if (this.opts.sessions) this.removeHomes();
+        }
         const bad = badLogLines(this.logs);
         if (bad.length === 0 && !process.env.AXON_KEEP) {
             rmSync(this.dir, { recursive: true, force: true });
