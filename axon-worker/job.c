@@ -134,6 +134,9 @@ static const aw_job_field_t  aw_job_x402_fields[] = {
       "unix seconds: the token's end (without: a day after settlement)" },
     { "session_id", AW_JOB_NONZERO, 1, INT64_MAX, 1,
       "a top-up: the session paid for" },
+    { "credit_only", AW_JOB_INT, 1, 1, 1,
+      "1: credited to the payer's wallet, no session (the original "
+      "gate's /api/x402/settle)" },
     { NULL, 0, 0, 0, 0, NULL }
 };
 

@@ -10,6 +10,7 @@
  *                [--network NET]
  *                -e AXON_SESSION=ID -e AXON_WALLET=ADDR -e AXON_GPUS=0,1
  *                [-e AXON_SSH_KEY=KEY] [-e AXON_VNC_PASSWORD]
+ *                -e AXGT_SESSION_ID=ID ... (the original gate's image)
  *                -p 127.0.0.1:HOSTPORT:PORT
  *                [launcher_gpu_args] [launcher_args] IMAGE
  *   remove   docker stop --time GRACE NAME;  docker rm -f NAME
@@ -104,6 +105,8 @@ static int aw_docker_gone(aw_spawn_result_t *r);
 static int aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req);
 
 static void aw_argv_init(aw_argv_t *a, const aw_conf_t *conf);
+static void aw_docker_run_axgt(aw_argv_t *a, const aw_launch_t *req,
+    const char *gpus);
 static void aw_argv_push(aw_argv_t *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void aw_argv_split(aw_argv_t *a, const char *s, const char *gpus);
@@ -460,6 +463,8 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
         aw_argv_push(a, "AXON_SSH_KEY=%s", req->ssh_key);
     }
 
+    aw_docker_run_axgt(a, req, gpus);
+
     if (req->vnc_password && req->vnc_password[0]) {
         snprintf(vnc, vnclen, "AXON_VNC_PASSWORD=%s", req->vnc_password);
         aw_argv_push(a, "-e");
@@ -486,6 +491,42 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
 
     aw_argv_split(a, conf->launcher_args, NULL);
     aw_argv_push(a, "%s", image);
+}
+
+
+/*
+ * The variables the original gate's session image reads (AXGT_*), beside
+ * axon's own: so that image runs as axon's session unchanged.
+ */
+
+static void
+aw_docker_run_axgt(aw_argv_t *a, const aw_launch_t *req, const char *gpus)
+{
+    int  ssh;
+
+    ssh = req->mode == AW_SESSION_SSH;
+
+    aw_argv_push(a, "-e");
+    aw_argv_push(a, "AXGT_SESSION_ID=%lld", (long long) req->session);
+    aw_argv_push(a, "-e");
+    aw_argv_push(a, "AXGT_WALLET_ADDRESS=%s", req->wallet);
+    aw_argv_push(a, "-e");
+    aw_argv_push(a, "AXGT_REQUESTED_PROFILE=%s",
+                 req->profile ? req->profile : "");
+    aw_argv_push(a, "-e");
+    aw_argv_push(a, "AXGT_ASSIGNED_GPU_IDS=%s", gpus);
+    aw_argv_push(a, "-e");
+    aw_argv_push(a, "AXGT_DESKTOP_ENABLED=%s", ssh ? "false" : "true");
+
+    if (ssh) {
+        aw_argv_push(a, "-e");
+        aw_argv_push(a, "AXGT_SSH_ENABLED=true");
+
+        if (req->ssh_key && req->ssh_key[0]) {
+            aw_argv_push(a, "-e");
+            aw_argv_push(a, "AXGT_SSH_PUBKEY=%s", req->ssh_key);
+        }
+    }
 }
 
 

@@ -48,6 +48,7 @@ typedef struct {
     const int          *gpus;         /* host GPU indexes, exclusive */
     int                 ngpus;
     const char         *ssh_key;      /* an authorized_keys line, or NULL */
+    const char         *profile;      /* its name, or NULL (AXGT_*) */
     int                 port;         /* the host port of the port pool;
                                          0: the runtime chooses one */
     const char         *vnc_password; /* a desktop's, [A-Za-z0-9], or NULL:

@@ -17,7 +17,7 @@
  *              Redis
  *   reconcile  every reconcile_interval: containers against sessions,
  *              Redis against Postgres, axon:session:next
- *              (sched_reconcile.c)
+ *              (sched_reconcile.c); axon:telemetry (sched_publish.c)
  *   homes      the wallets' home volumes kept past home_keep removed,
  *              home_until published (home.c), every home_keep / 4, from
  *              reconcile_interval to an hour
@@ -93,7 +93,9 @@ static aw_db_stmt_t  aw_sched_secret_stmt = aw_db_stmt("sched_secret",
 static aw_db_stmt_t  aw_sched_lease_stmt = aw_db_stmt("sched_lease",
     "SELECT id, wallet, mode, state, array_to_string(gpus, ',') AS gpus,"
     " attempts, coalesce(ssh_key, '') AS ssh_key,"
-    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port"
+    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port,"
+    " coalesce((SELECT profile FROM sessions s WHERE s.id = l.id), '')"
+    " AS profile"
     " FROM axon_session_lease($1, $2::bigint) l");
 
 static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
@@ -274,6 +276,7 @@ aw_sched_run(aw_msec_t now)
         aw_sched.next_reconcile = now + conf->reconcile_interval;
 
         (void) aw_sched_reconcile();
+        (void) aw_sched_telemetry();
         more = 1;
     }
 
@@ -509,6 +512,7 @@ aw_sched_launch(PGresult *pg)
     req.ssh_key = aw_db_get(pg, 0, "ssh_key")[0]
                   ? aw_db_get(pg, 0, "ssh_key") : NULL;
     req.port = atoi(aw_db_get(pg, 0, "port"));
+    req.profile = aw_db_get(pg, 0, "profile");
 
     snprintf(id, sizeof(id), "%lld", (long long) sid);
     snprintf(att, sizeof(att), "%d", attempts);

@@ -3,7 +3,8 @@
  * axon-worker: what the scheduler publishes to Redis for the module, from
  * Postgres, the system of record: each session whose row changed
  * (synced = false) to axon:session:ID, guarded by the row's revision;
- * axon:profiles; axon:session:next (see session.h for the keys).
+ * axon:profiles; axon:session:next (see session.h for the keys);
+ * axon:telemetry.
  */
 
 
@@ -40,6 +41,42 @@ static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
     " extract(epoch FROM created_at)::bigint AS created_at, rev,"
     " coalesce(vnc_password, '') AS vnc_password"
     " FROM sessions WHERE NOT synced ORDER BY id LIMIT 500");
+
+/*
+ * The totals the original gate published as its telemetry, from the
+ * system of record: sessions (failed: ended without running, not by
+ * their wallet's release), the minutes credited, used and left, the
+ * wallets signed in and those with credit.  Sums
+ * over the whole tables, each reconcile_interval: the indexes of sessions
+ * and credit_ledger are not used, which is fine at this cadence.
+ */
+static aw_db_stmt_t  aw_sched_telemetry_stmt = aw_db_stmt("sched_telemetry",
+    "SELECT json_build_object("
+    " 'sessions', (SELECT json_build_object("
+    "  'total', count(*), 'unique_wallets', count(DISTINCT wallet),"
+    "  'failed_allocations', count(*) FILTER (WHERE state = 'ended'"
+    "   AND started_at IS NULL"
+    "   AND coalesce(end_reason, '') NOT IN ('released', 'left_queue')),"
+    "  'active', count(*) FILTER (WHERE state IN ('starting', 'running')),"
+    "  'queued', count(*) FILTER (WHERE state = 'queued'),"
+    "  'total_wall_minutes', coalesce(floor(sum(extract(epoch FROM"
+    "   coalesce(ended_at, now()) - started_at)) / 60), 0)::bigint,"
+    "  'billed_minutes', coalesce(sum(billed_minutes), 0),"
+    "  'first_session_ts', extract(epoch FROM min(created_at))::bigint,"
+    "  'last_session_ts', extract(epoch FROM max(created_at))::bigint)"
+    "  FROM sessions),"
+    " 'deposits', (SELECT json_build_object("
+    "  'total_credited_minutes', coalesce(sum(delta_minutes)"
+    "   FILTER (WHERE delta_minutes > 0), 0),"
+    "  'total_consumed_minutes', coalesce(-sum(delta_minutes)"
+    "   FILTER (WHERE kind = 'usage'), 0),"
+    "  'total_remaining_minutes', (SELECT coalesce(sum(balance), 0)"
+    "   FROM wallet_balances)) FROM credit_ledger),"
+    " 'wallets', json_build_object("
+    "  'total', (SELECT count(*) FROM wallets),"
+    "  'with_credit', (SELECT count(*) FROM wallet_balances"
+    "   WHERE balance > 0)),"
+    " 'updated_at', extract(epoch FROM now())::bigint) AS doc");
 
 static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
     "UPDATE sessions SET synced = true"
@@ -450,6 +487,33 @@ aw_sched_profiles(int force)
 
     free(aw_sched.profiles);
     aw_sched.profiles = text;
+
+    return AW_OK;
+}
+
+
+int
+aw_sched_telemetry(void)
+{
+    PGresult    *pg;
+    redisReply  *reply;
+
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_telemetry_stmt, 0,
+                              NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: telemetry: %s", aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "SET %s %s",
+                             AXON_KEY_TELEMETRY, aw_db_get(pg, 0, "doc"));
+    PQclear(pg);
+
+    if (reply == NULL) {
+        return AW_ERROR;
+    }
+
+    freeReplyObject(reply);
 
     return AW_OK;
 }

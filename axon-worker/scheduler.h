@@ -42,6 +42,9 @@ int aw_sched_publish(void);
 /* axon:profiles, when it differs from what was written last (or force) */
 int aw_sched_profiles(int force);
 
+/* axon:telemetry: the totals of sessions and credit, no wallet's own */
+int aw_sched_telemetry(void);
+
 /* axon:session:next raised to max(sessions.id) */
 int aw_sched_counter(void);
 

@@ -31,7 +31,8 @@
  *      Transfer later credits nothing, and one that came first leaves
  *      nothing to credit here;
  *   5. the session: a new one claimed (its id drawn once, kept in the
- *      record), or a top-up's checked: its wallet's balance pays it;
+ *      record), or a top-up's checked: its wallet's balance pays it; none
+ *      for a credit_only payment (the original gate's settle);
  *   6. the outcome in axon:x402:pay:NONCE, which the module polls (the
  *      module refuses a nonce whose record exists, whoever paid; the
  *      worker writes only a record of the same payer).
@@ -353,8 +354,11 @@ aw_x402_settled(aw_x402_t *x, aw_job_result_t *res)
     }
 
     serr[0] = '\0';
+    x->balance = res->balance;
 
-    if (x->p && aw_x402_session(x, res, serr, sizeof(serr)) != AW_OK) {
+    if (x->p && !x->credit_only
+        && aw_x402_session(x, res, serr, sizeof(serr)) != AW_OK)
+    {
         return AW_ERROR;
     }
 
@@ -494,6 +498,7 @@ aw_x402_parse(aw_x402_t *x, char *err, size_t errlen)
     x->amount = aw_job_str(job, "amount");
     x->topup = aw_job_str(job, "session_id") ? aw_job_int(job, "session_id")
                                              : 0;
+    x->credit_only = aw_job_str(job, "credit_only") != NULL;
 
     if (strlen(x->nonce) != 66 || strncmp(x->nonce, "0x", 2) != 0
         || strspn(x->nonce + 2, "0123456789abcdef") != 64)
@@ -1205,6 +1210,7 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
 {
     int          argc;
     char         key[96], now[24], sid[24], until[24], credit[24];
+    char         balance[24];
     char         tkey[96], tval[128], texp[24], pending[96];
     redisReply  *reply;
     const char  *argv[40];
@@ -1263,6 +1269,10 @@ aw_x402_record(aw_x402_t *x, int settled, int64_t paid_until,
         argv[argc++] = until;
         argv[argc++] = "credit";
         argv[argc++] = credit;
+
+        snprintf(balance, sizeof(balance), "%lld", (long long) x->balance);
+        argv[argc++] = "balance";
+        argv[argc++] = balance;
 
         if (x->session_id) {
             argv[argc++] = AXON_X402_SESSION_ID;

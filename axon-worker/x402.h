@@ -39,6 +39,7 @@ typedef struct {
     const char          *ssh_key;
     const char          *amount;
     int64_t              topup;             /* 0: a new session */
+    unsigned             credit_only:1;     /* no session at all */
     json_t              *payload;
     json_t              *requirements;
 
@@ -53,6 +54,7 @@ typedef struct {
     const char          *network;
     const aw_conf_profile_t  *p;
     int64_t              credit;
+    int64_t              balance;           /* the wallet's, once credited */
 
     /* the row */
     char                 state[16];

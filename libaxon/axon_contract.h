@@ -25,6 +25,11 @@
  * "grace_minutes", ...}: the worker publishes, the module reads */
 #define AXON_KEY_PROFILES        "axon:profiles"
 
+/* string, JSON {"sessions", "deposits", "wallets", "updated_at"}: the
+ * figures of every wallet together, no wallet's own (the worker publishes
+ * them each reconcile_interval; GET /api/public/telemetry/ shows them) */
+#define AXON_KEY_TELEMETRY       "axon:telemetry"
+
 /* strings: the worker's liveness, read by GET /api/health */
 #define AXON_KEY_HEARTBEAT       "axon:worker:heartbeat"
 #define AXON_KEY_POSTGRES        "axon:worker:postgres"
@@ -107,8 +112,9 @@
 /*
  * axon:x402:pay:NONCE.  The module writes state=pending payer profile
  * minutes amount network valid_before created_at token_hash job_id
- * [session_id]; the worker state settled|failed, transaction, error_reason,
- * settled_at, session_id, paid_until, credit, session_error.
+ * [session_id] [credit_only]; the worker state settled|failed,
+ * transaction, error_reason, settled_at, session_id, paid_until, credit,
+ * balance, session_error.
  */
 #define AXON_X402_STATE          "state"
 #define AXON_X402_PENDING_STATE  "pending"
@@ -141,6 +147,7 @@
  *   session.release  session_id wallet                lua/session_release.lua
  *   x402.pay         nonce payer profile minutes ssh_key amount payload
  *                    requirements token_hash token_exp [session_id]
+ *                    [credit_only]
  *                    (on axon:x402:jobs)              lua/x402_pay.lua
  *
  * and an admin adds the others by hand (credit.*, deposit.credit|reject|

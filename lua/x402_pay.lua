@@ -13,14 +13,18 @@
 --         axon:x402:pending, axon:x402:pending:PAYER
 --   ARGV: payer profile minutes amount created_at keep_s token_exp
 --         pending_max nonce ssh_key payload requirements token_hash
---         session_id network valid_before pending_payer_max
+--         session_id network valid_before pending_payer_max credit_only
+--   (credit_only '1': a payment credited to the payer's wallet with no
+--   session, the original gate's /api/x402/settle: no session is checked)
 --   {1}: queued; {0}: the nonce was used; {-1, id, state}: a live session;
 --   {-2}: no such session of the payer's; {-3}: it has ended; {-4}: it is
 --   a desktop; {-5}: the payer's pending payments are at the bound; {-6}:
 --   everyone's are
 -- include: session_live
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-if ARGV[14] == '' then
+if ARGV[18] == '1' then
+  -- credit only: no session to check
+elseif ARGV[14] == '' then
   local live_id, _, live_st = session_live(KEYS[3])
   if live_id then return {-1, live_id, live_st} end
 else
@@ -52,6 +56,11 @@ local job = {'kind', 'x402.pay', 'nonce', ARGV[9], 'payer', ARGV[1], 'profile', 
 if ARGV[14] ~= '' then
   table.insert(job, 'session_id')
   table.insert(job, ARGV[14])
+end
+if ARGV[18] == '1' then
+  table.insert(job, 'credit_only')
+  table.insert(job, '1')
+  redis.call('HSET', KEYS[1], 'credit_only', '1')
 end
 local id = redis.call('XADD', KEYS[2], '*', unpack(job))
 redis.call('HSET', KEYS[1], 'job_id', id)

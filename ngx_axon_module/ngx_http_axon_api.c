@@ -9,15 +9,6 @@
 #include "ngx_http_axon_module.h"
 
 
-typedef struct {
-    ngx_str_t                 path;
-    ngx_uint_t                methods;
-    ngx_str_t                 allow;      /* the Allow header of a 405 */
-    ngx_uint_t                wallet;     /* NGX_HTTP_AXON_WALLET_* */
-    ngx_http_handler_pt       handler;
-} ngx_http_axon_route_t;
-
-
 static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
 
     { ngx_string("health"),
@@ -128,9 +119,9 @@ static ngx_http_axon_route_t  ngx_http_axon_routes[] = {
 
 
 static ngx_http_axon_route_t *ngx_http_axon_api_route(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_axon_api_metric(ngx_http_axon_route_t *rt);
 
 
-static ngx_uint_t ngx_http_axon_is_json(ngx_http_request_t *r);
 static void ngx_http_axon_body_ready(ngx_http_request_t *r);
 
 
@@ -154,8 +145,7 @@ ngx_http_axon_api_handler(ngx_http_request_t *r)
                    "axon api: \"%V\" routed to %V", &r->uri,
                    rt ? &rt->path : &ngx_http_axon_no_route);
 
-    ngx_http_axon_metrics_route(r, rt ? NGX_HTTP_AXON_ROUTE_API
-                                        + (rt - ngx_http_axon_routes)
+    ngx_http_axon_metrics_route(r, rt ? ngx_http_axon_api_metric(rt)
                                       : NGX_HTTP_AXON_ROUTE_UNKNOWN);
 
     if (rt == NULL) {
@@ -196,7 +186,40 @@ ngx_http_axon_api_needs_wallet(ngx_http_request_t *r)
 }
 
 
-/* the metrics' label of the i-th route: its path, without a last "/" */
+/*
+ * The metrics' index of a route: axon's by its place in the table; one of
+ * the original gate's (axon_compat) as axon's route of the same path if
+ * there is one, else after axon's.
+ */
+
+static ngx_uint_t
+ngx_http_axon_api_metric(ngx_http_axon_route_t *rt)
+{
+    ngx_uint_t              i, n;
+    ngx_http_axon_route_t  *a;
+
+    n = sizeof(ngx_http_axon_routes) / sizeof(ngx_http_axon_route_t) - 1;
+
+    for (i = 0; i < n; i++) {
+        a = &ngx_http_axon_routes[i];
+
+        if (rt == a
+            || (rt->path.len == a->path.len
+                && ngx_strncmp(rt->path.data, a->path.data, a->path.len)
+                   == 0))
+        {
+            return NGX_HTTP_AXON_ROUTE_API + i;
+        }
+    }
+
+    return NGX_HTTP_AXON_ROUTE_API + n + ngx_http_axon_compat_route_index(rt);
+}
+
+
+/*
+ * The metrics' label of the i-th route: its path, without a last "/";
+ * after axon's, the original gate's (ngx_http_axon_compat_route_name).
+ */
 
 ngx_str_t *
 ngx_http_axon_api_route_name(ngx_uint_t i)
@@ -209,7 +232,7 @@ ngx_http_axon_api_route_name(ngx_uint_t i)
     n = sizeof(ngx_http_axon_routes) / sizeof(ngx_http_axon_route_t) - 1;
 
     if (i >= n) {
-        return NULL;
+        return ngx_http_axon_compat_route_name(i - n);
     }
 
     if (names[i].data == NULL) {
@@ -246,6 +269,16 @@ ngx_http_axon_api_route(ngx_http_request_t *r)
     while (path.len && path.data[0] == '/') {
         path.data++;
         path.len--;
+    }
+
+    /* the original gate's routes first: some share axon's paths */
+
+    if (alcf->compat != NGX_HTTP_AXON_COMPAT_OFF) {
+        rt = ngx_http_axon_compat_route(r, &path);
+
+        if (rt) {
+            return rt;
+        }
     }
 
     for (rt = ngx_http_axon_routes; rt->handler; rt++) {
@@ -345,7 +378,7 @@ ngx_http_axon_read_json(ngx_http_request_t *r,
 
 /* Content-Type: application/json, parameters (charset) allowed */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_axon_is_json(ngx_http_request_t *r)
 {
     size_t   n;
@@ -378,7 +411,7 @@ ngx_http_axon_body_ready(ngx_http_request_t *r)
 {
     u_char                    *p, *text;
     off_t                      len, size;
-    json_t                    *body;
+    json_t                    *body, *renamed;
     ssize_t                    n;
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
@@ -461,7 +494,21 @@ ngx_http_axon_body_ready(ngx_http_request_t *r)
         return;
     }
 
-    rc = ctx->json_handler(r, body);
+    rc = (alcf->compat != NGX_HTTP_AXON_COMPAT_OFF)
+         ? ngx_http_axon_compat_body(r, body) : NGX_DECLINED;
+
+    if (rc == NGX_DECLINED) {
+        /* the original's body, renamed to axon's fields */
+        renamed = ctx->compat_body;
+
+        rc = ctx->json_handler(r, renamed ? renamed : body);
+
+        if (renamed) {
+            json_decref(renamed);
+            ctx->compat_body = NULL;
+        }
+    }
+
     json_decref(body);
 
     ngx_http_finalize_request(r, rc);
@@ -494,11 +541,23 @@ ngx_int_t
 ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body)
 {
-    char         *text;
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    char                 *text;
+    size_t                len;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_chain_t           out;
+    ngx_http_axon_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_axon_module);
+
+    if (ctx && ctx->compat && body) {
+        /* the original gate's names and status conventions */
+        body = ngx_http_axon_compat_answer(r, &status, body);
+
+        if (body == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);

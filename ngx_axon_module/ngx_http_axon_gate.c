@@ -2,7 +2,8 @@
  * The token gate: an access-phase check of the token a sign-in issued.
  *
  * The token comes from "Authorization: Bearer", the axon_token cookie or a
- * "token" query argument (a browser cannot set headers on a WebSocket).
+ * "token" query argument (a browser cannot set headers on a WebSocket);
+ * with axon_compat original, then from the original gate's carriers.
  * Its SHA-256 is looked up in the token cache first (axon_token_cache,
  * ngx_http_axon_token_cache.c); a miss costs one Redis GET of
  * axon:token:HASH, and a valid answer is cached.
@@ -306,8 +307,9 @@ static ngx_int_t
 ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
     ngx_uint_t *by_cookie)
 {
-    ngx_str_t         h;
-    ngx_table_elt_t  *auth;
+    ngx_str_t                  h;
+    ngx_table_elt_t           *auth;
+    ngx_http_axon_loc_conf_t  *alcf;
 
     *by_cookie = 0;
 
@@ -366,6 +368,16 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "axon gate: token from the query");
+        return NGX_OK;
+    }
+
+    /* then the original gate's carriers, where axon_compat accepts them */
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    if (alcf->compat != NGX_HTTP_AXON_COMPAT_OFF
+        && ngx_http_axon_compat_token(r, token, by_cookie) == NGX_OK)
+    {
         return NGX_OK;
     }
 

@@ -40,6 +40,14 @@ static char *ngx_http_axon_gate_login(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
+/* axon_compat: off, or the original gate's API beside axon's */
+static ngx_conf_enum_t  ngx_http_axon_compat_modes[] = {
+    { ngx_string("off"), NGX_HTTP_AXON_COMPAT_OFF },
+    { ngx_string("original"), NGX_HTTP_AXON_COMPAT_ORIGINAL },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_axon_commands[] = {
 
     { ngx_string("axon_redis"),
@@ -146,6 +154,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, gate),
       NULL },
+
+    { ngx_string("axon_compat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, compat),
+      &ngx_http_axon_compat_modes },
 
     { ngx_string("axon_gate_login"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -434,6 +449,7 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->token_ttl = NGX_CONF_UNSET_MSEC;
     alcf->body_max = NGX_CONF_UNSET_SIZE;
     alcf->gate = NGX_CONF_UNSET_UINT;
+    alcf->compat = NGX_CONF_UNSET_UINT;
     alcf->activity_interval = NGX_CONF_UNSET_MSEC;
     alcf->x402_minutes = NGX_CONF_UNSET_PTR;
     alcf->x402_price = (uint64_t) -1;
@@ -475,6 +491,8 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->gate, prev->gate, NGX_HTTP_AXON_GATE_OFF);
     ngx_conf_merge_str_value(conf->gate_login, prev->gate_login, "");
+    ngx_conf_merge_uint_value(conf->compat, prev->compat,
+                              NGX_HTTP_AXON_COMPAT_OFF);
     ngx_conf_merge_msec_value(conf->activity_interval,
                               prev->activity_interval, 30 * 1000);
 

@@ -14,6 +14,7 @@
  *   ngx_http_axon_route.c    axon_gate session: to the caller's session
  *   ngx_http_axon_health.c   GET /api/health
  *   ngx_http_axon_deposit.c  deposits: verify-deposit, GET /api/deposits
+ *   ngx_http_axon_compat.c   axon_compat: the original gate's API
  *   ngx_http_axon_x402_*.c   agents paying with x402: offers, payment,
  *                            directives (ngx_http_axon_x402.h)
  *   ngx_http_axon_metrics.c  counters, axon_metrics (Prometheus)
@@ -52,6 +53,10 @@
 #define NGX_HTTP_AXON_WALLET_NO     0
 #define NGX_HTTP_AXON_WALLET_YES    1
 #define NGX_HTTP_AXON_WALLET_BODY   2       /* or a token in the JSON body */
+
+/* axon_compat */
+#define NGX_HTTP_AXON_COMPAT_OFF    0
+#define NGX_HTTP_AXON_COMPAT_ORIGINAL 1     /* the original gate's API too */
 
 
 typedef struct {
@@ -96,6 +101,7 @@ typedef struct {
     ngx_uint_t                gate;           /* axon_gate */
     ngx_str_t                 gate_login;     /* axon_gate_login */
     ngx_msec_t                activity_interval; /* axon_activity_interval */
+    ngx_uint_t                compat;         /* axon_compat */
 
     /* x402 (ngx_http_axon_x402_*.c); on when axon_x402_network is set */
     ngx_str_t                 x402_network;   /* axon_x402_network */
@@ -133,6 +139,39 @@ typedef ngx_int_t (*ngx_http_axon_json_handler_pt)(ngx_http_request_t *r,
     json_t *body);
 
 
+/*
+ * How a route of the original gate (axon_compat original) is answered by
+ * one of axon's handlers: its parameters and body renamed to axon's before
+ * (ngx_http_axon_compat.c), axon's answer renamed to the original's as it
+ * is sent (ngx_http_axon_send_json).
+ */
+typedef struct ngx_http_axon_compat_s  ngx_http_axon_compat_t;
+
+typedef json_t *(*ngx_http_axon_compat_answer_pt)(ngx_http_request_t *r,
+    ngx_uint_t *status, json_t *body);
+
+struct ngx_http_axon_compat_s {
+    const char                     *flag;    /* false in a refusal */
+    ngx_uint_t                      ok;      /* refusals are 200 */
+    ngx_uint_t                      shared;  /* axon has the path too */
+    ngx_int_t                     (*body)(ngx_http_request_t *r,
+                                          json_t *body);
+    ngx_http_axon_compat_answer_pt  answer;
+    ngx_uint_t                      axon_errors;  /* refusals in axon's
+                                                     form: its clients
+                                                     share the path */
+};
+
+
+typedef struct {
+    ngx_str_t                 path;
+    ngx_uint_t                methods;
+    ngx_str_t                 allow;      /* the Allow header of a 405 */
+    ngx_uint_t                wallet;     /* NGX_HTTP_AXON_WALLET_* */
+    ngx_http_handler_pt       handler;
+} ngx_http_axon_route_t;
+
+
 typedef struct {
     ngx_http_axon_json_handler_pt   json_handler;
 
@@ -149,6 +188,11 @@ typedef struct {
 
     ngx_uint_t                cache_gen;      /* revocations, at lookup */
     ngx_uint_t                route;          /* NGX_HTTP_AXON_ROUTE_* */
+
+    /* answered as the original gate would (axon_compat original) */
+    ngx_http_axon_compat_t   *compat;
+    ngx_http_axon_compat_t   *compat_route;   /* the route's, if any */
+    json_t                   *compat_body;    /* the request's, renamed */
 
     unsigned                  has_wallet:1;
     unsigned                  gate_done:1;
@@ -190,6 +234,7 @@ ngx_str_t *ngx_http_axon_api_route_name(ngx_uint_t i);
 ngx_int_t ngx_http_axon_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body);
 ngx_http_axon_ctx_t *ngx_http_axon_get_ctx(ngx_http_request_t *r);
+ngx_uint_t ngx_http_axon_is_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_read_json(ngx_http_request_t *r,
     ngx_http_axon_json_handler_pt handler);
 ngx_int_t ngx_http_axon_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -246,6 +291,7 @@ ngx_int_t ngx_http_axon_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_leave_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_heartbeat_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_release_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body);
 json_t *ngx_http_axon_session_json(redisReply *fields);
 ngx_http_axon_session_args_t *ngx_http_axon_session_args(
     ngx_http_request_t *r);
@@ -269,6 +315,8 @@ json_t *ngx_http_axon_quote_prices(json_t *tokens, json_int_t need,
 ngx_int_t ngx_http_axon_x402_discovery_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_x402_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_x402_payment_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_axon_x402_credit(ngx_http_request_t *r,
+    ngx_str_t *profile, ngx_int_t minutes);
 char *ngx_http_axon_x402_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
     ngx_http_axon_loc_conf_t *conf);
 char *ngx_http_axon_x402_network(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -285,6 +333,17 @@ char *ngx_http_axon_x402_discovery(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_axon_x402_pending(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* ngx_http_axon_compat.c */
+ngx_http_axon_route_t *ngx_http_axon_compat_route(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_axon_compat_token(ngx_http_request_t *r,
+    ngx_str_t *token, ngx_uint_t *by_cookie);
+json_t *ngx_http_axon_compat_answer(ngx_http_request_t *r,
+    ngx_uint_t *status, json_t *body);
+ngx_int_t ngx_http_axon_compat_body(ngx_http_request_t *r, json_t *body);
+ngx_uint_t ngx_http_axon_compat_route_index(ngx_http_axon_route_t *rt);
+ngx_str_t *ngx_http_axon_compat_route_name(ngx_uint_t i);
 
 /* ngx_http_axon_health.c */
 ngx_int_t ngx_http_axon_health_handler(ngx_http_request_t *r);

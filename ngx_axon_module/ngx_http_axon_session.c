@@ -34,8 +34,6 @@
 
 static void ngx_http_axon_profiles_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
-static ngx_int_t ngx_http_axon_claim_body(ngx_http_request_t *r,
-    json_t *body);
 static void ngx_http_axon_claim_reply(ngx_http_request_t *r,
     redisReply *reply, void *data);
 static void ngx_http_axon_status_reply(ngx_http_request_t *r,
@@ -158,7 +156,7 @@ ngx_http_axon_session_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_axon_claim_body(ngx_http_request_t *r, json_t *body)
 {
     u_char                        *p, *last;

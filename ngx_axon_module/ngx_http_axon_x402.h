@@ -49,6 +49,8 @@ typedef struct {
     ngx_msec_t                until;              /* the wait's end */
     unsigned                  v1:1;               /* X-PAYMENT */
     unsigned                  discovery:1;        /* GET /.well-known */
+    unsigned                  credit_only:1;      /* no session: the
+                                                     original's settle */
     ngx_event_t               timer;
     ngx_http_request_t       *request;
 } ngx_http_axon_x402_ctx_t;

@@ -177,6 +177,74 @@ ngx_http_axon_x402_session_handler(ngx_http_request_t *r)
 
 
 /*
+ * The original gate's x402 access and settle (axon_compat original): a
+ * payment for minutes of a profile (none: the first published) that is
+ * credited to the payer's wallet and starts no session; without a payment
+ * header, 402 with that one offer.  The same check, record, job and
+ * settlement as a session's payment: one authorization pays once.
+ */
+
+ngx_int_t
+ngx_http_axon_x402_credit(ngx_http_request_t *r, ngx_str_t *profile,
+    ngx_int_t minutes)
+{
+    ngx_int_t                 *m;
+    ngx_uint_t                 i;
+    ngx_http_axon_loc_conf_t  *alcf;
+    ngx_http_axon_x402_ctx_t  *x;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    if (alcf->x402_network.len == 0) {
+        return ngx_http_axon_x402_off(r);
+    }
+
+    x = ngx_http_axon_x402_ctx(r);
+    if (x == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    x->credit_only = 1;
+    x->profile = *profile;
+
+    if (x->profile.len
+        && ngx_http_axon_x402_profile_name(&x->profile) != NGX_OK)
+    {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "unknown_profile",
+                                        "no such profile: see "
+                                        "GET /api/x402/session");
+    }
+
+    m = alcf->x402_minutes->elts;
+    x->minutes = minutes ? 0 : m[0];
+
+    for (i = 0; minutes && i < alcf->x402_minutes->nelts; i++) {
+        if (m[i] == minutes) {
+            x->minutes = minutes;
+        }
+    }
+
+    if (x->minutes == 0) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "unknown_minutes",
+                                        "these minutes are not sold: see "
+                                        "GET /api/x402/session");
+    }
+
+    if (ngx_http_axon_x402_payment_header(r, x) != NGX_OK) {
+        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_payment_header",
+                                        "send one payment header, once: "
+                                        "PAYMENT-SIGNATURE (version 2) or "
+                                        "X-PAYMENT (version 1)");
+    }
+
+    return ngx_http_axon_x402_offers(r, x);
+}
+
+
+/*
  * reads axon:profiles; the reply goes on with what x asks for.  An unpaid
  * top-up is not looked up: whose a session is, and whether it is live,
  * only the paid POST tells, to its payer (session ids are sequential).
@@ -546,6 +614,19 @@ ngx_http_axon_x402_accepts(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 
         if (!json_is_string(name)) {
             continue;
+        }
+
+        if (x->minutes && x->profile.len == 0) {
+            /* a credit of no profile named: the first one's price */
+            x->profile.len = json_string_length(name);
+            x->profile.data = ngx_pnalloc(r->pool, x->profile.len);
+            if (x->profile.data == NULL) {
+                json_decref(accepts);
+                return NULL;
+            }
+
+            ngx_memcpy(x->profile.data, json_string_value(name),
+                       x->profile.len);
         }
 
         if (x->minutes) {

@@ -13,7 +13,9 @@
  * writes state=pending payer profile minutes amount network valid_before
  * created_at token_hash job_id [session_id]; the worker writes state
  * settled|failed, transaction, error_reason, settled_at, session_id,
- * paid_until, credit and, when no session could start, session_error.
+ * paid_until, credit, balance and, when no session could start,
+ * session_error.  A payment of the original gate's settle (axon_compat)
+ * is credit_only: no session, answered with the credit once settled.
  */
 
 
@@ -47,6 +49,8 @@ static ngx_int_t ngx_http_axon_x402_settled(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, ngx_str_t *reason, ngx_str_t *tx);
 static ngx_int_t ngx_http_axon_x402_answer(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *reply, ngx_uint_t last);
+static ngx_int_t ngx_http_axon_x402_credited(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, redisReply *p, ngx_str_t *tx);
 static ngx_int_t ngx_http_axon_x402_failed(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x, redisReply *p, ngx_str_t *tx);
 static ngx_int_t ngx_http_axon_x402_running(ngx_http_request_t *r,
@@ -349,8 +353,8 @@ ngx_http_axon_x402_record(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                                           + AXON_ADDR_TEXT_LEN];
     u_char                     pending_key[sizeof(AXON_KEY_X402_PENDING)
                                            + 1 + AXON_ADDR_TEXT_LEN];
-    const char                *argv[22];
-    size_t                     argvlen[22];
+    const char                *argv[23];
+    size_t                     argvlen[23];
     ngx_http_axon_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
@@ -427,9 +431,11 @@ ngx_http_axon_x402_record(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     argv[21] = (const char *) max_payer;                        /* 17 */
     argvlen[21] = ngx_sprintf(max_payer, "%ui", alcf->x402_pending_payer)
                   - max_payer;
+    argv[22] = x->credit_only ? "1" : "0";                      /* 18 */
+    argvlen[22] = 1;
 
     rc = ngx_http_axon_redis_script(r, ngx_http_axon_x402_pay_reply, x,
-             &ngx_http_axon_x402_pay_script, 5, 22, argv, argvlen);
+             &ngx_http_axon_x402_pay_script, 5, 23, argv, argvlen);
 
     free(payload_text);
     free(req_text);
@@ -869,6 +875,10 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
 
     if (state.len == 7 && ngx_strncmp(state.data, "settled", 7) == 0) {
 
+        if (x->credit_only) {
+            return ngx_http_axon_x402_credited(r, x, p, &tx);
+        }
+
         if (ngx_http_axon_x402_field(p, "session_error", &reason) != NULL
             || (sstate.len == 5 && ngx_strncmp(sstate.data, "ended", 5) == 0))
         {
@@ -898,6 +908,56 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     *ngx_cpymem(st, state.data, state.len) = '\0';
 
     return ngx_http_axon_x402_later(r, x, (char *) st);
+}
+
+
+/*
+ * Settled, a payment with no session (the original gate's settle): 200,
+ * the credit and the balance after it, the token of the payer's wallet.
+ */
+
+static ngx_int_t
+ngx_http_axon_x402_credited(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x, redisReply *p, ngx_str_t *tx)
+{
+    json_t     *body;
+    ngx_str_t   credit, balance;
+
+    if (ngx_http_axon_x402_field(p, "credit", &credit) == NULL) {
+        ngx_str_set(&credit, "0");
+    }
+
+    if (ngx_http_axon_x402_field(p, "balance", &balance) == NULL) {
+        ngx_str_null(&balance);
+    }
+
+    body = json_pack("{s:s, s:s, s:s, s:s, s:s#, s:I, s:o, s:s}",
+                     "status", "credited",
+                     "payer", x->payer,
+                     "auth_token", (char *) x->token,
+                     "payment_id", x->nonce,
+                     "transaction", tx->data, tx->len,
+                     "credit_minutes",
+                     (json_int_t) ngx_atoi(credit.data, credit.len),
+                     "balance_minutes",
+                     balance.len ? json_integer(ngx_atoi(balance.data,
+                                                         balance.len))
+                                 : json_null(),
+                     "amount", x->amount);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_axon_x402_settled(r, x, NULL, tx) != NGX_OK) {
+        json_decref(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "axon: x402: payment %s credited to %s, no session",
+                  x->nonce, x->payer);
+
+    return ngx_http_axon_send_json(r, NGX_HTTP_OK, body);
 }
 
 
@@ -945,7 +1005,7 @@ ngx_http_axon_x402_running(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     time_t      expires;
     json_t     *body;
     ngx_int_t   rc;
-    ngx_str_t   sid, host, port, user, paid, started;
+    ngx_str_t   sid, host, port, user, paid, started, balance;
 
     if (ngx_http_axon_x402_field(p, "session_id", &sid) == NULL
         || ngx_http_axon_x402_field(s, "connect_host", &host) == NULL
@@ -976,6 +1036,13 @@ ngx_http_axon_x402_running(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
                      "transaction", tx->data, tx->len);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the wallet's balance just after the credit */
+    if (ngx_http_axon_x402_field(p, "balance", &balance)) {
+        json_object_set_new(body, "balance_minutes",
+                            json_integer(ngx_atoi(balance.data,
+                                                  balance.len)));
     }
 
     /* the one ssh_command builder; hiredis ends its strings with a NUL */
