@@ -29,6 +29,8 @@
 
 
 static void ngx_http_axon_x402_cleanup(void *data);
+static ngx_int_t ngx_http_axon_x402_paid_offers(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x);
 static ngx_int_t ngx_http_axon_x402_offers(ngx_http_request_t *r,
     ngx_http_axon_x402_ctx_t *x);
 static ngx_int_t ngx_http_axon_x402_body(ngx_http_request_t *r,
@@ -232,6 +234,16 @@ ngx_http_axon_x402_credit(ngx_http_request_t *r, ngx_str_t *profile,
                                         "GET /api/x402/session");
     }
 
+    return ngx_http_axon_x402_paid_offers(r, x);
+}
+
+
+/* a request that may carry a payment: its one header, then the offers */
+
+static ngx_int_t
+ngx_http_axon_x402_paid_offers(ngx_http_request_t *r,
+    ngx_http_axon_x402_ctx_t *x)
+{
     if (ngx_http_axon_x402_payment_header(r, x) != NGX_OK) {
         return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
                                         "invalid_payment_header",
@@ -357,15 +369,7 @@ ngx_http_axon_x402_body(ngx_http_request_t *r, json_t *body)
                                         "authorized_keys line");
     }
 
-    if (ngx_http_axon_x402_payment_header(r, x) != NGX_OK) {
-        return ngx_http_axon_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_payment_header",
-                                        "send one payment header, once: "
-                                        "PAYMENT-SIGNATURE (version 2) or "
-                                        "X-PAYMENT (version 1)");
-    }
-
-    return ngx_http_axon_x402_offers(r, x);
+    return ngx_http_axon_x402_paid_offers(r, x);
 }
 
 
