@@ -144,8 +144,13 @@ typedef struct {
     aw_msec_t     job_retry_max;
     aw_msec_t     job_claim_idle;
     aw_msec_t     job_state_ttl;
-    int           launcher;                 /* AW_LAUNCHER_DOCKER */
+    int           launcher;                 /* AW_LAUNCHER_* */
     char         *launcher_docker;
+    char         *launcher_engine;
+    char         *launcher_tls_ca;
+    char         *launcher_tls_cert;
+    char         *launcher_tls_key;
+    char         *launcher_gpu_driver;
     char         *containers_conf;
     char         *launcher_image;
     int           launcher_port;
@@ -244,6 +249,9 @@ int aw_conf_list_next(const char **p, int blanks_only, const char **item,
 
 const aw_conf_option_t *aw_conf_find(const char *name);
 int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
+
+/* an engine's address: unix:///PATH or https://HOST:PORT */
+int aw_conf_endpoint(const char *endpoint, char *err, size_t errlen);
 
 /* the values an option takes, as its errors and the sample print them */
 const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,

@@ -25,6 +25,7 @@ static int aw_conf_check_timers(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_launcher(aw_conf_t *conf, char *err,
     size_t errlen);
 static int aw_conf_check_home(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_worker_id(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
@@ -176,7 +177,9 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (aw_conf_check_home(conf, err, errlen) != AW_OK) {
+    if (aw_conf_check_home(conf, err, errlen) != AW_OK
+        || aw_conf_check_engine(conf, err, errlen) != AW_OK)
+    {
         return AW_ERROR;
     }
 
@@ -192,6 +195,123 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
     }
 
     return AW_OK;
+}
+
+
+/*
+ * launcher engine: launcher_engine's syntax, the TLS files an https://
+ * engine needs, and launcher_args without the CLI's words.  Whether the
+ * engine answers is asked at the worker's start (aw_launcher_ping).
+ */
+
+static int
+aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int           i;
+    char          loc[300], why[1200];
+    size_t        len;
+    const char   *s, *p;
+    static const char  *tls[] = {
+        "launcher_tls_ca", "launcher_tls_cert", "launcher_tls_key"
+    };
+
+    if (conf->launcher != AW_LAUNCHER_ENGINE) {
+        return AW_OK;
+    }
+
+    if (aw_conf_endpoint(conf->launcher_engine, why, sizeof(why))
+        != AW_OK)
+    {
+        snprintf(err, errlen, "%s: launcher_engine %s",
+                 aw_conf_location(conf, aw_conf_find("launcher_engine"),
+                                  loc, sizeof(loc)), why);
+        return AW_ERROR;
+    }
+
+    if (strncmp(conf->launcher_engine, "https://", 8) == 0) {
+        for (i = 0; i < 3; i++) {
+            p = *(char **) aw_conf_field(conf, aw_conf_find(tls[i]));
+
+            if (p[0] == '\0' || access(p, R_OK) != 0) {
+                snprintf(err, errlen, "%s: %s \"%s\": %s (needed for the "
+                         "engine %s)",
+                         aw_conf_location(conf, aw_conf_find(tls[i]), loc,
+                                          sizeof(loc)), tls[i], p,
+                         p[0] ? strerror(errno) : "not set",
+                         conf->launcher_engine);
+                return AW_ERROR;
+            }
+        }
+    }
+
+    /* the engine takes labels; the CLI's other words mean nothing there */
+    for (s = conf->launcher_args; *s; ) {
+        s += strspn(s, " \t");
+
+        if (*s == '\0') {
+            break;
+        }
+
+        len = strcspn(s, " \t");
+
+        if (strncmp(s, "--label=", 8) == 0) {
+            s += len;
+            continue;
+        }
+
+        if ((len == 7 && strncmp(s, "--label", 7) == 0)
+            || (len == 2 && strncmp(s, "-l", 2) == 0))
+        {
+            s += len;
+            s += strspn(s, " \t");
+            s += strcspn(s, " \t");
+            continue;
+        }
+
+        snprintf(err, errlen, "%s: launcher_args: \"%.*s\" is a word of "
+                 "the docker CLI; with launcher engine only --label K=V",
+                 aw_conf_location(conf, aw_conf_find("launcher_args"), loc,
+                                  sizeof(loc)), (int) len, s);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * An engine's endpoint: unix:///ABSOLUTE/PATH or https://HOST:PORT (no
+ * path).  AW_ERROR with err saying what is wrong, naming the endpoint.
+ */
+
+int
+aw_conf_endpoint(const char *e, char *err, size_t errlen)
+{
+    char        *end;
+    long         port;
+    const char  *host, *colon;
+
+    if (strncmp(e, "unix:///", 8) == 0 && e[8] != '\0') {
+        return AW_OK;
+    }
+
+    if (strncmp(e, "https://", 8) == 0) {
+        host = e + 8;
+        colon = strrchr(host, ':');
+
+        if (colon && colon > host && strchr(host, '/') == NULL) {
+            port = strtol(colon + 1, &end, 10);
+
+            if (*end == '\0' && port > 0 && port < 65536) {
+                return AW_OK;
+            }
+        }
+    }
+
+    snprintf(err, errlen, "\"%.1024s\": neither unix:///PATH nor "
+             "https://HOST:PORT", e);
+
+    return AW_ERROR;
 }
 
 

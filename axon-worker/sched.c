@@ -177,6 +177,7 @@ aw_sched_reload(void)
 
     conf = aw_worker.conf;
 
+    aw_launcher_free(&aw_sched.launcher);
     aw_launcher_init(&aw_sched.launcher, conf);
 
     pool = json_array();
