@@ -100,11 +100,12 @@ typedef struct {
 } aw_conf_profile_t;
 
 
-/* a host of the gpu_hosts key: NAME=INDEX,INDEX... */
+/* a host of the gpu_hosts key: NAME=INDEX,INDEX...[@ENDPOINT] */
 typedef struct {
     char          name[65];
     int           ngpus;
     int           gpus[AW_CONF_MAX_HOST_GPUS];
+    char          endpoint[512];    /* its engine; "": the launcher key's */
 } aw_conf_gpu_host_t;
 
 

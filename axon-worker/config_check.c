@@ -26,6 +26,8 @@ static int aw_conf_check_launcher(aw_conf_t *conf, char *err,
     size_t errlen);
 static int aw_conf_check_home(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_check_tls(aw_conf_t *conf, const char *endpoint,
+    char *err, size_t errlen);
 static int aw_conf_worker_id(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
@@ -207,13 +209,9 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
 static int
 aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen)
 {
-    int           i;
     char          loc[300], why[1200];
     size_t        len;
-    const char   *s, *p;
-    static const char  *tls[] = {
-        "launcher_tls_ca", "launcher_tls_cert", "launcher_tls_key"
-    };
+    const char   *s;
 
     if (conf->launcher != AW_LAUNCHER_ENGINE) {
         return AW_OK;
@@ -228,20 +226,11 @@ aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (strncmp(conf->launcher_engine, "https://", 8) == 0) {
-        for (i = 0; i < 3; i++) {
-            p = *(char **) aw_conf_field(conf, aw_conf_find(tls[i]));
-
-            if (p[0] == '\0' || access(p, R_OK) != 0) {
-                snprintf(err, errlen, "%s: %s \"%s\": %s (needed for the "
-                         "engine %s)",
-                         aw_conf_location(conf, aw_conf_find(tls[i]), loc,
-                                          sizeof(loc)), tls[i], p,
-                         p[0] ? strerror(errno) : "not set",
-                         conf->launcher_engine);
-                return AW_ERROR;
-            }
-        }
+    if (strncmp(conf->launcher_engine, "https://", 8) == 0
+        && aw_conf_check_tls(conf, conf->launcher_engine, err, errlen)
+           != AW_OK)
+    {
+        return AW_ERROR;
     }
 
     /* the engine takes labels; the CLI's other words mean nothing there */
@@ -273,6 +262,37 @@ aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen)
                  aw_conf_location(conf, aw_conf_find("launcher_args"), loc,
                                   sizeof(loc)), (int) len, s);
         return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/* the files an https:// engine needs, readable */
+
+static int
+aw_conf_check_tls(aw_conf_t *conf, const char *endpoint, char *err,
+    size_t errlen)
+{
+    int          i;
+    char         loc[300];
+    const char  *p;
+
+    static const char  *tls[] = {
+        "launcher_tls_ca", "launcher_tls_cert", "launcher_tls_key"
+    };
+
+    for (i = 0; i < 3; i++) {
+        p = *(char **) aw_conf_field(conf, aw_conf_find(tls[i]));
+
+        if (p[0] == '\0' || access(p, R_OK) != 0) {
+            snprintf(err, errlen, "%s: %s \"%s\": %s (needed for the "
+                     "engine %s)",
+                     aw_conf_location(conf, aw_conf_find(tls[i]), loc,
+                                      sizeof(loc)), tls[i], p,
+                     p[0] ? strerror(errno) : "not set", endpoint);
+            return AW_ERROR;
+        }
     }
 
     return AW_OK;
@@ -845,14 +865,15 @@ aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen)
 
 
 /*
- * gpu_hosts: NAME=INDEX,INDEX,... ...
+ * gpu_hosts: NAME=INDEX,INDEX,...[@ENDPOINT] ...; an https:// endpoint
+ * needs the launcher_tls_* files
  */
 
 static int
 aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
 {
     int                  i, j, used;
-    char                 loc[300], *end, item[4096], *q;
+    char                 loc[300], *end, item[4096], *q, why[1200];
     long                 idx;
     size_t               len, wlen;
     const char          *p, *word;
@@ -884,6 +905,7 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
         memcpy(h->name, q, len);
         h->name[len] = '\0';
         h->ngpus = 0;
+        h->endpoint[0] = '\0';
 
         for (i = 0; i < conf->nhosts; i++) {
             if (strcmp(conf->host[i].name, h->name) == 0) {
@@ -931,6 +953,27 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
             q++;
         }
 
+        if (*q == '@') {
+            if (aw_conf_endpoint(q + 1, why, sizeof(why)) != AW_OK
+                || strlen(q + 1) >= sizeof(h->endpoint))
+            {
+                snprintf(err, errlen, "%s: gpu_hosts: host \"%s\": engine "
+                         "%s", loc, h->name, why);
+                return AW_ERROR;
+            }
+
+            strcpy(h->endpoint, q + 1);
+
+            if (strncmp(h->endpoint, "https://", 8) == 0
+                && aw_conf_check_tls(conf, h->endpoint, err, errlen)
+                   != AW_OK)
+            {
+                return AW_ERROR;
+            }
+
+            q += strlen(q);
+        }
+
         if (*q != '\0') {
             goto bad;
         }
@@ -942,8 +985,10 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
 
 bad:
 
-    snprintf(err, errlen, "%s: gpu_hosts: \"%.*s\" is not NAME=INDEX,... "
-             "(e.g. local=0,1,2,3)", loc, (int) aw_min(wlen, 64), word);
+    snprintf(err, errlen, "%s: gpu_hosts: \"%.*s\" is not "
+             "NAME=INDEX,...[@ENGINE] (e.g. local=0,1,2,3 or "
+             "gpu2=0,1@https://gpu2:2376)", loc, (int) aw_min(wlen, 64),
+             word);
 
     return AW_ERROR;
 }

@@ -478,13 +478,15 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "gpu_hosts", AW_CONF_STRING, "local=0,1,2,3,4,5,6,7", 0, 4095, NULL,
       offsetof(aw_conf_t, gpu_hosts), 0,
-      "The GPU pool, NAME=INDEX,INDEX,... per host, the hosts separated "
-      "by blanks "
-      "(local=0,1,2,3 gpu2=0,1).  A session's GPUs are all on one host. "
-      "The docker launcher starts every container on this worker's host, "
-      "so more than one host needs one worker per host, each listing its "
-      "own (NAME is what gpu_assignments.host records).  Empty: no GPUs, "
-      "every claim waits." },
+      "The GPU pool, NAME=INDEX,INDEX,...[@ENGINE] per host, the hosts "
+      "separated by blanks (local=0,1,2,3 gpu2=0,1@https://gpu2:2376).  "
+      "A session's GPUs are all on one host, and the session is bound to "
+      "it (NAME is what sessions.host and gpu_assignments.host record): "
+      "it is launched, stopped and reconciled there, only by workers that "
+      "list the host.  @ENGINE (unix:///PATH or https://HOST:PORT, as "
+      "launcher_engine) starts the host's containers through its Docker "
+      "Engine API; without it, through the launcher key's backend.  Several "
+      "workers may list one host.  Empty: no GPUs, every claim waits." },
 
     { "billing_minute", AW_CONF_MSEC, "1m", 1 * S, 1 * H, NULL,
       offsetof(aw_conf_t, billing_minute), 0,

@@ -136,7 +136,15 @@ aw_launcher_init_endpoint(aw_launcher_t *l, const aw_conf_t *conf,
     memset(l, 0, sizeof(aw_launcher_t));
 
     l->conf = conf;
-    l->endpoint = endpoint ? endpoint : conf->launcher_engine;
+
+    /* a host of gpu_hosts with its own engine */
+    if (endpoint) {
+        l->endpoint = endpoint;
+        l->ops = &aw_engine_ops;
+        return;
+    }
+
+    l->endpoint = conf->launcher_engine;
 
     switch (conf->launcher) {
     case AW_LAUNCHER_ENGINE:

@@ -122,8 +122,9 @@ struct aw_launcher_s {
 
 /*
  * conf must outlive l: after a reload, free and init again with the new
- * one.  endpoint: the engine's (NULL: launcher_engine), for the engine
- * backend; the docker backend ignores it.
+ * one.  endpoint: an engine's (a host of gpu_hosts with @ENDPOINT), for
+ * the engine backend whatever the launcher key says; NULL: the launcher
+ * key's backend (engine: at launcher_engine).
  */
 void aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf);
 void aw_launcher_init_endpoint(aw_launcher_t *l, const aw_conf_t *conf,

@@ -170,30 +170,53 @@ main(int argc, char **argv)
 
 /*
  * An engine that does not answer is refused at the start (and by -t),
- * as a bad key is: the sessions it would run could not start.
+ * as a bad key is: the sessions it would run could not start.  Each
+ * host's of gpu_hosts, and launcher_engine when the launcher key is
+ * engine.
  */
 
 static int
 aw_engine_check(const aw_conf_t *conf)
 {
-    int            rc;
+    int            i, rc;
     char           loc[300];
     aw_launcher_t  l;
 
-    if (!conf->sessions || conf->launcher != AW_LAUNCHER_ENGINE) {
+    if (!conf->sessions) {
         return AW_OK;
     }
 
-    aw_launcher_init(&l, conf);
-    rc = aw_launcher_ping(&l);
+    rc = AW_OK;
 
-    if (rc != AW_OK) {
-        fprintf(stderr, "axon-worker: %s: launcher_engine: %s\n",
-                aw_conf_location(conf, aw_conf_find("launcher_engine"), loc,
-                                 sizeof(loc)), l.err);
+    if (conf->launcher == AW_LAUNCHER_ENGINE) {
+        aw_launcher_init(&l, conf);
+        rc = aw_launcher_ping(&l);
+
+        if (rc != AW_OK) {
+            fprintf(stderr, "axon-worker: %s: launcher_engine: %s\n",
+                    aw_conf_location(conf, aw_conf_find("launcher_engine"),
+                                     loc, sizeof(loc)), l.err);
+        }
+
+        aw_launcher_free(&l);
     }
 
-    aw_launcher_free(&l);
+    for (i = 0; rc == AW_OK && i < conf->nhosts; i++) {
+        if (conf->host[i].endpoint[0] == '\0') {
+            continue;
+        }
+
+        aw_launcher_init_endpoint(&l, conf, conf->host[i].endpoint);
+        rc = aw_launcher_ping(&l);
+
+        if (rc != AW_OK) {
+            fprintf(stderr, "axon-worker: %s: gpu_hosts: host \"%s\": %s\n",
+                    aw_conf_location(conf, aw_conf_find("gpu_hosts"), loc,
+                                     sizeof(loc)), conf->host[i].name, l.err);
+        }
+
+        aw_launcher_free(&l);
+    }
 
     return rc;
 }

@@ -55,15 +55,15 @@ static void aw_sched_fini(void);
 static int aw_sched_assign(void);
 static int aw_sched_lease(void);
 static int aw_sched_unlease(void);
-static int aw_sched_launch(PGresult *pg);
+static int aw_sched_launch(aw_launcher_t *l, PGresult *pg);
 static int aw_sched_gpus(const char *list, int *gpus);
 static int aw_sched_vnc(const char *id, char *vnc, size_t size);
-static int aw_sched_launch_failed(int64_t sid, const char *id,
-    const char *att);
-static int aw_sched_started(int64_t sid, const char *id, const char *att,
-    const aw_container_t *c, const char *list);
+static int aw_sched_launch_failed(aw_launcher_t *l, int64_t sid,
+    const char *id, const char *att);
+static int aw_sched_started(aw_launcher_t *l, int64_t sid, const char *id,
+    const char *att, const aw_container_t *c, const char *list);
 static int aw_sched_secret(char *buf, size_t size);
-static int aw_sched_stop(int64_t id);
+static int aw_sched_stop(aw_launcher_t *l, int64_t id);
 static int aw_sched_heartbeats(char **ids, char **hbs);
 static void aw_sched_wallets(PGresult *pg, aw_job_result_t *res);
 
@@ -93,8 +93,9 @@ static aw_db_stmt_t  aw_sched_secret_stmt = aw_db_stmt("sched_secret",
 static aw_db_stmt_t  aw_sched_lease_stmt = aw_db_stmt("sched_lease",
     "SELECT id, wallet, mode, state, array_to_string(gpus, ',') AS gpus,"
     " attempts, coalesce(ssh_key, '') AS ssh_key,"
-    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port"
-    " FROM axon_session_lease($1, $2::bigint) l");
+    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port,"
+    " coalesce(host, '') AS host"
+    " FROM axon_session_lease($1, $2::bigint, $3::text[]) l");
 
 static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
     "SELECT wallet, balance, ledger_id FROM axon_billing_tick($1::bigint,"
@@ -165,6 +166,30 @@ aw_sched_fini(void)
 }
 
 
+/*
+ * The session's host's launcher; the launcher key's for a session bound to
+ * no host (it has no container) or to a host this worker does not drive
+ * (the lease gives none such).
+ */
+
+aw_launcher_t *
+aw_sched_launcher(const char *host)
+{
+    int          i;
+    aw_conf_t   *conf;
+
+    conf = aw_worker.conf;
+
+    for (i = 0; host && i < conf->nhosts; i++) {
+        if (strcmp(conf->host[i].name, host) == 0) {
+            return &aw_sched.host[i];
+        }
+    }
+
+    return &aw_sched.launcher;
+}
+
+
 /* the pool as axon_sched_assign takes it, from gpu_hosts and port_pool_*:
  * [{"host": NAME, "gpus": [...], "ports": [FIRST, LAST]}, ...] */
 
@@ -172,6 +197,7 @@ static void
 aw_sched_reload(void)
 {
     int          i, j;
+    size_t       len;
     json_t      *pool, *host, *gpus;
     aw_conf_t   *conf;
 
@@ -179,6 +205,26 @@ aw_sched_reload(void)
 
     aw_launcher_free(&aw_sched.launcher);
     aw_launcher_init(&aw_sched.launcher, conf);
+
+    /* each host its launcher: its engine, or the launcher key's */
+    for (i = 0; i < AW_CONF_MAX_HOSTS; i++) {
+        aw_launcher_free(&aw_sched.host[i]);
+    }
+
+    len = 0;
+    aw_sched.hosts[len++] = '{';
+
+    for (i = 0; i < conf->nhosts; i++) {
+        aw_launcher_init_endpoint(&aw_sched.host[i], conf,
+                                  conf->host[i].endpoint[0]
+                                  ? conf->host[i].endpoint : NULL);
+
+        /* names are [A-Za-z0-9._-]: an array literal without quotes */
+        len += snprintf(aw_sched.hosts + len, sizeof(aw_sched.hosts) - len,
+                        "%s%s", i ? "," : "", conf->host[i].name);
+    }
+
+    snprintf(aw_sched.hosts + len, sizeof(aw_sched.hosts) - len, "}");
 
     pool = json_array();
 
@@ -384,12 +430,13 @@ aw_sched_unlease(void)
 static int
 aw_sched_lease(void)
 {
-    int          rc;
-    char         lease[32];
-    int64_t      id;
-    PGresult    *pg;
-    aw_conf_t   *conf;
-    const char  *params[2];
+    int             rc;
+    char            lease[32];
+    int64_t         id;
+    PGresult       *pg;
+    aw_conf_t      *conf;
+    const char     *params[3];
+    aw_launcher_t  *l;
 
     conf = aw_worker.conf;
 
@@ -401,8 +448,9 @@ aw_sched_lease(void)
 
     params[0] = conf->worker_id;
     params[1] = lease;
+    params[2] = aw_sched.hosts;
 
-    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_lease_stmt, 2,
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_lease_stmt, 3,
                               params);
     if (pg == NULL) {
         aw_log(AW_LOG_ERR, "sessions: lease: %s", aw_worker.db.error);
@@ -418,11 +466,13 @@ aw_sched_lease(void)
 
     aw_log_ctx("session %lld", (long long) id);
 
+    l = aw_sched_launcher(aw_db_get(pg, 0, "host"));
+
     if (strcmp(aw_db_get(pg, 0, "state"), "starting") == 0) {
-        rc = aw_sched_launch(pg);
+        rc = aw_sched_launch(l, pg);
 
     } else {
-        rc = aw_sched_stop(id);
+        rc = aw_sched_stop(l, id);
     }
 
     PQclear(pg);
@@ -479,7 +529,7 @@ aw_sched_secret(char *buf, size_t size)
 /* a starting session's container launched (pg: its lease's row) */
 
 static int
-aw_sched_launch(PGresult *pg)
+aw_sched_launch(aw_launcher_t *l, PGresult *pg)
 {
     int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts, rc;
     char             list[256], id[32], att[16], vnc[AW_SCHED_VNC_LEN + 1];
@@ -497,7 +547,7 @@ aw_sched_launch(PGresult *pg)
         /* an earlier attempt's worker died: its container may be there */
         aw_log(AW_LOG_NOTICE, "launch attempt %d: removing what an earlier "
                "attempt may have left", attempts);
-        (void) aw_launcher_stop(&aw_sched.launcher, sid);
+        (void) aw_launcher_stop(l, sid);
     }
 
     memset(&req, 0, sizeof(req));
@@ -522,18 +572,18 @@ aw_sched_launch(PGresult *pg)
         req.vnc_password = vnc;
     }
 
-    rc = aw_launcher_launch(&aw_sched.launcher, &req, &c);
+    rc = aw_launcher_launch(l, &req, &c);
     explicit_bzero(vnc, sizeof(vnc));
 
     if (rc != AW_OK) {
         aw_log(AW_LOG_WARN, "launch failed, nothing billed: %s",
-               aw_sched.launcher.err);
-        return aw_sched_launch_failed(sid, id, att);
+               l->err);
+        return aw_sched_launch_failed(l, sid, id, att);
     }
 
     aw_home_started(req.wallet);
 
-    return aw_sched_started(sid, id, att, &c, list);
+    return aw_sched_started(l, sid, id, att, &c, list);
 }
 
 
@@ -607,7 +657,8 @@ aw_sched_vnc(const char *id, char *vnc, size_t size)
  */
 
 static int
-aw_sched_launch_failed(int64_t sid, const char *id, const char *att)
+aw_sched_launch_failed(aw_launcher_t *l, int64_t sid, const char *id,
+    const char *att)
 {
     PGresult    *r;
     const char  *params[3];
@@ -626,7 +677,7 @@ aw_sched_launch_failed(int64_t sid, const char *id, const char *att)
     }
 
     PQclear(r);
-    (void) aw_sched_stop(sid);
+    (void) aw_sched_stop(l, sid);
 
     return AW_ERROR;
 }
@@ -635,8 +686,8 @@ aw_sched_launch_failed(int64_t sid, const char *id, const char *att)
 /* a container that runs: the session is running, its first minute billed */
 
 static int
-aw_sched_started(int64_t sid, const char *id, const char *att,
-    const aw_container_t *c, const char *list)
+aw_sched_started(aw_launcher_t *l, int64_t sid, const char *id,
+    const char *att, const aw_container_t *c, const char *list)
 {
     char         upstream[128];
     PGresult    *r;
@@ -664,7 +715,7 @@ aw_sched_started(int64_t sid, const char *id, const char *att,
         PQclear(r);
         aw_log(AW_LOG_NOTICE, "launched, but the session ended meanwhile: "
                "stopping it");
-        return aw_sched_stop(sid);
+        return aw_sched_stop(l, sid);
     }
 
     PQclear(r);
@@ -680,15 +731,15 @@ aw_sched_started(int64_t sid, const char *id, const char *att,
 
 
 static int
-aw_sched_stop(int64_t id)
+aw_sched_stop(aw_launcher_t *l, int64_t id)
 {
     char         sid[32];
     PGresult    *r;
     const char  *params[3];
 
-    if (aw_launcher_stop(&aw_sched.launcher, id) != AW_OK) {
+    if (aw_launcher_stop(l, id) != AW_OK) {
         aw_log(AW_LOG_ERR, "stop failed (tried again when the lease "
-               "expires): %s", aw_sched.launcher.err);
+               "expires): %s", l->err);
         return AW_ERROR;
     }
 

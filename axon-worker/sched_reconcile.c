@@ -17,34 +17,45 @@
 #include "worker.h"
 
 
-static int aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc);
-static void aw_sched_vanished(PGresult *pg, aw_container_t *list,
-    size_t nc);
+static int aw_sched_orphans(aw_launcher_t *l, PGresult *pg,
+    aw_container_t *list, size_t nc);
+static void aw_sched_vanished(const char *host, PGresult *pg,
+    aw_container_t *list, size_t nc);
 static int aw_sched_drift(PGresult *pg);
 
 
 /*
- * The reconcile sweep: Postgres first (what should run), then the
- * containers (what runs), then each difference repaired and logged:
+ * The reconcile sweep: Postgres first (what should run), then, host by
+ * host of gpu_hosts, the containers (what runs there), then each
+ * difference repaired and logged:
  *
  *   a container of ours whose session is not live    removed
- *   a running session whose container is gone        ended
- *                                                   (container_vanished)
+ *   a running session of this host whose container   ended
+ *   is gone from it                                  (container_vanished)
  *   a live session whose state in Redis differs      published again
+ *
+ * A host is compared only with its own sessions: a container whose
+ * session is live on another host (two hosts' engines on one store) is
+ * left alone, and a host that cannot list changes nothing.
  */
 
 int
 aw_sched_reconcile(void)
 {
-    int              rc;
+    int              rc, i;
     size_t           nc;
     PGresult        *pg;
+    aw_conf_t       *conf;
+    aw_launcher_t   *l;
     aw_container_t  *list;
 
     (void) aw_sched_counter();
 
+    conf = aw_worker.conf;
+
     pg = aw_db_query(&aw_worker.db,
-                     "SELECT id, state FROM sessions"
+                     "SELECT id, state, coalesce(host, '') AS host"
+                     " FROM sessions"
                      " WHERE state IN ('starting', 'running', 'ending')"
                      " ORDER BY id", 0, NULL);
     if (pg == NULL) {
@@ -52,18 +63,19 @@ aw_sched_reconcile(void)
         return AW_ERROR;
     }
 
-    if (aw_sched.launcher.ops->list(&aw_sched.launcher, &list, &nc)
-        != AW_OK)
-    {
-        aw_log(AW_LOG_ERR, "reconcile: cannot list the containers: %s",
-               aw_sched.launcher.err);
-        PQclear(pg);
-        return AW_ERROR;
-    }
+    for (i = 0; i < conf->nhosts; i++) {
+        l = &aw_sched.host[i];
 
-    (void) aw_sched_orphans(pg, list, nc);
-    aw_sched_vanished(pg, list, nc);
-    free(list);
+        if (l->ops->list(l, &list, &nc) != AW_OK) {
+            aw_log(AW_LOG_ERR, "reconcile: host %s: cannot list the "
+                   "containers: %s", conf->host[i].name, l->err);
+            continue;
+        }
+
+        (void) aw_sched_orphans(l, pg, list, nc);
+        aw_sched_vanished(conf->host[i].name, pg, list, nc);
+        free(list);
+    }
 
     rc = aw_sched_drift(pg);
     PQclear(pg);
@@ -79,7 +91,8 @@ aw_sched_reconcile(void)
 /* containers of ours with no live session (pg: id, state of the live ones) */
 
 static int
-aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
+aw_sched_orphans(aw_launcher_t *l, PGresult *pg, aw_container_t *list,
+    size_t nc)
 {
     int          i, j, n, found, c_id;
     char         id[32];
@@ -138,11 +151,8 @@ aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
                    "session (session %s is %s): removing it", list[j].name,
                    list[j].state, id, state);
 
-            if (aw_sched.launcher.ops->remove(&aw_sched.launcher,
-                                              list[j].name)
-                != AW_OK)
-            {
-                aw_log(AW_LOG_ERR, "reconcile: %s", aw_sched.launcher.err);
+            if (l->ops->remove(l, list[j].name) != AW_OK) {
+                aw_log(AW_LOG_ERR, "reconcile: %s", l->err);
             }
         }
 
@@ -153,12 +163,13 @@ aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
 }
 
 
-/* running sessions whose container is gone: ended, and billed */
+/* running sessions of host whose container is gone: ended, and billed */
 
 static void
-aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
+aw_sched_vanished(const char *host, PGresult *pg, aw_container_t *list,
+    size_t nc)
 {
-    int          i, j, n, found, c_id, c_state;
+    int          i, j, n, found, c_id, c_state, c_host;
     char         id[32];
     size_t       plen;
     int64_t      sid;
@@ -171,9 +182,12 @@ aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
     n = PQntuples(pg);
     c_id = aw_db_col(pg, "id");
     c_state = aw_db_col(pg, "state");
+    c_host = aw_db_col(pg, "host");
 
     for (i = 0; i < n; i++) {
-        if (strcmp(PQgetvalue(pg, i, c_state), "running") != 0) {
+        if (strcmp(PQgetvalue(pg, i, c_state), "running") != 0
+            || strcmp(PQgetvalue(pg, i, c_host), host) != 0)
+        {
             continue;
         }
 

@@ -29,7 +29,9 @@ typedef struct {
     aw_msec_t       next_home;
     char           *profiles;           /* the JSON last published */
     char           *pool;               /* p_pool of axon_sched_assign */
-    aw_launcher_t   launcher;
+    aw_launcher_t   launcher;           /* the launcher key's */
+    aw_launcher_t   host[AW_CONF_MAX_HOSTS];    /* gpu_hosts' */
+    char            hosts[AW_CONF_MAX_HOSTS * 70 + 4];  /* "{a,b}" */
 } aw_sched_t;
 
 
@@ -46,6 +48,9 @@ int aw_sched_profiles(int force);
 int aw_sched_counter(void);
 
 int aw_sched_reconcile(void);
+
+/* the launcher of a session's host (gpu_assignments.host) */
+aw_launcher_t *aw_sched_launcher(const char *host);
 
 /* AW_ERROR (logged with what) for an error reply; frees reply */
 int aw_sched_redis_ok(redisReply *reply, const char *what);

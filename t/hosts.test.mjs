@@ -2,19 +2,22 @@
 // (launcher engine, axon-worker/launcher_engine.c) against real engines,
 // `podman system service` on unix sockets in this test's directory
 // (t/lib/engine.mjs), driven through build/axon-launch as t/launcher.test.mjs
-// drives the CLI backend; and the worker's configuration check of an
-// engine.  Every container and volume a test makes is removed at the end,
-// and every engine service stopped, pass or fail.
+// drives the CLI backend; the worker's configuration check of an engine;
+// and two hosts (gpu_hosts NAME=GPUS@ENGINE), each with its own worker,
+// GPU list, port range and container prefix, on one Redis and Postgres.
+// Every container and volume a test makes is removed at the end, and
+// every engine service stopped, pass or fail.
 
-import { test, before, after } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, basename } from 'node:path';
 import { promisify } from 'node:util';
-import { BUILD } from './lib/stack.mjs';
+import { Wallet } from 'ethers';
+import { BUILD, Stack, waitFor, portIsFree } from './lib/stack.mjs';
 import { Engine, CONTAINERS_CONF } from './lib/engine.mjs';
 
 const run = promisify(execFile);
@@ -259,4 +262,162 @@ test('config: an engine that does not answer, a malformed one, missing TLS files
     const words = check({ launcher: 'engine', launcher_engine: engine.endpoint, launcher_args: '--label a=b --shm-size 1g' });
     assert.equal(words.code, 78);
     assert.match(words.err, /:3: launcher_args: "--shm-size" is a word of the docker CLI; with launcher engine only --label K=V/);
+});
+
+
+describe('two hosts, two workers, one database', () => {
+    let st, engB, w2, w2exit, prefixA, prefixB;
+
+    const sql = (q) => {
+        const r = st.psql(q);
+        assert.ok(r.ok, r.err);
+        return r.out;
+    };
+    const api = (path, token, method = 'GET', body) => st.json(path, {
+        method,
+        headers: { authorization: `Bearer ${token}`,
+                   ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let refs = 0;
+    async function user(minutes) {
+        const w = Wallet.createRandom();
+        const { token } = await st.signIn(w);
+        const addr = w.address.toLowerCase();
+        st.redis('XADD', 'axon:jobs', '*', 'kind', 'credit.grant', 'wallet', addr,
+                 'minutes', String(minutes), 'ref', `h-${process.pid}-${++refs}`);
+        await waitFor(() => st.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'balance') === String(minutes), 'the grant');
+        return { w, token, addr };
+    }
+    const session = (id) => {
+        const [state, host, reason] = sql(`SELECT state, coalesce(host, ''), coalesce(end_reason, '')
+                                             FROM sessions WHERE id = ${id}`).split('|');
+        return { state, host, reason };
+    };
+    const names = (prefix) => podman('ps', '-a', '--format', '{{.Names}}', '--filter', `name=^${prefix}`)
+        .out.split('\n').filter(Boolean).sort();
+
+    // a port range of 8 free ports, not the stack's own
+    async function freeRange(not) {
+        for (;;) {
+            const start = 20000 + 32 * Math.floor(Math.random() * 360);
+            if (Math.abs(start - not) < 32) continue;
+            const free = await Promise.all(Array.from({ length: 8 }, (_, i) => portIsFree(start + i)));
+            if (free.every(Boolean)) return start;
+        }
+    }
+
+    before(async () => {
+        // engine a is the file's; b is this one's
+        engB = new Engine(dir, 'b');
+        await engB.start();
+        prefixB = `${PREFIX}b-`;
+        st = new Stack({
+            sessions: true,
+            workerConf: [
+                `gpu_hosts "a=0,1@${engine.endpoint}"`,
+                'port_pool_size 8',
+                'profiles "small:1:1"',
+                'billing_minute 2s',
+                'billing_tick 200ms',
+                'session_idle_timeout 0',
+                'session_grace 3s',
+                'reconcile_interval 1s',
+                'launcher_timeout 10s',
+                'launcher_ready_timeout 20s',
+            ].join('\n'),
+        });
+        await st.start();
+        // host a's worker: the stack's own, with the stack's prefix
+        prefixA = `axgt-${basename(st.dir)}-`;
+
+        // worker 2: the same stack's configuration, host b and its own
+        // prefix and ports (both hosts are this machine)
+        const start = await freeRange(st.portPoolStart);
+        const conf = readFileSync(join(st.dir, 'worker.conf'), 'utf8').split('\n')
+            .filter(l => !/^(gpu_hosts|launcher_prefix|port_pool_start)\s/.test(l)).join('\n')
+            + `\ngpu_hosts "b=0,1@${engB.endpoint}"\nlauncher_prefix ${prefixB}\n`
+            + `port_pool_start ${start}\nworker_id hosts-w2\n`;
+        const out = join(st.logs, 'worker-b.log');
+        writeFileSync(join(st.dir, 'worker-b.conf'), conf + `log_file "${out}"\n`);
+        w2 = spawn(WORKER, ['-c', join(st.dir, 'worker-b.conf')], {
+            stdio: 'ignore', env: { ...process.env, CONTAINERS_CONF },
+        });
+        w2exit = new Promise(ok => w2.once('exit', ok));
+        await waitFor(() => existsSync(out) && /started.*worker_id hosts-w2/.test(readFileSync(out, 'utf8')),
+                      'worker 2 started', 30000);
+    });
+
+    after(async () => {
+        if (w2 && w2.exitCode === null && w2.signalCode === null) {
+            w2.kill('SIGTERM');
+            await w2exit;
+        }
+        await st?.stop();
+        await engB?.stop();
+    });
+
+    const users = [];
+
+    test('claims fill both hosts, each its own prefix and ports; no GPU in two sessions', async () => {
+        for (let i = 0; i < 4; i++) users.push(await user(100));
+        for (const u of users) {
+            const r = await api('/api/session', u.token, 'POST', { profile: 'small' });
+            assert.equal(r.status, 202, JSON.stringify(r.body));
+            u.id = r.body.session_id;
+        }
+        await waitFor(() => users.every(u => session(u.id).state === 'running'), 'four sessions running', 120000);
+        const hosts = users.map(u => session(u.id).host);
+        assert.deepEqual([...hosts].sort(), ['a', 'a', 'b', 'b']);
+        for (const u of users) {
+            u.host = session(u.id).host;
+            u.name = `${u.host === 'a' ? prefixA : prefixB}${u.id}`;
+        }
+        assert.deepEqual(names(prefixA), users.filter(u => u.host === 'a').map(u => u.name).sort());
+        assert.deepEqual(names(prefixB), users.filter(u => u.host === 'b').map(u => u.name).sort());
+        // the constraint holds, and so does the count
+        assert.equal(sql(`SELECT count(*) FROM (SELECT host, gpu_index FROM gpu_assignments
+                          WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) x`), '0');
+        assert.equal(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '4');
+        const bad = st.psql(`INSERT INTO gpu_assignments (session_id, host, gpu_index)
+                             SELECT ${users[0].id}, host, gpu_index FROM gpu_assignments
+                              WHERE session_id = ${users[1].id} AND released_at IS NULL`);
+        assert.equal(bad.ok, false);
+        assert.match(bad.err, /duplicate key|unique/);
+    });
+
+    test('an engine down: the other host\'s worker touches none of its sessions; back up, the sweep reconciles', async () => {
+        const onB = users.filter(u => u.host === 'b');
+        const onA = users.filter(u => u.host === 'a');
+        const idsA = onA.map(u => podman('inspect', '--format', '{{.Id}}', u.name).out);
+        await engB.stop();
+        // worker 2's sweep finds its engine gone, twice; worker 1's runs
+        // meanwhile (1 s): with b's containers out of its list, the sweep
+        // before hosts ended them as container_vanished
+        const log2 = () => readFileSync(join(st.logs, 'worker-b.log'), 'utf8');
+        await waitFor(() => (log2().match(/reconcile: host b: cannot list the containers/g) || []).length >= 2,
+                      'worker 2 failing to list host b', 30000);
+        for (const u of users) assert.equal(session(u.id).state, 'running', `session ${u.id} on ${u.host}`);
+        assert.deepEqual(onA.map(u => podman('inspect', '--format', '{{.Id}}', u.name).out), idsA);
+
+        // while b is down, one of its containers is lost
+        podman('rm', '-f', '-t', '0', onB[0].name);
+        await engB.start();
+        await waitFor(() => session(onB[0].id).state === 'ended', 'the lost container\'s session ended', 30000);
+        assert.equal(session(onB[0].id).reason, 'container_vanished');
+        assert.equal(session(onB[1].id).state, 'running');
+        for (const u of onA) assert.equal(session(u.id).state, 'running');
+    });
+
+    test('releases stop each session on its own host', async () => {
+        const live = users.filter(u => session(u.id).state === 'running');
+        for (const u of live) {
+            const r = await api('/api/release', u.token, 'POST');
+            assert.equal(r.status, 202, JSON.stringify(r.body));
+        }
+        await waitFor(() => live.every(u => session(u.id).state === 'ended'), 'all ended', 60000);
+        assert.deepEqual(names(prefixA), []);
+        assert.deepEqual(names(prefixB), []);
+        assert.equal(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
+    });
 });
