@@ -106,6 +106,9 @@ typedef struct {
     int           ngpus;
     int           gpus[AW_CONF_MAX_HOST_GPUS];
     char          endpoint[512];    /* its engine; "": the launcher key's */
+    char          addr[65];         /* gpu_host_addrs; "": the keys' */
+    int           port_start;       /* gpu_host_ports, or port_pool_* */
+    int           port_size;
 } aw_conf_gpu_host_t;
 
 
@@ -176,6 +179,8 @@ typedef struct {
     int           ssh_sessions;
     char         *profiles;
     char         *gpu_hosts;
+    char         *gpu_host_addrs;
+    char         *gpu_host_ports;
     aw_msec_t     billing_minute;
     aw_msec_t     billing_tick;
     aw_msec_t     session_idle_timeout;

@@ -32,6 +32,7 @@ static int aw_conf_worker_id(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_gpu_host_keys(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_deposit_tokens(aw_conf_t *conf, char *err,
     size_t errlen);
@@ -262,6 +263,90 @@ aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen)
                  aw_conf_location(conf, aw_conf_find("launcher_args"), loc,
                                   sizeof(loc)), (int) len, s);
         return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * gpu_host_addrs NAME=ADDR ... and gpu_host_ports NAME=START:SIZE ...:
+ * each NAME a host of gpu_hosts, once
+ */
+
+static int
+aw_conf_gpu_host_keys(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  k, i, n;
+    char                 loc[300], item[256], name[65], val[80];
+    size_t               len;
+    long long            start, size;
+    const char          *p, *s, *key;
+    aw_conf_gpu_host_t  *h;
+
+    for (k = 0; k < 2; k++) {
+        key = k ? "gpu_host_ports" : "gpu_host_addrs";
+        p = *(char **) aw_conf_field(conf, aw_conf_find(key));
+        aw_conf_location(conf, aw_conf_find(key), loc, sizeof(loc));
+
+        while (aw_conf_list_next(&p, 1, &s, &len)) {
+            snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 255), s);
+            n = 0;
+
+            if (len > 255
+                || sscanf(item, "%64[^=]=%79s%n", name, val, &n) != 2
+                || item[n] != '\0')
+            {
+                snprintf(err, errlen, "%s: %s: \"%s\" is not NAME=%s", loc,
+                         key, item, k ? "START:SIZE" : "ADDR");
+                return AW_ERROR;
+            }
+
+            h = NULL;
+
+            for (i = 0; i < conf->nhosts; i++) {
+                if (strcmp(conf->host[i].name, name) == 0) {
+                    h = &conf->host[i];
+                }
+            }
+
+            if (h == NULL) {
+                snprintf(err, errlen, "%s: %s: \"%s\" is no host of "
+                         "gpu_hosts", loc, key, name);
+                return AW_ERROR;
+            }
+
+            if (k == 0) {
+                if (h->addr[0] || strlen(val) > 64
+                    || strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz0123456789.-:")
+                       != strlen(val))
+                {
+                    snprintf(err, errlen, "%s: %s: host \"%s\": \"%s\" is "
+                             "not one host name or address (or is given "
+                             "twice)", loc, key, name, val);
+                    return AW_ERROR;
+                }
+
+                strcpy(h->addr, val);
+                continue;
+            }
+
+            n = 0;
+
+            if (sscanf(val, "%lld:%lld%n", &start, &size, &n) != 2
+                || val[n] != '\0' || start < 1024 || size < 1
+                || start + size - 1 > 65535)
+            {
+                snprintf(err, errlen, "%s: %s: host \"%s\": \"%s\" is not "
+                         "START:SIZE within 1024 to 65535", loc, key, name,
+                         val);
+                return AW_ERROR;
+            }
+
+            h->port_start = (int) start;
+            h->port_size = (int) size;
+        }
     }
 
     return AW_OK;
@@ -906,6 +991,9 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
         h->name[len] = '\0';
         h->ngpus = 0;
         h->endpoint[0] = '\0';
+        h->addr[0] = '\0';
+        h->port_start = conf->port_pool_start;
+        h->port_size = conf->port_pool_size;
 
         for (i = 0; i < conf->nhosts; i++) {
             if (strcmp(conf->host[i].name, h->name) == 0) {
@@ -981,7 +1069,7 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
         conf->nhosts++;
     }
 
-    return AW_OK;
+    return aw_conf_gpu_host_keys(conf, err, errlen);
 
 bad:
 

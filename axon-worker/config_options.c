@@ -488,6 +488,20 @@ const aw_conf_option_t  aw_conf_options[] = {
       "Engine API; without it, through the launcher key's backend.  Several "
       "workers may list one host.  Empty: no GPUs, every claim waits." },
 
+    { "gpu_host_addrs", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, gpu_host_addrs), 0,
+      "Per host of gpu_hosts, NAME=ADDR separated by blanks (gpu2=10.0.0.12): "
+      "the address its sessions' ports are published on, on that host, "
+      "and reached at, by the worker's wait, the gate and SSH clients "
+      "(ssh_host of its SSH sessions).  A host not listed: "
+      "launcher_publish_addr, and ssh_host for SSH clients." },
+
+    { "gpu_host_ports", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, gpu_host_ports), 0,
+      "Per host of gpu_hosts, NAME=START:SIZE separated by blanks "
+      "(gpu2=43000:500): the host's own port pool.  A host not listed: "
+      "port_pool_start and port_pool_size." },
+
     { "billing_minute", AW_CONF_MSEC, "1m", 1 * S, 1 * H, NULL,
       offsetof(aw_conf_t, billing_minute), 0,
       "The length of a billed minute.  1m in production; tests shorten "

@@ -85,7 +85,7 @@ static void aw_docker_labels(aw_argv_t *a, const char *args);
 static size_t aw_launcher_home_prefix(const aw_conf_t *conf);
 static size_t aw_docker_parse(char *out, aw_container_t *all, size_t size);
 static void aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
-    const aw_launch_t *req, const char *name, const char *image, int port,
+    const char *addr, const aw_launch_t *req, const char *name, const char *image, int port,
     const char *gpus, const char *home, char *vnc, size_t vnclen);
 static int aw_docker_start_port(aw_launcher_t *l, aw_container_t *c,
     int port);
@@ -125,21 +125,23 @@ const char  *aw_session_modes[] = { "desktop", "ssh" };
 void
 aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf)
 {
-    aw_launcher_init_endpoint(l, conf, NULL);
+    aw_launcher_init_host(l, conf, NULL);
 }
 
 
 void
-aw_launcher_init_endpoint(aw_launcher_t *l, const aw_conf_t *conf,
-    const char *endpoint)
+aw_launcher_init_host(aw_launcher_t *l, const aw_conf_t *conf,
+    const aw_conf_gpu_host_t *host)
 {
     memset(l, 0, sizeof(aw_launcher_t));
 
     l->conf = conf;
+    l->addr = (host && host->addr[0]) ? host->addr
+                                      : conf->launcher_publish_addr;
 
     /* a host of gpu_hosts with its own engine */
-    if (endpoint) {
-        l->endpoint = endpoint;
+    if (host && host->endpoint[0]) {
+        l->endpoint = host->endpoint;
         l->ops = &aw_engine_ops;
         return;
     }
@@ -398,7 +400,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     c->session = req->session;
     c->mode = req->mode;
     snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
-    snprintf(c->host, sizeof(c->host), "%s", conf->launcher_publish_addr);
+    snprintf(c->host, sizeof(c->host), "%s", l->addr);
 
     home[0] = '\0';
 
@@ -416,7 +418,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
         }
     }
 
-    aw_docker_run_args(&a, conf, req, c->name, image, port, gpus,
+    aw_docker_run_args(&a, conf, l->addr, req, c->name, image, port, gpus,
                        home[0] ? home : NULL, vnc, sizeof(vnc));
 
     rc = aw_docker_run_env(l, &a, vnc[0] ? vnc : NULL, &r);
@@ -462,7 +464,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
  */
 
 static void
-aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
+aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf, const char *addr,
     const aw_launch_t *req, const char *name, const char *image, int port,
     const char *gpus, const char *home, char *vnc, size_t vnclen)
 {
@@ -514,15 +516,14 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
     aw_argv_push(a, "-p");
 
     if (req->port > 0) {
-        aw_argv_push(a, strchr(conf->launcher_publish_addr, ':')
-                         ? "[%s]:%d:%d" : "%s:%d:%d",
-                     conf->launcher_publish_addr, req->port, port);
+        aw_argv_push(a, strchr(addr, ':') ? "[%s]:%d:%d" : "%s:%d:%d",
+                     addr, req->port, port);
 
-    } else if (strchr(conf->launcher_publish_addr, ':') != NULL) {
-        aw_argv_push(a, "[%s]::%d", conf->launcher_publish_addr, port);
+    } else if (strchr(addr, ':') != NULL) {
+        aw_argv_push(a, "[%s]::%d", addr, port);
 
     } else {
-        aw_argv_push(a, "%s::%d", conf->launcher_publish_addr, port);
+        aw_argv_push(a, "%s::%d", addr, port);
     }
 
     if (req->ngpus > 0) {

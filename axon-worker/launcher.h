@@ -115,6 +115,7 @@ struct aw_launcher_s {
     const aw_launcher_ops_t  *ops;
     const aw_conf_t          *conf;
     const char               *endpoint;   /* engine: unix:///..., https:// */
+    const char               *addr;       /* where ports are published */
     void                     *curl;       /* engine: one handle, reused */
     char                      err[1024];  /* why the last call failed */
 };
@@ -122,13 +123,14 @@ struct aw_launcher_s {
 
 /*
  * conf must outlive l: after a reload, free and init again with the new
- * one.  endpoint: an engine's (a host of gpu_hosts with @ENDPOINT), for
- * the engine backend whatever the launcher key says; NULL: the launcher
- * key's backend (engine: at launcher_engine).
+ * one.  host: a host of gpu_hosts: its engine (@ENDPOINT, for the engine
+ * backend whatever the launcher key says) and its address
+ * (gpu_host_addrs); NULL, or a host without them: the launcher key's
+ * backend (engine: at launcher_engine) and launcher_publish_addr.
  */
 void aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf);
-void aw_launcher_init_endpoint(aw_launcher_t *l, const aw_conf_t *conf,
-    const char *endpoint);
+void aw_launcher_init_host(aw_launcher_t *l, const aw_conf_t *conf,
+    const aw_conf_gpu_host_t *host);
 void aw_launcher_free(aw_launcher_t *l);
 
 /* whether the engine answers (GET /_ping); AW_OK for the CLI backend */

@@ -189,7 +189,7 @@ aw_engine_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     c->session = req->session;
     c->mode = req->mode;
     snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
-    snprintf(c->host, sizeof(c->host), "%s", conf->launcher_publish_addr);
+    snprintf(c->host, sizeof(c->host), "%s", l->addr);
 
     home[0] = '\0';
 
@@ -342,8 +342,8 @@ aw_engine_create_body(aw_launcher_t *l, const aw_launch_t *req,
     /* "" lets the engine choose the host port */
     snprintf(key, sizeof(key), "%d/tcp", port);
     snprintf(hostport, sizeof(hostport), "%d", req->port);
-    binding = json_pack("{s:[{s:s, s:s}]}", key, "HostIp",
-                        conf->launcher_publish_addr, "HostPort",
+    binding = json_pack("{s:[{s:s, s:s}]}", key, "HostIp", l->addr,
+                        "HostPort",
                         req->port > 0 ? hostport : "");
     json_object_set_new(hc, "PortBindings", binding);
 

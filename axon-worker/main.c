@@ -206,7 +206,7 @@ aw_engine_check(const aw_conf_t *conf)
             continue;
         }
 
-        aw_launcher_init_endpoint(&l, conf, conf->host[i].endpoint);
+        aw_launcher_init_host(&l, conf, &conf->host[i]);
         rc = aw_launcher_ping(&l);
 
         if (rc != AW_OK) {

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -190,15 +191,13 @@ aw_sched_launcher(const char *host)
 }
 
 
-/* the pool as axon_sched_assign takes it, from gpu_hosts and port_pool_*:
- * [{"host": NAME, "gpus": [...], "ports": [FIRST, LAST]}, ...] */
+/* the configuration in force: the launchers, the hosts, the pool */
 
 static void
 aw_sched_reload(void)
 {
-    int          i, j;
+    int          i;
     size_t       len;
-    json_t      *pool, *host, *gpus;
     aw_conf_t   *conf;
 
     conf = aw_worker.conf;
@@ -215,9 +214,7 @@ aw_sched_reload(void)
     aw_sched.hosts[len++] = '{';
 
     for (i = 0; i < conf->nhosts; i++) {
-        aw_launcher_init_endpoint(&aw_sched.host[i], conf,
-                                  conf->host[i].endpoint[0]
-                                  ? conf->host[i].endpoint : NULL);
+        aw_launcher_init_host(&aw_sched.host[i], conf, &conf->host[i]);
 
         /* names are [A-Za-z0-9._-]: an array literal without quotes */
         len += snprintf(aw_sched.hosts + len, sizeof(aw_sched.hosts) - len,
@@ -226,24 +223,14 @@ aw_sched_reload(void)
 
     snprintf(aw_sched.hosts + len, sizeof(aw_sched.hosts) - len, "}");
 
-    pool = json_array();
+    /* every host up until a sweep finds otherwise */
+    memset(aw_sched.down, 0, sizeof(aw_sched.down));
 
     for (i = 0; i < conf->nhosts; i++) {
-        gpus = json_array();
-
-        for (j = 0; j < conf->host[i].ngpus; j++) {
-            json_array_append_new(gpus, json_integer(conf->host[i].gpus[j]));
-        }
-
-        host = json_pack("{s:s, s:o, s:[i, i]}", "host", conf->host[i].name,
-                         "gpus", gpus, "ports", conf->port_pool_start,
-                         conf->port_pool_start + conf->port_pool_size - 1);
-        json_array_append_new(pool, host);
+        aw_sched.since[i] = time(NULL);
     }
 
-    free(aw_sched.pool);
-    aw_sched.pool = json_dumps(pool, JSON_COMPACT);
-    json_decref(pool);
+    aw_sched_pool_build();
 
     aw_sched.kicked = 1;
     aw_sched.profiles_dirty = 1;
@@ -251,6 +238,46 @@ aw_sched_reload(void)
     aw_sched.next_reconcile = 0;
     aw_sched.next_home = 0;
     aw_sched.redis_connects = 0;     /* publish the profiles again */
+}
+
+
+/*
+ * The pool as axon_sched_assign takes it, from gpu_hosts and their ports:
+ * [{"host": NAME, "gpus": [...], "ports": [FIRST, LAST]}, ...], without
+ * the hosts whose engine did not answer: new claims go to the others.
+ */
+
+void
+aw_sched_pool_build(void)
+{
+    int          i, j;
+    json_t      *pool, *host, *gpus;
+    aw_conf_t   *conf;
+
+    conf = aw_worker.conf;
+    pool = json_array();
+
+    for (i = 0; i < conf->nhosts; i++) {
+        if (aw_sched.down[i]) {
+            continue;
+        }
+
+        gpus = json_array();
+
+        for (j = 0; j < conf->host[i].ngpus; j++) {
+            json_array_append_new(gpus, json_integer(conf->host[i].gpus[j]));
+        }
+
+        host = json_pack("{s:s, s:o, s:[i, i]}", "host", conf->host[i].name,
+                         "gpus", gpus, "ports", conf->host[i].port_start,
+                         conf->host[i].port_start + conf->host[i].port_size
+                         - 1);
+        json_array_append_new(pool, host);
+    }
+
+    free(aw_sched.pool);
+    aw_sched.pool = json_dumps(pool, JSON_COMPACT);
+    json_decref(pool);
 }
 
 

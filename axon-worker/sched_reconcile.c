@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "log.h"
 #include "scheduler.h"
@@ -22,6 +25,7 @@ static int aw_sched_orphans(aw_launcher_t *l, PGresult *pg,
 static void aw_sched_vanished(const char *host, PGresult *pg,
     aw_container_t *list, size_t nc);
 static int aw_sched_drift(PGresult *pg);
+static void aw_sched_health(int i, const char *err);
 
 
 /*
@@ -69,8 +73,11 @@ aw_sched_reconcile(void)
         if (l->ops->list(l, &list, &nc) != AW_OK) {
             aw_log(AW_LOG_ERR, "reconcile: host %s: cannot list the "
                    "containers: %s", conf->host[i].name, l->err);
+            aw_sched_health(i, l->err);
             continue;
         }
+
+        aw_sched_health(i, NULL);
 
         (void) aw_sched_orphans(l, pg, list, nc);
         aw_sched_vanished(conf->host[i].name, pg, list, nc);
@@ -224,6 +231,54 @@ aw_sched_vanished(const char *host, PGresult *pg, aw_container_t *list,
 
         (void) aw_sched_bill(sid, NULL);
     }
+}
+
+
+/*
+ * Host i answered (err NULL) or did not: a change is logged, changes the
+ * pool new claims are assigned from and the profiles' pool, and is
+ * written to axon:hosts for admins.  A host that does not answer keeps
+ * its sessions and their GPUs as they are until it answers again and a
+ * sweep compares.
+ */
+
+static void
+aw_sched_health(int i, const char *err)
+{
+    char         *doc;
+    json_t       *j;
+    aw_conf_t    *conf;
+    redisReply   *reply;
+
+    conf = aw_worker.conf;
+
+    /* written each sweep: the last error, and that a worker looks */
+    if (aw_sched.down[i] != (err != NULL)) {
+        aw_log(err ? AW_LOG_WARN : AW_LOG_NOTICE, "host %s is %s%s%s",
+               conf->host[i].name, err ? "down: " : "up again",
+               err ? "no new sessions start there until it answers: " : "",
+               err ? err : "");
+        aw_sched.down[i] = (err != NULL);
+        aw_sched_pool_build();
+        aw_sched.profiles_dirty = 1;
+        aw_sched_kick();
+        aw_sched.since[i] = time(NULL);
+    }
+
+    j = json_pack("{s:s, s:I, s:s, s:s}", "state", err ? "down" : "up",
+                  "since", (json_int_t) aw_sched.since[i],
+                  "error", err ? err : "", "worker", conf->worker_id);
+    doc = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+
+    if (doc == NULL) {
+        return;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "HSET " AW_KEY_HOSTS " %s %s",
+                             conf->host[i].name, doc);
+    (void) aw_sched_redis_ok(reply, "HSET " AW_KEY_HOSTS);
+    free(doc);
 }
 
 

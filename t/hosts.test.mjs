@@ -266,7 +266,7 @@ test('config: an engine that does not answer, a malformed one, missing TLS files
 
 
 describe('two hosts, two workers, one database', () => {
-    let st, engB, w2, w2exit, prefixA, prefixB;
+    let st, engB, w2, w2exit, prefixA, prefixB, bPorts;
 
     const sql = (q) => {
         const r = st.psql(q);
@@ -331,13 +331,15 @@ describe('two hosts, two workers, one database', () => {
         // host a's worker: the stack's own, with the stack's prefix
         prefixA = `axgt-${basename(st.dir)}-`;
 
-        // worker 2: the same stack's configuration, host b and its own
-        // prefix and ports (both hosts are this machine)
-        const start = await freeRange(st.portPoolStart);
+        // worker 2: the same stack's configuration, host b with its own
+        // prefix, ports and address (both hosts are this machine: b's
+        // address is 127.0.0.2)
+        bPorts = await freeRange(st.portPoolStart);
         const conf = readFileSync(join(st.dir, 'worker.conf'), 'utf8').split('\n')
-            .filter(l => !/^(gpu_hosts|launcher_prefix|port_pool_start)\s/.test(l)).join('\n')
+            .filter(l => !/^(gpu_hosts|launcher_prefix)\s/.test(l)).join('\n')
             + `\ngpu_hosts "b=0,1@${engB.endpoint}"\nlauncher_prefix ${prefixB}\n`
-            + `port_pool_start ${start}\nworker_id hosts-w2\n`;
+            + `gpu_host_ports "b=${bPorts}:8"\ngpu_host_addrs "b=127.0.0.2"\n`
+            + 'worker_id hosts-w2\n';
         const out = join(st.logs, 'worker-b.log');
         writeFileSync(join(st.dir, 'worker-b.conf'), conf + `log_file "${out}"\n`);
         w2 = spawn(WORKER, ['-c', join(st.dir, 'worker-b.conf')], {
@@ -375,6 +377,17 @@ describe('two hosts, two workers, one database', () => {
         }
         assert.deepEqual(names(prefixA), users.filter(u => u.host === 'a').map(u => u.name).sort());
         assert.deepEqual(names(prefixB), users.filter(u => u.host === 'b').map(u => u.name).sort());
+        // each host's ports from its own pool, at its own address
+        for (const u of users) {
+            const [port, up] = sql(`SELECT port, upstream FROM sessions WHERE id = ${u.id}`).split('|');
+            if (u.host === 'b') {
+                assert.ok(port >= bPorts && port < bPorts + 8, `port ${port} of b's pool`);
+                assert.equal(up, `127.0.0.2:${port}`);
+            } else {
+                assert.ok(port >= st.portPoolStart && port < st.portPoolStart + 8, `port ${port} of a's pool`);
+                assert.equal(up, `127.0.0.1:${port}`);
+            }
+        }
         // the constraint holds, and so does the count
         assert.equal(sql(`SELECT count(*) FROM (SELECT host, gpu_index FROM gpu_assignments
                           WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) x`), '0');
@@ -419,5 +432,66 @@ describe('two hosts, two workers, one database', () => {
         assert.deepEqual(names(prefixA), []);
         assert.deepEqual(names(prefixB), []);
         assert.equal(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
+    });
+
+    test('an SSH session on host b (host a drained) is reached at b\'s address', async () => {
+        // a drain of a reaches whichever worker takes the job
+        st.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'a', 'reason', 'hosts test');
+        await waitFor(() => sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'a'") === '1', 'a drained');
+        const key = join(dir, 'id_b');
+        spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'axon hosts', '-f', key]);
+        const u = await user(100);
+        const r = await api('/api/session', u.token, 'POST',
+                            { profile: 'small', mode: 'ssh', ssh_public_key: readFileSync(`${key}.pub`, 'utf8').trim() });
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        u.id = r.body.session_id;
+        const stt = await waitFor(async () => {
+            const x = (await api('/api/session', u.token)).body;
+            return x.status === 'running' ? x : null;
+        }, 'the SSH session running', 90000);
+        assert.equal(session(u.id).host, 'b');
+        assert.equal(stt.ssh_host, '127.0.0.2');
+        assert.ok(stt.ssh_port >= bPorts && stt.ssh_port < bPorts + 8);
+        const ssh = spawnSync('ssh', ['-i', key, '-p', String(stt.ssh_port), '-o', 'BatchMode=yes',
+            '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+            '-o', 'ConnectTimeout=10', `aXonian@${stt.ssh_host}`, 'id -un'], { timeout: 20000 });
+        assert.equal(ssh.status, 0, ssh.stderr.toString());
+        assert.equal(ssh.stdout.toString(), 'aXonian\n');
+
+        st.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.undrain', 'host', 'a');
+        await waitFor(() => sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'a'") === '0', 'a back');
+        assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+        await waitFor(() => session(u.id).state === 'ended', 'the SSH session ended', 60000);
+        assert.deepEqual(names(prefixB), []);
+    });
+
+    test('a host that does not answer: axon:hosts says so, new claims go to the other host', async () => {
+        const hosts = () => {
+            const v = st.redis('--raw', 'HGET', 'axon:hosts', 'b');
+            return v ? JSON.parse(v) : null;
+        };
+        await waitFor(() => hosts()?.state === 'up', 'host b up in axon:hosts', 30000);
+        assert.equal(hosts().worker, 'hosts-w2');
+        await engB.stop();
+        await waitFor(() => hosts()?.state === 'down', 'host b down in axon:hosts', 30000);
+        assert.match(hosts().error, /cannot connect to the socket/);
+        assert.match(readFileSync(join(st.logs, 'worker-b.log'), 'utf8'),
+                     /host b is down: no new sessions start there until it answers/);
+
+        // worker 2 drives only b: with b out of its pool, every claim goes
+        // to a, whichever worker takes it
+        const claims = [await user(100), await user(100)];
+        for (const u of claims) {
+            const r = await api('/api/session', u.token, 'POST', { profile: 'small' });
+            assert.equal(r.status, 202, JSON.stringify(r.body));
+            u.id = r.body.session_id;
+        }
+        await waitFor(() => claims.every(u => session(u.id).state === 'running'), 'both on a', 90000);
+        assert.deepEqual(claims.map(u => session(u.id).host), ['a', 'a']);
+
+        await engB.start();
+        await waitFor(() => hosts()?.state === 'up', 'host b up again', 30000);
+        for (const u of claims) assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+        await waitFor(() => claims.every(u => session(u.id).state === 'ended'), 'released', 60000);
     });
 });
