@@ -340,15 +340,21 @@ describe('two hosts, two workers, one database', () => {
             + `\ngpu_hosts "b=0,1@${engB.endpoint}"\nlauncher_prefix ${prefixB}\n`
             + `gpu_host_ports "b=${bPorts}:8"\ngpu_host_addrs "b=127.0.0.2"\n`
             + 'worker_id hosts-w2\n';
+        writeFileSync(join(st.dir, 'worker-b.conf'), conf + `log_file "${join(st.logs, 'worker-b.log')}"\n`);
+        await startW2();
+    });
+
+    async function startW2() {
         const out = join(st.logs, 'worker-b.log');
-        writeFileSync(join(st.dir, 'worker-b.conf'), conf + `log_file "${out}"\n`);
+        const starts = () => existsSync(out)
+            ? (readFileSync(out, 'utf8').match(/started.*worker_id hosts-w2/g) || []).length : 0;
+        const before = starts();
         w2 = spawn(WORKER, ['-c', join(st.dir, 'worker-b.conf')], {
             stdio: 'ignore', env: { ...process.env, CONTAINERS_CONF },
         });
         w2exit = new Promise(ok => w2.once('exit', ok));
-        await waitFor(() => existsSync(out) && /started.*worker_id hosts-w2/.test(readFileSync(out, 'utf8')),
-                      'worker 2 started', 30000);
-    });
+        await waitFor(() => starts() > before, 'worker 2 started', 30000);
+    }
 
     after(async () => {
         if (w2 && w2.exitCode === null && w2.signalCode === null) {
@@ -493,5 +499,37 @@ describe('two hosts, two workers, one database', () => {
         await waitFor(() => hosts()?.state === 'up', 'host b up again', 30000);
         for (const u of claims) assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
         await waitFor(() => claims.every(u => session(u.id).state === 'ended'), 'released', 60000);
+    });
+
+    test('kill -9 of a worker mid-launch: restarted, it finishes the launch; one container, its GPU once', async () => {
+        // b only: a drained
+        st.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'a', 'reason', 'hosts test');
+        await waitFor(() => sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'a'") === '1', 'a drained');
+        const u = await user(100);
+        const r = await api('/api/session', u.token, 'POST', { profile: 'small' });
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        u.id = r.body.session_id;
+        await waitFor(() => sql(`SELECT state || '|' || coalesce(lease_by, '') FROM sessions WHERE id = ${u.id}`)
+                            === 'starting|hosts-w2', 'worker 2 launching it', 60000);
+        w2.kill('SIGKILL');
+        await w2exit;
+        assert.notEqual(session(u.id).state, 'ended');
+
+        await startW2();
+        await waitFor(() => session(u.id).state === 'running', 'the launch finished', 90000);
+        assert.equal(session(u.id).host, 'b');
+        // a second lease, which first removed what the first left
+        assert.ok(Number(sql(`SELECT attempts FROM sessions WHERE id = ${u.id}`)) >= 2);
+        assert.match(readFileSync(join(st.logs, 'worker-b.log'), 'utf8'),
+                     new RegExp(`session ${u.id}.*launch attempt [2-9]: removing what an earlier attempt may have left`));
+        assert.deepEqual(names(prefixB), [`${prefixB}${u.id}`]);
+        assert.equal(sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${u.id} AND released_at IS NULL`), '1');
+        assert.equal(sql(`SELECT count(*) FROM (SELECT host, gpu_index FROM gpu_assignments
+                          WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) x`), '0');
+
+        st.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.undrain', 'host', 'a');
+        assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+        await waitFor(() => session(u.id).state === 'ended', 'released', 60000);
+        assert.deepEqual(names(prefixB), []);
     });
 });
