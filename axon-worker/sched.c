@@ -225,6 +225,7 @@ aw_sched_reload(void)
 
     /* every host up until a sweep finds otherwise */
     memset(aw_sched.down, 0, sizeof(aw_sched.down));
+    memset(aw_sched.known, 0, sizeof(aw_sched.known));
 
     for (i = 0; i < conf->nhosts; i++) {
         aw_sched.since[i] = time(NULL);

@@ -26,6 +26,10 @@ static void aw_sched_vanished(const char *host, PGresult *pg,
     aw_container_t *list, size_t nc);
 static int aw_sched_drift(PGresult *pg);
 static void aw_sched_health(int i, const char *err);
+static void aw_sched_host_reason(const char *host, int down);
+
+
+#define AW_HOST_UNREACHABLE  "host_unreachable"
 
 
 /*
@@ -252,17 +256,21 @@ aw_sched_health(int i, const char *err)
 
     conf = aw_worker.conf;
 
-    /* written each sweep: the last error, and that a worker looks */
-    if (aw_sched.down[i] != (err != NULL)) {
+    /* a change, or the first sweep since the start or a reload (the
+     * sessions' marks may be another run's); written each sweep: the
+     * last error, and that a worker looks */
+    if (!aw_sched.known[i] || aw_sched.down[i] != (err != NULL)) {
         aw_log(err ? AW_LOG_WARN : AW_LOG_NOTICE, "host %s is %s%s%s",
-               conf->host[i].name, err ? "down: " : "up again",
+               conf->host[i].name, err ? "down: " : "up",
                err ? "no new sessions start there until it answers: " : "",
                err ? err : "");
         aw_sched.down[i] = (err != NULL);
+        aw_sched.known[i] = 1;
         aw_sched_pool_build();
         aw_sched.profiles_dirty = 1;
         aw_sched_kick();
         aw_sched.since[i] = time(NULL);
+        aw_sched_host_reason(conf->host[i].name, err != NULL);
     }
 
     j = json_pack("{s:s, s:I, s:s, s:s}", "state", err ? "down" : "up",
@@ -279,6 +287,39 @@ aw_sched_health(int i, const char *err)
                              conf->host[i].name, doc);
     (void) aw_sched_redis_ok(reply, "HSET " AW_KEY_HOSTS);
     free(doc);
+}
+
+
+/*
+ * The live sessions of a host that went down say so (reason
+ * host_unreachable, published with the session, which GET /api/session
+ * shows); back up, they no longer do.
+ */
+
+static void
+aw_sched_host_reason(const char *host, int down)
+{
+    PGresult    *r;
+    const char  *params[1];
+
+    params[0] = host;
+
+    r = aw_db_query(&aw_worker.db, down
+                    ? "UPDATE sessions SET reason = '" AW_HOST_UNREACHABLE "'"
+                      " WHERE host = $1"
+                      " AND state IN ('starting', 'running')"
+                      " AND reason IS DISTINCT FROM '"
+                      AW_HOST_UNREACHABLE "'"
+                    : "UPDATE sessions SET reason = NULL"
+                      " WHERE host = $1 AND reason = '"
+                      AW_HOST_UNREACHABLE "'", 1, params);
+    if (r == NULL) {
+        aw_log(AW_LOG_ERR, "host %s: sessions not marked: %s", host,
+               aw_worker.db.error);
+        return;
+    }
+
+    PQclear(r);
 }
 
 

@@ -37,6 +37,7 @@ typedef struct {
     unsigned char   down[AW_CONF_MAX_HOSTS];    /* its engine did not
                                                    answer the last sweep */
     time_t          since[AW_CONF_MAX_HOSTS];   /* of its state */
+    unsigned char   known[AW_CONF_MAX_HOSTS];   /* swept since the reload */
 } aw_sched_t;
 
 

@@ -418,6 +418,12 @@ describe('two hosts, two workers, one database', () => {
                       'worker 2 failing to list host b', 30000);
         for (const u of users) assert.equal(session(u.id).state, 'running', `session ${u.id} on ${u.host}`);
         assert.deepEqual(onA.map(u => podman('inspect', '--format', '{{.Id}}', u.name).out), idsA);
+        // b's sessions say why, a's say nothing
+        for (const u of onB) {
+            await waitFor(async () => (await api('/api/session', u.token)).body.reason === 'host_unreachable',
+                          `session ${u.id} marked`, 30000);
+        }
+        assert.equal(sql(`SELECT count(*) FROM sessions WHERE host = 'a' AND reason IS NOT NULL AND state <> 'ended'`), '0');
 
         // while b is down, one of its containers is lost
         podman('rm', '-f', '-t', '0', onB[0].name);
@@ -426,6 +432,8 @@ describe('two hosts, two workers, one database', () => {
         assert.equal(session(onB[0].id).reason, 'container_vanished');
         assert.equal(session(onB[1].id).state, 'running');
         for (const u of onA) assert.equal(session(u.id).state, 'running');
+        await waitFor(async () => !(await api('/api/session', onB[1].token)).body.reason,
+                      'the mark gone, b back', 30000);
     });
 
     test('releases stop each session on its own host', async () => {
