@@ -89,12 +89,13 @@ $(BUILD)/axon-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) $(
 
 # axon-launch: the launcher from the command line (tests, operators), from
 # the worker's own sources
-LAUNCH_SRCS := $(addprefix axon-worker/,core.c log.c launcher.c process.c) \
+LAUNCH_SRCS := $(addprefix axon-worker/,core.c log.c launcher.c \
+                 launcher_engine.c process.c) \
                $(CONFIG_SRCS)
 
 $(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
-	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $< $(LAUNCH_SRCS) $(CORE_SRCS) $(CORE_LIBS) -ljansson
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@.tmp $< $(LAUNCH_SRCS) $(CORE_SRCS) $(CORE_LIBS) -ljansson -lcurl
 	mv -f $@.tmp $@
 
 # ---- session images ---------------------------------------------------------

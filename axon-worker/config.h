@@ -100,11 +100,15 @@ typedef struct {
 } aw_conf_profile_t;
 
 
-/* a host of the gpu_hosts key: NAME=INDEX,INDEX... */
+/* a host of the gpu_hosts key: NAME=INDEX,INDEX...[@ENDPOINT] */
 typedef struct {
     char          name[65];
     int           ngpus;
     int           gpus[AW_CONF_MAX_HOST_GPUS];
+    char          endpoint[512];    /* its engine; "": the launcher key's */
+    char          addr[65];         /* gpu_host_addrs; "": the keys' */
+    int           port_start;       /* gpu_host_ports, or port_pool_* */
+    int           port_size;
 } aw_conf_gpu_host_t;
 
 
@@ -144,8 +148,13 @@ typedef struct {
     aw_msec_t     job_retry_max;
     aw_msec_t     job_claim_idle;
     aw_msec_t     job_state_ttl;
-    int           launcher;                 /* AW_LAUNCHER_DOCKER */
+    int           launcher;                 /* AW_LAUNCHER_* */
     char         *launcher_docker;
+    char         *launcher_engine;
+    char         *launcher_tls_ca;
+    char         *launcher_tls_cert;
+    char         *launcher_tls_key;
+    char         *launcher_gpu_driver;
     char         *containers_conf;
     char         *launcher_image;
     int           launcher_port;
@@ -170,6 +179,8 @@ typedef struct {
     int           ssh_sessions;
     char         *profiles;
     char         *gpu_hosts;
+    char         *gpu_host_addrs;
+    char         *gpu_host_ports;
     aw_msec_t     billing_minute;
     aw_msec_t     billing_tick;
     aw_msec_t     session_idle_timeout;
@@ -244,6 +255,9 @@ int aw_conf_list_next(const char **p, int blanks_only, const char **item,
 
 const aw_conf_option_t *aw_conf_find(const char *name);
 int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
+
+/* an engine's address: unix:///PATH or https://HOST:PORT */
+int aw_conf_endpoint(const char *endpoint, char *err, size_t errlen);
 
 /* the values an option takes, as its errors and the sample print them */
 const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,

@@ -25,10 +25,14 @@ static int aw_conf_check_timers(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_launcher(aw_conf_t *conf, char *err,
     size_t errlen);
 static int aw_conf_check_home(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_check_tls(aw_conf_t *conf, const char *endpoint,
+    char *err, size_t errlen);
 static int aw_conf_worker_id(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_gpu_host_keys(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_deposit_tokens(aw_conf_t *conf, char *err,
     size_t errlen);
@@ -176,7 +180,9 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (aw_conf_check_home(conf, err, errlen) != AW_OK) {
+    if (aw_conf_check_home(conf, err, errlen) != AW_OK
+        || aw_conf_check_engine(conf, err, errlen) != AW_OK)
+    {
         return AW_ERROR;
     }
 
@@ -192,6 +198,225 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
     }
 
     return AW_OK;
+}
+
+
+/*
+ * launcher engine: launcher_engine's syntax, the TLS files an https://
+ * engine needs, and launcher_args without the CLI's words.  Whether the
+ * engine answers is asked at the worker's start (aw_launcher_ping).
+ */
+
+static int
+aw_conf_check_engine(aw_conf_t *conf, char *err, size_t errlen)
+{
+    char          loc[300], why[1200];
+    size_t        len;
+    const char   *s;
+
+    if (conf->launcher != AW_LAUNCHER_ENGINE) {
+        return AW_OK;
+    }
+
+    if (aw_conf_endpoint(conf->launcher_engine, why, sizeof(why))
+        != AW_OK)
+    {
+        snprintf(err, errlen, "%s: launcher_engine %s",
+                 aw_conf_location(conf, aw_conf_find("launcher_engine"),
+                                  loc, sizeof(loc)), why);
+        return AW_ERROR;
+    }
+
+    if (strncmp(conf->launcher_engine, "https://", 8) == 0
+        && aw_conf_check_tls(conf, conf->launcher_engine, err, errlen)
+           != AW_OK)
+    {
+        return AW_ERROR;
+    }
+
+    /* the engine takes labels; the CLI's other words mean nothing there */
+    for (s = conf->launcher_args; *s; ) {
+        s += strspn(s, " \t");
+
+        if (*s == '\0') {
+            break;
+        }
+
+        len = strcspn(s, " \t");
+
+        if (strncmp(s, "--label=", 8) == 0) {
+            s += len;
+            continue;
+        }
+
+        if ((len == 7 && strncmp(s, "--label", 7) == 0)
+            || (len == 2 && strncmp(s, "-l", 2) == 0))
+        {
+            s += len;
+            s += strspn(s, " \t");
+            s += strcspn(s, " \t");
+            continue;
+        }
+
+        snprintf(err, errlen, "%s: launcher_args: \"%.*s\" is a word of "
+                 "the docker CLI; with launcher engine only --label K=V",
+                 aw_conf_location(conf, aw_conf_find("launcher_args"), loc,
+                                  sizeof(loc)), (int) len, s);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * gpu_host_addrs NAME=ADDR ... and gpu_host_ports NAME=START:SIZE ...:
+ * each NAME a host of gpu_hosts, once
+ */
+
+static int
+aw_conf_gpu_host_keys(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int                  k, i, n;
+    char                 loc[300], item[256], name[65], val[80];
+    size_t               len;
+    long long            start, size;
+    const char          *p, *s, *key;
+    aw_conf_gpu_host_t  *h;
+
+    for (k = 0; k < 2; k++) {
+        key = k ? "gpu_host_ports" : "gpu_host_addrs";
+        p = *(char **) aw_conf_field(conf, aw_conf_find(key));
+        aw_conf_location(conf, aw_conf_find(key), loc, sizeof(loc));
+
+        while (aw_conf_list_next(&p, 1, &s, &len)) {
+            snprintf(item, sizeof(item), "%.*s", (int) aw_min(len, 255), s);
+            n = 0;
+
+            if (len > 255
+                || sscanf(item, "%64[^=]=%79s%n", name, val, &n) != 2
+                || item[n] != '\0')
+            {
+                snprintf(err, errlen, "%s: %s: \"%s\" is not NAME=%s", loc,
+                         key, item, k ? "START:SIZE" : "ADDR");
+                return AW_ERROR;
+            }
+
+            h = NULL;
+
+            for (i = 0; i < conf->nhosts; i++) {
+                if (strcmp(conf->host[i].name, name) == 0) {
+                    h = &conf->host[i];
+                }
+            }
+
+            if (h == NULL) {
+                snprintf(err, errlen, "%s: %s: \"%s\" is no host of "
+                         "gpu_hosts", loc, key, name);
+                return AW_ERROR;
+            }
+
+            if (k == 0) {
+                if (h->addr[0] || strlen(val) > 64
+                    || strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz0123456789.-:")
+                       != strlen(val))
+                {
+                    snprintf(err, errlen, "%s: %s: host \"%s\": \"%s\" is "
+                             "not one host name or address (or is given "
+                             "twice)", loc, key, name, val);
+                    return AW_ERROR;
+                }
+
+                strcpy(h->addr, val);
+                continue;
+            }
+
+            n = 0;
+
+            if (sscanf(val, "%lld:%lld%n", &start, &size, &n) != 2
+                || val[n] != '\0' || start < 1024 || size < 1
+                || start + size - 1 > 65535)
+            {
+                snprintf(err, errlen, "%s: %s: host \"%s\": \"%s\" is not "
+                         "START:SIZE within 1024 to 65535", loc, key, name,
+                         val);
+                return AW_ERROR;
+            }
+
+            h->port_start = (int) start;
+            h->port_size = (int) size;
+        }
+    }
+
+    return AW_OK;
+}
+
+
+/* the files an https:// engine needs, readable */
+
+static int
+aw_conf_check_tls(aw_conf_t *conf, const char *endpoint, char *err,
+    size_t errlen)
+{
+    int          i;
+    char         loc[300];
+    const char  *p;
+
+    static const char  *tls[] = {
+        "launcher_tls_ca", "launcher_tls_cert", "launcher_tls_key"
+    };
+
+    for (i = 0; i < 3; i++) {
+        p = *(char **) aw_conf_field(conf, aw_conf_find(tls[i]));
+
+        if (p[0] == '\0' || access(p, R_OK) != 0) {
+            snprintf(err, errlen, "%s: %s \"%s\": %s (needed for the "
+                     "engine %s)",
+                     aw_conf_location(conf, aw_conf_find(tls[i]), loc,
+                                      sizeof(loc)), tls[i], p,
+                     p[0] ? strerror(errno) : "not set", endpoint);
+            return AW_ERROR;
+        }
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * An engine's endpoint: unix:///ABSOLUTE/PATH or https://HOST:PORT (no
+ * path).  AW_ERROR with err saying what is wrong, naming the endpoint.
+ */
+
+int
+aw_conf_endpoint(const char *e, char *err, size_t errlen)
+{
+    char        *end;
+    long         port;
+    const char  *host, *colon;
+
+    if (strncmp(e, "unix:///", 8) == 0 && e[8] != '\0') {
+        return AW_OK;
+    }
+
+    if (strncmp(e, "https://", 8) == 0) {
+        host = e + 8;
+        colon = strrchr(host, ':');
+
+        if (colon && colon > host && strchr(host, '/') == NULL) {
+            port = strtol(colon + 1, &end, 10);
+
+            if (*end == '\0' && port > 0 && port < 65536) {
+                return AW_OK;
+            }
+        }
+    }
+
+    snprintf(err, errlen, "\"%.1024s\": neither unix:///PATH nor "
+             "https://HOST:PORT", e);
+
+    return AW_ERROR;
 }
 
 
@@ -725,14 +950,15 @@ aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen)
 
 
 /*
- * gpu_hosts: NAME=INDEX,INDEX,... ...
+ * gpu_hosts: NAME=INDEX,INDEX,...[@ENDPOINT] ...; an https:// endpoint
+ * needs the launcher_tls_* files
  */
 
 static int
 aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
 {
     int                  i, j, used;
-    char                 loc[300], *end, item[4096], *q;
+    char                 loc[300], *end, item[4096], *q, why[1200];
     long                 idx;
     size_t               len, wlen;
     const char          *p, *word;
@@ -764,6 +990,10 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
         memcpy(h->name, q, len);
         h->name[len] = '\0';
         h->ngpus = 0;
+        h->endpoint[0] = '\0';
+        h->addr[0] = '\0';
+        h->port_start = conf->port_pool_start;
+        h->port_size = conf->port_pool_size;
 
         for (i = 0; i < conf->nhosts; i++) {
             if (strcmp(conf->host[i].name, h->name) == 0) {
@@ -811,6 +1041,27 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
             q++;
         }
 
+        if (*q == '@') {
+            if (aw_conf_endpoint(q + 1, why, sizeof(why)) != AW_OK
+                || strlen(q + 1) >= sizeof(h->endpoint))
+            {
+                snprintf(err, errlen, "%s: gpu_hosts: host \"%s\": engine "
+                         "%s", loc, h->name, why);
+                return AW_ERROR;
+            }
+
+            strcpy(h->endpoint, q + 1);
+
+            if (strncmp(h->endpoint, "https://", 8) == 0
+                && aw_conf_check_tls(conf, h->endpoint, err, errlen)
+                   != AW_OK)
+            {
+                return AW_ERROR;
+            }
+
+            q += strlen(q);
+        }
+
         if (*q != '\0') {
             goto bad;
         }
@@ -818,12 +1069,14 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
         conf->nhosts++;
     }
 
-    return AW_OK;
+    return aw_conf_gpu_host_keys(conf, err, errlen);
 
 bad:
 
-    snprintf(err, errlen, "%s: gpu_hosts: \"%.*s\" is not NAME=INDEX,... "
-             "(e.g. local=0,1,2,3)", loc, (int) aw_min(wlen, 64), word);
+    snprintf(err, errlen, "%s: gpu_hosts: \"%.*s\" is not "
+             "NAME=INDEX,...[@ENGINE] (e.g. local=0,1,2,3 or "
+             "gpu2=0,1@https://gpu2:2376)", loc, (int) aw_min(wlen, 64),
+             word);
 
     return AW_ERROR;
 }

@@ -34,6 +34,7 @@ static const aw_conf_enum_t  aw_conf_x402_modes[] = {
 
 static const aw_conf_enum_t  aw_conf_launchers[] = {
     { "docker", AW_LAUNCHER_DOCKER },
+    { "engine", AW_LAUNCHER_ENGINE },
     { NULL, 0 }
 };
 
@@ -202,7 +203,42 @@ const aw_conf_option_t  aw_conf_options[] = {
     { "launcher", AW_CONF_ENUM, "docker", 0, 0, aw_conf_launchers,
       offsetof(aw_conf_t, launcher), 0,
       "How session containers are started and stopped: docker, through "
-      "a docker-compatible command line (docker or podman) on this host." },
+      "a docker-compatible command line (docker or podman) on this host; "
+      "engine, through the Docker Engine HTTP API at launcher_engine "
+      "(dockerd, or `podman system service`)." },
+
+    { "launcher_engine", AW_CONF_STRING, "unix:///var/run/docker.sock",
+      1, 1024, NULL,
+      offsetof(aw_conf_t, launcher_engine), 0,
+      "The engine of launcher engine: unix:///PATH (a socket on this "
+      "host) or https://HOST:PORT (docker's --tlsverify: the engine's "
+      "certificate is checked against launcher_tls_ca, the worker's "
+      "own is launcher_tls_cert with launcher_tls_key).  Every call "
+      "takes at most launcher_timeout (a stop: plus launcher_stop_grace). "
+      "The images must be on that host already: the engine never pulls "
+      "them." },
+
+    { "launcher_tls_ca", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, launcher_tls_ca), 0,
+      "For an https:// engine: the CA certificate (PEM) the engine's "
+      "certificate is checked against; needed with https." },
+
+    { "launcher_tls_cert", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, launcher_tls_cert), 0,
+      "For an https:// engine: the worker's client certificate (PEM); "
+      "needed with https." },
+
+    { "launcher_tls_key", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, launcher_tls_key), 0,
+      "For an https:// engine: the key of launcher_tls_cert (PEM, not "
+      "encrypted); needed with https." },
+
+    { "launcher_gpu_driver", AW_CONF_STRING, "nvidia", 0, 64, NULL,
+      offsetof(aw_conf_t, launcher_gpu_driver), 0,
+      "launcher engine: the driver of the DeviceRequests that give a "
+      "container its GPUs (the session's indexes as DeviceIDs, "
+      "capability gpu); empty: none (hosts without GPUs).  AXON_GPUS in "
+      "the container's environment lists them either way." },
 
     { "launcher_docker", AW_CONF_STRING, "docker", 1, 4095, NULL,
       offsetof(aw_conf_t, launcher_docker), 0,
@@ -442,13 +478,29 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "gpu_hosts", AW_CONF_STRING, "local=0,1,2,3,4,5,6,7", 0, 4095, NULL,
       offsetof(aw_conf_t, gpu_hosts), 0,
-      "The GPU pool, NAME=INDEX,INDEX,... per host, the hosts separated "
-      "by blanks "
-      "(local=0,1,2,3 gpu2=0,1).  A session's GPUs are all on one host. "
-      "The docker launcher starts every container on this worker's host, "
-      "so more than one host needs one worker per host, each listing its "
-      "own (NAME is what gpu_assignments.host records).  Empty: no GPUs, "
-      "every claim waits." },
+      "The GPU pool, NAME=INDEX,INDEX,...[@ENGINE] per host, the hosts "
+      "separated by blanks (local=0,1,2,3 gpu2=0,1@https://gpu2:2376).  "
+      "A session's GPUs are all on one host, and the session is bound to "
+      "it (NAME is what sessions.host and gpu_assignments.host record): "
+      "it is launched, stopped and reconciled there, only by workers that "
+      "list the host.  @ENGINE (unix:///PATH or https://HOST:PORT, as "
+      "launcher_engine) starts the host's containers through its Docker "
+      "Engine API; without it, through the launcher key's backend.  Several "
+      "workers may list one host.  Empty: no GPUs, every claim waits." },
+
+    { "gpu_host_addrs", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, gpu_host_addrs), 0,
+      "Per host of gpu_hosts, NAME=ADDR separated by blanks (gpu2=10.0.0.12): "
+      "the address its sessions' ports are published on, on that host, "
+      "and reached at, by the worker's wait, the gate and SSH clients "
+      "(ssh_host of its SSH sessions).  A host not listed: "
+      "launcher_publish_addr, and ssh_host for SSH clients." },
+
+    { "gpu_host_ports", AW_CONF_STRING, "", 0, 4095, NULL,
+      offsetof(aw_conf_t, gpu_host_ports), 0,
+      "Per host of gpu_hosts, NAME=START:SIZE separated by blanks "
+      "(gpu2=43000:500): the host's own port pool.  A host not listed: "
+      "port_pool_start and port_pool_size." },
 
     { "billing_minute", AW_CONF_MSEC, "1m", 1 * S, 1 * H, NULL,
       offsetof(aw_conf_t, billing_minute), 0,

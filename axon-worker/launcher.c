@@ -75,8 +75,6 @@ typedef struct {
 
 static int aw_docker_start(aw_launcher_t *l, const aw_launch_t *req,
     aw_container_t *c);
-static int aw_docker_ready(aw_launcher_t *l, const aw_container_t *c,
-    aw_msec_t timeout);
 static int aw_docker_remove(aw_launcher_t *l, const char *name);
 static int aw_docker_list(aw_launcher_t *l, aw_container_t **list,
     size_t *n);
@@ -88,7 +86,7 @@ static void aw_docker_labels(aw_argv_t *a, const char *args);
 static size_t aw_launcher_home_prefix(const aw_conf_t *conf);
 static size_t aw_docker_parse(char *out, aw_container_t *all, size_t size);
 static void aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
-    const aw_launch_t *req, const char *name, const char *image, int port,
+    const char *addr, const aw_launch_t *req, const char *name, const char *image, int port,
     const char *gpus, const char *home, char *vnc, size_t vnclen);
 static int aw_docker_start_port(aw_launcher_t *l, aw_container_t *c,
     int port);
@@ -102,7 +100,6 @@ static int aw_docker_run_env(aw_launcher_t *l, aw_argv_t *a,
 static void aw_docker_fail(aw_launcher_t *l, const char *what,
     aw_spawn_result_t *r);
 static int aw_docker_gone(aw_spawn_result_t *r);
-static int aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req);
 
 static void aw_argv_init(aw_argv_t *a, const aw_conf_t *conf);
 static void aw_docker_run_axgt(aw_argv_t *a, const aw_launch_t *req,
@@ -117,7 +114,7 @@ static char *aw_launcher_last_line(const char *s, char *buf, size_t size);
 static const aw_launcher_ops_t  aw_docker_ops = {
     "docker",
     aw_docker_start,
-    aw_docker_ready,
+    aw_docker_state,
     aw_docker_remove,
     aw_docker_list,
     aw_docker_homes,
@@ -125,17 +122,40 @@ static const aw_launcher_ops_t  aw_docker_ops = {
 };
 
 
-static const char  *aw_session_modes[] = { "desktop", "ssh" };
+const char  *aw_session_modes[] = { "desktop", "ssh" };
 
 
 void
 aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf)
 {
+    aw_launcher_init_host(l, conf, NULL);
+}
+
+
+void
+aw_launcher_init_host(aw_launcher_t *l, const aw_conf_t *conf,
+    const aw_conf_gpu_host_t *host)
+{
     memset(l, 0, sizeof(aw_launcher_t));
 
     l->conf = conf;
+    l->addr = (host && host->addr[0]) ? host->addr
+                                      : conf->launcher_publish_addr;
+
+    /* a host of gpu_hosts with its own engine */
+    if (host && host->endpoint[0]) {
+        l->endpoint = host->endpoint;
+        l->ops = &aw_engine_ops;
+        return;
+    }
+
+    l->endpoint = conf->launcher_engine;
 
     switch (conf->launcher) {
+    case AW_LAUNCHER_ENGINE:
+        l->ops = &aw_engine_ops;
+        break;
+
     case AW_LAUNCHER_DOCKER:
     default:
         l->ops = &aw_docker_ops;
@@ -156,7 +176,7 @@ aw_launcher_launch(aw_launcher_t *l, const aw_launch_t *req,
         return AW_ERROR;
     }
 
-    if (l->ops->ready(l, c, l->conf->launcher_ready_timeout) == AW_OK) {
+    if (aw_launcher_ready(l, c, l->conf->launcher_ready_timeout) == AW_OK) {
         aw_log(AW_LOG_INFO, "launcher: session %lld running in %s, "
                "%s:%d, after %lld ms", (long long) req->session, c->name,
                c->host, c->port, (long long) (aw_monotonic_msec() - start));
@@ -205,6 +225,33 @@ aw_launcher_home_name(const aw_conf_t *conf, const char *wallet, char *buf,
                  wallet);
 
     return (n < 0 || (size_t) n >= size) ? AW_ERROR : AW_OK;
+}
+
+
+/* ours: this prefix, then home-, then an address */
+
+int
+aw_launcher_home_match(const aw_conf_t *conf, const char *name, aw_home_t *h)
+{
+    size_t  plen;
+
+    plen = aw_launcher_home_prefix(conf);
+
+    if (strncmp(name, conf->launcher_prefix, plen) != 0
+        || strncmp(name + plen, "home-", 5) != 0)
+    {
+        return AW_ERROR;
+    }
+
+    snprintf(h->wallet, sizeof(h->wallet), "%s", name + plen + 5);
+
+    if (aw_launcher_home_name(conf, h->wallet, h->name, sizeof(h->name))
+        != AW_OK || strcmp(h->name, name) != 0)
+    {
+        return AW_ERROR;
+    }
+
+    return AW_OK;
 }
 
 
@@ -356,7 +403,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     c->session = req->session;
     c->mode = req->mode;
     snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
-    snprintf(c->host, sizeof(c->host), "%s", conf->launcher_publish_addr);
+    snprintf(c->host, sizeof(c->host), "%s", l->addr);
 
     home[0] = '\0';
 
@@ -374,7 +421,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
         }
     }
 
-    aw_docker_run_args(&a, conf, req, c->name, image, port, gpus,
+    aw_docker_run_args(&a, conf, l->addr, req, c->name, image, port, gpus,
                        home[0] ? home : NULL, vnc, sizeof(vnc));
 
     rc = aw_docker_run_env(l, &a, vnc[0] ? vnc : NULL, &r);
@@ -420,7 +467,7 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
  */
 
 static void
-aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
+aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf, const char *addr,
     const aw_launch_t *req, const char *name, const char *image, int port,
     const char *gpus, const char *home, char *vnc, size_t vnclen)
 {
@@ -474,15 +521,14 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf,
     aw_argv_push(a, "-p");
 
     if (req->port > 0) {
-        aw_argv_push(a, strchr(conf->launcher_publish_addr, ':')
-                         ? "[%s]:%d:%d" : "%s:%d:%d",
-                     conf->launcher_publish_addr, req->port, port);
+        aw_argv_push(a, strchr(addr, ':') ? "[%s]:%d:%d" : "%s:%d:%d",
+                     addr, req->port, port);
 
-    } else if (strchr(conf->launcher_publish_addr, ':') != NULL) {
-        aw_argv_push(a, "[%s]::%d", conf->launcher_publish_addr, port);
+    } else if (strchr(addr, ':') != NULL) {
+        aw_argv_push(a, "[%s]::%d", addr, port);
 
     } else {
-        aw_argv_push(a, "%s::%d", conf->launcher_publish_addr, port);
+        aw_argv_push(a, "%s::%d", addr, port);
     }
 
     if (req->ngpus > 0) {
@@ -619,8 +665,9 @@ aw_docker_port(aw_launcher_t *l, aw_container_t *c, int port)
 }
 
 
-static int
-aw_docker_ready(aw_launcher_t *l, const aw_container_t *c, aw_msec_t timeout)
+int
+aw_launcher_ready(aw_launcher_t *l, const aw_container_t *c,
+    aw_msec_t timeout)
 {
     int        rc;
     char       state[64];
@@ -653,7 +700,7 @@ aw_docker_ready(aw_launcher_t *l, const aw_container_t *c, aw_msec_t timeout)
          * end of launcher_ready_timeout */
         if (now - checked >= AW_LAUNCHER_STATE_EVERY) {
             checked = now;
-            rc = aw_docker_state(l, c->name, state, sizeof(state));
+            rc = l->ops->state(l, c->name, state, sizeof(state));
 
             if (rc == AW_OK && strncmp(state, "running", 7) != 0) {
                 snprintf(l->err, sizeof(l->err), "%s is not running: %s",
@@ -985,29 +1032,59 @@ aw_docker_home_create(aw_launcher_t *l, const char *wallet, const char *home)
 static void
 aw_docker_labels(aw_argv_t *a, const char *args)
 {
-    size_t     i;
-    aw_argv_t  w;
+    size_t       len;
+    const char  *label;
 
-    memset(&w, 0, sizeof(aw_argv_t));
-    aw_argv_split(&w, args, NULL);
+    while (aw_launcher_arg_label(&args, &label, &len)) {
+        aw_argv_push(a, "--label");
+        aw_argv_push(a, "%.*s", (int) len, label);
+    }
+}
 
-    for (i = 0; i < w.n; i++) {
-        if ((strcmp(w.v[i], "--label") == 0 || strcmp(w.v[i], "-l") == 0)
-            && i + 1 < w.n)
+
+int
+aw_launcher_arg_label(const char **s, const char **label, size_t *len)
+{
+    size_t       n;
+    const char  *p, *word;
+
+    p = *s;
+
+    for ( ;; ) {
+        p += strspn(p, " \t");
+
+        if (*p == '\0') {
+            *s = p;
+            return 0;
+        }
+
+        word = p;
+        n = strcspn(p, " \t");
+        p += n;
+
+        if (n > 8 && strncmp(word, "--label=", 8) == 0) {
+            *label = word + 8;
+            *len = n - 8;
+            *s = p;
+            return 1;
+        }
+
+        if ((n == 7 && strncmp(word, "--label", 7) == 0)
+            || (n == 2 && strncmp(word, "-l", 2) == 0))
         {
-            aw_argv_push(a, "--label");
-            aw_argv_push(a, "%s", w.v[++i]);
+            p += strspn(p, " \t");
 
-        } else if (strncmp(w.v[i], "--label=", 8) == 0) {
-            aw_argv_push(a, "%s", w.v[i]);
+            if (*p == '\0') {
+                *s = p;
+                return 0;
+            }
+
+            *label = p;
+            *len = strcspn(p, " \t");
+            *s = p + *len;
+            return 1;
         }
     }
-
-    if (w.failed) {
-        a->failed = 1;
-    }
-
-    aw_argv_free(&w);
 }
 
 
@@ -1016,9 +1093,9 @@ aw_docker_homes(aw_launcher_t *l, aw_home_t **list, size_t *n)
 {
     int                 rc;
     char               *line, *save;
-    size_t              count, size, plen;
+    size_t              count, size;
     aw_argv_t           a;
-    aw_home_t          *all, *h;
+    aw_home_t          *all;
     aw_spawn_result_t   r;
 
     *list = NULL;
@@ -1054,30 +1131,14 @@ aw_docker_homes(aw_launcher_t *l, aw_home_t **list, size_t *n)
         return AW_ERROR;
     }
 
-    plen = aw_launcher_home_prefix(l->conf);
     count = 0;
 
     for (line = strtok_r(r.out, " \t\r\n", &save); line && count <= size;
          line = strtok_r(NULL, " \t\r\n", &save))
     {
-        /* ours: this prefix, then home-, then an address */
-        if (strncmp(line, l->conf->launcher_prefix, plen) != 0
-            || strncmp(line + plen, "home-", 5) != 0)
-        {
-            continue;
+        if (aw_launcher_home_match(l->conf, line, &all[count]) == AW_OK) {
+            count++;
         }
-
-        h = &all[count];
-        snprintf(h->wallet, sizeof(h->wallet), "%s", line + plen + 5);
-
-        if (aw_launcher_home_name(l->conf, h->wallet, h->name,
-                                  sizeof(h->name)) != AW_OK
-            || strcmp(h->name, line) != 0)
-        {
-            continue;
-        }
-
-        count++;
     }
 
     aw_spawn_result_free(&r);
@@ -1241,7 +1302,7 @@ aw_docker_gone(aw_spawn_result_t *r)
 }
 
 
-static int
+int
 aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req)
 {
     int          i;

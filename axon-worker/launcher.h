@@ -4,7 +4,9 @@
  *
  *   docker   a docker-compatible command line on this host (docker, or
  *            podman, which speaks the same CLI); launcher.c
- *   (later)  a remote HTTP launcher
+ *   engine   the Docker Engine HTTP API (docker, `podman system service`)
+ *            over a unix socket or HTTPS with client certificates, through
+ *            libcurl; launcher_engine.c
  *
  * A session's container is named axgt-session-ID and carries the labels
  * axon.session=ID, axon.wallet=ADDR and axon.mode=desktop|ssh, which is
@@ -29,6 +31,7 @@
 
 
 #define AW_LAUNCHER_DOCKER    0       /* the launcher key */
+#define AW_LAUNCHER_ENGINE    1
 
 #define AW_LAUNCHER_NAME_PREFIX  "axgt-session-"
 #define AW_LAUNCHER_MAX_GPUS     16
@@ -87,9 +90,10 @@ typedef struct {
     int  (*start)(aw_launcher_t *l, const aw_launch_t *req,
                   aw_container_t *c);
 
-    /* waits until c's port answers (see launcher.c), up to timeout */
-    int  (*ready)(aw_launcher_t *l, const aw_container_t *c,
-                  aw_msec_t timeout);
+    /* "running (exit code 0)", "exited (exit code 1)" and the like;
+     * AW_ERROR: not known now (aw_launcher_ready keeps waiting) */
+    int  (*state)(aw_launcher_t *l, const char *name, char *state,
+                  size_t size);
 
     /* stops and removes a container by name or id; one already gone is
      * AW_OK (the caller wanted it gone) */
@@ -111,12 +115,27 @@ typedef struct {
 struct aw_launcher_s {
     const aw_launcher_ops_t  *ops;
     const aw_conf_t          *conf;
+    const char               *endpoint;   /* engine: unix:///..., https:// */
+    const char               *addr;       /* where ports are published */
+    void                     *curl;       /* engine: one handle, reused */
     char                      err[1024];  /* why the last call failed */
 };
 
 
-/* conf must outlive l: after a reload, init again with the new one */
+/*
+ * conf must outlive l: after a reload, free and init again with the new
+ * one.  host: a host of gpu_hosts: its engine (@ENDPOINT, for the engine
+ * backend whatever the launcher key says) and its address
+ * (gpu_host_addrs); NULL, or a host without them: the launcher key's
+ * backend (engine: at launcher_engine) and launcher_publish_addr.
+ */
 void aw_launcher_init(aw_launcher_t *l, const aw_conf_t *conf);
+void aw_launcher_init_host(aw_launcher_t *l, const aw_conf_t *conf,
+    const aw_conf_gpu_host_t *host);
+void aw_launcher_free(aw_launcher_t *l);
+
+/* whether the engine answers (GET /_ping); AW_OK for the CLI backend */
+int aw_launcher_ping(aw_launcher_t *l);
 
 /*
  * What the scheduler calls: start, then wait until the port answers; a
@@ -138,6 +157,29 @@ int aw_launcher_home_name(const aw_conf_t *conf, const char *wallet,
 
 /* one TCP probe of host:port, see launcher.c; AW_OK if it answers */
 int aw_launcher_probe(const char *host, int port, aw_msec_t timeout);
+
+
+/* shared by the backends */
+
+extern const aw_launcher_ops_t  aw_engine_ops;
+extern const char              *aw_session_modes[];
+
+/* waits until c's port answers, checking its state now and then */
+int aw_launcher_ready(aw_launcher_t *l, const aw_container_t *c,
+    aw_msec_t timeout);
+
+/* AW_OK if req is one a backend may run; else l->err says why */
+int aw_launcher_check(aw_launcher_t *l, const aw_launch_t *req);
+
+/* AW_OK if a volume's name is a home volume of this launcher_prefix;
+ * fills h */
+int aw_launcher_home_match(const aw_conf_t *conf, const char *name,
+    aw_home_t *h);
+
+/* the labels of launcher_args' --label K=V (-l, --label=K=V) words, one
+ * a call: 1 with the next K=V in *label, *len long (a pointer into *s,
+ * which moves past it), 0 at the end */
+int aw_launcher_arg_label(const char **s, const char **label, size_t *len);
 
 
 #endif /* AW_LAUNCHER_H */

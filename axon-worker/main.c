@@ -25,6 +25,7 @@
 #include "core.h"
 #include "db.h"
 #include "heartbeat.h"
+#include "launcher.h"
 #include "sources.h"
 #include "log.h"
 #include "metrics.h"
@@ -54,6 +55,7 @@ static void aw_loop(void);
 static int aw_reconnect(aw_msec_t now);
 static void aw_loop_poll(aw_msec_t next);
 static void aw_reload(void);
+static int aw_engine_check(const aw_conf_t *conf);
 static void aw_configure_connections(aw_conf_t *conf);
 static void aw_configure_rpc(aw_conf_t *conf);
 static void aw_rpc_start(int at_start);
@@ -135,6 +137,13 @@ main(int argc, char **argv)
 
     aw_log_level = aw_worker.conf->log_level;
 
+    if (!args.print && !args.migrate
+        && aw_engine_check(aw_worker.conf) != AW_OK)
+    {
+        aw_conf_free(aw_worker.conf);
+        return AW_EXIT_CONFIG;
+    }
+
     if (args.test) {
         fprintf(stderr, "axon-worker: configuration %s%s is ok\n",
                 args.path ? "file " : "(defaults only)",
@@ -154,6 +163,60 @@ main(int argc, char **argv)
     }
 
     aw_conf_free(aw_worker.conf);
+
+    return rc;
+}
+
+
+/*
+ * An engine that does not answer is refused at the start (and by -t),
+ * as a bad key is: the sessions it would run could not start.  Each
+ * host's of gpu_hosts, and launcher_engine when the launcher key is
+ * engine.
+ */
+
+static int
+aw_engine_check(const aw_conf_t *conf)
+{
+    int            i, rc;
+    char           loc[300];
+    aw_launcher_t  l;
+
+    if (!conf->sessions) {
+        return AW_OK;
+    }
+
+    rc = AW_OK;
+
+    if (conf->launcher == AW_LAUNCHER_ENGINE) {
+        aw_launcher_init(&l, conf);
+        rc = aw_launcher_ping(&l);
+
+        if (rc != AW_OK) {
+            fprintf(stderr, "axon-worker: %s: launcher_engine: %s\n",
+                    aw_conf_location(conf, aw_conf_find("launcher_engine"),
+                                     loc, sizeof(loc)), l.err);
+        }
+
+        aw_launcher_free(&l);
+    }
+
+    for (i = 0; rc == AW_OK && i < conf->nhosts; i++) {
+        if (conf->host[i].endpoint[0] == '\0') {
+            continue;
+        }
+
+        aw_launcher_init_host(&l, conf, &conf->host[i]);
+        rc = aw_launcher_ping(&l);
+
+        if (rc != AW_OK) {
+            fprintf(stderr, "axon-worker: %s: gpu_hosts: host \"%s\": %s\n",
+                    aw_conf_location(conf, aw_conf_find("gpu_hosts"), loc,
+                                     sizeof(loc)), conf->host[i].name, l.err);
+        }
+
+        aw_launcher_free(&l);
+    }
 
     return rc;
 }

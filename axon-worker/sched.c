@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -55,15 +56,15 @@ static void aw_sched_fini(void);
 static int aw_sched_assign(void);
 static int aw_sched_lease(void);
 static int aw_sched_unlease(void);
-static int aw_sched_launch(PGresult *pg);
+static int aw_sched_launch(aw_launcher_t *l, PGresult *pg);
 static int aw_sched_gpus(const char *list, int *gpus);
 static int aw_sched_vnc(const char *id, char *vnc, size_t size);
-static int aw_sched_launch_failed(int64_t sid, const char *id,
-    const char *att);
-static int aw_sched_started(int64_t sid, const char *id, const char *att,
-    const aw_container_t *c, const char *list);
+static int aw_sched_launch_failed(aw_launcher_t *l, int64_t sid,
+    const char *id, const char *att);
+static int aw_sched_started(aw_launcher_t *l, int64_t sid, const char *id,
+    const char *att, const aw_container_t *c, const char *list);
 static int aw_sched_secret(char *buf, size_t size);
-static int aw_sched_stop(int64_t id);
+static int aw_sched_stop(aw_launcher_t *l, int64_t id);
 static int aw_sched_heartbeats(char **ids, char **hbs);
 static void aw_sched_wallets(PGresult *pg, aw_job_result_t *res);
 
@@ -95,8 +96,9 @@ static aw_db_stmt_t  aw_sched_lease_stmt = aw_db_stmt("sched_lease",
     " attempts, coalesce(ssh_key, '') AS ssh_key,"
     " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port,"
     " coalesce((SELECT profile FROM sessions s WHERE s.id = l.id), '')"
-    " AS profile"
-    " FROM axon_session_lease($1, $2::bigint) l");
+    " AS profile, coalesce(host, '') AS host"
+    " FROM axon_session_lease($1, $2::bigint, $3::text[]) l");
+
 
 static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
     "SELECT wallet, balance, ledger_id FROM axon_billing_tick($1::bigint,"
@@ -167,38 +169,71 @@ aw_sched_fini(void)
 }
 
 
-/* the pool as axon_sched_assign takes it, from gpu_hosts and port_pool_*:
- * [{"host": NAME, "gpus": [...], "ports": [FIRST, LAST]}, ...] */
+/*
+ * The session's host's launcher; the launcher key's for a session bound to
+ * no host (it has no container) or to a host this worker does not drive
+ * (the lease gives none such).
+ */
 
-static void
-aw_sched_reload(void)
+aw_launcher_t *
+aw_sched_launcher(const char *host)
 {
-    int          i, j;
-    json_t      *pool, *host, *gpus;
+    int          i;
     aw_conf_t   *conf;
 
     conf = aw_worker.conf;
 
-    aw_launcher_init(&aw_sched.launcher, conf);
-
-    pool = json_array();
-
-    for (i = 0; i < conf->nhosts; i++) {
-        gpus = json_array();
-
-        for (j = 0; j < conf->host[i].ngpus; j++) {
-            json_array_append_new(gpus, json_integer(conf->host[i].gpus[j]));
+    for (i = 0; host && i < conf->nhosts; i++) {
+        if (strcmp(conf->host[i].name, host) == 0) {
+            return &aw_sched.host[i];
         }
-
-        host = json_pack("{s:s, s:o, s:[i, i]}", "host", conf->host[i].name,
-                         "gpus", gpus, "ports", conf->port_pool_start,
-                         conf->port_pool_start + conf->port_pool_size - 1);
-        json_array_append_new(pool, host);
     }
 
-    free(aw_sched.pool);
-    aw_sched.pool = json_dumps(pool, JSON_COMPACT);
-    json_decref(pool);
+    return &aw_sched.launcher;
+}
+
+
+/* the configuration in force: the launchers, the hosts, the pool */
+
+static void
+aw_sched_reload(void)
+{
+    int          i;
+    size_t       len;
+    aw_conf_t   *conf;
+
+    conf = aw_worker.conf;
+
+    aw_launcher_free(&aw_sched.launcher);
+    aw_launcher_init(&aw_sched.launcher, conf);
+
+    /* each host its launcher: its engine, or the launcher key's */
+    for (i = 0; i < AW_CONF_MAX_HOSTS; i++) {
+        aw_launcher_free(&aw_sched.host[i]);
+    }
+
+    len = 0;
+    aw_sched.hosts[len++] = '{';
+
+    for (i = 0; i < conf->nhosts; i++) {
+        aw_launcher_init_host(&aw_sched.host[i], conf, &conf->host[i]);
+
+        /* names are [A-Za-z0-9._-]: an array literal without quotes */
+        len += snprintf(aw_sched.hosts + len, sizeof(aw_sched.hosts) - len,
+                        "%s%s", i ? "," : "", conf->host[i].name);
+    }
+
+    snprintf(aw_sched.hosts + len, sizeof(aw_sched.hosts) - len, "}");
+
+    /* every host up until a sweep finds otherwise */
+    memset(aw_sched.down, 0, sizeof(aw_sched.down));
+    memset(aw_sched.known, 0, sizeof(aw_sched.known));
+
+    for (i = 0; i < conf->nhosts; i++) {
+        aw_sched.since[i] = time(NULL);
+    }
+
+    aw_sched_pool_build();
 
     aw_sched.kicked = 1;
     aw_sched.profiles_dirty = 1;
@@ -206,6 +241,46 @@ aw_sched_reload(void)
     aw_sched.next_reconcile = 0;
     aw_sched.next_home = 0;
     aw_sched.redis_connects = 0;     /* publish the profiles again */
+}
+
+
+/*
+ * The pool as axon_sched_assign takes it, from gpu_hosts and their ports:
+ * [{"host": NAME, "gpus": [...], "ports": [FIRST, LAST]}, ...], without
+ * the hosts whose engine did not answer: new claims go to the others.
+ */
+
+void
+aw_sched_pool_build(void)
+{
+    int          i, j;
+    json_t      *pool, *host, *gpus;
+    aw_conf_t   *conf;
+
+    conf = aw_worker.conf;
+    pool = json_array();
+
+    for (i = 0; i < conf->nhosts; i++) {
+        if (aw_sched.down[i]) {
+            continue;
+        }
+
+        gpus = json_array();
+
+        for (j = 0; j < conf->host[i].ngpus; j++) {
+            json_array_append_new(gpus, json_integer(conf->host[i].gpus[j]));
+        }
+
+        host = json_pack("{s:s, s:o, s:[i, i]}", "host", conf->host[i].name,
+                         "gpus", gpus, "ports", conf->host[i].port_start,
+                         conf->host[i].port_start + conf->host[i].port_size
+                         - 1);
+        json_array_append_new(pool, host);
+    }
+
+    free(aw_sched.pool);
+    aw_sched.pool = json_dumps(pool, JSON_COMPACT);
+    json_decref(pool);
 }
 
 
@@ -386,12 +461,13 @@ aw_sched_unlease(void)
 static int
 aw_sched_lease(void)
 {
-    int          rc;
-    char         lease[32];
-    int64_t      id;
-    PGresult    *pg;
-    aw_conf_t   *conf;
-    const char  *params[2];
+    int             rc;
+    char            lease[32];
+    int64_t         id;
+    PGresult       *pg;
+    aw_conf_t      *conf;
+    const char     *params[3];
+    aw_launcher_t  *l;
 
     conf = aw_worker.conf;
 
@@ -403,8 +479,9 @@ aw_sched_lease(void)
 
     params[0] = conf->worker_id;
     params[1] = lease;
+    params[2] = aw_sched.hosts;
 
-    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_lease_stmt, 2,
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_sched_lease_stmt, 3,
                               params);
     if (pg == NULL) {
         aw_log(AW_LOG_ERR, "sessions: lease: %s", aw_worker.db.error);
@@ -420,11 +497,13 @@ aw_sched_lease(void)
 
     aw_log_ctx("session %lld", (long long) id);
 
+    l = aw_sched_launcher(aw_db_get(pg, 0, "host"));
+
     if (strcmp(aw_db_get(pg, 0, "state"), "starting") == 0) {
-        rc = aw_sched_launch(pg);
+        rc = aw_sched_launch(l, pg);
 
     } else {
-        rc = aw_sched_stop(id);
+        rc = aw_sched_stop(l, id);
     }
 
     PQclear(pg);
@@ -481,7 +560,7 @@ aw_sched_secret(char *buf, size_t size)
 /* a starting session's container launched (pg: its lease's row) */
 
 static int
-aw_sched_launch(PGresult *pg)
+aw_sched_launch(aw_launcher_t *l, PGresult *pg)
 {
     int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts, rc;
     char             list[256], id[32], att[16], vnc[AW_SCHED_VNC_LEN + 1];
@@ -499,7 +578,7 @@ aw_sched_launch(PGresult *pg)
         /* an earlier attempt's worker died: its container may be there */
         aw_log(AW_LOG_NOTICE, "launch attempt %d: removing what an earlier "
                "attempt may have left", attempts);
-        (void) aw_launcher_stop(&aw_sched.launcher, sid);
+        (void) aw_launcher_stop(l, sid);
     }
 
     memset(&req, 0, sizeof(req));
@@ -525,18 +604,18 @@ aw_sched_launch(PGresult *pg)
         req.vnc_password = vnc;
     }
 
-    rc = aw_launcher_launch(&aw_sched.launcher, &req, &c);
+    rc = aw_launcher_launch(l, &req, &c);
     explicit_bzero(vnc, sizeof(vnc));
 
     if (rc != AW_OK) {
         aw_log(AW_LOG_WARN, "launch failed, nothing billed: %s",
-               aw_sched.launcher.err);
-        return aw_sched_launch_failed(sid, id, att);
+               l->err);
+        return aw_sched_launch_failed(l, sid, id, att);
     }
 
     aw_home_started(req.wallet);
 
-    return aw_sched_started(sid, id, att, &c, list);
+    return aw_sched_started(l, sid, id, att, &c, list);
 }
 
 
@@ -610,7 +689,8 @@ aw_sched_vnc(const char *id, char *vnc, size_t size)
  */
 
 static int
-aw_sched_launch_failed(int64_t sid, const char *id, const char *att)
+aw_sched_launch_failed(aw_launcher_t *l, int64_t sid, const char *id,
+    const char *att)
 {
     PGresult    *r;
     const char  *params[3];
@@ -629,7 +709,7 @@ aw_sched_launch_failed(int64_t sid, const char *id, const char *att)
     }
 
     PQclear(r);
-    (void) aw_sched_stop(sid);
+    (void) aw_sched_stop(l, sid);
 
     return AW_ERROR;
 }
@@ -638,8 +718,8 @@ aw_sched_launch_failed(int64_t sid, const char *id, const char *att)
 /* a container that runs: the session is running, its first minute billed */
 
 static int
-aw_sched_started(int64_t sid, const char *id, const char *att,
-    const aw_container_t *c, const char *list)
+aw_sched_started(aw_launcher_t *l, int64_t sid, const char *id,
+    const char *att, const aw_container_t *c, const char *list)
 {
     char         upstream[128];
     PGresult    *r;
@@ -667,7 +747,7 @@ aw_sched_started(int64_t sid, const char *id, const char *att,
         PQclear(r);
         aw_log(AW_LOG_NOTICE, "launched, but the session ended meanwhile: "
                "stopping it");
-        return aw_sched_stop(sid);
+        return aw_sched_stop(l, sid);
     }
 
     PQclear(r);
@@ -683,15 +763,15 @@ aw_sched_started(int64_t sid, const char *id, const char *att,
 
 
 static int
-aw_sched_stop(int64_t id)
+aw_sched_stop(aw_launcher_t *l, int64_t id)
 {
     char         sid[32];
     PGresult    *r;
     const char  *params[3];
 
-    if (aw_launcher_stop(&aw_sched.launcher, id) != AW_OK) {
+    if (aw_launcher_stop(l, id) != AW_OK) {
         aw_log(AW_LOG_ERR, "stop failed (tried again when the lease "
-               "expires): %s", aw_sched.launcher.err);
+               "expires): %s", l->err);
         return AW_ERROR;
     }
 

@@ -32,6 +32,7 @@ static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
     "SELECT id, wallet, profile, mode, gpu_count, state,"
     " coalesce(position::text, '') AS position,"
     " coalesce(reason, '') AS reason, coalesce(upstream, '') AS upstream,"
+    " coalesce(host, '') AS host,"
     " coalesce(extract(epoch FROM started_at)::bigint::text, '')"
     " AS started_at,"
     " coalesce(extract(epoch FROM ended_at)::bigint::text, '') AS ended_at,"
@@ -87,7 +88,7 @@ static aw_db_stmt_t  aw_sched_synced_stmt = aw_db_stmt("sched_synced",
 /* the columns of aw_sched_unsynced_stmt, looked up once per result */
 typedef struct {
     int  id, wallet, profile, mode, gpu_count, state, position, reason,
-         upstream, started_at, ended_at, end_reason, billed_minutes,
+         upstream, host, started_at, ended_at, end_reason, billed_minutes,
          grace_until, created_at, rev, vnc_password;
 } aw_sched_cols_t;
 
@@ -114,6 +115,28 @@ static json_t *aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used,
     json_t *drains, json_t *taken, aw_sched_pool_t *pool);
 static json_t *aw_sched_profile_list(int largest, long long queued,
     json_t *by);
+static int aw_sched_own_addr(const aw_conf_t *conf, const char *host);
+
+
+/*
+ * Whether a session's host is reached at an address of its own: 1 for a
+ * host of gpu_host_addrs and for one this worker does not list (its
+ * upstream says where it is), 0 for the others (ssh_host names them).
+ */
+
+static int
+aw_sched_own_addr(const aw_conf_t *conf, const char *host)
+{
+    int  i;
+
+    for (i = 0; i < conf->nhosts; i++) {
+        if (strcmp(conf->host[i].name, host) == 0) {
+            return conf->host[i].addr[0] != '\0';
+        }
+    }
+
+    return host[0] != '\0';
+}
 
 
 /*
@@ -207,6 +230,7 @@ aw_sched_cols(PGresult *pg, aw_sched_cols_t *c)
     c->position = aw_db_col(pg, "position");
     c->reason = aw_db_col(pg, "reason");
     c->upstream = aw_db_col(pg, "upstream");
+    c->host = aw_db_col(pg, "host");
     c->started_at = aw_db_col(pg, "started_at");
     c->ended_at = aw_db_col(pg, "ended_at");
     c->end_reason = aw_db_col(pg, "end_reason");
@@ -251,7 +275,12 @@ aw_sched_session_argv(PGresult *pg, int row, const aw_sched_cols_t *c,
         snprintf(to->port, sizeof(to->port), "%s", p + 1);
     }
 
-    if (conf->ssh_host[0]) {
+    /* ssh_host is the name of the hosts without their own address: a
+     * host of gpu_host_addrs, or one this worker does not list, is
+     * reached where its upstream is */
+    if (conf->ssh_host[0]
+        && aw_sched_own_addr(conf, PQgetvalue(pg, row, c->host)) == 0)
+    {
         snprintf(to->host, sizeof(to->host), "%s", conf->ssh_host);
     }
 
@@ -529,11 +558,11 @@ static json_t *
 aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used, json_t *drains,
     json_t *taken, aw_sched_pool_t *pool)
 {
-    int          j, k, drained, ports;
+    int          j, k, drained, ports, down;
     json_t      *free_gpus, *u;
-    aw_conf_t   *conf;
 
-    conf = aw_worker.conf;
+    /* a host whose engine does not answer takes no session: as drained */
+    down = aw_sched.down[h - aw_worker.conf->host];
     free_gpus = json_array();
     drained = 0;
 
@@ -563,7 +592,7 @@ aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used, json_t *drains,
     }
 
     /* the free ports of its pool */
-    ports = conf->port_pool_size;
+    ports = h->port_size;
 
     for (k = 0; k < (int) json_array_size(taken); k++) {
         u = json_array_get(taken, k);
@@ -571,9 +600,9 @@ aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used, json_t *drains,
         if (strcmp(json_string_value(json_array_get(u, 0)) ?: "",
                    h->name) == 0
             && json_integer_value(json_array_get(u, 1))
-               >= conf->port_pool_start
+               >= h->port_start
             && json_integer_value(json_array_get(u, 1))
-               < conf->port_pool_start + conf->port_pool_size)
+               < h->port_start + h->port_size)
         {
             ports--;
         }
@@ -581,7 +610,7 @@ aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used, json_t *drains,
 
     pool->total += h->ngpus;
 
-    if (!drained) {
+    if (!drained && !down) {
         pool->nfree += json_array_size(free_gpus);
         pool->pfree += ports;
 
@@ -591,9 +620,9 @@ aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used, json_t *drains,
         }
     }
 
-    return json_pack("{s:s, s:i, s:o, s:b, s:i}", "name", h->name,
+    return json_pack("{s:s, s:i, s:o, s:b, s:i, s:b}", "name", h->name,
                      "gpus", h->ngpus, "free", free_gpus,
-                     "draining", drained, "ports_free", ports);
+                     "draining", drained, "ports_free", ports, "down", down);
 }
 
 

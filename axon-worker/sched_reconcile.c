@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include "log.h"
 #include "scheduler.h"
@@ -17,34 +20,50 @@
 #include "worker.h"
 
 
-static int aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc);
-static void aw_sched_vanished(PGresult *pg, aw_container_t *list,
-    size_t nc);
+static int aw_sched_orphans(aw_launcher_t *l, PGresult *pg,
+    aw_container_t *list, size_t nc);
+static void aw_sched_vanished(const char *host, PGresult *pg,
+    aw_container_t *list, size_t nc);
 static int aw_sched_drift(PGresult *pg);
+static void aw_sched_health(int i, const char *err);
+static void aw_sched_host_reason(const char *host, int down);
+
+
+#define AW_HOST_UNREACHABLE  "host_unreachable"
 
 
 /*
- * The reconcile sweep: Postgres first (what should run), then the
- * containers (what runs), then each difference repaired and logged:
+ * The reconcile sweep: Postgres first (what should run), then, host by
+ * host of gpu_hosts, the containers (what runs there), then each
+ * difference repaired and logged:
  *
  *   a container of ours whose session is not live    removed
- *   a running session whose container is gone        ended
- *                                                   (container_vanished)
+ *   a running session of this host whose container   ended
+ *   is gone from it                                  (container_vanished)
  *   a live session whose state in Redis differs      published again
+ *
+ * A host is compared only with its own sessions: a container whose
+ * session is live on another host (two hosts' engines on one store) is
+ * left alone, and a host that cannot list changes nothing.
  */
 
 int
 aw_sched_reconcile(void)
 {
-    int              rc;
+    int              rc, i;
     size_t           nc;
     PGresult        *pg;
+    aw_conf_t       *conf;
+    aw_launcher_t   *l;
     aw_container_t  *list;
 
     (void) aw_sched_counter();
 
+    conf = aw_worker.conf;
+
     pg = aw_db_query(&aw_worker.db,
-                     "SELECT id, state FROM sessions"
+                     "SELECT id, state, coalesce(host, '') AS host"
+                     " FROM sessions"
                      " WHERE state IN ('starting', 'running', 'ending')"
                      " ORDER BY id", 0, NULL);
     if (pg == NULL) {
@@ -52,18 +71,22 @@ aw_sched_reconcile(void)
         return AW_ERROR;
     }
 
-    if (aw_sched.launcher.ops->list(&aw_sched.launcher, &list, &nc)
-        != AW_OK)
-    {
-        aw_log(AW_LOG_ERR, "reconcile: cannot list the containers: %s",
-               aw_sched.launcher.err);
-        PQclear(pg);
-        return AW_ERROR;
-    }
+    for (i = 0; i < conf->nhosts; i++) {
+        l = &aw_sched.host[i];
 
-    (void) aw_sched_orphans(pg, list, nc);
-    aw_sched_vanished(pg, list, nc);
-    free(list);
+        if (l->ops->list(l, &list, &nc) != AW_OK) {
+            aw_log(AW_LOG_ERR, "reconcile: host %s: cannot list the "
+                   "containers: %s", conf->host[i].name, l->err);
+            aw_sched_health(i, l->err);
+            continue;
+        }
+
+        aw_sched_health(i, NULL);
+
+        (void) aw_sched_orphans(l, pg, list, nc);
+        aw_sched_vanished(conf->host[i].name, pg, list, nc);
+        free(list);
+    }
 
     rc = aw_sched_drift(pg);
     PQclear(pg);
@@ -79,7 +102,8 @@ aw_sched_reconcile(void)
 /* containers of ours with no live session (pg: id, state of the live ones) */
 
 static int
-aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
+aw_sched_orphans(aw_launcher_t *l, PGresult *pg, aw_container_t *list,
+    size_t nc)
 {
     int          i, j, n, found, c_id;
     char         id[32];
@@ -138,11 +162,8 @@ aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
                    "session (session %s is %s): removing it", list[j].name,
                    list[j].state, id, state);
 
-            if (aw_sched.launcher.ops->remove(&aw_sched.launcher,
-                                              list[j].name)
-                != AW_OK)
-            {
-                aw_log(AW_LOG_ERR, "reconcile: %s", aw_sched.launcher.err);
+            if (l->ops->remove(l, list[j].name) != AW_OK) {
+                aw_log(AW_LOG_ERR, "reconcile: %s", l->err);
             }
         }
 
@@ -153,12 +174,13 @@ aw_sched_orphans(PGresult *pg, aw_container_t *list, size_t nc)
 }
 
 
-/* running sessions whose container is gone: ended, and billed */
+/* running sessions of host whose container is gone: ended, and billed */
 
 static void
-aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
+aw_sched_vanished(const char *host, PGresult *pg, aw_container_t *list,
+    size_t nc)
 {
-    int          i, j, n, found, c_id, c_state;
+    int          i, j, n, found, c_id, c_state, c_host;
     char         id[32];
     size_t       plen;
     int64_t      sid;
@@ -171,9 +193,12 @@ aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
     n = PQntuples(pg);
     c_id = aw_db_col(pg, "id");
     c_state = aw_db_col(pg, "state");
+    c_host = aw_db_col(pg, "host");
 
     for (i = 0; i < n; i++) {
-        if (strcmp(PQgetvalue(pg, i, c_state), "running") != 0) {
+        if (strcmp(PQgetvalue(pg, i, c_state), "running") != 0
+            || strcmp(PQgetvalue(pg, i, c_host), host) != 0)
+        {
             continue;
         }
 
@@ -210,6 +235,91 @@ aw_sched_vanished(PGresult *pg, aw_container_t *list, size_t nc)
 
         (void) aw_sched_bill(sid, NULL);
     }
+}
+
+
+/*
+ * Host i answered (err NULL) or did not: a change is logged, changes the
+ * pool new claims are assigned from and the profiles' pool, and is
+ * written to axon:hosts for admins.  A host that does not answer keeps
+ * its sessions and their GPUs as they are until it answers again and a
+ * sweep compares.
+ */
+
+static void
+aw_sched_health(int i, const char *err)
+{
+    char         *doc;
+    json_t       *j;
+    aw_conf_t    *conf;
+    redisReply   *reply;
+
+    conf = aw_worker.conf;
+
+    /* a change, or the first sweep since the start or a reload (the
+     * sessions' marks may be another run's); written each sweep: the
+     * last error, and that a worker looks */
+    if (!aw_sched.known[i] || aw_sched.down[i] != (err != NULL)) {
+        aw_log(err ? AW_LOG_WARN : AW_LOG_NOTICE, "host %s is %s%s%s",
+               conf->host[i].name, err ? "down: " : "up",
+               err ? "no new sessions start there until it answers: " : "",
+               err ? err : "");
+        aw_sched.down[i] = (err != NULL);
+        aw_sched.known[i] = 1;
+        aw_sched_pool_build();
+        aw_sched.profiles_dirty = 1;
+        aw_sched_kick();
+        aw_sched.since[i] = time(NULL);
+        aw_sched_host_reason(conf->host[i].name, err != NULL);
+    }
+
+    j = json_pack("{s:s, s:I, s:s, s:s}", "state", err ? "down" : "up",
+                  "since", (json_int_t) aw_sched.since[i],
+                  "error", err ? err : "", "worker", conf->worker_id);
+    doc = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+
+    if (doc == NULL) {
+        return;
+    }
+
+    reply = aw_redis_command(&aw_worker.redis, "HSET " AW_KEY_HOSTS " %s %s",
+                             conf->host[i].name, doc);
+    (void) aw_sched_redis_ok(reply, "HSET " AW_KEY_HOSTS);
+    free(doc);
+}
+
+
+/*
+ * The live sessions of a host that went down say so (reason
+ * host_unreachable, published with the session, which GET /api/session
+ * shows); back up, they no longer do.
+ */
+
+static void
+aw_sched_host_reason(const char *host, int down)
+{
+    PGresult    *r;
+    const char  *params[1];
+
+    params[0] = host;
+
+    r = aw_db_query(&aw_worker.db, down
+                    ? "UPDATE sessions SET reason = '" AW_HOST_UNREACHABLE "'"
+                      " WHERE host = $1"
+                      " AND state IN ('starting', 'running')"
+                      " AND reason IS DISTINCT FROM '"
+                      AW_HOST_UNREACHABLE "'"
+                    : "UPDATE sessions SET reason = NULL"
+                      " WHERE host = $1 AND reason = '"
+                      AW_HOST_UNREACHABLE "'", 1, params);
+    if (r == NULL) {
+        aw_log(AW_LOG_ERR, "host %s: sessions not marked: %s", host,
+               aw_worker.db.error);
+        return;
+    }
+
+    PQclear(r);
 }
 
 

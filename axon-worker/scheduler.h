@@ -13,6 +13,8 @@
 #define AW_SCHEDULER_H
 
 
+#include <time.h>
+
 #include <hiredis/hiredis.h>
 
 #include "launcher.h"
@@ -29,8 +31,19 @@ typedef struct {
     aw_msec_t       next_home;
     char           *profiles;           /* the JSON last published */
     char           *pool;               /* p_pool of axon_sched_assign */
-    aw_launcher_t   launcher;
+    aw_launcher_t   launcher;           /* the launcher key's */
+    aw_launcher_t   host[AW_CONF_MAX_HOSTS];    /* gpu_hosts' */
+    char            hosts[AW_CONF_MAX_HOSTS * 70 + 4];  /* "{a,b}" */
+    unsigned char   down[AW_CONF_MAX_HOSTS];    /* its engine did not
+                                                   answer the last sweep */
+    time_t          since[AW_CONF_MAX_HOSTS];   /* of its state */
+    unsigned char   known[AW_CONF_MAX_HOSTS];   /* swept since the reload */
 } aw_sched_t;
+
+
+/* each host's health, as this worker's sweeps last found it: HGET
+ * axon:hosts NAME -> {"state": "up"|"down", "since", "error", "worker"} */
+#define AW_KEY_HOSTS  "axon:hosts"
 
 
 extern aw_sched_t  aw_sched;
@@ -49,6 +62,12 @@ int aw_sched_telemetry(void);
 int aw_sched_counter(void);
 
 int aw_sched_reconcile(void);
+
+/* the launcher of a session's host (gpu_assignments.host) */
+aw_launcher_t *aw_sched_launcher(const char *host);
+
+/* the pool axon_sched_assign takes, of the hosts that are not down */
+void aw_sched_pool_build(void);
 
 /* AW_ERROR (logged with what) for an error reply; frees reply */
 int aw_sched_redis_ok(redisReply *reply, const char *what);

@@ -355,9 +355,27 @@ aw_gpu_drain_set(aw_job_t *job, aw_job_result_t *res, int drain)
         }
     }
 
+    /* another worker's host (several workers share the queue): one that
+     * has had sessions is known; a name nobody ever used is a typo */
     if (i == conf->nhosts) {
-        aw_job_fail(res, 1, "no GPU host \"%s\" in gpu_hosts", host);
-        return AW_ERROR;
+        params[0] = host;
+        pg = aw_db_query(&aw_worker.db,
+                         "SELECT EXISTS (SELECT 1 FROM gpu_assignments"
+                         " WHERE host = $1) OR EXISTS (SELECT 1 FROM"
+                         " gpu_hosts_drained WHERE host = $1) AS known", 1,
+                         params);
+        if (pg == NULL) {
+            return aw_job_db_failed(job, res);
+        }
+
+        i = aw_db_get(pg, 0, "known")[0] == 't';
+        PQclear(pg);
+
+        if (!i) {
+            aw_job_fail(res, 1, "no GPU host \"%s\" in gpu_hosts, nor in "
+                        "any session", host);
+            return AW_ERROR;
+        }
     }
 
     params[0] = host;

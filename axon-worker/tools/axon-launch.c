@@ -144,6 +144,7 @@ main(int argc, char **argv)
         fprintf(stderr, "axon-launch: %s\n", l.err);
     }
 
+    aw_launcher_free(&l);
     aw_conf_free(conf);
 
     return rc;
