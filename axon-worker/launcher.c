@@ -102,8 +102,6 @@ static void aw_docker_fail(aw_launcher_t *l, const char *what,
 static int aw_docker_gone(aw_spawn_result_t *r);
 
 static void aw_argv_init(aw_argv_t *a, const aw_conf_t *conf);
-static void aw_docker_run_axgt(aw_argv_t *a, const aw_launch_t *req,
-    const char *gpus);
 static void aw_argv_push(aw_argv_t *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void aw_argv_split(aw_argv_t *a, const char *s, const char *gpus);
@@ -471,7 +469,9 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf, const char *addr,
     const aw_launch_t *req, const char *name, const char *image, int port,
     const char *gpus, const char *home, char *vnc, size_t vnclen)
 {
-    const char  *mode;
+    size_t            i;
+    const char       *mode;
+    aw_launch_env_t   env;
 
     mode = aw_session_modes[req->mode];
     vnc[0] = '\0';
@@ -498,19 +498,17 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf, const char *addr,
         aw_argv_push(a, "%s", conf->launcher_network);
     }
 
-    aw_argv_push(a, "-e");
-    aw_argv_push(a, "AXON_SESSION=%lld", (long long) req->session);
-    aw_argv_push(a, "-e");
-    aw_argv_push(a, "AXON_WALLET=%s", req->wallet);
-    aw_argv_push(a, "-e");
-    aw_argv_push(a, "AXON_GPUS=%s", gpus);
+    if (aw_launch_env(&env, req, gpus) != AW_OK) {
+        a->failed = 1;
 
-    if (req->ssh_key && req->ssh_key[0]) {
-        aw_argv_push(a, "-e");
-        aw_argv_push(a, "AXON_SSH_KEY=%s", req->ssh_key);
+    } else {
+        for (i = 0; i < env.n; i++) {
+            aw_argv_push(a, "-e");
+            aw_argv_push(a, "%s", env.v[i]);
+        }
     }
 
-    aw_docker_run_axgt(a, req, gpus);
+    aw_launch_env_free(&env);
 
     if (req->vnc_password && req->vnc_password[0]) {
         snprintf(vnc, vnclen, "AXON_VNC_PASSWORD=%s", req->vnc_password);
@@ -541,38 +539,83 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf, const char *addr,
 
 
 /*
- * The variables the original gate's session image reads (AXGT_*), beside
- * axon's own: so that image runs as axon's session unchanged.
+ * Both backends' environment of a session: axon's variables, then those
+ * the original gate's session image reads (AXGT_*), so that image runs as
+ * axon's session unchanged.  AW_ERROR: out of memory.
  */
 
-static void
-aw_docker_run_axgt(aw_argv_t *a, const aw_launch_t *req, const char *gpus)
+static int
+aw_launch_env_add(aw_launch_env_t *e, const char *fmt, ...)
 {
-    int  ssh;
+    int      rc;
+    va_list  args;
+
+    if (e->n == AW_LAUNCH_ENV_MAX) {
+        return AW_ERROR;
+    }
+
+    va_start(args, fmt);
+    rc = vasprintf(&e->v[e->n], fmt, args);
+    va_end(args);
+
+    if (rc < 0) {
+        e->v[e->n] = NULL;
+        return AW_ERROR;
+    }
+
+    e->n++;
+
+    return AW_OK;
+}
+
+
+int
+aw_launch_env(aw_launch_env_t *e, const aw_launch_t *req, const char *gpus)
+{
+    int  ssh, rc;
 
     ssh = req->mode == AW_SESSION_SSH;
+    e->n = 0;
 
-    aw_argv_push(a, "-e");
-    aw_argv_push(a, "AXGT_SESSION_ID=%lld", (long long) req->session);
-    aw_argv_push(a, "-e");
-    aw_argv_push(a, "AXGT_WALLET_ADDRESS=%s", req->wallet);
-    aw_argv_push(a, "-e");
-    aw_argv_push(a, "AXGT_REQUESTED_PROFILE=%s",
-                 req->profile ? req->profile : "");
-    aw_argv_push(a, "-e");
-    aw_argv_push(a, "AXGT_ASSIGNED_GPU_IDS=%s", gpus);
-    aw_argv_push(a, "-e");
-    aw_argv_push(a, "AXGT_DESKTOP_ENABLED=%s", ssh ? "false" : "true");
+    rc = aw_launch_env_add(e, "AXON_SESSION=%lld", (long long) req->session)
+         | aw_launch_env_add(e, "AXON_WALLET=%s", req->wallet)
+         | aw_launch_env_add(e, "AXON_GPUS=%s", gpus);
+
+    if (req->ssh_key && req->ssh_key[0]) {
+        rc |= aw_launch_env_add(e, "AXON_SSH_KEY=%s", req->ssh_key);
+    }
+
+    rc |= aw_launch_env_add(e, "AXGT_SESSION_ID=%lld",
+                            (long long) req->session)
+          | aw_launch_env_add(e, "AXGT_WALLET_ADDRESS=%s", req->wallet)
+          | aw_launch_env_add(e, "AXGT_REQUESTED_PROFILE=%s",
+                              req->profile ? req->profile : "")
+          | aw_launch_env_add(e, "AXGT_ASSIGNED_GPU_IDS=%s", gpus)
+          | aw_launch_env_add(e, "AXGT_DESKTOP_ENABLED=%s",
+                              ssh ? "false" : "true");
 
     if (ssh) {
-        aw_argv_push(a, "-e");
-        aw_argv_push(a, "AXGT_SSH_ENABLED=true");
+        rc |= aw_launch_env_add(e, "AXGT_SSH_ENABLED=true");
 
         if (req->ssh_key && req->ssh_key[0]) {
-            aw_argv_push(a, "-e");
-            aw_argv_push(a, "AXGT_SSH_PUBKEY=%s", req->ssh_key);
+            rc |= aw_launch_env_add(e, "AXGT_SSH_PUBKEY=%s", req->ssh_key);
         }
     }
+
+    return rc == AW_OK ? AW_OK : AW_ERROR;
+}
+
+
+void
+aw_launch_env_free(aw_launch_env_t *e)
+{
+    size_t  i;
+
+    for (i = 0; i < e->n; i++) {
+        free(e->v[i]);
+    }
+
+    e->n = 0;
 }
 
 

@@ -61,6 +61,25 @@ typedef struct {
 } aw_launch_t;
 
 
+/*
+ * A session's environment, "NAME=VALUE" each, as both backends give it to
+ * the container: axon's own variables and the original gate's image's
+ * (AXGT_*).  Not the VNC password: each backend keeps that secret its own
+ * way.
+ */
+
+#define AW_LAUNCH_ENV_MAX  16
+
+typedef struct {
+    char    *v[AW_LAUNCH_ENV_MAX];
+    size_t   n;
+} aw_launch_env_t;
+
+int aw_launch_env(aw_launch_env_t *e, const aw_launch_t *req,
+    const char *gpus);
+void aw_launch_env_free(aw_launch_env_t *e);
+
+
 /* a container, as start() made it or list() found it */
 typedef struct {
     char                name[96];     /* axgt-session-ID */

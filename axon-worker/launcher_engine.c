@@ -301,7 +301,9 @@ aw_engine_create_body(aw_launcher_t *l, const aw_launch_t *req,
     const char *image, int port, const char *gpus, const char *home)
 {
     char              key[32], hostport[16];
+    size_t            i;
     json_t           *labels, *env, *hc, *binding, *ids, *dev;
+    aw_launch_env_t   vars;
     const char       *s, *end;
     const aw_conf_t  *conf;
 
@@ -324,15 +326,19 @@ aw_engine_create_body(aw_launcher_t *l, const aw_launch_t *req,
     json_object_set_new(labels, "axon.mode",
                         json_string(aw_session_modes[req->mode]));
 
-    json_array_append_new(env, json_sprintf("AXON_SESSION=%lld",
-                                            (long long) req->session));
-    json_array_append_new(env, json_sprintf("AXON_WALLET=%s", req->wallet));
-    json_array_append_new(env, json_sprintf("AXON_GPUS=%s", gpus));
-
-    if (req->ssh_key && req->ssh_key[0]) {
-        json_array_append_new(env, json_sprintf("AXON_SSH_KEY=%s",
-                                                req->ssh_key));
+    if (aw_launch_env(&vars, req, gpus) != AW_OK) {
+        aw_launch_env_free(&vars);
+        json_decref(labels);
+        json_decref(env);
+        json_decref(hc);
+        return NULL;
     }
+
+    for (i = 0; i < vars.n; i++) {
+        json_array_append_new(env, json_string(vars.v[i]));
+    }
+
+    aw_launch_env_free(&vars);
 
     if (req->vnc_password && req->vnc_password[0]) {
         json_array_append_new(env, json_sprintf("AXON_VNC_PASSWORD=%s",

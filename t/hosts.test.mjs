@@ -126,6 +126,15 @@ test('engine: a launch answers on its port, is listed with its labels, and stop 
                                            'axon.mode': 'desktop', 'axon.test': 'hosts' });
     assert.ok(network in JSON.parse(nets), nets);
 
+    // the same environment as the CLI backend's: axon's and the original
+    // gate's image's (AXGT_*)
+    const env = JSON.parse(podman('inspect', '--format', '{{json .Config.Env}}', name).out);
+    for (const v of [`AXON_SESSION=${id}`, `AXON_WALLET=${wallet}`, 'AXON_GPUS=0,2',
+                     `AXGT_SESSION_ID=${id}`, `AXGT_WALLET_ADDRESS=${wallet}`,
+                     'AXGT_ASSIGNED_GPU_IDS=0,2', 'AXGT_DESKTOP_ENABLED=true']) {
+        assert.ok(env.includes(v), `${v} in ${JSON.stringify(env)}`);
+    }
+
     // the same session again: the engine's words, the running one kept
     const again = await launch(cfg, 'start', String(id), '0x2');
     assert.equal(again.code, 1);
