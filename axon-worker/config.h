@@ -173,6 +173,8 @@ typedef struct {
     aw_msec_t     billing_minute;
     aw_msec_t     billing_tick;
     aw_msec_t     session_idle_timeout;
+    int           gpu_activity;       /* AW_GPU_ACTIVITY_* */
+    int           gpu_busy_threshold; /* utilization.gpu, % */
     aw_msec_t     session_grace;
     aw_msec_t     queue_reserve_after;
     aw_msec_t     reconcile_interval;

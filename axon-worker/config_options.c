@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "gpu_activity.h"
 #include "launcher.h"
 #include "log.h"
 
@@ -28,6 +29,15 @@ static const aw_conf_enum_t  aw_conf_x402_modes[] = {
     { "none",        AW_X402_NONE },
     { "facilitator", AW_X402_FACILITATOR },
     { "self",        AW_X402_SELF },
+    { NULL, 0 }
+};
+
+
+static const aw_conf_enum_t  aw_conf_gpu_activity[] = {
+    { "auto",       AW_GPU_ACTIVITY_AUTO },
+    { "nvml",       AW_GPU_ACTIVITY_NVML },
+    { "nvidia-smi", AW_GPU_ACTIVITY_SMI },
+    { "off",        AW_GPU_ACTIVITY_OFF },
     { NULL, 0 }
 };
 
@@ -465,6 +475,21 @@ const aw_conf_option_t  aw_conf_options[] = {
       NULL, offsetof(aw_conf_t, session_idle_timeout), 0,
       "A running session without a heartbeat (POST /api/session/"
       "heartbeat) for this long is stopped (end_reason idle); 0: never." },
+
+    { "gpu_activity", AW_CONF_ENUM, "auto", 0, 0, aw_conf_gpu_activity,
+      offsetof(aw_conf_t, gpu_activity), 0,
+      "Whether a desktop's busy GPUs count as activity for "
+      "session_idle_timeout, and how they are read: nvml (NVML of this "
+      "host, libnvidia-ml.so.1 loaded at run time), nvidia-smi (`nvidia-smi "
+      "--query-gpu` in the session's container, through the launcher), "
+      "auto (nvml where it loads, else nvidia-smi), off.  A desktop without "
+      "heartbeat or traffic for half the idle timeout is read at most once "
+      "per half of it; a busy reading counts as activity then." },
+
+    { "gpu_busy_threshold", AW_CONF_INT, "10", 1, 100, NULL,
+      offsetof(aw_conf_t, gpu_busy_threshold), 0,
+      "utilization.gpu (%) from which one of a session's GPUs reads "
+      "busy." },
 
     { "session_grace", AW_CONF_MSEC, "5m", 0, 24 * H, NULL,
       offsetof(aw_conf_t, session_grace), 0,

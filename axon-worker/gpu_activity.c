@@ -345,6 +345,14 @@ aw_gpu_busy(const aw_gpu_util_t *g, int n, const char *names, int threshold)
 
     known = busy = 0;
 
+    if (names == NULL) {
+        for (i = 0; i < n; i++) {
+            busy |= g[i].util >= threshold;
+        }
+
+        return n > 0 ? busy : AW_ERROR;
+    }
+
     for (p = names; *p != '\0'; p += len + (p[len] == ',')) {
         len = strcspn(p, ",");
 

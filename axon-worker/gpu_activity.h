@@ -22,6 +22,12 @@
 
 
 #define AW_GPU_MAX         64
+
+/* gpu_activity: where utilization is read */
+#define AW_GPU_ACTIVITY_AUTO   0
+#define AW_GPU_ACTIVITY_NVML   1
+#define AW_GPU_ACTIVITY_SMI    2
+#define AW_GPU_ACTIVITY_OFF    3
 #define AW_GPU_UUID_LEN    96
 #define AW_GPU_SMI_QUERY   "--query-gpu=index,uuid,utilization.gpu"
 #define AW_GPU_SMI_FORMAT  "--format=csv,noheader,nounits"
@@ -55,9 +61,9 @@ int aw_gpu_nvml_read(aw_gpu_util_t *g, int max);
 int aw_gpu_nvml_available(void);
 
 /*
- * Whether any GPU of names ("0,2" or "GPU-...,GPU-...", comma-separated)
- * reads at least threshold %: 1 busy, 0 not, AW_ERROR when none of names
- * is among the n read (nothing known of them).
+ * Whether any GPU of names ("0,2" or "GPU-...,GPU-...", comma-separated;
+ * NULL: any of the n) reads at least threshold %: 1 busy, 0 not, AW_ERROR
+ * when none of names is among the n read (nothing known of them).
  */
 int aw_gpu_busy(const aw_gpu_util_t *g, int n, const char *names,
     int threshold);

@@ -81,6 +81,8 @@ static int aw_docker_list(aw_launcher_t *l, aw_container_t **list,
     size_t *n);
 static int aw_docker_homes(aw_launcher_t *l, aw_home_t **list, size_t *n);
 static int aw_docker_home_remove(aw_launcher_t *l, const char *wallet);
+static int aw_docker_exec(aw_launcher_t *l, int64_t session,
+    const char *const *cmd, char **out);
 static int aw_docker_home_create(aw_launcher_t *l, const char *wallet,
     const char *home);
 static void aw_docker_labels(aw_argv_t *a, const char *args);
@@ -118,7 +120,8 @@ static const aw_launcher_ops_t  aw_docker_ops = {
     aw_docker_remove,
     aw_docker_list,
     aw_docker_homes,
-    aw_docker_home_remove
+    aw_docker_home_remove,
+    aw_docker_exec
 };
 
 
@@ -1187,6 +1190,47 @@ aw_docker_fail(aw_launcher_t *l, const char *what, aw_spawn_result_t *r)
     }
 
     aw_log(AW_LOG_ERR, "launcher: %s", l->err);
+}
+
+
+/*
+ * docker exec axgt-session-ID CMD...: what the command printed, for the
+ * idle check's nvidia-smi (no -t, no -i: stdin is /dev/null)
+ */
+
+static int
+aw_docker_exec(aw_launcher_t *l, int64_t session, const char *const *cmd,
+    char **out)
+{
+    int                 rc;
+    aw_argv_t           a;
+    aw_spawn_result_t   r;
+
+    l->err[0] = '\0';
+    *out = NULL;
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "exec");
+    aw_argv_push(&a, "%s%lld", l->conf->launcher_prefix, (long long) session);
+
+    for ( /* void */ ; *cmd != NULL; cmd++) {
+        aw_argv_push(&a, "%s", *cmd);
+    }
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_docker_fail(l, "exec", &r);
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    *out = r.out;
+    r.out = NULL;
+    aw_spawn_result_free(&r);
+
+    return AW_OK;
 }
 
 

@@ -3,7 +3,9 @@
  * has for its event modules, and behind it a backend:
  *
  *   docker   a docker-compatible command line on this host (docker, or
- *            podman, which speaks the same CLI); launcher.c
+ *            podman, which speaks the same CLI); launcher.c.  exec is
+ *            `docker exec`: how the idle check reads nvidia-smi where
+ *            the session's GPUs are
  *   (later)  a remote HTTP launcher
  *
  * A session's container is named axgt-session-ID and carries the labels
@@ -104,6 +106,11 @@ typedef struct {
     /* removes a wallet's home volume: one already gone is AW_OK, one a
      * container uses is refused (the runtime's "in use") */
     int  (*home_remove)(aw_launcher_t *l, const char *wallet);
+
+    /* runs cmd (NULL-terminated) in a session's container; AW_OK when it
+     * exited 0, with its stdout in *out (malloc()ed, free() it) */
+    int  (*exec)(aw_launcher_t *l, int64_t session, const char *const *cmd,
+                 char **out);
 } aw_launcher_ops_t;
 
 

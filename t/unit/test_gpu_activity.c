@@ -133,6 +133,9 @@ test_noheader(void)
     CHECK("below threshold", aw_gpu_busy(g, n, "0", 10) == 0);
     CHECK("N/A is not busy", aw_gpu_busy(g, n, "2", 1) == 0);
     CHECK("any busy", aw_gpu_busy(g, n, "0,GPU-b", 10) == 1);
+    CHECK("any of all busy", aw_gpu_busy(g, n, NULL, 10) == 1);
+    CHECK("none of all busy", aw_gpu_busy(g, 1, NULL, 10) == 0);
+    CHECK("all of none", aw_gpu_busy(g, 0, NULL, 10) == AW_ERROR);
     CHECK("max respected", aw_gpu_parse_smi("0, a, 1\n1, b, 2\n", g, 1)
           == 1);
 
