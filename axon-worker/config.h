@@ -100,11 +100,21 @@ typedef struct {
 } aw_conf_profile_t;
 
 
-/* a host of the gpu_hosts key: NAME=INDEX,INDEX... */
+#define AW_CONF_GPU_UUID_LEN   64
+
+
+/*
+ * a host of the gpu_hosts key: NAME=INDEX,INDEX... or NAME=UUID,UUID...
+ * (GPU-..., MIG-...: the runtime's and NVML's names, stable where indexes
+ * are not).  A host of UUIDs has slots 0, 1, ... in their order, which is
+ * what gpu_assignments.gpu_index records; uuid[slot] is the device.
+ */
 typedef struct {
     char          name[65];
     int           ngpus;
     int           gpus[AW_CONF_MAX_HOST_GPUS];
+    unsigned      uuids:1;
+    char          uuid[AW_CONF_MAX_HOST_GPUS][AW_CONF_GPU_UUID_LEN];
 } aw_conf_gpu_host_t;
 
 
@@ -223,6 +233,13 @@ unsigned aw_conf_changes(const aw_conf_t *old, const aw_conf_t *conf);
 void aw_conf_print(FILE *f, const aw_conf_t *conf);
 void aw_conf_print_sample(FILE *f);
 const char *aw_conf_format_msec(char *buf, size_t size, aw_msec_t ms);
+/*
+ * The devices of a session's GPUs on host, slots as gpu_assignments has
+ * them ("0,2"): a host of UUIDs' UUIDs, else the indexes as they are.
+ * AW_ERROR when a slot is not the host's, or buf is too small.
+ */
+int aw_conf_gpu_names(const aw_conf_t *conf, const char *host,
+    const char *slots, char *buf, size_t size);
 const aw_conf_profile_t *aw_conf_profile(const aw_conf_t *conf,
     const char *name);
 

@@ -452,9 +452,14 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "gpu_hosts", AW_CONF_STRING, "local=0,1,2,3,4,5,6,7", 0, 4095, NULL,
       offsetof(aw_conf_t, gpu_hosts), 0,
-      "The GPU pool, NAME=INDEX,INDEX,... per host, the hosts separated "
-      "by blanks "
-      "(local=0,1,2,3 gpu2=0,1).  A session's GPUs are all on one host. "
+      "The GPU pool, NAME=INDEX,INDEX,... or NAME=UUID,UUID,... per host, "
+      "the hosts separated by blanks (local=0,1,2,3 gpu2=GPU-366db770-..."
+      ",GPU-...).  UUIDs (GPU-..., MIG-...; nvidia-smi -L) name the same "
+      "device after a reboot or a driver update, where indexes may not; "
+      "a host's GPUs are all indexes or all UUIDs, and a host of UUIDs "
+      "records their positions (0, 1, ...) as gpu_assignments.gpu_index "
+      "and gives the container the UUIDs.  A session's GPUs are all on "
+      "one host. "
       "The docker launcher starts every container on this worker's host, "
       "so more than one host needs one worker per host, each listing its "
       "own (NAME is what gpu_assignments.host records).  Empty: no GPUs, "

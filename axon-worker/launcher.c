@@ -315,7 +315,7 @@ static int
 aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
     int                 i, port, rc;
-    char                gpus[AW_LAUNCHER_MAX_GPUS * 12], *p, line[512],
+    char                gpus[AW_LAUNCHER_MAX_GPUS * 72], *p, line[512],
                         vnc[96], home[160];
     size_t              len;
     aw_argv_t           a;
@@ -349,6 +349,10 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     for (i = 0; i < req->ngpus; i++) {
         len += snprintf(gpus + len, sizeof(gpus) - len, "%s%d",
                         i ? "," : "", req->gpus[i]);
+    }
+
+    if (req->gpu_names != NULL) {
+        snprintf(gpus, sizeof(gpus), "%s", req->gpu_names);
     }
 
     snprintf(c->name, sizeof(c->name), "%s%lld", conf->launcher_prefix,

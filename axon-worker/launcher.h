@@ -49,6 +49,9 @@ typedef struct {
     aw_session_mode_e   mode;
     const int          *gpus;         /* host GPU indexes, exclusive */
     int                 ngpus;
+    const char         *gpu_names;    /* what {gpus} and AXON_GPUS say:
+                                         the UUIDs of a host of UUIDs;
+                                         NULL: gpus, as indexes */
     const char         *ssh_key;      /* an authorized_keys line, or NULL */
     int                 port;         /* the host port of the port pool;
                                          0: the runtime chooses one */

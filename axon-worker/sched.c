@@ -93,7 +93,9 @@ static aw_db_stmt_t  aw_sched_secret_stmt = aw_db_stmt("sched_secret",
 static aw_db_stmt_t  aw_sched_lease_stmt = aw_db_stmt("sched_lease",
     "SELECT id, wallet, mode, state, array_to_string(gpus, ',') AS gpus,"
     " attempts, coalesce(ssh_key, '') AS ssh_key,"
-    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port"
+    " coalesce((SELECT port FROM sessions s WHERE s.id = l.id), 0) AS port,"
+    " coalesce((SELECT min(a.host) FROM gpu_assignments a"
+    "  WHERE a.session_id = l.id AND a.released_at IS NULL), '') AS host"
     " FROM axon_session_lease($1, $2::bigint) l");
 
 static aw_db_stmt_t  aw_sched_bill_stmt = aw_db_stmt("sched_bill",
@@ -481,7 +483,8 @@ static int
 aw_sched_launch(PGresult *pg)
 {
     int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts, rc;
-    char             list[256], id[32], att[16], vnc[AW_SCHED_VNC_LEN + 1];
+    char             list[256], id[32], att[16], vnc[AW_SCHED_VNC_LEN + 1],
+                     names[AW_LAUNCHER_MAX_GPUS * AW_CONF_GPU_UUID_LEN];
     int64_t          sid;
     aw_launch_t      req;
     aw_container_t   c;
@@ -512,6 +515,17 @@ aw_sched_launch(PGresult *pg)
 
     snprintf(id, sizeof(id), "%lld", (long long) sid);
     snprintf(att, sizeof(att), "%d", attempts);
+
+    if (aw_conf_gpu_names(aw_worker.conf, aw_db_get(pg, 0, "host"), list,
+                          names, sizeof(names))
+        != AW_OK)
+    {
+        aw_log(AW_LOG_ERR, "GPUs %s of host \"%s\" are not in gpu_hosts",
+               list, aw_db_get(pg, 0, "host"));
+        return aw_sched_launch_failed(sid, id, att);
+    }
+
+    req.gpu_names = names;
 
     if (req.mode == AW_SESSION_DESKTOP) {
         if (aw_sched_vnc(id, vnc, sizeof(vnc)) != AW_OK) {

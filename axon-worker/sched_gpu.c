@@ -29,7 +29,7 @@
 #include "worker.h"
 
 
-static int aw_sched_gpu_read(int64_t id, const char *names);
+static int aw_sched_gpu_read(int64_t id, const char *gpus);
 
 
 /* gpus: "HOST=0,2" of gpu_assignments, or "" */
@@ -57,7 +57,7 @@ aw_sched_gpu_activity(int64_t id, const char *gpus, long long at)
         return at;
     }
 
-    if (aw_sched_gpu_read(id, names + 1) != 1) {
+    if (aw_sched_gpu_read(id, gpus) != 1) {
         return at;
     }
 
@@ -81,10 +81,11 @@ aw_sched_gpu_activity(int64_t id, const char *gpus, long long at)
 /* 1 busy, 0 not, AW_ERROR unknown (logged) */
 
 static int
-aw_sched_gpu_read(int64_t id, const char *names)
+aw_sched_gpu_read(int64_t id, const char *gpus)
 {
     int             n, busy;
-    char           *out;
+    char           *out, host[72], names[AW_GPU_MAX * AW_CONF_GPU_UUID_LEN];
+    size_t          len;
     aw_conf_t      *conf;
     aw_gpu_util_t   g[AW_GPU_MAX];
 
@@ -97,6 +98,17 @@ aw_sched_gpu_read(int64_t id, const char *names)
         || (conf->gpu_activity == AW_GPU_ACTIVITY_AUTO
             && aw_gpu_nvml_available()))
     {
+        /* gpu_hosts' names: indexes or UUIDs of this host */
+        len = strcspn(gpus, "=");
+        snprintf(host, sizeof(host), "%.*s", (int) aw_min(len, 71), gpus);
+
+        if (aw_conf_gpu_names(conf, host, gpus + len + 1, names,
+                              sizeof(names))
+            != AW_OK)
+        {
+            return AW_ERROR;
+        }
+
         n = aw_gpu_nvml_read(g, AW_GPU_MAX);
         busy = n < 0 ? AW_ERROR
                      : aw_gpu_busy(g, n, names, conf->gpu_busy_threshold);

@@ -3,7 +3,8 @@
 // ended once they read idle.  No GPU here: the test image's nvidia-smi is
 // a stand-in printing an H200's output, idle, or busy (100 %) while
 // /etc/axon-gpu-busy exists in the container; the worker reads it with
-// `podman exec` (gpu_activity nvidia-smi).  The parsers themselves:
+// `podman exec` (gpu_activity nvidia-smi).  gpu_hosts names the GPUs by
+// UUID, which is what the container is given.  The parsers themselves:
 // t/unit/test_gpu_activity.c.
 
 import { test, before, after } from 'node:test';
@@ -14,11 +15,14 @@ import { Stack, waitFor } from './lib/stack.mjs';
 import { podman } from './lib/images.mjs';
 
 const IDLE = 4000;
+const UUIDS = ['GPU-366db770-2957-4105-20b5-59227776f17a',
+               'GPU-00000000-0000-0000-0000-000000000001'];
 
 const s = new Stack({
     sessions: true,
     workerConf: [
-        'gpu_hosts local=0,1',
+        // UUIDs: the container's AXON_GPUS names its GPU by UUID
+        `gpu_hosts local=${UUIDS.join(',')}`,
         'profiles "small:1:1"',
         'billing_minute 2s',
         'billing_tick 200ms',
@@ -38,6 +42,12 @@ before(async () => {
     prefix = `axgt-${basename(s.dir)}-`;
 });
 after(() => s.stop());
+
+function sql(q) {
+    const r = s.psql(q);
+    assert.ok(r.ok, r.err);
+    return r.out;
+}
 
 const api = (path, token, method = 'GET', body) => s.json(path, {
     method,
@@ -74,6 +84,11 @@ test('busy GPUs keep an unwatched desktop past the idle timeout; idle ones end i
     await waitFor(() => podman('exec', name, 'touch', '/etc/axon-gpu-busy').ok, 'GPU set busy', 60000);
     const running = await until(u, 'running');
     const started = Date.now();
+    // the test image's /etc/axon-session has the environment's AXON_GPUS
+    const env = podman('exec', name, 'cat', '/etc/axon-session').out;
+    assert.match(env, new RegExp(`^gpus=(${UUIDS.join('|')})$`, 'm'), env);
+    const slot = sql(`SELECT gpu_index FROM gpu_assignments WHERE session_id = ${id}`);
+    assert.ok(env.includes(`gpus=${UUIDS[Number(slot)]}`), `slot ${slot}: ${env}`);
 
     // three readings, half the idle timeout apart: past the idle timeout
     await waitFor(() => readings(id) >= 3, 'three busy readings', 30000);
