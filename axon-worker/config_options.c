@@ -251,14 +251,20 @@ const aw_conf_option_t  aw_conf_options[] = {
       "Network session containers join (--network); empty: the "
       "runtime's default." },
 
-    { "launcher_gpu_args", AW_CONF_STRING, "--gpus \"device={gpus}\"",
+    { "launcher_gpu_args", AW_CONF_STRING,
+      "--gpus \"device={gpus}\" -e NVIDIA_VISIBLE_DEVICES={gpus} "
+      "-e NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics",
       0, 1024, NULL,
       offsetof(aw_conf_t, launcher_gpu_args), 0,
       "Arguments that give a container its GPUs, split at blanks, with "
-      "{gpus} replaced by the session's GPU indexes (0,2).  Left out for "
-      "a session without GPUs; empty: never (hosts without GPUs).  The "
-      "double quotes are docker's own syntax for a device list with a "
-      "comma, passed as they are." },
+      "{gpus} replaced by the session's GPUs as gpu_hosts names them "
+      "(0,2, or UUIDs).  Left out for a session without GPUs; empty: "
+      "never (hosts without GPUs).  The double quotes are docker's own "
+      "syntax for a device list with a comma, passed as they are.  The "
+      "NVIDIA container toolkit's variables say which GPUs and which of "
+      "the host driver's parts come in: compute (CUDA, OpenCL), utility "
+      "(nvidia-smi, NVML), graphics (OpenGL, EGL, Vulkan).  podman with "
+      "CDI: --device nvidia.com/gpu={gpus} instead of --gpus." },
 
     { "launcher_args", AW_CONF_STRING, "", 0, 4095, NULL,
       offsetof(aw_conf_t, launcher_args), 0,
