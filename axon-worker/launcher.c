@@ -1207,6 +1207,7 @@ aw_docker_exec(aw_launcher_t *l, int64_t session, const char *const *cmd,
     char **out)
 {
     int                 rc;
+    char                line[900];
     aw_argv_t           a;
     aw_spawn_result_t   r;
 
@@ -1224,8 +1225,15 @@ aw_docker_exec(aw_launcher_t *l, int64_t session, const char *const *cmd,
     rc = aw_docker_run(l, &a, &r);
     aw_argv_free(&a);
 
+    if (rc == AW_OK && r.status != 0) {
+        /* the caller's to log: an image without the command is no error
+         * of the launcher's */
+        snprintf(l->err, sizeof(l->err), "%s exec: exit %d: %s",
+                 l->conf->launcher_docker, r.status,
+                 aw_launcher_last_line(r.err, line, sizeof(line)));
+    }
+
     if (rc != AW_OK || r.status != 0) {
-        aw_docker_fail(l, "exec", &r);
         aw_spawn_result_free(&r);
         return AW_ERROR;
     }
