@@ -22,7 +22,7 @@ WORKER_SRCS := $(wildcard axon-worker/*.c)
 WORKER_HDRS := $(wildcard axon-worker/*.h)
 CONFIG_SRCS := $(addprefix axon-worker/,config.c config_options.c config_check.c \
                  config_print.c)
-WORKER_LIBS := $(CORE_LIBS) -lpq -lhiredis -ljansson -lcurl -lm
+WORKER_LIBS := $(CORE_LIBS) -lpq -lhiredis -ljansson -lcurl -lm -ldl
 # axon-rpc: the worker's JSON-RPC client on the command line
 RPC_TOOL_SRCS := axon-worker/tools/axon-rpc.c $(addprefix axon-worker/,rpc.c eth.c log.c core.c) $(CONFIG_SRCS)
 CHAIN_SRCS  := $(wildcard chain/contracts/*.sol)
@@ -102,7 +102,8 @@ $(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HD
 # scripts/session-image tags each image with a hash of its recipe and skips
 # the build when the store has that tag (a second or less): run it each time
 # rather than trust a stamp, so a removed image is rebuilt.  The desktop
-# image is large (785 MB, several minutes cold, then cached like the
+# image is large (2.6 GB with the science layer, about 10 min cold; the
+# ssh image 2.3 GB, about 10 min; then cached like the
 # other): DESKTOP=0 leaves it out, and its tests skip saying so.
 images: | $(DEPS_STAMP)
 	AXON_BUILD=$(abspath $(BUILD)) scripts/session-image test
@@ -143,6 +144,11 @@ $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 $(BUILD)/unit/test_process: t/unit/test_process.c axon-worker/process.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< axon-worker/process.c axon-worker/core.c axon-worker/log.c
+
+# the worker's GPU utilization parsers, on the H200 fixtures
+$(BUILD)/unit/test_gpu_activity: t/unit/test_gpu_activity.c axon-worker/gpu_activity.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -DGPU_FIXTURES='"$(abspath t/fixtures/gpu-h200)"' -o $@ $< axon-worker/gpu_activity.c axon-worker/core.c axon-worker/log.c -ldl
 
 # the parsing of the worker's JSON-RPC client: pure code, no node
 $(BUILD)/unit/test_rpc_parse: t/unit/test_rpc_parse.c $(RPC_TOOL_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)

@@ -297,6 +297,51 @@ aw_conf_profile(const aw_conf_t *conf, const char *name)
 }
 
 
+int
+aw_conf_gpu_names(const aw_conf_t *conf, const char *host,
+    const char *slots, char *buf, size_t size)
+{
+    int                        i;
+    long                       slot;
+    char                      *end;
+    size_t                     len;
+    const char                *p;
+    const aw_conf_gpu_host_t  *h;
+
+    h = NULL;
+
+    for (i = 0; i < conf->nhosts; i++) {
+        if (strcmp(conf->host[i].name, host) == 0) {
+            h = &conf->host[i];
+        }
+    }
+
+    if (h == NULL || !h->uuids) {
+        return (size_t) snprintf(buf, size, "%s", slots) < size
+               ? AW_OK : AW_ERROR;
+    }
+
+    len = 0;
+    buf[0] = '\0';
+
+    for (p = slots; *p != '\0'; p = end + (*end == ',')) {
+        slot = strtol(p, &end, 10);
+
+        if (end == p || slot < 0 || slot >= h->ngpus) {
+            return AW_ERROR;
+        }
+
+        len += snprintf(buf + len, size - len, "%s%s", len ? "," : "",
+                        h->uuid[slot]);
+        if (len >= size) {
+            return AW_ERROR;
+        }
+    }
+
+    return AW_OK;
+}
+
+
 /*
  * Splits a line into words: blanks separate them; "..." may hold blanks
  * and the escapes \" \\ \n \r \t \xHH; '...' is taken as is but for \';

@@ -100,7 +100,16 @@ typedef struct {
 } aw_conf_profile_t;
 
 
-/* a host of the gpu_hosts key: NAME=INDEX,INDEX...[@ENDPOINT] */
+#define AW_CONF_GPU_UUID_LEN   64
+
+
+/*
+ * a host of the gpu_hosts key: NAME=INDEX,INDEX...[@ENDPOINT] or
+ * NAME=UUID,UUID...[@ENDPOINT] (GPU-..., MIG-...: the runtime's and NVML's
+ * names, stable where indexes are not).  A host of UUIDs has slots 0, 1,
+ * ... in their order, which is what gpu_assignments.gpu_index records;
+ * uuid[slot] is the device.
+ */
 typedef struct {
     char          name[65];
     int           ngpus;
@@ -109,6 +118,8 @@ typedef struct {
     char          addr[65];         /* gpu_host_addrs; "": the keys' */
     int           port_start;       /* gpu_host_ports, or port_pool_* */
     int           port_size;
+    unsigned      uuids:1;
+    char          uuid[AW_CONF_MAX_HOST_GPUS][AW_CONF_GPU_UUID_LEN];
 } aw_conf_gpu_host_t;
 
 
@@ -184,6 +195,8 @@ typedef struct {
     aw_msec_t     billing_minute;
     aw_msec_t     billing_tick;
     aw_msec_t     session_idle_timeout;
+    int           gpu_activity;       /* AW_GPU_ACTIVITY_* */
+    int           gpu_busy_threshold; /* utilization.gpu, % */
     aw_msec_t     session_grace;
     aw_msec_t     queue_reserve_after;
     aw_msec_t     reconcile_interval;
@@ -232,6 +245,13 @@ unsigned aw_conf_changes(const aw_conf_t *old, const aw_conf_t *conf);
 void aw_conf_print(FILE *f, const aw_conf_t *conf);
 void aw_conf_print_sample(FILE *f);
 const char *aw_conf_format_msec(char *buf, size_t size, aw_msec_t ms);
+/*
+ * The devices of a session's GPUs on host, slots as gpu_assignments has
+ * them ("0,2"): a host of UUIDs' UUIDs, else the indexes as they are.
+ * AW_ERROR when a slot is not the host's, or buf is too small.
+ */
+int aw_conf_gpu_names(const aw_conf_t *conf, const char *host,
+    const char *slots, char *buf, size_t size);
 const aw_conf_profile_t *aw_conf_profile(const aw_conf_t *conf,
     const char *name);
 

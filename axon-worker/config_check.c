@@ -33,6 +33,8 @@ static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_host_keys(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_gpu_uuid(aw_conf_t *conf, aw_conf_gpu_host_t *h, char **q,
+    const char *loc, char *err, size_t errlen);
 static int aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_deposit_tokens(aw_conf_t *conf, char *err,
     size_t errlen);
@@ -950,8 +952,8 @@ aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen)
 
 
 /*
- * gpu_hosts: NAME=INDEX,INDEX,...[@ENDPOINT] ...; an https:// endpoint
- * needs the launcher_tls_* files
+ * gpu_hosts: NAME=INDEX,INDEX,...[@ENDPOINT] or NAME=UUID,UUID,...[@ENDPOINT]
+ * ...; an https:// endpoint needs the launcher_tls_* files
  */
 
 static int
@@ -1004,35 +1006,53 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
         }
 
         q += len + 1;
+        h->uuids = (strncmp(q, "GPU-", 4) == 0 || strncmp(q, "MIG-", 4) == 0);
 
         for ( ;; ) {
-            if (*q < '0' || *q > '9') {
-                goto bad;
-            }
-
-            idx = strtol(q, &end, 10);
-            used = (int) (end - q);
-
-            if (idx > 1023 || used > 4) {
-                goto bad;
-            }
-
-            for (j = 0; j < h->ngpus; j++) {
-                if (h->gpus[j] == idx) {
-                    snprintf(err, errlen, "%s: gpu_hosts: GPU %ld of host "
-                             "\"%s\" is given twice", loc, idx, h->name);
-                    return AW_ERROR;
-                }
-            }
-
             if (h->ngpus == AW_CONF_MAX_HOST_GPUS) {
                 snprintf(err, errlen, "%s: gpu_hosts: at most %d GPUs per "
                          "host", loc, AW_CONF_MAX_HOST_GPUS);
                 return AW_ERROR;
             }
 
-            h->gpus[h->ngpus++] = (int) idx;
-            q = end;
+            if (h->uuids) {
+                if (aw_conf_gpu_uuid(conf, h, &q, loc, err, errlen)
+                    != AW_OK)
+                {
+                    return AW_ERROR;
+                }
+
+            } else {
+                if (strncmp(q, "GPU-", 4) == 0 || strncmp(q, "MIG-", 4) == 0) {
+                    snprintf(err, errlen, "%s: gpu_hosts: host \"%s\": a "
+                             "host's GPUs are all indexes or all UUIDs", loc,
+                             h->name);
+                    return AW_ERROR;
+                }
+
+                if (*q < '0' || *q > '9') {
+                    goto bad;
+                }
+
+                idx = strtol(q, &end, 10);
+                used = (int) (end - q);
+
+                if (idx > 1023 || used > 4) {
+                    goto bad;
+                }
+
+                for (j = 0; j < h->ngpus; j++) {
+                    if (h->gpus[j] == idx) {
+                        snprintf(err, errlen, "%s: gpu_hosts: GPU %ld of "
+                                 "host \"%s\" is given twice", loc, idx,
+                                 h->name);
+                        return AW_ERROR;
+                    }
+                }
+
+                h->gpus[h->ngpus++] = (int) idx;
+                q = end;
+            }
 
             if (*q != ',') {
                 break;
@@ -1074,9 +1094,55 @@ aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen)
 bad:
 
     snprintf(err, errlen, "%s: gpu_hosts: \"%.*s\" is not "
-             "NAME=INDEX,...[@ENGINE] (e.g. local=0,1,2,3 or "
-             "gpu2=0,1@https://gpu2:2376)", loc, (int) aw_min(wlen, 64),
+             "NAME=INDEX,...[@ENGINE] or NAME=UUID,...[@ENGINE] (e.g. "
+             "local=0,1,2,3, gpu2=0,1@https://gpu2:2376 or "
+             "local=GPU-366db770-2957-4105-20b5-59227776f17a)", loc,
+             (int) aw_min(wlen, 64),
              word);
 
     return AW_ERROR;
+}
+
+
+/*
+ * One UUID of a gpu_hosts host of UUIDs at *q: GPU-... or MIG-... of
+ * [A-Za-z0-9-/], not given twice; its slot is its position.  Indexes
+ * among UUIDs are refused: a slot must name one device.
+ */
+
+static int
+aw_conf_gpu_uuid(aw_conf_t *conf, aw_conf_gpu_host_t *h, char **q,
+    const char *loc, char *err, size_t errlen)
+{
+    int     j;
+    size_t  len;
+
+    len = strspn(*q, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789-/");
+
+    if ((strncmp(*q, "GPU-", 4) != 0 && strncmp(*q, "MIG-", 4) != 0)
+        || len < 5 || len >= AW_CONF_GPU_UUID_LEN)
+    {
+        snprintf(err, errlen, "%s: gpu_hosts: host \"%s\": \"%.*s\" is not "
+                 "a GPU UUID (GPU-... or MIG-...); a host's GPUs are all "
+                 "indexes or all UUIDs", loc, h->name,
+                 (int) aw_min(strcspn(*q, ","), 64), *q);
+        return AW_ERROR;
+    }
+
+    for (j = 0; j < h->ngpus; j++) {
+        if (strlen(h->uuid[j]) == len && strncmp(h->uuid[j], *q, len) == 0) {
+            snprintf(err, errlen, "%s: gpu_hosts: GPU %.*s of host \"%s\" "
+                     "is given twice", loc, (int) len, *q, h->name);
+            return AW_ERROR;
+        }
+    }
+
+    memcpy(h->uuid[h->ngpus], *q, len);
+    h->uuid[h->ngpus][len] = '\0';
+    h->gpus[h->ngpus] = h->ngpus;
+    h->ngpus++;
+    *q += len;
+
+    return AW_OK;
 }

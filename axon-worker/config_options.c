@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "gpu_activity.h"
 #include "launcher.h"
 #include "log.h"
 
@@ -28,6 +29,15 @@ static const aw_conf_enum_t  aw_conf_x402_modes[] = {
     { "none",        AW_X402_NONE },
     { "facilitator", AW_X402_FACILITATOR },
     { "self",        AW_X402_SELF },
+    { NULL, 0 }
+};
+
+
+static const aw_conf_enum_t  aw_conf_gpu_activity[] = {
+    { "auto",       AW_GPU_ACTIVITY_AUTO },
+    { "nvml",       AW_GPU_ACTIVITY_NVML },
+    { "nvidia-smi", AW_GPU_ACTIVITY_SMI },
+    { "off",        AW_GPU_ACTIVITY_OFF },
     { NULL, 0 }
 };
 
@@ -277,14 +287,20 @@ const aw_conf_option_t  aw_conf_options[] = {
       "Network session containers join (--network); empty: the "
       "runtime's default." },
 
-    { "launcher_gpu_args", AW_CONF_STRING, "--gpus \"device={gpus}\"",
+    { "launcher_gpu_args", AW_CONF_STRING,
+      "--gpus \"device={gpus}\" -e NVIDIA_VISIBLE_DEVICES={gpus} "
+      "-e NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics",
       0, 1024, NULL,
       offsetof(aw_conf_t, launcher_gpu_args), 0,
       "Arguments that give a container its GPUs, split at blanks, with "
-      "{gpus} replaced by the session's GPU indexes (0,2).  Left out for "
-      "a session without GPUs; empty: never (hosts without GPUs).  The "
-      "double quotes are docker's own syntax for a device list with a "
-      "comma, passed as they are." },
+      "{gpus} replaced by the session's GPUs as gpu_hosts names them "
+      "(0,2, or UUIDs).  Left out for a session without GPUs; empty: "
+      "never (hosts without GPUs).  The double quotes are docker's own "
+      "syntax for a device list with a comma, passed as they are.  The "
+      "NVIDIA container toolkit's variables say which GPUs and which of "
+      "the host driver's parts come in: compute (CUDA, OpenCL), utility "
+      "(nvidia-smi, NVML), graphics (OpenGL, EGL, Vulkan).  podman with "
+      "CDI: --device nvidia.com/gpu={gpus} instead of --gpus." },
 
     { "launcher_args", AW_CONF_STRING, "", 0, 4095, NULL,
       offsetof(aw_conf_t, launcher_args), 0,
@@ -478,8 +494,14 @@ const aw_conf_option_t  aw_conf_options[] = {
 
     { "gpu_hosts", AW_CONF_STRING, "local=0,1,2,3,4,5,6,7", 0, 4095, NULL,
       offsetof(aw_conf_t, gpu_hosts), 0,
-      "The GPU pool, NAME=INDEX,INDEX,...[@ENGINE] per host, the hosts "
-      "separated by blanks (local=0,1,2,3 gpu2=0,1@https://gpu2:2376).  "
+      "The GPU pool, NAME=INDEX,INDEX,...[@ENGINE] or "
+      "NAME=UUID,UUID,...[@ENGINE] per host, the hosts separated by blanks "
+      "(local=0,1,2,3 gpu2=0,1@https://gpu2:2376 gpu3=GPU-366db770-...,"
+      "GPU-...).  UUIDs (GPU-..., MIG-...; nvidia-smi -L) name the same "
+      "device after a reboot or a driver update, where indexes may not; "
+      "a host's GPUs are all indexes or all UUIDs, and a host of UUIDs "
+      "records their positions (0, 1, ...) as gpu_assignments.gpu_index "
+      "and gives the container the UUIDs.  "
       "A session's GPUs are all on one host, and the session is bound to "
       "it (NAME is what sessions.host and gpu_assignments.host record): "
       "it is launched, stopped and reconciled there, only by workers that "
@@ -517,6 +539,21 @@ const aw_conf_option_t  aw_conf_options[] = {
       NULL, offsetof(aw_conf_t, session_idle_timeout), 0,
       "A running session without a heartbeat (POST /api/session/"
       "heartbeat) for this long is stopped (end_reason idle); 0: never." },
+
+    { "gpu_activity", AW_CONF_ENUM, "auto", 0, 0, aw_conf_gpu_activity,
+      offsetof(aw_conf_t, gpu_activity), 0,
+      "Whether a desktop's busy GPUs count as activity for "
+      "session_idle_timeout, and how they are read: nvml (NVML of this "
+      "host, libnvidia-ml.so.1 loaded at run time), nvidia-smi (`nvidia-smi "
+      "--query-gpu` in the session's container, through the launcher), "
+      "auto (nvml where it loads, else nvidia-smi), off.  A desktop without "
+      "heartbeat or traffic for half the idle timeout is read at most once "
+      "per half of it; a busy reading counts as activity then." },
+
+    { "gpu_busy_threshold", AW_CONF_INT, "10", 1, 100, NULL,
+      offsetof(aw_conf_t, gpu_busy_threshold), 0,
+      "utilization.gpu (%) from which one of a session's GPUs reads "
+      "busy." },
 
     { "session_grace", AW_CONF_MSEC, "5m", 0, 24 * H, NULL,
       offsetof(aw_conf_t, session_grace), 0,

@@ -80,6 +80,8 @@ static int aw_docker_list(aw_launcher_t *l, aw_container_t **list,
     size_t *n);
 static int aw_docker_homes(aw_launcher_t *l, aw_home_t **list, size_t *n);
 static int aw_docker_home_remove(aw_launcher_t *l, const char *wallet);
+static int aw_docker_exec(aw_launcher_t *l, int64_t session,
+    const char *const *cmd, char **out);
 static int aw_docker_home_create(aw_launcher_t *l, const char *wallet,
     const char *home);
 static void aw_docker_labels(aw_argv_t *a, const char *args);
@@ -116,7 +118,8 @@ static const aw_launcher_ops_t  aw_docker_ops = {
     aw_docker_remove,
     aw_docker_list,
     aw_docker_homes,
-    aw_docker_home_remove
+    aw_docker_home_remove,
+    aw_docker_exec
 };
 
 
@@ -360,7 +363,7 @@ static int
 aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
     int                 i, port, rc;
-    char                gpus[AW_LAUNCHER_MAX_GPUS * 12], *p, line[512],
+    char                gpus[AW_LAUNCHER_MAX_GPUS * 72], *p, line[512],
                         vnc[96], home[160];
     size_t              len;
     aw_argv_t           a;
@@ -394,6 +397,10 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     for (i = 0; i < req->ngpus; i++) {
         len += snprintf(gpus + len, sizeof(gpus) - len, "%s%d",
                         i ? "," : "", req->gpus[i]);
+    }
+
+    if (req->gpu_names != NULL) {
+        snprintf(gpus, sizeof(gpus), "%s", req->gpu_names);
     }
 
     snprintf(c->name, sizeof(c->name), "%s%lld", conf->launcher_prefix,
@@ -1332,6 +1339,55 @@ aw_docker_fail(aw_launcher_t *l, const char *what, aw_spawn_result_t *r)
     }
 
     aw_log(AW_LOG_ERR, "launcher: %s", l->err);
+}
+
+
+/*
+ * docker exec axgt-session-ID CMD...: what the command printed, for the
+ * idle check's nvidia-smi (no -t, no -i: stdin is /dev/null)
+ */
+
+static int
+aw_docker_exec(aw_launcher_t *l, int64_t session, const char *const *cmd,
+    char **out)
+{
+    int                 rc;
+    char                line[900];
+    aw_argv_t           a;
+    aw_spawn_result_t   r;
+
+    l->err[0] = '\0';
+    *out = NULL;
+
+    aw_argv_init(&a, l->conf);
+    aw_argv_push(&a, "exec");
+    aw_argv_push(&a, "%s%lld", l->conf->launcher_prefix, (long long) session);
+
+    for ( /* void */ ; *cmd != NULL; cmd++) {
+        aw_argv_push(&a, "%s", *cmd);
+    }
+
+    rc = aw_docker_run(l, &a, &r);
+    aw_argv_free(&a);
+
+    if (rc == AW_OK && r.status != 0) {
+        /* the caller's to log: an image without the command is no error
+         * of the launcher's */
+        snprintf(l->err, sizeof(l->err), "%s exec: exit %d: %s",
+                 l->conf->launcher_docker, r.status,
+                 aw_launcher_last_line(r.err, line, sizeof(line)));
+    }
+
+    if (rc != AW_OK || r.status != 0) {
+        aw_spawn_result_free(&r);
+        return AW_ERROR;
+    }
+
+    *out = r.out;
+    r.out = NULL;
+    aw_spawn_result_free(&r);
+
+    return AW_OK;
 }
 
 

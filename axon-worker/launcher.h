@@ -3,7 +3,9 @@
  * has for its event modules, and behind it a backend:
  *
  *   docker   a docker-compatible command line on this host (docker, or
- *            podman, which speaks the same CLI); launcher.c
+ *            podman, which speaks the same CLI); launcher.c.  exec is
+ *            `docker exec`: how the idle check reads nvidia-smi where
+ *            the session's GPUs are
  *   engine   the Docker Engine HTTP API (docker, `podman system service`)
  *            over a unix socket or HTTPS with client certificates, through
  *            libcurl; launcher_engine.c
@@ -50,6 +52,9 @@ typedef struct {
     aw_session_mode_e   mode;
     const int          *gpus;         /* host GPU indexes, exclusive */
     int                 ngpus;
+    const char         *gpu_names;    /* what {gpus} and AXON_GPUS say:
+                                         the UUIDs of a host of UUIDs;
+                                         NULL: gpus, as indexes */
     const char         *ssh_key;      /* an authorized_keys line, or NULL */
     const char         *profile;      /* its name, or NULL (AXGT_*) */
     int                 port;         /* the host port of the port pool;
@@ -128,6 +133,11 @@ typedef struct {
     /* removes a wallet's home volume: one already gone is AW_OK, one a
      * container uses is refused (the runtime's "in use") */
     int  (*home_remove)(aw_launcher_t *l, const char *wallet);
+
+    /* runs cmd (NULL-terminated) in a session's container; AW_OK when it
+     * exited 0, with its stdout in *out (malloc()ed, free() it) */
+    int  (*exec)(aw_launcher_t *l, int64_t session, const char *const *cmd,
+                 char **out);
 } aw_launcher_ops_t;
 
 

@@ -88,6 +88,8 @@ static void aw_engine_fail(aw_launcher_t *l, const char *what, long status,
 static char *aw_engine_filter(aw_launcher_t *l, const char *prefix,
     const char *label);
 static size_t aw_engine_write(char *p, size_t size, size_t n, void *data);
+static int aw_engine_exec(aw_launcher_t *l, int64_t session,
+    const char *const *cmd, char **out);
 
 
 const aw_launcher_ops_t  aw_engine_ops = {
@@ -97,7 +99,8 @@ const aw_launcher_ops_t  aw_engine_ops = {
     aw_engine_remove,
     aw_engine_list,
     aw_engine_homes,
-    aw_engine_home_remove
+    aw_engine_home_remove,
+    aw_engine_exec
 };
 
 
@@ -150,7 +153,7 @@ static int
 aw_engine_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
     int               i, port, rc, conflict;
-    char              gpus[AW_LAUNCHER_MAX_GPUS * 12], home[160],
+    char              gpus[AW_LAUNCHER_MAX_GPUS * 72], home[160],
                       path[256], err[sizeof(l->err)];
     long              status;
     size_t            len;
@@ -182,6 +185,11 @@ aw_engine_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     for (i = 0; i < req->ngpus; i++) {
         len += snprintf(gpus + len, sizeof(gpus) - len, "%s%d",
                         i ? "," : "", req->gpus[i]);
+    }
+
+    /* a host of UUIDs: the devices by their UUIDs, as the CLI gives them */
+    if (req->gpu_names != NULL) {
+        snprintf(gpus, sizeof(gpus), "%s", req->gpu_names);
     }
 
     snprintf(c->name, sizeof(c->name), "%s%lld", conf->launcher_prefix,
@@ -1057,4 +1065,25 @@ aw_engine_write(char *p, size_t size, size_t n, void *data)
     buf->data[buf->len] = '\0';
 
     return len;
+}
+
+
+/*
+ * exec through the API (POST /containers/NAME/exec, then /exec/ID/start)
+ * answers with the multiplexed stream docker attaches with: not read here
+ * yet.  The idle check then counts the session's GPUs as not busy, as on a
+ * host without nvidia-smi; with NVML on the worker's own host it does not
+ * ask.
+ */
+
+static int
+aw_engine_exec(aw_launcher_t *l, int64_t session, const char *const *cmd,
+    char **out)
+{
+    *out = NULL;
+
+    snprintf(l->err, sizeof(l->err), "engine %s: exec is not supported by "
+             "the engine backend", l->endpoint);
+
+    return AW_ERROR;
 }

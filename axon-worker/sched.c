@@ -563,7 +563,8 @@ static int
 aw_sched_launch(aw_launcher_t *l, PGresult *pg)
 {
     int              ngpus, gpus[AW_LAUNCHER_MAX_GPUS], attempts, rc;
-    char             list[256], id[32], att[16], vnc[AW_SCHED_VNC_LEN + 1];
+    char             list[256], id[32], att[16], vnc[AW_SCHED_VNC_LEN + 1],
+                     names[AW_LAUNCHER_MAX_GPUS * AW_CONF_GPU_UUID_LEN];
     int64_t          sid;
     aw_launch_t      req;
     aw_container_t   c;
@@ -595,6 +596,17 @@ aw_sched_launch(aw_launcher_t *l, PGresult *pg)
 
     snprintf(id, sizeof(id), "%lld", (long long) sid);
     snprintf(att, sizeof(att), "%d", attempts);
+
+    if (aw_conf_gpu_names(aw_worker.conf, aw_db_get(pg, 0, "host"), list,
+                          names, sizeof(names))
+        != AW_OK)
+    {
+        aw_log(AW_LOG_ERR, "GPUs %s of host \"%s\" are not in gpu_hosts",
+               list, aw_db_get(pg, 0, "host"));
+        return aw_sched_launch_failed(l, sid, id, att);
+    }
+
+    req.gpu_names = names;
 
     if (req.mode == AW_SESSION_DESKTOP) {
         if (aw_sched_vnc(id, vnc, sizeof(vnc)) != AW_OK) {
@@ -875,10 +887,11 @@ aw_sched_bill(int64_t only, aw_job_result_t *res)
 
 
 /*
- * {id,...} and {heartbeat,...} of the running sessions: the later of the
- * page's last heartbeat and the gate's last sight of traffic to the
- * session (`activity`: each request, and WebSocket bytes, through
- * axon_gate session)
+ * {id,...} and {heartbeat,...} of the running sessions: the latest of the
+ * page's last heartbeat, the gate's last sight of traffic to the session
+ * (`activity`: each request, and WebSocket bytes, through axon_gate
+ * session) and the last busy reading of its GPUs (`gpu`, this worker's,
+ * see aw_sched_gpu_activity)
  */
 
 static long long
@@ -897,11 +910,17 @@ aw_sched_heartbeats(char **ids, char **hbs)
     char        *a, *b;
     size_t       la, lb;
     PGresult    *pg;
+    long long   *at;
     redisReply  *reply;
 
     pg = aw_db_query(&aw_worker.db,
-                     "SELECT id FROM sessions WHERE state = 'running'"
-                     " ORDER BY id", 0, NULL);
+                     "SELECT s.id, s.mode,"
+                     " (SELECT min(a.host) || '=' || string_agg("
+                     "   a.gpu_index::text, ',' ORDER BY a.gpu_index)"
+                     "    FROM gpu_assignments a WHERE a.session_id = s.id"
+                     "     AND a.released_at IS NULL) AS gpus"
+                     " FROM sessions s WHERE s.state = 'running'"
+                     " ORDER BY s.id", 0, NULL);
     if (pg == NULL) {
         aw_log(AW_LOG_ERR, "billing: %s", aw_worker.db.error);
         return AW_ERROR;
@@ -912,8 +931,8 @@ aw_sched_heartbeats(char **ids, char **hbs)
 
     for (i = 0; i < n; i++) {
         if (aw_redis_append(&aw_worker.redis, "HMGET " AXON_KEY_SESSION "%s "
-                            AXON_SESSION_HEARTBEAT " " AXON_SESSION_ACTIVITY,
-                            PQgetvalue(pg, i, id))
+                            AXON_SESSION_HEARTBEAT " " AXON_SESSION_ACTIVITY
+                            " " AW_SCHED_GPU_FIELD, PQgetvalue(pg, i, id))
             != AW_OK)
         {
             PQclear(pg);
@@ -923,17 +942,16 @@ aw_sched_heartbeats(char **ids, char **hbs)
 
     a = malloc((size_t) (unsigned) n * 24 + 3);
     b = malloc((size_t) (unsigned) n * 24 + 3);
+    at = malloc((size_t) (unsigned) n * sizeof(long long) + 1);
 
-    if (a == NULL || b == NULL) {
+    if (a == NULL || b == NULL || at == NULL) {
         free(a);
         free(b);
+        free(at);
         PQclear(pg);
         return AW_ERROR;
     }
 
-    la = lb = 0;
-    a[la++] = '{';
-    b[lb++] = '{';
     rc = AW_OK;
 
     for (i = 0; i < n; i++) {
@@ -944,17 +962,32 @@ aw_sched_heartbeats(char **ids, char **hbs)
             break;
         }
 
-        la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, id));
-        lb += sprintf(b + lb, "%s%lld", i ? "," : "",
-                      aw_max(aw_sched_unix(reply, 0),
-                             aw_sched_unix(reply, 1)));
+        at[i] = aw_max(aw_max(aw_sched_unix(reply, 0),
+                              aw_sched_unix(reply, 1)),
+                       aw_sched_unix(reply, 2));
 
         freeReplyObject(reply);
+    }
+
+    la = lb = 0;
+    a[la++] = '{';
+    b[lb++] = '{';
+
+    for (i = 0; rc == AW_OK && i < n; i++) {
+        if (strcmp(aw_db_get(pg, i, "mode"), "desktop") == 0) {
+            at[i] = aw_sched_gpu_activity(atoll(PQgetvalue(pg, i, id)),
+                                          aw_db_get(pg, i, "gpus"),
+                                          at[i]);
+        }
+
+        la += sprintf(a + la, "%s%s", i ? "," : "", PQgetvalue(pg, i, id));
+        lb += sprintf(b + lb, "%s%lld", i ? "," : "", at[i]);
     }
 
     strcpy(a + la, "}");
     strcpy(b + lb, "}");
 
+    free(at);
     PQclear(pg);
 
     if (rc != AW_OK) {

@@ -7,6 +7,8 @@
  *                      axon:session:next
  *   sched_reconcile.c  the sweep that compares Postgres, the containers
  *                      and Redis, and repairs drift
+ *   sched_gpu.c        a desktop's busy GPUs as activity, for the idle
+ *                      check
  */
 
 #ifndef AW_SCHEDULER_H
@@ -68,6 +70,15 @@ aw_launcher_t *aw_sched_launcher(const char *host);
 
 /* the pool axon_sched_assign takes, of the hosts that are not down */
 void aw_sched_pool_build(void);
+
+/* axon:session:ID's field of the last busy GPU reading (unix s) */
+#define AW_SCHED_GPU_FIELD  "gpu"
+
+/*
+ * at (unix s: the session's last heartbeat or traffic), or now if its GPUs
+ * were read busy now; gpus: "HOST=0,2", or "" for none
+ */
+long long aw_sched_gpu_activity(int64_t id, const char *gpus, long long at);
 
 /* AW_ERROR (logged with what) for an error reply; frees reply */
 int aw_sched_redis_ok(redisReply *reply, const char *what);

@@ -25,6 +25,7 @@ function worker(args, conf) {
 
 const A1 = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
 const A2 = '0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512';
+const U1 = '366db770-2957-4105-20b5-59227776f17a';    // the H200 of t/fixtures
 
 const refused = [
     ['an unknown key', 'redis_prot 1\n', /w\.conf:1: unknown key "redis_prot"/],
@@ -47,6 +48,13 @@ const refused = [
     ['a port pool past 65535', 'port_pool_start 65000\n', /w\.conf:1: the port pool, port_pool_start \(65000\) \+ port_pool_size \(1000\), ends past port 65535/],
     ['a port pool below 1024', 'port_pool_start 22\n', /w\.conf:1: port_pool_start: 22 is out of range \(1024 \.\. 65535\)/],
     ['an empty port pool', 'port_pool_size 0\n', /w\.conf:1: port_pool_size: 0 is out of range/],
+    // a host's GPUs: all indexes or all UUIDs (its slots are their order)
+    ['indexes and UUIDs on one host', `gpu_hosts local=GPU-${U1},0\n`, /gpu_hosts: host "local": "0" is not a GPU UUID \(GPU-\.\.\. or MIG-\.\.\.\); a host's GPUs are all indexes or all UUIDs/],
+    ['a UUID after indexes', `gpu_hosts local=0,GPU-${U1}\n`, /gpu_hosts: host "local": a host's GPUs are all indexes or all UUIDs/],
+    ['a UUID given twice', `gpu_hosts local=GPU-${U1},GPU-${U1}\n`, /gpu_hosts: GPU GPU-366db770-.* of host "local" is given twice/],
+    ['a UUID with a blank quoted in', `gpu_hosts "local=GPU-${U1},GPU-a b"\n`, /gpu_hosts/],
+    ['a GPU source that is none', 'gpu_activity dcgm\n', /gpu_activity: "dcgm" is not one of/],
+    ['a busy threshold of 0', 'gpu_busy_threshold 0\n', /gpu_busy_threshold: 0 is out of range \(1 \.\. 100\)/],
 ];
 
 for (const [what, conf, expect] of refused) {
@@ -61,6 +69,13 @@ test('a full deposit config passes -t', () => {
     const r = worker(['-t'], `deposit_revenue_wallet ${A1}\n` +
         `deposit_tokens USDC:${A1}:6:60,AXGT:${A2}:18:1\ndeposit_eth_price 200000\n` +
         `deposit_tier_token ${A2}:18\ndeposit_tiers 10:5,100:10\n`);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.err, /is ok/);
+});
+
+test('GPU UUIDs in gpu_hosts pass -t beside a host of indexes', () => {
+    const r = worker(['-t'], `gpu_hosts "local=GPU-${U1},MIG-${U1.replace('366', '477')} gpu2=0,1"\n` +
+        'gpu_activity nvml\ngpu_busy_threshold 50\n');
     assert.equal(r.status, 0, r.err);
     assert.match(r.err, /is ok/);
 });
