@@ -81,6 +81,9 @@ static int aw_engine_inspect(aw_launcher_t *l, const char *name,
 static int aw_engine_call(aw_launcher_t *l, const char *what,
     const char *method, const char *path, json_t *body, aw_msec_t timeout,
     long *status, json_t **answer);
+static int aw_engine_transfer(aw_launcher_t *l, const char *what,
+    const char *method, const char *path, json_t *body, aw_msec_t timeout,
+    long *status, aw_engine_buf_t *out);
 static int aw_engine_setup(aw_launcher_t *l, const char *path,
     char *url, size_t size);
 static void aw_engine_fail(aw_launcher_t *l, const char *what, long status,
@@ -90,6 +93,9 @@ static char *aw_engine_filter(aw_launcher_t *l, const char *prefix,
 static size_t aw_engine_write(char *p, size_t size, size_t n, void *data);
 static int aw_engine_exec(aw_launcher_t *l, int64_t session,
     const char *const *cmd, char **out);
+static char *aw_engine_demux(const aw_engine_buf_t *b);
+static void aw_engine_exec_fail(aw_launcher_t *l, const char *what,
+    long status, json_t *answer);
 
 
 const aw_launcher_ops_t  aw_engine_ops = {
@@ -849,6 +855,34 @@ aw_engine_call(aw_launcher_t *l, const char *what, const char *method,
     const char *path, json_t *body, aw_msec_t timeout, long *status,
     json_t **answer)
 {
+    aw_engine_buf_t  buf;
+
+    *answer = NULL;
+
+    if (aw_engine_transfer(l, what, method, path, body, timeout, status,
+                           &buf)
+        != AW_OK)
+    {
+        return AW_ERROR;
+    }
+
+    if (buf.len > 0) {
+        *answer = json_loadb(buf.data, buf.len, 0, NULL);
+    }
+
+    free(buf.data);
+
+    return AW_OK;
+}
+
+
+/* the same, the answer's bytes in *buf as they came (free() buf->data) */
+
+static int
+aw_engine_transfer(aw_launcher_t *l, const char *what, const char *method,
+    const char *path, json_t *body, aw_msec_t timeout, long *status,
+    aw_engine_buf_t *out)
+{
     char                 url[1024], errbuf[CURL_ERROR_SIZE], *data;
     long                 oserr;
     CURL                *c;
@@ -858,7 +892,7 @@ aw_engine_call(aw_launcher_t *l, const char *what, const char *method,
     struct curl_slist   *headers;
 
     *status = 0;
-    *answer = NULL;
+    memset(out, 0, sizeof(*out));
 
     if (aw_engine_setup(l, path, url, sizeof(url)) != AW_OK) {
         return AW_ERROR;
@@ -933,11 +967,7 @@ aw_engine_call(aw_launcher_t *l, const char *what, const char *method,
            "launcher: %s %s: HTTP %ld after %lld ms", l->endpoint, what,
            *status, (long long) (aw_monotonic_msec() - start));
 
-    if (buf.len > 0) {
-        *answer = json_loadb(buf.data, buf.len, 0, NULL);
-    }
-
-    free(buf.data);
+    *out = buf;
 
     return AW_OK;
 }
@@ -1069,21 +1099,156 @@ aw_engine_write(char *p, size_t size, size_t n, void *data)
 
 
 /*
- * exec through the API (POST /containers/NAME/exec, then /exec/ID/start)
- * answers with the multiplexed stream docker attaches with: not read here
- * yet.  The idle check then counts the session's GPUs as not busy, as on a
- * host without nvidia-smi; with NVML on the worker's own host it does not
- * ask.
+ * exec: POST /containers/NAME/exec (stdout only, no TTY), POST
+ * /exec/ID/start, whose answer is docker's multiplexed stream (frames of
+ * an 8-byte header, the stream in byte 0 and the length big-endian in
+ * bytes 4-7, then the bytes), then GET /exec/ID/json for the exit code.
+ * AW_OK when it exited 0, stdout in *out.  Failures are the caller's to
+ * log (an image without the command is no error of the launcher's).
  */
 
 static int
 aw_engine_exec(aw_launcher_t *l, int64_t session, const char *const *cmd,
     char **out)
 {
+    int               rc;
+    char              path[300], id[80];
+    long              status, code;
+    json_t           *body, *args, *answer;
+    aw_engine_buf_t   stream;
+
     *out = NULL;
+    l->err[0] = '\0';
 
-    snprintf(l->err, sizeof(l->err), "engine %s: exec is not supported by "
-             "the engine backend", l->endpoint);
+    args = json_array();
 
-    return AW_ERROR;
+    for ( /* void */ ; args && *cmd != NULL; cmd++) {
+        json_array_append_new(args, json_string(*cmd));
+    }
+
+    body = json_pack("{s:b, s:b, s:b, s:o}", "AttachStdout", 1,
+                     "AttachStderr", 0, "Tty", 0, "Cmd", args);
+    if (body == NULL) {
+        snprintf(l->err, sizeof(l->err), "out of memory");
+        return AW_ERROR;
+    }
+
+    snprintf(path, sizeof(path), "/containers/%s%lld/exec",
+             l->conf->launcher_prefix, (long long) session);
+
+    rc = aw_engine_call(l, "exec", "POST", path, body,
+                        l->conf->launcher_timeout, &status, &answer);
+    json_decref(body);
+
+    if (rc != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (status != 201 || !json_is_string(json_object_get(answer, "Id"))) {
+        aw_engine_exec_fail(l, "exec", status, answer);
+        json_decref(answer);
+        return AW_ERROR;
+    }
+
+    snprintf(id, sizeof(id), "%s",
+             json_string_value(json_object_get(answer, "Id")));
+    json_decref(answer);
+
+    body = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
+    snprintf(path, sizeof(path), "/exec/%s/start", id);
+
+    rc = aw_engine_transfer(l, "exec start", "POST", path, body,
+                            l->conf->launcher_timeout, &status, &stream);
+    json_decref(body);
+
+    if (rc != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (status != 200) {
+        snprintf(l->err, sizeof(l->err), "engine %s: exec start: HTTP %ld",
+                 l->endpoint, status);
+        free(stream.data);
+        return AW_ERROR;
+    }
+
+    *out = aw_engine_demux(&stream);
+    free(stream.data);
+
+    snprintf(path, sizeof(path), "/exec/%s/json", id);
+
+    if (*out == NULL
+        || aw_engine_call(l, "exec inspect", "GET", path, NULL,
+                          l->conf->launcher_timeout, &status, &answer)
+           != AW_OK)
+    {
+        if (*out == NULL) {
+            snprintf(l->err, sizeof(l->err), "out of memory");
+        }
+        free(*out);
+        *out = NULL;
+        return AW_ERROR;
+    }
+
+    code = json_integer_value(json_object_get(answer, "ExitCode"));
+    json_decref(answer);
+
+    if (status != 200 || code != 0) {
+        snprintf(l->err, sizeof(l->err), "engine %s: exec: exit %ld",
+                 l->endpoint, status != 200 ? -1L : code);
+        free(*out);
+        *out = NULL;
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/* the stdout frames of a multiplexed stream, as one string (malloc()ed) */
+
+static char *
+aw_engine_demux(const aw_engine_buf_t *b)
+{
+    char           *text;
+    size_t          i, n, len;
+    const u_char   *p;
+
+    text = malloc(b->len + 1);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    p = (const u_char *) b->data;
+    len = 0;
+
+    for (i = 0; i + 8 <= b->len; i += 8 + n) {
+        n = ((size_t) p[i + 4] << 24) | ((size_t) p[i + 5] << 16)
+            | ((size_t) p[i + 6] << 8) | p[i + 7];
+        n = aw_min(n, b->len - i - 8);
+
+        if (p[i] == 1) {
+            memcpy(text + len, p + i + 8, n);
+            len += n;
+        }
+    }
+
+    text[len] = '\0';
+
+    return text;
+}
+
+
+/* a refused exec in the engine's words, not logged (see above) */
+
+static void
+aw_engine_exec_fail(aw_launcher_t *l, const char *what, long status,
+    json_t *answer)
+{
+    const char  *msg;
+
+    msg = json_string_value(json_object_get(answer, "message"));
+
+    snprintf(l->err, sizeof(l->err), "engine %s: %s: HTTP %ld: %s",
+             l->endpoint, what, status, msg ? msg : "(no message)");
 }

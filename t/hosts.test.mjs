@@ -135,6 +135,19 @@ test('engine: a launch answers on its port, is listed with its labels, and stop 
         assert.ok(env.includes(v), `${v} in ${JSON.stringify(env)}`);
     }
 
+    // exec, as the idle check reads nvidia-smi: stdout demultiplexed from
+    // the engine's stream; the exit code; a missing command refused
+    const smi = ['nvidia-smi', '--query-gpu=index,uuid,utilization.gpu', '--format=csv,noheader,nounits'];
+    const ex = await launch(cfg, 'exec', String(id), '--', ...smi);
+    assert.equal(ex.code, 0, ex.err);
+    assert.equal(ex.out, '0, GPU-366db770-2957-4105-20b5-59227776f17a, 0\n');
+    const bad = await launch(cfg, 'exec', String(id), '--', 'nvidia-smi', '--bogus');
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /exec: exit 2/);
+    const none = await launch(cfg, 'exec', String(id), '--', '/no/such/command');
+    assert.equal(none.code, 1);
+    assert.match(none.err, /engine .*: exec/);
+
     // the same session again: the engine's words, the running one kept
     const again = await launch(cfg, 'start', String(id), '0x2');
     assert.equal(again.code, 1);

@@ -10,12 +10,14 @@
  *   axon-launch -c FILE list
  *   axon-launch -c FILE homes
  *   axon-launch -c FILE home-rm WALLET
+ *   axon-launch -c FILE exec SESSION -- CMD [ARG...]
  *
  * start waits until the container answers, as a launch does.  A desktop
  * gets the VNC password in $AXON_VNC_PASSWORD if set (from the
  * environment, as the worker passes it: never in an argv).  Each prints
  * JSON on stdout (start: the container; list, homes: an array; home-rm:
- * nothing, the wallet's home volume is gone, or was); errors go to
+ * nothing, the wallet's home volume is gone, or was; exec: the command's
+ * stdout as it came, as the idle check reads nvidia-smi); errors go to
  * stderr with exit 1; a bad configuration exits 78.
  */
 
@@ -47,7 +49,7 @@ int
 main(int argc, char **argv)
 {
     int              c, rc, ngpus, gpus[AW_LAUNCHER_MAX_GPUS];
-    char             err[1024];
+    char             err[1024], *out;
     aw_conf_t       *conf;
     const char      *path, *cmd, *ssh_key;
     aw_launcher_t    l;
@@ -88,7 +90,9 @@ main(int argc, char **argv)
                    "       axon-launch -c FILE stop SESSION\n"
                    "       axon-launch -c FILE list\n"
                    "       axon-launch -c FILE homes\n"
-                   "       axon-launch -c FILE home-rm WALLET\n");
+                   "       axon-launch -c FILE home-rm WALLET\n"
+                   "       axon-launch -c FILE exec SESSION -- CMD "
+                   "[ARG...]\n");
             return AW_EXIT_OK;
 
         default:
@@ -131,6 +135,16 @@ main(int argc, char **argv)
 
     } else if (strcmp(cmd, "home-rm") == 0 && argc - optind == 2) {
         if (l.ops->home_remove(&l, argv[optind + 1]) == AW_OK) {
+            rc = AW_EXIT_OK;
+        }
+
+    } else if (strcmp(cmd, "exec") == 0 && argc - optind >= 3) {
+        if (l.ops->exec(&l, strtoll(argv[optind + 1], NULL, 10),
+                        (const char *const *) argv + optind + 2, &out)
+            == AW_OK)
+        {
+            fputs(out, stdout);
+            free(out);
             rc = AW_EXIT_OK;
         }
 
