@@ -362,10 +362,9 @@ failed:
 static int
 aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
-    int                 i, port, rc;
+    int                 port, rc;
     char                gpus[AW_LAUNCHER_MAX_GPUS * 72], *p, line[512],
                         vnc[96], home[160];
-    size_t              len;
     aw_argv_t           a;
     const char         *image, *mode;
     aw_spawn_result_t   r;
@@ -375,52 +374,16 @@ aw_docker_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
     l->err[0] = '\0';
     memset(c, 0, sizeof(aw_container_t));
 
-    if (aw_launcher_check(l, req) != AW_OK) {
+    if (aw_launch_prepare(l, req, c, &image, &port, gpus, sizeof(gpus),
+                          home, sizeof(home))
+        != AW_OK)
+    {
         return AW_ERROR;
     }
 
     mode = aw_session_modes[req->mode];
 
-    if (req->mode == AW_SESSION_SSH) {
-        image = conf->launcher_ssh_image[0] ? conf->launcher_ssh_image
-                                            : conf->launcher_image;
-        port = conf->launcher_ssh_port;
-
-    } else {
-        image = conf->launcher_image;
-        port = conf->launcher_port;
-    }
-
-    len = 0;
-    gpus[0] = '\0';
-
-    for (i = 0; i < req->ngpus; i++) {
-        len += snprintf(gpus + len, sizeof(gpus) - len, "%s%d",
-                        i ? "," : "", req->gpus[i]);
-    }
-
-    if (req->gpu_names != NULL) {
-        snprintf(gpus, sizeof(gpus), "%s", req->gpu_names);
-    }
-
-    snprintf(c->name, sizeof(c->name), "%s%lld", conf->launcher_prefix,
-             (long long) req->session);
-    c->session = req->session;
-    c->mode = req->mode;
-    snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
-    snprintf(c->host, sizeof(c->host), "%s", l->addr);
-
-    home[0] = '\0';
-
-    if (conf->home_keep > 0) {
-        if (aw_launcher_home_name(conf, req->wallet, home, sizeof(home))
-            != AW_OK)
-        {
-            snprintf(l->err, sizeof(l->err), "wallet \"%.64s\" names no "
-                     "home volume (0x + 40 lowercase hex)", req->wallet);
-            return AW_ERROR;
-        }
-
+    if (home[0]) {
         if (aw_docker_home_create(l, req->wallet, home) != AW_OK) {
             return AW_ERROR;
         }
@@ -542,6 +505,73 @@ aw_docker_run_args(aw_argv_t *a, const aw_conf_t *conf, const char *addr,
 
     aw_argv_split(a, conf->launcher_args, NULL);
     aw_argv_push(a, "%s", image);
+}
+
+
+/*
+ * What both backends start a session with: the request checked, its image
+ * and port, its GPUs as the runtime names them (indexes, or a UUID host's
+ * UUIDs), the container's name and fields in c, and its home volume's
+ * name in home ("" when home_keep is 0).
+ */
+
+int
+aw_launch_prepare(aw_launcher_t *l, const aw_launch_t *req,
+    aw_container_t *c, const char **image, int *port, char *gpus,
+    size_t gsize, char *home, size_t hsize)
+{
+    int               i;
+    size_t            len;
+    const aw_conf_t  *conf;
+
+    conf = l->conf;
+    l->err[0] = '\0';
+    memset(c, 0, sizeof(aw_container_t));
+
+    if (aw_launcher_check(l, req) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    if (req->mode == AW_SESSION_SSH) {
+        *image = conf->launcher_ssh_image[0] ? conf->launcher_ssh_image
+                                             : conf->launcher_image;
+        *port = conf->launcher_ssh_port;
+
+    } else {
+        *image = conf->launcher_image;
+        *port = conf->launcher_port;
+    }
+
+    len = 0;
+    gpus[0] = '\0';
+
+    for (i = 0; i < req->ngpus; i++) {
+        len += snprintf(gpus + len, gsize - len, "%s%d",
+                        i ? "," : "", req->gpus[i]);
+    }
+
+    if (req->gpu_names != NULL) {
+        snprintf(gpus, gsize, "%s", req->gpu_names);
+    }
+
+    snprintf(c->name, sizeof(c->name), "%s%lld", conf->launcher_prefix,
+             (long long) req->session);
+    c->session = req->session;
+    c->mode = req->mode;
+    snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
+    snprintf(c->host, sizeof(c->host), "%s", l->addr);
+
+    home[0] = '\0';
+
+    if (conf->home_keep > 0
+        && aw_launcher_home_name(conf, req->wallet, home, hsize) != AW_OK)
+    {
+        snprintf(l->err, sizeof(l->err), "wallet \"%.64s\" names no "
+                 "home volume (0x + 40 lowercase hex)", req->wallet);
+        return AW_ERROR;
+    }
+
+    return AW_OK;
 }
 
 

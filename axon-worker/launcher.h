@@ -211,4 +211,9 @@ int aw_launcher_home_match(const aw_conf_t *conf, const char *name,
 int aw_launcher_arg_label(const char **s, const char **label, size_t *len);
 
 
+int aw_launch_prepare(aw_launcher_t *l, const aw_launch_t *req,
+    aw_container_t *c, const char **image, int *port, char *gpus,
+    size_t gsize, char *home, size_t hsize);
+
+
 #endif /* AW_LAUNCHER_H */

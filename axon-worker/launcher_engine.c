@@ -158,64 +158,24 @@ aw_launcher_ping(aw_launcher_t *l)
 static int
 aw_engine_start(aw_launcher_t *l, const aw_launch_t *req, aw_container_t *c)
 {
-    int               i, port, rc, conflict;
+    int               port, rc, conflict;
     char              gpus[AW_LAUNCHER_MAX_GPUS * 72], home[160],
                       path[256], err[sizeof(l->err)];
     long              status;
-    size_t            len;
     json_t           *body, *answer;
     const char       *image, *id, *msg;
     const aw_conf_t  *conf;
 
     conf = l->conf;
-    l->err[0] = '\0';
-    memset(c, 0, sizeof(aw_container_t));
 
-    if (aw_launcher_check(l, req) != AW_OK) {
+    if (aw_launch_prepare(l, req, c, &image, &port, gpus, sizeof(gpus),
+                          home, sizeof(home))
+        != AW_OK)
+    {
         return AW_ERROR;
     }
 
-    if (req->mode == AW_SESSION_SSH) {
-        image = conf->launcher_ssh_image[0] ? conf->launcher_ssh_image
-                                            : conf->launcher_image;
-        port = conf->launcher_ssh_port;
-
-    } else {
-        image = conf->launcher_image;
-        port = conf->launcher_port;
-    }
-
-    len = 0;
-    gpus[0] = '\0';
-
-    for (i = 0; i < req->ngpus; i++) {
-        len += snprintf(gpus + len, sizeof(gpus) - len, "%s%d",
-                        i ? "," : "", req->gpus[i]);
-    }
-
-    /* a host of UUIDs: the devices by their UUIDs, as the CLI gives them */
-    if (req->gpu_names != NULL) {
-        snprintf(gpus, sizeof(gpus), "%s", req->gpu_names);
-    }
-
-    snprintf(c->name, sizeof(c->name), "%s%lld", conf->launcher_prefix,
-             (long long) req->session);
-    c->session = req->session;
-    c->mode = req->mode;
-    snprintf(c->wallet, sizeof(c->wallet), "%s", req->wallet);
-    snprintf(c->host, sizeof(c->host), "%s", l->addr);
-
-    home[0] = '\0';
-
-    if (conf->home_keep > 0) {
-        if (aw_launcher_home_name(conf, req->wallet, home, sizeof(home))
-            != AW_OK)
-        {
-            snprintf(l->err, sizeof(l->err), "wallet \"%.64s\" names no "
-                     "home volume (0x + 40 lowercase hex)", req->wallet);
-            return AW_ERROR;
-        }
-
+    if (home[0]) {
         if (aw_engine_home_create(l, req->wallet, home) != AW_OK) {
             return AW_ERROR;
         }
