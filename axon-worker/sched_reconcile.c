@@ -25,8 +25,9 @@ static int aw_sched_orphans(aw_launcher_t *l, PGresult *pg,
 static void aw_sched_vanished(const char *host, PGresult *pg,
     aw_container_t *list, size_t nc);
 static int aw_sched_drift(PGresult *pg);
-static void aw_sched_health(int i, const char *err);
+static void aw_sched_health(int i, const char *err, struct timespec *asked);
 static void aw_sched_host_reason(const char *host, int down);
+static void aw_sched_host_row(const char *host, struct timespec *asked);
 
 
 #define AW_HOST_UNREACHABLE  "host_unreachable"
@@ -53,6 +54,7 @@ aw_sched_reconcile(void)
     int              rc, i;
     size_t           nc;
     PGresult        *pg;
+    struct timespec  asked;
     aw_conf_t       *conf;
     aw_launcher_t   *l;
     aw_container_t  *list;
@@ -73,19 +75,22 @@ aw_sched_reconcile(void)
 
     for (i = 0; i < conf->nhosts; i++) {
         l = &aw_sched.host[i];
+        clock_gettime(CLOCK_REALTIME, &asked);
 
         if (l->ops->list(l, &list, &nc) != AW_OK) {
             aw_log(AW_LOG_ERR, "reconcile: host %s: cannot list the "
                    "containers: %s", conf->host[i].name, l->err);
-            aw_sched_health(i, l->err);
+            aw_sched_health(i, l->err, NULL);
             continue;
         }
 
-        aw_sched_health(i, NULL);
-
+        /* the sessions whose containers are gone end before the host is
+         * up again in hosts: their billing stays where it stopped */
         (void) aw_sched_orphans(l, pg, list, nc);
         aw_sched_vanished(conf->host[i].name, pg, list, nc);
         free(list);
+
+        aw_sched_health(i, NULL, &asked);
     }
 
     rc = aw_sched_drift(pg);
@@ -239,15 +244,16 @@ aw_sched_vanished(const char *host, PGresult *pg, aw_container_t *list,
 
 
 /*
- * Host i answered (err NULL) or did not: a change is logged, changes the
- * pool new claims are assigned from and the profiles' pool, and is
- * written to axon:hosts for admins.  A host that does not answer keeps
- * its sessions and their GPUs as they are until it answers again and a
- * sweep compares.
+ * Host i answered a list asked for at asked (err NULL) or did not: a
+ * change is logged, changes the pool new claims are assigned from and
+ * the profiles' pool, and is written to axon:hosts for admins; each
+ * sweep's answer is written to hosts in Postgres, where billing reads it.
+ * A host that does not answer keeps its sessions and their GPUs as they
+ * are until it answers again and a sweep compares.
  */
 
 static void
-aw_sched_health(int i, const char *err)
+aw_sched_health(int i, const char *err, struct timespec *asked)
 {
     char         *doc;
     json_t       *j;
@@ -255,6 +261,8 @@ aw_sched_health(int i, const char *err)
     redisReply   *reply;
 
     conf = aw_worker.conf;
+
+    aw_sched_host_row(conf->host[i].name, asked);
 
     /* a change, or the first sweep since the start or a reload (the
      * sessions' marks may be another run's); written each sweep: the
@@ -287,6 +295,49 @@ aw_sched_health(int i, const char *err)
                              conf->host[i].name, doc);
     (void) aw_sched_redis_ok(reply, "HSET " AW_KEY_HOSTS);
     free(doc);
+}
+
+
+/*
+ * The host's row in hosts: up, confirmed at asked (a list asked for
+ * then answered), or down, its last confirmation kept.  Written before
+ * the sessions are marked and the pool changes: a host seen down stops
+ * its sessions' billing at the next tick.
+ */
+
+static void
+aw_sched_host_row(const char *host, struct timespec *asked)
+{
+    char         at[32];
+    PGresult    *r;
+    const char  *params[2];
+
+    params[0] = host;
+    params[1] = NULL;
+
+    if (asked != NULL) {
+        snprintf(at, sizeof(at), "%lld.%03ld", (long long) asked->tv_sec,
+                 asked->tv_nsec / 1000000);
+        params[1] = at;
+    }
+
+    r = aw_db_query(&aw_worker.db,
+                    "INSERT INTO hosts AS h (name, down, confirmed_at)"
+                    " VALUES ($1, $2::numeric IS NULL,"
+                    " to_timestamp($2::numeric))"
+                    " ON CONFLICT (name) DO UPDATE"
+                    " SET down = excluded.down,"
+                    " confirmed_at = greatest(excluded.confirmed_at,"
+                    " h.confirmed_at),"
+                    " changed_at = CASE WHEN h.down = excluded.down"
+                    " THEN h.changed_at ELSE now() END", 2, params);
+    if (r == NULL) {
+        aw_log(AW_LOG_ERR, "host %s: its health not written: %s", host,
+               aw_worker.db.error);
+        return;
+    }
+
+    PQclear(r);
 }
 
 

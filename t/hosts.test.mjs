@@ -447,15 +447,44 @@ describe('two hosts, two workers, one database', () => {
         }
         assert.equal(sql(`SELECT count(*) FROM sessions WHERE host = 'a' AND reason IS NOT NULL AND state <> 'ended'`), '0');
 
+        // billing: b's sessions are due no minute that begins after b's
+        // last confirmed list; a's go on (2 s minutes, a tick every 200 ms)
+        await waitFor(() => sql(`SELECT down FROM hosts WHERE name = 'b'`) === 't', 'b down in hosts');
+        const billed = (u) => Number(sql(`SELECT billed_minutes FROM sessions WHERE id = ${u.id}`));
+        const last = (u) => Number(sql(`SELECT floor(extract(epoch FROM greatest(h.confirmed_at, s.started_at)
+                                                            - s.started_at) / 2) + 1
+                                          FROM sessions s JOIN hosts h ON h.name = s.host
+                                         WHERE s.id = ${u.id}`));
+        await waitFor(() => onB.every(u => billed(u) >= last(u)), 'b billed up to its last confirmed minute');
+        const frozen = onB.map(billed);
+        const a0 = billed(onA[0]);
+        await waitFor(() => billed(onA[0]) >= a0 + 3, 'a billing three more minutes', 30000);
+        assert.deepEqual(onB.map(billed), frozen, 'b billed nothing while down');
+        // a minute may have begun between b's last list and the sweep that
+        // found it down; no more than that
+        onB.forEach((u, k) => assert.ok(frozen[k] <= last(u) + 1, `${frozen[k]} <= ${last(u)} + 1`));
+
         // while b is down, one of its containers is lost
         podman('rm', '-f', '-t', '0', onB[0].name);
         await engB.start();
         await waitFor(() => session(onB[0].id).state === 'ended', 'the lost container\'s session ended', 30000);
         assert.equal(session(onB[0].id).reason, 'container_vanished');
+        // its billing stayed at the last minute confirmed running
+        assert.equal(billed(onB[0]), frozen[0]);
         assert.equal(session(onB[1].id).state, 'running');
         for (const u of onA) assert.equal(session(u.id).state, 'running');
         await waitFor(async () => !(await api('/api/session', onB[1].token)).body.reason,
                       'the mark gone, b back', 30000);
+        assert.equal(sql(`SELECT down FROM hosts WHERE name = 'b'`), 'f');
+        // the other ran throughout: its minutes are billed, each once
+        await waitFor(() => billed(onB[1]) >= frozen[1] + 3, 'b\'s survivor billed again', 30000);
+        for (const u of onB) {
+            assert.equal(sql(`SELECT count(DISTINCT idempotency_key) || '/' || count(*) || '/' || coalesce(sum(-delta_minutes), 0)
+                                FROM credit_ledger WHERE kind = 'usage' AND reference = 'session:${u.id}'`),
+                         `${billed(u)}/${billed(u)}/${billed(u)}`);
+            assert.equal(Number(sql(`SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'`)),
+                         100 - billed(u));
+        }
     });
 
     test('releases stop each session on its own host', async () => {

@@ -33,6 +33,12 @@
 --      stop_at and grace_until;
 --   4. running sessions billed up to their stop_at become ending.
 --
+-- A session whose host is down (hosts, 013) is due no minute that begins
+-- after the host's last confirmed list (confirmed_at; its start, if that
+-- is later): billing stops at the last minute confirmed running, and a
+-- stop while the host is down bills no further either.  least() ignores
+-- the NULL of a host up (or with no row).
+--
 -- A wallet has one running session at most
 -- (sessions_one_live_per_wallet), so each wallet's rows are one session's.
 CREATE OR REPLACE FUNCTION axon_billing_tick(p_minute_ms bigint,
@@ -85,16 +91,25 @@ BEGIN
     WITH s AS (
         SELECT x.id, x.wallet, x.gpu_count::bigint * x.price AS cost,
                x.billed_minutes, x.grace_until IS NOT NULL AS grace,
-               CASE WHEN x.stop_at IS NULL
-                    THEN floor(extract(epoch FROM now() - x.started_at)
-                               * 1000 / p_minute_ms)::bigint + 1
-                    ELSE greatest(ceil(extract(epoch FROM x.stop_at
+               least(CASE WHEN x.stop_at IS NULL
+                          THEN floor(extract(epoch FROM now()
+                                                        - x.started_at)
+                                     * 1000 / p_minute_ms)::bigint + 1
+                          ELSE greatest(ceil(extract(epoch FROM x.stop_at
                                                           - x.started_at)
-                                       * 1000 / p_minute_ms), 0)::bigint
-               END AS due
+                                             * 1000 / p_minute_ms), 0)::bigint
+                     END,
+                     CASE WHEN h.down
+                          THEN floor(extract(epoch FROM
+                                             greatest(h.confirmed_at,
+                                                      x.started_at)
+                                             - x.started_at)
+                                     * 1000 / p_minute_ms)::bigint + 1
+                     END) AS due
           FROM sessions x
+          LEFT JOIN hosts h ON h.name = x.host AND h.down
          WHERE x.state = 'running' AND (p_only IS NULL OR x.id = p_only)
-           FOR UPDATE SKIP LOCKED
+           FOR UPDATE OF x SKIP LOCKED
     ), w AS (
         SELECT b.wallet, b.balance
           FROM wallet_balances b
