@@ -560,26 +560,45 @@ describe('two hosts, two workers, one database', () => {
         await waitFor(() => claims.every(u => session(u.id).state === 'ended'), 'released', 60000);
     });
 
-    test('kill -9 of a worker mid-launch: restarted, it finishes the launch; one container, its GPU once', async () => {
-        // b only: a drained
+    test('kill -9 of a worker mid-launch: the other worker of its host finishes the launch; one container, its GPU once', async () => {
+        // b only: a drained; a second worker for b beside worker 2 (the
+        // same host, prefix and ports), either may lease the launch
         st.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'a', 'reason', 'hosts test');
         await waitFor(() => sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'a'") === '1', 'a drained');
+        const conf3 = readFileSync(join(st.dir, 'worker-b.conf'), 'utf8')
+            .replace(/^worker_id .*$/m, 'worker_id hosts-w3')
+            .replace(/^log_file .*$/m, `log_file "${join(st.logs, 'worker-b3.log')}"`);
+        writeFileSync(join(st.dir, 'worker-b3.conf'), conf3);
+        const w3 = spawn(WORKER, ['-c', join(st.dir, 'worker-b3.conf')], {
+            stdio: 'ignore', env: { ...process.env, CONTAINERS_CONF },
+        });
+        const w3exit = new Promise(ok => w3.once('exit', ok));
+        const log3 = join(st.logs, 'worker-b3.log');
+        await waitFor(() => existsSync(log3) && /started.*worker_id hosts-w3/.test(readFileSync(log3, 'utf8')),
+                      'worker 3 started', 30000);
+
         const u = await user(100);
         const r = await api('/api/session', u.token, 'POST', { profile: 'small' });
         assert.equal(r.status, 202, JSON.stringify(r.body));
         u.id = r.body.session_id;
-        await waitFor(() => sql(`SELECT state || '|' || coalesce(lease_by, '') FROM sessions WHERE id = ${u.id}`)
-                            === 'starting|hosts-w2', 'worker 2 launching it', 60000);
-        w2.kill('SIGKILL');
-        await w2exit;
+        let by;
+        await waitFor(() => {
+            const [state, lease] = sql(`SELECT state, coalesce(lease_by, '') FROM sessions WHERE id = ${u.id}`).split('|');
+            by = lease;
+            return state === 'starting' && /^hosts-w[23]$/.test(lease);
+        }, 'a worker of b launching it', 60000);
+        const [dead, deadExit, other, otherLog] = by === 'hosts-w2'
+            ? [w2, w2exit, 'hosts-w3', log3] : [w3, w3exit, 'hosts-w2', join(st.logs, 'worker-b.log')];
+        dead.kill('SIGKILL');
+        await deadExit;
         assert.notEqual(session(u.id).state, 'ended');
 
-        await startW2();
+        // the lease runs out; the other worker takes it and launches again
         await waitFor(() => session(u.id).state === 'running', 'the launch finished', 90000);
         assert.equal(session(u.id).host, 'b');
         // a second lease, which first removed what the first left
         assert.ok(Number(sql(`SELECT attempts FROM sessions WHERE id = ${u.id}`)) >= 2);
-        assert.match(readFileSync(join(st.logs, 'worker-b.log'), 'utf8'),
+        assert.match(readFileSync(otherLog, 'utf8'),
                      new RegExp(`session ${u.id}.*launch attempt [2-9]: removing what an earlier attempt may have left`));
         assert.deepEqual(names(prefixB), [`${prefixB}${u.id}`]);
         assert.equal(sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${u.id} AND released_at IS NULL`), '1');
@@ -590,5 +609,11 @@ describe('two hosts, two workers, one database', () => {
         assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
         await waitFor(() => session(u.id).state === 'ended', 'released', 60000);
         assert.deepEqual(names(prefixB), []);
+        for (const [w, exit] of [[w2, w2exit], [w3, w3exit]]) {
+            if (w.exitCode === null && w.signalCode === null) {
+                w.kill('SIGTERM');
+                await exit;
+            }
+        }
     });
 });
