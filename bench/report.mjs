@@ -269,7 +269,7 @@ if (ticks.length || claims || flood || hosts) {
         row('claim -> scheduled, 2 hosts of 2 workers vs 1 of 1:',
             `p99 ${hosts.two_p99_ms} ms against ${hosts.one_p99_ms} ms: ${hosts.ratio}x ` +
             `(p50 ${hosts.two_p50_ms} / ${hosts.one_p50_ms} ms; ${hosts.claims} claims, ${hosts.parallel} at once; ` +
-            `per host ${hosts.hosts}; ${hosts.double} GPUs in two live sessions; goal <= 1.2x)`);
+            `per host ${hosts.hosts}; double assignments ${hosts.double}; goal <= 1.2x)`);
     }
 }
 
