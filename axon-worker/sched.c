@@ -379,6 +379,20 @@ aw_sched_run(aw_msec_t now)
 }
 
 
+/* longer than a launch can take: stop, run, port, ready, rm */
+
+aw_msec_t
+aw_sched_lease_time(void)
+{
+    aw_conf_t  *conf;
+
+    conf = aw_worker.conf;
+
+    return 4 * conf->launcher_timeout + conf->launcher_ready_timeout
+           + conf->launcher_stop_grace + 5000;
+}
+
+
 /*
  * One pass of the queue; returns how many sessions got GPUs (-1: failed).
  */
@@ -471,11 +485,7 @@ aw_sched_lease(void)
 
     conf = aw_worker.conf;
 
-    /* longer than a launch can take: stop, run, port, ready, rm */
-    snprintf(lease, sizeof(lease), "%lld",
-             (long long) (4 * conf->launcher_timeout
-                          + conf->launcher_ready_timeout
-                          + conf->launcher_stop_grace + 5000));
+    snprintf(lease, sizeof(lease), "%lld", (long long) aw_sched_lease_time());
 
     params[0] = conf->worker_id;
     params[1] = lease;

@@ -26,6 +26,7 @@
 
 static aw_script_t  aw_sched_publish_script = aw_script(SESSION_PUBLISH);
 static aw_script_t  aw_sched_counter_script = aw_script(SESSION_COUNTER);
+static aw_script_t  aw_sched_profiles_script = aw_script(PROFILES_PUBLISH);
 
 
 static aw_db_stmt_t  aw_sched_unsynced_stmt = aw_db_stmt("sched_unsynced",
@@ -116,6 +117,7 @@ static json_t *aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used,
 static json_t *aw_sched_profile_list(int largest, long long queued,
     json_t *by);
 static int aw_sched_own_addr(const aw_conf_t *conf, const char *host);
+static int aw_sched_profiles_write(json_t *doc);
 
 
 /*
@@ -401,19 +403,20 @@ aw_sched_synced(PGresult *pg, const aw_sched_cols_t *c)
 
 
 /*
- * axon:profiles: the profiles, whether each fits now, and the pool.
- * Written when it differs from what this worker wrote last (or force).
+ * axon:profiles: the profiles, whether each fits now, and the pool, of
+ * this worker's hosts and of the other workers' (aw_sched_profiles_write).
+ * Written when this worker's part differs from what it wrote last (or
+ * force: each sweep, which keeps its hosts there).
  */
 
 int
 aw_sched_profiles(int force)
 {
-    int               i;
+    int               i, rc;
     char             *text;
     json_t           *used, *drains, *profiles, *hosts, *doc, *taken, *by;
     PGresult         *pg;
     aw_conf_t        *conf;
-    redisReply       *reply;
     long long         queued;
     aw_sched_pool_t   pool;
 
@@ -492,32 +495,99 @@ aw_sched_profiles(int force)
     }
 
     text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
 
     if (text == NULL) {
+        json_decref(doc);
         aw_log(AW_LOG_ERR, "sessions: profiles: cannot build the JSON");
         return AW_ERROR;
     }
 
     if (!force && aw_sched.profiles && strcmp(text, aw_sched.profiles) == 0)
     {
+        json_decref(doc);
         free(text);
         return AW_OK;
     }
 
-    reply = aw_redis_command(&aw_worker.redis, "SET %s %s", AXON_KEY_PROFILES,
-                             text);
-    if (reply == NULL) {
+    rc = aw_sched_profiles_write(doc);
+    json_decref(doc);
+
+    if (rc != AW_OK) {
         free(text);
         return AW_ERROR;
     }
-
-    freeReplyObject(reply);
 
     free(aw_sched.profiles);
     aw_sched.profiles = text;
 
     return AW_OK;
+}
+
+
+/*
+ * doc (this worker's hosts only) to axon:profiles through
+ * lua/profiles_publish.lua, which counts the pool over every worker's
+ * hosts.  A host is kept there for 2 x reconcile_interval plus the
+ * longest a launch holds this worker's one thread (the lease): a sweep
+ * writes it again before that, unless the worker is gone.
+ */
+
+static int
+aw_sched_profiles_write(json_t *doc)
+{
+    int          i, argc, rc;
+    char        *base, ttl[32];
+    char        *text[AW_CONF_MAX_HOSTS];
+    json_t      *pool, *hosts, *h;
+    aw_conf_t   *conf;
+    redisReply  *reply;
+    const char  *argv[5 + 2 * AW_CONF_MAX_HOSTS];
+
+    conf = aw_worker.conf;
+    pool = json_object_get(doc, "pool");
+    hosts = json_incref(json_object_get(pool, "hosts"));
+    json_object_del(pool, "hosts");
+
+    snprintf(ttl, sizeof(ttl), "%lld",
+             (long long) ((2 * conf->reconcile_interval
+                           + aw_sched_lease_time() + 999) / 1000));
+
+    argc = 0;
+    argv[argc++] = AXON_KEY_PROFILES;
+    argv[argc++] = AW_KEY_PROFILE_HOSTS;
+    argv[argc++] = conf->worker_id;
+    argv[argc++] = ttl;
+    argv[argc++] = base = json_dumps(doc, JSON_COMPACT);
+    rc = (base != NULL) ? AW_OK : AW_ERROR;
+
+    for (i = 0; i < (int) json_array_size(hosts); i++) {
+        h = json_array_get(hosts, i);
+        text[i] = json_dumps(h, JSON_COMPACT);
+        argv[argc++] = json_string_value(json_object_get(h, "name"));
+        argv[argc++] = text[i];
+
+        if (text[i] == NULL || argv[argc - 2] == NULL) {
+            rc = AW_ERROR;
+        }
+    }
+
+    if (rc == AW_OK) {
+        reply = aw_redis_script(&aw_worker.redis, &aw_sched_profiles_script,
+                                2, argc, argv, NULL);
+        rc = (reply != NULL) ? aw_sched_redis_ok(reply, "sessions: profiles")
+                             : AW_ERROR;
+    } else {
+        aw_log(AW_LOG_ERR, "sessions: profiles: cannot build the JSON");
+    }
+
+    while (i-- > 0) {
+        free(text[i]);
+    }
+
+    free(base);
+    json_decref(hosts);
+
+    return rc;
 }
 
 

@@ -246,10 +246,12 @@ aw_sched_vanished(const char *host, PGresult *pg, aw_container_t *list,
 /*
  * Host i answered a list asked for at asked (err NULL) or did not: a
  * change is logged, changes the pool new claims are assigned from and
- * the profiles' pool, and is written to axon:hosts for admins; each
- * sweep's answer is written to hosts in Postgres, where billing reads it.
- * A host that does not answer keeps its sessions and their GPUs as they
- * are until it answers again and a sweep compares.
+ * the profiles' pool, and is written to axon:hosts for admins, a field
+ * per host: workers that drive other hosts leave it alone, and of two
+ * that drive it the last sweep's says ("at": when).  Each sweep's answer
+ * is written to hosts in Postgres too, where billing reads it.  A host
+ * that does not answer keeps its sessions and their GPUs as they are
+ * until it answers again and a sweep compares.
  */
 
 static void
@@ -281,9 +283,10 @@ aw_sched_health(int i, const char *err, struct timespec *asked)
         aw_sched_host_reason(conf->host[i].name, err != NULL);
     }
 
-    j = json_pack("{s:s, s:I, s:s, s:s}", "state", err ? "down" : "up",
+    j = json_pack("{s:s, s:I, s:s, s:s, s:I}", "state", err ? "down" : "up",
                   "since", (json_int_t) aw_sched.since[i],
-                  "error", err ? err : "", "worker", conf->worker_id);
+                  "error", err ? err : "", "worker", conf->worker_id,
+                  "at", (json_int_t) time(NULL));
     doc = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
 

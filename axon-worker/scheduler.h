@@ -43,8 +43,9 @@ typedef struct {
 } aw_sched_t;
 
 
-/* each host's health, as this worker's sweeps last found it: HGET
- * axon:hosts NAME -> {"state": "up"|"down", "since", "error", "worker"} */
+/* each host's health, as the last sweep of a worker that drives it found
+ * it: HGET axon:hosts NAME -> {"state": "up"|"down", "since", "error",
+ * "worker", "at"} */
 #define AW_KEY_HOSTS  "axon:hosts"
 
 
@@ -54,8 +55,22 @@ extern aw_sched_t  aw_sched;
 /* the sessions whose row changed, to Redis: how many (-1: failed) */
 int aw_sched_publish(void);
 
-/* axon:profiles, when it differs from what was written last (or force) */
+/*
+ * each worker's part of axon:profiles, its hosts: HGET axon:profiles:hosts
+ * NAME -> the host as axon:profiles shows it, with "worker" and "expires"
+ * (lua/profiles_publish.lua)
+ */
+#define AW_KEY_PROFILE_HOSTS  "axon:profiles:hosts"
+
+
+/*
+ * axon:profiles, with this worker's hosts and the others', when this
+ * worker's part differs from what it wrote last (or force)
+ */
 int aw_sched_profiles(int force);
+
+/* how long a session's lease lasts: longer than a launch can take */
+aw_msec_t aw_sched_lease_time(void);
 
 /* axon:telemetry: the totals of sessions and credit, no wallet's own */
 int aw_sched_telemetry(void);

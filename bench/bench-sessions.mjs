@@ -29,13 +29,26 @@
 //    address limit lets through) without pause.  p99 of each, and their
 //    ratio.  Goal: <= 1.5x.
 //
-// BENCH_ONLY=billing, claims or flood runs one of the three.
+// 4. Claim -> scheduled over two hosts and two workers: 1,000 claims
+//    (BENCH_HOSTS_CLAIMS) from BENCH_HOSTS_PARALLEL (4) wallets at once,
+//    each claiming again once its last session ended (the launch fails at
+//    once, as in 2: the GPUs and port are released by the stop), on a
+//    stack whose two workers share Redis and Postgres, each with its own
+//    host of 4 GPUs (gpu_hosts a=0-3 and b=0-3, the fake CLI), against as
+//    many on a stack of one worker and one host of 8 GPUs, alternating
+//    BENCH_HOSTS_ROUNDS (5) rounds.  p50, p99 of each, their ratio (goal:
+//    <= 1.2x), the claims each host got; then no GPU in two live sessions
+//    at once: the exclusive index in force, and over the run's
+//    assignments, each GPU's in the order they were made (ids): each ended
+//    before the next began, and all are released at the end.
+//
+// BENCH_ONLY=billing, claims, flood or hosts runs one of the four.
 //
 // Prints raw lines on stdout (sessions ...), progress on stderr.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
@@ -43,7 +56,7 @@ import { privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
 import { x402Client } from '@x402/fetch';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
 import { decodePaymentRequiredHeader, encodePaymentSignatureHeader } from '@x402/core/http';
-import { Stack, freePort, waitFor } from '../t/lib/stack.mjs';
+import { BUILD, Stack, freePort, waitFor } from '../t/lib/stack.mjs';
 
 const N = Number(process.env.BENCH_SESSIONS || 10000);
 const TICKS = Number(process.env.BENCH_TICKS || 3);
@@ -54,6 +67,9 @@ const GAP = Number(process.env.BENCH_CLAIM_GAP || 20);
 const ROUNDS_X = Number(process.env.BENCH_ROUNDS_X || 6);
 const CLAIMS_X = Number(process.env.BENCH_CLAIMS_X || 40);
 const FLOOD_PARALLEL = Number(process.env.BENCH_FLOOD_PARALLEL || 16);
+const HOSTS_CLAIMS = Number(process.env.BENCH_HOSTS_CLAIMS || 1000);
+const HOSTS_PARALLEL = Number(process.env.BENCH_HOSTS_PARALLEL || 4);
+const HOSTS_ROUNDS = Number(process.env.BENCH_HOSTS_ROUNDS || 5);
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString()) || 100;
 // the backend's CPU time so far, in clock ticks (utime + stime)
 const CPU = `(SELECT split_part(f, ' ', 12)::bigint + split_part(f, ' ', 13)::bigint
@@ -163,14 +179,15 @@ async function billing() {
 
 // A stack whose launches fail at once: the container CLI's `run` fails,
 // its stop, rm and ps find nothing
-async function claimStack(opts = {}) {
+// (hosts: its gpu_hosts)
+async function claimStack(opts = {}, hosts = 'local=0,1,2,3,4,5,6,7') {
     const fake = join(mkdtempSync(join(tmpdir(), 'axon-bench-')), 'docker');
     writeFileSync(fake, '#!/bin/sh\n[ "$1" = run ] && exit 1\nexit 0\n', { mode: 0o755 });
     const docker = process.env.AXON_DOCKER;
     process.env.AXON_DOCKER = fake;
     const st = new Stack({
         sessions: true,
-        workerConf: ['gpu_hosts local=0,1,2,3,4,5,6,7', 'log_level notice',
+        workerConf: [`gpu_hosts ${hosts}`, 'log_level notice',
                      'reconcile_interval 1h'].join('\n'),
         ...opts,
     });
@@ -270,6 +287,148 @@ async function claims() {
     }
 }
 
+// Another worker on st's queue, Redis and Postgres, driving hosts instead
+// of st's worker's (the same fake CLI); stop() ends it
+async function otherWorker(st, hosts) {
+    const log = join(st.logs, 'worker-hosts.log');
+    const path = join(st.dir, 'worker-hosts.conf');
+    writeFileSync(path, readFileSync(join(st.dir, 'worker.conf'), 'utf8').split('\n')
+        .filter(l => !/^(gpu_hosts|worker_id|log_file)\s/.test(l)).join('\n')
+        + `\ngpu_hosts ${hosts}\nworker_id bench-w2\nlog_file "${log}"\n`);
+    const w = spawn(join(BUILD, 'axon-worker'), ['-c', path], { stdio: 'ignore' });
+    const exit = new Promise(ok => w.once('exit', ok));
+    await waitFor(() => {
+        const v = st.redis('--raw', 'GET', 'axon:profiles');
+        return v && JSON.parse(v).pool.hosts.length === 2;
+    }, 'both workers\' hosts in the pool', 30000);
+    return {
+        async stop() {
+            if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
+            await exit;
+        },
+    };
+}
+
+// The state of sessions as Redis tells of each change of their hash
+// (keyspace notifications): wait(id, done) reads it at each change until
+// done(state), for claims made at once
+async function sessionWatch(st) {
+    const seen = new Map(), wakes = new Map();
+    const r = resp(st.redisPort);
+    const sub = resp(st.redisPort, m => {
+        const id = m[2].slice('__keyspace@0__:axon:session:'.length);
+        seen.set(id, (seen.get(id) || 0) + 1);
+        wakes.get(id)?.();
+    });
+    await r.ready;
+    await sub.ready;
+    await r.cmd('CONFIG', 'SET', 'notify-keyspace-events', 'Kh');
+    await sub.cmd('PSUBSCRIBE', '__keyspace@0__:axon:session:*');
+    return {
+        async wait(id, done) {
+            id = String(id);
+            for (;;) {
+                const n = seen.get(id) || 0;
+                const v = await r.cmd('HGET', `axon:session:${id}`, 'state');
+                if (done(v)) return v;
+                if ((seen.get(id) || 0) === n) {
+                    await new Promise((ok, fail) => {
+                        const t = setTimeout(() => fail(new Error(`session ${id}: still ${v}`)), 10000);
+                        wakes.set(id, () => { clearTimeout(t); ok(); });
+                    });
+                    wakes.delete(id);
+                }
+            }
+        },
+        close() { sub.close(); r.close(); },
+    };
+}
+
+// n claims from users at once, each claiming again once its last session
+// ended: the latency of each from POST /api/session (202) until Redis
+// shows it past `queued`
+async function claimsAtOnce(st, watch, users, n) {
+    const lat = [];
+    let left = n;
+    await Promise.all(users.map(async u => {
+        while (left > 0) {
+            left--;
+            const t0 = process.hrtime.bigint();
+            const res = await st.fetch('/api/session', {
+                method: 'POST',
+                headers: { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' },
+                body: '{"profile":"small"}',
+            });
+            const { session_id: id } = await res.json();
+            if (res.status !== 202) throw new Error(`claim: ${res.status}`);
+            await watch.wait(id, v => v && v !== 'queued');
+            lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            await watch.wait(id, v => v === 'ended');
+        }
+    }));
+    return lat;
+}
+
+// No GPU in two live sessions at once, over st's run: the exclusive index
+// is in force, and each GPU's assignments, in the order they were made,
+// each released before the next was made (a later one's id is only taken
+// once the earlier is released: an unreleased one blocks it in the index),
+// all released now.  Returns the count of those that were not.
+function doubleAssignments(st) {
+    const index = sql(st, `SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                            WHERE c.relname = 'gpu_assignments_exclusive' AND i.indisunique AND i.indisvalid
+                              AND i.indpred IS NOT NULL`);
+    if (index !== '1') throw new Error('the index gpu_assignments_exclusive is not in force');
+    return Number(sql(st, `SELECT count(*) FROM (
+        SELECT released_at, lead(assigned_at) OVER w AS next_at, lead(id) OVER w AS next
+          FROM gpu_assignments WINDOW w AS (PARTITION BY host, gpu_index ORDER BY id)) x
+         WHERE released_at IS NULL
+            OR (next IS NOT NULL AND next_at < released_at)`));
+}
+
+// Claim -> scheduled on two hosts of two workers against one host of one
+// worker, alternating rounds on two stacks
+async function hosts() {
+    const one = await claimStack();
+    const two = await claimStack({}, 'a=0,1,2,3');
+    let w2, watches = [];
+    try {
+        w2 = await otherWorker(two, 'b=0,1,2,3');
+        const sides = [];
+        for (const st of [one, two]) {
+            const users = await claimUsers(st, HOSTS_PARALLEL);
+            // enough credit for every claim of the run (a failed launch
+            // bills nothing, but a claim must hold the grace's reserve)
+            st.redisPipe(users.map((u, i) => `XADD axon:jobs * kind credit.grant wallet ${u.addr} minutes 100000 ref bh-${i}`));
+            await waitFor(() => users.every(u => st.redis('--raw', 'HGET', `axon:wallet:${u.addr}`, 'balance') === '100100'), 'grants', 60000);
+            const watch = await sessionWatch(st);
+            watches.push(watch);
+            sides.push({ st, users, watch, lat: [] });
+        }
+        const per = Math.ceil(HOSTS_CLAIMS / HOSTS_ROUNDS);
+        for (let round = 0; round < HOSTS_ROUNDS; round++) {
+            for (const s of sides) {
+                const n = Math.min(per, HOSTS_CLAIMS - round * per);
+                say(`hosts: round ${round + 1}: ${n} claims on ${s === sides[0] ? 'one host' : 'two hosts'}`);
+                s.lat.push(...await claimsAtOnce(s.st, s.watch, s.users, n));
+            }
+        }
+        const [a, b] = sides.map(s => s.lat);
+        const spread = sql(two, `SELECT string_agg(host || ':' || n, ',' ORDER BY host) FROM
+                                 (SELECT host, count(*) AS n FROM sessions WHERE host IS NOT NULL GROUP BY host) x`);
+        const doubles = doubleAssignments(one) + doubleAssignments(two);
+        const q1 = quantile(a, 0.99), q2 = quantile(b, 0.99);
+        console.log(`sessions bench=claim_scheduled_hosts claims=${a.length}+${b.length} parallel=${HOSTS_PARALLEL} one_p50_ms=${quantile(a, 0.5).toFixed(2)} one_p99_ms=${q1.toFixed(2)} two_p50_ms=${quantile(b, 0.5).toFixed(2)} two_p99_ms=${q2.toFixed(2)} ratio=${(q2 / q1).toFixed(2)} hosts=${spread} double=${doubles}`);
+        say(`claim -> scheduled p99: two hosts, two workers ${q2.toFixed(2)} ms against one ${q1.toFixed(2)} ms: ${(q2 / q1).toFixed(2)}x (goal <= 1.2x; ${spread}; ${doubles} double assignments)`);
+        if (doubles) throw new Error(`${doubles} GPU assignments overlap`);
+    } finally {
+        for (const w of watches) w.close();
+        await w2?.stop();
+        await one.stop();
+        await two.stop();
+    }
+}
+
 // Claim -> scheduled, quiet and during a flood of unfunded x402 payments,
 // alternating rounds on one stack.
 async function flood() {
@@ -341,4 +500,5 @@ async function flood() {
 if (!ONLY || ONLY === 'billing') await billing();
 if (!ONLY || ONLY === 'claims') await claims();
 if (!ONLY || ONLY === 'flood') await flood();
+if (!ONLY || ONLY === 'hosts') await hosts();
 

@@ -17,6 +17,7 @@
 //   sessions bench=billing_tick round=R sessions=N due=D ms=… cpu_ms=…
 //   sessions bench=claim_scheduled claims=N p50_ms=… p99_ms=… max_ms=…
 //   sessions bench=claim_scheduled_flood claims=Q+F quiet_p50_ms=… quiet_p99_ms=… flood_p50_ms=… flood_p99_ms=… ratio=… payments=N answers=STATUS:N,…
+//   sessions bench=claim_scheduled_hosts claims=A+B parallel=P one_p50_ms=… one_p99_ms=… two_p50_ms=… two_p99_ms=… ratio=… hosts=HOST:N,… double=N
 //                                                    (bench/bench-sessions.mjs)
 //
 // Every ratio is axon's figure over the baseline's.  HTTP ratios are the
@@ -240,7 +241,8 @@ if (queue.length) {
 const ticks = sessions.filter((q) => q.bench === 'billing_tick');
 const claims = sessions.find((q) => q.bench === 'claim_scheduled');
 const flood = sessions.find((q) => q.bench === 'claim_scheduled_flood');
-if (ticks.length || claims || flood) {
+const hosts = sessions.find((q) => q.bench === 'claim_scheduled_hosts');
+if (ticks.length || claims || flood || hosts) {
     out.push('# GPU sessions (bench/bench-sessions.mjs): absolute figures, against the goals');
     if (ticks.length) {
         row(`billing tick, ${ticks[0].sessions} running sessions:`,
@@ -262,6 +264,12 @@ if (ticks.length || claims || flood) {
             `p99 ${flood.flood_p99_ms} ms against ${flood.quiet_p99_ms} ms quiet: ${flood.ratio}x ` +
             `(p50 ${flood.flood_p50_ms} / ${flood.quiet_p50_ms} ms; ${flood.claims} claims, ` +
             `${flood.payments} payments from fresh keys, answers ${flood.answers}; goal <= 1.5x)`);
+    }
+    if (hosts) {
+        row('claim -> scheduled, 2 hosts of 2 workers vs 1 of 1:',
+            `p99 ${hosts.two_p99_ms} ms against ${hosts.one_p99_ms} ms: ${hosts.ratio}x ` +
+            `(p50 ${hosts.two_p50_ms} / ${hosts.one_p50_ms} ms; ${hosts.claims} claims, ${hosts.parallel} at once; ` +
+            `per host ${hosts.hosts}; double assignments ${hosts.double}; goal <= 1.2x)`);
     }
 }
 

@@ -387,6 +387,43 @@ describe('two hosts, two workers, one database', () => {
         await engB?.stop();
     });
 
+    // the pool the page reads, and the health admins read
+    const pool = async () => (await st.json('/api/profiles')).body.pool;
+    const health = () => {
+        const v = st.redis('--raw', 'HGETALL', 'axon:hosts').split('\n').filter(Boolean);
+        const o = {};
+        for (let i = 0; i + 1 < v.length; i += 2) o[v[i]] = JSON.parse(v[i + 1]);
+        return o;
+    };
+    const byName = (p) => Object.fromEntries(p.hosts.map(h => [h.name, h]));
+
+    test('axon:profiles: the pool of both workers\' hosts, whichever wrote last', async () => {
+        const p = await waitFor(async () => {
+            const x = await pool();
+            return x.hosts.length === 2 ? x : null;
+        }, 'both hosts in the pool', 30000);
+        const h = byName(p);
+        assert.deepEqual(Object.keys(h).sort(), ['a', 'b']);
+        // each written by its own worker, kept past its next sweep
+        assert.ok(h.a.worker && h.a.worker !== 'hosts-w2', h.a.worker);
+        assert.equal(h.b.worker, 'hosts-w2');
+        for (const x of [h.a, h.b]) assert.ok(x.expires > Date.now() / 1000 + 1, JSON.stringify(x));
+        for (const x of [h.a, h.b]) {
+            assert.deepEqual([x.gpus, x.free, x.down, x.draining, x.ports_free], [2, [0, 1], false, false, 8]);
+        }
+        assert.equal(p.gpus, 4);
+        assert.equal(p.free, 4);
+        assert.equal(p.ports.free, 16);
+        // the hosts of a worker that stopped writing drop out once expired
+        st.redis('HSET', 'axon:profiles:hosts', 'gone',
+                 JSON.stringify({ worker: 'gone-w', expires: 1, name: 'gone', gpus: 8, free: [0], down: false,
+                                  draining: false, ports_free: 8 }));
+        await waitFor(() => st.redis('HEXISTS', 'axon:profiles:hosts', 'gone') === '(integer) 0',
+                      'the expired host dropped', 30000);
+        assert.deepEqual((await pool()).hosts.map(x => x.name).sort(), ['a', 'b']);
+        assert.equal((await pool()).gpus, 4);
+    });
+
     const users = [];
 
     test('claims fill both hosts, each its own prefix and ports; no GPU in two sessions', async () => {
@@ -540,6 +577,21 @@ describe('two hosts, two workers, one database', () => {
         await engB.stop();
         await waitFor(() => hosts()?.state === 'down', 'host b down in axon:hosts', 30000);
         assert.match(hosts().error, /cannot connect to the socket/);
+        // each worker its host's field: a's stays up, written by worker 1
+        const hl = health();
+        assert.deepEqual(Object.keys(hl).sort(), ['a', 'b']);
+        assert.equal(hl.a.state, 'up');
+        assert.notEqual(hl.a.worker, 'hosts-w2');
+        assert.ok(Math.abs(hl.a.at - Date.now() / 1000) < 30, JSON.stringify(hl.a));
+        // the pool: b down, none of its GPUs free; a's still there
+        const p = await waitFor(async () => {
+            const x = await pool();
+            return byName(x).b?.down === true ? x : null;
+        }, 'b down in the pool', 30000);
+        assert.deepEqual([byName(p).a.down, byName(p).a.free], [false, [0, 1]]);
+        assert.equal(p.gpus, 4);
+        assert.equal(p.free, 2);
+        assert.equal(p.ports.free, 8);
         assert.match(readFileSync(join(st.logs, 'worker-b.log'), 'utf8'),
                      /host b is down: no new sessions start there until it answers/);
 
