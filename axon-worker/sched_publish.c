@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -751,6 +752,45 @@ aw_sched_profile_list(int largest, long long queued, json_t *by)
     }
 
     return profiles;
+}
+
+
+int
+aw_sched_other_host_fits(int gpus)
+{
+    int          fits;
+    size_t       i;
+    time_t       now;
+    json_t      *h;
+    redisReply  *reply;
+
+    reply = aw_redis_command(&aw_worker.redis,
+                             "HVALS " AW_KEY_PROFILE_HOSTS);
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        (void) aw_sched_redis_ok(reply, "HVALS " AW_KEY_PROFILE_HOSTS);
+        return 0;
+    }
+
+    now = time(NULL);
+    fits = 0;
+
+    for (i = 0; i < reply->elements && !fits; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        h = json_loads(reply->element[i]->str, 0, NULL);
+
+        fits = h != NULL
+               && json_integer_value(json_object_get(h, "expires")) >= now
+               && json_integer_value(json_object_get(h, "gpus")) >= gpus;
+
+        json_decref(h);
+    }
+
+    freeReplyObject(reply);
+
+    return fits;
 }
 
 

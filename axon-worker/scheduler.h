@@ -69,6 +69,13 @@ int aw_sched_publish(void);
  */
 int aw_sched_profiles(int force);
 
+/*
+ * whether a host of another worker that publishes now (axon:profiles:hosts,
+ * not expired) has at least gpus GPUs: a claim no host of this worker fits
+ * waits for that worker's host instead of being refused
+ */
+int aw_sched_other_host_fits(int gpus);
+
 /* how long a session's lease lasts: longer than a launch can take */
 aw_msec_t aw_sched_lease_time(void);
 

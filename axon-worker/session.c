@@ -18,6 +18,7 @@
 
 #include "job.h"
 #include "log.h"
+#include "scheduler.h"
 #include "session.h"
 #include "worker.h"
 
@@ -122,7 +123,7 @@ aw_session_claim_for(aw_job_result_t *res, int64_t sid, const char *wallet,
     } else if (p == NULL) {
         refuse = "unknown_profile";
 
-    } else if (p->gpus > largest) {
+    } else if (p->gpus > largest && !aw_sched_other_host_fits(p->gpus)) {
         refuse = "no_host_fits";
     }
 

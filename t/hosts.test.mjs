@@ -339,7 +339,7 @@ describe('two hosts, two workers, one database', () => {
             workerConf: [
                 `gpu_hosts "a=0,1@${engine.endpoint}"`,
                 'port_pool_size 8',
-                'profiles "small:1:1"',
+                'profiles "small:1:1 big:3:1 huge:4:1"',
                 'billing_minute 2s',
                 'billing_tick 200ms',
                 'session_idle_timeout 0',
@@ -610,6 +610,46 @@ describe('two hosts, two workers, one database', () => {
         await waitFor(() => hosts()?.state === 'up', 'host b up again', 30000);
         for (const u of claims) assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
         await waitFor(() => claims.every(u => session(u.id).state === 'ended'), 'released', 60000);
+    });
+
+    test('a profile only another worker\'s host fits: the claim waits for it, whichever worker takes it; one no host fits is refused', async () => {
+        // b gets a third GPU (worker 2 reloads): big (3 GPUs) fits b only
+        const conf = join(st.dir, 'worker-b.conf');
+        writeFileSync(conf, readFileSync(conf, 'utf8')
+            .replace(`"b=0,1@${engB.endpoint}"`, `"b=0,1,2@${engB.endpoint}"`));
+        w2.kill('SIGHUP');
+        const hostB = () => JSON.parse(st.redis('--raw', 'HGET', 'axon:profiles:hosts', 'b') || 'null');
+        await waitFor(() => hostB()?.gpus === 3, 'b with 3 GPUs in the pool', 30000);
+
+        // worker 2 stopped: worker 1, whose one host has 2 GPUs, takes
+        // the claim, and queues it for b
+        const u = await user(100);
+        w2.kill('SIGSTOP');
+        try {
+            const r = await api('/api/session', u.token, 'POST', { profile: 'big' });
+            assert.equal(r.status, 202, JSON.stringify(r.body));
+            u.id = r.body.session_id;
+            await waitFor(() => st.psql(`SELECT state FROM sessions WHERE id = ${u.id}`).out !== '',
+                          'the claim recorded');
+            assert.equal(session(u.id).state, 'queued', JSON.stringify(session(u.id)));
+        } finally {
+            w2.kill('SIGCONT');
+        }
+        await waitFor(() => session(u.id).state === 'running', 'big running on b', 90000);
+        assert.equal(session(u.id).host, 'b');
+        assert.equal(sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${u.id} AND released_at IS NULL`), '3');
+        assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+        await waitFor(() => session(u.id).state === 'ended', 'big released', 60000);
+
+        // huge (4 GPUs) fits no worker's host: refused, by either
+        const v = await user(100);
+        const r = await api('/api/session', v.token, 'POST', { profile: 'huge' });
+        if (r.status === 202) {
+            await waitFor(() => session(r.body.session_id).state === 'ended', 'huge refused');
+            assert.equal(session(r.body.session_id).reason, 'no_host_fits');
+        } else {
+            assert.match(JSON.stringify(r.body), /no_host_fits/);
+        }
     });
 
     test('kill -9 of a worker mid-launch: the other worker of its host finishes the launch; one container, its GPU once', async () => {
