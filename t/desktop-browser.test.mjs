@@ -6,7 +6,8 @@
 // through `location = /desktop/websockify` behind `axon_gate session` and
 // draws the XFCE desktop.  The test reads the canvas's pixels, keeps screenshots
 // in build/test-artifacts/, releases, and checks the ledger.  The
-// session's VNC password reaches the owner's page and nobody else.
+// session's VNC password reaches the owner's page and nobody else.  The
+// page's "Jupyter" link opens the desktop's Jupyter through the gate.
 //
 // Skips itself, saying so, when the desktop image is not built (make images).
 
@@ -238,6 +239,19 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
         assert.match(password, /^[A-Za-z0-9]{8}$/);
         assert.equal(new URL(frame.url()).hash, `#password=${password}`);
         assert.equal(new URL(frame.url()).search.includes(password), false);
+
+        // the page's "Jupyter" link: the desktop's Jupyter through the gate,
+        // its token (the VNC password) in the query once; in the browser
+        // its file list comes, and then its own cookie is enough
+        const jupyterHref = await page.getAttribute('#jupyter', 'href');
+        assert.equal(jupyterHref, `/desktop/jupyter/tree?token=${password}`);
+        assert.equal(await page.isVisible('#jupyter'), true);
+        const jp = await context.newPage();
+        await jp.goto(s.url(jupyterHref));
+        await jp.waitForSelector('#notebook_list', { timeout: 60 * 1000 });
+        await jp.goto(s.url('/desktop/jupyter/tree'));
+        await jp.waitForSelector('#notebook_list', { timeout: 60 * 1000 });
+        await jp.close();
 
         await page.screenshot({ path: artifact('desktop-launch-page.png'), fullPage: true });
         await frame.locator('canvas').first().screenshot({ path: artifact('desktop-canvas.png') });

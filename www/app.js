@@ -339,6 +339,7 @@ async function pollSession() {
     $('leave').hidden = s.status !== 'queued';
     $('release').hidden = !['starting', 'running'].includes(s.status);
     $('open').hidden = s.status !== 'running' || s.mode === 'ssh';
+    $('jupyter').hidden = $('open').hidden;
 
     const c = s.connect || {};
     const sshRunning = s.status === 'running' && s.mode === 'ssh' && c.port;
@@ -351,6 +352,7 @@ async function pollSession() {
         if (frame.hidden) {
             const url = desktopUrl(s);
             $('open').href = url;
+            $('jupyter').href = jupyterUrl(s);
             frame.src = url;
             frame.hidden = false;
             frameLoads = { since: Date.now(), reloads: 0 };
@@ -417,6 +419,16 @@ function desktopUrl(s) {
         url += `#password=${encodeURIComponent(s.connect.password)}`;
     }
     return url;
+}
+
+// Jupyter in the desktop (the image's, behind the gate at connect.path +
+// jupyter/): its token is the session's VNC password, in the query this
+// once (Jupyter then keeps a cookie of its own)
+function jupyterUrl(s) {
+    const base = (s.connect && s.connect.path) || '/desktop/';
+    const url = `${base}jupyter/tree`;
+    return s.connect && s.connect.password
+        ? `${url}?token=${encodeURIComponent(s.connect.password)}` : url;
 }
 
 async function heartbeat() {
