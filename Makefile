@@ -102,8 +102,8 @@ $(BUILD)/axon-launch: axon-worker/tools/axon-launch.c $(LAUNCH_SRCS) $(WORKER_HD
 # scripts/session-image tags each image with a hash of its recipe and skips
 # the build when the store has that tag (a second or less): run it each time
 # rather than trust a stamp, so a removed image is rebuilt.  The desktop
-# image is large (2.6 GB with the science layer, about 10 min cold; the
-# ssh image 2.3 GB, about 10 min; then cached like the
+# image is large (2.7 GB with the science layer and Jupyter, 6 to 16 min
+# cold; the ssh image 2.3 GB, about 10 min; then cached like the
 # other): DESKTOP=0 leaves it out, and its tests skip saying so.
 images: | $(DEPS_STAMP)
 	AXON_BUILD=$(abspath $(BUILD)) scripts/session-image test
