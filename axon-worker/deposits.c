@@ -382,7 +382,7 @@ aw_dep_transfer_log(const aw_eth_log_t *log, aw_addr_t *from,
 
 /*
  * The indexer's logs of one eth_getLogs range, recorded in one statement
- * (axon_deposit_seen per log, in log order, one round trip) and the new
+ * (axon_deposits_seen: one INSERT, in log order, one round trip) and the new
  * or changed ones published to their wallets' lists in one Redis
  * pipeline.  A log that is not an accepted token's Transfer is skipped.
  */
@@ -391,7 +391,8 @@ static int
 aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
 {
     int          rc, found;
-    char        *text[8], chain[24];
+    char        *text[8], chain[24], sql[512];
+    aw_msec_t    t0, t1;
     size_t       k;
     PGresult    *pg;
     const char  *params[9];
@@ -414,26 +415,24 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
         params[k + 1] = text[k];
     }
 
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT s.id, s.tx_hash, s.log_index, s.block_number,"
-                     " s.block_hash, s.payer, s.asset, s.symbol,"
-                     " s.amount::text, s.state, s.reject_reason,"
-                     " s.credited_minutes, s.discount_pct"
-                     " FROM unnest($2::text[], $3::int[], $4::bigint[],"
-                     " $5::text[], $6::text[], $7::text[], $8::text[],"
-                     " $9::numeric[]) WITH ORDINALITY"
-                     " AS x(tx, li, blk, bh, payer, asset, sym, amount, o)"
-                     " CROSS JOIN LATERAL axon_deposit_seen($1, x.tx, x.li,"
-                     " x.blk, x.bh, x.payer, x.asset, x.sym, x.amount) s"
-                     " ORDER BY x.o", 9, params);
+    t0 = aw_monotonic_msec();
+    snprintf(sql, sizeof(sql), "SELECT %s FROM axon_deposits_seen($1,"
+             " $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[],"
+             " $7::text[], $8::text[], $9::numeric[])", aw_dep_cols);
+
+    pg = aw_db_query(&aw_worker.db, sql, 9, params);
 
     if (pg == NULL) {
         rc = AW_ERROR;
         goto done;
     }
 
+    t1 = aw_monotonic_msec();
     aw_dep_publish_seen(pg);
     PQclear(pg);
+    aw_log(AW_LOG_DEBUG, "deposits: %d recorded: Postgres %lld ms, Redis "
+           "%lld ms", found, (long long) (t1 - t0),
+           (long long) (aw_monotonic_msec() - t1));
 
     rc = AW_OK;
 
@@ -1811,7 +1810,8 @@ aw_dep_confirm(uint64_t head)
 {
     int              row, n, more;
     char             chain[24], after[24], sql[512];
-    aw_msec_t        t0, t1, t2;
+    size_t           i;
+    aw_msec_t        t0, t1, t2, t3;
     PGresult        *pg;
     const char      *params[2];
     aw_dep_pass_t    p;
@@ -1853,17 +1853,23 @@ aw_dep_confirm(uint64_t head)
 
     t1 = aw_monotonic_msec();
 
+    for (i = 0; i < p.nb; i++) {
+        aw_dep_block_txlogs(&p, i);
+    }
+
+    t2 = aw_monotonic_msec();
     aw_dep_tiers.on = 1;
 
     aw_dep_credit_ripe(&p);
-    t2 = aw_monotonic_msec();
+    t3 = aw_monotonic_msec();
     aw_dep_publish_young(pg, p.acts, n, head);
 
     aw_log(AW_LOG_DEBUG, "deposits: %d confirming at head %llu: %zu "
-           "block(s), %zu receipt(s) %lld ms, the ripe ones %lld ms, the "
-           "young ones %lld ms", n, (unsigned long long) head, p.nb, p.nr,
-           (long long) (t1 - t0), (long long) (t2 - t1),
-           (long long) (aw_monotonic_msec() - t2));
+           "block(s), %zu receipt(s) %lld ms, the ripe ones' logs %lld ms, "
+           "credited in %lld ms, the young ones %lld ms", n,
+           (unsigned long long) head, p.nb, p.nr, (long long) (t1 - t0),
+           (long long) (t2 - t1), (long long) (t3 - t2),
+           (long long) (aw_monotonic_msec() - t3));
 
     if (n == AW_DEP_BATCH) {
         aw_dep_confirm_after = atoll(aw_db_get(pg, n - 1, "id"));
@@ -2099,26 +2105,21 @@ aw_dep_confirm_row(PGresult *pg, int row, int rc, const aw_eth_receipt_t *r,
 
 
 /*
- * The ripe deposits among the rows (their blocks checked): the log's index
- * in its transaction from the logs of its block (aw_dep_block_txlogs),
- * then they are credited together.
+ * The ripe deposits among the rows (their blocks checked, their index in
+ * their transactions found: aw_dep_block_txlogs), credited together.
  */
 
 static void
 aw_dep_credit_ripe(aw_dep_pass_t *p)
 {
     int      row, *rows, *txlogs;
-    size_t   i, k;
+    size_t   k;
 
     rows = calloc(p->n, sizeof(int));
     txlogs = calloc(p->n, sizeof(int));
 
     if (rows == NULL || txlogs == NULL) {
         goto done;
-    }
-
-    for (i = 0; i < p->nb; i++) {
-        aw_dep_block_txlogs(p, i);
     }
 
     k = 0;
