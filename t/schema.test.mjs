@@ -205,6 +205,17 @@ test('axon_deposits_credit: each deposit as axon_deposit_credit, one ledger row 
     assert.deepEqual(credit(), first.map(r => r.replace(/ true$/, ' false')));
     assert.equal(balance(C), c0 + 240);
     assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${C}'`), '3');
+    // its row lost and recorded again (a rescan): credited with its own ledger row, nothing posted
+    const posted = sql(`SELECT ledger_id FROM deposits WHERE id = ${ids[0]}`);
+    sql(`DELETE FROM deposits WHERE id = ${ids[0]}`);
+    const again = dep(tx('5'), 0, C, 1000000);
+    assert.equal(sql(`SELECT string_agg(new_state || ' ' || minutes || ' ' || ledger_id || ' ' || balance || ' '
+        || applied, ',') FROM axon_deposits_credit('{${again}}', '{60}', '{6}', '{0}', '{0}')`),
+                 `credited 60 ${posted} ${c0 + 240} false`);
+    assert.equal(sql(`SELECT state || ' ' || credited_minutes || ' ' || ledger_id FROM deposits WHERE id = ${again}`),
+                 `credited 60 ${posted}`);
+    assert.equal(balance(C), c0 + 240);
+    assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${C}'`), '3');
 });
 
 // the indexer's record of a range at once: each log as axon_deposit_seen
