@@ -11,11 +11,10 @@
  *                    (deposit_cursor), and records what it finds; range
  *                    after range while it catches up
  *   the confirmer    the same source, after a scan that found deposits
- *                    and at the head: every confirming deposit's receipt
- *                    is read again; one whose block left the chain is
- *                    'orphaned', those with deposit_confirmations are
- *                    credited together (the block hash at each height
- *                    checked once more first)
+ *                    and at the head: the block at each confirming
+ *                    deposit's height is read again; one whose block left
+ *                    the chain is 'orphaned' (its receipt says so), those
+ *                    with deposit_confirmations are credited together
  *
  * Reorgs: the cursor only moves past blocks that are
  * deposit_confirmations deep, so the young blocks are scanned again at
