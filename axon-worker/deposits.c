@@ -192,7 +192,10 @@ static int aw_dep_pass_init(aw_dep_pass_t *p, PGresult *pg, int n,
     uint64_t head);
 static int aw_dep_pass_blocks(aw_dep_pass_t *p);
 static int aw_dep_pass_check(aw_dep_pass_t *p);
-static void aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i);
+static void aw_dep_pass_txlogs(aw_dep_pass_t *p);
+static int aw_dep_height_wants(aw_dep_pass_t *p, size_t i);
+static void aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i, int ok,
+    aw_eth_log_t *logs, size_t nlogs);
 static void aw_dep_credit_ripe(aw_dep_pass_t *p);
 static void aw_dep_publish_young(PGresult *pg, const int *acts, int n,
     uint64_t head);
@@ -1809,7 +1812,6 @@ aw_dep_confirm(uint64_t head)
 {
     int              row, n, more;
     char             chain[24], after[24], sql[512];
-    size_t           i;
     aw_msec_t        t0, t1, t2, t3;
     PGresult        *pg;
     const char      *params[2];
@@ -1852,9 +1854,7 @@ aw_dep_confirm(uint64_t head)
 
     t1 = aw_monotonic_msec();
 
-    for (i = 0; i < p.nb; i++) {
-        aw_dep_block_txlogs(&p, i);
-    }
+    aw_dep_pass_txlogs(&p);
 
     t2 = aw_monotonic_msec();
     aw_dep_tiers.on = 1;
@@ -2143,22 +2143,70 @@ done:
 
 /*
  * The index in its transaction (txlogs[row], as aw_dep_log_in_tx finds it
- * in a receipt) of each ripe token deposit at the pass's height i: the
- * block's logs, in one eth_getLogs, hold each transaction's logs in a run,
- * in the order of its receipt.  The block hash checked on each log: a
- * block that changed since is left for the next pass (AW_DEP_DONE), as is
- * a deposit whose transaction is not among the logs (a node's fault).
+ * in a receipt) of each ripe token deposit: the logs of its block hold
+ * each transaction's logs in a run, in the order of its receipt.  One
+ * eth_getLogs for the blocks of a run of consecutive heights (a dense
+ * range's batch: one call), AW_DEP_LOGS_BLOCKS blocks at most.
  */
 
+#define AW_DEP_LOGS_BLOCKS  16
+
 static void
-aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i)
+aw_dep_pass_txlogs(aw_dep_pass_t *p)
 {
-    int               row, rc, want, changed;
-    size_t            nlogs, j, first, end;
-    aw_hash_t         tx;
+    int               rc;
+    size_t            i, j, nlogs;
     aw_eth_log_t     *logs;
     aw_eth_filter_t   filter;
-    aw_eth_receipt_t  r;
+
+    for (i = 0; i < p->nb; i = j) {
+        j = i + 1;
+
+        if (!aw_dep_height_wants(p, i)) {
+            continue;
+        }
+
+        while (j < p->nb && j - i < AW_DEP_LOGS_BLOCKS
+               && p->heights[j] == p->heights[j - 1] + 1
+               && aw_dep_height_wants(p, j))
+        {
+            j++;
+        }
+
+        memset(&filter, 0, sizeof(filter));
+        filter.from_block = p->heights[i];
+        filter.to_block = p->heights[j - 1];
+
+        rc = aw_rpc_get_logs(&aw_worker.rpc, &filter, &logs, &nlogs);
+
+        if (rc != AW_RPC_OK) {
+            aw_log(AW_LOG_DEBUG, "deposits: the logs of blocks %llu..%llu: "
+                   "%s", (unsigned long long) filter.from_block,
+                   (unsigned long long) filter.to_block, aw_worker.rpc.error);
+            logs = NULL;
+            nlogs = 0;
+        }
+
+        for ( /* void */ ; i < j; i++) {
+            aw_dep_block_txlogs(p, i, rc == AW_RPC_OK, logs, nlogs);
+        }
+
+        if (nlogs) {
+            aw_eth_logs_free(logs, nlogs);
+        }
+    }
+}
+
+
+/*
+ * Has the pass's height i ripe token deposits (their index to find)?  Its
+ * ripe native ones are at -1.
+ */
+
+static int
+aw_dep_height_wants(aw_dep_pass_t *p, size_t i)
+{
+    int  row, want;
 
     want = 0;
 
@@ -2172,22 +2220,35 @@ aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i)
         }
     }
 
-    if (!want) {
-        return;
+    return want;
+}
+
+
+/*
+ * The ripe token deposits at the pass's height i, their block's logs
+ * among logs (ok: they were read).  The block hash checked on each log:
+ * a block that changed since is left for the next pass (AW_DEP_DONE), as
+ * is a deposit whose transaction is not among the logs (a node's fault).
+ */
+
+static void
+aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i, int ok,
+    aw_eth_log_t *logs, size_t nlogs)
+{
+    int               row;
+    size_t            s, e, first, end;
+    aw_hash_t         tx;
+    aw_eth_receipt_t  r;
+
+    for (s = 0; s < nlogs && logs[s].block_number != p->heights[i]; s++) {
+        /* void */
     }
 
-    memset(&filter, 0, sizeof(filter));
-    filter.from_block = p->heights[i];
-    filter.to_block = p->heights[i];
-
-    rc = aw_rpc_get_logs(&aw_worker.rpc, &filter, &logs, &nlogs);
-    changed = 0;
-
-    for (j = 0; rc == AW_RPC_OK && j < nlogs; j++) {
-        if (logs[j].removed
-            || memcmp(logs[j].block_hash.b, p->blocks[i].hash.b, 32) != 0)
+    for (e = s; e < nlogs && logs[e].block_number == p->heights[i]; e++) {
+        if (logs[e].removed
+            || memcmp(logs[e].block_hash.b, p->blocks[i].hash.b, 32) != 0)
         {
-            changed = 1;
+            ok = 0;
         }
     }
 
@@ -2198,22 +2259,22 @@ aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i)
             continue;
         }
 
-        if (rc != AW_RPC_OK || changed) {
+        if (!ok) {
             p->acts[row] = AW_DEP_DONE;
             continue;
         }
 
         aw_eth_parse_bytes(aw_db_get(p->pg, row, "tx_hash"), 32, tx.b);
 
-        for (first = 0; first < nlogs
+        for (first = s; first < e
              && memcmp(logs[first].tx_hash.b, tx.b, 32) != 0; first++)
         { /* void */ }
 
-        for (end = first; end < nlogs
+        for (end = first; end < e
              && memcmp(logs[end].tx_hash.b, tx.b, 32) == 0; end++)
         { /* void */ }
 
-        if (first == nlogs) {
+        if (first == e) {
             aw_log(AW_LOG_WARN, "deposits: %s:%s: its transaction is not "
                    "in the logs of block %llu: tried again later",
                    aw_db_get(p->pg, row, "tx_hash"),
@@ -2237,14 +2298,6 @@ aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i)
         }
     }
 
-    if (rc != AW_RPC_OK) {
-        aw_log(AW_LOG_DEBUG, "deposits: the logs of block %llu: %s",
-               (unsigned long long) p->heights[i], aw_worker.rpc.error);
-    }
-
-    if (nlogs) {
-        aw_eth_logs_free(logs, nlogs);
-    }
 }
 
 
