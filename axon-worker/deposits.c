@@ -11,11 +11,10 @@
  *                    (deposit_cursor), and records what it finds; range
  *                    after range while it catches up
  *   the confirmer    the same source, after a scan that found deposits
- *                    and at the head: every confirming deposit's receipt
- *                    is read again; one whose block left the chain is
- *                    'orphaned', those with deposit_confirmations are
- *                    credited together (the block hash at each height
- *                    checked once more first)
+ *                    and at the head: the block at each confirming
+ *                    deposit's height is read again; one whose block left
+ *                    the chain is 'orphaned' (its receipt says so), those
+ *                    with deposit_confirmations are credited together
  *
  * Reorgs: the cursor only moves past blocks that are
  * deposit_confirmations deep, so the young blocks are scanned again at
@@ -63,6 +62,7 @@
 #define AW_DEP_DONE         0       /* nothing more now (orphaned, moved) */
 #define AW_DEP_YOUNG        1       /* its confirmations published */
 #define AW_DEP_RIPE         2       /* credited if its block still is */
+#define AW_DEP_CHECK        3       /* not in its block: the receipt says */
 
 
 typedef struct {
@@ -99,6 +99,26 @@ typedef struct {
     const aw_dep_token_t *token;        /* NULL: ETH */
     aw_u256_t       amount;
 } aw_dep_found_t;
+
+
+/* one confirmation pass over a batch of confirming deposits */
+typedef struct {
+    PGresult          *pg;              /* the rows (aw_dep_cols) */
+    int                n;
+    uint64_t           head;
+    int               *acts;            /* per row: AW_DEP_* */
+    int               *at;              /* per row: its height in heights */
+    int               *txlogs;          /* per ripe row: index in its tx */
+    uint64_t          *heights;         /* each row's height, once */
+    size_t             nb;
+    aw_eth_block_t    *blocks;          /* the block at each height */
+    int               *brcs;
+    aw_hash_t         *hashes;          /* the tx of each receipt read */
+    aw_eth_receipt_t  *receipts;
+    int               *rcs;
+    size_t             nr;
+    void              *mem;             /* all of the above arrays */
+} aw_dep_pass_t;
 
 
 static aw_dep_conf_t  aw_dep;
@@ -168,8 +188,15 @@ static int aw_dep_record_found(const aw_eth_receipt_t *receipt,
     const aw_dep_found_t *found, size_t n);
 static int aw_dep_confirm_row(PGresult *pg, int row, int rc,
     const aw_eth_receipt_t *r, uint64_t head);
-static void aw_dep_credit_ripe(PGresult *pg, int *acts,
-    const aw_eth_receipt_t *receipts, int n, uint64_t head);
+static int aw_dep_pass_init(aw_dep_pass_t *p, PGresult *pg, int n,
+    uint64_t head);
+static int aw_dep_pass_blocks(aw_dep_pass_t *p);
+static int aw_dep_pass_check(aw_dep_pass_t *p);
+static void aw_dep_pass_txlogs(aw_dep_pass_t *p);
+static int aw_dep_height_wants(aw_dep_pass_t *p, size_t i);
+static void aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i, int ok,
+    aw_eth_log_t *logs, size_t nlogs);
+static void aw_dep_credit_ripe(aw_dep_pass_t *p);
 static void aw_dep_publish_young(PGresult *pg, const int *acts, int n,
     uint64_t head);
 static void aw_dep_orphan(PGresult *pg, int row, const char *reason,
@@ -357,7 +384,7 @@ aw_dep_transfer_log(const aw_eth_log_t *log, aw_addr_t *from,
 
 /*
  * The indexer's logs of one eth_getLogs range, recorded in one statement
- * (axon_deposit_seen per log, in log order, one round trip) and the new
+ * (axon_deposits_seen: one INSERT, in log order, one round trip) and the new
  * or changed ones published to their wallets' lists in one Redis
  * pipeline.  A log that is not an accepted token's Transfer is skipped.
  */
@@ -366,7 +393,8 @@ static int
 aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
 {
     int          rc, found;
-    char        *text[8], chain[24];
+    char        *text[8], chain[24], sql[512];
+    aw_msec_t    t0, t1;
     size_t       k;
     PGresult    *pg;
     const char  *params[9];
@@ -389,26 +417,24 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
         params[k + 1] = text[k];
     }
 
-    pg = aw_db_query(&aw_worker.db,
-                     "SELECT s.id, s.tx_hash, s.log_index, s.block_number,"
-                     " s.block_hash, s.payer, s.asset, s.symbol,"
-                     " s.amount::text, s.state, s.reject_reason,"
-                     " s.credited_minutes, s.discount_pct"
-                     " FROM unnest($2::text[], $3::int[], $4::bigint[],"
-                     " $5::text[], $6::text[], $7::text[], $8::text[],"
-                     " $9::numeric[]) WITH ORDINALITY"
-                     " AS x(tx, li, blk, bh, payer, asset, sym, amount, o)"
-                     " CROSS JOIN LATERAL axon_deposit_seen($1, x.tx, x.li,"
-                     " x.blk, x.bh, x.payer, x.asset, x.sym, x.amount) s"
-                     " ORDER BY x.o", 9, params);
+    t0 = aw_monotonic_msec();
+    snprintf(sql, sizeof(sql), "SELECT %s FROM axon_deposits_seen($1,"
+             " $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[],"
+             " $7::text[], $8::text[], $9::numeric[])", aw_dep_cols);
+
+    pg = aw_db_query(&aw_worker.db, sql, 9, params);
 
     if (pg == NULL) {
         rc = AW_ERROR;
         goto done;
     }
 
+    t1 = aw_monotonic_msec();
     aw_dep_publish_seen(pg);
     PQclear(pg);
+    aw_log(AW_LOG_DEBUG, "deposits: %d recorded: Postgres %lld ms, Redis "
+           "%lld ms", found, (long long) (t1 - t0),
+           (long long) (aw_monotonic_msec() - t1));
 
     rc = AW_OK;
 
@@ -1769,23 +1795,27 @@ aw_dep_scan_done(size_t logs)
 
 
 /*
- * The confirming deposits, AW_DEP_BATCH at a time in id order: each one's
- * receipt again (one batch).  Gone (or in another block): orphaned (or
- * moved).  N confirmations, and the block at that height is still the
- * deposit's: credited, all of them in one statement.  Else the count is
- * published.  Returns 1 when a full batch was done (more are due now).
+ * The confirming deposits, AW_DEP_BATCH at a time in id order.  The block
+ * at each one's height is read (each height once, in one batch): still
+ * the deposit's block, the deposit is on the chain as it was recorded (a
+ * block's hash commits to its transactions and their logs), young or
+ * ripe by its confirmations.  Another block there (or none): its receipt
+ * decides, orphaned or moved to another block (aw_dep_confirm_row).  The
+ * ripe ones' index in their transactions is read from their blocks' logs
+ * (one eth_getLogs a block, not a receipt a deposit) and they are
+ * credited, all of them in one statement.  The young ones' confirmations
+ * are published.  Returns 1 when a full batch was done (more are due now).
  */
 
 static int
 aw_dep_confirm(uint64_t head)
 {
-    int                rc, *rcs, *acts, row, n, more;
-    char               chain[24], after[24], sql[512];
-    aw_msec_t          t0, t1, t2;
-    PGresult          *pg;
-    aw_hash_t         *hashes;
-    const char        *params[2];
-    aw_eth_receipt_t  *receipts;
+    int              row, n, more;
+    char             chain[24], after[24], sql[512];
+    aw_msec_t        t0, t1, t2, t3;
+    PGresult        *pg;
+    const char      *params[2];
+    aw_dep_pass_t    p;
 
     snprintf(chain, sizeof(chain), "%d", aw_worker.conf->eth_chain_id);
     snprintf(after, sizeof(after), "%lld", (long long) aw_dep_confirm_after);
@@ -1811,49 +1841,34 @@ aw_dep_confirm(uint64_t head)
     n = PQntuples(pg);
     more = 0;
 
-    if (n == 0) {
+    if (n == 0 || aw_dep_pass_init(&p, pg, n, head) != AW_OK) {
         PQclear(pg);
         return 0;
     }
 
-    hashes = calloc(n, sizeof(aw_hash_t));
-    receipts = calloc(n, sizeof(aw_eth_receipt_t));
-    rcs = calloc(n, sizeof(int));
-    acts = calloc(n, sizeof(int));
-
-    if (hashes == NULL || receipts == NULL || rcs == NULL || acts == NULL) {
-        goto done;
-    }
-
-    for (row = 0; row < n; row++) {
-        aw_eth_parse_bytes(aw_db_get(pg, row, "tx_hash"), 32, hashes[row].b);
-    }
-
     t0 = aw_monotonic_msec();
-    rc = aw_rpc_get_receipts(&aw_worker.rpc, hashes, n, receipts, rcs);
 
-    if (rc != AW_RPC_OK) {
-        aw_log(AW_LOG_DEBUG, "deposits: receipts: %s", aw_worker.rpc.error);
+    if (aw_dep_pass_blocks(&p) != AW_OK || aw_dep_pass_check(&p) != AW_OK) {
         goto done;
     }
 
     t1 = aw_monotonic_msec();
 
-    for (row = 0; row < n; row++) {
-        acts[row] = aw_dep_confirm_row(pg, row, rcs[row], &receipts[row],
-                                       head);
-    }
+    aw_dep_pass_txlogs(&p);
 
+    t2 = aw_monotonic_msec();
     aw_dep_tiers.on = 1;
 
-    aw_dep_credit_ripe(pg, acts, receipts, n, head);
-    t2 = aw_monotonic_msec();
-    aw_dep_publish_young(pg, acts, n, head);
+    aw_dep_credit_ripe(&p);
+    t3 = aw_monotonic_msec();
+    aw_dep_publish_young(pg, p.acts, n, head);
 
-    aw_log(AW_LOG_DEBUG, "deposits: %d confirming at head %llu: receipts "
-           "%lld ms, the ripe ones %lld ms, the young ones %lld ms", n,
-           (unsigned long long) head, (long long) (t1 - t0),
-           (long long) (t2 - t1), (long long) (aw_monotonic_msec() - t2));
+    aw_log(AW_LOG_DEBUG, "deposits: %d confirming at head %llu: %zu "
+           "block(s), %zu receipt(s) %lld ms, the ripe ones' logs %lld ms, "
+           "credited in %lld ms, the young ones %lld ms", n,
+           (unsigned long long) head, p.nb, p.nr, (long long) (t1 - t0),
+           (long long) (t2 - t1), (long long) (t3 - t2),
+           (long long) (aw_monotonic_msec() - t3));
 
     if (n == AW_DEP_BATCH) {
         aw_dep_confirm_after = atoll(aw_db_get(pg, n - 1, "id"));
@@ -1864,21 +1879,170 @@ done:
 
     aw_dep_tiers.on = 0;
 
-    if (receipts) {
-        for (row = 0; row < n; row++) {
-            if (rcs && rcs[row] == AW_RPC_OK) {
-                aw_eth_receipt_free(&receipts[row]);
-            }
+    for (row = 0; (size_t) row < p.nr; row++) {
+        if (p.rcs[row] == AW_RPC_OK) {
+            aw_eth_receipt_free(&p.receipts[row]);
         }
     }
 
-    free(hashes);
-    free(receipts);
-    free(rcs);
-    free(acts);
+    free(p.mem);
     PQclear(pg);
 
     return more;
+}
+
+
+/* the arrays of a confirmation pass over the n rows of pg, in one block */
+
+static int
+aw_dep_pass_init(aw_dep_pass_t *p, PGresult *pg, int n, uint64_t head)
+{
+    size_t   sz;
+    uint8_t *m;
+
+    memset(p, 0, sizeof(*p));
+
+    sz = n * (5 * sizeof(int) + sizeof(uint64_t) + sizeof(aw_eth_block_t)
+              + sizeof(aw_eth_receipt_t) + sizeof(aw_hash_t));
+
+    p->mem = calloc(1, sz + 8 * sizeof(uint64_t));
+    if (p->mem == NULL) {
+        return AW_ERROR;
+    }
+
+    /* the widest first, each array aligned for its type */
+    m = p->mem;
+    p->blocks = (aw_eth_block_t *) m;
+    m += n * sizeof(aw_eth_block_t);
+    p->receipts = (aw_eth_receipt_t *) m;
+    m += n * sizeof(aw_eth_receipt_t);
+    p->heights = (uint64_t *) m;
+    m += n * sizeof(uint64_t);
+    p->hashes = (aw_hash_t *) m;
+    m += n * sizeof(aw_hash_t);
+    p->acts = (int *) m;
+    p->brcs = p->acts + n;
+    p->rcs = p->brcs + n;
+    p->at = p->rcs + n;
+    p->txlogs = p->at + n;
+
+    p->pg = pg;
+    p->n = n;
+    p->head = head;
+
+    return AW_OK;
+}
+
+
+/*
+ * The block at each row's height (each height once, in one batch), and
+ * what it says of the row: young or ripe if it is the row's block, else
+ * AW_DEP_CHECK (its receipt decides).
+ */
+
+static int
+aw_dep_pass_blocks(aw_dep_pass_t *p)
+{
+    int        row;
+    char       bh[67];
+    size_t     i;
+    uint64_t   b;
+
+    for (row = 0; row < p->n; row++) {
+        b = strtoull(aw_db_get(p->pg, row, "block_number"), NULL, 10);
+
+        /* deposits come mostly in block order */
+        for (i = p->nb; i > 0 && p->heights[i - 1] != b; i--) {
+            /* void */
+        }
+
+        if (i == 0) {
+            p->heights[p->nb++] = b;
+            i = p->nb;
+        }
+
+        p->at[row] = (int) i - 1;
+    }
+
+    if (aw_rpc_get_blocks_at(&aw_worker.rpc, p->heights, p->nb, p->blocks,
+                             p->brcs)
+        != AW_RPC_OK)
+    {
+        aw_log(AW_LOG_DEBUG, "deposits: blocks: %s", aw_worker.rpc.error);
+        return AW_ERROR;
+    }
+
+    for (row = 0; row < p->n; row++) {
+        i = p->at[row];
+
+        if (p->brcs[i] != AW_RPC_OK
+            || strcmp(aw_eth_hex(bh, p->blocks[i].hash.b, 32),
+                      aw_db_get(p->pg, row, "block_hash")) != 0)
+        {
+            p->acts[row] = AW_DEP_CHECK;
+
+        } else if (p->head + 1 < p->heights[i]
+                                 + aw_worker.conf->deposit_confirmations)
+        {
+            p->acts[row] = AW_DEP_YOUNG;
+
+        } else {
+            p->acts[row] = AW_DEP_RIPE;
+        }
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * The rows whose block is not the one at their height now: their
+ * receipts (one batch) say whether they left the chain (orphaned) or
+ * moved (followed); one still in its block but not at that height now
+ * waits for the next pass.
+ */
+
+static int
+aw_dep_pass_check(aw_dep_pass_t *p)
+{
+    int     row, act;
+    size_t  j;
+
+    for (row = 0; row < p->n; row++) {
+        if (p->acts[row] == AW_DEP_CHECK) {
+            aw_eth_parse_bytes(aw_db_get(p->pg, row, "tx_hash"), 32,
+                               p->hashes[p->nr++].b);
+        }
+    }
+
+    if (p->nr == 0) {
+        return AW_OK;
+    }
+
+    if (aw_rpc_get_receipts(&aw_worker.rpc, p->hashes, p->nr, p->receipts,
+                            p->rcs)
+        != AW_RPC_OK)
+    {
+        aw_log(AW_LOG_DEBUG, "deposits: receipts: %s", aw_worker.rpc.error);
+        p->nr = 0;
+        return AW_ERROR;
+    }
+
+    j = 0;
+
+    for (row = 0; row < p->n; row++) {
+        if (p->acts[row] != AW_DEP_CHECK) {
+            continue;
+        }
+
+        act = aw_dep_confirm_row(p->pg, row, p->rcs[j], &p->receipts[j],
+                                 p->head);
+        j++;
+
+        p->acts[row] = act == AW_DEP_RIPE ? AW_DEP_DONE : act;
+    }
+
+    return AW_OK;
 }
 
 
@@ -1940,98 +2104,200 @@ aw_dep_confirm_row(PGresult *pg, int row, int rc, const aw_eth_receipt_t *r,
 
 
 /*
- * The ripe deposits among the n rows of pg (acts[]): the block at each
- * one's height is read once more (the heights in one batch) and must
- * still be the deposit's; the log's index in its transaction is found in
- * its receipt; then they are credited together.
+ * The ripe deposits among the rows (their blocks checked, their index in
+ * their transactions found: aw_dep_block_txlogs), credited together.
  */
 
 static void
-aw_dep_credit_ripe(PGresult *pg, int *acts, const aw_eth_receipt_t *receipts,
-    int n, uint64_t head)
+aw_dep_credit_ripe(aw_dep_pass_t *p)
 {
-    int              row, txlog, *brcs, *rows, *txlogs;
-    size_t           i, nb, k;
-    uint64_t        *heights;
-    aw_eth_block_t  *blocks;
+    int      row, *rows, *txlogs;
+    size_t   k;
 
-    heights = calloc(n, sizeof(uint64_t));
-    blocks = calloc(n, sizeof(aw_eth_block_t));
-    brcs = calloc(n, sizeof(int));
-    rows = calloc(n, sizeof(int));
-    txlogs = calloc(n, sizeof(int));
+    rows = calloc(p->n, sizeof(int));
+    txlogs = calloc(p->n, sizeof(int));
 
-    if (heights == NULL || blocks == NULL || brcs == NULL || rows == NULL
-        || txlogs == NULL)
-    {
-        goto done;
-    }
-
-    /* deposits come mostly in block order: each height once */
-    nb = 0;
-
-    for (row = 0; row < n; row++) {
-        if (acts[row] != AW_DEP_RIPE) {
-            continue;
-        }
-
-        for (i = nb; i > 0 && heights[i - 1] != receipts[row].block_number;
-             i--)
-        { /* void */ }
-
-        if (i == 0) {
-            heights[nb++] = receipts[row].block_number;
-        }
-    }
-
-    if (nb == 0
-        || aw_rpc_get_blocks_at(&aw_worker.rpc, heights, nb, blocks, brcs)
-           != AW_RPC_OK)
-    {
+    if (rows == NULL || txlogs == NULL) {
         goto done;
     }
 
     k = 0;
 
-    for (row = 0; row < n; row++) {
-        if (acts[row] != AW_DEP_RIPE) {
-            continue;
+    for (row = 0; row < p->n; row++) {
+        if (p->acts[row] == AW_DEP_RIPE) {
+            rows[k] = row;
+            txlogs[k++] = p->txlogs[row];
         }
-
-        for (i = 0; heights[i] != receipts[row].block_number; i++) {
-            /* void */
-        }
-
-        if (brcs[i] != AW_RPC_OK
-            || memcmp(blocks[i].hash.b, receipts[row].block_hash.b, 32) != 0)
-        {
-            continue;
-        }
-
-        txlog = aw_dep_log_in_tx(pg, row, &receipts[row]);
-
-        if (txlog < -1) {
-            /* moved with its transaction: found again at its new index */
-            aw_dep_orphan(pg, row, "reorg: the log moved",
-                          "its log is no longer at that index", head);
-            continue;
-        }
-
-        rows[k] = row;
-        txlogs[k++] = txlog;
     }
 
     if (k) {
-        aw_dep_credit_rows(pg, rows, txlogs, k);
+        aw_dep_credit_rows(p->pg, rows, txlogs, k);
     }
 
 done:
 
-    free(heights);
-    free(blocks);
-    free(brcs);
     free(rows);
     free(txlogs);
+}
+
+
+/*
+ * The index in its transaction (txlogs[row], as aw_dep_log_in_tx finds it
+ * in a receipt) of each ripe token deposit: the logs of its block hold
+ * each transaction's logs in a run, in the order of its receipt.  One
+ * eth_getLogs for the blocks of a run of consecutive heights (a dense
+ * range's batch: one call), AW_DEP_LOGS_BLOCKS blocks at most.
+ */
+
+#define AW_DEP_LOGS_BLOCKS  16
+
+static void
+aw_dep_pass_txlogs(aw_dep_pass_t *p)
+{
+    int               rc;
+    size_t            i, j, nlogs;
+    aw_eth_log_t     *logs;
+    aw_eth_filter_t   filter;
+
+    for (i = 0; i < p->nb; i = j) {
+        j = i + 1;
+
+        if (!aw_dep_height_wants(p, i)) {
+            continue;
+        }
+
+        while (j < p->nb && j - i < AW_DEP_LOGS_BLOCKS
+               && p->heights[j] == p->heights[j - 1] + 1
+               && aw_dep_height_wants(p, j))
+        {
+            j++;
+        }
+
+        memset(&filter, 0, sizeof(filter));
+        filter.from_block = p->heights[i];
+        filter.to_block = p->heights[j - 1];
+
+        rc = aw_rpc_get_logs(&aw_worker.rpc, &filter, &logs, &nlogs);
+
+        if (rc != AW_RPC_OK) {
+            aw_log(AW_LOG_DEBUG, "deposits: the logs of blocks %llu..%llu: "
+                   "%s", (unsigned long long) filter.from_block,
+                   (unsigned long long) filter.to_block, aw_worker.rpc.error);
+            logs = NULL;
+            nlogs = 0;
+        }
+
+        for ( /* void */ ; i < j; i++) {
+            aw_dep_block_txlogs(p, i, rc == AW_RPC_OK, logs, nlogs);
+        }
+
+        if (nlogs) {
+            aw_eth_logs_free(logs, nlogs);
+        }
+    }
+}
+
+
+/*
+ * Has the pass's height i ripe token deposits (their index to find)?  Its
+ * ripe native ones are at -1.
+ */
+
+static int
+aw_dep_height_wants(aw_dep_pass_t *p, size_t i)
+{
+    int  row, want;
+
+    want = 0;
+
+    for (row = 0; row < p->n; row++) {
+        if (p->at[row] == (int) i && p->acts[row] == AW_DEP_RIPE) {
+            if (strcmp(aw_db_get(p->pg, row, "log_index"), "-1") == 0) {
+                p->txlogs[row] = -1;
+            } else {
+                want = 1;
+            }
+        }
+    }
+
+    return want;
+}
+
+
+/*
+ * The ripe token deposits at the pass's height i, their block's logs
+ * among logs (ok: they were read).  The block hash checked on each log:
+ * a block that changed since is left for the next pass (AW_DEP_DONE), as
+ * is a deposit whose transaction is not among the logs (a node's fault).
+ */
+
+static void
+aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i, int ok,
+    aw_eth_log_t *logs, size_t nlogs)
+{
+    int               row;
+    size_t            s, e, first, end;
+    aw_hash_t         tx;
+    aw_eth_receipt_t  r;
+
+    for (s = 0; s < nlogs && logs[s].block_number != p->heights[i]; s++) {
+        /* void */
+    }
+
+    for (e = s; e < nlogs && logs[e].block_number == p->heights[i]; e++) {
+        if (logs[e].removed
+            || memcmp(logs[e].block_hash.b, p->blocks[i].hash.b, 32) != 0)
+        {
+            ok = 0;
+        }
+    }
+
+    for (row = 0; row < p->n; row++) {
+        if (p->at[row] != (int) i || p->acts[row] != AW_DEP_RIPE
+            || p->txlogs[row] == -1)
+        {
+            continue;
+        }
+
+        if (!ok) {
+            p->acts[row] = AW_DEP_DONE;
+            continue;
+        }
+
+        aw_eth_parse_bytes(aw_db_get(p->pg, row, "tx_hash"), 32, tx.b);
+
+        for (first = s; first < e
+             && memcmp(logs[first].tx_hash.b, tx.b, 32) != 0; first++)
+        { /* void */ }
+
+        for (end = first; end < e
+             && memcmp(logs[end].tx_hash.b, tx.b, 32) == 0; end++)
+        { /* void */ }
+
+        if (first == e) {
+            aw_log(AW_LOG_WARN, "deposits: %s:%s: its transaction is not "
+                   "in the logs of block %llu: tried again later",
+                   aw_db_get(p->pg, row, "tx_hash"),
+                   aw_db_get(p->pg, row, "log_index"),
+                   (unsigned long long) p->heights[i]);
+            p->acts[row] = AW_DEP_DONE;
+            continue;
+        }
+
+        memset(&r, 0, sizeof(r));
+        r.logs = &logs[first];
+        r.nlogs = end - first;
+
+        p->txlogs[row] = aw_dep_log_in_tx(p->pg, row, &r);
+
+        if (p->txlogs[row] < -1) {
+            /* moved with its transaction: found again at its new index */
+            aw_dep_orphan(p->pg, row, "reorg: the log moved",
+                          "its log is no longer at that index", p->head);
+            p->acts[row] = AW_DEP_DONE;
+        }
+    }
+
 }
 
 

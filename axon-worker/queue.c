@@ -5,7 +5,8 @@
  * one: the jobs whose retry is due (XCLAIM to ourselves), jobs of idle
  * consumers (XAUTOCLAIM, every job_claim_idle / 4), our own pending jobs
  * after a (re)connect (XREADGROUP from 0), then new jobs (XREADGROUP >,
- * blocking at most queue_block).  The jobs of a batch run one after the
+ * blocking at most queue_block, and not past when another source is due:
+ * aw_sources_others_next).  The jobs of a batch run one after the
  * other; each costs one Redis round trip (the script that marks it running
  * goes in one write with the previous job's final script) and one Postgres
  * statement.
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
+#include "sources.h"
 #include "wallet.h"
 #include "worker.h"
 
@@ -549,6 +551,7 @@ aw_queue_read(aw_msec_t now)
     }
 
     wait = aw_min(wait, aw_queue.stats_next - now);
+    wait = aw_min(wait, aw_sources_others_next() - now);
 
     /* something else due: wait 1 ms (BLOCK 0 would wait for ever) */
     wait = aw_max(wait, 1);

@@ -33,6 +33,7 @@ static const aw_source_t  *aw_sources_x402[] = {
 
 static const aw_source_t  **aw_sources = aw_sources_main;
 static aw_msec_t          aw_sources_next[aw_nelems(aw_sources_main)];
+static aw_msec_t          aw_sources_others;
 
 
 int
@@ -63,7 +64,7 @@ aw_sources_init(void)
 aw_msec_t
 aw_sources_run(aw_msec_t now)
 {
-    size_t     i;
+    size_t     i, j;
     aw_msec_t  next;
 
     next = AW_MSEC_NEVER;
@@ -71,6 +72,15 @@ aw_sources_run(aw_msec_t now)
     for (i = 0; aw_sources[i]; i++) {
 
         if (now >= aw_sources_next[i] && !aw_worker_stopping()) {
+            aw_sources_others = AW_MSEC_NEVER;
+
+            for (j = 0; aw_sources[j]; j++) {
+                if (j != i) {
+                    aw_sources_others = aw_min(aw_sources_others,
+                                               aw_sources_next[j]);
+                }
+            }
+
             aw_sources_next[i] = aw_sources[i]->run(now);
             aw_log_ctx(NULL);
         }
@@ -79,6 +89,20 @@ aw_sources_run(aw_msec_t now)
     }
 
     return next;
+}
+
+
+/*
+ * When the sources other than the one running now want to run next: a
+ * source that may wait in a call (the queue's blocking read) waits no
+ * longer than that, so that another one's work (the deposits indexer
+ * range after range) does not wait behind it.
+ */
+
+aw_msec_t
+aw_sources_others_next(void)
+{
+    return aw_sources_others;
 }
 
 

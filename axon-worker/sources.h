@@ -44,6 +44,7 @@ typedef struct {
 
 int aw_sources_init(void);
 aw_msec_t aw_sources_run(aw_msec_t now);
+aw_msec_t aw_sources_others_next(void);
 void aw_sources_reload(void);
 void aw_sources_wake(const aw_source_t *j);
 void aw_sources_fini(void);

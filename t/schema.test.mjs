@@ -205,6 +205,40 @@ test('axon_deposits_credit: each deposit as axon_deposit_credit, one ledger row 
     assert.deepEqual(credit(), first.map(r => r.replace(/ true$/, ' false')));
     assert.equal(balance(C), c0 + 240);
     assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${C}'`), '3');
+    // its row lost and recorded again (a rescan): credited with its own ledger row, nothing posted
+    const posted = sql(`SELECT ledger_id FROM deposits WHERE id = ${ids[0]}`);
+    sql(`DELETE FROM deposits WHERE id = ${ids[0]}`);
+    const again = dep(tx('5'), 0, C, 1000000);
+    assert.equal(sql(`SELECT string_agg(new_state || ' ' || minutes || ' ' || ledger_id || ' ' || balance || ' '
+        || applied, ',') FROM axon_deposits_credit('{${again}}', '{60}', '{6}', '{0}', '{0}')`),
+                 `credited 60 ${posted} ${c0 + 240} false`);
+    assert.equal(sql(`SELECT state || ' ' || credited_minutes || ' ' || ledger_id FROM deposits WHERE id = ${again}`),
+                 `credited 60 ${posted}`);
+    assert.equal(balance(C), c0 + 240);
+    assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${C}'`), '3');
+});
+
+// the indexer's record of a range at once: each log as axon_deposit_seen
+test('axon_deposits_seen: each log as axon_deposit_seen, in the order given, a final row unchanged', () => {
+    const E = '0x' + 'e'.repeat(40);
+    const tx = n => '0x' + ('e' + n).repeat(32), bh = n => '0x' + n.repeat(64);
+    sql(`INSERT INTO deposits (chain_id, tx_hash, log_index, block_number, block_hash, payer, asset, amount, state)
+         VALUES (1337, '${tx('1')}', 3, 9, '${bh('9')}', '${E}', '${B}', 5, 'credited'),
+                (1337, '${tx('2')}', 0, 9, '${bh('9')}', '${E}', '${B}', 6, 'orphaned')`);
+    const seen = (txs, lis, blk, hash) => sql(`SELECT string_agg(tx_hash || ':' || log_index || ' ' || state
+        || ' ' || block_number, ',' ORDER BY o) FROM (SELECT s.*, row_number() OVER () AS o
+        FROM axon_deposits_seen(1337, '{${txs}}', '{${lis}}', '{${lis.map(() => blk)}}',
+        '{${lis.map(() => hash)}}', '{${lis.map(() => E)}}', '{${lis.map(() => B)}}',
+        '{${lis.map(() => 'T')}}', '{${lis.map(() => 7)}}') s) x`).split(',');
+    // new, credited (unchanged), orphaned (confirming again in its new block), a key twice
+    assert.deepEqual(seen([tx('3'), tx('1'), tx('2'), tx('3')], [1, 3, 0, 1], 12, bh('c')), [
+        `${tx('3')}:1 confirming 12`, `${tx('1')}:3 credited 9`, `${tx('2')}:0 confirming 12`,
+        `${tx('3')}:1 confirming 12`]);
+    assert.equal(sql(`SELECT count(*) FROM deposits WHERE tx_hash = '${tx('3')}'`), '1');
+    // one as the verify path records it: the same function for one
+    assert.equal(sql(`SELECT state || ' ' || block_number FROM axon_deposit_seen(1337, '${tx('3')}', 1, 13,
+        '${bh('d')}', '${E}', '${B}', 'T', 7)`), 'confirming 13');
+    assert.equal(sql(`SELECT amount FROM deposits WHERE tx_hash = '${tx('1')}'`), '5');
 });
 
 test('the worker refuses a schema older than itself, naming the migration', async () => {

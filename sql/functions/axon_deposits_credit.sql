@@ -7,8 +7,12 @@
 -- INSERT into credit_ledger, in id order, with the balance after each row
 -- (computed here, as the billing tick does: credit_ledger_apply would move
 -- a balance row once per ledger row; credit_ledger_chain checks them); any
--- other goes through axon_deposit_credit() after them.  An x402 claim
--- made meanwhile: 23505, all of this undone, as for one.
+-- other goes through axon_deposit_credit() after them, but for one
+-- recorded again after its ledger row was posted (a rescan, a deposits row
+-- lost): its own key's row, of its wallet and amount, and its chain event
+-- unclaimed or claimed by that row, is credited with the others too, as
+-- axon_deposit_credit() would (nothing posted, applied false).  An x402
+-- claim made meanwhile: 23505, all of this undone, as for one.
 CREATE OR REPLACE FUNCTION axon_deposits_credit(
     p_ids bigint[], p_price bigint[], p_decimals int[], p_discount int[],
     p_log int[])
@@ -17,6 +21,7 @@ RETURNS TABLE (id bigint, new_state text, minutes bigint, ledger_id bigint,
 LANGUAGE plpgsql AS $$
 DECLARE
     f  bigint[];
+    g  bigint[];
     c  record;
 BEGIN
     -- locked in id order, as one credit after another would
@@ -42,6 +47,28 @@ BEGIN
                           AND e.tx_hash = x.tx_hash AND e.log_index = x.log)
        AND NOT EXISTS (SELECT 1 FROM credit_ledger l
                         WHERE l.idempotency_key = x.k);
+
+    -- posted already, under its own key: its ledger row found again
+    SELECT coalesce(array_agg(x.id), '{}') INTO g
+      FROM (SELECT u.id, u.log, d.chain_id, d.tx_hash, d.state, d.payer,
+                   'deposit:' || d.chain_id || ':' || d.tx_hash || ':'
+                       || d.log_index AS k,
+                   floor(d.amount * u.price * 100
+                         / (power(10::numeric, u.dec) * (100 - u.disc))) AS m,
+                   count(*) OVER (PARTITION BY d.chain_id, d.tx_hash, u.log)
+                       AS claims,
+                   count(*) OVER (PARTITION BY u.id) AS times
+              FROM unnest(p_ids, p_price, p_decimals, p_discount, p_log)
+                   AS u(id, price, dec, disc, log)
+              JOIN deposits d ON d.id = u.id) x
+      JOIN credit_ledger l ON l.idempotency_key = x.k
+     WHERE x.state = 'confirming' AND x.claims = 1 AND x.times = 1
+       AND x.m >= 1 AND x.m <= 1000000000000
+       AND l.wallet = x.payer AND l.kind = 'deposit' AND l.delta_minutes = x.m
+       AND NOT EXISTS (SELECT 1 FROM chain_credits e
+                        WHERE e.chain_id = x.chain_id
+                          AND e.tx_hash = x.tx_hash AND e.log_index = x.log
+                          AND e.credited_as <> x.k);
 
     -- the wallets' balances locked (created if missing, 0), in order
     INSERT INTO wallets (address)
@@ -103,9 +130,41 @@ BEGIN
     SELECT x.id, 'credited'::text, x.m, l.id, l.balance_after, true
       FROM x JOIN l ON l.idempotency_key = x.k;
 
+    RETURN QUERY
+    WITH x AS (
+        SELECT u.id, u.disc, u.log, d.chain_id, d.tx_hash, d.payer,
+               'deposit:' || d.chain_id || ':' || d.tx_hash || ':'
+                   || d.log_index AS k,
+               floor(d.amount * u.price * 100
+                     / (power(10::numeric, u.dec) * (100 - u.disc)))::bigint
+                   AS m
+          FROM unnest(p_ids, p_price, p_decimals, p_discount, p_log)
+               AS u(id, price, dec, disc, log)
+          JOIN deposits d ON d.id = u.id
+         WHERE u.id = ANY (g)
+    ), e AS (
+        INSERT INTO chain_credits (chain_id, tx_hash, log_index, ledger_id,
+                                   credited_as)
+            SELECT x.chain_id, x.tx_hash, x.log, l.id, x.k
+              FROM x JOIN credit_ledger l ON l.idempotency_key = x.k
+             WHERE NOT EXISTS (SELECT 1 FROM chain_credits o
+                                WHERE o.chain_id = x.chain_id
+                                  AND o.tx_hash = x.tx_hash
+                                  AND o.log_index = x.log)
+    ), s AS (
+        UPDATE deposits d
+           SET state = 'credited', credited_minutes = x.m,
+               discount_pct = x.disc, ledger_id = l.id, updated_at = now()
+          FROM x JOIN credit_ledger l ON l.idempotency_key = x.k
+         WHERE d.id = x.id
+    )
+    SELECT x.id, 'credited'::text, x.m, l.id, b.balance, false
+      FROM x JOIN credit_ledger l ON l.idempotency_key = x.k
+      JOIN wallet_balances b ON b.wallet = x.payer;
+
     FOR c IN SELECT u.* FROM unnest(p_ids, p_price, p_decimals, p_discount,
                                     p_log) AS u(id, price, dec, disc, log)
-              WHERE u.id <> ALL (f) ORDER BY u.id
+              WHERE u.id <> ALL (f) AND u.id <> ALL (g) ORDER BY u.id
     LOOP
         RETURN QUERY SELECT c.id, r.new_state, r.minutes, r.ledger_id,
                             r.balance, r.applied
