@@ -10,7 +10,9 @@
 // `small`, the plain location with nginx's default buffers; `chp`,
 // JupyterHub's configurable-http-proxy).  All proxy to the server this
 // script starts on UPSTREAM_PORT.  Per round and target: throughput (the
-// server pushes 64 MiB in 64 KiB messages, timed at the client) and
+// server pushes 256 MiB in 64 KiB messages, timed at the client: long
+// enough, a quarter second or more, that a scheduling hiccup of the
+// shared machine is a small part of it) and
 // latency (2,000 one-at-a-time echoes of 64 bytes, p50/p99), after one
 // untimed stream on each; the order of the targets turns from round to
 // round.
@@ -21,7 +23,7 @@ const [gated, plain, port, rounds, ...more] = process.argv.slice(2);
 const targets = [['gated', gated], ['plain', plain],
     ...more.map((m) => [m.slice(0, m.indexOf('=')), m.slice(m.indexOf('=') + 1)])];
 const CHUNK = 64 * 1024;
-const TOTAL = 64 * 1024 * 1024;
+const TOTAL = 256 * 1024 * 1024;
 const ECHOES = 2000;
 
 const chunk = Buffer.alloc(CHUNK, 7);
@@ -34,8 +36,12 @@ wss.on('connection', (ws) => {
             const pump = () => {
                 while (sent < TOTAL) {
                     sent += CHUNK;
-                    if (!ws.send(chunk, { binary: true }) && ws.bufferedAmount > 4 * CHUNK) {
-                        return setTimeout(pump, 0);
+                    ws.send(chunk, { binary: true });
+                    // back-pressure: wait for the socket to drain (a
+                    // timer would idle 1 ms each time, the same for
+                    // every target, flattening their differences)
+                    if (ws.bufferedAmount > 4 * CHUNK) {
+                        return ws._socket.once('drain', pump);
                     }
                 }
                 ws.send('end');

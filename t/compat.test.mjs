@@ -378,10 +378,9 @@ function agentV1(i, sent) {
 }
 
 test('x402 the original\'s way: access 402s, the version 1 client pays it and settle, credited once, no session', async () => {
-    const sql = q => { const r = s.psql(q); assert.ok(r.ok, r.err); return r.out; };
     const sent = [];
     const a = agentV1(0, sent);
-    const ledger = () => sql(`SELECT coalesce(string_agg(delta_minutes::text, ','), '') FROM credit_ledger
+    const ledger = () => s.sql(`SELECT coalesce(string_agg(delta_minutes::text, ','), '') FROM credit_ledger
                               WHERE wallet = '${a.addr}' AND kind = 'deposit'`);
 
     // unfunded: 402 with version 1's requirement of the minutes asked for
@@ -416,7 +415,7 @@ test('x402 the original\'s way: access 402s, the version 1 client pays it and se
     assert.equal(settle.success, true);
     assert.equal(settle.transaction, r.settlement_tx_hash);
     assert.equal(ledger(), '30');
-    assert.equal(sql(`SELECT count(*) FROM sessions WHERE wallet = '${a.addr}'`), '0', 'no session');
+    assert.equal(s.sql(`SELECT count(*) FROM sessions WHERE wallet = '${a.addr}'`), '0', 'no session');
 
     // funded, with the token the payment gave: 200 without paying
     const f = await call(`/api/x402/access?wallet_address=${a.addr}&minutes=30`,
@@ -435,7 +434,7 @@ test('x402 the original\'s way: access 402s, the version 1 client pays it and se
     assert.equal(viaSession.status, 402, JSON.stringify(viaSession.body));
     assert.equal(viaSession.body.error, 'invalid_exact_evm_nonce_already_used');
     assert.equal(ledger(), '30');
-    assert.equal(sql(`SELECT count(*) FROM x402_payments WHERE payer = '${a.addr}'`), '1');
+    assert.equal(s.sql(`SELECT count(*) FROM x402_payments WHERE payer = '${a.addr}'`), '1');
 
     // settle: unpaid 402, then the client pays it
     const b = agentV1(1, []);
@@ -473,7 +472,7 @@ test('x402 the original\'s way: access 402s, the version 1 client pays it and se
 });
 
 test('telemetry: the totals of every wallet in the original\'s sections, from Postgres through the worker', async () => {
-    const sql = q => { const r = s.psql(q); assert.ok(r.ok, r.err); return Number(r.out); };
+    const sql = q => Number(s.sql(q));
     const total = sql('SELECT count(*) FROM sessions');
     assert.ok(total >= 2, 'the tests before made sessions');
     // the worker publishes each reconcile_interval (2s here)

@@ -41,12 +41,6 @@ async function drained(what) {
     }
 }
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 // N grants over the wallets, refs PREFIX-i: their ids and the expected sums
 function enqueue(prefix) {
     const lines = [];
@@ -67,7 +61,7 @@ function enqueue(prefix) {
 
 function balances() {
     const m = new Map();
-    for (const row of sql('SELECT wallet, balance_minutes FROM wallet_balance_v').split('\n')) {
+    for (const row of s.sql('SELECT wallet, balance_minutes FROM wallet_balance_v').split('\n')) {
         const [w, b] = row.split('|');
         m.set(w, Number(b));
     }
@@ -75,7 +69,7 @@ function balances() {
 }
 
 function checkAll(prefix, { ids, total, per }, before) {
-    assert.equal(sql(`SELECT count(*) || ' ' || count(DISTINCT reference) || ' ' || sum(delta_minutes)
+    assert.equal(s.sql(`SELECT count(*) || ' ' || count(DISTINCT reference) || ' ' || sum(delta_minutes)
                       FROM credit_ledger WHERE reference LIKE '${prefix}-%'`),
                  `${N} ${N} ${total}`, 'each grant once in the ledger, the sum of the grants');
     const after = balances();

@@ -63,12 +63,6 @@ after(async () => {
     }
 });
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 // a WebSocket upgrade to the gate, as a browser sends it: the status only
 function upgrade(path, headers = {}) {
     return new Promise((ok, fail) => {
@@ -283,14 +277,14 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
         const said = Number(/(\d+) minutes billed/.exec(await page.textContent('#status'))[1]);
 
         // the ledger: one row per minute begun, 1 GPU x price 1, once each
-        const [started, stopped, billed] = sql(`SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes FROM sessions WHERE id = ${id}`).split('|').map(Number);
+        const [started, stopped, billed] = s.sql(`SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes FROM sessions WHERE id = ${id}`).split('|').map(Number);
         const minutes = Math.floor((stopped - started) / MINUTE) + 1;
         assert.ok(minutes >= 2, `minutes ${minutes}`);
         assert.equal(billed, minutes);
         assert.equal(said, minutes, 'the page says what the ledger billed');
-        assert.equal(sql(`SELECT count(*) || ':' || sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${id}'`),
+        assert.equal(s.sql(`SELECT count(*) || ':' || sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${id}'`),
                      `${minutes}:${-minutes}`);
-        assert.equal(sql(`SELECT balance FROM wallet_balances WHERE wallet = '${addr}'`), String(100 - minutes));
+        assert.equal(s.sql(`SELECT balance FROM wallet_balances WHERE wallet = '${addr}'`), String(100 - minutes));
         await page.waitForSelector(`#balance:text("${100 - minutes}")`);
 
         // the container is gone, and the gate sends the page back

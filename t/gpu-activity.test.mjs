@@ -43,21 +43,8 @@ before(async () => {
 });
 after(() => s.stop());
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
-const api = (path, token, method = 'GET', body) => s.json(path, {
-    method,
-    headers: { authorization: `Bearer ${token}`,
-               ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-});
-
 const until = (u, want, ms = 90000) => waitFor(async () => {
-    const st = (await api('/api/session', u.token)).body;
+    const st = (await s.api('/api/session', u.token)).body;
     return st.status === want ? st : null;
 }, `session ${want}`, ms);
 
@@ -75,7 +62,7 @@ test('busy GPUs keep an unwatched desktop past the idle timeout; idle ones end i
     await waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'balance') === '100', 'the grant');
 
     const u = { token };
-    const r = await api('/api/session', token, 'POST', { profile: 'small' });
+    const r = await s.api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     const id = r.body.session_id;
     const name = `${prefix}${id}`;
@@ -87,7 +74,7 @@ test('busy GPUs keep an unwatched desktop past the idle timeout; idle ones end i
     // the test image's /etc/axon-session has the environment's AXON_GPUS
     const env = podman('exec', name, 'cat', '/etc/axon-session').out;
     assert.match(env, new RegExp(`^gpus=(${UUIDS.join('|')})$`, 'm'), env);
-    const slot = sql(`SELECT gpu_index FROM gpu_assignments WHERE session_id = ${id}`);
+    const slot = s.sql(`SELECT gpu_index FROM gpu_assignments WHERE session_id = ${id}`);
     assert.ok(env.includes(`gpus=${UUIDS[Number(slot)]}`), `slot ${slot}: ${env}`);
 
     // past the idle timeout with no heartbeat, and read busy meanwhile,
@@ -95,7 +82,7 @@ test('busy GPUs keep an unwatched desktop past the idle timeout; idle ones end i
     const first = readings(id);
     await waitFor(() => Date.now() - started > IDLE + 2000 && readings(id) >= first + 2,
                   'busy readings past the idle timeout', 30000);
-    const st = (await api('/api/session', token)).body;
+    const st = (await s.api('/api/session', token)).body;
     assert.equal(st.status, 'running', JSON.stringify(st));
     assert.equal(st.session_id ?? running.session_id, running.session_id);
     const at = Number(s.redis('--raw', 'HGET', `axon:session:${id}`, 'gpu'));

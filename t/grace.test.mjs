@@ -36,19 +36,6 @@ const s = new Stack({
 before(() => s.start());
 after(() => s.stop());
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
-const api = (path, token, method = 'GET', body) => s.json(path, {
-    method,
-    headers: { authorization: `Bearer ${token}`,
-               ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-});
-
 // credit.grant (or credit.revoke) by an admin, until its ledger row is in;
 // u.granted: the wallet's net credit minutes
 let refs = 0;
@@ -56,12 +43,12 @@ async function grant(u, minutes, kind = 'grant') {
     const ref = `g-${process.pid}-${++refs}`;
     s.redis('XADD', 'axon:jobs', '*', 'kind', `credit.${kind}`, 'wallet', u.addr,
             'minutes', String(minutes), 'ref', ref, ...(kind === 'revoke' ? ['reason', 'a test'] : []));
-    await waitFor(() => sql(`SELECT count(*) FROM credit_ledger WHERE idempotency_key = '${kind}:${ref}'`) === '1',
+    await waitFor(() => s.sql(`SELECT count(*) FROM credit_ledger WHERE idempotency_key = '${kind}:${ref}'`) === '1',
                   `the ${kind}`);
     u.granted += kind === 'revoke' ? -minutes : minutes;
 }
 
-const balance = u => Number(sql(`SELECT coalesce((SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'), 0)`));
+const balance = u => Number(s.sql(`SELECT coalesce((SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'), 0)`));
 
 async function user() {
     const w = Wallet.createRandom();
@@ -69,8 +56,8 @@ async function user() {
     return { w, token, addr: w.address.toLowerCase(), granted: 0 };
 }
 
-const claim = (u, profile = 'small') => api('/api/session', u.token, 'POST', { profile });
-const status = async u => (await api('/api/session', u.token)).body;
+const claim = (u, profile = 'small') => s.api('/api/session', u.token, 'POST', { profile });
+const status = async u => (await s.api('/api/session', u.token)).body;
 const until = (u, want, ms = 40000) => waitFor(async () => {
     const st = await status(u);
     return st.status === want ? st : null;
@@ -85,7 +72,7 @@ async function claimed(u, profile) {
 // the wallet's sessions: the GPU-minutes each ran (begun between started_at
 // and stop_at) and the ones billed
 function usage(u) {
-    const rows = sql(`SELECT s.id, s.gpu_count, s.billed_minutes,
+    const rows = s.sql(`SELECT s.id, s.gpu_count, s.billed_minutes,
                              ceil(extract(epoch FROM s.stop_at - s.started_at) * 1000 / ${MINUTE})::bigint,
                              coalesce((SELECT -sum(l.delta_minutes) FROM credit_ledger l
                                         WHERE l.reference = 'session:' || s.id AND l.kind = 'usage'), 0)
@@ -109,7 +96,7 @@ function assertPaid(u) {
     }
     assert.ok(ran <= u.granted, `${ran} GPU-minutes run for ${u.granted} granted`);
     assert.equal(balance(u), u.granted - debited, 'balance = grants - the session debits');
-    const keys = sql(`SELECT count(*) - count(DISTINCT idempotency_key) FROM credit_ledger WHERE wallet = '${u.addr}'`);
+    const keys = s.sql(`SELECT count(*) - count(DISTINCT idempotency_key) FROM credit_ledger WHERE wallet = '${u.addr}'`);
     assert.equal(keys, '0');
     return { ran, debited, sessions: all.length };
 }
@@ -132,7 +119,7 @@ test('a claim must hold the first minute and the grace: 402 names what is needed
     assert.equal(d.status, 402);
     assert.equal(d.body.error.needed_minutes, 2 * (1 + GRACE));
 
-    const p = await api('/api/profiles', u.token);
+    const p = await s.api('/api/profiles', u.token);
     assert.equal(p.body.grace_minutes, GRACE);
     assert.equal(balance(u), GRACE, 'nothing billed');
 });
@@ -167,7 +154,7 @@ test('claim, zero, grace, claim again, release, repeat: N credit minutes buy at 
     await grant(u, 1);
     id = await claimed(u);
     await until(u, 'running');
-    assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+    assert.equal((await s.api('/api/release', u.token, 'POST')).status, 202);
     end = await until(u, 'ended');
     assert.equal(end.session_id, id);
     assertPaid(u);

@@ -54,12 +54,6 @@ const exists = u => podman('volume', 'exists', home(u)).ok;
 // a command in the session's container, as the images' user (uid 1000)
 const exec = (u, cmd) => podman('exec', '--user', '1000', `${prefix}${u.id}`, 'sh', '-c', cmd);
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 const api = (path, u, method = 'GET', body) => s.json(path, {
     method,
     headers: { authorization: `Bearer ${u.token}`,
@@ -88,7 +82,7 @@ async function claim(u, body = { profile: 'small' }) {
 
 async function release(u) {
     assert.equal((await api('/api/release', u, 'POST')).status, 202);
-    await waitFor(() => sql(`SELECT state FROM sessions WHERE id = ${u.id}`) === 'ended'
+    await waitFor(() => s.sql(`SELECT state FROM sessions WHERE id = ${u.id}`) === 'ended'
                         && !podman('container', 'exists', `${prefix}${u.id}`).ok,
                   `session ${u.id} ended, its container gone`);
 }
@@ -129,7 +123,7 @@ test('a wallet finds its files in its next session; another wallet has its own h
     assert.equal((await api('/api/me', a)).body.home_kept_until, undefined);
 
     await release(a);
-    const ended = Number(sql(`SELECT ceil(extract(epoch FROM ended_at)) FROM sessions WHERE id = ${a.id}`));
+    const ended = Number(s.sql(`SELECT ceil(extract(epoch FROM ended_at)) FROM sessions WHERE id = ${a.id}`));
     await waitFor(() => homeUntil(a) !== '', 'home_until published');
     assert.equal(Number(homeUntil(a)), ended + KEEP);
     const me = await api('/api/me', a);
@@ -160,9 +154,9 @@ test('home.delete: refused while the wallet has a live session, then removes its
     await waitFor(() => !exists(a), 'the volume removed');
     await waitFor(() => homeUntil(a) === '', 'home_until removed');
     assert.equal((await api('/api/me', a)).body.home_kept_until, undefined);
-    await waitFor(() => sql(`SELECT count(*) FROM audit_log WHERE action = 'home.delete' AND subject = 'wallet:${a.addr}'`) === '1',
+    await waitFor(() => s.sql(`SELECT count(*) FROM audit_log WHERE action = 'home.delete' AND subject = 'wallet:${a.addr}'`) === '1',
                   'the audit row');
-    assert.match(sql(`SELECT detail->>'reason' || ' ' || (detail->>'volume') FROM audit_log WHERE action = 'home.delete' AND subject = 'wallet:${a.addr}'`),
+    assert.match(s.sql(`SELECT detail->>'reason' || ' ' || (detail->>'volume') FROM audit_log WHERE action = 'home.delete' AND subject = 'wallet:${a.addr}'`),
                  new RegExp(`^the user asked ${home(a)}$`));
     assert.match(s.log('worker.log'), new RegExp(`home: removed ${home(a)}, the home of ${a.addr} \\(home.delete: the user asked\\)`));
 
@@ -183,7 +177,7 @@ test('the sweep removes a home past home_keep, never the home of a wallet with a
     await release(c);
     assert.ok(exists(c));
     await waitFor(() => !exists(c), `${home(c)} swept after ${KEEP}s`, 90000);
-    const since = Date.now() / 1000 - Number(sql(`SELECT extract(epoch FROM ended_at) FROM sessions WHERE id = ${c.id}`));
+    const since = Date.now() / 1000 - Number(s.sql(`SELECT extract(epoch FROM ended_at) FROM sessions WHERE id = ${c.id}`));
     assert.ok(since >= KEEP, `removed ${since}s after the end, not before ${KEEP}s`);
     assert.match(s.log('worker.log'), new RegExp(`notice.*home: removed ${home(c)}, the home of ${c.addr}: its last session ended at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, more than home_keep \\(10s\\) ago`));
     await waitFor(() => homeUntil(c) === '', 'home_until removed with it');

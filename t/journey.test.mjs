@@ -62,12 +62,6 @@ let shot = 0;
 const snap = (page, what) => page.screenshot({ path: artifact(`journey-${String(++shot).padStart(2, '0')}-${what}.png`),
                                                fullPage: true });
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 // Distinct colours among a grid of the noVNC canvas's pixels
 async function canvasColours(frame) {
     return frame.evaluate(() => {
@@ -157,7 +151,7 @@ test('buy minutes with the wallet, use a desktop twice, the home is kept, the us
                                    { timeout: 60000 });
         await page.waitForSelector(`#balance:text("${quoted}")`);
         assert.equal(wallet.sent.length, 1);
-        assert.equal(sql(`SELECT sum(delta_minutes) FROM credit_ledger WHERE wallet = '${addr}' AND kind = 'deposit'`),
+        assert.equal(s.sql(`SELECT sum(delta_minutes) FROM credit_ledger WHERE wallet = '${addr}' AND kind = 'deposit'`),
                      String(quoted));
         assert.match(await page.textContent('#deposits tbody'), /2 USDC.*credited, 10 % discount.*133/s);
         await snap(page, 'credited');
@@ -186,15 +180,15 @@ test('buy minutes with the wallet, use a desktop twice, the home is kept, the us
         await waitFor(async () => (await page.locator('#usage tbody tr').count()) === 2, 'two sessions listed');
         const rows = await page.locator('#usage tbody tr').allTextContents();
         for (const [i, id] of [second, first].entries()) {
-            const billed = Number(sql(`SELECT billed_minutes FROM sessions WHERE id = ${id}`));
+            const billed = Number(s.sql(`SELECT billed_minutes FROM sessions WHERE id = ${id}`));
             assert.ok(billed >= 1);
             const cells = await page.locator('#usage tbody tr').nth(i).locator('td').allTextContents();
             assert.equal(cells[0], `#${id}`, rows.join(' | '));
             assert.equal(cells[4], String(billed), rows.join(' | '));
-            assert.equal(sql(`SELECT -sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${id}'`),
+            assert.equal(s.sql(`SELECT -sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${id}'`),
                          String(billed));
         }
-        const spent = Number(sql(`SELECT sum(billed_minutes) FROM sessions WHERE id IN (${first}, ${second})`));
+        const spent = Number(s.sql(`SELECT sum(billed_minutes) FROM sessions WHERE id IN (${first}, ${second})`));
         await page.waitForSelector(`#balance:text("${quoted - spent}")`);
         await snap(page, 'usage');
     } finally {
@@ -203,7 +197,7 @@ test('buy minutes with the wallet, use a desktop twice, the home is kept, the us
 });
 
 test('a declined payment, a wallet that will not switch chains, too little balance: each said, nothing changes', { skip }, async () => {
-    const money = () => sql('SELECT count(*) FROM deposits') + '|' + sql("SELECT count(*) FROM credit_ledger WHERE kind = 'deposit'");
+    const money = () => s.sql('SELECT count(*) FROM deposits') + '|' + s.sql("SELECT count(*) FROM credit_ledger WHERE kind = 'deposit'");
     const before = money();
 
     // declined in the wallet

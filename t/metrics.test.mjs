@@ -102,19 +102,7 @@ function value(text, series) {
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 const auth = token => ({ authorization: `Bearer ${token}` });
-const api = (path, token, method = 'GET', body) => s.json(path, {
-    method,
-    headers: { ...(token ? auth(token) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-});
-
 let refs = 0;
 function grant(addr, minutes) {
     s.redis('XADD', 'axon:jobs', '*', 'kind', 'credit.grant', 'wallet', addr,
@@ -171,17 +159,17 @@ test('known activity: sign-ins, jobs, sessions, an upgrade', async () => {
     // M grants, one job each, and one job of a kind nobody knows
     for (let i = 0; i < M; i++) grant(users[i % users.length].addr, GRANT);
     s.redis('XADD', 'axon:jobs', '*', 'kind', 'no.such.kind');
-    await waitFor(() => Number(sql('SELECT count(*) FROM credit_ledger WHERE kind = \'grant\'')) === M, 'the grants');
+    await waitFor(() => Number(s.sql('SELECT count(*) FROM credit_ledger WHERE kind = \'grant\'')) === M, 'the grants');
 
     // K sessions at once; the GPUs they use, seen by a scrape while they run
     const runners = users.slice(0, K);
     for (const u of runners) {
-        const r = await api('/api/session', u.token, 'POST', { profile: 'small' });
+        const r = await s.api('/api/session', u.token, 'POST', { profile: 'small' });
         assert.equal(r.status, 202, JSON.stringify(r.body));
         u.id = r.body.session_id;
     }
     for (const u of runners) {
-        await waitFor(async () => (await api('/api/session', u.token)).body.status === 'running',
+        await waitFor(async () => (await s.api('/api/session', u.token)).body.status === 'running',
             `session ${u.id} running`, 90000);
     }
     const running = await workerMetrics();
@@ -202,15 +190,15 @@ test('known activity: sign-ins, jobs, sessions, an upgrade', async () => {
     assert.equal(pay.body.error.code, 'invalid_payment_header');
 
     for (const u of runners) {
-        assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+        assert.equal((await s.api('/api/release', u.token, 'POST')).status, 202);
     }
     for (const u of runners) {
-        await waitFor(async () => (await api('/api/session', u.token)).body.status === 'ended',
+        await waitFor(async () => (await s.api('/api/session', u.token)).body.status === 'ended',
             `session ${u.id} ended`, 90000);
     }
-    await waitFor(() => sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL') === '0', 'GPUs free');
+    await waitFor(() => s.sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL') === '0', 'GPUs free');
 
-    debited = Number(sql('SELECT coalesce(-sum(delta_minutes), 0) FROM credit_ledger WHERE delta_minutes < 0'));
+    debited = Number(s.sql('SELECT coalesce(-sum(delta_minutes), 0) FROM credit_ledger WHERE delta_minutes < 0'));
     assert.ok(debited >= K, `debited ${debited}`);
 
     // the worker has run every job the activity queued
@@ -368,7 +356,7 @@ scrape_configs:
 
     // the chain's head as the indexer saw it; its cursor from Postgres
     const head = await s.blockNumber();
-    const cursor = Number(sql('SELECT block FROM deposit_cursor'));
+    const cursor = Number(s.sql('SELECT block FROM deposit_cursor'));
     assert.equal(await one('axon_worker_chain_head_block'), head);
     assert.equal(await one('axon_worker_indexer_lag_blocks'), head - cursor);
 

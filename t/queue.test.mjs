@@ -61,16 +61,10 @@ async function finished(id, want = 'done') {
     return h;
 }
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 const wallet = () => Wallet.createRandom().address;          // EIP-55
 const redisBalance = w => raw('HGET', `axon:wallet:${w.toLowerCase()}`, 'balance');
 const pgBalance = w =>
-    sql(`SELECT coalesce((SELECT balance_minutes FROM wallet_balance_v WHERE wallet = '${w.toLowerCase()}'), 0)`);
+    s.sql(`SELECT coalesce((SELECT balance_minutes FROM wallet_balance_v WHERE wallet = '${w.toLowerCase()}'), 0)`);
 
 function deadEntry(jobId) {
     const flat = raw('XRANGE', 'axon:jobs:dead', '-', '+').split('\n');
@@ -99,12 +93,12 @@ test("grant with the docs' redis-cli line: credited, visible where the gate read
     assert.equal(h.attempts, '1');
     assert.equal(redisBalance(addr), '120');
     assert.equal(pgBalance(addr), '120');
-    const ledgerId = sql(`SELECT max(id) FROM credit_ledger WHERE wallet = '${addr.toLowerCase()}'`);
+    const ledgerId = s.sql(`SELECT max(id) FROM credit_ledger WHERE wallet = '${addr.toLowerCase()}'`);
     assert.equal(raw('HGET', `axon:wallet:${addr.toLowerCase()}`, 'ledger_id'), ledgerId);
-    assert.equal(sql(`SELECT kind || ' ' || delta_minutes || ' ' || idempotency_key || ' ' || actor
+    assert.equal(s.sql(`SELECT kind || ' ' || delta_minutes || ' ' || idempotency_key || ' ' || actor
                       FROM ledger_history_v WHERE wallet = '${addr.toLowerCase()}'`),
                  'grant 120 grant:grant-42 admin');
-    assert.equal(sql(`SELECT actor || ' ' || action || ' ' || (detail->>'via') FROM audit_log WHERE job_id = '${id}'`),
+    assert.equal(s.sql(`SELECT actor || ' ' || action || ' ' || (detail->>'via') FROM audit_log WHERE job_id = '${id}'`),
                  'admin credit.grant redis');
     // done: acknowledged and removed from the stream
     assert.equal(raw('XRANGE', 'axon:jobs', id, id), '');
@@ -135,7 +129,7 @@ test('the same grant twice is credited once', async () => {
     assert.match(hb.result, /was applied already: nothing changed/);
     assert.equal(pgBalance(w), '30');
     assert.equal(redisBalance(w), '30');
-    assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE reference = 'twice-${w}'`), '1');
+    assert.equal(s.sql(`SELECT count(*) FROM credit_ledger WHERE reference = 'twice-${w}'`), '1');
 });
 
 test('the same ref with another amount is refused', async () => {
@@ -183,7 +177,7 @@ test('malformed jobs fail at once with a clear reason, into the dead-letter stre
         assert.equal(h.dead_id, d.entry);
     }
     assert.equal(pgBalance(W), '0');
-    assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE reference ~ '^m[0-9]+$'`), '0');
+    assert.equal(s.sql(`SELECT count(*) FROM credit_ledger WHERE reference ~ '^m[0-9]+$'`), '0');
     assert.equal(s.pid('worker'), pid, 'the same worker');
     assert.equal(raw('XLEN', 'axon:jobs'), '0');
 });
@@ -193,7 +187,7 @@ test('malformed jobs fail at once with a clear reason, into the dead-letter stre
 // a sequence (not rolled back with the transaction) is under 2; always-*
 // fails while the switch is on.
 test('fault trigger installed', () => {
-    sql(`CREATE SEQUENCE test_flaky;
+    s.sql(`CREATE SEQUENCE test_flaky;
          CREATE TABLE test_fault_switch (always boolean NOT NULL);
          INSERT INTO test_fault_switch VALUES (true);
          CREATE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -236,7 +230,7 @@ test('a job that keeps failing is dead-lettered after job_max_attempts, and can 
     assert.equal(pgBalance(w), '0');
 
     // the fault is repaired; the admin replays it with the docs' line
-    sql('UPDATE test_fault_switch SET always = false');
+    s.sql('UPDATE test_fault_switch SET always = false');
     const line = docLine(/^redis-cli XADD axon:jobs '\*' kind job\.replay id \S+$/)
         .replace(/ id \S+$/, ` id ${d.entry}`);
     const rid = sh(line);
@@ -247,7 +241,7 @@ test('a job that keeps failing is dead-lettered after job_max_attempts, and can 
     assert.equal(pgBalance(w), '9');
     assert.equal(redisBalance(w), '9');
     assert.equal(deadEntry(id), null, 'no longer dead');
-    assert.equal(sql(`SELECT action || ' ' || subject || ' ' || (detail->>'replayed_as') FROM audit_log WHERE job_id = '${rid}'`),
+    assert.equal(s.sql(`SELECT action || ' ' || subject || ' ' || (detail->>'replayed_as') FROM audit_log WHERE job_id = '${rid}'`),
                  `job.replay ${id} ${orig.replayed_as}`);
 
     // once only
@@ -275,10 +269,10 @@ test('an adjustment that would take a balance below zero is refused; within it, 
     await finished(sh(rline));
     assert.equal(redisBalance(w), '0');
     assert.equal(pgBalance(w), '0');
-    assert.equal(sql(`SELECT string_agg(kind || ':' || delta_minutes || ':' || balance_after, ' ' ORDER BY id)
+    assert.equal(s.sql(`SELECT string_agg(kind || ':' || delta_minutes || ':' || balance_after, ' ' ORDER BY id)
                       FROM ledger_history_v WHERE wallet = '${w.toLowerCase()}'`),
                  'grant:100:100 adjustment:-30:70 adjustment:-70:0');
-    assert.equal(sql(`SELECT count(*) FROM audit_log WHERE subject = '${w.toLowerCase()}' AND actor = 'admin'`), '3');
+    assert.equal(s.sql(`SELECT count(*) FROM audit_log WHERE subject = '${w.toLowerCase()}' AND actor = 'admin'`), '3');
 });
 
 test('the wallet hash keeps the newest ledger id: an older balance never overwrites it', async () => {
@@ -295,7 +289,7 @@ test('the wallet hash keeps the newest ledger id: an older balance never overwri
 });
 
 test('Redis flushed: the worker rebuilds every balance from Postgres', async () => {
-    const before = sql(`SELECT string_agg(wallet || '=' || balance_minutes, ' ' ORDER BY wallet)
+    const before = s.sql(`SELECT string_agg(wallet || '=' || balance_minutes, ' ' ORDER BY wallet)
                         FROM wallet_balance_v WHERE balance_minutes > 0`).split(' ');
     assert.ok(before.length >= 4);
     raw('FLUSHALL');
@@ -324,20 +318,20 @@ test("auth.signin and auth.logout with the module's fields: recorded once", asyn
     };
     await finished(enqueue(signin));
     await finished(enqueue(signin));        // the same job twice
-    assert.equal(sql(`SELECT count(*) || ' ' || min(client_ip::text) || ' ' || min(user_agent) FROM signin_audit
+    assert.equal(s.sql(`SELECT count(*) || ' ' || min(client_ip::text) || ' ' || min(user_agent) FROM signin_audit
                       WHERE address = '${w.toLowerCase()}' AND outcome = 'ok'`),
                  '1 ::1/128 Mozilla/5.0 (X11; Linux x86_64) \u00e9');
-    assert.equal(sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${w.toLowerCase()}' AND revoked_at IS NULL`), '1');
-    assert.equal(sql(`SELECT last_signin_at = to_timestamp(${now}) FROM wallets WHERE address = '${w.toLowerCase()}'`), 't');
+    assert.equal(s.sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${w.toLowerCase()}' AND revoked_at IS NULL`), '1');
+    assert.equal(s.sql(`SELECT last_signin_at = to_timestamp(${now}) FROM wallets WHERE address = '${w.toLowerCase()}'`), 't');
 
     await finished(enqueue({ kind: 'auth.logout', token_hash: sha256(token), wallet: w, at: now + 60 }));
-    assert.equal(sql(`SELECT revoked_at = to_timestamp(${now + 60}) FROM auth_tokens WHERE token_hash = decode('${sha256(token)}', 'hex')`), 't');
+    assert.equal(s.sql(`SELECT revoked_at = to_timestamp(${now + 60}) FROM auth_tokens WHERE token_hash = decode('${sha256(token)}', 'hex')`), 't');
 
     // a logout that arrives before its sign-in: the token is revoked when it comes
     const t2 = randomBytes(32).toString('base64url');
     await finished(enqueue({ kind: 'auth.logout', token_hash: sha256(t2), wallet: w, at: now + 5 }));
     await finished(enqueue({ ...signin, token_hash: sha256(t2), nonce: randomBytes(16).toString('hex') }));
-    assert.equal(sql(`SELECT revoked_at = to_timestamp(${now + 5}) FROM auth_tokens WHERE token_hash = decode('${sha256(t2)}', 'hex')`), 't');
+    assert.equal(s.sql(`SELECT revoked_at = to_timestamp(${now + 5}) FROM auth_tokens WHERE token_hash = decode('${sha256(t2)}', 'hex')`), 't');
 
     // someone else's token is not revoked
     const h = await finished(enqueue({ kind: 'auth.logout', token_hash: sha256(token), wallet: wallet(), at: now }), 'dead');

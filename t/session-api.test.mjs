@@ -73,12 +73,6 @@ after(async () => {
 });
 
 const auth = token => ({ authorization: `Bearer ${token}` });
-const api = (path, token, method = 'GET', body) => s.json(path, {
-    method,
-    headers: { ...(token ? auth(token) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-});
-
 async function signedIn(balance) {
     const w = Wallet.createRandom();
     const { token } = await s.signIn(w);
@@ -93,11 +87,11 @@ const jobs = () => s.redis('--raw', 'XRANGE', 'axon:jobs', '-', '+') + '\n' +
 
 test('GET /api/profiles: 503 until the worker publishes them, then what it published', async () => {
     s.redis('DEL', 'axon:profiles');
-    const none = await api('/api/profiles');
+    const none = await s.api('/api/profiles');
     assert.equal(none.status, 503);
     assert.equal(none.body.error.code, 'worker_unavailable');
     s.redis('SET', 'axon:profiles', JSON.stringify(PROFILES));
-    const r = await api('/api/profiles');
+    const r = await s.api('/api/profiles');
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, PROFILES);
 });
@@ -114,28 +108,28 @@ test('claim: bad inputs are 400 and change nothing', async () => {
         ['{"profile": "small"', 'bad_json'],
         ['[1,2]', 'bad_json'],
     ]) {
-        const r = await api('/api/session', token, 'POST', body);
+        const r = await s.api('/api/session', token, 'POST', body);
         assert.equal(r.status, 400, JSON.stringify(body));
         assert.equal(r.body.error.code, code, JSON.stringify(body));
     }
-    const big = await api('/api/session', token, 'POST', { profile: 'small', pad: 'x'.repeat(20000) });
+    const big = await s.api('/api/session', token, 'POST', { profile: 'small', pad: 'x'.repeat(20000) });
     assert.equal(big.status, 413);
     assert.equal(s.redis('HEXISTS', key, 'session'), '(integer) 0');
 });
 
 test('claim without credits for the first minute -> 402 with the figures', async () => {
     const { token } = await signedIn(7);
-    const r = await api('/api/session', token, 'POST', { profile: 'large' });
+    const r = await s.api('/api/session', token, 'POST', { profile: 'large' });
     assert.equal(r.status, 402);
     assert.equal(r.body.error.code, 'insufficient_credits');
     assert.equal(r.body.error.balance_minutes, 7);
     assert.equal(r.body.error.needed_minutes, 8, '4 GPUs x 2 minutes each');
-    assert.equal((await api('/api/session', (await signedIn()).token, 'POST', { profile: 'small' })).status, 402, 'no balance at all');
+    assert.equal((await s.api('/api/session', (await signedIn()).token, 'POST', { profile: 'small' })).status, 402, 'no balance at all');
 });
 
 test('claim -> 202 queued and a session.claim job; a second claim -> 409; status shows the worker\'s fields', async () => {
     const { w, token, key } = await signedIn(100);
-    const r = await api('/api/session', token, 'POST', { profile: 'small' });
+    const r = await s.api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     assert.equal(r.body.status, 'queued');
     const id = r.body.session_id;
@@ -143,14 +137,14 @@ test('claim -> 202 queued and a session.claim job; a second claim -> 409; status
     assert.match(jobs(), new RegExp(`session\\.claim\\s+session_id\\s+${id}\\s+wallet\\s+${w.address.toLowerCase()}\\s+profile\\s+small\\s+mode\\s+desktop`));
     assert.equal(s.redis('--raw', 'HGET', key, 'session'), String(id));
 
-    const again = await api('/api/session', token, 'POST', { profile: 'small' });
+    const again = await s.api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, 'session_exists');
     assert.equal(again.body.error.session_id, id);
 
     s.redis('HSET', `axon:session:${id}`, 'position', '2', 'reason', 'waiting for 1 GPU',
             'upstream', '10.0.0.1:5901', 'connect_path', '/desktop/', 'heartbeat', '1');
-    const st = await api('/api/session', token);
+    const st = await s.api('/api/session', token);
     assert.equal(st.status, 200);
     assert.equal(st.body.session_id, id);
     assert.equal(st.body.status, 'queued');
@@ -165,10 +159,10 @@ test('claim -> 202 queued and a session.claim job; a second claim -> 409; status
 
     // ended: a new claim is allowed
     s.redis('HSET', `axon:session:${id}`, 'state', 'ended', 'end_reason', 'released', 'billed_minutes', '3');
-    const ended = await api('/api/session', token);
+    const ended = await s.api('/api/session', token);
     assert.equal(ended.body.status, 'ended');
     assert.equal(ended.body.billed_minutes, 3);
-    const next = await api('/api/session', token, 'POST', { profile: 'small' });
+    const next = await s.api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(next.status, 202);
     assert.ok(next.body.session_id > id);
 });
@@ -189,47 +183,47 @@ test('scripts after SCRIPT FLUSH: sign-in, claim and status still work, and Redi
 
     const { w, token } = await signedIn(100);
     assert.equal(cached('SIGNIN'), '1', 'the sign-in went again as EVAL');
-    const r = await api('/api/session', token, 'POST', { profile: 'small' });
+    const r = await s.api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     assert.equal(cached('SESSION_CLAIM'), '1');
     assert.ok(noscript() >= refused + 2, 'both went first by SHA1 alone, and Redis did not know them');
     assert.match(jobs(), new RegExp(`session\\.claim\\s+session_id\\s+${r.body.session_id}\\s+wallet\\s+${w.address.toLowerCase()}`));
 
     // cached now: the same scripts by SHA1 alone
-    const again = await api('/api/session', token, 'POST', { profile: 'small' });
+    const again = await s.api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.session_id, r.body.session_id);
-    const st = await api('/api/session', token);
+    const st = await s.api('/api/session', token);
     assert.equal(st.status, 200);
     assert.equal(st.body.session_id, r.body.session_id);
     s.redis('HSET', `axon:session:${r.body.session_id}`, 'state', 'ended');
 });
 
 test('GET /api/session before any claim -> 404 no_session', async () => {
-    const r = await api('/api/session', (await signedIn()).token);
+    const r = await s.api('/api/session', (await signedIn()).token);
     assert.equal(r.status, 404);
     assert.equal(r.body.error.code, 'no_session');
 });
 
 test('leaving the queue: 202 and a session.leave job; not queued -> 409', async () => {
     const { token } = await signedIn(10);
-    const { body: { session_id: id } } = await api('/api/session', token, 'POST', { profile: 'small' });
-    const r = await api('/api/session/queue', token, 'DELETE');
+    const { body: { session_id: id } } = await s.api('/api/session', token, 'POST', { profile: 'small' });
+    const r = await s.api('/api/session/queue', token, 'DELETE');
     assert.equal(r.status, 202);
     assert.deepEqual(r.body, { session_id: id, status: 'leaving' });
     assert.match(jobs(), new RegExp(`session\\.leave\\s+session_id\\s+${id}\\s`));
 
     s.redis('HSET', `axon:session:${id}`, 'state', 'running');
-    const late = await api('/api/session/queue', token, 'DELETE');
+    const late = await s.api('/api/session/queue', token, 'DELETE');
     assert.equal(late.status, 409);
     assert.equal(late.body.error.code, 'not_queued');
-    assert.equal((await api('/api/session/queue', (await signedIn()).token, 'DELETE')).status, 404);
+    assert.equal((await s.api('/api/session/queue', (await signedIn()).token, 'DELETE')).status, 404);
 });
 
 test('heartbeat: marks the live session, shows the balance; none -> 404', async () => {
     const { token } = await signedIn(50);
-    const { body: { session_id: id } } = await api('/api/session', token, 'POST', { profile: 'small' });
-    const r = await api('/api/session/heartbeat', token, 'POST');
+    const { body: { session_id: id } } = await s.api('/api/session', token, 'POST', { profile: 'small' });
+    const r = await s.api('/api/session/heartbeat', token, 'POST');
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body, { session_id: id, status: 'queued', balance_minutes: 50 });
     const at = Number(s.redis('--raw', 'HGET', `axon:session:${id}`, 'heartbeat'));
@@ -237,25 +231,25 @@ test('heartbeat: marks the live session, shows the balance; none -> 404', async 
 
     const grace = Math.floor(Date.now() / 1000) + 120;
     s.redis('HSET', `axon:session:${id}`, 'grace_until', String(grace));
-    const g = await api('/api/session/heartbeat', token, 'POST');
+    const g = await s.api('/api/session/heartbeat', token, 'POST');
     assert.equal(g.body.grace_until, new Date(grace * 1000).toISOString().replace('.000', ''));
 
-    assert.equal((await api('/api/session/heartbeat', (await signedIn()).token, 'POST')).status, 404);
-    assert.equal((await api('/api/session/heartbeat', null, 'POST')).status, 401);
+    assert.equal((await s.api('/api/session/heartbeat', (await signedIn()).token, 'POST')).status, 404);
+    assert.equal((await s.api('/api/session/heartbeat', null, 'POST')).status, 401);
 });
 
 test('release: with Bearer, or with {"auth_token"} as the old platform took it; someone else\'s is out of reach', async () => {
     const a = await signedIn(10);
     const b = await signedIn(10);
-    const ida = (await api('/api/session', a.token, 'POST', { profile: 'small' })).body.session_id;
-    const idb = (await api('/api/session', b.token, 'POST', { profile: 'small' })).body.session_id;
+    const ida = (await s.api('/api/session', a.token, 'POST', { profile: 'small' })).body.session_id;
+    const idb = (await s.api('/api/session', b.token, 'POST', { profile: 'small' })).body.session_id;
 
-    const r = await api('/api/release', a.token, 'POST');
+    const r = await s.api('/api/release', a.token, 'POST');
     assert.equal(r.status, 202, JSON.stringify(r.body));
     assert.deepEqual(r.body, { session_id: ida, status: 'ending' });
     assert.match(jobs(), new RegExp(`session\\.release\\s+session_id\\s+${ida}\\s`));
 
-    const viaBody = await api('/api/release', null, 'POST', { auth_token: b.token });
+    const viaBody = await s.api('/api/release', null, 'POST', { auth_token: b.token });
     assert.equal(viaBody.status, 202, JSON.stringify(viaBody.body));
     assert.equal(viaBody.body.session_id, idb);
 
@@ -265,15 +259,15 @@ test('release: with Bearer, or with {"auth_token"} as the old platform took it; 
         [{}, 'no_token'],
         [{ auth_token: 42 }, 'no_token'],
     ]) {
-        const bad = await api('/api/release', null, 'POST', body);
+        const bad = await s.api('/api/release', null, 'POST', body);
         assert.equal(bad.status, 401, JSON.stringify(body));
         assert.equal(bad.body.error.code, code);
     }
-    assert.equal((await api('/api/release', null, 'POST', 'not json')).status, 400);
+    assert.equal((await s.api('/api/release', null, 'POST', 'not json')).status, 400);
 
     // a third wallet has no session: its release touches nobody's
     const c = await signedIn(10);
-    const none = await api('/api/release', c.token, 'POST');
+    const none = await s.api('/api/release', c.token, 'POST');
     assert.equal(none.status, 404);
     assert.doesNotMatch(jobs(), new RegExp(c.w.address.toLowerCase()), 'no job queued');
 });
@@ -298,8 +292,8 @@ function gate(path, token, headers = {}) {
 test('axon_gate session: each wallet reaches its own running container, and nobody else\'s', async () => {
     const a = await signedIn(10);
     const b = await signedIn(10);
-    const ida = (await api('/api/session', a.token, 'POST', { profile: 'small' })).body.session_id;
-    const idb = (await api('/api/session', b.token, 'POST', { profile: 'small' })).body.session_id;
+    const ida = (await s.api('/api/session', a.token, 'POST', { profile: 'small' })).body.session_id;
+    const idb = (await s.api('/api/session', b.token, 'POST', { profile: 'small' })).body.session_id;
 
     const queued = await gate('/desktop/vnc.html', a.token);
     assert.equal(queued.status, 409);
@@ -352,7 +346,7 @@ function openWs(path, headers = {}) {
 test('WebSocket through axon_gate session: token in the query, own container only, traffic counts as activity', async () => {
     const a = await signedIn(10);
     const b = await signedIn(10);
-    const ida = (await api('/api/session', a.token, 'POST', { profile: 'small' })).body.session_id;
+    const ida = (await s.api('/api/session', a.token, 'POST', { profile: 'small' })).body.session_id;
     s.redis('HSET', `axon:session:${ida}`, 'state', 'running', 'upstream', `127.0.0.1:${containers[0].address().port}`);
 
     // no token, a forged one, another wallet's (which has no session)
@@ -420,19 +414,19 @@ test('SSH mode: the public key is checked strictly before anything is queued', a
     ];
     for (const [what, key, why] of bad) {
         const { token, key: wkey } = await signedIn(100);
-        const r = await api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: key });
+        const r = await s.api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: key });
         assert.equal(r.status, 400, what);
         assert.equal(r.body.error.code, 'bad_ssh_key', what);
         assert.match(r.body.error.message, why, what);
         assert.equal(s.redis('HEXISTS', wkey, 'session'), '(integer) 0', `${what}: nothing claimed`);
     }
 
-    const desk = await api('/api/session', (await signedIn(100)).token, 'POST', { profile: 'small', ssh_public_key: ed });
+    const desk = await s.api('/api/session', (await signedIn(100)).token, 'POST', { profile: 'small', ssh_public_key: ed });
     assert.equal(desk.status, 400, 'a key is for SSH sessions only');
 
     for (const key of [ed, keygen('ecdsa', 256), keygen('ecdsa', 384), keygen('ecdsa', 521), keygen('rsa', 3072)]) {
         const { w, token } = await signedIn(100);
-        const r = await api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: key });
+        const r = await s.api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: key });
         assert.equal(r.status, 202, `${key.split(' ')[0]}: ${JSON.stringify(r.body)}`);
         assert.ok(jobs().includes(key), 'the key travels in the claim job');
         assert.ok(jobs().includes(w.address.toLowerCase()));
@@ -444,16 +438,16 @@ test('SSH mode turned off by the operator ("ssh": false in the profiles): 400 ss
     s.redis('SET', 'axon:profiles', JSON.stringify({ ...PROFILES, ssh: false }));
     try {
         const { token, key } = await signedIn(100);
-        const r = await api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: ed });
+        const r = await s.api('/api/session', token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: ed });
         assert.equal(r.status, 400);
         assert.equal(r.body.error.code, 'ssh_disabled');
         assert.equal(s.redis('HEXISTS', key, 'session'), '(integer) 0', 'nothing claimed');
         assert.ok(!jobs().includes(ed), 'no job');
-        const desk = await api('/api/session', token, 'POST', { profile: 'small' });
+        const desk = await s.api('/api/session', token, 'POST', { profile: 'small' });
         assert.equal(desk.status, 202, JSON.stringify(desk.body));
 
         s.redis('SET', 'axon:profiles', JSON.stringify({ ...PROFILES, ssh: true }));
-        const on = await api('/api/session', (await signedIn(100)).token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: ed });
+        const on = await s.api('/api/session', (await signedIn(100)).token, 'POST', { profile: 'small', mode: 'ssh', ssh_public_key: ed });
         assert.equal(on.status, 202, JSON.stringify(on.body));
     } finally {
         s.redis('SET', 'axon:profiles', JSON.stringify(PROFILES));

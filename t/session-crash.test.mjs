@@ -38,18 +38,6 @@ const penv = { ...process.env, CONTAINERS_CONF: `${ROOT}/conf/podman/containers.
 const containers = pre => spawnSync('podman', ['ps', '-a', '--format', '{{.Names}}', '--filter', `name=^${pre}`], { env: penv })
     .stdout.toString().split('\n').filter(Boolean);
 
-const sql = (st, q) => {
-    const r = st.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-};
-
-const api = (st, path, token, method = 'GET', body) => st.json(path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-});
-
 let refs = 0;
 async function user(st, minutes) {
     const w = Wallet.createRandom();
@@ -62,7 +50,7 @@ async function user(st, minutes) {
 }
 
 async function claim(st, u, profile = 'small') {
-    const r = await api(st, '/api/session', u.token, 'POST', { profile });
+    const r = await st.api('/api/session', u.token, 'POST', { profile });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     u.id = r.body.session_id;
 }
@@ -79,16 +67,16 @@ async function kill9(st) {
 
 // every session's ledger: one row per minute begun, keys 0..n-1, n = billed
 function ledgerExact(st, u) {
-    const [started, stopped, billed, gpus] = sql(st, `SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes, gpu_count FROM sessions WHERE id = ${u.id}`).split('|').map(Number);
+    const [started, stopped, billed, gpus] = st.sql(`SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes, gpu_count FROM sessions WHERE id = ${u.id}`).split('|').map(Number);
     const minutes = Math.floor((stopped - started) / MINUTE) + 1;
     assert.equal(billed, minutes, `session ${u.id}: billed ${billed}, begun ${minutes}`);
-    assert.equal(sql(st, `SELECT string_agg(idempotency_key, ' ' ORDER BY id) FROM credit_ledger WHERE reference = 'session:${u.id}'`),
+    assert.equal(st.sql(`SELECT string_agg(idempotency_key, ' ' ORDER BY id) FROM credit_ledger WHERE reference = 'session:${u.id}'`),
                  Array.from({ length: minutes }, (_, k) => `usage:${u.id}:${k}`).join(' '));
-    assert.equal(sql(st, `SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'`), String(u.minutes - minutes * gpus));
+    assert.equal(st.sql(`SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'`), String(u.minutes - minutes * gpus));
 }
 
 const noDoubleGpu = st => assert.equal(
-    sql(st, 'SELECT count(*) FROM (SELECT host, gpu_index FROM gpu_assignments WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) t'), '0');
+    st.sql('SELECT count(*) FROM (SELECT host, gpu_index FROM gpu_assignments WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) t'), '0');
 
 test('kill -9 mid-launch: after the restart the session runs once, on its GPUs, in one container', async () => {
     const u = await user(s, 100);
@@ -97,9 +85,9 @@ test('kill -9 mid-launch: after the restart the session runs once, on its GPUs, 
     await kill9(s);
     await until(s, u, 'running');
     assert.deepEqual(containers(prefix), [`${prefix}${u.id}`]);
-    assert.equal(sql(s, `SELECT count(*) FROM gpu_assignments WHERE session_id = ${u.id} AND released_at IS NULL`), '1');
+    assert.equal(s.sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${u.id} AND released_at IS NULL`), '1');
     noDoubleGpu(s);
-    assert.equal((await api(s, '/api/release', u.token, 'POST')).status, 202);
+    assert.equal((await s.api('/api/release', u.token, 'POST')).status, 202);
     await until(s, u, 'ended');
     ledgerExact(s, u);
     await waitFor(() => containers(prefix).length === 0, 'no container left');
@@ -117,12 +105,12 @@ test('kill -9 mid-billing, again and again: no minute billed twice or skipped', 
         await kill9(s);
     }
     await new Promise(r => setTimeout(r, 1000));
-    for (const u of [a, b]) assert.equal((await api(s, '/api/release', u.token, 'POST')).status, 202);
+    for (const u of [a, b]) assert.equal((await s.api('/api/release', u.token, 'POST')).status, 202);
     await until(s, a, 'ended');
     await until(s, b, 'ended');
     for (const u of [a, b]) ledgerExact(s, u);
     noDoubleGpu(s);
-    assert.equal(sql(s, 'SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
+    assert.equal(s.sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
     await waitFor(() => containers(prefix).length === 0, 'no container left');
 });
 
@@ -141,13 +129,13 @@ test('two workers, one pool of 2 GPUs, 5 claims: never a GPU twice, every sessio
             for (const u of users) {
                 if (!done.has(u) && state(t, u) === 'running') {
                     done.add(u);
-                    assert.equal((await api(t, '/api/release', u.token, 'POST')).status, 202);
+                    assert.equal((await t.api('/api/release', u.token, 'POST')).status, 202);
                 }
             }
             return users.every(u => state(t, u) === 'ended');
         }, 'every session served', 90000);
         for (const u of users) ledgerExact(t, u);
-        assert.equal(sql(t, "SELECT count(DISTINCT end_reason) || end_reason FROM sessions GROUP BY end_reason"), '1released');
+        assert.equal(t.sql("SELECT count(DISTINCT end_reason) || end_reason FROM sessions GROUP BY end_reason"), '1released');
         await waitFor(() => containers(pre).length === 0, 'no container left');
     } finally {
         await t.stop();

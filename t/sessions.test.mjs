@@ -58,19 +58,7 @@ function podman(...args) {
 const containers = () => podman('ps', '-a', '--format', '{{.Names}}', '--filter', `name=^${prefix}`)
     .out.split('\n').filter(Boolean);
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 const auth = token => ({ authorization: `Bearer ${token}` });
-const api = (path, token, method = 'GET', body) => s.json(path, {
-    method,
-    headers: { ...(token ? auth(token) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-});
-
 let refs = 0;
 async function user(minutes) {
     const w = Wallet.createRandom();
@@ -85,13 +73,13 @@ async function user(minutes) {
 }
 
 async function claim(u, profile = 'small') {
-    const r = await api('/api/session', u.token, 'POST', { profile });
+    const r = await s.api('/api/session', u.token, 'POST', { profile });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     u.id = r.body.session_id;
     return u.id;
 }
 
-const status = async u => (await api('/api/session', u.token)).body;
+const status = async u => (await s.api('/api/session', u.token)).body;
 const until = (u, want, ms = 90000) => waitFor(async () => {
     const st = await status(u);
     return st.status === want ? st : null;
@@ -110,19 +98,19 @@ function gate(path, token) {
     });
 }
 
-const liveGpus = () => Number(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'));
+const liveGpus = () => Number(s.sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'));
 
 // heartbeats every second while a test runs, for the idle check
 function beating(...users) {
     const t = setInterval(() => {
-        for (const u of users) api('/api/session/heartbeat', u.token, 'POST').catch(() => {});
+        for (const u of users) s.api('/api/session/heartbeat', u.token, 'POST').catch(() => {});
     }, 1000);
     return () => clearInterval(t);
 }
 
 test('profiles: the worker publishes them with the pool', async () => {
     const r = await waitFor(async () => {
-        const p = await api('/api/profiles');
+        const p = await s.api('/api/profiles');
         return p.status === 200 ? p : null;
     }, 'profiles');
     const small = r.body.profiles.find(p => p.name === 'small');
@@ -148,7 +136,7 @@ test('life cycle: claim -> running -> the gate reaches its container -> release;
         assert.match(ra.connect.password, /^[A-Za-z0-9]{8}$/);
         assert.match(rb.connect.password, /^[A-Za-z0-9]{8}$/);
         assert.notEqual(ra.connect.password, rb.connect.password);
-        assert.equal(sql(`SELECT vnc_password FROM sessions WHERE id = ${a.id}`), ra.connect.password);
+        assert.equal(s.sql(`SELECT vnc_password FROM sessions WHERE id = ${a.id}`), ra.connect.password);
         const podEnv = podman('inspect', '--format', '{{range .Config.Env}}{{println .}}{{end}}', `${prefix}${a.id}`).out;
         assert.ok(podEnv.split('\n').includes(`AXON_VNC_PASSWORD=${ra.connect.password}`), 'the container has it');
         assert.ok(ra.started_at);
@@ -161,8 +149,8 @@ test('life cycle: claim -> running -> the gate reaches its container -> release;
         const gb = await gate('/desktop/', b.token);
         assert.match(gb.body, new RegExp(`session=${b.id}\\nwallet=${b.addr}\\ngpus=\\d,\\d\\n`));
         assert.equal(liveGpus(), 3);
-        const gpusA = sql(`SELECT string_agg(gpu_index::text, ',') FROM gpu_assignments WHERE session_id = ${a.id}`);
-        const gpusB = sql(`SELECT string_agg(gpu_index::text, ',' ORDER BY gpu_index) FROM gpu_assignments WHERE session_id = ${b.id}`);
+        const gpusA = s.sql(`SELECT string_agg(gpu_index::text, ',') FROM gpu_assignments WHERE session_id = ${a.id}`);
+        const gpusB = s.sql(`SELECT string_agg(gpu_index::text, ',' ORDER BY gpu_index) FROM gpu_assignments WHERE session_id = ${b.id}`);
         assert.match(ga.body, new RegExp(`gpus=${gpusA}\\n`));
         assert.match(gb.body, new RegExp(`gpus=${gpusB}\\n`));
 
@@ -173,33 +161,33 @@ test('life cycle: claim -> running -> the gate reaches its container -> release;
         await waitFor(() => /is not a session of/.test(s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')), 'refused');
         assert.equal((await status(a)).status, 'running');
 
-        assert.equal((await api('/api/release', a.token, 'POST')).status, 202);
+        assert.equal((await s.api('/api/release', a.token, 'POST')).status, 202);
         const ended = await until(a, 'ended');
         assert.equal(ended.end_reason, 'released');
         assert.equal((await gate('/desktop/', a.token)).status, 404);
         assert.equal(ended.connect, undefined, 'the password is gone with the session');
         assert.equal(s.redis('--raw', 'HEXISTS', `axon:session:${a.id}`, 'connect_password'), '0');
-        assert.equal(sql(`SELECT vnc_password IS NULL FROM sessions WHERE id = ${a.id}`), 't');
+        assert.equal(s.sql(`SELECT vnc_password IS NULL FROM sessions WHERE id = ${a.id}`), 't');
 
         // the ledger: one row per minute begun, each gpus x price, once
-        const [started, stopped, billed] = sql(`SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes FROM sessions WHERE id = ${a.id}`).split('|').map(Number);
+        const [started, stopped, billed] = s.sql(`SELECT extract(epoch FROM started_at) * 1000, extract(epoch FROM stop_at) * 1000, billed_minutes FROM sessions WHERE id = ${a.id}`).split('|').map(Number);
         const minutes = Math.floor((stopped - started) / MINUTE) + 1;
         assert.equal(billed, minutes);
         assert.ok(minutes >= 2, `minutes ${minutes}`);
         assert.equal(ended.billed_minutes, minutes);
-        assert.equal(sql(`SELECT count(*) || ':' || sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${a.id}'`), `${minutes}:${-minutes}`);
-        assert.equal(sql(`SELECT string_agg(idempotency_key, ' ' ORDER BY id) FROM credit_ledger WHERE reference = 'session:${a.id}'`),
+        assert.equal(s.sql(`SELECT count(*) || ':' || sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${a.id}'`), `${minutes}:${-minutes}`);
+        assert.equal(s.sql(`SELECT string_agg(idempotency_key, ' ' ORDER BY id) FROM credit_ledger WHERE reference = 'session:${a.id}'`),
                      Array.from({ length: minutes }, (_, k) => `usage:${a.id}:${k}`).join(' '));
         await waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${a.addr}`, 'balance') === String(100 - minutes), 'balance in redis');
-        assert.equal(sql(`SELECT balance FROM wallet_balances WHERE wallet = '${a.addr}'`), String(100 - minutes));
+        assert.equal(s.sql(`SELECT balance FROM wallet_balances WHERE wallet = '${a.addr}'`), String(100 - minutes));
 
         // GPUs free, the container gone
         await waitFor(() => liveGpus() === 2, 'GPUs of a freed');
         await waitFor(() => !containers().includes(`${prefix}${a.id}`), 'container removed');
 
-        assert.equal((await api('/api/release', b.token, 'POST')).status, 202);
+        assert.equal((await s.api('/api/release', b.token, 'POST')).status, 202);
         const eb = await until(b, 'ended');
-        assert.equal(sql(`SELECT sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${b.id}'`), String(-2 * eb.billed_minutes), '2 GPUs x price 1');
+        assert.equal(s.sql(`SELECT sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${b.id}'`), String(-2 * eb.billed_minutes), '2 GPUs x price 1');
         await waitFor(() => liveGpus() === 0, 'every GPU free');
     } finally {
         stop();
@@ -218,10 +206,10 @@ test('bad claims end at once with the reason: unknown profile, no credits, too l
         assert.equal(s.redis('--raw', 'HGET', `axon:session:${id}`, 'state'), 'ended');
     }
     const poor = await user(0);
-    assert.equal((await api('/api/session', poor.token, 'POST', { profile: 'small' })).status, 402);
+    assert.equal((await s.api('/api/session', poor.token, 'POST', { profile: 'small' })).status, 402);
     // ssh_sessions off: published, and the module refuses an SSH claim
-    assert.equal((await api('/api/profiles')).body.ssh, false);
-    const r = await api('/api/session', u.token, 'POST', { profile: 'small', mode: 'ssh',
+    assert.equal((await s.api('/api/profiles')).body.ssh, false);
+    const r = await s.api('/api/session', u.token, 'POST', { profile: 'small', mode: 'ssh',
         ssh_public_key: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH3vXpf8xvO14zc+SwLVjR1bniqjgMgiA57Pr4m+sPjM t' });
     assert.equal(r.status, 400, JSON.stringify(r.body));
     assert.equal(r.body.error.code, 'ssh_disabled');
@@ -236,21 +224,21 @@ test('usage: a wallet\'s sessions newest first, with the minutes billed as the l
         for (const profile of ['small', 'medium']) {
             ids.push(await claim(u, profile));
             await until(u, 'running');
-            assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+            assert.equal((await s.api('/api/release', u.token, 'POST')).status, 202);
             await until(u, 'ended');
         }
     } finally {
         stop();
     }
     const r = await waitFor(async () => {
-        const x = await api('/api/usage', u.token);
+        const x = await s.api('/api/usage', u.token);
         return x.body.sessions?.length === 2 ? x : null;
     }, 'both sessions in the usage list');
     assert.equal(r.status, 200);
     assert.equal(r.body.wallet.toLowerCase(), u.addr);
     assert.deepEqual(r.body.sessions.map(x => x.session_id), ids.reverse(), 'newest first');
     for (const x of r.body.sessions) {
-        const [profile, gpus, billed, reason] = sql(`SELECT profile, gpu_count, billed_minutes, end_reason
+        const [profile, gpus, billed, reason] = s.sql(`SELECT profile, gpu_count, billed_minutes, end_reason
             FROM sessions WHERE id = ${x.session_id}`).split('|');
         assert.equal(x.profile, profile);
         assert.equal(x.gpus, Number(gpus));
@@ -259,16 +247,16 @@ test('usage: a wallet\'s sessions newest first, with the minutes billed as the l
         assert.equal(x.billed_minutes, Number(billed));
         assert.ok(x.billed_minutes >= 1);
         // what the ledger took: a row per minute, gpus x price 1 each
-        assert.equal(sql(`SELECT -sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${x.session_id}'`),
+        assert.equal(s.sql(`SELECT -sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${x.session_id}'`),
                      String(x.billed_minutes * x.gpus));
         assert.ok(x.created_at && x.started_at && x.ended_at);
         assert.equal(x.connect, undefined, 'never a password or an upstream');
         assert.equal(x.upstream, undefined);
     }
-    assert.deepEqual((await api('/api/usage', other.token)).body.sessions, []);
-    assert.equal((await api('/api/usage?limit=1', u.token)).body.sessions.length, 1);
-    assert.equal((await api('/api/usage?limit=0', u.token)).status, 400);
-    assert.equal((await api('/api/usage')).status, 401);
+    assert.deepEqual((await s.api('/api/usage', other.token)).body.sessions, []);
+    assert.equal((await s.api('/api/usage?limit=1', u.token)).body.sessions.length, 1);
+    assert.equal((await s.api('/api/usage?limit=0', u.token)).status, 400);
+    assert.equal((await s.api('/api/usage')).status, 401);
 });
 
 test('the fair queue: positions, leaving, backfill, then a reservation lets a large one run', async () => {
@@ -299,7 +287,7 @@ test('the fair queue: positions, leaving, backfill, then a reservation lets a la
         await waitFor(async () => (await status(leaver)).position === 2, 'leaver at 2');
         assert.equal(s.redis('--raw', 'HGET', `axon:session:${leaver.id}`, 'position'), '2');
 
-        assert.equal((await api('/api/session/queue', leaver.token, 'DELETE')).status, 202);
+        assert.equal((await s.api('/api/session/queue', leaver.token, 'DELETE')).status, 202);
         const left = await until(leaver, 'ended');
         assert.equal(left.end_reason, 'left_queue');
         assert.equal(left.billed_minutes, 0);
@@ -308,20 +296,20 @@ test('the fair queue: positions, leaving, backfill, then a reservation lets a la
         await waitFor(async () => /reserved for this session/.test((await status(large)).reason), 'reservation');
 
         // a small one freed: a new small claim does not take it
-        assert.equal((await api('/api/release', smalls[0].token, 'POST')).status, 202);
+        assert.equal((await s.api('/api/release', smalls[0].token, 'POST')).status, 202);
         await until(smalls[0], 'ended');
         more.push(late);
         await claim(late);
         await waitFor(async () => /behind session/.test((await status(late)).reason || ''), 'late waits behind');
         assert.equal((await status(late)).position, 2);
 
-        for (const u of smalls.slice(1)) assert.equal((await api('/api/release', u.token, 'POST')).status, 202);
+        for (const u of smalls.slice(1)) assert.equal((await s.api('/api/release', u.token, 'POST')).status, 202);
         await until(large, 'running');
-        assert.equal(sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${large.id} AND released_at IS NULL`), '4');
+        assert.equal(s.sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${large.id} AND released_at IS NULL`), '4');
         assert.equal((await status(late)).status, 'queued');
-        assert.equal((await api('/api/release', large.token, 'POST')).status, 202);
+        assert.equal((await s.api('/api/release', large.token, 'POST')).status, 202);
         await until(late, 'running');
-        assert.equal((await api('/api/release', late.token, 'POST')).status, 202);
+        assert.equal((await s.api('/api/release', late.token, 'POST')).status, 202);
         await until(late, 'ended');
         await waitFor(() => liveGpus() === 0, 'every GPU free');
     } finally {
@@ -343,7 +331,7 @@ test('zero balance: grace, shown in GET /api/session, then stopped; never below 
         const ended = await until(u, 'ended', 20000);
         assert.equal(ended.end_reason, 'out_of_credits');
         assert.equal(ended.billed_minutes, 3);
-        assert.equal(sql(`SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'`), '0');
+        assert.equal(s.sql(`SELECT balance FROM wallet_balances WHERE wallet = '${u.addr}'`), '0');
     } finally {
         stop();
     }
@@ -387,8 +375,8 @@ test('admin: gpu.drain keeps new sessions off a host, gpu.undrain lets them in; 
     const stop = beating(u);
     try {
         s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'local', 'reason', 'driver update');
-        await waitFor(() => sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'local'") === '1', 'drained');
-        await waitFor(async () => (await api('/api/profiles')).body.pool.hosts[0].draining === true, 'profiles show it');
+        await waitFor(() => s.sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'local'") === '1', 'drained');
+        await waitFor(async () => (await s.api('/api/profiles')).body.pool.hosts[0].draining === true, 'profiles show it');
         await claim(u);
         await waitFor(async () => (await status(u)).position === 1, 'queued at 1');
         await new Promise(r => setTimeout(r, 500));
@@ -400,7 +388,7 @@ test('admin: gpu.drain keeps new sessions off a host, gpu.undrain lets them in; 
         const ended = await until(u, 'ended');
         assert.equal(ended.end_reason, 'admin: abuse, ticket 9');
         await waitFor(() => liveGpus() === 0, 'GPUs freed');
-        assert.equal(sql(`SELECT count(*) FROM audit_log WHERE action IN ('gpu.drain', 'gpu.undrain', 'session.end') AND actor = 'admin'`), '3');
+        assert.equal(s.sql(`SELECT count(*) FROM audit_log WHERE action IN ('gpu.drain', 'gpu.undrain', 'session.end') AND actor = 'admin'`), '3');
         s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'nowhere');
         await waitFor(() => /no GPU host "nowhere" in gpu_hosts/.test(s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')), 'unknown host refused');
     } finally {

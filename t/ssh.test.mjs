@@ -48,12 +48,6 @@ function podman(...args) {
 const containers = () => podman('ps', '-a', '--format', '{{.Names}}', '--filter', `name=^${prefix}`)
     .out.split('\n').filter(Boolean).sort();
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 let nkeys = 0;
 function keygen(type = 'ed25519', bits) {
     const name = `k${++nkeys}`;
@@ -102,7 +96,7 @@ async function claimed(u) {
 }
 
 const status = async u => (await s.json('/api/session', { headers: u.auth })).body;
-const state = u => sql(`SELECT state FROM sessions WHERE id = ${u.id}`);
+const state = u => s.sql(`SELECT state FROM sessions WHERE id = ${u.id}`);
 
 async function running(u) {
     const st = await waitFor(async () => {
@@ -123,13 +117,13 @@ const ended = u => waitFor(() => state(u) === 'ended', `session ${u.id} ended`, 
 // no port nor GPU in two live sessions; each live session has one
 // container, published on its port
 function consistent() {
-    assert.equal(sql(`SELECT count(*) FROM (SELECT host, port FROM sessions WHERE state <> 'ended'
+    assert.equal(s.sql(`SELECT count(*) FROM (SELECT host, port FROM sessions WHERE state <> 'ended'
                       AND port IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) t`), '0');
-    assert.equal(sql(`SELECT count(*) FROM (SELECT host, gpu_index FROM gpu_assignments
+    assert.equal(s.sql(`SELECT count(*) FROM (SELECT host, gpu_index FROM gpu_assignments
                       WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) t`), '0');
-    assert.equal(sql(`SELECT count(*) FROM gpu_assignments a JOIN sessions s ON s.id = a.session_id
+    assert.equal(s.sql(`SELECT count(*) FROM gpu_assignments a JOIN sessions s ON s.id = a.session_id
                       WHERE a.released_at IS NULL AND s.state = 'ended'`), '0', 'no GPU of an ended session');
-    const live = sql("SELECT id || ' ' || port FROM sessions WHERE state IN ('running', 'starting', 'ending') ORDER BY id")
+    const live = s.sql("SELECT id || ' ' || port FROM sessions WHERE state IN ('running', 'starting', 'ending') ORDER BY id")
         .split('\n').filter(Boolean).map(l => l.split(' ').map(Number));
     assert.deepEqual(containers(), live.map(([id]) => `${prefix}${id}`).sort(), 'one container per live session');
     for (const [id, port] of live) {
@@ -147,7 +141,7 @@ test('claim in SSH mode: ssh in with the key runs a command; another key and a p
     assert.equal(st.connect.user, 'aXonian');
     assert.ok(pool.includes(u.port), `port ${u.port} is of the pool ${pool}`);
     assert.equal(u.port, pool[0], 'the lowest free port of the pool');
-    assert.equal(sql(`SELECT port FROM sessions WHERE id = ${u.id}`), String(u.port));
+    assert.equal(s.sql(`SELECT port FROM sessions WHERE id = ${u.id}`), String(u.port));
     assert.equal(st.connect.path, undefined, 'no desktop path for an SSH session');
     // the API's names, and the command to paste, which works as given
     assert.equal(st.ssh_host, '127.0.0.1');
@@ -180,7 +174,7 @@ test('claim in SSH mode: ssh in with the key runs a command; another key and a p
     await ended(u);
     assert.notEqual(ssh(u.key, u.port, 'echo ok').code, 0, 'the port is closed after release');
     assert.equal(await tcp(u.port), 'ECONNREFUSED', 'nothing listens on the port');
-    assert.equal(sql(`SELECT count(*) FROM sessions WHERE state <> 'ended' AND port = ${u.port}`), '0');
+    assert.equal(s.sql(`SELECT count(*) FROM sessions WHERE state <> 'ended' AND port = ${u.port}`), '0');
     assert.deepEqual(containers(), []);
 });
 
@@ -199,13 +193,13 @@ test('two sessions, two ports; the SSH connection closed, billing goes on; a ful
 
     // no heartbeat was ever sent and the connections are closed: past
     // session_idle_timeout (2s) the minutes keep being billed
-    const usage = u => Number(sql(`SELECT count(*) FROM credit_ledger WHERE reference = 'session:${u.id}' AND kind = 'usage'`));
+    const usage = u => Number(s.sql(`SELECT count(*) FROM credit_ledger WHERE reference = 'session:${u.id}' AND kind = 'usage'`));
     const before = usage(a);
     await waitFor(() => usage(a) >= before + 3, 'three more minutes billed', 30000);
     assert.equal(state(a), 'running');
-    assert.equal(sql(`SELECT end_reason IS NULL AND stop_at IS NULL FROM sessions WHERE id = ${a.id}`), 't');
+    assert.equal(s.sql(`SELECT end_reason IS NULL AND stop_at IS NULL FROM sessions WHERE id = ${a.id}`), 't');
     // one statement, one snapshot: a tick between two reads would differ
-    assert.equal(sql(`SELECT billed_minutes || ' ' || (SELECT count(*) FROM credit_ledger
+    assert.equal(s.sql(`SELECT billed_minutes || ' ' || (SELECT count(*) FROM credit_ledger
                         WHERE reference = 'session:${a.id}' AND kind = 'usage') FROM sessions WHERE id = ${a.id}`)
                      .split(' ').reduce((x, y) => x === y ? 'same' : `${x} != ${y}`), 'same');
 
@@ -219,7 +213,7 @@ test('two sessions, two ports; the SSH connection closed, billing goes on; a ful
     assert.equal(q.position, 1);
     assert.match(q.reason, /^waiting for a free port \(1 GPU free, but the port pool is in use\)$/);
     assert.match(s.redis('--raw', 'HGET', `axon:session:${c.id}`, 'reason'), /free port/, 'the reason in Redis');
-    assert.equal(sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${c.id}`), '0', 'no GPU taken meanwhile');
+    assert.equal(s.sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${c.id}`), '0', 'no GPU taken meanwhile');
     const prof = await waitFor(async () => {
         const r = await s.json('/api/profiles');
         return r.body.pool?.ports?.free === 0 && r.body;
@@ -265,8 +259,8 @@ test('bad keys through the API: 400, and nothing claimed, queued or started', as
     const ok = await claim(u, ed);                  // then a good one is taken
     assert.equal(ok.status, 202);
     u.id = ok.body.session_id;
-    assert.equal(sql(`SELECT count(*) FROM sessions WHERE wallet = '${u.addr}'`), '1', 'only the good claim');
-    assert.equal(sql(`SELECT ssh_key FROM sessions WHERE wallet = '${u.addr}'`), ed);
+    assert.equal(s.sql(`SELECT count(*) FROM sessions WHERE wallet = '${u.addr}'`), '1', 'only the good claim');
+    assert.equal(s.sql(`SELECT ssh_key FROM sessions WHERE wallet = '${u.addr}'`), ed);
     await running(u);
     assert.deepEqual(containers(), [`${prefix}${u.id}`]);
     await release(u);
@@ -302,7 +296,7 @@ test('kill -9 of the worker with SSH sessions live and launching: ports, GPUs an
     await release(a);
     await waitFor(() => state(c) === 'starting', 'c starting', 30000);
     assert.equal(state(a), 'ended');
-    assert.equal(sql(`SELECT port FROM sessions WHERE id = ${c.id}`), String(a.port));
+    assert.equal(s.sql(`SELECT port FROM sessions WHERE id = ${c.id}`), String(a.port));
     await kill9();
     await running(c);
     assert.equal(c.port, a.port);
@@ -312,26 +306,26 @@ test('kill -9 of the worker with SSH sessions live and launching: ports, GPUs an
     for (const u of [b, c]) await release(u);
     for (const u of [b, c]) await ended(u);
     consistent();
-    assert.equal(sql("SELECT count(*) FROM sessions WHERE state <> 'ended'"), '0');
-    assert.equal(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
+    assert.equal(s.sql("SELECT count(*) FROM sessions WHERE state <> 'ended'"), '0');
+    assert.equal(s.sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
     await waitFor(() => containers().length === 0, 'no container left');
 });
 
 test('ended while its container is being launched: the launching worker stops it; GPU and port are freed only then', async () => {
     const u = await claimed(await user());
-    await waitFor(() => sql(`SELECT state = 'starting' AND lease_until IS NOT NULL FROM sessions WHERE id = ${u.id}`) === 't',
+    await waitFor(() => s.sql(`SELECT state = 'starting' AND lease_until IS NOT NULL FROM sessions WHERE id = ${u.id}`) === 't',
                   'starting, leased by the worker', 30000);
     // as an admin's session.end would, while the worker is in `podman run`;
     // the row read back in the same transaction (one psql -c), which holds
     // the row: a launch that ends at this moment cannot change it between
     // the two, and the test sees what the stop left
-    const [stopped, left] = sql(`SELECT axon_session_stop(${u.id}, NULL, 'admin', false); ` +
+    const [stopped, left] = s.sql(`SELECT axon_session_stop(${u.id}, NULL, 'admin', false); ` +
         `SELECT state || ' ' || (lease_until IS NOT NULL) FROM sessions WHERE id = ${u.id}`).split('\n');
     assert.equal(stopped, 'stopping');
     assert.equal(left, 'ending true', 'still under the launching worker\'s lease: no other worker ends it meanwhile');
     await ended(u);
-    assert.equal(sql(`SELECT end_reason || ' ' || billed_minutes FROM sessions WHERE id = ${u.id}`), 'admin 0');
+    assert.equal(s.sql(`SELECT end_reason || ' ' || billed_minutes FROM sessions WHERE id = ${u.id}`), 'admin 0');
     await waitFor(() => containers().length === 0, 'no container left');
     consistent();
-    assert.equal(sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
+    assert.equal(s.sql('SELECT count(*) FROM gpu_assignments WHERE released_at IS NULL'), '0');
 });

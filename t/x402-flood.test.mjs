@@ -55,12 +55,6 @@ after(async () => {
 
 let x402Pid;
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 const int = t => Number(t.replace(/^\(integer\) /, ''));
 const count = pattern => Number(s.redisPipe([`EVAL "return #redis.call('KEYS', ARGV[1])" 0 ${pattern}`])[0]);
 const burst = path => `http://127.0.0.1:${burstPort}${path}`;
@@ -145,7 +139,7 @@ test(`${N} unfunded authorizations from fresh keys: a claim meanwhile is schedul
         assert.deepEqual(seen, { 202: N });
         // none of the x402 work has run: all of it still waits
         assert.equal(int(s.redis('XLEN', 'axon:x402:jobs')), N);
-        assert.equal(sql(`SELECT count(*) FROM x402_payments`), '0');
+        assert.equal(s.sql(`SELECT count(*) FROM x402_payments`), '0');
         // every payment verified by the module, recorded, pending; no token
         assert.equal(count('axon:x402:pay:*'), N);
         assert.equal(int(s.redis('ZCARD', 'axon:x402:pending')), N);
@@ -155,12 +149,12 @@ test(`${N} unfunded authorizations from fresh keys: a claim meanwhile is schedul
     }
 
     // the x402 process works through them: each refused by the chain's balance
-    await waitFor(() => sql(`SELECT count(*) FROM x402_payments WHERE state = 'failed'`) === String(N)
+    await waitFor(() => s.sql(`SELECT count(*) FROM x402_payments WHERE state = 'failed'`) === String(N)
         && int(s.redis('XLEN', 'axon:x402:jobs')) === 0, `${N} payments refused`, 180000);
-    assert.equal(sql(`SELECT string_agg(DISTINCT error_reason, ',') FROM x402_payments`),
+    assert.equal(s.sql(`SELECT string_agg(DISTINCT error_reason, ',') FROM x402_payments`),
                  'invalid_exact_evm_insufficient_balance');
-    assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE idempotency_key LIKE 'x402:%'`), '0');
-    assert.equal(sql(`SELECT count(*) FROM auth_tokens a JOIN x402_payments p ON p.payer = a.wallet`), '0');
+    assert.equal(s.sql(`SELECT count(*) FROM credit_ledger WHERE idempotency_key LIKE 'x402:%'`), '0');
+    assert.equal(s.sql(`SELECT count(*) FROM auth_tokens a JOIN x402_payments p ON p.payer = a.wallet`), '0');
     assert.equal(count('axon:token:*'), tokens);
     assert.equal(int(s.redis('ZCARD', 'axon:x402:pending')), 0);
     assert.equal(await s.rpc('eth_getTransactionCount', [s.chain.x402_gas_wallet, 'latest']), gasNonce);
@@ -189,7 +183,7 @@ test('the x402 process killed: the worker starts another, which takes the x402 j
         maxAmountPerPayment: '100000000' }] });
     const p = await c.createPaymentPayload(pr);
     await post(BODY, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(p) });
-    await waitFor(() => sql(`SELECT state FROM x402_payments WHERE nonce = '${p.payload.authorization.nonce}'`) === 'failed',
+    await waitFor(() => s.sql(`SELECT state FROM x402_payments WHERE nonce = '${p.payload.authorization.nonce}'`) === 'failed',
         'the payment refused by the new x402 process');
     assert.match(s.log('worker.log'), new RegExp(`${x402Pid}#worker: job \\S+ x402.pay: done`));
 });
@@ -224,6 +218,6 @@ test('a payment that waited past its validBefore (no x402 process ran) is refuse
     } finally {
         process.kill(x402Pid, 'SIGCONT');
     }
-    await waitFor(() => sql(`SELECT error_reason FROM x402_payments WHERE nonce = '${a.nonce}'`)
+    await waitFor(() => s.sql(`SELECT error_reason FROM x402_payments WHERE nonce = '${a.nonce}'`)
         === 'invalid_exact_evm_payload_authorization_valid_before', 'refused as expired');
 });

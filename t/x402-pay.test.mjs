@@ -60,12 +60,6 @@ async function restartWorker(lines) {
     await s.stack('start', 'worker');
 }
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 function keygen(name) {
     spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, name)]);
     return { name, pub: readFileSync(join(dir, `${name}.pub`), 'utf8').trim() };
@@ -113,10 +107,10 @@ async function balanceOf(addr) {
 const unquote = t => t.replace(/^"(.*)"$/, '$1');     // redis-cli --no-raw
 const payer = i => privateKeyToAccount(s.chain.demo_wallets[i].private_key);
 const lower = a => a.toLowerCase();
-const ledger = addr => sql(`SELECT coalesce(string_agg(delta_minutes::text || ':' || idempotency_key, ',' ORDER BY id), '')
+const ledger = addr => s.sql(`SELECT coalesce(string_agg(delta_minutes::text || ':' || idempotency_key, ',' ORDER BY id), '')
                               FROM credit_ledger WHERE wallet = '${lower(addr)}' AND kind = 'deposit'`);
-const balance = addr => Number(sql(`SELECT coalesce((SELECT balance FROM wallet_balances WHERE wallet = '${lower(addr)}'), 0)`));
-const live = addr => sql(`SELECT count(*) FROM sessions WHERE wallet = '${lower(addr)}' AND state <> 'ended'`);
+const balance = addr => Number(s.sql(`SELECT coalesce((SELECT balance FROM wallet_balances WHERE wallet = '${lower(addr)}'), 0)`));
+const live = addr => s.sql(`SELECT count(*) FROM sessions WHERE wallet = '${lower(addr)}' AND state <> 'ended'`);
 
 test('self settlement: the SDK pays, the worker sends transferWithAuthorization, credits once, and ssh runs in the session; a top-up extends it; release keeps the rest', async () => {
     const a = payer(0);
@@ -143,7 +137,7 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     const nonce = r.body.payment_id;
     assert.match(nonce, /^0x[0-9a-f]{64}$/);
     assert.equal(ledger(a.address), `30:x402:${nonce}:${lower(a.address)}`);
-    assert.equal(sql(`SELECT state || ' ' || tx_hash || ' ' || session_id FROM x402_payments WHERE nonce = '${nonce}'`),
+    assert.equal(s.sql(`SELECT state || ' ' || tx_hash || ' ' || session_id FROM x402_payments WHERE nonce = '${nonce}'`),
                  `settled ${r.settle.transaction} ${r.body.session_id}`);
 
     // the session: SSH coordinates that work
@@ -187,7 +181,7 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
     assert.equal(ledger(a.address), `30:x402:${nonce}:${lower(a.address)}`);
     assert.equal(await balanceOf(a.address), before.payer - amount);
     assert.equal(live(a.address), '1');
-    assert.equal(sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${lower(a.address)}'`), '1');
+    assert.equal(s.sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${lower(a.address)}'`), '1');
 
     // a top-up: the same session, more paid time
     const t = await pay(a, { profile: 'small', minutes: 60, session_id: r.body.session_id });
@@ -202,7 +196,7 @@ test('self settlement: the SDK pays, the worker sends transferWithAuthorization,
         headers: { authorization: `Bearer ${r.body.auth_token}` } });
     assert.equal(rel.status, 202, JSON.stringify(rel.body));
     await waitFor(() => live(a.address) === '0', 'the session ended');
-    const billed = Number(sql(`SELECT billed_minutes FROM sessions WHERE id = ${r.body.session_id}`));
+    const billed = Number(s.sql(`SELECT billed_minutes FROM sessions WHERE id = ${r.body.session_id}`));
     assert.ok(billed >= 1 && billed < 90, `billed ${billed}`);
     assert.equal(balance(a.address), 90 - billed);
 });
@@ -217,9 +211,9 @@ test('a payer without the money: refused before any gas is spent, 402 with the r
     assert.equal(r.body.auth_token, undefined);
     assert.equal(ledger(poor.address), '');
     assert.equal(live(poor.address), '0');
-    assert.equal(sql(`SELECT state FROM x402_payments WHERE payer = '${lower(poor.address)}'`), 'failed');
+    assert.equal(s.sql(`SELECT state FROM x402_payments WHERE payer = '${lower(poor.address)}'`), 'failed');
     // no token anywhere, no transaction of ours, the record kept briefly, out of the pending sets
-    assert.equal(sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${lower(poor.address)}'`), '0');
+    assert.equal(s.sql(`SELECT count(*) FROM auth_tokens WHERE wallet = '${lower(poor.address)}'`), '0');
     const key = `axon:x402:pay:${r.body.payment_id}`;
     const hash = unquote(s.redis('HGET', key, 'token_hash'));
     assert.match(hash, /^[0-9a-f]{64}$/);
@@ -292,7 +286,7 @@ test('no GPU free: 202, settled and credited, the session queued; release leaves
         const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
         assert.equal(rel.status, 202, JSON.stringify(rel.body));
         await waitFor(() => live(a.address) === '0', 'the queued session left');
-        assert.equal(sql(`SELECT end_reason || ' ' || billed_minutes FROM sessions WHERE id = ${st.body.payment.session_id}`),
+        assert.equal(s.sql(`SELECT end_reason || ' ' || billed_minutes FROM sessions WHERE id = ${st.body.payment.session_id}`),
                      'released 0');
         assert.equal(balance(a.address), had + 30);
     } finally {
@@ -315,7 +309,7 @@ test('a session that cannot start (launch failure): the payment stays as credit,
         assert.match(r.body.error.message, /POST \/api\/session/);
         assert.match(ledger(a.address), new RegExp(`30:x402:${r.body.payment_id}:${lower(a.address)}$`));
         assert.equal(live(a.address), '0');
-        await waitFor(() => sql(`SELECT billed_minutes FROM sessions WHERE id = ${r.body.session_id}`) === '0',
+        await waitFor(() => s.sql(`SELECT billed_minutes FROM sessions WHERE id = ${r.body.session_id}`) === '0',
                       'the failed session billed nothing');
         assert.equal(balance(a.address), had + 30);
     } finally {
@@ -339,7 +333,7 @@ test('facilitator settlement: /verify and /settle of a local facilitator; down, 
     assert.deepEqual(f.requests.map(q => q.path), ['/verify', '/settle']);
     assert.equal(await balanceOf(a.address), before - 30n * PRICE);
     assert.equal(ledger(a.address), `30:x402:${r.body.payment_id}:${lower(a.address)}`);
-    assert.equal(sql(`SELECT settle_mode FROM x402_payments WHERE nonce = '${r.body.payment_id}'`), 'facilitator');
+    assert.equal(s.sql(`SELECT settle_mode FROM x402_payments WHERE nonce = '${r.body.payment_id}'`), 'facilitator');
     const out = ssh(key, r.body.ssh_host, r.body.ssh_port, r.body.ssh_user, 'echo via-facilitator');
     assert.equal(out.code, 0, out.err);
     assert.equal(out.out, 'via-facilitator');
@@ -384,14 +378,14 @@ async function freshPayer(usdcAtoms = 10_000_000n) {
     return { account: privateKeyToAccount(key), wallet: new Wallet(key, eth.provider) };
 }
 
-const depositState = tx => sql(`SELECT coalesce(string_agg(state || ':' || coalesce(credited_minutes, -1)
+const depositState = tx => s.sql(`SELECT coalesce(string_agg(state || ':' || coalesce(credited_minutes, -1)
                                    || ':' || coalesce(reject_reason, ''), ','), '')
                                    FROM deposits WHERE tx_hash = '${lower(tx)}'`);
 const verifyDeposit = (token, tx) => s.json('/api/auth/verify-deposit', { method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ tx_hash: tx }) });
 const DEPOSIT_CONFIRMATIONS = 6;        // the worker's default
-const positive = addr => sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${lower(addr)}' AND delta_minutes > 0`);
+const positive = addr => s.sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${lower(addr)}' AND delta_minutes > 0`);
 
 test('an x402 payment mined past the confirmations is credited once: the indexer and verify-deposit (payer, another wallet) add nothing', async () => {
     const { account: a, wallet } = await freshPayer();
@@ -412,7 +406,7 @@ test('an x402 payment mined past the confirmations is credited once: the indexer
     await waitFor(() => depositState(tx).startsWith('credited:'), 'the deposit handled', 60000);
     assert.equal(positive(a.address), '1');
     assert.equal(depositState(tx), 'credited:0:already_credited');
-    assert.equal(sql(`SELECT count(*) FROM chain_credits WHERE tx_hash = '${tx}'`), '1');
+    assert.equal(s.sql(`SELECT count(*) FROM chain_credits WHERE tx_hash = '${tx}'`), '1');
     const shown = await waitFor(async () => {
         const d = await s.json('/api/deposits', { headers: { authorization: `Bearer ${mine.token}` } });
         return d.body.deposits?.find(e => e.tx_hash === tx && e.status === 'credited');
@@ -425,7 +419,7 @@ test('an x402 payment mined past the confirmations is credited once: the indexer
     const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.body.auth_token}` } });
     assert.equal(rel.status, 202);
     await waitFor(() => live(a.address) === '0', 'the session ended');
-    const billed = Number(sql(`SELECT coalesce(sum(billed_minutes), 0) FROM sessions WHERE wallet = '${lower(a.address)}'`));
+    const billed = Number(s.sql(`SELECT coalesce(sum(billed_minutes), 0) FROM sessions WHERE wallet = '${lower(a.address)}'`));
     assert.equal(balance(a.address), 30 - billed);
     assert.equal(positive(a.address), '1');
 });
@@ -463,7 +457,7 @@ test('an authorization settled on chain before the gate saw it: refused, never c
     assert.equal(ledger(a.address), '');
     assert.equal(balance(a.address), 0);
     assert.equal(live(a.address), '0');
-    assert.equal(sql(`SELECT state || ' ' || error_reason FROM x402_payments WHERE payer = '${lower(a.address)}'`),
+    assert.equal(s.sql(`SELECT state || ' ' || error_reason FROM x402_payments WHERE payer = '${lower(a.address)}'`),
                  'failed invalid_exact_evm_nonce_already_used');
     assert.equal(await balanceOf(a.address), paid);
 });
@@ -498,10 +492,10 @@ test('the indexer credits the transfer first (the facilitator answers late): the
         const r = await paying;
         assert.ok(r.status === 200 || r.status === 202, JSON.stringify(r.body));
         const nonce = r.body.payment_id;
-        await waitFor(() => sql(`SELECT state FROM x402_payments WHERE nonce = '${nonce}'`) === 'settled',
+        await waitFor(() => s.sql(`SELECT state FROM x402_payments WHERE nonce = '${nonce}'`) === 'settled',
                       'the payment settled');
         assert.equal(ledger(a.address), dep);
-        assert.equal(sql(`SELECT x.ledger_id = d.ledger_id FROM x402_payments x, deposits d
+        assert.equal(s.sql(`SELECT x.ledger_id = d.ledger_id FROM x402_payments x, deposits d
                            WHERE x.nonce = '${nonce}' AND d.tx_hash = '${tx}'`), 't');
         assert.equal(positive(a.address), '1');
         if (r.body.auth_token) {
@@ -526,7 +520,7 @@ test('a reorg mines the settlement again in another block, behind another transa
     const tx = r.settle.transaction;
     const key = `30:x402:${r.body.payment_id}:${lower(a.address)}`;
     assert.match(ledger(a.address), new RegExp(`^30:x402:${r.body.payment_id}`));
-    const raw = '0x' + sql(`SELECT encode(raw_tx, 'hex') FROM x402_payments WHERE nonce = '${r.body.payment_id}'`);
+    const raw = '0x' + s.sql(`SELECT encode(raw_tx, 'hex') FROM x402_payments WHERE nonce = '${r.body.payment_id}'`);
     const blockBefore = (await s.rpc('eth_getTransactionReceipt', [tx])).blockHash;
 
     // the block is gone; the same transaction is mined again, after another one

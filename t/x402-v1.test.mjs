@@ -50,12 +50,6 @@ after(async () => {
     rmSync(dir, { recursive: true, force: true });
 });
 
-function sql(q) {
-    const r = s.psql(q);
-    assert.ok(r.ok, r.err);
-    return r.out;
-}
-
 function keygen(name) {
     spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(dir, name)]);
     return { name, pub: readFileSync(join(dir, `${name}.pub`), 'utf8').trim() };
@@ -77,11 +71,11 @@ const b64 = v => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toSt
 const unb64 = h => JSON.parse(Buffer.from(h, 'base64').toString());
 const lower = a => a.toLowerCase();
 const payer = i => privateKeyToAccount(s.chain.demo_wallets[i].private_key);
-const ledger = addr => sql(`SELECT coalesce(string_agg(delta_minutes::text || ':' || idempotency_key, ',' ORDER BY id), '')
+const ledger = addr => s.sql(`SELECT coalesce(string_agg(delta_minutes::text || ':' || idempotency_key, ',' ORDER BY id), '')
                               FROM credit_ledger WHERE wallet = '${lower(addr)}' AND kind = 'deposit'`);
-const live = addr => sql(`SELECT count(*) FROM sessions WHERE wallet = '${lower(addr)}' AND state <> 'ended'`);
+const live = addr => s.sql(`SELECT count(*) FROM sessions WHERE wallet = '${lower(addr)}' AND state <> 'ended'`);
 const payKeys = () => Number(s.redisPipe([`EVAL "return #redis.call('KEYS', 'axon:x402:pay:*')" 0`])[0]);
-const payRows = () => Number(sql('SELECT count(*) FROM x402_payments'));
+const payRows = () => Number(s.sql('SELECT count(*) FROM x402_payments'));
 
 // the version 1 client: a viem wallet on "base-sepolia" (its chain id names
 // its network); sent[] records the X-PAYMENT headers it sent
@@ -181,7 +175,7 @@ test('the unmodified x402-fetch 1.x client pays, the worker settles, ssh runs; r
     assert.equal(again.status, 402);
     assert.equal((await again.json()).error, 'invalid_exact_evm_nonce_already_used');
     assert.equal(ledger(a.address), `30:x402:${nonce}:${lower(a.address)}`);
-    assert.equal(sql(`SELECT count(*) FROM x402_payments WHERE nonce = '${nonce}'`), '1');
+    assert.equal(s.sql(`SELECT count(*) FROM x402_payments WHERE nonce = '${nonce}'`), '1');
     assert.equal(await balanceOf(a.address), before - amount);
 
     const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.auth_token}` } });
@@ -304,7 +298,7 @@ test('facilitator settlement of a version 1 payment: the facilitator sees versio
         assert.deepEqual(q.paymentPayload.payload, unb64(sent[0]).payload);
         assert.equal(await balanceOf(a.address), before - 30n * PRICE);
         assert.equal(ledger(a.address), `30:x402:${r.payment_id}:${lower(a.address)}`);
-        assert.equal(sql(`SELECT settle_mode FROM x402_payments WHERE nonce = '${r.payment_id}'`), 'facilitator');
+        assert.equal(s.sql(`SELECT settle_mode FROM x402_payments WHERE nonce = '${r.payment_id}'`), 'facilitator');
         const rel = await s.json('/api/release', { method: 'POST', headers: { authorization: `Bearer ${r.auth_token}` } });
         assert.equal(rel.status, 202);
         await waitFor(() => live(a.address) === '0', 'the session ended');

@@ -293,6 +293,26 @@ export class Stack {
             .toString().split('\n').slice(0, lines.length);
     }
 
+    // A query's output; an error fails the test, with the query
+    sql(q) {
+        const r = this.psql(q);
+        if (!r.ok) throw new Error(`psql: ${r.err}\n  in: ${q}`);
+        return r.out;
+    }
+
+    // The JSON API as a wallet's token (none: anonymous); a body is sent
+    // as JSON, or as it is when a string
+    api(path, token, method = 'GET', body) {
+        return this.json(path, {
+            method,
+            headers: {
+                ...(token ? { authorization: `Bearer ${token}` } : {}),
+                ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            },
+            body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
+        });
+    }
+
     psql(sql) {
         const r = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'axon',
             '-d', 'axon', '-qtAX', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
