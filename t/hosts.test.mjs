@@ -621,20 +621,21 @@ describe('two hosts, two workers, one database', () => {
         const hostB = () => JSON.parse(st.redis('--raw', 'HGET', 'axon:profiles:hosts', 'b') || 'null');
         await waitFor(() => hostB()?.gpus === 3, 'b with 3 GPUs in the pool', 30000);
 
-        // worker 2 stopped: worker 1, whose one host has 2 GPUs, takes
-        // the claim, and queues it for b
+        // worker 2 stopped (its hosts stay in the pool until they expire):
+        // worker 1, whose one host has 2 GPUs, takes the claim and queues
+        // it for b.  A stopped (SIGSTOP) worker would not do: Redis
+        // delivers a job to a blocked XREADGROUP whether or not its
+        // process runs
         const u = await user(100);
-        w2.kill('SIGSTOP');
-        try {
-            const r = await api('/api/session', u.token, 'POST', { profile: 'big' });
-            assert.equal(r.status, 202, JSON.stringify(r.body));
-            u.id = r.body.session_id;
-            await waitFor(() => st.psql(`SELECT state FROM sessions WHERE id = ${u.id}`).out !== '',
-                          'the claim recorded');
-            assert.equal(session(u.id).state, 'queued', JSON.stringify(session(u.id)));
-        } finally {
-            w2.kill('SIGCONT');
-        }
+        w2.kill('SIGTERM');
+        await w2exit;
+        const r = await api('/api/session', u.token, 'POST', { profile: 'big' });
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        u.id = r.body.session_id;
+        await waitFor(() => st.psql(`SELECT state FROM sessions WHERE id = ${u.id}`).out !== '',
+                      'the claim recorded', 30000);
+        assert.equal(session(u.id).state, 'queued', JSON.stringify(session(u.id)));
+        await startW2();
         await waitFor(() => session(u.id).state === 'running', 'big running on b', 90000);
         assert.equal(session(u.id).host, 'b');
         assert.equal(sql(`SELECT count(*) FROM gpu_assignments WHERE session_id = ${u.id} AND released_at IS NULL`), '3');
@@ -643,12 +644,12 @@ describe('two hosts, two workers, one database', () => {
 
         // huge (4 GPUs) fits no worker's host: refused, by either
         const v = await user(100);
-        const r = await api('/api/session', v.token, 'POST', { profile: 'huge' });
-        if (r.status === 202) {
-            await waitFor(() => session(r.body.session_id).state === 'ended', 'huge refused');
-            assert.equal(session(r.body.session_id).reason, 'no_host_fits');
+        const h = await api('/api/session', v.token, 'POST', { profile: 'huge' });
+        if (h.status === 202) {
+            await waitFor(() => session(h.body.session_id).state === 'ended', 'huge refused');
+            assert.equal(session(h.body.session_id).reason, 'no_host_fits');
         } else {
-            assert.match(JSON.stringify(r.body), /no_host_fits/);
+            assert.match(JSON.stringify(h.body), /no_host_fits/);
         }
     });
 
