@@ -9,7 +9,9 @@
  *                    deposit_index_range blocks, as the node allows:
  *                    aw_dep_scan_done), from its cursor in Postgres
  *                    (deposit_cursor), and records what it finds; range
- *                    after range while it catches up
+ *                    after range while it catches up.  What it finds
+ *                    deposit_confirmations deep already is credited at
+ *                    once, as the confirmer would (aw_dep_credit_seen)
  *   the confirmer    the same source, after a scan that found deposits
  *                    and at the head: the block at each confirming
  *                    deposit's height is read again; one whose block left
@@ -161,10 +163,13 @@ static aw_msec_t aw_deposits_run(aw_msec_t now);
 static void aw_deposits_reload(void);
 static int aw_dep_configure(void);
 static void aw_dep_hex_addr(char out[43], const aw_addr_t *a);
-static int aw_dep_record_logs(const aw_eth_log_t *logs, size_t n);
+static int aw_dep_record_logs(const aw_eth_log_t *logs, size_t n,
+    uint64_t head);
+static void aw_dep_credit_seen(PGresult *pg, uint64_t head);
+static int aw_dep_pass_seen(aw_dep_pass_t *p);
 static int aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n,
     char **text);
-static void aw_dep_publish_seen(PGresult *pg);
+static void aw_dep_publish_seen(PGresult *pg, aw_dep_pass_t *p);
 static int aw_dep_append_row(PGresult *pg, int row, uint64_t head);
 static void aw_dep_replies(size_t n);
 static int aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
@@ -384,13 +389,16 @@ aw_dep_transfer_log(const aw_eth_log_t *log, aw_addr_t *from,
 
 /*
  * The indexer's logs of one eth_getLogs range, recorded in one statement
- * (axon_deposits_seen: one INSERT, in log order, one round trip) and the new
- * or changed ones published to their wallets' lists in one Redis
- * pipeline.  A log that is not an accepted token's Transfer is skipped.
+ * (axon_deposits_seen: one INSERT, in log order, one round trip).  Those
+ * in blocks deposit_confirmations deep at head (read before the logs) are
+ * credited at once (aw_dep_credit_seen: no confirmation pass for them);
+ * the others are published to their wallets' lists in one Redis pipeline
+ * and left to the confirmer.  A log that is not an accepted token's
+ * Transfer is skipped.
  */
 
 static int
-aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
+aw_dep_record_logs(const aw_eth_log_t *logs, size_t n, uint64_t head)
 {
     int          rc, found;
     char        *text[8], chain[24], sql[512];
@@ -430,10 +438,11 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n)
     }
 
     t1 = aw_monotonic_msec();
-    aw_dep_publish_seen(pg);
+    aw_dep_credit_seen(pg, head);
     PQclear(pg);
-    aw_log(AW_LOG_DEBUG, "deposits: %d recorded: Postgres %lld ms, Redis "
-           "%lld ms", found, (long long) (t1 - t0),
+    aw_log(AW_LOG_DEBUG, "deposits: %d recorded: Postgres %lld ms, the "
+           "confirmed-deep ones credited, the others published %lld ms",
+           found, (long long) (t1 - t0),
            (long long) (aw_monotonic_msec() - t1));
 
     rc = AW_OK;
@@ -519,23 +528,144 @@ aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n, char **text)
 
 
 /*
- * The deposits just seen that are confirming, shown in their payers'
- * lists at once; a lost reply only delays a wallet's list.
+ * The deposits just recorded (pg: axon_deposits_seen's rows) whose blocks
+ * are deposit_confirmations deep at head, credited now as the confirmer
+ * would credit them (their block hashes checked again by the logs of
+ * their blocks, which give each one's index in its transaction:
+ * aw_dep_pass_txlogs); the others that are confirming published.  Any
+ * left confirming (young, or its block or index to be found again) is the
+ * confirmer's, which runs after a range that found deposits.
  */
 
 static void
-aw_dep_publish_seen(PGresult *pg)
+aw_dep_credit_seen(PGresult *pg, uint64_t head)
 {
-    int     row, rows;
-    size_t  sent;
+    int            n;
+    aw_msec_t      t0, t1;
+    aw_dep_pass_t  p;
+
+    n = PQntuples(pg);
+
+    if (n == 0 || aw_dep_pass_init(&p, pg, n, head) != AW_OK) {
+        aw_dep_publish_seen(pg, NULL);
+        return;
+    }
+
+    aw_dep_publish_seen(pg, &p);
+
+    if (aw_dep_pass_seen(&p)) {
+        t0 = aw_monotonic_msec();
+        aw_dep_pass_txlogs(&p);
+        t1 = aw_monotonic_msec();
+
+        /* the tiers of this range's wallets, read once */
+        aw_dep_tiers.n = 0;
+        aw_dep_tiers.on = 1;
+        aw_dep_credit_ripe(&p);
+        aw_dep_tiers.on = 0;
+        aw_dep_tiers.n = 0;
+
+        aw_log(AW_LOG_DEBUG, "deposits: %zu block(s) confirmed-deep at head "
+               "%llu: their logs %lld ms, credited in %lld ms", p.nb,
+               (unsigned long long) head, (long long) (t1 - t0),
+               (long long) (aw_monotonic_msec() - t1));
+    }
+
+    free(p.mem);
+}
+
+
+/*
+ * A confirmation pass over the rows just recorded, with no block read:
+ * each confirming row whose block is deposit_confirmations deep at the
+ * pass's head is ripe (the hash it was recorded with is checked again by
+ * the logs of its block), the others young (left to the confirmer).
+ * Returns 1 if any is ripe.
+ */
+
+static int
+aw_dep_pass_seen(aw_dep_pass_t *p)
+{
+    int          row, ripe;
+    char         bh[67];
+    size_t       i;
+    uint64_t     b;
+    const char  *hash;
+
+    ripe = 0;
+
+    for (row = 0; row < p->n; row++) {
+        if (p->acts[row] != AW_DEP_RIPE) {
+            continue;
+        }
+
+        b = strtoull(aw_db_get(p->pg, row, "block_number"), NULL, 10);
+        hash = aw_db_get(p->pg, row, "block_hash");
+
+        /* logs come in block order */
+        for (i = p->nb; i > 0 && p->heights[i - 1] != b; i--) {
+            /* void */
+        }
+
+        if (i == 0) {
+            p->heights[p->nb] = b;
+            aw_eth_parse_bytes(hash, 32, p->blocks[p->nb].hash.b);
+            i = ++p->nb;
+
+        } else if (strcmp(aw_eth_hex(bh, p->blocks[i - 1].hash.b, 32), hash)
+                   != 0)
+        {
+            /* two blocks at one height: the confirmer reads which is */
+            p->acts[row] = AW_DEP_DONE;
+            continue;
+        }
+
+        p->at[row] = (int) i - 1;
+        ripe = 1;
+    }
+
+    return ripe;
+}
+
+
+/*
+ * The deposits just seen that are confirming, shown in their payers'
+ * lists at once, but for those deposit_confirmations deep at the pass's
+ * head, credited now (acts, if not NULL: per row AW_DEP_RIPE for those,
+ * AW_DEP_YOUNG for the published, AW_DEP_DONE for the others); a lost
+ * reply only delays a wallet's list.
+ */
+
+static void
+aw_dep_publish_seen(PGresult *pg, aw_dep_pass_t *p)
+{
+    int       row, rows;
+    size_t    sent;
+    uint64_t  b;
 
     rows = PQntuples(pg);
     sent = 0;
 
     for (row = 0; row < rows; row++) {
-        if (strcmp(aw_db_get(pg, row, "state"), "confirming") == 0) {
-            sent += aw_dep_append_row(pg, row, 0);
+        if (strcmp(aw_db_get(pg, row, "state"), "confirming") != 0) {
+            if (p) {
+                p->acts[row] = AW_DEP_DONE;
+            }
+            continue;
         }
+
+        b = strtoull(aw_db_get(pg, row, "block_number"), NULL, 10);
+
+        if (p && p->head + 1 >= b + aw_worker.conf->deposit_confirmations) {
+            p->acts[row] = AW_DEP_RIPE;
+            continue;
+        }
+
+        if (p) {
+            p->acts[row] = AW_DEP_YOUNG;
+        }
+
+        sent += aw_dep_append_row(pg, row, 0);
     }
 
     aw_dep_replies(sent);
@@ -1347,6 +1477,7 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
     char         *text[5], price[24], decimals[8];
     size_t        i, c, len[5], sent, n;
     PGresult     *cr, *now;
+    aw_msec_t     t0, t1;
     const char   *params[5];
 
     pcts = calloc(k, sizeof(int));
@@ -1399,11 +1530,13 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
         goto done;
     }
 
+    t0 = aw_monotonic_msec();
     cr = aw_db_query(&aw_worker.db,
                      "SELECT id, new_state, minutes, ledger_id, balance,"
                      " applied FROM axon_deposits_credit($1::bigint[],"
                      " $2::bigint[], $3::int[], $4::int[], $5::int[])"
                      " ORDER BY id", 5, params);
+    t1 = aw_monotonic_msec();
 
     if (cr == NULL || !aw_dep_credited_all(pg, rows, ok, k, cr)) {
         /* undone, or (a row short) done again: credited once either way */
@@ -1441,6 +1574,10 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
 
     PQclear(now);
     aw_dep_replies(sent);
+
+    aw_log(AW_LOG_DEBUG, "deposits: %zu credited: Postgres %lld ms, "
+           "published %lld ms", n, (long long) (t1 - t0),
+           (long long) (aw_monotonic_msec() - t1));
 
 done:
 
@@ -1703,7 +1840,7 @@ aw_dep_index(uint64_t head, int *found)
 
     aw_dep_scan_done(n);
 
-    if (n && aw_dep_record_logs(logs, n) != AW_OK) {
+    if (n && aw_dep_record_logs(logs, n, head) != AW_OK) {
         aw_log(AW_LOG_WARN, "deposits: recording blocks %lld..%lld: %s",
                (long long) from, (long long) to, aw_worker.db.error);
         aw_eth_logs_free(logs, n);

@@ -139,6 +139,27 @@ test('the indexer credits a token deposit nobody submitted; submitted after: sti
     assert.equal(ledgerRows(hash).n, 1);
 });
 
+test('a deposit already N deep when the indexer finds it: credited by that scan, once, its log\'s index in its tx claimed', async () => {
+    const amount = parseUnits('1.5', 6);
+    await s.stack('stop', 'worker');
+    const hash = await pay('USDC', amount, bob);
+    await s.mine(N);
+    await s.stack('start', 'worker');
+    const c = await entry(hash, d => d.status === 'credited', bobToken, 'credited');
+    assert.equal(BigInt(c.minutes), minutes('USDC', amount, await tierOf(bob.address)));
+    assert.equal(ledgerRows(hash).n, 1);
+    // the chain event claimed: the Transfer is the transaction's first log
+    const ev = s.psql(`SELECT log_index, credited_as FROM chain_credits
+                       WHERE tx_hash = '${hash.toLowerCase()}'`);
+    assert.equal(ev.out, `0|deposit:1337:${hash.toLowerCase()}:${c.log_index}`);
+
+    assert.equal((await submit(hash, bobToken)).status, 202);
+    await waitFor(async () => !(await deposits(bobToken)).some(d => d.tx_hash === hash.toLowerCase()
+        && d.status === 'submitted'), 'the submission handled');
+    await s.mine(N);
+    assert.equal(ledgerRows(hash).n, 1);
+});
+
 test('rejected with a reason: another address, reverted, unaccepted token, someone else\'s, unknown', async () => {
     // to another address
     const other = await alice.sendTransaction({ to: wallets[2].address, value: parseEther('0.01') });

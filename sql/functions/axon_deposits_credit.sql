@@ -12,7 +12,11 @@
 -- lost): its own key's row, of its wallet and amount, and its chain event
 -- unclaimed or claimed by that row, is credited with the others too, as
 -- axon_deposit_credit() would (nothing posted, applied false).  An x402
--- claim made meanwhile: 23505, all of this undone, as for one.
+-- claim made meanwhile: 23505, all of this undone, as for one.  The
+-- batch's ids are matched against f and g by a subquery (hashed), not by
+-- = ANY of the array variable (searched along for each row, unless the
+-- plan made it a constant): the indexer credits a range of thousands of
+-- deposits as one batch.
 CREATE OR REPLACE FUNCTION axon_deposits_credit(
     p_ids bigint[], p_price bigint[], p_decimals int[], p_discount int[],
     p_log int[])
@@ -98,7 +102,7 @@ BEGIN
           FROM unnest(p_ids, p_price, p_decimals, p_discount, p_log)
                AS u(id, price, dec, disc, log)
           JOIN deposits d ON d.id = u.id
-         WHERE u.id = ANY (f)
+         WHERE u.id IN (SELECT unnest(f))
     ), y AS (
         SELECT x.*, b.balance + sum(x.m) OVER (PARTITION BY x.payer
                                                ORDER BY x.id) AS after
@@ -141,7 +145,7 @@ BEGIN
           FROM unnest(p_ids, p_price, p_decimals, p_discount, p_log)
                AS u(id, price, dec, disc, log)
           JOIN deposits d ON d.id = u.id
-         WHERE u.id = ANY (g)
+         WHERE u.id IN (SELECT unnest(g))
     ), e AS (
         INSERT INTO chain_credits (chain_id, tx_hash, log_index, ledger_id,
                                    credited_as)
@@ -164,7 +168,8 @@ BEGIN
 
     FOR c IN SELECT u.* FROM unnest(p_ids, p_price, p_decimals, p_discount,
                                     p_log) AS u(id, price, dec, disc, log)
-              WHERE u.id <> ALL (f) AND u.id <> ALL (g) ORDER BY u.id
+              WHERE u.id NOT IN (SELECT unnest(f))
+                AND u.id NOT IN (SELECT unnest(g)) ORDER BY u.id
     LOOP
         RETURN QUERY SELECT c.id, r.new_state, r.minutes, r.ledger_id,
                             r.balance, r.applied
