@@ -288,7 +288,7 @@ test('config: an engine that does not answer, a malformed one, missing TLS files
 
 
 describe('two hosts, two workers, one database', () => {
-    let st, engB, w2, w2exit, prefixA, prefixB, bPorts;
+    let st, engB, w2, w2exit, w3, w3exit, prefixA, prefixB, bPorts;
 
     const sql = (q) => {
         const r = st.psql(q);
@@ -379,9 +379,14 @@ describe('two hosts, two workers, one database', () => {
     }
 
     after(async () => {
-        if (w2 && w2.exitCode === null && w2.signalCode === null) {
-            w2.kill('SIGTERM');
-            await w2exit;
+        // whatever a failed test left running: a worker left would keep
+        // this file from ending
+        for (const [w, exit] of [[w2, w2exit], [w3, w3exit]]) {
+            if (w && w.exitCode === null && w.signalCode === null) {
+                w.kill('SIGCONT');
+                w.kill('SIGTERM');
+                await exit;
+            }
         }
         await st?.stop();
         await engB?.stop();
@@ -662,10 +667,10 @@ describe('two hosts, two workers, one database', () => {
             .replace(/^worker_id .*$/m, 'worker_id hosts-w3')
             .replace(/^log_file .*$/m, `log_file "${join(st.logs, 'worker-b3.log')}"`);
         writeFileSync(join(st.dir, 'worker-b3.conf'), conf3);
-        const w3 = spawn(WORKER, ['-c', join(st.dir, 'worker-b3.conf')], {
+        w3 = spawn(WORKER, ['-c', join(st.dir, 'worker-b3.conf')], {
             stdio: 'ignore', env: { ...process.env, CONTAINERS_CONF },
         });
-        const w3exit = new Promise(ok => w3.once('exit', ok));
+        w3exit = new Promise(ok => w3.once('exit', ok));
         const log3 = join(st.logs, 'worker-b3.log');
         await waitFor(() => existsSync(log3) && /started.*worker_id hosts-w3/.test(readFileSync(log3, 'utf8')),
                       'worker 3 started', 30000);
