@@ -43,10 +43,22 @@ test('migrations are recorded', () => {
     assert.match(sql('SELECT name FROM axon_schema_migrations ORDER BY version'), /^001_core/);
 });
 
-test('addresses must be lowercase 0x + 40 hex', () => {
+test('addresses must be lowercase 0x + 40 hex, hashes 0x + 64 hex', () => {
     sqlFails(`INSERT INTO wallets (address) VALUES ('0xABC')`, /eth_address/);
     sqlFails(`INSERT INTO wallets (address) VALUES ('0x${'A'.repeat(40)}')`, /eth_address/);
     sql(`INSERT INTO wallets (address) VALUES ('${A}'), ('${B}')`);
+    // the checks are a length in bytes and a class (014_domains): every
+    // edge the old bounded regex refused is refused still
+    const refused = (domain, hex) => [
+        '', '0x', `0x${'a'.repeat(hex - 1)}`, `0x${'a'.repeat(hex + 1)}`,
+        `0X${'a'.repeat(hex)}`, `1x${'a'.repeat(hex)}`, `0x${'a'.repeat(hex - 1)}g`,
+        `0x${'a'.repeat(hex - 1)}\n`, `0x${'a'.repeat(hex - 2)}\u00e9`,
+        ` 0x${'a'.repeat(hex - 1)}`, `0x${'0'.repeat(hex - 1)}F`,
+    ].filter(v => sql(`SELECT E'${v}' ~ '^0x[0-9a-f]{${hex}}$'`) === 'f'
+                  && !s.psql(`SELECT E'${v}'::${domain}`).ok).length;
+    assert.equal(refused('eth_address', 40), 11);
+    assert.equal(refused('eth_hash', 64), 11);
+    assert.equal(sql(`SELECT '0x${'0123456789abcdef'.repeat(4)}'::eth_hash`), `0x${'0123456789abcdef'.repeat(4)}`);
 });
 
 test('ledger rows move the balance; balance_after is recorded', () => {
