@@ -6,7 +6,8 @@
  * consumers (XAUTOCLAIM, every job_claim_idle / 4), our own pending jobs
  * after a (re)connect (XREADGROUP from 0), then new jobs (XREADGROUP >,
  * blocking at most queue_block, and not past when another source is due:
- * aw_sources_others_next).  The jobs of a batch run one after the
+ * aw_sources_others_next; a shorter wait is not a BLOCK, see
+ * aw_queue_read).  The jobs of a batch run one after the
  * other; each costs one Redis round trip (the script that marks it running
  * goes in one write with the previous job's final script) and one Postgres
  * statement.
@@ -112,6 +113,7 @@ static struct {
     char                 claim_from[AW_JOB_ID_LEN];
     aw_msec_t            claim_next;
     aw_msec_t            stats_next;
+    aw_msec_t            read_next;     /* a read that did not block */
     int                  replies;       /* pipelined replies not read */
     int                  nretry;
     aw_queue_retry_t     retry[AW_QUEUE_RETRY_MAX];
@@ -213,7 +215,8 @@ aw_queue_run(aw_msec_t now)
         return aw_monotonic_msec() + 100;
     }
 
-    return aw_monotonic_msec();
+    return rc == 0 ? aw_max(aw_queue.read_next, aw_monotonic_msec())
+                   : aw_monotonic_msec();
 }
 
 
@@ -553,14 +556,30 @@ aw_queue_read(aw_msec_t now)
     wait = aw_min(wait, aw_queue.stats_next - now);
     wait = aw_min(wait, aw_sources_others_next() - now);
 
-    /* something else due: wait 1 ms (BLOCK 0 would wait for ever) */
-    wait = aw_max(wait, 1);
+    /*
+     * Redis times a blocked client out only at its cron (hz 10 by default:
+     * BLOCK 1 returns after up to 100 ms), so a read that must return
+     * before queue_block does not block: the main loop sleeps until the
+     * source due (a job queued meanwhile waits that long at most, less
+     * than the BLOCK would have overshot).
+     */
+    aw_queue.read_next = 0;
 
-    reply = aw_redis_command(&aw_worker.redis,
-                             "XREADGROUP GROUP %s %s COUNT %d BLOCK %lld "
-                             "STREAMS %s >", conf->queue_group,
-                             aw_queue.consumer, conf->queue_batch,
-                             (long long) wait, aw_queue_stream());
+    if (wait < conf->queue_block) {
+        aw_queue.read_next = now + aw_max(wait, 0);
+        reply = aw_redis_command(&aw_worker.redis,
+                                 "XREADGROUP GROUP %s %s COUNT %d "
+                                 "STREAMS %s >", conf->queue_group,
+                                 aw_queue.consumer, conf->queue_batch,
+                                 aw_queue_stream());
+    } else {
+        reply = aw_redis_command(&aw_worker.redis,
+                                 "XREADGROUP GROUP %s %s COUNT %d "
+                                 "BLOCK %lld STREAMS %s >",
+                                 conf->queue_group, aw_queue.consumer,
+                                 conf->queue_batch, (long long) wait,
+                                 aw_queue_stream());
+    }
     if (reply == NULL) {
         return aw_queue_failed("XREADGROUP");
     }
