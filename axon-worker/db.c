@@ -16,6 +16,10 @@
 
 static PGresult *aw_db_run(aw_db_t *db, const char *sql, int nparams,
     const char *const *params, int script, aw_msec_t timeout);
+static int aw_db_post(aw_db_t *db, const char *sql, int nparams,
+    const char *const *params, int mode, const char *name,
+    aw_msec_t timeout);
+static PGresult *aw_db_collect(aw_db_t *db);
 static PGresult *aw_db_send(aw_db_t *db, const char *sql, int nparams,
     const char *const *params, int mode, const char *name,
     aw_msec_t timeout);
@@ -24,7 +28,9 @@ static PGresult *aw_db_send(aw_db_t *db, const char *sql, int nparams,
 #define AW_DB_SCRIPT    1
 #define AW_DB_PREPARE   2
 #define AW_DB_PREPARED  3
-static int aw_db_results(aw_db_t *db, aw_msec_t timeout, PGresult **lastp);
+static int aw_db_flush(aw_db_t *db);
+static int aw_db_results(aw_db_t *db, PGresult **lastp);
+static void aw_db_timed_out(aw_db_t *db);
 static void aw_db_query_failed(aw_db_t *db, const char *sql, int mode,
     PGresult *last);
 static PGconn *aw_db_open(aw_db_t *db, aw_msec_t deadline);
@@ -510,22 +516,65 @@ aw_db_run(aw_db_t *db, const char *sql, int nparams,
 }
 
 
+/*
+ * A parameterised query sent, not waited for: the caller does other work
+ * (not on db) and then takes its result with aw_db_query_result(), which
+ * it must call, whatever the send returned.  The query's time limit runs
+ * from the send.
+ */
+
+int
+aw_db_query_send(aw_db_t *db, const char *sql, int nparams,
+    const char *const *params)
+{
+    return aw_db_post(db, sql, nparams, params, AW_DB_PARAMS, NULL,
+                      db->query_timeout);
+}
+
+
+PGresult *
+aw_db_query_result(aw_db_t *db)
+{
+    return aw_db_collect(db);
+}
+
+
 static PGresult *
 aw_db_send(aw_db_t *db, const char *sql, int nparams,
     const char *const *params, int mode, const char *name,
     aw_msec_t timeout)
 {
-    int             rc;
-    PGconn         *conn;
-    PGresult       *last;
-    ExecStatusType  st;
+    (void) aw_db_post(db, sql, nparams, params, mode, name, timeout);
+
+    return aw_db_collect(db);
+}
+
+
+/*
+ * Sends a query and flushes it: AW_OK, or AW_ERROR with the connection
+ * lost (aw_db_collect() then returns NULL).
+ */
+
+static int
+aw_db_post(aw_db_t *db, const char *sql, int nparams,
+    const char *const *params, int mode, const char *name,
+    aw_msec_t timeout)
+{
+    int      rc;
+    PGconn  *conn;
 
     db->sqlstate[0] = '\0';
+    db->sent.sql = sql;
+    db->sent.mode = mode;
+    db->sent.ok = 0;
+    db->sent.timeout = timeout;
+    db->sent.deadline = timeout ? aw_monotonic_msec() + timeout
+                                : AW_MSEC_NEVER;
     conn = db->conn;
 
     if (conn == NULL) {
         aw_db_set_error(db, "not connected");
-        return NULL;
+        return AW_ERROR;
     }
 
     switch (mode) {
@@ -549,10 +598,34 @@ aw_db_send(aw_db_t *db, const char *sql, int nparams,
 
     if (rc == 0) {
         aw_db_lost(db, PQerrorMessage(conn));
+        return AW_ERROR;
+    }
+
+    if (aw_db_flush(db) != AW_OK) {
+        return AW_ERROR;
+    }
+
+    db->sent.ok = 1;
+
+    return AW_OK;
+}
+
+
+/* the result of the query aw_db_post() sent: as aw_db_query() returns */
+
+static PGresult *
+aw_db_collect(aw_db_t *db)
+{
+    PGresult        *last;
+    ExecStatusType   st;
+
+    if (!db->sent.ok) {
         return NULL;
     }
 
-    if (aw_db_results(db, timeout, &last) != AW_OK) {
+    db->sent.ok = 0;
+
+    if (aw_db_results(db, &last) != AW_OK) {
         return NULL;
     }
 
@@ -569,53 +642,75 @@ aw_db_send(aw_db_t *db, const char *sql, int nparams,
         return last;
     }
 
-    aw_db_query_failed(db, sql, mode, last);
+    aw_db_query_failed(db, db->sent.sql, db->sent.mode, last);
 
     return NULL;
 }
 
 
 /*
- * Flushes the query sent and reads its results within timeout: *last is
+ * Flushes the query being sent, within its time limit: AW_ERROR, the
+ * connection lost.
+ */
+
+static int
+aw_db_flush(aw_db_t *db)
+{
+    int      rc;
+    PGconn  *conn;
+
+    conn = db->conn;
+
+    while ((rc = PQflush(conn)) == 1) {
+        if (aw_db_wait(PQsocket(conn), POLLIN|POLLOUT, db->sent.deadline)
+            <= 0)
+        {
+            aw_db_timed_out(db);
+            return AW_ERROR;
+        }
+
+        if (PQconsumeInput(conn) == 0) {
+            aw_db_lost(db, PQerrorMessage(conn));
+            return AW_ERROR;
+        }
+    }
+
+    if (rc == -1) {
+        aw_db_lost(db, PQerrorMessage(conn));
+        return AW_ERROR;
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * Reads the results of the query sent, within its time limit: *last is
  * the first error, else the last result.  On AW_ERROR the connection is
  * lost.
  */
 
 static int
-aw_db_results(aw_db_t *db, aw_msec_t timeout, PGresult **lastp)
+aw_db_results(aw_db_t *db, PGresult **lastp)
 {
-    int         rc;
-    char        buf[32];
     PGconn     *conn;
     PGresult   *res, *last;
-    aw_msec_t   deadline;
 
     conn = db->conn;
-    deadline = timeout ? aw_monotonic_msec() + timeout : AW_MSEC_NEVER;
     last = NULL;
-
-    while ((rc = PQflush(conn)) == 1) {
-        if (aw_db_wait(PQsocket(conn), POLLIN|POLLOUT, deadline) <= 0) {
-            goto timedout;
-        }
-
-        if (PQconsumeInput(conn) == 0) {
-            goto lost;
-        }
-    }
-
-    if (rc == -1) {
-        goto lost;
-    }
 
     for ( ;; ) {
         while (PQisBusy(conn)) {
-            if (aw_db_wait(PQsocket(conn), POLLIN, deadline) <= 0) {
-                goto timedout;
+            if (aw_db_wait(PQsocket(conn), POLLIN, db->sent.deadline) <= 0) {
+                PQclear(last);
+                aw_db_timed_out(db);
+                return AW_ERROR;
             }
 
             if (PQconsumeInput(conn) == 0) {
-                goto lost;
+                PQclear(last);
+                aw_db_lost(db, PQerrorMessage(conn));
+                return AW_ERROR;
             }
         }
 
@@ -638,24 +733,18 @@ aw_db_results(aw_db_t *db, aw_msec_t timeout, PGresult **lastp)
     *lastp = last;
 
     return AW_OK;
+}
 
-timedout:
+
+static void
+aw_db_timed_out(aw_db_t *db)
+{
+    char  buf[32];
 
     snprintf(buf, sizeof(buf), "query timed out after ");
     aw_conf_format_msec(buf + strlen(buf), sizeof(buf) - strlen(buf),
-                        timeout);
-
-    PQclear(last);
+                        db->sent.timeout);
     aw_db_lost(db, buf);
-
-    return AW_ERROR;
-
-lost:
-
-    PQclear(last);
-    aw_db_lost(db, PQerrorMessage(conn));
-
-    return AW_ERROR;
 }
 
 

@@ -6,7 +6,9 @@
  *
  * Every call is synchronous for the caller, but waits in poll(2) with a
  * deadline, so a server that stopped answering costs at most
- * postgres_query_timeout, then a reconnect.
+ * postgres_query_timeout, then a reconnect.  One query may be sent and its
+ * result taken later (aw_db_query_send, aw_db_query_result): the caller
+ * works meanwhile, on anything but this connection.
  */
 
 #ifndef AW_DB_H
@@ -44,6 +46,14 @@ struct aw_db_s {
     unsigned            down_logged:1;      /* the loss is in the log */
     unsigned            fatal:1;            /* on_connect said stop */
     unsigned            closing:1;          /* error holds the FATAL why */
+
+    struct {                                /* the query being sent */
+        const char     *sql;
+        int             mode;
+        unsigned        ok:1;               /* sent, its result due */
+        aw_msec_t       timeout;
+        aw_msec_t       deadline;
+    } sent;
 
     char                sqlstate[6];        /* of the last failed query */
     char                error[256];         /* the last error, one line */
@@ -87,6 +97,9 @@ PGresult *aw_db_query_prepared(aw_db_t *db, aw_db_stmt_t *stmt,
     int nparams, const char *const *params);
 int aw_db_exec(aw_db_t *db, const char *sql, int nparams,
     const char *const *params);
+int aw_db_query_send(aw_db_t *db, const char *sql, int nparams,
+    const char *const *params);
+PGresult *aw_db_query_result(aw_db_t *db);
 int aw_db_script(aw_db_t *db, const char *sql);
 int aw_db_txn(aw_db_t *db, const char *begin, aw_db_txn_pt fn, void *data);
 

@@ -154,6 +154,24 @@ static struct {
     int             pct[AW_DEP_TIER_CACHE];
 } aw_dep_tiers;
 
+/*
+ * The logs of a range's deep blocks, read while Postgres records the
+ * range (aw_dep_prefetch): the scan's credit takes each block's from
+ * here instead of asking the node after the INSERT.  Empty otherwise.
+ */
+typedef struct {
+    uint64_t        from;
+    uint64_t        to;
+    int             ok;                 /* read: logs, nlogs */
+    aw_eth_log_t   *logs;
+    size_t          nlogs;
+} aw_dep_chunk_t;
+
+static struct {
+    aw_dep_chunk_t *chunks;
+    size_t          n;
+} aw_dep_pre;
+
 static const char  aw_dep_transfer_topic[] =
     "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
 
@@ -198,6 +216,10 @@ static int aw_dep_pass_init(aw_dep_pass_t *p, PGresult *pg, int n,
 static int aw_dep_pass_blocks(aw_dep_pass_t *p);
 static int aw_dep_pass_check(aw_dep_pass_t *p);
 static void aw_dep_pass_txlogs(aw_dep_pass_t *p);
+static void aw_dep_prefetch(const aw_eth_log_t *logs, size_t n,
+    uint64_t head);
+static void aw_dep_prefetch_free(void);
+static const aw_dep_chunk_t *aw_dep_prefetched(uint64_t height);
 static int aw_dep_height_wants(aw_dep_pass_t *p, size_t i);
 static void aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i, int ok,
     aw_eth_log_t *logs, size_t nlogs);
@@ -402,7 +424,7 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n, uint64_t head)
 {
     int          rc, found;
     char        *text[8], chain[24], sql[512];
-    aw_msec_t    t0, t1;
+    aw_msec_t    t0, tp, t1;
     size_t       k;
     PGresult    *pg;
     const char  *params[9];
@@ -430,7 +452,16 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n, uint64_t head)
              " $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[],"
              " $7::text[], $8::text[], $9::numeric[])", aw_dep_cols);
 
-    pg = aw_db_query(&aw_worker.db, sql, 9, params);
+    /* the node read while Postgres records: the two overlap */
+    aw_dep_tiers.n = 0;
+    aw_dep_tiers.on = 1;
+
+    if (aw_db_query_send(&aw_worker.db, sql, 9, params) == AW_OK) {
+        aw_dep_prefetch(logs, n, head);
+    }
+
+    tp = aw_monotonic_msec();
+    pg = aw_db_query_result(&aw_worker.db);
 
     if (pg == NULL) {
         rc = AW_ERROR;
@@ -440,14 +471,19 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n, uint64_t head)
     t1 = aw_monotonic_msec();
     aw_dep_credit_seen(pg, head);
     PQclear(pg);
-    aw_log(AW_LOG_DEBUG, "deposits: %d recorded: Postgres %lld ms, the "
-           "confirmed-deep ones credited, the others published %lld ms",
-           found, (long long) (t1 - t0),
+    aw_log(AW_LOG_DEBUG, "deposits: %d recorded: Postgres %lld ms (the deep "
+           "blocks' logs read meanwhile, %lld ms), the confirmed-deep ones "
+           "credited, the others published %lld ms", found,
+           (long long) (t1 - t0), (long long) (tp - t0),
            (long long) (aw_monotonic_msec() - t1));
 
     rc = AW_OK;
 
 done:
+
+    aw_dep_prefetch_free();
+    aw_dep_tiers.on = 0;
+    aw_dep_tiers.n = 0;
 
     for (k = 0; k < 8; k++) {
         free(text[k]);
@@ -558,12 +594,8 @@ aw_dep_credit_seen(PGresult *pg, uint64_t head)
         aw_dep_pass_txlogs(&p);
         t1 = aw_monotonic_msec();
 
-        /* the tiers of this range's wallets, read once */
-        aw_dep_tiers.n = 0;
-        aw_dep_tiers.on = 1;
+        /* the tiers of this range's wallets: read once, by the prefetch */
         aw_dep_credit_ripe(&p);
-        aw_dep_tiers.on = 0;
-        aw_dep_tiers.n = 0;
 
         aw_log(AW_LOG_DEBUG, "deposits: %zu block(s) confirmed-deep at head "
                "%llu: their logs %lld ms, credited in %lld ms", p.nb,
@@ -2291,10 +2323,11 @@ done:
 static void
 aw_dep_pass_txlogs(aw_dep_pass_t *p)
 {
-    int               rc;
-    size_t            i, j, nlogs;
-    aw_eth_log_t     *logs;
-    aw_eth_filter_t   filter;
+    int                    rc;
+    size_t                 i, j, nlogs;
+    aw_eth_log_t          *logs;
+    aw_eth_filter_t        filter;
+    const aw_dep_chunk_t  *c;
 
     for (i = 0; i < p->nb; i = j) {
         j = i + 1;
@@ -2303,8 +2336,16 @@ aw_dep_pass_txlogs(aw_dep_pass_t *p)
             continue;
         }
 
+        c = aw_dep_prefetched(p->heights[i]);
+
+        if (c) {
+            aw_dep_block_txlogs(p, i, c->ok, c->logs, c->nlogs);
+            continue;
+        }
+
         while (j < p->nb && j - i < AW_DEP_LOGS_BLOCKS
                && p->heights[j] == p->heights[j - 1] + 1
+               && aw_dep_prefetched(p->heights[j]) == NULL
                && aw_dep_height_wants(p, j))
         {
             j++;
@@ -2332,6 +2373,130 @@ aw_dep_pass_txlogs(aw_dep_pass_t *p)
             aw_eth_logs_free(logs, nlogs);
         }
     }
+}
+
+
+/*
+ * While Postgres records a range (the INSERT sent, its result not read):
+ * the logs of the blocks whose accepted Transfers are deposit_confirmations
+ * deep at head, in runs of consecutive heights as aw_dep_pass_txlogs reads
+ * them, and their payers' tiers (into aw_dep_tiers).  The scan's credit
+ * then finds them here; what it does not find (a failed read, a height
+ * not read) it reads itself.  Only the node is asked: Postgres is busy.
+ */
+
+static void
+aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
+{
+    int               pct;
+    size_t            i, k;
+    uint64_t          b, *hs;
+    aw_addr_t         payer;
+    aw_u256_t         amount;
+    aw_dep_chunk_t   *c;
+    aw_eth_filter_t   filter;
+
+    hs = malloc(n * sizeof(uint64_t));
+    aw_dep_pre.chunks = calloc(n, sizeof(aw_dep_chunk_t));
+    aw_dep_pre.n = 0;
+
+    if (hs == NULL || aw_dep_pre.chunks == NULL) {
+        free(hs);
+        aw_dep_prefetch_free();
+        return;
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        b = logs[i].block_number;
+
+        if (logs[i].removed
+            || head + 1 < b + aw_worker.conf->deposit_confirmations
+            || !aw_dep_transfer_log(&logs[i], &payer, &amount)
+            || aw_dep_token_of(&logs[i].address) == NULL)
+        {
+            continue;
+        }
+
+        (void) aw_dep_tier(&payer, &pct);
+
+        /* logs come in block order */
+        if (k == 0 || hs[k - 1] != b) {
+            hs[k++] = b;
+        }
+    }
+
+    for (i = 0; i < k; i++) {
+        c = aw_dep_pre.n ? &aw_dep_pre.chunks[aw_dep_pre.n - 1] : NULL;
+
+        if (c && hs[i] == c->to + 1 && c->to - c->from + 1 < AW_DEP_LOGS_BLOCKS)
+        {
+            c->to = hs[i];
+            continue;
+        }
+
+        c = &aw_dep_pre.chunks[aw_dep_pre.n++];
+        c->from = hs[i];
+        c->to = hs[i];
+    }
+
+    free(hs);
+
+    for (i = 0; i < aw_dep_pre.n; i++) {
+        c = &aw_dep_pre.chunks[i];
+
+        memset(&filter, 0, sizeof(filter));
+        filter.from_block = c->from;
+        filter.to_block = c->to;
+
+        c->ok = aw_rpc_get_logs(&aw_worker.rpc, &filter, &c->logs, &c->nlogs)
+                == AW_RPC_OK;
+
+        if (!c->ok) {
+            /* read again, after the INSERT, by aw_dep_pass_txlogs */
+            aw_log(AW_LOG_DEBUG, "deposits: the logs of blocks %llu..%llu: "
+                   "%s", (unsigned long long) c->from,
+                   (unsigned long long) c->to, aw_worker.rpc.error);
+            c->logs = NULL;
+            c->nlogs = 0;
+        }
+    }
+}
+
+
+static const aw_dep_chunk_t *
+aw_dep_prefetched(uint64_t height)
+{
+    size_t  i;
+
+    for (i = 0; i < aw_dep_pre.n; i++) {
+        if (aw_dep_pre.chunks[i].ok && aw_dep_pre.chunks[i].from <= height
+            && height <= aw_dep_pre.chunks[i].to)
+        {
+            return &aw_dep_pre.chunks[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+aw_dep_prefetch_free(void)
+{
+    size_t  i;
+
+    for (i = 0; i < aw_dep_pre.n; i++) {
+        if (aw_dep_pre.chunks[i].nlogs) {
+            aw_eth_logs_free(aw_dep_pre.chunks[i].logs,
+                             aw_dep_pre.chunks[i].nlogs);
+        }
+    }
+
+    free(aw_dep_pre.chunks);
+    aw_dep_pre.chunks = NULL;
+    aw_dep_pre.n = 0;
 }
 
 
