@@ -2419,7 +2419,10 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
             continue;
         }
 
-        (void) aw_dep_tier(&payer, &pct);
+        /* the cache warmed only: past it, the credit reads each tier */
+        if (aw_dep_tiers.n < AW_DEP_TIER_CACHE) {
+            (void) aw_dep_tier(&payer, &pct);
+        }
 
         /* logs come in block order */
         if (k == 0 || hs[k - 1] != b) {
