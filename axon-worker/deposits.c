@@ -172,6 +172,23 @@ static struct {
     size_t          n;
 } aw_dep_pre;
 
+/*
+ * The range after a dense one, read from the node while Postgres credits
+ * that one's deposits (aw_dep_read_ahead): the next scan takes its logs
+ * from here if it starts where they do (its cursor moved) and the chain
+ * still reaches their end; any other scan drops them.  A reorg meanwhile
+ * is the scan's as ever: the young blocks are scanned again, the deep
+ * ones' hashes checked by their logs read afresh.
+ */
+static struct {
+    unsigned        want:1;             /* from..to: read while crediting */
+    unsigned        have:1;             /* read: logs, n */
+    int64_t         from;
+    int64_t         to;
+    aw_eth_log_t   *logs;
+    size_t          n;
+} aw_dep_ahead;
+
 static const char  aw_dep_transfer_topic[] =
     "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
 
@@ -189,6 +206,9 @@ static int aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n,
     char **text);
 static void aw_dep_publish_seen(PGresult *pg, aw_dep_pass_t *p);
 static int aw_dep_append_row(PGresult *pg, int row, uint64_t head);
+static int aw_dep_append_credited(PGresult *pg, int row, PGresult *cr,
+    int crow, int pct);
+static int aw_dep_append_entry(PGresult *pg, int row, json_t *entry);
 static void aw_dep_replies(size_t n);
 static int aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
     const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry);
@@ -197,6 +217,12 @@ static int aw_dep_publish(const char *wallet, const char *field,
     json_t *entry, const char *drop);
 static int aw_dep_tier(const aw_addr_t *wallet, int *pct);
 static int aw_dep_index(uint64_t head, int *found);
+static int aw_dep_get_logs(int64_t from, int64_t to, aw_eth_log_t **logs,
+    size_t *n);
+static int aw_dep_ahead_take(int64_t from, uint64_t head, int64_t *to,
+    aw_eth_log_t **logs, size_t *n);
+static void aw_dep_read_ahead(void);
+static void aw_dep_ahead_free(void);
 static int aw_dep_scan_failed(int rc, int64_t blocks);
 static void aw_dep_scan_done(size_t logs);
 static int aw_dep_confirm(uint64_t head);
@@ -292,6 +318,7 @@ aw_dep_configure(void)
     const aw_conf_deposits_t  *d;
 
     d = &aw_worker.conf->deposit;
+    aw_dep_ahead_free();
     memset(&aw_dep, 0, sizeof(aw_dep));
     aw_dep_published = 0;
     aw_dep_scan.range = aw_worker.conf->deposit_index_range;
@@ -712,11 +739,45 @@ aw_dep_publish_seen(PGresult *pg, aw_dep_pass_t *p)
 static int
 aw_dep_append_row(PGresult *pg, int row, uint64_t head)
 {
-    int      rc;
-    char    *dump, key[64], field[96];
+    return aw_dep_append_entry(pg, row, aw_dep_row_json(pg, row, head));
+}
+
+
+/*
+ * The same for a deposit just credited by this worker (cr's row crow,
+ * applied: a ledger row posted), from its row as pg holds it: the credit
+ * changed only its state, its minutes and its discount (pct).
+ */
+
+static int
+aw_dep_append_credited(PGresult *pg, int row, PGresult *cr, int crow,
+    int pct)
+{
     json_t  *entry;
 
-    entry = aw_dep_row_json(pg, row, head);
+    entry = aw_dep_row_json(pg, row, 0);
+
+    if (entry) {
+        json_object_set_new(entry, "status", json_string("credited"));
+        json_object_set_new(entry, "confirmations",
+                            json_integer(aw_worker.conf->deposit_confirmations));
+        json_object_set_new(entry, "minutes",
+                            json_integer(atoll(aw_db_get(cr, crow, "minutes"))));
+        json_object_set_new(entry, "discount_pct", json_integer(pct));
+    }
+
+    return aw_dep_append_entry(pg, row, entry);
+}
+
+
+/* HSET of entry (taken; NULL: none) as the deposit at pg's row */
+
+static int
+aw_dep_append_entry(PGresult *pg, int row, json_t *entry)
+{
+    int      rc;
+    char    *dump, key[64], field[96];
+
     dump = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
     json_decref(entry);
 
@@ -1505,15 +1566,16 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
     size_t k)
 {
     int          *pcts, *ok, crow;
-    FILE         *col[5];
-    char         *text[5], price[24], decimals[8];
-    size_t        i, c, len[5], sent, n;
+    FILE         *col[5], *again;
+    char         *text[5], *atext, price[24], decimals[8];
+    size_t        i, c, len[5], sent, n, nagain, alen;
     PGresult     *cr, *now;
     aw_msec_t     t0, t1;
     const char   *params[5];
 
     pcts = calloc(k, sizeof(int));
     ok = calloc(k, sizeof(int));
+    atext = NULL;
     n = 0;
 
     for (c = 0; c < 5; c++) {
@@ -1563,11 +1625,19 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
     }
 
     t0 = aw_monotonic_msec();
-    cr = aw_db_query(&aw_worker.db,
-                     "SELECT id, new_state, minutes, ledger_id, balance,"
-                     " applied FROM axon_deposits_credit($1::bigint[],"
-                     " $2::bigint[], $3::int[], $4::int[], $5::int[])"
-                     " ORDER BY id", 5, params);
+
+    /* the scan's next range read from the node meanwhile, if it wants */
+    if (aw_db_query_send(&aw_worker.db,
+                         "SELECT id, new_state, minutes, ledger_id, balance,"
+                         " applied FROM axon_deposits_credit($1::bigint[],"
+                         " $2::bigint[], $3::int[], $4::int[], $5::int[])"
+                         " ORDER BY id", 5, params)
+        == AW_OK)
+    {
+        aw_dep_read_ahead();
+    }
+
+    cr = aw_db_query_result(&aw_worker.db);
     t1 = aw_monotonic_msec();
 
     if (cr == NULL || !aw_dep_credited_all(pg, rows, ok, k, cr)) {
@@ -1595,10 +1665,41 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
     }
 
     sent = aw_dep_append_wallets(pg, rows, ok, pcts, k, cr);
+
+    /*
+     * The deposits as they are now, for their wallets' lists: those this
+     * call credited from their rows here, any other read again.
+     */
+    again = open_memstream(&atext, &alen);
+    nagain = 0;
+    crow = 0;
+
+    for (i = 0; i < k; i++) {
+        if (!ok[i]) {
+            continue;
+        }
+
+        if (aw_db_get(cr, crow, "applied")[0] == 't'
+            && strcmp(aw_db_get(cr, crow, "new_state"), "credited") == 0)
+        {
+            sent += aw_dep_append_credited(pg, rows[i], cr, crow, pcts[i]);
+
+        } else if (again) {
+            fprintf(again, "%s%s", nagain++ ? "," : "{",
+                    aw_db_get(pg, rows[i], "id"));
+        }
+
+        crow++;
+    }
+
     PQclear(cr);
 
-    /* the deposits as they are now, for their wallets' lists */
-    now = aw_dep_rows_by_id(text[0]);
+    if (again) {
+        fputs(nagain ? "}" : "{}", again);
+        fclose(again);
+    }
+
+    now = nagain && again ? aw_dep_rows_by_id(atext) : NULL;
 
     for (crow = 0; now && crow < PQntuples(now); crow++) {
         sent += aw_dep_append_row(now, crow, 0);
@@ -1620,6 +1721,7 @@ done:
         free(text[c]);
     }
 
+    free(atext);
     free(pcts);
     free(ok);
 }
@@ -1801,16 +1903,13 @@ aw_dep_index(uint64_t head, int *found)
 {
     int               rc;
     char              chain[24], blk[24];
-    size_t            i, n;
+    size_t            n;
     int64_t           cursor, from, to, final;
     PGresult         *pg;
     aw_msec_t         t_logs, t_record;
-    aw_addr_t         addrs[AW_DEP_MAX_TOKENS];
-    aw_hash_t         t0, t2;
     aw_conf_t        *conf;
     const char       *params[2];
     aw_eth_log_t     *logs;
-    aw_eth_filter_t   filter;
 
     conf = aw_worker.conf;
     *found = 0;
@@ -1825,6 +1924,7 @@ aw_dep_index(uint64_t head, int *found)
     pg = aw_db_query(&aw_worker.db, "SELECT block FROM deposit_cursor"
                      " WHERE chain_id = $1", 1, params);
     if (pg == NULL) {
+        aw_dep_ahead_free();
         return 0;
     }
 
@@ -1838,8 +1938,92 @@ aw_dep_index(uint64_t head, int *found)
     to = aw_min((int64_t) head, from + aw_dep_scan.range - 1);
 
     if (from > (int64_t) head) {
+        aw_dep_ahead_free();
         return 0;
     }
+
+    t_logs = aw_monotonic_msec();
+
+    rc = aw_dep_ahead_take(from, head, &to, &logs, &n)
+         ? AW_RPC_OK : aw_dep_get_logs(from, to, &logs, &n);
+
+    t_record = aw_monotonic_msec();
+
+    if (rc != AW_RPC_OK) {
+        aw_log(AW_LOG_WARN, "deposits: eth_getLogs %lld..%lld: %s",
+               (long long) from, (long long) to, aw_worker.rpc.error);
+        return aw_dep_scan_failed(rc, to - from + 1);
+    }
+
+    aw_dep_scan_done(n);
+
+    final = (int64_t) head - conf->deposit_confirmations + 1;
+    final = aw_min(final, to);
+
+    /* the cursor moves past this range: the next one is read ahead */
+    if (n && final == to && to < (int64_t) head) {
+        aw_dep_ahead.want = 1;
+        aw_dep_ahead.from = to + 1;
+        aw_dep_ahead.to = aw_min((int64_t) head, to + aw_dep_scan.range);
+    }
+
+    rc = n ? aw_dep_record_logs(logs, n, head) : AW_OK;
+    aw_dep_ahead.want = 0;
+    aw_eth_logs_free(logs, n);
+
+    if (rc != AW_OK) {
+        aw_log(AW_LOG_WARN, "deposits: recording blocks %lld..%lld: %s",
+               (long long) from, (long long) to, aw_worker.db.error);
+        aw_dep_ahead_free();
+        return 0;
+    }
+
+    *found = n > 0;
+
+    if (final > cursor) {
+        snprintf(blk, sizeof(blk), "%lld", (long long) final);
+        params[1] = blk;
+
+        if (aw_db_exec(&aw_worker.db,
+                       "INSERT INTO deposit_cursor (chain_id, block)"
+                       " VALUES ($1, $2) ON CONFLICT (chain_id) DO UPDATE"
+                       " SET block = EXCLUDED.block, updated_at = now()",
+                       2, params)
+            != AW_OK)
+        {
+            aw_log(AW_LOG_WARN, "deposits: the cursor: %s",
+                   aw_worker.db.error);
+            aw_dep_ahead_free();
+            return 0;
+        }
+    }
+
+    if (n) {
+        aw_log(AW_LOG_DEBUG, "deposits: blocks %lld..%lld: %zu log(s): "
+               "eth_getLogs %lld ms, recorded in %lld ms%s",
+               (long long) from, (long long) to, n,
+               (long long) (t_record - t_logs),
+               (long long) (aw_monotonic_msec() - t_record),
+               aw_dep_ahead.have ? " (the next range read meanwhile)" : "");
+    }
+
+    /* on at once while the cursor moves, not over the young blocks */
+    return final > cursor && to < (int64_t) head;
+}
+
+
+/*
+ * eth_getLogs of from..to: the Transfers to the revenue wallet of the
+ * accepted tokens.
+ */
+
+static int
+aw_dep_get_logs(int64_t from, int64_t to, aw_eth_log_t **logs, size_t *n)
+{
+    size_t            i;
+    aw_addr_t         addrs[AW_DEP_MAX_TOKENS];
+    aw_hash_t         t0, t2;
+    aw_eth_filter_t   filter;
 
     for (i = 0; i < aw_dep.ntokens; i++) {
         addrs[i] = aw_dep.tokens[i].addr;
@@ -1860,58 +2044,74 @@ aw_dep_index(uint64_t head, int *found)
     filter.topics[2] = &t2;
     filter.ntopics = 3;
 
-    t_logs = aw_monotonic_msec();
-    rc = aw_rpc_get_logs(&aw_worker.rpc, &filter, &logs, &n);
-    t_record = aw_monotonic_msec();
+    return aw_rpc_get_logs(&aw_worker.rpc, &filter, logs, n);
+}
 
-    if (rc != AW_RPC_OK) {
-        aw_log(AW_LOG_WARN, "deposits: eth_getLogs %lld..%lld: %s",
-               (long long) from, (long long) to, aw_worker.rpc.error);
-        return aw_dep_scan_failed(rc, to - from + 1);
-    }
 
-    aw_dep_scan_done(n);
+/* the range read ahead, if the scan from from at head is it: 1 */
 
-    if (n && aw_dep_record_logs(logs, n, head) != AW_OK) {
-        aw_log(AW_LOG_WARN, "deposits: recording blocks %lld..%lld: %s",
-               (long long) from, (long long) to, aw_worker.db.error);
-        aw_eth_logs_free(logs, n);
+static int
+aw_dep_ahead_take(int64_t from, uint64_t head, int64_t *to,
+    aw_eth_log_t **logs, size_t *n)
+{
+    if (!aw_dep_ahead.have || aw_dep_ahead.from != from
+        || aw_dep_ahead.to > (int64_t) head)
+    {
+        aw_dep_ahead_free();
         return 0;
     }
 
-    aw_eth_logs_free(logs, n);
-    *found = n > 0;
+    *to = aw_dep_ahead.to;
+    *logs = aw_dep_ahead.logs;
+    *n = aw_dep_ahead.n;
 
-    final = (int64_t) head - conf->deposit_confirmations + 1;
-    final = aw_min(final, to);
+    aw_dep_ahead.have = 0;
+    aw_dep_ahead.logs = NULL;
+    aw_dep_ahead.n = 0;
 
-    if (final > cursor) {
-        snprintf(blk, sizeof(blk), "%lld", (long long) final);
-        params[1] = blk;
+    return 1;
+}
 
-        if (aw_db_exec(&aw_worker.db,
-                       "INSERT INTO deposit_cursor (chain_id, block)"
-                       " VALUES ($1, $2) ON CONFLICT (chain_id) DO UPDATE"
-                       " SET block = EXCLUDED.block, updated_at = now()",
-                       2, params)
-            != AW_OK)
-        {
-            aw_log(AW_LOG_WARN, "deposits: the cursor: %s",
-                   aw_worker.db.error);
-            return 0;
-        }
+
+/* while Postgres credits a range: the next one, if the scan wants it */
+
+static void
+aw_dep_read_ahead(void)
+{
+    if (!aw_dep_ahead.want || aw_dep_ahead.have) {
+        return;
     }
 
-    if (n) {
-        aw_log(AW_LOG_DEBUG, "deposits: blocks %lld..%lld: %zu log(s): "
-               "eth_getLogs %lld ms, recorded in %lld ms",
-               (long long) from, (long long) to, n,
-               (long long) (t_record - t_logs),
-               (long long) (aw_monotonic_msec() - t_record));
+    aw_dep_ahead.want = 0;
+
+    if (aw_dep_get_logs(aw_dep_ahead.from, aw_dep_ahead.to,
+                        &aw_dep_ahead.logs, &aw_dep_ahead.n)
+        != AW_RPC_OK)
+    {
+        /* read again by the next scan, which sees the error */
+        aw_log(AW_LOG_DEBUG, "deposits: reading %lld..%lld ahead: %s",
+               (long long) aw_dep_ahead.from, (long long) aw_dep_ahead.to,
+               aw_worker.rpc.error);
+        aw_dep_ahead.logs = NULL;
+        aw_dep_ahead.n = 0;
+        return;
     }
 
-    /* on at once while the cursor moves, not over the young blocks */
-    return final > cursor && to < (int64_t) head;
+    aw_dep_ahead.have = 1;
+}
+
+
+static void
+aw_dep_ahead_free(void)
+{
+    if (aw_dep_ahead.have) {
+        aw_eth_logs_free(aw_dep_ahead.logs, aw_dep_ahead.n);
+    }
+
+    aw_dep_ahead.want = 0;
+    aw_dep_ahead.have = 0;
+    aw_dep_ahead.logs = NULL;
+    aw_dep_ahead.n = 0;
 }
 
 

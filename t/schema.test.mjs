@@ -228,6 +228,15 @@ test('axon_deposits_credit: each deposit as axon_deposit_credit, one ledger row 
                  `credited 60 ${posted}`);
     assert.equal(balance(C), c0 + 240);
     assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${C}'`), '3');
+    // the same in one batch with a new deposit: each found, the new one alone posted
+    sql(`DELETE FROM deposits WHERE id = ${again}`);
+    const again2 = dep(tx('5'), 0, C, 1000000), fresh = dep(tx('b'), 0, C, 3000000);
+    assert.equal(sql(`SELECT string_agg(id || ' ' || new_state || ' ' || minutes || ' ' || applied, ','
+        ORDER BY id) FROM axon_deposits_credit('{${fresh},${again2}}', '{60,60}', '{6,6}', '{0,0}', '{0,0}')`),
+                 `${again2} credited 60 false,${fresh} credited 180 true`);
+    assert.equal(sql(`SELECT ledger_id FROM deposits WHERE id = ${again2}`), posted);
+    assert.equal(balance(C), c0 + 420);
+    assert.equal(sql(`SELECT count(*) FROM credit_ledger WHERE wallet = '${C}'`), '4');
 });
 
 // the indexer's record of a range at once: each log as axon_deposit_seen

@@ -15,8 +15,10 @@
 -- claim made meanwhile: 23505, all of this undone, as for one.  The
 -- batch's ids are matched against f and g by a subquery (hashed), not by
 -- = ANY of the array variable (searched along for each row, unless the
--- plan made it a constant): the indexer credits a range of thousands of
--- deposits as one batch.
+-- plan made it a constant), and the common ones are read once, into a
+-- column each that the posting statement unnests (deposits not joined
+-- again): the indexer credits a range of thousands of deposits as one
+-- batch.
 CREATE OR REPLACE FUNCTION axon_deposits_credit(
     p_ids bigint[], p_price bigint[], p_decimals int[], p_discount int[],
     p_log int[])
@@ -24,16 +26,29 @@ RETURNS TABLE (id bigint, new_state text, minutes bigint, ledger_id bigint,
                balance bigint, applied boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-    f  bigint[];
-    g  bigint[];
-    c  record;
+    -- the common ones, a column each (their id, discount, log index in
+    -- the tx, chain, tx, payer, ledger key, minutes): read once, here
+    f      bigint[];
+    fdisc  int[];
+    flog   int[];
+    fchain bigint[];
+    ftx    eth_hash[];
+    fpayer eth_address[];
+    fk     text[];
+    fm     bigint[];
+    g      bigint[];
+    c      record;
 BEGIN
     -- locked in id order, as one credit after another would
     PERFORM 1 FROM deposits d WHERE d.id = ANY (p_ids) ORDER BY d.id
         FOR UPDATE;
 
-    SELECT coalesce(array_agg(x.id), '{}') INTO f
-      FROM (SELECT u.id, u.log, d.chain_id, d.tx_hash, d.state,
+    SELECT coalesce(array_agg(x.id), '{}'), array_agg(x.disc),
+           array_agg(x.log), array_agg(x.chain_id), array_agg(x.tx_hash),
+           array_agg(x.payer), array_agg(x.k), array_agg(x.m::bigint)
+      INTO f, fdisc, flog, fchain, ftx, fpayer, fk, fm
+      FROM (SELECT u.id, u.disc, u.log, d.chain_id, d.tx_hash, d.state,
+                   d.payer,
                    'deposit:' || d.chain_id || ':' || d.tx_hash || ':'
                        || d.log_index AS k,
                    floor(d.amount * u.price * 100
@@ -52,7 +67,9 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM credit_ledger l
                         WHERE l.idempotency_key = x.k);
 
-    -- posted already, under its own key: its ledger row found again
+    -- posted already, under its own key: its ledger row found again (among
+    -- those not in f: each of f is alone in its partitions, so the others'
+    -- counts are the same without them)
     SELECT coalesce(array_agg(x.id), '{}') INTO g
       FROM (SELECT u.id, u.log, d.chain_id, d.tx_hash, d.state, d.payer,
                    'deposit:' || d.chain_id || ':' || d.tx_hash || ':'
@@ -64,7 +81,8 @@ BEGIN
                    count(*) OVER (PARTITION BY u.id) AS times
               FROM unnest(p_ids, p_price, p_decimals, p_discount, p_log)
                    AS u(id, price, dec, disc, log)
-              JOIN deposits d ON d.id = u.id) x
+              JOIN deposits d ON d.id = u.id
+             WHERE u.id NOT IN (SELECT unnest(f))) x
       JOIN credit_ledger l ON l.idempotency_key = x.k
      WHERE x.state = 'confirming' AND x.claims = 1 AND x.times = 1
        AND x.m >= 1 AND x.m <= 1000000000000
@@ -76,15 +94,15 @@ BEGIN
 
     -- the wallets' balances locked (created if missing, 0), in order
     INSERT INTO wallets (address)
-        SELECT DISTINCT d.payer FROM deposits d WHERE d.id = ANY (f)
+        SELECT DISTINCT p FROM unnest(fpayer) AS p
         ON CONFLICT (address) DO NOTHING;
 
     INSERT INTO wallet_balances (wallet, balance)
-        SELECT DISTINCT d.payer, 0 FROM deposits d WHERE d.id = ANY (f)
+        SELECT DISTINCT p, 0 FROM unnest(fpayer) AS p
         ON CONFLICT (wallet) DO NOTHING;
 
     PERFORM 1 FROM wallet_balances b
-      WHERE b.wallet IN (SELECT d.payer FROM deposits d WHERE d.id = ANY (f))
+      WHERE b.wallet IN (SELECT unnest(fpayer))
       ORDER BY b.wallet FOR UPDATE;
 
     -- then, as credit_ledger_apply would row by row: each wallet's balance
@@ -93,16 +111,9 @@ BEGIN
     -- balance order)
     RETURN QUERY
     WITH x AS (
-        SELECT u.id, u.disc, u.log, d.chain_id, d.tx_hash, d.payer,
-               'deposit:' || d.chain_id || ':' || d.tx_hash || ':'
-                   || d.log_index AS k,
-               floor(d.amount * u.price * 100
-                     / (power(10::numeric, u.dec) * (100 - u.disc)))::bigint
-                   AS m
-          FROM unnest(p_ids, p_price, p_decimals, p_discount, p_log)
-               AS u(id, price, dec, disc, log)
-          JOIN deposits d ON d.id = u.id
-         WHERE u.id IN (SELECT unnest(f))
+        SELECT *
+          FROM unnest(f, fdisc, flog, fchain, ftx, fpayer, fk, fm)
+               AS x(id, disc, log, chain_id, tx_hash, payer, k, m)
     ), y AS (
         SELECT x.*, b.balance + sum(x.m) OVER (PARTITION BY x.payer
                                                ORDER BY x.id) AS after
@@ -134,37 +145,41 @@ BEGIN
     SELECT x.id, 'credited'::text, x.m, l.id, l.balance_after, true
       FROM x JOIN l ON l.idempotency_key = x.k;
 
-    RETURN QUERY
-    WITH x AS (
-        SELECT u.id, u.disc, u.log, d.chain_id, d.tx_hash, d.payer,
-               'deposit:' || d.chain_id || ':' || d.tx_hash || ':'
-                   || d.log_index AS k,
-               floor(d.amount * u.price * 100
-                     / (power(10::numeric, u.dec) * (100 - u.disc)))::bigint
-                   AS m
-          FROM unnest(p_ids, p_price, p_decimals, p_discount, p_log)
-               AS u(id, price, dec, disc, log)
-          JOIN deposits d ON d.id = u.id
-         WHERE u.id IN (SELECT unnest(g))
-    ), e AS (
-        INSERT INTO chain_credits (chain_id, tx_hash, log_index, ledger_id,
-                                   credited_as)
-            SELECT x.chain_id, x.tx_hash, x.log, l.id, x.k
+    IF cardinality(g) > 0 THEN
+        RETURN QUERY
+        WITH x AS (
+            SELECT u.id, u.disc, u.log, d.chain_id, d.tx_hash, d.payer,
+                   'deposit:' || d.chain_id || ':' || d.tx_hash || ':'
+                       || d.log_index AS k,
+                   floor(d.amount * u.price * 100
+                         / (power(10::numeric, u.dec)
+                            * (100 - u.disc)))::bigint
+                       AS m
+              FROM unnest(p_ids, p_price, p_decimals, p_discount, p_log)
+                   AS u(id, price, dec, disc, log)
+              JOIN deposits d ON d.id = u.id
+             WHERE u.id IN (SELECT unnest(g))
+        ), e AS (
+            INSERT INTO chain_credits (chain_id, tx_hash, log_index, ledger_id,
+                                       credited_as)
+                SELECT x.chain_id, x.tx_hash, x.log, l.id, x.k
+                  FROM x JOIN credit_ledger l ON l.idempotency_key = x.k
+                 WHERE NOT EXISTS (SELECT 1 FROM chain_credits o
+                                    WHERE o.chain_id = x.chain_id
+                                      AND o.tx_hash = x.tx_hash
+                                      AND o.log_index = x.log)
+        ), s AS (
+            UPDATE deposits d
+               SET state = 'credited', credited_minutes = x.m,
+                   discount_pct = x.disc, ledger_id = l.id,
+                   updated_at = now()
               FROM x JOIN credit_ledger l ON l.idempotency_key = x.k
-             WHERE NOT EXISTS (SELECT 1 FROM chain_credits o
-                                WHERE o.chain_id = x.chain_id
-                                  AND o.tx_hash = x.tx_hash
-                                  AND o.log_index = x.log)
-    ), s AS (
-        UPDATE deposits d
-           SET state = 'credited', credited_minutes = x.m,
-               discount_pct = x.disc, ledger_id = l.id, updated_at = now()
+             WHERE d.id = x.id
+        )
+        SELECT x.id, 'credited'::text, x.m, l.id, b.balance, false
           FROM x JOIN credit_ledger l ON l.idempotency_key = x.k
-         WHERE d.id = x.id
-    )
-    SELECT x.id, 'credited'::text, x.m, l.id, b.balance, false
-      FROM x JOIN credit_ledger l ON l.idempotency_key = x.k
-      JOIN wallet_balances b ON b.wallet = x.payer;
+          JOIN wallet_balances b ON b.wallet = x.payer;
+    END IF;
 
     FOR c IN SELECT u.* FROM unnest(p_ids, p_price, p_decimals, p_discount,
                                     p_log) AS u(id, price, dec, disc, log)
