@@ -1657,12 +1657,15 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
     }
 
     crow = 0;
+    aw_log_hold();
 
     for (i = 0; i < k; i++) {
         if (ok[i]) {
             aw_dep_credit_log(pg, rows[i], cr, crow++, pcts[i]);
         }
     }
+
+    aw_log_release();
 
     sent = aw_dep_append_wallets(pg, rows, ok, pcts, k, cr);
 

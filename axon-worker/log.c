@@ -1,12 +1,16 @@
 /*
  * axon-worker: the error log: stderr, or log_file reopened on SIGHUP so
  * that logrotate can move it away.  Each line is one write(2) on an
- * O_APPEND descriptor, so lines from several processes do not interleave.
+ * O_APPEND descriptor, so lines from several processes do not interleave;
+ * between aw_log_hold() and aw_log_release() (a burst: a line per deposit
+ * of a range) whole lines go out together, PIPE_BUF bytes a write at most,
+ * atomic on a pipe as on a file.
  */
 
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,12 @@ int  aw_log_level = AW_LOG_INFO;
 static int    aw_log_fd = STDERR_FILENO;
 static char  *aw_log_file;          /* NULL: stderr */
 static char   aw_log_ctx_buf[256];
+
+static struct {
+    unsigned  on;
+    size_t    len;
+    char      buf[PIPE_BUF];
+} aw_log_held;
 
 
 static void aw_log_write(int fd, const char *buf, size_t len);
@@ -76,6 +86,19 @@ aw_log_core(int level, const char *fmt, ...)
 
     line[len++] = '\n';
 
+    if (aw_log_held.on && level > AW_LOG_ALERT) {
+        if (aw_log_held.len + len > sizeof(aw_log_held.buf)) {
+            aw_log_write(aw_log_fd, aw_log_held.buf, aw_log_held.len);
+            aw_log_held.len = 0;
+        }
+
+        if (len <= sizeof(aw_log_held.buf)) {
+            memcpy(aw_log_held.buf + aw_log_held.len, line, len);
+            aw_log_held.len += len;
+            return;
+        }
+    }
+
     aw_log_write(aw_log_fd, line, len);
 
     if (level <= AW_LOG_ALERT && aw_log_fd != STDERR_FILENO) {
@@ -104,6 +127,24 @@ aw_log_write(int fd, const char *buf, size_t len)
         buf += n;
         len -= n;
     }
+}
+
+
+/* the lines of a burst held, then written together (see above) */
+
+void
+aw_log_hold(void)
+{
+    aw_log_held.on = 1;
+}
+
+
+void
+aw_log_release(void)
+{
+    aw_log_write(aw_log_fd, aw_log_held.buf, aw_log_held.len);
+    aw_log_held.len = 0;
+    aw_log_held.on = 0;
 }
 
 

@@ -39,6 +39,8 @@ extern int  aw_log_level;
 
 void aw_log_core(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void aw_log_hold(void);
+void aw_log_release(void);
 void aw_log_ctx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 int aw_log_open(const char *path);
