@@ -753,16 +753,17 @@ static int
 aw_dep_append_credited(PGresult *pg, int row, PGresult *cr, int crow,
     int pct)
 {
-    json_t  *entry;
+    json_t       *entry;
+    json_int_t    confs, minutes;
 
     entry = aw_dep_row_json(pg, row, 0);
+    confs = aw_worker.conf->deposit_confirmations;
+    minutes = atoll(aw_db_get(cr, crow, "minutes"));
 
     if (entry) {
         json_object_set_new(entry, "status", json_string("credited"));
-        json_object_set_new(entry, "confirmations",
-                            json_integer(aw_worker.conf->deposit_confirmations));
-        json_object_set_new(entry, "minutes",
-                            json_integer(atoll(aw_db_get(cr, crow, "minutes"))));
+        json_object_set_new(entry, "confirmations", json_integer(confs));
+        json_object_set_new(entry, "minutes", json_integer(minutes));
         json_object_set_new(entry, "discount_pct", json_integer(pct));
     }
 
