@@ -12,6 +12,7 @@
 //   queue target=T round=R jobs=N seconds=S jps=J    (scripts/bench-queue)
 //   info KEY=VALUE                                  (date, cpus, clk_tck, …)
 //   signin round=R signins=N errors=E secs=S cpu_nginx=TICKS cpu_redis=TICKS
+//   challenge round=R challenges=N errors=E secs=S cpu_nginx=… cpu_redis=…
 //   ws target=gated|plain|small|chp round=R mibs=… p50_us=… p99_us=…
 //                                                    (bench/ws.mjs)
 //   sessions bench=billing_tick round=R sessions=N due=D ms=… cpu_ms=…
@@ -35,6 +36,7 @@ const crypto = {};
 const ir = {};
 const info = {};
 const signin = [];
+const challenge = [];
 const ws = [];
 const queue = [];
 const sessions = [];
@@ -52,6 +54,7 @@ for (const line of lines) {
     else if (kind === 'ir') ir[kv.op] = kv.instructions;
     else if (kind === 'info') Object.assign(info, kv);
     else if (kind === 'signin') signin.push(kv);
+    else if (kind === 'challenge') challenge.push(kv);
     else if (kind === 'ws') ws.push(kv);
     else if (kind === 'queue') queue.push(kv);
     else if (kind === 'sessions') sessions.push(kv);
@@ -195,6 +198,14 @@ if (signin.length && crypto.raw_ns) {
         `${us(cpuNs)} each + Redis ${us(redisNs)}; raw ${Math.round(1e9 / crypto.raw_ns)} recovers/s)`);
     row('  sign-ins per second, 2 workers, 16 clients:',
         `${Math.round(wall)}/s   (the node client shares the 2 CPUs)`);
+    if (challenge.length) {
+        // the same HTTP request and Redis round trip without the recovery:
+        // what a sign-in costs beyond it is the recovery and its parsing
+        const floorNs = median(challenge.map((c) => c.cpu_nginx * tick * 1000 / c.challenges));
+        row('  challenge alone (HTTP + Redis) vs raw recover:',
+            `${x(crypto.raw_ns / floorNs)}   (${us(floorNs)} each; a sign-in costs ` +
+            `${us(cpuNs - floorNs)} more, the recovery ${us(crypto.raw_ns)} of it)`);
+    }
 }
 
 if (ir.axon && ir.raw) {

@@ -8,6 +8,11 @@
 //       posts every prepared sign-in to verify-wallet, CONCURRENCY at a
 //       time over keep-alive connections; prints
 //       "signins=N errors=E secs=S"
+//   node bench/signin.mjs challenges URL N CONCURRENCY
+//       asks N challenges of one address the same way: one HTTP request
+//       and one Redis round trip each, as a sign-in, without the
+//       recovery (the floor under a sign-in); prints
+//       "challenges=N errors=E secs=S"
 //
 // prepare and verify are apart so that the CPU the bench counts on the
 // gate's side is spent on verify-wallet alone.
@@ -72,7 +77,24 @@ if (mode === 'token') {
     console.log(`signins=${bodies.length - errors} errors=${errors} secs=${secs.toFixed(3)}`);
     agent.destroy();
 
+} else if (mode === 'challenges') {
+    const [n, concurrency] = rest;
+    const path = `/api/auth/challenge?address=${Wallet.createRandom().address}`;
+    let next = 0;
+    let errors = 0;
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: Number(concurrency) }, async () => {
+        while (next < Number(n)) {
+            next++;
+            if ((await call('GET', path)).status !== 200) errors++;
+        }
+    }));
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(`challenges=${Number(n) - errors} errors=${errors} secs=${secs.toFixed(3)}`);
+    agent.destroy();
+
 } else {
-    console.error('usage: signin.mjs token URL | prepare URL N FILE | verify URL FILE CONCURRENCY');
+    console.error('usage: signin.mjs token URL | prepare URL N FILE | verify URL FILE CONCURRENCY'
+        + ' | challenges URL N CONCURRENCY');
     process.exit(2);
 }
