@@ -1657,31 +1657,24 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
         goto done;
     }
 
-    crow = 0;
-    aw_log_hold();
-
-    for (i = 0; i < k; i++) {
-        if (ok[i]) {
-            aw_dep_credit_log(pg, rows[i], cr, crow++, pcts[i]);
-        }
-    }
-
-    aw_log_release();
-
     sent = aw_dep_append_wallets(pg, rows, ok, pcts, k, cr);
 
     /*
-     * The deposits as they are now, for their wallets' lists: those this
-     * call credited from their rows here, any other read again.
+     * A line each, and the deposits as they are now for their wallets'
+     * lists: those this call credited from their rows here, any other
+     * read again.
      */
     again = open_memstream(&atext, &alen);
     nagain = 0;
     crow = 0;
+    aw_log_hold();
 
     for (i = 0; i < k; i++) {
         if (!ok[i]) {
             continue;
         }
+
+        aw_dep_credit_log(pg, rows[i], cr, crow, pcts[i]);
 
         if (aw_db_get(cr, crow, "applied")[0] == 't'
             && strcmp(aw_db_get(cr, crow, "new_state"), "credited") == 0)
@@ -1696,6 +1689,7 @@ aw_dep_credit_rows(PGresult *pg, const int *rows, const int *txlogs,
         crow++;
     }
 
+    aw_log_release();
     PQclear(cr);
 
     if (again) {
@@ -1928,7 +1922,6 @@ aw_dep_index(uint64_t head, int *found)
     pg = aw_db_query(&aw_worker.db, "SELECT block FROM deposit_cursor"
                      " WHERE chain_id = $1", 1, params);
     if (pg == NULL) {
-        aw_dep_ahead_free();
         return 0;
     }
 
@@ -1942,7 +1935,6 @@ aw_dep_index(uint64_t head, int *found)
     to = aw_min((int64_t) head, from + aw_dep_scan.range - 1);
 
     if (from > (int64_t) head) {
-        aw_dep_ahead_free();
         return 0;
     }
 
@@ -1978,7 +1970,6 @@ aw_dep_index(uint64_t head, int *found)
     if (rc != AW_OK) {
         aw_log(AW_LOG_WARN, "deposits: recording blocks %lld..%lld: %s",
                (long long) from, (long long) to, aw_worker.db.error);
-        aw_dep_ahead_free();
         return 0;
     }
 
@@ -1997,7 +1988,6 @@ aw_dep_index(uint64_t head, int *found)
         {
             aw_log(AW_LOG_WARN, "deposits: the cursor: %s",
                    aw_worker.db.error);
-            aw_dep_ahead_free();
             return 0;
         }
     }
@@ -2033,8 +2023,8 @@ aw_dep_get_logs(int64_t from, int64_t to, aw_eth_log_t **logs, size_t *n)
         addrs[i] = aw_dep.tokens[i].addr;
     }
 
-    aw_eth_parse_bytes("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a1162"
-                       "8f55a4df523b3ef", 32, t0.b);
+    (void) axon_hex_decode(t0.b, 32, aw_dep_transfer_topic,
+                           sizeof(aw_dep_transfer_topic) - 1);
     memset(t2.b, 0, 12);
     memcpy(t2.b + 12, aw_dep.revenue.b, 20);
 

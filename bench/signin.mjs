@@ -41,6 +41,22 @@ function call(method, path, body) {
     });
 }
 
+// n requests, concurrency at a time (one(i) makes the i-th); prints
+// "WHAT=N errors=E secs=S", N the answers of 200
+async function load(what, n, concurrency, one) {
+    let next = 0;
+    let errors = 0;
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: Number(concurrency) }, async () => {
+        while (next < n) {
+            if ((await one(next++)).status !== 200) errors++;
+        }
+    }));
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(`${what}=${n - errors} errors=${errors} secs=${secs.toFixed(3)}`);
+    agent.destroy();
+}
+
 async function challenge(w) {
     const c = await call('GET', `/api/auth/challenge?address=${w.address}`);
     if (c.status !== 200) throw new Error(`challenge: ${c.status} ${c.text}`);
@@ -64,34 +80,13 @@ if (mode === 'token') {
 } else if (mode === 'verify') {
     const [file, concurrency] = rest;
     const bodies = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-    let next = 0;
-    let errors = 0;
-    const t0 = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: Number(concurrency) }, async () => {
-        while (next < bodies.length) {
-            const r = await call('POST', '/api/auth/verify-wallet', bodies[next++]);
-            if (r.status !== 200) errors++;
-        }
-    }));
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    console.log(`signins=${bodies.length - errors} errors=${errors} secs=${secs.toFixed(3)}`);
-    agent.destroy();
+    await load('signins', bodies.length, concurrency,
+        (i) => call('POST', '/api/auth/verify-wallet', bodies[i]));
 
 } else if (mode === 'challenges') {
     const [n, concurrency] = rest;
     const path = `/api/auth/challenge?address=${Wallet.createRandom().address}`;
-    let next = 0;
-    let errors = 0;
-    const t0 = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: Number(concurrency) }, async () => {
-        while (next < Number(n)) {
-            next++;
-            if ((await call('GET', path)).status !== 200) errors++;
-        }
-    }));
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    console.log(`challenges=${Number(n) - errors} errors=${errors} secs=${secs.toFixed(3)}`);
-    agent.destroy();
+    await load('challenges', Number(n), concurrency, () => call('GET', path));
 
 } else {
     console.error('usage: signin.mjs token URL | prepare URL N FILE | verify URL FILE CONCURRENCY'
