@@ -158,11 +158,15 @@ static struct {
  * The logs of a range's deep blocks, read while Postgres records the
  * range (aw_dep_prefetch): the scan's credit takes each block's from
  * here instead of asking the node after the INSERT.  Empty otherwise.
+ * A block whose logs in the scan are its first ones, none left out, is
+ * not read again: its chunk borrows the scan's logs, once its header has
+ * the hash they carry (aw_dep_logs_prefix).
  */
 typedef struct {
     uint64_t        from;
     uint64_t        to;
     int             ok;                 /* read: logs, nlogs */
+    unsigned        borrowed:1;         /* logs are the scan's */
     aw_eth_log_t   *logs;
     size_t          nlogs;
 } aw_dep_chunk_t;
@@ -245,6 +249,7 @@ static void aw_dep_pass_txlogs(aw_dep_pass_t *p);
 static void aw_dep_prefetch(const aw_eth_log_t *logs, size_t n,
     uint64_t head);
 static void aw_dep_prefetch_free(void);
+static int aw_dep_logs_prefix(const aw_eth_log_t *logs, size_t s, size_t e);
 static const aw_dep_chunk_t *aw_dep_prefetched(uint64_t height);
 static int aw_dep_height_wants(aw_dep_pass_t *p, size_t i);
 static void aw_dep_block_txlogs(aw_dep_pass_t *p, size_t i, int ok,
@@ -499,8 +504,9 @@ aw_dep_record_logs(const aw_eth_log_t *logs, size_t n, uint64_t head)
     aw_dep_credit_seen(pg, head);
     PQclear(pg);
     aw_log(AW_LOG_DEBUG, "deposits: %d recorded: Postgres %lld ms (the deep "
-           "blocks' logs read meanwhile, %lld ms), the confirmed-deep ones "
-           "credited, the others published %lld ms", found,
+           "blocks' logs or headers read meanwhile, %lld ms), the "
+           "confirmed-deep ones credited, the others published %lld ms",
+           found,
            (long long) (t1 - t0), (long long) (tp - t0),
            (long long) (aw_monotonic_msec() - t1));
 
@@ -595,9 +601,10 @@ aw_dep_logs_arrays(const aw_eth_log_t *logs, size_t n, char **text)
  * are deposit_confirmations deep at head, credited now as the confirmer
  * would credit them (their block hashes checked again by the logs of
  * their blocks, which give each one's index in its transaction:
- * aw_dep_pass_txlogs); the others that are confirming published.  Any
- * left confirming (young, or its block or index to be found again) is the
- * confirmer's, which runs after a range that found deposits.
+ * aw_dep_pass_txlogs; or by the headers of those whose first logs the
+ * scan holds: aw_dep_prefetch); the others that are confirming published.
+ * Any left confirming (young, or its block or index to be found again) is
+ * the confirmer's, which runs after a range that found deposits.
  */
 
 static void
@@ -2574,28 +2581,34 @@ aw_dep_pass_txlogs(aw_dep_pass_t *p)
  * While Postgres records a range (the INSERT sent, its result not read):
  * the logs of the blocks whose accepted Transfers are deposit_confirmations
  * deep at head, in runs of consecutive heights as aw_dep_pass_txlogs reads
- * them, and their payers' tiers (into aw_dep_tiers).  The scan's credit
- * then finds them here; what it does not find (a failed read, a height
- * not read) it reads itself.  Only the node is asked: Postgres is busy.
+ * them, and their payers' tiers (into aw_dep_tiers).  A block whose logs
+ * in the scan are its first ones is not read again: the scan's logs
+ * serve, once its header (one batch for all such blocks) has their hash
+ * (aw_dep_logs_prefix).  The scan's credit then finds them here; what it
+ * does not find (a failed read, a hash changed, a height not read) it
+ * reads itself.  Only the node is asked: Postgres is busy.
  */
 
 static void
 aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
 {
-    int               pct;
-    size_t            i, k;
-    uint64_t          b, *hs;
+    int               pct, rc, *brcs;
+    size_t            i, k, s, e, nh;
+    uint64_t          b, *hs, *hh;
     aw_addr_t         payer;
     aw_u256_t         amount;
     aw_dep_chunk_t   *c;
+    aw_eth_block_t   *blocks;
     aw_eth_filter_t   filter;
 
     hs = malloc(n * sizeof(uint64_t));
+    hh = malloc(n * sizeof(uint64_t));
     aw_dep_pre.chunks = calloc(n, sizeof(aw_dep_chunk_t));
     aw_dep_pre.n = 0;
 
-    if (hs == NULL || aw_dep_pre.chunks == NULL) {
+    if (hs == NULL || hh == NULL || aw_dep_pre.chunks == NULL) {
         free(hs);
+        free(hh);
         aw_dep_prefetch_free();
         return;
     }
@@ -2624,10 +2637,34 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
         }
     }
 
+    nh = 0;
+    s = 0;
+
     for (i = 0; i < k; i++) {
+        for ( /* void */ ; s < n && logs[s].block_number != hs[i]; s++) {
+            /* void */
+        }
+
+        for (e = s; e < n && logs[e].block_number == hs[i]; e++) {
+            /* void */
+        }
+
+        if (aw_dep_logs_prefix(logs, s, e)) {
+            c = &aw_dep_pre.chunks[aw_dep_pre.n++];
+            c->from = hs[i];
+            c->to = hs[i];
+            c->borrowed = 1;
+            /* read only, as a chunk's own logs */
+            c->logs = (aw_eth_log_t *) &logs[s];
+            c->nlogs = e - s;
+            hh[nh++] = hs[i];
+            continue;
+        }
+
         c = aw_dep_pre.n ? &aw_dep_pre.chunks[aw_dep_pre.n - 1] : NULL;
 
-        if (c && hs[i] == c->to + 1 && c->to - c->from + 1 < AW_DEP_LOGS_BLOCKS)
+        if (c && !c->borrowed && hs[i] == c->to + 1
+            && c->to - c->from + 1 < AW_DEP_LOGS_BLOCKS)
         {
             c->to = hs[i];
             continue;
@@ -2640,8 +2677,38 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
 
     free(hs);
 
+    /* the borrowing blocks' hashes, by their headers: one batch */
+    blocks = nh ? calloc(nh, sizeof(aw_eth_block_t)) : NULL;
+    brcs = nh ? calloc(nh, sizeof(int)) : NULL;
+    rc = AW_RPC_ENOMEM;
+
+    if (blocks && brcs) {
+        rc = aw_rpc_get_blocks_at(&aw_worker.rpc, hh, nh, blocks, brcs);
+
+        if (rc != AW_RPC_OK) {
+            aw_log(AW_LOG_DEBUG, "deposits: blocks: %s", aw_worker.rpc.error);
+        }
+    }
+
+    k = 0;
+
     for (i = 0; i < aw_dep_pre.n; i++) {
         c = &aw_dep_pre.chunks[i];
+
+        if (c->borrowed) {
+            c->ok = rc == AW_RPC_OK && brcs[k] == AW_RPC_OK
+                    && memcmp(blocks[k].hash.b, c->logs[0].block_hash.b, 32)
+                       == 0;
+            k++;
+
+            if (!c->ok) {
+                /* read, after the INSERT, by aw_dep_pass_txlogs */
+                c->logs = NULL;
+                c->nlogs = 0;
+            }
+
+            continue;
+        }
 
         memset(&filter, 0, sizeof(filter));
         filter.from_block = c->from;
@@ -2659,6 +2726,36 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
             c->nlogs = 0;
         }
     }
+
+    free(hh);
+    free(blocks);
+    free(brcs);
+}
+
+
+/*
+ * Are the scan's logs of one block, logs[s..e), its first ones, none left
+ * out (log indexes 0, 1, 2...)?  Then they hold all that its logs read
+ * again would show of each deposit among them: a deposit's index in its
+ * transaction counts only the logs of that transaction before it, and
+ * those are all here.  What the read adds, the block hash seen again, the
+ * block's header gives (aw_dep_prefetch).
+ */
+
+static int
+aw_dep_logs_prefix(const aw_eth_log_t *logs, size_t s, size_t e)
+{
+    size_t  j;
+
+    for (j = s; j < e; j++) {
+        if (logs[j].removed || logs[j].log_index != j - s
+            || memcmp(logs[j].block_hash.b, logs[s].block_hash.b, 32) != 0)
+        {
+            return 0;
+        }
+    }
+
+    return s < e;
 }
 
 
@@ -2685,7 +2782,7 @@ aw_dep_prefetch_free(void)
     size_t  i;
 
     for (i = 0; i < aw_dep_pre.n; i++) {
-        if (aw_dep_pre.chunks[i].nlogs) {
+        if (aw_dep_pre.chunks[i].nlogs && !aw_dep_pre.chunks[i].borrowed) {
             aw_eth_logs_free(aw_dep_pre.chunks[i].logs,
                              aw_dep_pre.chunks[i].nlogs);
         }

@@ -164,6 +164,47 @@ test('a deposit already N deep when the indexer finds it: credited by that scan,
     assert.equal(ledgerRows(hash).n, 1);
 });
 
+test('transactions of two Transfers, N deep when the indexer finds them: each deposit credited at its index in its transaction', async () => {
+    // Multicall3 pays: two USDC transfers in one transaction, its own logs
+    const usdc = token('USDC');
+    const mc = new Contract(s.chain.multicall3, ['function aggregate3((address target, '
+        + 'bool allowFailure, bytes callData)[] calls) payable returns ((bool, bytes)[])'], alice);
+    await (await usdc.transfer(s.chain.multicall3, parseUnits('10', 6))).wait();
+    const send = async calls => {
+        const tx = await mc.aggregate3(calls.map(([to, amount]) => ({
+            target: s.chain.tokens.USDC.address, allowFailure: false,
+            callData: usdc.interface.encodeFunctionData('transfer', [to, amount]),
+        })));
+        await tx.wait();
+        return tx.hash.toLowerCase();
+    };
+    const rev = s.chain.revenue_wallet;
+    await s.stack('stop', 'worker');
+    // the block's first log is a transfer to bob: the indexer's logs do
+    // not hold it, the block's logs are read again for the index
+    const mixed = await send([[bob.address, 1000n], [rev, parseUnits('1', 6)]]);
+    // both to the revenue wallet: the indexer's logs are the block's own
+    const both = await send([[rev, parseUnits('2', 6)], [rev, parseUnits('3', 6)]]);
+    await s.mine(N);
+    await s.stack('start', 'worker');
+    const events = () => s.psql(`SELECT tx_hash, log_index, credited_as FROM chain_credits
+                                 WHERE tx_hash IN ('${mixed}', '${both}')
+                                 ORDER BY tx_hash = '${both}', log_index`).out;
+    await waitFor(() => events().split('\n').length === 3, 'three deposits credited');
+    assert.deepEqual(events().split('\n'), [
+        `${mixed}|1|deposit:1337:${mixed}:1`,
+        `${both}|0|deposit:1337:${both}:0`,
+        `${both}|1|deposit:1337:${both}:1`,
+    ]);
+    const r = s.psql(`SELECT reference, delta_minutes FROM credit_ledger WHERE kind = 'deposit'
+                      AND wallet = '${s.chain.multicall3.toLowerCase()}' ORDER BY id`);
+    assert.deepEqual(r.out.split('\n'), [
+        `${mixed}|${minutes('USDC', parseUnits('1', 6), 0n)}`,
+        `${both}|${minutes('USDC', parseUnits('2', 6), 0n)}`,
+        `${both}|${minutes('USDC', parseUnits('3', 6), 0n)}`,
+    ]);
+});
+
 test('rejected with a reason: another address, reverted, unaccepted token, someone else\'s, unknown', async () => {
     // to another address
     const other = await alice.sendTransaction({ to: wallets[2].address, value: parseEther('0.01') });
