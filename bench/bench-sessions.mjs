@@ -389,10 +389,10 @@ function doubleAssignments(st) {
 // Claim -> scheduled on two hosts of two workers against one host of one
 // worker, alternating rounds on two stacks
 async function hosts() {
-    const one = await claimStack();
-    const two = await claimStack({}, 'a=0,1,2,3');
-    let w2, watches = [];
+    let one, two, w2, watches = [];
     try {
+        one = await claimStack();
+        two = await claimStack({}, 'a=0,1,2,3');
         w2 = await otherWorker(two, 'b=0,1,2,3');
         const sides = [];
         for (const st of [one, two]) {
@@ -424,8 +424,8 @@ async function hosts() {
     } finally {
         for (const w of watches) w.close();
         await w2?.stop();
-        await one.stop();
-        await two.stop();
+        await one?.stop();
+        await two?.stop();
     }
 }
 

@@ -122,7 +122,14 @@ export class Stack {
             this.env.AXON_NGINX_INCLUDE = join(this.dir, 'test-nginx.conf');
             writeFileSync(this.env.AXON_NGINX_INCLUDE, await this.opts.nginx(this));
         }
-        await this.stack('up');
+        try {
+            await this.stack('up');
+        } catch (e) {
+            // what did start stopped (the caller has no stack to stop);
+            // the directory, with the logs the error names, kept
+            await this.stack('down').catch(() => {});
+            throw e;
+        }
         // a worker that runs sessions publishes the profiles once it is up:
         // a claim before that is refused (503 worker_unavailable)
         if (this.opts.sessions) {
