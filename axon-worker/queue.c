@@ -31,6 +31,7 @@
 
 #define AW_QUEUE_RETRY_MAX     1024
 #define AW_QUEUE_CONSUMER_LEN  160
+#define AW_QUEUE_POLL          5        /* ms: a read that does not block */
 
 /*
  * The stream this process consumes: the x402 process (aw_worker.x402)
@@ -559,14 +560,15 @@ aw_queue_read(aw_msec_t now)
     /*
      * Redis times a blocked client out only at its cron (hz 10 by default:
      * BLOCK 1 returns after up to 100 ms), so a read that must return
-     * before queue_block does not block: the main loop sleeps until the
-     * source due (a job queued meanwhile waits that long at most, less
-     * than the BLOCK would have overshot).
+     * before queue_block does not block: the stream is read again every
+     * AW_QUEUE_POLL until the source due (a job queued meanwhile waits
+     * that long at most: sleeping until the source, a claim waited up to
+     * queue_block, 72-83 ms at the 99th percentile).
      */
     aw_queue.read_next = 0;
 
     if (wait < conf->queue_block) {
-        aw_queue.read_next = now + aw_max(wait, 0);
+        aw_queue.read_next = now + aw_min(aw_max(wait, 0), AW_QUEUE_POLL);
         reply = aw_redis_command(&aw_worker.redis,
                                  "XREADGROUP GROUP %s %s COUNT %d "
                                  "STREAMS %s >", conf->queue_group,
