@@ -48,8 +48,10 @@ test('sign in with the injected wallet, see the credited balance, claim, wait in
         await page.reload();
         await page.waitForSelector('#balance:text("120")');
 
-        // too dear for the balance: its button is off
+        // too dear for the balance: its button is off (the page shows the
+        // balance first, the profiles after its other reads: waited for)
         const rows = page.locator('#profiles tbody tr');
+        await rows.nth(1).waitFor();
         assert.equal(await rows.count(), 2);
         assert.equal(await rows.nth(1).locator('button').isDisabled(), true);
 
