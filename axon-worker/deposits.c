@@ -2594,7 +2594,7 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
 {
     int               pct, rc, *brcs;
     size_t            i, k, s, e, nh;
-    uint64_t          b, *hs, *hh;
+    uint64_t          b, *hs;
     aw_addr_t         payer;
     aw_u256_t         amount;
     aw_dep_chunk_t   *c;
@@ -2602,13 +2602,11 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
     aw_eth_filter_t   filter;
 
     hs = malloc(n * sizeof(uint64_t));
-    hh = malloc(n * sizeof(uint64_t));
     aw_dep_pre.chunks = calloc(n, sizeof(aw_dep_chunk_t));
     aw_dep_pre.n = 0;
 
-    if (hs == NULL || hh == NULL || aw_dep_pre.chunks == NULL) {
+    if (hs == NULL || aw_dep_pre.chunks == NULL) {
         free(hs);
-        free(hh);
         aw_dep_prefetch_free();
         return;
     }
@@ -2657,7 +2655,8 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
             /* read only, as a chunk's own logs */
             c->logs = (aw_eth_log_t *) &logs[s];
             c->nlogs = e - s;
-            hh[nh++] = hs[i];
+            /* hs[0..nh): these heights, for the headers (nh <= i) */
+            hs[nh++] = hs[i];
             continue;
         }
 
@@ -2675,15 +2674,13 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
         c->to = hs[i];
     }
 
-    free(hs);
-
     /* the borrowing blocks' hashes, by their headers: one batch */
     blocks = nh ? calloc(nh, sizeof(aw_eth_block_t)) : NULL;
     brcs = nh ? calloc(nh, sizeof(int)) : NULL;
     rc = AW_RPC_ENOMEM;
 
     if (blocks && brcs) {
-        rc = aw_rpc_get_blocks_at(&aw_worker.rpc, hh, nh, blocks, brcs);
+        rc = aw_rpc_get_blocks_at(&aw_worker.rpc, hs, nh, blocks, brcs);
 
         if (rc != AW_RPC_OK) {
             aw_log(AW_LOG_DEBUG, "deposits: blocks: %s", aw_worker.rpc.error);
@@ -2727,7 +2724,7 @@ aw_dep_prefetch(const aw_eth_log_t *logs, size_t n, uint64_t head)
         }
     }
 
-    free(hh);
+    free(hs);
     free(blocks);
     free(brcs);
 }
