@@ -24,15 +24,13 @@ after(() => s.stop());
 
 const wallets = Array.from({ length: 50 }, () => Wallet.createRandom().address);
 const raw = (...args) => s.redis('--raw', ...args);
-const xlen = () => Number(raw('XLEN', 'axon:jobs'));
-const pending = () => Number(raw('XPENDING', 'axon:jobs', 'axon-workers').split('\n')[0]);
 
 // waits until the queue is empty; if it is not in time, says what is left
 async function drained(what) {
     try {
-        await waitFor(() => xlen() === 0 && pending() === 0, what, 120000);
+        await waitFor(() => s.jobsDone(), what, 120000);
     } catch (e) {
-        e.message += `\nXLEN ${xlen()}\nXPENDING ${raw('XPENDING', 'axon:jobs', 'axon-workers')}` +
+        e.message += `\nXLEN ${s.jobs().queued}\nXPENDING ${raw('XPENDING', 'axon:jobs', 'axon-workers')}` +
             `\nXINFO CONSUMERS ${raw('XINFO', 'CONSUMERS', 'axon:jobs', 'axon-workers')}` +
             `\nXINFO GROUPS ${raw('XINFO', 'GROUPS', 'axon:jobs')}` +
             `\nworker.log tail:\n${s.log('worker.log').split('\n').slice(-15).join('\n')}` +
@@ -81,8 +79,7 @@ function checkAll(prefix, { ids, total, per }, before) {
     const states = s.redisPipe(ids.map(id => `HGET axon:job:${id} state`));
     const notDone = ids.filter((id, i) => states[i] !== 'done');
     assert.deepEqual(notDone, [], 'every job done');
-    assert.equal(xlen(), 0);
-    assert.equal(pending(), 0);
+    assert.deepEqual(s.jobs(), { queued: 0, taken: 0 });
     assert.equal(raw('XLEN', 'axon:jobs:dead'), '0');
 }
 
@@ -93,8 +90,8 @@ test(`${N} grants, the worker killed -9 four times while it runs them: each done
     await s.stack('start', 'worker');
 
     for (let k = 0; k < 4; k++) {
-        const left = xlen();
-        await waitFor(() => xlen() <= left - 1000 || xlen() === 0, 'progress', 60000);
+        const left = s.jobs().queued;
+        await waitFor(() => { const q = s.jobs().queued; return q <= left - 1000 || q === 0; }, 'progress', 60000);
         const pid = s.pid('worker');
         process.kill(pid, 'SIGKILL');
         await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 'the kill');

@@ -56,10 +56,6 @@ async function entry(hash, pred, t = aliceToken, what = '') {
     }, `deposit ${hash} ${what}`);
 }
 
-// the jobs not yet done (queued or taken): a done job leaves the stream
-const jobsLeft = () => Number(s.redis('--raw', 'XLEN', 'axon:jobs'))
-    + Number(s.redis('--raw', 'XPENDING', 'axon:jobs', 'axon-workers').split('\n')[0]);
-
 function ledgerRows(hash) {
     const r = s.psql(`SELECT count(*), coalesce(sum(delta_minutes), 0) FROM credit_ledger
                       WHERE kind = 'deposit' AND reference = '${hash.toLowerCase()}'`);
@@ -267,7 +263,7 @@ test('a reorg before confirmation: the deposit is orphaned, never credited', asy
     // the submission's own check done too (the indexer may have shown the
     // deposit first): run after the reorg, it would find no transaction
     // and publish a refusal (tx_not_found) beside the orphaned deposit
-    await waitFor(() => jobsLeft() === 0, 'the submission checked');
+    await waitFor(() => s.jobsDone(), 'the submission checked');
 
     await s.revert(snap);
     await s.mine(N + 2);

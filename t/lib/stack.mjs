@@ -293,6 +293,21 @@ export class Stack {
             .toString().trim();
     }
 
+    // The job stream: queued (its length: a done job leaves the stream)
+    // and taken by a worker, not yet acknowledged (XPENDING's count)
+    jobs() {
+        return {
+            queued: Number(this.redis('--raw', 'XLEN', 'axon:jobs')),
+            taken: Number(this.redis('--raw', 'XPENDING', 'axon:jobs', 'axon-workers').split('\n')[0]),
+        };
+    }
+
+    // no job queued nor taken
+    jobsDone() {
+        const j = this.jobs();
+        return j.queued === 0 && j.taken === 0;
+    }
+
     // many commands, one a line, through one redis-cli: its answers, one a line
     redisPipe(lines) {
         return execFileSync('redis-cli', ['-p', String(this.redisPort)],
