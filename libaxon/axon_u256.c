@@ -138,33 +138,55 @@ axon_uint256_parse_dec(uint8_t out[32], const char *s, size_t len)
 }
 
 
+/*
+ * The value in 32-bit limbs, divided by 10^9 at a time: each pass a
+ * division of 8 limbs by a constant (a multiplication), nine digits out,
+ * not one (a deposit's amount is formatted for each log of a range).
+ */
+
 size_t
 axon_uint256_format(char *dst, const uint8_t v[32])
 {
-    int       i, zero;
-    char      digits[AXON_UINT256_DEC_MAX];
-    size_t    n;
-    uint8_t   q[32];
-    unsigned  rem;
+    int        i, k, top;
+    char       digits[81];          /* 9 passes of 9 digits */
+    size_t     n;
+    uint32_t   w[8], chunk;         /* w[0]: the most significant */
+    uint64_t   rem;
 
-    memcpy(q, v, 32);
+    for (i = 0; i < 8; i++) {
+        w[i] = (uint32_t) v[i * 4] << 24 | (uint32_t) v[i * 4 + 1] << 16
+               | (uint32_t) v[i * 4 + 2] << 8 | v[i * 4 + 3];
+    }
+
     n = 0;
-
-    /* divide by 10 until zero, collecting remainders */
+    top = 0;
 
     do {
         rem = 0;
-        zero = 1;
 
-        for (i = 0; i < 32; i++) {
-            rem = (rem << 8) | q[i];
-            q[i] = (uint8_t) (rem / 10);
-            rem %= 10;
-            zero &= q[i] == 0;
+        for (i = top; i < 8; i++) {
+            rem = rem << 32 | w[i];
+            w[i] = (uint32_t) (rem / 1000000000);
+            rem %= 1000000000;
         }
 
-        digits[n++] = (char) ('0' + rem);
-    } while (!zero);
+        chunk = (uint32_t) rem;
+
+        for (k = 0; k < 9; k++) {
+            digits[n++] = (char) ('0' + chunk % 10);
+            chunk /= 10;
+        }
+
+        while (top < 8 && w[top] == 0) {
+            top++;
+        }
+    } while (top < 8);
+
+    /* the last pass's leading zeros dropped, one digit kept for 0 */
+
+    while (n > 1 && digits[n - 1] == '0') {
+        n--;
+    }
 
     for (i = 0; i < (int) n; i++) {
         dst[i] = digits[n - 1 - i];

@@ -232,12 +232,138 @@ test_uint256(void)
 }
 
 
+/*
+ * The reference: the value divided by 10 a byte at a time, a digit a
+ * pass, the plainest way there is.
+ */
+
+static size_t
+format_slow(char *dst, const uint8_t v[32])
+{
+    int       i, zero;
+    char      digits[AXON_UINT256_DEC_MAX];
+    size_t    n;
+    uint8_t   q[32];
+    unsigned  rem;
+
+    memcpy(q, v, 32);
+    n = 0;
+
+    do {
+        rem = 0;
+        zero = 1;
+
+        for (i = 0; i < 32; i++) {
+            rem = (rem << 8) | q[i];
+            q[i] = (uint8_t) (rem / 10);
+            rem %= 10;
+            zero &= q[i] == 0;
+        }
+
+        digits[n++] = (char) ('0' + rem);
+    } while (!zero);
+
+    for (i = 0; i < (int) n; i++) {
+        dst[i] = digits[n - 1 - i];
+    }
+
+    dst[n] = '\0';
+
+    return n;
+}
+
+
+/*
+ * axon_uint256_format against the reference: values of every length in
+ * bytes, random (a fixed seed) and at the edges of its 10^9 passes (all
+ * ones, powers of ten and one less, zero limbs inside).
+ */
+
+static void
+test_format(void)
+{
+    int        i, k, len, bad;
+    char       a[AXON_UINT256_DEC_MAX + 1], b[AXON_UINT256_DEC_MAX + 1];
+    char       dec[AXON_UINT256_DEC_MAX + 2];
+    size_t     na, nb;
+    uint8_t    v[32];
+    uint64_t   x;
+
+    bad = 0;
+    x = 0x9e3779b97f4a7c15ULL;
+
+    for (i = 0; i < 200000; i++) {
+        memset(v, 0, 32);
+        len = i % 33;
+
+        for (k = 32 - len; k < 32; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v[k] = (uint8_t) x;
+        }
+
+        if (i % 5 == 0 && len > 8) {
+            memset(v + 32 - len + 2, 0, 4 + (size_t) (x % 4));
+        }
+
+        if (i % 7 == 0) {
+            memset(v + 32 - len, 0xff, (size_t) len);
+        }
+
+        na = axon_uint256_format(a, v);
+        nb = format_slow(b, v);
+
+        if (na != nb || strcmp(a, b) != 0) {
+            if (bad++ < 5) {
+                printf("format: %s, not %s\n", a, b);
+            }
+        }
+    }
+
+    CHECK("format as the reference, random values", bad == 0);
+
+    /* 10^k and 10^k - 1 for every k the type holds */
+
+    bad = 0;
+    dec[0] = '1';
+
+    for (k = 1; k <= AXON_UINT256_DEC_MAX - 1; k++) {
+        memset(dec + 1, '0', (size_t) k);
+        dec[k + 1] = '\0';
+
+        if (axon_uint256_parse_dec(v, dec, (size_t) k + 1) != AXON_OK) {
+            bad++;
+            continue;
+        }
+
+        na = axon_uint256_format(a, v);
+        bad += na != (size_t) k + 1 || strcmp(a, dec) != 0;
+
+        memset(dec, '9', (size_t) k);
+        dec[k] = '\0';
+
+        if (axon_uint256_parse_dec(v, dec, (size_t) k) != AXON_OK) {
+            bad++;
+        } else {
+            na = axon_uint256_format(a, v);
+            bad += na != (size_t) k || strcmp(a, dec) != 0;
+        }
+
+        dec[0] = '1';
+    }
+
+    CHECK("format 10^k and 10^k - 1", bad == 0);
+}
+
+
 int
 main(int argc, char **argv)
 {
     test_quantity();
     test_u256();
     test_uint256();
+    test_format();
 
     printf("%u passed, %u failed\n", passed, failed);
 
