@@ -212,13 +212,15 @@ static void aw_dep_publish_seen(PGresult *pg, aw_dep_pass_t *p);
 static int aw_dep_append_row(PGresult *pg, int row, uint64_t head);
 static int aw_dep_append_credited(PGresult *pg, int row, PGresult *cr,
     int crow, int pct);
-static int aw_dep_append_entry(PGresult *pg, int row, json_t *entry);
+static int aw_dep_append_entry(PGresult *pg, int row, char *entry);
 static void aw_dep_replies(size_t n);
 static int aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
-    const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry);
-static json_t *aw_dep_row_json(PGresult *pg, int row, uint64_t head);
+    const aw_hash_t *tx, const aw_dep_found_t *f, char **entry);
+static char *aw_dep_row_text(PGresult *pg, int row, uint64_t head,
+    PGresult *cr, int crow, int pct);
+static void aw_dep_json_str(FILE *f, const char *s);
 static int aw_dep_publish(const char *wallet, const char *field,
-    json_t *entry, const char *drop);
+    char *entry, const char *drop);
 static int aw_dep_tier(const aw_addr_t *wallet, int *pct);
 static int aw_dep_index(uint64_t head, int *found);
 static int aw_dep_get_logs(int64_t from, int64_t to, aw_eth_log_t **logs,
@@ -746,7 +748,8 @@ aw_dep_publish_seen(PGresult *pg, aw_dep_pass_t *p)
 static int
 aw_dep_append_row(PGresult *pg, int row, uint64_t head)
 {
-    return aw_dep_append_entry(pg, row, aw_dep_row_json(pg, row, head));
+    return aw_dep_append_entry(pg, row,
+                               aw_dep_row_text(pg, row, head, NULL, 0, 0));
 }
 
 
@@ -760,34 +763,18 @@ static int
 aw_dep_append_credited(PGresult *pg, int row, PGresult *cr, int crow,
     int pct)
 {
-    json_t       *entry;
-    json_int_t    confs, minutes;
-
-    entry = aw_dep_row_json(pg, row, 0);
-    confs = aw_worker.conf->deposit_confirmations;
-    minutes = atoll(aw_db_get(cr, crow, "minutes"));
-
-    if (entry) {
-        json_object_set_new(entry, "status", json_string("credited"));
-        json_object_set_new(entry, "confirmations", json_integer(confs));
-        json_object_set_new(entry, "minutes", json_integer(minutes));
-        json_object_set_new(entry, "discount_pct", json_integer(pct));
-    }
-
-    return aw_dep_append_entry(pg, row, entry);
+    return aw_dep_append_entry(pg, row,
+                               aw_dep_row_text(pg, row, 0, cr, crow, pct));
 }
 
 
-/* HSET of entry (taken; NULL: none) as the deposit at pg's row */
+/* HSET of entry (JSON text, taken; NULL: none) as the deposit at pg's row */
 
 static int
-aw_dep_append_entry(PGresult *pg, int row, json_t *entry)
+aw_dep_append_entry(PGresult *pg, int row, char *dump)
 {
     int      rc;
-    char    *dump, key[64], field[96];
-
-    dump = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
-    json_decref(entry);
+    char     key[64], field[96];
 
     if (dump == NULL) {
         return 0;
@@ -824,7 +811,7 @@ aw_dep_replies(size_t n)
 
 static int
 aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
-    const aw_hash_t *tx, const aw_dep_found_t *f, json_t **entry)
+    const aw_hash_t *tx, const aw_dep_found_t *f, char **entry)
 {
     char         chain[24], txh[67], bh[67], blk[24], li[16], payer[43];
     char         amount[80];
@@ -862,7 +849,7 @@ aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
         return AW_ERROR;
     }
 
-    *entry = aw_dep_row_json(pg, 0, 0);
+    *entry = aw_dep_row_text(pg, 0, 0, NULL, 0, 0);
     PQclear(pg);
 
     return AW_OK;
@@ -870,19 +857,26 @@ aw_dep_record(uint64_t block, const aw_hash_t *block_hash,
 
 
 /*
- * A deposits row (aw_dep_cols) as the module shows it; head 0: the
- * confirmations are not known here (0).
+ * A deposits row (aw_dep_cols) as the module shows it, JSON text
+ * (malloc'd; NULL: out of memory); head 0: the confirmations are not known
+ * here (0).  cr (NULL: none): a credit this worker has just applied to it
+ * (axon_deposits_credit's row crow, at pct off), which changed only its
+ * state, minutes and discount.  Written here, not built as a jansson
+ * object and dumped: a range credits thousands at once.
  */
 
-static json_t *
-aw_dep_row_json(PGresult *pg, int row, uint64_t head)
+static char *
+aw_dep_row_text(PGresult *pg, int row, uint64_t head, PGresult *cr,
+    int crow, int pct)
 {
-    int64_t      confs;
-    uint64_t     block;
-    json_t      *o;
-    const char  *state, *v;
+    FILE         *f;
+    char         *text;
+    size_t        len;
+    int64_t       confs;
+    uint64_t      block;
+    const char   *state;
 
-    state = aw_db_get(pg, row, "state");
+    state = cr ? "credited" : aw_db_get(pg, row, "state");
     block = strtoull(aw_db_get(pg, row, "block_number"), NULL, 10);
     confs = 0;
 
@@ -893,59 +887,112 @@ aw_dep_row_json(PGresult *pg, int row, uint64_t head)
         confs = (int64_t) (head - block + 1);
     }
 
-    o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:i, s:I, s:I}",
-                  "tx_hash", aw_db_get(pg, row, "tx_hash"),
-                  "log_index", atoi(aw_db_get(pg, row, "log_index")),
-                  "asset", aw_db_get(pg, row, "asset"),
-                  "symbol", aw_db_get(pg, row, "symbol"),
-                  "amount", aw_db_get(pg, row, "amount"),
-                  "status", state,
-                  "confirmations", (json_int_t) confs,
-                  "required", aw_worker.conf->deposit_confirmations,
-                  "block_number", (json_int_t) block,
-                  "updated", (json_int_t) time(NULL));
+    text = NULL;
+    f = open_memstream(&text, &len);
 
-    if (o == NULL) {
+    if (f == NULL) {
         return NULL;
     }
 
-    json_object_set_new(o, "payer", json_string(aw_db_get(pg, row, "payer")));
+    fputs("{\"tx_hash\":", f);
+    aw_dep_json_str(f, aw_db_get(pg, row, "tx_hash"));
+    fprintf(f, ",\"log_index\":%d,\"asset\":",
+            atoi(aw_db_get(pg, row, "log_index")));
+    aw_dep_json_str(f, aw_db_get(pg, row, "asset"));
+    fputs(",\"symbol\":", f);
+    aw_dep_json_str(f, aw_db_get(pg, row, "symbol"));
+    fputs(",\"amount\":", f);
+    aw_dep_json_str(f, aw_db_get(pg, row, "amount"));
+    fputs(",\"status\":", f);
+    aw_dep_json_str(f, state);
+    fprintf(f, ",\"confirmations\":%lld,\"required\":%lld,"
+            "\"block_number\":%llu,\"updated\":%lld,\"payer\":",
+            (long long) confs,
+            (long long) aw_worker.conf->deposit_confirmations,
+            (unsigned long long) block, (long long) time(NULL));
+    aw_dep_json_str(f, aw_db_get(pg, row, "payer"));
 
     if (!aw_db_isnull(pg, row, "reject_reason")) {
-        json_object_set_new(o, "reason",
-                            json_string(aw_db_get(pg, row, "reject_reason")));
+        fputs(",\"reason\":", f);
+        aw_dep_json_str(f, aw_db_get(pg, row, "reject_reason"));
     }
 
-    if (!aw_db_isnull(pg, row, "credited_minutes")) {
-        v = aw_db_get(pg, row, "credited_minutes");
-        json_object_set_new(o, "minutes", json_integer(atoll(v)));
+    if (cr) {
+        fprintf(f, ",\"minutes\":%lld,\"discount_pct\":%d",
+                atoll(aw_db_get(cr, crow, "minutes")), pct);
+
+    } else {
+        if (!aw_db_isnull(pg, row, "credited_minutes")) {
+            fprintf(f, ",\"minutes\":%lld",
+                    atoll(aw_db_get(pg, row, "credited_minutes")));
+        }
+
+        if (!aw_db_isnull(pg, row, "discount_pct")) {
+            fprintf(f, ",\"discount_pct\":%d",
+                    atoi(aw_db_get(pg, row, "discount_pct")));
+        }
     }
 
-    if (!aw_db_isnull(pg, row, "discount_pct")) {
-        json_object_set_new(o, "discount_pct",
-                            json_integer(atoi(aw_db_get(pg, row,
-                                                        "discount_pct"))));
+    fputc('}', f);
+
+    if (ferror(f)) {
+        fclose(f);
+        free(text);
+        return NULL;
     }
 
-    return o;
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+
+    return text;
 }
 
 
-/* HSET axon:deposits:WALLET FIELD JSON (and HDEL drop); takes entry */
+/*
+ * s as a JSON string: '"' and '\\' escaped, the control characters as
+ * \\u00XX; the rest (UTF-8, as Postgres holds it) as it is, as jansson
+ * writes it.
+ */
 
-static int
-aw_dep_publish(const char *wallet, const char *field, json_t *entry,
-    const char *drop)
+static void
+aw_dep_json_str(FILE *f, const char *s)
 {
-    char        key[64], *text;
-    redisReply *reply;
+    unsigned char  c;
 
-    if (entry == NULL) {
-        return AW_ERROR;
+    fputc('"', f);
+
+    for ( /* void */ ; *s; s++) {
+        c = (unsigned char) *s;
+
+        if (c == '"' || c == '\\') {
+            fputc('\\', f);
+            fputc(c, f);
+
+        } else if (c < 0x20) {
+            fprintf(f, "\\u%04x", c);
+
+        } else {
+            fputc(c, f);
+        }
     }
 
-    text = json_dumps(entry, JSON_COMPACT);
-    json_decref(entry);
+    fputc('"', f);
+}
+
+
+/*
+ * HSET axon:deposits:WALLET FIELD JSON (and HDEL drop); takes text (NULL:
+ * none)
+ */
+
+static int
+aw_dep_publish(const char *wallet, const char *field, char *text,
+    const char *drop)
+{
+    char        key[64];
+    redisReply *reply;
 
     if (text == NULL) {
         return AW_ERROR;
@@ -983,7 +1030,7 @@ aw_dep_publish_row(PGresult *pg, int row, uint64_t head, const char *drop)
              aw_db_get(pg, row, "log_index"));
 
     return aw_dep_publish(aw_db_get(pg, row, "payer"), field,
-                          aw_dep_row_json(pg, row, head), drop);
+                          aw_dep_row_text(pg, row, head, NULL, 0, 0), drop);
 }
 
 
@@ -1014,13 +1061,16 @@ static int
 aw_dep_reject(aw_job_result_t *res, const char *wallet, const char *tx,
     const char *reason, const char *text)
 {
+    char    *dump;
     json_t  *o;
 
     o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "tx_hash", tx,
                   "status", "rejected", "reason", reason, "message", text,
                   "updated", (json_int_t) time(NULL));
+    dump = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
 
-    if (aw_dep_publish(wallet, tx, o, NULL) != AW_OK) {
+    if (aw_dep_publish(wallet, tx, dump, NULL) != AW_OK) {
         aw_job_fail(res, 0, "redis: cannot publish the rejection");
         return AW_ERROR;
     }
@@ -1236,9 +1286,8 @@ aw_dep_record_found(const aw_eth_receipt_t *receipt, const aw_hash_t *hash,
     size_t n)
 {
     int      mine;
-    char     field[96], payer[43];
+    char    *entry, field[96], payer[43];
     size_t   i;
-    json_t  *entry;
 
     mine = 0;
 

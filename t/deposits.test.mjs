@@ -298,11 +298,14 @@ test('admin: deposit.reject and deposit.credit by hand, audited; deposit.rescan'
     const li = (await deposits()).find(d => d.tx_hash === h1.toLowerCase()).log_index;
     const li2 = (await deposits()).find(d => d.tx_hash === h2.toLowerCase()).log_index;
 
+    // a reason with what JSON must escape, shown to the payer as it was given
+    const reason = 'ticket "9" \\ a\tb \u00e9';
     s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.reject', 'tx_hash', h1.toLowerCase(),
-        'log_index', String(li), 'reason', 'ticket 9');
+        'log_index', String(li), 'reason', reason);
     s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.credit', 'tx_hash', h2.toLowerCase(),
         'log_index', String(li2), 'reason', 'ticket 10');
-    await entry(h1, d => d.status === 'rejected', aliceToken, 'rejected by hand');
+    const rejected = await entry(h1, d => d.status === 'rejected', aliceToken, 'rejected by hand');
+    assert.equal(rejected.reason, reason);
     await entry(h2, d => d.status === 'credited', aliceToken, 'credited by hand');
     await s.mine(N);
     await new Promise(r => setTimeout(r, 500));
