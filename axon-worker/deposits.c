@@ -951,8 +951,8 @@ aw_dep_row_text(PGresult *pg, int row, uint64_t head, PGresult *cr,
 
 
 /*
- * s as a JSON string: '"' and '\\' escaped, the control characters as
- * \\u00XX; the rest (UTF-8, as Postgres holds it) as it is, as jansson
+ * s as a JSON string: '"' and '\' escaped, the control characters as
+ * \u00XX; the rest (UTF-8, as Postgres holds it) as it is, as jansson
  * writes it.
  */
 
