@@ -286,20 +286,23 @@ export class Stack {
         await waitFor(() => connected() >= before + 2, 'both nginx workers back on Redis');
     }
 
-    redis(...args) {
-        const env = this.opts.redisPassword
+    // redis-cli's environment: the password, when the stack has one
+    redisEnv() {
+        return this.opts.redisPassword
             ? { ...process.env, REDISCLI_AUTH: this.redisAuth ?? this.opts.redisPassword } : process.env;
-        return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args], { env })
-            .toString().trim();
+    }
+
+    redis(...args) {
+        return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args],
+            { env: this.redisEnv() }).toString().trim();
     }
 
     // The job stream: queued (its length: a done job leaves the stream)
-    // and taken by a worker, not yet acknowledged (XPENDING's count)
+    // and taken by a worker, not yet acknowledged (XPENDING's count, the
+    // first line of its summary), read through one redis-cli: tests poll it
     jobs() {
-        return {
-            queued: Number(this.redis('--raw', 'XLEN', 'axon:jobs')),
-            taken: Number(this.redis('--raw', 'XPENDING', 'axon:jobs', 'axon-workers').split('\n')[0]),
-        };
+        const [queued, taken] = this.redisPipe(['XLEN axon:jobs', 'XPENDING axon:jobs axon-workers']);
+        return { queued: Number(queued), taken: Number(taken) };
     }
 
     // no job queued nor taken
@@ -311,7 +314,7 @@ export class Stack {
     // many commands, one a line, through one redis-cli: its answers, one a line
     redisPipe(lines) {
         return execFileSync('redis-cli', ['-p', String(this.redisPort)],
-            { input: lines.join('\n') + '\n', maxBuffer: 64 << 20 })
+            { input: lines.join('\n') + '\n', maxBuffer: 64 << 20, env: this.redisEnv() })
             .toString().split('\n').slice(0, lines.length);
     }
 
