@@ -166,6 +166,28 @@ test('rpc.c reads blocks, transactions, receipts and logs as ethers does', async
     assert.deepEqual(r.out.map(l => [l.tx_hash, l.log_index, l.data]),
         viaEthers.map(l => [l.transactionHash, l.index, l.data]));
 
+    // scan (the deposit bench's raw line): the same blocks in ranges of 3,
+    // every one read; all of the chain's Transfers, then the filter's one
+    const blocks = rc.blockNumber + 1;
+    const tokens = `${s.chain.tokens.USDC.address},${s.chain.tokens.AXGT.address}`;
+    const all = await eth.provider.getLogs({ fromBlock: 0, toBlock: rc.blockNumber,
+        address: [s.chain.tokens.USDC.address, s.chain.tokens.AXGT.address], topics: [TRANSFER] });
+    assert.ok(all.length > viaEthers.length);
+    r = await axonRpc(['scan', '0', String(rc.blockNumber), '3', tokens, TRANSFER]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.out.blocks, blocks);
+    assert.equal(r.out.ranges, Math.ceil(blocks / 3));
+    assert.equal(r.out.logs, all.length);
+    assert.ok(Number.isInteger(r.out.us) && r.out.us > 0);
+    r = await axonRpc(['scan', '0', String(rc.blockNumber), '1000', tokens, TRANSFER, '-', to]);
+    assert.deepEqual([r.out.ranges, r.out.logs], [1, 1]);
+    // no range, or TO before FROM: the usage, nothing read
+    for (const bad of [['0', '9', '0'], ['9', '0', '3']]) {
+        r = await axonRpc(['scan', ...bad, tokens]);
+        assert.equal(r.code, 78);
+        assert.match(r.stderr, /usage: axon-rpc/);
+    }
+
     // an unknown transaction: not found, not an error
     r = await axonRpc(['receipt', '0x' + '11'.repeat(32)]);
     assert.equal(r.out.error, 'not_found');
