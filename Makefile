@@ -150,6 +150,11 @@ $(BUILD)/unit/test_gpu_activity: t/unit/test_gpu_activity.c axon-worker/gpu_acti
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -DGPU_FIXTURES='"$(abspath t/fixtures/gpu-h200)"' -o $@ $< axon-worker/gpu_activity.c axon-worker/core.c axon-worker/log.c -ldl
 
+# the indexer's eth_getLogs range: pure code
+$(BUILD)/unit/test_scan_range: t/unit/test_scan_range.c axon-worker/scan_range.c $(WORKER_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< axon-worker/scan_range.c
+
 # the parsing of the worker's JSON-RPC client: pure code, no node
 $(BUILD)/unit/test_rpc_parse: t/unit/test_rpc_parse.c $(RPC_TOOL_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit

@@ -22,6 +22,19 @@ aw_monotonic_msec(void)
 }
 
 
+/* the same clock in microseconds, to time a call */
+
+int64_t
+aw_monotonic_usec(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
 aw_msec_t
 aw_unix_msec(void)
 {

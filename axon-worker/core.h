@@ -57,6 +57,7 @@ typedef struct {
 
 
 aw_msec_t aw_monotonic_msec(void);
+int64_t aw_monotonic_usec(void);
 aw_msec_t aw_unix_msec(void);
 void aw_sleep_msec(aw_msec_t ms);
 void aw_random_init(void);

@@ -7,7 +7,7 @@
  *   the indexer      a job source: scans the accepted tokens' Transfer
  *                    logs to the revenue wallet, a range at a time (from
  *                    deposit_index_range blocks, as the node allows:
- *                    aw_dep_scan_done), from its cursor in Postgres
+ *                    scan_range.c), from its cursor in Postgres
  *                    (deposit_cursor), and records what it finds; range
  *                    after range while it catches up.  What it finds
  *                    deposit_confirmations deep already is credited at
@@ -52,6 +52,7 @@
 #include "sources.h"
 #include "log.h"
 #include "metrics.h"
+#include "scan_range.h"
 #include "wallet.h"
 #include "worker.h"
 
@@ -127,17 +128,10 @@ static aw_dep_conf_t  aw_dep;
 static unsigned       aw_dep_published;     /* axon:deposits:config */
 static int64_t        aw_dep_confirm_after; /* the last id of a full batch */
 
-/* the indexer's eth_getLogs range (aw_dep_scan_done) */
+/* the indexer's eth_getLogs range (scan_range.c) */
 #define AW_DEP_RANGE_MAX    100000
-#define AW_DEP_FEW_LOGS     1000
-#define AW_DEP_MANY_LOGS    5000
-#define AW_DEP_CEILING_CALLS  64
 
-static struct {
-    int64_t         range;              /* blocks of the next call */
-    int64_t         ceiling;            /* the most the node takes */
-    unsigned        at_ceiling;         /* calls of that many since */
-} aw_dep_scan;
+static aw_scan_range_t  aw_dep_scan;
 
 /*
  * One confirmation pass credits many deposits of a few wallets at one
@@ -230,7 +224,6 @@ static int aw_dep_ahead_take(int64_t from, uint64_t head, int64_t *to,
 static void aw_dep_read_ahead(void);
 static void aw_dep_ahead_free(void);
 static int aw_dep_scan_failed(int rc, int64_t blocks);
-static void aw_dep_scan_done(size_t logs);
 static int aw_dep_confirm(uint64_t head);
 static int aw_dep_fetch(aw_job_result_t *res, const char *wallet,
     const char *txh, const aw_hash_t *hash, aw_eth_receipt_t *receipt,
@@ -328,9 +321,8 @@ aw_dep_configure(void)
     aw_dep_ahead_free();
     memset(&aw_dep, 0, sizeof(aw_dep));
     aw_dep_published = 0;
-    aw_dep_scan.range = aw_worker.conf->deposit_index_range;
-    aw_dep_scan.ceiling = aw_max(aw_dep_scan.range, AW_DEP_RANGE_MAX);
-    aw_dep_scan.at_ceiling = 0;
+    aw_scan_range_init(&aw_dep_scan, aw_worker.conf->deposit_index_range,
+                       AW_DEP_RANGE_MAX);
 
     if (!d->enabled) {
         return AW_OK;
@@ -1960,7 +1952,7 @@ aw_dep_index(uint64_t head, int *found)
     size_t            n;
     int64_t           cursor, from, to, final;
     PGresult         *pg;
-    aw_msec_t         t_logs, t_record;
+    int64_t           t_logs, t_record, usec, ceiling;
     aw_conf_t        *conf;
     const char       *params[2];
     aw_eth_log_t     *logs;
@@ -1994,12 +1986,19 @@ aw_dep_index(uint64_t head, int *found)
         return 0;
     }
 
-    t_logs = aw_monotonic_msec();
+    t_logs = aw_monotonic_usec();
+    usec = 0;
 
-    rc = aw_dep_ahead_take(from, head, &to, &logs, &n)
-         ? AW_RPC_OK : aw_dep_get_logs(from, to, &logs, &n);
+    if (aw_dep_ahead_take(from, head, &to, &logs, &n)) {
+        /* read while Postgres worked: not timed */
+        rc = AW_RPC_OK;
 
-    t_record = aw_monotonic_msec();
+    } else {
+        rc = aw_dep_get_logs(from, to, &logs, &n);
+        usec = aw_monotonic_usec() - t_logs;
+    }
+
+    t_record = aw_monotonic_usec();
 
     if (rc != AW_RPC_OK) {
         aw_log(AW_LOG_WARN, "deposits: eth_getLogs %lld..%lld: %s",
@@ -2007,7 +2006,16 @@ aw_dep_index(uint64_t head, int *found)
         return aw_dep_scan_failed(rc, to - from + 1);
     }
 
-    aw_dep_scan_done(n);
+    ceiling = aw_dep_scan.ceiling;
+    aw_scan_range_done(&aw_dep_scan, to - from + 1, n, usec);
+
+    if (aw_dep_scan.ceiling < ceiling) {
+        aw_log(AW_LOG_DEBUG, "deposits: eth_getLogs of %lld blocks read "
+               "them more slowly than one of %lld: ranges of %lld blocks "
+               "at most", (long long) (to - from + 1),
+               (long long) aw_dep_scan.ceiling,
+               (long long) aw_dep_scan.ceiling);
+    }
 
     final = (int64_t) head - conf->deposit_confirmations + 1;
     final = aw_min(final, to);
@@ -2052,8 +2060,8 @@ aw_dep_index(uint64_t head, int *found)
         aw_log(AW_LOG_DEBUG, "deposits: blocks %lld..%lld: %zu log(s): "
                "eth_getLogs %lld ms, recorded in %lld ms%s",
                (long long) from, (long long) to, n,
-               (long long) (t_record - t_logs),
-               (long long) (aw_monotonic_msec() - t_record),
+               (long long) (t_record - t_logs) / 1000,
+               (long long) (aw_monotonic_usec() - t_record) / 1000,
                aw_dep_ahead.have ? " (the next range read meanwhile)" : "");
     }
 
@@ -2166,50 +2174,21 @@ aw_dep_ahead_free(void)
 
 
 /*
- * The range of the next eth_getLogs follows what the node gives: it
- * starts at deposit_index_range blocks, doubles after a range of few logs
- * (nearly empty blocks: a catch-up goes at the node's speed, not the
- * calls'), up to the most the node took, and halves after a range of many.
- * A range the node refused (an error answer: providers cap the blocks or
- * the logs of a call) caps it at half that, at once tried again; the cap
- * is tried doubled after AW_DEP_CEILING_CALLS calls at it (an error that
- * was the node's moment, not its limit).  A node that refuses a range of
- * one block, or cannot be reached, is waited for (deposit_poll_interval).
+ * The range of the next eth_getLogs is scan_range.c's.  A range the node
+ * refused (an error answer) is tried again at once, smaller; a node that
+ * refuses a range of one block, or cannot be reached, is waited for
+ * (deposit_poll_interval).
  */
 
 static int
 aw_dep_scan_failed(int rc, int64_t blocks)
 {
-    if (rc != AW_RPC_ERPC || blocks <= 1) {
-        aw_dep_scan.range = aw_max(blocks / 2, 1);
+    if (rc != AW_RPC_ERPC) {
+        aw_scan_range_failed(&aw_dep_scan, blocks);
         return 0;
     }
 
-    aw_dep_scan.ceiling = aw_max(blocks / 2, 1);
-    aw_dep_scan.range = aw_dep_scan.ceiling;
-    aw_dep_scan.at_ceiling = 0;
-
-    return 1;
-}
-
-
-static void
-aw_dep_scan_done(size_t logs)
-{
-    if (logs < AW_DEP_FEW_LOGS) {
-        if (aw_dep_scan.range == aw_dep_scan.ceiling
-            && ++aw_dep_scan.at_ceiling >= AW_DEP_CEILING_CALLS)
-        {
-            aw_dep_scan.ceiling = aw_min(aw_dep_scan.ceiling * 2,
-                                         AW_DEP_RANGE_MAX);
-            aw_dep_scan.at_ceiling = 0;
-        }
-
-        aw_dep_scan.range = aw_min(aw_dep_scan.range * 2, aw_dep_scan.ceiling);
-
-    } else if (logs > AW_DEP_MANY_LOGS) {
-        aw_dep_scan.range = aw_max(aw_dep_scan.range / 2, 1);
-    }
+    return aw_scan_range_refused(&aw_dep_scan, blocks);
 }
 
 
