@@ -363,8 +363,9 @@ const aw_conf_option_t  aw_conf_options[] = {
     { "deposit_index_range", AW_CONF_INT, "1000", 1, 100000, NULL,
       offsetof(aw_conf_t, deposit_index_range), 0,
       "Blocks of the indexer's first eth_getLogs call: the range doubles "
-      "while logs are few (up to 100000) and halves on many, or at once on "
-      "a call the node refuses (providers limit it)." },
+      "while logs are few and the node reads more blocks faster (up to "
+      "100000) and halves on many, or at once on a call the node refuses "
+      "(providers limit it)." },
 
     { "deposit_start_block", AW_CONF_INT, "0", 0, INT32_MAX, NULL,
       offsetof(aw_conf_t, deposit_start_block), 0,
