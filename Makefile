@@ -29,6 +29,7 @@ CHAIN_SRCS  := $(wildcard chain/contracts/*.sol)
 MODULE_SRCS := $(wildcard ngx_axon_module/*.c ngx_axon_module/*.h)
 UNIT_SRCS   := $(wildcard t/unit/*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_HDRS   := $(wildcard t/unit/*.h)
 MIGRATIONS  := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 SQL_FUNCS   := $(sort $(wildcard sql/functions/*.sql))
 # the Redis scripts both sides run: one header, each with its SHA1
@@ -136,27 +137,27 @@ $(BUILD)/chain/.compiled: $(CHAIN_SRCS) chain/compile.mjs package-lock.json | $(
 	@touch $@
 
 # ---- tests ----------------------------------------------------------------
-$(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
+$(BUILD)/unit/%: t/unit/%.c $(UNIT_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -ljansson
 
 # the worker's process.c, on its own
-$(BUILD)/unit/test_process: t/unit/test_process.c axon-worker/process.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
+$(BUILD)/unit/test_process: t/unit/test_process.c $(UNIT_HDRS) axon-worker/process.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< axon-worker/process.c axon-worker/core.c axon-worker/log.c
 
 # the worker's GPU utilization parsers, on the H200 fixtures
-$(BUILD)/unit/test_gpu_activity: t/unit/test_gpu_activity.c axon-worker/gpu_activity.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
+$(BUILD)/unit/test_gpu_activity: t/unit/test_gpu_activity.c $(UNIT_HDRS) axon-worker/gpu_activity.c axon-worker/core.c axon-worker/log.c $(WORKER_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -DGPU_FIXTURES='"$(abspath t/fixtures/gpu-h200)"' -o $@ $< axon-worker/gpu_activity.c axon-worker/core.c axon-worker/log.c -ldl
 
 # the indexer's eth_getLogs range: pure code
-$(BUILD)/unit/test_scan_range: t/unit/test_scan_range.c axon-worker/scan_range.c $(WORKER_HDRS) | $(DEPS_STAMP)
+$(BUILD)/unit/test_scan_range: t/unit/test_scan_range.c $(UNIT_HDRS) axon-worker/scan_range.c $(WORKER_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< axon-worker/scan_range.c
 
 # the parsing of the worker's JSON-RPC client: pure code, no node
-$(BUILD)/unit/test_rpc_parse: t/unit/test_rpc_parse.c $(RPC_TOOL_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
+$(BUILD)/unit/test_rpc_parse: t/unit/test_rpc_parse.c $(UNIT_HDRS) $(RPC_TOOL_SRCS) $(WORKER_HDRS) $(CORE_SRCS) $(CORE_HDRS) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(AXON_CFLAGS) -Iaxon-worker -o $@ $< $(filter-out axon-worker/tools/%,$(RPC_TOOL_SRCS)) $(CORE_SRCS) $(CORE_LIBS) -ljansson -lcurl
 

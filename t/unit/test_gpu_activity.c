@@ -18,6 +18,7 @@
 #include "core.h"
 #include "gpu_activity.h"
 #include "log.h"
+#include "check.h"
 
 
 #ifndef GPU_FIXTURES
@@ -25,27 +26,6 @@
 #endif
 
 #define H200_UUID  "GPU-366db770-2957-4105-20b5-59227776f17a"
-
-#define CHECK(name, cond)                                                    \
-    check(__FILE__, __LINE__, name, (cond) != 0, #cond)
-
-
-static unsigned  passed, failed;
-
-
-static int
-check(const char *file, int line, const char *name, int ok, const char *what)
-{
-    if (ok) {
-        passed++;
-        return 1;
-    }
-
-    failed++;
-    printf("%s:%d: FAIL %s: %s\n", file, line, name, what);
-
-    return 0;
-}
 
 
 static char *

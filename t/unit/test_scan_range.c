@@ -15,28 +15,7 @@
 #include <string.h>
 
 #include "scan_range.h"
-
-
-#define CHECK(name, cond)                                                    \
-    check(__FILE__, __LINE__, name, (cond) != 0, #cond)
-
-
-static unsigned  passed, failed;
-
-
-static int
-check(const char *file, int line, const char *name, int ok, const char *what)
-{
-    if (ok) {
-        passed++;
-        return 1;
-    }
-
-    failed++;
-    printf("%s:%d: FAIL %s: %s\n", file, line, name, what);
-
-    return 0;
-}
+#include "check.h"
 
 
 /* a far node: 50 ms a call, then 2 µs a block: more blocks a call is faster */
