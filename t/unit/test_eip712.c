@@ -20,10 +20,8 @@
 #include <jansson.h>
 
 #include "axon_eip712.h"
+#include "check.h"
 
-
-#define CHECK(name, cond)                                                    \
-    check(__FILE__, __LINE__, name, (cond) != 0, #cond)
 
 #define CHECK_RC(name, got, want)                                            \
     check_rc(__FILE__, __LINE__, name, got, want)
@@ -32,8 +30,6 @@
     check_hex(__FILE__, __LINE__, name, got, n, want)
 
 
-static int check(const char *file, int line, const char *name, int ok,
-    const char *what);
 static int check_rc(const char *file, int line, const char *name, int got,
     int want);
 static int check_hex(const char *file, int line, const char *name,
@@ -44,9 +40,6 @@ static void unaddr(uint8_t dst[20], const char *src);
 static void test_fixed(void);
 static void test_vectors(const char *path);
 static void test_vector(json_t *v, size_t i, unsigned *nok, unsigned *nsdk);
-
-
-static unsigned  passed, failed;
 
 
 /*
@@ -82,21 +75,6 @@ static const char  fixed_digest[] =
 static const char  fixed_sig[] =
     "0xcdd563d0213fd16319fe5b116b6afeac43c0a51564ff3726fdaf2037c86fe384"
     "7df3b8a120fea877fc15bd088296c5c27f5942542096ad0292ea4a20e1de415e1b";
-
-
-static int
-check(const char *file, int line, const char *name, int ok, const char *what)
-{
-    if (ok) {
-        passed++;
-        return 1;
-    }
-
-    failed++;
-    printf("%s:%d: FAIL %s: %s\n", file, line, name, what);
-
-    return 0;
-}
 
 
 static int

@@ -20,10 +20,8 @@
 #include <nettle/sha3.h>
 
 #include "axon_eth.h"
+#include "check.h"
 
-
-#define CHECK(name, cond)                                                    \
-    check(__FILE__, __LINE__, name, (cond) != 0, #cond)
 
 #define CHECK_RC(name, got, want)                                            \
     check_rc(__FILE__, __LINE__, name, got, want)
@@ -32,8 +30,6 @@
     check_hex(__FILE__, __LINE__, name, got, n, want)
 
 
-static int check(const char *file, int line, const char *name, int ok,
-    const char *what);
 static int check_rc(const char *file, int line, const char *name, int got,
     int want);
 static int check_hex(const char *file, int line, const char *name,
@@ -55,9 +51,6 @@ static void test_vectors(const char *path);
 static void test_vector(json_t *v, size_t i, unsigned *nok, unsigned *npub);
 
 
-static unsigned  passed, failed;
-
-
 /* the ganache/hardhat deterministic key 0x4f3edf98...15b23b1d */
 
 static const char  fixed_address[] =
@@ -74,21 +67,6 @@ static const char  fixed_hash[] =
 static const char  fixed_sig[] =
     "0x7ff8c5da0482ec5f359878a9cba430eda8a7f18894c46842c67e167a07c41d3b"
     "196cc25364d587638f9a7508bfc84295b1534a9000402bf41d4b708837f3a19f1b";
-
-
-static int
-check(const char *file, int line, const char *name, int ok, const char *what)
-{
-    if (ok) {
-        passed++;
-        return 1;
-    }
-
-    failed++;
-    printf("%s:%d: FAIL %s: %s\n", file, line, name, what);
-
-    return 0;
-}
 
 
 static int

@@ -22,10 +22,8 @@
 
 #include "axon_eth.h"
 #include "axon_siwe.h"
+#include "check.h"
 
-
-#define CHECK(name, cond)                                                    \
-    check(__FILE__, __LINE__, name, (cond) != 0, #cond)
 
 #define CHECK_STR(name, got, want)                                           \
     check_str(__FILE__, __LINE__, name, got, want)
@@ -49,8 +47,6 @@
     time_bad(__FILE__, __LINE__, s)
 
 
-static int check(const char *file, int line, const char *name, int ok,
-    const char *what);
 static int check_str(const char *file, int line, const char *name,
     axon_str_t got, const char *want);
 static int check_i64(const char *file, int line, const char *name,
@@ -88,7 +84,6 @@ static void test_prefixes(void);
 static void test_fuzz(unsigned long iters);
 
 
-static unsigned     passed, failed;
 static uint64_t     rnd_state = 0x9e3779b97f4a7c15ULL;
 static const char  *copied;            /* the last copy() */
 
@@ -200,21 +195,6 @@ main(int argc, char **argv)
     printf("%u passed, %u failed\n", passed, failed);
 
     return failed ? 1 : 0;
-}
-
-
-static int
-check(const char *file, int line, const char *name, int ok, const char *what)
-{
-    if (ok) {
-        passed++;
-        return 1;
-    }
-
-    failed++;
-    printf("%s:%d: FAIL %s: %s\n", file, line, name, what);
-
-    return 0;
 }
 
 
