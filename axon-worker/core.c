@@ -14,11 +14,7 @@
 aw_msec_t
 aw_monotonic_msec(void)
 {
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (aw_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return aw_monotonic_usec() / 1000;
 }
 
 

@@ -1947,7 +1947,7 @@ aw_deposits_run(aw_msec_t now)
 static int
 aw_dep_index(uint64_t head, int *found)
 {
-    int               rc;
+    int               rc, ahead;
     char              chain[24], blk[24];
     size_t            n;
     int64_t           cursor, from, to, final;
@@ -1987,18 +1987,14 @@ aw_dep_index(uint64_t head, int *found)
     }
 
     t_logs = aw_monotonic_usec();
-    usec = 0;
+    ahead = aw_dep_ahead_take(from, head, &to, &logs, &n);
 
-    if (aw_dep_ahead_take(from, head, &to, &logs, &n)) {
-        /* read while Postgres worked: not timed */
-        rc = AW_RPC_OK;
-
-    } else {
-        rc = aw_dep_get_logs(from, to, &logs, &n);
-        usec = aw_monotonic_usec() - t_logs;
-    }
+    rc = ahead ? AW_RPC_OK : aw_dep_get_logs(from, to, &logs, &n);
 
     t_record = aw_monotonic_usec();
+
+    /* a range read while Postgres worked is not timed */
+    usec = ahead ? 0 : t_record - t_logs;
 
     if (rc != AW_RPC_OK) {
         aw_log(AW_LOG_WARN, "deposits: eth_getLogs %lld..%lld: %s",
