@@ -12,6 +12,7 @@
 
 typedef struct {
     int64_t     range;          /* blocks of the next call */
+    int64_t     first;          /* the configured range: speed caps no lower */
     int64_t     max;            /* never more */
     int64_t     ceiling;        /* the most the node takes, or reads best */
     unsigned    at_ceiling;     /* calls of that many since */

@@ -105,6 +105,14 @@ main(int argc, char **argv)
     aw_scan_range_done(&r, 8000, 10, 1000000);
     CHECK("then doubling from the new best", r.range == 16000);
 
+    /* a short call at the head read fastest: a slow bigger one caps the
+     * range at the configured one, not at the short call's */
+    aw_scan_range_init(&r, 1000, 100000);
+    aw_scan_range_done(&r, 5, 0, 10);
+    aw_scan_range_done(&r, 2000, 0, 400000);
+    CHECK("capped no lower than configured", r.ceiling == 1000
+                                             && r.range == 1000);
+
     /* refused: half of it at once, that the ceiling; one block: wait */
     aw_scan_range_init(&r, 1000, 100000);
     CHECK("refused: tried again", aw_scan_range_refused(&r, 10000) == 1);
