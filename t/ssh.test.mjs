@@ -267,10 +267,27 @@ test('bad keys through the API: 400, and nothing claimed, queued or started', as
     await ended(u);
 });
 
+let restarted = 0;
+
+// n reconcile sweeps of the worker started last (by kill9: the one before
+// it is gone): each writes its host's field of axon:hosts, "at" in whole
+// seconds; those written after the second it started in are its own
+async function sweeps(n) {
+    const since = Math.floor(restarted / 1000);
+    const at = new Set();
+    await waitFor(() => {
+        const v = s.redis('--raw', 'HGET', 'axon:hosts', 'local');
+        const h = v ? JSON.parse(v) : null;
+        if (h && h.at > since) at.add(h.at);
+        return at.size >= n;
+    }, `${n} reconcile sweeps of the new worker`);
+}
+
 async function kill9() {
     const pid = s.pid('worker');
     process.kill(pid, 'SIGKILL');
     await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 'the kill');
+    restarted = Date.now();
     await s.stack('start', 'worker');
 }
 
@@ -283,8 +300,8 @@ test('kill -9 of the worker with SSH sessions live and launching: ports, GPUs an
     await waitFor(async () => /free port/.test((await status(c)).reason || ''), 'c queued for a port');
 
     await kill9();
-    // the new process reconciles at once, then every 2s
-    await new Promise(r => setTimeout(r, 3000));
+    // the new process reconciles at once, then every 2s: two of its sweeps
+    await sweeps(2);
     assert.equal(state(a), 'running');
     assert.equal(state(b), 'running');
     assert.equal(state(c), 'queued');
