@@ -951,23 +951,34 @@ aw_dep_row_text(PGresult *pg, int row, uint64_t head, PGresult *cr,
 static void
 aw_dep_json_str(FILE *f, const char *s)
 {
-    unsigned char  c;
+    size_t  n;
+
+    /* what is escaped: '"', '\' and the control characters but NUL */
+    static const char  esc[] = "\"\\"
+        "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+        "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
 
     fputc('"', f);
 
-    for ( /* void */ ; *s; s++) {
-        c = (unsigned char) *s;
+    /* the runs between them written whole, not a character at a time */
+    for ( ;; ) {
+        n = strcspn(s, esc);
+        fwrite(s, 1, n, f);
+        s += n;
 
-        if (c == '"' || c == '\\') {
+        if (*s == '\0') {
+            break;
+        }
+
+        if (*s == '"' || *s == '\\') {
             fputc('\\', f);
-            fputc(c, f);
-
-        } else if (c < 0x20) {
-            fprintf(f, "\\u%04x", c);
+            fputc(*s, f);
 
         } else {
-            fputc(c, f);
+            fprintf(f, "\\u%04x", (unsigned char) *s);
         }
+
+        s++;
     }
 
     fputc('"', f);
