@@ -24,16 +24,29 @@ export const BUILD = process.env.AXON_BUILD || join(ROOT, 'build');
 const STACK = join(ROOT, 'scripts/axon-stack');
 const run = promisify(execFile);
 
+// A port no listener holds now, and that this process has not handed out
+// before: the kernel may give the port just closed to the next listen(0)
+// (one stack in 600 had two of its five ports the same, which a stack
+// with nginx on its Redis port does not survive), so each is asked until
+// it is new.
+const handedOut = new Set();
 export async function freePort() {
-    return new Promise((ok, fail) => {
-        const s = createServer();
-        s.unref();
-        s.on('error', fail);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => ok(port));
+    for (let tries = 0; tries < 100; tries++) {
+        const port = await new Promise((ok, fail) => {
+            const s = createServer();
+            s.unref();
+            s.on('error', fail);
+            s.listen(0, '127.0.0.1', () => {
+                const { port } = s.address();
+                s.close(() => ok(port));
+            });
         });
-    });
+        if (!handedOut.has(port)) {
+            handedOut.add(port);
+            return port;
+        }
+    }
+    throw new Error(`freePort: no new port in 100 tries (${handedOut.size} handed out)`);
 }
 
 export function portIsFree(port) {
@@ -246,7 +259,11 @@ export class Stack {
         try {
             return await run(STACK, args, { env: this.env });
         } catch (e) {
-            throw new Error(`axon-stack ${args.join(' ')} failed: ${e.stderr || e.message}`);
+            // what it said last (why it stopped) first: a long report is
+            // cut at its end
+            const said = e.stderr || e.message;
+            const last = said.trimEnd().split('\n').slice(-4).join('\n');
+            throw new Error(`axon-stack ${args.join(' ')} failed:\n${last}\n-- all it printed:\n${said}`);
         }
     }
 
