@@ -391,7 +391,12 @@ export class Stack {
         if (bad.length === 0 && !process.env.AXON_KEEP) {
             rmSync(this.dir, { recursive: true, force: true });
         }
-        if (bad.length) throw new Error(`bad log lines (kept ${this.dir}):\n${bad.join('\n')}`);
+        if (bad.length) {
+            // nginx's alerts at a stop it had to force: what it still held
+            const held = this.log('nginx-stop.log');
+            throw new Error(`bad log lines (kept ${this.dir}):\n${bad.join('\n')}` +
+                            (held ? `\n${held}` : ''));
+        }
     }
 }
 
