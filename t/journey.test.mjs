@@ -102,10 +102,11 @@ async function desktopDrawn(page) {
 
 async function claimAndRun(page) {
     await page.locator('#profiles tbody tr').nth(0).locator('button').click();
-    await page.waitForSelector('#session:not([hidden])');
-    const id = Number((await page.textContent('#session-id')).replace('#', ''));
+    // the page shows the session it last polled: after a release the ended
+    // one, until its first poll after the claim; only the new one runs (the
+    // number and the status are written together)
     await page.waitForSelector('#status:text("Running")', { timeout: 3 * 60 * 1000 });
-    return id;
+    return Number((await page.textContent('#session-id')).replace('#', ''));
 }
 
 async function release(page) {
@@ -170,6 +171,7 @@ test('buy minutes with the wallet, use a desktop twice, the home is kept, the us
 
         // again: the same home
         const second = await claimAndRun(page);
+        assert.notEqual(second, first);
         await desktopDrawn(page);
         const read = podman('exec', '-u', '1000', container(second), 'cat', '/home/aXonian/kept.txt');
         assert.equal(read.out, 'kept by axon', read.err);
