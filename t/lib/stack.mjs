@@ -49,6 +49,9 @@ export async function freePort() {
     throw new Error(`freePort: no new port in 100 tries (${handedOut.size} handed out)`);
 }
 
+// the session port pools this process's stacks were given (portPool)
+const poolsHandedOut = new Set();
+
 export function portIsFree(port) {
     return new Promise(ok => {
         const s = createServer();
@@ -187,8 +190,12 @@ export class Stack {
         if (conf.match(/^port_pool_start\s/m)) return lines;
         for (;;) {
             const start = 20000 + 32 * Math.floor(Math.random() * 360);
+            // another stack of this process may have the range without
+            // its containers on it yet (freePort's reason)
+            if (poolsHandedOut.has(start)) continue;
             const free = await Promise.all(Array.from({ length: size }, (_, i) => portIsFree(start + i)));
             if (free.every(Boolean)) {
+                poolsHandedOut.add(start);
                 this.portPoolStart = start;
                 return lines + `port_pool_start ${start}\n`;
             }
