@@ -46,7 +46,7 @@ test('sign in with the injected wallet, see the credited balance, claim, wait in
                        { name: 'max', gpus: 8, price: 20, available: false }],
         }));
         await page.reload();
-        await page.waitForSelector('#balance:text("120")');
+        await page.waitForSelector('#balance:text-is("120")');
 
         // too dear for the balance: its button is off (the page shows the
         // balance first, the profiles after its other reads: waited for)
@@ -120,7 +120,7 @@ test('the SSH option: offered only where the worker says so; the key travels in 
         profiles(false);
         await page.goto(s.url('/'));
         await page.click('#connect');
-        await page.waitForSelector('#balance:text("50")');
+        await page.waitForSelector('#balance:text-is("50")');
         assert.equal(await page.isVisible('#ssh-option'), false, 'no SSH option where the operator turned it off');
 
         profiles(true);
@@ -179,7 +179,7 @@ test('a claim the balance cannot hold with the grace: the button is off, and the
         profiles(2);
         await page.goto(s.url('/'));
         await page.click('#connect');
-        await page.waitForSelector('#balance:text("3")');
+        await page.waitForSelector('#balance:text-is("3")');
         const button = page.locator('#profiles tbody tr').nth(0).locator('button');
         assert.equal(await button.isDisabled(), false, '1 + 2 minutes: enough');
 
@@ -192,7 +192,7 @@ test('a claim the balance cannot hold with the grace: the button is off, and the
         assert.equal(s.redis('HEXISTS', `axon:wallet:${addr}`, 'session'), '(integer) 0', 'nothing claimed');
 
         await page.reload();
-        await page.waitForSelector('#balance:text("3")');
+        await page.waitForSelector('#balance:text-is("3")');
         assert.equal(await button.isDisabled(), true);
         assert.match(await button.getAttribute('title'), /needs 6 credit minutes/);
     } finally {

@@ -158,7 +158,7 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
                 'minutes', '100', 'ref', `desktop-${addr}`);
         await waitFor(() => s.redis('--raw', 'HGET', `axon:wallet:${addr}`, 'balance') === '100', 'the grant');
         await page.reload();
-        await page.waitForSelector('#balance:text("100")');
+        await page.waitForSelector('#balance:text-is("100")');
 
         await page.locator('#profiles tbody tr').nth(0).locator('button').click();
         await page.waitForSelector('#session:not([hidden])');
@@ -285,7 +285,7 @@ test('sign in on the launch page, claim, see the XFCE desktop through the gate, 
         assert.equal(s.sql(`SELECT count(*) || ':' || sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${id}'`),
                      `${minutes}:${-minutes}`);
         assert.equal(s.sql(`SELECT balance FROM wallet_balances WHERE wallet = '${addr}'`), String(100 - minutes));
-        await page.waitForSelector(`#balance:text("${100 - minutes}")`);
+        await page.waitForSelector(`#balance:text-is("${100 - minutes}")`);
 
         // the container is gone, and the gate sends the page back
         await waitFor(() => ours('-a') === '', 'the container removed');
