@@ -183,22 +183,20 @@ test('buy minutes with the wallet, use a desktop twice, the home is kept, the us
         // list the page loaded at the release may show the second session
         // still running with fewer: the page's own refresh at its end
         // brings the final one
-        const want = [second, first].map(id => [`#${id}`, s.sql(`SELECT billed_minutes FROM sessions WHERE id = ${id}`)]);
-        for (const [, billed] of want) assert.ok(Number(billed) >= 1);
-        const cells = async () => Promise.all([0, 1].map(i =>
-            page.locator('#usage tbody tr').nth(i).locator('td').allTextContents()));
+        const want = [second, first].map(id => ({ id, billed: s.sql(`SELECT billed_minutes FROM sessions WHERE id = ${id}`) }));
         let rows = [];
         await waitFor(async () => {
             if ((await page.locator('#usage tbody tr').count()) !== 2) return false;
-            rows = await cells();
-            return rows.every((c, i) => c[0] === want[i][0] && c[4] === want[i][1]);
+            rows = await Promise.all([0, 1].map(i =>
+                page.locator('#usage tbody tr').nth(i).locator('td').allTextContents()));
+            return rows.every((c, i) => c[0] === `#${want[i].id}` && c[4] === want[i].billed);
         }, `the usage list with both sessions' minutes: ${JSON.stringify(want)}`).catch(e => {
             throw new Error(`${e.message}; the page lists ${JSON.stringify(rows)}`);
         });
-        for (const id of [second, first]) {
-            const billed = Number(s.sql(`SELECT billed_minutes FROM sessions WHERE id = ${id}`));
+        for (const { id, billed } of want) {
+            assert.ok(Number(billed) >= 1);
             assert.equal(s.sql(`SELECT -sum(delta_minutes) FROM credit_ledger WHERE reference = 'session:${id}'`),
-                         String(billed));
+                         billed);
         }
         const spent = Number(s.sql(`SELECT sum(billed_minutes) FROM sessions WHERE id IN (${first}, ${second})`));
         await page.waitForSelector(`#balance:text-is("${quoted - spent}")`);
