@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Stack, BUILD, ROOT } from './lib/stack.mjs';
+import { Stack, BUILD, ROOT, waitFor } from './lib/stack.mjs';
 
 const s = new Stack();
 before(() => s.start());
@@ -260,6 +260,48 @@ test('axon_deposits_seen: each log as axon_deposit_seen, in the order given, a f
     assert.equal(sql(`SELECT state || ' ' || block_number FROM axon_deposit_seen(1337, '${tx('3')}', 1, 13,
         '${bh('d')}', '${E}', '${B}', 'T', 7)`), 'confirming 13');
     assert.equal(sql(`SELECT amount FROM deposits WHERE tx_hash = '${tx('1')}'`), '5');
+});
+
+// A tick skips a running session another transaction holds (SKIP LOCKED:
+// the scheduler's publish, another worker's tick), and must not end it
+// unbilled: nothing bills a session once it is ending.  A stopped session
+// whose last minute is due, held while a tick runs, is billed that minute
+// by the tick after, and ends then (this stack's worker runs no ticks).
+test('a billing tick ends no session it skipped, unbilled', async () => {
+    const F = '0x' + 'f'.repeat(40);
+    const psqlArgs = ['-h', '127.0.0.1', '-p', String(s.pgPort), '-U', 'axon', '-d', 'axon',
+        '-qtAX', '-v', 'ON_ERROR_STOP=1'];
+    const tickSql = 'SELECT count(*) FROM axon_billing_tick(60000, 0, 0, NULL, NULL, NULL)';
+    sql(`INSERT INTO wallets (address) VALUES ('${F}')`);
+    sql(ledger(F, 'grant', 100, 'g-tick'));
+    // started 185 s ago, minutes 0..2 billed, stopped now: minute 3 is due
+    sql(`INSERT INTO sessions (id, wallet, profile, gpu_count, state, started_at,
+                               billed_minutes, stop_at, end_reason)
+         VALUES (90, '${F}', 'small', 1, 'running', now() - interval '185 s', 3, now(), 'user_stop')`);
+
+    const holder = spawn('psql', psqlArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
+    let held = '';
+    holder.stdout.on('data', d => { held += d; });
+    holder.stdin.write('BEGIN;\nSELECT id FROM sessions WHERE id = 90 FOR UPDATE;\n');
+    await waitFor(() => held.trim() === '90', 'the session held');
+
+    // a tick meanwhile: it skips the session; it ends, or waits on the holder
+    const tick = spawn('psql', [...psqlArgs, '-c', tickSql], { stdio: 'ignore' });
+    const ticked = new Promise(r => tick.on('exit', r));
+    await waitFor(() => tick.exitCode !== null
+        || sql(`SELECT count(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%axon_billing_tick%'
+                   AND pid <> pg_backend_pid()`) !== '0', 'the tick done or waiting');
+    holder.stdin.end('COMMIT;\n');
+    await new Promise(r => holder.on('exit', r));
+    assert.equal(await ticked, 0);
+    assert.equal(sql(`SELECT state || ' ' || billed_minutes FROM sessions WHERE id = 90`), 'running 3');
+
+    sql(tickSql);
+    assert.equal(sql(`SELECT state || ' ' || billed_minutes FROM sessions WHERE id = 90`), 'ending 4');
+    assert.equal(sql(`SELECT string_agg(idempotency_key || ' ' || delta_minutes, ',')
+                        FROM credit_ledger WHERE wallet = '${F}' AND kind = 'usage'`), 'usage:90:3 -1');
+    assert.equal(balance(F), 99);
 });
 
 test('the worker refuses a schema older than itself, naming the migration', async () => {

@@ -31,7 +31,8 @@
 --      balance before, minus the cost of the minutes up to that row
 --      (credit_ledger_chain checks them), and updates billed_minutes,
 --      stop_at and grace_until;
---   4. running sessions billed up to their stop_at become ending.
+--   4. running sessions billed up to their stop_at become ending: those
+--      it locked in 2 (one skipped is billed and ended by a later tick).
 --
 -- A session whose host is down (hosts, 013) is due no minute that begins
 -- after the host's last confirmed list (confirmed_at; its start, if that
@@ -52,6 +53,7 @@ AS $$
 DECLARE
     v_g       bigint := axon_grace_minutes(p_grace_ms, p_minute_ms);
     v_minute  interval := p_minute_ms * interval '1 ms';
+    v_locked  bigint[];
     v_id      bigint[];
     v_wallet  text[];
     v_cost    bigint[];
@@ -117,12 +119,14 @@ BEGIN
                              WHERE s.due > s.billed_minutes OR s.grace)
            FOR UPDATE
     )
-    SELECT array_agg(s.id), array_agg(s.wallet), array_agg(s.cost),
+    SELECT (SELECT array_agg(l.id) FROM s l),
+           array_agg(s.id), array_agg(s.wallet), array_agg(s.cost),
            array_agg(s.billed_minutes), array_agg(s.due),
            array_agg(greatest(least(s.due - s.billed_minutes,
                                     coalesce(w.balance, 0) / s.cost), 0)),
            array_agg(coalesce(w.balance, 0)), array_agg(s.grace)
-      INTO v_id, v_wallet, v_cost, v_billed, v_due, v_n, v_bal, v_grace
+      INTO v_locked, v_id, v_wallet, v_cost, v_billed, v_due, v_n, v_bal,
+           v_grace
       FROM s LEFT JOIN w ON w.wallet = s.wallet
      WHERE s.due > s.billed_minutes OR s.grace;
 
@@ -184,10 +188,14 @@ BEGIN
          GROUP BY i.wallet;
     END IF;
 
-    -- billed up to stop_at (or it cannot pay): stop the container
+    -- billed up to stop_at (or it cannot pay): stop the container.  Only
+    -- the sessions this tick locked: one another transaction held was
+    -- skipped unbilled, and ending it would leave its last minutes unpaid
+    -- (nothing bills a session once it is ending); the tick after bills
+    -- and ends it.
     UPDATE sessions s
        SET state = 'ending'
-     WHERE s.state = 'running' AND s.stop_at IS NOT NULL
-       AND (p_only IS NULL OR s.id = p_only);
+     WHERE s.id IN (SELECT unnest(v_locked))
+       AND s.state = 'running' AND s.stop_at IS NOT NULL;
 END
 $$;
