@@ -720,7 +720,13 @@ ngx_http_axon_x402_poll_reply(ngx_http_request_t *r, redisReply *reply,
                                    (ngx_msec_int_t) (ngx_current_msec
                                                      - x->until) >= 0);
 
-    if (rc == NGX_AGAIN) {
+    /*
+     * Not NGX_AGAIN: that is also an answer sent in part (a slow client),
+     * which ngx_http_finalize_request() leaves to nginx's writer; polled
+     * again, it would be sent twice ("header already sent").
+     */
+
+    if (rc == NGX_DECLINED) {
         ngx_add_timer(&x->timer, NGX_HTTP_AXON_X402_POLL);
         return;
     }
@@ -831,7 +837,8 @@ ngx_http_axon_x402_settled(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
  * SSH coordinates and PAYMENT-RESPONSE; settled but no session (the
  * worker's session_error, or the session ended) -> 409 or 503 at once,
  * with PAYMENT-RESPONSE and the credit; failed -> 402 with
- * PAYMENT-RESPONSE {success: false}; else NGX_AGAIN, or 202 when last.
+ * PAYMENT-RESPONSE {success: false}; else NGX_DECLINED (ask again), or
+ * 202 when last.  What an answer's sending returned, otherwise.
  */
 
 static ngx_int_t
@@ -897,7 +904,7 @@ ngx_http_axon_x402_answer(ngx_http_request_t *r, ngx_http_axon_x402_ctx_t *x,
     /* not settled, or its session not running yet */
 
     if (!last) {
-        return NGX_AGAIN;
+        return NGX_DECLINED;
     }
 
     st = ngx_pnalloc(r->pool, state.len + 1);

@@ -30,13 +30,15 @@ const TWA = {
     ],
 };
 
-let s, shortPort, capPort, payer, other, usdc;
+let s, shortPort, capPort, slowPort, payer, other, usdc;
 
 before(async () => {
     shortPort = await freePort();
     capPort = await freePort();
+    slowPort = await freePort();
     // a second server whose paid requests wait 1s only: the 202 path; a
-    // third with small bounds of pending payments.  The simulated worker
+    // third with small bounds of pending payments; a fourth that sends
+    // 200 bytes a second (an answer is not written at once).  The simulated worker
     // never takes a payment out of the pending sets: room for this file's.
     s = await new Stack({ chain: true, nginx: () => `
         axon_x402_pending 1000 100;
@@ -49,6 +51,12 @@ before(async () => {
             listen 127.0.0.1:${capPort};
             axon_x402_wait 1s;
             axon_x402_pending 3 2;
+            location /api/ { axon_api; }
+        }
+        server {
+            listen 127.0.0.1:${slowPort};
+            axon_x402_wait 1s;
+            limit_rate 200;
             location /api/ { axon_api; }
         }\n` }).start();
     await s.stack('stop', 'worker');
@@ -703,4 +711,19 @@ test('bounds of the payments waiting for settlement: 429 per payer, 503 in all, 
     const nonce = s.redis('ZRANGE', 'axon:x402:pending', '0', '0').replace(/^1\) /, '').replace(/"/g, '');
     s.redis('ZREM', 'axon:x402:pending', nonce);
     assert.equal((await payAs(b)).status, 202);
+});
+
+// The answer after the wait, to a client that reads slowly (here: nginx's
+// limit_rate, so the first write cannot take it all): sent whole, once,
+// the rest as the client reads, not written again at the next poll
+test('a paid request\'s answer that cannot be written at once: sent whole, once', async () => {
+    const p = await payload();
+    const res = await post(BODY, { 'PAYMENT-SIGNATURE': encodePaymentSignatureHeader(p) },
+        `http://127.0.0.1:${slowPort}/api/x402/session`);
+    const text = await res.text();
+    assert.equal(res.status, 202, text);
+    const out = JSON.parse(text);
+    assert.equal(out.payment_id, p.payload.authorization.nonce);
+    assert.equal(out.status, 'pending');
+    assert.doesNotMatch(s.log('nginx-error.log'), /header already sent|\[alert\]/);
 });
