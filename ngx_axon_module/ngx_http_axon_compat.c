@@ -309,9 +309,7 @@ ngx_http_axon_compat_route(ngx_http_request_t *r, ngx_str_t *path)
     }
 
     if (!rt->compat->shared
-        || (r->method == NGX_HTTP_GET
-            && ngx_http_arg(r, (u_char *) "wallet_address", 14, &v)
-               == NGX_OK))
+        || ngx_http_arg(r, (u_char *) "wallet_address", 14, &v) == NGX_OK)
     {
         ctx->compat = rt->compat;
     }
@@ -875,9 +873,14 @@ ngx_http_axon_compat_body(ngx_http_request_t *r, json_t *body)
         rc = ngx_http_axon_compat_wallet(r,
                                          (u_char *) json_string_value(w),
                                          json_string_length(w));
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
+
+    } else {
+        /* or in the query, as a GET's */
+        rc = ngx_http_axon_compat_wallet_arg(r);
+    }
+
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     return c->body ? c->body(r, body) : NGX_DECLINED;
@@ -1184,8 +1187,12 @@ ngx_http_axon_compat_json_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_axon_compat_heartbeat(ngx_http_request_t *r)
 {
+    ngx_int_t  rc;
+
     if (!ngx_http_axon_compat_json_body(r)) {
-        return ngx_http_axon_heartbeat_handler(r);
+        rc = ngx_http_axon_compat_wallet_arg(r);
+
+        return (rc == NGX_DECLINED) ? ngx_http_axon_heartbeat_handler(r) : rc;
     }
 
     return ngx_http_axon_read_json(r, ngx_http_axon_compat_heartbeat_body);
@@ -1202,8 +1209,12 @@ ngx_http_axon_compat_heartbeat_body(ngx_http_request_t *r, json_t *body)
 static ngx_int_t
 ngx_http_axon_compat_release(ngx_http_request_t *r)
 {
+    ngx_int_t  rc;
+
     if (!ngx_http_axon_compat_json_body(r)) {
-        return ngx_http_axon_release_handler(r);
+        rc = ngx_http_axon_compat_wallet_arg(r);
+
+        return (rc == NGX_DECLINED) ? ngx_http_axon_release_handler(r) : rc;
     }
 
     return ngx_http_axon_read_json(r, ngx_http_axon_compat_release_body);

@@ -191,6 +191,25 @@ test('a wallet_address that is not the token\'s is refused, and nothing is done'
     assert.equal((await call(`/api/session/status?wallet_address=${other}`, { headers: u.h })).status, 401);
     assert.equal(s.redis('--raw', 'HGET', `axon:wallet:${u.addr}`, 'session'), '', 'no session claimed');
 
+    // named in the query of a POST, with or without a JSON body: the same
+    const jobs = () => s.redis('XLEN', 'axon:jobs');
+    const before = jobs();
+    for (const [path, body] of [['/api/session/claim', { requested_profile: 'small' }],
+        ['/api/auth/verify-deposit', { tx_hash: '0x' + 'ab'.repeat(32) }],
+        ['/api/session/heartbeat', undefined], ['/api/session/release', undefined],
+        ['/api/session/heartbeat', {}], ['/api/session/release', {}]]) {
+        const r = await call(`${path}?wallet_address=${other}`, { method: 'POST', headers: u.h, body });
+        assert.equal(r.status, 401, `${path}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.code, 'wallet_mismatch', `${path}: ${JSON.stringify(r.body)}`);
+        assert.equal(typeof r.body.error, 'string');
+    }
+    const q = await call('/api/session/claim?wallet_address=x', { method: 'POST', headers: u.h,
+        body: { requested_profile: 'small' } });
+    assert.equal(q.status, 400, JSON.stringify(q.body));
+    assert.equal(q.body.error, 'Valid wallet_address required');
+    assert.equal(s.redis('--raw', 'HGET', `axon:wallet:${u.addr}`, 'session'), '', 'no session claimed');
+    assert.equal(jobs(), before, 'no job queued');
+
     const bad = await call('/api/session/claim', { method: 'POST', headers: u.h,
         body: { wallet_address: 'x', requested_profile: 'small' } });
     assert.equal(bad.status, 400);
