@@ -1808,7 +1808,10 @@ ngx_http_axon_compat_status_answer(ngx_http_request_t *r,
     }
 
     if (o) {
-        ngx_http_axon_compat_set(o, "session", json_incref(body));
+        /* axon's session, or none yet (not axon's 404 error) */
+        ngx_http_axon_compat_set(o, "session",
+                                 *status == NGX_HTTP_OK ? json_incref(body)
+                                                        : json_null());
     }
 
     json_decref(body);

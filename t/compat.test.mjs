@@ -224,6 +224,12 @@ test('a wallet_address that is not the token\'s is refused, and nothing is done'
 test('the original\'s session sequence: claim (SSH), heartbeat, status, restart, release; the container has AXGT_*', async () => {
     const u = await signIn(Wallet.createRandom());
 
+    // no session yet: none, not axon's error
+    const none = await call(`/api/session/status?wallet_address=${u.addr}`, { headers: u.h });
+    assert.equal(none.status, 200, JSON.stringify(none.body));
+    assert.equal(none.body.active, false);
+    assert.equal(none.body.session, null);
+
     const broke = await call('/api/session/claim', { method: 'POST', headers: u.h,
         body: { wallet_address: u.addr, requested_profile: 'small' } });
     assert.equal(broke.status, 200, 'the original refuses a claim with 200');
