@@ -286,14 +286,18 @@ test('a billing tick ends no session it skipped, unbilled', async () => {
     await waitFor(() => held.trim() === '90', 'the session held');
 
     // a tick meanwhile: it skips the session; it ends, or waits on the holder
+    const released = new Promise(r => holder.on('exit', r));
     const tick = spawn('psql', [...psqlArgs, '-c', tickSql], { stdio: 'ignore' });
     const ticked = new Promise(r => tick.on('exit', r));
-    await waitFor(() => tick.exitCode !== null
-        || sql(`SELECT count(*) FROM pg_stat_activity
-                 WHERE wait_event_type = 'Lock' AND query LIKE '%axon_billing_tick%'
-                   AND pid <> pg_backend_pid()`) !== '0', 'the tick done or waiting');
-    holder.stdin.end('COMMIT;\n');
-    await new Promise(r => holder.on('exit', r));
+    try {
+        await waitFor(() => tick.exitCode !== null
+            || sql(`SELECT count(*) FROM pg_stat_activity
+                     WHERE wait_event_type = 'Lock' AND query LIKE '%axon_billing_tick%'
+                       AND pid <> pg_backend_pid()`) !== '0', 'the tick done or waiting');
+    } finally {
+        holder.stdin.end('COMMIT;\n');
+        await released;
+    }
     assert.equal(await ticked, 0);
     assert.equal(sql(`SELECT state || ' ' || billed_minutes FROM sessions WHERE id = 90`), 'running 3');
 
@@ -302,6 +306,39 @@ test('a billing tick ends no session it skipped, unbilled', async () => {
     assert.equal(sql(`SELECT string_agg(idempotency_key || ' ' || delta_minutes, ',')
                         FROM credit_ledger WHERE wallet = '${F}' AND kind = 'usage'`), 'usage:90:3 -1');
     assert.equal(balance(F), 99);
+});
+
+// gpu.drain and the assignment pass (axon_sched_assign) take one lock: a
+// pass that read the drained hosts before the drain commits has committed
+// its assignments before the drain answers, so none comes after "drained"
+test('a drain waits for an assignment pass in progress', async () => {
+    const psqlArgs = ['-h', '127.0.0.1', '-p', String(s.pgPort), '-U', 'axon', '-d', 'axon',
+        '-qtAX', '-v', 'ON_ERROR_STOP=1'];
+    // an assignment pass in progress: its lock held
+    const pass = spawn('psql', psqlArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    pass.stdout.on('data', d => { out += d; });
+    pass.stdin.write("BEGIN;\nSELECT 'held' FROM pg_advisory_xact_lock(7306001);\n");
+    await waitFor(() => out.trim() === 'held', 'the pass under way');
+
+    const passed = new Promise(r => pass.on('exit', r));
+    const drain = spawn('psql', [...psqlArgs, '-c', "SELECT axon_gpu_drain('h9', true, 'test', NULL)"],
+        { stdio: 'ignore' });
+    const drained = new Promise(r => drain.on('exit', r));
+    try {
+        await waitFor(() => drain.exitCode !== null
+            || sql(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                      AND wait_event = 'advisory' AND query LIKE '%axon_gpu_drain%'`) === '1',
+            'the drain done or waiting');
+        assert.equal(drain.exitCode, null, 'the drain waits for the pass');
+        assert.equal(sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'h9'"), '0');
+    } finally {
+        pass.stdin.end('COMMIT;\n');
+        await passed;
+    }
+    assert.equal(await drained, 0);
+    assert.equal(sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'h9'"), '1');
+    sql("SELECT axon_gpu_drain('h9', false, 'test', NULL)");
 });
 
 test('the worker refuses a schema older than itself, naming the migration', async () => {
