@@ -169,10 +169,13 @@ main(int argc, char **argv)
 
 
 /*
- * An engine that does not answer is refused at the start (and by -t),
- * as a bad key is: the sessions it would run could not start.  Each
- * host's of gpu_hosts, and launcher_engine when the launcher key is
- * engine.
+ * launcher_engine (the launcher key engine) that does not answer is
+ * refused at the start (and by -t), as a bad key is: the sessions it
+ * would run could not start.  A host of gpu_hosts that does not answer is
+ * only warned of: it starts down, as a sweep finds it (no claim goes to
+ * it until it answers one), and the worker drives its other hosts, bills,
+ * credits deposits: one host down for repair must not keep a worker from
+ * starting again.
  */
 
 static int
@@ -207,10 +210,11 @@ aw_engine_check(const aw_conf_t *conf)
         }
 
         aw_launcher_init_host(&l, conf, &conf->host[i]);
-        rc = aw_launcher_ping(&l);
 
-        if (rc != AW_OK) {
-            fprintf(stderr, "axon-worker: %s: gpu_hosts: host \"%s\": %s\n",
+        if (aw_launcher_ping(&l) != AW_OK) {
+            fprintf(stderr, "axon-worker: warning: %s: gpu_hosts: host "
+                    "\"%s\": %s: it is down until it answers (no claim "
+                    "goes to it)\n",
                     aw_conf_location(conf, aw_conf_find("gpu_hosts"), loc,
                                      sizeof(loc)), conf->host[i].name, l.err);
         }

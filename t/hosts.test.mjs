@@ -264,7 +264,7 @@ function check(keys) {
     return { code: r.status, err: r.stderr.toString(), path };
 }
 
-test('config: an engine that does not answer, a malformed one, missing TLS files and CLI words are refused at start', () => {
+test('config: an engine that does not answer (but a host of several), a malformed one, missing TLS files and CLI words are refused at start', () => {
     const ok = check({ launcher: 'engine', launcher_engine: engine.endpoint });
     assert.equal(ok.code, 0, ok.err);
 
@@ -280,6 +280,13 @@ test('config: an engine that does not answer, a malformed one, missing TLS files
                         launcher_tls_ca: join(dir, 'ca.pem') });
     assert.equal(tls.code, 78);
     assert.match(tls.err, new RegExp(`:3: launcher_tls_ca "${dir}/ca.pem": No such file or directory \\(needed for the engine https://gpu2.example:2376\\)`));
+
+    // a host of gpu_hosts that does not answer: a warning, not a refusal
+    // (the worker starts, the host down until it answers)
+    const one = check({ gpu_hosts: `a=0,1@${engine.endpoint} b=0,1@unix://${dir}/none.sock` });
+    assert.equal(one.code, 0, one.err);
+    assert.match(one.err, new RegExp(`axon-worker: warning: ${one.path}:1: gpu_hosts: host "b": engine unix://${dir}/none.sock: ping: cannot connect to the socket: No such file or directory: it is down until it answers`));
+    assert.doesNotMatch(one.err, /host "a"/);
 
     const words = check({ launcher: 'engine', launcher_engine: engine.endpoint, launcher_args: '--label a=b --shm-size 1g' });
     assert.equal(words.code, 78);
