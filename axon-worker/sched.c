@@ -56,6 +56,7 @@ static void aw_sched_fini(void);
 static int aw_sched_assign(void);
 static int aw_sched_lease(void);
 static int aw_sched_unlease(void);
+static int aw_sched_unsync(void);
 static int aw_sched_launch(aw_launcher_t *l, PGresult *pg);
 static int aw_sched_gpus(const char *list, int *gpus);
 static int aw_sched_vnc(const char *id, char *vnc, size_t size);
@@ -114,6 +115,23 @@ aw_sched_kick(void)
     aw_sched.kicked = 1;
     aw_sched.profiles_dirty = 1;
     aw_sources_wake(&aw_sched_source);
+}
+
+
+/*
+ * Redis lost what it held (axon:wallets:synced gone: FLUSHALL, or a Redis
+ * without persistence behind the same connection): as on a new
+ * connection, the session counter and the profiles are written again,
+ * and every session not ended is published again (its wallet's hash then
+ * names it: GET /api/session, the release and the gate find it).  Claims
+ * are refused meanwhile (lua/session_claim.lua: no counter).
+ */
+
+void
+aw_sched_redis_lost(void)
+{
+    aw_sched.redis_connects = 0;
+    aw_sched_kick();
 }
 
 
@@ -306,7 +324,9 @@ aw_sched_run(aw_msec_t now)
 
     if (aw_sched.redis_connects != r->connects) {
         /* a new connection (or a new Redis): what it must hold */
-        if (aw_sched_counter() != AW_OK || aw_sched_profiles(1) != AW_OK) {
+        if (aw_sched_counter() != AW_OK || aw_sched_profiles(1) != AW_OK
+            || aw_sched_unsync() != AW_OK)
+        {
             return now + 1000;
         }
 
@@ -460,6 +480,30 @@ aw_sched_unlease(void)
         aw_log(AW_LOG_NOTICE, "sessions: %d launches or stops of an earlier "
                "run of %s taken back", PQntuples(pg),
                aw_worker.conf->worker_id);
+    }
+
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+/*
+ * Every session not ended, to be published again: a new Redis (or one
+ * flushed) holds none of them, and its wallets' hashes name none.
+ */
+
+static int
+aw_sched_unsync(void)
+{
+    PGresult  *pg;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "UPDATE sessions SET synced = false"
+                     " WHERE state <> 'ended' AND synced", 0, NULL);
+    if (pg == NULL) {
+        aw_log(AW_LOG_ERR, "sessions: %s", aw_worker.db.error);
+        return AW_ERROR;
     }
 
     PQclear(pg);

@@ -110,8 +110,8 @@ typedef struct {
 
 static void aw_sched_cols(PGresult *pg, aw_sched_cols_t *c);
 static int aw_sched_session_argv(PGresult *pg, int row,
-    const aw_sched_cols_t *c, char *key, char *usage,
-    aw_sched_connect_t *to, const char **argv);
+    const aw_sched_cols_t *c, char keys[3][64], aw_sched_connect_t *to,
+    const char **argv);
 static int aw_sched_synced(PGresult *pg, const aw_sched_cols_t *c);
 static json_t *aw_sched_host(const aw_conf_gpu_host_t *h, json_t *used,
     json_t *drains, json_t *taken, aw_sched_pool_t *pool);
@@ -151,10 +151,10 @@ int
 aw_sched_publish(void)
 {
     int                  i, n, argc, rc;
-    char                 key[64], usage[64];
+    char                 keys[3][64];
     PGresult            *pg;
     redisReply          *reply;
-    const char          *argv[48];
+    const char          *argv[56];
     aw_sched_cols_t      c;
     aw_sched_connect_t   to;
 
@@ -175,12 +175,12 @@ aw_sched_publish(void)
     aw_sched_cols(pg, &c);
 
     for (i = 0; i < n; i++) {
-        argc = aw_sched_session_argv(pg, i, &c, key, usage, &to, argv);
+        argc = aw_sched_session_argv(pg, i, &c, keys, &to, argv);
 
         aw_assert(argc <= (int) aw_nelems(argv));
 
         if (aw_redis_append_script(&aw_worker.redis,
-                                   &aw_sched_publish_script, 2, argc, argv,
+                                   &aw_sched_publish_script, 3, argc, argv,
                                    NULL)
             != AW_OK)
         {
@@ -247,14 +247,14 @@ aw_sched_cols(PGresult *pg, aw_sched_cols_t *c)
 
 /*
  * The arguments of lua/session_publish.lua for one row: the keys (the
- * session's, the wallet's usage list), the rev, the module's fields (set
- * only if absent), then the worker's.  key, usage and to hold strings argv
- * points to.
+ * session's, the wallet's usage list, the wallet's hash), the rev, the
+ * module's fields (set only if absent), then the worker's.  keys and to
+ * hold strings argv points to.
  */
 
 static int
 aw_sched_session_argv(PGresult *pg, int row, const aw_sched_cols_t *c,
-    char *key, char *usage, aw_sched_connect_t *to, const char **argv)
+    char keys[3][64], aw_sched_connect_t *to, const char **argv)
 {
     int          argc, running, ssh;
     char        *p, *up;
@@ -287,20 +287,22 @@ aw_sched_session_argv(PGresult *pg, int row, const aw_sched_cols_t *c,
         snprintf(to->host, sizeof(to->host), "%s", conf->ssh_host);
     }
 
-    snprintf(key, 64, AXON_KEY_SESSION "%s", PQgetvalue(pg, row, c->id));
-    snprintf(usage, 64, AXON_KEY_USAGE "%s", PQgetvalue(pg, row, c->wallet));
+    snprintf(keys[0], 64, AXON_KEY_SESSION "%s", PQgetvalue(pg, row, c->id));
+    snprintf(keys[1], 64, AXON_KEY_USAGE "%s",
+             PQgetvalue(pg, row, c->wallet));
+    snprintf(keys[2], 64, AXON_KEY_WALLET "%s",
+             PQgetvalue(pg, row, c->wallet));
 
     argc = 0;
-    argv[argc++] = key;
-    argv[argc++] = usage;
+    argv[argc++] = keys[0];
+    argv[argc++] = keys[1];
+    argv[argc++] = keys[2];
     argv[argc++] = PQgetvalue(pg, row, c->rev);
     argv[argc++] = AXON_USAGE_KEEP;
-    argv[argc++] = "6";
+    argv[argc++] = "5";
 
     argv[argc++] = AXON_SESSION_ID;
     argv[argc++] = PQgetvalue(pg, row, c->id);
-    argv[argc++] = AXON_SESSION_WALLET;
-    argv[argc++] = PQgetvalue(pg, row, c->wallet);
     argv[argc++] = AXON_SESSION_PROFILE;
     argv[argc++] = PQgetvalue(pg, row, c->profile);
     argv[argc++] = AXON_SESSION_MODE;
@@ -310,6 +312,9 @@ aw_sched_session_argv(PGresult *pg, int row, const aw_sched_cols_t *c,
     argv[argc++] = AXON_SESSION_CREATED_AT;
     argv[argc++] = PQgetvalue(pg, row, c->created_at);
 
+    /* Postgres's wallet, over whatever a claim wrote (an id drawn twice) */
+    argv[argc++] = AXON_SESSION_WALLET;
+    argv[argc++] = PQgetvalue(pg, row, c->wallet);
     argv[argc++] = AXON_SESSION_STATE;
     argv[argc++] = state;
     argv[argc++] = "position";

@@ -45,6 +45,9 @@ const char *aw_sched_pool(void);
  * now (inside the claim's job), and kick the scheduler */
 void aw_sched_claimed(int assigned);
 
+/* Redis lost what it held (a flush): the scheduler writes it again */
+void aw_sched_redis_lost(void);
+
 /*
  * The grace at zero balance in billing minutes, ceil(session_grace /
  * billing_minute) (0: none), as sql/010_grace.sql's axon_grace_minutes():

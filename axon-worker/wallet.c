@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "session.h"
 #include "wallet.h"
 #include "worker.h"
 
@@ -50,6 +51,9 @@ aw_wallet_check(int exists)
 
     aw_log(AW_LOG_NOTICE, "wallets: " AXON_KEY_WALLETS_SYNCED " is missing: "
            "rebuilding every wallet's balance in Redis from Postgres");
+
+    /* and the sessions, their counter, the profiles */
+    aw_sched_redis_lost();
 
     aw_wallet.rebuilding = 1;
     aw_wallet.from[0] = '\0';

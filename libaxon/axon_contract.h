@@ -204,7 +204,7 @@ typedef struct {
 /* lua/session_claim.lua */
 #define AXON_CLAIM_OK            1             /* {1, id} */
 #define AXON_CLAIM_EXISTS        (-1)          /* {-1, id, state} */
-#define AXON_CLAIM_NO_PROFILES   (-2)          /* none published, or 0 GPUs */
+#define AXON_CLAIM_NO_PROFILES   (-2)          /* none published, 0 GPUs, no counter */
 #define AXON_CLAIM_NO_PROFILE    (-3)
 #define AXON_CLAIM_CREDITS       (-4)          /* {-4, balance, need, grace} */
 #define AXON_CLAIM_SSH_OFF       (-5)

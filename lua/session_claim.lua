@@ -7,7 +7,9 @@
 --   ARGV: wallet profile mode now ssh_key ('' for a desktop)
 --   {1, id}; {-1, id, state}: a live session; {-2}: no profiles published;
 --   {-3}: no such profile; {-4, balance, need, grace}: not enough credit;
---   {-5}: SSH sessions are off
+--   {-5}: SSH sessions are off.  No counter (Redis flushed, and the worker
+--   has not written it again from Postgres yet): {-2}, never an id drawn
+--   from 1 again, which may be a session of another wallet.
 -- include: session_live
 local live_id, _, live_st = session_live(KEYS[1])
 if live_id then return {-1, live_id, live_st} end
@@ -30,6 +32,7 @@ if gpus < 1 then return {-2} end
 if bal < need then
   return {-4, tostring(bal), tostring(need), tostring(grace)}
 end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-2} end
 local id = redis.call('INCR', KEYS[3])
 redis.call('HSET', 'axon:session:' .. id, 'id', id, 'wallet', ARGV[1], 'profile', ARGV[2], 'mode', ARGV[3], 'gpus', gpus, 'state', 'queued', 'created_at', ARGV[4])
 redis.call('HSET', KEYS[1], 'session', id)

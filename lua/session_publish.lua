@@ -1,8 +1,11 @@
 -- A session's row, published: only a newer revision replaces what is
 -- there.  The module's own fields are set only if absent; an empty value
--- deletes a field that does not apply now.
+-- deletes a field that does not apply now.  A session not ended is the
+-- wallet's live one unless the wallet names a newer one (after a flush of
+-- Redis the wallet's hash names none: its session found again).
 --   KEYS: axon:session:ID, axon:usage:WALLET (the wallet's sessions by
---         id, for GET /api/usage: the newest AXON_USAGE_KEEP kept)
+--         id, for GET /api/usage: the newest AXON_USAGE_KEEP kept),
+--         axon:wallet:WALLET
 --   ARGV: rev, how many sessions a usage list keeps, the number of
 --         set-if-absent pairs, then field value ...
 --   1 written, 0 older than what is there
@@ -24,5 +27,10 @@ local id = redis.call('HGET', KEYS[1], 'id')
 if id then
   redis.call('ZADD', KEYS[2], id, id)
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[2]))
+  local live = redis.call('HGET', KEYS[3], 'session')
+  if redis.call('HGET', KEYS[1], 'state') ~= 'ended'
+     and (not live or tonumber(live) < tonumber(id)) then
+    redis.call('HSET', KEYS[3], 'session', id)
+  end
 end
 return 1

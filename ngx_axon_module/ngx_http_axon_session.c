@@ -107,7 +107,8 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
         rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                       "worker_unavailable",
                                       "the worker has not published the "
-                                      "GPU profiles yet");
+                                      "GPU profiles (or the session "
+                                      "counter) yet");
         ngx_http_axon_finalize(r, rc);
         return;
     }

@@ -17,6 +17,9 @@ let browser;
 
 before(async () => {
     await s.start();
+    // the session counter, as a worker running sessions writes it (this
+    // one runs none: the tests write the profiles it would publish)
+    s.redis('SET', 'axon:session:next', '0', 'NX');
     browser = await launchBrowser();
 });
 after(async () => {

@@ -395,3 +395,53 @@ test('admin: gpu.drain keeps new sessions off a host, gpu.undrain lets them in; 
         stop();
     }
 });
+
+// Redis flushed while a session runs (FLUSHALL: the worker keeps its
+// connection; only axon:wallets:synced gone tells it): it writes back the
+// balances, the session counter, the profiles, and every live session with
+// its wallet's pointer to it; the wallet finds its session and releases
+// it; no claim draws the id of an earlier session (a claim without the
+// counter is refused, and the worker writes it back from Postgres)
+test('Redis flushed: the running session found again and released; no session id drawn twice', async () => {
+    const v = await user(100);
+    const last = Number(s.sql('SELECT max(id) FROM sessions'));
+    await s.stack('stop', 'worker');
+    try {
+        s.redis('DEL', 'axon:session:next');
+        const r = await s.api('/api/session', v.token, 'POST', { profile: 'small' });
+        assert.equal(r.status, 503, JSON.stringify(r.body));
+        assert.equal(r.body.error.code, 'worker_unavailable');
+        assert.equal(s.redis('--raw', 'HGET', `axon:wallet:${v.addr}`, 'session'), '');
+        assert.notEqual(s.redis('--raw', 'HGET', 'axon:session:1', 'wallet'), v.addr, 'no id drawn from 1 again');
+    } finally {
+        await s.stack('start', 'worker');
+    }
+    await waitFor(() => s.redis('--raw', 'GET', 'axon:session:next') === String(last), 'the counter written back');
+
+    const u = await user(100);
+    const stop = beating(u);
+    try {
+        await claim(u);
+        await until(u, 'running');
+        s.redis('FLUSHALL');
+        await waitFor(() => s.redis('--raw', 'EXISTS', 'axon:wallets:synced') === '1', 'the wallets written back');
+        await waitFor(async () => (await s.api('/api/profiles')).status === 200, 'the profiles written back');
+        // the tokens were in Redis: signed in again
+        u.token = (await s.signIn(u.w)).token;
+        v.token = (await s.signIn(v.w)).token;
+        const st = await until(u, 'running', 30000);
+        assert.equal(st.session_id, u.id);
+        assert.equal((await gate('/desktop/', u.token)).status, 200, 'the gate routes to it');
+
+        assert.ok(await claim(v) > u.id, `a new id: ${v.id} after ${u.id}`);
+        assert.equal((await s.api('/api/release', u.token, 'POST')).status, 202);
+        assert.equal((await until(u, 'ended')).session_id, u.id);
+        assert.equal((await s.api('/api/release', v.token, 'POST')).status, 202);
+        await waitFor(async () => ['ended', undefined].includes((await status(v)).status)
+                                  && s.sql(`SELECT state FROM sessions WHERE id = ${v.id}`) === 'ended',
+                      'the second session ended');
+        await waitFor(() => liveGpus() === 0, 'every GPU free');
+    } finally {
+        stop();
+    }
+});
