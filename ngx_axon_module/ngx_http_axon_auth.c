@@ -304,7 +304,8 @@ ngx_http_axon_siwe_origin(ngx_http_request_t *r,
  *
  * The local checks come first (parse, domain, URI, chain, times, the
  * signature's recovery: no I/O); then one Redis script consumes the nonce
- * (GETDEL: of two concurrent uses exactly one wins), stores the token's
+ * (atomic: of two concurrent uses exactly one wins; one issued for another
+ * wallet is left to its owner), stores the token's
  * hash and queues the sign-in for the worker's audit, atomically.
  */
 

@@ -194,6 +194,21 @@ test('a message for another address, signed by this wallet -> wrong_signer', asy
     assert.equal(r.body.error.code, 'wrong_signer');
 });
 
+// someone who learns a pending nonce cannot spend it for another wallet,
+// nor so cancel its owner's sign-in
+test('a nonce issued for another address -> unknown_nonce; its owner still signs in with it', async () => {
+    const p = await planted();
+    const b = Wallet.createRandom();
+    const stolen = siwe({ address: b.address, nonce: p.nonce });
+    const r = await verify({ message: stolen, signature: await b.signMessage(stolen) });
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error.code, 'unknown_nonce');
+    assert.equal(s.redis('--raw', 'EXISTS', `axon:challenge:${p.nonce}`), '1', 'nonce not burnt');
+    const own = await verify({ message: p.message, signature: p.signature });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    assert.equal(own.body.wallet, p.w.address);
+});
+
 test('a tampered message -> wrong_signer', async () => {
     const p = await signedChallenge();
     const message = p.message.replace('Sign in to', 'Sign in 2');
