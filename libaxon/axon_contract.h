@@ -202,7 +202,7 @@ typedef struct {
 #define AXON_SIGNIN_OTHER_WALLET (-1)          /* issued to another address */
 
 /* lua/session_claim.lua */
-#define AXON_CLAIM_OK            1             /* {1, id} */
+#define AXON_CLAIM_OK            1             /* {1, id, profile, mode} */
 #define AXON_CLAIM_EXISTS        (-1)          /* {-1, id, state} */
 #define AXON_CLAIM_NO_PROFILES   (-2)          /* none published, 0 GPUs, no counter */
 #define AXON_CLAIM_NO_PROFILE    (-3)

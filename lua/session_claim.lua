@@ -5,7 +5,7 @@
 -- grace_minutes).  Then a new id, the session's hash, the session.claim job.
 --   KEYS: axon:wallet:ADDR, axon:profiles, axon:session:next, axon:jobs
 --   ARGV: wallet profile mode now ssh_key ('' for a desktop)
---   {1, id}; {-1, id, state}: a live session; {-2}: no profiles published;
+--   {1, id, profile, mode}; {-1, id, state}: a live session; {-2}: no profiles published;
 --   {-3}: no such profile; {-4, balance, need, grace}: not enough credit;
 --   {-5}: SSH sessions are off.  No counter (Redis flushed, and the worker
 --   has not written it again from Postgres yet): {-2}, never an id drawn
@@ -42,4 +42,4 @@ if ARGV[5] ~= '' then
   table.insert(job, ARGV[5])
 end
 redis.call('XADD', KEYS[4], '*', unpack(job))
-return {1, tostring(id)}
+return {1, tostring(id), ARGV[2], ARGV[3]}

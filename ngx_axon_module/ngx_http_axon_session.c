@@ -295,6 +295,17 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
                          "session_id", (json_int_t) atoll(e[1]->str),
                          "status", "queued");
 
+        /* what was claimed (the original's claim answer names it too) */
+        if (body && reply->elements >= 4
+            && e[2]->type == REDIS_REPLY_STRING
+            && e[3]->type == REDIS_REPLY_STRING)
+        {
+            json_object_set_new(body, "profile",
+                                json_stringn(e[2]->str, e[2]->len));
+            json_object_set_new(body, "mode",
+                                json_stringn(e[3]->str, e[3]->len));
+        }
+
         rc = body ? ngx_http_axon_send_json(r, NGX_HTTP_ACCEPTED, body)
                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
         break;

@@ -247,6 +247,7 @@ test('the original\'s session sequence: claim (SSH), heartbeat, status, restart,
     const first = await call('/api/session/claim', { method: 'POST', headers: u.h, body });
     assert.equal(first.status, 200, JSON.stringify(first.body));
     has(first.body, ['granted', 'session_id', 'requested_profile', 'allocation_status'], 'claim');
+    assert.equal(first.body.requested_profile, 'small', 'named from the first answer on');
     const id = first.body.session_id;
 
     // axon queues and starts; the original's client claims again

@@ -135,6 +135,8 @@ test('claim -> 202 queued and a session.claim job; a second claim -> 409; status
     const r = await s.api('/api/session', token, 'POST', { profile: 'small' });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     assert.equal(r.body.status, 'queued');
+    assert.equal(r.body.profile, 'small');
+    assert.equal(r.body.mode, 'desktop');
     const id = r.body.session_id;
     assert.ok(Number.isInteger(id) && id > 0);
     assert.match(jobs(), new RegExp(`session\\.claim\\s+session_id\\s+${id}\\s+wallet\\s+${w.address.toLowerCase()}\\s+profile\\s+small\\s+mode\\s+desktop`));
