@@ -3176,16 +3176,45 @@ aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
 }
 
 
+/*
+ * deposit.rescan: the indexer's cursor moved back to just before block
+ * from.  Never forward: the blocks skipped would never be scanned (their
+ * deposits never credited), and the lag would read 0.  (The indexer may
+ * move the cursor on meanwhile: set back after it, it scans again.)
+ */
+
 int
 aw_deposit_rescan(aw_job_t *job, aw_job_result_t *res)
 {
     char         chain[24], blk[24], detail[128];
+    int64_t      cursor;
     PGresult    *pg;
     const char  *params[4];
 
     snprintf(chain, sizeof(chain), "%d", aw_worker.conf->eth_chain_id);
     snprintf(blk, sizeof(blk), "%lld",
              (long long) aw_job_int(job, "from") - 1);
+
+    params[0] = chain;
+
+    pg = aw_db_query(&aw_worker.db, "SELECT block FROM deposit_cursor"
+                     " WHERE chain_id = $1", 1, params);
+    if (pg == NULL) {
+        return aw_job_db_failed(job, res);
+    }
+
+    cursor = PQntuples(pg)
+             ? atoll(aw_db_get(pg, 0, "block"))
+             : (int64_t) aw_worker.conf->deposit_start_block - 1;
+    PQclear(pg);
+
+    if (aw_job_int(job, "from") - 1 > cursor) {
+        aw_job_fail(res, 1, "refused: from %lld is past the indexer's "
+                    "cursor (every block up to %lld is scanned): "
+                    "deposit.rescan only moves it back",
+                    (long long) aw_job_int(job, "from"), (long long) cursor);
+        return AW_ERROR;
+    }
     snprintf(detail, sizeof(detail), "{\"via\": \"redis\", \"from\": %lld}",
              (long long) aw_job_int(job, "from"));
 

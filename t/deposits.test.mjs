@@ -331,6 +331,14 @@ test('admin: deposit.reject and deposit.credit by hand, audited; deposit.rescan'
     assert.match(audit.out, /deposit\.reject\|admin/);
     assert.match(audit.out, /deposit\.credit\|admin/);
 
+    // forward: refused, the cursor unmoved (the blocks skipped would never be scanned)
+    const cursor = s.psql('SELECT block FROM deposit_cursor').out;
+    s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.rescan', 'from', '2000000000');
+    await waitFor(() => /deposit\.rescan[\s\S]*refused: from 2000000000 is past the indexer's cursor/
+        .test(s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')), 'the forward rescan refused');
+    assert.ok(Number(s.psql('SELECT block FROM deposit_cursor').out) >= Number(cursor));
+    assert.ok(Number(s.psql('SELECT block FROM deposit_cursor').out) < 2000000000);
+
     s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.rescan', 'from', '0');
     await waitFor(() => s.psql('SELECT block FROM deposit_cursor').out !== '' &&
         Number(s.psql('SELECT block FROM deposit_cursor').out) > 0, 'the rescan done');
