@@ -35,6 +35,8 @@ typedef enum {
 #define AW_CONF_SECRET    0x04  /* printed as "********" */
 #define AW_CONF_CONNINFO  0x08  /* printed with its password hidden */
 #define AW_CONF_ETH       0x10  /* reconfigure the Ethereum RPC client */
+#define AW_CONF_START     0x20  /* read at start only: a reload keeps the
+                                   value in force, and says so */
 
 
 #define AW_CONF_MAX_TOKENS     8
@@ -241,7 +243,7 @@ extern const aw_conf_option_t  aw_conf_options[];
 
 aw_conf_t *aw_conf_load(const char *path, char *err, size_t errlen);
 void aw_conf_free(aw_conf_t *conf);
-unsigned aw_conf_changes(const aw_conf_t *old, const aw_conf_t *conf);
+unsigned aw_conf_changes(const aw_conf_t *old, aw_conf_t *conf);
 void aw_conf_print(FILE *f, const aw_conf_t *conf);
 void aw_conf_print_sample(FILE *f);
 const char *aw_conf_format_msec(char *buf, size_t size, aw_msec_t ms);

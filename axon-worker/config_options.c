@@ -419,10 +419,12 @@ const aw_conf_option_t  aw_conf_options[] = {
       "...) and looks again, sending the same bytes." },
 
     { "launcher_prefix", AW_CONF_STRING, "axgt-session-", 1, 64, NULL,
-      offsetof(aw_conf_t, launcher_prefix), 0,
+      offsetof(aw_conf_t, launcher_prefix), AW_CONF_START,
       "Session containers are named PREFIX + session id; the reconcile "
       "sweep only touches containers named so (two deployments, or test "
-      "stacks, on one container host use different prefixes)." },
+      "stacks, on one container host use different prefixes).  Read at "
+      "start only: a reload keeps the prefix the running sessions' "
+      "containers have." },
 
     { "home_keep", AW_CONF_MSEC, "7d", 0, 3650 * 24 * (int64_t) H, NULL,
       offsetof(aw_conf_t, home_keep), 0,

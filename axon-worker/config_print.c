@@ -275,8 +275,9 @@ aw_conf_location(const aw_conf_t *conf, const aw_conf_option_t *opt,
  */
 
 unsigned
-aw_conf_changes(const aw_conf_t *old, const aw_conf_t *conf)
+aw_conf_changes(const aw_conf_t *old, aw_conf_t *conf)
 {
+    char                    *s, **f;
     char                     a[512], b[512];
     unsigned                 flags;
     const aw_conf_option_t  *opt;
@@ -302,6 +303,34 @@ aw_conf_changes(const aw_conf_t *old, const aw_conf_t *conf)
         } else if (*(int *) aw_conf_field(old, opt)
                    == *(int *) aw_conf_field(conf, opt))
         {
+            continue;
+        }
+
+        if (opt->flags & AW_CONF_START) {
+            /* the new value into the log, the old one back into conf */
+            aw_log(AW_LOG_WARN, "config: %s changed from %s to %s: it "
+                   "takes effect at the next start; %s kept until then",
+                   opt->name, aw_conf_value(old, opt, a, sizeof(a)),
+                   aw_conf_value(conf, opt, b, sizeof(b)), a);
+
+            if (opt->type == AW_CONF_STRING) {
+                s = strdup(*(char **) aw_conf_field(old, opt));
+
+                if (s != NULL) {
+                    f = (char **) aw_conf_field(conf, opt);
+                    free(*f);
+                    *f = s;
+                }
+
+            } else if (opt->type == AW_CONF_MSEC) {
+                *(aw_msec_t *) aw_conf_field(conf, opt) =
+                    *(aw_msec_t *) aw_conf_field(old, opt);
+
+            } else {
+                *(int *) aw_conf_field(conf, opt) =
+                    *(int *) aw_conf_field(old, opt);
+            }
+
             continue;
         }
 

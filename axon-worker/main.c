@@ -669,7 +669,8 @@ aw_reload(void)
         (void) aw_log_open(conf->log_file);
     }
 
-    if (strcmp(old->pid_file, conf->pid_file) != 0) {
+    /* the x402 process writes none (the main process's) */
+    if (!aw_worker.x402 && strcmp(old->pid_file, conf->pid_file) != 0) {
         aw_pid_remove();
         (void) aw_pid_write(conf->pid_file);
     }

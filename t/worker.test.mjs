@@ -135,6 +135,16 @@ test('SIGHUP with a broken config keeps the one in force; SIGTERM exits 0', asyn
     w.kill('SIGHUP');
     await waitFor(() => /configuration .* in force/.test(err) && /\[debug\]/.test(err), 'reload to debug');
 
+    // a key read at start only: the reload says so and keeps it (the
+    // running sessions' containers are named with the prefix in force)
+    const base = readFileSync(join(s.dir, 'worker.conf'), 'utf8');
+    writeFileSync(conf, (/^launcher_prefix /m.test(base)
+        ? base.replace(/^launcher_prefix .*$/m, 'launcher_prefix axgt-other-')
+        : base + 'launcher_prefix axgt-other-\n') + 'log_level debug\n');
+    w.kill('SIGHUP');
+    await waitFor(() => /launcher_prefix changed from "?axgt-[^ ]*"? to "?axgt-other-"?: it takes effect at the next start/.test(err),
+        'the prefix kept');
+
     w.kill('SIGTERM');
     const { code } = await exited;
     assert.equal(code, 0, err);
