@@ -11,12 +11,17 @@ if again then
 end
 local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
 if #e == 0 then return {'missing', '', '', ''} end
-local meta = {job_id = true, error = true, attempts = true, failed_at = true, worker = true, replay_of = true}
+-- the job's own fields, then the five pairs job_dead.lua appended: the
+-- job as it was sent (a field of its own named like one of those, which
+-- the worker refused, is refused again), but its replay_of, renewed
 local f, orig, kind, v = {}, '', '', e[1][2]
-for i = 1, #v, 2 do
+local n = #v - 10
+for i = n + 1, #v, 2 do
   if v[i] == 'job_id' then orig = v[i + 1] end
+end
+for i = 1, n, 2 do
   if v[i] == 'kind' then kind = v[i + 1] end
-  if not meta[v[i]] then
+  if v[i] ~= 'replay_of' then
     f[#f + 1] = v[i]
     f[#f + 1] = v[i + 1]
   end

@@ -374,6 +374,14 @@ test('jobs queued while no worker runs are done when one starts, a replay among 
     assert.equal(pgBalance(w), '7');
     const again = await finished(hr.replayed_as, 'dead');      // still malformed
     assert.match(again.error, /field "wallet": "0x12" is not an address/);
+
+    // a field of the job's own named like the dead letter's bookkeeping:
+    // refused, and refused again when replayed (not dropped by the replay)
+    const odd = await finished(enqueue({ kind: 'credit.grant', wallet: w, minutes: 5, ref: `odd-${w}`, attempts: 3 }), 'dead');
+    assert.match(odd.error, /unknown field "attempts"/);
+    const ro = await finished(enqueue({ kind: 'job.replay', id: odd.dead_id }));
+    assert.match((await finished(ro.replayed_as, 'dead')).error, /unknown field "attempts"/);
+    assert.equal(pgBalance(w), '7');
     assert.match(s.log('worker.log'), new RegExp(`job ${r} job\\.replay: done in \\d+ ms: replayed dead job`));
 });
 
