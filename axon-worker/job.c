@@ -603,11 +603,10 @@ aw_job_check_ip(const aw_job_field_t *f, const char *v, size_t len,
 }
 
 
-/* a Redis stream entry id: MS-SEQ, each of at most 20 digits */
+/* 1 if v is a Redis stream entry id: MS-SEQ, each of at most 20 digits */
 
-static int
-aw_job_check_stream_id(const aw_job_field_t *f, const char *v, size_t len,
-    char *err, size_t errlen)
+int
+aw_job_stream_id(const char *v, size_t len)
 {
     size_t       i;
     const char  *p;
@@ -625,9 +624,19 @@ aw_job_check_stream_id(const aw_job_field_t *f, const char *v, size_t len,
             p++;
         }
 
-        if (p == v + len && len - i - 1 > 0 && len - i - 1 < 21) {
-            return AW_OK;
-        }
+        return p == v + len && len - i - 1 > 0 && len - i - 1 < 21;
+    }
+
+    return 0;
+}
+
+
+static int
+aw_job_check_stream_id(const aw_job_field_t *f, const char *v, size_t len,
+    char *err, size_t errlen)
+{
+    if (aw_job_stream_id(v, len)) {
+        return AW_OK;
     }
 
     snprintf(err, errlen, "field \"%s\": \"%.*s\" is not a stream entry "

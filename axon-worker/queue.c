@@ -854,7 +854,7 @@ aw_queue_check(redisReply *fields, aw_job_t *job, char *kindname,
     char                  list[256];
     size_t                i, nlens[AW_JOB_MAX_FIELDS];
     size_t                vlens[AW_JOB_MAX_FIELDS];
-    redisReply           *f, *kind;
+    redisReply           *f, *v, *kind;
     const char           *names[AW_JOB_MAX_FIELDS];
     const char           *values[AW_JOB_MAX_FIELDS];
     const aw_job_kind_t  *k;
@@ -886,7 +886,16 @@ aw_queue_check(redisReply *fields, aw_job_t *job, char *kindname,
         }
 
         if (f->len == 9 && memcmp(f->str, "replay_of", 9) == 0) {
-            job->replay_of = fields->element[i + 1]->str;
+            /* job.replay's: the dead job's id (it goes to the audit) */
+            v = fields->element[i + 1];
+
+            if (!aw_job_stream_id(v->str, v->len) && err[0] == '\0') {
+                snprintf(err, errlen, "field \"replay_of\": \"%.*s\" is "
+                         "not a stream entry id", (int) aw_min(v->len, 64),
+                         v->str);
+            }
+
+            job->replay_of = v->str;
             continue;
         }
 

@@ -26,8 +26,10 @@ for i = 1, n, 2 do
     f[#f + 1] = v[i + 1]
   end
 end
-f[#f + 1] = 'replay_of'
-f[#f + 1] = orig
+if orig ~= '' then
+  f[#f + 1] = 'replay_of'
+  f[#f + 1] = orig
+end
 local to = KEYS[2]
 if kind == 'x402.pay' then to = KEYS[4] end
 local new = redis.call('XADD', to, '*', unpack(f))

@@ -382,6 +382,12 @@ test('jobs queued while no worker runs are done when one starts, a replay among 
     const ro = await finished(enqueue({ kind: 'job.replay', id: odd.dead_id }));
     assert.match((await finished(ro.replayed_as, 'dead')).error, /unknown field "attempts"/);
     assert.equal(pgBalance(w), '7');
+
+    // replay_of (job.replay's own field, which goes to the audit row) must be a job id
+    const fake = await finished(enqueue({ kind: 'credit.grant', wallet: w, minutes: 5, ref: `fake-${w}`,
+                                          replay_of: 'made up' }), 'dead');
+    assert.match(fake.error, /field "replay_of": "made up" is not a stream entry id/);
+    assert.equal(pgBalance(w), '7');
     assert.match(s.log('worker.log'), new RegExp(`job ${r} job\\.replay: done in \\d+ ms: replayed dead job`));
 });
 
