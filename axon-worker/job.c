@@ -235,7 +235,8 @@ const aw_job_kind_t  aw_job_kinds[] = {
       "(released); billing stops now, the container is stopped and its "
       "GPUs freed." },
 
-    { AXON_JOB_SESSION_END, aw_session_end, aw_job_end_fields, AW_JOB_ADMIN,
+    { AXON_JOB_SESSION_END, aw_session_end, aw_job_end_fields,
+      AW_JOB_ADMIN|AW_JOB_REDIS,
       "Ends any session (end_reason 'admin: REASON'), as a release does." },
 
     { AXON_JOB_X402_PAY, aw_x402_pay, aw_job_x402_fields, AW_JOB_REDIS,

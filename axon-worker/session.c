@@ -23,6 +23,7 @@
 #include "worker.h"
 
 
+static int aw_session_never(int64_t sid, aw_job_result_t *res);
 static int aw_session_stop(aw_job_t *job, aw_job_result_t *res,
     const char *wallet, const char *reason, int queued_only);
 static int aw_session_off(aw_job_result_t *res);
@@ -257,6 +258,39 @@ aw_session_end(aw_job_t *job, aw_job_result_t *res)
  * stops the container and frees the GPUs.
  */
 
+/*
+ * 1 (and the job failed for good) if session id sid was never given out:
+ * above axon:session:next, the last id a claim drew.  0 if it may be a
+ * claim not recorded yet, or the counter cannot be read (Redis flushed).
+ */
+
+static int
+aw_session_never(int64_t sid, aw_job_result_t *res)
+{
+    long long    last;
+    redisReply  *reply;
+
+    reply = aw_redis_command(&aw_worker.redis, "GET %s",
+                             AXON_KEY_SESSION_NEXT);
+
+    if (reply == NULL) {
+        return 0;
+    }
+
+    last = reply->type == REDIS_REPLY_STRING ? atoll(reply->str) : -1;
+    freeReplyObject(reply);
+
+    if (last < 0 || sid <= last) {
+        return 0;
+    }
+
+    aw_job_fail(res, 1, "refused: no session %lld (the last id given out "
+                "is %lld)", (long long) sid, last);
+
+    return 1;
+}
+
+
 static int
 aw_session_stop(aw_job_t *job, aw_job_result_t *res, const char *wallet,
     const char *reason, int queued_only)
@@ -287,10 +321,17 @@ aw_session_stop(aw_job_t *job, aw_job_result_t *res, const char *wallet,
     outcome = aw_db_get(pg, 0, "outcome");
 
     if (strcmp(outcome, "missing") == 0) {
+        PQclear(pg);
+
+        /* an admin's session.end of an id never given out (a typo): no
+         * use trying again (it reads Redis: AW_JOB_REDIS) */
+        if ((job->kind->flags & AW_JOB_REDIS) && aw_session_never(sid, res)) {
+            return AW_ERROR;
+        }
+
         /* its claim job has not run yet (another worker has it) */
         aw_job_fail(res, 0, "session %s is not recorded yet; trying again",
                     id);
-        PQclear(pg);
         return AW_ERROR;
     }
 

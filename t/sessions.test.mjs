@@ -391,6 +391,10 @@ test('admin: gpu.drain keeps new sessions off a host, gpu.undrain lets them in; 
         assert.equal(s.sql(`SELECT count(*) FROM audit_log WHERE action IN ('gpu.drain', 'gpu.undrain', 'session.end') AND actor = 'admin'`), '3');
         s.redis('XADD', 'axon:jobs', '*', 'kind', 'gpu.drain', 'host', 'nowhere');
         await waitFor(() => /no GPU host "nowhere" in gpu_hosts/.test(s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')), 'unknown host refused');
+        // an id never given out: refused at once, not retried for minutes
+        s.redis('XADD', 'axon:jobs', '*', 'kind', 'session.end', 'session_id', '999999', 'reason', 'typo');
+        await waitFor(() => /refused: no session 999999 \(the last id given out is \d+\)/
+            .test(s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')), 'unknown session refused');
     } finally {
         stop();
     }
