@@ -253,12 +253,6 @@ aw_session_end(aw_job_t *job, aw_job_result_t *res)
 
 
 /*
- * Leave, release, end: queued -> ended now; starting or running -> billing
- * stops now (the final minutes are billed at once), and the scheduler
- * stops the container and frees the GPUs.
- */
-
-/*
  * 1 (and the job failed for good) if session id sid was never given out:
  * above axon:session:next, the last id a claim drew.  0 if it may be a
  * claim not recorded yet, or the counter cannot be read (Redis flushed).
@@ -290,6 +284,12 @@ aw_session_never(int64_t sid, aw_job_result_t *res)
     return 1;
 }
 
+
+/*
+ * Leave, release, end: queued -> ended now; starting or running -> billing
+ * stops now (the final minutes are billed at once), and the scheduler
+ * stops the container and frees the GPUs.
+ */
 
 static int
 aw_session_stop(aw_job_t *job, aw_job_result_t *res, const char *wallet,

@@ -107,8 +107,7 @@ ngx_http_axon_profiles_reply(ngx_http_request_t *r, redisReply *reply,
         rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                       "worker_unavailable",
                                       "the worker has not published the "
-                                      "GPU profiles (or the session "
-                                      "counter) yet");
+                                      "GPU profiles yet");
         ngx_http_axon_finalize(r, rc);
         return;
     }
@@ -355,7 +354,8 @@ ngx_http_axon_claim_reply(ngx_http_request_t *r, redisReply *reply,
         rc = ngx_http_axon_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                       "worker_unavailable",
                                       "the worker has not published the "
-                                      "GPU profiles yet");
+                                      "GPU profiles (or the session "
+                                      "counter) yet");
     }
 
     ngx_http_axon_finalize(r, rc);
