@@ -217,6 +217,7 @@ static int aw_dep_publish(const char *wallet, const char *field,
     char *entry, const char *drop);
 static int aw_dep_tier(const aw_addr_t *wallet, int *pct);
 static int aw_dep_index(uint64_t head, int *found);
+static int aw_dep_cursor(const char *chain, int64_t *cursor);
 static int aw_dep_get_logs(int64_t from, int64_t to, aw_eth_log_t **logs,
     size_t *n);
 static int aw_dep_ahead_take(int64_t from, uint64_t head, int64_t *to,
@@ -1962,7 +1963,6 @@ aw_dep_index(uint64_t head, int *found)
     char              chain[24], blk[24];
     size_t            n;
     int64_t           cursor, from, to, final;
-    PGresult         *pg;
     int64_t           t_logs, t_record, usec, ceiling;
     aw_conf_t        *conf;
     const char       *params[2];
@@ -1978,15 +1978,9 @@ aw_dep_index(uint64_t head, int *found)
     snprintf(chain, sizeof(chain), "%d", conf->eth_chain_id);
     params[0] = chain;
 
-    pg = aw_db_query(&aw_worker.db, "SELECT block FROM deposit_cursor"
-                     " WHERE chain_id = $1", 1, params);
-    if (pg == NULL) {
+    if (aw_dep_cursor(chain, &cursor) != AW_OK) {
         return 0;
     }
-
-    cursor = PQntuples(pg) ? atoll(aw_db_get(pg, 0, "block"))
-                           : (int64_t) conf->deposit_start_block - 1;
-    PQclear(pg);
 
     aw_metrics.indexer_next = (uint64_t) aw_max(cursor + 1, 0);
 
@@ -3177,6 +3171,34 @@ aw_deposit_reject(aw_job_t *job, aw_job_result_t *res)
 
 
 /*
+ * The indexer's cursor of chain (its id, as text): every block up to
+ * *cursor is scanned (none yet: deposit_start_block - 1).
+ */
+
+static int
+aw_dep_cursor(const char *chain, int64_t *cursor)
+{
+    PGresult    *pg;
+    const char  *params[1];
+
+    params[0] = chain;
+
+    pg = aw_db_query(&aw_worker.db, "SELECT block FROM deposit_cursor"
+                     " WHERE chain_id = $1", 1, params);
+    if (pg == NULL) {
+        return AW_ERROR;
+    }
+
+    *cursor = PQntuples(pg)
+              ? atoll(aw_db_get(pg, 0, "block"))
+              : (int64_t) aw_worker.conf->deposit_start_block - 1;
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
+/*
  * deposit.rescan: the indexer's cursor moved back to just before block
  * from.  Never forward: the blocks skipped would never be scanned (their
  * deposits never credited), and the lag would read 0.  (The indexer may
@@ -3195,18 +3217,9 @@ aw_deposit_rescan(aw_job_t *job, aw_job_result_t *res)
     snprintf(blk, sizeof(blk), "%lld",
              (long long) aw_job_int(job, "from") - 1);
 
-    params[0] = chain;
-
-    pg = aw_db_query(&aw_worker.db, "SELECT block FROM deposit_cursor"
-                     " WHERE chain_id = $1", 1, params);
-    if (pg == NULL) {
+    if (aw_dep_cursor(chain, &cursor) != AW_OK) {
         return aw_job_db_failed(job, res);
     }
-
-    cursor = PQntuples(pg)
-             ? atoll(aw_db_get(pg, 0, "block"))
-             : (int64_t) aw_worker.conf->deposit_start_block - 1;
-    PQclear(pg);
 
     if (aw_job_int(job, "from") - 1 > cursor) {
         aw_job_fail(res, 1, "refused: from %lld is past the indexer's "
