@@ -272,8 +272,6 @@ static int aw_job_check_text(const aw_job_field_t *f, const char *v,
     size_t len, char *err, size_t errlen);
 static int aw_job_check_ip(const aw_job_field_t *f, const char *v,
     size_t len, char *err, size_t errlen);
-static int aw_job_check_stream_id(const aw_job_field_t *f, const char *v,
-    size_t len, char *err, size_t errlen);
 static int aw_job_parse_int(const char *v, size_t len, int64_t *n);
 
 
@@ -466,7 +464,7 @@ aw_job_check(const aw_job_field_t *f, const char *v, size_t len,
         return aw_job_check_ip(f, v, len, err, errlen);
 
     case AW_JOB_STREAM_ID:
-        return aw_job_check_stream_id(f, v, len, err, errlen);
+        return aw_job_stream_id(f->name, v, len, err, errlen);
     }
 
     snprintf(err, errlen, "field \"%s\": unknown type", f->name);
@@ -604,10 +602,14 @@ aw_job_check_ip(const aw_job_field_t *f, const char *v, size_t len,
 }
 
 
-/* 1 if v is a Redis stream entry id: MS-SEQ, each of at most 20 digits */
+/*
+ * v, field name's value, a Redis stream entry id: MS-SEQ, each of at most
+ * 20 digits.  AW_OK, or AW_ERROR with the reason in err.
+ */
 
 int
-aw_job_stream_id(const char *v, size_t len)
+aw_job_stream_id(const char *name, const char *v, size_t len, char *err,
+    size_t errlen)
 {
     size_t       i;
     const char  *p;
@@ -625,23 +627,13 @@ aw_job_stream_id(const char *v, size_t len)
             p++;
         }
 
-        return p == v + len && len - i - 1 > 0 && len - i - 1 < 21;
-    }
-
-    return 0;
-}
-
-
-static int
-aw_job_check_stream_id(const aw_job_field_t *f, const char *v, size_t len,
-    char *err, size_t errlen)
-{
-    if (aw_job_stream_id(v, len)) {
-        return AW_OK;
+        if (p == v + len && len - i - 1 > 0 && len - i - 1 < 21) {
+            return AW_OK;
+        }
     }
 
     snprintf(err, errlen, "field \"%s\": \"%.*s\" is not a stream entry "
-             "id (as 1700000000000-0)", f->name, (int) aw_min(len, 64), v);
+             "id (as 1700000000000-0)", name, (int) aw_min(len, 64), v);
     return AW_ERROR;
 }
 

@@ -110,7 +110,8 @@ int aw_job_parse(aw_job_t *job, const aw_job_kind_t *kind,
     const char **names, const size_t *nlens, const char **values,
     const size_t *vlens, int n, char *err, size_t errlen);
 int aw_job_field(const aw_job_kind_t *kind, const char *name);
-int aw_job_stream_id(const char *v, size_t len);
+int aw_job_stream_id(const char *name, const char *v, size_t len, char *err,
+    size_t errlen);
 void aw_job_kinds_list(char *buf, size_t size);
 void aw_job_fail(aw_job_result_t *res, int permanent, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

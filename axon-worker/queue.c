@@ -889,10 +889,9 @@ aw_queue_check(redisReply *fields, aw_job_t *job, char *kindname,
             /* job.replay's: the dead job's id (it goes to the audit) */
             v = fields->element[i + 1];
 
-            if (!aw_job_stream_id(v->str, v->len) && err[0] == '\0') {
-                snprintf(err, errlen, "field \"replay_of\": \"%.*s\" is "
-                         "not a stream entry id", (int) aw_min(v->len, 64),
-                         v->str);
+            if (err[0] == '\0') {
+                (void) aw_job_stream_id("replay_of", v->str, v->len, err,
+                                        errlen);
             }
 
             job->replay_of = v->str;
