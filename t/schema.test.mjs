@@ -262,6 +262,34 @@ test('axon_deposits_seen: each log as axon_deposit_seen, in the order given, a f
     assert.equal(sql(`SELECT amount FROM deposits WHERE tx_hash = '${tx('1')}'`), '5');
 });
 
+// Two Postgres sessions at once, for the lock tests.  holding(): a
+// transaction holds what select locked (its one row read back as row)
+// until the function it returns commits it.  meanwhile(): q runs in the
+// background until it is done or waits on a lock (where: how its
+// pg_stat_activity row is found); done says which, exited its exit code.
+const psqlArgs = () => ['-h', '127.0.0.1', '-p', String(s.pgPort), '-U', 'axon', '-d', 'axon',
+    '-qtAX', '-v', 'ON_ERROR_STOP=1'];
+
+async function holding(select, row) {
+    const p = spawn('psql', psqlArgs(), { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', d => { out += d; });
+    const exited = new Promise(r => p.on('exit', r));
+    p.stdin.write(`BEGIN;\n${select};\n`);
+    await waitFor(() => out.trim() === row, `held: ${select}`);
+    return async () => { p.stdin.end('COMMIT;\n'); await exited; };
+}
+
+async function meanwhile(q, where) {
+    const p = spawn('psql', [...psqlArgs(), '-c', q], { stdio: 'ignore' });
+    const exited = new Promise(r => p.on('exit', r));
+    await waitFor(() => p.exitCode !== null
+        || sql(`SELECT count(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND ${where}`) !== '0',
+        `done or waiting: ${q}`);
+    return { done: p.exitCode !== null, exited };
+}
+
 // A tick skips a running session another transaction holds (SKIP LOCKED:
 // the scheduler's publish, another worker's tick), and must not end it
 // unbilled: nothing bills a session once it is ending.  A stopped session
@@ -269,8 +297,6 @@ test('axon_deposits_seen: each log as axon_deposit_seen, in the order given, a f
 // by the tick after, and ends then (this stack's worker runs no ticks).
 test('a billing tick ends no session it skipped, unbilled', async () => {
     const F = '0x' + 'f'.repeat(40);
-    const psqlArgs = ['-h', '127.0.0.1', '-p', String(s.pgPort), '-U', 'axon', '-d', 'axon',
-        '-qtAX', '-v', 'ON_ERROR_STOP=1'];
     const tickSql = 'SELECT count(*) FROM axon_billing_tick(60000, 0, 0, NULL, NULL, NULL)';
     sql(`INSERT INTO wallets (address) VALUES ('${F}')`);
     sql(ledger(F, 'grant', 100, 'g-tick'));
@@ -279,26 +305,15 @@ test('a billing tick ends no session it skipped, unbilled', async () => {
                                billed_minutes, stop_at, end_reason)
          VALUES (90, '${F}', 'small', 1, 'running', now() - interval '185 s', 3, now(), 'user_stop')`);
 
-    const holder = spawn('psql', psqlArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
-    let held = '';
-    holder.stdout.on('data', d => { held += d; });
-    holder.stdin.write('BEGIN;\nSELECT id FROM sessions WHERE id = 90 FOR UPDATE;\n');
-    await waitFor(() => held.trim() === '90', 'the session held');
-
+    const commit = await holding('SELECT id FROM sessions WHERE id = 90 FOR UPDATE', '90');
     // a tick meanwhile: it skips the session; it ends, or waits on the holder
-    const released = new Promise(r => holder.on('exit', r));
-    const tick = spawn('psql', [...psqlArgs, '-c', tickSql], { stdio: 'ignore' });
-    const ticked = new Promise(r => tick.on('exit', r));
+    let tick;
     try {
-        await waitFor(() => tick.exitCode !== null
-            || sql(`SELECT count(*) FROM pg_stat_activity
-                     WHERE wait_event_type = 'Lock' AND query LIKE '%axon_billing_tick%'
-                       AND pid <> pg_backend_pid()`) !== '0', 'the tick done or waiting');
+        tick = await meanwhile(tickSql, "query LIKE '%axon_billing_tick%'");
     } finally {
-        holder.stdin.end('COMMIT;\n');
-        await released;
+        await commit();
     }
-    assert.equal(await ticked, 0);
+    assert.equal(await tick.exited, 0);
     assert.equal(sql(`SELECT state || ' ' || billed_minutes FROM sessions WHERE id = 90`), 'running 3');
 
     sql(tickSql);
@@ -312,31 +327,18 @@ test('a billing tick ends no session it skipped, unbilled', async () => {
 // pass that read the drained hosts before the drain commits has committed
 // its assignments before the drain answers, so none comes after "drained"
 test('a drain waits for an assignment pass in progress', async () => {
-    const psqlArgs = ['-h', '127.0.0.1', '-p', String(s.pgPort), '-U', 'axon', '-d', 'axon',
-        '-qtAX', '-v', 'ON_ERROR_STOP=1'];
     // an assignment pass in progress: its lock held
-    const pass = spawn('psql', psqlArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    pass.stdout.on('data', d => { out += d; });
-    pass.stdin.write("BEGIN;\nSELECT 'held' FROM pg_advisory_xact_lock(7306001);\n");
-    await waitFor(() => out.trim() === 'held', 'the pass under way');
-
-    const passed = new Promise(r => pass.on('exit', r));
-    const drain = spawn('psql', [...psqlArgs, '-c', "SELECT axon_gpu_drain('h9', true, 'test', NULL)"],
-        { stdio: 'ignore' });
-    const drained = new Promise(r => drain.on('exit', r));
+    const commit = await holding("SELECT 'held' FROM pg_advisory_xact_lock(7306001)", 'held');
+    let drain;
     try {
-        await waitFor(() => drain.exitCode !== null
-            || sql(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-                      AND wait_event = 'advisory' AND query LIKE '%axon_gpu_drain%'`) === '1',
-            'the drain done or waiting');
-        assert.equal(drain.exitCode, null, 'the drain waits for the pass');
+        drain = await meanwhile("SELECT axon_gpu_drain('h9', true, 'test', NULL)",
+            "wait_event = 'advisory' AND query LIKE '%axon_gpu_drain%'");
+        assert.equal(drain.done, false, 'the drain waits for the pass');
         assert.equal(sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'h9'"), '0');
     } finally {
-        pass.stdin.end('COMMIT;\n');
-        await passed;
+        await commit();
     }
-    assert.equal(await drained, 0);
+    assert.equal(await drain.exited, 0);
     assert.equal(sql("SELECT count(*) FROM gpu_hosts_drained WHERE host = 'h9'"), '1');
     sql("SELECT axon_gpu_drain('h9', false, 'test', NULL)");
 });
