@@ -37,6 +37,8 @@ static ngx_int_t ngx_http_axon_compat_release_body(ngx_http_request_t *r,
     json_t *body);
 static ngx_int_t ngx_http_axon_compat_restart(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_wallet_arg(ngx_http_request_t *r);
+static ngx_int_t ngx_http_axon_compat_wallet_then(ngx_http_request_t *r,
+    ngx_http_handler_pt handler);
 static json_t *ngx_http_axon_compat_lower(json_t *wallet);
 static ngx_int_t ngx_http_axon_compat_telemetry(ngx_http_request_t *r);
 static ngx_int_t ngx_http_axon_compat_access(ngx_http_request_t *r);
@@ -427,27 +429,34 @@ ngx_http_axon_compat_wallet_arg(ngx_http_request_t *r)
 }
 
 
-/* GET auth/wallet-status and session/status: axon's /api/me, session */
+/* the query's wallet_address checked, then axon's handler */
 
 static ngx_int_t
-ngx_http_axon_compat_wallet_status(ngx_http_request_t *r)
+ngx_http_axon_compat_wallet_then(ngx_http_request_t *r,
+    ngx_http_handler_pt handler)
 {
     ngx_int_t  rc;
 
     rc = ngx_http_axon_compat_wallet_arg(r);
 
-    return (rc == NGX_DECLINED) ? ngx_http_axon_me_handler(r) : rc;
+    return (rc == NGX_DECLINED) ? handler(r) : rc;
+}
+
+
+/* GET auth/wallet-status and session/status: axon's /api/me, session */
+
+static ngx_int_t
+ngx_http_axon_compat_wallet_status(ngx_http_request_t *r)
+{
+    return ngx_http_axon_compat_wallet_then(r, ngx_http_axon_me_handler);
 }
 
 
 static ngx_int_t
 ngx_http_axon_compat_status(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_axon_compat_wallet_arg(r);
-
-    return (rc == NGX_DECLINED) ? ngx_http_axon_session_handler(r) : rc;
+    return ngx_http_axon_compat_wallet_then(r,
+                                            ngx_http_axon_session_handler);
 }
 
 
@@ -1187,12 +1196,9 @@ ngx_http_axon_compat_json_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_axon_compat_heartbeat(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
-
     if (!ngx_http_axon_compat_json_body(r)) {
-        rc = ngx_http_axon_compat_wallet_arg(r);
-
-        return (rc == NGX_DECLINED) ? ngx_http_axon_heartbeat_handler(r) : rc;
+        return ngx_http_axon_compat_wallet_then(r,
+                   ngx_http_axon_heartbeat_handler);
     }
 
     return ngx_http_axon_read_json(r, ngx_http_axon_compat_heartbeat_body);
@@ -1209,12 +1215,9 @@ ngx_http_axon_compat_heartbeat_body(ngx_http_request_t *r, json_t *body)
 static ngx_int_t
 ngx_http_axon_compat_release(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
-
     if (!ngx_http_axon_compat_json_body(r)) {
-        rc = ngx_http_axon_compat_wallet_arg(r);
-
-        return (rc == NGX_DECLINED) ? ngx_http_axon_release_handler(r) : rc;
+        return ngx_http_axon_compat_wallet_then(r,
+                   ngx_http_axon_release_handler);
     }
 
     return ngx_http_axon_read_json(r, ngx_http_axon_compat_release_body);
