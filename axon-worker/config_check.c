@@ -783,6 +783,12 @@ aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
+    /* checked with or without a tier token: a reload to one must not be
+     * where a bad list is found first */
+    if (aw_conf_deposit_tiers(conf, err, errlen) != AW_OK) {
+        return AW_ERROR;
+    }
+
     what = "deposit_tier_token";
     p = conf->deposit_tier_token;
 
@@ -804,8 +810,9 @@ aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
     }
 
     d->tier_decimals = (int) dec;
+    d->has_tier = 1;
 
-    return aw_conf_deposit_tiers(conf, err, errlen);
+    return AW_OK;
 }
 
 
@@ -944,8 +951,6 @@ aw_conf_deposit_tiers(aw_conf_t *conf, char *err, size_t errlen)
         d->tier_pct[d->ntiers] = (int) pct;
         d->ntiers++;
     }
-
-    d->has_tier = 1;
 
     return AW_OK;
 }

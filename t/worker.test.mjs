@@ -45,6 +45,9 @@ const refused = [
     ['a tier token without decimals', `deposit_tier_token ${A2}\n`, /deposit_tier_token "0x.*" is not ADDRESS:DECIMALS/],
     ['tiers out of order', `deposit_tier_token ${A2}:18\ndeposit_tiers 100:5,50:10\n`, /w\.conf:2: deposit_tiers: "50:10": MIN must be greater than the tier before/],
     ['a 100 % tier', `deposit_tier_token ${A2}:18\ndeposit_tiers 100:100\n`, /deposit_tiers: "100:100" is not MIN:PERCENT/],
+    // without a tier token too: a reload that sets one must not find them bad first
+    ['tiers out of order, no tier token', 'deposit_tiers 1000:5,100:10\n', /w\.conf:1: deposit_tiers: "100:10": MIN must be greater than the tier before/],
+    ['tiers that are no list, no tier token', 'deposit_tiers garbage\n', /w\.conf:1: deposit_tiers: "garbage" is not MIN:PERCENT/],
     ['a port pool past 65535', 'port_pool_start 65000\n', /w\.conf:1: the port pool, port_pool_start \(65000\) \+ port_pool_size \(1000\), ends past port 65535/],
     ['a port pool below 1024', 'port_pool_start 22\n', /w\.conf:1: port_pool_start: 22 is out of range \(1024 \.\. 65535\)/],
     ['an empty port pool', 'port_pool_size 0\n', /w\.conf:1: port_pool_size: 0 is out of range/],
