@@ -474,10 +474,12 @@ const aw_conf_option_t  aw_conf_options[] = {
     /* GPU sessions: session.c, sched.c */
 
     { "sessions", AW_CONF_BOOL, "on", 0, 0, NULL,
-      offsetof(aw_conf_t, sessions), 0,
+      offsetof(aw_conf_t, sessions), AW_CONF_START,
       "Whether this worker runs GPU sessions: the session job kinds, the "
       "scheduler, billing and the reconcile sweep.  off: session jobs are "
-      "refused (dead-lettered) and axon:profiles is not written." },
+      "refused (dead-lettered) and axon:profiles is not written.  Read at "
+      "start only: a reload keeps it (turned off, the running sessions "
+      "would go unbilled and their release be refused)." },
 
     { "ssh_sessions", AW_CONF_BOOL, "on", 0, 0, NULL,
       offsetof(aw_conf_t, ssh_sessions), 0,

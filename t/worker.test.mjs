@@ -138,15 +138,20 @@ test('SIGHUP with a broken config keeps the one in force; SIGTERM exits 0', asyn
     w.kill('SIGHUP');
     await waitFor(() => /configuration .* in force/.test(err) && /\[debug\]/.test(err), 'reload to debug');
 
-    // a key read at start only: the reload says so and keeps it (the
-    // running sessions' containers are named with the prefix in force)
+    // keys read at start only: the reload says so and keeps them (the
+    // running sessions' containers are named with the prefix in force;
+    // turned off, sessions would be left running unbilled, their release
+    // refused)
     const base = readFileSync(join(s.dir, 'worker.conf'), 'utf8');
-    writeFileSync(conf, (/^launcher_prefix /m.test(base)
-        ? base.replace(/^launcher_prefix .*$/m, 'launcher_prefix axgt-other-')
-        : base + 'launcher_prefix axgt-other-\n') + 'log_level debug\n');
+    const set = (text, key, value) => new RegExp(`^${key} `, 'm').test(text)
+        ? text.replace(new RegExp(`^${key} .*$`, 'm'), `${key} ${value}`)
+        : `${text}${key} ${value}\n`;
+    writeFileSync(conf, set(set(base, 'launcher_prefix', 'axgt-other-'), 'sessions', /^sessions off/m.test(base) ? 'on' : 'off') + 'log_level debug\n');
     w.kill('SIGHUP');
     await waitFor(() => /launcher_prefix changed from "?axgt-[^ ]*"? to "?axgt-other-"?: it takes effect at the next start/.test(err),
         'the prefix kept');
+    await waitFor(() => /sessions changed from \S+ to \S+: it takes effect at the next start/.test(err),
+        'sessions kept on');
 
     w.kill('SIGTERM');
     const { code } = await exited;
