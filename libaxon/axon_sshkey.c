@@ -7,7 +7,13 @@
  * with no options, an allowed TYPE, canonical base64 that decodes to a
  * blob whose embedded type is TYPE, and a blob that is exactly a key of
  * that type (RFC 4253 6.6, RFC 5656 3.1, RFC 8709 4): ed25519; ECDSA on
- * P-256, P-384, P-521; RSA of 3072 bits at least.
+ * P-256, P-384, P-521; RSA of 3072 to 8192 bits.
+ *
+ * No looser than the sessions' server, dropbear, reads the line it is
+ * written to (a key it refuses is a paid session nobody can log in to):
+ * one space after TYPE (dropbear skips exactly one), a line of 4096 bytes
+ * at most (its MAX_AUTHKEYS_LINE is 4200) and a blob of 1700 at most (its
+ * MAX_PUBKEY_SIZE: a 16384-bit RSA key's is 2071, an 8192-bit one's 1047).
  */
 
 
@@ -18,9 +24,9 @@
 #include "axon_sshkey.h"
 
 
-#define AXON_SSH_KEY_MAX       8192      /* a 16384-bit RSA key is ~2.8k */
+#define AXON_SSH_KEY_MAX       4096      /* an 8192-bit RSA key is ~1.4k */
 #define AXON_SSH_RSA_MIN_BITS  3072
-#define AXON_SSH_RSA_MAX_BITS  16384
+#define AXON_SSH_RSA_MAX_BITS  8192
 
 
 typedef struct {
@@ -102,7 +108,12 @@ axon_ssh_key_check(const char *line, size_t len, const char **why)
         return AXON_ERR_SSH_KEY;
     }
 
-    while (b64 < end && *b64 == ' ') {
+    if (b64 + 1 < end && b64[1] == ' ') {
+        *why = "the key must have one space between its type and its base64";
+        return AXON_ERR_SSH_KEY;
+    }
+
+    if (b64 < end) {
         b64++;
     }
 
@@ -223,7 +234,7 @@ axon_ssh_rsa(axon_ssh_blob_t *b, const char **why)
     }
 
     if (bits > AXON_SSH_RSA_MAX_BITS) {
-        *why = "the RSA key is longer than 16384 bits";
+        *why = "the RSA key is longer than 8192 bits";
         return AXON_ERR_SSH_KEY;
     }
 
