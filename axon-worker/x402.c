@@ -1061,7 +1061,10 @@ aw_x402_session(aw_x402_t *x, aw_job_result_t *res, char *serr,
         {
             snprintf(serr, serrlen, "unknown_session");
 
-        } else if (strcmp(aw_db_get(pg, 0, "state"), "ended") == 0) {
+        } else if (strcmp(aw_db_get(pg, 0, "state"), "ended") == 0
+                   || strcmp(aw_db_get(pg, 0, "state"), "ending") == 0)
+        {
+            /* released (its container stopping): no minute of it left */
             snprintf(serr, serrlen, "session_ended");
         }
 

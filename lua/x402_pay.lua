@@ -2,7 +2,8 @@
 -- refused; so is, before anything is recorded, a payment that cannot give
 -- a session (its authorization is then never submitted): a new session for
 -- a wallet that has a live one, read as POST /api/session reads it; a
--- top-up of a session that is not the payer's, has ended, or is a
+-- top-up of a session that is not the payer's, has ended (or is ending:
+-- released, its container stopping), or is a
 -- desktop's.  So is one past the bounds of the work not settled yet: the
 -- payer's pending payments, everyone's.  Else the record and the job,
 -- atomically, on the settlement stream.  No token: the worker issues it
@@ -17,7 +18,7 @@
 --   (credit_only '1': a payment credited to the payer's wallet with no
 --   session, the original gate's /api/x402/settle: no session is checked)
 --   {1}: queued; {0}: the nonce was used; {-1, id, state}: a live session;
---   {-2}: no such session of the payer's; {-3}: it has ended; {-4}: it is
+--   {-2}: no such session of the payer's; {-3}: it has ended or is ending; {-4}: it is
 --   a desktop; {-5}: the payer's pending payments are at the bound; {-6}:
 --   everyone's are
 -- include: session_live
@@ -30,7 +31,7 @@ elseif ARGV[14] == '' then
 else
   local t = redis.call('HMGET', 'axon:session:' .. ARGV[14], 'wallet', 'state', 'mode')
   if not t[2] or t[1] ~= ARGV[1] then return {-2} end
-  if t[2] == 'ended' then return {-3} end
+  if t[2] == 'ended' or t[2] == 'ending' then return {-3} end
   if t[3] == 'desktop' then return {-4} end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[5])

@@ -394,6 +394,9 @@ test('what cannot give a session is refused before anything is recorded: 409 ses
     assert.equal(sent.length, 2);
     out = await refusedBeforeCharging(await paidTopUp(9002), 409, 'session_ended', counts);
     assert.match(out.error.message, /not submitted/);
+    // ... and released, its container stopping: no minute of it is left to top up
+    s.redis('HSET', 'axon:session:9002', 'state', 'ending');
+    await refusedBeforeCharging(await paidTopUp(9002), 409, 'session_ended', counts);
 
     // the payer's own desktop session: x402 answers never carry a VNC password
     s.redis('HSET', 'axon:session:9003', 'id', '9003', 'wallet', wallet,
