@@ -72,12 +72,12 @@ static int aw_queue_claim(aw_msec_t now);
 static void aw_queue_consumers(void);
 static int aw_queue_history(void);
 static int aw_queue_read(aw_msec_t now);
-static int aw_queue_batch(redisReply *entries, int fresh, char *last);
+static int aw_queue_batch(redisReply *entries, char *last);
 static int aw_queue_start(redisReply *e);
-static int aw_queue_entry(redisReply *e, redisReply *start);
+static int aw_queue_entry(redisReply *e);
 static const aw_job_kind_t *aw_queue_check(redisReply *fields, aw_job_t *job,
     char *kindname, size_t size, char *err, size_t errlen);
-static int aw_queue_running(redisReply *e, redisReply *start, int *attempts,
+static int aw_queue_running(redisReply *e, int *attempts,
     char *error, size_t size);
 static int aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
     const char *key, redisReply *fields);
@@ -331,7 +331,7 @@ aw_queue_retries(aw_msec_t now)
         return aw_queue_failed("XCLAIM");
     }
 
-    rc = aw_queue_batch(reply, 0, NULL);
+    rc = aw_queue_batch(reply, NULL);
 
     freeReplyObject(reply);
 
@@ -399,7 +399,7 @@ aw_queue_claim(aw_msec_t now)
         aw_queue.stats.claimed += reply->element[1]->elements;
     }
 
-    rc = aw_queue_batch(reply->element[1], 0, NULL);
+    rc = aw_queue_batch(reply->element[1], NULL);
 
     freeReplyObject(reply);
 
@@ -527,7 +527,7 @@ aw_queue_history(void)
 
     last[0] = '\0';
 
-    rc = aw_queue_batch(entries, 0, last);
+    rc = aw_queue_batch(entries, last);
 
     if (last[0]) {
         strcpy(aw_queue.history_from, last);
@@ -592,7 +592,7 @@ aw_queue_read(aw_msec_t now)
         && reply->element[0]->type == REDIS_REPLY_ARRAY
         && reply->element[0]->elements == 2)
     {
-        rc = aw_queue_batch(reply->element[0]->element[1], 1, NULL);
+        rc = aw_queue_batch(reply->element[0]->element[1], NULL);
     }
 
     freeReplyObject(reply);
@@ -607,31 +607,31 @@ aw_queue_read(aw_msec_t now)
  * taken back from our pending list later).  The jobs that wait for their
  * retry are left alone.
  *
- * A fresh batch (new jobs) is marked running in one round trip before the
- * first runs, and the outcomes are written in one round trip after the
- * last: a job then costs no Redis round trip of its own.  Jobs taken back
- * (retries, reclaimed, our own pending) are marked one by one, so that a
- * job that makes the worker crash counts attempts against itself only.
+ * Each job is marked running, its attempt counted, in a round trip of its
+ * own just before it runs (with the previous job's outcome in the same
+ * write): a job that makes the worker crash counts attempts against
+ * itself only, and the jobs of its batch after it none (marked all at
+ * once before the first ran, a crash counted an attempt of each: with
+ * job_max_attempts 1, dead-lettered, never run).
  */
 
 static int
-aw_queue_batch(redisReply *entries, int fresh, char *last)
+aw_queue_batch(redisReply *entries, char *last)
 {
     int           n, i, rc;
     size_t        k;
-    redisReply   *e, **run, **start;
+    redisReply   *e, **run;
 
     if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
         return 0;
     }
 
-    run = calloc(2 * entries->elements, sizeof(redisReply *));
+    run = calloc(entries->elements, sizeof(redisReply *));
     if (run == NULL) {
         aw_log(AW_LOG_ERR, "queue: out of memory");
         return -1;
     }
 
-    start = run + entries->elements;
     n = 0;
 
     for (k = 0; k < entries->elements; k++) {
@@ -657,28 +657,12 @@ aw_queue_batch(redisReply *entries, int fresh, char *last)
 
     rc = AW_OK;
 
-    if (fresh && n > 1) {
-        for (i = 0; i < n && rc == AW_OK; i++) {
-            rc = aw_queue_start(run[i]);
-        }
-
-        if (rc == AW_OK) {
-            rc = aw_queue_flush(start, n);
-        }
-    }
-
     for (i = 0; i < n && rc == AW_OK; i++) {
         if (aw_worker_stopping()) {
             break;
         }
 
-        rc = aw_queue_entry(run[i], start[i]);
-    }
-
-    for (i = 0; i < n; i++) {
-        if (start[i]) {
-            freeReplyObject(start[i]);
-        }
+        rc = aw_queue_entry(run[i]);
     }
 
     free(run);
@@ -755,7 +739,7 @@ aw_queue_start(redisReply *e)
  */
 
 static int
-aw_queue_entry(redisReply *e, redisReply *start)
+aw_queue_entry(redisReply *e)
 {
     int                   rc, attempts;
     char                  key[AW_JOB_ID_LEN + 16], kindname[72];
@@ -791,7 +775,7 @@ aw_queue_entry(redisReply *e, redisReply *start)
 
     /* running: in one write with the previous job's outcome */
 
-    if (aw_queue_running(e, start, &attempts, error, sizeof(error))
+    if (aw_queue_running(e, &attempts, error, sizeof(error))
         != AW_OK)
     {
         return AW_ERROR;
@@ -944,15 +928,14 @@ aw_queue_check(redisReply *fields, aw_job_t *job, char *kindname,
 
 
 /*
- * The job marked running (start: that script's reply, already read), its
- * attempts counted.  Past job_max_attempts, error says why it is given up
+ * The job marked running, its attempts counted (the previous job's outcome
+ * goes in the same write).  Past job_max_attempts, error says why it is given up
  * (else ""): e.g. a job that made its worker crash each time.  AW_ERROR
  * when the reply is missing or not the script's.
  */
 
 static int
-aw_queue_running(redisReply *e, redisReply *start, int *attempts,
-    char *error, size_t size)
+aw_queue_running(redisReply *e, int *attempts, char *error, size_t size)
 {
     int          rc;
     const char  *id;
@@ -961,14 +944,8 @@ aw_queue_running(redisReply *e, redisReply *start, int *attempts,
     id = e->element[0]->str;
     error[0] = '\0';
 
-    if (start) {
-        reply = start;
-
-    } else {
-        if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK)
-        {
-            return AW_ERROR;
-        }
+    if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK) {
+        return AW_ERROR;
     }
 
     rc = AW_OK;
@@ -994,9 +971,7 @@ aw_queue_running(redisReply *e, redisReply *start, int *attempts,
         }
     }
 
-    if (reply != start) {
-        freeReplyObject(reply);
-    }
+    freeReplyObject(reply);
 
     return rc;
 }

@@ -127,3 +127,34 @@ test('two workers on one queue: each job done once, by one worker', async () => 
     const logs = s.log('worker.log').slice(start) + s.log('worker-2.log');
     assert.doesNotMatch(logs, /queue: claimed \d+ jobs/);
 });
+
+test('job_max_attempts 1, the worker killed -9 mid-batch: the job it was running is given up, the rest of its batch runs', async () => {
+    // a batch's attempts are counted one job at a time, as each starts:
+    // counted all at once before the first ran, the kill gave up every job
+    // of the batch after the one running, never run
+    await s.stack('stop', 'worker');
+    s.env.AXON_WORKER_CONF = s.env.AXON_WORKER_CONF.replace('job_claim_idle 1m', 'job_claim_idle 1s')
+        + '\njob_max_attempts 1';
+    const w = wallets[0].toLowerCase();
+    const lines = [];
+    for (let i = 0; i < 2000; i++) lines.push(`XADD axon:jobs * kind credit.grant wallet ${w} minutes 1 ref once-${i}`);
+    const ids = s.redisPipe(lines);
+    await s.stack('start', 'worker');
+    await waitFor(() => Number(s.sql("SELECT count(*) FROM credit_ledger WHERE reference LIKE 'once-%'")) >= 300,
+                  'grants running', 60000);
+    const pid = s.pid('worker');
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 'the kill');
+    await s.stack('start', 'worker');
+    await drained('every job finished');
+
+    const states = s.redisPipe(ids.map(id => `HGET axon:job:${id} state`));
+    const dead = ids.filter((id, i) => states[i] === 'dead');
+    assert.ok(dead.length <= 1, `${dead.length} jobs given up for one kill: ${dead.slice(0, 3).map(id =>
+        raw('HGET', `axon:job:${id}`, 'error')).join('; ')}`);
+    assert.deepEqual(ids.filter((id, i) => states[i] !== 'done' && states[i] !== 'dead'), [], 'every job ended');
+    // each grant once: the one given up may have been applied before the kill
+    const applied = Number(s.sql("SELECT count(DISTINCT reference) FROM credit_ledger WHERE reference LIKE 'once-%'"));
+    assert.equal(Number(s.sql("SELECT count(*) FROM credit_ledger WHERE reference LIKE 'once-%'")), applied);
+    assert.ok(applied === 2000 || (applied === 1999 && dead.length === 1), `${applied} of 2000 grants applied`);
+});
