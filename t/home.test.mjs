@@ -203,6 +203,34 @@ test('an SSH session mounts the same home as a desktop session', { skip: ssh.ski
     await release(d);
 });
 
+// The home is the user's: what a session leaves there (links, a FIFO)
+// must not make the next session's entrypoint, which runs as root, write
+// or chown what they name (a link at authorized_keys to /etc/shadow: the
+// key written into it, the file handed to aXonian, root's password theirs)
+test("what a session leaves in its home reaches nothing of root's in the next one", { skip: ssh.skip }, async () => {
+    const f = await user();
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'left', '-f', join(keys, 'left')]);
+    const key = readFileSync(join(keys, 'left.pub'), 'utf8').trim();
+    const body = { profile: 'small', mode: 'ssh', ssh_public_key: key };
+    const traps = [
+        ['a link at authorized_keys to /etc/shadow', 'rm -rf ~/.ssh/authorized_keys && ln -s /etc/shadow ~/.ssh/authorized_keys'],
+        ['a link at .ssh to /etc', 'rm -rf ~/.ssh && ln -s /etc ~/.ssh'],
+        ['a FIFO at authorized_keys', 'rm -rf ~/.ssh && mkdir ~/.ssh && mkfifo ~/.ssh/authorized_keys'],
+    ];
+    await claim(f, body);
+    for (const [what, plant] of traps) {
+        const p = exec(f, `cd /home/aXonian && ${plant}`);
+        assert.ok(p.ok, `${what}: ${p.err}`);
+        await release(f);
+        await claim(f, body);       // running: the entrypoint did not block
+        assert.equal(exec(f, 'stat -c %U /etc/shadow /etc').out, 'root\nroot', what);
+        assert.equal(exec(f, 'stat -c "%F %U %a" /home/aXonian/.ssh /home/aXonian/.ssh/authorized_keys').out,
+                     'directory aXonian 700\nregular file aXonian 600', what);
+        assert.equal(exec(f, 'cat /home/aXonian/.ssh/authorized_keys').out, key, what);
+    }
+    await release(f);
+});
+
 test('GET /api/me leaves out a home_until it cannot read, and still answers', async () => {
     const e = await user();
     s.redis('HSET', `axon:wallet:${e.addr}`, 'home_until', 'soon');
