@@ -176,3 +176,41 @@ test('no GPU: OpenGL on the desktop is Mesa\'s software renderer (llvmpipe), and
     assert.match(gl.version, /Mesa/);
     assert.deepEqual(gl.pixel, [255, 128, 0, 255], 'the cleared colour read back');
 });
+
+// The home is the wallet's volume, kept between sessions, and the user's:
+// a link left at ~/.vncpasswd (to /etc/shadow) must not have the next
+// session's entrypoint, which runs as root, write the password file into
+// /etc/shadow and chown it to aXonian (root's password theirs)
+test('a link left at ~/.vncpasswd reaches nothing of root\'s in the next session', { skip }, async () => {
+    const exec = (user, cmd) => spawnSync('podman', ['exec', ...(user ? ['--user', user] : []), session.name,
+                                                     'sh', '-c', cmd], { env: penv });
+    const plant = exec('aXonian', 'rm -f ~/.vncpasswd && ln -s /etc/shadow ~/.vncpasswd');
+    assert.equal(plant.status, 0, plant.stderr.toString());
+    await run(join(BUILD, 'axon-launch'), ['-c', cfg, 'stop', String(id)], { env: penv });
+    const r = await run(join(BUILD, 'axon-launch'), ['-c', cfg, 'start', String(id), wallet],
+        { env: { ...penv, AXON_VNC_PASSWORD: 's3cret12' } });
+    session = JSON.parse(r.stdout);
+    assert.equal(exec(null, 'stat -c %U /etc/shadow').stdout.toString().trim(), 'root');
+    assert.equal(exec(null, 'stat -c "%F %U %a" /home/aXonian/.vncpasswd').stdout.toString().trim(),
+                 'regular file aXonian 600');
+    // and the desktop asks for its password as ever
+    const types = await waitFor(() => rfbTypes(`ws://127.0.0.1:${session.port}/websockify`).catch(() => null),
+                                'the VNC server behind websockify', 60000);
+    assert.deepEqual(types, [2], 'VNC authentication');
+});
+
+// the security types an RFB 3.8 server offers over websockify
+async function rfbTypes(url) {
+    const ws = new WebSocket(url, ['binary']);
+    let buf = Buffer.alloc(0);
+    ws.on('message', m => { buf = Buffer.concat([buf, Buffer.from(m)]); });
+    try {
+        await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail); });
+        await waitFor(() => buf.length >= 12, 'the RFB version');
+        ws.send(Buffer.from('RFB 003.008\n'));
+        await waitFor(() => buf.length >= 13 && buf.length >= 13 + buf[12], 'the security types');
+        return [...buf.subarray(13, 13 + buf[12])];
+    } finally {
+        ws.close();
+    }
+}
