@@ -590,7 +590,10 @@ aw_conf_set_int(aw_conf_t *conf, const aw_conf_option_t *opt,
     errno = 0;
     n = strtoll(value, &end, 10);
 
-    if (errno || end == value || *end != '\0') {
+    /* digits, a minus first at most: strtoll takes blanks and a plus too */
+    if (errno || end == value || *end != '\0'
+        || (value[0] != '-' && (value[0] < '0' || value[0] > '9')))
+    {
         snprintf(err, errlen, "%s: \"%.64s\" is not an integer (%s)",
                  opt->name, value, aw_conf_range(opt, range,
                                                  sizeof(range)));

@@ -31,6 +31,8 @@ const refused = [
     ['an unknown key', 'redis_prot 1\n', /w\.conf:1: unknown key "redis_prot"/],
     ['a port out of range', '# c\nredis_port 70000\n', /w\.conf:2: .*redis_port: 70000 is out of range \(1 \.\. 65535\)/],
     ['a bad duration', 'heartbeat_interval soon\n', /heartbeat_interval/],
+    ['an integer with a plus', 'queue_batch +5\n', /w\.conf:1: .*queue_batch: "\+5" is not an integer/],
+    ['an integer after a blank', 'queue_batch " 5"\n', /w\.conf:1: .*queue_batch: " 5" is not an integer/],
     ['a ttl not above the interval', 'heartbeat_interval 2s\nheartbeat_ttl 2s\n', /heartbeat_ttl \(2s\) must be greater than heartbeat_interval \(2s\)/],
     ['a bad log level', 'log_level verbose\n', /log_level: "verbose" is not one of/],
     ['a key set twice', 'redis_port 1\nredis_port 2\n', /redis_port is already set on line 1/],
