@@ -72,17 +72,17 @@ static int aw_queue_claim(aw_msec_t now);
 static void aw_queue_consumers(void);
 static int aw_queue_history(void);
 static int aw_queue_read(aw_msec_t now);
-static int aw_queue_batch(redisReply *entries, char *last);
-static int aw_queue_start(redisReply *e);
-static int aw_queue_entry(redisReply *e);
+static int aw_queue_batch(redisReply *entries, int fresh, char *last);
+static int aw_queue_start(redisReply *e, int count);
+static int aw_queue_entry(redisReply *e, redisReply *start);
 static const aw_job_kind_t *aw_queue_check(redisReply *fields, aw_job_t *job,
     char *kindname, size_t size, char *err, size_t errlen);
-static int aw_queue_running(redisReply *e, int *attempts,
+static int aw_queue_running(redisReply *e, redisReply *start, int *attempts,
     char *error, size_t size);
 static int aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
     const char *key, redisReply *fields);
-static void aw_queue_done(const char *id, const char *key, aw_msec_t ms,
-    aw_job_result_t *res);
+static void aw_queue_done(const char *id, const char *key, int attempts,
+    aw_msec_t ms, aw_job_result_t *res);
 static void aw_queue_dead(const char *id, const char *key,
     redisReply *fields, const char *error, int attempts);
 static void aw_queue_retry(const char *id, const char *key, int attempts,
@@ -331,7 +331,7 @@ aw_queue_retries(aw_msec_t now)
         return aw_queue_failed("XCLAIM");
     }
 
-    rc = aw_queue_batch(reply, NULL);
+    rc = aw_queue_batch(reply, 0, NULL);
 
     freeReplyObject(reply);
 
@@ -399,7 +399,7 @@ aw_queue_claim(aw_msec_t now)
         aw_queue.stats.claimed += reply->element[1]->elements;
     }
 
-    rc = aw_queue_batch(reply->element[1], NULL);
+    rc = aw_queue_batch(reply->element[1], 0, NULL);
 
     freeReplyObject(reply);
 
@@ -527,7 +527,7 @@ aw_queue_history(void)
 
     last[0] = '\0';
 
-    rc = aw_queue_batch(entries, last);
+    rc = aw_queue_batch(entries, 0, last);
 
     if (last[0]) {
         strcpy(aw_queue.history_from, last);
@@ -592,7 +592,7 @@ aw_queue_read(aw_msec_t now)
         && reply->element[0]->type == REDIS_REPLY_ARRAY
         && reply->element[0]->elements == 2)
     {
-        rc = aw_queue_batch(reply->element[0]->element[1], NULL);
+        rc = aw_queue_batch(reply->element[0]->element[1], 1, NULL);
     }
 
     freeReplyObject(reply);
@@ -607,31 +607,35 @@ aw_queue_read(aw_msec_t now)
  * taken back from our pending list later).  The jobs that wait for their
  * retry are left alone.
  *
- * Each job is marked running, its attempt counted, in a round trip of its
- * own just before it runs (with the previous job's outcome in the same
- * write): a job that makes the worker crash counts attempts against
- * itself only, and the jobs of its batch after it none (marked all at
- * once before the first ran, a crash counted an attempt of each: with
- * job_max_attempts 1, dead-lettered, never run).
+ * A fresh batch (new jobs) is marked running in one round trip before the
+ * first runs, and the outcomes are written in one round trip after the
+ * last: a job then costs no Redis round trip of its own.  That mark counts
+ * no attempt (each outcome writes its job's): which job was running if the
+ * worker dies is not known, and counted for all, a crash had given up,
+ * with job_max_attempts 1, the jobs after it that never ran.  Jobs taken
+ * back (retries, reclaimed, our own pending) are marked one by one, each
+ * attempt counted as it starts, so that a job that makes the worker crash
+ * counts attempts against itself only.
  */
 
 static int
-aw_queue_batch(redisReply *entries, char *last)
+aw_queue_batch(redisReply *entries, int fresh, char *last)
 {
     int           n, i, rc;
     size_t        k;
-    redisReply   *e, **run;
+    redisReply   *e, **run, **start;
 
     if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0) {
         return 0;
     }
 
-    run = calloc(entries->elements, sizeof(redisReply *));
+    run = calloc(2 * entries->elements, sizeof(redisReply *));
     if (run == NULL) {
         aw_log(AW_LOG_ERR, "queue: out of memory");
         return -1;
     }
 
+    start = run + entries->elements;
     n = 0;
 
     for (k = 0; k < entries->elements; k++) {
@@ -657,12 +661,28 @@ aw_queue_batch(redisReply *entries, char *last)
 
     rc = AW_OK;
 
+    if (fresh && n > 1) {
+        for (i = 0; i < n && rc == AW_OK; i++) {
+            rc = aw_queue_start(run[i], 0);
+        }
+
+        if (rc == AW_OK) {
+            rc = aw_queue_flush(start, n);
+        }
+    }
+
     for (i = 0; i < n && rc == AW_OK; i++) {
         if (aw_worker_stopping()) {
             break;
         }
 
-        rc = aw_queue_entry(run[i]);
+        rc = aw_queue_entry(run[i], start[i]);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (start[i]) {
+            freeReplyObject(start[i]);
+        }
     }
 
     free(run);
@@ -679,16 +699,17 @@ aw_queue_batch(redisReply *entries, char *last)
 
 
 /*
- * Appends the script that marks a job running and counts the attempt; its
- * reply is {attempts, the last error}.
+ * Appends the script that marks a job running, counting the attempt if
+ * count (else the outcome does); its reply is {this attempt's number, the
+ * last error}.
  */
 
 static int
-aw_queue_start(redisReply *e)
+aw_queue_start(redisReply *e, int count)
 {
     char         key[AW_JOB_ID_LEN + 16], kindname[72], now[32];
     size_t       i;
-    const char  *argv[4];
+    const char  *argv[5];
     redisReply  *fields, *f;
 
     snprintf(key, sizeof(key), "%s%s", aw_queue_job(), e->element[0]->str);
@@ -719,9 +740,10 @@ aw_queue_start(redisReply *e)
     argv[1] = kindname;
     argv[2] = aw_worker.conf->worker_id;
     argv[3] = now;
+    argv[4] = count ? "1" : "0";
 
     if (aw_redis_append_script(&aw_worker.redis, &aw_queue_start_script, 1,
-                               4, argv, NULL)
+                               5, argv, NULL)
         != AW_OK)
     {
         return AW_ERROR;
@@ -739,7 +761,7 @@ aw_queue_start(redisReply *e)
  */
 
 static int
-aw_queue_entry(redisReply *e)
+aw_queue_entry(redisReply *e, redisReply *start)
 {
     int                   rc, attempts;
     char                  key[AW_JOB_ID_LEN + 16], kindname[72];
@@ -775,7 +797,7 @@ aw_queue_entry(redisReply *e)
 
     /* running: in one write with the previous job's outcome */
 
-    if (aw_queue_running(e, &attempts, error, sizeof(error))
+    if (aw_queue_running(e, start, &attempts, error, sizeof(error))
         != AW_OK)
     {
         return AW_ERROR;
@@ -928,14 +950,15 @@ aw_queue_check(redisReply *fields, aw_job_t *job, char *kindname,
 
 
 /*
- * The job marked running, its attempts counted (the previous job's outcome
- * goes in the same write).  Past job_max_attempts, error says why it is given up
+ * The job marked running (start: that script's reply, already read), its
+ * attempts counted.  Past job_max_attempts, error says why it is given up
  * (else ""): e.g. a job that made its worker crash each time.  AW_ERROR
  * when the reply is missing or not the script's.
  */
 
 static int
-aw_queue_running(redisReply *e, int *attempts, char *error, size_t size)
+aw_queue_running(redisReply *e, redisReply *start, int *attempts,
+    char *error, size_t size)
 {
     int          rc;
     const char  *id;
@@ -944,8 +967,15 @@ aw_queue_running(redisReply *e, int *attempts, char *error, size_t size)
     id = e->element[0]->str;
     error[0] = '\0';
 
-    if (aw_queue_start(e) != AW_OK || aw_queue_flush(&reply, 1) != AW_OK) {
-        return AW_ERROR;
+    if (start) {
+        reply = start;
+
+    } else {
+        if (aw_queue_start(e, 1) != AW_OK
+            || aw_queue_flush(&reply, 1) != AW_OK)
+        {
+            return AW_ERROR;
+        }
     }
 
     rc = AW_OK;
@@ -971,7 +1001,9 @@ aw_queue_running(redisReply *e, int *attempts, char *error, size_t size)
         }
     }
 
-    freeReplyObject(reply);
+    if (reply != start) {
+        freeReplyObject(reply);
+    }
 
     return rc;
 }
@@ -1007,7 +1039,7 @@ aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
         aw_log(AW_LOG_INFO, "done in %lld ms%s%s", (long long) took,
                res.note[0] ? ": " : "", res.note);
 
-        aw_queue_done(job->id, key, took, &res);
+        aw_queue_done(job->id, key, job->attempt, took, &res);
 
         return AW_OK;
     }
@@ -1046,12 +1078,12 @@ aw_queue_handle(aw_job_t *job, const aw_job_kind_t *k,
 
 
 static void
-aw_queue_done(const char *id, const char *key, aw_msec_t ms,
+aw_queue_done(const char *id, const char *key, int attempts, aw_msec_t ms,
     aw_job_result_t *res)
 {
     int          argc;
     char         now[32], took[32], ttl[32], wallet[64], balance[32];
-    char         ledger[32];
+    char         ledger[32], tries[16];
     aw_conf_t   *conf;
     const char  *argv[16];
 
@@ -1060,6 +1092,7 @@ aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
     snprintf(took, sizeof(took), "%lld", (long long) ms);
     snprintf(ttl, sizeof(ttl), "%lld", (long long) conf->job_state_ttl);
+    snprintf(tries, sizeof(tries), "%d", attempts);
 
     argc = 0;
     argv[argc++] = aw_queue_stream();
@@ -1076,6 +1109,7 @@ aw_queue_done(const char *id, const char *key, aw_msec_t ms,
     argv[argc++] = took;
     argv[argc++] = ttl;
     argv[argc++] = res->note;
+    argv[argc++] = tries;
 
     if (res->has_balance) {
         snprintf(balance, sizeof(balance), "%lld", (long long) res->balance);
@@ -1159,7 +1193,7 @@ static void
 aw_queue_retry(const char *id, const char *key, int attempts,
     const char *error)
 {
-    char         due[32], now[32], d[32];
+    char         due[32], now[32], d[32], tries[16];
     aw_msec_t    delay, half;
     aw_conf_t   *conf;
 
@@ -1176,10 +1210,13 @@ aw_queue_retry(const char *id, const char *key, int attempts,
 
     snprintf(now, sizeof(now), "%lld", (long long) aw_unix_msec());
     snprintf(due, sizeof(due), "%lld", (long long) (aw_unix_msec() + delay));
+    snprintf(tries, sizeof(tries), "%d", attempts);
 
+    /* the attempt too: a fresh batch's mark did not count it */
     if (aw_redis_append(&aw_worker.redis,
                         "HSET %s state failed error %s updated %s "
-                        "retry_at %s", key, error, now, due)
+                        "retry_at %s attempts %s", key, error, now, due,
+                        tries)
         == AW_OK)
     {
         aw_queue.replies++;
