@@ -166,7 +166,11 @@ ngx_http_axon_redis_up(void)
 /*
  * Sends a command.  NGX_OK: the handler will be called exactly once, later.
  * NGX_DECLINED: Redis is not connected (answer 503 now); NGX_ERROR: no
- * memory.  In neither failure case is the handler called.
+ * memory.  In neither failure case is the handler called.  r NULL: a
+ * command no request waits for (no handler; its reply only counted), and
+ * that takes nothing from a request's pool: what a long-lived request
+ * sends again and again (a WebSocket's activity) would grow it until it
+ * ends.
  */
 
 ngx_int_t
@@ -282,12 +286,17 @@ ngx_http_axon_redis_op(ngx_http_request_t *r,
     ngx_pool_cleanup_t        *cln;
     ngx_http_axon_redis_op_t  *op;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
+    cln = NULL;
+
+    if (r) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
     }
 
-    op = ngx_calloc(sizeof(ngx_http_axon_redis_op_t), r->connection->log);
+    op = ngx_calloc(sizeof(ngx_http_axon_redis_op_t),
+                    r ? r->connection->log : ngx_http_axon_redis.log);
     if (op == NULL) {
         return NULL;
     }
@@ -306,12 +315,15 @@ ngx_http_axon_redis_op(ngx_http_request_t *r,
 static void
 ngx_http_axon_redis_op_sent(ngx_http_axon_redis_op_t *op)
 {
-    op->cleanup->handler = ngx_http_axon_redis_op_cleanup;
-    op->cleanup->data = op;
+    if (op->cleanup) {
+        op->cleanup->handler = ngx_http_axon_redis_op_cleanup;
+        op->cleanup->data = op;
+    }
 
     op->timer.handler = ngx_http_axon_redis_op_timeout;
     op->timer.data = op;
-    op->timer.log = op->request->connection->log;
+    op->timer.log = op->request ? op->request->connection->log
+                                : ngx_http_axon_redis.log;
     ngx_add_timer(&op->timer, ngx_http_axon_redis.timeout);
     op->sent = ngx_current_msec;
 }
