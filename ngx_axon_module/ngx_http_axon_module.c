@@ -38,6 +38,48 @@ static char *ngx_http_axon_gate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_axon_gate_login(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_axon_bounds(ngx_conf_t *cf, void *post, void *data);
+
+
+/*
+ * A time or size directive's bounds, checked as the directive is read (a
+ * post handler of nginx's own slot), so that nginx -t names its line, not
+ * the end of the block a merge checks it at.  low and high in the slot's
+ * unit: ms (msec), s (sec) or bytes (size).
+ */
+typedef struct {
+    ngx_conf_post_handler_pt   post_handler;
+    ngx_uint_t                 type;
+    ngx_uint_t                 low;
+    ngx_uint_t                 high;
+    char                      *why;
+} ngx_http_axon_bounds_t;
+
+#define NGX_HTTP_AXON_MSEC  0
+#define NGX_HTTP_AXON_SEC   1
+#define NGX_HTTP_AXON_SIZE  2
+
+static ngx_http_axon_bounds_t  ngx_http_axon_redis_timeout_bounds = {
+    ngx_http_axon_bounds, NGX_HTTP_AXON_MSEC, 1, NGX_MAX_INT_T_VALUE,
+    "must be greater than 0" };
+static ngx_http_axon_bounds_t  ngx_http_axon_challenge_ttl_bounds = {
+    ngx_http_axon_bounds, NGX_HTTP_AXON_MSEC, 1000, NGX_MAX_INT_T_VALUE,
+    "must be at least 1s" };
+static ngx_http_axon_bounds_t  ngx_http_axon_token_ttl_bounds = {
+    ngx_http_axon_bounds, NGX_HTTP_AXON_MSEC, 60 * 1000, NGX_MAX_INT_T_VALUE,
+    "must be at least 1m" };
+static ngx_http_axon_bounds_t  ngx_http_axon_body_max_bounds = {
+    ngx_http_axon_bounds, NGX_HTTP_AXON_SIZE, 1024, 1024 * 1024,
+    "must be between 1k and 1m" };
+static ngx_http_axon_bounds_t  ngx_http_axon_activity_bounds = {
+    ngx_http_axon_bounds, NGX_HTTP_AXON_MSEC, 1000, NGX_MAX_INT_T_VALUE,
+    "must be at least 1s" };
+static ngx_http_axon_bounds_t  ngx_http_axon_x402_max_timeout_bounds = {
+    ngx_http_axon_bounds, NGX_HTTP_AXON_SEC, 10, 3600,
+    "must be between 10s and 1h" };
+static ngx_http_axon_bounds_t  ngx_http_axon_x402_wait_bounds = {
+    ngx_http_axon_bounds, NGX_HTTP_AXON_MSEC, 0, 5 * 60 * 1000,
+    "must be at most 5m" };
 
 
 /* axon_compat: off, or the original gate's API beside axon's */
@@ -62,7 +104,7 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_axon_main_conf_t, redis_timeout),
-      NULL },
+      &ngx_http_axon_redis_timeout_bounds },
 
     { ngx_string("axon_redis_password"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -132,21 +174,21 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, challenge_ttl),
-      NULL },
+      &ngx_http_axon_challenge_ttl_bounds },
 
     { ngx_string("axon_token_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, token_ttl),
-      NULL },
+      &ngx_http_axon_token_ttl_bounds },
 
     { ngx_string("axon_body_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, body_max),
-      NULL },
+      &ngx_http_axon_body_max_bounds },
 
     { ngx_string("axon_gate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -174,7 +216,7 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, activity_interval),
-      NULL },
+      &ngx_http_axon_activity_bounds },
 
     { ngx_string("axon_x402_network"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
@@ -216,14 +258,14 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, x402_max_timeout),
-      NULL },
+      &ngx_http_axon_x402_max_timeout_bounds },
 
     { ngx_string("axon_x402_wait"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, x402_wait),
-      NULL },
+      &ngx_http_axon_x402_wait_bounds },
 
     { ngx_string("axon_x402_pending"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE12,
@@ -390,12 +432,6 @@ ngx_http_axon_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(amcf->redis_timeout, 1000);
 
-    if (amcf->redis_timeout == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"axon_redis_timeout\" must be greater than 0");
-        return NGX_CONF_ERROR;
-    }
-
     if (amcf->redis.url.len == 0) {
         ngx_str_set(&amcf->redis.url, "127.0.0.1:6379");
         amcf->redis.default_port = 6379;
@@ -496,12 +532,6 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->activity_interval,
                               prev->activity_interval, 30 * 1000);
 
-    if (conf->activity_interval < 1000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"axon_activity_interval\" must be at least 1s");
-        return NGX_CONF_ERROR;
-    }
-
     if (ngx_http_axon_siwe_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
@@ -520,26 +550,31 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               12 * 60 * 60 * 1000);
     ngx_conf_merge_size_value(conf->body_max, prev->body_max, 16 * 1024);
 
-    if (conf->token_ttl < 60 * 1000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"axon_token_ttl\" must be at least 1m");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->body_max < 1024 || conf->body_max > 1024 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"axon_body_max_size\" must be between 1k "
-                           "and 1m");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->challenge_ttl < 1000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"axon_challenge_ttl\" must be at least 1s");
-        return NGX_CONF_ERROR;
-    }
-
     return ngx_http_axon_x402_merge(cf, prev, conf);
+}
+
+
+/* a time or size directive within its bounds (ngx_http_axon_bounds_t) */
+
+static char *
+ngx_http_axon_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_axon_bounds_t  *b = post;
+
+    ngx_uint_t  v;
+
+    switch (b->type) {
+    case NGX_HTTP_AXON_SEC:
+        v = (ngx_uint_t) *(time_t *) data;
+        break;
+    case NGX_HTTP_AXON_SIZE:
+        v = *(size_t *) data;
+        break;
+    default:
+        v = *(ngx_msec_t *) data;
+    }
+
+    return v < b->low || v > b->high ? b->why : NGX_CONF_OK;
 }
 
 
@@ -631,6 +666,12 @@ ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (clcf->named) {
         return "cannot be used in a named location";
+    }
+
+    /* one content handler a location: another's, taken over, was lost */
+    if (clcf->handler) {
+        return "is in a location that has another handler (axon_metrics, "
+               "axon_x402_discovery, proxy_pass...)";
     }
 
     alcf->api = 1;

@@ -345,6 +345,13 @@ ngx_http_axon_x402_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* one content handler a location: another's, taken over, was lost */
+    if (clcf->handler) {
+        return "is in a location that has another handler (axon_api, "
+               "axon_metrics, proxy_pass...)";
+    }
+
     clcf->handler = ngx_http_axon_x402_discovery_handler;
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
@@ -396,19 +403,6 @@ ngx_http_axon_x402_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
     }
 
     ngx_conf_merge_value(conf->x402_v1, prev->x402_v1, 0);
-
-    if (conf->x402_max_timeout < 10 || conf->x402_max_timeout > 3600) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"axon_x402_max_timeout\" must be between 10s "
-                           "and 1h");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->x402_wait > 5 * 60 * 1000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"axon_x402_wait\" must be at most 5m");
-        return NGX_CONF_ERROR;
-    }
 
     if (conf->x402_network.data == NULL) {
         if (conf->x402_asset.data || conf->x402_pay_to.data

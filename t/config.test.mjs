@@ -66,12 +66,15 @@ const X402 = 'axon_x402_network eip155:8453; axon_x402_asset 0x833589fcd6edb6e08
 const bad = [
     ['a misspelled directive', 'axon_rediss 127.0.0.1:6379;', '', /unknown directive "axon_rediss"/],
     ['a bad timeout', 'axon_redis_timeout fast;', '', /"axon_redis_timeout" directive invalid value/],
-    ['a zero timeout', 'axon_redis_timeout 0;', '', /"axon_redis_timeout" must be greater than 0/],
+    ['a zero timeout', 'axon_redis_timeout 0;', '', /"axon_redis_timeout" directive must be greater than 0/],
     ['a bad redis address', 'axon_redis 127.0.0.1:99999;', '', /invalid port in "127.0.0.1:99999" of the "axon_redis" directive/],
     ['axon_redis twice', 'axon_redis 127.0.0.1:1; axon_redis 127.0.0.1:2;', '', /"axon_redis" directive is duplicate/],
     ['axon_redis without a value', 'axon_redis;', '', /invalid number of arguments in "axon_redis" directive/],
     ['axon_api with an argument', '', 'location /x/ { axon_api on; }', /invalid number of arguments in "axon_api" directive/],
     ['axon_api in a regex location', '', 'location ~ ^/y/ { axon_api; }', /"axon_api" directive cannot be used in a regex location/],
+    // one content handler a location: the last one set took the other's place
+    ['axon_api where axon_metrics answers', '', 'location /m/ { axon_metrics; axon_api; }', /"axon_api" directive is in a location that has another handler/],
+    ['axon_x402_discovery where axon_api answers', '', 'location /e/ { axon_api; axon_x402_discovery; }', /"axon_x402_discovery" directive is in a location that has another handler/],
     ['a statement EIP-4361 does not allow', 'axon_siwe_statement "100% <b>";', '', /"axon_siwe_statement" directive has a character EIP-4361 does not allow/],
     ['a relative SIWE URI', 'axon_siwe_domain gate.example; axon_siwe_uri /login;', '', /"axon_siwe_uri" directive must be an absolute URI/],
     ['a SIWE domain with a newline', 'axon_siwe_domain "a\nb"; axon_siwe_uri https://a/;', '', /"axon_siwe_domain" directive must be one line/],
@@ -83,8 +86,8 @@ const bad = [
     ['the API without axon_siwe_domain', 'axon_siwe_uri https://gate.example/;', '', /"axon_api" needs "axon_siwe_domain"/],
     ['the API without axon_siwe_uri', 'axon_siwe_domain gate.example;', '', /"axon_api" needs "axon_siwe_uri"/],
     ['a chain id of 0', 'axon_chain_id 0;', '', /"axon_chain_id" directive must be a positive integer/],
-    ['a token lifetime under a minute', 'axon_token_ttl 5s;', '', /"axon_token_ttl" must be at least 1m/],
-    ['a body limit over 1m', 'axon_body_max_size 2m;', '', /"axon_body_max_size" must be between 1k and 1m/],
+    ['a token lifetime under a minute', 'axon_token_ttl 5s;', '', /"axon_token_ttl" directive must be at least 1m/],
+    ['a body limit over 1m', 'axon_body_max_size 2m;', '', /"axon_body_max_size" directive must be between 1k and 1m/],
     ['axon_redis inside a server', '', 'axon_redis 127.0.0.1:1;', /"axon_redis" directive is not allowed here/],
     ['a token cache too small', 'axon_token_cache 4k;', '', /"axon_token_cache" size "4k" is invalid: it must be at least 32k/],
     ['a token cache size that is no size', 'axon_token_cache big;', '', /"axon_token_cache" size "big" is invalid/],
@@ -93,7 +96,7 @@ const bad = [
     ['a token cache with an unknown parameter', 'axon_token_cache 1m ttl=5s;', '', /invalid parameter "ttl=5s" of "axon_token_cache"/],
     ['a token cache in a server', '', 'axon_token_cache 1m;', /"axon_token_cache" directive is not allowed here/],
     ['axon_gate with a bad value', '', 'location /g/ { axon_gate yes; }', /"axon_gate" directive must be "on", "off" or "session"/],
-    ['an activity interval under a second', '', 'location /g/ { axon_gate session; axon_activity_interval 100ms; }', /"axon_activity_interval" must be at least 1s/],
+    ['an activity interval under a second', '', 'location /g/ { axon_gate session; axon_activity_interval 100ms; }', /"axon_activity_interval" directive must be at least 1s/],
     ['an x402 network that is not eip155:N or a name', 'axon_x402_network mainnet;', '', /"axon_x402_network" directive must be eip155:CHAIN_ID \(eip155:8453 is Base\) or a name of x402 version 1/],
     ['an x402 network of chain 0', 'axon_x402_network eip155:0;', '', /"axon_x402_network" directive must be eip155:CHAIN_ID/],
     ['an x402 asset with a bad address', 'axon_x402_asset 0x1234 "USD Coin" 2;', '', /"axon_x402_asset" directive needs the token's address/],
@@ -105,8 +108,8 @@ const bad = [
     ['an x402 price that is no number', 'axon_x402_price 0.01;', '', /"axon_x402_price" directive must be a positive integer/],
     ['x402 minutes of 0', 'axon_x402_minutes 30 0;', '', /"axon_x402_minutes": "0" is not a number of minutes from 1 to 10080/],
     ['x402 minutes given twice', 'axon_x402_minutes 30 30;', '', /"axon_x402_minutes" directive names a duration twice/],
-    ['an x402 max timeout under 10s', X402 + ' axon_x402_max_timeout 5s;', '', /"axon_x402_max_timeout" must be between 10s and 1h/],
-    ['an x402 wait over 5m', X402 + ' axon_x402_wait 10m;', '', /"axon_x402_wait" must be at most 5m/],
+    ['an x402 max timeout under 10s', X402 + ' axon_x402_max_timeout 5s;', '', /"axon_x402_max_timeout" directive must be between 10s and 1h/],
+    ['an x402 wait over 5m', X402 + ' axon_x402_wait 10m;', '', /"axon_x402_wait" directive must be at most 5m/],
     ['x402 without a network', 'axon_x402_price 100;', '', /"axon_x402_network"/],
     ['x402 without an asset', 'axon_x402_network eip155:1; axon_x402_pay_to 0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0; axon_x402_price 1;', '', /"axon_x402_network" needs "axon_x402_asset"/],
     ['x402 without payTo', 'axon_x402_network eip155:1; axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin" 2; axon_x402_price 1;', '', /"axon_x402_network" needs "axon_x402_pay_to"/],
@@ -136,6 +139,28 @@ events {}
 http { access_log off; server { listen 127.0.0.1:1; location / { axon_gate on; } } }
 `);
     assert.ok(r.ok, r.out);
+});
+
+test('a value out of its bounds is named at its own line, not at the end of the block', () => {
+    // nginxTest adds a line before "events" and five after "http {": the
+    // directive is on line 17 (the end of the block, where a merge checks, 20)
+    const r = nginxTest(`
+load_module ${BUILD}/ngx_http_axon_module.so;
+error_log stderr;
+events {}
+http {
+    ${SIWE}
+    server {
+        listen 127.0.0.1:1;
+        location /g/ {
+            axon_gate session;
+            axon_activity_interval 500ms;
+        }
+    }
+}
+`);
+    assert.equal(r.ok, false);
+    assert.match(r.out, /"axon_activity_interval" directive must be at least 1s in \S+nginx\.conf:17\n/);
 });
 
 // conf/axon.conf as an operator includes it (its access log moved here)
