@@ -616,27 +616,33 @@ aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen)
 static int
 aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
 {
-    char  loc[300];
+    char  loc[300], at[300];
 
     explicit_bzero(conf->x402_gas_key, sizeof(conf->x402_gas_key));
 
+    /* what a mode needs is missing where the mode is set; a bad value is
+     * where the value is */
+    aw_conf_location(conf, aw_conf_find("x402_settle"), at, sizeof(at));
+
     if (conf->x402_settle == AW_X402_FACILITATOR) {
-        aw_conf_location(conf, aw_conf_find("x402_facilitator_url"), loc,
-                         sizeof(loc));
+        if (conf->x402_facilitator_url[0] != '\0') {
+            aw_conf_location(conf, aw_conf_find("x402_facilitator_url"), loc,
+                             sizeof(loc));
+        }
 
         if (strncmp(conf->x402_facilitator_url, "http://", 7) != 0
             && strncmp(conf->x402_facilitator_url, "https://", 8) != 0)
         {
             snprintf(err, errlen, "%s: x402_settle facilitator needs "
                      "x402_facilitator_url, an http:// or https:// URL",
-                     loc);
+                     conf->x402_facilitator_url[0] ? loc : at);
             return AW_ERROR;
         }
 
         if (conf->eth_rpc_url[0] == '\0') {
             snprintf(err, errlen, "%s: x402_settle facilitator needs "
                      "eth_rpc_url: the worker reads each settlement's "
-                     "receipt before it credits it", loc);
+                     "receipt before it credits it", at);
             return AW_ERROR;
         }
     }
@@ -645,20 +651,20 @@ aw_conf_x402(aw_conf_t *conf, char *err, size_t errlen)
         return AW_OK;
     }
 
-    aw_conf_location(conf, aw_conf_find("x402_gas_key_file"), loc,
-                     sizeof(loc));
-
     if (conf->eth_rpc_url[0] == '\0') {
         snprintf(err, errlen, "%s: x402_settle self needs eth_rpc_url: the "
-                 "worker sends the settlements itself", loc);
+                 "worker sends the settlements itself", at);
         return AW_ERROR;
     }
 
     if (conf->x402_gas_key_file[0] == '\0') {
         snprintf(err, errlen, "%s: x402_settle self needs x402_gas_key_file",
-                 loc);
+                 at);
         return AW_ERROR;
     }
+
+    aw_conf_location(conf, aw_conf_find("x402_gas_key_file"), loc,
+                     sizeof(loc));
 
     return aw_conf_gas_key(conf, loc, err, errlen);
 }
@@ -770,7 +776,8 @@ aw_conf_deposits(aw_conf_t *conf, char *err, size_t errlen)
     if (*p) {
         if (axon_address_parse(d->revenue, p, strlen(p)) != AXON_OK) {
             snprintf(err, errlen, "%s: deposit_revenue_wallet \"%s\" is not "
-                     "an address (0x and 40 hex digits)",
+                     "an address (0x and 40 hex digits, all lowercase or in "
+                     "their EIP-55 checksum case)",
                      aw_conf_location(conf, aw_conf_find(what), loc,
                                       sizeof(loc)), p);
             return AW_ERROR;

@@ -39,6 +39,7 @@ const refused = [
     ['an ssh_host with a blank', 'ssh_host "gpu 1.example"\n', /ssh_host "gpu 1\.example": a host name or an address/],
     // the deposit keys are checked whether deposits are on or not
     ['a revenue wallet that is no address', 'deposit_revenue_wallet 0x12\n', /w\.conf:1: deposit_revenue_wallet "0x12" is not an address/],
+    ['a revenue wallet with a bad checksum', 'deposit_revenue_wallet 0x833589FCD6eDb6E08f4c7C32D4f71b54bdA02913\n', /deposit_revenue_wallet ".*" is not an address \(0x and 40 hex digits, all lowercase or in their EIP-55 checksum case\)/],
     ['a token without its price', `deposit_tokens USDC:${A1}:6\n`, /w\.conf:1: deposit_tokens: "USDC:0x.*:6" is not SYMBOL:ADDRESS:DECIMALS:PRICE/],
     ['a token with a short address', `deposit_tokens USDC:${A1.slice(0, 41)}:6:60\n`, /deposit_tokens: "USDC": "0x[0-9a-fA-F]{39}" is not an address/],
     ['a token given twice', `deposit_tokens USDC:${A1}:6:60,USDC:${A2}:6:1\n`, /deposit_tokens: "USDC" is given twice/],
@@ -50,6 +51,11 @@ const refused = [
     // without a tier token too: a reload that sets one must not find them bad first
     ['tiers out of order, no tier token', 'deposit_tiers 1000:5,100:10\n', /w\.conf:1: deposit_tiers: "100:10": MIN must be greater than the tier before/],
     ['tiers that are no list, no tier token', 'deposit_tiers garbage\n', /w\.conf:1: deposit_tiers: "garbage" is not MIN:PERCENT/],
+    // what a mode needs is named where the mode is set; a bad value where it is
+    ['x402_settle self without a node', 'log_level info\nx402_settle self\n', /w\.conf:2: x402_settle self needs eth_rpc_url/],
+    ['x402_settle self without a key file', 'eth_rpc_url http://127.0.0.1:1\nx402_settle self\n', /w\.conf:2: x402_settle self needs x402_gas_key_file/],
+    ['x402_settle facilitator without its URL', 'log_level info\nx402_settle facilitator\n', /w\.conf:2: x402_settle facilitator needs x402_facilitator_url/],
+    ['a facilitator URL that is not http', 'x402_settle facilitator\nx402_facilitator_url ftp://f.example\n', /w\.conf:2: x402_settle facilitator needs x402_facilitator_url, an http/],
     ['a port pool past 65535', 'port_pool_start 65000\n', /w\.conf:1: the port pool, port_pool_start \(65000\) \+ port_pool_size \(1000\), ends past port 65535/],
     ['a port pool below 1024', 'port_pool_start 22\n', /w\.conf:1: port_pool_start: 22 is out of range \(1024 \.\. 65535\)/],
     ['an empty port pool', 'port_pool_size 0\n', /w\.conf:1: port_pool_size: 0 is out of range/],
