@@ -41,6 +41,17 @@ test('GET / is the launch page with its script and style', async () => {
     assert.equal(page.status, 200);
     assert.match(page.headers['content-type'], /^text\/html/);
     assert.match(page.text, /<script src="\/app\.js" defer>/);
+    // its buttons pay and start billed sessions: framed by no other page
+    // (clickjacking), its own script only, no referrer to other origins
+    assert.match(page.headers['content-security-policy'], /frame-ancestors 'none'/);
+    assert.match(page.headers['content-security-policy'], /default-src 'self'/);
+    assert.equal(page.headers['x-frame-options'], 'DENY');
+    assert.equal(page.headers['referrer-policy'], 'same-origin');
+    assert.equal(page.headers['x-content-type-options'], 'nosniff');
+    // noVNC, which it frames: by this origin only
+    const novnc = await get('/novnc/vnc.html');
+    assert.match(novnc.headers['content-security-policy'], /frame-ancestors 'self'/);
+    assert.equal(novnc.headers['x-frame-options'], 'SAMEORIGIN');
     for (const [path, type] of [['/app.js', /javascript/], ['/app.css', /text\/css/]]) {
         const r = await get(path);
         assert.equal(r.status, 200, path);

@@ -21,8 +21,9 @@ let config = null;         // GET /api/config
 let me = null;             // GET /api/me
 let quotes = {};           // profile -> GET /api/quote for 60 minutes
 let wrongChain = null;     // the wallet's chain id, when not the gate's
-let buying = null;         // the payment being confirmed: {hash, symbol}
+let buying = null;         // the payment being confirmed: {wallet, hash, symbol, submitted}
 let depositTimer = null;
+let following = false;     // followDeposit's turns go on
 let frameLoads = null;     // noVNC's frame: since when it loads, reloads
 
 // A request that fails or gets no answer within API_TIMEOUT_MS is status 0
@@ -158,6 +159,18 @@ async function refresh() {
     renderBuy();
     await Promise.all([loadDeposits(), loadUsage()]);
     await pollSession();
+
+    // a payment of this wallet not seen through (a reload, a sign-out, the
+    // gate unreachable when it was made): followed again, and sent to the
+    // gate again until it takes it
+    const w = me.wallet.toLowerCase();
+    if (buying && buying.wallet !== w) buying = null;     // kept for its wallet
+    const kept = buying || keptPayment(w);
+    if (kept && kept.wallet === w && !following) {
+        buying = kept;
+        buyStatus(`Your payment ${kept.hash} is being followed again…`);
+        followDeposit();
+    }
 }
 
 function showBalance(minutes) {
@@ -601,6 +614,18 @@ async function buy() {
             showError({ error: { message: `Your wallet holds ${units(have, t.decimals)} ${t.symbol}: not enough to pay ${units(amount, t.decimals, t.decimals)} ${t.symbol}. Nothing was paid.` } });
             return;
         }
+        // still signed in (not signed out in another tab, not expired):
+        // a payment the gate cannot be told of would wait for an operator
+        const who = await api('/api/me');
+        if (who.status === 401 || (who.status === 200 && who.body.wallet.toLowerCase() !== from.toLowerCase())) {
+            await refresh();
+            showError({ error: { message: 'Your sign-in here has ended (signed out in another tab, or expired): sign in again. Nothing was paid.' } });
+            return;
+        }
+        if (who.status !== 200) {
+            showError({ error: { message: 'The gate did not answer, so nothing was paid: try again in a moment.' } });
+            return;
+        }
         const tx = t.address === 'ETH'
             ? { from, to: config.revenue_wallet, value: '0x' + amount.toString(16) }
             : { from, to: t.address, data: '0xa9059cbb' + hex64(config.revenue_wallet) + hex64(amount) };
@@ -611,10 +636,9 @@ async function buy() {
             showError({ error: { message: walletSays(e, 'the payment') } });
             return;
         }
-        buying = { hash: hash.toLowerCase(), symbol: t.symbol };
+        buying = { wallet: from.toLowerCase(), hash: hash.toLowerCase(), symbol: t.symbol, submitted: false };
+        keepPayment(buying);
         buyStatus(`Paid: transaction ${hash}. Waiting for the gate to see it…`);
-        const r = await api('/api/auth/verify-deposit', { method: 'POST', body: JSON.stringify({ tx_hash: hash }) });
-        if (r.status !== 202) showError(r.body);
         await followDeposit();
     } catch (e) {
         showError({ error: { message: walletSays(e, 'the payment') } });
@@ -624,17 +648,68 @@ async function buy() {
     }
 }
 
+// The payment being followed, kept in this browser until it is credited
+// or refused: an ETH payment reaches the gate only by its hash sent from
+// here (the worker's indexer finds token transfers on its own), so a lost
+// answer, a reload or a sign-out must not lose it.  One a wallet.
+const paymentKey = (wallet) => `axon:payment:${wallet}`;
+
+function keptPayment(wallet) {
+    try { return JSON.parse(localStorage.getItem(paymentKey(wallet))); } catch { return null; }
+}
+
+function keepPayment(b) {
+    try { localStorage.setItem(paymentKey(b.wallet), JSON.stringify(b)); } catch { /* private mode: this tab only */ }
+}
+
+function dropPayment() {
+    try { if (buying) localStorage.removeItem(paymentKey(buying.wallet)); } catch { /* void */ }
+    buying = null;
+}
+
+// The payment's hash to the gate, until it takes it (202; again is
+// harmless).  Returns false when the page is signed out meanwhile: the
+// payment is kept, and sent again after the next sign-in.
+async function submitDeposit() {
+    if (!buying || buying.submitted) return true;
+    const r = await api('/api/auth/verify-deposit', { method: 'POST', body: JSON.stringify({ tx_hash: buying.hash }) });
+    if (r.status === 202) {
+        buying.submitted = true;
+        keepPayment(buying);
+        return true;
+    }
+    if (r.status === 401) {
+        await refresh();
+        showError({ error: { message: `Your sign-in here has ended: sign in again with this wallet and your payment ${buying.hash} is sent to the gate again.` } });
+        return false;
+    }
+    if (r.status === 400) {
+        showError(r.body);
+        dropPayment();
+        return true;
+    }
+    // the gate unreachable or busy: the next turn sends it again
+    showError(r.body);
+    return true;
+}
+
 // the payment just made, live: confirmations n of N, then the minutes
 async function followDeposit() {
     clearTimeout(depositTimer);
-    const list = await loadDeposits();
-    if (!buying) return;
+    following = true;
+    const list = await submitDeposit() ? await loadDeposits() : [];
+    // signed out meanwhile: kept, followed again after the next sign-in
+    if (!buying || !me) {
+        following = false;
+        return;
+    }
     const mine = list.filter(d => d.tx_hash === buying.hash && d.log_index !== undefined);
     const sub = list.find(d => d.tx_hash === buying.hash);
     const d = mine[0];
     if (d && d.status === 'credited') {
         buyStatus(`Credited: ${d.minutes} credit minutes` + (d.discount_pct ? ` (${d.discount_pct} % discount applied)` : '') + '.');
-        buying = null;
+        dropPayment();
+        following = false;
         await refresh();
         return;
     }
@@ -644,7 +719,8 @@ async function followDeposit() {
         const x = d || sub;
         buyStatus('');
         showError({ error: { message: `That payment was not credited: ${(x.message || x.reason || x.status).replace(/_/g, ' ')}.` } });
-        buying = null;
+        dropPayment();
+        following = false;
         return;
     }
     depositTimer = setTimeout(followDeposit, POLL_MS);
@@ -652,6 +728,11 @@ async function followDeposit() {
 
 async function loadDeposits() {
     const r = await api('/api/deposits');
+    if (r.status === 401 && me) {
+        // signed out meanwhile (another tab, expiry): say so, keep the payment
+        await refresh();
+        return [];
+    }
     const list = r.status === 200 ? r.body.deposits : [];
     const tbody = $('deposits').querySelector('tbody');
     tbody.replaceChildren();
