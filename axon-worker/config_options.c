@@ -530,9 +530,12 @@ const aw_conf_option_t  aw_conf_options[] = {
       "port_pool_start and port_pool_size." },
 
     { "billing_minute", AW_CONF_MSEC, "1m", 1 * S, 1 * H, NULL,
-      offsetof(aw_conf_t, billing_minute), 0,
+      offsetof(aw_conf_t, billing_minute), AW_CONF_START,
       "The length of a billed minute.  1m in production; tests shorten "
-      "it.  Minute K of a session is charged when it begins." },
+      "it.  Minute K of a session is charged when it begins.  Read at "
+      "start only: a reload keeps it (changed, the minutes running "
+      "sessions were billed would be counted in the new length: time "
+      "paid charged again, or time left unbilled)." },
 
     { "billing_tick", AW_CONF_MSEC, "10s", 100, 1 * H, NULL,
       offsetof(aw_conf_t, billing_tick), 0,

@@ -149,17 +149,21 @@ test('SIGHUP with a broken config keeps the one in force; SIGTERM exits 0', asyn
     // keys read at start only: the reload says so and keeps them (the
     // running sessions' containers are named with the prefix in force;
     // turned off, sessions would be left running unbilled, their release
-    // refused)
+    // refused; the minutes billed so far are of the billing_minute in force)
     const base = readFileSync(join(s.dir, 'worker.conf'), 'utf8');
     const set = (text, key, value) => new RegExp(`^${key} `, 'm').test(text)
         ? text.replace(new RegExp(`^${key} .*$`, 'm'), `${key} ${value}`)
         : `${text}${key} ${value}\n`;
-    writeFileSync(conf, set(set(base, 'launcher_prefix', 'axgt-other-'), 'sessions', /^sessions off/m.test(base) ? 'on' : 'off') + 'log_level debug\n');
+    writeFileSync(conf, set(set(set(base, 'launcher_prefix', 'axgt-other-'), 'sessions', /^sessions off/m.test(base) ? 'on' : 'off'),
+                            'billing_minute', /^billing_minute 2m/m.test(base) ? '3m' : '2m') + 'log_level debug\n');
     w.kill('SIGHUP');
     await waitFor(() => /launcher_prefix changed from "?axgt-[^ ]*"? to "?axgt-other-"?: it takes effect at the next start/.test(err),
         'the prefix kept');
     await waitFor(() => /sessions changed from \S+ to \S+: it takes effect at the next start/.test(err),
         'sessions kept on');
+    // the minutes billed so far were counted in it
+    await waitFor(() => /billing_minute changed from \S+ to \S+: it takes effect at the next start/.test(err),
+        'billing_minute kept');
 
     w.kill('SIGTERM');
     const { code } = await exited;
