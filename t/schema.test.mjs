@@ -323,6 +323,31 @@ test('a billing tick ends no session it skipped, unbilled', async () => {
     assert.equal(balance(F), 99);
 });
 
+// Credits that came before the end of a grace end it, even when the tick
+// that sees them runs after grace_until (late, or the worker was down):
+// the session runs on, billed the minutes since; without them it stops
+// at grace_until, out of credits
+test('a tick after the end of a grace keeps the session that credits paid for meanwhile', () => {
+    const G1 = '0x' + '1a'.repeat(20), G2 = '0x' + '2a'.repeat(20);
+    const tick = () => sql('SELECT count(*) FROM axon_billing_tick(60000, 120000, 0, NULL, NULL, NULL)');
+    for (const [w, id] of [[G1, 91], [G2, 92]]) {
+        sql(`INSERT INTO wallets (address) VALUES ('${w}')`);
+        sql(ledger(w, 'grant', 1, `g-grace-${id}`));
+        // minutes 0..4 billed, the grace (2 minutes) ended 10 s ago: minute 5 is due
+        sql(`INSERT INTO sessions (id, wallet, profile, gpu_count, state, started_at, billed_minutes, grace_until)
+             VALUES (${id}, '${w}', 'small', 1, 'running', now() - interval '310 s', 5, now() - interval '10 s')`);
+    }
+    sql(ledger(G1, 'grant', 10, 'g-grace-late'));      // 11: minute 5 and the reserve of 2
+    tick();
+    assert.equal(sql('SELECT state || \' \' || billed_minutes || \' \' || (grace_until IS NULL) || \' \' || coalesce(end_reason, \'-\') FROM sessions WHERE id = 91'),
+                 'running 6 true -');
+    assert.equal(balance(G1), 10);
+    assert.equal(sql('SELECT state || \' \' || billed_minutes || \' \' || end_reason FROM sessions WHERE id = 92'),
+                 'ending 5 out_of_credits');
+    assert.equal(balance(G2), 1);
+    sql("UPDATE sessions SET state = 'ended', ended_at = now() WHERE id IN (91, 92)");
+});
+
 // gpu.drain and the assignment pass (axon_sched_assign) take one lock: a
 // pass that read the drained hosts before the drain commits has committed
 // its assignments before the drain answers, so none comes after "drained"

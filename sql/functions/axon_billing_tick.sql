@@ -10,7 +10,8 @@
 --
 --   1. heartbeats (p_ids, p_heartbeats: unix s, read from Redis) are
 --      recorded; a running session idle for p_idle_ms (0: never), or at
---      the end of its grace (stop_at = grace_until), stops billing;
+--      the end of its grace (stop_at = grace_until) with no credits come
+--      that pay what is due and the reserve, stops billing;
 --   2. the running sessions are locked (SKIP LOCKED), then their wallets'
 --      balances (FOR UPDATE; those with minutes due, and those in a grace:
 --      credits that came end it even between two minutes); each session
@@ -82,12 +83,23 @@ BEGIN
                < now() - p_idle_ms * interval '1 ms';
     END IF;
 
+    -- at the end of its grace, unless credits came that pay the minutes
+    -- begun and make the reserve whole again (a tick that saw them before
+    -- grace_until would have ended the grace: this one ran late, or the
+    -- worker was down); 2 then ends the grace and bills them
     UPDATE sessions s
        SET stop_at = greatest(s.grace_until, s.started_at),
            end_reason = 'out_of_credits'
      WHERE s.state = 'running' AND s.stop_at IS NULL
        AND (p_only IS NULL OR s.id = p_only)
-       AND s.grace_until <= now();
+       AND s.grace_until <= now()
+       AND coalesce((SELECT b.balance FROM wallet_balances b
+                      WHERE b.wallet = s.wallet), 0)
+           < s.gpu_count::bigint * s.price
+             * (greatest(floor(extract(epoch FROM now() - s.started_at)
+                               * 1000 / p_minute_ms)::bigint + 1
+                         - s.billed_minutes, 0)
+                + v_g);
 
     -- 2. lock the sessions, then their wallets' balances; what each pays
     WITH s AS (
