@@ -25,6 +25,7 @@ aw_script_t  aw_wallet_balance_script = aw_script(WALLET_BALANCE);
 
 static struct {
     unsigned     rebuilding:1;
+    unsigned     started:1;         /* one rebuild done since the start */
     char         from[43];          /* the last wallet done */
     int64_t      count;
     aw_msec_t    start;
@@ -39,21 +40,36 @@ aw_wallet_reset(void)
 
 
 /*
- * After a look at axon:wallets:synced: if it is missing, rebuild.
+ * After a look at axon:wallets:synced: if it is missing, rebuild.  And
+ * once after the start: a worker killed between a commit and the Redis
+ * write after it (a billing tick's balances, a release's last minute)
+ * left a balance in Redis behind Postgres's, which nothing else writes
+ * until the wallet's next ledger row; the rebuild's guarded writes only
+ * move a balance forward.
  */
 
 void
 aw_wallet_check(int exists)
 {
-    if (exists || aw_wallet.rebuilding) {
+    /* the main process rebuilds (the x402 process's loop runs no step) */
+    if ((exists && (aw_wallet.started || aw_worker.x402))
+        || aw_wallet.rebuilding)
+    {
         return;
     }
 
-    aw_log(AW_LOG_NOTICE, "wallets: " AXON_KEY_WALLETS_SYNCED " is missing: "
-           "rebuilding every wallet's balance in Redis from Postgres");
+    if (exists) {
+        aw_log(AW_LOG_INFO, "wallets: at the start, every wallet's balance "
+               "in Redis brought up to Postgres's");
 
-    /* and the sessions, their counter, the profiles */
-    aw_sched_redis_lost();
+    } else {
+        aw_log(AW_LOG_NOTICE, "wallets: " AXON_KEY_WALLETS_SYNCED " is "
+               "missing: rebuilding every wallet's balance in Redis from "
+               "Postgres");
+
+        /* and the sessions, their counter, the profiles */
+        aw_sched_redis_lost();
+    }
 
     aw_wallet.rebuilding = 1;
     aw_wallet.from[0] = '\0';
@@ -160,6 +176,7 @@ aw_wallet_rebuild_step(void)
     freeReplyObject(reply);
 
     aw_wallet.rebuilding = 0;
+    aw_wallet.started = 1;
 
     aw_log(AW_LOG_NOTICE, "wallets: rebuilt the balances of %lld wallets in "
            "Redis in %lld ms", (long long) aw_wallet.count,

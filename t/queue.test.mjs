@@ -359,6 +359,26 @@ test('counters: axon:queue:stats:CONSUMER has the worker\'s counts and gauges', 
     assert.equal(st.dead_depth, raw('XLEN', 'axon:jobs:dead'));
 });
 
+// A worker killed between a commit and the Redis write after it (a
+// billing tick's balances, a release's last minute) leaves a balance in
+// Redis behind Postgres's; nothing else writes it until the wallet's next
+// ledger row.  The next start brings every balance up (the guarded write:
+// never back).
+test('a balance left behind in Redis by a killed worker is brought up at the next start', async () => {
+    const w = wallet();
+    const key = `axon:wallet:${w.toLowerCase()}`;
+    await finished(enqueue({ kind: 'credit.grant', wallet: w, minutes: 7, ref: `behind-1-${w}` }));
+    await finished(enqueue({ kind: 'credit.grant', wallet: w, minutes: 5, ref: `behind-2-${w}` }));
+    const last = Number(raw('HGET', key, 'ledger_id'));
+    await s.stack('stop', 'worker');
+    // as before the second row's write: its balance and ledger id
+    raw('HSET', key, 'balance', '7', 'ledger_id', String(last - 1));
+    await s.stack('start', 'worker');
+    await waitFor(() => redisBalance(w) === '12', 'the balance brought up');
+    assert.equal(raw('HGET', key, 'ledger_id'), String(last));
+    assert.equal(pgBalance(w), '12');
+});
+
 test('jobs queued while no worker runs are done when one starts, a replay among them', async () => {
     const bad = await finished(enqueue({ kind: 'credit.grant', wallet: '0x12', minutes: 1, ref: 'batch-bad' }), 'dead');
     await s.stack('stop', 'worker');
