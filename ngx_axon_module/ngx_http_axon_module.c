@@ -39,6 +39,10 @@ static char *ngx_http_axon_gate(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_axon_gate_login(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_axon_bounds(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_axon_http_url(ngx_conf_t *cf, void *post, void *data);
+
+/* the chain's RPC and explorer, which the page gives the wallet: http(s) */
+static ngx_conf_post_t  ngx_http_axon_http_url_post = { ngx_http_axon_http_url };
 
 
 /*
@@ -160,14 +164,14 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, chain_rpc),
-      NULL },
+      &ngx_http_axon_http_url_post },
 
     { ngx_string("axon_chain_explorer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_axon_loc_conf_t, chain_explorer),
-      NULL },
+      &ngx_http_axon_http_url_post },
 
     { ngx_string("axon_challenge_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -551,6 +555,32 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->body_max, prev->body_max, 16 * 1024);
 
     return ngx_http_axon_x402_merge(cf, prev, conf);
+}
+
+
+/* an http:// or https:// URL with a host (what a wallet is given) */
+
+static char *
+ngx_http_axon_http_url(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *url = data;
+
+    size_t      skip;
+
+    skip = url->len > 7 && ngx_strncasecmp(url->data, (u_char *) "http://", 7)
+                           == 0
+           ? 7
+           : url->len > 8 && ngx_strncasecmp(url->data,
+                                             (u_char *) "https://", 8) == 0
+           ? 8 : 0;
+
+    if (skip == 0 || url->data[skip] == '/'
+        || ngx_strlchr(url->data, url->data + url->len, ' ') != NULL)
+    {
+        return "must be an http:// or https:// URL";
+    }
+
+    return NGX_CONF_OK;
 }
 
 

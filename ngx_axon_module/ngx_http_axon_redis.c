@@ -639,7 +639,7 @@ ngx_http_axon_redis_authed(redisAsyncContext *ac, void *reply, void *privdata)
     ngx_http_axon_redis_t  *rd = ac->ev.data;
 
     redisReply  *r = reply;
-    u_char       why[128];
+    u_char       why[320];
 
     if (r == NULL || rd->ac != ac) {
         /* the connection went away first: that path reconnects */
@@ -651,8 +651,11 @@ ngx_http_axon_redis_authed(redisAsyncContext *ac, void *reply, void *privdata)
     }
 
     if (r->type == REDIS_REPLY_ERROR) {
-        *ngx_snprintf(why, sizeof(why) - 1, "AUTH refused: %*s",
-                      ngx_min(r->len, 96), r->str) = '\0';
+        /* Redis's refusals run to ~150 bytes ("... Are you sure your
+         * configuration is correct?"): whole, or cut with a mark */
+        *ngx_snprintf(why, sizeof(why) - 1, "AUTH refused: %*s%s",
+                      ngx_min(r->len, 256), r->str,
+                      r->len > 256 ? "..." : "") = '\0';
         ngx_http_axon_redis_log_down((char *) why);
         ngx_http_axon_redis_drop((char *) why);
         return;

@@ -407,12 +407,12 @@ ngx_http_axon_x402_merge(ngx_conf_t *cf, ngx_http_axon_loc_conf_t *prev,
     if (conf->x402_network.data == NULL) {
         if (conf->x402_asset.data || conf->x402_pay_to.data
             || conf->x402_price != (uint64_t) -1
-            || conf->x402_minutes != NULL)
+            || conf->x402_minutes != NULL || conf->x402_v1 == 1)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"axon_x402_asset\", \"axon_x402_pay_to\", "
-                               "\"axon_x402_price\" and "
-                               "\"axon_x402_minutes\" need "
+                               "\"axon_x402_price\", \"axon_x402_minutes\" "
+                               "and \"axon_x402_v1\" need "
                                "\"axon_x402_network\"");
             return NGX_CONF_ERROR;
         }

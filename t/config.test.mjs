@@ -111,6 +111,10 @@ const bad = [
     ['an x402 max timeout under 10s', X402 + ' axon_x402_max_timeout 5s;', '', /"axon_x402_max_timeout" directive must be between 10s and 1h/],
     ['an x402 wait over 5m', X402 + ' axon_x402_wait 10m;', '', /"axon_x402_wait" directive must be at most 5m/],
     ['x402 without a network', 'axon_x402_price 100;', '', /"axon_x402_network"/],
+    ['x402 version 1 without a network', 'axon_x402_v1 on;', '', /"axon_x402_v1" need "axon_x402_network"/],
+    // what the page gives the wallet to add the chain: http(s) URLs only
+    ['a chain RPC that is no URL', 'axon_chain_rpc_url notaurl;', '', /"axon_chain_rpc_url" directive must be an http:\/\/ or https:\/\/ URL/],
+    ['a chain explorer of another scheme', "axon_chain_explorer 'javascript:alert(1)';", '', /"axon_chain_explorer" directive must be an http:\/\/ or https:\/\/ URL/],
     ['x402 without an asset', 'axon_x402_network eip155:1; axon_x402_pay_to 0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0; axon_x402_price 1;', '', /"axon_x402_network" needs "axon_x402_asset"/],
     ['x402 without payTo', 'axon_x402_network eip155:1; axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin" 2; axon_x402_price 1;', '', /"axon_x402_network" needs "axon_x402_pay_to"/],
     ['x402 without a price', 'axon_x402_network eip155:1; axon_x402_asset 0x833589fcd6edb6e08f4c7c32d4f71b54bda02913 "USD Coin" 2; axon_x402_pay_to 0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0;', '', /"axon_x402_network" needs "axon_x402_price"/],
