@@ -281,6 +281,13 @@ int aw_conf_check(aw_conf_t *conf, char *err, size_t errlen);
 /* an engine's address: unix:///PATH or https://HOST:PORT */
 int aw_conf_endpoint(const char *endpoint, char *err, size_t errlen);
 
+/* one host name or address: letters, digits, '.', '-', ':' */
+int aw_conf_host_name(const char *s, size_t len);
+
+/* HOST:PORT or [V6]:PORT (the port 1 to 65535 - plus): AW_OK or AW_ERROR */
+int aw_conf_host_port(const char *addr, int plus, char *host,
+    size_t hostlen, int *port);
+
 /* the values an option takes, as its errors and the sample print them */
 const char *aw_conf_range(const aw_conf_option_t *opt, char *buf,
     size_t size);

@@ -30,6 +30,7 @@ static int aw_conf_check_tls(aw_conf_t *conf, const char *endpoint,
     char *err, size_t errlen);
 static int aw_conf_worker_id(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen);
+static int aw_conf_check_hosts(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_profiles(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_hosts(aw_conf_t *conf, char *err, size_t errlen);
 static int aw_conf_gpu_host_keys(aw_conf_t *conf, char *err, size_t errlen);
@@ -57,7 +58,9 @@ aw_conf_check(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (aw_conf_check_urls(conf, err, errlen) != AW_OK) {
+    if (aw_conf_check_urls(conf, err, errlen) != AW_OK
+        || aw_conf_check_hosts(conf, err, errlen) != AW_OK)
+    {
         return AW_ERROR;
     }
 
@@ -188,9 +191,8 @@ aw_conf_check_launcher(aw_conf_t *conf, char *err, size_t errlen)
         return AW_ERROR;
     }
 
-    if (strspn(conf->ssh_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                               "abcdefghijklmnopqrstuvwxyz0123456789.-:")
-        != strlen(conf->ssh_host))
+    if (conf->ssh_host[0] != '\0'
+        && !aw_conf_host_name(conf->ssh_host, strlen(conf->ssh_host)))
     {
         snprintf(err, errlen, "%s: ssh_host \"%s\": a host name or an "
                  "address (letters, digits, . - :)",
@@ -320,9 +322,7 @@ aw_conf_gpu_host_keys(aw_conf_t *conf, char *err, size_t errlen)
 
             if (k == 0) {
                 if (h->addr[0] || strlen(val) > 64
-                    || strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                              "abcdefghijklmnopqrstuvwxyz0123456789.-:")
-                       != strlen(val))
+                    || !aw_conf_host_name(val, strlen(val)))
                 {
                     snprintf(err, errlen, "%s: %s: host \"%s\": \"%s\" is "
                              "not one host name or address (or is given "
@@ -532,6 +532,114 @@ aw_conf_check_urls(aw_conf_t *conf, char *err, size_t errlen)
                      aw_conf_location(conf, opt, loc, sizeof(loc)));
             return AW_ERROR;
         }
+    }
+
+    return AW_OK;
+}
+
+
+/*
+ * One host name or address (IPv6 too), as gpu_host_addrs takes it: what
+ * a resolver would refuse at run time (a blank, a slash) is refused here.
+ */
+
+int
+aw_conf_host_name(const char *s, size_t len)
+{
+    /* past len too, if s goes on: no NUL within len */
+    return len > 0 && len <= 255
+           && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "abcdefghijklmnopqrstuvwxyz0123456789.-:")
+              >= len;
+}
+
+
+/*
+ * HOST:PORT or [V6]:PORT, as metrics_listen takes it: HOST (brackets
+ * off) into host, PORT (1 to 65535 - plus) into *port.
+ */
+
+int
+aw_conf_host_port(const char *addr, int plus, char *host, size_t hostlen,
+    int *port)
+{
+    long         n;
+    char        *end;
+    size_t       hlen;
+    const char  *colon;
+
+    colon = strrchr(addr, ':');
+
+    if (colon == NULL || colon == addr || colon[1] < '0' || colon[1] > '9') {
+        return AW_ERROR;
+    }
+
+    errno = 0;
+    n = strtol(colon + 1, &end, 10);
+
+    if (errno || *end != '\0' || n < 1 || n + plus > 65535) {
+        return AW_ERROR;
+    }
+
+    hlen = (size_t) (colon - addr);
+
+    if (addr[0] == '[') {
+        if (hlen < 3 || addr[hlen - 1] != ']') {
+            return AW_ERROR;
+        }
+
+        addr++;
+        hlen -= 2;
+
+    } else if (memchr(addr, ':', hlen) != NULL) {
+        /* an IPv6 address goes in brackets */
+        return AW_ERROR;
+    }
+
+    if (hlen >= hostlen || !aw_conf_host_name(addr, hlen)) {
+        return AW_ERROR;
+    }
+
+    memcpy(host, addr, hlen);
+    host[hlen] = '\0';
+    *port = (int) n;
+
+    return AW_OK;
+}
+
+
+/*
+ * redis_host: one host name or address; metrics_listen: HOST:PORT, PORT + 1
+ * a port too when the x402 process serves its own there
+ */
+
+static int
+aw_conf_check_hosts(aw_conf_t *conf, char *err, size_t errlen)
+{
+    int   port;
+    char  loc[300], host[256];
+
+    if (!aw_conf_host_name(conf->redis_host, strlen(conf->redis_host))) {
+        snprintf(err, errlen, "%s: redis_host \"%.64s\" is not one host "
+                 "name or address",
+                 aw_conf_location(conf, aw_conf_find("redis_host"), loc,
+                                  sizeof(loc)),
+                 conf->redis_host);
+        return AW_ERROR;
+    }
+
+    if (conf->metrics_listen[0] != '\0'
+        && aw_conf_host_port(conf->metrics_listen,
+                             conf->x402_settle != AW_X402_NONE, host, sizeof(host),
+                             &port)
+           != AW_OK)
+    {
+        snprintf(err, errlen, "%s: metrics_listen \"%.64s\" is not HOST:PORT "
+                 "(an IPv6 address in brackets; the port 1 to %d)",
+                 aw_conf_location(conf, aw_conf_find("metrics_listen"), loc,
+                                  sizeof(loc)),
+                 conf->metrics_listen, conf->x402_settle != AW_X402_NONE ? 65534 : 65535);
+        return AW_ERROR;
     }
 
     return AW_OK;

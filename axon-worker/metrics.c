@@ -184,31 +184,16 @@ static int
 aw_metrics_listen(const char *addr, int plus, char *err, size_t errlen)
 {
     int               fd, rc, one, port;
-    char              host[256], serv[16], *end;
-    const char       *colon;
-    size_t            hlen;
+    char              host[256], serv[16];
     struct addrinfo   hints, *ai;
 
-    colon = strrchr(addr, ':');
-    port = colon ? (int) strtol(colon + 1, &end, 10) : 0;
-
-    if (colon == NULL || colon == addr || *end != '\0' || port < 1
-        || port + plus > 65535 || (size_t) (colon - addr) >= sizeof(host))
-    {
+    /* checked by aw_conf_check() */
+    if (aw_conf_host_port(addr, plus, host, sizeof(host), &port) != AW_OK) {
         snprintf(err, errlen, "metrics_listen \"%s\" is not HOST:PORT",
                  addr);
         return -1;
     }
 
-    hlen = (size_t) (colon - addr);
-
-    if (addr[0] == '[' && addr[hlen - 1] == ']') {
-        addr++;
-        hlen -= 2;
-    }
-
-    memcpy(host, addr, hlen);
-    host[hlen] = '\0';
     snprintf(serv, sizeof(serv), "%d", port + plus);
 
     memset(&hints, 0, sizeof(hints));

@@ -36,6 +36,11 @@ const refused = [
     ['a ttl not above the interval', 'heartbeat_interval 2s\nheartbeat_ttl 2s\n', /heartbeat_ttl \(2s\) must be greater than heartbeat_interval \(2s\)/],
     ['a bad log level', 'log_level verbose\n', /log_level: "verbose" is not one of/],
     ['a key set twice', 'redis_port 1\nredis_port 2\n', /redis_port is already set on line 1/],
+    ['a redis_host with a blank', 'redis_host "a b"\n', /w\.conf:1: redis_host "a b" is not one host name or address/],
+    ['a metrics_listen without a port', 'log_level info\nmetrics_listen 127.0.0.1\n', /w\.conf:2: metrics_listen "127\.0\.0\.1" is not HOST:PORT/],
+    ['a metrics_listen port past 65535', 'metrics_listen 127.0.0.1:70000\n', /w\.conf:1: metrics_listen ".*" is not HOST:PORT \(an IPv6 address in brackets; the port 1 to 65535\)/],
+    ['an IPv6 metrics_listen without brackets', 'metrics_listen ::1:9187\n', /w\.conf:1: metrics_listen "::1:9187" is not HOST:PORT/],
+    ['a metrics_listen host with a slash', 'metrics_listen a/b:9187\n', /w\.conf:1: metrics_listen "a\/b:9187" is not HOST:PORT/],
     ['an ssh_host with a blank', 'ssh_host "gpu 1.example"\n', /ssh_host "gpu 1\.example": a host name or an address/],
     // the deposit keys are checked whether deposits are on or not
     ['a revenue wallet that is no address', 'deposit_revenue_wallet 0x12\n', /w\.conf:1: deposit_revenue_wallet "0x12" is not an address/],
@@ -89,6 +94,15 @@ test('GPU UUIDs in gpu_hosts pass -t beside a host of indexes', () => {
         'gpu_activity nvml\ngpu_busy_threshold 50\n');
     assert.equal(r.status, 0, r.err);
     assert.match(r.err, /is ok/);
+});
+
+test('metrics_listen HOST:PORT and [V6]:PORT, redis_host a name or an address, pass -t', () => {
+    for (const conf of ['metrics_listen 127.0.0.1:9187\nredis_host ::1\n',
+                        'metrics_listen [::1]:65535\nredis_host redis.example\n']) {
+        const r = worker(['-t'], conf);
+        assert.equal(r.status, 0, r.err);
+        assert.match(r.err, /is ok/);
+    }
 });
 
 test('an unknown option is refused', () => {
