@@ -23,6 +23,7 @@ static char *ngx_http_axon_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_axon_authority(ngx_str_t *a);
 static char *ngx_http_axon_siwe_domain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -716,6 +717,63 @@ ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * HOST, HOST:PORT, [V6] or [V6]:PORT (of the characters the caller
+ * allowed): one host, the port 1 to 65535, nothing else.
+ */
+
+static ngx_int_t
+ngx_http_axon_authority(ngx_str_t *a)
+{
+    u_char  *p, *last, *colon;
+
+    p = a->data;
+    last = a->data + a->len;
+
+    if (*p == '[') {
+        p = ngx_strlchr(p, last, ']');
+
+        if (p == NULL || p == a->data + 1) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_strlchr(a->data + 1, p, '[') != NULL) {
+            return NGX_ERROR;
+        }
+
+        colon = ++p < last ? p : NULL;
+
+        if (colon && *colon != ':') {
+            return NGX_ERROR;
+        }
+
+    } else {
+        colon = ngx_strlchr(p, last, ':');
+
+        if (colon == p || ngx_strlchr(p, last, '[') != NULL
+            || ngx_strlchr(p, last, ']') != NULL
+            || (colon && ngx_strlchr(colon + 1, last, ':') != NULL))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (colon == NULL) {
+        return NGX_OK;
+    }
+
+    /* ngx_atoi: digits only; 1 to 65535, one to five of them */
+    if (last - colon < 2 || last - colon > 6) {
+        return NGX_ERROR;
+    }
+
+    p = colon + 1;
+
+    return ngx_atoi(p, last - p) >= 1 && ngx_atoi(p, last - p) <= 65535
+           ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
  * axon_siwe_domain HOST[:PORT] ...: the domains (EIP-4361: the authority)
  * a sign-in message may name; the first is the one named when the request
  * does not choose another (docs/api.md, "Sign-in").
@@ -769,6 +827,14 @@ ngx_http_axon_siwe_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                    &value[i]);
                 return NGX_CONF_ERROR;
             }
+        }
+
+        if (ngx_http_axon_authority(&value[i]) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"axon_siwe_domain\" must be HOST or "
+                               "HOST:PORT (an IPv6 address in brackets, the "
+                               "port 1 to 65535), not \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
         }
 
         d = alcf->siwe_domains->elts;
@@ -999,10 +1065,10 @@ ngx_http_axon_siwe_text(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (cmd->offset == offsetof(ngx_http_axon_loc_conf_t, siwe_uri)
-        && ngx_strlcasestrn(value[1].data, last, (u_char *) "://", 3 - 1)
-           == NULL)
+        && ngx_http_axon_http_url(cf, NULL, &value[1]) != NGX_CONF_OK)
     {
-        return "must be an absolute URI, such as https://gate.example/";
+        return "must be an http:// or https:// URI, such as "
+               "https://gate.example/";
     }
 
     *field = value[1];

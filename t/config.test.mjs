@@ -76,7 +76,14 @@ const bad = [
     ['axon_api where axon_metrics answers', '', 'location /m/ { axon_metrics; axon_api; }', /"axon_api" directive is in a location that has another handler/],
     ['axon_x402_discovery where axon_api answers', '', 'location /e/ { axon_api; axon_x402_discovery; }', /"axon_x402_discovery" directive is in a location that has another handler/],
     ['a statement EIP-4361 does not allow', 'axon_siwe_statement "100% <b>";', '', /"axon_siwe_statement" directive has a character EIP-4361 does not allow/],
-    ['a relative SIWE URI', 'axon_siwe_domain gate.example; axon_siwe_uri /login;', '', /"axon_siwe_uri" directive must be an absolute URI/],
+    ['a relative SIWE URI', 'axon_siwe_domain gate.example; axon_siwe_uri /login;', '', /"axon_siwe_uri" directive must be an http:\/\/ or https:\/\/ URI, such as https:\/\/gate.example\//],
+    ['a SIWE URI of another scheme', 'axon_siwe_domain gate.example; axon_siwe_uri javascript://gate.example/;', '', /"axon_siwe_uri" directive must be an http:\/\/ or https:\/\/ URI/],
+    ['a SIWE domain with a port past 65535', 'axon_siwe_domain gate.example:70000; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT \(an IPv6 address in brackets, the port 1 to 65535\), not "gate.example:70000"/],
+    ['a SIWE domain with port 0', 'axon_siwe_domain gate.example:0; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT \(an IPv6/],
+    ['a SIWE domain with an empty port', 'axon_siwe_domain gate.example:; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT \(an IPv6/],
+    ['a SIWE domain with two ports', 'axon_siwe_domain gate.example:1:2; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT \(an IPv6/],
+    ['an IPv6 SIWE domain without brackets', 'axon_siwe_domain ::1; axon_siwe_uri http://[::1]/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT \(an IPv6/],
+    ['a SIWE domain with a stray bracket', 'axon_siwe_domain [::1]x; axon_siwe_uri http://[::1]/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT \(an IPv6/],
     ['a SIWE domain with a newline', 'axon_siwe_domain "a\nb"; axon_siwe_uri https://a/;', '', /"axon_siwe_domain" directive must be one line/],
     ['a SIWE domain with a scheme', 'axon_siwe_domain https://gate.example; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT, such as gate.example.com, not "https:\/\/gate.example"/],
     ['a SIWE domain with a path', 'axon_siwe_domain gate.example/app; axon_siwe_uri https://gate.example/;', '', /"axon_siwe_domain" must be HOST or HOST:PORT/],
@@ -128,7 +135,7 @@ const bad = [
 test('the sign-in origin: one domain or several, in http, a server or the API\'s location', () => {
     for (const [http, server, location] of [
         ['axon_siwe_domain gate.example.com; axon_siwe_uri https://gate.example.com/;', '', ''],
-        ['axon_siwe_domain 127.0.0.1:6080 localhost:6080 [::1]:6080; axon_siwe_uri http://127.0.0.1:6080/;', '', ''],
+        ['axon_siwe_domain 127.0.0.1:6080 localhost:6080 [::1]:6080 [::1] gate.example:65535; axon_siwe_uri http://127.0.0.1:6080/;', '', ''],
         ['axon_siwe_uri https://gate.example.com/;', 'axon_siwe_domain gate.example.com;', ''],
         ['', '', 'axon_siwe_domain gate.example.com; axon_siwe_uri https://gate.example.com/;'],
     ]) {
