@@ -201,16 +201,13 @@ char *
 ngx_http_axon_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_core_loc_conf_t   *clcf;
+    char                       *rv;
     ngx_http_axon_main_conf_t  *amcf;
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler) {
-        return "is duplicate, or the location has another handler";
+    rv = ngx_http_axon_content_handler(cf, ngx_http_axon_metrics_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
-
-    clcf->handler = ngx_http_axon_metrics_handler;
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
     amcf->enabled = 1;

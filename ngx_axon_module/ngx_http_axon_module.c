@@ -559,6 +559,32 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * The location's content handler, h, set by one of the module's
+ * directives: one a location.  Another one's, taken over, was lost
+ * (axon_api after axon_metrics answered the API at the metrics' place).
+ */
+
+char *
+ngx_http_axon_content_handler(ngx_conf_t *cf, ngx_http_handler_pt h)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return clcf->handler == h
+               ? "is duplicate"
+               : "is in a location that has another handler (axon_api, "
+                 "axon_metrics, axon_x402_discovery, proxy_pass...)";
+    }
+
+    clcf->handler = h;
+
+    return NGX_CONF_OK;
+}
+
+
 /* an http:// or https:// URL with a host (what a wallet is given) */
 
 static char *
@@ -679,6 +705,7 @@ ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_axon_loc_conf_t  *alcf = conf;
 
+    char                       *rv;
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_axon_main_conf_t  *amcf;
 
@@ -699,15 +726,13 @@ ngx_http_axon_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "cannot be used in a named location";
     }
 
-    /* one content handler a location: another's, taken over, was lost */
-    if (clcf->handler) {
-        return "is in a location that has another handler (axon_metrics, "
-               "axon_x402_discovery, proxy_pass...)";
+    rv = ngx_http_axon_content_handler(cf, ngx_http_axon_api_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     alcf->api = 1;
     alcf->api_prefix = clcf->name;
-    clcf->handler = ngx_http_axon_api_handler;
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
     amcf->enabled = 1;

@@ -214,6 +214,9 @@ typedef void (*ngx_http_axon_redis_handler_pt)(ngx_http_request_t *r,
 extern ngx_module_t  ngx_http_axon_module;
 
 
+/* ngx_http_axon_module.c */
+char *ngx_http_axon_content_handler(ngx_conf_t *cf, ngx_http_handler_pt h);
+
 /* ngx_http_axon_redis.c */
 ngx_int_t ngx_http_axon_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_axon_main_conf_t *amcf);

@@ -322,8 +322,8 @@ ngx_http_axon_x402_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_axon_loc_conf_t  *alcf = conf;
 
+    char                       *rv;
     ngx_str_t                  *value;
-    ngx_http_core_loc_conf_t   *clcf;
     ngx_http_axon_main_conf_t  *amcf;
 
     if (alcf->x402_resource.data) {
@@ -344,15 +344,11 @@ ngx_http_axon_x402_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_str_set(&alcf->x402_resource, "/api/x402/session");
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    /* one content handler a location: another's, taken over, was lost */
-    if (clcf->handler) {
-        return "is in a location that has another handler (axon_api, "
-               "axon_metrics, proxy_pass...)";
+    rv = ngx_http_axon_content_handler(cf,
+                                       ngx_http_axon_x402_discovery_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
-
-    clcf->handler = ngx_http_axon_x402_discovery_handler;
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_axon_module);
     amcf->enabled = 1;

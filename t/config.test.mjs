@@ -74,6 +74,8 @@ const bad = [
     ['axon_api in a regex location', '', 'location ~ ^/y/ { axon_api; }', /"axon_api" directive cannot be used in a regex location/],
     // one content handler a location: the last one set took the other's place
     ['axon_api where axon_metrics answers', '', 'location /m/ { axon_metrics; axon_api; }', /"axon_api" directive is in a location that has another handler/],
+    ['axon_metrics where axon_x402_discovery answers', '', 'location /d/ { axon_x402_discovery; axon_metrics; }', /"axon_metrics" directive is in a location that has another handler \(axon_api, axon_metrics, axon_x402_discovery, proxy_pass\.\.\.\)/],
+    ['axon_metrics twice', '', 'location /m/ { axon_metrics; axon_metrics; }', /"axon_metrics" directive is duplicate/],
     ['axon_x402_discovery where axon_api answers', '', 'location /e/ { axon_api; axon_x402_discovery; }', /"axon_x402_discovery" directive is in a location that has another handler/],
     ['a statement EIP-4361 does not allow', 'axon_siwe_statement "100% <b>";', '', /"axon_siwe_statement" directive has a character EIP-4361 does not allow/],
     ['a relative SIWE URI', 'axon_siwe_domain gate.example; axon_siwe_uri /login;', '', /"axon_siwe_uri" directive must be an http:\/\/ or https:\/\/ URI, such as https:\/\/gate.example\//],
