@@ -330,12 +330,13 @@ ngx_http_axon_compat_route(ngx_http_request_t *r, ngx_str_t *path)
 /*
  * The original's carriers of the token, after axon's own (Authorization,
  * the axon_token cookie, ?token=), in the original's order: the
- * axgt_auth_token cookie, X-AXGT-Auth-Token, ?auth_token=.
+ * axgt_auth_token cookie, X-AXGT-Auth-Token, ?auth_token= (not with query
+ * 0: axon_gate_query off; one there is put in *passed, if not NULL).
  */
 
 ngx_int_t
 ngx_http_axon_compat_token(ngx_http_request_t *r, ngx_str_t *token,
-    ngx_uint_t *by_cookie)
+    ngx_uint_t *carrier, ngx_uint_t query, ngx_str_t *passed)
 {
     ngx_table_elt_t  *h;
 
@@ -353,7 +354,7 @@ ngx_http_axon_compat_token(ngx_http_request_t *r, ngx_str_t *token,
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "axon gate: token from the axgt_auth_token cookie");
-        *by_cookie = 1;
+        *carrier = NGX_HTTP_AXON_BY_COOKIE;
         return NGX_OK;
     }
 
@@ -364,14 +365,25 @@ ngx_http_axon_compat_token(ngx_http_request_t *r, ngx_str_t *token,
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "axon gate: token from X-AXGT-Auth-Token");
         *token = h->value;
+        *carrier = NGX_HTTP_AXON_BY_HEADER;
         return NGX_OK;
     }
 
     if (ngx_http_arg(r, (u_char *) "auth_token", 10, token) == NGX_OK
         && token->len)
     {
+        if (!query) {
+            /* axon_gate_query off: passed over (in *passed, if asked) */
+            if (passed) {
+                *passed = *token;
+            }
+
+            return NGX_DECLINED;
+        }
+
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "axon gate: token from the auth_token argument");
+        *carrier = NGX_HTTP_AXON_BY_QUERY;
         return NGX_OK;
     }
 

@@ -29,7 +29,7 @@
 
 
 static ngx_int_t ngx_http_axon_gate_token(ngx_http_request_t *r,
-    ngx_str_t *token, ngx_uint_t *by_cookie);
+    ngx_str_t *token, ngx_uint_t *carrier);
 static void ngx_http_axon_gate_redact(ngx_http_request_t *r,
     ngx_str_t *token);
 static void ngx_http_axon_redact(ngx_pool_t *pool, ngx_str_t *s,
@@ -59,7 +59,7 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
     ngx_str_t                  token;
-    ngx_uint_t                 api, need, by_cookie;
+    ngx_uint_t                 api, need, carrier;
     ngx_http_axon_ctx_t       *ctx;
     ngx_http_axon_loc_conf_t  *alcf;
 
@@ -95,7 +95,15 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
     if (!ctx->gate_done) {
         ctx->gate_done = 1;
 
-        if (ngx_http_axon_gate_token(r, &token, &by_cookie) != NGX_OK) {
+        rc = ngx_http_axon_gate_token(r, &token, &carrier);
+
+        if (rc != NGX_OK && carrier == NGX_HTTP_AXON_BY_QUERY) {
+            /* axon_gate_query off: the query goes on upstream */
+            ngx_http_axon_gate_redact(r, &token);
+            ctx->gate_query = 1;
+        }
+
+        if (rc != NGX_OK) {
             if (need == NGX_HTTP_AXON_WALLET_BODY) {
                 /* the JSON body may carry it: the handler checks */
                 return NGX_DECLINED;
@@ -106,7 +114,9 @@ ngx_http_axon_gate_handler(ngx_http_request_t *r)
         } else {
             ngx_http_axon_gate_redact(r, &token);
 
-            if (by_cookie && ngx_http_axon_gate_cross_site(r, alcf)) {
+            if (carrier == NGX_HTTP_AXON_BY_COOKIE
+                && ngx_http_axon_gate_cross_site(r, alcf))
+            {
                 ctx->gate_code = "cross_site";
 
             } else {
@@ -299,19 +309,21 @@ done:
 
 /*
  * The token, from (in this order) "Authorization: Bearer", the axon_token
- * cookie, the "token" query argument.  An empty one is none: the next
- * carrier is read.
+ * cookie, the "token" query argument (then the compat gate's carriers);
+ * *carrier says which.  An empty one is none: the next carrier is read.
+ * With axon_gate_query off the query's are passed over; one there and
+ * none elsewhere: NGX_DECLINED with it in *token, *carrier BY_QUERY.
  */
 
 static ngx_int_t
 ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
-    ngx_uint_t *by_cookie)
+    ngx_uint_t *carrier)
 {
-    ngx_str_t                  h;
+    ngx_str_t                  h, query;
     ngx_table_elt_t           *auth;
     ngx_http_axon_loc_conf_t  *alcf;
 
-    *by_cookie = 0;
+    *carrier = NGX_HTTP_AXON_BY_HEADER;
 
     auth = r->headers_in.authorization;
 
@@ -347,7 +359,7 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "axon gate: token from the cookie");
-        *by_cookie = 1;
+        *carrier = NGX_HTTP_AXON_BY_COOKIE;
         return NGX_OK;
     }
 #else
@@ -358,27 +370,45 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "axon gate: token from the cookie");
-        *by_cookie = 1;
+        *carrier = NGX_HTTP_AXON_BY_COOKIE;
         return NGX_OK;
     }
 #endif
 
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
+
+    query.len = 0;
+
     if (ngx_http_arg(r, (u_char *) "token", 5, token) == NGX_OK
         && token->len)
     {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "axon gate: token from the query");
-        return NGX_OK;
+        if (alcf->gate_query) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "axon gate: token from the query");
+            *carrier = NGX_HTTP_AXON_BY_QUERY;
+            return NGX_OK;
+        }
+
+        query = *token;
     }
 
     /* then the original gate's carriers, where axon_compat accepts them */
 
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_axon_module);
-
     if (alcf->compat != NGX_HTTP_AXON_COMPAT_OFF
-        && ngx_http_axon_compat_token(r, token, by_cookie) == NGX_OK)
+        && ngx_http_axon_compat_token(r, token, carrier, alcf->gate_query,
+                                      query.len ? NULL : &query)
+           == NGX_OK)
     {
         return NGX_OK;
+    }
+
+    if (query.len) {
+        /* axon_gate_query off: one in the query, not taken */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "axon gate: a token in the query only, refused");
+        *token = query;
+        *carrier = NGX_HTTP_AXON_BY_QUERY;
+        return NGX_DECLINED;
     }
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -623,7 +653,13 @@ ngx_http_axon_gate_deny(ngx_http_request_t *r, ngx_http_axon_ctx_t *ctx,
 
     token = 1;
 
-    if (ngx_strcmp(code, "no_token") == 0) {
+    if (ngx_strcmp(code, "no_token") == 0 && ctx->gate_query) {
+        status = NGX_HTTP_UNAUTHORIZED;
+        message = "no token: here the token goes in the axon_token cookie "
+                  "or Authorization: Bearer, never in the query (which "
+                  "goes on upstream)";
+
+    } else if (ngx_strcmp(code, "no_token") == 0) {
         status = NGX_HTTP_UNAUTHORIZED;
         message = "sign in first: no token in the Authorization header, "
                   "the axon_token cookie or the token argument";
@@ -776,6 +812,126 @@ ngx_http_axon_gate_redirect(ngx_http_request_t *r, ngx_str_t *login)
     r->headers_out.location = location;
 
     return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/*
+ * $axon_upstream_cookie: the request's cookies (every Cookie header), each
+ * one but the gate's own tokens (axon_token, the compat gate's
+ * axgt_auth_token, however many times they come), joined with "; "; not
+ * found when none is left, so that proxy_set_header sends no Cookie.  For
+ * a location whose upstream takes cookies of its own (Jupyter), where
+ * the gate's token must not go.
+ */
+
+ngx_int_t
+ngx_http_axon_upstream_cookie_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    size_t            len;
+    u_char           *p, *q, *end, *name, *name_end, *buf, *b;
+    ngx_table_elt_t  *h;
+#if (nginx_version < 1023000)
+    ngx_uint_t        i;
+    ngx_table_elt_t **hs;
+#endif
+
+    len = 0;
+
+#if (nginx_version >= 1023000)
+    for (h = r->headers_in.cookie; h; h = h->next) {
+        len += h->value.len + 2;
+    }
+#else
+    hs = r->headers_in.cookies.elts;
+
+    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
+        len += hs[i]->value.len + 2;
+    }
+#endif
+
+    buf = len ? ngx_pnalloc(r->pool, len) : NULL;
+
+    if (len && buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = buf;
+
+#if (nginx_version >= 1023000)
+    for (h = r->headers_in.cookie; h; h = h->next) {
+#else
+    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
+        h = hs[i];
+#endif
+        p = h->value.data;
+        end = h->value.data + h->value.len;
+
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == '\t' || *p == ';')) {
+                p++;
+            }
+
+            if (p == end) {
+                break;
+            }
+
+            /* one NAME=VALUE, p to q */
+            q = ngx_strlchr(p, end, ';');
+            if (q == NULL) {
+                q = end;
+            }
+
+            name = p;
+            name_end = ngx_strlchr(p, q, '=');
+            if (name_end == NULL) {
+                name_end = q;
+            }
+
+            while (name_end > name
+                   && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+            {
+                name_end--;
+            }
+
+            len = name_end - name;
+
+            if (!(len == sizeof("axon_token") - 1
+                  && ngx_strncmp(name, "axon_token", len) == 0)
+                && !(len == sizeof("axgt_auth_token") - 1
+                     && ngx_strncmp(name, "axgt_auth_token", len) == 0))
+            {
+                while (q > p && (q[-1] == ' ' || q[-1] == '\t')) {
+                    q--;
+                }
+
+                if (b != buf) {
+                    *b++ = ';';
+                    *b++ = ' ';
+                }
+
+                b = ngx_cpymem(b, p, q - p);
+            }
+
+            p = ngx_strlchr(p, end, ';');
+            if (p == NULL) {
+                break;
+            }
+        }
+    }
+
+    if (b == buf) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = buf;
+    v->len = b - buf;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
 
 

@@ -216,6 +216,13 @@ static ngx_command_t  ngx_http_axon_commands[] = {
       offsetof(ngx_http_axon_loc_conf_t, gate_login),
       NULL },
 
+    { ngx_string("axon_gate_query"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_axon_loc_conf_t, gate_query),
+      NULL },
+
     { ngx_string("axon_activity_interval"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -315,6 +322,9 @@ static ngx_http_variable_t  ngx_http_axon_vars[] = {
 
     { ngx_string("axon_wallet"), NULL, ngx_http_axon_wallet_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("axon_upstream_cookie"), NULL,
+      ngx_http_axon_upstream_cookie_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("axon_upstream"), NULL, ngx_http_axon_session_variable,
       offsetof(ngx_http_axon_ctx_t, upstream), NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -490,6 +500,7 @@ ngx_http_axon_create_loc_conf(ngx_conf_t *cf)
     alcf->token_ttl = NGX_CONF_UNSET_MSEC;
     alcf->body_max = NGX_CONF_UNSET_SIZE;
     alcf->gate = NGX_CONF_UNSET_UINT;
+    alcf->gate_query = NGX_CONF_UNSET;
     alcf->compat = NGX_CONF_UNSET_UINT;
     alcf->activity_interval = NGX_CONF_UNSET_MSEC;
     alcf->x402_minutes = NGX_CONF_UNSET_PTR;
@@ -532,6 +543,7 @@ ngx_http_axon_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_uint_value(conf->gate, prev->gate, NGX_HTTP_AXON_GATE_OFF);
     ngx_conf_merge_str_value(conf->gate_login, prev->gate_login, "");
+    ngx_conf_merge_value(conf->gate_query, prev->gate_query, 1);
     ngx_conf_merge_uint_value(conf->compat, prev->compat,
                               NGX_HTTP_AXON_COMPAT_OFF);
     ngx_conf_merge_msec_value(conf->activity_interval,

@@ -49,6 +49,11 @@
 #define NGX_HTTP_AXON_GATE_ON       1       /* a signed-in wallet */
 #define NGX_HTTP_AXON_GATE_SESSION  2       /* and its running session */
 
+/* where the gate found the token */
+#define NGX_HTTP_AXON_BY_HEADER     0       /* Authorization, X-AXGT-... */
+#define NGX_HTTP_AXON_BY_COOKIE     1
+#define NGX_HTTP_AXON_BY_QUERY      2
+
 /* what an API route needs of the gate */
 #define NGX_HTTP_AXON_WALLET_NO     0
 #define NGX_HTTP_AXON_WALLET_YES    1
@@ -100,6 +105,7 @@ typedef struct {
 
     ngx_uint_t                gate;           /* axon_gate */
     ngx_str_t                 gate_login;     /* axon_gate_login */
+    ngx_flag_t                gate_query;     /* axon_gate_query */
     ngx_msec_t                activity_interval; /* axon_activity_interval */
     ngx_uint_t                compat;         /* axon_compat */
 
@@ -197,6 +203,7 @@ typedef struct {
     unsigned                  has_wallet:1;
     unsigned                  gate_done:1;
     unsigned                  gate_waiting:1;
+    unsigned                  gate_query:1;   /* a token in the query, off */
     unsigned                  session_done:1;
     unsigned                  websocket:1;    /* counted as open */
 } ngx_http_axon_ctx_t;
@@ -267,6 +274,8 @@ ngx_int_t ngx_http_axon_gate_handler(ngx_http_request_t *r);
 void ngx_http_axon_gate_resume(ngx_http_request_t *r);
 ngx_int_t ngx_http_axon_token_check(ngx_http_request_t *r,
     ngx_http_axon_ctx_t *ctx, ngx_str_t *token);
+ngx_int_t ngx_http_axon_upstream_cookie_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_axon_wallet_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 ngx_table_elt_t *ngx_http_axon_header_in(ngx_http_request_t *r,
@@ -341,7 +350,8 @@ char *ngx_http_axon_x402_pending(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_http_axon_route_t *ngx_http_axon_compat_route(ngx_http_request_t *r,
     ngx_str_t *path);
 ngx_int_t ngx_http_axon_compat_token(ngx_http_request_t *r,
-    ngx_str_t *token, ngx_uint_t *by_cookie);
+    ngx_str_t *token, ngx_uint_t *carrier, ngx_uint_t query,
+    ngx_str_t *passed);
 json_t *ngx_http_axon_compat_answer(ngx_http_request_t *r,
     ngx_uint_t *status, json_t *body);
 ngx_int_t ngx_http_axon_compat_body(ngx_http_request_t *r, json_t *body);

@@ -7,13 +7,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { Wallet } from 'ethers';
 import { Stack, waitFor, freePort } from './lib/stack.mjs';
 
 // the upstream: answers what it was sent
 const upstream = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ url: req.url, wallet: req.headers['x-axon-wallet'] ?? null }));
+    res.end(JSON.stringify({ url: req.url, wallet: req.headers['x-axon-wallet'] ?? null,
+                             ...(req.headers.cookie !== undefined ? { cookie: req.headers.cookie } : {}) }));
 });
 
 const s = new Stack({
@@ -34,6 +36,14 @@ server {
     location /browser/ {
         axon_gate on;
         axon_gate_login /login.html?from=gate;
+        proxy_pass ${up};
+    }
+    location /nq/ {
+        axon_gate on;
+        axon_gate_query off;
+        axon_compat original;
+        proxy_set_header X-Axon-Wallet $axon_wallet;
+        proxy_set_header Cookie $axon_upstream_cookie;
         proxy_pass ${up};
     }
     location /open/ {
@@ -104,6 +114,110 @@ test('the token via Bearer, the axon_token cookie, or the token query argument',
         const r = await gate(path, opts);
         assert.equal(r.status, 200, how);
         assert.equal(r.body.wallet, w.address, how);
+    }
+});
+
+test('axon_gate_query off: a token the gate would take from the query is refused, whatever else the request carries', async () => {
+    const w = Wallet.createRandom();
+    const { token } = await s.signIn(w);
+    // none of these carries the token elsewhere: a blank Bearer, the compat
+    // carriers where nothing reads them as a token (empty), a tab after Bearer
+    for (const [how, path, headers] of [
+        ['token=', `/nq/a?token=${token}`, {}],
+        ['auth_token= (compat)', `/nq/a?auth_token=${token}`, {}],
+        ['token= and a Bearer with a tab', `/nq/a?token=${token}`, { authorization: `Bearer\tx` }],
+        ['token= and an empty X-AXGT-Auth-Token', `/nq/a?token=${token}`, { 'x-axgt-auth-token': '' }],
+        ['token= and empty token cookies', `/nq/a?token=${token}`, { cookie: 'axon_token=; axgt_auth_token=' }],
+    ]) {
+        const r = await browser(path, { headers });
+        assert.equal(r.status, 401, how);
+        assert.equal(r.body.error.code, 'no_token', how);
+        assert.match(r.body.error.message, /never in the query/, how);
+    }
+    // the token in a header or a cookie: the query goes on as it is
+    for (const [how, headers] of [
+        ['Bearer', { authorization: `Bearer ${token}` }],
+        ['the cookie', { cookie: `axon_token=${token}` }],
+        ['the compat cookie', { cookie: `axgt_auth_token=${token}` }],
+        ['X-AXGT-Auth-Token', { 'x-axgt-auth-token': token }],
+    ]) {
+        const r = await browser('/nq/b?token=jupyters-own', { headers });
+        assert.equal(r.status, 200, how);
+        assert.equal(r.body.wallet, w.address, how);
+        assert.equal(r.body.url, '/nq/b?token=jupyters-own', how);
+    }
+    // where it is on (the default), the query carries it
+    assert.equal((await gate(`/app/c?token=${token}`)).status, 200);
+});
+
+test('$axon_upstream_cookie: every cookie but the gate\'s tokens, from every Cookie header', async () => {
+    const w = Wallet.createRandom();
+    const { token } = await s.signIn(w);
+    const other = (await s.signIn(Wallet.createRandom())).token;
+    for (const [how, cookies, want] of [
+        ['the token between two others', [`_xsrf=x1; axon_token=${token}; theme=dark`], '_xsrf=x1; theme=dark'],
+        ['the token twice', [`axon_token=${token}; axon_token=${other}; a=1`], 'a=1'],
+        ['the compat token too', [`axgt_auth_token=${other};axon_token=${token};  b=2 `], 'b=2'],
+        ['a name that only begins like it', [`axon_token=${token}; axon_token2=keep; xaxon_token=keep`], 'axon_token2=keep; xaxon_token=keep'],
+        ['nothing but the token', [`axon_token=${token}`], undefined],
+    ]) {
+        const r = await browser('/nq/c', { headers: { cookie: cookies.length === 1 ? cookies[0] : cookies } });
+        assert.equal(r.status, 200, how);
+        assert.equal(r.body.wallet, w.address, how);
+        assert.equal(r.body.cookie, want, how);
+        for (const t of [token, other]) assert.ok(!JSON.stringify(r.body).includes(t), how);
+    }
+    // two Cookie headers (node's client would join them: a socket of our own)
+    const answer = await new Promise((ok, fail) => {
+        const c = connect(s.gatePort, '127.0.0.1', () => c.write(
+            `GET /nq/d HTTP/1.0\r\nHost: 127.0.0.1\r\n` +
+            `Cookie: axon_token=${token}; c=3\r\nCookie: axon_token=${other}; d=4\r\n\r\n`));
+        let text = '';
+        c.on('data', d => { text += d; });
+        c.on('end', () => ok(text));
+        c.on('error', fail);
+    });
+    assert.match(answer, /^HTTP\/1\.1 200 /, answer);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.wallet, w.address);
+    assert.equal(body.cookie, 'c=3; d=4');
+});
+
+test('conf/axon.conf\'s Jupyter location: no gate token reaches the container, by the query or a cookie', async () => {
+    // the wallet's running session, as the worker publishes it, is this
+    // test's upstream (it answers what it was sent)
+    const w = Wallet.createRandom();
+    const { token } = await s.signIn(w);
+    const other = (await s.signIn(Wallet.createRandom())).token;
+    const id = String(800000 + Math.floor(Math.random() * 99999));
+    s.redis('HSET', `axon:session:${id}`, 'state', 'running', 'wallet', w.address.toLowerCase(),
+            'upstream', `127.0.0.1:${upstream.address().port}`);
+    s.redis('HSET', `axon:wallet:${w.address.toLowerCase()}`, 'session', id);
+    const jup = (path, headers) => raw(s.port, path, { headers });
+    try {
+        // a token only in the query, beside carriers the gate does not read
+        // there (they made a map in the config believe it came elsewhere)
+        for (const [how, headers] of [
+            ['the query alone', {}],
+            ['X-AXGT-Auth-Token', { 'x-axgt-auth-token': 'x' }],
+            ['the compat cookie', { cookie: 'axgt_auth_token=x' }],
+            ['a tab after Bearer', { authorization: 'Bearer\tx' }],
+        ]) {
+            const r = await jup(`/desktop/jupyter/tree?token=${token}`, headers);
+            assert.equal(r.status, 401, how);
+            assert.equal(r.body.error.code, 'no_token', how);
+            assert.ok(!r.text.includes(token), how);
+        }
+        // the gate's cookie with Jupyter's own token in the query: through,
+        // without the gate's cookies, however many
+        const r = await jup('/desktop/jupyter/tree?token=vnc-password',
+                            { cookie: `axon_token=${token}; _xsrf=x; axon_token=${other}; axgt_auth_token=${other}` });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.body.url, '/desktop/jupyter/tree?token=vnc-password');
+        assert.equal(r.body.cookie, '_xsrf=x');
+    } finally {
+        s.redis('DEL', `axon:session:${id}`);
+        s.redis('HDEL', `axon:wallet:${w.address.toLowerCase()}`, 'session');
     }
 });
 
