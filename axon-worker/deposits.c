@@ -174,15 +174,18 @@ static struct {
  * The range after a dense one, read from the node while Postgres credits
  * that one's deposits (aw_dep_read_ahead): the next scan takes its logs
  * from here if it starts where they do (its cursor moved) and the chain
- * still reaches their end; any other scan drops them.  A reorg meanwhile
- * is the scan's as ever: the young blocks are scanned again, the deep
- * ones' hashes checked by their logs read afresh.
+ * still reaches their end; any other scan drops them.  Only the blocks
+ * that were deposit_confirmations deep when they were asked for are taken
+ * (final): the cursor moves past no block that was young then, since a
+ * reorg may have replaced it before the next scan took them (the node
+ * down meanwhile); the young ones are read again, as a scan reads them.
  */
 static struct {
     unsigned        want:1;             /* from..to: read while crediting */
     unsigned        have:1;             /* read: logs, n */
     int64_t         from;
     int64_t         to;
+    int64_t         final;              /* deposit_confirmations deep then */
     aw_eth_log_t   *logs;
     size_t          n;
 } aw_dep_ahead;
@@ -2026,6 +2029,8 @@ aw_dep_index(uint64_t head, int *found)
         aw_dep_ahead.want = 1;
         aw_dep_ahead.from = to + 1;
         aw_dep_ahead.to = aw_min((int64_t) head, to + aw_dep_scan.range);
+        aw_dep_ahead.final = (int64_t) head - conf->deposit_confirmations
+                             + 1;
     }
 
     rc = n ? aw_dep_record_logs(logs, n, head) : AW_OK;
@@ -2113,11 +2118,29 @@ static int
 aw_dep_ahead_take(int64_t from, uint64_t head, int64_t *to,
     aw_eth_log_t **logs, size_t *n)
 {
+    size_t  k;
+
     if (!aw_dep_ahead.have || aw_dep_ahead.from != from
-        || aw_dep_ahead.to > (int64_t) head)
+        || aw_dep_ahead.to > (int64_t) head
+        || aw_dep_ahead.final < from)
     {
         aw_dep_ahead_free();
         return 0;
+    }
+
+    if (aw_dep_ahead.to > aw_dep_ahead.final) {
+        /* young when read: left to a scan of its own (logs in block order) */
+        for (k = aw_dep_ahead.n;
+             k > 0
+             && (int64_t) aw_dep_ahead.logs[k - 1].block_number
+                > aw_dep_ahead.final;
+             k--)
+        {
+            free(aw_dep_ahead.logs[k - 1].data);
+        }
+
+        aw_dep_ahead.n = k;
+        aw_dep_ahead.to = aw_dep_ahead.final;
     }
 
     *to = aw_dep_ahead.to;

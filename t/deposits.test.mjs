@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Contract, ContractFactory, parseEther, parseUnits } from 'ethers';
 import { Stack, BUILD, waitFor } from './lib/stack.mjs';
@@ -373,4 +374,68 @@ test('GET /api/quote: the price in each token with the wallet\'s tier, an expiry
         'unknown_profile');
     assert.equal((await s.json('/api/quote?profile=small&minutes=0', { headers: auth(bobToken) })).status, 400);
     assert.equal((await s.json('/api/quote?profile=small&minutes=1')).status, 401);
+});
+
+// Last: it restarts the worker on a node of its own (a proxy that goes down)
+test('a range read ahead while its newest blocks were young: a reorg of them meanwhile is scanned, not passed over', async () => {
+    // a JSON-RPC proxy in front of the chain that goes down right after it
+    // answered the read-ahead (the range after the one being credited), so
+    // that the range waits for the next scan while the chain reorgs
+    let down = false, aheadFrom = null, sawAhead = false;
+    const proxy = createServer((req, res) => {
+        let body = '';
+        req.on('data', c => { body += c; });
+        req.on('end', () => {
+            if (down) { req.socket.destroy(); return; }
+            let j;
+            try { j = JSON.parse(body); } catch { /* passed on as it is */ }
+            const ahead = aheadFrom !== null && [j].flat().some(c => c?.method === 'eth_getLogs'
+                && Number(c.params?.[0]?.fromBlock) === aheadFrom && c.params[0].topics);
+            const up = httpRequest(s.chainUrl, { method: 'POST', agent: false,
+                                                 headers: { 'content-type': 'application/json' } }, r => {
+                let out = '';
+                r.on('data', c => { out += c; });
+                r.on('end', () => {
+                    res.writeHead(r.statusCode, { 'content-type': 'application/json' });
+                    res.end(out);
+                    if (ahead && !sawAhead) { sawAhead = true; down = true; }
+                });
+            });
+            up.on('error', () => req.socket.destroy());
+            up.end(body);
+        });
+    });
+    await new Promise(ok => proxy.listen(0, '127.0.0.1', ok));
+    const conf = s.env.AXON_WORKER_CONF;
+    try {
+        await passed();
+        await s.stack('stop', 'worker');
+        const cursor = Number(s.psql('SELECT block FROM deposit_cursor').out);
+        // the first range (cursor + 1 .. b1) holds a deposit, N deep at H =
+        // b1 + 2: credited, the cursor moves to b1, b1 + 1 .. H read ahead
+        const d1 = await pay('USDC', parseUnits('1', 6));
+        const b1 = (await eth.provider.getTransactionReceipt(d1)).blockNumber;
+        while (await s.blockNumber() < b1 + 1) await s.mine(1);
+        const snap = await s.snapshot();
+        await s.mine(1);
+        aheadFrom = b1 + 1;
+        s.env.AXON_WORKER_CONF = `${conf}\ndeposit_index_range ${b1 - cursor}\n` +
+            `eth_rpc_url http://127.0.0.1:${proxy.address().port}\n`;
+        await s.stack('start', 'worker');
+        await waitFor(() => sawAhead, 'the range read ahead', 30000);
+        // the young block H replaced, by one with bob's deposit, N deep
+        await s.revert(snap);
+        const d2 = await pay('USDC', parseUnits('2', 6), bob);
+        await s.mine(N);
+        down = false;
+        await entry(d1, d => d.status === 'credited', aliceToken, 'the first range credited');
+        await entry(d2, d => d.status === 'credited', bobToken, 'the deposit of the new block credited');
+        assert.equal(ledgerRows(d2).n, 1);
+    } finally {
+        down = false;
+        s.env.AXON_WORKER_CONF = conf;
+        await s.stack('stop', 'worker');
+        await s.stack('start', 'worker');
+        proxy.close();
+    }
 });
