@@ -357,6 +357,17 @@ aw_sched_run(aw_msec_t now)
         more |= aw_sched_publish() > 0;
     }
 
+    /* before the tick when both are due (the first pass after a start):
+     * a container gone while the worker was down ends its session at the
+     * last list that showed it, before the tick bills the time since */
+    if (now >= aw_sched.next_reconcile) {
+        aw_sched.next_reconcile = now + conf->reconcile_interval;
+
+        (void) aw_sched_reconcile();
+        (void) aw_sched_telemetry();
+        more = 1;
+    }
+
     if (now >= aw_sched.next_bill) {
         aw_sched.next_bill = now + conf->billing_tick;
 
@@ -364,14 +375,6 @@ aw_sched_run(aw_msec_t now)
         (void) aw_sched_bill(0, NULL);
         aw_metrics_bill(aw_monotonic_msec() - took);
         aw_sched.profiles_dirty = 1;
-        more = 1;
-    }
-
-    if (now >= aw_sched.next_reconcile) {
-        aw_sched.next_reconcile = now + conf->reconcile_interval;
-
-        (void) aw_sched_reconcile();
-        (void) aw_sched_telemetry();
         more = 1;
     }
 

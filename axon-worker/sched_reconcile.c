@@ -233,9 +233,14 @@ aw_sched_vanished(const char *host, PGresult *pg, aw_container_t *list,
         params[2] = "container_vanished";
         params[3] = "false";
 
+        /* billed to the last list that showed it running: its host's
+         * confirmed_at, the sweep before this one (this one's is written
+         * after), however long ago (a worker down meanwhile) */
         r = aw_db_query(&aw_worker.db,
                         "SELECT axon_session_stop($1::bigint, nullif($2, ''),"
-                        " $3, $4::boolean)", 4, params);
+                        " $3, $4::boolean, (SELECT h.confirmed_at"
+                        " FROM sessions s JOIN hosts h ON h.name = s.host"
+                        " WHERE s.id = $1::bigint))", 4, params);
         PQclear(r);
 
         (void) aw_sched_bill(sid, NULL);

@@ -45,9 +45,10 @@ static aw_db_stmt_t  aw_session_claim_assign_stmt = aw_db_stmt(
     " $6::int, nullif($7, ''), nullif($8, ''), $10::jsonb, $11::bigint,"
     " $9::int)");
 
+/* $5: when the job was queued (its id's milliseconds), billing's end */
 static aw_db_stmt_t  aw_session_stop_stmt = aw_db_stmt("session_stop",
-    "SELECT axon_session_stop($1::bigint, nullif($2, ''), $3, $4::boolean)"
-    " AS outcome");
+    "SELECT axon_session_stop($1::bigint, nullif($2, ''), $3, $4::boolean,"
+    " to_timestamp(nullif($5, '')::numeric / 1000)) AS outcome");
 
 
 static int
@@ -287,18 +288,19 @@ aw_session_never(int64_t sid, aw_job_result_t *res)
 
 /*
  * Leave, release, end: queued -> ended now; starting or running -> billing
- * stops now (the final minutes are billed at once), and the scheduler
- * stops the container and frees the GPUs.
+ * stops when the job was queued (the final minutes are billed at once),
+ * and the scheduler stops the container and frees the GPUs.
  */
 
 static int
 aw_session_stop(aw_job_t *job, aw_job_result_t *res, const char *wallet,
     const char *reason, int queued_only)
 {
-    char         id[32];
+    char         id[32], at[24];
     int64_t      sid;
+    long long    ms;
     PGresult    *pg;
-    const char  *params[4], *outcome;
+    const char  *params[5], *outcome;
 
     if (aw_session_off(res)) {
         return AW_ERROR;
@@ -307,12 +309,23 @@ aw_session_stop(aw_job_t *job, aw_job_result_t *res, const char *wallet,
     sid = aw_job_int(job, "session_id");
     snprintf(id, sizeof(id), "%lld", (long long) sid);
 
+    /* the stream entry's id: MS-SEQ, MS when Redis queued it (the user
+     * asked then: the minutes the job waited are not billed); one added
+     * by hand with an id of its own that is no time: now */
+    ms = strtoll(job->id, NULL, 10);
+    at[0] = '\0';
+
+    if (ms > 1000000000000LL) {
+        snprintf(at, sizeof(at), "%lld", ms);
+    }
+
     params[0] = id;
     params[1] = wallet ? wallet : "";
     params[2] = reason;
     params[3] = queued_only ? "true" : "false";
+    params[4] = at;
 
-    pg = aw_db_query_prepared(&aw_worker.db, &aw_session_stop_stmt, 4,
+    pg = aw_db_query_prepared(&aw_worker.db, &aw_session_stop_stmt, 5,
                               params);
     if (pg == NULL) {
         return aw_job_db_failed(job, res);

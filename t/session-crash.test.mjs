@@ -114,6 +114,48 @@ test('kill -9 mid-billing, again and again: no minute billed twice or skipped', 
     await waitFor(() => containers(prefix).length === 0, 'no container left');
 });
 
+// time passing while the worker is down: minutes begin that must not be billed
+const minutesPass = (n) => { const t = Date.now() + n * MINUTE; return waitFor(() => Date.now() > t, `${n} minutes`, n * MINUTE + 5000); };
+const msOf = (st, u, col) => Number(st.sql(`SELECT round(extract(epoch FROM ${col}) * 1000) FROM sessions WHERE id = ${u.id}`));
+
+test('a release while the worker is down: billing stops when the user asked, not when the worker is back', async () => {
+    const u = await user(s, 100);
+    await claim(s, u);
+    await until(s, u, 'running');
+    await s.stack('stop', 'worker');
+    const asked = Date.now();
+    const r = await s.api('/api/release', u.token, 'POST');
+    const answered = Date.now();
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    await minutesPass(3);
+    await s.stack('start', 'worker');
+    await until(s, u, 'ended');
+    // the job's time (Redis queued it between the two)
+    const stop = msOf(s, u, 'stop_at');
+    assert.ok(stop >= asked - 1000 && stop <= answered + 1000, `stop_at ${stop - asked} ms after the release was asked`);
+    assert.equal(s.sql(`SELECT end_reason FROM sessions WHERE id = ${u.id}`), 'released');
+    ledgerExact(s, u);
+});
+
+test('a container gone while the worker is down: billed to the last list that showed it running', async () => {
+    const u = await user(s, 100);
+    await claim(s, u);
+    await until(s, u, 'running');
+    const started = msOf(s, u, 'started_at');
+    const confirmed = () => Number(s.sql("SELECT round(extract(epoch FROM confirmed_at) * 1000) FROM hosts WHERE name = 'local'"));
+    await waitFor(() => confirmed() > started, 'a sweep that lists it running');
+    await s.stack('stop', 'worker');
+    const last = confirmed();
+    assert.ok(spawnSync('podman', ['rm', '-f', '-t', '0', `${prefix}${u.id}`], { env: penv }).status === 0);
+    await minutesPass(3);
+    await s.stack('start', 'worker');
+    await until(s, u, 'ended');
+    assert.equal(s.sql(`SELECT end_reason FROM sessions WHERE id = ${u.id}`), 'container_vanished');
+    assert.equal(msOf(s, u, 'stop_at'), last);
+    ledgerExact(s, u);
+    noDoubleGpu(s);
+});
+
 test('two workers, one pool of 2 GPUs, 5 claims: never a GPU twice, every session served', async () => {
     const t = new Stack({ sessions: true, workerConf: conf.join('\n') });
     await t.start();
