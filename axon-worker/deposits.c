@@ -3035,18 +3035,21 @@ aw_dep_find(aw_job_t *job, aw_job_result_t *res)
 }
 
 
-/* the chain event of a recorded deposit (row 0), by its receipt now */
+/*
+ * The chain event of a recorded deposit (row 0), by its receipt now: the
+ * log's index in its transaction, -1 for a native one (its transaction on
+ * the chain and not reverted), below -1 when it cannot be credited (the
+ * job failed: res).
+ */
 
 static int
 aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
 {
-    int                rc;
+    int                rc, native;
     aw_hash_t          hash;
     aw_eth_receipt_t   r;
 
-    if (strcmp(aw_db_get(pg, 0, "log_index"), "-1") == 0) {
-        return -1;
-    }
+    native = strcmp(aw_db_get(pg, 0, "log_index"), "-1") == 0;
 
     if (!aw_rpc_enabled(&aw_worker.rpc)
         || aw_eth_parse_bytes(aw_db_get(pg, 0, "tx_hash"), 32, hash.b)
@@ -3064,6 +3067,20 @@ aw_dep_txlog(PGresult *pg, aw_job_result_t *res)
                     aw_db_get(pg, 0, "tx_hash"), rc == AW_RPC_NOT_FOUND
                     ? "not on the chain" : aw_worker.rpc.error);
         return -2;
+    }
+
+    if (native) {
+        /* the same hash is the same signed transaction (from, to, value):
+         * on the chain now, and not reverted, it paid what was recorded */
+        rc = r.status ? -1 : -2;
+        aw_eth_receipt_free(&r);
+
+        if (rc == -2) {
+            aw_job_fail(res, 1, "eth: %s reverted: it paid nothing",
+                        aw_db_get(pg, 0, "tx_hash"));
+        }
+
+        return rc;
     }
 
     rc = aw_dep_log_in_tx(pg, 0, &r);

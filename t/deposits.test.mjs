@@ -291,6 +291,24 @@ test('a reorg before confirmation: the deposit is orphaned, never credited', asy
     assert.equal(st.out, 'orphaned');
 });
 
+test('admin deposit.credit of an ETH deposit a reorg took off the chain: refused, nothing credited', async () => {
+    const snap = await s.snapshot();
+    const hash = await pay('ETH', parseEther('0.001'));
+    assert.equal((await submit(hash)).status, 202);
+    await entry(hash, d => d.status === 'confirming', aliceToken, 'confirming');
+    await waitFor(() => s.jobsDone(), 'the submission checked');
+    await s.revert(snap);
+    await s.mine(N + 2);
+    await entry(hash, d => d.status === 'orphaned', aliceToken, 'orphaned');
+
+    s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.credit', 'tx_hash', hash.toLowerCase(),
+        'log_index', '-1', 'reason', 'ticket 11: node lagged');
+    await waitFor(() => s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')
+        .includes(`the receipt of ${hash.toLowerCase()}: not on the chain`), 'the credit refused');
+    assert.equal(ledgerRows(hash).n, 0);
+    assert.equal(s.psql(`SELECT state FROM deposits WHERE tx_hash = '${hash.toLowerCase()}'`).out, 'orphaned');
+});
+
 test('the node stopped during indexing: caught up when it returns, nothing lost', async () => {
     const amount = parseUnits('2', 6);
     const hashes = [];
