@@ -238,6 +238,7 @@ static size_t aw_dep_found_in(const aw_eth_tx_t *tx,
 static int aw_dep_record_found(const aw_eth_receipt_t *receipt,
     const aw_hash_t *hash, const char *txh, const char *wallet,
     const aw_dep_found_t *found, size_t n);
+static int aw_dep_pending(PGresult *pg, int row);
 static int aw_dep_confirm_row(PGresult *pg, int row, int rc,
     const aw_eth_receipt_t *r, uint64_t head);
 static int aw_dep_pass_init(aw_dep_pass_t *p, PGresult *pg, int n,
@@ -2478,10 +2479,28 @@ static int
 aw_dep_confirm_row(PGresult *pg, int row, int rc, const aw_eth_receipt_t *r,
     uint64_t head)
 {
+    int          pending;
     char         bh[67], blk[24];
     const char  *mp[3];
 
     if (rc != AW_RPC_OK && rc != AW_RPC_NOT_FOUND) {
+        return AW_DEP_DONE;
+    }
+
+    pending = rc == AW_RPC_NOT_FOUND ? aw_dep_pending(pg, row) : 0;
+
+    if (pending) {
+        /* its block left the chain, the tx went back to the mempool (or
+         * the node could not say): it stays confirming, and is followed
+         * into the block it is mined in (nothing finds a native one
+         * again once orphaned) */
+        if (pending == 1) {
+            aw_log(AW_LOG_NOTICE, "deposits: %s:%s: its block left the "
+                   "chain, its transaction is pending again: confirming "
+                   "on", aw_db_get(pg, row, "tx_hash"),
+                   aw_db_get(pg, row, "log_index"));
+        }
+
         return AW_DEP_DONE;
     }
 
@@ -2522,6 +2541,31 @@ aw_dep_confirm_row(PGresult *pg, int row, int rc, const aw_eth_receipt_t *r,
     }
 
     return AW_DEP_RIPE;
+}
+
+
+/*
+ * 1 if the transaction of the deposit at row is pending (in the mempool),
+ * 0 if the node knows it nowhere, -1 if it could not be asked
+ */
+
+static int
+aw_dep_pending(PGresult *pg, int row)
+{
+    int          rc;
+    aw_hash_t    hash;
+    aw_eth_tx_t  tx;
+
+    if (aw_eth_parse_bytes(aw_db_get(pg, row, "tx_hash"), 32, hash.b)
+        != AW_OK)
+    {
+        return 0;
+    }
+
+    memset(&tx, 0, sizeof(tx));
+    rc = aw_rpc_get_transaction(&aw_worker.rpc, &hash, &tx);
+
+    return rc == AW_RPC_OK ? tx.pending : rc == AW_RPC_NOT_FOUND ? 0 : -1;
 }
 
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { Contract, ContractFactory, parseEther, parseUnits } from 'ethers';
+import { Contract, ContractFactory, Transaction, parseEther, parseUnits } from 'ethers';
 import { Stack, BUILD, waitFor } from './lib/stack.mjs';
 
 const N = 3;
@@ -289,6 +289,51 @@ test('a reorg before confirmation: the deposit is orphaned, never credited', asy
     assert.equal(ledgerRows(hash).n, 0);
     const st = s.psql(`SELECT state FROM deposits WHERE tx_hash = '${hash.toLowerCase()}'`);
     assert.equal(st.out, 'orphaned');
+});
+
+test('an ETH deposit whose block a reorg dropped, its transaction pending again: followed into its new block, credited', async () => {
+    const snap = await s.snapshot();
+    const tx = await alice.sendTransaction({ to: s.chain.revenue_wallet, value: parseEther('0.002') });
+    await tx.wait();
+    const hash = tx.hash.toLowerCase();
+    assert.equal((await submit(hash)).status, 202);
+    await entry(hash, d => d.status === 'confirming', aliceToken, 'confirming');
+    await waitFor(() => s.jobsDone(), 'the submission checked');
+    // the block gone, the transaction back in the pool, nothing mined (the
+    // worker stopped meanwhile: it looks only once the pool has it)
+    await s.stack('stop', 'worker');
+    await s.rpc('miner_stop');
+    try {
+        await s.revert(snap);
+        await s.rpc('eth_sendRawTransaction', [Transaction.from(tx).serialized]);
+        await s.stack('start', 'worker');
+        await waitFor(() => s.log('worker.log').includes(`${hash}:-1: its block left the chain, its transaction is pending again`),
+                      'the confirmer finding it pending');
+        assert.equal(s.psql(`SELECT state FROM deposits WHERE tx_hash = '${hash}'`).out, 'confirming');
+    } finally {
+        await s.rpc('miner_start');
+    }
+    await s.mine(N);
+    await entry(hash, d => d.status === 'credited', aliceToken, 'credited in its new block');
+    assert.equal(ledgerRows(hash).n, 1);
+});
+
+test('a token deposit orphaned by a reorg, its transaction mined again: found again, credited, no reorg reason left', async () => {
+    const snap = await s.snapshot();
+    const tx = await token('USDC').transfer(s.chain.revenue_wallet, parseUnits('3', 6));
+    await tx.wait();
+    const hash = tx.hash.toLowerCase();
+    await entry(hash, d => d.status === 'confirming', aliceToken, 'confirming');
+    await s.revert(snap);
+    await s.mine(N + 2);
+    const orphan = await entry(hash, d => d.status === 'orphaned', aliceToken, 'orphaned');
+    assert.match(orphan.reason, /reorg/);
+    await s.rpc('eth_sendRawTransaction', [Transaction.from(tx).serialized]);
+    await s.mine(N);
+    const e = await entry(hash, d => d.status === 'credited', aliceToken, 'credited once mined again');
+    assert.equal(e.reason, undefined, JSON.stringify(e));
+    assert.equal(s.psql(`SELECT coalesce(reject_reason, '-') FROM deposits WHERE tx_hash = '${hash}'`).out, '-');
+    assert.equal(ledgerRows(hash).n, 1);
 });
 
 test('admin deposit.credit of an ETH deposit a reorg took off the chain: refused, nothing credited', async () => {

@@ -1,9 +1,10 @@
 -- Deposits seen in their blocks (again), many in one call: each as
 -- axon_deposit_seen() would (new: 'confirming'; known and not final:
--- its block brought up to date, 'confirming' again; credited or rejected:
--- unchanged), the new ones inserted in the order given.  Returns each
--- one's row as it is now, in the order given.  One INSERT for them all:
--- the indexer records a range of thousands of logs at once.
+-- its block brought up to date, 'confirming' again, an orphan's reason
+-- gone; credited or rejected: unchanged), the new ones inserted in the
+-- order given.  Returns each one's row as it is now, in the order given.
+-- One INSERT for them all: the indexer records a range of thousands of
+-- logs at once.
 CREATE OR REPLACE FUNCTION axon_deposits_seen(
     p_chain bigint, p_tx text[], p_log int[], p_block bigint[],
     p_block_hash text[], p_payer text[], p_asset text[], p_symbol text[],
@@ -25,7 +26,8 @@ BEGIN
         ON CONFLICT (chain_id, tx_hash, log_index) DO UPDATE
            SET block_number = EXCLUDED.block_number,
                block_hash = EXCLUDED.block_hash,
-               state = 'confirming', updated_at = now()
+               state = 'confirming', reject_reason = NULL,
+               updated_at = now()
          WHERE deposits.state IN ('seen', 'confirming', 'orphaned')
            AND (deposits.block_hash IS DISTINCT FROM EXCLUDED.block_hash
                 OR deposits.state <> 'confirming');
