@@ -26,6 +26,7 @@
 #include "db.h"
 #include "heartbeat.h"
 #include "launcher.h"
+#include "session.h"
 #include "sources.h"
 #include "log.h"
 #include "metrics.h"
@@ -658,6 +659,15 @@ aw_reload(void)
     if (conf == NULL) {
         aw_log(AW_LOG_ERR, "reload: %s; keeping the configuration in force",
                err);
+        return;
+    }
+
+    if (!aw_worker.x402
+        && aw_sched_reload_check(old, conf, err, sizeof(err)) != AW_OK)
+    {
+        aw_log(AW_LOG_ERR, "reload: %s; keeping the configuration in force",
+               err);
+        aw_conf_free(conf);
         return;
     }
 

@@ -211,6 +211,75 @@ aw_sched_launcher(const char *host)
 }
 
 
+int
+aw_sched_reload_check(const aw_conf_t *old, const aw_conf_t *conf,
+    char *err, size_t errlen)
+{
+    int          i, j, kept;
+    char         gone[AW_CONF_MAX_HOSTS * 70 + 4];
+    size_t       len;
+    PGresult    *pg;
+    const char  *params[1];
+
+    if (!old->sessions) {
+        return AW_OK;
+    }
+
+    len = 0;
+    gone[len++] = '{';
+
+    for (i = 0; i < old->nhosts; i++) {
+        kept = 0;
+
+        for (j = 0; j < conf->nhosts; j++) {
+            kept |= strcmp(old->host[i].name, conf->host[j].name) == 0;
+        }
+
+        if (!kept) {
+            /* names are [A-Za-z0-9._-]: an array literal without quotes */
+            len += snprintf(gone + len, sizeof(gone) - len, "%s%s",
+                            len > 1 ? "," : "", old->host[i].name);
+        }
+    }
+
+    if (len == 1) {
+        return AW_OK;
+    }
+
+    snprintf(gone + len, sizeof(gone) - len, "}");
+    params[0] = gone;
+
+    pg = aw_db_query(&aw_worker.db,
+                     "SELECT coalesce(string_agg(host || ': session ' || ids,"
+                     " '; ' ORDER BY host), '') AS live"
+                     " FROM (SELECT host, string_agg(id::text, ', '"
+                     " ORDER BY id) AS ids FROM sessions"
+                     " WHERE state IN ('starting', 'running', 'ending')"
+                     " AND host = ANY ($1::text[]) GROUP BY host) x",
+                     1, params);
+
+    if (pg == NULL) {
+        snprintf(err, errlen, "gpu_hosts drops %s, and whether sessions "
+                 "still live there cannot be read: %s", gone,
+                 aw_worker.db.error);
+        return AW_ERROR;
+    }
+
+    if (aw_db_get(pg, 0, "live")[0] != '\0') {
+        snprintf(err, errlen, "gpu_hosts drops a host where sessions still "
+                 "live (%s): this worker would no longer stop or bill them; "
+                 "drain it first (gpu.drain), let them end (or session.end), "
+                 "then reload", aw_db_get(pg, 0, "live"));
+        PQclear(pg);
+        return AW_ERROR;
+    }
+
+    PQclear(pg);
+
+    return AW_OK;
+}
+
+
 /* the configuration in force: the launchers, the hosts, the pool */
 
 static void

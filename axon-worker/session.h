@@ -27,6 +27,7 @@
 
 
 #include "axon_contract.h"
+#include "config.h"
 #include "core.h"
 #include "job.h"
 #include "sources.h"
@@ -62,6 +63,14 @@ int64_t aw_sched_grace_minutes(void);
  * call: it runs inside a job), else it is written to Redis at once.
  */
 int aw_sched_bill(int64_t only, aw_job_result_t *res);
+
+/*
+ * A reload to conf from old: AW_ERROR (why in err) if it drops a GPU host
+ * where sessions still live (nothing would stop or bill them), or that
+ * cannot be checked; AW_OK otherwise.
+ */
+int aw_sched_reload_check(const aw_conf_t *old, const aw_conf_t *conf,
+    char *err, size_t errlen);
 
 
 #endif /* AW_SESSION_H */

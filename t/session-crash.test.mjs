@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Wallet } from 'ethers';
 import { Stack, waitFor, ROOT } from './lib/stack.mjs';
@@ -154,6 +155,47 @@ test('a container gone while the worker is down: billed to the last list that sh
     assert.equal(msOf(s, u, 'stop_at'), last);
     ledgerExact(s, u);
     noDoubleGpu(s);
+});
+
+test('a reload that drops a GPU host where a session lives is refused; once it ended, taken', async () => {
+    const file = `${s.dir}/worker.conf`;
+    const kept = readFileSync(file, 'utf8');
+    const reload = async (text, want) => {
+        const reloads = (s.log('worker.log').match(/reload: /g) ?? []).length;
+        writeFileSync(file, text);
+        process.kill(s.pid('worker'), 'SIGHUP');
+        await waitFor(() => (s.log('worker.log').match(/reload: /g) ?? []).length > reloads, 'the reload');
+        await waitFor(async () => (await s.api('/api/profiles')).body.pool?.gpus === want, `a pool of ${want}`);
+    };
+    const users = [];
+    try {
+        // host b (the same engine, a GPU and ports of its own): 3 GPUs
+        await reload(kept.replace(/^gpu_hosts .*$/m, `gpu_hosts "local=0,1 b=2"\ngpu_host_ports "b=${s.portPoolStart + 8}:8"`), 3);
+        for (let i = 0; i < 3; i++) {
+            const u = await user(s, 100);
+            await claim(s, u);
+            await until(s, u, 'running');
+            users.push(u);
+        }
+        const onB = users.find(u => s.sql(`SELECT host FROM sessions WHERE id = ${u.id}`) === 'b');
+        assert.ok(onB, 'a session on host b');
+        // b dropped while its session runs: refused, the configuration kept
+        const text = kept.replace(/^gpu_hosts .*$/m, 'gpu_hosts "local=0,1"');
+        writeFileSync(file, text);
+        process.kill(s.pid('worker'), 'SIGHUP');
+        await waitFor(() => s.log('worker.log').includes(`reload: gpu_hosts drops a host where sessions still live (b: session ${onB.id})`),
+                      'the reload refused');
+        assert.equal((await s.api('/api/profiles')).body.pool.gpus, 3);
+        // released, it ends on b as ever; then b goes
+        assert.equal((await s.api('/api/release', onB.token, 'POST')).status, 202);
+        await until(s, onB, 'ended');
+        ledgerExact(s, onB);
+        await reload(text, 2);
+    } finally {
+        for (const u of users) await s.api('/api/release', u.token, 'POST');
+        for (const u of users) await until(s, u, 'ended');
+        await reload(kept, 2);
+    }
 });
 
 test('two workers, one pool of 2 GPUs, 5 claims: never a GPU twice, every session served', async () => {
