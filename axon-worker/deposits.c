@@ -229,7 +229,7 @@ static void aw_dep_read_ahead(void);
 static void aw_dep_ahead_free(void);
 static int aw_dep_scan_failed(int rc, int64_t blocks);
 static int aw_dep_confirm(uint64_t head);
-static int aw_dep_fetch(aw_job_result_t *res, const char *wallet,
+static int aw_dep_fetch(aw_job_t *job, aw_job_result_t *res, const char *wallet,
     const char *txh, const aw_hash_t *hash, aw_eth_receipt_t *receipt,
     aw_eth_tx_t *tx, int *rc);
 static size_t aw_dep_found_in(const aw_eth_tx_t *tx,
@@ -1128,7 +1128,7 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
         return AW_ERROR;
     }
 
-    if (!aw_dep_fetch(res, wallet, txh, &hash, &receipt, &tx, &rc)) {
+    if (!aw_dep_fetch(job, res, wallet, txh, &hash, &receipt, &tx, &rc)) {
         return rc;
     }
 
@@ -1176,9 +1176,9 @@ aw_deposit_verify(aw_job_t *job, aw_job_result_t *res)
  */
 
 static int
-aw_dep_fetch(aw_job_result_t *res, const char *wallet, const char *txh,
-    const aw_hash_t *hash, aw_eth_receipt_t *receipt, aw_eth_tx_t *tx,
-    int *rc)
+aw_dep_fetch(aw_job_t *job, aw_job_result_t *res, const char *wallet,
+    const char *txh, const aw_hash_t *hash, aw_eth_receipt_t *receipt,
+    aw_eth_tx_t *tx, int *rc)
 {
     int  r;
 
@@ -1190,6 +1190,16 @@ aw_dep_fetch(aw_job_result_t *res, const char *wallet, const char *txh,
         if (r == AW_RPC_NOT_FOUND) {
             *rc = aw_dep_reject(res, wallet, txh, "tx_not_found",
                                 "the node knows no such transaction");
+            return 0;
+        }
+
+        if (r == AW_RPC_OK && job->attempt >= aw_worker.conf->job_max_attempts)
+        {
+            /* the last attempt: the payer told, not left "submitted" (no
+             * scan finds a native payment; a token's the indexer will) */
+            *rc = aw_dep_reject(res, wallet, txh, "tx_pending",
+                                "the transaction is still pending: submit "
+                                "its hash again once it is mined");
             return 0;
         }
 

@@ -336,6 +336,32 @@ test('a token deposit orphaned by a reorg, its transaction mined again: found ag
     assert.equal(ledgerRows(hash).n, 1);
 });
 
+test('a submitted transaction still pending at the last attempt: rejected tx_pending, not left submitted; submitted again once mined, credited', async () => {
+    const conf = s.env.AXON_WORKER_CONF;
+    await s.rpc('miner_stop');
+    let hash;
+    try {
+        s.env.AXON_WORKER_CONF = `${conf}\njob_max_attempts 2\njob_retry_min 100ms\njob_retry_max 200ms\n`;
+        await s.stack('stop', 'worker');
+        await s.stack('start', 'worker');
+        const tx = await alice.sendTransaction({ to: s.chain.revenue_wallet, value: parseEther('0.003') });
+        hash = tx.hash.toLowerCase();
+        assert.equal((await submit(hash)).status, 202);
+        const e = await entry(hash, d => d.status === 'rejected', aliceToken, 'rejected while pending');
+        assert.equal(e.reason, 'tx_pending');
+        assert.match(e.message, /submit its hash again once it is mined/);
+    } finally {
+        await s.rpc('miner_start');
+        s.env.AXON_WORKER_CONF = conf;
+        await s.stack('stop', 'worker');
+        await s.stack('start', 'worker');
+    }
+    await s.mine(N);
+    assert.equal((await submit(hash)).status, 202);
+    await entry(hash, d => d.status === 'credited', aliceToken, 'credited once mined');
+    assert.equal(ledgerRows(hash).n, 1);
+});
+
 test('admin deposit.credit of an ETH deposit a reorg took off the chain: refused, nothing credited', async () => {
     const snap = await s.snapshot();
     const hash = await pay('ETH', parseEther('0.001'));
