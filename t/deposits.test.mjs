@@ -270,9 +270,11 @@ test('a malformed hash is 400 bad_tx_hash; without a token 401', async () => {
     assert.equal((await s.json('/api/deposits')).status, 401);
 });
 
-test('a reorg before confirmation: the deposit is orphaned, never credited', async () => {
+// a payment, submitted, then a reorg that takes its block before it was
+// confirmed: its hash, once the deposit is orphaned
+async function orphaned(sym, amount) {
     const snap = await s.snapshot();
-    const hash = await pay('USDC', parseUnits('5', 6));
+    const hash = await pay(sym, amount);
     assert.equal((await submit(hash)).status, 202);
     await entry(hash, d => d.status === 'confirming', aliceToken, 'confirming');
     // the submission's own check done too (the indexer may have shown the
@@ -284,6 +286,11 @@ test('a reorg before confirmation: the deposit is orphaned, never credited', asy
     await s.mine(N + 2);
 
     await entry(hash, d => d.status === 'orphaned', aliceToken, 'orphaned');
+    return hash;
+}
+
+test('a reorg before confirmation: the deposit is orphaned, never credited', async () => {
+    const hash = await orphaned('USDC', parseUnits('5', 6));
     await s.mine(N);
     await passed();
     assert.equal(ledgerRows(hash).n, 0);
@@ -363,15 +370,7 @@ test('a submitted transaction still pending at the last attempt: rejected tx_pen
 });
 
 test('admin deposit.credit of an ETH deposit a reorg took off the chain: refused, nothing credited', async () => {
-    const snap = await s.snapshot();
-    const hash = await pay('ETH', parseEther('0.001'));
-    assert.equal((await submit(hash)).status, 202);
-    await entry(hash, d => d.status === 'confirming', aliceToken, 'confirming');
-    await waitFor(() => s.jobsDone(), 'the submission checked');
-    await s.revert(snap);
-    await s.mine(N + 2);
-    await entry(hash, d => d.status === 'orphaned', aliceToken, 'orphaned');
-
+    const hash = await orphaned('ETH', parseEther('0.001'));
     s.redis('XADD', 'axon:jobs', '*', 'kind', 'deposit.credit', 'tx_hash', hash.toLowerCase(),
         'log_index', '-1', 'reason', 'ticket 11: node lagged');
     await waitFor(() => s.redis('--raw', 'XRANGE', 'axon:jobs:dead', '-', '+')
