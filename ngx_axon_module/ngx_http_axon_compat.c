@@ -330,13 +330,14 @@ ngx_http_axon_compat_route(ngx_http_request_t *r, ngx_str_t *path)
 /*
  * The original's carriers of the token, after axon's own (Authorization,
  * the axon_token cookie, ?token=), in the original's order: the
- * axgt_auth_token cookie, X-AXGT-Auth-Token, ?auth_token= (not with query
- * 0: axon_gate_query off; one there is put in *passed, if not NULL).
+ * axgt_auth_token cookie, X-AXGT-Auth-Token, ?auth_token= (passed not
+ * NULL: axon_gate_query off, the query passed over; one there is put in
+ * *passed, unless it holds one already).
  */
 
 ngx_int_t
 ngx_http_axon_compat_token(ngx_http_request_t *r, ngx_str_t *token,
-    ngx_uint_t *carrier, ngx_uint_t query, ngx_str_t *passed)
+    ngx_uint_t *carrier, ngx_str_t *passed)
 {
     ngx_table_elt_t  *h;
 
@@ -372,9 +373,8 @@ ngx_http_axon_compat_token(ngx_http_request_t *r, ngx_str_t *token,
     if (ngx_http_arg(r, (u_char *) "auth_token", 10, token) == NGX_OK
         && token->len)
     {
-        if (!query) {
-            /* axon_gate_query off: passed over (in *passed, if asked) */
-            if (passed) {
+        if (passed) {
+            if (passed->len == 0) {
                 *passed = *token;
             }
 

@@ -395,8 +395,8 @@ ngx_http_axon_gate_token(ngx_http_request_t *r, ngx_str_t *token,
     /* then the original gate's carriers, where axon_compat accepts them */
 
     if (alcf->compat != NGX_HTTP_AXON_COMPAT_OFF
-        && ngx_http_axon_compat_token(r, token, carrier, alcf->gate_query,
-                                      query.len ? NULL : &query)
+        && ngx_http_axon_compat_token(r, token, carrier,
+                                      alcf->gate_query ? NULL : &query)
            == NGX_OK)
     {
         return NGX_OK;
@@ -829,7 +829,7 @@ ngx_http_axon_upstream_cookie_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     size_t            len;
-    u_char           *p, *q, *end, *name, *name_end, *buf, *b;
+    u_char           *p, *q, *next, *end, *name, *name_end, *buf, *b;
     ngx_table_elt_t  *h;
 #if (nginx_version < 1023000)
     ngx_uint_t        i;
@@ -877,10 +877,8 @@ ngx_http_axon_upstream_cookie_variable(ngx_http_request_t *r,
             }
 
             /* one NAME=VALUE, p to q */
-            q = ngx_strlchr(p, end, ';');
-            if (q == NULL) {
-                q = end;
-            }
+            next = ngx_strlchr(p, end, ';');
+            q = next ? next : end;
 
             name = p;
             name_end = ngx_strlchr(p, q, '=');
@@ -896,8 +894,9 @@ ngx_http_axon_upstream_cookie_variable(ngx_http_request_t *r,
 
             len = name_end - name;
 
-            if (!(len == sizeof("axon_token") - 1
-                  && ngx_strncmp(name, "axon_token", len) == 0)
+            if (!(len == ngx_http_axon_cookie_name.len
+                  && ngx_strncmp(name, ngx_http_axon_cookie_name.data, len)
+                     == 0)
                 && !(len == sizeof("axgt_auth_token") - 1
                      && ngx_strncmp(name, "axgt_auth_token", len) == 0))
             {
@@ -913,10 +912,11 @@ ngx_http_axon_upstream_cookie_variable(ngx_http_request_t *r,
                 b = ngx_cpymem(b, p, q - p);
             }
 
-            p = ngx_strlchr(p, end, ';');
-            if (p == NULL) {
+            if (next == NULL) {
                 break;
             }
+
+            p = next;
         }
     }
 

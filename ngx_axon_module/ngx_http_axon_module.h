@@ -350,8 +350,7 @@ char *ngx_http_axon_x402_pending(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_http_axon_route_t *ngx_http_axon_compat_route(ngx_http_request_t *r,
     ngx_str_t *path);
 ngx_int_t ngx_http_axon_compat_token(ngx_http_request_t *r,
-    ngx_str_t *token, ngx_uint_t *carrier, ngx_uint_t query,
-    ngx_str_t *passed);
+    ngx_str_t *token, ngx_uint_t *carrier, ngx_str_t *passed);
 json_t *ngx_http_axon_compat_answer(ngx_http_request_t *r,
     ngx_uint_t *status, json_t *body);
 ngx_int_t ngx_http_axon_compat_body(ngx_http_request_t *r, json_t *body);
